@@ -1,0 +1,53 @@
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
+import "@nomicfoundation/hardhat-toolbox";
+import { oceanArtifactPaths } from "./scripts/lib/ocean-artifacts";
+import { remoteNetworkFromEnv } from "./scripts/lib/network-env";
+
+const SOLC_VERSION = "0.8.28";
+
+// Hardhat would download the compiler from binaries.soliditylang.org, which is unreachable here.
+// The npm package `solc`, pinned exactly in package.json, carries the same compiler as wasm.
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }) => {
+  if (args.solcVersion !== SOLC_VERSION) {
+    throw new Error(`This project compiles with solc ${SOLC_VERSION} only, got a request for ${args.solcVersion}.`);
+  }
+  const compilerPath = require.resolve("solc/soljson.js");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  const longVersion = solc.version();
+  if (!longVersion.startsWith(`${SOLC_VERSION}+`)) {
+    throw new Error(
+      `Installed npm package solc is ${longVersion}, but ${SOLC_VERSION} is pinned. Run \`npm ci\` to restore the lock file's version.`,
+    );
+  }
+  return { compilerPath, isSolcJs: true, version: SOLC_VERSION, longVersion: longVersion.replace(/\.Emscripten.*$/, "") };
+});
+
+const networks: Record<string, NetworkUserConfig> = {
+  hardhat: { hardfork: "cancun", allowUnlimitedContractSize: false },
+  localhost: { url: process.env.POSTHUMAN_LOCAL_RPC ?? "http://127.0.0.1:8545" },
+};
+const remote = remoteNetworkFromEnv(process.env);
+if (remote) networks.remote = remote;
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: { evmVersion: "cancun", optimizer: { enabled: true, runs: 200 } },
+  },
+  networks,
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+    externalArtifacts: oceanArtifactPaths(),
+  },
+  mocha: {
+    timeout: 600_000,
+    reporter: "./scripts/mocha-count-reporter.js",
+  },
+  gasReporter: { enabled: false },
+};
+
+export default config;

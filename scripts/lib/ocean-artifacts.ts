@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 
 /**
@@ -22,7 +23,20 @@ export function oceanArtifactDir(): string {
   return path.join(path.dirname(require.resolve("@oceanprotocol/contracts/package.json")), "artifacts", "contracts");
 }
 
-export function oceanArtifactPaths(): string[] {
-  const dir = path.relative(process.cwd(), oceanArtifactDir());
-  return Object.values(OCEAN_ARTIFACTS).map((p) => path.join(dir, p));
+/**
+ * Copies the artifacts typechain should bind into `cache/ocean-artifacts/<Name>.json` and returns those paths.
+ * Typechain mirrors an artifact's path in its output, and a `node_modules` segment inside typechain-types/
+ * would make Node resolve the generated files as part of an ESM package; a flat copy avoids that.
+ */
+export function oceanArtifactPaths(root: string = process.cwd()): string[] {
+  const out = path.join(root, "cache", "ocean-artifacts");
+  fs.mkdirSync(out, { recursive: true });
+  return Object.entries(OCEAN_ARTIFACTS).map(([name, rel]) => {
+    const target = path.join(out, `${name}.json`);
+    const source = path.join(oceanArtifactDir(), rel);
+    if (!fs.existsSync(target) || fs.statSync(target).mtimeMs < fs.statSync(source).mtimeMs) {
+      fs.copyFileSync(source, target);
+    }
+    return path.relative(root, target);
+  });
 }

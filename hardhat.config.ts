@@ -22,7 +22,12 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
       `Installed npm package solc is ${longVersion}, but ${SOLC_VERSION} is pinned. Run \`npm ci\` to restore the lock file's version.`,
     );
   }
-  return { compilerPath, isSolcJs: true, version: SOLC_VERSION, longVersion: longVersion.replace(/\.Emscripten.*$/, "") };
+  return {
+    compilerPath,
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: longVersion.replace(/\.Emscripten.*$/, ""),
+  };
 });
 
 const networks: Record<string, NetworkUserConfig> = {

@@ -31,7 +31,11 @@ describe("Ocean Protocol on the local chain", () => {
   describe("ERC721Factory", () => {
     it("creates a data NFT and a datatoken owned by the publisher", async () => {
       const f = await loadFixture(oceanFixture);
-      const { nft, datatoken } = await createAsset(f.ocean, f.alice, { name: "M1", symbol: "M1", owner: f.alice.address });
+      const { nft, datatoken } = await createAsset(f.ocean, f.alice, {
+        name: "M1",
+        symbol: "M1",
+        owner: f.alice.address,
+      });
       expect(await nft.ownerOf(1)).to.equal(f.alice.address);
       expect(await datatoken.getERC721Address()).to.equal(await nft.getAddress());
       expect(await datatoken.isMinter(f.alice.address)).to.equal(true);
@@ -62,8 +66,12 @@ describe("Ocean Protocol on the local chain", () => {
       await f.ocean.dispenser.connect(f.bob).dispense(dt, ethers.parseEther("3"), f.bob.address);
       expect(await datatoken.balanceOf(f.bob.address)).to.equal(ethers.parseEther("6"));
       // Above maxBalance the dispenser refuses; above maxTokens per call too.
-      await expect(f.ocean.dispenser.connect(f.bob).dispense(dt, ONE, f.bob.address)).to.be.revertedWith("Caller balance too high");
-      await expect(f.ocean.dispenser.connect(f.charlie).dispense(dt, ethers.parseEther("11"), f.charlie.address)).to.be.revertedWith("Amount too high");
+      await expect(f.ocean.dispenser.connect(f.bob).dispense(dt, ONE, f.bob.address)).to.be.revertedWith(
+        "Caller balance too high",
+      );
+      await expect(
+        f.ocean.dispenser.connect(f.charlie).dispense(dt, ethers.parseEther("11"), f.charlie.address),
+      ).to.be.revertedWith("Amount too high");
     });
   });
 
@@ -72,7 +80,9 @@ describe("Ocean Protocol on the local chain", () => {
       const { ocean, datatoken, exchangeId, bob } = await pricedAsset();
       const { chainId } = await ethers.provider.getNetwork();
       const before = await ocean.oceanToken.balanceOf(bob.address);
-      await (await ocean.oceanToken.connect(bob).approve(ocean.addresses.FixedRateExchange, ethers.parseEther("10"))).wait();
+      await (
+        await ocean.oceanToken.connect(bob).approve(ocean.addresses.FixedRateExchange, ethers.parseEther("10"))
+      ).wait();
 
       const config = oceanJsConfig(ocean.addresses, Number(chainId));
       const fre = new OceanJsFixedRateExchange(ocean.addresses.FixedRateExchange, bob, Number(chainId), config);
@@ -108,7 +118,15 @@ describe("Ocean Protocol on the local chain", () => {
 
       await expect(datatoken.connect(bob).startOrder(bob.address, 0, ZERO_PROVIDER_FEE, ZERO_CONSUME_MARKET_FEE))
         .to.emit(datatoken, "OrderStarted")
-        .withArgs(bob.address, bob.address, ONE, 0, (t: bigint) => t > 0n, ethers.ZeroAddress, (b: bigint) => b > 0n);
+        .withArgs(
+          bob.address,
+          bob.address,
+          ONE,
+          0,
+          (t: bigint) => t > 0n,
+          ethers.ZeroAddress,
+          (b: bigint) => b > 0n,
+        );
 
       expect(await datatoken.balanceOf(bob.address)).to.equal(ONE);
       expect(await datatoken.balanceOf(treasury.address)).to.equal(ONE - fee);
@@ -123,7 +141,15 @@ describe("Ocean Protocol on the local chain", () => {
 
       await expect(proxy.connect(derek).orderFor(await datatoken.getAddress(), derek.address, ZERO_PROVIDER_FEE))
         .to.emit(datatoken, "OrderStarted")
-        .withArgs(derek.address, await proxy.getAddress(), ONE, 0, (t: bigint) => t > 0n, ethers.ZeroAddress, (b: bigint) => b > 0n);
+        .withArgs(
+          derek.address,
+          await proxy.getAddress(),
+          ONE,
+          0,
+          (t: bigint) => t > 0n,
+          ethers.ZeroAddress,
+          (b: bigint) => b > 0n,
+        );
       expect(await datatoken.balanceOf(derek.address)).to.equal(0n);
     });
 
@@ -141,7 +167,13 @@ describe("Ocean Protocol on the local chain", () => {
       );
       const sign = async (s: typeof alice) => ethers.Signature.from(await s.signMessage(ethers.getBytes(message)));
       const forgedSig = await sign(elena);
-      const forged = { ...ZERO_PROVIDER_FEE, providerFeeAddress: alice.address, v: forgedSig.v, r: forgedSig.r, s: forgedSig.s };
+      const forged = {
+        ...ZERO_PROVIDER_FEE,
+        providerFeeAddress: alice.address,
+        v: forgedSig.v,
+        r: forgedSig.r,
+        s: forgedSig.s,
+      };
       const dt = await datatoken.getAddress();
       await expect(proxy.connect(derek).orderFor(dt, derek.address, forged)).to.be.revertedWith("Invalid provider fee");
       expect(await datatoken.balanceOf(derek.address)).to.equal(ONE);

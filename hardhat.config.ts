@@ -31,7 +31,11 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 });
 
 const networks: Record<string, NetworkUserConfig> = {
-  hardhat: { hardfork: "cancun", allowUnlimitedContractSize: false },
+  hardhat: {
+    hardfork: "cancun",
+    // `posthuman up` replays its journal onto a fresh node: the genesis date must be the original one.
+    ...(process.env.POSTHUMAN_CHAIN_INITIAL_DATE ? { initialDate: process.env.POSTHUMAN_CHAIN_INITIAL_DATE } : {}),
+  },
   localhost: { url: process.env.POSTHUMAN_LOCAL_RPC ?? "http://127.0.0.1:8545" },
 };
 const remote = remoteNetworkFromEnv(process.env);

@@ -71,3 +71,12 @@ export async function deployAll(deployer: Signer, opts: DeployOptions = {}): Pro
 
   return { book: { chainId, startBlock, contracts }, deployed };
 }
+
+/** The Ocean part of an address book, typed; throws naming the missing entries. */
+export function oceanAddressesOf(book: AddressBook): OceanAddresses {
+  const missing = OCEAN_KEYS.filter((k) => !book.contracts[k]);
+  if (missing.length) {
+    throw new Error(`The address book lacks Ocean contracts: ${missing.join(", ")}. Run the deploy script again.`);
+  }
+  return Object.fromEntries(OCEAN_KEYS.map((k) => [k, book.contracts[k]])) as unknown as OceanAddresses;
+}

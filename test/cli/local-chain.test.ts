@@ -1,0 +1,48 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import { startLocalChain } from "../../offchain/cli/local-chain";
+import { deployAll, oceanAddressesOf } from "../../scripts/lib/deploy";
+import { attachOcean } from "../../scripts/lib/ocean";
+
+const DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // hardhat account #1
+
+describe("the embedded local chain (posthuman up)", () => {
+  it("keeps its state across a restart by replaying its journal", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-chain-"));
+    const first = await startLocalChain({ dataDir, port: 0 });
+    let book;
+    let headBefore;
+    try {
+      const provider = new ethers.JsonRpcProvider(first.url, undefined, { cacheTimeout: -1 });
+      const deployer = await provider.getSigner(0);
+      book = (await deployAll(deployer)).book;
+      const alice = new ethers.Wallet(DEV_KEY_1, provider);
+      const ocean = attachOcean(oceanAddressesOf(book), deployer);
+      await (await ocean.oceanToken.mint(alice.address, 123n)).wait();
+      // A reverted transaction is mined too, and must replay the same way.
+      await expect(ocean.oceanToken.connect(alice).transfer(deployer.address, 1000n)).to.be.rejected;
+      headBefore = await provider.getBlock("latest");
+      provider.destroy();
+    } finally {
+      await first.stop();
+    }
+
+    const second = await startLocalChain({ dataDir, port: 0 });
+    try {
+      expect(second.replayed).to.be.greaterThan(10);
+      expect(second.restored).to.equal(true);
+      const provider = new ethers.JsonRpcProvider(second.url, undefined, { cacheTimeout: -1 });
+      const head = await provider.getBlock("latest");
+      expect(head?.number).to.equal(headBefore?.number);
+      expect(head?.hash).to.equal(headBefore?.hash);
+      const ocean = attachOcean(oceanAddressesOf(book), provider);
+      expect(await ocean.oceanToken.balanceOf(new ethers.Wallet(DEV_KEY_1).address)).to.equal(123n);
+      provider.destroy();
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * How the CLI talks: with --json, exactly one JSON document on stdout (bigints as decimal strings);
+ * otherwise human text on stdout. Logs and progress always go to stderr, so stdout stays parseable.
+ */
+
+/** An error the user can act on: what went wrong, and the command or option that fixes it. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly exitCode: number = 1,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
+}
+
+export interface Output {
+  json: boolean;
+  /** The command's result: JSON on stdout with --json, else the human rendering. */
+  result(value: unknown, human: () => string): void;
+  /** Progress and notes for people: stderr, never stdout. */
+  info(line: string): void;
+}
+
+export function createOutput(json: boolean): Output {
+  return {
+    json,
+    result(value, human) {
+      process.stdout.write(json ? toJson(value) + "\n" : human() + "\n");
+    },
+    info(line) {
+      process.stderr.write(line + "\n");
+    },
+  };
+}
+
+/** Prints an error the way the user should read it and returns the exit code. */
+export function reportError(e: unknown, json: boolean): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const hint = err instanceof CliError ? err.hint : undefined;
+  const code = err instanceof CliError ? err.exitCode : 1;
+  if (json) {
+    process.stdout.write(toJson({ error: { message: err.message, hint } }) + "\n");
+  } else {
+    process.stderr.write(`Error: ${err.message}\n${hint ? `→ ${hint}\n` : ""}`);
+  }
+  if (process.env.POSTHUMAN_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
+  return code;
+}

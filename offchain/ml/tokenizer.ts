@@ -1,0 +1,315 @@
+import * as fs from "fs";
+import { MlError } from "./errors";
+
+/**
+ * GPT-2's byte-level BPE, implemented from a Hugging Face tokenizer.json (model type BPE,
+ * ByteLevel pre-tokenizer and decoder). `buildGpt2TokenizerJson()` produces GPT-2's own
+ * tokenizer.json offline from the r50k_base ranks shipped in the `gpt-tokenizer` package.
+ */
+
+/** GPT-2's split pattern. `\s` is spelled as Unicode White_Space, which is what the Rust
+ * tokenizers' regex engine (Oniguruma) means by `\s`; JavaScript's `\s` differs on U+0085 and U+FEFF. */
+export const GPT2_SPLIT_PATTERN =
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+";
+
+/** bytes_to_unicode() of GPT-2's encoder.py: a reversible map from bytes to printable characters. */
+export function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
+  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n);
+      n++;
+    }
+  }
+  const out = new Array<string>(256);
+  for (let i = 0; i < bs.length; i++) out[bs[i]] = String.fromCodePoint(cs[i]);
+  return out;
+}
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+}
+
+export interface TokenizerJson {
+  version?: string;
+  added_tokens?: Array<{ id: number; content: string; special?: boolean } & Record<string, unknown>>;
+  pre_tokenizer?: unknown;
+  decoder?: unknown;
+  model: {
+    type?: string;
+    vocab: Record<string, number>;
+    merges: Array<string | [string, string]>;
+  } & Record<string, unknown>;
+}
+
+const BYTE_ENCODER = bytesToUnicode();
+const BYTE_DECODER = new Map<string, number>(BYTE_ENCODER.map((ch, b) => [ch, b]));
+
+export class Gpt2Tokenizer {
+  readonly vocabSize: number;
+  readonly eosTokenId: number;
+  private readonly encoder: Map<string, number>;
+  private readonly decoder: string[];
+  private readonly bpeRanks: Map<string, number>;
+  private readonly cache = new Map<string, number[]>();
+  private readonly added: AddedToken[];
+  private readonly addedSplit: RegExp | null;
+  private readonly pattern = new RegExp(GPT2_SPLIT_PATTERN, "gu");
+
+  constructor(json: TokenizerJson) {
+    if (!json.model || typeof json.model.vocab !== "object" || !Array.isArray(json.model.merges)) {
+      throw new MlError("MODEL_INVALID", "tokenizer.json has no BPE model (model.vocab and model.merges)");
+    }
+    if (json.model.type !== undefined && json.model.type !== "BPE") {
+      throw new MlError("MODEL_INVALID", `tokenizer.json model type ${String(json.model.type)} is not BPE`);
+    }
+    this.encoder = new Map(Object.entries(json.model.vocab));
+    this.added = (json.added_tokens ?? []).map((t) => ({ id: t.id, content: t.content, special: t.special ?? false }));
+    for (const t of this.added) this.encoder.set(t.content, t.id);
+    let maxId = -1;
+    for (const id of this.encoder.values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    this.decoder = new Array<string>(this.vocabSize).fill("");
+    for (const [tok, id] of this.encoder) this.decoder[id] = tok;
+    this.bpeRanks = new Map();
+    json.model.merges.forEach((m, i) => {
+      const key = Array.isArray(m) ? `${m[0]} ${m[1]}` : m;
+      this.bpeRanks.set(key, i);
+    });
+    const eos = this.added.find((t) => t.content === "<|endoftext|>");
+    this.eosTokenId = eos ? eos.id : this.vocabSize - 1;
+    this.addedSplit =
+      this.added.length > 0
+        ? new RegExp(
+            "(" +
+              this.added
+                .map((t) => t.content)
+                .sort((a, b) => b.length - a.length)
+                .map(escapeRegExp)
+                .join("|") +
+              ")",
+          )
+        : null;
+  }
+
+  static fromFile(file: string): Gpt2Tokenizer {
+    return new Gpt2Tokenizer(JSON.parse(fs.readFileSync(file, "utf8")) as TokenizerJson);
+  }
+
+  /** Encodes text like Hugging Face's GPT-2 tokenizer: added tokens (<|endoftext|>) are matched first. */
+  encode(text: string): number[] {
+    const ids: number[] = [];
+    const parts = this.addedSplit ? text.split(this.addedSplit) : [text];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if (part.length === 0) continue;
+      if (this.addedSplit && i % 2 === 1) {
+        const id = this.encoder.get(part);
+        if (id !== undefined) {
+          ids.push(id);
+          continue;
+        }
+      }
+      this.encodeOrdinary(part, ids);
+    }
+    return ids;
+  }
+
+  /** Encodes text with no special-token matching ("<|endoftext|>" is plain text). */
+  encodeOrdinary(text: string, out: number[] = []): number[] {
+    this.pattern.lastIndex = 0;
+    for (const m of text.matchAll(this.pattern)) {
+      const word = m[0];
+      let cached = this.cache.get(word);
+      if (!cached) {
+        cached = this.bpeWord(word);
+        if (this.cache.size > 100_000) this.cache.clear();
+        this.cache.set(word, cached);
+      }
+      for (const id of cached) out.push(id);
+    }
+    return out;
+  }
+
+  decode(ids: ArrayLike<number>, skipSpecial = false): string {
+    const bytes: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (skipSpecial && this.added.some((t) => t.id === id && t.special)) continue;
+      const tok = this.decoder[id];
+      if (tok === undefined) throw new MlError("PARAMS_INVALID", `token id ${id} is outside the vocabulary`);
+      const added = this.added.find((t) => t.id === id);
+      if (added) {
+        for (const b of Buffer.from(added.content, "utf8")) bytes.push(b);
+        continue;
+      }
+      for (const ch of tok) {
+        const b = BYTE_DECODER.get(ch);
+        if (b !== undefined) bytes.push(b);
+        else for (const x of Buffer.from(ch, "utf8")) bytes.push(x);
+      }
+    }
+    return Buffer.from(bytes).toString("utf8");
+  }
+
+  private bpeWord(word: string): number[] {
+    let mapped = "";
+    for (const b of Buffer.from(word, "utf8")) mapped += BYTE_ENCODER[b];
+    const symbols = this.bpe(mapped);
+    return symbols.map((s) => {
+      const id = this.encoder.get(s);
+      if (id === undefined) throw new MlError("MODEL_INVALID", `tokenizer vocabulary lacks the symbol ${JSON.stringify(s)}`);
+      return id;
+    });
+  }
+
+  /** The bpe() of GPT-2's encoder.py: merge the lowest-ranked pair everywhere until none is left. */
+  private bpe(token: string): string[] {
+    let word = Array.from(token);
+    if (word.length < 2) return word;
+    for (;;) {
+      let best: string | null = null;
+      let bestRank = Infinity;
+      for (let i = 0; i < word.length - 1; i++) {
+        const r = this.bpeRanks.get(word[i] + " " + word[i + 1]);
+        if (r !== undefined && r < bestRank) {
+          bestRank = r;
+          best = word[i] + " " + word[i + 1];
+        }
+      }
+      if (best === null) break;
+      const sp = best.indexOf(" ");
+      const first = best.slice(0, sp);
+      const second = best.slice(sp + 1);
+      const next: string[] = [];
+      let i = 0;
+      while (i < word.length) {
+        if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
+          next.push(first + second);
+          i += 2;
+        } else {
+          next.push(word[i]);
+          i += 1;
+        }
+      }
+      word = next;
+      if (word.length === 1) break;
+    }
+    return word;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+let gpt2JsonCache: TokenizerJson | null = null;
+
+/**
+ * GPT-2's tokenizer.json (the Hugging Face `gpt2` tokenizer: 50,000 merges, 50,257 tokens),
+ * rebuilt offline from the r50k_base ranks that `gpt-tokenizer` ships: token ids are the ranks,
+ * and each merge is recovered by running BPE on the token's bytes with the lower ranks only.
+ */
+export function buildGpt2TokenizerJson(): TokenizerJson {
+  if (gpt2JsonCache) return gpt2JsonCache;
+  const file = require.resolve("gpt-tokenizer/data/r50k_base.tiktoken");
+  const lines = fs.readFileSync(file, "utf8").split("\n");
+  const byRank: Buffer[] = [];
+  for (const line of lines) {
+    if (!line) continue;
+    const sp = line.indexOf(" ");
+    byRank[Number(line.slice(sp + 1))] = Buffer.from(line.slice(0, sp), "base64");
+  }
+  const rankOf = new Map<string, number>();
+  byRank.forEach((b, r) => rankOf.set(b.toString("latin1"), r));
+  const toUnicode = (b: Buffer): string => {
+    let s = "";
+    for (const x of b) s += BYTE_ENCODER[x];
+    return s;
+  };
+  const vocab: Record<string, number> = {};
+  byRank.forEach((b, r) => {
+    vocab[toUnicode(b)] = r;
+  });
+  const merges: string[] = [];
+  for (let r = 256; r < byRank.length; r++) {
+    const parts = bytePairSplit(byRank[r], rankOf, r);
+    if (parts.length !== 2) throw new Error(`cannot recover the merge for rank ${r}`);
+    merges.push(`${toUnicode(parts[0])} ${toUnicode(parts[1])}`);
+  }
+  const eosId = byRank.length; // 50256
+  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+  gpt2JsonCache = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      {
+        id: eosId,
+        content: "<|endoftext|>",
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: true,
+        special: true,
+      },
+    ],
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: { ...byteLevel, trim_offsets: false },
+    decoder: byteLevel,
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab: { ...vocab, "<|endoftext|>": eosId },
+      merges,
+    },
+  } as TokenizerJson;
+  return gpt2JsonCache;
+}
+
+function bytePairSplit(token: Buffer, rankOf: Map<string, number>, maxRank: number): Buffer[] {
+  let parts: Buffer[] = Array.from(token, (b) => Buffer.from([b]));
+  for (;;) {
+    let best = -1;
+    let bestRank = Infinity;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const r = rankOf.get(Buffer.concat([parts[i], parts[i + 1]]).toString("latin1"));
+      if (r !== undefined && r < maxRank && r < bestRank) {
+        bestRank = r;
+        best = i;
+      }
+    }
+    if (best < 0) return parts;
+    parts = [...parts.slice(0, best), Buffer.concat([parts[best], parts[best + 1]]), ...parts.slice(best + 2)];
+  }
+}
+
+/** tokenizer_config.json for a GPT-2 folder (as Hugging Face's `gpt2` has it, minus decode cleanup). */
+export function gpt2TokenizerConfig(modelMaxLength: number): Record<string, unknown> {
+  return {
+    add_bos_token: false,
+    add_prefix_space: false,
+    bos_token: "<|endoftext|>",
+    clean_up_tokenization_spaces: false,
+    eos_token: "<|endoftext|>",
+    errors: "replace",
+    model_max_length: modelMaxLength,
+    pad_token: null,
+    tokenizer_class: "GPT2Tokenizer",
+    unk_token: "<|endoftext|>",
+  };
+}

@@ -1,0 +1,79 @@
+import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import { AutoTokenizer, env } from "@huggingface/transformers";
+import { encode as r50kEncode } from "gpt-tokenizer/cjs/encoding/r50k_base";
+import { buildGpt2TokenizerJson, Gpt2Tokenizer, gpt2TokenizerConfig } from "../../offchain/ml";
+import { CORPUS, tmpDir } from "./helpers";
+
+const SAMPLES = [
+  "Hello world!",
+  "  leading spaces and trailing   ",
+  "tabs\tand\t\ttabs, newlines\n\n\nand\r\nCRLF \n \n",
+  "whitespace runs:      end      \t  \n   x",
+  "Ünïcödé: café, naïve, façade, Ångström, Straße",
+  "中文字符，日本語のテキスト、한국어 텍스트",
+  "Emoji 😀🎉 family 👩‍👩‍👧‍👦 flags 🇫🇷🇯🇵 skin 👍🏽 keycap 1️⃣",
+  "Math ∑∫√∞ ≠ ≤ ≥ and arrows → ← ↔",
+  "It's we're they've I'm you'll he'd 'tis O'Neil's",
+  "Numbers 1234567890 3.14159 1e-10 0x1F 1,000,000",
+  "URL https://example.org/a/b?c=d&e=f#frag and email a.b@c.de",
+  "code: def f(x):\n    return x**2  # square\n\tif (a && b) { c(); }",
+  "mixed scripts: Ελληνικά Русский עברית العربية हिन्दी",
+  "zero\u200bwidth\u200djoiner and non\u00a0breaking\u3000space",
+  "",
+  " ",
+  "a",
+];
+
+describe("ml/tokenizer: GPT-2 byte-level BPE", function () {
+  let ours: Gpt2Tokenizer;
+  let hf: { encode(text: string): number[] };
+  const prose = fs.readFileSync(CORPUS, "utf8");
+
+  before(async function () {
+    const json = buildGpt2TokenizerJson();
+    ours = new Gpt2Tokenizer(json);
+    const dir = tmpDir("tok");
+    fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(json));
+    fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(gpt2TokenizerConfig(1024)));
+    env.allowRemoteModels = false;
+    env.localModelPath = path.dirname(dir) + path.sep;
+    hf = await AutoTokenizer.from_pretrained(path.basename(dir));
+  });
+
+  it("rebuilds GPT-2's vocabulary and merges (50,257 tokens, 50,000 merges, the known first merges)", function () {
+    const json = buildGpt2TokenizerJson();
+    expect(Object.keys(json.model.vocab)).to.have.length(50257);
+    expect(json.model.merges).to.have.length(50000);
+    expect(json.model.merges.slice(0, 5)).to.deep.equal(["Ġ t", "Ġ a", "h e", "i n", "r e"]);
+    expect(json.model.vocab["<|endoftext|>"]).to.equal(50256);
+    expect(json.model.vocab["Ġthe"]).to.equal(262);
+  });
+
+  it("gives the ids of gpt-tokenizer (r50k_base) on unicode, emoji, whitespace runs", function () {
+    for (const s of SAMPLES) expect(ours.encode(s), JSON.stringify(s)).to.deep.equal(r50kEncode(s));
+  });
+
+  it("gives the ids of transformers.js loading the same tokenizer.json", function () {
+    for (const s of SAMPLES) expect(ours.encode(s), JSON.stringify(s)).to.deep.equal(Array.from(hf.encode(s)));
+  });
+
+  it("matches both on a few KB of prose, and decodes back to the exact text", function () {
+    expect(prose.length).to.be.greaterThan(4000);
+    const ids = ours.encode(prose);
+    expect(ids).to.deep.equal(r50kEncode(prose));
+    expect(ids).to.deep.equal(Array.from(hf.encode(prose)));
+    expect(ours.decode(ids)).to.equal(prose);
+    for (const s of SAMPLES) expect(ours.decode(ours.encode(s))).to.equal(s);
+  });
+
+  it("encodes <|endoftext|> as the special token like Hugging Face, and as text with encodeOrdinary", function () {
+    const s = "first<|endoftext|>second";
+    expect(ours.encode(s)).to.deep.equal(Array.from(hf.encode(s)));
+    expect(ours.encode(s)).to.include(50256);
+    expect(ours.encodeOrdinary(s)).to.not.include(50256);
+    expect(ours.decode(ours.encode(s))).to.equal(s);
+    expect(ours.decode(ours.encode(s), true)).to.equal("firstsecond");
+  });
+});

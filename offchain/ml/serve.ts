@@ -1,0 +1,336 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { AutoModelForCausalLM, env, LogitsProcessor, LogitsProcessorList, PreTrainedModel, random, Tensor } from "@huggingface/transformers";
+import { readConfig, readTokenizerJson, weightsRoot } from "./checkpoint";
+import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
+import { Device, requireDevice } from "./device";
+import { MlError, throwIfAborted } from "./errors";
+import { sha256 } from "./hash";
+import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
+import { ProgressFn } from "./progress";
+import { Gpt2Tokenizer } from "./tokenizer";
+
+/**
+ * Serving: the checkpoint is exported once (deterministically) to ONNX with a KV cache, into a
+ * content-addressed cache folder, and run by transformers.js on onnxruntime-node.
+ */
+
+export interface ServeOptions {
+  device?: Device;
+  /** onnxruntime intra-op threads; 1 (the default) is what the determinism guarantees are stated for. */
+  threads?: number;
+  /** Use (or write) the serving folder here instead of the cache. */
+  servingDir?: string;
+  /** Cache of exported serving folders; default $POSTHUMAN_ML_CACHE or <tmp>/posthuman-ml-cache. */
+  cacheDir?: string;
+  limits?: ModelLimits;
+}
+
+export interface ServedModel {
+  model: PreTrainedModel;
+  config: Gpt2Config;
+  tokenizer: Gpt2Tokenizer;
+  servingDir: string;
+  weightsRoot: string;
+  device: Device;
+  threads: number;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.POSTHUMAN_ML_CACHE ?? path.join(os.tmpdir(), "posthuman-ml-cache");
+}
+
+/** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
+export async function prepareServingDir(modelDir: string, opts: ServeOptions = {}): Promise<{ dir: string; weightsRoot: string }> {
+  const root = await weightsRoot(modelDir);
+  if (opts.servingDir) {
+    const stamp = readStamp(opts.servingDir);
+    if (stamp !== root) await exportOnnx(modelDir, opts.servingDir, { limits: opts.limits });
+    return { dir: opts.servingDir, weightsRoot: root };
+  }
+  const tokHash = sha256(JSON.stringify(readTokenizerJson(modelDir))).toString("hex");
+  const key = sha256(`${root}\n${tokHash}\n${ONNX_EXPORTER_VERSION}`).toString("hex").slice(0, 32);
+  const cache = opts.cacheDir ?? defaultCacheDir();
+  const dir = path.join(cache, `gpt2-onnx-${key}`);
+  if (readStamp(dir) === root) return { dir, weightsRoot: root };
+  fs.mkdirSync(cache, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(cache, `.export-${process.pid}-`));
+  try {
+    await exportOnnx(modelDir, tmp, { limits: opts.limits });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (readStamp(dir) !== root) throw e;
+  }
+  return { dir, weightsRoot: root };
+}
+
+function readStamp(dir: string): string | null {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(dir, "posthuman-export.json"), "utf8")) as { weightsRoot?: string; exporter?: string };
+    if (s.exporter !== ONNX_EXPORTER_VERSION || !fs.existsSync(path.join(dir, "onnx", "model.onnx"))) return null;
+    return s.weightsRoot ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const servedCache = new Map<string, Promise<ServedModel>>();
+
+/** Loads (once per process) a model for serving through transformers.js. */
+export async function loadServed(modelDir: string, opts: ServeOptions = {}): Promise<ServedModel> {
+  const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
+  const device = requireDevice(opts.device);
+  const threads = opts.threads ?? 1;
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  const { dir, weightsRoot: root } = await prepareServingDir(modelDir, opts);
+  const key = `${dir}|${device}|${threads}`;
+  let p = servedCache.get(key);
+  if (!p) {
+    p = (async (): Promise<ServedModel> => {
+      env.allowRemoteModels = false;
+      env.allowLocalModels = true;
+      env.localModelPath = path.dirname(path.resolve(dir)) + path.sep;
+      let model: PreTrainedModel;
+      try {
+        model = await AutoModelForCausalLM.from_pretrained(path.basename(dir), {
+          dtype: "fp32",
+          device,
+          local_files_only: true,
+          session_options: {
+            intraOpNumThreads: threads,
+            interOpNumThreads: 1,
+            executionMode: "sequential",
+            graphOptimizationLevel: "all",
+            logSeverityLevel: 3,
+          },
+        });
+      } catch (e) {
+        if (device === "cuda") {
+          throw new MlError("DEVICE_UNAVAILABLE", `onnxruntime could not start its CUDA provider: ${(e as Error).message}`, { device });
+        }
+        throw e;
+      }
+      return { model, config, tokenizer: new Gpt2Tokenizer(readTokenizerJson(dir)), servingDir: dir, weightsRoot: root, device, threads };
+    })();
+    servedCache.set(key, p);
+    p.catch(() => servedCache.delete(key));
+  }
+  return p;
+}
+
+/** Releases every model loaded for serving in this process. */
+export async function disposeServed(): Promise<void> {
+  const all = [...servedCache.values()];
+  servedCache.clear();
+  for (const p of all) {
+    try {
+      await (await p).model.dispose();
+    } catch {
+      // already failed or disposed
+    }
+  }
+}
+
+export interface GenerateParams {
+  maxNewTokens: number;
+  /** 0 or absent: greedy. Otherwise sampling at this temperature, seeded by `seed`. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface Generation {
+  prompt: string;
+  promptTokens: number;
+  tokens: number[];
+  text: string;
+  finishReason: "eos" | "length";
+}
+
+export interface GenerateResult {
+  generations: Generation[];
+  generatedTokens: number;
+  /** Wall-clock figures: not part of any hash. */
+  timing: { elapsedSec: number; tokensPerSec: number };
+}
+
+/** Top-k then top-p filtering with Hugging Face's semantics (kept tokens: k largest, then the smallest prefix reaching p). */
+class TopKTopP extends LogitsProcessor {
+  constructor(
+    private readonly topK: number,
+    private readonly topP: number,
+  ) {
+    super();
+  }
+
+  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
+    const data = logits.data as Float32Array;
+    const vocab = logits.dims[logits.dims.length - 1];
+    for (let off = 0; off < data.length; off += vocab) {
+      const row = data.subarray(off, off + vocab);
+      const k = this.topK > 0 ? Math.min(this.topK, vocab) : vocab;
+      const order = k < vocab ? topIndices(row, k) : Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b);
+      let keep = k;
+      if (this.topP < 1) {
+        const max = row[order[0]];
+        let z = 0;
+        for (let i = 0; i < keep; i++) z += Math.exp(row[order[i]] - max);
+        let cum = 0;
+        let n = 0;
+        while (n < keep) {
+          cum += Math.exp(row[order[n]] - max) / z;
+          n++;
+          if (cum >= this.topP) break;
+        }
+        keep = Math.max(1, n);
+      }
+      const kept = new Set(order.slice(0, keep));
+      for (let i = 0; i < vocab; i++) if (!kept.has(i)) row[i] = -Infinity;
+    }
+    return logits;
+  }
+}
+
+/** Indices of the k largest values, largest first (ties: lower index first), in O(n log k). */
+function topIndices(row: Float32Array, k: number): number[] {
+  const heap: number[] = [];
+  const worse = (a: number, b: number): boolean => row[a] < row[b] || (row[a] === row[b] && a > b);
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && worse(heap[l], heap[m])) m = l;
+      if (r < heap.length && worse(heap[r], heap[m])) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  };
+  for (let i = 0; i < row.length; i++) {
+    if (heap.length < k) {
+      heap.push(i);
+      let j = heap.length - 1;
+      while (j > 0) {
+        const p = (j - 1) >> 1;
+        if (!worse(heap[j], heap[p])) break;
+        [heap[j], heap[p]] = [heap[p], heap[j]];
+        j = p;
+      }
+    } else if (worse(heap[0], i)) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  return heap.sort((a, b) => row[b] - row[a] || a - b);
+}
+
+function int(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new MlError("PARAMS_INVALID", `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+let generationLock: Promise<void> = Promise.resolve();
+
+/** Runs fn alone: transformers.js samples from one process-wide generator, seeded per prompt. */
+async function exclusive<R>(fn: () => Promise<R>): Promise<R> {
+  const prev = generationLock;
+  let release: () => void = () => undefined;
+  generationLock = new Promise<void>((r) => (release = r));
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+export interface GenerateOptions extends ServeOptions {
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+/**
+ * Generates continuations of each prompt with transformers.js (`model.generate`, KV cache):
+ * greedy, or sampled with temperature / top-k / top-p from a seed (prompt i uses seed + i).
+ * An empty prompt starts from <|endoftext|>. Stops at EOS or after maxNewTokens.
+ */
+export async function generate(modelDir: string, prompts: string[], params: GenerateParams, opts: GenerateOptions = {}): Promise<GenerateResult> {
+  const served = await loadServed(modelDir, opts);
+  const c = served.config;
+  const maxNew = int(params.maxNewTokens, "maxNewTokens", 1, c.n_positions);
+  const temperature = params.temperature ?? 0;
+  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100) throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
+  const topK = params.topK === undefined ? 0 : int(params.topK, "topK", 0, c.vocab_size);
+  const topP = params.topP ?? 1;
+  if (typeof topP !== "number" || !(topP > 0 && topP <= 1)) throw new MlError("PARAMS_INVALID", `topP must be in (0, 1], got ${topP}`);
+  const seed = params.seed === undefined ? 0 : int(params.seed, "seed", 0, 2 ** 32 - 1);
+  const sample = temperature > 0;
+  const encoded = prompts.map((p, i) => {
+    if (typeof p !== "string") throw new MlError("PROMPTS_INVALID", `prompt ${i} is not a string`);
+    const ids = served.tokenizer.encode(p);
+    if (ids.length === 0) ids.push(c.bos_token_id);
+    if (ids.length + maxNew > c.n_positions) {
+      throw new MlError(
+        "PROMPT_TOO_LONG",
+        `prompt ${i} has ${ids.length} tokens; with maxNewTokens ${maxNew} that exceeds the model's context of ${c.n_positions}`,
+        { prompt: i, tokens: ids.length, limit: c.n_positions - maxNew },
+      );
+    }
+    return ids;
+  });
+  return exclusive(async () => {
+    const started = Date.now();
+    const generations: Generation[] = [];
+    let generated = 0;
+    for (let i = 0; i < encoded.length; i++) {
+      throwIfAborted(opts.signal);
+      const ids = encoded[i];
+      random.seed((seed + i) % 2 ** 32);
+      const processors = new LogitsProcessorList();
+      if (sample && (topK > 0 || topP < 1)) processors.push(new TopKTopP(topK, topP));
+      const out = (await served.model.generate({
+        input_ids: new Tensor("int64", BigInt64Array.from(ids.map((x) => BigInt(x))), [1, ids.length]),
+        attention_mask: new Tensor("int64", new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+        max_new_tokens: maxNew,
+        do_sample: sample,
+        temperature: sample ? temperature : 1,
+        top_k: sample ? topK : 0,
+        eos_token_id: c.eos_token_id,
+        pad_token_id: c.eos_token_id,
+        logits_processor: processors,
+      })) as Tensor;
+      const all = Array.from(out.data as BigInt64Array, (x) => Number(x));
+      let tokens = all.slice(ids.length);
+      let finishReason: Generation["finishReason"] = "length";
+      const eos = tokens.indexOf(c.eos_token_id);
+      if (eos >= 0) {
+        tokens = tokens.slice(0, eos);
+        finishReason = "eos";
+      }
+      generated += tokens.length + (finishReason === "eos" ? 1 : 0);
+      generations.push({ prompt: prompts[i], promptTokens: ids.length, tokens, text: served.tokenizer.decode(tokens), finishReason });
+      opts.onProgress?.({ step: i + 1, totalSteps: encoded.length, phase: "generate" });
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    return { generations, generatedTokens: generated, timing: { elapsedSec: elapsed, tokensPerSec: generated / Math.max(elapsed, 1e-9) } };
+  });
+}
+
+/** Logits [batch, seq, vocab] of a full forward pass from the ONNX model (empty cache). */
+export async function onnxLogits(served: ServedModel, ids: number[][]): Promise<Float32Array> {
+  const b = ids.length;
+  const t = ids[0].length;
+  const flat = BigInt64Array.from(ids.flat().map((x) => BigInt(x)));
+  const out = (await served.model.forward({
+    input_ids: new Tensor("int64", flat, [b, t]),
+    attention_mask: new Tensor("int64", new BigInt64Array(b * t).fill(1n), [b, t]),
+  })) as { logits: Tensor };
+  return out.logits.data as Float32Array;
+}

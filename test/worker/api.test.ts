@@ -63,9 +63,9 @@ async function harness(): Promise<Harness> {
   return { url, server, jobs, received, accepted, deps };
 }
 
-async function upload(h: Harness, jobId: bigint, body: Buffer, signer: ethers.Wallet, inputHash = sha256Hex(body)) {
+async function upload(h: Harness, jobId: bigint, body: Buffer, signer: ethers.Signer, inputHash = sha256Hex(body)) {
   const sig = await signAuth(signer, domain, { type: "InputUpload", value: { jobId, inputHash } });
-  return fetch(`${h.url}/jobs/${jobId}/input`, { method: "PUT", body, headers: { "x-posthuman-signature": sig } });
+  return fetch(`${h.url}/jobs/${jobId}/input`, { method: "PUT", body: new Uint8Array(body), headers: { "x-posthuman-signature": sig } });
 }
 
 describe("worker HTTP API", () => {
@@ -143,7 +143,7 @@ describe("worker HTTP API", () => {
 
   describe("GET /jobs/:id/result", () => {
     const result = Buffer.from('{"outputs":["hello"]}');
-    async function read(signer: ethers.Wallet, expiry = BigInt(Math.floor(Date.now() / 1000) + 60)) {
+    async function read(signer: ethers.Signer, expiry = BigInt(Math.floor(Date.now() / 1000) + 60)) {
       const sig = await signAuth(signer, domain, { type: "ResultRequest", value: { jobId: 1n, expiry } });
       return fetch(`${h.url}/jobs/1/result`, {
         headers: { "x-posthuman-signature": sig, "x-posthuman-expiry": expiry.toString() },
@@ -173,14 +173,14 @@ describe("worker HTTP API", () => {
     };
     const entries = (names: string[]): ManifestEntry[] =>
       names.map((p) => ({ path: p, size: files[p]?.length ?? 3, sha256: sha256Hex(files[p] ?? Buffer.from("abc")) }));
-    async function send(list: ManifestEntry[], body: Buffer, signer = owner) {
+    async function send(list: ManifestEntry[], body: Buffer, signer: ethers.Signer = owner) {
       const sig = await signAuth(signer, domain, {
         type: "ModelUpload",
         value: { modelId: 5n, manifestHash: manifestHash(list) },
       });
       return fetch(`${h.url}/models/5`, {
         method: "PUT",
-        body,
+        body: new Uint8Array(body),
         headers: {
           "x-posthuman-signature": sig,
           "x-posthuman-manifest": Buffer.from(JSON.stringify(list)).toString("base64"),

@@ -39,7 +39,7 @@ export interface TrainOptions extends TrainParams {
   outDir: string;
   /** Dataset files (text or JSONL), concatenated in order. */
   datasets: string[];
-  seed: number;
+  seed: number | string;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
   datasetLimits?: DatasetLimits;

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/// @notice Test contract for the off-chain worker's foundations (ingestion, transaction sender): emits events on
+/// demand and reverts with a custom error on demand. Not deployed outside tests.
+contract WorkerTestEmitter {
+    /// @notice Emitted by `ping`; `id` and `sender` are indexed so that tests can filter on them.
+    event Pinged(uint256 indexed id, address indexed sender, bytes32 tag);
+
+    /// @notice `refuse` always reverts with this error, carrying its argument and a fixed reason.
+    error WorkerTestEmitterRefused(uint256 id, string reason);
+
+    /// @notice The number of pings so far.
+    uint256 public pings;
+
+    /// @notice Emits one `Pinged`.
+    function ping(uint256 id, bytes32 tag) external {
+        pings += 1;
+        emit Pinged(id, msg.sender, tag);
+    }
+
+    /// @notice Emits `count` events `Pinged(firstId + i)` in one transaction (several logs per block).
+    function pingMany(uint256 firstId, uint256 count) external {
+        // Bounded by the caller's gas: a test helper, never called with user data.
+        for (uint256 i = 0; i < count; ++i) {
+            pings += 1;
+            emit Pinged(firstId + i, msg.sender, bytes32(0));
+        }
+    }
+
+    /// @notice Always reverts with `WorkerTestEmitterRefused(id, "refused on purpose")`.
+    function refuse(uint256 id) external pure {
+        revert WorkerTestEmitterRefused(id, "refused on purpose");
+    }
+}

@@ -1,0 +1,181 @@
+import { FetchRequest, JsonRpcProvider, Network, isError } from "ethers";
+import { redactUrl } from "./log";
+
+export interface ProviderOptions {
+  /** http(s) URL of the RPC node. */
+  url: string;
+  /**
+   * The chain id the node must serve (from the address book). When given the provider never asks the node
+   * (`staticNetwork`), so a node that is down at start-up gives errors the caller can retry, instead of ethers'
+   * endless "failed to detect network" loop on the console; check it once with `assertChainId`.
+   */
+  chainId?: number;
+  /** Per-request timeout (default 15 s): a node that accepts the connection and never answers must not hang the worker. */
+  timeoutMs?: number;
+  /** Requests issued in the same tick are batched, at most this many per batch (default 50; 1 disables batching). */
+  batchMaxCount?: number;
+}
+
+/**
+ * The worker's JSON-RPC provider. `cacheTimeout: -1` because ethers otherwise answers identical calls made within
+ * 250 ms from a cache: stale nonces, stale heads and stale receipts are exactly what a worker cannot afford.
+ */
+export function createProvider(opts: ProviderOptions | string): JsonRpcProvider {
+  const o: ProviderOptions = typeof opts === "string" ? { url: opts } : opts;
+  if (!/^https?:\/\//.test(o.url)) {
+    throw new Error(
+      `RPC URL ${redactUrl(o.url)} is not http(s): the worker polls over HTTP (a ws URL can only wake it).`,
+    );
+  }
+  const req = new FetchRequest(o.url);
+  req.timeout = o.timeoutMs ?? 15_000;
+  const network = o.chainId === undefined ? undefined : Network.from(o.chainId);
+  return new JsonRpcProvider(req, network, {
+    staticNetwork: network ?? null,
+    cacheTimeout: -1,
+    batchMaxCount: o.batchMaxCount ?? 50,
+  });
+}
+
+/** Asks the node for its chain id and throws, saying what to do, when it is not the expected one. */
+export async function assertChainId(provider: JsonRpcProvider, expected: number, url?: string): Promise<void> {
+  const raw: unknown = await provider.send("eth_chainId", []);
+  const actual = typeof raw === "string" ? Number(BigInt(raw)) : Number(raw);
+  if (actual !== expected) {
+    const where = url ? ` at ${redactUrl(url)}` : "";
+    throw new Error(
+      `The RPC node${where} serves chain ${actual} but the address book is for chain ${expected}: ` +
+        `point the worker at a node of chain ${expected}, or at the address book of chain ${actual}.`,
+    );
+  }
+}
+
+const TRANSIENT_ERRNO = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+/** ethers codes that say the node could not be reached or did not answer in time. */
+const TRANSIENT_ETHERS = new Set(["NETWORK_ERROR", "TIMEOUT", "SERVER_ERROR"]);
+/** ethers codes for answers that would be the same next time. */
+const FINAL_ETHERS = new Set([
+  "INSUFFICIENT_FUNDS",
+  "NONCE_EXPIRED",
+  "REPLACEMENT_UNDERPRICED",
+  "TRANSACTION_REPLACED",
+  "INVALID_ARGUMENT",
+  "MISSING_ARGUMENT",
+  "UNEXPECTED_ARGUMENT",
+  "VALUE_MISMATCH",
+  "BAD_DATA",
+  "NUMERIC_FAULT",
+  "UNSUPPORTED_OPERATION",
+  "NOT_IMPLEMENTED",
+  "ACTION_REJECTED",
+  "UNCONFIGURED_NAME",
+  "OFFCHAIN_FAULT",
+]);
+/** JSON-RPC error codes for "try again later": limit exceeded, resource unavailable, HTTP 429 relayed. */
+const TRANSIENT_RPC_CODES = new Set([-32005, -32002, 429]);
+const TRANSIENT_MESSAGE =
+  /rate.?limit|too many requests|timeout|timed out|temporarily|try again|unavailable|header not found|socket hang up|connection (reset|refused|closed)|bad gateway|gateway timeout|request limit/i;
+
+function field(e: unknown, name: string): unknown {
+  return e !== null && typeof e === "object" && name in e ? (e as Record<string, unknown>)[name] : undefined;
+}
+
+/**
+ * True for failures worth retrying with backoff: the node unreachable or slow, rate limits, 5xx answers.
+ * False for answers that would be the same the next time: reverts (CALL_EXCEPTION), insufficient funds, nonce and
+ * replacement errors, bad arguments. Looks through `cause` and ethers' wrapped `error` up to a few levels.
+ */
+export function isTransientRpcError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+    if (isError(cur, "CALL_EXCEPTION")) return false;
+    const code = field(cur, "code");
+    if (typeof code === "string") {
+      if (TRANSIENT_ERRNO.has(code) || TRANSIENT_ETHERS.has(code)) return true;
+      if (FINAL_ETHERS.has(code)) return false;
+    }
+    if (typeof code === "number" && TRANSIENT_RPC_CODES.has(code)) return true;
+    const message = field(cur, "message");
+    if (typeof message === "string" && TRANSIENT_MESSAGE.test(message)) return true;
+    cur = field(cur, "error") ?? field(cur, "cause");
+  }
+  return false;
+}
+
+/** A one-line description of an error for logs and status pages (ethers' shortMessage where there is one). */
+export function describeError(e: unknown): string {
+  const short = field(e, "shortMessage");
+  const message = typeof short === "string" && short ? short : e instanceof Error ? e.message : String(e);
+  const code = field(e, "code");
+  return code !== undefined && !message.includes(String(code)) ? `${message} (${String(code)})` : message;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export interface BackoffOptions {
+  /** First delay (default 250 ms). */
+  minDelayMs?: number;
+  /** Largest delay (default 30 s). */
+  maxDelayMs?: number;
+}
+
+/** Exponential backoff with "equal jitter": between half and all of min·2^attempt, capped. attempt counts from 0. */
+export function backoffDelay(attempt: number, opts: BackoffOptions = {}): number {
+  const min = opts.minDelayMs ?? 250;
+  const max = opts.maxDelayMs ?? 30_000;
+  const cap = Math.min(max, min * 2 ** Math.min(attempt, 30));
+  return Math.round(cap / 2 + (Math.random() * cap) / 2);
+}
+
+export interface RetryOptions extends BackoffOptions {
+  /** Retries after the first attempt (default 5; Infinity to retry until aborted). */
+  retries?: number;
+  /** Which errors to retry (default `isTransientRpcError`); others are thrown at once. */
+  isRetryable?: (e: unknown) => boolean;
+  /** Called before each wait. */
+  onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs `fn`, retrying transient failures with exponential backoff; the last error is thrown. */
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const retries = opts.retries ?? 5;
+  const retryable = opts.isRetryable ?? isTransientRpcError;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= retries || !retryable(e) || opts.signal?.aborted) throw e;
+      const delay = backoffDelay(attempt, opts);
+      opts.onRetry?.(e, attempt, delay);
+      await sleep(delay, opts.signal);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { expect } from "chai";
+import net from "node:net";
+import { makeError } from "ethers";
+import { createProvider, isTransientRpcError, withRetry, backoffDelay } from "../../offchain/worker/rpc";
+import { freePort } from "../support/hardhat-node";
+
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (e: unknown) => e,
+  );
+}
+
+describe("worker RPC helpers", () => {
+  describe("createProvider", () => {
+    it("refuses a URL that is not http(s), without printing its path", () => {
+      expect(() => createProvider("wss://node.example.org/secret-key")).to.throw(
+        /wss:\/\/node\.example\.org\/\[redacted\] is not http/,
+      );
+    });
+
+    it("times out on a node that accepts connections and never answers", async () => {
+      const silent = net.createServer(() => undefined).listen(0, "127.0.0.1");
+      await new Promise((r) => silent.once("listening", r));
+      const port = (silent.address() as net.AddressInfo).port;
+      const provider = createProvider({ url: `http://127.0.0.1:${port}`, chainId: 31337, timeoutMs: 300 });
+      const started = Date.now();
+      const e = await failure(provider.getBlockNumber());
+      expect(Date.now() - started).to.be.lessThan(3000);
+      expect(isTransientRpcError(e)).to.equal(true);
+      provider.destroy();
+      silent.close();
+    });
+  });
+
+  describe("isTransientRpcError", () => {
+    it("is true for a node that is down (connection refused)", async () => {
+      const provider = createProvider({ url: `http://127.0.0.1:${await freePort()}`, chainId: 31337 });
+      const e = await failure(provider.getBlockNumber());
+      expect(isTransientRpcError(e)).to.equal(true);
+      provider.destroy();
+    });
+
+    it("tells retryable failures from answers that would not change", () => {
+      const transient = [
+        Object.assign(new Error("request timeout"), { code: "TIMEOUT" }),
+        makeError("bad response", "SERVER_ERROR", { request: undefined as never, response: undefined as never }),
+        Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+        { code: -32005, message: "limit exceeded" },
+        makeError("could not coalesce error", "UNKNOWN_ERROR", { error: { code: 429, message: "Too Many Requests" } }),
+        { error: { message: "header not found" } },
+      ];
+      const final = [
+        makeError("execution reverted", "CALL_EXCEPTION", {
+          action: "call",
+          data: "0x",
+          reason: null,
+          transaction: { to: null, data: "0x" },
+          invocation: null,
+          revert: null,
+        }),
+        makeError("insufficient funds", "INSUFFICIENT_FUNDS", { transaction: {} }),
+        makeError("nonce too low", "NONCE_EXPIRED", { transaction: {} }),
+        makeError("bad arg", "INVALID_ARGUMENT", { argument: "x", value: 1 }),
+        new Error("something else"),
+        undefined,
+      ];
+      for (const e of transient) expect(isTransientRpcError(e), JSON.stringify(e)).to.equal(true);
+      for (const e of final) expect(isTransientRpcError(e), String(e)).to.equal(false);
+    });
+  });
+
+  describe("withRetry", () => {
+    it("retries transient failures with backoff and throws other errors at once", async () => {
+      let calls = 0;
+      const v = await withRetry(
+        async () => {
+          if (++calls < 3) throw Object.assign(new Error("refused"), { code: "ECONNREFUSED" });
+          return 42;
+        },
+        { minDelayMs: 1, maxDelayMs: 2 },
+      );
+      expect([v, calls]).to.deep.equal([42, 3]);
+
+      calls = 0;
+      const e = await failure(
+        withRetry(
+          async () => {
+            calls++;
+            throw new Error("revert");
+          },
+          { minDelayMs: 1 },
+        ),
+      );
+      expect((e as Error).message).to.equal("revert");
+      expect(calls).to.equal(1);
+    });
+
+    it("gives up after `retries` and grows its delays up to the cap", async () => {
+      let calls = 0;
+      await failure(
+        withRetry(
+          async () => {
+            calls++;
+            throw Object.assign(new Error("timeout"), { code: "ETIMEDOUT" });
+          },
+          { retries: 2, minDelayMs: 1, maxDelayMs: 2 },
+        ),
+      );
+      expect(calls).to.equal(3);
+      for (let a = 0; a < 20; a++) {
+        const d = backoffDelay(a, { minDelayMs: 100, maxDelayMs: 1000 });
+        expect(d).to.be.at.least(Math.min(1000, 100 * 2 ** a) / 2);
+        expect(d).to.be.at.most(1000);
+      }
+    });
+  });
+});

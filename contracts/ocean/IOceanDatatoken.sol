@@ -44,6 +44,11 @@ interface IOceanDatatoken {
 
     function getERC721Address() external view returns (address);
 
+    /// @notice EIP-2612 permit. Ocean's template compares `deadline` with the block NUMBER, not the timestamp, and
+    /// signs over the EIP-712 domain (name = the datatoken's name, version "1", chainId, the datatoken).
     function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external;
+
+    /// @notice Burns `value` of the caller's datatokens (ERC20Burnable).
+    function burn(uint256 value) external;
 }

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+/// @title PostHuman job market: training, inference and evaluation of models, paid in the base token.
+/// @notice A requester names a model, a kind, a commitment to its input, a fee, a deadline and kind-specific params.
+/// The request consumes 1 datatoken of the model through a genuine Ocean order (startOrder with the requester as
+/// consumer and a zero provider fee) and escrows the fee. A staked worker claims the job (locking collateral
+/// proportional to the fee, leased until the deadline) and submits a receipt: what it produced, which weights served
+/// the job and with which runtime; a training receipt also creates the child model. After the challenge window anyone
+/// settles the job: the worker is paid (minus a capped protocol fee to the treasury) and its collateral freed. Within
+/// the window anyone may challenge the receipt with a bond; the arbiter decides (the place where a re-execution game
+/// plugs in later). Past the deadline without a receipt, anyone reclaims the job: fee refunded, collateral slashed to
+/// the requester.
+/// @dev Job lifecycle (see docs/contracts.md):
+///   Open ──claim──▶ Claimed ──submit──▶ Submitted ──(window over) settle──▶ Settled
+///   Open ──cancel──▶ Cancelled           Submitted ──challenge──▶ Challenged ──resolve(false) / lapse──▶ Settled
+///   Open|Claimed ──(deadline over) reclaim──▶ Reclaimed      Challenged ──resolve(true)──▶ Slashed
+///   Claimed ──fail──▶ Failed
+/// Settled, Cancelled, Reclaimed, Failed and Slashed are terminal; every transition checks its source state, so a job
+/// pays out at most once.
+interface IJobMarket {
+    enum JobKind {
+        Train,
+        Infer,
+        Evaluate
+    }
+
+    enum JobStatus {
+        None,
+        Open,
+        Claimed,
+        Submitted,
+        Challenged,
+        Settled,
+        Cancelled,
+        Failed,
+        Reclaimed,
+        Slashed
+    }
+
+    /// @notice `params` of a Train job: abi.encode(TrainParams). Learning rate and weight decay are ×1e9.
+    struct TrainParams {
+        uint32 steps;
+        uint32 batchSize;
+        uint32 contextLength;
+        uint64 learningRate;
+        uint32 warmupSteps;
+        uint64 weightDecay;
+    }
+
+    /// @notice `params` of an Infer job: abi.encode(InferParams). Temperature is ×1e6; topK 0 means no top-k cut.
+    struct InferParams {
+        uint32 maxTokens;
+        uint32 temperature;
+        uint32 topK;
+    }
+
+    /// @notice `params` of an Evaluate job: abi.encode(EvaluateParams). `benchmarkId` names what the loss is compared
+    /// with (the model's declared baseline when equal to its benchmarkId); `maxTokens` bounds the evaluated tokens.
+    struct EvaluateParams {
+        bytes32 benchmarkId;
+        uint32 contextLength;
+        uint32 maxTokens;
+    }
+
+    struct JobRequest {
+        uint256 modelId;
+        JobKind kind;
+        /// Commitment to the input (sha256 of the prompts file, dataset manifest, eval set, …).
+        bytes32 inputHash;
+        /// Where a worker fetches the input; may be empty (delivered out of band against inputHash).
+        string inputURI;
+        /// Base-token wei escrowed for the worker.
+        uint256 fee;
+        /// Unix time by which a receipt must be submitted (also the claimant's lease).
+        uint64 deadline;
+        /// abi.encode of the kind's params struct.
+        bytes params;
+    }
+
+    /// @notice Fixed-point metrics of a receipt: losses are mean cross-entropy in nats ×1e6; evalTokens is a count.
+    /// Fields that do not apply to the job's kind are 0.
+    struct Metrics {
+        uint64 trainLossBefore;
+        uint64 trainLossAfter;
+        uint64 valLossBefore;
+        uint64 valLossAfter;
+        uint64 evalLoss;
+        uint64 evalTokens;
+    }
+
+    struct Receipt {
+        bytes32 outputHash;
+        string outputURI;
+        /// Weights root of the model that served the job; must equal the model's recorded root.
+        bytes32 servedWeightsRoot;
+        /// Hash of executor + versions + settings.
+        bytes32 runtimeId;
+        uint64 seed;
+        Metrics metrics;
+        /// Train only: the child model's weights root (non-zero) and config hash. Ignored for other kinds.
+        bytes32 childWeightsRoot;
+        bytes32 childConfigHash;
+    }
+
+    struct Job {
+        address requester;
+        uint64 deadline;
+        JobKind kind;
+        JobStatus status;
+        address worker;
+        /// When the receipt was submitted (0 before).
+        uint64 submittedAt;
+        address challenger;
+        /// When the receipt was challenged (0 if never).
+        uint64 challengedAt;
+        uint256 modelId;
+        uint256 fee;
+        /// Worker stake locked for this job while it is claimed, submitted or challenged.
+        uint256 collateral;
+        bytes32 inputHash;
+        /// keccak256(abi.encode(receipt)) of the submitted receipt (0 before).
+        bytes32 receiptHash;
+        /// Model created by a Train job's receipt (0 otherwise).
+        uint256 childModelId;
+    }
+
+    struct WorkerStake {
+        /// Stake available to back new claims.
+        uint256 free;
+        /// Stake locked as collateral of claimed jobs.
+        uint256 locked;
+        /// Stake on its way out (no longer backs claims).
+        uint256 unstaking;
+        /// When `unstaking` can be withdrawn.
+        uint64 unstakeAvailableAt;
+    }
+
+    /// @notice EIP-2612 approval applied before pulling a token; skipped when `deadline` is 0. Ocean datatokens compare
+    /// `deadline` with the block number, standard tokens with the timestamp.
+    struct Permit {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// @notice Protocol parameters, fixed at deployment.
+    struct Config {
+        address registry;
+        address baseToken;
+        /// Receives the protocol fee.
+        address treasury;
+        /// Decides challenges.
+        address arbiter;
+        /// Protocol fee on settled jobs, at most MAX_PROTOCOL_FEE_BPS.
+        uint16 protocolFeeBps;
+        /// Collateral a claim locks, as a part of the job's fee (10000 = the fee itself).
+        uint16 collateralBps;
+        /// Part of a slashed collateral paid to a winning challenger; the rest goes to the requester.
+        uint16 challengerRewardBps;
+        /// Seconds after a receipt during which it can be challenged.
+        uint64 challengeWindow;
+        /// Seconds the arbiter has to decide; after that the challenge lapses and anyone may settle.
+        uint64 arbitrationWindow;
+        /// Seconds between requesting an unstake and withdrawing it.
+        uint64 unstakeDelay;
+        /// Base-token bond of a challenge.
+        uint256 challengeBond;
+        /// Stake (free + locked) a worker needs to claim.
+        uint256 minWorkerStake;
+    }
+
+    /// @notice A job was requested. Carries everything a worker needs to decide and run it (params: see the kind's
+    /// struct); the datatoken's OrderStarted event of the same transaction names the requester as consumer.
+    event JobRequested(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed requester,
+        JobKind kind,
+        bytes32 inputHash,
+        string inputURI,
+        uint256 fee,
+        uint64 deadline,
+        bytes params
+    );
+
+    event JobClaimed(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint256 collateral, uint64 leaseUntil);
+
+    /// @notice A receipt was submitted; `childModelId` is the model a Train job created (0 otherwise).
+    event ReceiptSubmitted(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed worker,
+        Receipt receipt,
+        uint256 childModelId
+    );
+
+    event JobSettled(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint256 payout, uint256 protocolFee);
+
+    event JobCancelled(uint256 indexed jobId, uint256 indexed modelId, address indexed requester, uint256 refund);
+
+    event JobFailed(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint32 reason, uint256 refund);
+
+    /// @notice A job passed its deadline without a receipt: `refund` (the fee) and `slashed` (the claimant's
+    /// collateral, 0 if unclaimed) went to the requester.
+    event JobReclaimed(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed requester,
+        address worker,
+        uint256 refund,
+        uint256 slashed
+    );
+
+    event JobChallenged(uint256 indexed jobId, uint256 indexed modelId, address indexed challenger, uint256 bond);
+
+    /// @notice The arbiter decided a challenge. Upheld: the worker's collateral (`slashed`) was split between the
+    /// challenger and the requester, the fee refunded, the bond returned and any child model frozen. Rejected: the
+    /// bond went to the worker and the job settled (JobSettled follows).
+    event ChallengeResolved(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed challenger,
+        bool upheld,
+        uint256 slashed
+    );
+
+    event WorkerStaked(address indexed worker, uint256 amount, uint256 freeStake);
+
+    event UnstakeRequested(address indexed worker, uint256 amount, uint64 availableAt);
+
+    event StakeWithdrawn(address indexed worker, uint256 amount);
+
+    error JobMarketUnknownJob(uint256 jobId);
+    error JobMarketUnexpectedStatus(uint256 jobId, JobStatus status);
+    error JobMarketModelFrozen(uint256 modelId);
+    error JobMarketZeroFee();
+    error JobMarketInvalidDeadline(uint64 deadline, uint256 timestamp);
+    error JobMarketInvalidParams(JobKind kind);
+    error JobMarketLeaseExpired(uint256 jobId, uint64 expiredAt);
+    error JobMarketDeadlineNotReached(uint256 jobId, uint64 deadline);
+    error JobMarketNotRequester(uint256 jobId, address caller);
+    error JobMarketNotClaimant(uint256 jobId, address caller);
+    error JobMarketWrongWeightsRoot(uint256 jobId, bytes32 expected, bytes32 served);
+    error JobMarketMissingChildWeights(uint256 jobId);
+    error JobMarketChallengeWindowClosed(uint256 jobId, uint64 closedAt);
+    error JobMarketChallengeWindowOpen(uint256 jobId, uint64 closesAt);
+    error JobMarketNotArbiter(address caller);
+    error JobMarketInsufficientStake(address worker, uint256 available, uint256 required);
+    error JobMarketZeroAmount();
+    error JobMarketUnstakeNotReady(address worker, uint64 availableAt);
+    error JobMarketInvalidBps(uint256 bps);
+    error JobMarketZeroAddress();
+    error JobMarketRegistryMismatch(address registryJobMarket);
+
+    /// @notice Requests a job; pulls 1 datatoken of the model (ordered on Ocean for the caller) and the fee.
+    function requestJob(JobRequest calldata request) external returns (uint256 jobId);
+
+    /// @notice `requestJob` with EIP-2612 approvals for the datatoken and, when the base token offers permit, the fee.
+    /// A permit with deadline 0 is skipped; a failed permit is ignored (the pull then needs an existing allowance).
+    function requestJobWithPermit(
+        JobRequest calldata request,
+        Permit calldata datatokenPermit,
+        Permit calldata feePermit
+    ) external returns (uint256 jobId);
+
+    /// @notice Cancels an open (unclaimed) job and refunds its fee. Only the requester may call it. The consumed
+    /// datatoken is not returned: the Ocean order was made.
+    function cancelJob(uint256 jobId) external;
+
+    /// @notice Claims an open job for the caller, locking collateral from its free stake until the job ends.
+    function claimJob(uint256 jobId) external;
+
+    /// @notice Submits the claimant's receipt before the deadline; a Train receipt creates the child model.
+    /// @return childModelId the model a Train job created, 0 for other kinds.
+    function submitReceipt(uint256 jobId, Receipt calldata receipt) external returns (uint256 childModelId);
+
+    /// @notice The claimant gives a job up before its deadline with a reason code: fee refunded, collateral freed.
+    function failJob(uint256 jobId, uint32 reason) external;
+
+    /// @notice After the deadline of an open or claimed job: refunds the fee and slashes the claimant's collateral to
+    /// the requester. Anyone may call it.
+    function reclaimJob(uint256 jobId) external;
+
+    /// @notice Challenges a submitted receipt within the window, pulling the challenge bond from the caller.
+    function challengeReceipt(uint256 jobId) external;
+
+    /// @notice The arbiter's decision on a challenged job: `upheld` = the receipt is wrong.
+    function resolveChallenge(uint256 jobId, bool upheld) external;
+
+    /// @notice Pays a job whose challenge window is over (or whose challenge lapsed without a decision, the bond then
+    /// going back to the challenger). Anyone may call it.
+    function settleJob(uint256 jobId) external;
+
+    /// @notice Adds `amount` base token to the caller's free stake (registering it as a worker).
+    function stake(uint256 amount) external;
+
+    /// @notice Moves `amount` of free stake to unstaking; it can be withdrawn after the unstake delay. A new request
+    /// adds to the pending amount and restarts the delay.
+    function requestUnstake(uint256 amount) external;
+
+    /// @notice Withdraws the caller's unstaking stake once its delay has passed.
+    function withdrawStake() external;
+
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    function stakeOf(address worker) external view returns (WorkerStake memory);
+
+    function jobCount() external view returns (uint256);
+
+    function config() external view returns (Config memory);
+
+    /// @notice Collateral a claim of a job with this fee locks.
+    function collateralFor(uint256 fee) external view returns (uint256);
+}

@@ -1,0 +1,219 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { inspect } from "node:util";
+import {
+  describeWorkerConfig,
+  loadWorkerConfig,
+  parseBytes,
+  parseDuration,
+  WorkerConfigError,
+  type LoadWorkerConfigOptions,
+} from "../../offchain/worker/config";
+import { HARDHAT_KEYS } from "../support/hardhat-node";
+
+const KEY = HARDHAT_KEYS[1];
+const ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+describe("loadWorkerConfig", () => {
+  let dir: string;
+  let deployments: string;
+  let keyFile: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-config-"));
+    deployments = path.join(dir, "deployments");
+    fs.mkdirSync(deployments);
+    const book = {
+      chainId: 31337,
+      startBlock: 7,
+      contracts: { JobMarket: "0x5FbDB2315678afecb367f032d93F642f64180aa3" },
+    };
+    fs.writeFileSync(path.join(deployments, "localhost.json"), JSON.stringify(book));
+    keyFile = path.join(dir, "worker.key");
+    fs.writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+  });
+
+  const load = (o: Partial<LoadWorkerConfigOptions> = {}) =>
+    loadWorkerConfig({ env: { POSTHUMAN_WORKER_KEY_FILE: keyFile }, cwd: dir, deploymentsDir: deployments, ...o });
+  const writeFile = (v: unknown): string => {
+    const f = path.join(dir, "worker.json");
+    fs.writeFileSync(f, JSON.stringify(v));
+    return f;
+  };
+  function problems(o: Partial<LoadWorkerConfigOptions>): string[] {
+    try {
+      load(o);
+    } catch (e) {
+      expect(e).to.be.instanceOf(WorkerConfigError);
+      return (e as WorkerConfigError).problems;
+    }
+    throw new Error("expected the configuration to be refused");
+  }
+
+  it("fills defaults, reads the address book and the key file, and says where each value came from", () => {
+    const c = load();
+    expect(c.network).to.equal("localhost");
+    expect(c.rpc).to.deep.equal({ url: "http://127.0.0.1:8545", timeoutMs: 15_000 });
+    expect(c.chain).to.deep.include({ chainId: 31337, startBlock: 7 });
+    expect(c.chain.contracts.JobMarket).to.equal("0x5FbDB2315678afecb367f032d93F642f64180aa3");
+    expect(c.signer.address).to.equal(ADDRESS);
+    expect(c.signer.source).to.deep.equal({ kind: "file", file: keyFile });
+    expect(c.signer.privateKey.reveal()).to.equal(KEY);
+    expect(c.ingest).to.deep.equal({ confirmations: 2, pollIntervalMs: 2000, maxChunkBlocks: 2000 });
+    expect(c.dataDir).to.equal(path.join(dir, ".posthuman", "worker"));
+    expect(c.executor).to.deep.equal({ kind: "builtin" });
+    expect(c.capabilities).to.deep.equal({ jobKinds: ["train", "infer", "evaluate"], maxModelBytes: 2 * 2 ** 30 });
+    expect(c.limits).to.deep.equal({
+      jobTimeoutMs: 7_200_000,
+      maxMemoryBytes: 4 * 2 ** 30,
+      maxUploadBytes: 256 * 2 ** 20,
+    });
+    expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8080 });
+    expect(c.sources).to.deep.include({ "ingest.confirmations": "default", keyFile: "env POSTHUMAN_WORKER_KEY_FILE" });
+    expect(c.warnings).to.deep.equal([]);
+  });
+
+  it("takes flags over environment over file over defaults, value by value", () => {
+    const file = writeFile({
+      ingest: { confirmations: 5, pollInterval: "10s" },
+      http: { port: 9000, host: "0.0.0.0" },
+      executor: { kind: "external", command: "python3", args: ["train.py", "--fp16"] },
+      capabilities: { jobKinds: ["train"], maxModelSize: "500MB" },
+      dataDir: "state",
+    });
+    const env = {
+      POSTHUMAN_WORKER_KEY_FILE: keyFile,
+      POSTHUMAN_WORKER_CONFIRMATIONS: "3",
+      POSTHUMAN_WORKER_HTTP_PORT: "9100",
+    };
+    const c = load({ file, env, flags: { confirmations: "1", maxUpload: "1MiB", verbose: true } });
+    expect(c.ingest.confirmations).to.equal(1);
+    expect(c.sources["ingest.confirmations"]).to.equal("flag --confirmations");
+    expect(c.http).to.deep.equal({ host: "0.0.0.0", port: 9100 });
+    expect(c.sources["http.port"]).to.equal("env POSTHUMAN_WORKER_HTTP_PORT");
+    expect(c.sources["http.host"]).to.equal(`file ${file}`);
+    expect(c.ingest.pollIntervalMs).to.equal(10_000);
+    expect(c.limits.maxUploadBytes).to.equal(2 ** 20);
+    expect(c.executor).to.deep.equal({ kind: "external", command: "python3", args: ["train.py", "--fp16"] });
+    expect(c.capabilities).to.deep.equal({ jobKinds: ["train"], maxModelBytes: 500e6 });
+    expect(c.dataDir).to.equal(path.join(dir, "state")); // relative to the file's folder
+
+    const withoutFlag = load({ file, env });
+    expect(withoutFlag.ingest.confirmations).to.equal(3);
+    const fileOnly = load({ file });
+    expect(fileOnly.ingest.confirmations).to.equal(5);
+    // The file can also be named by the environment.
+    expect(load({ env: { ...env, POSTHUMAN_WORKER_CONFIG: file } }).http.host).to.equal("0.0.0.0");
+  });
+
+  it("names every bad value with its source in one error", () => {
+    const file = writeFile({ ingest: { confirmations: -1 }, confirmation: 3, http: { host: "bad host!" } });
+    const list = problems({
+      file,
+      env: {
+        POSTHUMAN_WORKER_KEY_FILE: keyFile,
+        POSTHUMAN_WORKER_RPC_URL: "ftp://node.example.org",
+        POSTHUMAN_WORKER_MAX_UPLOAD: "lots",
+        POSTHUMAN_WORKER_JOB_KINDS: "train,fly",
+        POSTHUMAN_WORKER_EXECUTOR: "external",
+      },
+      flags: { httpPort: "99999", pollInterval: "soon", logLevel: "loud", jobTimeout: "0s" },
+    });
+    const expectLine = (re: RegExp) =>
+      expect(
+        list.some((p) => re.test(p)),
+        `${re} in\n${list.join("\n")}`,
+      ).to.equal(true);
+    expectLine(/^ingest\.confirmations = -1 \(file .*worker\.json\) must be a whole number of blocks from 0 to 1000/);
+    expectLine(/unknown setting "confirmation": check its spelling/);
+    expectLine(/^http\.host = "bad host!" \(file .*\) must be a host name or IP address/);
+    expectLine(
+      /^rpc\.url = "ftp:\/\/node\.example\.org" \(env POSTHUMAN_WORKER_RPC_URL\) must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expectLine(/^limits\.maxUpload = "lots" \(env POSTHUMAN_WORKER_MAX_UPLOAD\) must be a size/);
+    expectLine(
+      /^capabilities\.jobKinds = "train,fly" \(env POSTHUMAN_WORKER_JOB_KINDS\) must be a non-empty list of train, infer, evaluate/,
+    );
+    expectLine(/^executor\.command is not set but executor is "external" \(env POSTHUMAN_WORKER_EXECUTOR\)/);
+    expectLine(/^http\.port = "99999" \(flag --http-port\) must be a TCP port from 0 to 65535/);
+    expectLine(/^ingest\.pollInterval = "soon" \(flag --poll-interval\) must be a duration/);
+    expectLine(/^logLevel = "loud" \(flag --log-level\) must be one of fatal, error/);
+    expectLine(/^limits\.jobTimeout = "0s" \(flag --job-timeout\) must be a duration ≥ 1s/);
+    expect(list).to.have.length(11);
+  });
+
+  it("shows a bad RPC URL without its path, where providers put API keys", () => {
+    const list = problems({
+      env: { POSTHUMAN_WORKER_KEY_FILE: keyFile, POSTHUMAN_WORKER_RPC_URL: "mainnet.infura.io/v3/0123456789abcdef" },
+    });
+    expect(list.join("\n")).to.include('rpc.url = "mainnet.infura.io/…" (env POSTHUMAN_WORKER_RPC_URL)');
+    expect(list.join("\n")).to.not.include("0123456789abcdef");
+  });
+
+  it("reports signer key problems without ever showing the key", () => {
+    const bad = "0x1234" + "z".repeat(60);
+    const envBad = problems({ env: { POSTHUMAN_WORKER_PRIVATE_KEY: bad } });
+    expect(envBad.join("\n")).to.match(/signer key in env POSTHUMAN_WORKER_PRIVATE_KEY is not 64 hex digits/);
+    expect(envBad.join("\n")).to.not.include("zzzz");
+
+    expect(problems({ env: {} }).join("\n")).to.match(/no signer key: set POSTHUMAN_WORKER_KEY_FILE/);
+    expect(
+      problems({ env: { POSTHUMAN_WORKER_KEY_FILE: keyFile, POSTHUMAN_WORKER_PRIVATE_KEY: KEY } }).join("\n"),
+    ).to.match(/both env POSTHUMAN_WORKER_PRIVATE_KEY and a key file \(env POSTHUMAN_WORKER_KEY_FILE\) are set/);
+    expect(problems({ env: { POSTHUMAN_WORKER_KEY_FILE: path.join(dir, "nope") } }).join("\n")).to.match(
+      /keyFile = .*nope \(env POSTHUMAN_WORKER_KEY_FILE\) cannot be read \(ENOENT\)/,
+    );
+    const inFile = problems({ file: writeFile({ privateKey: KEY }) });
+    expect(inFile.join("\n")).to.match(/holds "privateKey": never put the key in a file/);
+    expect(inFile.join("\n")).to.not.include(KEY.slice(2));
+    expect(problems({ flags: { privateKey: KEY } }).join("\n")).to.match(/flag --privateKey is refused/);
+
+    // From the environment it works, and the loaded config never prints it.
+    const c = load({ env: { POSTHUMAN_WORKER_PRIVATE_KEY: KEY } });
+    expect(c.signer.source).to.deep.equal({ kind: "env", variable: "POSTHUMAN_WORKER_PRIVATE_KEY" });
+    for (const text of [JSON.stringify(c), inspect(c, { depth: 10 }), JSON.stringify(describeWorkerConfig(c))]) {
+      expect(text).to.not.include(KEY.slice(2));
+    }
+  });
+
+  it("warns about a key file other users can read", () => {
+    fs.chmodSync(keyFile, 0o644);
+    expect(load().warnings.join("\n")).to.match(/can be read by other users \(mode 644\): chmod 600 it/);
+  });
+
+  it("says what to do when the address book is missing or malformed, and honours an explicit one", () => {
+    expect(problems({ flags: { network: "sepolia" } }).join("\n")).to.match(
+      /no address book at .*sepolia\.json \(network sepolia, flag --network\): deploy first \(npx hardhat run scripts\/deploy\.ts --network sepolia\)/,
+    );
+    fs.writeFileSync(
+      path.join(deployments, "broken.json"),
+      JSON.stringify({ chainId: 1, startBlock: -4, contracts: {} }),
+    );
+    expect(problems({ flags: { network: "broken" } }).join("\n")).to.match(/broken\.json is malformed: startBlock/);
+
+    const other = path.join(dir, "book.json");
+    fs.writeFileSync(other, JSON.stringify({ chainId: 11155111, startBlock: 5_000_000, contracts: {} }));
+    const c = load({
+      env: {
+        POSTHUMAN_WORKER_KEY_FILE: keyFile,
+        POSTHUMAN_WORKER_ADDRESS_BOOK: "book.json",
+        POSTHUMAN_WORKER_START_BLOCK: "5000100",
+      },
+    });
+    expect(c.chain).to.deep.include({ chainId: 11155111, startBlock: 5_000_100, addressBookFile: other });
+  });
+
+  it("reads sizes and durations written the way operators write them", () => {
+    expect(parseBytes("512MiB")).to.equal(512 * 2 ** 20);
+    expect(parseBytes("2 GB")).to.equal(2e9);
+    expect(parseBytes(1024)).to.equal(1024);
+    expect(parseBytes("1.5KiB")).to.equal(1536);
+    expect(parseBytes("ten")).to.equal(undefined);
+    expect(parseBytes("5 parsecs")).to.equal(undefined);
+    expect(parseDuration("90s")).to.equal(90_000);
+    expect(parseDuration("2h")).to.equal(7_200_000);
+    expect(parseDuration("1500")).to.equal(1500);
+    expect(parseDuration("-1s")).to.equal(undefined);
+  });
+});

@@ -19,7 +19,10 @@ type CustomFn = Parameters<typeof tf.customGrad>[0];
 function custom<A extends T[]>(f: (save: tf.GradSaveFunc, ...inputs: A) => { value: T; gradFunc: GradFn }): (...inputs: A) => T {
   const cg = tf.customGrad(((...args: Array<T | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    return f(save, ...(args.slice(0, -1) as A));
+    const { value, gradFunc } = f(save, ...(args.slice(0, -1) as A));
+    // Each gradient runs in its own scope, so its temporaries (explicit transposes and the packed
+    // copies XNNPACK makes of them) are freed at once instead of at the end of the backward pass.
+    return { value, gradFunc: (dy: T, saved: T[]) => tf.tidy(() => gradFunc(dy, saved)) };
   }) as CustomFn);
   return (...inputs: A) => cg(...inputs);
 }

@@ -3,7 +3,7 @@ import { configHashOf, DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./c
 import { loadCheckpoint, saveCheckpoint, weightsRoot } from "./checkpoint";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
-import { crossEntropy, forward, forwardFlops, paramsFromWeights, tokenNll, weightsFromParams } from "./gpt2-tf";
+import { crossEntropy, forward, forwardFlops, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
 import { Rng } from "./rng";
 import { ensureWasmBackend, tf } from "./tf-backend";
@@ -129,6 +129,43 @@ export function lrAt(s: number, r: ResolvedTrainParams): number {
   return r.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
+/**
+ * One AdamW step (decoupled weight decay on tensors of rank ≥ 2), tensor by tensor in model order:
+ * reads each gradient out of the wasm heap, updates the JS master weights and moments in float32,
+ * and writes the tensor back. Deterministic: a fixed order of IEEE operations.
+ */
+function adamwStep(
+  vars: Map<string, tf.Variable>,
+  grads: tf.NamedTensorMap,
+  weights: Map<string, Float32Array>,
+  m: Map<string, Float32Array>,
+  v: Map<string, Float32Array>,
+  o: { lr: number; step: number; factor: number; beta1: number; beta2: number; eps: number; weightDecay: number },
+): void {
+  const bc1 = 1 - Math.pow(o.beta1, o.step);
+  const bc2 = 1 - Math.pow(o.beta2, o.step);
+  const b1 = o.beta1;
+  const b2 = o.beta2;
+  for (const [name, p] of vars) {
+    const gt = grads[p.name];
+    const g = gt.dataSync() as Float32Array;
+    gt.dispose();
+    const w = weights.get(name) as Float32Array;
+    const mm = m.get(name) as Float32Array;
+    const vv = v.get(name) as Float32Array;
+    const decay = p.rank >= 2 ? 1 - o.lr * o.weightDecay : 1;
+    for (let i = 0; i < w.length; i++) {
+      const gi = g[i] * o.factor;
+      const mi = (mm[i] = b1 * mm[i] + (1 - b1) * gi);
+      const vi = (vv[i] = b2 * vv[i] + (1 - b2) * gi * gi);
+      w[i] = w[i] * decay - (o.lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + o.eps);
+    }
+    const t = tf.tensor(w, p.shape, "float32");
+    p.assign(t);
+    t.dispose();
+  }
+}
+
 /** Window starts with stride `ctx` over [0, len): each window holds ctx + 1 tokens. */
 function windowStarts(len: number, ctx: number): number[] {
   const out: number[] = [];
@@ -211,12 +248,16 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   throwIfAborted(opts.signal);
 
   await ensureWasmBackend();
-  const vars = paramsFromWeights(c, ck.weights, true) as Map<string, tf.Variable>;
-  const m = new Map<string, tf.Variable>();
-  const v = new Map<string, tf.Variable>();
-  for (const [name, p] of vars) {
-    m.set(name, tf.variable(tf.zerosLike(p), false));
-    v.set(name, tf.variable(tf.zerosLike(p), false));
+  // Parameters live twice: the float32 master copy in JS (updated by AdamW here, in a fixed order)
+  // and a tfjs variable per tensor for the forward/backward pass. The optimizer state (m, v) stays
+  // in JS too, which keeps the wasm heap (4 GiB at most) for the graph: GPT-2 small fits.
+  const weights = ck.weights;
+  const vars = paramsFromWeights(c, weights, true) as Map<string, tf.Variable>;
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [name, w] of weights) {
+    m.set(name, new Float32Array(w.length));
+    v.set(name, new Float32Array(w.length));
   }
   const varList = [...vars.values()];
   const params = vars as Map<string, tf.Tensor>;
@@ -254,32 +295,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
       const lr = lrAt(step, r);
       const { x, y } = makeBatch(data.trainTokens, nextStarts(), ctx);
-      const loss = tf.tidy(() => {
-        const xt = tf.tensor2d(x, [r.batchSize, ctx], "int32");
-        const yt = tf.tensor1d(y, "int32");
-        const { value, grads } = tf.variableGrads(() => crossEntropy(forward(c, params, xt), yt) as tf.Scalar, varList);
-        let factor: tf.Tensor = tf.scalar(1);
-        if (r.gradClip > 0) {
-          const sq = tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))));
-          factor = tf.minimum(1, tf.div(r.gradClip, tf.add(tf.sqrt(sq), 1e-6)));
-        }
-        const t = step + 1;
-        const bc1 = 1 - Math.pow(r.beta1, t);
-        const bc2 = 1 - Math.pow(r.beta2, t);
-        for (const [name, p] of vars) {
-          const g = tf.mul(grads[p.name], factor);
-          const mv = m.get(name) as tf.Variable;
-          const vv = v.get(name) as tf.Variable;
-          const m1 = tf.add(tf.mul(mv, r.beta1), tf.mul(g, 1 - r.beta1));
-          const v1 = tf.add(tf.mul(vv, r.beta2), tf.mul(tf.square(g), 1 - r.beta2));
-          mv.assign(m1);
-          vv.assign(v1);
-          const decayed = p.rank >= 2 && r.weightDecay > 0 ? tf.mul(p, 1 - lr * r.weightDecay) : p;
-          const upd = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), r.eps));
-          p.assign(tf.sub(decayed, tf.mul(upd, lr)));
-        }
-        return value.dataSync()[0];
-      });
+      const xt = tf.tensor2d(x, [r.batchSize, ctx], "int32");
+      const yt = tf.tensor1d(y, "int32");
+      const { value, grads } = tf.variableGrads(() => crossEntropy(forward(c, params, xt), yt) as tf.Scalar, varList);
+      xt.dispose();
+      yt.dispose();
+      const loss = value.dataSync()[0];
+      value.dispose();
+      let factor = 1;
+      if (r.gradClip > 0) {
+        const sq = tf.tidy(() => tf.addN(varList.map((p) => tf.sum(tf.square(grads[p.name])))).dataSync()[0]);
+        factor = Math.min(1, r.gradClip / (Math.sqrt(sq) + 1e-6));
+      }
+      adamwStep(vars, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
       if (!Number.isFinite(loss)) throw new MlError("PARAMS_INVALID", `training diverged at step ${step + 1} (loss ${loss}); lower lr`);
       lossCurve.push(loss);
       lrCurve.push(lr);
@@ -297,7 +325,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     const valLossAfter = meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
     const trainLossAfter = meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "save" });
-    const weights = weightsFromParams(c, params);
     const outDir = path.resolve(opts.outDir);
     saveCheckpoint(outDir, c, weights, {
       tokenizerJson: undefined,
@@ -336,6 +363,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       },
     };
   } finally {
-    for (const t of [...vars.values(), ...m.values(), ...v.values()]) t.dispose();
+    for (const t of vars.values()) {
+      try {
+        t.dispose();
+      } catch {
+        // the backend may be unusable after a failure (e.g. out of wasm memory): keep the first error
+      }
+    }
   }
 }

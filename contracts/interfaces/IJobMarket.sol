@@ -248,6 +248,9 @@ interface IJobMarket {
     error JobMarketChallengeWindowOpen(uint256 jobId, uint64 closesAt);
     error JobMarketNotArbiter(address caller);
     error JobMarketInsufficientStake(address worker, uint256 available, uint256 required);
+    error JobMarketStakeBelowMinimum(address worker, uint256 stake, uint256 minimum);
+    error JobMarketNothingToWithdraw(address worker);
+    error JobMarketArbitrationPending(uint256 jobId, uint64 lapsesAt);
     error JobMarketZeroAmount();
     error JobMarketUnstakeNotReady(address worker, uint64 availableAt);
     error JobMarketInvalidBps(uint256 bps);

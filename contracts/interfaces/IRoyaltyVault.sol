@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+/// @dev Fixed share supply of every vault (18 decimals): 1,000,000 shares = 100% of a model's revenue.
+uint256 constant ROYALTY_VAULT_TOTAL_SHARES = 1_000_000e18;
+
 /// @title Royalty vault of one model: an ERC20 of transferable shares with pull-based, accumulator claims.
 /// @notice Each model has one vault (a cheap clone made by the registry). It is the payment collector of the model's
 /// datatoken, so it receives the base token of Ocean fixed-rate sales (after anyone calls FixedRateExchange.collectBT),
@@ -9,7 +12,7 @@ pragma solidity 0.8.28;
 /// model, `parentBps` of the base token goes at once to the parent's vault, the rest (and all datatokens) is credited
 /// to share holders through a per-share accumulator. `claim` pays an account what its shares earned.
 /// @dev Gas of `distribute`, `claim` and share transfers is constant: it depends neither on the depth of the lineage
-/// nor on the number of holders. Total supply is fixed at initialisation (TOTAL_SHARES). Rounding always favours the
+/// nor on the number of holders. Total supply is fixed at initialisation (ROYALTY_VAULT_TOTAL_SHARES). Rounding always favours the
 /// vault, by less than one wei per holder and claim.
 interface IRoyaltyVault {
     /// @notice Which of the two assets a vault accounts for.
@@ -28,7 +31,7 @@ interface IRoyaltyVault {
         uint16 parentBps;
         /// Initial share holders (the model's contributors); an unused slot has address 0 and 0 shares.
         address[2] holders;
-        /// Their shares; they must add up to TOTAL_SHARES.
+        /// Their shares; they must add up to ROYALTY_VAULT_TOTAL_SHARES.
         uint256[2] shares;
     }
 
@@ -53,7 +56,7 @@ interface IRoyaltyVault {
     error RoyaltyVaultInvalidShares(uint256 total);
     error RoyaltyVaultInvalidReceiver(address receiver);
 
-    /// @notice Called once by the registry right after cloning. Mints TOTAL_SHARES to the contributors.
+    /// @notice Called once by the registry right after cloning. Mints ROYALTY_VAULT_TOTAL_SHARES to the contributors.
     function initialize(InitParams calldata params) external;
 
     /// @notice Books the base token and datatokens that arrived since the last call. Anyone may call it.

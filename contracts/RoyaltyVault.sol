@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {IRoyaltyVault, ROYALTY_VAULT_TOTAL_SHARES} from "./interfaces/IRoyaltyVault.sol";
+import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
+
+/// @title RoyaltyVault
+/// @notice The revenue vault of one PostHuman model; see IRoyaltyVault.
+/// @dev Deployed once as an implementation and cloned (EIP-1167) by the registry for every model. Claims use the
+/// "magnified dividend per share" accumulator: for each asset, `_perShare` grows by amount × MAGNITUDE / supply on
+/// every distribution, and a holder's earnings are (perShare × balance + correction) / MAGNITUDE − withdrawn, where the
+/// signed correction absorbs share transfers. Every operation is O(1).
+contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    /// @notice Fixed supply of shares of every vault (18 decimals): 1,000,000 shares = 100% of a model's revenue.
+    uint256 public constant TOTAL_SHARES = ROYALTY_VAULT_TOTAL_SHARES;
+
+    /// @dev A multiple of TOTAL_SHARES, so a distribution divides exactly (perShare grows by amount × 1e12) and only
+    /// each holder's own floor rounds, by less than one wei. perShare × shares stays below 2**255 for any revenue
+    /// under ~5e40 wei, far above any token supply.
+    uint256 private constant _MAGNITUDE = 1e36;
+    uint256 private constant _BPS = 10_000;
+    uint256 private constant _ASSETS = 2;
+
+    address private _registry;
+    uint16 private _parentBps;
+    bool private _frozen;
+    address private _baseToken;
+    address private _datatoken;
+    address private _parentVault;
+    uint256 private _modelId;
+
+    /// @dev Per asset: magnified earnings per share, and what is booked for holders but not yet claimed.
+    uint256[_ASSETS] private _perShare;
+    uint256[_ASSETS] private _owed;
+    mapping(address account => int256)[_ASSETS] private _corrections;
+    mapping(address account => uint256)[_ASSETS] private _withdrawn;
+
+    /// @dev The implementation itself is never initialised for use: its registry is set to a dead address.
+    constructor() ERC20("", "") {
+        _registry = address(0xdead);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function initialize(InitParams calldata p) external {
+        if (_registry != address(0)) revert RoyaltyVaultAlreadyInitialized();
+        _registry = msg.sender;
+        _modelId = p.modelId;
+        _baseToken = p.baseToken;
+        _datatoken = p.datatoken;
+        _parentVault = p.parentVault;
+        _parentBps = p.parentBps;
+        if (p.shares[0] + p.shares[1] != TOTAL_SHARES) revert RoyaltyVaultInvalidShares(p.shares[0] + p.shares[1]);
+        // The per-share accumulators are still zero, so minting needs no correction.
+        if (p.shares[0] != 0) _mint(p.holders[0], p.shares[0]);
+        if (p.shares[1] != 0) _mint(p.holders[1], p.shares[1]);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function distribute() external nonReentrant returns (uint256 toHolders, uint256 toParent) {
+        if (_frozen) return _forwardFrozen();
+        (toHolders, toParent) = _book(uint256(Asset.BaseToken), _baseToken, _parentBps);
+        _book(uint256(Asset.Datatoken), _datatoken, 0);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function claim(address account) external nonReentrant returns (uint256 baseAmount, uint256 datatokenAmount) {
+        if (_frozen) revert RoyaltyVaultFrozen(_modelId);
+        baseAmount = _take(uint256(Asset.BaseToken), account);
+        datatokenAmount = _take(uint256(Asset.Datatoken), account);
+        if (baseAmount == 0 && datatokenAmount == 0) revert RoyaltyVaultNothingToClaim(account);
+        emit RevenueClaimed(_modelId, account, baseAmount, datatokenAmount);
+        if (baseAmount != 0) IERC20(_baseToken).safeTransfer(account, baseAmount);
+        if (datatokenAmount != 0) IERC20(_datatoken).safeTransfer(account, datatokenAmount);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function pay(uint256 amount) external nonReentrant {
+        if (amount == 0) revert RoyaltyVaultZeroAmount();
+        IERC20(_baseToken).safeTransferFrom(msg.sender, address(this), amount);
+        emit PaymentReceived(_modelId, msg.sender, amount);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function freeze() external {
+        if (msg.sender != _registry) revert RoyaltyVaultNotRegistry(msg.sender);
+        _frozen = true;
+        emit VaultFrozen(_modelId);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function claimable(address account) external view returns (uint256 baseAmount, uint256 datatokenAmount) {
+        if (_frozen) return (0, 0);
+        return (_earned(uint256(Asset.BaseToken), account), _earned(uint256(Asset.Datatoken), account));
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function pending() external view returns (uint256 baseAmount, uint256 datatokenAmount) {
+        baseAmount = IERC20(_baseToken).balanceOf(address(this)) - _owed[uint256(Asset.BaseToken)];
+        datatokenAmount = IERC20(_datatoken).balanceOf(address(this)) - _owed[uint256(Asset.Datatoken)];
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function owed() external view returns (uint256 baseAmount, uint256 datatokenAmount) {
+        return (_owed[uint256(Asset.BaseToken)], _owed[uint256(Asset.Datatoken)]);
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function modelId() external view returns (uint256) {
+        return _modelId;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function registry() external view returns (address) {
+        return _registry;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function baseToken() external view returns (address) {
+        return _baseToken;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function datatoken() external view returns (address) {
+        return _datatoken;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function parentVault() external view returns (address) {
+        return _parentVault;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function parentBps() external view returns (uint16) {
+        return _parentBps;
+    }
+
+    /// @inheritdoc IRoyaltyVault
+    function frozen() external view returns (bool) {
+        return _frozen;
+    }
+
+    /// @notice "PostHuman model <id> shares".
+    function name() public view override returns (string memory) {
+        return string.concat("PostHuman model ", Strings.toString(_modelId), " shares");
+    }
+
+    /// @notice "PHS-<id>".
+    function symbol() public view override returns (string memory) {
+        return string.concat("PHS-", Strings.toString(_modelId));
+    }
+
+    /// @dev Moves the accumulator corrections with the shares, so that earnings booked before a transfer stay with
+    /// the sender and later ones follow the shares. Shares sent to the vault itself would earn forever unclaimed.
+    function _update(address from, address to, uint256 value) internal override {
+        if (to == address(this)) revert RoyaltyVaultInvalidReceiver(to);
+        super._update(from, to, value);
+        for (uint256 a = 0; a < _ASSETS; ++a) {
+            int256 magnified = (_perShare[a] * value).toInt256();
+            if (from != address(0)) _corrections[a][from] += magnified;
+            if (to != address(0)) _corrections[a][to] -= magnified;
+        }
+    }
+
+    /// @dev Books what arrived of one asset since the last booking; `upBps` of it is sent to the parent's vault.
+    function _book(uint256 a, address token, uint256 upBps) private returns (uint256 toHolders, uint256 toParent) {
+        uint256 incoming = IERC20(token).balanceOf(address(this)) - _owed[a];
+        if (incoming == 0) return (0, 0);
+        toParent = (incoming * upBps) / _BPS;
+        toHolders = incoming - toParent;
+        _perShare[a] += toHolders * (_MAGNITUDE / TOTAL_SHARES);
+        _owed[a] += toHolders;
+        emit RevenueDistributed(_modelId, token, toHolders, toParent);
+        if (toParent != 0) IERC20(token).safeTransfer(_parentVault, toParent);
+    }
+
+    /// @dev A frozen vault pays no one: its whole base-token balance goes to the parent's vault (a frozen model is
+    /// always a derived one) and its datatokens, of a model that can take no more jobs, are burned.
+    function _forwardFrozen() private returns (uint256 toHolders, uint256 toParent) {
+        toParent = IERC20(_baseToken).balanceOf(address(this));
+        uint256 dtBalance = IERC20(_datatoken).balanceOf(address(this));
+        _owed[uint256(Asset.BaseToken)] = 0;
+        _owed[uint256(Asset.Datatoken)] = 0;
+        if (toParent != 0) {
+            emit RevenueDistributed(_modelId, _baseToken, 0, toParent);
+            IERC20(_baseToken).safeTransfer(_parentVault, toParent);
+        }
+        if (dtBalance != 0) IOceanDatatoken(_datatoken).burn(dtBalance);
+        return (toHolders, toParent);
+    }
+
+    /// @dev Marks an account's earnings of one asset as withdrawn and returns them.
+    function _take(uint256 a, address account) private returns (uint256 amount) {
+        amount = _earned(a, account);
+        if (amount != 0) {
+            _withdrawn[a][account] += amount;
+            _owed[a] -= amount;
+        }
+    }
+
+    function _earned(uint256 a, address account) private view returns (uint256) {
+        int256 magnified = (_perShare[a] * balanceOf(account)).toInt256() + _corrections[a][account];
+        // Never negative: a correction only ever removes what the shares earned before they arrived.
+        return uint256(magnified) / _MAGNITUDE - _withdrawn[a][account];
+    }
+}

@@ -143,6 +143,13 @@ export class IngestHandlerError extends Error {
   }
 }
 
+const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
+/** The node could not be reached at all (as opposed to refusing or timing out on a large range). */
+function isUnreachable(e: unknown): boolean {
+  const code = e !== null && typeof e === "object" && "code" in e ? (e as { code: unknown }).code : undefined;
+  return typeof code === "string" && UNREACHABLE.has(code);
+}
+
 /**
  * Whether a header names its parent. Hardhat's `hardhat_mine` creates "reserved" blocks whose parentHash reads as
  * zero (no real chain has that above block 0): for those the link is not checked, the stored hashes still are.
@@ -265,7 +272,9 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
       logs = await rpc.getLogs({ address: addresses, topics: opts.topics, fromBlock: from, toBlock: to });
     } catch (e) {
       streak = 0;
-      if (chunk === 1 || to === from) throw e; // nothing left to shrink: the round fails and backs off
+      // Nothing left to shrink, or the node is not reachable at all (a smaller range would not help): the round
+      // fails and backs off.
+      if (chunk === 1 || to === from || isUnreachable(e)) throw e;
       st.rpcErrors++;
       noteError(e);
       const before = chunk;
@@ -369,6 +378,7 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
 
   const round = async (): Promise<void> => {
     let moved = 0;
+    let unsettled = 0; // checkpoint checks that failed this round: a node behind a load balancer may flip forks
     let head = await rpc.getBlockNumber();
     st.head = head;
     let verified = false;
@@ -376,6 +386,8 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
       if (!verified && cp.hash !== null) {
         const b = await rpc.getBlock(cp.number);
         if (!b || b.hash !== cp.hash) {
+          if (++unsettled > 5)
+            throw new Error(`The node keeps changing block ${cp.number}: its answers are inconsistent.`);
           await rewind(head);
           continue;
         }

@@ -368,10 +368,25 @@ export function createSender(opts: SenderOptions): Sender {
     return initializing;
   };
 
+  /** Once closed, whatever failed (the database closed under it, an aborted wait) is reported as SenderClosedError. */
+  const closedWins =
+    (key: string) =>
+    (e: unknown): never => {
+      const known =
+        e instanceof SimulationRevertedError ||
+        e instanceof TxRevertedError ||
+        e instanceof TxRejectedError ||
+        e instanceof NonceTakenError ||
+        e instanceof SenderClosedError;
+      throw closer.signal.aborted && !known ? new SenderClosedError(key) : e;
+    };
+
   const watch = (key: string): Promise<TransactionReceipt> => {
     let p = inFlight.get(key);
     if (!p) {
-      p = waitMined(key).finally(() => inFlight.delete(key));
+      p = waitMined(key)
+        .catch(closedWins(key))
+        .finally(() => inFlight.delete(key));
       inFlight.set(key, p);
       p.catch((e: unknown) => log.warn({ action: key, err: describeError(e) }, "sender: action ended without receipt"));
     }
@@ -638,7 +653,9 @@ export function createSender(opts: SenderOptions): Sender {
       const a = actionRow(req.key);
       if (a?.status === "mined" || a?.status === "reverted") return outcome(a);
       return waitMined(req.key);
-    })().finally(() => inFlight.delete(req.key));
+    })()
+      .catch(closedWins(req.key))
+      .finally(() => inFlight.delete(req.key));
     inFlight.set(req.key, started);
     return started;
   };

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { ZeroHash, type Log as EthLog } from "ethers";
+import { ZeroHash, isAddress, type Log as EthLog } from "ethers";
 import type { SqliteTx, WorkerDb } from "./db";
 import type { Log } from "./log";
 import { backoffDelay, describeError, sleep, type BackoffOptions } from "./rpc";
@@ -188,6 +188,7 @@ export function createIngestor(opts: IngestorOptions): Ingestor {
   const growAfter = opts.growAfter ?? 3;
   const hashWindow = confirmations + (opts.reorgMargin ?? 64);
   const retainBlocks = Math.max(hashWindow * 2, 256);
+  for (const a of opts.addresses) if (!isAddress(a)) throw new Error(`createIngestor: "${a}" is not an address.`);
   const addresses = [...new Set(opts.addresses.map((a) => a.toLowerCase()))].sort();
   if (addresses.length === 0) throw new Error("createIngestor needs at least one contract address.");
   if (!Number.isSafeInteger(startBlock) || startBlock < 0)

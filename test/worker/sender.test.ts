@@ -217,6 +217,17 @@ describe("createSender (against a hardhat node)", function () {
     expect(await chain.emitter.pings()).to.equal(1n);
   });
 
+  it("moves past a nonce that another signer of the same key used behind its back", async () => {
+    const s = sender();
+    await s.init(); // local nonce taken from the chain now
+    const intruder = new Wallet(key, chain.provider);
+    await (await intruder.sendTransaction({ to: intruder.address, value: 1n })).wait();
+    const before = await nonceOnChain();
+    const r = await s.send({ key: "submit:after-intruder", to: chain.address, data: pingData(6) });
+    expect((await chain.provider.getTransaction(r.hash))?.nonce).to.equal(before);
+    expect(s.action("submit:after-intruder")?.hashes).to.have.length(2); // the refused signature and the re-signed one
+  });
+
   it("gives the nonce back when the node refuses a transaction for good (insufficient funds)", async () => {
     const poor = Wallet.createRandom();
     const s = sender({ wallet: new Wallet(poor.privateKey) });

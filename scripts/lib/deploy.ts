@@ -1,6 +1,7 @@
 import type { Provider, Signer } from "ethers";
 import type { AddressBook } from "./address-book";
 import { deployOcean, publishedOceanAddresses, type OceanAddresses } from "./ocean";
+import { deployPostHuman, type PostHumanParams } from "./posthuman";
 
 export const OCEAN_KEYS: (keyof OceanAddresses)[] = [
   "OceanToken",
@@ -13,9 +14,17 @@ export const OCEAN_KEYS: (keyof OceanAddresses)[] = [
   "ERC721Factory",
 ];
 
+export const POSTHUMAN_KEYS = ["ModelRegistry", "JobMarket", "DatatokenMarket", "RoyaltyVaultImplementation"] as const;
+
 export interface DeployOptions {
   /** Existing address book of this network, if any. */
   existing?: AddressBook;
+  /** Receives the protocol fee (default: the deployer). */
+  treasury?: string;
+  /** Decides challenges (default: the deployer). */
+  arbiter?: string;
+  /** Protocol parameters other than the defaults of scripts/lib/posthuman.ts (e.g. a short challenge window). */
+  params?: Partial<PostHumanParams>;
   log?: (line: string) => void;
 }
 
@@ -42,7 +51,7 @@ export async function deployAll(deployer: Signer, opts: DeployOptions = {}): Pro
   const provider = deployer.provider;
   if (!provider) throw new Error("The deployer signer has no provider.");
   const chainId = Number((await provider.getNetwork()).chainId);
-  let existing = opts.existing;
+  let existing = opts.existing; // cleared when Ocean is redeployed: PostHuman must then be redeployed on top
   if (existing && existing.chainId !== chainId) {
     throw new Error(`The address book is for chain ${existing.chainId} but the RPC node is chain ${chainId}.`);
   }
@@ -67,6 +76,26 @@ export async function deployAll(deployer: Signer, opts: DeployOptions = {}): Pro
     existing = undefined;
   } else {
     log("Ocean Protocol already deployed: nothing to do.");
+  }
+
+  if (
+    !existing ||
+    !(await allHaveCode(
+      provider,
+      POSTHUMAN_KEYS.map((k) => contracts[k]),
+    ))
+  ) {
+    log("Deploying PostHuman (ModelRegistry, JobMarket, DatatokenMarket, RoyaltyVault)…");
+    const owner = await deployer.getAddress();
+    const ph = await deployPostHuman(deployer, oceanAddressesOf({ chainId, startBlock, contracts }), {
+      ...opts.params,
+      treasury: opts.treasury ?? owner,
+      arbiter: opts.arbiter ?? owner,
+    });
+    for (const k of POSTHUMAN_KEYS) contracts[k] = ph.addresses[k];
+    deployed.push(...POSTHUMAN_KEYS);
+  } else {
+    log("PostHuman already deployed: nothing to do.");
   }
 
   return { book: { chainId, startBlock, contracts }, deployed };

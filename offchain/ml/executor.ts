@@ -6,7 +6,7 @@ import { configHash as configHashOfDir, loadCheckpoint, readConfig, weightsRoot 
 import { DEFAULT_MODEL_LIMITS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device } from "./device";
-import { isMlError, ML_ERROR_CODES, MlError, MlErrorCode } from "./errors";
+import { ML_ERROR_CODES, MlError, MlErrorCode } from "./errors";
 import { evaluate } from "./evaluate";
 import { canonicalJson, sha256, sha256Hex0x } from "./hash";
 import { Progress } from "./progress";
@@ -501,5 +501,3 @@ export function builtinProcessExecutor(settings: Omit<BuiltinSettings, "modelLim
     runtimeId: builtinRuntimeId(settings),
   });
 }
-
-export { isMlError };

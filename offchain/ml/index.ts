@@ -17,3 +17,17 @@ export { generate, loadServed, disposeServed, prepareServingDir, defaultCacheDir
 export type { ServeOptions, ServedModel, GenerateParams, GenerateOptions, GenerateResult, Generation } from "./serve";
 export { evaluate, evaluateTf, planWindows } from "./evaluate";
 export type { EvalParams, EvalOptions, EvalResult, EvalWindow } from "./evaluate";
+export {
+  BuiltinExecutor,
+  ExternalExecutor,
+  builtinProcessExecutor,
+  builtinRuntimeId,
+  readJobFile,
+  resolveInputs,
+  resolveModelDir,
+  seedU32,
+  jobFileSchema,
+  RUN_JOB_SCRIPT,
+  RUNTIME_VERSION,
+} from "./executor";
+export type { JobKind, ExecJob, ExecMetrics, ExecResult, Executor, JobFile, BuiltinSettings, ExternalExecutorOptions } from "./executor";

@@ -1,0 +1,254 @@
+/**
+ * Model-runtime benchmark: train, generation and evaluation tokens/s for the tiny config (2 layers,
+ * width 64) and GPT-2 small (12 layers, width 768; a few steps), each with the FLOP/s it reaches as a
+ * fraction of the matrix-multiply FLOP/s measured in the same run on the same engine (tfjs-wasm for
+ * training, onnxruntime for generation and evaluation), and the peak memory of each phase.
+ *
+ * Each phase runs in its own child process so that its peak RSS is its own.
+ *   npx hardhat run scripts/bench-ml.ts          (writes bench/results/ml.json)
+ *   BENCH_ML_SKIP_SMALL=1 npx hardhat run scripts/bench-ml.ts   (tiny only)
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type * as tfTypes from "@tensorflow/tfjs-core";
+import type { onnx as onnxTypes } from "onnx-proto";
+import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
+
+export type { BenchFigure };
+
+type ConfigName = "tiny" | "small";
+type Task =
+  | { phase: "matmul" }
+  | { phase: "create"; config: ConfigName; dir: string }
+  | { phase: "train"; config: ConfigName; dir: string }
+  | { phase: "generate"; config: ConfigName; dir: string; cacheDir: string }
+  | { phase: "evaluate"; config: ConfigName; dir: string; cacheDir: string };
+
+interface PhaseResult {
+  figures: Record<string, number>;
+  params: Record<string, unknown>;
+  peakRssBytes: number;
+}
+
+const ROOT = path.join(__dirname, "..");
+const CORPUS = path.join(ROOT, "test", "ml", "fixtures", "corpus.txt");
+
+/** Settings of each config's runs. */
+const PLAN = {
+  tiny: { train: { batchSize: 8, contextLength: 64, steps: 12 }, gen: { prompts: 4, maxNewTokens: 48 }, evalCtx: 64, evalStride: 32 },
+  small: { train: { batchSize: 2, contextLength: 128, steps: 3 }, gen: { prompts: 1, maxNewTokens: 32 }, evalCtx: 128, evalStride: 64 },
+} as const;
+
+const MATMUL_SHAPES: Array<[number, number, number]> = [
+  [512, 768, 768],
+  [512, 768, 3072],
+  [512, 64, 50257],
+  [128, 768, 50257],
+];
+
+async function runPhase(task: Task): Promise<PhaseResult> {
+  const ml = await import("../offchain/ml");
+  const peak = (): number => process.resourceUsage().maxRSS * 1024;
+  if (task.phase === "matmul") {
+    const { ensureWasmBackend, tf } = await import("../offchain/ml/tf-backend");
+    await ensureWasmBackend();
+    let tfBest = 0;
+    const tfShape: Record<string, number> = {};
+    for (const [m, k, n] of MATMUL_SHAPES) {
+      const a = tf.randomNormal([m, k]);
+      const b = tf.randomNormal([k, n]);
+      tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D).dispose();
+      const reps = 5;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) {
+        const c = tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D);
+        c.dataSync();
+        c.dispose();
+      }
+      const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+      const gf = (reps * 2 * m * k * n) / sec;
+      tfShape[`${m}x${k}x${n}`] = gf;
+      tfBest = Math.max(tfBest, gf);
+      a.dispose();
+      b.dispose();
+    }
+    // onnxruntime (the engine transformers.js runs), one MatMul node, 1 intra-op thread like serving.
+    const ort = await import("onnxruntime-node");
+    const { onnx } = await import("onnx-proto");
+    const F = onnx.TensorProto.DataType.FLOAT;
+    const vi = (name: string, dims: string[]): onnxTypes.IValueInfoProto => ({
+      name,
+      type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
+    });
+    const model = onnx.ModelProto.encode(
+      onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: 17 }],
+        graph: { name: "mm", node: [{ opType: "MatMul", input: ["A", "B"], output: ["Y"] }], input: [vi("A", ["m", "k"]), vi("B", ["k", "n"])], output: [vi("Y", ["m", "n"])] },
+      }),
+    ).finish();
+    const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" });
+    let ortBest = 0;
+    const ortShape: Record<string, number> = {};
+    for (const [m, k, n] of MATMUL_SHAPES) {
+      const feeds = {
+        A: new ort.Tensor("float32", Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k]),
+        B: new ort.Tensor("float32", Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n]),
+      };
+      await session.run(feeds);
+      const reps = 5;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) await session.run(feeds);
+      const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+      const gf = (reps * 2 * m * k * n) / sec;
+      ortShape[`${m}x${k}x${n}`] = gf;
+      ortBest = Math.max(ortBest, gf);
+    }
+    await session.release();
+    return { figures: { tfjs: tfBest, ort: ortBest }, params: { tfjsByShape: tfShape, ortByShape: ortShape }, peakRssBytes: peak() };
+  }
+  if (task.phase === "create") {
+    const t0 = Date.now();
+    const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
+    return { figures: { seconds: (Date.now() - t0) / 1000, params: m.params }, params: { weightsRoot: m.weightsRoot }, peakRssBytes: peak() };
+  }
+  const plan = PLAN[task.config];
+  const c = ml.PRESETS[task.config];
+  const { forwardFlops } = await import("../offchain/ml/gpt2-tf");
+  if (task.phase === "train") {
+    const { tf } = await import("../offchain/ml/tf-backend");
+    const stamps: number[] = [];
+    let heapPeak = 0;
+    const r = await ml.trainModel({
+      modelDir: task.dir,
+      outDir: path.join(path.dirname(task.dir), `${task.config}-trained`),
+      datasets: [CORPUS],
+      seed: 1,
+      lr: 1e-4,
+      ...plan.train,
+      warmupSteps: 0,
+      evalWindows: 1,
+      validationFraction: 0.2,
+      onProgress: (p) => {
+        if (p.phase === "train") {
+          stamps.push(performance.now());
+          const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+          heapPeak = Math.max(heapPeak, heap);
+        }
+      },
+    });
+    // Steady state: from the end of step 1 to the end of the last step.
+    const steady = (stamps[stamps.length - 1] - stamps[0]) / 1000 / (stamps.length - 1);
+    const tokensPerStep = r.tokensPerStep;
+    return {
+      figures: { tokensPerSec: tokensPerStep / steady, flopsPerSec: r.timing.flopsPerStep / steady, secPerStep: steady, wasmHeapBytes: heapPeak },
+      params: { ...plan.train, flopsPerStep: r.timing.flopsPerStep, timedSteps: stamps.length - 1, lossFirst: r.lossCurve[0], lossLast: r.lossCurve[r.lossCurve.length - 1] },
+      peakRssBytes: peak(),
+    };
+  }
+  if (task.phase === "generate") {
+    const opts = { cacheDir: task.cacheDir };
+    const prompts = ["The lighthouse keeper on the northern cape", "In spring the fog came in", "His daughter repaired clocks", "The engineers were polite"].slice(0, plan.gen.prompts);
+    await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
+    const t0 = performance.now();
+    const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
+    const sec = (performance.now() - t0) / 1000;
+    // FLOPs of each generated token: one position through the model at its context length.
+    let flops = 0;
+    for (const gen of g.generations) for (let i = 0; i < gen.tokens.length + (gen.finishReason === "eos" ? 1 : 0); i++) flops += forwardFlops(c, 1, gen.promptTokens + i + 1) - 2 * 2 * (gen.promptTokens + i + 1) * c.n_embd * c.n_layer / 2;
+    await ml.disposeServed();
+    return {
+      figures: { tokensPerSec: g.generatedTokens / sec, flopsPerSec: flops / sec },
+      params: { prompts: prompts.length, maxNewTokens: plan.gen.maxNewTokens, generatedTokens: g.generatedTokens, greedy: true, kvCache: true, threads: 1 },
+      peakRssBytes: peak(),
+    };
+  }
+  const opts = { cacheDir: task.cacheDir, datasets: [CORPUS], contextLength: plan.evalCtx, stride: plan.evalStride };
+  await ml.evaluate(task.dir, opts);
+  const t0 = performance.now();
+  const e = await ml.evaluate(task.dir, opts);
+  const sec = (performance.now() - t0) / 1000;
+  await ml.disposeServed();
+  return {
+    figures: { tokensPerSec: e.tokenCount / sec, processedTokensPerSec: e.processedTokens / sec, flopsPerSec: forwardFlops(c, e.processedTokens, plan.evalCtx) / sec },
+    params: { contextLength: plan.evalCtx, stride: plan.evalStride, scoredTokens: e.tokenCount, processedTokens: e.processedTokens, threads: 1 },
+    peakRssBytes: peak(),
+  };
+}
+
+function runChild(task: Task): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), __filename, "--child", JSON.stringify(task)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    proc.on("error", reject);
+    proc.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+      if (code !== 0 || !line) return reject(new Error(`bench phase ${JSON.stringify(task)} failed (exit ${code}): ${out.slice(-2000)}`));
+      resolve(JSON.parse(line.slice("BENCH_RESULT ".length)) as PhaseResult);
+    });
+  });
+}
+
+export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<BenchFigure[]> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "posthuman-bench-ml-"));
+  const machine = { cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, node: process.versions.node };
+  const figures: BenchFigure[] = [];
+  try {
+    const mm = await runChild({ phase: "matmul" });
+    const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort };
+    figures.push({ name: "matmul peak, tfjs-wasm (1 thread)", value: peaks.tfjs / 1e9, unit: "GFLOP/s", params: { ...machine, byShape: mm.params.tfjsByShape } });
+    figures.push({ name: "matmul peak, onnxruntime CPU (1 thread)", value: peaks.ort / 1e9, unit: "GFLOP/s", params: { ...machine, byShape: mm.params.ortByShape } });
+    const configs: ConfigName[] = opts.skipSmall ? ["tiny"] : ["tiny", "small"];
+    for (const config of configs) {
+      const dir = path.join(work, config);
+      const cacheDir = path.join(work, "cache");
+      const created = await runChild({ phase: "create", config, dir });
+      const label = config === "tiny" ? "tiny (2 layers, width 64)" : "GPT-2 small (12 layers, width 768)";
+      const base = { config, parameters: created.figures.params };
+      const tr = await runChild({ phase: "train", config, dir });
+      const gen = await runChild({ phase: "generate", config, dir, cacheDir });
+      const ev = await runChild({ phase: "evaluate", config, dir, cacheDir });
+      const add = (what: string, r: PhaseResult, peak: number, engine: string, extra: Record<string, unknown> = {}): void => {
+        const p = { ...base, ...r.params, ...extra, engine };
+        figures.push({ name: `${what} tokens/s, ${label}`, value: r.figures.tokensPerSec, unit: "tokens/s", params: p });
+        figures.push({ name: `${what} FLOP/s, ${label}`, value: r.figures.flopsPerSec / 1e9, unit: "GFLOP/s", params: p });
+        figures.push({ name: `${what} FLOP/s as a fraction of ${engine} matmul peak, ${label}`, value: r.figures.flopsPerSec / peak, unit: "fraction", params: { ...p, matmulPeakGflops: peak / 1e9 } });
+        figures.push({ name: `${what} peak memory (RSS), ${label}`, value: r.peakRssBytes / 2 ** 20, unit: "MiB", params: p });
+      };
+      add("train", tr, peaks.tfjs, "tfjs-wasm", { wasmHeapMiB: tr.figures.wasmHeapBytes / 2 ** 20, secPerStep: tr.figures.secPerStep });
+      add("generation", gen, peaks.ort, "onnxruntime");
+      add("evaluation", ev, peaks.ort, "onnxruntime", { processedTokensPerSec: ev.figures.processedTokensPerSec });
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf("--child");
+  if (i >= 0) {
+    const r = await runPhase(JSON.parse(process.argv[i + 1]) as Task);
+    process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  const figures = await benchMl({ skipSmall: process.env.BENCH_ML_SKIP_SMALL === "1" });
+  printFigures("Model runtime (ml)", figures);
+  console.log(`  → ${writeFigures("ml.json", figures)}`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}

@@ -15,7 +15,7 @@ contract WorkerTestEmitter {
 
     /// @notice Emits one `Pinged`.
     function ping(uint256 id, bytes32 tag) external {
-        pings += 1;
+        ++pings;
         emit Pinged(id, msg.sender, tag);
     }
 
@@ -23,7 +23,7 @@ contract WorkerTestEmitter {
     function pingMany(uint256 firstId, uint256 count) external {
         // Bounded by the caller's gas: a test helper, never called with user data.
         for (uint256 i = 0; i < count; ++i) {
-            pings += 1;
+            ++pings;
             emit Pinged(firstId + i, msg.sender, bytes32(0));
         }
     }

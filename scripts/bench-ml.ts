@@ -37,8 +37,18 @@ const CORPUS = path.join(ROOT, "test", "ml", "fixtures", "corpus.txt");
 
 /** Settings of each config's runs. */
 const PLAN = {
-  tiny: { train: { batchSize: 8, contextLength: 64, steps: 12 }, gen: { prompts: 4, maxNewTokens: 48 }, evalCtx: 64, evalStride: 32 },
-  small: { train: { batchSize: 2, contextLength: 128, steps: 3 }, gen: { prompts: 1, maxNewTokens: 32 }, evalCtx: 128, evalStride: 64 },
+  tiny: {
+    train: { batchSize: 8, contextLength: 64, steps: 12 },
+    gen: { prompts: 4, maxNewTokens: 48 },
+    evalCtx: 64,
+    evalStride: 32,
+  },
+  small: {
+    train: { batchSize: 2, contextLength: 128, steps: 3 },
+    gen: { prompts: 1, maxNewTokens: 32 },
+    evalCtx: 128,
+    evalStride: 64,
+  },
 } as const;
 
 const MATMUL_SHAPES: Array<[number, number, number]> = [
@@ -86,16 +96,33 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       onnx.ModelProto.create({
         irVersion: 8,
         opsetImport: [{ domain: "", version: 17 }],
-        graph: { name: "mm", node: [{ opType: "MatMul", input: ["A", "B"], output: ["Y"] }], input: [vi("A", ["m", "k"]), vi("B", ["k", "n"])], output: [vi("Y", ["m", "n"])] },
+        graph: {
+          name: "mm",
+          node: [{ opType: "MatMul", input: ["A", "B"], output: ["Y"] }],
+          input: [vi("A", ["m", "k"]), vi("B", ["k", "n"])],
+          output: [vi("Y", ["m", "n"])],
+        },
       }),
     ).finish();
-    const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" });
+    const session = await ort.InferenceSession.create(model, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+    });
     let ortBest = 0;
     const ortShape: Record<string, number> = {};
     for (const [m, k, n] of MATMUL_SHAPES) {
       const feeds = {
-        A: new ort.Tensor("float32", Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k]),
-        B: new ort.Tensor("float32", Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n]),
+        A: new ort.Tensor(
+          "float32",
+          Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
+          [m, k],
+        ),
+        B: new ort.Tensor(
+          "float32",
+          Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
+          [k, n],
+        ),
       };
       await session.run(feeds);
       const reps = 5;
@@ -107,12 +134,20 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       ortBest = Math.max(ortBest, gf);
     }
     await session.release();
-    return { figures: { tfjs: tfBest, ort: ortBest }, params: { tfjsByShape: tfShape, ortByShape: ortShape }, peakRssBytes: peak() };
+    return {
+      figures: { tfjs: tfBest, ort: ortBest },
+      params: { tfjsByShape: tfShape, ortByShape: ortShape },
+      peakRssBytes: peak(),
+    };
   }
   if (task.phase === "create") {
     const t0 = Date.now();
     const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
-    return { figures: { seconds: (Date.now() - t0) / 1000, params: m.params }, params: { weightsRoot: m.weightsRoot }, peakRssBytes: peak() };
+    return {
+      figures: { seconds: (Date.now() - t0) / 1000, params: m.params },
+      params: { weightsRoot: m.weightsRoot },
+      peakRssBytes: peak(),
+    };
   }
   const plan = PLAN[task.config];
   const c = ml.PRESETS[task.config];
@@ -143,25 +178,52 @@ async function runPhase(task: Task): Promise<PhaseResult> {
     const steady = (stamps[stamps.length - 1] - stamps[0]) / 1000 / (stamps.length - 1);
     const tokensPerStep = r.tokensPerStep;
     return {
-      figures: { tokensPerSec: tokensPerStep / steady, flopsPerSec: r.timing.flopsPerStep / steady, secPerStep: steady, wasmHeapBytes: heapPeak },
-      params: { ...plan.train, flopsPerStep: r.timing.flopsPerStep, timedSteps: stamps.length - 1, lossFirst: r.lossCurve[0], lossLast: r.lossCurve[r.lossCurve.length - 1] },
+      figures: {
+        tokensPerSec: tokensPerStep / steady,
+        flopsPerSec: r.timing.flopsPerStep / steady,
+        secPerStep: steady,
+        wasmHeapBytes: heapPeak,
+      },
+      params: {
+        ...plan.train,
+        flopsPerStep: r.timing.flopsPerStep,
+        timedSteps: stamps.length - 1,
+        lossFirst: r.lossCurve[0],
+        lossLast: r.lossCurve[r.lossCurve.length - 1],
+      },
       peakRssBytes: peak(),
     };
   }
   if (task.phase === "generate") {
     const opts = { cacheDir: task.cacheDir };
-    const prompts = ["The lighthouse keeper on the northern cape", "In spring the fog came in", "His daughter repaired clocks", "The engineers were polite"].slice(0, plan.gen.prompts);
+    const prompts = [
+      "The lighthouse keeper on the northern cape",
+      "In spring the fog came in",
+      "His daughter repaired clocks",
+      "The engineers were polite",
+    ].slice(0, plan.gen.prompts);
     await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
     const t0 = performance.now();
     const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
     const sec = (performance.now() - t0) / 1000;
     // FLOPs of each generated token: one position through the model at its context length.
     let flops = 0;
-    for (const gen of g.generations) for (let i = 0; i < gen.tokens.length + (gen.finishReason === "eos" ? 1 : 0); i++) flops += forwardFlops(c, 1, gen.promptTokens + i + 1) - 2 * 2 * (gen.promptTokens + i + 1) * c.n_embd * c.n_layer / 2;
+    for (const gen of g.generations)
+      for (let i = 0; i < gen.tokens.length + (gen.finishReason === "eos" ? 1 : 0); i++)
+        flops +=
+          forwardFlops(c, 1, gen.promptTokens + i + 1) -
+          (2 * 2 * (gen.promptTokens + i + 1) * c.n_embd * c.n_layer) / 2;
     await ml.disposeServed();
     return {
       figures: { tokensPerSec: g.generatedTokens / sec, flopsPerSec: flops / sec },
-      params: { prompts: prompts.length, maxNewTokens: plan.gen.maxNewTokens, generatedTokens: g.generatedTokens, greedy: true, kvCache: true, threads: 1 },
+      params: {
+        prompts: prompts.length,
+        maxNewTokens: plan.gen.maxNewTokens,
+        generatedTokens: g.generatedTokens,
+        greedy: true,
+        kvCache: true,
+        threads: 1,
+      },
       peakRssBytes: peak(),
     };
   }
@@ -172,24 +234,39 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   const sec = (performance.now() - t0) / 1000;
   await ml.disposeServed();
   return {
-    figures: { tokensPerSec: e.tokenCount / sec, processedTokensPerSec: e.processedTokens / sec, flopsPerSec: forwardFlops(c, e.processedTokens, plan.evalCtx) / sec },
-    params: { contextLength: plan.evalCtx, stride: plan.evalStride, scoredTokens: e.tokenCount, processedTokens: e.processedTokens, threads: 1 },
+    figures: {
+      tokensPerSec: e.tokenCount / sec,
+      processedTokensPerSec: e.processedTokens / sec,
+      flopsPerSec: forwardFlops(c, e.processedTokens, plan.evalCtx) / sec,
+    },
+    params: {
+      contextLength: plan.evalCtx,
+      stride: plan.evalStride,
+      scoredTokens: e.tokenCount,
+      processedTokens: e.processedTokens,
+      threads: 1,
+    },
     peakRssBytes: peak(),
   };
 }
 
 function runChild(task: Task): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), __filename, "--child", JSON.stringify(task)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const proc = spawn(
+      process.execPath,
+      ["-r", require.resolve("ts-node/register/transpile-only"), __filename, "--child", JSON.stringify(task)],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     proc.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
     proc.on("error", reject);
     proc.on("close", (code) => {
       const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-      if (code !== 0 || !line) return reject(new Error(`bench phase ${JSON.stringify(task)} failed (exit ${code}): ${out.slice(-2000)}`));
+      if (code !== 0 || !line)
+        return reject(new Error(`bench phase ${JSON.stringify(task)} failed (exit ${code}): ${out.slice(-2000)}`));
       resolve(JSON.parse(line.slice("BENCH_RESULT ".length)) as PhaseResult);
     });
   });
@@ -202,8 +279,18 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
   try {
     const mm = await runChild({ phase: "matmul" });
     const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort };
-    figures.push({ name: "matmul peak, tfjs-wasm (1 thread)", value: peaks.tfjs / 1e9, unit: "GFLOP/s", params: { ...machine, byShape: mm.params.tfjsByShape } });
-    figures.push({ name: "matmul peak, onnxruntime CPU (1 thread)", value: peaks.ort / 1e9, unit: "GFLOP/s", params: { ...machine, byShape: mm.params.ortByShape } });
+    figures.push({
+      name: "matmul peak, tfjs-wasm (1 thread)",
+      value: peaks.tfjs / 1e9,
+      unit: "GFLOP/s",
+      params: { ...machine, byShape: mm.params.tfjsByShape },
+    });
+    figures.push({
+      name: "matmul peak, onnxruntime CPU (1 thread)",
+      value: peaks.ort / 1e9,
+      unit: "GFLOP/s",
+      params: { ...machine, byShape: mm.params.ortByShape },
+    });
     const configs: ConfigName[] = opts.skipSmall ? ["tiny"] : ["tiny", "small"];
     for (const config of configs) {
       const dir = path.join(work, config);
@@ -214,14 +301,43 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
       const tr = await runChild({ phase: "train", config, dir });
       const gen = await runChild({ phase: "generate", config, dir, cacheDir });
       const ev = await runChild({ phase: "evaluate", config, dir, cacheDir });
-      const add = (what: string, r: PhaseResult, peak: number, engine: string, extra: Record<string, unknown> = {}): void => {
+      const add = (
+        what: string,
+        r: PhaseResult,
+        peak: number,
+        engine: string,
+        extra: Record<string, unknown> = {},
+      ): void => {
         const p = { ...base, ...r.params, ...extra, engine };
-        figures.push({ name: `${what} tokens/s, ${label}`, value: r.figures.tokensPerSec, unit: "tokens/s", params: p });
-        figures.push({ name: `${what} FLOP/s, ${label}`, value: r.figures.flopsPerSec / 1e9, unit: "GFLOP/s", params: p });
-        figures.push({ name: `${what} FLOP/s as a fraction of ${engine} matmul peak, ${label}`, value: r.figures.flopsPerSec / peak, unit: "fraction", params: { ...p, matmulPeakGflops: peak / 1e9 } });
-        figures.push({ name: `${what} peak memory (RSS), ${label}`, value: r.peakRssBytes / 2 ** 20, unit: "MiB", params: p });
+        figures.push({
+          name: `${what} tokens/s, ${label}`,
+          value: r.figures.tokensPerSec,
+          unit: "tokens/s",
+          params: p,
+        });
+        figures.push({
+          name: `${what} FLOP/s, ${label}`,
+          value: r.figures.flopsPerSec / 1e9,
+          unit: "GFLOP/s",
+          params: p,
+        });
+        figures.push({
+          name: `${what} FLOP/s as a fraction of ${engine} matmul peak, ${label}`,
+          value: r.figures.flopsPerSec / peak,
+          unit: "fraction",
+          params: { ...p, matmulPeakGflops: peak / 1e9 },
+        });
+        figures.push({
+          name: `${what} peak memory (RSS), ${label}`,
+          value: r.peakRssBytes / 2 ** 20,
+          unit: "MiB",
+          params: p,
+        });
       };
-      add("train", tr, peaks.tfjs, "tfjs-wasm", { wasmHeapMiB: tr.figures.wasmHeapBytes / 2 ** 20, secPerStep: tr.figures.secPerStep });
+      add("train", tr, peaks.tfjs, "tfjs-wasm", {
+        wasmHeapMiB: tr.figures.wasmHeapBytes / 2 ** 20,
+        secPerStep: tr.figures.secPerStep,
+      });
       add("generation", gen, peaks.ort, "onnxruntime");
       add("evaluation", ev, peaks.ort, "onnxruntime", { processedTokensPerSec: ev.figures.processedTokensPerSec });
     }

@@ -103,7 +103,10 @@ function canonicalTensors(file: SafetensorsFile, c: Gpt2Config, label: string): 
   if (lmHead) {
     const wte = out.get("wte.weight") as RawTensor;
     if (lmHead.dtype !== wte.dtype || !Buffer.from(lmHead.data).equals(Buffer.from(wte.data))) {
-      throw new MlError("MODEL_INVALID", `${label}: lm_head.weight differs from wte.weight (untied heads are not supported)`);
+      throw new MlError(
+        "MODEL_INVALID",
+        `${label}: lm_head.weight differs from wte.weight (untied heads are not supported)`,
+      );
     }
   }
   return out;
@@ -160,7 +163,10 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Checkpoint 
   for (const [name] of tensorSpecs(config)) weights.set(name, toFloat32(raw.get(name) as RawTensor, name));
   const tokenizer = new Gpt2Tokenizer(readTokenizerJson(dir));
   if (tokenizer.vocabSize > config.vocab_size) {
-    throw new MlError("MODEL_INVALID", `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`);
+    throw new MlError(
+      "MODEL_INVALID",
+      `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
+    );
   }
   return { dir, config, weights, tokenizer };
 }
@@ -217,7 +223,8 @@ export function saveCheckpoint(dir: string, config: Gpt2Config, weights: Weights
   const tensors: Array<[string, RawTensor]> = tensorSpecs(config).map(([name, shape]) => {
     const w = weights.get(name);
     if (!w) throw new Error(`saveCheckpoint: missing tensor ${name}`);
-    if (w.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`saveCheckpoint: ${name} has ${w.length} values for [${shape}]`);
+    if (w.length !== shape.reduce((a, b) => a * b, 1))
+      throw new Error(`saveCheckpoint: ${name} has ${w.length} values for [${shape}]`);
     return ["transformer." + name, f32Raw(w, shape)];
   });
   writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });

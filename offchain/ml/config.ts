@@ -122,10 +122,14 @@ export function checkModelLimits(c: Gpt2Config, limits: ModelLimits = DEFAULT_MO
     });
   }
   if (c.n_positions > limits.maxContext) {
-    throw new MlError("MODEL_TOO_LARGE", `context n_positions=${c.n_positions} exceeds the limit ${limits.maxContext}`, {
-      context: c.n_positions,
-      limit: limits.maxContext,
-    });
+    throw new MlError(
+      "MODEL_TOO_LARGE",
+      `context n_positions=${c.n_positions} exceeds the limit ${limits.maxContext}`,
+      {
+        context: c.n_positions,
+        limit: limits.maxContext,
+      },
+    );
   }
   if (c.vocab_size > limits.maxVocab) {
     throw new MlError("MODEL_TOO_LARGE", `vocab_size=${c.vocab_size} exceeds the limit ${limits.maxVocab}`, {

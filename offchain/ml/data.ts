@@ -37,7 +37,8 @@ export function formatOf(file: string): DatasetFormat {
 export function decodeText(buf: Buffer, file: string): string {
   if (buf.length === 0) throw new MlError("DATASET_EMPTY", `${file} is empty`, { file });
   const nul = buf.indexOf(0);
-  if (nul >= 0) throw new MlError("DATASET_BINARY", `${file} is binary data (NUL byte at offset ${nul})`, { file, offset: nul });
+  if (nul >= 0)
+    throw new MlError("DATASET_BINARY", `${file} is binary data (NUL byte at offset ${nul})`, { file, offset: nul });
   let control = 0;
   const sample = Math.min(buf.length, 65536);
   for (let i = 0; i < sample; i++) {
@@ -45,14 +46,19 @@ export function decodeText(buf: Buffer, file: string): string {
     if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) control++;
   }
   if (control > sample * 0.1) {
-    throw new MlError("DATASET_BINARY", `${file} is binary data (${control} control bytes in the first ${sample})`, { file });
+    throw new MlError("DATASET_BINARY", `${file} is binary data (${control} control bytes in the first ${sample})`, {
+      file,
+    });
   }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
   } catch {
     const offset = firstInvalidUtf8(buf);
-    throw new MlError("DATASET_INVALID_UTF8", `${file} is not valid UTF-8 (first bad byte at offset ${offset})`, { file, offset });
+    throw new MlError("DATASET_INVALID_UTF8", `${file} is not valid UTF-8 (first bad byte at offset ${offset})`, {
+      file,
+      offset,
+    });
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return text;
@@ -86,7 +92,10 @@ function firstInvalidUtf8(buf: Buffer): number {
 }
 
 /** Reads a file within the size limit; errors name the file and the limit. Never throws anything but MlError for bad input. */
-export function readTextFile(file: string, limits: DatasetLimits = DEFAULT_DATASET_LIMITS): { text: string; buf: Buffer } {
+export function readTextFile(
+  file: string,
+  limits: DatasetLimits = DEFAULT_DATASET_LIMITS,
+): { text: string; buf: Buffer } {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -106,7 +115,11 @@ export function readTextFile(file: string, limits: DatasetLimits = DEFAULT_DATAS
 }
 
 /** Reads a dataset (plain text or JSONL {"text": ...}) and validates it. */
-export function readDataset(file: string, limits: DatasetLimits = DEFAULT_DATASET_LIMITS, format?: DatasetFormat): Dataset {
+export function readDataset(
+  file: string,
+  limits: DatasetLimits = DEFAULT_DATASET_LIMITS,
+  format?: DatasetFormat,
+): Dataset {
   const { text, buf } = readTextFile(file, limits);
   const fmt = format ?? formatOf(file);
   let texts: string[];
@@ -115,7 +128,8 @@ export function readDataset(file: string, limits: DatasetLimits = DEFAULT_DATASE
   } else {
     texts = [text];
   }
-  if (texts.every((t) => t.trim().length === 0)) throw new MlError("DATASET_EMPTY", `${file} contains no text`, { file });
+  if (texts.every((t) => t.trim().length === 0))
+    throw new MlError("DATASET_EMPTY", `${file} contains no text`, { file });
   return { file, format: fmt, texts, bytes: buf.length, sha256: sha256Hex0x(buf) };
 }
 
@@ -132,9 +146,15 @@ export function parseJsonl(text: string, file: string, field: string): string[] 
     } catch {
       throw new MlError("DATASET_INVALID_JSONL", `${file} line ${i + 1} is not valid JSON`, { file, line: i + 1 });
     }
-    const v = typeof obj === "object" && obj !== null && !Array.isArray(obj) ? (obj as Record<string, unknown>)[field] : undefined;
+    const v =
+      typeof obj === "object" && obj !== null && !Array.isArray(obj)
+        ? (obj as Record<string, unknown>)[field]
+        : undefined;
     if (typeof v !== "string") {
-      throw new MlError("DATASET_INVALID_JSONL", `${file} line ${i + 1} has no string field "${field}"`, { file, line: i + 1 });
+      throw new MlError("DATASET_INVALID_JSONL", `${file} line ${i + 1} has no string field "${field}"`, {
+        file,
+        line: i + 1,
+      });
     }
     out.push(v);
   }
@@ -157,10 +177,10 @@ export function tokenizeDataset(ds: Dataset, tok: Gpt2Tokenizer): number[] {
 /** Refuses a token stream shorter than `needed` tokens, naming the file and the limit. */
 export function requireTokens(ds: Dataset, tokens: number, needed: number, what: string): void {
   if (tokens < needed) {
-    throw new MlError(
-      "DATASET_TOO_SHORT",
-      `${ds.file} has ${tokens} tokens; ${what} needs at least ${needed}`,
-      { file: ds.file, tokens, limit: needed },
-    );
+    throw new MlError("DATASET_TOO_SHORT", `${ds.file} has ${tokens} tokens; ${what} needs at least ${needed}`, {
+      file: ds.file,
+      tokens,
+      limit: needed,
+    });
   }
 }

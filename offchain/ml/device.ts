@@ -19,9 +19,14 @@ export interface DeviceStatus {
 /** Reports whether a device can be used, without touching it. */
 export function deviceStatus(device: string): DeviceStatus {
   if (device === "cpu") return { device: "cpu", available: true };
-  if (device !== "cuda") return { device: "cpu", available: false, reason: `unknown device "${device}" (use "cpu" or "cuda")` };
+  if (device !== "cuda")
+    return { device: "cpu", available: false, reason: `unknown device "${device}" (use "cpu" or "cuda")` };
   if (process.platform !== "linux" || process.arch !== "x64") {
-    return { device, available: false, reason: `onnxruntime-node's CUDA provider exists for linux/x64 only, this is ${process.platform}/${process.arch}` };
+    return {
+      device,
+      available: false,
+      reason: `onnxruntime-node's CUDA provider exists for linux/x64 only, this is ${process.platform}/${process.arch}`,
+    };
   }
   const lib = path.join(ortBinDir(), "libonnxruntime_providers_cuda.so");
   if (!fs.existsSync(lib)) {
@@ -32,7 +37,11 @@ export function deviceStatus(device: string): DeviceStatus {
     };
   }
   if (!fs.existsSync("/proc/driver/nvidia/version") && !fs.existsSync("/dev/nvidiactl")) {
-    return { device, available: false, reason: "no NVIDIA driver on this host (/proc/driver/nvidia/version is missing)" };
+    return {
+      device,
+      available: false,
+      reason: "no NVIDIA driver on this host (/proc/driver/nvidia/version is missing)",
+    };
   }
   return { device, available: true };
 }

@@ -79,7 +79,12 @@ function resolve(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } 
   return { ctx, stride };
 }
 
-function loadTokens(files: string[], tok: Gpt2Tokenizer, ctx: number, limits: DatasetLimits): { datasets: Dataset[]; tokens: number[] } {
+function loadTokens(
+  files: string[],
+  tok: Gpt2Tokenizer,
+  ctx: number,
+  limits: DatasetLimits,
+): { datasets: Dataset[]; tokens: number[] } {
   if (files.length === 0) throw new MlError("DATASET_NOT_FOUND", "evaluation needs at least one dataset file");
   const datasets = files.map((f) => readDataset(f, limits));
   const tokens: number[] = [];
@@ -90,7 +95,14 @@ function loadTokens(files: string[], tok: Gpt2Tokenizer, ctx: number, limits: Da
 }
 
 /** Σ −log softmax(row)[target] in float64 over rows [from, to) of logits [t, V]. */
-function nllSum(logits: Float32Array, vocab: number, tokens: number[], begin: number, from: number, to: number): number {
+function nllSum(
+  logits: Float32Array,
+  vocab: number,
+  tokens: number[],
+  begin: number,
+  from: number,
+  to: number,
+): number {
   let sum = 0;
   for (let pos = from; pos < to; pos++) {
     const off = pos * vocab;
@@ -103,7 +115,16 @@ function nllSum(logits: Float32Array, vocab: number, tokens: number[], begin: nu
   return sum;
 }
 
-function finish(sum: number, count: number, n: number, windows: EvalWindow[], ctx: number, stride: number, datasets: Dataset[], started: number): EvalResult {
+function finish(
+  sum: number,
+  count: number,
+  n: number,
+  windows: EvalWindow[],
+  ctx: number,
+  stride: number,
+  datasets: Dataset[],
+  started: number,
+): EvalResult {
   const loss = sum / count;
   const elapsed = (Date.now() - started) / 1000;
   return {
@@ -125,7 +146,12 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
   const served = await loadServed(modelDir, { ...opts, limits: opts.modelLimits ?? opts.limits });
   const c = served.config;
   const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(opts.datasets, served.tokenizer, ctx, opts.datasetLimits ?? DEFAULT_DATASET_LIMITS);
+  const { datasets, tokens } = loadTokens(
+    opts.datasets,
+    served.tokenizer,
+    ctx,
+    opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
+  );
   const windows = planWindows(tokens.length, ctx, stride);
   const started = Date.now();
   let sum = 0;
@@ -147,7 +173,12 @@ export async function evaluateTf(modelDir: string, opts: EvalOptions): Promise<E
   const ck = loadCheckpoint(modelDir, { limits: opts.modelLimits ?? DEFAULT_MODEL_LIMITS });
   const c = ck.config;
   const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(opts.datasets, ck.tokenizer, ctx, opts.datasetLimits ?? DEFAULT_DATASET_LIMITS);
+  const { datasets, tokens } = loadTokens(
+    opts.datasets,
+    ck.tokenizer,
+    ctx,
+    opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
+  );
   const windows = planWindows(tokens.length, ctx, stride);
   await ensureWasmBackend();
   const started = Date.now();

@@ -122,8 +122,13 @@ export function readJobFile(jobDir: string, expectedKind?: JobKind): JobFile {
     throw new MlError("JOB_INVALID", `${file} is missing or not JSON (${(e as Error).message})`);
   }
   const r = jobFileSchema.safeParse(raw);
-  if (!r.success) throw new MlError("JOB_INVALID", `${file}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  if (expectedKind && r.data.kind !== expectedKind) throw new MlError("JOB_INVALID", `${file} is a ${r.data.kind} job, the executor was asked for ${expectedKind}`);
+  if (!r.success)
+    throw new MlError(
+      "JOB_INVALID",
+      `${file}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  if (expectedKind && r.data.kind !== expectedKind)
+    throw new MlError("JOB_INVALID", `${file} is a ${r.data.kind} job, the executor was asked for ${expectedKind}`);
   return r.data;
 }
 
@@ -133,7 +138,8 @@ export function resolveInputs(jobDir: string, job: JobFile): Array<{ name: strin
   if (job.inputs && job.inputs.length > 0) {
     return job.inputs.map((p) => {
       const file = path.isAbsolute(p) ? p : path.resolve(dir, p);
-      if (!path.isAbsolute(p) && path.relative(dir, file).startsWith("..")) throw new MlError("JOB_INVALID", `input ${p} escapes inputs/`);
+      if (!path.isAbsolute(p) && path.relative(dir, file).startsWith(".."))
+        throw new MlError("JOB_INVALID", `input ${p} escapes inputs/`);
       return { name: path.isAbsolute(p) ? path.basename(p) : path.relative(dir, file).split(path.sep).join("/"), file };
     });
   }
@@ -158,7 +164,8 @@ export function seedU32(seed: number | string): number {
 
 function packageVersion(name: string): string {
   try {
-    return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string })
+      .version;
   } catch {
     return "unknown";
   }
@@ -202,7 +209,11 @@ function writeResult(jobDir: string, result: Record<string, unknown>): { resultP
   return { resultPath, outputHash: sha256Hex0x(text) };
 }
 
-function readPrompts(files: Array<{ name: string; file: string }>, limits: DatasetLimits, maxPrompts: number): string[] {
+function readPrompts(
+  files: Array<{ name: string; file: string }>,
+  limits: DatasetLimits,
+  maxPrompts: number,
+): string[] {
   if (files.length === 0) throw new MlError("PROMPTS_INVALID", "an inference job needs a prompts file in inputs/");
   const prompts: string[] = [];
   for (const { file } of files) {
@@ -210,8 +221,12 @@ function readPrompts(files: Array<{ name: string; file: string }>, limits: Datas
     if (/\.(jsonl|ndjson)$/i.test(file)) prompts.push(...parseJsonl(text, file, "prompt"));
     else for (const line of text.split(/\r?\n/)) if (line.trim().length > 0) prompts.push(line);
   }
-  if (prompts.length === 0) throw new MlError("PROMPTS_INVALID", `no prompts in ${files.map((f) => f.file).join(", ")}`);
-  if (prompts.length > maxPrompts) throw new MlError("PROMPTS_INVALID", `${prompts.length} prompts, the limit is ${maxPrompts}`, { limit: maxPrompts });
+  if (prompts.length === 0)
+    throw new MlError("PROMPTS_INVALID", `no prompts in ${files.map((f) => f.file).join(", ")}`);
+  if (prompts.length > maxPrompts)
+    throw new MlError("PROMPTS_INVALID", `${prompts.length} prompts, the limit is ${maxPrompts}`, {
+      limit: maxPrompts,
+    });
   return prompts;
 }
 
@@ -244,7 +259,14 @@ export class BuiltinExecutor implements Executor {
     loadCheckpointConfigOnly(modelDir, modelLimits);
     const model = { weightsRoot: await weightsRoot(modelDir), configHash: await configHashOfDir(modelDir) };
     const base = { kind: jf.kind, runtimeId: this.runtimeId, model, seed: jf.seed };
-    const serve = { device: s.device, threads: s.threads, cacheDir: s.cacheDir, limits: modelLimits, onProgress: job.onProgress, signal: job.signal };
+    const serve = {
+      device: s.device,
+      threads: s.threads,
+      cacheDir: s.cacheDir,
+      limits: modelLimits,
+      onProgress: job.onProgress,
+      signal: job.signal,
+    };
 
     if (jf.kind === "train") {
       const p = parseParams(trainParamsSchema, jf.params, "train");
@@ -294,12 +316,23 @@ export class BuiltinExecutor implements Executor {
         inputs: inputDigests(files),
         params: p,
         metrics,
-        generations: g.generations.map((x) => ({ prompt: x.prompt, text: x.text, tokens: x.tokens, finishReason: x.finishReason })),
+        generations: g.generations.map((x) => ({
+          prompt: x.prompt,
+          text: x.text,
+          tokens: x.tokens,
+          finishReason: x.finishReason,
+        })),
       });
       return { ...written, metrics, runtimeId: this.runtimeId };
     }
     const p = parseParams(evalParamsSchema, jf.params, "evaluate");
-    const e = await evaluate(modelDir, { ...p, ...serve, datasets: files.map((f) => f.file), datasetLimits, modelLimits });
+    const e = await evaluate(modelDir, {
+      ...p,
+      ...serve,
+      datasets: files.map((f) => f.file),
+      datasetLimits,
+      modelLimits,
+    });
     const metrics: ExecMetrics = { evalLoss: e.loss, perplexity: e.perplexity, tokenCount: e.tokenCount };
     const written = writeResult(job.jobDir, {
       ...base,
@@ -349,7 +382,14 @@ export class ExternalExecutor implements Executor {
     this.id = opts.id ?? `external:${path.basename(opts.command)}`;
     this.runtimeId =
       opts.runtimeId ??
-      sha256Hex0x(canonicalJson({ executor: this.id, command: opts.command, args: opts.args ?? [], version: opts.version ?? null }));
+      sha256Hex0x(
+        canonicalJson({
+          executor: this.id,
+          command: opts.command,
+          args: opts.args ?? [],
+          version: opts.version ?? null,
+        }),
+      );
   }
 
   async run(job: ExecJob): Promise<ExecResult> {
@@ -369,11 +409,16 @@ export class ExternalExecutor implements Executor {
           // fall through to EXECUTOR_FAILED
         }
         if (typeof e.code === "string" && (ML_ERROR_CODES as readonly string[]).includes(e.code)) {
-          throw new MlError(e.code as MlErrorCode, typeof e.message === "string" ? e.message : "external executor reported an error");
+          throw new MlError(
+            e.code as MlErrorCode,
+            typeof e.message === "string" ? e.message : "external executor reported an error",
+          );
         }
       }
       if (job.signal?.aborted) throw new MlError("ABORTED", "the job was aborted");
-      throw new MlError("EXECUTOR_FAILED", `${this.id} exited with ${code}: ${stderr.slice(-2000)}`, { exitCode: code });
+      throw new MlError("EXECUTOR_FAILED", `${this.id} exited with ${code}: ${stderr.slice(-2000)}`, {
+        exitCode: code,
+      });
     }
     const resultPath = path.join(outputs, "result.json");
     let result: Record<string, unknown>;
@@ -447,7 +492,8 @@ export class ExternalExecutor implements Executor {
         job.signal?.removeEventListener("abort", onAbort);
         if (timer) clearTimeout(timer);
         if (killedBy === "abort") return reject(new MlError("ABORTED", "the job was aborted"));
-        if (killedBy === "timeout") return reject(new MlError("EXECUTOR_FAILED", `${this.id} ran past ${this.opts.timeoutSec} s and was killed`));
+        if (killedBy === "timeout")
+          return reject(new MlError("EXECUTOR_FAILED", `${this.id} ran past ${this.opts.timeoutSec} s and was killed`));
         resolve({ code: code ?? (sig ? 128 : 1), stderr });
       });
     });
@@ -458,7 +504,16 @@ function pickMetrics(m: unknown): ExecMetrics {
   const out: ExecMetrics = {};
   if (typeof m !== "object" || m === null) return out;
   const r = m as Record<string, unknown>;
-  for (const k of ["trainLossBefore", "trainLossAfter", "valLossBefore", "valLossAfter", "evalLoss", "perplexity", "tokenCount", "generatedTokens"] as const) {
+  for (const k of [
+    "trainLossBefore",
+    "trainLossAfter",
+    "valLossBefore",
+    "valLossAfter",
+    "evalLoss",
+    "perplexity",
+    "tokenCount",
+    "generatedTokens",
+  ] as const) {
     if (typeof r[k] === "number" && Number.isFinite(r[k])) out[k] = r[k] as number;
   }
   return out;
@@ -483,8 +538,13 @@ function runJobArgs(): string[] {
  * The builtin executor in a child process (`node -r ts-node/register/transpile-only run-job.ts <jobDir>`),
  * so that a worker can kill it on timeout. Same results and runtime id as BuiltinExecutor.
  */
-export function builtinProcessExecutor(settings: Omit<BuiltinSettings, "modelLimits" | "datasetLimits"> & { timeoutSec?: number } = {}): ExternalExecutor {
-  const env: Record<string, string> = { POSTHUMAN_ML_DEVICE: settings.device ?? "cpu", POSTHUMAN_ML_THREADS: String(settings.threads ?? 1) };
+export function builtinProcessExecutor(
+  settings: Omit<BuiltinSettings, "modelLimits" | "datasetLimits"> & { timeoutSec?: number } = {},
+): ExternalExecutor {
+  const env: Record<string, string> = {
+    POSTHUMAN_ML_DEVICE: settings.device ?? "cpu",
+    POSTHUMAN_ML_THREADS: String(settings.threads ?? 1),
+  };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;
   if (RUN_JOB_SCRIPT.endsWith(".ts")) {
     // The child runs with cwd = jobDir: point ts-node at this project's tsconfig.

@@ -16,7 +16,9 @@ type GradFn = (dy: T, saved: T[]) => T | T[];
 type CustomFn = Parameters<typeof tf.customGrad>[0];
 
 /** Typed wrapper over tf.customGrad: `f(save, ...inputs)` returns the value and its gradient function. */
-function custom<A extends T[]>(f: (save: tf.GradSaveFunc, ...inputs: A) => { value: T; gradFunc: GradFn }): (...inputs: A) => T {
+function custom<A extends T[]>(
+  f: (save: tf.GradSaveFunc, ...inputs: A) => { value: T; gradFunc: GradFn },
+): (...inputs: A) => T {
   const cg = tf.customGrad(((...args: Array<T | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const { value, gradFunc } = f(save, ...(args.slice(0, -1) as A));
@@ -34,7 +36,10 @@ export const mm = custom((save: tf.GradSaveFunc, a: T, b: T) => {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy: T, saved: T[]) => {
       const [sa, sb] = saved;
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb) as tf.Tensor2D), tf.matMul(tf.transpose(sa) as tf.Tensor2D, dy as tf.Tensor2D)];
+      return [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(sb) as tf.Tensor2D),
+        tf.matMul(tf.transpose(sa) as tf.Tensor2D, dy as tf.Tensor2D),
+      ];
     },
   };
 });
@@ -126,7 +131,11 @@ export function gelu(x: T, kind: Gpt2Config["activation_function"]): T {
     save([xi]);
     let value: T;
     if (kind === "gelu") value = tf.mul(tf.mul(xi, 0.5), tf.add(1, tf.erf(tf.mul(xi, Math.SQRT1_2))));
-    else value = tf.mul(tf.mul(xi, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(xi, tf.mul(tf.mul(tf.mul(xi, xi), xi), 0.044715)), GELU_C))));
+    else
+      value = tf.mul(
+        tf.mul(xi, 0.5),
+        tf.add(1, tf.tanh(tf.mul(tf.add(xi, tf.mul(tf.mul(tf.mul(xi, xi), xi), 0.044715)), GELU_C))),
+      );
     return {
       value,
       gradFunc: (dy: T, saved: T[]) => {

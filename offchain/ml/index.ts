@@ -30,4 +30,13 @@ export {
   RUN_JOB_SCRIPT,
   RUNTIME_VERSION,
 } from "./executor";
-export type { JobKind, ExecJob, ExecMetrics, ExecResult, Executor, JobFile, BuiltinSettings, ExternalExecutorOptions } from "./executor";
+export type {
+  JobKind,
+  ExecJob,
+  ExecMetrics,
+  ExecResult,
+  Executor,
+  JobFile,
+  BuiltinSettings,
+  ExternalExecutorOptions,
+} from "./executor";

@@ -78,7 +78,8 @@ export function buildOnnxModel(ck: Pick<Checkpoint, "config" | "weights">): Uint
   const H = c.n_head;
   const hd = d / H;
   const g = new GraphBuilder();
-  const W = (name: string, dims: number[]): string => g.floatInit(`transformer.${name}`, w.get(name) as Float32Array, dims);
+  const W = (name: string, dims: number[]): string =>
+    g.floatInit(`transformer.${name}`, w.get(name) as Float32Array, dims);
 
   const wte = W("wte.weight", [c.vocab_size, d]);
   const wpe = W("wpe.weight", [c.n_positions, d]);
@@ -114,18 +115,23 @@ export function buildOnnxModel(ck: Pick<Checkpoint, "config" | "weights">): Uint
   const kpos = g.op("Range", [i64zero, total, i64one]);
   const qpos = g.op("Unsqueeze", [g.op("Range", [past, total, i64one]), axes1]);
   const causalOk = g.op("Not", [g.op("Greater", [kpos, qpos])]);
-  const padOk = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], [intAttr("to", onnx.TensorProto.DataType.BOOL)]), axes12]);
+  const padOk = g.op("Unsqueeze", [
+    g.op("Cast", ["attention_mask"], [intAttr("to", onnx.TensorProto.DataType.BOOL)]),
+    axes12,
+  ]);
   const allowed = g.op("And", [causalOk, padOk]);
   const bias = g.op("Where", [allowed, zero, neg], [], "attention_bias");
 
   const ln = (input: string, prefix: string): string =>
-    g.op("LayerNormalization", [input, W(prefix + ".weight", [d]), W(prefix + ".bias", [d])], [
-      intAttr("axis", -1),
-      floatAttr("epsilon", c.layer_norm_epsilon),
-    ]);
+    g.op(
+      "LayerNormalization",
+      [input, W(prefix + ".weight", [d]), W(prefix + ".bias", [d])],
+      [intAttr("axis", -1), floatAttr("epsilon", c.layer_norm_epsilon)],
+    );
   const linear = (input: string, prefix: string, inn: number, out: number): string =>
     g.op("Add", [g.op("MatMul", [input, W(prefix + ".weight", [inn, out])]), W(prefix + ".bias", [out])]);
-  const toHeads = (t: string): string => g.op("Transpose", [g.op("Reshape", [t, headsShape])], [intsAttr("perm", [0, 2, 1, 3])]);
+  const toHeads = (t: string): string =>
+    g.op("Transpose", [g.op("Reshape", [t, headsShape])], [intsAttr("perm", [0, 2, 1, 3])]);
 
   const f = innerSize(c);
   for (let i = 0; i < c.n_layer; i++) {
@@ -135,9 +141,15 @@ export function buildOnnxModel(ck: Pick<Checkpoint, "config" | "weights">): Uint
     const [q, k, v] = g.node("Split", [qkv, splitSizes], [intAttr("axis", 2)], `${p}_qkv_split`, 3);
     const kAll = g.op("Concat", [`past_key_values.${i}.key`, toHeads(k)], [intAttr("axis", 2)], `present.${i}.key`);
     const vAll = g.op("Concat", [`past_key_values.${i}.value`, toHeads(v)], [intAttr("axis", 2)], `present.${i}.value`);
-    const scores = g.op("Mul", [g.op("MatMul", [toHeads(q), g.op("Transpose", [kAll], [intsAttr("perm", [0, 1, 3, 2])])]), scale]);
+    const scores = g.op("Mul", [
+      g.op("MatMul", [toHeads(q), g.op("Transpose", [kAll], [intsAttr("perm", [0, 1, 3, 2])])]),
+      scale,
+    ]);
     const probs = g.op("Softmax", [g.op("Add", [scores, bias])], [intAttr("axis", -1)]);
-    const ctx = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, vAll])], [intsAttr("perm", [0, 2, 1, 3])]), mergeShape]);
+    const ctx = g.op("Reshape", [
+      g.op("Transpose", [g.op("MatMul", [probs, vAll])], [intsAttr("perm", [0, 2, 1, 3])]),
+      mergeShape,
+    ]);
     x = g.op("Add", [x, linear(ctx, `${p}.attn.c_proj`, d, d)]);
     const m = ln(x, `${p}.ln_2`);
     const hpre = linear(m, `${p}.mlp.c_fc`, d, f);
@@ -155,7 +167,14 @@ export function buildOnnxModel(ck: Pick<Checkpoint, "config" | "weights">): Uint
   // Tied head: logits = h · wteᵀ through Gemm(transB) on the shared embedding (no second copy).
   const flat = g.op("Reshape", [hf, flatShape]);
   const logits2d = g.op("Gemm", [flat, wte], [intAttr("transB", 1)]);
-  const outShape = g.op("Concat", [g.op("Slice", [g.op("Shape", ["input_ids"]), g.int64Init("const_s0", [0]), g.int64Init("const_s2", [2])]), g.int64Init("const_vocab", [c.vocab_size])], [intAttr("axis", 0)]);
+  const outShape = g.op(
+    "Concat",
+    [
+      g.op("Slice", [g.op("Shape", ["input_ids"]), g.int64Init("const_s0", [0]), g.int64Init("const_s2", [2])]),
+      g.int64Init("const_vocab", [c.vocab_size]),
+    ],
+    [intAttr("axis", 0)],
+  );
   g.op("Reshape", [logits2d, outShape], [], "logits");
 
   const inputs: onnx.IValueInfoProto[] = [
@@ -196,7 +215,10 @@ export async function exportOnnx(modelDir: string, outDir: string, opts: LoadOpt
   const root = await weightsRoot(modelDir);
   fs.mkdirSync(path.join(outDir, "onnx"), { recursive: true });
   writeJson(path.join(outDir, "config.json"), hfConfigJson(ck.config));
-  writeJson(path.join(outDir, "generation_config.json"), { bos_token_id: ck.config.bos_token_id, eos_token_id: ck.config.eos_token_id });
+  writeJson(path.join(outDir, "generation_config.json"), {
+    bos_token_id: ck.config.bos_token_id,
+    eos_token_id: ck.config.eos_token_id,
+  });
   fs.writeFileSync(path.join(outDir, "tokenizer.json"), JSON.stringify(readTokenizerJson(modelDir)));
   writeJson(path.join(outDir, "tokenizer_config.json"), gpt2TokenizerConfig(ck.config.n_positions));
   const bytes = buildOnnxModel(ck);
@@ -204,6 +226,10 @@ export async function exportOnnx(modelDir: string, outDir: string, opts: LoadOpt
   const tmp = `${onnxPath}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, bytes);
   fs.renameSync(tmp, onnxPath);
-  writeJson(path.join(outDir, "posthuman-export.json"), { exporter: ONNX_EXPORTER_VERSION, opset: ONNX_OPSET, weightsRoot: root });
+  writeJson(path.join(outDir, "posthuman-export.json"), {
+    exporter: ONNX_EXPORTER_VERSION,
+    opset: ONNX_OPSET,
+    weightsRoot: root,
+  });
   return { dir: outDir, onnxPath, weightsRoot: root, bytes: bytes.byteLength };
 }

@@ -44,7 +44,10 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString("utf8")) as Record<string, unknown>;
+    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString("utf8")) as Record<
+      string,
+      unknown
+    >;
   } catch {
     throw new MlError("MODEL_INVALID", `${label} has an unreadable JSON header`);
   }
@@ -58,7 +61,8 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
     }
     const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const dtype = e.dtype as DType;
-    if (!(dtype in DTYPE_SIZE)) throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has unknown dtype ${e.dtype}`);
+    if (!(dtype in DTYPE_SIZE))
+      throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has unknown dtype ${e.dtype}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has an invalid shape`);
     }
@@ -68,7 +72,12 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
     const [begin, end] = e.data_offsets as number[];
     const shape = e.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[dtype];
-    if (!(Number.isSafeInteger(begin) && Number.isSafeInteger(end)) || end - begin !== expected || begin < 0 || dataStart + end > buf.byteLength) {
+    if (
+      !(Number.isSafeInteger(begin) && Number.isSafeInteger(end)) ||
+      end - begin !== expected ||
+      begin < 0 ||
+      dataStart + end > buf.byteLength
+    ) {
       throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has data_offsets that do not match its shape`);
     }
     tensors.set(name, { dtype, shape, data: buf.subarray(dataStart + begin, dataStart + end) });
@@ -95,7 +104,8 @@ export function serializeSafetensors(
   const entries: Record<string, unknown> = {};
   for (const [name, t] of tensors) {
     const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype];
-    if (expected !== t.data.byteLength) throw new Error(`tensor ${name}: ${t.data.byteLength} bytes for shape ${t.shape}`);
+    if (expected !== t.data.byteLength)
+      throw new Error(`tensor ${name}: ${t.data.byteLength} bytes for shape ${t.shape}`);
     entries[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -114,7 +124,11 @@ export function serializeSafetensors(
   return out;
 }
 
-export function writeSafetensors(file: string, tensors: Array<[string, RawTensor]>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  file: string,
+  tensors: Array<[string, RawTensor]>,
+  metadata?: Record<string, string>,
+): void {
   fs.writeFileSync(file, serializeSafetensors(tensors, metadata));
 }
 
@@ -161,7 +175,11 @@ function halfToFloat(h: number): number {
 
 export function f32Raw(data: Float32Array, shape: number[]): RawTensor {
   if (LITTLE_ENDIAN) {
-    return { dtype: "F32", shape, data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+    return {
+      dtype: "F32",
+      shape,
+      data: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    };
   }
   const bytes = new Uint8Array(data.length * 4);
   const view = new DataView(bytes.buffer);

@@ -1,7 +1,15 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AutoModelForCausalLM, env, LogitsProcessor, LogitsProcessorList, PreTrainedModel, random, Tensor } from "@huggingface/transformers";
+import {
+  AutoModelForCausalLM,
+  env,
+  LogitsProcessor,
+  LogitsProcessorList,
+  PreTrainedModel,
+  random,
+  Tensor,
+} from "@huggingface/transformers";
 import { readConfig, readTokenizerJson, weightsRoot } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
 import { Device, requireDevice } from "./device";
@@ -42,7 +50,10 @@ export function defaultCacheDir(): string {
 }
 
 /** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
-export async function prepareServingDir(modelDir: string, opts: ServeOptions = {}): Promise<{ dir: string; weightsRoot: string }> {
+export async function prepareServingDir(
+  modelDir: string,
+  opts: ServeOptions = {},
+): Promise<{ dir: string; weightsRoot: string }> {
   const root = await weightsRoot(modelDir);
   if (opts.servingDir) {
     const stamp = readStamp(opts.servingDir);
@@ -69,7 +80,10 @@ export async function prepareServingDir(modelDir: string, opts: ServeOptions = {
 
 function readStamp(dir: string): string | null {
   try {
-    const s = JSON.parse(fs.readFileSync(path.join(dir, "posthuman-export.json"), "utf8")) as { weightsRoot?: string; exporter?: string };
+    const s = JSON.parse(fs.readFileSync(path.join(dir, "posthuman-export.json"), "utf8")) as {
+      weightsRoot?: string;
+      exporter?: string;
+    };
     if (s.exporter !== ONNX_EXPORTER_VERSION || !fs.existsSync(path.join(dir, "onnx", "model.onnx"))) return null;
     return s.weightsRoot ?? null;
   } catch {
@@ -84,7 +98,8 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
   const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
   const device = requireDevice(opts.device);
   const threads = opts.threads ?? 1;
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
+    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
   const { dir, weightsRoot: root } = await prepareServingDir(modelDir, opts);
   const key = `${dir}|${device}|${threads}`;
   let p = servedCache.get(key);
@@ -109,11 +124,23 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
         });
       } catch (e) {
         if (device === "cuda") {
-          throw new MlError("DEVICE_UNAVAILABLE", `onnxruntime could not start its CUDA provider: ${(e as Error).message}`, { device });
+          throw new MlError(
+            "DEVICE_UNAVAILABLE",
+            `onnxruntime could not start its CUDA provider: ${(e as Error).message}`,
+            { device },
+          );
         }
         throw e;
       }
-      return { model, config, tokenizer: new Gpt2Tokenizer(readTokenizerJson(dir)), servingDir: dir, weightsRoot: root, device, threads };
+      return {
+        model,
+        config,
+        tokenizer: new Gpt2Tokenizer(readTokenizerJson(dir)),
+        servingDir: dir,
+        weightsRoot: root,
+        device,
+        threads,
+      };
     })();
     servedCache.set(key, p);
     p.catch(() => servedCache.delete(key));
@@ -261,15 +288,22 @@ export interface GenerateOptions extends ServeOptions {
  * greedy, or sampled with temperature / top-k / top-p from a seed (prompt i uses seed + i).
  * An empty prompt starts from <|endoftext|>. Stops at EOS or after maxNewTokens.
  */
-export async function generate(modelDir: string, prompts: string[], params: GenerateParams, opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(
+  modelDir: string,
+  prompts: string[],
+  params: GenerateParams,
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
   const served = await loadServed(modelDir, opts);
   const c = served.config;
   const maxNew = int(params.maxNewTokens, "maxNewTokens", 1, c.n_positions);
   const temperature = params.temperature ?? 0;
-  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100) throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
+  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100)
+    throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
   const topK = params.topK === undefined ? 0 : int(params.topK, "topK", 0, c.vocab_size);
   const topP = params.topP ?? 1;
-  if (typeof topP !== "number" || !(topP > 0 && topP <= 1)) throw new MlError("PARAMS_INVALID", `topP must be in (0, 1], got ${topP}`);
+  if (typeof topP !== "number" || !(topP > 0 && topP <= 1))
+    throw new MlError("PARAMS_INVALID", `topP must be in (0, 1], got ${topP}`);
   const seed = params.seed === undefined ? 0 : int(params.seed, "seed", 0, 2 ** 32 - 1);
   const sample = temperature > 0;
   const encoded = prompts.map((p, i) => {
@@ -315,11 +349,21 @@ export async function generate(modelDir: string, prompts: string[], params: Gene
         finishReason = "eos";
       }
       generated += tokens.length + (finishReason === "eos" ? 1 : 0);
-      generations.push({ prompt: prompts[i], promptTokens: ids.length, tokens, text: served.tokenizer.decode(tokens), finishReason });
+      generations.push({
+        prompt: prompts[i],
+        promptTokens: ids.length,
+        tokens,
+        text: served.tokenizer.decode(tokens),
+        finishReason,
+      });
       opts.onProgress?.({ step: i + 1, totalSteps: encoded.length, phase: "generate" });
     }
     const elapsed = (Date.now() - started) / 1000;
-    return { generations, generatedTokens: generated, timing: { elapsedSec: elapsed, tokensPerSec: generated / Math.max(elapsed, 1e-9) } };
+    return {
+      generations,
+      generatedTokens: generated,
+      timing: { elapsedSec: elapsed, tokensPerSec: generated / Math.max(elapsed, 1e-9) },
+    };
   });
 }
 

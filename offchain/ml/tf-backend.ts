@@ -10,7 +10,8 @@ let ready: Promise<void> | null = null;
 export function ensureWasmBackend(): Promise<void> {
   if (!ready) {
     ready = (async () => {
-      const dist = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+      const dist =
+        path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
       setWasmPaths(dist);
       const ok = await tf.setBackend("wasm");
       if (!ok) throw new Error("could not initialise the TensorFlow.js wasm backend");

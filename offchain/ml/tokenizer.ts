@@ -166,7 +166,8 @@ export class Gpt2Tokenizer {
     const symbols = this.bpe(mapped);
     return symbols.map((s) => {
       const id = this.encoder.get(s);
-      if (id === undefined) throw new MlError("MODEL_INVALID", `tokenizer vocabulary lacks the symbol ${JSON.stringify(s)}`);
+      if (id === undefined)
+        throw new MlError("MODEL_INVALID", `tokenizer vocabulary lacks the symbol ${JSON.stringify(s)}`);
       return id;
     });
   }

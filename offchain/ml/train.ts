@@ -96,7 +96,11 @@ const isInt = (x: number): boolean => Number.isSafeInteger(x);
 /** Validates the parameters and fills in the defaults (steps come later when `epochs` is given). */
 export function resolveTrainParams(p: TrainParams, c: Gpt2Config, windowsPerEpoch?: number): ResolvedTrainParams {
   const batchSize = num(p.batchSize, "batchSize", (x) => isInt(x) && x >= 1 && x <= 1024);
-  const contextLength = num(p.contextLength ?? c.n_positions, "contextLength", (x) => isInt(x) && x >= 2 && x <= c.n_positions);
+  const contextLength = num(
+    p.contextLength ?? c.n_positions,
+    "contextLength",
+    (x) => isInt(x) && x >= 2 && x <= c.n_positions,
+  );
   let steps: number;
   if (p.steps !== undefined) steps = num(p.steps, "steps", (x) => isInt(x) && x >= 0 && x <= 10_000_000);
   else if (p.epochs !== undefined) {
@@ -174,7 +178,14 @@ function windowStarts(len: number, ctx: number): number[] {
 }
 
 /** Mean next-token loss over windows (no gradient). */
-function meanLoss(c: Gpt2Config, params: Map<string, tf.Tensor>, tokens: number[], starts: number[], ctx: number, batch: number): number {
+function meanLoss(
+  c: Gpt2Config,
+  params: Map<string, tf.Tensor>,
+  tokens: number[],
+  starts: number[],
+  ctx: number,
+  batch: number,
+): number {
   let sum = 0;
   let count = 0;
   for (let i = 0; i < starts.length; i += batch) {
@@ -225,7 +236,12 @@ export function prepareTrainData(
   const window = ctx + 1;
   const valLen = Math.max(window, Math.ceil(tokens.length * validationFraction));
   const label: Dataset = datasets.length === 1 ? datasets[0] : { ...datasets[0], file: files.join(", ") };
-  requireTokens(label, tokens.length, valLen + window, `training with context ${ctx} and validation fraction ${validationFraction}`);
+  requireTokens(
+    label,
+    tokens.length,
+    valLen + window,
+    `training with context ${ctx} and validation fraction ${validationFraction}`,
+  );
   const trainLen = tokens.length - valLen;
   return { datasets, tokens, trainTokens: tokens.slice(0, trainLen), valTokens: tokens.slice(trainLen) };
 }
@@ -239,7 +255,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const parentRoot = await weightsRoot(opts.modelDir);
   const pre = resolveTrainParams({ ...opts, steps: opts.steps ?? 0 }, c);
   onProgress({ step: 0, totalSteps: 0, phase: "tokenize" });
-  const data = prepareTrainData(opts.datasets, ck.tokenizer, pre.contextLength, pre.validationFraction, opts.datasetLimits ?? DEFAULT_DATASET_LIMITS);
+  const data = prepareTrainData(
+    opts.datasets,
+    ck.tokenizer,
+    pre.contextLength,
+    pre.validationFraction,
+    opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
+  );
   const ctx = pre.contextLength;
   const trainStarts = windowStarts(data.trainTokens.length, ctx);
   const r = resolveTrainParams(opts, c, trainStarts.length);
@@ -308,7 +330,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         factor = Math.min(1, r.gradClip / (Math.sqrt(sq) + 1e-6));
       }
       adamwStep(vars, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
-      if (!Number.isFinite(loss)) throw new MlError("PARAMS_INVALID", `training diverged at step ${step + 1} (loss ${loss}); lower lr`);
+      if (!Number.isFinite(loss))
+        throw new MlError("PARAMS_INVALID", `training diverged at step ${step + 1} (loss ${loss}); lower lr`);
       lossCurve.push(loss);
       lrCurve.push(lr);
       const elapsed = (Date.now() - trainStart) / 1000;

@@ -21,7 +21,10 @@ import { expectMlError, tmpDir, writeHfFolder } from "./helpers";
 describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
   it("safetensors: round trip of several dtypes and shapes, byte-identical re-serialization", function () {
     const tensors: Array<[string, RawTensor]> = [
-      ["a.weight", { dtype: "F32", shape: [2, 3], data: new Uint8Array(new Float32Array([1, -2, 3.5, 0, 1e-7, -0]).buffer) }],
+      [
+        "a.weight",
+        { dtype: "F32", shape: [2, 3], data: new Uint8Array(new Float32Array([1, -2, 3.5, 0, 1e-7, -0]).buffer) },
+      ],
       ["b", { dtype: "F16", shape: [4], data: new Uint8Array([0, 60, 0, 192, 0, 0, 0, 124]) }],
       ["c.scalar", { dtype: "I64", shape: [], data: new Uint8Array(8).fill(7) }],
       ["d.empty", { dtype: "F32", shape: [0, 5], data: new Uint8Array(0) }],
@@ -61,12 +64,29 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
     expect(await weightsRoot(a.dir)).to.equal(a.weightsRoot);
     expect(await configHash(a.dir)).to.equal(a.configHash);
     expect(a.params).to.equal(parameterCount(PRESETS.tiny));
-    expect(fs.readFileSync(path.join(a.dir, "model.safetensors")).equals(fs.readFileSync(path.join(b.dir, "model.safetensors")))).to.equal(true);
-    for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]) {
+    expect(
+      fs
+        .readFileSync(path.join(a.dir, "model.safetensors"))
+        .equals(fs.readFileSync(path.join(b.dir, "model.safetensors"))),
+    ).to.equal(true);
+    for (const f of [
+      "config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "generation_config.json",
+    ]) {
       expect(fs.existsSync(path.join(a.dir, f)), f).to.equal(true);
     }
     const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, "config.json"), "utf8")) as Record<string, unknown>;
-    expect(cfg).to.include({ model_type: "gpt2", n_layer: 2, n_head: 4, n_embd: 64, n_positions: 64, vocab_size: 50257 });
+    expect(cfg).to.include({
+      model_type: "gpt2",
+      n_layer: 2,
+      n_head: 4,
+      n_embd: 64,
+      n_positions: 64,
+      vocab_size: 50257,
+    });
   });
 
   it("create: the written tensors have GPT-2's names, shapes and init statistics", async function () {
@@ -100,11 +120,17 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
     for (const dir of [hub, saved, slow]) {
       const ck = loadCheckpoint(dir);
       expect(ck.config).to.include({ n_layer: 2, n_embd: 64, n_head: 4, n_positions: 32, vocab_size: 50257 });
-      for (const [name, t] of w) expect(Buffer.from((ck.weights.get(name) as Float32Array).buffer).equals(Buffer.from(t.buffer)), name).to.equal(true);
+      for (const [name, t] of w)
+        expect(Buffer.from((ck.weights.get(name) as Float32Array).buffer).equals(Buffer.from(t.buffer)), name).to.equal(
+          true,
+        );
       expect(ck.tokenizer.encode("Hello there")).to.deep.equal([15496, 612]);
       roots.add(await weightsRoot(dir));
     }
-    expect(roots.size, "weights root is independent of names' prefix, buffers, tensor order and file metadata").to.equal(1);
+    expect(
+      roots.size,
+      "weights root is independent of names' prefix, buffers, tensor order and file metadata",
+    ).to.equal(1);
     expect(await configHash(hub)).to.equal(await configHash(saved));
   });
 
@@ -138,7 +164,11 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
   it("limits: a config beyond the operator's limits is refused before anything is allocated", async function () {
     const huge = { vocab_size: 1_000_000_000, n_embd: 100_000, n_layer: 1000, n_head: 100, n_positions: 64 };
     const t0 = Date.now();
-    await expectMlError(() => createModel(path.join(tmpDir("lim"), "m"), { config: huge, seed: 1 }), "MODEL_TOO_LARGE", "parameters");
+    await expectMlError(
+      () => createModel(path.join(tmpDir("lim"), "m"), { config: huge, seed: 1 }),
+      "MODEL_TOO_LARGE",
+      "parameters",
+    );
     expect(Date.now() - t0).to.be.lessThan(1000);
     await expectMlError(
       () => createModel(path.join(tmpDir("lim"), "m"), { preset: "tiny", config: { n_positions: 4096 }, seed: 1 }),
@@ -146,15 +176,31 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
       "context",
     );
     await expectMlError(
-      () => checkModelLimits({ ...PRESETS.tiny, vocab_size: 100_000 }, { maxParams: 1e12, maxContext: 1e6, maxVocab: 65536 }),
+      () =>
+        checkModelLimits(
+          { ...PRESETS.tiny, vocab_size: 100_000 },
+          { maxParams: 1e12, maxContext: 1e6, maxVocab: 65536 },
+        ),
       "MODEL_TOO_LARGE",
       "vocab_size",
     );
-    await expectMlError(() => createModel(path.join(tmpDir("lim"), "m"), { preset: "small", seed: 1, limits: { maxParams: 50e6, maxContext: 2048, maxVocab: 65536 } }), "MODEL_TOO_LARGE");
+    await expectMlError(
+      () =>
+        createModel(path.join(tmpDir("lim"), "m"), {
+          preset: "small",
+          seed: 1,
+          limits: { maxParams: 50e6, maxContext: 2048, maxVocab: 65536 },
+        }),
+      "MODEL_TOO_LARGE",
+    );
     // A folder whose config is too large is refused before its weights are read (here there are none).
     const dir = tmpDir("lim");
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "gpt2", ...huge }));
     await expectMlError(() => loadCheckpoint(dir), "MODEL_TOO_LARGE");
-    await expectMlError(() => createModel(path.join(tmpDir("lim"), "m"), { config: { ...PRESETS.tiny, n_head: 5 }, seed: 1 }), "CONFIG_INVALID", "multiple");
+    await expectMlError(
+      () => createModel(path.join(tmpDir("lim"), "m"), { config: { ...PRESETS.tiny, n_head: 5 }, seed: 1 }),
+      "CONFIG_INVALID",
+      "multiple",
+    );
   });
 });

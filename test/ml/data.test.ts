@@ -51,11 +51,17 @@ describe("ml/data: datasets and their errors", function () {
   });
 
   it("binary data is DATASET_BINARY; invalid UTF-8 is DATASET_INVALID_UTF8 with the offset", async function () {
-    const png = file("image.txt", Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
+    const png = file(
+      "image.txt",
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]),
+    );
     await expectMlError(() => readDataset(png), "DATASET_BINARY", png, "NUL byte at offset 8");
     const ctrl = file("ctrl.txt", Buffer.from(Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? 0x01 : 0x41))));
     await expectMlError(() => readDataset(ctrl), "DATASET_BINARY", ctrl);
-    const latin1 = file("latin1.txt", Buffer.concat([Buffer.from("A café in "), Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from(" town")]));
+    const latin1 = file(
+      "latin1.txt",
+      Buffer.concat([Buffer.from("A café in "), Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from(" town")]),
+    );
     await expectMlError(() => readDataset(latin1), "DATASET_INVALID_UTF8", latin1, "offset 14");
     const truncated = file("trunc.txt", Buffer.concat([Buffer.from("emoji "), Buffer.from("😀").subarray(0, 3)]));
     await expectMlError(() => readDataset(truncated), "DATASET_INVALID_UTF8", "offset 6");
@@ -67,7 +73,13 @@ describe("ml/data: datasets and their errors", function () {
 
   it("files above the configured size are DATASET_TOO_LARGE, naming the file and the limit; missing files DATASET_NOT_FOUND", async function () {
     const big = file("big.txt", "x".repeat(5000));
-    const e = await expectMlError(() => readDataset(big, limits), "DATASET_TOO_LARGE", big, "5000 bytes", "limit is 4096");
+    const e = await expectMlError(
+      () => readDataset(big, limits),
+      "DATASET_TOO_LARGE",
+      big,
+      "5000 bytes",
+      "limit is 4096",
+    );
     expect((e as unknown as { details: Record<string, unknown> }).details).to.include({ limit: 4096, bytes: 5000 });
     await expectMlError(() => readDataset(path.join(dir, "nope.txt")), "DATASET_NOT_FOUND", "nope.txt");
     await expectMlError(() => readDataset(dir), "DATASET_NOT_FOUND", "not a regular file");
@@ -84,20 +96,55 @@ describe("ml/data: datasets and their errors", function () {
 
   it("datasets shorter than one context window are DATASET_TOO_SHORT for evaluation and training, naming the file and the limit", async function () {
     const short = file("short.txt", "A sentence that is much shorter than sixty-four tokens.");
-    await expectMlError(() => evaluate(modelDir, { datasets: [short], cacheDir: path.join(dir, "cache") }), "DATASET_TOO_SHORT", short, "needs at least 65");
     await expectMlError(
-      () => trainModel({ modelDir, outDir: path.join(dir, "o"), datasets: [short], seed: 1, steps: 1, lr: 1e-3, batchSize: 1, contextLength: 16 }),
+      () => evaluate(modelDir, { datasets: [short], cacheDir: path.join(dir, "cache") }),
+      "DATASET_TOO_SHORT",
+      short,
+      "needs at least 65",
+    );
+    await expectMlError(
+      () =>
+        trainModel({
+          modelDir,
+          outDir: path.join(dir, "o"),
+          datasets: [short],
+          seed: 1,
+          steps: 1,
+          lr: 1e-3,
+          batchSize: 1,
+          contextLength: 16,
+        }),
       "DATASET_TOO_SHORT",
       short,
     );
     // The corpus is long enough for the tiny context, but not for a 16-token window list with 0.99 held out.
     await expectMlError(
-      () => trainModel({ modelDir, outDir: path.join(dir, "o"), datasets: [CORPUS], seed: 1, steps: 1, lr: 1e-3, batchSize: 1, validationFraction: 0.99 }),
+      () =>
+        trainModel({
+          modelDir,
+          outDir: path.join(dir, "o"),
+          datasets: [CORPUS],
+          seed: 1,
+          steps: 1,
+          lr: 1e-3,
+          batchSize: 1,
+          validationFraction: 0.99,
+        }),
       "DATASET_TOO_SHORT",
     );
     // Limits apply in training too.
     await expectMlError(
-      () => trainModel({ modelDir, outDir: path.join(dir, "o"), datasets: [CORPUS], seed: 1, steps: 1, lr: 1e-3, batchSize: 1, datasetLimits: limits }),
+      () =>
+        trainModel({
+          modelDir,
+          outDir: path.join(dir, "o"),
+          datasets: [CORPUS],
+          seed: 1,
+          steps: 1,
+          lr: 1e-3,
+          batchSize: 1,
+          datasetLimits: limits,
+        }),
       "DATASET_TOO_LARGE",
       CORPUS,
     );

@@ -2,7 +2,13 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import { createModel, sha256Hex0x, weightsRoot, configHash, Progress } from "../../offchain/ml";
-import { builtinProcessExecutor, builtinRuntimeId, BuiltinExecutor, ExternalExecutor, JobKind } from "../../offchain/ml/executor";
+import {
+  builtinProcessExecutor,
+  builtinRuntimeId,
+  BuiltinExecutor,
+  ExternalExecutor,
+  JobKind,
+} from "../../offchain/ml/executor";
 import { disposeServed } from "../../offchain/ml/serve";
 import { CORPUS, expectMlError, FIXTURES, tmpDir } from "./helpers";
 
@@ -23,7 +29,13 @@ function makeJob(model: string, spec: JobSpec): string {
   for (const [name, content] of Object.entries(spec.inputs)) fs.writeFileSync(path.join(dir, "inputs", name), content);
   fs.writeFileSync(
     path.join(dir, "job.json"),
-    JSON.stringify({ kind: spec.kind, params: spec.params, seed: spec.seed, modelDir: spec.modelDir, inputs: Object.keys(spec.inputs) }),
+    JSON.stringify({
+      kind: spec.kind,
+      params: spec.params,
+      seed: spec.seed,
+      modelDir: spec.modelDir,
+      inputs: Object.keys(spec.inputs),
+    }),
   );
   return dir;
 }
@@ -32,14 +44,24 @@ describe("ml/executor: builtin (in process and as a child process) and external"
   let model: string;
   let cacheDir: string;
   const corpus = fs.readFileSync(CORPUS);
-  const trainSpec: JobSpec = { kind: "train", params: { steps: 3, lr: 3e-3, batchSize: 4, contextLength: 32 }, seed: 21, inputs: { "data.txt": corpus } };
+  const trainSpec: JobSpec = {
+    kind: "train",
+    params: { steps: 3, lr: 3e-3, batchSize: 4, contextLength: 32 },
+    seed: 21,
+    inputs: { "data.txt": corpus },
+  };
   const inferSpec: JobSpec = {
     kind: "infer",
     params: { maxNewTokens: 8, temperature: 0.8, topK: 20 },
     seed: 4,
     inputs: { "prompts.jsonl": '{"prompt": "The keeper"}\n{"prompt": "Bells 🔔 in fog"}\n' },
   };
-  const evalSpec: JobSpec = { kind: "evaluate", params: { contextLength: 32 }, seed: 0, inputs: { "eval.txt": corpus } };
+  const evalSpec: JobSpec = {
+    kind: "evaluate",
+    params: { contextLength: 32 },
+    seed: 0,
+    inputs: { "eval.txt": corpus },
+  };
 
   before(async function () {
     model = (await createModel(path.join(tmpDir("exec"), "model"), { preset: "tiny", seed: 77 })).dir;
@@ -80,11 +102,17 @@ describe("ml/executor: builtin (in process and as a child process) and external"
     const i1 = await exec.run({ kind: "infer", jobDir: makeJob(model, inferSpec) });
     const i2 = await exec.run({ kind: "infer", jobDir: makeJob(model, inferSpec) });
     expect(i2.outputHash).to.equal(i1.outputHash);
-    const inf = JSON.parse(fs.readFileSync(i1.resultPath, "utf8")) as { generations: Array<{ prompt: string; tokens: number[] }> };
+    const inf = JSON.parse(fs.readFileSync(i1.resultPath, "utf8")) as {
+      generations: Array<{ prompt: string; tokens: number[] }>;
+    };
     expect(inf.generations.map((g) => g.prompt)).to.deep.equal(["The keeper", "Bells 🔔 in fog"]);
     expect(i1.metrics.generatedTokens).to.equal(16);
     const progress: Progress[] = [];
-    const i3 = await child.run({ kind: "infer", jobDir: makeJob(model, inferSpec), onProgress: (p) => progress.push(p) });
+    const i3 = await child.run({
+      kind: "infer",
+      jobDir: makeJob(model, inferSpec),
+      onProgress: (p) => progress.push(p),
+    });
     expect(i3.outputHash).to.equal(i1.outputHash);
     expect(progress.map((p) => p.phase)).to.include("generate");
 
@@ -97,7 +125,10 @@ describe("ml/executor: builtin (in process and as a child process) and external"
 
   it("training in a child process reproduces the in-process weights root and result", async function () {
     const inProc = await new BuiltinExecutor({ cacheDir }).run({ kind: "train", jobDir: makeJob(model, trainSpec) });
-    const inChild = await builtinProcessExecutor({ cacheDir }).run({ kind: "train", jobDir: makeJob(model, trainSpec) });
+    const inChild = await builtinProcessExecutor({ cacheDir }).run({
+      kind: "train",
+      jobDir: makeJob(model, trainSpec),
+    });
     expect(inChild.child?.weightsRoot).to.equal(inProc.child?.weightsRoot);
     expect(inChild.outputHash).to.equal(inProc.outputHash);
   });
@@ -105,28 +136,68 @@ describe("ml/executor: builtin (in process and as a child process) and external"
   it("input errors are typed with stable codes, in process and through the child process (no crash)", async function () {
     const exec = new BuiltinExecutor({ cacheDir, datasetLimits: { maxBytes: 100_000 } });
     const bad = Buffer.from([0x41, 0xff, 0x42]);
-    await expectMlError(() => exec.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, inputs: { "data.txt": bad } }) }), "DATASET_INVALID_UTF8", "data.txt");
-    await expectMlError(() => exec.run({ kind: "evaluate", jobDir: makeJob(model, { ...evalSpec, inputs: { "e.txt": "too short" } }) }), "DATASET_TOO_SHORT");
     await expectMlError(
-      () => exec.run({ kind: "infer", jobDir: makeJob(model, { ...inferSpec, inputs: { "p.txt": "word ".repeat(100) } }) }),
+      () => exec.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, inputs: { "data.txt": bad } }) }),
+      "DATASET_INVALID_UTF8",
+      "data.txt",
+    );
+    await expectMlError(
+      () => exec.run({ kind: "evaluate", jobDir: makeJob(model, { ...evalSpec, inputs: { "e.txt": "too short" } }) }),
+      "DATASET_TOO_SHORT",
+    );
+    await expectMlError(
+      () =>
+        exec.run({ kind: "infer", jobDir: makeJob(model, { ...inferSpec, inputs: { "p.txt": "word ".repeat(100) } }) }),
       "PROMPT_TOO_LONG",
     );
-    await expectMlError(() => exec.run({ kind: "infer", jobDir: makeJob(model, { ...inferSpec, params: { maxNewTokens: 4, beams: 3 } }) }), "PARAMS_INVALID", "beams");
-    await expectMlError(() => exec.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { lr: 1e-3, batchSize: 2 } }) }), "PARAMS_INVALID", "steps or epochs");
-    await expectMlError(() => exec.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }).then(() => exec.run({ kind: "train", jobDir: makeJob(model, evalSpec) })), "JOB_INVALID");
-    const tooBig = new BuiltinExecutor({ cacheDir, modelLimits: { maxParams: 1_000_000, maxContext: 2048, maxVocab: 65536 } });
+    await expectMlError(
+      () =>
+        exec.run({ kind: "infer", jobDir: makeJob(model, { ...inferSpec, params: { maxNewTokens: 4, beams: 3 } }) }),
+      "PARAMS_INVALID",
+      "beams",
+    );
+    await expectMlError(
+      () => exec.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { lr: 1e-3, batchSize: 2 } }) }),
+      "PARAMS_INVALID",
+      "steps or epochs",
+    );
+    await expectMlError(
+      () =>
+        exec
+          .run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) })
+          .then(() => exec.run({ kind: "train", jobDir: makeJob(model, evalSpec) })),
+      "JOB_INVALID",
+    );
+    const tooBig = new BuiltinExecutor({
+      cacheDir,
+      modelLimits: { maxParams: 1_000_000, maxContext: 2048, maxVocab: 65536 },
+    });
     await expectMlError(() => tooBig.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }), "MODEL_TOO_LARGE");
-    await expectMlError(() => new BuiltinExecutor({ device: "cuda", cacheDir }).run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }), "DEVICE_UNAVAILABLE");
+    await expectMlError(
+      () =>
+        new BuiltinExecutor({ device: "cuda", cacheDir }).run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }),
+      "DEVICE_UNAVAILABLE",
+    );
 
     const job = makeJob(model, { ...trainSpec, inputs: { "data.txt": bad } });
-    await expectMlError(() => builtinProcessExecutor({ cacheDir }).run({ kind: "train", jobDir: job }), "DATASET_INVALID_UTF8", "data.txt");
+    await expectMlError(
+      () => builtinProcessExecutor({ cacheDir }).run({ kind: "train", jobDir: job }),
+      "DATASET_INVALID_UTF8",
+      "data.txt",
+    );
     const err = JSON.parse(fs.readFileSync(path.join(job, "outputs", "error.json"), "utf8")) as { code: string };
     expect(err.code).to.equal("DATASET_INVALID_UTF8");
   });
 
   describe("external executor (compute-to-data program)", function () {
     const program = path.join(FIXTURES, "external-trainer.js");
-    const ext = new ExternalExecutor({ id: "external:test-trainer", command: process.execPath, args: [program], version: "1.0", timeoutSec: 60 });
+    const ext = new ExternalExecutor({
+      id: "external:test-trainer",
+      command: process.execPath,
+      args: [program],
+      version: "1.0",
+      timeoutSec: 60,
+    });
 
     it("train: runs the program, relays progress, validates the child checkpoint and hashes a canonical result", async function () {
       const progress: Progress[] = [];
@@ -136,37 +207,73 @@ describe("ml/executor: builtin (in process and as a child process) and external"
       expect(r.child?.weightsRoot).to.equal(await weightsRoot(path.join(job, "outputs", "model")));
       expect(r.child?.weightsRoot).to.not.equal(await weightsRoot(model));
       expect(r.child?.configHash).to.equal(await configHash(model));
-      expect(r.metrics).to.deep.equal({ trainLossBefore: 3, trainLossAfter: 2.6, valLossBefore: 3.2, valLossAfter: 3.1 });
+      expect(r.metrics).to.deep.equal({
+        trainLossBefore: 3,
+        trainLossAfter: 2.6,
+        valLossBefore: 3.2,
+        valLossAfter: 3.1,
+      });
       expect(r.runtimeId).to.equal(ext.runtimeId).and.to.not.equal(builtinRuntimeId());
       const text = fs.readFileSync(r.resultPath, "utf8");
       expect(r.outputHash).to.equal(sha256Hex0x(text));
       const result = JSON.parse(text) as Record<string, unknown>;
       expect(result).to.include({ runtimeId: ext.runtimeId, framework: "external-test-trainer" });
-      const again = await ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { steps: 4 }, seed: 3 }) });
+      const again = await ext.run({
+        kind: "train",
+        jobDir: makeJob(model, { ...trainSpec, params: { steps: 4 }, seed: 3 }),
+      });
       expect(again.outputHash).to.equal(r.outputHash);
     });
 
     it("evaluate and infer results come back with their metrics", async function () {
       const e = await ext.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) });
       expect(e.metrics.tokenCount).to.be.greaterThan(500);
-      const i = await ext.run({ kind: "infer", jobDir: makeJob(model, { ...inferSpec, inputs: { "p.txt": "abc\nxyz\n" } }) });
+      const i = await ext.run({
+        kind: "infer",
+        jobDir: makeJob(model, { ...inferSpec, inputs: { "p.txt": "abc\nxyz\n" } }),
+      });
       const res = JSON.parse(fs.readFileSync(i.resultPath, "utf8")) as { generations: Array<{ text: string }> };
       expect(res.generations.map((g) => g.text)).to.deep.equal(["cba", "zyx"]);
     });
 
     it("maps the program's error.json to the typed error; a crash, a missing result, a timeout and an abort are reported, not thrown through", async function () {
-      await expectMlError(() => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "dataset" } }) }), "DATASET_INVALID_UTF8", "external check");
-      await expectMlError(() => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "crash" } }) }), "EXECUTOR_FAILED", "out of memory");
-      await expectMlError(() => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "noresult" } }) }), "EXECUTOR_FAILED", "result.json");
+      await expectMlError(
+        () => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "dataset" } }) }),
+        "DATASET_INVALID_UTF8",
+        "external check",
+      );
+      await expectMlError(
+        () => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "crash" } }) }),
+        "EXECUTOR_FAILED",
+        "out of memory",
+      );
+      await expectMlError(
+        () => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "noresult" } }) }),
+        "EXECUTOR_FAILED",
+        "result.json",
+      );
       const quick = new ExternalExecutor({ command: process.execPath, args: [program], timeoutSec: 1 });
-      await expectMlError(() => quick.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "hang" } }) }), "EXECUTOR_FAILED", "killed");
+      await expectMlError(
+        () => quick.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "hang" } }) }),
+        "EXECUTOR_FAILED",
+        "killed",
+      );
       const ctl = new AbortController();
       const started = Date.now();
-      const p = ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "hang" } }), signal: ctl.signal, onProgress: () => ctl.abort() });
+      const p = ext.run({
+        kind: "train",
+        jobDir: makeJob(model, { ...trainSpec, params: { fail: "hang" } }),
+        signal: ctl.signal,
+        onProgress: () => ctl.abort(),
+      });
       await expectMlError(() => p, "ABORTED");
       expect(Date.now() - started).to.be.lessThan(10_000);
       const missing = new ExternalExecutor({ command: path.join(FIXTURES, "does-not-exist") });
-      await expectMlError(() => missing.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }), "EXECUTOR_FAILED", "could not start");
+      await expectMlError(
+        () => missing.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) }),
+        "EXECUTOR_FAILED",
+        "could not start",
+      );
     });
   });
 });

@@ -32,7 +32,9 @@ export async function expectMlError(fn: () => unknown, code: string, ...mentions
 }
 
 /** config.json exactly as Hugging Face's `gpt2` ships it, with the dimensions replaced. */
-export function hfGpt2ConfigJson(c: Pick<Gpt2Config, "n_layer" | "n_embd" | "n_head" | "n_positions" | "vocab_size">): Record<string, unknown> {
+export function hfGpt2ConfigJson(
+  c: Pick<Gpt2Config, "n_layer" | "n_embd" | "n_head" | "n_positions" | "vocab_size">,
+): Record<string, unknown> {
   return {
     activation_function: "gelu_new",
     architectures: ["GPT2LMHeadModel"],
@@ -93,7 +95,11 @@ export function writeHfFolder(dir: string, c: Gpt2Config, w: Weights, opts: HfFo
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(hfGpt2ConfigJson(c), null, 2));
   fs.writeFileSync(
     path.join(dir, "generation_config.json"),
-    JSON.stringify({ _from_model_config: true, bos_token_id: 50256, eos_token_id: 50256, transformers_version: "4.26.0.dev0" }, null, 2),
+    JSON.stringify(
+      { _from_model_config: true, bos_token_id: 50256, eos_token_id: 50256, transformers_version: "4.26.0.dev0" },
+      null,
+      2,
+    ),
   );
   fs.writeFileSync(
     path.join(dir, "tokenizer_config.json"),
@@ -149,7 +155,15 @@ export function referenceLogits(c: Gpt2Config, w: Weights, ids: number[]): Float
   });
   for (let l = 0; l < c.n_layer; l++) {
     const p = `h.${l}.`;
-    const qkv = hs.map((x) => linear(ln(x, W(p + "ln_1.weight"), W(p + "ln_1.bias")), W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), d, 3 * d));
+    const qkv = hs.map((x) =>
+      linear(
+        ln(x, W(p + "ln_1.weight"), W(p + "ln_1.bias")),
+        W(p + "attn.c_attn.weight"),
+        W(p + "attn.c_attn.bias"),
+        d,
+        3 * d,
+      ),
+    );
     const attnOut: number[][] = hs.map(() => new Array<number>(d).fill(0));
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < T; i++) {
@@ -162,13 +176,20 @@ export function referenceLogits(c: Gpt2Config, w: Weights, ids: number[]): Float
         const mx = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - mx));
         const z = e.reduce((a, v) => a + v, 0);
-        for (let j = 0; j <= i; j++) for (let k = 0; k < hd; k++) attnOut[i][h * hd + k] += (e[j] / z) * qkv[j][2 * d + h * hd + k];
+        for (let j = 0; j <= i; j++)
+          for (let k = 0; k < hd; k++) attnOut[i][h * hd + k] += (e[j] / z) * qkv[j][2 * d + h * hd + k];
       }
     }
     hs = hs.map((x, i) => {
       const a = linear(attnOut[i], W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), d, d);
       const x1 = x.map((v, k) => v + a[k]);
-      const m = linear(ln(x1, W(p + "ln_2.weight"), W(p + "ln_2.bias")), W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), d, f).map(gelu);
+      const m = linear(
+        ln(x1, W(p + "ln_2.weight"), W(p + "ln_2.bias")),
+        W(p + "mlp.c_fc.weight"),
+        W(p + "mlp.c_fc.bias"),
+        d,
+        f,
+      ).map(gelu);
       const o = linear(m, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), f, d);
       return x1.map((v, k) => v + o[k]);
     });

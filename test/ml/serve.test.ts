@@ -13,7 +13,8 @@ import { CORPUS, expectMlError, tmpDir } from "./helpers";
 function perturbedModel(dir: string, seed: string, config: Gpt2Config = PRESETS.tiny): string {
   const w = initWeights(config, seed);
   for (const [name, t] of w) {
-    if (name.endsWith(".bias") || name.includes("ln_")) for (let i = 0; i < t.length; i++) t[i] += 0.1 * Math.sin(7 * i + name.length);
+    if (name.endsWith(".bias") || name.includes("ln_"))
+      for (let i = 0; i < t.length; i++) t[i] += 0.1 * Math.sin(7 * i + name.length);
     else for (let i = 0; i < t.length; i++) t[i] *= 3;
   }
   saveCheckpoint(dir, config, w);
@@ -41,7 +42,8 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     expect(a.equals(b)).to.equal(true);
     const out = await exportOnnx(modelDir, path.join(tmpDir("exp"), "serve"));
     expect(fs.readFileSync(out.onnxPath).equals(a)).to.equal(true);
-    for (const f of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) expect(fs.existsSync(path.join(out.dir, f)), f).to.equal(true);
+    for (const f of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"])
+      expect(fs.existsSync(path.join(out.dir, f)), f).to.equal(true);
 
     const served = await loadServed(modelDir, { cacheDir });
     const ids = [
@@ -61,7 +63,9 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     let maxLong = 0;
     for (let i = 0; i < tfLong.length; i++) maxLong = Math.max(maxLong, Math.abs(tfLong[i] - onnxLong[i]));
     expect(maxLong).to.be.lessThan(1e-4);
-    console.log(`      export parity: max |Δlogit| = ${maxDiff.toExponential(2)} (16 tokens ×2), ${maxLong.toExponential(2)} (64 tokens)`);
+    console.log(
+      `      export parity: max |Δlogit| = ${maxDiff.toExponential(2)} (16 tokens ×2), ${maxLong.toExponential(2)} (64 tokens)`,
+    );
   });
 
   it("generation: greedy is deterministic and follows the training graph's argmax through the KV cache; seeded sampling is reproducible and depends on the seed", async function () {
@@ -103,7 +107,9 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     const w = initWeights(c, "eos");
     const d = c.n_embd;
     (w.get("ln_f.weight") as Float32Array).fill(0);
-    (w.get("ln_f.bias") as Float32Array).set((w.get("wte.weight") as Float32Array).subarray(c.eos_token_id * d, (c.eos_token_id + 1) * d).map((v) => v * 100));
+    (w.get("ln_f.bias") as Float32Array).set(
+      (w.get("wte.weight") as Float32Array).subarray(c.eos_token_id * d, (c.eos_token_id + 1) * d).map((v) => v * 100),
+    );
     const dir = path.join(tmpDir("eos"), "m");
     saveCheckpoint(dir, c, w);
     const g = await generate(dir, ["Hello"], { maxNewTokens: 10 }, { cacheDir });
@@ -112,7 +118,13 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
   });
 
   it("evaluation: the ONNX path equals the training graph within 1e-4; every token is scored once", async function () {
-    for (const [ctx, stride] of [[64, 32], [16, 16], [10, 3], [64, 64], [2, 1]]) {
+    for (const [ctx, stride] of [
+      [64, 32],
+      [16, 16],
+      [10, 3],
+      [64, 64],
+      [2, 1],
+    ]) {
       const ws = planWindows(1000, ctx, stride);
       const scored = ws.reduce((a, w) => a + w.trg, 0);
       expect(scored, `${ctx}/${stride}`).to.equal(999);
@@ -130,18 +142,43 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     const shortCtx = await evaluate(modelDir, { datasets: [CORPUS], cacheDir, contextLength: 16, stride: 8 });
     const shortTf = await evaluateTf(modelDir, { datasets: [CORPUS], contextLength: 16, stride: 8 });
     expect(Math.abs(shortCtx.loss - shortTf.loss)).to.be.lessThan(1e-4);
-    console.log(`      eval parity: |Δloss| = ${Math.abs(onnx.loss - tfe.loss).toExponential(2)} (ctx 64), ${Math.abs(shortCtx.loss - shortTf.loss).toExponential(2)} (ctx 16)`);
+    console.log(
+      `      eval parity: |Δloss| = ${Math.abs(onnx.loss - tfe.loss).toExponential(2)} (ctx 64), ${Math.abs(shortCtx.loss - shortTf.loss).toExponential(2)} (ctx 16)`,
+    );
   });
 
   it("bad inputs: prompt too long, bad sampling parameters, a CUDA device that is not there", async function () {
     const long = "word ".repeat(80);
-    await expectMlError(() => generate(modelDir, [long], { maxNewTokens: 4 }, { cacheDir }), "PROMPT_TOO_LONG", "prompt 0", "context of 64");
+    await expectMlError(
+      () => generate(modelDir, [long], { maxNewTokens: 4 }, { cacheDir }),
+      "PROMPT_TOO_LONG",
+      "prompt 0",
+      "context of 64",
+    );
     await expectMlError(() => generate(modelDir, ["a b c"], { maxNewTokens: 62 }, { cacheDir }), "PROMPT_TOO_LONG");
-    await expectMlError(() => generate(modelDir, ["a"], { maxNewTokens: 0 }, { cacheDir }), "PARAMS_INVALID", "maxNewTokens");
-    await expectMlError(() => generate(modelDir, ["a"], { maxNewTokens: 2, topP: 1.5, temperature: 1 }, { cacheDir }), "PARAMS_INVALID", "topP");
-    await expectMlError(() => generate(modelDir, ["a"], { maxNewTokens: 2 }, { cacheDir, device: "cuda" }), "DEVICE_UNAVAILABLE");
-    await expectMlError(() => evaluate(modelDir, { datasets: [CORPUS], cacheDir, device: "cuda" }), "DEVICE_UNAVAILABLE");
-    await expectMlError(() => evaluate(modelDir, { datasets: [CORPUS], cacheDir, contextLength: 65 }), "PARAMS_INVALID", "contextLength");
+    await expectMlError(
+      () => generate(modelDir, ["a"], { maxNewTokens: 0 }, { cacheDir }),
+      "PARAMS_INVALID",
+      "maxNewTokens",
+    );
+    await expectMlError(
+      () => generate(modelDir, ["a"], { maxNewTokens: 2, topP: 1.5, temperature: 1 }, { cacheDir }),
+      "PARAMS_INVALID",
+      "topP",
+    );
+    await expectMlError(
+      () => generate(modelDir, ["a"], { maxNewTokens: 2 }, { cacheDir, device: "cuda" }),
+      "DEVICE_UNAVAILABLE",
+    );
+    await expectMlError(
+      () => evaluate(modelDir, { datasets: [CORPUS], cacheDir, device: "cuda" }),
+      "DEVICE_UNAVAILABLE",
+    );
+    await expectMlError(
+      () => evaluate(modelDir, { datasets: [CORPUS], cacheDir, contextLength: 65 }),
+      "PARAMS_INVALID",
+      "contextLength",
+    );
   });
 
   it("a freshly created model serves too (the cache is keyed by weights root)", async function () {

@@ -62,6 +62,23 @@ export async function buyM1(f: PostHumanFixture, buyer: HardhatEthersSigner, amo
   await (await fre.buyDT(f.m1.exchangeId, amount, cost, ethers.ZeroAddress, 0)).wait();
 }
 
+/** The fixture's signer with this address (named accounts and `others`). */
+export function signerOf(f: PostHumanFixture, address: string): HardhatEthersSigner {
+  const all = [f.deployer, f.alice, f.bob, f.charlie, f.derek, f.elena, f.worker, f.treasury, ...f.others];
+  const s = all.find((x) => x.address === address);
+  if (!s) throw new Error(`No fixture signer for ${address}`);
+  return s;
+}
+
+/** Gives `to` one datatoken of `modelId` if it holds less: from alice's supply for M1, else from the model's owner. */
+export async function ensureDatatoken(f: PostHumanFixture, to: HardhatEthersSigner, modelId: bigint): Promise<void> {
+  const m = await f.ph.registry.getModel(modelId);
+  const dt = datatokenAt(m.datatoken, to);
+  if ((await dt.balanceOf(to.address)) >= ONE_DATATOKEN) return;
+  const from = modelId === f.m1.modelId ? f.alice : signerOf(f, m.owner);
+  await (await dt.connect(from).transfer(to.address, ONE_DATATOKEN)).wait();
+}
+
 export interface JobOptions {
   requester?: HardhatEthersSigner;
   kind?: JobKindName;
@@ -74,7 +91,7 @@ export interface JobOptions {
 export async function openJob(f: PostHumanFixture, o: JobOptions = {}): Promise<bigint> {
   const requester = o.requester ?? f.bob;
   const modelId = o.modelId ?? f.m1.modelId;
-  if (modelId === f.m1.modelId) await giveM1(f, requester, ONE_DATATOKEN);
+  await ensureDatatoken(f, requester, modelId);
   const kind = o.kind ?? "Infer";
   return requestJob(f.ph, requester, {
     modelId,

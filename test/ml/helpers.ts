@@ -15,8 +15,16 @@ import {
   Weights,
 } from "../../offchain/ml";
 
+const createdDirs: string[] = [];
+process.on("exit", () => {
+  for (const d of createdDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tmpDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `posthuman-ml-${label}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `posthuman-ml-${label}-`));
+  createdDirs.push(d);
+  return d;
 }
 
 export async function expectMlError(fn: () => unknown, code: string, ...mentions: string[]): Promise<Error> {

@@ -50,11 +50,29 @@ export function defaultCacheDir(): string {
 }
 
 /** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
+const rootMemo = new Map<string, string>();
+
+/** weightsRoot, remembered per (folder, size and mtime of model.safetensors) within this process. */
+async function cachedWeightsRoot(modelDir: string): Promise<string> {
+  let key = "";
+  try {
+    const st = fs.statSync(path.join(modelDir, "model.safetensors"));
+    key = `${path.resolve(modelDir)}|${st.size}|${st.mtimeMs}`;
+  } catch {
+    return weightsRoot(modelDir);
+  }
+  const hit = rootMemo.get(key);
+  if (hit) return hit;
+  const root = await weightsRoot(modelDir);
+  rootMemo.set(key, root);
+  return root;
+}
+
 export async function prepareServingDir(
   modelDir: string,
   opts: ServeOptions = {},
 ): Promise<{ dir: string; weightsRoot: string }> {
-  const root = await weightsRoot(modelDir);
+  const root = await cachedWeightsRoot(modelDir);
   if (opts.servingDir) {
     const stamp = readStamp(opts.servingDir);
     if (stamp !== root) await exportOnnx(modelDir, opts.servingDir, { limits: opts.limits });

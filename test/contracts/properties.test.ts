@@ -137,6 +137,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       t: fc.constant("list" as const),
+      any: anyTarget,
       who: person,
       model: idx,
       amount: fc.integer({ min: 1, max: 30 }),
@@ -147,6 +148,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       t: fc.constant("buy" as const),
+      any: anyTarget,
       listing: idx,
       who: person,
       pct: fc.integer({ min: 1, max: 100 }),

@@ -33,6 +33,9 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 const networks: Record<string, NetworkUserConfig> = {
   hardhat: {
     hardfork: "cancun",
+    // Blocks mined within one second keep that second, so block time tracks the wall clock on a busy local chain
+    // (otherwise each block adds a second and time-gated steps such as settlement wait for the clock to catch up).
+    allowBlocksWithSameTimestamp: true,
     // `posthuman up` replays its journal onto a fresh node: the genesis date must be the original one.
     ...(process.env.POSTHUMAN_CHAIN_INITIAL_DATE ? { initialDate: process.env.POSTHUMAN_CHAIN_INITIAL_DATE } : {}),
   },

@@ -168,7 +168,7 @@ async function replay(url: string, entries: JournalEntry[]): Promise<boolean> {
     if (e.block > head.block && e.method !== "evm_setNextBlockTimestamp") {
       // The call mined block(s): pin the timestamp of the first one to the recorded one. Calls that mine
       // several blocks (hardhat_mine) carry their own interval in their params.
-      if (e.block === head.block + 1 && e.timestamp > head.timestamp) {
+      if (e.block === head.block + 1 && e.timestamp >= head.timestamp) {
         await rpc(url, "evm_setNextBlockTimestamp", [e.timestamp]);
       }
     }

@@ -615,7 +615,9 @@ export function createSender(opts: SenderOptions): Sender {
   };
 
   const simulate = async (req: SendRequest): Promise<bigint> => {
-    const call = { from: account, to: req.to, data: req.data, value: req.value ?? 0n };
+    // Simulated against the pending block: the state and the timestamp the transaction will meet when it is mined
+    // (against "latest", a chain that mines only on demand keeps a stale timestamp, and time-gated calls never pass).
+    const call = { from: account, to: req.to, data: req.data, value: req.value ?? 0n, blockTag: "pending" };
     try {
       await retry(() => rpc.call(call));
       const estimate = await retry(() => rpc.estimateGas(call));

@@ -1,0 +1,174 @@
+/**
+ * Turns JobMarket and ModelRegistry events into rows of jobs.ts, inside the ingestion transaction (so the rows
+ * and the checkpoint move together), and undoes them on a reorg.
+ */
+import type { Log as EthLog } from "ethers";
+import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
+import type { SqliteTx } from "./db";
+import type { IngestHandler } from "./ingest";
+import { FINAL_STATES, KIND_NAMES, type JobState } from "./jobs";
+
+export const jobMarketInterface = JobMarket__factory.createInterface();
+export const registryInterface = ModelRegistry__factory.createInterface();
+
+/** Events the worker ingests, for the getLogs topic filter. */
+export const INGESTED_EVENTS = {
+  market: [
+    "JobRequested",
+    "JobClaimed",
+    "ReceiptSubmitted",
+    "JobSettled",
+    "JobCancelled",
+    "JobFailed",
+    "JobReclaimed",
+    "ChallengeResolved",
+  ],
+  registry: ["ModelPublished", "ModelDerived", "ModelFrozen"],
+} as const;
+
+export function ingestedTopics(): string[] {
+  return [
+    ...INGESTED_EVENTS.market.map((e) => jobMarketInterface.getEvent(e)!.topicHash),
+    ...INGESTED_EVENTS.registry.map((e) => registryInterface.getEvent(e)!.topicHash),
+  ];
+}
+
+export interface EventHandlerOptions {
+  jobMarket: string;
+  registry: string;
+  /** This worker's address: a JobClaimed by anyone else makes the job "lost". */
+  self: string;
+  /** Called after the transaction commits with the jobs whose rows changed (the pipeline wakes up). */
+  onChange?: () => void;
+}
+
+function setState(tx: SqliteTx, jobId: string, state: JobState, extra = ""): void {
+  // Terminal states are final: a late or replayed event never moves a job out of one.
+  const finals = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
+  tx.prepare(`UPDATE jobs SET state = ?, updated_at_ms = ?${extra} WHERE job_id = ? AND state NOT IN (${finals})`).run(
+    state,
+    Date.now(),
+    jobId,
+  );
+}
+
+export function createEventHandler(o: EventHandlerOptions): IngestHandler {
+  const market = o.jobMarket.toLowerCase();
+  const registry = o.registry.toLowerCase();
+  const self = o.self.toLowerCase();
+
+  const onMarket = (log: EthLog, tx: SqliteTx) => {
+    const ev = jobMarketInterface.parseLog(log);
+    if (!ev) return;
+    const jobId = String(ev.args.jobId);
+    switch (ev.name) {
+      case "JobRequested": {
+        const a = ev.args;
+        tx.prepare(
+          `INSERT INTO jobs (job_id, model_id, kind, requester, input_hash, input_uri, fee, deadline, params, seen_block,
+             state, requested_at_ms, updated_at_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?, ?)
+           ON CONFLICT(job_id) DO UPDATE SET
+             model_id = excluded.model_id, kind = excluded.kind, requester = excluded.requester,
+             input_hash = excluded.input_hash, input_uri = excluded.input_uri, fee = excluded.fee,
+             deadline = excluded.deadline, params = excluded.params, seen_block = excluded.seen_block, state = 'seen',
+             worker = NULL, input_artifact = NULL, result_artifact = NULL, output_hash = NULL, receipt = NULL,
+             child_model_id = NULL, error_code = NULL, error_message = NULL, progress = NULL,
+             requested_at_ms = excluded.requested_at_ms, updated_at_ms = excluded.updated_at_ms
+           WHERE jobs.state = 'vanished'`,
+        ).run(
+          jobId,
+          String(a.modelId),
+          KIND_NAMES[Number(a.kind)],
+          String(a.requester),
+          String(a.inputHash).toLowerCase(),
+          String(a.inputURI),
+          String(a.fee),
+          Number(a.deadline),
+          String(a.params),
+          log.blockNumber,
+          Date.now(),
+          Date.now(),
+        );
+        break;
+      }
+      case "JobClaimed": {
+        const worker = String(ev.args.worker);
+        tx.prepare("UPDATE jobs SET worker = ? WHERE job_id = ?").run(worker, jobId);
+        if (worker.toLowerCase() !== self) setState(tx, jobId, "lost");
+        break;
+      }
+      case "ReceiptSubmitted":
+        tx.prepare("UPDATE jobs SET child_model_id = ? WHERE job_id = ?").run(String(ev.args.childModelId), jobId);
+        break;
+      case "JobSettled":
+        setState(tx, jobId, "settled");
+        break;
+      case "JobCancelled":
+        setState(tx, jobId, "cancelled");
+        break;
+      case "JobFailed":
+        setState(tx, jobId, "failed");
+        break;
+      case "JobReclaimed":
+        setState(tx, jobId, "reclaimed");
+        break;
+      case "ChallengeResolved":
+        if (ev.args.upheld) setState(tx, jobId, "slashed");
+        break;
+    }
+  };
+
+  const onRegistry = (log: EthLog, tx: SqliteTx) => {
+    const ev = registryInterface.parseLog(log);
+    if (!ev) return;
+    const insert = tx.prepare(
+      `INSERT INTO models (model_id, owner, weights_root, datatoken, parent_id, frozen, seen_block)
+       VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT(model_id) DO NOTHING`,
+    );
+    if (ev.name === "ModelPublished") {
+      const a = ev.args;
+      insert.run(
+        String(a.modelId),
+        String(a.owner),
+        String(a.weightsRoot).toLowerCase(),
+        String(a.datatoken),
+        "0",
+        log.blockNumber,
+      );
+    } else if (ev.name === "ModelDerived") {
+      const a = ev.args;
+      insert.run(
+        String(a.modelId),
+        String(a.owner),
+        String(a.weightsRoot).toLowerCase(),
+        String(a.datatoken),
+        String(a.parentId),
+        log.blockNumber,
+      );
+    } else if (ev.name === "ModelFrozen") {
+      tx.prepare("UPDATE models SET frozen = 1 WHERE model_id = ?").run(String(ev.args.modelId));
+    }
+  };
+
+  return {
+    apply(logs, tx) {
+      for (const log of logs) {
+        const address = log.address.toLowerCase();
+        if (address === market) onMarket(log, tx);
+        else if (address === registry) onRegistry(log, tx);
+      }
+      if (logs.length) queueMicrotask(() => o.onChange?.());
+    },
+    rollback(ancestorBlock, tx) {
+      // Requests and models from replaced blocks vanish (a request mined again after the reorg, possibly under the
+      // same id with other content, brings its row back as new). Jobs seen earlier may have had later events replaced too:
+      // the pipeline re-reads each active job's on-chain status before acting, which repairs them.
+      tx.prepare(
+        `UPDATE jobs SET state = 'vanished', updated_at_ms = ? WHERE seen_block > ? AND state NOT IN ('settled','failed','reclaimed','cancelled','slashed')`,
+      ).run(Date.now(), ancestorBlock);
+      tx.prepare("DELETE FROM models WHERE seen_block > ?").run(ancestorBlock);
+      queueMicrotask(() => o.onChange?.());
+    },
+  };
+}

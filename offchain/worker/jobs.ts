@@ -1,0 +1,153 @@
+/**
+ * The worker's view of jobs and models, persisted in SQLite. Rows are created and moved by chain events (events.ts,
+ * inside the ingestion transaction) and by the pipeline (pipeline.ts) as it works. The chain stays the source of
+ * truth: the pipeline re-reads a job's on-chain status before every action.
+ *
+ * Local job states:
+ *   seen ─▶ claimed ─▶ input_ready ─▶ running ─▶ output_stored ─▶ submitted ─▶ settled
+ *   and the ends: failed (given up on chain), reclaimed, cancelled, slashed, lost (another worker claimed it),
+ *   skipped (not ours to run: kind, model or deadline), vanished (a reorg removed its request).
+ */
+import type { SqliteTx, WorkerDb } from "./db";
+
+export const JOB_STATES = [
+  "seen",
+  "claimed",
+  "input_ready",
+  "running",
+  "output_stored",
+  "submitted",
+  "settled",
+  "failed",
+  "reclaimed",
+  "cancelled",
+  "slashed",
+  "lost",
+  "skipped",
+  "vanished",
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINAL_STATES: ReadonlySet<JobState> = new Set([
+  "settled",
+  "failed",
+  "reclaimed",
+  "cancelled",
+  "slashed",
+  "lost",
+  "vanished",
+]);
+
+export type JobKindName = "train" | "infer" | "evaluate";
+export const KIND_NAMES: readonly JobKindName[] = ["train", "infer", "evaluate"];
+
+export interface JobRow {
+  job_id: string;
+  model_id: string;
+  kind: JobKindName;
+  requester: string;
+  input_hash: string;
+  input_uri: string;
+  fee: string;
+  deadline: number;
+  params: string;
+  seen_block: number;
+  state: JobState;
+  /** The claimant on chain, once known. */
+  worker: string | null;
+  input_artifact: string | null;
+  result_artifact: string | null;
+  output_hash: string | null;
+  /** JSON of the receipt this worker built (train: with the child's tree root). */
+  receipt: string | null;
+  child_model_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  progress: string | null;
+  run_ms: number | null;
+  requested_at_ms: number;
+  claimed_at_ms: number | null;
+  submitted_at_ms: number | null;
+  updated_at_ms: number;
+}
+
+export interface ModelRow {
+  model_id: string;
+  owner: string;
+  weights_root: string;
+  datatoken: string;
+  parent_id: string;
+  frozen: number;
+  seen_block: number;
+}
+
+export const JOB_MIGRATIONS = [
+  `CREATE TABLE jobs (
+     job_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, kind TEXT NOT NULL, requester TEXT NOT NULL,
+     input_hash TEXT NOT NULL, input_uri TEXT NOT NULL, fee TEXT NOT NULL, deadline INTEGER NOT NULL,
+     params TEXT NOT NULL, seen_block INTEGER NOT NULL, state TEXT NOT NULL, worker TEXT,
+     input_artifact TEXT, result_artifact TEXT, output_hash TEXT, receipt TEXT, child_model_id TEXT,
+     error_code TEXT, error_message TEXT, progress TEXT, run_ms INTEGER,
+     requested_at_ms INTEGER NOT NULL, claimed_at_ms INTEGER, submitted_at_ms INTEGER, updated_at_ms INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX jobs_state ON jobs(state);
+   CREATE TABLE models (
+     model_id TEXT PRIMARY KEY, owner TEXT NOT NULL, weights_root TEXT NOT NULL, datatoken TEXT NOT NULL,
+     parent_id TEXT NOT NULL, frozen INTEGER NOT NULL DEFAULT 0, seen_block INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX models_root ON models(weights_root);
+   CREATE TABLE model_trees (weights_root TEXT PRIMARY KEY, tree_root TEXT NOT NULL, source TEXT NOT NULL) STRICT;`,
+];
+
+export type JobPatch = Partial<Omit<JobRow, "job_id">>;
+
+export interface JobsRepo {
+  get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;
+  /** Jobs the pipeline still has work on. */
+  active(): JobRow[];
+  update(jobId: bigint | string, patch: JobPatch, tx?: SqliteTx): void;
+  countByState(): Record<string, number>;
+  model(modelId: bigint | string, tx?: SqliteTx): ModelRow | undefined;
+  /** The artifact tree of a model's weights, when this operator's store holds it. */
+  treeOf(weightsRoot: string, tx?: SqliteTx): string | undefined;
+  setTree(weightsRoot: string, treeRoot: string, source: string, tx?: SqliteTx): void;
+}
+
+export function createJobsRepo(db: WorkerDb): JobsRepo {
+  db.migrate("jobs", JOB_MIGRATIONS);
+  const on = (tx?: SqliteTx) => tx ?? db;
+  return {
+    get: (jobId, tx) => on(tx).prepare("SELECT * FROM jobs WHERE job_id = ?").get<JobRow>(String(jobId)),
+    active: () =>
+      db
+        .prepare(
+          `SELECT * FROM jobs WHERE state NOT IN (${[...FINAL_STATES].map(() => "?").join(",")}) ORDER BY CAST(job_id AS INTEGER)`,
+        )
+        .all<JobRow>(...FINAL_STATES),
+    update(jobId, patch, tx) {
+      const keys = Object.keys(patch) as (keyof JobPatch)[];
+      const sets = [...keys.map((k) => `${k} = ?`), "updated_at_ms = ?"].join(", ");
+      const values = keys.map((k) => (patch[k] ?? null) as string | number | null);
+      on(tx)
+        .prepare(`UPDATE jobs SET ${sets} WHERE job_id = ?`)
+        .run(...values, Date.now(), String(jobId));
+    },
+    countByState() {
+      const rows = db
+        .prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        .all<{ state: string; n: number }>();
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    },
+    model: (modelId, tx) => on(tx).prepare("SELECT * FROM models WHERE model_id = ?").get<ModelRow>(String(modelId)),
+    treeOf: (root, tx) =>
+      on(tx)
+        .prepare("SELECT tree_root FROM model_trees WHERE weights_root = ?")
+        .get<{ tree_root: string }>(root.toLowerCase())?.tree_root,
+    setTree(root, tree, source, tx) {
+      on(tx)
+        .prepare(
+          "INSERT INTO model_trees (weights_root, tree_root, source) VALUES (?, ?, ?) ON CONFLICT(weights_root) DO UPDATE SET tree_root = excluded.tree_root",
+        )
+        .run(root.toLowerCase(), tree, source);
+    },
+  };
+}

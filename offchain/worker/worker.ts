@@ -1,0 +1,252 @@
+/**
+ * A PostHuman worker: ingestion (events.ts) → job rows (jobs.ts) → pipeline (pipeline.ts) → chain (sender.ts),
+ * with the operator API (api.ts) and metrics beside them. `createWorker` wires the parts; `start`/`stop` run them.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type http from "node:http";
+import { ethers } from "ethers";
+import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
+import { builtinProcessExecutor, ExternalExecutor, loadCheckpoint, weightsRoot, type Executor } from "../ml";
+import { ApiError, createApiServer, listen, type JobView } from "./api";
+import { authDomain } from "./auth";
+import type { WorkerConfig } from "./config";
+import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
+import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
+import { createIngestor, type Ingestor } from "./ingest";
+import { createJobsRepo, type JobsRepo } from "./jobs";
+import type { Log } from "./log";
+import { Counter, Gauge, Histogram, Registry } from "./metrics";
+import { createPipeline, type Pipeline } from "./pipeline";
+import { createProvider, assertChainId } from "./rpc";
+import { createSender, type Sender } from "./sender";
+import { createLocalArtifactStore, type ArtifactStore } from "./store";
+
+export interface WorkerOptions {
+  config: WorkerConfig;
+  log: Log;
+  /** The artifact store; several workers of one operator may share one (default: <dataDir>/artifacts). */
+  store?: ArtifactStore;
+  /** Overrides the executor of the configuration (tests). */
+  executor?: Executor;
+  /** Pipeline poll interval (default: the ingestion poll interval). */
+  pipelinePollMs?: number;
+}
+
+export interface Worker {
+  readonly address: string;
+  readonly apiUrl: string | undefined;
+  readonly db: WorkerDb;
+  readonly jobs: JobsRepo;
+  readonly pipeline: Pipeline;
+  readonly ingestor: Ingestor;
+  readonly sender: Sender;
+  readonly store: ArtifactStore;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function makeExecutor(cfg: WorkerConfig): Executor {
+  const timeoutSec = Math.ceil(cfg.limits.jobTimeoutMs / 1000);
+  if (cfg.executor.kind === "external") {
+    return new ExternalExecutor({ command: cfg.executor.command, args: cfg.executor.args, timeoutSec });
+  }
+  return builtinProcessExecutor({ timeoutSec, cacheDir: path.join(cfg.dataDir, "ml-cache") });
+}
+
+export async function createWorker(o: WorkerOptions): Promise<Worker> {
+  const cfg = o.config;
+  const log = o.log;
+  const marketAddress = cfg.chain.contracts.JobMarket;
+  const registryAddress = cfg.chain.contracts.ModelRegistry;
+  if (!marketAddress || !registryAddress) {
+    throw new Error(
+      `The address book ${cfg.chain.addressBookFile} has no JobMarket/ModelRegistry: deploy PostHuman first.`,
+    );
+  }
+  const provider = createProvider({ url: cfg.rpc.url, chainId: cfg.chain.chainId, timeoutMs: cfg.rpc.timeoutMs });
+  await assertChainId(provider, cfg.chain.chainId, cfg.rpc.url);
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const db = openWorkerDb({ file: path.join(cfg.dataDir, DB_FILE_NAME) });
+  const jobs = createJobsRepo(db);
+  const store = o.store ?? createLocalArtifactStore({ dir: path.join(cfg.dataDir, "artifacts") });
+  const wallet = new ethers.Wallet(cfg.signer.privateKey.reveal());
+  const sender = createSender({
+    provider,
+    db,
+    wallet,
+    chainId: cfg.chain.chainId,
+    log,
+    interfaces: [jobMarketInterface, registryInterface],
+  });
+  const market = JobMarket__factory.connect(marketAddress, provider);
+  const registry = ModelRegistry__factory.connect(registryAddress, provider);
+
+  const metrics = new Registry();
+  const jobDuration = metrics.add(
+    new Histogram(
+      "posthuman_job_run_seconds",
+      "Executor time of completed jobs",
+      [0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+    ),
+  );
+  const rpcErrors = metrics.add(new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion"));
+  // The event handler wakes the pipeline, which is created after it.
+  const late: { pipeline?: Pipeline } = {};
+  const handler = createEventHandler({
+    jobMarket: marketAddress,
+    registry: registryAddress,
+    self: wallet.address,
+    onChange: () => late.pipeline?.wake(),
+  });
+  const ingestor = createIngestor({
+    provider,
+    db,
+    addresses: [marketAddress, registryAddress],
+    topics: [ingestedTopics()],
+    startBlock: cfg.chain.startBlock,
+    confirmations: cfg.ingest.confirmations,
+    pollMs: cfg.ingest.pollIntervalMs,
+    maxChunk: cfg.ingest.maxChunkBlocks,
+    chainId: cfg.chain.chainId,
+    handler,
+    log,
+  });
+  metrics.add(
+    new Gauge("posthuman_jobs", "Jobs known to this worker, by local state", (g) => {
+      g.reset();
+      for (const [state, n] of Object.entries(jobs.countByState())) g.set(n, { state });
+    }),
+  );
+  metrics.add(
+    new Gauge("posthuman_ingestion_lag_blocks", "Blocks between the chain head and the last ingested block", (g) => {
+      const s = ingestor.status();
+      g.set(s.lagBlocks ?? 0);
+      const seen = rpcErrors.get();
+      if (s.rpcErrors > seen) rpcErrors.inc({}, s.rpcErrors - seen);
+    }),
+  );
+
+  const pipeline = createPipeline({
+    jobs,
+    store,
+    sender,
+    market,
+    registry,
+    executor: o.executor ?? makeExecutor(cfg),
+    self: wallet.address,
+    dataDir: cfg.dataDir,
+    kinds: cfg.capabilities.jobKinds,
+    jobTimeoutMs: cfg.limits.jobTimeoutMs,
+    pollMs: o.pipelinePollMs ?? cfg.ingest.pollIntervalMs,
+    log,
+    onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
+  });
+  late.pipeline = pipeline;
+
+  const domain = authDomain(cfg.chain.chainId, marketAddress);
+  const jobView = async (jobId: bigint): Promise<JobView | undefined> => {
+    const row = jobs.get(jobId);
+    if (!row) return undefined;
+    return {
+      requester: row.requester,
+      inputHash: row.input_hash,
+      acceptsInput: (row.state === "seen" || row.state === "claimed") && !row.input_artifact,
+      resultArtifact: row.result_artifact ?? undefined,
+      status: {
+        state: row.state,
+        kind: row.kind,
+        modelId: row.model_id,
+        worker: row.worker,
+        outputHash: row.output_hash,
+        childModelId: row.child_model_id,
+        error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
+        progress: pipeline.progress(row.job_id) ?? null,
+      },
+    };
+  };
+
+  const server: http.Server = createApiServer(
+    {
+      domain,
+      store,
+      getJob: jobView,
+      async inputReceived(jobId, artifact) {
+        jobs.update(jobId, { input_artifact: artifact });
+        pipeline.wake();
+      },
+      async acceptModel(modelId, uploader, dir) {
+        let onChain;
+        try {
+          onChain = await registry.getModel(modelId);
+        } catch {
+          throw new ApiError(404, "UNKNOWN_MODEL", `model ${modelId} is not registered on chain`);
+        }
+        if (onChain.owner.toLowerCase() !== uploader.toLowerCase()) {
+          throw new ApiError(403, "NOT_OWNER", `the upload is signed by ${uploader}, not by the model's owner`);
+        }
+        try {
+          loadCheckpoint(dir);
+        } catch (e) {
+          throw new ApiError(
+            422,
+            "MODEL_UNLOADABLE",
+            `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
+          );
+        }
+        const root = await weightsRoot(dir);
+        if (root.toLowerCase() !== onChain.weightsRoot.toLowerCase()) {
+          throw new ApiError(
+            422,
+            "WEIGHTS_ROOT_MISMATCH",
+            `the folder's weights root is ${root}, the chain records ${onChain.weightsRoot}`,
+          );
+        }
+        const tree = await store.putTree(dir, { maxBytes: cfg.capabilities.maxModelBytes });
+        jobs.setTree(root, tree.root, `upload:${uploader}`);
+        pipeline.wake();
+        return { weightsRoot: root };
+      },
+      health: () => ({
+        ok: true,
+        worker: wallet.address,
+        chainId: cfg.chain.chainId,
+        ingestion: ingestor.status(),
+        jobs: jobs.countByState(),
+      }),
+      metrics: () => metrics.render(),
+      limits: { maxInputBytes: cfg.limits.maxUploadBytes, maxModelBytes: cfg.capabilities.maxModelBytes },
+    },
+    (e) => log.error({ err: (e as Error).message }, "API error"),
+  );
+
+  let apiUrl: string | undefined;
+  return {
+    address: wallet.address,
+    get apiUrl() {
+      return apiUrl;
+    },
+    db,
+    jobs,
+    pipeline,
+    ingestor,
+    sender,
+    store,
+    async start() {
+      await sender.init();
+      apiUrl = await listen(server, cfg.http.host, cfg.http.port);
+      log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
+      ingestor.start();
+      pipeline.start();
+    },
+    async stop() {
+      server.close();
+      server.closeAllConnections();
+      await pipeline.stop();
+      await ingestor.stop();
+      sender.close();
+      db.close();
+      provider.destroy();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * A whole PostHuman world on a real `hardhat node` for end-to-end tests: Ocean + PostHuman deployed, the named
+ * accounts funded, workers staked, and helpers to publish real (tiny) models and to run workers in-process.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import { deployAll, oceanAddressesOf } from "../../scripts/lib/deploy";
+import { writeAddressBook, type AddressBook } from "../../scripts/lib/address-book";
+import { attachOcean, type OceanContracts } from "../../scripts/lib/ocean";
+import {
+  attachPostHuman,
+  benchmarkId,
+  publishModel,
+  toFixedLoss,
+  type PostHumanAddresses,
+  type PostHumanContracts,
+  type PostHumanParams,
+  type PublishedModel,
+} from "../../scripts/lib/posthuman";
+import { configHash, createModel, weightsRoot } from "../../offchain/ml";
+import { devWallet } from "../../offchain/cli/accounts";
+import { loadWorkerConfig } from "../../offchain/worker/config";
+import { silentLogger, createLogger } from "../../offchain/worker/log";
+import { createWorker, type Worker } from "../../offchain/worker/worker";
+import { authDomain } from "../../offchain/worker/auth";
+import { WorkerClient } from "../../offchain/sdk/worker-client";
+import { startHardhatNode, type HardhatNode } from "./hardhat-node";
+
+export const NAMES = [
+  "deployer",
+  "alice",
+  "bob",
+  "charlie",
+  "derek",
+  "elena",
+  "worker",
+  "treasury",
+  "worker2",
+] as const;
+export type Name = (typeof NAMES)[number];
+const INDEX: Record<Name, number> = {
+  deployer: 0,
+  alice: 1,
+  bob: 2,
+  charlie: 3,
+  derek: 4,
+  elena: 5,
+  worker: 6,
+  treasury: 7,
+  worker2: 8,
+};
+
+export interface World {
+  node: HardhatNode;
+  provider: ethers.JsonRpcProvider;
+  book: AddressBook;
+  bookFile: string;
+  ocean: OceanContracts;
+  ph: PostHumanContracts;
+  wallet(name: Name): ethers.NonceManager;
+  address(name: Name): string;
+  tmp: string;
+  stop(): Promise<void>;
+}
+
+export const WORLD_PARAMS: Partial<PostHumanParams> = { challengeWindow: 3 };
+
+export async function startWorld(params: Partial<PostHumanParams> = WORLD_PARAMS): Promise<World> {
+  const node = await startHardhatNode();
+  const provider = new ethers.JsonRpcProvider(node.url, 31337, { cacheTimeout: -1, staticNetwork: true });
+  const wallets = new Map<Name, ethers.NonceManager>();
+  const wallet = (name: Name) => {
+    let w = wallets.get(name);
+    if (!w) {
+      w = new ethers.NonceManager(new ethers.Wallet(devWallet(INDEX[name]).privateKey, provider));
+      wallets.set(name, w);
+    }
+    return w;
+  };
+  const address = (name: Name) => devWallet(INDEX[name]).address;
+  const deployer = wallet("deployer");
+  const { book } = await deployAll(deployer, { treasury: address("treasury"), params });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-world-"));
+  const bookFile = path.join(tmp, "deployment.json");
+  writeAddressBook(bookFile, book);
+  const ocean = attachOcean(oceanAddressesOf(book), deployer);
+  const ph = attachPostHuman(book.contracts as unknown as PostHumanAddresses, deployer);
+  for (const n of ["alice", "bob", "charlie", "derek", "elena", "worker", "worker2"] as const) {
+    await (await ocean.oceanToken.connect(deployer).mint(address(n), ethers.parseEther("10000"))).wait();
+  }
+  const stake = ethers.parseEther("1000");
+  for (const n of ["worker", "worker2"] as const) {
+    await (await ocean.oceanToken.connect(wallet(n)).approve(book.contracts.JobMarket, stake)).wait();
+    await (await ph.jobMarket.connect(wallet(n)).stake(stake)).wait();
+  }
+  return {
+    node,
+    provider,
+    book,
+    bookFile,
+    ocean,
+    ph,
+    wallet,
+    address,
+    tmp,
+    async stop() {
+      provider.destroy();
+      await node.stop();
+    },
+  };
+}
+
+/** Creates a tiny GPT-2 (seeded), publishes it for `owner` on the fixed-rate exchange; returns its folder and ids. */
+export async function publishTinyModel(
+  w: World,
+  owner: Name,
+  seed: number,
+  o: { supply?: bigint; rate?: bigint } = {},
+): Promise<PublishedModel & { dir: string; weightsRoot: string }> {
+  const dir = path.join(w.tmp, `model-${owner}-${seed}`);
+  await createModel(dir, { preset: "tiny", seed });
+  const root = await weightsRoot(dir);
+  const published = await publishModel(w.ph.registry.connect(w.wallet(owner)), w.wallet(owner), {
+    name: `Tiny ${seed}`,
+    symbol: `T${seed}`,
+    weightsRoot: root,
+    configHash: await configHash(dir),
+    dataHash: ethers.ZeroHash,
+    metadataURI: "",
+    baseline: { benchmarkId: benchmarkId("demo/loss"), metric: toFixedLoss(10.8) },
+    pricing: { kind: "FixedRate", rate: o.rate ?? ethers.parseEther("1") },
+    initialSupply: o.supply ?? ethers.parseEther("50"),
+  });
+  return { ...published, dir, weightsRoot: root };
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  client: WorkerClient;
+  dataDir: string;
+}
+
+/** Starts an in-process worker for `who` against the world, with its own data directory. */
+export async function startWorker(
+  w: World,
+  who: "worker" | "worker2" = "worker",
+  extraEnv: Record<string, string> = {},
+  dataDir: string = fs.mkdtempSync(path.join(w.tmp, `${who}-`)),
+): Promise<RunningWorker> {
+  const config = loadWorkerConfig({
+    env: {
+      POSTHUMAN_WORKER_RPC_URL: w.node.url,
+      POSTHUMAN_WORKER_PRIVATE_KEY: devWallet(INDEX[who]).privateKey,
+      POSTHUMAN_WORKER_ADDRESS_BOOK: w.bookFile,
+      POSTHUMAN_WORKER_DATA_DIR: dataDir,
+      POSTHUMAN_WORKER_CONFIRMATIONS: "0",
+      POSTHUMAN_WORKER_POLL_INTERVAL: "200ms",
+      POSTHUMAN_WORKER_HTTP_PORT: "0",
+      ...extraEnv,
+    },
+  });
+  const log = process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
+  const worker = await createWorker({ config, log, pipelinePollMs: 200 });
+  await worker.start();
+  const client = new WorkerClient(worker.apiUrl as string, authDomain(31337, w.book.contracts.JobMarket));
+  return { worker, client, dataDir };
+}

@@ -1,0 +1,122 @@
+import { expect } from "chai";
+import { ethers } from "ethers";
+import { encodeJobParams, requestJob, JobStatus, benchmarkId } from "../../scripts/lib/posthuman";
+import { sha256Hex } from "../../offchain/worker/auth";
+import { publishTinyModel, startWorker, startWorld, type Name, type RunningWorker, type World } from "../support/world";
+
+const PROMPTS = Buffer.from("The harbour town woke\nWind south-west, force\n");
+const TEXT = Buffer.from(
+  "The harbour town woke before the sun. Fishermen carried their nets down the stone steps, and the gulls " +
+    "followed them in loose circles, calling to each other over the water. ".repeat(6),
+);
+
+describe("worker end to end (real hardhat node, real contracts, builtin runtime)", function () {
+  this.timeout(300_000);
+  let w: World;
+  let rw: RunningWorker;
+  let m1: Awaited<ReturnType<typeof publishTinyModel>>;
+
+  before(async () => {
+    w = await startWorld();
+    rw = await startWorker(w);
+    m1 = await publishTinyModel(w, "alice", 1);
+    await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
+    // Bob, Derek and Elena hold M1 datatokens.
+    const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
+    for (const n of ["bob", "derek", "elena"] as const) {
+      await (await dt.connect(w.wallet("alice")).transfer(w.address(n), ethers.parseEther("5"))).wait();
+    }
+  });
+  after(async () => {
+    await rw?.worker.stop();
+    await w?.stop();
+  });
+
+  async function request(who: Name, kind: "Train" | "Infer" | "Evaluate", input: Buffer, params: string) {
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const jobId = await requestJob(w.ph, w.wallet(who), {
+      modelId: m1.modelId,
+      kind,
+      inputHash: sha256Hex(input),
+      fee: ethers.parseEther("2"),
+      deadline: now + 600,
+      params,
+    });
+    await uploadWhenSeen(who, jobId, input);
+    return jobId;
+  }
+
+  async function uploadWhenSeen(who: Name, jobId: bigint, input: Buffer) {
+    for (let i = 0; ; i++) {
+      try {
+        return await rw.client.uploadInput(w.wallet(who), jobId, input);
+      } catch (e) {
+        if (i > 100 || !/UNKNOWN_JOB|not known/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  it("runs an inference job from request to settlement and pays the worker", async () => {
+    const before = await w.ocean.oceanToken.balanceOf(w.address("worker"));
+    const jobId = await request(
+      "derek",
+      "Infer",
+      PROMPTS,
+      encodeJobParams({ kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } }),
+    );
+    const row = await rw.worker.pipeline.until(jobId, ["settled"], 240_000);
+    expect(row.state).to.equal("settled");
+    const job = await w.ph.jobMarket.getJob(jobId);
+    expect(Number(job.status)).to.equal(JobStatus.Settled);
+    expect(await w.ocean.oceanToken.balanceOf(w.address("worker"))).to.be.greaterThan(before);
+    const result = await rw.client.result(w.wallet("derek"), jobId);
+    expect(sha256Hex(result)).to.equal(row.output_hash);
+    const doc = JSON.parse(result.toString()) as { generations: { text: string }[] };
+    expect(doc.generations).to.have.length(2);
+    await expect(rw.client.result(w.wallet("elena"), jobId)).to.be.rejectedWith(/requester/);
+  });
+
+  it("runs an evaluation job and records loss and token count in the receipt", async () => {
+    const jobId = await request(
+      "elena",
+      "Evaluate",
+      TEXT,
+      encodeJobParams({
+        kind: "Evaluate",
+        params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 64, maxTokens: 100_000 },
+      }),
+    );
+    const row = await rw.worker.pipeline.until(jobId, ["settled"], 240_000);
+    expect(row.state).to.equal("settled");
+    const receipt = JSON.parse(row.receipt!) as { metrics: { evalLoss: string; evalTokens: string } };
+    expect(Number(receipt.metrics.evalLoss) / 1e6).to.be.within(8, 12); // a random tiny GPT-2: ≈ ln(50257)
+    expect(Number(receipt.metrics.evalTokens)).to.be.greaterThan(100);
+  });
+
+  it("runs a training job whose receipt creates the child model, which the worker then serves", async () => {
+    const jobId = await request(
+      "bob",
+      "Train",
+      TEXT,
+      encodeJobParams({
+        kind: "Train",
+        params: {
+          steps: 4,
+          batchSize: 2,
+          contextLength: 32,
+          learningRate: 1_000_000n,
+          warmupSteps: 1,
+          weightDecay: 0n,
+        },
+      }),
+    );
+    const row = await rw.worker.pipeline.until(jobId, ["settled"], 240_000);
+    expect(row.state).to.equal("settled");
+    const job = await w.ph.jobMarket.getJob(jobId);
+    expect(job.childModelId).to.be.greaterThan(0n);
+    const child = await w.ph.registry.getModel(job.childModelId);
+    expect(child.parentId).to.equal(m1.modelId);
+    expect(rw.worker.jobs.treeOf(child.weightsRoot)).to.be.a("string");
+  });
+});

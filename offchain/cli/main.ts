@@ -1,7 +1,8 @@
 import path from "node:path";
 import { Command, Option } from "commander";
 import { createOutput, reportError, type Output } from "./output";
-import { describeUp, up } from "./up";
+import { DEFAULT_API_PORT, describeUp, up } from "./up";
+import { addWorkerFlags, startWorkerFromFlags, workerFlags } from "./worker-cmd";
 
 export interface GlobalOptions {
   rpc?: string;
@@ -48,10 +49,21 @@ export function buildProgram(run: (fn: (out: Output) => Promise<void>, cmd: Comm
     .description("start a local chain on 127.0.0.1:8545, deploy Ocean + PostHuman, and run a worker with its API")
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--chain-port <port>", "JSON-RPC port of the local chain", "8545")
-    .action(async (opts: { host: string; chainPort: string }, cmd: Command) =>
+    .option("--api-port <port>", "port of the worker's API", String(DEFAULT_API_PORT))
+    .option("--no-worker", "start the chain and the contracts only")
+    .action(async (opts: { host: string; chainPort: string; apiPort: string; worker: boolean }, cmd: Command) =>
       run(async (out) => {
         const g = globals(cmd);
-        const handle = await up({ dataDir: g.dataDir, host: opts.host, chainPort: Number(opts.chainPort) }, out);
+        const handle = await up(
+          {
+            dataDir: g.dataDir,
+            host: opts.host,
+            chainPort: Number(opts.chainPort),
+            apiPort: Number(opts.apiPort),
+            noWorker: !opts.worker,
+          },
+          out,
+        );
         out.result({ rpc: handle.chain.url, deployment: handle.deploymentFile, ...handle.book }, () =>
           describeUp(handle),
         );
@@ -60,6 +72,28 @@ export function buildProgram(run: (fn: (out: Output) => Promise<void>, cmd: Comm
         await handle.stop();
       }, cmd),
     );
+
+  addWorkerFlags(
+    program
+      .command("worker")
+      .description(
+        "run a worker against any network from its configuration (file, POSTHUMAN_WORKER_* variables, flags)",
+      ),
+  ).action(async (opts: Record<string, unknown>, cmd: Command) =>
+    run(async (out) => {
+      const g = globals(cmd);
+      const flags = workerFlags(opts, g.dataDir);
+      if (g.deployment && !flags.addressBook) flags.addressBook = g.deployment;
+      // The global --rpc applies when given explicitly; its default must not hide the worker's own configuration.
+      if (!flags.rpcUrl && cmd.parent?.getOptionValueSource("rpc") === "cli") flags.rpcUrl = g.rpc;
+      if (!flags.keyFile && g.keyFile) flags.keyFile = g.keyFile;
+      const worker = await startWorkerFromFlags(flags);
+      out.result({ worker: worker.address, api: worker.apiUrl }, () => `Worker ${worker.address} on ${worker.apiUrl}`);
+      const signal = await untilSignal();
+      out.info(`${signal}: stopping the worker…`);
+      await worker.stop();
+    }, cmd),
+  );
 
   return program;
 }

@@ -4,19 +4,33 @@ import { ethers } from "ethers";
 import { addressBookPath, readAddressBook, writeAddressBook, type AddressBook } from "../../scripts/lib/address-book";
 import { deployAll } from "../../scripts/lib/deploy";
 import { devWallet, DEV_ACCOUNTS } from "./accounts";
+import { OceanToken__factory } from "../../typechain-types";
+import type { Worker } from "../worker/worker";
+import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
 import type { Output } from "./output";
+
+/** Protocol parameters of the embedded chain: a short challenge window, so that jobs settle within a minute. */
+export const LOCAL_PARAMS = { challengeWindow: 30, arbitrationWindow: 600, unstakeDelay: 60 };
+/** Base token each named dev account receives on a fresh embedded chain. */
+export const DEV_FUNDS = ethers.parseEther("10000");
+export const DEFAULT_API_PORT = 8550;
 
 export interface UpOptions {
   dataDir: string;
   host: string;
   chainPort: number;
+  /** Port of the worker's API (0: any free port). */
+  apiPort: number;
+  /** Skip the worker (chain and contracts only). */
+  noWorker?: boolean;
   /** Where the address book is written for the other commands (deployments/localhost.json). */
   deploymentFile?: string;
 }
 
 export interface UpHandle {
   chain: LocalChain;
+  worker?: Worker;
   book: AddressBook;
   deploymentFile: string;
   stop(): Promise<void>;
@@ -36,17 +50,52 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     const provider = new ethers.JsonRpcProvider(chain.url, undefined, { cacheTimeout: -1 });
     const deployer = new ethers.NonceManager(devWallet(0).connect(provider));
     const ownBook = path.join(opts.dataDir, "deployments.json");
-    const { book, deployed } = await deployAll(deployer, { existing: readAddressBook(ownBook), log: out.info });
+    const { book, deployed } = await deployAll(deployer, {
+      existing: readAddressBook(ownBook),
+      treasury: devWallet(DEV_ACCOUNTS.indexOf("treasury")).address,
+      params: LOCAL_PARAMS,
+      log: out.info,
+    });
     writeAddressBook(ownBook, book);
     const deploymentFile = opts.deploymentFile ?? addressBookPath("localhost");
     writeAddressBook(deploymentFile, book);
     out.info(deployed.length ? `Deployed: ${deployed.join(", ")}` : "Contracts already deployed: nothing to do.");
+    if (deployed.includes("OceanToken")) {
+      const token = OceanToken__factory.connect(book.contracts.OceanToken, deployer);
+      for (const name of DEV_ACCOUNTS.slice(1)) {
+        await (await token.mint(devWallet(DEV_ACCOUNTS.indexOf(name)).address, DEV_FUNDS)).wait();
+      }
+      out.info(`Funded ${DEV_ACCOUNTS.slice(1).join(", ")} with ${ethers.formatEther(DEV_FUNDS)} OCEAN each.`);
+    }
+    let worker: Worker | undefined;
+    if (!opts.noWorker) {
+      const workerWallet = new ethers.NonceManager(devWallet(DEV_ACCOUNTS.indexOf("worker")).connect(provider));
+      if (await ensureStake(workerWallet, book.contracts.JobMarket, ethers.parseEther("1000"))) {
+        out.info("Staked 1000 OCEAN for the dev account 'worker'.");
+      }
+      worker = await startWorkerFromFlags(
+        {
+          rpcUrl: chain.url,
+          addressBook: deploymentFile,
+          dataDir: path.join(opts.dataDir, "worker"),
+          confirmations: "0",
+          pollInterval: "500ms",
+          httpHost: opts.host,
+          httpPort: String(opts.apiPort),
+          logLevel: process.env.POSTHUMAN_WORKER_LOG_LEVEL ?? "warn",
+        },
+        { ...process.env, POSTHUMAN_WORKER_PRIVATE_KEY: devWallet(DEV_ACCOUNTS.indexOf("worker")).privateKey },
+      );
+      out.info(`Worker ${worker.address} serving its API on ${worker.apiUrl}`);
+    }
     provider.destroy();
     return {
       chain,
+      worker,
       book,
       deploymentFile,
       async stop() {
+        await worker?.stop();
         await chain.stop();
       },
     };
@@ -60,6 +109,7 @@ export function describeUp(h: UpHandle): string {
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
+    `  worker API ${h.worker?.apiUrl ?? "(not started)"}`,
     `  addresses  ${h.deploymentFile}`,
     ...Object.entries(h.book.contracts).map(([k, v]) => `    ${k.padEnd(26)} ${v}`),
     ``,

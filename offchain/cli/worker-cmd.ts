@@ -1,0 +1,78 @@
+/**
+ * `posthuman worker`: runs a worker against any network from its configuration (file, POSTHUMAN_WORKER_* variables,
+ * flags). `posthuman up` runs one in-process with the dev account "worker" on the embedded chain.
+ */
+import path from "node:path";
+import type { Command } from "commander";
+import { ethers } from "ethers";
+import { JobMarket__factory, OceanToken__factory } from "../../typechain-types";
+import { describeWorkerConfig, loadWorkerConfig, type WorkerFlags } from "../worker/config";
+import { createLogger } from "../worker/log";
+import { createWorker, type Worker } from "../worker/worker";
+
+/** Worker settings as flags (each also has a POSTHUMAN_WORKER_* variable; see docs/operator.md). */
+export const WORKER_FLAGS: [string, string][] = [
+  ["--config <file>", "JSON configuration file (or POSTHUMAN_WORKER_CONFIG)"],
+  ["--network <name>", "network whose address book deployments/<name>.json to use"],
+  ["--address-book <file>", "address book file (overrides --network)"],
+  ["--start-block <n>", "first block to ingest (default: the address book's startBlock)"],
+  ["--rpc-url <url>", "RPC node (or POSTHUMAN_WORKER_RPC_URL)"],
+  ["--ws-url <url>", "WebSocket endpoint for new heads (optional)"],
+  ["--worker-key-file <file>", "file holding the worker's key (or POSTHUMAN_WORKER_PRIVATE_KEY)"],
+  ["--confirmations <n>", "blocks on top before an event is acted on"],
+  ["--poll-interval <duration>", "time between polls, e.g. 2s"],
+  ["--max-chunk-blocks <n>", "largest getLogs range"],
+  ["--worker-data-dir <dir>", "the worker's database and artifacts (default: <data-dir>/worker)"],
+  ["--executor <kind>", "builtin or external"],
+  ["--executor-command <cmd>", "program of the external executor"],
+  ["--executor-args <list>", "its arguments, comma-separated"],
+  ["--job-kinds <list>", "kinds served: train,infer,evaluate"],
+  ["--max-model-size <size>", "largest model accepted, e.g. 2GiB"],
+  ["--job-timeout <duration>", "longest run of one job, e.g. 30m"],
+  ["--max-memory <size>", "memory a job may use"],
+  ["--max-upload <size>", "largest input upload"],
+  ["--http-host <host>", "API host"],
+  ["--http-port <port>", "API port (0: any free port)"],
+  ["--log-level <level>", "fatal|error|warn|info|debug|trace|silent"],
+];
+
+export function addWorkerFlags(cmd: Command): Command {
+  for (const [flag, help] of WORKER_FLAGS) cmd.option(flag, help);
+  return cmd;
+}
+
+/** Maps the command's options onto the worker configuration's flag names. */
+export function workerFlags(opts: Record<string, unknown>, dataDir: string): WorkerFlags {
+  const flags: WorkerFlags = {};
+  for (const [k, v] of Object.entries(opts)) if (typeof v === "string") flags[k] = v;
+  if (flags.workerKeyFile) flags.keyFile = flags.workerKeyFile;
+  flags.dataDir =
+    (flags.workerDataDir as string | undefined) ??
+    process.env.POSTHUMAN_WORKER_DATA_DIR ??
+    path.join(dataDir, "worker");
+  delete flags.workerKeyFile;
+  delete flags.workerDataDir;
+  return flags;
+}
+
+export async function startWorkerFromFlags(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): Promise<Worker> {
+  const config = loadWorkerConfig({ env, flags });
+  const log = createLogger({ level: config.logLevel });
+  for (const w of config.warnings) log.warn(w);
+  log.info(describeWorkerConfig(config), "worker configuration");
+  const worker = await createWorker({ config, log });
+  await worker.start();
+  return worker;
+}
+
+/** Stakes `amount` base token for `wallet` on the job market when its stake is below it (local chains, `up`). */
+export async function ensureStake(wallet: ethers.Signer, jobMarket: string, amount: bigint): Promise<boolean> {
+  const market = JobMarket__factory.connect(jobMarket, wallet);
+  const who = await wallet.getAddress();
+  const s = await market.stakeOf(who);
+  if (s.free + s.locked >= amount) return false;
+  const base = OceanToken__factory.connect((await market.config()).baseToken, wallet);
+  await (await base.approve(jobMarket, amount)).wait();
+  await (await market.stake(amount)).wait();
+  return true;
+}

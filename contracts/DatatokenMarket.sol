@@ -31,20 +31,21 @@ contract DatatokenMarket is IDatatokenMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IDatatokenMarket
-    function createListing(uint256 modelId, uint256 amount, uint256 pricePerToken)
-        external
-        nonReentrant
-        returns (uint256 listingId)
-    {
+    function createListing(
+        uint256 modelId,
+        uint256 amount,
+        uint256 pricePerToken
+    ) external nonReentrant returns (uint256 listingId) {
         return _list(modelId, amount, pricePerToken, _datatokenOf(modelId));
     }
 
     /// @inheritdoc IDatatokenMarket
-    function createListingWithPermit(uint256 modelId, uint256 amount, uint256 pricePerToken, Permit calldata permit)
-        external
-        nonReentrant
-        returns (uint256 listingId)
-    {
+    function createListingWithPermit(
+        uint256 modelId,
+        uint256 amount,
+        uint256 pricePerToken,
+        Permit calldata permit
+    ) external nonReentrant returns (uint256 listingId) {
         address datatoken = _datatokenOf(modelId);
         // A failed permit (front-run, or replayed) is ignored: the pull below then needs an existing allowance.
         IERC20Permit token = IERC20Permit(datatoken);
@@ -108,10 +109,12 @@ contract DatatokenMarket is IDatatokenMarket, ReentrancyGuardTransient {
         return address(_baseToken);
     }
 
-    function _list(uint256 modelId, uint256 amount, uint256 pricePerToken, address datatoken)
-        private
-        returns (uint256 listingId)
-    {
+    function _list(
+        uint256 modelId,
+        uint256 amount,
+        uint256 pricePerToken,
+        address datatoken
+    ) private returns (uint256 listingId) {
         if (amount == 0) revert DatatokenMarketZeroAmount();
         if (pricePerToken == 0) revert DatatokenMarketZeroPrice();
         listingId = ++_listingCount;
@@ -121,7 +124,7 @@ contract DatatokenMarket is IDatatokenMarket, ReentrancyGuardTransient {
     }
 
     function _datatokenOf(uint256 modelId) private view returns (address datatoken) {
-        (, datatoken,,) = _registry.modelRuntime(modelId);
+        (, datatoken, , ) = _registry.modelRuntime(modelId);
     }
 
     function _existing(uint256 listingId) private view returns (Listing storage listing) {

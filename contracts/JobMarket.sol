@@ -43,8 +43,12 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     /// @dev Fails on a zero address, a fee above the cap, a reward above 100%, or a registry bound to another market.
     constructor(Config memory cfg) {
-        if (cfg.registry == address(0) || cfg.baseToken == address(0) || cfg.treasury == address(0) || cfg.arbiter == address(0))
-        {
+        if (
+            cfg.registry == address(0) ||
+            cfg.baseToken == address(0) ||
+            cfg.treasury == address(0) ||
+            cfg.arbiter == address(0)
+        ) {
             revert JobMarketZeroAddress();
         }
         if (cfg.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert JobMarketInvalidBps(cfg.protocolFeeBps);
@@ -69,17 +73,17 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function requestJob(JobRequest calldata request) external nonReentrant returns (uint256 jobId) {
-        (, address datatoken,, bool frozen) = _registry.modelRuntime(request.modelId);
+        (, address datatoken, , bool frozen) = _registry.modelRuntime(request.modelId);
         return _request(request, datatoken, frozen);
     }
 
     /// @inheritdoc IJobMarket
-    function requestJobWithPermit(JobRequest calldata request, Permit calldata datatokenPermit, Permit calldata feePermit)
-        external
-        nonReentrant
-        returns (uint256 jobId)
-    {
-        (, address datatoken,, bool frozen) = _registry.modelRuntime(request.modelId);
+    function requestJobWithPermit(
+        JobRequest calldata request,
+        Permit calldata datatokenPermit,
+        Permit calldata feePermit
+    ) external nonReentrant returns (uint256 jobId) {
+        (, address datatoken, , bool frozen) = _registry.modelRuntime(request.modelId);
         _permit(datatoken, _ONE_DATATOKEN, datatokenPermit);
         _permit(address(_baseToken), request.fee, feePermit);
         return _request(request, datatoken, frozen);
@@ -101,7 +105,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         Job storage j = _jobInStatus(jobId, JobStatus.Open);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
-        (,,, bool frozen) = _registry.modelRuntime(modelId);
+        (, , , bool frozen) = _registry.modelRuntime(modelId);
         if (frozen) revert JobMarketModelFrozen(modelId);
         WorkerStake storage s = _stakes[msg.sender];
         uint256 total = s.free + s.locked;
@@ -120,16 +124,15 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function submitReceipt(uint256 jobId, Receipt calldata receipt)
-        external
-        nonReentrant
-        returns (uint256 childModelId)
-    {
+    function submitReceipt(
+        uint256 jobId,
+        Receipt calldata receipt
+    ) external nonReentrant returns (uint256 childModelId) {
         Job storage j = _jobInStatus(jobId, JobStatus.Claimed);
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
-        (,, bytes32 weightsRoot,) = _registry.modelRuntime(modelId);
+        (, , bytes32 weightsRoot, ) = _registry.modelRuntime(modelId);
         if (receipt.servedWeightsRoot != weightsRoot) {
             revert JobMarketWrongWeightsRoot(jobId, weightsRoot, receipt.servedWeightsRoot);
         }
@@ -294,20 +297,21 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function config() external view returns (Config memory) {
-        return Config({
-            registry: address(_registry),
-            baseToken: address(_baseToken),
-            treasury: _treasury,
-            arbiter: _arbiter,
-            protocolFeeBps: _protocolFeeBps,
-            collateralBps: _collateralBps,
-            challengerRewardBps: _challengerRewardBps,
-            challengeWindow: _challengeWindow,
-            arbitrationWindow: _arbitrationWindow,
-            unstakeDelay: _unstakeDelay,
-            challengeBond: _challengeBond,
-            minWorkerStake: _minWorkerStake
-        });
+        return
+            Config({
+                registry: address(_registry),
+                baseToken: address(_baseToken),
+                treasury: _treasury,
+                arbiter: _arbiter,
+                protocolFeeBps: _protocolFeeBps,
+                collateralBps: _collateralBps,
+                challengerRewardBps: _challengerRewardBps,
+                challengeWindow: _challengeWindow,
+                arbitrationWindow: _arbitrationWindow,
+                unstakeDelay: _unstakeDelay,
+                challengeBond: _challengeBond,
+                minWorkerStake: _minWorkerStake
+            });
     }
 
     /// @inheritdoc IJobMarket

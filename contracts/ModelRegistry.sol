@@ -40,8 +40,12 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// that the registry names it). Fails on a zero address, a split above 100% or a zero depth.
     constructor(Config memory cfg) {
         if (
-            cfg.oceanFactory == address(0) || cfg.fixedRateExchange == address(0) || cfg.dispenser == address(0)
-                || cfg.baseToken == address(0) || cfg.jobMarket == address(0) || cfg.vaultImplementation == address(0)
+            cfg.oceanFactory == address(0) ||
+            cfg.fixedRateExchange == address(0) ||
+            cfg.dispenser == address(0) ||
+            cfg.baseToken == address(0) ||
+            cfg.jobMarket == address(0) ||
+            cfg.vaultImplementation == address(0)
         ) revert ModelRegistryZeroAddress();
         if (cfg.trainerShareBps > _BPS) revert ModelRegistryInvalidBps(cfg.trainerShareBps);
         if (cfg.parentRoyaltyBps > _BPS) revert ModelRegistryInvalidBps(cfg.parentRoyaltyBps);
@@ -119,7 +123,15 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         m.metadataURI = d.metadataURI;
         _deployDerived(modelId, m, parent.vault);
         emit ModelDerived(
-            modelId, d.parentId, d.jobId, d.trainer, m.parentSide, m.datatoken, m.vault, d.weightsRoot, m.generation
+            modelId,
+            d.parentId,
+            d.jobId,
+            d.trainer,
+            m.parentSide,
+            m.datatoken,
+            m.vault,
+            d.weightsRoot,
+            m.generation
         );
     }
 
@@ -152,11 +164,9 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     }
 
     /// @inheritdoc IModelRegistry
-    function modelRuntime(uint256 modelId)
-        external
-        view
-        returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen)
-    {
+    function modelRuntime(
+        uint256 modelId
+    ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen) {
         Model storage m = _existing(modelId);
         return (m.owner, m.datatoken, m.weightsRoot, m.frozen);
     }
@@ -197,18 +207,19 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function config() external view returns (Config memory) {
-        return Config({
-            oceanFactory: _oceanFactory,
-            fixedRateExchange: _fixedRateExchange,
-            dispenser: _dispenser,
-            baseToken: _baseToken,
-            jobMarket: _jobMarket,
-            vaultImplementation: _vaultImplementation,
-            maxDepth: _maxDepth,
-            trainerShareBps: _trainerShareBps,
-            parentRoyaltyBps: _parentRoyaltyBps,
-            rewardSupply: _rewardSupply
-        });
+        return
+            Config({
+                oceanFactory: _oceanFactory,
+                fixedRateExchange: _fixedRateExchange,
+                dispenser: _dispenser,
+                baseToken: _baseToken,
+                jobMarket: _jobMarket,
+                vaultImplementation: _vaultImplementation,
+                maxDepth: _maxDepth,
+                trainerShareBps: _trainerShareBps,
+                parentRoyaltyBps: _parentRoyaltyBps,
+                rewardSupply: _rewardSupply
+            });
     }
 
     function _existing(uint256 modelId) private view returns (Model storage m) {
@@ -219,13 +230,16 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @dev Creates the NFT + datatoken of a root model with its pricing. The registry owns the NFT, mints the
     /// datatoken and points its payment collector at the vault; the publisher owns the exchange (it may change the
     /// rate; sales still reach the vault through collectBT) and the vault is its market-fee collector (fee 0).
-    function _createPricedAsset(PublishParams calldata p, address vault)
-        private
-        returns (address nft, address datatoken, bytes32 exchangeId)
-    {
+    function _createPricedAsset(
+        PublishParams calldata p,
+        address vault
+    ) private returns (address nft, address datatoken, bytes32 exchangeId) {
         IOceanERC721Factory.NftCreateData memory nftData = _nftData(p.name, p.symbol, p.metadataURI);
-        IOceanERC721Factory.ErcCreateData memory ercData =
-            _ercData(string.concat(p.name, " datatoken"), string.concat(p.symbol, "-DT"), vault);
+        IOceanERC721Factory.ErcCreateData memory ercData = _ercData(
+            string.concat(p.name, " datatoken"),
+            string.concat(p.symbol, "-DT"),
+            vault
+        );
         IOceanERC721Factory factory = IOceanERC721Factory(_oceanFactory);
         if (p.pricing.kind == PricingKind.FixedRate) {
             address[] memory addrs = new address[](4);
@@ -238,14 +252,20 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             uints[2] = p.pricing.rate;
             uints[4] = 1; // withMint: the exchange mints what it sells
             (nft, datatoken, exchangeId) = factory.createNftWithErc20WithFixedRate(
-                nftData, ercData, IOceanERC721Factory.FixedData(_fixedRateExchange, addrs, uints)
+                nftData,
+                ercData,
+                IOceanERC721Factory.FixedData(_fixedRateExchange, addrs, uints)
             );
         } else {
             (nft, datatoken) = factory.createNftWithErc20WithDispenser(
                 nftData,
                 ercData,
                 IOceanERC721Factory.DispenserData(
-                    _dispenser, p.pricing.dispenserMaxTokens, p.pricing.dispenserMaxBalance, true, address(0)
+                    _dispenser,
+                    p.pricing.dispenserMaxTokens,
+                    p.pricing.dispenserMaxBalance,
+                    true,
+                    address(0)
                 )
             );
         }
@@ -271,10 +291,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @dev Creates the NFT + datatoken of a derived model, unpriced: its tokens are the contributors' rewards, sold
     /// holder to holder.
-    function _createDerivedAsset(uint256 modelId, string memory metadataURI, address vault)
-        private
-        returns (address nft, address datatoken)
-    {
+    function _createDerivedAsset(
+        uint256 modelId,
+        string memory metadataURI,
+        address vault
+    ) private returns (address nft, address datatoken) {
         string memory id = Strings.toString(modelId);
         string memory name = string.concat("PostHuman model ", id);
         string memory symbol = string.concat("PHM-", id);
@@ -284,20 +305,20 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         );
     }
 
-    function _nftData(string memory name, string memory symbol, string memory tokenURI)
-        private
-        view
-        returns (IOceanERC721Factory.NftCreateData memory)
-    {
+    function _nftData(
+        string memory name,
+        string memory symbol,
+        string memory tokenURI
+    ) private view returns (IOceanERC721Factory.NftCreateData memory) {
         // Not transferable: moving the NFT would reset the datatoken's minter and payment collector.
         return IOceanERC721Factory.NftCreateData(name, symbol, _ERC721_TEMPLATE, tokenURI, false, address(this));
     }
 
-    function _ercData(string memory name, string memory symbol, address vault)
-        private
-        view
-        returns (IOceanERC721Factory.ErcCreateData memory data)
-    {
+    function _ercData(
+        string memory name,
+        string memory symbol,
+        address vault
+    ) private view returns (IOceanERC721Factory.ErcCreateData memory data) {
         data.templateIndex = _ERC20_TEMPLATE;
         data.strings = new string[](2);
         data.strings[0] = name;

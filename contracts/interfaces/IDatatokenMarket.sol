@@ -43,7 +43,12 @@ interface IDatatokenMarket {
         uint256 cost
     );
 
-    event ListingCancelled(uint256 indexed listingId, uint256 indexed modelId, address indexed seller, uint256 returned);
+    event ListingCancelled(
+        uint256 indexed listingId,
+        uint256 indexed modelId,
+        address indexed seller,
+        uint256 returned
+    );
 
     error DatatokenMarketUnknownListing(uint256 listingId);
     error DatatokenMarketNotSeller(uint256 listingId, address caller);
@@ -58,9 +63,12 @@ interface IDatatokenMarket {
     function createListing(uint256 modelId, uint256 amount, uint256 pricePerToken) external returns (uint256 listingId);
 
     /// @notice Same as `createListing`, approving the datatoken with an EIP-2612 signature first.
-    function createListingWithPermit(uint256 modelId, uint256 amount, uint256 pricePerToken, Permit calldata permit)
-        external
-        returns (uint256 listingId);
+    function createListingWithPermit(
+        uint256 modelId,
+        uint256 amount,
+        uint256 pricePerToken,
+        Permit calldata permit
+    ) external returns (uint256 listingId);
 
     /// @notice Buys `amount` of a listing; pays at most `maxCost` base token (cost rounds up to the wei).
     function buy(uint256 listingId, uint256 amount, uint256 maxCost) external returns (uint256 cost);

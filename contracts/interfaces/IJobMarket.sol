@@ -185,7 +185,13 @@ interface IJobMarket {
         bytes params
     );
 
-    event JobClaimed(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint256 collateral, uint64 leaseUntil);
+    event JobClaimed(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed worker,
+        uint256 collateral,
+        uint64 leaseUntil
+    );
 
     /// @notice A receipt was submitted; `childModelId` is the model a Train job created (0 otherwise).
     event ReceiptSubmitted(
@@ -196,11 +202,23 @@ interface IJobMarket {
         uint256 childModelId
     );
 
-    event JobSettled(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint256 payout, uint256 protocolFee);
+    event JobSettled(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed worker,
+        uint256 payout,
+        uint256 protocolFee
+    );
 
     event JobCancelled(uint256 indexed jobId, uint256 indexed modelId, address indexed requester, uint256 refund);
 
-    event JobFailed(uint256 indexed jobId, uint256 indexed modelId, address indexed worker, uint32 reason, uint256 refund);
+    event JobFailed(
+        uint256 indexed jobId,
+        uint256 indexed modelId,
+        address indexed worker,
+        uint32 reason,
+        uint256 refund
+    );
 
     /// @notice A job passed its deadline without a receipt: `refund` (the fee) and `slashed` (the claimant's
     /// collateral, 0 if unclaimed) went to the requester.

@@ -185,10 +185,9 @@ interface IModelRegistry {
     function getModel(uint256 modelId) external view returns (Model memory);
 
     /// @notice What the job market needs to run a job on a model, in one cheap call. Reverts for an unknown id.
-    function modelRuntime(uint256 modelId)
-        external
-        view
-        returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen);
+    function modelRuntime(
+        uint256 modelId
+    ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen);
 
     /// @notice Parent id and generation of a model (parent 0 for a root). Reverts for an unknown id.
     function lineageOf(uint256 modelId) external view returns (uint256 parentId, uint16 generation);

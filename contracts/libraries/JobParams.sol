@@ -16,8 +16,14 @@ library JobParams {
         if (kind == IJobMarket.JobKind.Train) {
             // TrainParams(uint32 steps, uint32 batchSize, uint32 contextLength, uint64 learningRate,
             //             uint32 warmupSteps, uint64 weightDecay)
-            ok = params.length == 6 * _WORD && _nonZero32(params, 0) && _nonZero32(params, 1) && _nonZero32(params, 2)
-                && _fits(params, 3, 64) && _fits(params, 4, 32) && _fits(params, 5, 64);
+            ok =
+                params.length == 6 * _WORD &&
+                _nonZero32(params, 0) &&
+                _nonZero32(params, 1) &&
+                _nonZero32(params, 2) &&
+                _fits(params, 3, 64) &&
+                _fits(params, 4, 32) &&
+                _fits(params, 5, 64);
         } else if (kind == IJobMarket.JobKind.Infer) {
             // InferParams(uint32 maxTokens, uint32 temperature, uint32 topK)
             ok = params.length == 3 * _WORD && _nonZero32(params, 0) && _fits(params, 1, 32) && _fits(params, 2, 32);

@@ -41,9 +41,10 @@ interface IOceanERC721Factory {
         address allowedSwapper;
     }
 
-    function createNftWithErc20(NftCreateData calldata nftData, ErcCreateData calldata ercData)
-        external
-        returns (address erc721Address, address erc20Address);
+    function createNftWithErc20(
+        NftCreateData calldata nftData,
+        ErcCreateData calldata ercData
+    ) external returns (address erc721Address, address erc20Address);
 
     function createNftWithErc20WithFixedRate(
         NftCreateData calldata nftData,

@@ -285,7 +285,10 @@ export function decodeJobParams(kind: number | bigint, data: string): JobParams 
   }
   if (k === JobKind.Infer) {
     const [maxTokens, temperature, topK] = coder.decode(INFER_TYPES, data);
-    return { kind: "Infer", params: { maxTokens: Number(maxTokens), temperature: Number(temperature), topK: Number(topK) } };
+    return {
+      kind: "Infer",
+      params: { maxTokens: Number(maxTokens), temperature: Number(temperature), topK: Number(topK) },
+    };
   }
   if (k === JobKind.Evaluate) {
     const [benchmarkId, contextLength, maxTokens] = coder.decode(EVALUATE_TYPES, data);

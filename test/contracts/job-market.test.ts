@@ -32,7 +32,6 @@ import {
   receiptFor,
   submittedJobFixture,
   trainReceiptFor,
-  trainedFixture,
 } from "./helpers";
 import { shouldBeTerminal } from "./job-terminal.behavior";
 

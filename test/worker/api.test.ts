@@ -65,7 +65,11 @@ async function harness(): Promise<Harness> {
 
 async function upload(h: Harness, jobId: bigint, body: Buffer, signer: ethers.Signer, inputHash = sha256Hex(body)) {
   const sig = await signAuth(signer, domain, { type: "InputUpload", value: { jobId, inputHash } });
-  return fetch(`${h.url}/jobs/${jobId}/input`, { method: "PUT", body: new Uint8Array(body), headers: { "x-posthuman-signature": sig } });
+  return fetch(`${h.url}/jobs/${jobId}/input`, {
+    method: "PUT",
+    body: new Uint8Array(body),
+    headers: { "x-posthuman-signature": sig },
+  });
 }
 
 describe("worker HTTP API", () => {

@@ -1,17 +1,32 @@
 /**
  * `npm run bench`: every benchmark of the project, each writing bench/results/<area>.json
  * (a JSON array of {name, value, unit, params}). Figures are printed as they come.
+ *   npm run bench                 all areas
+ *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker)
  */
 import { benchOcean } from "./bench-ocean";
+import { benchGas } from "./bench-gas";
+import { benchMl } from "./bench-ml";
 import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
 
-const suites: [string, string, () => Promise<BenchFigure[]>][] = [["Ocean Protocol (gas)", "ocean.json", benchOcean]];
+const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
+  ocean: ["Ocean Protocol (gas)", benchOcean],
+  gas: ["PostHuman contracts (gas)", benchGas],
+  ml: ["Model runtime", () => benchMl()],
+};
 
 async function main(): Promise<void> {
-  for (const [title, file, run] of suites) {
+  // `hardhat run` takes no script arguments: areas come from POSTHUMAN_BENCH (space or comma separated).
+  const asked = (process.env.POSTHUMAN_BENCH ?? "").split(/[\s,]+/).filter(Boolean);
+  const unknown = asked.filter((a) => !suites[a]);
+  if (unknown.length)
+    throw new Error(`Unknown bench area(s): ${unknown.join(", ")}. Known: ${Object.keys(suites).join(", ")}.`);
+  for (const area of asked.length ? asked : Object.keys(suites)) {
+    const [title, run] = suites[area];
+    const started = Date.now();
     const figures = await run();
-    printFigures(title, figures);
-    console.log(`  → ${writeFigures(file, figures)}`);
+    printFigures(`${title} — ${((Date.now() - started) / 1000).toFixed(0)} s`, figures);
+    console.log(`  → ${writeFigures(`${area}.json`, figures)}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { subtask } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, TASK_TEST_GET_TEST_FILES } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
 import "@nomicfoundation/hardhat-toolbox";
 import { oceanArtifactPaths } from "./scripts/lib/ocean-artifacts";
@@ -28,6 +28,12 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
     version: SOLC_VERSION,
     longVersion: longVersion.replace(/\.Emscripten.*$/, ""),
   };
+});
+
+// Only `*.test.ts` files are test files: test/ also holds fixtures, support code and programs the tests run.
+subtask(TASK_TEST_GET_TEST_FILES, async (args: { testFiles: string[] }, _hre, runSuper) => {
+  const files = (await runSuper(args)) as string[];
+  return args.testFiles.length ? files : files.filter((f) => f.endsWith(".test.ts"));
 });
 
 const networks: Record<string, NetworkUserConfig> = {

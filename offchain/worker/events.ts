@@ -6,7 +6,7 @@ import type { Log as EthLog } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
 import type { SqliteTx } from "./db";
 import type { IngestHandler } from "./ingest";
-import { FINAL_STATES, KIND_NAMES, type JobState } from "./jobs";
+import { CHAIN_FINAL_STATES, FINAL_STATES, KIND_NAMES, type JobState } from "./jobs";
 
 export const jobMarketInterface = JobMarket__factory.createInterface();
 export const registryInterface = ModelRegistry__factory.createInterface();
@@ -164,8 +164,9 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
       // Requests and models from replaced blocks vanish (a request mined again after the reorg, possibly under the
       // same id with other content, brings its row back as new). Jobs seen earlier may have had later events replaced too:
       // the pipeline re-reads each active job's on-chain status before acting, which repairs them.
+      const chainFinal = CHAIN_FINAL_STATES.map((x) => `'${x}'`).join(",");
       tx.prepare(
-        `UPDATE jobs SET state = 'vanished', updated_at_ms = ? WHERE seen_block > ? AND state NOT IN ('settled','failed','reclaimed','cancelled','slashed')`,
+        `UPDATE jobs SET state = 'vanished', updated_at_ms = ? WHERE seen_block > ? AND state NOT IN (${chainFinal})`,
       ).run(Date.now(), ancestorBlock);
       tx.prepare("DELETE FROM models WHERE seen_block > ?").run(ancestorBlock);
       queueMicrotask(() => o.onChange?.());

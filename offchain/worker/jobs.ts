@@ -10,6 +10,8 @@
  */
 import type { SqliteTx, WorkerDb } from "./db";
 
+/** States that mirror a terminal on-chain status of the job. */
+export const CHAIN_FINAL_STATES = ["settled", "failed", "reclaimed", "cancelled", "slashed"] as const;
 export const JOB_STATES = [
   "seen",
   "claimed",
@@ -17,25 +19,14 @@ export const JOB_STATES = [
   "running",
   "output_stored",
   "submitted",
-  "settled",
-  "failed",
-  "reclaimed",
-  "cancelled",
-  "slashed",
+  ...CHAIN_FINAL_STATES,
   "lost",
   "skipped",
   "vanished",
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
-export const FINAL_STATES: ReadonlySet<JobState> = new Set([
-  "settled",
-  "failed",
-  "reclaimed",
-  "cancelled",
-  "slashed",
-  "lost",
-  "vanished",
-]);
+/** States in which this worker has nothing more to do for the job. */
+export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>([...CHAIN_FINAL_STATES, "lost", "vanished"]);
 
 export type JobKindName = "train" | "infer" | "evaluate";
 export const KIND_NAMES: readonly JobKindName[] = ["train", "infer", "evaluate"];

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { createOutput, reportError, type Output } from "./output";
 import { DEFAULT_API_PORT, describeUp, up } from "./up";
 import { addWorkerFlags, startWorkerFromFlags, workerFlags } from "./worker-cmd";
+import { runDemo } from "./demo";
 
 export interface GlobalOptions {
   rpc?: string;
@@ -70,6 +71,20 @@ export function buildProgram(run: (fn: (out: Output) => Promise<void>, cmd: Comm
         const signal = await untilSignal();
         out.info(`${signal}: stopping…`);
         await handle.stop();
+      }, cmd),
+    );
+
+  program
+    .command("demo")
+    .description(
+      "the five-person story (Alice, Bob, Charlie, Derek, Elena) on a fresh embedded chain, every receipt verified",
+    )
+    .option("--steps <n>", "training steps of each finetune", "24")
+    .option("--keep <dir>", "keep the demo's chain, models and worker data in this folder (default: a temp folder)")
+    .action(async (opts: { steps: string; keep?: string }, cmd: Command) =>
+      run(async (out) => {
+        const summary = await runDemo(out, { steps: Number(opts.steps), dataDir: opts.keep });
+        out.result(summary, () => `Demo complete in ${summary.seconds} s.`);
       }, cmd),
     );
 

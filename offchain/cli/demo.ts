@@ -24,6 +24,8 @@ const loss = (fixed: bigint) => (Number(fixed) / 1e6).toFixed(4);
 
 export interface DemoSummary {
   models: { name: string; id: string; parent: string; generation: number; owner: string; weightsRoot: string }[];
+  /** Validation loss on each trainer's data: the parent's (before) and the child's (after), from the receipts. */
+  finetunes: { child: string; trainer: string; valLossBefore: number; valLossAfter: number }[];
   receipts: { job: string; kind: string; who: string; outputHash: string; verified: boolean }[];
   evaluation: { model: string; loss: number; baseline: number }[];
   balances: Record<string, { before: string; after: string; claimed: string }>;
@@ -292,12 +294,26 @@ export async function runDemo(out: Output, o: { dataDir?: string; steps?: number
     out.info("\nEvaluation on Elena's set (mean cross-entropy, nats)");
     for (const e of evaluation)
       out.info(
-        `  ${e.model}  ${e.loss.toFixed(4)}   baseline ${e.baseline.toFixed(4)}   ${e.loss < e.baseline ? "better" : e.loss === e.baseline ? "(the baseline itself)" : "worse"}`,
+        `  ${e.model}  ${e.loss.toFixed(4)}   baseline ${e.baseline.toFixed(4)}   ${Math.abs(e.loss - e.baseline) < 1e-5 ? "(the declared baseline)" : e.loss < e.baseline ? "better" : "worse"}`,
       );
     out.info(`\nReceipts verified by re-execution: ${receipts.filter((r) => r.verified).length}/${receipts.length}`);
     provider.destroy();
     return {
       models,
+      finetunes: [
+        {
+          child: "M2",
+          trainer: "bob",
+          valLossBefore: Number(r2.receipt.metrics.valLossBefore) / 1e6,
+          valLossAfter: Number(r2.receipt.metrics.valLossAfter) / 1e6,
+        },
+        {
+          child: "M3",
+          trainer: "charlie",
+          valLossBefore: Number(r3.receipt.metrics.valLossBefore) / 1e6,
+          valLossAfter: Number(r3.receipt.metrics.valLossAfter) / 1e6,
+        },
+      ],
       receipts,
       evaluation,
       balances: Object.fromEntries(

@@ -4,9 +4,11 @@ import { createOutput, reportError, type Output } from "./output";
 import { DEFAULT_API_PORT, describeUp, up } from "./up";
 import { addWorkerFlags, startWorkerFromFlags, workerFlags } from "./worker-cmd";
 import { runDemo } from "./demo";
+import { addUserCommands } from "./commands";
 
 export interface GlobalOptions {
-  rpc?: string;
+  worker: string;
+  rpc: string;
   deployment?: string;
   account?: string;
   keyFile?: string;
@@ -38,6 +40,7 @@ export function buildProgram(run: (fn: (out: Output) => Promise<void>, cmd: Comm
     )
     .option("--key-file <file>", "file holding the signer's private key (or set POSTHUMAN_PRIVATE_KEY)")
     .option("--json", "print one JSON document on stdout (logs go to stderr)", false)
+    .option("--worker <url>", "the worker's API", process.env.POSTHUMAN_WORKER_URL ?? "http://127.0.0.1:8550")
     .addOption(
       new Option("--data-dir <dir>", "where the embedded chain, the worker and the artifacts keep their state")
         .env("POSTHUMAN_HOME")
@@ -73,6 +76,8 @@ export function buildProgram(run: (fn: (out: Output) => Promise<void>, cmd: Comm
         await handle.stop();
       }, cmd),
     );
+
+  addUserCommands(program, run, (cmd) => globals(cmd));
 
   program
     .command("demo")

@@ -132,7 +132,11 @@ async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: bigint)
   if (!job) throw new ApiError(404, "UNKNOWN_JOB", `job ${jobId} is not known to this worker (yet): retry shortly`);
   const signer = recover(deps.domain, { type: "InputUpload", value: { jobId, inputHash: job.inputHash } }, sig);
   if (signer.toLowerCase() !== job.requester.toLowerCase()) {
-    throw new ApiError(403, "NOT_REQUESTER", `the upload is signed by ${signer}, not by the job's requester`);
+    throw new ApiError(
+      403,
+      "NOT_REQUESTER",
+      `the signature does not come from the job's requester over the job's input commitment ${job.inputHash} (recovered ${signer}): sign InputUpload{jobId, inputHash} for the bytes the job committed to`,
+    );
   }
   if (!job.acceptsInput) throw new ApiError(409, "INPUT_CLOSED", `job ${jobId} does not take input any more`);
   const declared = Number(req.headers["content-length"] ?? "0");

@@ -1,0 +1,114 @@
+import { expect } from "chai";
+import { ethers } from "ethers";
+import { encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
+import { sha256Hex } from "../../offchain/worker/auth";
+import { FAIL_REASONS } from "../../offchain/worker/pipeline";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
+
+const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
+const TRAIN = encodeJobParams({
+  kind: "Train",
+  params: { steps: 2, batchSize: 2, contextLength: 64, learningRate: 1_000_000n, warmupSteps: 0, weightDecay: 0n },
+});
+
+describe("worker failure paths (real hardhat node, real contracts)", function () {
+  this.timeout(300_000);
+  let w: World;
+  let rw: RunningWorker;
+  let m1: Awaited<ReturnType<typeof publishTinyModel>>;
+
+  before(async () => {
+    w = await startWorld();
+    rw = await startWorker(w);
+    m1 = await publishTinyModel(w, "alice", 11);
+    await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
+    const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
+    for (const n of ["bob", "derek"] as const) {
+      await (await dt.connect(w.wallet("alice")).transfer(w.address(n), ethers.parseEther("5"))).wait();
+    }
+  });
+  after(async () => {
+    await rw?.worker.stop();
+    await w?.stop();
+  });
+
+  async function request(who: "bob" | "derek", kind: "Train" | "Infer", inputHash: string, params: string, ttl = 600) {
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    return requestJob(w.ph, w.wallet(who), {
+      modelId: m1.modelId,
+      kind,
+      inputHash,
+      fee: ethers.parseEther("2"),
+      deadline: now + ttl,
+      params,
+    });
+  }
+
+  async function upload(who: "bob" | "derek", jobId: bigint, input: Buffer) {
+    for (let i = 0; ; i++) {
+      try {
+        return await rw.client.uploadInput(w.wallet(who), jobId, input);
+      } catch (e) {
+        if (i > 100 || !/not known/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT, refunds the fee, and carries on", async () => {
+    const short = Buffer.from("Too short to train on.\n");
+    const balance = () => w.ocean.oceanToken.balanceOf(w.address("bob"));
+    const before = await balance();
+    const jobId = await request("bob", "Train", sha256Hex(short), TRAIN);
+    await upload("bob", jobId, short);
+    const row = await rw.worker.pipeline.until(jobId, ["failed"], 120_000);
+    expect(row.state).to.equal("failed");
+    expect(row.error_code).to.equal("DATASET_TOO_SHORT");
+    const failed = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
+    expect(Number(failed[0].args.reason)).to.equal(FAIL_REASONS.DATASET_TOO_SHORT);
+    expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Failed);
+    // The fee came back (the 2 OCEAN left at the request and returned at the failure).
+    expect(await balance()).to.equal(before);
+
+    // The worker is not affected: the next job runs to its receipt.
+    const prompts = Buffer.from("The harbour\n");
+    const next = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    await upload("derek", next, prompts);
+    expect((await rw.worker.pipeline.until(next, ["submitted", "settled"], 120_000)).state).to.be.oneOf([
+      "submitted",
+      "settled",
+    ]);
+  });
+
+  it("refuses a mismatched input, then accepts the right one for the same job", async () => {
+    const prompts = Buffer.from("Wind south-west, force\n");
+    const jobId = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    await expect(upload("derek", jobId, Buffer.from("something else\n"))).to.be.rejectedWith(
+      /input commitment/,
+    );
+    await expect(rw.client.uploadInput(w.wallet("bob"), jobId, prompts)).to.be.rejectedWith(/requester/);
+    await upload("derek", jobId, prompts);
+    expect((await rw.worker.pipeline.until(jobId, ["submitted", "settled"], 120_000)).state).to.be.oneOf([
+      "submitted",
+      "settled",
+    ]);
+  });
+
+  it("forgets a request that a reorg removed: no claim survives and no receipt is ever submitted for it", async () => {
+    const snapshot = (await w.provider.send("evm_snapshot", [])) as string;
+    const prompts = Buffer.from("The old men by the lighthouse\n");
+    const jobId = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    // The worker sees it (confirmations 0) before the reorg; no input is uploaded, so it never runs.
+    await rw.worker.pipeline.until(jobId, ["seen", "claimed"], 60_000).catch(() => undefined);
+    for (let i = 0; i < 100 && !rw.worker.jobs.get(jobId); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rw.worker.jobs.get(jobId), "the worker saw the request").to.not.equal(undefined);
+    await w.provider.send("evm_revert", [snapshot]);
+    for (const n of ["bob", "derek", "alice"] as const) w.wallet(n).reset();
+    await w.provider.send("hardhat_mine", ["0x5"]);
+    for (let i = 0; i < 100 && rw.worker.jobs.get(jobId)?.state !== "vanished"; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(rw.worker.jobs.get(jobId)?.state).to.equal("vanished");
+    expect(await w.ph.jobMarket.jobCount()).to.be.lessThan(jobId);
+    expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.ReceiptSubmitted(jobId))).to.have.length(0);
+  });
+});

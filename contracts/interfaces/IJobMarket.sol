@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
+/// @dev Most gas a requester may ask the market to forward to each callback of a job (see `requestJobWithCallback`).
+/// Bounded so that a receipt carrying a callback always fits in a block, whatever the requester asked for.
+uint256 constant JOB_MARKET_MAX_CALLBACK_GAS = 2_000_000;
+
 /// @title PostHuman job market: training, inference and evaluation of models, paid in the base token.
 /// @notice A requester names a model, a kind, a commitment to its input, a fee, a deadline and kind-specific params.
 /// The request consumes 1 datatoken of the model through a genuine Ocean order (startOrder with the requester as
@@ -18,6 +22,8 @@ pragma solidity 0.8.28;
 ///   Claimed ──fail──▶ Failed
 /// Settled, Cancelled, Reclaimed, Failed and Slashed are terminal; every transition checks its source state, so a job
 /// pays out at most once.
+/// A contract may request with `requestJobWithCallback`: the market then calls its IJobMarketConsumer hooks when the
+/// receipt is submitted and when the job ends (see IJobMarketConsumer and docs/integrate.md).
 interface IJobMarket {
     enum JobKind {
         Train,
@@ -145,6 +151,26 @@ interface IJobMarket {
         bytes32 s;
     }
 
+    /// @notice What a contract adds to its request to be called back (see IJobMarketConsumer).
+    struct Callback {
+        /// Gas the market forwards to each hook call: non-zero, at most JOB_MARKET_MAX_CALLBACK_GAS. Whoever triggers a
+        /// delivery must leave that much gas to the call, or the transaction reverts (JobMarketCallbackGasTooLow).
+        uint32 gasLimit;
+        /// Base-token wei escrowed with the job fee to pay for the two deliveries, split in two shares: the receipt
+        /// hook's share (`fee - fee / 2`) goes to the worker with its payout when the job settles; the outcome hook's
+        /// share (`fee / 2`) goes to whoever makes the transition that ends the job (settle, resolve, fail, reclaim).
+        /// A share whose delivery did not happen, or whose worker was slashed, goes back to the requester.
+        uint256 fee;
+    }
+
+    /// @notice The callback of a job, as recorded. `failedStages` has bit `1 << uint8(stage)` set for each delivery
+    /// (stage = the status the job had just reached) whose hook reverted or ran out of gas.
+    struct CallbackState {
+        uint32 gasLimit;
+        uint16 failedStages;
+        uint256 fee;
+    }
+
     /// @notice Protocol parameters, fixed at deployment.
     struct Config {
         address registry;
@@ -244,6 +270,14 @@ interface IJobMarket {
         uint256 slashed
     );
 
+    /// @notice The job requested just before (JobRequested of the same transaction) calls its requester back.
+    event CallbackRequested(uint256 indexed jobId, address indexed consumer, uint32 gasLimit, uint256 fee);
+
+    /// @notice The market called `consumer`'s hook for the job's `stage` (Submitted: onJobReceipt; Settled, Slashed,
+    /// Failed, Reclaimed: onJobOutcome). `success` is false when the hook reverted or ran out of gas; the job went on
+    /// all the same.
+    event CallbackDelivered(uint256 indexed jobId, address indexed consumer, JobStatus stage, bool success);
+
     event WorkerStaked(address indexed worker, uint256 amount, uint256 freeStake);
 
     event UnstakeRequested(address indexed worker, uint256 amount, uint64 availableAt);
@@ -274,6 +308,11 @@ interface IJobMarket {
     error JobMarketInvalidBps(uint256 bps);
     error JobMarketZeroAddress();
     error JobMarketRegistryMismatch(address registryJobMarket);
+    error JobMarketInvalidCallbackGas(uint256 gasLimit, uint256 max);
+    error JobMarketCallbackConsumerNotContract(address consumer);
+    /// @notice A delivery needs `required` gas left at the call (the hook's limit, what EIP-150 keeps back, and the
+    /// market's own work after it) but only `gasLeft` was: the caller must send the transaction with more gas.
+    error JobMarketCallbackGasTooLow(uint256 jobId, uint256 gasLeft, uint256 required);
 
     /// @notice Requests a job; pulls 1 datatoken of the model (ordered on Ocean for the caller) and the fee.
     function requestJob(JobRequest calldata request) external returns (uint256 jobId);
@@ -284,6 +323,15 @@ interface IJobMarket {
         JobRequest calldata request,
         Permit calldata datatokenPermit,
         Permit calldata feePermit
+    ) external returns (uint256 jobId);
+
+    /// @notice `requestJob` for a contract that wants its IJobMarketConsumer hooks called: when the receipt is submitted
+    /// (onJobReceipt) and when the job ends settled, slashed, failed or reclaimed (onJobOutcome; a cancellation, which
+    /// the requester makes itself, is not called back). Pulls `request.fee + callback.fee` of the base token. A hook that
+    /// reverts or runs out of gas never stops the job: the failure is recorded (`callbackOf`, CallbackDelivered).
+    function requestJobWithCallback(
+        JobRequest calldata request,
+        Callback calldata callback
     ) external returns (uint256 jobId);
 
     /// @notice Cancels an open (unclaimed) job and refunds its fee. Only the requester may call it. The consumed
@@ -331,6 +379,9 @@ interface IJobMarket {
     function jobCount() external view returns (uint256);
 
     function config() external view returns (Config memory);
+
+    /// @notice The callback of a job (gas limit 0: none).
+    function callbackOf(uint256 jobId) external view returns (CallbackState memory);
 
     /// @notice Collateral a claim of a job with this fee locks.
     function collateralFor(uint256 fee) external view returns (uint256);

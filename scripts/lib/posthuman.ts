@@ -8,17 +8,20 @@ import { ethers, type ContractRunner, type Signer } from "ethers";
 import {
   DatatokenMarket__factory,
   ERC20Template__factory,
+  FinetuneBounty__factory,
   JobMarket__factory,
   ModelRegistry__factory,
   RoyaltyVault__factory,
   type DatatokenMarket,
   type ERC20Template,
+  type FinetuneBounty,
   type JobMarket,
   type ModelRegistry,
   type RoyaltyVault,
 } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 import type { IModelRegistry } from "../../typechain-types/artifacts/contracts/ModelRegistry";
+import type { IFinetuneBounty } from "../../typechain-types/artifacts/contracts/examples/FinetuneBounty";
 import type { OceanAddresses } from "./ocean";
 
 /** Losses and other metrics are fixed-point integers: value × 1e6 (a loss of 3.2581 nats is 3258100). */
@@ -510,4 +513,131 @@ export function findEvent(
     if (parsed?.name === name) return parsed;
   }
   throw new Error(`No ${name} event in transaction ${receipt.hash}.`);
+}
+
+// ─── Callbacks: contracts that request jobs (see docs/integrate.md) ───────────────────────────────────────────
+
+/** JOB_MARKET_MAX_CALLBACK_GAS of IJobMarket.sol: the most gas a hook may be given. */
+export const MAX_CALLBACK_GAS = 2_000_000;
+
+/** Stages a requester is called back at: the status the job has just reached. */
+export const CallbackStage = {
+  Receipt: JobStatus.Submitted,
+  Settled: JobStatus.Settled,
+  Failed: JobStatus.Failed,
+  Reclaimed: JobStatus.Reclaimed,
+  Slashed: JobStatus.Slashed,
+} as const;
+
+export interface CallbackOptions {
+  /** Gas forwarded to each hook (onJobReceipt, onJobOutcome); 1 … MAX_CALLBACK_GAS. */
+  gasLimit: number | bigint;
+  /** Base-token wei escrowed to pay for the two deliveries (default 0). */
+  fee?: bigint;
+}
+
+export function jobCallback(o: CallbackOptions): IJobMarket.CallbackStruct {
+  return { gasLimit: o.gasLimit, fee: o.fee ?? 0n };
+}
+
+/**
+ * How a callback fee is split: the receipt hook's share (rounded up) goes to the worker with its payout when the job
+ * settles; the outcome hook's share to whoever ends the job. A share whose delivery did not happen (no receipt) or
+ * whose worker was slashed goes back to the requester.
+ */
+export function callbackShares(fee: bigint): { receiptShare: bigint; outcomeShare: bigint } {
+  const outcomeShare = fee / 2n;
+  return { receiptShare: fee - outcomeShare, outcomeShare };
+}
+
+/**
+ * The call data of `requestJobWithCallback`, for a contract that acts through a generic executor (a multisig, a DAO's
+ * timelock): the requester, and so the one called back, is that contract. It must hold the model's datatoken and have
+ * approved the job market for one datatoken and `fee + callback.fee` of the base token.
+ */
+export function encodeRequestJobWithCallback(request: RequestJobOptions, callback: CallbackOptions): string {
+  return JobMarket__factory.createInterface().encodeFunctionData("requestJobWithCallback", [
+    jobRequest(request),
+    jobCallback(callback),
+  ]);
+}
+
+/** Whether the delivery at `stage` failed, from `callbackOf(jobId).failedStages`. */
+export function callbackFailed(failedStages: number | bigint, stage: number): boolean {
+  return (BigInt(failedStages) & (1n << BigInt(stage))) !== 0n;
+}
+
+export interface CallbackDelivery {
+  jobId: bigint;
+  consumer: string;
+  stage: number;
+  success: boolean;
+}
+
+/** The CallbackDelivered events of a mined transaction, in order. */
+export function callbackDeliveries(jobMarket: ParsingContract, receipt: ethers.TransactionReceipt): CallbackDelivery[] {
+  const out: CallbackDelivery[] = [];
+  for (const log of receipt.logs) {
+    let parsed: ethers.LogDescription | null = null;
+    try {
+      parsed = jobMarket.interface.parseLog(log);
+    } catch {
+      parsed = null;
+    }
+    if (parsed?.name !== "CallbackDelivered") continue;
+    out.push({
+      jobId: parsed.args.jobId as bigint,
+      consumer: parsed.args.consumer as string,
+      stage: Number(parsed.args.stage),
+      success: parsed.args.success as boolean,
+    });
+  }
+  return out;
+}
+
+// ─── The example consumer (contracts/examples/FinetuneBounty.sol) ─────────────────────────────────────────────
+
+export interface FinetuneBountyTerms {
+  /** The model whose finetunes compete. */
+  baseModelId: bigint;
+  /** Deepest descendant that may enter (1: direct children only). */
+  maxGenerations: number;
+  /** sha256 (0x) of the named dataset's file: the input hash of every evaluation. */
+  datasetHash: string;
+  datasetURI?: string;
+  /** EvaluateParams.benchmarkId, e.g. benchmarkId("wikitext-2/loss"). */
+  benchmarkId: string;
+  contextLength: number;
+  maxTokens: number;
+  /** A loss below this wins (× 1e6: toFixedLoss). */
+  targetLoss: bigint;
+  /** Base-token wei paid once to the winning model's owner. */
+  reward: bigint;
+  /** Job fee of each evaluation, paid by the bounty. */
+  evalFee: bigint;
+  callbackGasLimit: number;
+  callbackFee: bigint;
+  /** Seconds from an entry to its evaluation's deadline. */
+  evalLease: number;
+  /** Unix time after which nobody may enter. */
+  expiresAt: bigint | number;
+}
+
+export function finetuneBountyTerms(t: FinetuneBountyTerms): IFinetuneBounty.TermsStruct {
+  return { ...t, datasetURI: t.datasetURI ?? "" };
+}
+
+/** Deploys a FinetuneBounty whose sponsor is `sponsor`; fund it with the base token before anyone enters. */
+export async function deployFinetuneBounty(
+  sponsor: Signer,
+  jobMarket: string,
+  terms: FinetuneBountyTerms,
+): Promise<FinetuneBounty> {
+  const bounty = await new FinetuneBounty__factory(sponsor).deploy(jobMarket, finetuneBountyTerms(terms));
+  await bounty.waitForDeployment();
+  return bounty;
+}
+
+export function finetuneBountyAt(address: string, runner: ContractRunner): FinetuneBounty {
+  return FinetuneBounty__factory.connect(address, runner);
 }

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarketConsumer} from "../interfaces/IJobMarketConsumer.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IFinetuneBounty} from "./IFinetuneBounty.sol";
+
+/// @title FinetuneBounty (example consumer of PostHuman callbacks)
+/// @notice Pays a reward once, to the owner of the first finetune of a model whose evaluation on a named dataset
+/// settles below a target loss; see IFinetuneBounty. Written as an example: it only uses the public interfaces
+/// (`contracts/interfaces/`), as a contract installed from the npm package would.
+/// @dev Hooks do little (a few storage writes, at most one registry read and one transfer) so that a modest
+/// callback gas limit covers them; nothing in them can revert for a job of this bounty but a failed reward transfer.
+contract FinetuneBounty is IFinetuneBounty, IERC1271 {
+    using SafeERC20 for IERC20;
+
+    /// @dev What a model's entries have come to.
+    enum ModelState {
+        None,
+        Evaluating,
+        Judged
+    }
+
+    IJobMarket private immutable _market;
+    IModelRegistry private immutable _registry;
+    IERC20 private immutable _baseToken;
+    /// @notice Deployed the bounty; may withdraw what is left, and signs for it where a signature of the requester is
+    /// needed (ERC-1271: a worker's API asks the requester to sign the input upload and the result request).
+    address public immutable sponsor;
+
+    Terms private _terms;
+    uint256 private _winningModelId;
+    uint256 private _openEvaluations;
+    mapping(uint256 jobId => Entry) private _entries;
+    mapping(uint256 modelId => ModelState) private _models;
+
+    constructor(IJobMarket market, Terms memory terms_) {
+        _market = market;
+        IJobMarket.Config memory cfg = market.config();
+        _registry = IModelRegistry(cfg.registry);
+        _baseToken = IERC20(cfg.baseToken);
+        sponsor = msg.sender;
+        _terms = terms_;
+    }
+
+    modifier onlyJobMarket() {
+        if (msg.sender != address(_market)) revert FinetuneBountyNotJobMarket(msg.sender);
+        _;
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function enter(uint256 modelId) external returns (uint256 jobId) {
+        Terms storage t = _terms;
+        if (_winningModelId != 0) revert FinetuneBountyWon(_winningModelId);
+        if (block.timestamp > t.expiresAt) revert FinetuneBountyExpired(t.expiresAt);
+        if (!_descends(modelId, t.baseModelId, t.maxGenerations)) {
+            revert FinetuneBountyNotDescendant(modelId, t.baseModelId, t.maxGenerations);
+        }
+        if (_models[modelId] != ModelState.None) revert FinetuneBountyAlreadyEntered(modelId);
+        uint256 cost = t.evalFee + t.callbackFee;
+        uint256 balance = _baseToken.balanceOf(address(this));
+        if (balance < cost + t.reward) revert FinetuneBountyUnderfunded(balance, cost + t.reward);
+
+        (, address datatoken, , ) = _registry.modelRuntime(modelId);
+        _models[modelId] = ModelState.Evaluating;
+        ++_openEvaluations;
+        IERC20(datatoken).safeTransferFrom(msg.sender, address(this), 1e18);
+        IERC20(datatoken).forceApprove(address(_market), 1e18);
+        _baseToken.forceApprove(address(_market), cost);
+        jobId = _market.requestJobWithCallback(
+            IJobMarket.JobRequest({
+                modelId: modelId,
+                kind: IJobMarket.JobKind.Evaluate,
+                inputHash: t.datasetHash,
+                inputURI: t.datasetURI,
+                fee: t.evalFee,
+                deadline: uint64(block.timestamp) + t.evalLease,
+                params: abi.encode(
+                    IJobMarket.EvaluateParams({
+                        benchmarkId: t.benchmarkId,
+                        contextLength: t.contextLength,
+                        maxTokens: t.maxTokens
+                    })
+                )
+            }),
+            IJobMarket.Callback({gasLimit: t.callbackGasLimit, fee: t.callbackFee})
+        );
+        _entries[jobId] = Entry({modelId: modelId, loss: 0, state: EntryState.Evaluating, receiptHash: bytes32(0)});
+        emit EntryRequested(jobId, modelId, msg.sender);
+    }
+
+    /// @inheritdoc IJobMarketConsumer
+    function onJobReceipt(
+        uint256 jobId,
+        IJobMarket.JobKind,
+        uint256,
+        IJobMarket.Receipt calldata receipt,
+        uint256
+    ) external onlyJobMarket {
+        Entry storage e = _entries[jobId];
+        if (e.state != EntryState.Evaluating) return;
+        _record(jobId, e, receipt);
+    }
+
+    /// @inheritdoc IJobMarketConsumer
+    function onJobOutcome(uint256 jobId, IJobMarket.JobStatus outcome, bytes32 receiptHash) external onlyJobMarket {
+        Entry storage e = _entries[jobId];
+        if (e.state != EntryState.Evaluating) return;
+        // A Settled outcome whose receipt this bounty never recorded waits for `recordReceipt`.
+        if (outcome == IJobMarket.JobStatus.Settled && (receiptHash == bytes32(0) || e.receiptHash != receiptHash)) {
+            return;
+        }
+        _end(jobId, e, outcome);
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function recordReceipt(uint256 jobId, IJobMarket.Receipt calldata receipt) external {
+        Entry storage e = _entries[jobId];
+        if (e.state != EntryState.Evaluating) revert FinetuneBountyUnknownEntry(jobId);
+        bytes32 onChain = _market.getJob(jobId).receiptHash;
+        bytes32 given = keccak256(abi.encode(receipt));
+        if (given != onChain) revert FinetuneBountyReceiptMismatch(jobId, onChain, given);
+        _record(jobId, e, receipt);
+        _sync(jobId, e);
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function syncOutcome(uint256 jobId) external {
+        Entry storage e = _entries[jobId];
+        if (e.state != EntryState.Evaluating) revert FinetuneBountyUnknownEntry(jobId);
+        _sync(jobId, e);
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function withdraw(address to) external {
+        if (msg.sender != sponsor) revert FinetuneBountyNotSponsor(msg.sender);
+        if (_winningModelId == 0 && (block.timestamp <= _terms.expiresAt || _openEvaluations != 0)) {
+            revert FinetuneBountyStillOpen(_terms.expiresAt, _openEvaluations);
+        }
+        uint256 amount = _baseToken.balanceOf(address(this));
+        emit Withdrawn(to, amount);
+        _baseToken.safeTransfer(to, amount);
+    }
+
+    /// @notice ERC-1271: a signature by the sponsor is the bounty's signature.
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
+        return err == ECDSA.RecoverError.NoError && signer == sponsor ? IERC1271.isValidSignature.selector : bytes4(0);
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function terms() external view returns (Terms memory) {
+        return _terms;
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function entryOf(uint256 jobId) external view returns (Entry memory) {
+        return _entries[jobId];
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function status() external view returns (uint256 winningModelId, uint256 openEvaluations) {
+        return (_winningModelId, _openEvaluations);
+    }
+
+    function _record(uint256 jobId, Entry storage e, IJobMarket.Receipt calldata receipt) private {
+        e.loss = receipt.metrics.evalLoss;
+        e.receiptHash = keccak256(abi.encode(receipt));
+        emit EntryEvaluated(jobId, e.modelId, e.loss);
+    }
+
+    /// @dev Ends the entry if its job ended; a Settled job needs its receipt recorded first.
+    function _sync(uint256 jobId, Entry storage e) private {
+        IJobMarket.JobStatus s = _market.getJob(jobId).status;
+        bool ended =
+            s == IJobMarket.JobStatus.Slashed ||
+                s == IJobMarket.JobStatus.Failed ||
+                s == IJobMarket.JobStatus.Reclaimed ||
+                (s == IJobMarket.JobStatus.Settled && e.receiptHash != bytes32(0));
+        if (ended) _end(jobId, e, s);
+    }
+
+    /// @dev Closes an entry. A Settled evaluation is judged (and the model may not enter again); any other outcome lets
+    /// the model enter again. Pays the reward when this one wins: state first, transfer last.
+    function _end(uint256 jobId, Entry storage e, IJobMarket.JobStatus outcome) private {
+        e.state = EntryState.Ended;
+        --_openEvaluations;
+        uint256 modelId = e.modelId;
+        if (outcome != IJobMarket.JobStatus.Settled) {
+            _models[modelId] = ModelState.None;
+            emit EntryEnded(jobId, modelId, outcome, false);
+            return;
+        }
+        _models[modelId] = ModelState.Judged;
+        (address owner, , , bool frozen) = _registry.modelRuntime(modelId);
+        bool won = _winningModelId == 0 && !frozen && e.loss < _terms.targetLoss;
+        emit EntryEnded(jobId, modelId, outcome, won);
+        if (!won) return;
+        _winningModelId = modelId;
+        uint256 reward = _terms.reward;
+        emit BountyPaid(modelId, owner, jobId, e.loss, reward);
+        _baseToken.safeTransfer(owner, reward);
+    }
+
+    /// @dev Whether `modelId` descends from `ancestor` within `maxGenerations` (the model itself does not count). The
+    /// walk is bounded by `maxGenerations` (and by the registry's maxDepth).
+    function _descends(uint256 modelId, uint256 ancestor, uint16 maxGenerations) private view returns (bool) {
+        uint256[] memory up = _registry.ancestors(modelId, maxGenerations);
+        for (uint256 i = 0; i < up.length; ++i) {
+            if (up[i] == ancestor) return true;
+        }
+        return false;
+    }
+}

@@ -1,7 +1,15 @@
-import type { Provider, Signer } from "ethers";
+import { ethers, type Provider, type Signer } from "ethers";
+import { OceanToken__factory } from "../../typechain-types";
 import type { AddressBook } from "./address-book";
 import { deployOcean, publishedOceanAddresses, type OceanAddresses } from "./ocean";
-import { deployPostHuman, type PostHumanParams } from "./posthuman";
+import {
+  benchmarkId,
+  deployFinetuneBounty,
+  toFixedLoss,
+  type FinetuneBountyTerms,
+  type PostHumanParams,
+  deployPostHuman,
+} from "./posthuman";
 
 export const OCEAN_KEYS: (keyof OceanAddresses)[] = [
   "OceanToken",
@@ -16,6 +24,39 @@ export const OCEAN_KEYS: (keyof OceanAddresses)[] = [
 
 export const POSTHUMAN_KEYS = ["ModelRegistry", "JobMarket", "DatatokenMarket", "RoyaltyVaultImplementation"] as const;
 
+/** Chains where the example consumer is deployed: Hardhat's and other local development chains. */
+export const LOCAL_CHAIN_IDS: readonly number[] = [31337, 1337];
+/** Address-book name of the example consumer (contracts/examples/FinetuneBounty.sol). */
+export const EXAMPLE_CONSUMER_KEY = "FinetuneBounty";
+
+/**
+ * Terms of the example bounty on a local chain, written for the demo (`posthuman demo`): the first model published
+ * on the chain is the demo's M1, and its finetunes compete on Elena's evaluation set
+ * (offchain/cli/demo-data/elena-eval.txt, benchmark "posthuman-demo/elena-eval"). Override any of them with
+ * `DeployOptions.exampleBounty`.
+ */
+export function localBountyTerms(now: number): FinetuneBountyTerms {
+  return {
+    baseModelId: 1n,
+    maxGenerations: 8,
+    // sha256 of offchain/cli/demo-data/elena-eval.txt
+    datasetHash: "0x1a3a4af416e13318a4853c1abbd406f03db91ef6d96203658979cc87291d2f9b",
+    datasetURI: "",
+    benchmarkId: benchmarkId("posthuman-demo/elena-eval"),
+    contextLength: 64,
+    maxTokens: 100_000,
+    targetLoss: toFixedLoss(6),
+    reward: ethers.parseEther("100"),
+    evalFee: ethers.parseEther("2"),
+    callbackGasLimit: 200_000,
+    callbackFee: ethers.parseEther("0.1"),
+    evalLease: 3_600,
+    expiresAt: now + 365 * 86_400,
+  };
+}
+/** Evaluations the local example bounty is funded for, besides its reward. */
+export const LOCAL_BOUNTY_EVALUATIONS = 10n;
+
 export interface DeployOptions {
   /** Existing address book of this network, if any. */
   existing?: AddressBook;
@@ -25,6 +66,11 @@ export interface DeployOptions {
   arbiter?: string;
   /** Protocol parameters other than the defaults of scripts/lib/posthuman.ts (e.g. a short challenge window). */
   params?: Partial<PostHumanParams>;
+  /**
+   * The example consumer (FinetuneBounty), deployed on local chains only (LOCAL_CHAIN_IDS): terms other than
+   * `localBountyTerms`, or false to skip it. It is funded by minting the base token when the deployer can.
+   */
+  exampleBounty?: Partial<FinetuneBountyTerms> | false;
   log?: (line: string) => void;
 }
 
@@ -98,7 +144,42 @@ export async function deployAll(deployer: Signer, opts: DeployOptions = {}): Pro
     log("PostHuman already deployed: nothing to do.");
   }
 
+  if (LOCAL_CHAIN_IDS.includes(chainId) && opts.exampleBounty !== false) {
+    // A new job market needs a new bounty (the bounty is bound to its market).
+    if (deployed.includes("JobMarket") || !(await allHaveCode(provider, [contracts[EXAMPLE_CONSUMER_KEY]]))) {
+      log("Deploying the example consumer FinetuneBounty (local chains only)…");
+      contracts[EXAMPLE_CONSUMER_KEY] = await deployExampleBounty(deployer, contracts, opts.exampleBounty ?? {}, log);
+      deployed.push(EXAMPLE_CONSUMER_KEY);
+    } else {
+      log("Example consumer already deployed: nothing to do.");
+    }
+  }
+
   return { book: { chainId, startBlock, contracts }, deployed };
+}
+
+/** Deploys the example bounty on the job market of `contracts` and funds it when the deployer may mint the base token. */
+async function deployExampleBounty(
+  deployer: Signer,
+  contracts: Record<string, string>,
+  overrides: Partial<FinetuneBountyTerms>,
+  log: (line: string) => void,
+): Promise<string> {
+  const provider = deployer.provider as Provider;
+  const now = (await provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000);
+  const terms = { ...localBountyTerms(now), ...overrides };
+  const bounty = await deployFinetuneBounty(deployer, contracts.JobMarket, terms);
+  const address = await bounty.getAddress();
+  const funds = terms.reward + LOCAL_BOUNTY_EVALUATIONS * (terms.evalFee + terms.callbackFee);
+  const token = OceanToken__factory.connect(contracts.OceanToken, deployer);
+  // Checked first rather than tried: a failed send would leave a nonce manager's count ahead of the chain.
+  if ((await token.owner()) === (await deployer.getAddress())) {
+    await (await token.mint(address, funds)).wait();
+    log(`FinetuneBounty at ${address}, funded with ${ethers.formatEther(funds)} OCEAN.`);
+  } else {
+    log(`FinetuneBounty at ${address}, not funded (the deployer cannot mint OCEAN here): send it the base token.`);
+  }
+  return address;
 }
 
 /** The Ocean part of an address book, typed; throws naming the missing entries. */

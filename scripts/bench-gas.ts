@@ -4,6 +4,9 @@
  * `benchGas()` is also what scripts/check-gas.ts compares with bench/gas-baseline.json.
  * Claims are measured for the same kind of account (first claim, shares received once) whatever the lineage depth
  * or the number of holders, so the figures isolate what depth and holders cost: nothing, by design.
+ * Callback delivery is measured as the difference between a job requested by a contract with a callback (whose hooks
+ * do nothing: contracts/test/MinimalConsumer.sol) and the same job requested plainly, at the receipt and at the
+ * settlement; Ritual Infernet's published delivery overhead is recorded beside it as the figure to beat.
  */
 import { ethers } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
@@ -16,6 +19,8 @@ import {
   deployPostHuman,
   encodeInferParams,
   encodeTrainParams,
+  findEvent,
+  jobCallback,
   jobReceipt,
   jobRequest,
   publishModel,
@@ -25,7 +30,7 @@ import {
   type PublishModelOptions,
 } from "./lib/posthuman";
 import type { BenchFigure } from "./lib/bench";
-import type { OceanToken } from "../typechain-types";
+import { MinimalConsumer__factory, type OceanToken } from "../typechain-types";
 
 const GAS = "gas";
 const FEE = ethers.parseEther("10");
@@ -39,6 +44,12 @@ const TRAIN = encodeTrainParams({
   weightDecay: 0n,
 });
 const INFER = encodeInferParams({ maxTokens: 128, temperature: 800_000, topK: 40 });
+/**
+ * Ritual Infernet's Coordinator.DELIVERY_OVERHEAD_WEI (ritual-net/infernet-sdk, src/Coordinator.sol: 52,850 gas in the
+ * releases that published it; later releases raised it to 56,600): the gas a delivery to a consumer costs on top of the
+ * consumer's own callback.
+ */
+export const RITUAL_INFERNET_DELIVERY_OVERHEAD = 52_850;
 
 async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
   const receipt = await (await tx).wait();
@@ -143,6 +154,56 @@ async function claimGas(
   return gasOf(vault.claim(holder));
 }
 
+/**
+ * Gas a callback adds at the receipt and at the settlement (settled by the worker, as its pipeline does): the same
+ * inference job once requested plainly, once by MinimalConsumer with a 100,000-gas callback and a callback fee.
+ */
+async function callbackOverhead(
+  c: Ctx,
+  modelId: bigint,
+  datatoken: string,
+  datatokenHolder: HardhatEthersSigner,
+): Promise<[string, number][]> {
+  const m = c.ph.jobMarket;
+  const consumer = await new MinimalConsumer__factory(c.requester).deploy(await m.getAddress());
+  const consumerAddress = await consumer.getAddress();
+  await (await datatokenAt(datatoken, datatokenHolder).transfer(consumerAddress, ONE_DATATOKEN)).wait();
+  await (await c.base.connect(c.requester).transfer(consumerAddress, ethers.parseEther("100"))).wait();
+  const block = await ethers.provider.getBlock("latest");
+  const req = jobRequest({
+    modelId,
+    kind: "Infer",
+    inputHash: ethers.id("input"),
+    inputURI: "ipfs://input",
+    fee: FEE,
+    deadline: BigInt((block?.timestamp ?? 0) + 3_600),
+    params: INFER,
+  });
+  const tx = await consumer.request(req, jobCallback({ gasLimit: 100_000, fee: ethers.parseEther("1") }), datatoken);
+  const withCallback = findEvent(m, await tx.wait(), "JobRequested").args.jobId as bigint;
+  const plain = (await request(c, modelId, "Infer")).jobId;
+  const served = (await c.ph.registry.getModel(modelId)).weightsRoot;
+  const gas: Record<string, number> = {};
+  for (const [key, jobId] of [
+    ["plain", plain],
+    ["callback", withCallback],
+  ] as const) {
+    await (await m.connect(c.worker).claimJob(jobId)).wait();
+    gas[`${key} receipt`] = await gasOf(m.connect(c.worker).submitReceipt(jobId, receipt(served)));
+  }
+  await increase(Number((await m.config()).challengeWindow) + 1);
+  for (const [key, jobId] of [
+    ["plain", plain],
+    ["callback", withCallback],
+  ] as const) {
+    gas[`${key} settle`] = await gasOf(m.connect(c.worker).settleJob(jobId));
+  }
+  return [
+    ["receipt", gas["callback receipt"] - gas["plain receipt"]],
+    ["settled", gas["callback settle"] - gas["plain settle"]],
+  ];
+}
+
 export async function benchGas(): Promise<BenchFigure[]> {
   const signers = await ethers.getSigners();
   const [deployer, publisher, requester, worker, treasury, arbiter, requester2] = signers;
@@ -175,6 +236,20 @@ export async function benchGas(): Promise<BenchFigure[]> {
   );
   await increase(Number((await ph.jobMarket.config()).challengeWindow) + 1);
   add("settle job", await gasOf(ph.jobMarket.settleJob(infer.jobId)));
+
+  // The same inference job requested by a contract with a callback whose hooks do nothing, next to a plain one: the
+  // differences are what delivering the receipt and the outcome costs the worker.
+  for (const [name, value] of await callbackOverhead(c, root.modelId, root.datatoken, publisher)) {
+    add("callback delivery overhead", value, { stage: name });
+  }
+  add("Ritual Infernet delivery overhead (published)", RITUAL_INFERNET_DELIVERY_OVERHEAD);
+  const receiptOverhead = figures.find((f) => f.name === "callback delivery overhead")?.value ?? 0;
+  figures.push({
+    name: "callback delivery overhead / Ritual Infernet's",
+    value: Math.round((receiptOverhead / RITUAL_INFERNET_DELIVERY_OVERHEAD) * 1000) / 1000,
+    unit: "ratio",
+    params: { stage: "receipt" },
+  });
 
   // A claimed job that passes its deadline: reclaimed, collateral slashed to the requester.
   const late = await request(c, root.modelId, "Infer", 600);

@@ -13,6 +13,7 @@ import { isMlError } from "../ml";
 import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 import { JobStatus, decodeJobParams, toFixedLoss } from "../../scripts/lib/posthuman";
+import { crashPoint } from "./faults";
 import type { Log } from "./log";
 import { FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Sender } from "./sender";
@@ -163,8 +164,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const set = (row: JobRow, patch: Parameters<JobsRepo["update"]>[1]) => {
     o.jobs.update(row.job_id, patch);
     Object.assign(row, patch);
-    if (patch.state)
+    if (patch.state) {
       o.log.info({ jobId: row.job_id, state: patch.state, kind: row.kind }, `job ${row.job_id} → ${patch.state}`);
+      crashPoint(patch.state, row.job_id);
+    }
   };
 
   const send = (key: string, data: string) => o.sender.send({ key, to: marketAddress, data });
@@ -390,9 +393,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       const latest = await o.market.runner?.provider?.getBlock("latest").catch(() => null);
       if (latest) latestBlockTs = latest.timestamp;
     }
-    for (const row of rows) {
+    for (const listed of rows) {
       if (stopped && loop) break;
-      if (row.state === "skipped") continue;
+      // Re-read the row: an earlier step of this pass (or a run that just ended) may have moved it on, and acting
+      // on the listed state could start a second run of a job whose output is already stored.
+      const row = o.jobs.get(listed.job_id);
+      if (!row || row.state === "skipped" || FINAL_STATES.has(row.state)) continue;
       try {
         await step(row);
       } catch (e) {

@@ -19,7 +19,7 @@ import {
   type PostHumanParams,
   type PublishedModel,
 } from "../../scripts/lib/posthuman";
-import { configHash, createModel, weightsRoot } from "../../offchain/ml";
+import { builtinProcessExecutor, configHash, createModel, weightsRoot, type Executor } from "../../offchain/ml";
 import { devWallet } from "../../offchain/cli/accounts";
 import { loadWorkerConfig } from "../../offchain/worker/config";
 import { silentLogger, createLogger } from "../../offchain/worker/log";
@@ -140,6 +140,8 @@ export interface RunningWorker {
   worker: Worker;
   client: WorkerClient;
   dataDir: string;
+  /** Executor runs per job folder name (the job id): proves that no job runs twice. */
+  runs: Map<string, number>;
 }
 
 /** Starts an in-process worker for `who` against the world, with its own data directory. */
@@ -162,8 +164,19 @@ export async function startWorker(
     },
   });
   const log = process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
-  const worker = await createWorker({ config, log, pipelinePollMs: 200 });
+  const runs = new Map<string, number>();
+  const inner = builtinProcessExecutor({ timeoutSec: 300, cacheDir: path.join(dataDir, "ml-cache") });
+  const executor: Executor = {
+    id: inner.id,
+    runtimeId: inner.runtimeId,
+    run: (job) => {
+      const name = path.basename(job.jobDir);
+      runs.set(name, (runs.get(name) ?? 0) + 1);
+      return inner.run(job);
+    },
+  };
+  const worker = await createWorker({ config, log, pipelinePollMs: 200, executor });
   await worker.start();
   const client = new WorkerClient(worker.apiUrl as string, authDomain(31337, w.book.contracts.JobMarket));
-  return { worker, client, dataDir };
+  return { worker, client, dataDir, runs };
 }

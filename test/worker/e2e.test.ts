@@ -28,6 +28,11 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
     }
   });
   after(async () => {
+    // Every job ran exactly once (a second run of a job would be wasted compute on a GPU host).
+    expect(
+      [...(rw?.runs.values() ?? [])].every((n) => n === 1),
+      JSON.stringify([...(rw?.runs ?? [])]),
+    ).to.equal(true);
     await rw?.worker.stop();
     await w?.stop();
   });

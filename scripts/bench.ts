@@ -7,12 +7,14 @@
 import { benchOcean } from "./bench-ocean";
 import { benchGas } from "./bench-gas";
 import { benchMl } from "./bench-ml";
+import { benchWorker } from "./bench-worker";
 import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
 
 const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
   ocean: ["Ocean Protocol (gas)", benchOcean],
   gas: ["PostHuman contracts (gas)", benchGas],
   ml: ["Model runtime", () => benchMl()],
+  worker: ["Worker (real node, tiny model)", benchWorker],
 };
 
 async function main(): Promise<void> {

@@ -8,7 +8,7 @@ import { ethers } from "ethers";
 import { JobMarket__factory, OceanToken__factory } from "../../typechain-types";
 import { describeWorkerConfig, loadWorkerConfig, type WorkerFlags } from "../worker/config";
 import { createLogger } from "../worker/log";
-import { createWorker, type Worker } from "../worker/worker";
+import { createWorker, type Worker, type WorkerOptions } from "../worker/worker";
 
 /** Worker settings as flags (each also has a POSTHUMAN_WORKER_* variable; see docs/operator.md). */
 export const WORKER_FLAGS: [string, string][] = [
@@ -55,12 +55,16 @@ export function workerFlags(opts: Record<string, unknown>, dataDir: string): Wor
   return flags;
 }
 
-export async function startWorkerFromFlags(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): Promise<Worker> {
+export async function startWorkerFromFlags(
+  flags: WorkerFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  extra: Pick<WorkerOptions, "web"> = {},
+): Promise<Worker> {
   const config = loadWorkerConfig({ env, flags });
   const log = createLogger({ level: config.logLevel });
   for (const w of config.warnings) log.warn(w);
   log.info(describeWorkerConfig(config), "worker configuration");
-  const worker = await createWorker({ config, log });
+  const worker = await createWorker({ config, log, ...extra });
   await worker.start();
   return worker;
 }

@@ -11,6 +11,9 @@
  *   GET  /jobs/:id/result              headers x-posthuman-signature + x-posthuman-expiry (ResultRequest)
  *   PUT  /models/:id                   body: the files of the manifest, concatenated in its order;
  *                                      headers x-posthuman-manifest (base64 JSON) + x-posthuman-signature
+ *   POST /models/inspect               same body and manifest, unsigned: the folder's weights root and config hash,
+ *                                      computed and forgotten (a publisher registers that root, then uploads)
+ *   GET  /, /assets/*, /web-config.json  the marketplace web app (offchain/web), when the server is given one
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -44,9 +47,21 @@ export interface ApiDeps {
   inputReceived(jobId: bigint, artifact: string, size: number): Promise<void>;
   /** Verifies owner and weights root on chain, stores the folder; returns the weights root. Throws ApiError. */
   acceptModel(modelId: bigint, uploader: string, dir: string): Promise<{ weightsRoot: string }>;
+  /** Weights root and config hash of an uploaded folder, without storing it (POST /models/inspect). Throws ApiError. */
+  inspectModel?(dir: string): Promise<{ weightsRoot: string; configHash: string }>;
   health(): Record<string, unknown>;
   metrics(): string;
   limits: { maxInputBytes: number; maxModelBytes: number };
+  /** The built web app to serve on GET / and /assets/*; absent: no web routes. */
+  web?: WebApp;
+}
+
+/** A built single-page app: `dir` holds index.html and assets/; `config` is served as /web-config.json. */
+export interface WebApp {
+  dir: string;
+  config: Record<string, unknown>;
+  /** Origins the page may connect to besides its own (the chain's RPC), for the Content-Security-Policy. */
+  connectSrc?: string[];
 }
 
 export class ApiError extends Error {
@@ -215,8 +230,8 @@ async function receiveBundle(req: http.IncomingMessage, entries: ManifestEntry[]
   if (i < entries.length) throw new ApiError(400, "MODEL_BODY_SHORT", "body is shorter than the manifest says");
 }
 
-async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId: bigint): Promise<Record<string, unknown>> {
-  const sig = header(req, "x-posthuman-signature");
+/** Reads and checks the x-posthuman-manifest header: allowed names, sizes, hashes and the size limit. */
+function readManifest(deps: ApiDeps, req: http.IncomingMessage): ManifestEntry[] {
   let entries: ManifestEntry[];
   try {
     entries = JSON.parse(
@@ -247,19 +262,96 @@ async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId: bigin
   if (total > deps.limits.maxModelBytes) {
     throw new ApiError(413, "MODEL_TOO_LARGE", `model of ${total} bytes exceeds ${deps.limits.maxModelBytes}`);
   }
+  return entries;
+}
+
+/** Receives a manifest's files into a fresh temp folder, hands it to `use`, and removes it. */
+async function withBundle<T>(req: http.IncomingMessage, entries: ManifestEntry[], use: (dir: string) => Promise<T>) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-model-upload-"));
+  try {
+    await receiveBundle(req, entries, dir);
+    return await use(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId: bigint): Promise<Record<string, unknown>> {
+  const sig = header(req, "x-posthuman-signature");
+  const entries = readManifest(deps, req);
   const uploader = recover(
     deps.domain,
     { type: "ModelUpload", value: { modelId, manifestHash: manifestHash(entries) } },
     sig,
   );
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-model-upload-"));
-  try {
-    await receiveBundle(req, entries, dir);
+  return withBundle(req, entries, async (dir) => {
     const { weightsRoot } = await deps.acceptModel(modelId, uploader, dir);
     return { modelId: modelId.toString(), weightsRoot };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+async function inspectModel(deps: ApiDeps, req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const inspect = deps.inspectModel;
+  if (!inspect) throw new ApiError(404, "NOT_FOUND", "this worker does not inspect model folders");
+  const entries = readManifest(deps, req);
+  return withBundle(req, entries, (dir) => inspect(dir));
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".json": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+  ".map": "application/json",
+};
+
+/**
+ * Serves the web app: "/" (and "/index.html") is index.html, "/assets/<name>" a file of dist/assets. Names are one
+ * path segment of [A-Za-z0-9._-] not starting with a dot, and the resolved file must lie inside the assets folder:
+ * nothing else of the disk can be reached. Assets carry content hashes in their names and are cached for good.
+ */
+function serveWeb(web: WebApp, res: http.ServerResponse, parts: string[]): boolean {
+  let file: string;
+  let immutable = false;
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === "index.html")) {
+    file = path.join(web.dir, "index.html");
+  } else if (parts.length === 2 && parts[0] === "assets" && /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(parts[1])) {
+    const assets = path.resolve(web.dir, "assets");
+    file = path.resolve(assets, parts[1]);
+    if (path.dirname(file) !== assets) return false;
+    immutable = true;
+  } else {
+    return false;
   }
+  let bytes: Buffer;
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    bytes = fs.readFileSync(file);
+  } catch {
+    return false;
+  }
+  const csp = [
+    "default-src 'self'",
+    `connect-src 'self' ${(web.connectSrc ?? []).join(" ")}`.trim(),
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  res.writeHead(200, {
+    "content-type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",
+    "content-length": bytes.length,
+    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": csp,
+  });
+  res.end(bytes);
+  return true;
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {
@@ -279,7 +371,7 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       if (req.method === "OPTIONS") {
         res.writeHead(204, {
           "access-control-allow-origin": "*",
-          "access-control-allow-methods": "GET, PUT",
+          "access-control-allow-methods": "GET, PUT, POST",
           "access-control-allow-headers":
             "content-type, x-posthuman-signature, x-posthuman-expiry, x-posthuman-manifest",
         });
@@ -304,8 +396,15 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
           return getResult(deps, req, res, jobId);
         }
       }
+      if (parts[0] === "models" && parts.length === 2 && req.method === "POST" && parts[1] === "inspect") {
+        return sendJson(res, 200, await inspectModel(deps, req));
+      }
       if (parts[0] === "models" && parts.length === 2 && req.method === "PUT") {
         return sendJson(res, 200, await putModel(deps, req, parseId(parts[1])));
+      }
+      if (deps.web && req.method === "GET") {
+        if (url.pathname === "/web-config.json") return sendJson(res, 200, deps.web.config);
+        if (serveWeb(deps.web, res, parts)) return;
       }
       throw new ApiError(404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
     };

@@ -7,8 +7,15 @@ import path from "node:path";
 import type http from "node:http";
 import { ethers } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
-import { builtinProcessExecutor, ExternalExecutor, loadCheckpoint, weightsRoot, type Executor } from "../ml";
-import { ApiError, createApiServer, listen, type JobView } from "./api";
+import {
+  builtinProcessExecutor,
+  configHash,
+  ExternalExecutor,
+  loadCheckpoint,
+  weightsRoot,
+  type Executor,
+} from "../ml";
+import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
 import { authDomain } from "./auth";
 import type { WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
@@ -31,6 +38,8 @@ export interface WorkerOptions {
   executor?: Executor;
   /** Pipeline poll interval (default: the ingestion poll interval). */
   pipelinePollMs?: number;
+  /** The marketplace web app to serve from the API (posthuman up). */
+  web?: WebApp;
 }
 
 export interface Worker {
@@ -166,6 +175,20 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     };
   };
 
+  /** The weights root of an uploaded folder, refusing one that is not a loadable GPT-2 checkpoint. */
+  const loadableRoot = async (dir: string): Promise<string> => {
+    try {
+      loadCheckpoint(dir);
+    } catch (e) {
+      throw new ApiError(
+        422,
+        "MODEL_UNLOADABLE",
+        `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
+      );
+    }
+    return weightsRoot(dir);
+  };
+
   const server: http.Server = createApiServer(
     {
       domain,
@@ -185,16 +208,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         if (onChain.owner.toLowerCase() !== uploader.toLowerCase()) {
           throw new ApiError(403, "NOT_OWNER", `the upload is signed by ${uploader}, not by the model's owner`);
         }
-        try {
-          loadCheckpoint(dir);
-        } catch (e) {
-          throw new ApiError(
-            422,
-            "MODEL_UNLOADABLE",
-            `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
-          );
-        }
-        const root = await weightsRoot(dir);
+        const root = await loadableRoot(dir);
         if (root.toLowerCase() !== onChain.weightsRoot.toLowerCase()) {
           throw new ApiError(
             422,
@@ -207,6 +221,9 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         pipeline.wake();
         return { weightsRoot: root };
       },
+      async inspectModel(dir) {
+        return { weightsRoot: await loadableRoot(dir), configHash: await configHash(dir) };
+      },
       health: () => ({
         ok: true,
         worker: wallet.address,
@@ -216,6 +233,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       }),
       metrics: () => metrics.render(),
       limits: { maxInputBytes: cfg.limits.maxUploadBytes, maxModelBytes: cfg.capabilities.maxModelBytes },
+      web: o.web,
     },
     (e) => log.error({ err: (e as Error).message }, "API error"),
   );

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 import {IJobMarketConsumer} from "../interfaces/IJobMarketConsumer.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @title Holder-to-holder sales of model datatokens for the base token.
 /// @notice A holder lists datatokens of a PostHuman model at a fixed price per whole token; the datatokens are held in

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @dev Most gas a requester may ask the market to forward to each callback of a job (see `requestJobWithCallback`).
 /// Bounded so that a receipt carrying a callback always fits in a block, whatever the requester asked for.

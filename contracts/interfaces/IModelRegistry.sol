@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @title PostHuman model registry: every model is an Ocean asset with a recorded lineage.
 /// @notice A root model is published by anyone in one transaction: the registry creates a real Ocean data NFT and

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @dev Fixed share supply of every vault (18 decimals): 1,000,000 shares = 100% of a model's revenue.
 uint256 constant ROYALTY_VAULT_TOTAL_SHARES = 1_000_000e18;

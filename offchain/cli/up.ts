@@ -9,6 +9,7 @@ import type { Worker } from "../worker/worker";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
 import type { Output } from "./output";
+import { ensureWeb } from "../web/build";
 
 /** Protocol parameters of the embedded chain: a short challenge window, so that jobs settle within a minute. */
 export const LOCAL_PARAMS = { challengeWindow: 30, arbitrationWindow: 600, unstakeDelay: 60 };
@@ -26,6 +27,8 @@ export interface UpOptions {
   noWorker?: boolean;
   /** Where the address book is written for the other commands (deployments/localhost.json). */
   deploymentFile?: string;
+  /** The web app's built folder to serve from the worker's API; false: none; default offchain/web/dist (built on demand). */
+  webDir?: string | false;
 }
 
 export interface UpHandle {
@@ -33,6 +36,8 @@ export interface UpHandle {
   worker?: Worker;
   book: AddressBook;
   deploymentFile: string;
+  /** The marketplace's pages, when served. */
+  webUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -68,6 +73,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       out.info(`Funded ${DEV_ACCOUNTS.slice(1).join(", ")} with ${ethers.formatEther(DEV_FUNDS)} OCEAN each.`);
     }
     let worker: Worker | undefined;
+    const webDir = opts.noWorker || opts.webDir === false ? undefined : (opts.webDir ?? (await ensureWeb(out.info)));
     if (!opts.noWorker) {
       const workerWallet = new ethers.NonceManager(devWallet(DEV_ACCOUNTS.indexOf("worker")).connect(provider));
       if (await ensureStake(workerWallet, book.contracts.JobMarket, ethers.parseEther("1000"))) {
@@ -85,8 +91,10 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
           logLevel: process.env.POSTHUMAN_WORKER_LOG_LEVEL ?? "warn",
         },
         { ...process.env, POSTHUMAN_WORKER_PRIVATE_KEY: devWallet(DEV_ACCOUNTS.indexOf("worker")).privateKey },
+        webDir ? { web: { dir: webDir, config: { rpcUrl: chain.url, book }, connectSrc: [chain.url] } } : {},
       );
       out.info(`Worker ${worker.address} serving its API on ${worker.apiUrl}`);
+      if (webDir) out.info(`Marketplace web app on ${worker.apiUrl}/`);
     }
     provider.destroy();
     return {
@@ -94,6 +102,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       worker,
       book,
       deploymentFile,
+      webUrl: webDir && worker?.apiUrl ? `${worker.apiUrl}/` : undefined,
       async stop() {
         await worker?.stop();
         await chain.stop();
@@ -110,6 +119,7 @@ export function describeUp(h: UpHandle): string {
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
     `  worker API ${h.worker?.apiUrl ?? "(not started)"}`,
+    `  web app    ${h.webUrl ?? "(not served)"}`,
     `  addresses  ${h.deploymentFile}`,
     ...Object.entries(h.book.contracts).map(([k, v]) => `    ${k.padEnd(26)} ${v}`),
     ``,

@@ -1,0 +1,280 @@
+/**
+ * The page's read side: typed contracts over the page's own RPC connection, and a snapshot of the marketplace built
+ * from the chain alone (the registry's models, the job market's requests and receipts, the listings). Events are read
+ * from the address book's start block; on a busy public network an indexer would take this place (docs/web.md).
+ */
+import { ethers } from "ethers";
+import {
+  attachPostHuman,
+  datatokenAt,
+  decodeJobParams,
+  JobKind,
+  vaultAt,
+  type PostHumanAddresses,
+  type PostHumanContracts,
+} from "../../../scripts/lib/posthuman";
+import {
+  ERC20Template__factory,
+  ERC721Template__factory,
+  FixedRateExchange__factory,
+  type ERC20Template,
+  type FixedRateExchange,
+  type ModelRegistry,
+} from "../../../typechain-types";
+import type { WebConfig } from "./config";
+
+export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;
+
+export interface ReceiptView {
+  jobId: bigint;
+  worker: string;
+  outputHash: string;
+  outputURI: string;
+  servedWeightsRoot: string;
+  runtimeId: string;
+  seed: bigint;
+  metrics: {
+    trainLossBefore: bigint;
+    trainLossAfter: bigint;
+    valLossBefore: bigint;
+    valLossAfter: bigint;
+    evalLoss: bigint;
+    evalTokens: bigint;
+  };
+  childWeightsRoot: string;
+  childModelId: bigint;
+  txHash: string;
+  block: number;
+}
+
+export interface JobInfo {
+  id: bigint;
+  modelId: bigint;
+  requester: string;
+  /** 0 Train, 1 Infer, 2 Evaluate. */
+  kind: number;
+  inputHash: string;
+  fee: bigint;
+  deadline: bigint;
+  params: string;
+  requestTx: string;
+  block: number;
+  /** IJobMarket.JobStatus. */
+  status: number;
+  worker: string;
+  receipt?: ReceiptView;
+}
+
+export interface EvalRun {
+  jobId: bigint;
+  benchmarkId: string;
+  loss: bigint;
+  tokens: bigint;
+  block: number;
+}
+
+export interface ListingInfo {
+  id: bigint;
+  seller: string;
+  modelId: bigint;
+  datatoken: string;
+  remaining: bigint;
+  pricePerToken: bigint;
+}
+
+export interface ModelInfo {
+  id: bigint;
+  name: string;
+  record: ModelRecord;
+  /** Base token paid for one datatoken on Ocean's exchange (fees included); undefined without an exchange. */
+  exchangePrice?: bigint;
+  /** Cheapest open holder listing, per datatoken. */
+  cheapestListing?: bigint;
+  children: bigint[];
+  /** Jobs requested on this model, newest first. */
+  jobs: JobInfo[];
+  /** Jobs that left a receipt. */
+  served: number;
+  /** Evaluation runs on this model, oldest first. */
+  evals: EvalRun[];
+}
+
+export interface Snapshot {
+  models: ModelInfo[];
+  byId: Map<string, ModelInfo>;
+  jobs: Map<string, JobInfo>;
+  listings: ListingInfo[];
+  block: number;
+}
+
+/** The benchmark id an evaluation job's params name. */
+function benchmarkOf(params: string): string {
+  const p = decodeJobParams(JobKind.Evaluate, params);
+  return p.kind === "Evaluate" ? p.params.benchmarkId : ethers.ZeroHash;
+}
+
+export class Market {
+  readonly provider: ethers.JsonRpcProvider;
+  readonly ph: PostHumanContracts;
+  readonly fre: FixedRateExchange;
+  readonly base: ERC20Template;
+
+  constructor(readonly cfg: WebConfig) {
+    this.provider = new ethers.JsonRpcProvider(cfg.rpcUrl, cfg.book.chainId, {
+      staticNetwork: true,
+      cacheTimeout: -1,
+    });
+    this.provider.pollingInterval = 250;
+    this.ph = attachPostHuman(cfg.book.contracts as unknown as PostHumanAddresses, this.provider);
+    this.fre = FixedRateExchange__factory.connect(cfg.book.contracts.FixedRateExchange, this.provider);
+    this.base = ERC20Template__factory.connect(cfg.book.contracts.OceanToken, this.provider);
+  }
+
+  get chainId(): number {
+    return this.cfg.book.chainId;
+  }
+
+  datatoken(address: string, runner: ethers.ContractRunner = this.provider) {
+    return datatokenAt(address, runner);
+  }
+
+  vault(address: string, runner: ethers.ContractRunner = this.provider) {
+    return vaultAt(address, runner);
+  }
+
+  /** Everything the catalogue, model and receipt pages show, read from the chain in a few batched rounds. */
+  async snapshot(): Promise<Snapshot> {
+    const from = this.cfg.book.startBlock;
+    const { registry, jobMarket, datatokenMarket } = this.ph;
+    const [count, listingCount, block, requested, receipts] = await Promise.all([
+      registry.modelCount(),
+      datatokenMarket.listingCount(),
+      this.provider.getBlockNumber(),
+      jobMarket.queryFilter(jobMarket.filters.JobRequested(), from),
+      jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), from),
+    ]);
+    const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
+    const records = await Promise.all(ids.map((i) => registry.getModel(i)));
+    const names = await Promise.all(
+      records.map((r) =>
+        ERC721Template__factory.connect(r.nft, this.provider)
+          .name()
+          .catch(() => ""),
+      ),
+    );
+    const prices = await Promise.all(
+      records.map((r) =>
+        r.exchangeId === ethers.ZeroHash
+          ? Promise.resolve(undefined)
+          : this.fre
+              .calcBaseInGivenOutDT(r.exchangeId, ethers.parseEther("1"), 0)
+              .then((x) => x.baseTokenAmount)
+              .catch(() => undefined),
+      ),
+    );
+    const listings = (
+      await Promise.all(
+        Array.from({ length: Number(listingCount) }, (_, i) => BigInt(i + 1)).map(async (id) => {
+          const l = await datatokenMarket.getListing(id);
+          return {
+            id,
+            seller: l.seller,
+            modelId: l.modelId,
+            datatoken: l.datatoken,
+            remaining: l.remaining,
+            pricePerToken: l.pricePerToken,
+          };
+        }),
+      )
+    ).filter((l) => l.remaining > 0n);
+
+    const receiptOf = new Map<string, ReceiptView>();
+    for (const log of receipts) {
+      const r = log.args.receipt;
+      receiptOf.set(log.args.jobId.toString(), {
+        jobId: log.args.jobId,
+        worker: log.args.worker,
+        outputHash: r.outputHash,
+        outputURI: r.outputURI,
+        servedWeightsRoot: r.servedWeightsRoot,
+        runtimeId: r.runtimeId,
+        seed: r.seed,
+        metrics: {
+          trainLossBefore: r.metrics.trainLossBefore,
+          trainLossAfter: r.metrics.trainLossAfter,
+          valLossBefore: r.metrics.valLossBefore,
+          valLossAfter: r.metrics.valLossAfter,
+          evalLoss: r.metrics.evalLoss,
+          evalTokens: r.metrics.evalTokens,
+        },
+        childWeightsRoot: r.childWeightsRoot,
+        childModelId: log.args.childModelId,
+        txHash: log.transactionHash,
+        block: log.blockNumber,
+      });
+    }
+    const onChainJobs = await Promise.all(requested.map((log) => jobMarket.getJob(log.args.jobId)));
+    const jobs = new Map<string, JobInfo>();
+    requested.forEach((log, i) => {
+      const a = log.args;
+      jobs.set(a.jobId.toString(), {
+        id: a.jobId,
+        modelId: a.modelId,
+        requester: a.requester,
+        kind: Number(a.kind),
+        inputHash: a.inputHash,
+        fee: a.fee,
+        deadline: a.deadline,
+        params: a.params,
+        requestTx: log.transactionHash,
+        block: log.blockNumber,
+        status: Number(onChainJobs[i].status),
+        worker: onChainJobs[i].worker,
+        receipt: receiptOf.get(a.jobId.toString()),
+      });
+    });
+
+    const models: ModelInfo[] = ids.map((id, i) => {
+      const own = [...jobs.values()].filter((j) => j.modelId === id).reverse();
+      const evals = own
+        .filter((j) => j.kind === JobKind.Evaluate && j.receipt)
+        .map((j) => ({
+          jobId: j.id,
+          benchmarkId: benchmarkOf(j.params),
+          loss: (j.receipt as ReceiptView).metrics.evalLoss,
+          tokens: (j.receipt as ReceiptView).metrics.evalTokens,
+          block: (j.receipt as ReceiptView).block,
+        }))
+        .reverse();
+      const forSale = listings.filter((l) => l.modelId === id).map((l) => l.pricePerToken);
+      return {
+        id,
+        name: names[i] || `Model ${id}`,
+        record: records[i],
+        exchangePrice: prices[i],
+        cheapestListing: forSale.length ? forSale.reduce((a, b) => (a < b ? a : b)) : undefined,
+        children: ids.filter((c, k) => records[k].parentId === id && c !== id),
+        jobs: own,
+        served: own.filter((j) => j.receipt).length,
+        evals,
+      };
+    });
+    return { models, byId: new Map(models.map((m) => [m.id.toString(), m])), jobs, listings, block };
+  }
+
+  /** Holders of a model's vault shares, from the vault's Transfer events (its contributors and later buyers). */
+  async shareHolders(vault: string): Promise<{ holder: string; shares: bigint }[]> {
+    const v = this.vault(vault);
+    const logs = await v.queryFilter(v.filters.Transfer(), this.cfg.book.startBlock);
+    const bal = new Map<string, bigint>();
+    for (const l of logs) {
+      const { from, to, value } = l.args;
+      if (from !== ethers.ZeroAddress) bal.set(from, (bal.get(from) ?? 0n) - value);
+      if (to !== ethers.ZeroAddress) bal.set(to, (bal.get(to) ?? 0n) + value);
+    }
+    return [...bal.entries()]
+      .filter(([, s]) => s > 0n)
+      .map(([holder, shares]) => ({ holder, shares }))
+      .sort((a, b) => (a.shares > b.shares ? -1 : 1));
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * A tiny DOM builder: every page is made of real elements, never of HTML strings, so that text from the chain or a
+ * worker (model names, generated text) can never become markup.
+ */
+export type Child = Node | string | number | bigint | null | undefined | false | Child[];
+type AttrValue = string | number | boolean | null | undefined;
+export type Attrs = Record<string, AttrValue | ((ev: Event) => void)>;
+
+function append(el: Element, children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+function setAttrs(el: Element, attrs: Attrs | null | undefined): void {
+  if (!attrs) return;
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") {
+      el.addEventListener(k.replace(/^on/, "").toLowerCase(), v);
+    } else if (v === true) {
+      el.setAttribute(k, "");
+    } else if (v !== false && v !== null && v !== undefined) {
+      if (k === "value" && "value" in el) (el as HTMLInputElement).value = String(v);
+      else el.setAttribute(k, String(v));
+    }
+  }
+}
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs | null,
+  ...children: Child[]
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+/** Replaces the children of `el`. */
+export function fill(el: Element, ...children: Child[]): void {
+  el.replaceChildren();
+  append(el, children);
+}
+
+let uid = 0;
+/** A fresh id for label/control pairs. */
+export function id(prefix: string): string {
+  return `${prefix}-${++uid}`;
+}
+
+/** A labelled form control: the label, the control and an optional hint tied with aria-describedby. */
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+): HTMLDivElement {
+  if (!control.id) control.id = id("f");
+  const hintEl = hint ? h("p", { class: "hint", id: `${control.id}-hint` }, hint) : null;
+  if (hintEl) control.setAttribute("aria-describedby", hintEl.id);
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl);
+}
+
+/** A table that scrolls sideways on a narrow screen, reachable by keyboard. */
+export function table(caption: string, head: string[], rows: Child[][], o: { class?: string } = {}): HTMLElement {
+  return h(
+    "div",
+    { class: "table-wrap", role: "region", "aria-label": caption, tabindex: 0 },
+    h(
+      "table",
+      { class: o.class ?? "" },
+      h("caption", null, caption),
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          head.map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        rows.map((r) =>
+          h(
+            "tr",
+            null,
+            r.map((c) => h("td", null, c)),
+          ),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,150 @@
+/**
+ * Errors as a person reads them: what happened, and what to do about it. Every failure shown by the pages goes
+ * through `explain`, which knows the wallet's refusals, the contracts' custom errors, an unreachable chain or worker,
+ * and the marketplace's own checks (UserError).
+ */
+import { ethers } from "ethers";
+import {
+  DatatokenMarket__factory,
+  ERC20Template__factory,
+  JobMarket__factory,
+  ModelRegistry__factory,
+  RoyaltyVault__factory,
+} from "../../../typechain-types";
+
+/** A fix the page can offer as a button (switch network) or a link (buy tokens). */
+export type Fix = { label: string; href: string } | { label: string; run: () => Promise<void> | void };
+
+export class UserError extends Error {
+  constructor(
+    readonly title: string,
+    readonly fix?: string,
+    readonly action?: Fix,
+  ) {
+    super(title);
+    this.name = "UserError";
+  }
+}
+
+/** The worker's API answered with an error, or did not answer at all (status 0, code UNREACHABLE). */
+export class WorkerApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "WorkerApiError";
+  }
+}
+
+export interface Explained {
+  title: string;
+  detail?: string;
+  fix?: string;
+  action?: Fix;
+}
+
+const interfaces = [
+  ModelRegistry__factory.createInterface(),
+  JobMarket__factory.createInterface(),
+  DatatokenMarket__factory.createInterface(),
+  RoyaltyVault__factory.createInterface(),
+  ERC20Template__factory.createInterface(),
+];
+
+/** The custom error in revert data, decoded with the ABIs of the contracts the page talks to. */
+export function decodeRevert(data: string | undefined | null): ethers.ErrorDescription | undefined {
+  if (!data || data === "0x") return undefined;
+  for (const i of interfaces) {
+    try {
+      const d = i.parseError(data);
+      if (d) return d;
+    } catch {
+      /* not this contract's error */
+    }
+  }
+  return undefined;
+}
+
+const REVERT_TEXT: Record<string, (args: ethers.Result) => Explained> = {
+  RoyaltyVaultNothingToClaim: () => ({
+    title: "There is nothing to claim yet.",
+    fix: "Revenue arrives when someone buys this model's datatokens or runs a job on it.",
+  }),
+  RoyaltyVaultFrozen: (a) => ({
+    title: `Model ${a[0]} is frozen: its training was proved wrong, so its vault pays nothing.`,
+  }),
+  DatatokenMarketInsufficientListing: (a) => ({
+    title: `The listing has only ${ethers.formatEther(a[1] as bigint)} datatokens left.`,
+    fix: "Ask for that much or less.",
+  }),
+  DatatokenMarketModelFrozen: (a) => ({ title: `Model ${a[0]} is frozen: its datatokens can no longer be bought.` }),
+  DatatokenMarketCostAboveMax: () => ({
+    title: "The price changed while you were buying.",
+    fix: "Reload the page and try again.",
+  }),
+  JobMarketModelFrozen: (a) => ({ title: `Model ${a[0]} is frozen and takes no new jobs.` }),
+  ModelRegistryZeroWeightsRoot: () => ({ title: "The model's weights root is missing." }),
+  ModelRegistryInvalidPrice: () => ({ title: "The price must be more than 0." }),
+  ERC20InsufficientBalance: () => ({
+    title: "Not enough tokens for this transaction.",
+    fix: "Buy more, or ask for less.",
+  }),
+};
+
+function revertOf(e: unknown): ethers.ErrorDescription | undefined {
+  const x = e as { data?: string; revert?: { name: string }; info?: { error?: { data?: string } } };
+  return decodeRevert(x.data) ?? decodeRevert(x.info?.error?.data);
+}
+
+export function explain(e: unknown): Explained {
+  if (e instanceof UserError) return { title: e.title, fix: e.fix, action: e.action };
+  if (e instanceof WorkerApiError) {
+    if (e.code === "UNREACHABLE") {
+      return {
+        title: "The worker does not answer.",
+        detail: e.message,
+        fix: "Nothing was paid. Start a worker (`npm start` runs one with the marketplace), then try again.",
+      };
+    }
+    return { title: `The worker refused: ${e.message}`, detail: e.code };
+  }
+  const rejected =
+    ethers.isError(e, "ACTION_REJECTED") ||
+    (e as { code?: unknown }).code === 4001 ||
+    (e as { error?: { code?: unknown } }).error?.code === 4001;
+  if (rejected) {
+    return {
+      title: "You rejected the request in your wallet.",
+      fix: "Nothing was sent and nothing was paid. Press the button again and approve it when you are ready.",
+    };
+  }
+  if (ethers.isError(e, "INSUFFICIENT_FUNDS")) {
+    return {
+      title: "Your account has not enough of the chain's coin to pay for gas.",
+      fix: "Fund the account with the network's gas token (on the local chain every dev account has 10000 ETH).",
+    };
+  }
+  const revert = revertOf(e);
+  if (revert) {
+    const known = REVERT_TEXT[revert.name];
+    if (known) return known(revert.args);
+    return {
+      title: `The contract refused the transaction: ${revert.name}.`,
+      detail: `${revert.name}(${revert.args.map(String).join(", ")})`,
+    };
+  }
+  if (ethers.isError(e, "CALL_EXCEPTION")) {
+    return { title: "The contract refused the transaction.", detail: e.shortMessage };
+  }
+  if (ethers.isError(e, "NETWORK_ERROR") || ethers.isError(e, "SERVER_ERROR") || ethers.isError(e, "TIMEOUT")) {
+    return {
+      title: "The chain does not answer.",
+      detail: e.shortMessage,
+      fix: "Start the local marketplace with `npm start`, or check your network connection.",
+    };
+  }
+  const msg = (e as Error)?.message ?? String(e);
+  return { title: msg.length > 300 ? `${msg.slice(0, 300)}…` : msg };
+}

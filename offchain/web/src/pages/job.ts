@@ -1,0 +1,430 @@
+/**
+ * A job's page: its progress live (the chain's status and the worker's progress) until its receipt, then the
+ * receipt, the result (generated text, evaluation table, or the new child model) and a verify button.
+ */
+import { ethers } from "ethers";
+import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../../scripts/lib/posthuman";
+import { errorBox, who, type App } from "../app";
+import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
+import { field, fill, h, table, type Child } from "../dom";
+import { UserError, WorkerApiError } from "../errors";
+import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import type { JobStatusView } from "../worker-api";
+import { sha256Hex } from "../../../worker/auth";
+
+interface ResultDoc {
+  generations?: { prompt: string; text: string; tokens?: number | number[]; finishReason?: string }[];
+  metrics?: Record<string, number>;
+  child?: { weightsRoot: string; configHash: string };
+  lossCurve?: number[];
+}
+
+const FAILED = new Set<number>([JobStatus.Cancelled, JobStatus.Failed, JobStatus.Reclaimed, JobStatus.Slashed]);
+
+function stepList(status: number, worker: JobStatusView | undefined, receipt: ReceiptView | undefined): HTMLElement {
+  const state = worker?.state ?? "";
+  const steps: [string, boolean][] = [
+    ["Requested on chain, fee escrowed", true],
+    ["Claimed by a worker", status >= JobStatus.Claimed],
+    [
+      "Input received and checked against your commitment",
+      status >= JobStatus.Submitted || /input_ready|running|output_stored|submitted/.test(state),
+    ],
+    ["Computed", status >= JobStatus.Submitted || /output_stored|submitted/.test(state)],
+    ["Receipt on chain", receipt !== undefined],
+    ["Settled: the worker is paid", status === JobStatus.Settled],
+  ];
+  const current = steps.findIndex(([, done]) => !done);
+  return h(
+    "ol",
+    { class: "progress-steps" },
+    steps.map(([label, done], i) =>
+      h(
+        "li",
+        { class: done ? "done" : i === current ? "current" : "todo", "aria-current": i === current ? "step" : null },
+        h("span", { class: "visually-hidden" }, done ? "Done: " : i === current ? "In progress: " : "Not yet: "),
+        label,
+      ),
+    ),
+  );
+}
+
+function progressOf(w: JobStatusView | undefined): Child {
+  const p = w?.progress;
+  if (!p || !p.phase) return null;
+  if (p.phase === "waiting") return h("p", null, `The worker waits for ${p.note ?? "something"}.`);
+  const total = Math.max(1, p.totalSteps ?? 1);
+  const label = `${p.phase} ${p.step ?? 0}/${total}${typeof p.loss === "number" ? ` · loss ${p.loss.toFixed(3)}` : ""}`;
+  return h(
+    "div",
+    { class: "meter" },
+    h("label", { for: "job-progress" }, `Worker: ${label}`),
+    h("progress", { id: "job-progress", max: total, value: p.step ?? 0 }, label),
+  );
+}
+
+function receiptPanel(app: App, job: JobInfo, r: ReceiptView, model: ModelInfo | undefined): HTMLElement {
+  const rows: [string, Child][] = [
+    ["Worker", who(app, r.worker)],
+    ["Served weights root", h("code", { class: "hash wrap" }, r.servedWeightsRoot)],
+    ["Model's recorded weights root", model ? h("code", { class: "hash wrap" }, model.record.weightsRoot) : "—"],
+    ["Input hash (your commitment)", h("code", { class: "hash wrap" }, job.inputHash)],
+    ["Output hash", h("code", { class: "hash wrap" }, r.outputHash)],
+    ["Runtime", h("code", { class: "hash wrap" }, r.runtimeId)],
+    ["Seed", r.seed.toString()],
+    ["Receipt transaction", h("code", { class: "hash" }, short(r.txHash, 8))],
+  ];
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "receipt-title", id: "receipt" },
+    h("h2", { id: "receipt-title" }, "Receipt"),
+    h(
+      "dl",
+      { class: "facts wide receipt" },
+      rows.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
+    ),
+  );
+}
+
+/** What the receipt itself tells, for everyone: the evaluation table or the new child model. */
+function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefined): Child {
+  if (job.kind === JobKind.Evaluate) {
+    const base = model?.record.baselineMetric ?? 0n;
+    const m = r.metrics;
+    const rows: Child[][] = [
+      ["Loss (nats per token)", loss(m.evalLoss)],
+      ["Perplexity", perplexity(m.evalLoss)],
+      ["Tokens evaluated", m.evalTokens.toString()],
+    ];
+    if (base > 0n) {
+      rows.push(["Declared baseline (loss)", loss(base)]);
+      rows.push([
+        "Compared with the baseline",
+        m.evalLoss <= base ? `better by ${loss(base - m.evalLoss)}` : `worse by ${loss(m.evalLoss - base)}`,
+      ]);
+    }
+    const others = (model?.evals ?? []).filter((e) => e.jobId !== job.id);
+    return [
+      table("Evaluation", ["Figure", "Value"], rows, { class: "eval-table" }),
+      others.length
+        ? h("p", null, `Other runs on this model: ${others.map((e) => `job ${e.jobId} ${loss(e.loss)}`).join(", ")}.`)
+        : null,
+    ];
+  }
+  if (job.kind === JobKind.Train) {
+    const m = r.metrics;
+    return [
+      h(
+        "p",
+        { class: "child-link" },
+        "New child model: ",
+        h("a", { href: `#/model/${r.childModelId}` }, `model #${r.childModelId}`),
+        ".",
+      ),
+      table(
+        "Training",
+        ["Figure", "Before", "After"],
+        [
+          ["Training loss", loss(m.trainLossBefore), loss(m.trainLossAfter)],
+          ["Validation loss", loss(m.valLossBefore), loss(m.valLossAfter)],
+        ],
+      ),
+    ];
+  }
+  return null;
+}
+
+function resultView(job: JobInfo, doc: ResultDoc): Child {
+  if (job.kind === JobKind.Infer) {
+    const gens = doc.generations ?? [];
+    return h(
+      "ol",
+      { class: "generations" },
+      gens.map((g) =>
+        h(
+          "li",
+          { class: "generation" },
+          h("span", { class: "prompt" }, g.prompt),
+          h("span", { class: "completion" }, g.text),
+          g.tokens !== undefined
+            ? h("span", { class: "hint" }, ` (${g.tokens} tokens, ${g.finishReason ?? ""})`)
+            : null,
+        ),
+      ),
+    );
+  }
+  if (job.kind === JobKind.Train && doc.lossCurve?.length) {
+    return h("p", null, `Training loss by step: ${doc.lossCurve.map((x) => x.toFixed(2)).join(" → ")}`);
+  }
+  return null;
+}
+
+export async function jobPage(app: App, main: HTMLElement, params: string[]): Promise<() => void> {
+  if (!/^\d+$/.test(params[0] ?? "")) throw new UserError(`"${params[0]}" is not a job id.`);
+  const jobId = BigInt(params[0]);
+  let snap = await app.snapshot();
+  let job = snap.jobs.get(jobId.toString());
+  if (!job) {
+    throw new UserError(`There is no job ${jobId} on this chain.`, "See every job on the receipts page.", {
+      label: "Go to the receipts",
+      href: "#/receipts",
+    });
+  }
+  const model = () => snap.byId.get((job as JobInfo).modelId.toString());
+  const isRequester = () => app.account?.address.toLowerCase() === (job as JobInfo).requester.toLowerCase();
+
+  const live = h("div", { class: "live", "aria-live": "polite" });
+  const receiptEl = h("div");
+  const outcomeEl = h("div");
+  const resultEl = h("div");
+  const verifyEl = h("div");
+  let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
+  let workerView: JobStatusView | undefined;
+  let workerError: unknown;
+
+  fill(
+    main,
+    h(
+      "p",
+      { class: "crumbs" },
+      h("a", { href: `#/model/${job.modelId}` }, model()?.name ?? `Model ${job.modelId}`),
+      " / ",
+      `job ${jobId}`,
+    ),
+    h("h1", { tabindex: -1 }, `Job ${jobId}: ${KIND_LABEL[job.kind]} on ${model()?.name ?? `model ${job.modelId}`}`),
+    h(
+      "p",
+      null,
+      `Requested by ${who(app, job.requester)} for a fee of ${tokens(job.fee)} OCEAN.`,
+      isRequester() ? " You requested it." : "",
+    ),
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "status-title" },
+      h("h2", { id: "status-title" }, "Progress"),
+      live,
+    ),
+    receiptEl,
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "outcome-title", id: "outcome" },
+      h("h2", { id: "outcome-title" }, "Result"),
+      outcomeEl,
+      resultEl,
+    ),
+    verifyEl,
+  );
+
+  const fetchResult = async () => {
+    const j = job as JobInfo;
+    if (!j.receipt) return;
+    try {
+      result = await app.actions().result(jobId, j.receipt.outputHash);
+      const doc = JSON.parse(new TextDecoder().decode(result.bytes)) as ResultDoc;
+      fill(
+        resultEl,
+        h(
+          "p",
+          { class: result.matches ? "ok" : "bad" },
+          result.matches
+            ? "The result you downloaded hashes to the receipt's output hash."
+            : "Warning: the result you downloaded does not hash to the receipt's output hash.",
+        ),
+        resultView(j, doc),
+      );
+    } catch (e) {
+      fill(resultEl, errorBox(e));
+    }
+  };
+
+  const renderDone = (j: JobInfo, r: ReceiptView) => {
+    fill(receiptEl, receiptPanel(app, j, r, model()));
+    fill(outcomeEl, publicOutcome(j, r, model()));
+    if (isRequester()) {
+      if (app.account?.kind === "dev") void fetchResult();
+      else {
+        const b = h("button", { type: "button" }, "Show the result (your wallet signs the request)");
+        b.addEventListener("click", () => void fetchResult());
+        fill(resultEl, b);
+      }
+    } else if (j.kind === JobKind.Infer) {
+      fill(
+        resultEl,
+        h("p", null, "Only the requester can read the generated text; the receipt above proves what was served."),
+      );
+    }
+    fill(
+      verifyEl,
+      verifyPanel(app, j, r, model(), () => result, isRequester),
+    );
+  };
+
+  let shown = false;
+  const tick = async () => {
+    const j = job as JobInfo;
+    try {
+      const onChain = await app.market.ph.jobMarket.getJob(jobId);
+      j.status = Number(onChain.status);
+      j.worker = onChain.worker;
+    } catch (e) {
+      fill(live, errorBox(e));
+      return;
+    }
+    try {
+      workerView = await app.worker.jobStatus(jobId);
+      workerError = undefined;
+    } catch (e) {
+      workerError = e instanceof WorkerApiError && e.code === "UNKNOWN_JOB" ? undefined : e;
+    }
+    if (j.status >= JobStatus.Submitted && !j.receipt) {
+      snap = await app.snapshot();
+      job = snap.jobs.get(jobId.toString()) ?? j;
+    }
+    const cur = job as JobInfo;
+    const failure = workerView?.error;
+    fill(
+      live,
+      h("p", { class: "state" }, h("strong", null, "Status: "), STATUS_LABEL[cur.status]),
+      stepList(cur.status, workerView, cur.receipt),
+      cur.receipt || FAILED.has(cur.status) ? null : progressOf(workerView),
+      workerError ? errorBox(workerError, "Progress unavailable:") : null,
+      FAILED.has(cur.status)
+        ? h(
+            "div",
+            { class: "error", role: "alert" },
+            h("p", { class: "error-title" }, `The job ended without a result (${STATUS_LABEL[cur.status]}).`),
+            failure ? h("p", null, `The worker says: ${failure.code} — ${failure.message}`) : null,
+            h(
+              "p",
+              { class: "error-fix" },
+              h("strong", null, "What now: "),
+              "the fee went back to you. Fix the input and request a new job.",
+            ),
+          )
+        : null,
+      cur.status === JobStatus.Submitted
+        ? h(
+            "p",
+            { class: "hint" },
+            "The receipt can be challenged for a short window; the job then settles and the worker is paid.",
+          )
+        : null,
+    );
+    if (cur.receipt && !shown) {
+      shown = true;
+      renderDone(cur, cur.receipt);
+    }
+  };
+  await tick();
+  if (params[1]) document.getElementById(params[1])?.scrollIntoView();
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped && !TERMINAL_STATUSES.includes((job as JobInfo).status)) {
+      await new Promise((r) => setTimeout(r, 700));
+      if (!stopped) await tick().catch(() => undefined);
+    }
+  };
+  void loop();
+  return () => {
+    stopped = true;
+  };
+}
+
+function verifyPanel(
+  app: App,
+  job: JobInfo,
+  r: ReceiptView,
+  model: ModelInfo | undefined,
+  currentResult: () => { bytes: Uint8Array; hash: string; matches: boolean } | undefined,
+  isRequester: () => boolean,
+): HTMLElement {
+  const inputFile = h("input", { type: "file", name: "verify-input" });
+  const out = h("div", { class: "verdict", "aria-live": "polite" });
+  const button = h("button", { type: "button" }, "Verify this receipt");
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    void (async () => {
+      const checks: { name: string; ok: boolean; note: string }[] = [];
+      const rec = model?.record.weightsRoot ?? ethers.ZeroHash;
+      checks.push({
+        name: "The worker served the model's recorded weights",
+        ok: rec.toLowerCase() === r.servedWeightsRoot.toLowerCase(),
+        note: `served ${short(r.servedWeightsRoot, 6)}, recorded ${short(rec, 6)}`,
+      });
+      if (isRequester()) {
+        let res = currentResult();
+        if (!res) {
+          const bytes = await app.worker.result(app.actions().account.signer, job.id);
+          const hash = sha256Hex(bytes);
+          res = { bytes, hash, matches: hash.toLowerCase() === r.outputHash.toLowerCase() };
+        }
+        checks.push({
+          name: "The result downloaded from the worker hashes to the receipt's output hash",
+          ok: res.matches,
+          note: `sha256 ${short(res.hash, 6)}, receipt ${short(r.outputHash, 6)}`,
+        });
+      } else {
+        const w = await app.worker.jobStatus(job.id).catch(() => undefined);
+        if (w?.outputHash) {
+          checks.push({
+            name: "The worker's stored result is the one in the receipt",
+            ok: String(w.outputHash).toLowerCase() === r.outputHash.toLowerCase(),
+            note: "only the requester can download the result itself and hash it",
+          });
+        }
+      }
+      const f = inputFile.files?.[0];
+      if (f) {
+        const h2 = sha256Hex(new Uint8Array(await f.arrayBuffer()));
+        checks.push({
+          name: "Your input file is the one the job committed to",
+          ok: h2.toLowerCase() === job.inputHash.toLowerCase(),
+          note: `sha256 ${short(h2, 6)}, commitment ${short(job.inputHash, 6)}`,
+        });
+      }
+      const ok = checks.every((c) => c.ok);
+      fill(
+        out,
+        h(
+          "p",
+          { class: `verdict-line ${ok ? "ok" : "bad"}` },
+          h("strong", null, ok ? "Verified. " : "Mismatch. "),
+          ok ? "Every check below holds." : "A check failed: you can challenge the receipt during its window.",
+        ),
+        h(
+          "ul",
+          { class: "checks" },
+          checks.map((c) =>
+            h(
+              "li",
+              { class: c.ok ? "ok" : "bad" },
+              h("strong", null, c.ok ? "✓ " : "✗ "),
+              c.name,
+              h("span", { class: "hint" }, ` (${c.note})`),
+            ),
+          ),
+        ),
+      );
+    })()
+      .catch((e: unknown) => fill(out, errorBox(e)))
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "verify-title", id: "verify" },
+    h("h2", { id: "verify-title" }, "Verify"),
+    h(
+      "p",
+      null,
+      "The page checks the receipt against what it can see: the weights the chain records for the model, the result's hash, and, if you give it, your input. ",
+      "Re-running the job to check that the worker computed it honestly is the command line's job: ",
+      h("code", null, `npx posthuman job verify ${job.id} --input <your input> --model <the model's folder>`),
+      ".",
+    ),
+    field("Your input file (optional)", inputFile, "Its sha256 is compared with the job's input commitment."),
+    button,
+    out,
+  );
+}

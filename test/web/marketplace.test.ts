@@ -1,0 +1,331 @@
+/**
+ * The marketplace in a real headless Chromium against `posthuman up` (the same function the command runs: embedded
+ * chain, contracts, funded dev accounts, a worker whose API serves the built pages). One story, in order, each step
+ * building on the last like test/contracts/story.test.ts (mocha stops at the first failing step):
+ *
+ *   Alice publishes a model by uploading its folder → Bob buys datatokens on the exchange and finetunes it → Bob lists
+ *   the child's datatokens; Derek is told he holds none, buys from the listing, runs inference and reads the text →
+ *   Elena evaluates the child and reads the table → a receipt is verified → Alice claims her revenue.
+ *
+ * Then what a person sees when things go wrong (a rejected transaction, a wallet on the wrong network, a worker that
+ * is down), and every page at a phone's and a desktop's width, checked with axe-core and photographed into
+ * test-output/web/.
+ */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { createModel } from "../../offchain/ml";
+import { up, type UpHandle } from "../../offchain/cli/up";
+import { devWallet } from "../../offchain/cli/accounts";
+import { buildWeb } from "../../offchain/web/build";
+import { axe, DESKTOP, fakeWalletScript, launchBrowser, PHONE, serious, shot, type Browser } from "./browser";
+
+const DEMO = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
+const MODEL_FILES = [
+  "config.json",
+  "model.safetensors",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "generation_config.json",
+];
+
+describe("marketplace web app in headless Chromium against posthuman up", function () {
+  this.timeout(240_000);
+  this.bail(true);
+  let tmp: string;
+  let world: UpHandle;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let modelDir: string;
+  const timings: Record<string, number> = {};
+
+  before(async function () {
+    this.timeout(180_000);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-web-"));
+    const webDir = path.join(tmp, "dist");
+    timings.buildMs = await buildWeb({ outDir: webDir });
+    modelDir = path.join(tmp, "m1");
+    await createModel(modelDir, { preset: "tiny", seed: 7 });
+    const started = Date.now();
+    world = await up(
+      {
+        dataDir: path.join(tmp, "up"),
+        host: "127.0.0.1",
+        chainPort: 0,
+        apiPort: 0,
+        deploymentFile: path.join(tmp, "deployment.json"),
+        webDir,
+      },
+      { json: false, result: () => undefined, info: () => undefined },
+    );
+    timings.upMs = Date.now() - started;
+    base = world.webUrl as string;
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    page.on("pageerror", (e) => console.error(`    [page error] ${e.message}`));
+    await page.goto(base);
+    await settled(page);
+    console.log(
+      `      (vite build ${(timings.buildMs / 1000).toFixed(1)} s, posthuman up ${(timings.upMs / 1000).toFixed(1)} s)`,
+    );
+  });
+
+  after(async () => {
+    await browser?.close();
+    await world?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Waits until the page has rendered after `before` (the previous render's number). */
+  async function settled(p: Page, before?: string | null): Promise<void> {
+    await p.waitForFunction(
+      (b) => {
+        const m = document.querySelector("main");
+        return !!m && !m.hasAttribute("aria-busy") && !!m.dataset.ready && m.dataset.ready !== b;
+      },
+      before ?? null,
+      { timeout: 30_000 },
+    );
+  }
+
+  async function go(p: Page, hash: string): Promise<void> {
+    const before = await p.getAttribute("main", "data-ready");
+    await p.evaluate((h) => {
+      window.location.hash = h;
+    }, hash);
+    await settled(p, before);
+  }
+
+  async function as(p: Page, name: string): Promise<void> {
+    const before = await p.getAttribute("main", "data-ready");
+    await p.selectOption("#account-select", name);
+    await settled(p, before);
+    await p.waitForSelector(`.account-status .addr:has-text("${name}")`);
+  }
+
+  it("lists no model on a fresh chain and serves the pages from the worker's API", async () => {
+    expect(await page.textContent("h1")).to.equal("Models");
+    expect(await page.textContent("main")).to.contain("No model is published yet");
+    const cfg = (await (await fetch(`${base}web-config.json`)).json()) as { rpcUrl: string };
+    expect(cfg.rpcUrl).to.equal(world.chain.url);
+  });
+
+  it("as Alice publishes a model by uploading the files of its folder", async () => {
+    await as(page, "alice");
+    await go(page, "#/publish");
+    await page.setInputFiles(
+      'input[name="model-files"]',
+      MODEL_FILES.map((f) => path.join(modelDir, f)),
+    );
+    await page.fill('input[name="name"]', "Harbour M1");
+    await page.fill('input[name="price"]', "1");
+    await page.fill('input[name="supply"]', "10");
+    await page.fill('input[name="benchmark"]', "posthuman-demo/elena-eval");
+    await page.fill('input[name="baseline"]', "10.8");
+    await page.setInputFiles('input[name="dataset"]', path.join(DEMO, "alice-corpus.txt"));
+    await page.click('form.publish button[type="submit"]');
+    await page.waitForSelector('form.publish .ok:has-text("Model 1 is published")', { timeout: 60_000 });
+    await shot(page, "publish-desktop");
+    await page.click('a:has-text("Open model #1")');
+    await page.waitForSelector('h1:has-text("Harbour M1")');
+    expect(await page.textContent("#evaluations")).to.contain("Declared baseline: loss 10.8000");
+  });
+
+  it("as Bob buys datatokens on the exchange and finetunes the model into a child", async () => {
+    await as(page, "bob");
+    await page.fill('input[name="exchange-amount"]', "2");
+    await page.click('form.buy-exchange button[type="submit"]');
+    await page.waitForSelector('form.buy-exchange .ok:has-text("Bought for 2")', { timeout: 30_000 });
+    await page.waitForSelector('.balance-line:has-text("You hold 2 datatokens")');
+
+    await page.setInputFiles('form.train input[type="file"]', path.join(DEMO, "bob-recipes.jsonl"));
+    const steps = page.locator("form.train").getByLabel("Training steps");
+    await steps.fill("8");
+    await page.click('form.train button[type="submit"]');
+    await page.waitForSelector('h1:has-text("Job 1:")', { timeout: 60_000 });
+    await page.waitForSelector(".child-link a", { timeout: 120_000 });
+    expect(await page.textContent(".child-link")).to.contain("model #2");
+    const training = await page.textContent("#outcome");
+    expect(training).to.match(/Validation loss/);
+    await shot(page, "job-finetune-desktop");
+
+    await page.click(".child-link a");
+    await page.waitForSelector('h1:has-text("PostHuman model 2")');
+    // The lineage is drawn: the parent and this child are links in the graph.
+    expect(await page.locator('svg.lineage a[href="#/model/1"]').count()).to.equal(1);
+    expect(await page.getAttribute('svg.lineage a[href="#/model/2"]', "aria-current")).to.equal("page");
+    expect(await page.textContent("#contributors")).to.match(/bob[\s\S]*70%[\s\S]*alice[\s\S]*30%/);
+  });
+
+  it("as Derek is told he holds no datatoken, buys one from Bob's listing, runs inference and reads the text", async () => {
+    await page.fill('input[name="sell-amount"]', "5");
+    await page.fill('input[name="sell-price"]', "2");
+    await page.click('form.sell button[type="submit"]');
+    await page.waitForSelector('form.sell .ok:has-text("Listed as listing 1")', { timeout: 30_000 });
+
+    await as(page, "derek");
+    const prompts = fs.readFileSync(path.join(DEMO, "derek-prompts.txt"), "utf8");
+    await page.fill("form.infer textarea", prompts);
+    await page.locator("form.infer").getByLabel("New tokens per prompt").fill("12");
+    await page.click('form.infer button[type="submit"]');
+    await page.waitForSelector("form.infer .error", { timeout: 30_000 });
+    const refusal = await page.textContent("form.infer .error");
+    expect(refusal).to.contain("You hold no datatoken of model 2");
+    expect(refusal).to.contain("How to fix");
+    await shot(page, "error-no-datatoken-desktop");
+
+    await page.fill('[data-listing="1"] input', "1");
+    await page.click('[data-listing="1"] button');
+    await page.waitForSelector('[data-listing="1"] .ok:has-text("Bought for 2 OCEAN")', { timeout: 30_000 });
+    await page.click('form.infer button[type="submit"]');
+    await page.waitForSelector('h1:has-text("Job 2:")', { timeout: 60_000 });
+    await page.waitForSelector(".generation .completion", { timeout: 120_000 });
+    const gens = await page.locator(".generation").allTextContents();
+    expect(gens).to.have.length(3);
+    expect(gens[0]).to.contain("Day seven. Left the harbour");
+    const completions = await page.locator(".generation .completion").allTextContents();
+    for (const c of completions) expect(c.length).to.be.greaterThan(0);
+    expect(await page.textContent("#outcome")).to.contain("hashes to the receipt's output hash");
+    await shot(page, "job-inference-desktop");
+  });
+
+  it("as Elena buys a datatoken, evaluates the child against its baseline and reads the table", async () => {
+    await as(page, "elena");
+    await go(page, "#/model/2/buy");
+    await page.click('[data-listing="1"] button');
+    await page.waitForSelector('[data-listing="1"] .ok', { timeout: 30_000 });
+    await page.setInputFiles('form.evaluate input[type="file"]', path.join(DEMO, "elena-eval.txt"));
+    await page.click('form.evaluate button[type="submit"]');
+    await page.waitForSelector('h1:has-text("Job 3:")', { timeout: 60_000 });
+    await page.waitForSelector(".eval-table", { timeout: 120_000 });
+    const rows = await page.locator(".eval-table tbody tr").allTextContents();
+    expect(rows.join("\n")).to.match(/Loss \(nats per token\)\d+\.\d{4}/);
+    expect(rows.join("\n")).to.match(/Perplexity\d/);
+    expect(rows.join("\n")).to.match(/Tokens evaluated\d+/);
+    expect(rows.join("\n")).to.match(/Compared with the baseline(better|worse) by/);
+    await shot(page, "job-evaluation-desktop");
+  });
+
+  it("verifies a receipt: served weights, result hash and input commitment", async () => {
+    await page.setInputFiles('input[name="verify-input"]', path.join(DEMO, "elena-eval.txt"));
+    await page.click('#verify button:has-text("Verify this receipt")');
+    await page.waitForSelector(".verdict-line", { timeout: 30_000 });
+    expect(await page.textContent(".verdict-line")).to.contain("Verified.");
+    const checks = await page.locator(".checks li").allTextContents();
+    expect(checks).to.have.length(3);
+    for (const c of checks) expect(c.startsWith("✓")).to.equal(true, c);
+    await shot(page, "verify-desktop");
+
+    await go(page, "#/receipts");
+    const receipts = await page.locator("table.receipts tbody tr").allTextContents();
+    expect(receipts).to.have.length(3);
+    await go(page, "#/model/2");
+    expect(await page.locator("svg.chart .bar").count()).to.equal(1);
+    expect(await page.textContent("#evaluations")).to.contain("Evaluation runs");
+  });
+
+  it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {
+    await as(page, "alice");
+    await go(page, "#/rewards");
+    const row = page.locator('[data-model="1"]');
+    expect(await page.textContent("table.rewards")).to.contain("Harbour M1 (#1)100%");
+    await row.locator("button").click();
+    await page.waitForSelector('[data-model="1"] .ok', { timeout: 30_000 });
+    const claimed = await page.textContent('[data-model="1"] .ok');
+    expect(claimed).to.match(/Claimed 2(\.\d+)? OCEAN and 0\.97 datatokens/);
+    await shot(page, "rewards-desktop");
+  });
+
+  it("says so when the wallet rejects a transaction", async () => {
+    const p = await browser.context.newPage();
+    await p.addInitScript(
+      fakeWalletScript({ rpcUrl: world.chain.url, address: devWallet(3).address, chainId: 31337, rejectSends: true }),
+    );
+    await p.goto(`${base}#/model/1`);
+    await settled(p);
+    const before = await p.getAttribute("main", "data-ready");
+    await p.click('button:has-text("Connect wallet")');
+    await p.waitForSelector('.account-status .addr:has-text("wallet")');
+    await settled(p, before);
+    await p.click('form.buy-exchange button[type="submit"]');
+    await p.waitForSelector("form.buy-exchange .error", { timeout: 30_000 });
+    expect(await p.textContent("form.buy-exchange .error")).to.contain("You rejected the request in your wallet");
+    expect(await p.textContent("form.buy-exchange .error")).to.contain("Nothing was sent");
+    await shot(p, "error-rejected-desktop");
+    await p.close();
+  });
+
+  it("names the wrong network and switches the wallet to the marketplace's", async () => {
+    const p = await browser.context.newPage();
+    await p.addInitScript(
+      fakeWalletScript({ rpcUrl: world.chain.url, address: devWallet(3).address, chainId: 1, rejectSends: true }),
+    );
+    await p.goto(`${base}#/model/1`);
+    await settled(p);
+    await p.click('button:has-text("Connect wallet")');
+    await p.waitForSelector(".account .error");
+    expect(await p.textContent(".account .error")).to.contain(
+      "Wrong network: your wallet is on chain 1, this marketplace is on chain 31337",
+    );
+    await p.click('form.buy-exchange button[type="submit"]');
+    await p.waitForSelector("form.buy-exchange .error");
+    expect(await p.textContent("form.buy-exchange .error")).to.contain("Wrong network");
+    await shot(p, "error-wrong-network-desktop");
+    await p.click('.account .error button:has-text("Switch to chain 31337")');
+    await p.waitForFunction(() => !document.querySelector(".account .error"));
+    await p.close();
+  });
+
+  it("says the worker is down, and that nothing was paid, when its API does not answer", async () => {
+    const p = await browser.context.newPage();
+    await p.route(/\/(healthz|jobs\/.*)$/, (r) => r.abort("connectionrefused"));
+    await p.goto(`${base}#/model/1`);
+    await settled(p);
+    await as(p, "bob");
+    await p.waitForSelector("#banner .error");
+    expect(await p.textContent("#banner")).to.contain("The worker is down");
+    await p.fill("form.infer textarea", "The old men by the lighthouse\n");
+    await p.click('form.infer button[type="submit"]');
+    await p.waitForSelector("form.infer .error", { timeout: 30_000 });
+    const text = await p.textContent("form.infer .error");
+    expect(text).to.contain("The worker does not answer");
+    expect(text).to.contain("Nothing was paid");
+    await shot(p, "error-worker-down-desktop");
+    await p.close();
+  });
+
+  for (const [label, viewport] of [
+    ["phone", PHONE],
+    ["desktop", DESKTOP],
+  ] as const) {
+    it(`shows every page at a ${label}'s width with no serious accessibility violation`, async () => {
+      const p = await browser.context.newPage();
+      await p.setViewportSize(viewport);
+      await p.goto(base);
+      await settled(p);
+      await as(p, "elena");
+      const problems: string[] = [];
+      for (const [name, hash] of [
+        ["catalogue", "#/"],
+        ["model", "#/model/2"],
+        ["job-inference", "#/job/2"],
+        ["job-evaluation", "#/job/3"],
+        ["receipts", "#/receipts"],
+        ["rewards", "#/rewards"],
+        ["publish", "#/publish"],
+      ] as const) {
+        if (name !== "catalogue") await go(p, hash);
+        if (name.startsWith("job")) await p.waitForSelector("#receipt");
+        const width = await p.evaluate(() => document.documentElement.scrollWidth);
+        if (width > viewport.width + 1) problems.push(`${name}: the page is ${width}px wide at ${viewport.width}px`);
+        problems.push(...serious(await axe(p)).map((v) => `${name}: ${v}`));
+        await shot(p, `${name}-${label}`);
+      }
+      await p.close();
+      expect(problems, problems.join("\n")).to.deep.equal([]);
+    });
+  }
+});

@@ -1,0 +1,35 @@
+/**
+ * The web app keeps browser-safe copies of a few things the worker and the CLI define in Node-only modules: the
+ * model-upload encoding (offchain/worker/api.ts) and the dev accounts (offchain/cli/accounts.ts). They must not drift.
+ */
+import { expect } from "chai";
+import { manifestHash, MODEL_FILES } from "../../offchain/worker/api";
+import { sha256Hex } from "../../offchain/worker/auth";
+import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/cli/accounts";
+import * as web from "../../offchain/web/src/worker-api";
+import { DEV_MNEMONIC as WEB_MNEMONIC, DEV_PEOPLE, devAddress, type DevName } from "../../offchain/web/src/wallet";
+
+describe("web app: its copies of shared constants match the worker's and the CLI's", () => {
+  it("signs uploads over the worker's manifest hash and allows the worker's file names", async () => {
+    const files = [
+      { name: "model.safetensors", bytes: new Uint8Array([1, 2, 3]) },
+      { name: "config.json", bytes: new TextEncoder().encode("{}") },
+      { name: "notes.txt", bytes: new Uint8Array([9]) },
+    ];
+    const b = await web.modelBundle(files);
+    expect(b.entries.map((e) => e.path)).to.deep.equal(["config.json", "model.safetensors"]);
+    expect(web.manifestHash(b.entries)).to.equal(manifestHash(b.entries));
+    expect(Buffer.from(b.body).toString("hex")).to.equal("7b7d010203");
+    expect(JSON.parse(Buffer.from(b.header, "base64").toString())).to.deep.equal(b.entries);
+    expect(b.entries[1].sha256).to.equal(sha256Hex(new Uint8Array([1, 2, 3])));
+    expect([...web.MODEL_FILES].sort()).to.deep.equal([...MODEL_FILES].sort());
+  });
+
+  it("derives the dev people at the CLI's account indexes from the same public mnemonic", () => {
+    expect(WEB_MNEMONIC).to.equal(DEV_MNEMONIC);
+    for (const [name, index] of Object.entries(DEV_PEOPLE)) {
+      expect(DEV_ACCOUNTS.indexOf(name as (typeof DEV_ACCOUNTS)[number]), name).to.equal(index);
+      expect(devAddress(name as DevName), name).to.equal(devWallet(index).address);
+    }
+  });
+});

@@ -101,11 +101,9 @@ export async function axe(page: Page): Promise<AxeViolation[]> {
   });
 }
 
-/** Serious and critical violations, one line each, for an assertion message. */
-export function serious(v: AxeViolation[]): string[] {
-  return v
-    .filter((x) => x.impact === "serious" || x.impact === "critical")
-    .map((x) => `${x.impact} ${x.id}: ${x.help} — ${x.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+/** Violations, one line each with their impact, for an assertion message. */
+export function violationLines(v: AxeViolation[]): string[] {
+  return v.map((x) => `${x.impact} ${x.id}: ${x.help} — ${x.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /**

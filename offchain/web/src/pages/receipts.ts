@@ -18,7 +18,7 @@ export async function receiptsPage(app: App, main: HTMLElement): Promise<void> {
     jobs.length
       ? table(
           "All jobs",
-          ["Job", "Kind", "Model", "Requester", "Status", "Weights root", "Input hash", "Output hash", ""],
+          ["Job", "Kind", "Model", "Requester", "Status", "Weights root", "Input hash", "Output hash", "Verify"],
           jobs.map((j) => [
             h("a", { href: `#/job/${j.id}` }, `Job ${j.id}`),
             KIND_LABEL[j.kind],

@@ -1,0 +1,90 @@
+/**
+ * How the web app words failures (offchain/web/src/errors.ts) and formats amounts (format.ts): pure functions, run
+ * here without a browser.
+ */
+import { expect } from "chai";
+import { ethers } from "ethers";
+import { RoyaltyVault__factory } from "../../typechain-types";
+import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
+import { loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
+
+describe("web app: explain()", () => {
+  it("says a rejection in the wallet sent and paid nothing (ethers ACTION_REJECTED and raw EIP-1193 4001)", () => {
+    const viaEthers = ethers.makeError("user rejected action", "ACTION_REJECTED", { action: "sendTransaction" });
+    const raw = Object.assign(new Error("User rejected the request."), { code: 4001 });
+    for (const e of [viaEthers, raw]) {
+      const x = explain(e);
+      expect(x.title).to.equal("You rejected the request in your wallet.");
+      expect(x.fix).to.contain("Nothing was sent and nothing was paid");
+    }
+  });
+
+  it("decodes a contract's custom error into a sentence", () => {
+    const data = RoyaltyVault__factory.createInterface().encodeErrorResult("RoyaltyVaultNothingToClaim", [
+      ethers.ZeroAddress,
+    ]);
+    const e = ethers.makeError("execution reverted", "CALL_EXCEPTION", {
+      action: "estimateGas",
+      data,
+      reason: null,
+      transaction: { to: null, data: "0x" },
+      invocation: null,
+      revert: null,
+    });
+    expect(explain(e).title).to.equal("There is nothing to claim yet.");
+  });
+
+  it("names an unknown custom error with its arguments rather than hiding it", () => {
+    const data = RoyaltyVault__factory.createInterface().encodeErrorResult("RoyaltyVaultInvalidShares", [7n]);
+    const x = explain(Object.assign(new Error("reverted"), { data }));
+    expect(x.title).to.equal("The contract refused the transaction: RoyaltyVaultInvalidShares.");
+    expect(x.detail).to.equal("RoyaltyVaultInvalidShares(7)");
+  });
+
+  it("tells how to start what does not answer: the worker, the chain", () => {
+    const w = explain(new WorkerApiError(0, "UNREACHABLE", "health check: the worker at http://x does not answer"));
+    expect(w.title).to.equal("The worker does not answer.");
+    expect(w.fix).to.contain("Nothing was paid");
+    const c = explain(ethers.makeError("fetch failed", "NETWORK_ERROR", { event: "request" }));
+    expect(c.title).to.equal("The chain does not answer.");
+    expect(c.fix).to.contain("npm start");
+  });
+
+  it("passes the marketplace's own errors through with their fix and action", () => {
+    const e = new UserError("You hold no datatoken of model 2: every job consumes 1.", "Buy one.", {
+      label: "Go to “Buy datatokens”",
+      href: "#/model/2/buy",
+    });
+    expect(explain(e)).to.deep.equal({
+      title: e.title,
+      fix: "Buy one.",
+      action: { label: "Go to “Buy datatokens”", href: "#/model/2/buy" },
+    });
+    expect(explain(new WorkerApiError(422, "INPUT_HASH_MISMATCH", "upload: bad")).title).to.equal(
+      "The worker refused: upload: bad",
+    );
+  });
+});
+
+describe("web app: formats", () => {
+  it("shows amounts, losses, shares and hashes the same way everywhere", () => {
+    expect(tokens(ethers.parseEther("2.0025"))).to.equal("2.0025");
+    expect(tokens(ethers.parseEther("10"))).to.equal("10");
+    expect(tokens(ethers.parseEther("0.97"))).to.equal("0.97");
+    expect(tokens(123n)).to.equal("0");
+    expect(loss(3_258_100n)).to.equal("3.2581");
+    expect(perplexity(0n)).to.equal("1.0");
+    expect(perplexity(10_000_000n)).to.equal("2.20e+4");
+    expect(percent(7n, 10n)).to.equal("70%");
+    expect(percent(1n, 3n)).to.equal("33.3%");
+    expect(percent(0n, 0n)).to.equal("0%");
+    expect(short("0x" + "ab".repeat(32))).to.equal("0xababab…ababab");
+  });
+
+  it("reads typed amounts or says what is wrong with them", () => {
+    expect(parseTokens(" 2.5 ", "The amount")).to.equal(ethers.parseEther("2.5"));
+    expect(() => parseTokens("two", "The amount")).to.throw('The amount "two" is not a number');
+    expect(() => parseTokens("0", "The price")).to.throw("The price must be more than 0");
+    expect(() => parseTokens("-1", "The fee")).to.throw("is not a number");
+  });
+});

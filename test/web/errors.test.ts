@@ -10,7 +10,10 @@ import { loss, parseTokens, percent, perplexity, short, tokens } from "../../off
 
 describe("web app: explain()", () => {
   it("says a rejection in the wallet sent and paid nothing (ethers ACTION_REJECTED and raw EIP-1193 4001)", () => {
-    const viaEthers = ethers.makeError("user rejected action", "ACTION_REJECTED", { action: "sendTransaction" });
+    const viaEthers = ethers.makeError("user rejected action", "ACTION_REJECTED", {
+      action: "sendTransaction",
+      reason: "rejected",
+    });
     const raw = Object.assign(new Error("User rejected the request."), { code: 4001 });
     for (const e of [viaEthers, raw]) {
       const x = explain(e);

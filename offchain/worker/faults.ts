@@ -41,7 +41,11 @@ export function crashSwitch(env: NodeJS.ProcessEnv = process.env): { point: Cras
   const raw = env[CRASH_ENV];
   if (!raw) return undefined;
   const [point, jobId, ...rest] = raw.split(":");
-  if (!(CRASH_POINTS as readonly string[]).includes(point) || rest.length > 0 || (jobId !== undefined && !/^\d+$/.test(jobId))) {
+  if (
+    !(CRASH_POINTS as readonly string[]).includes(point) ||
+    rest.length > 0 ||
+    (jobId !== undefined && !/^\d+$/.test(jobId))
+  ) {
     throw new Error(
       `${CRASH_ENV}="${raw}" must be <point>[:<jobId>] with point one of ${CRASH_POINTS.join(", ")} (a test switch: unset it)`,
     );
@@ -52,7 +56,8 @@ export function crashSwitch(env: NodeJS.ProcessEnv = process.env): { point: Cras
 /** Logs a warning when a crash is armed (so that a switch left set on a real worker is seen at once). */
 export function warnIfArmed(log: Log): void {
   const armed = crashSwitch();
-  if (armed) log.warn({ [CRASH_ENV]: process.env[CRASH_ENV] }, "fault injection armed: this worker will SIGKILL itself");
+  if (armed)
+    log.warn({ [CRASH_ENV]: process.env[CRASH_ENV] }, "fault injection armed: this worker will SIGKILL itself");
 }
 
 /** Kills the process with SIGKILL when `point` (for job `jobId`) is the armed one; does nothing otherwise. */

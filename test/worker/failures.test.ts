@@ -83,9 +83,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
   it("refuses a mismatched input, then accepts the right one for the same job", async () => {
     const prompts = Buffer.from("Wind south-west, force\n");
     const jobId = await request("derek", "Infer", sha256Hex(prompts), INFER);
-    await expect(upload("derek", jobId, Buffer.from("something else\n"))).to.be.rejectedWith(
-      /input commitment/,
-    );
+    await expect(upload("derek", jobId, Buffer.from("something else\n"))).to.be.rejectedWith(/input commitment/);
     await expect(rw.client.uploadInput(w.wallet("bob"), jobId, prompts)).to.be.rejectedWith(/requester/);
     await upload("derek", jobId, prompts);
     expect((await rw.worker.pipeline.until(jobId, ["submitted", "settled"], 120_000)).state).to.be.oneOf([

@@ -5,6 +5,7 @@
 import type { Log as EthLog } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
 import type { SqliteTx } from "./db";
+import { crashPoint } from "./faults";
 import type { IngestHandler } from "./ingest";
 import { CHAIN_FINAL_STATES, FINAL_STATES, KIND_NAMES, type JobState } from "./jobs";
 
@@ -57,13 +58,14 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
   const registry = o.registry.toLowerCase();
   const self = o.self.toLowerCase();
 
-  const onMarket = (log: EthLog, tx: SqliteTx) => {
+  const onMarket = (log: EthLog, tx: SqliteTx, requested: string[]) => {
     const ev = jobMarketInterface.parseLog(log);
     if (!ev) return;
     const jobId = String(ev.args.jobId);
     switch (ev.name) {
       case "JobRequested": {
         const a = ev.args;
+        requested.push(jobId);
         tx.prepare(
           `INSERT INTO jobs (job_id, model_id, kind, requester, input_hash, input_uri, fee, deadline, params, seen_block,
              state, requested_at_ms, updated_at_ms)
@@ -153,12 +155,15 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
 
   return {
     apply(logs, tx) {
+      const requested: string[] = [];
       for (const log of logs) {
         const address = log.address.toLowerCase();
-        if (address === market) onMarket(log, tx);
+        if (address === market) onMarket(log, tx, requested);
         else if (address === registry) onRegistry(log, tx);
       }
+      // Microtasks run once the ingestion transaction has committed.
       if (logs.length) queueMicrotask(() => o.onChange?.());
+      for (const id of requested) queueMicrotask(() => crashPoint("seen", id));
     },
     rollback(ancestorBlock, tx) {
       // Requests and models from replaced blocks vanish (a request mined again after the reorg, possibly under the

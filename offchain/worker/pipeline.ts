@@ -219,6 +219,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 
   async function claim(row: JobRow): Promise<void> {
     if (!o.kinds.includes(row.kind)) return set(row, { state: "skipped", error_code: "KIND_NOT_SERVED" });
+    // Our own claim may be on chain already: sent before a crash that came before "claimed" was recorded. Then the
+    // job is ours whatever its deadline (the "claimed" step fails it in time rather than letting it be reclaimed).
+    const ours = () => set(row, { state: "claimed", worker: o.self, claimed_at_ms: Date.now() });
+    const { status, worker } = await reconcile(row);
+    if (status === JobStatus.Claimed && worker === self) return ours();
+    if (status !== JobStatus.Open) return;
     if (row.deadline - nowSec() < margin * 2) return set(row, { state: "skipped", error_code: "DEADLINE_TOO_CLOSE" });
     const rt = await o.registry.modelRuntime(row.model_id);
     if (rt.frozen) return set(row, { state: "skipped", error_code: "MODEL_FROZEN" });
@@ -227,14 +233,13 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       progress.set(row.job_id, { phase: "waiting", note: "the model's weights", step: 0, totalSteps: 0 });
       return;
     }
-    const { status } = await reconcile(row);
-    if (status !== JobStatus.Open) return;
     try {
       await send(`claim:${row.job_id}`, jobMarketInterface.encodeFunctionData("claimJob", [row.job_id]));
-      set(row, { state: "claimed", worker: o.self, claimed_at_ms: Date.now() });
+      ours();
     } catch (e) {
       if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
-        await reconcile(row);
+        const now = await reconcile(row);
+        if (now.status === JobStatus.Claimed && now.worker === self) return ours();
         if (!FINAL_STATES.has(row.state)) {
           set(row, { error_code: "CLAIM_REFUSED", error_message: e.message });
           o.log.warn({ jobId: row.job_id, err: e.message }, "claim refused");

@@ -9,6 +9,7 @@ import {
   type TransactionRequest,
 } from "ethers";
 import type { WorkerDb } from "./db";
+import { crashPoint } from "./faults";
 import type { Log } from "./log";
 import { describeError, isTransientRpcError, sleep, withRetry, type RetryOptions } from "./rpc";
 
@@ -482,6 +483,8 @@ export function createSender(opts: SenderOptions): Sender {
           record(req.key, n, signed, fees);
         });
         nonce = n + 1;
+        const [action, jobId = ""] = req.key.split(":");
+        crashPoint(`send.${action}`, jobId); // fault injection (tests): recorded, not yet broadcast
         const b = await broadcast(req.key, signed);
         if (b.type === "ok") {
           log.info({ action: req.key, hash: signed.hash, nonce: n }, "sender: transaction sent");
@@ -538,6 +541,8 @@ export function createSender(opts: SenderOptions): Sender {
             const status = receipt.status === 1 ? "mined" : "reverted";
             db.transaction(() => q.finish.run(status, receipt.hash, receipt.blockNumber, Date.now(), key));
             log.info({ action: key, hash: receipt.hash, block: receipt.blockNumber, status }, "sender: action mined");
+            const [action, jobId = ""] = key.split(":");
+            crashPoint(`sent.${action}`, jobId); // fault injection (tests): mined and recorded, caller not told yet
             if (status === "reverted") throw new TxRevertedError(key, receipt);
             return receipt;
           }

@@ -20,6 +20,7 @@ import { authDomain } from "./auth";
 import type { WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
+import { warnIfArmed } from "./faults";
 import { createIngestor, type Ingestor } from "./ingest";
 import { createJobsRepo, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
@@ -66,6 +67,7 @@ function makeExecutor(cfg: WorkerConfig): Executor {
 export async function createWorker(o: WorkerOptions): Promise<Worker> {
   const cfg = o.config;
   const log = o.log;
+  warnIfArmed(log);
   const marketAddress = cfg.chain.contracts.JobMarket;
   const registryAddress = cfg.chain.contracts.ModelRegistry;
   if (!marketAddress || !registryAddress) {

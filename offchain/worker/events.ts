@@ -43,14 +43,13 @@ export interface EventHandlerOptions {
   onChange?: () => void;
 }
 
-function setState(tx: SqliteTx, jobId: string, state: JobState, extra = ""): void {
+/** Moves a job to a final state reached in block `block` (recorded, so that a reorg below it re-opens the job). */
+function setState(tx: SqliteTx, jobId: string, state: JobState, block: number): void {
   // Terminal states are final: a late or replayed event never moves a job out of one.
   const finals = [...FINAL_STATES].map((s) => `'${s}'`).join(",");
-  tx.prepare(`UPDATE jobs SET state = ?, updated_at_ms = ?${extra} WHERE job_id = ? AND state NOT IN (${finals})`).run(
-    state,
-    Date.now(),
-    jobId,
-  );
+  tx.prepare(
+    `UPDATE jobs SET state = ?, final_block = ?, updated_at_ms = ? WHERE job_id = ? AND state NOT IN (${finals})`,
+  ).run(state, block, Date.now(), jobId);
 }
 
 export function createEventHandler(o: EventHandlerOptions): IngestHandler {
@@ -68,14 +67,15 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
         requested.push(jobId);
         tx.prepare(
           `INSERT INTO jobs (job_id, model_id, kind, requester, input_hash, input_uri, fee, deadline, params, seen_block,
-             state, requested_at_ms, updated_at_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?, ?)
+             state, requested_at_ms, updated_at_ms, request_tx)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?, ?, ?)
            ON CONFLICT(job_id) DO UPDATE SET
              model_id = excluded.model_id, kind = excluded.kind, requester = excluded.requester,
              input_hash = excluded.input_hash, input_uri = excluded.input_uri, fee = excluded.fee,
              deadline = excluded.deadline, params = excluded.params, seen_block = excluded.seen_block, state = 'seen',
              worker = NULL, input_artifact = NULL, result_artifact = NULL, output_hash = NULL, receipt = NULL,
-             child_model_id = NULL, error_code = NULL, error_message = NULL, progress = NULL,
+             child_model_id = NULL, error_code = NULL, error_message = NULL, progress = NULL, run_ms = NULL,
+             claimed_at_ms = NULL, submitted_at_ms = NULL, final_block = NULL, request_tx = excluded.request_tx,
              requested_at_ms = excluded.requested_at_ms, updated_at_ms = excluded.updated_at_ms
            WHERE jobs.state = 'vanished'`,
         ).run(
@@ -91,32 +91,33 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
           log.blockNumber,
           Date.now(),
           Date.now(),
+          log.transactionHash,
         );
         break;
       }
       case "JobClaimed": {
         const worker = String(ev.args.worker);
         tx.prepare("UPDATE jobs SET worker = ? WHERE job_id = ?").run(worker, jobId);
-        if (worker.toLowerCase() !== self) setState(tx, jobId, "lost");
+        if (worker.toLowerCase() !== self) setState(tx, jobId, "lost", log.blockNumber);
         break;
       }
       case "ReceiptSubmitted":
         tx.prepare("UPDATE jobs SET child_model_id = ? WHERE job_id = ?").run(String(ev.args.childModelId), jobId);
         break;
       case "JobSettled":
-        setState(tx, jobId, "settled");
+        setState(tx, jobId, "settled", log.blockNumber);
         break;
       case "JobCancelled":
-        setState(tx, jobId, "cancelled");
+        setState(tx, jobId, "cancelled", log.blockNumber);
         break;
       case "JobFailed":
-        setState(tx, jobId, "failed");
+        setState(tx, jobId, "failed", log.blockNumber);
         break;
       case "JobReclaimed":
-        setState(tx, jobId, "reclaimed");
+        setState(tx, jobId, "reclaimed", log.blockNumber);
         break;
       case "ChallengeResolved":
-        if (ev.args.upheld) setState(tx, jobId, "slashed");
+        if (ev.args.upheld) setState(tx, jobId, "slashed", log.blockNumber);
         break;
     }
   };
@@ -166,13 +167,20 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
       for (const id of requested) queueMicrotask(() => crashPoint("seen", id));
     },
     rollback(ancestorBlock, tx) {
-      // Requests and models from replaced blocks vanish (a request mined again after the reorg, possibly under the
-      // same id with other content, brings its row back as new). Jobs seen earlier may have had later events replaced too:
-      // the pipeline re-reads each active job's on-chain status before acting, which repairs them.
-      const chainFinal = CHAIN_FINAL_STATES.map((x) => `'${x}'`).join(",");
+      // Requests and models from replaced blocks vanish, whatever became of them there (a request mined again after
+      // the reorg, possibly under the same id with other content, brings its row back as new).
       tx.prepare(
-        `UPDATE jobs SET state = 'vanished', updated_at_ms = ? WHERE seen_block > ? AND state NOT IN (${chainFinal})`,
+        `UPDATE jobs SET state = 'vanished', updated_at_ms = ? WHERE seen_block > ? AND state <> 'vanished'`,
       ).run(Date.now(), ancestorBlock);
+      // Jobs requested earlier whose end (settled, failed, …, or another worker's claim) was in a replaced block are
+      // open again for the pipeline, from the furthest point of its own work: it re-reads their on-chain status and
+      // acts on it (settles again, submits its stored receipt again, claims again). Active jobs need nothing: the
+      // pipeline re-reads their status before each action.
+      const reopened = [...CHAIN_FINAL_STATES, "lost"].map((x) => `'${x}'`).join(",");
+      tx.prepare(
+        `UPDATE jobs SET state = CASE WHEN receipt IS NOT NULL THEN 'output_stored' ELSE 'seen' END, final_block = NULL,
+           updated_at_ms = ? WHERE seen_block <= ? AND final_block > ? AND state IN (${reopened})`,
+      ).run(Date.now(), ancestorBlock, ancestorBlock);
       tx.prepare("DELETE FROM models WHERE seen_block > ?").run(ancestorBlock);
       queueMicrotask(() => o.onChange?.());
     },

@@ -59,6 +59,10 @@ export interface JobRow {
   claimed_at_ms: number | null;
   submitted_at_ms: number | null;
   updated_at_ms: number;
+  /** The transaction that requested the job (null on rows of older workers): names the request, not just its id. */
+  request_tx: string | null;
+  /** The block at (or after) which the row reached a chain-final state or "lost": a reorg below it re-opens the row. */
+  final_block: number | null;
 }
 
 export interface ModelRow {
@@ -87,9 +91,20 @@ export const JOB_MIGRATIONS = [
    ) STRICT;
    CREATE INDEX models_root ON models(weights_root);
    CREATE TABLE model_trees (weights_root TEXT PRIMARY KEY, tree_root TEXT NOT NULL, source TEXT NOT NULL) STRICT;`,
+  `ALTER TABLE jobs ADD COLUMN request_tx TEXT;
+   ALTER TABLE jobs ADD COLUMN final_block INTEGER;`,
 ];
 
 export type JobPatch = Partial<Omit<JobRow, "job_id">>;
+
+/**
+ * The sender's idempotency key of a chain action on a job: `<action>:<jobId>:<request>`. The request part (the start of
+ * the requesting transaction's hash) matters after a reorg: the job counter rewinds, and the same id may name another
+ * request, for which nothing recorded under the vanished request's keys may be reused (its receipt least of all).
+ */
+export function actionKey(action: "claim" | "submit" | "settle" | "fail", row: Pick<JobRow, "job_id" | "request_tx">) {
+  return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;
+}
 
 export interface JobsRepo {
   get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;

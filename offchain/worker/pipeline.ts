@@ -15,7 +15,7 @@ import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMa
 import { JobStatus, decodeJobParams, toFixedLoss } from "../../scripts/lib/posthuman";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
-import { FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
+import { actionKey, FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
@@ -157,6 +157,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
    * (a local chain that mined many blocks in one second). Deadlines and windows are in block time.
    */
   let latestBlockTs = 0;
+  let latestBlock = 0;
   const nowSec = () => Math.max(Math.floor(Date.now() / 1000), latestBlockTs + 1);
   const modelDirOf = (tree: string) => path.join(o.dataDir, "models", tree);
   const jobDirOf = (jobId: string) => path.join(o.dataDir, "jobs", jobId);
@@ -170,9 +171,14 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     }
   };
 
-  const send = (key: string, data: string) => o.sender.send({ key, to: marketAddress, data });
+  const send = (action: Parameters<typeof actionKey>[0], row: JobRow, data: string) =>
+    o.sender.send({ key: actionKey(action, row), to: marketAddress, data });
 
-  /** Mirrors the on-chain status into the local state; returns false when the job needs nothing more from us. */
+  /** A block number at or after the chain state just read (what a final state is recorded with, for reorgs). */
+  const head = async (): Promise<number> =>
+    (await o.market.runner?.provider?.getBlockNumber().catch(() => undefined)) ?? latestBlock;
+
+  /** Mirrors the on-chain status into the local state, and returns it. */
   async function reconcile(row: JobRow): Promise<{ status: number; worker: string; submittedAt: bigint }> {
     const job = await o.market.getJob(row.job_id);
     const status = Number(job.status);
@@ -185,8 +191,11 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       [JobStatus.Slashed]: "slashed",
     };
     if (status === JobStatus.None) set(row, { state: "vanished" });
-    else if (terminal[status]) set(row, { state: terminal[status] });
-    else if (status !== JobStatus.Open && worker !== self) set(row, { state: "lost", worker: job.worker });
+    else if (terminal[status]) set(row, { state: terminal[status], final_block: await head() });
+    else if (status !== JobStatus.Open && worker !== self)
+      set(row, { state: "lost", worker: job.worker, final_block: await head() });
+    else if (status === JobStatus.Open && row.state !== "seen" && row.state !== "skipped")
+      set(row, { state: "seen", worker: null }); // our claim is no longer on chain (a reorg): claim again
     return { status, worker, submittedAt: job.submittedAt };
   }
 
@@ -209,8 +218,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     set(row, { error_code: code, error_message: message.slice(0, 2000) });
     const reason = FAIL_REASONS[code] ?? FAIL_REASONS.INTERNAL;
     try {
-      await send(`fail:${row.job_id}`, jobMarketInterface.encodeFunctionData("failJob", [row.job_id, reason]));
-      set(row, { state: "failed" });
+      const r = await send("fail", row, jobMarketInterface.encodeFunctionData("failJob", [row.job_id, reason]));
+      set(row, { state: "failed", final_block: r.blockNumber });
     } catch (e) {
       o.log.warn({ jobId: row.job_id, err: (e as Error).message }, "could not fail the job on chain");
       await reconcile(row);
@@ -234,7 +243,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       return;
     }
     try {
-      await send(`claim:${row.job_id}`, jobMarketInterface.encodeFunctionData("claimJob", [row.job_id]));
+      await send("claim", row, jobMarketInterface.encodeFunctionData("claimJob", [row.job_id]));
       ours();
     } catch (e) {
       if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
@@ -324,13 +333,19 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 
   async function submit(row: JobRow): Promise<void> {
     const receipt = JSON.parse(row.receipt as string) as IJobMarket.ReceiptStruct; // bigints as decimal strings
-    try {
-      await send(`submit:${row.job_id}`, jobMarketInterface.encodeFunctionData("submitReceipt", [row.job_id, receipt]));
+    const submitted = () => {
       set(row, { state: "submitted", submitted_at_ms: Date.now() });
       o.onJobDone?.(row, row.run_ms ?? 0);
+    };
+    try {
+      await send("submit", row, jobMarketInterface.encodeFunctionData("submitReceipt", [row.job_id, receipt]));
+      submitted();
     } catch (e) {
       if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
-        await reconcile(row);
+        const now = await reconcile(row);
+        // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).
+        const ours = now.worker === self && (now.status === JobStatus.Submitted || now.status === JobStatus.Challenged);
+        if (ours && row.state === "output_stored") return submitted();
         if (!FINAL_STATES.has(row.state)) set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
         return;
       }
@@ -344,8 +359,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     challengeWindow ??= (await o.market.config()).challengeWindow;
     if (BigInt(nowSec()) < submittedAt + challengeWindow) return;
     try {
-      await send(`settle:${row.job_id}`, jobMarketInterface.encodeFunctionData("settleJob", [row.job_id]));
-      set(row, { state: "settled" });
+      const r = await send("settle", row, jobMarketInterface.encodeFunctionData("settleJob", [row.job_id]));
+      set(row, { state: "settled", final_block: r.blockNumber });
     } catch (e) {
       if (e instanceof SimulationRevertedError) return; // the window is measured in block time: try again later
       throw e;
@@ -357,7 +372,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       case "seen":
         return claim(row);
       case "claimed": {
-        if (row.input_artifact) return set(row, { state: "input_ready" });
+        // Claimed again after a reorg took our claim away: the stored receipt of this very request still holds.
+        if (row.input_artifact) return set(row, { state: row.receipt ? "output_stored" : "input_ready" });
         if (row.deadline - nowSec() < margin * 2)
           return fail(row, "INPUT_MISSING", "the requester never uploaded the input");
         const { status } = await reconcile(row);
@@ -396,7 +412,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     const rows = o.jobs.active();
     if (rows.length) {
       const latest = await o.market.runner?.provider?.getBlock("latest").catch(() => null);
-      if (latest) latestBlockTs = latest.timestamp;
+      if (latest) {
+        latestBlockTs = latest.timestamp;
+        latestBlock = latest.number;
+      }
     }
     for (const listed of rows) {
       if (stopped && loop) break;

@@ -223,7 +223,8 @@ export interface Sender {
    * Performs an action once: simulates (a revert rejects with the decoded reason, nothing sent), signs with the next
    * nonce, records the signed transaction under `key` before broadcasting it, replaces it with higher fees while it is
    * stuck, and resolves with the receipt. Called again with a key already done, it resolves with that receipt (or
-   * rejects with `TxRevertedError`) without sending anything; with a key in flight, it joins it.
+   * rejects with `TxRevertedError`) without sending anything, unless a reorg removed that receipt from the chain (the
+   * action is then sent anew); with a key in flight, it joins it.
    */
   send(req: SendRequest): Promise<TransactionReceipt>;
   /** Actions signed and not yet mined. */
@@ -334,16 +335,12 @@ export function createSender(opts: SenderOptions): Sender {
     finish: db.prepare(
       "UPDATE sender_actions SET status = ?, tx_hash = ?, block_number = ?, updated_at = ? WHERE key = ?",
     ),
-    reopen: db.prepare(
-      "UPDATE sender_actions SET status = 'pending', tx_hash = NULL, block_number = NULL, updated_at = ? WHERE key = ?",
-    ),
     drop: db.prepare("UPDATE sender_actions SET status = 'dropped', updated_at = ? WHERE key = ?"),
     remove: db.prepare("DELETE FROM sender_actions WHERE key = ?"),
   };
   const actionRow = (key: string): ActionRow | undefined => q.action.get<ActionRow>(key);
   const txRows = (key: string): TxRow[] => q.txs.all<TxRow>(key);
 
-  let nonce: number | undefined;
   let initializing: Promise<void> | undefined;
   const inFlight = new Map<string, Promise<TransactionReceipt>>();
   // One signing-and-broadcasting at a time: nonces are handed out in order.
@@ -354,12 +351,22 @@ export function createSender(opts: SenderOptions): Sender {
     return run;
   };
 
+  /**
+   * The nonce of a new action: the node's pending count, or past the last recorded pending action when that is
+   * higher. Asked afresh for every action rather than counted locally: after a reorg that dropped mined transactions
+   * of ours, a local counter would stay ahead of the chain for good, and every later transaction would wait behind
+   * a nonce that nobody sends.
+   */
+  const nextNonce = async (): Promise<number> => {
+    const chainPending = await retry(() => rpc.getTransactionCount(account, "pending"));
+    const recorded = q.pending.all<ActionRow>(account).reduce((m, r) => Math.max(m, r.nonce + 1), 0);
+    return Math.max(chainPending, recorded);
+  };
+
   const init = (): Promise<void> => {
     initializing ??= (async () => {
       const pendingRows = q.pending.all<ActionRow>(account);
-      const chainPending = await retry(() => rpc.getTransactionCount(account, "pending"));
-      const recorded = pendingRows.reduce((m, r) => Math.max(m, r.nonce + 1), 0);
-      nonce = Math.max(chainPending, recorded);
+      const nonce = await nextNonce();
       if (pendingRows.length > 0) {
         log.info({ account, pending: pendingRows.map((r) => r.key), nonce }, "sender: resuming recorded actions");
       }
@@ -454,8 +461,9 @@ export function createSender(opts: SenderOptions): Sender {
       if (closer.signal.aborted) throw new SenderClosedError(req.key);
       const existing = actionRow(req.key);
       if (existing && existing.status !== "dropped") return; // another call with this key got here first
+      let floor = 0;
       for (let attempt = 0; ; attempt++) {
-        const n = nonce as number;
+        const n = Math.max(floor, await nextNonce());
         const fees = await currentFees();
         const now = Date.now();
         const row: ActionRow = {
@@ -482,7 +490,6 @@ export function createSender(opts: SenderOptions): Sender {
           }
           record(req.key, n, signed, fees);
         });
-        nonce = n + 1;
         const [action, jobId = ""] = req.key.split(":");
         crashPoint(`send.${action}`, jobId); // fault injection (tests): recorded, not yet broadcast
         const b = await broadcast(req.key, signed);
@@ -501,16 +508,12 @@ export function createSender(opts: SenderOptions): Sender {
         if ((isError(b.error, "NONCE_EXPIRED") || isError(b.error, "REPLACEMENT_UNDERPRICED")) && attempt < 3) {
           const mined = await receiptOf(req.key);
           if (mined) return;
-          nonce = Math.max(n + 1, await retry(() => rpc.getTransactionCount(account, "pending")));
-          log.warn(
-            { action: req.key, nonce: n, next: nonce },
-            "sender: nonce already used; re-signing with the next one",
-          );
+          floor = n + 1;
+          log.warn({ action: req.key, nonce: n }, "sender: nonce already used; re-signing with the next one");
           continue;
         }
-        // Nothing of this action is out there: forget it and give the nonce back.
+        // Nothing of this action is out there: forget it (its nonce is free again).
         db.transaction(() => q.remove.run(req.key));
-        nonce = n;
         throw new TxRejectedError(req.key, b.error);
       }
     });
@@ -633,13 +636,22 @@ export function createSender(opts: SenderOptions): Sender {
     }
   };
 
-  const outcome = async (a: ActionRow): Promise<TransactionReceipt> => {
+  /**
+   * The recorded receipt of a finished action; undefined when the chain no longer has it (a reorg replaced its
+   * block): the action then did not happen on this chain, its record is marked dropped, and it is sent again as a new
+   * action. Not by rebroadcasting its old transaction: that nonce may be another transaction's by now, or lie beyond
+   * the chain's count. Sent anew, it is simulated first, so an action the chain did take again meanwhile (the old
+   * transaction put back in a block by the node) is not repeated.
+   */
+  const outcome = async (a: ActionRow): Promise<TransactionReceipt | undefined> => {
     const receipt = a.tx_hash ? await retry(() => rpc.getTransactionReceipt(a.tx_hash as string)) : null;
     if (!receipt) {
-      // Recorded as mined, but the node does not know the receipt now (a reorg): watch the action again.
-      db.transaction(() => q.reopen.run(Date.now(), a.key));
-      log.warn({ action: a.key, hash: a.tx_hash }, "sender: a recorded receipt is gone; watching the action again");
-      return watch(a.key);
+      db.transaction(() => q.drop.run(Date.now(), a.key));
+      log.warn(
+        { action: a.key, hash: a.tx_hash },
+        "sender: a recorded receipt is gone (reorg); sending the action anew",
+      );
+      return undefined;
     }
     if (a.status === "reverted") throw new TxRevertedError(a.key, receipt);
     return receipt;
@@ -651,14 +663,21 @@ export function createSender(opts: SenderOptions): Sender {
     const joined = inFlight.get(req.key);
     if (joined) return joined;
     const existing = actionRow(req.key);
-    if (existing?.status === "mined" || existing?.status === "reverted") return outcome(existing);
+    if (existing?.status === "mined" || existing?.status === "reverted") {
+      const done = await outcome(existing);
+      if (done) return done;
+    }
     if (existing?.status === "pending") return watch(req.key);
-    // New (or dropped, i.e. never performed): simulate, then sign and send under the lock.
+    // New (or dropped, i.e. never performed on this chain): simulate, then sign and send under the lock.
     const started = (async () => {
       const gasLimit = await simulate(req);
       await firstSend(req, gasLimit);
       const a = actionRow(req.key);
-      if (a?.status === "mined" || a?.status === "reverted") return outcome(a);
+      if (a?.status === "mined" || a?.status === "reverted") {
+        const done = await outcome(a); // another call with this key got there first
+        if (done) return done;
+        throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
+      }
       return waitMined(req.key);
     })()
       .catch(closedWins(req.key))

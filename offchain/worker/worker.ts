@@ -158,7 +158,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   const domain = authDomain(cfg.chain.chainId, marketAddress);
   const jobView = async (jobId: bigint): Promise<JobView | undefined> => {
     const row = jobs.get(jobId);
-    if (!row) return undefined;
+    // A vanished job is no job: its id may come back with another request, which the API must wait for.
+    if (!row || row.state === "vanished") return undefined;
     return {
       requester: row.requester,
       inputHash: row.input_hash,
@@ -262,9 +263,12 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     async stop() {
       server.close();
       server.closeAllConnections();
-      await pipeline.stop();
-      await ingestor.stop();
+      // The pipeline's pass may wait on a chain action that is not getting mined: closing the sender ends that wait
+      // (the action stays recorded and resumes at the next start), so stop() cannot hang on it.
+      const pipelineStopped = pipeline.stop();
       sender.close();
+      await pipelineStopped;
+      await ingestor.stop();
       db.close();
       provider.destroy();
     },

@@ -109,4 +109,53 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     expect(await w.ph.jobMarket.jobCount()).to.be.lessThan(jobId);
     expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.ReceiptSubmitted(jobId))).to.have.length(0);
   });
+
+  it("serves a new request that a reorg gave the id of a vanished job, with its own claim and receipt", async () => {
+    const market = w.ph.jobMarket;
+    const snapshot = (await w.provider.send("evm_snapshot", [])) as string;
+    // On the fork about to vanish, the job is claimed, run and its receipt mined.
+    const before = Buffer.from("The ferry to the island\n");
+    const jobId = await request("derek", "Infer", sha256Hex(before), INFER);
+    await upload("derek", jobId, before);
+    expect((await rw.worker.pipeline.until(jobId, ["submitted"], 120_000)).state).to.equal("submitted");
+    await w.provider.send("evm_revert", [snapshot]);
+    for (const n of ["bob", "derek", "alice"] as const) w.wallet(n).reset();
+    await w.provider.send("hardhat_mine", ["0x3"]);
+    for (let i = 0; i < 100 && rw.worker.jobs.get(jobId)?.state !== "vanished"; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(rw.worker.jobs.get(jobId)?.state).to.equal("vanished");
+
+    // On the new chain the job counter rewound: another request takes the same id, with another input.
+    const after = Buffer.from("The lighthouse keeper's log\n");
+    const reused = await request("derek", "Infer", sha256Hex(after), INFER);
+    expect(reused).to.equal(jobId);
+    for (let i = 0; i < 100 && rw.worker.jobs.get(jobId)?.input_hash !== sha256Hex(after); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await upload("derek", jobId, after);
+    const row = await rw.worker.pipeline.until(jobId, ["submitted", "settled"], 120_000);
+    expect(row.state).to.be.oneOf(["submitted", "settled"]);
+
+    // The receipt on chain is this request's, not the one mined on the vanished fork.
+    const result = await rw.client.result(w.wallet("derek"), jobId);
+    const receipts = await market.queryFilter(market.filters.ReceiptSubmitted(jobId));
+    expect(receipts).to.have.length(1);
+    const job = await market.getJob(jobId);
+    expect(job.inputHash).to.equal(sha256Hex(after));
+    expect(row.output_hash).to.equal(sha256Hex(result));
+    const submitted = market.interface.decodeFunctionData(
+      "submitReceipt",
+      (await w.provider.getTransaction(receipts[0].transactionHash))!.data,
+    );
+    expect(submitted[1].outputHash).to.equal(sha256Hex(result));
+    expect(await market.queryFilter(market.filters.JobClaimed(jobId))).to.have.length(1);
+
+    // And the worker goes on with the next job.
+    const next = Buffer.from("Gulls over the harbour\n");
+    const nextId = await request("derek", "Infer", sha256Hex(next), INFER);
+    await upload("derek", nextId, next);
+    expect((await rw.worker.pipeline.until(nextId, ["submitted", "settled"], 120_000)).state).to.be.oneOf([
+      "submitted",
+      "settled",
+    ]);
+  });
 });

@@ -219,13 +219,32 @@ describe("createSender (against a hardhat node)", function () {
 
   it("moves past a nonce that another signer of the same key used behind its back", async () => {
     const s = sender();
-    await s.init(); // local nonce taken from the chain now
+    await s.init();
     const intruder = new Wallet(key, chain.provider);
     await (await intruder.sendTransaction({ to: intruder.address, value: 1n })).wait();
     const before = await nonceOnChain();
     const r = await s.send({ key: "submit:after-intruder", to: chain.address, data: pingData(6) });
     expect((await chain.provider.getTransaction(r.hash))?.nonce).to.equal(before);
-    expect(s.action("submit:after-intruder")?.hashes).to.have.length(2); // the refused signature and the re-signed one
+    // The nonce is asked of the chain for each new action: the used one is never even signed.
+    expect(s.action("submit:after-intruder")?.hashes).to.have.length(1);
+  });
+
+  it("after a reorg dropped its mined transactions, sends from the chain's nonce and sends a vanished action anew", async () => {
+    const s = sender();
+    const first = await nonceOnChain();
+    const fork = await rpc<string>(chain.provider, "evm_snapshot");
+    const a = await s.send({ key: "submit:a", to: chain.address, data: pingData(1) });
+    await s.send({ key: "settle:b", to: chain.address, data: pingData(2) });
+    await rpc(chain.provider, "evm_revert", [fork]); // both transactions are gone, and the account's nonce with them
+    // A new action takes the chain's nonce, not the next one of the sender's own count (which nobody would fill).
+    const c = await s.send({ key: "claim:c", to: chain.address, data: pingData(3) });
+    expect((await chain.provider.getTransaction(c.hash))?.nonce).to.equal(first);
+    // The vanished action, asked for again, goes out as a new transaction instead of answering with a lost receipt.
+    const again = await s.send({ key: "submit:a", to: chain.address, data: pingData(1) });
+    expect(again.hash).to.not.equal(a.hash);
+    expect((await chain.provider.getTransaction(again.hash))?.nonce).to.equal(first + 1);
+    expect(s.action("submit:a")).to.deep.include({ status: "mined", txHash: again.hash });
+    expect(await chain.emitter.pings()).to.equal(2n);
   });
 
   it("gives the nonce back when the node refuses a transaction for good (insufficient funds)", async () => {

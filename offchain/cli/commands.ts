@@ -1,228 +1,292 @@
 /**
- * The user commands of `posthuman`: models, datatokens, jobs, receipts and rewards, each a thin layer over the SDK.
- * Every command prints one JSON document with --json, and human text otherwise.
+ * The user commands of `posthuman`: models, datatokens, jobs, receipts and rewards, each a thin layer over the SDK
+ * (offchain/sdk). Every command prints one JSON document on stdout with --json (logs and progress on stderr), and
+ * human text otherwise. The model runtime is loaded only by the commands that run it, so the others start fast.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { addressBookPath, readAddressBook } from "../../scripts/lib/address-book";
 import { benchmarkId, toFixedLoss, type JobParams } from "../../scripts/lib/posthuman";
-import { configHash, createModel, trainModel, weightsRoot } from "../ml";
-import { NotEnoughError, PostHuman, readInput, verifyJob, type OnChainReceipt } from "../sdk";
-import { WorkerApiError } from "../sdk/worker-client";
-import { resolveWallet } from "./accounts";
-import { CliError, toJson, type Output } from "./output";
+import type { PostHuman, RequestedJob } from "../sdk/client";
+import type { OnChainReceipt } from "../sdk/job-market";
+import type { LineageNode, ModelRecord } from "../sdk/registry";
+import { absolute, amount, connect, id, int, num, readFile, sdk, type CommandContext } from "./context";
+import { CliError, type Output } from "./output";
+import { describeReceipt, loss, lossDelta, progressReporter, short, table, tokens, tree } from "./render";
 
-export interface CommandContext {
-  rpc: string;
-  deployment?: string;
-  account?: string;
-  keyFile?: string;
-  worker: string;
-  json: boolean;
+/** Runs a command body with its output; a returned number is the exit code. */
+export type Run = (fn: (out: Output) => Promise<number | void>, cmd: Command) => Promise<void>;
+
+const DEMO_BENCHMARK = "posthuman-demo/elena-eval";
+
+/** Train params as the chain encodes them (learning rate and weight decay ×1e9). */
+export function trainParams(o: {
+  steps: number;
+  lr: number;
+  batch: number;
+  context: number;
+  warmup?: number;
+}): JobParams {
+  return {
+    kind: "Train",
+    params: {
+      steps: o.steps,
+      batchSize: o.batch,
+      contextLength: o.context,
+      learningRate: BigInt(Math.round(o.lr * 1e9)),
+      warmupSteps: o.warmup ?? Math.min(2, o.steps),
+      weightDecay: 10_000_000n,
+    },
+  };
 }
 
-type Run = (fn: (out: Output) => Promise<void>, cmd: Command) => Promise<void>;
+interface EvalRow {
+  modelId: bigint;
+  generation: number;
+  jobId: bigint;
+  fee: bigint;
+  /** Loss ×1e6 on the evaluation set, from the receipt. */
+  loss: bigint;
+  perplexity: number;
+  tokens: bigint;
+  declaredBaseline: bigint;
+  rootModelId: bigint;
+  rootBaseline: bigint;
+  vsRootBaseline?: bigint;
+  resultVerified?: boolean;
+  receipt?: OnChainReceipt;
+}
 
-const ether = (s: string, what: string): bigint => {
+interface JobRun {
+  job: RequestedJob;
+  receipt?: OnChainReceipt;
+  resultVerified?: boolean;
+  result?: Record<string, unknown>;
+}
+
+/** Follows a requested job to its receipt with a progress bar, then fetches and checks its result. */
+async function finishJob(client: PostHuman, out: Output, job: RequestedJob): Promise<JobRun> {
+  const progress = progressReporter(out.info, job.jobId);
+  let receipt: OnChainReceipt;
   try {
-    return ethers.parseEther(s);
-  } catch {
-    throw new CliError(`${what} "${s}" is not a number`, `write it in whole tokens, e.g. 1.5`);
+    receipt = await sdk(client.followJob(job.jobId, { onProgress: (p) => progress.update(p) }));
+  } finally {
+    progress.done();
   }
-};
-const id = (s: string, what = "model"): bigint => {
-  if (!/^\d+$/.test(s))
-    throw new CliError(
-      `${what} id "${s}" is not a number`,
-      `list them with: posthuman ${what === "job" ? "job show <id>" : "model list"}`,
-    );
-  return BigInt(s);
-};
-const fmt = (wei: bigint) => ethers.formatEther(wei);
-/** A struct returned by a contract call as a plain object (ethers returns a Result). */
-const plain = (x: object): Record<string, unknown> => (x as ethers.Result).toObject();
-
-/** Connects the SDK with the global options: the address book, the RPC node and the signer. */
-export async function connect(c: CommandContext, needSigner = true): Promise<PostHuman> {
-  const file = c.deployment ?? addressBookPath("localhost");
-  const book = readAddressBook(file);
-  if (!book)
-    throw new CliError(
-      `No address book at ${file}`,
-      "start a local marketplace with `npm start` (posthuman up), or pass --deployment <file>",
-    );
-  const provider = new ethers.JsonRpcProvider(c.rpc, book.chainId, { cacheTimeout: -1, staticNetwork: true });
-  try {
-    await provider.getBlockNumber();
-  } catch {
-    provider.destroy();
-    throw new CliError(
-      `No chain answers at ${c.rpc}`,
-      "start one with `npm start` (posthuman up), or pass --rpc <url>",
-    );
-  }
-  const runner = needSigner
-    ? new ethers.NonceManager(resolveWallet({ account: c.account, keyFile: c.keyFile }, book.chainId, provider))
-    : provider;
-  return PostHuman.init({ runner, book, workerUrl: c.worker });
+  const res = await sdk(client.fetchResult(job.jobId));
+  out.info(`job ${job.jobId}: receipt in tx ${receipt.txHash}; result matches its output hash: ${res.verified}`);
+  return {
+    job,
+    receipt,
+    resultVerified: res.verified,
+    result: JSON.parse(res.bytes.toString("utf8")) as Record<string, unknown>,
+  };
 }
 
-/** Turns SDK errors into errors that say what to do. */
-function explain(e: unknown): never {
-  if (e instanceof NotEnoughError) throw new CliError(e.message, e.hint);
-  if (e instanceof WorkerApiError && e.code === "UNREACHABLE")
-    throw new CliError(e.message, "start a worker: `npm start` runs one, or `posthuman worker` against any network");
-  throw e;
+function describeRequest(job: RequestedJob): string {
+  return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} ordered on Ocean, ${tokens(job.fee)} OCEAN escrowed; input uploaded`;
 }
 
-function describeReceipt(r: OnChainReceipt): string {
-  const m = r.metrics;
-  const l = (x: bigint) => (Number(x) / 1e6).toFixed(4);
-  const lines = [
-    `  receipt tx ${r.txHash}`,
-    `  worker ${r.worker}`,
-    `  output hash ${r.outputHash}`,
-    `  served weights ${r.servedWeightsRoot}`,
-  ];
-  if (m.valLossBefore || m.valLossAfter)
-    lines.push(`  validation loss ${l(m.valLossBefore)} → ${l(m.valLossAfter)}; child model ${r.childModelId}`);
-  if (m.evalTokens)
-    lines.push(
-      `  eval loss ${l(m.evalLoss)} (perplexity ${Math.exp(Number(m.evalLoss) / 1e6).toFixed(1)}) over ${m.evalTokens} tokens`,
-    );
-  return lines.join("\n");
+function jobJson(r: JobRun) {
+  return {
+    jobId: r.job.jobId,
+    kind: r.job.kind,
+    modelId: r.job.modelId,
+    requestTx: r.job.txHash,
+    inputHash: r.job.inputHash,
+    fee: r.job.fee,
+    deadline: r.job.deadline,
+    receipt: r.receipt,
+    resultVerified: r.resultVerified,
+    result: r.result,
+  };
 }
 
-async function runJob(
-  ctx: CommandContext,
-  out: Output,
-  modelId: bigint,
-  params: JobParams,
-  input: Buffer,
-  o: { fee: string; wait: boolean },
-) {
-  const client = await connect(ctx);
-  const job = await client.request(modelId, params, input, { fee: ether(o.fee, "fee") }).catch(explain);
-  out.info(`job ${job.jobId} requested (tx ${job.txHash}); input uploaded`);
-  if (!o.wait) return out.result({ jobId: job.jobId, txHash: job.txHash }, () => `job ${job.jobId}`);
-  let last = "";
-  const receipt = await client.follow(job.jobId, (s) => {
-    const p = s.progress as { phase?: string; step?: number; totalSteps?: number; loss?: number } | null;
-    const line = `${s.state}${p ? ` ${p.phase} ${"█".repeat(Math.round((10 * (p.step ?? 0)) / Math.max(1, p.totalSteps ?? 1))).padEnd(10, "·")} ${p.step}/${p.totalSteps}${p.loss ? ` loss ${p.loss.toFixed(3)}` : ""}` : ""}`;
-    if (line !== last) out.info(`  ${line}`);
-    last = line;
-  });
-  const res = await client.result(job.jobId);
-  const doc = JSON.parse(res.bytes.toString()) as Record<string, unknown>;
-  out.result({ jobId: job.jobId, receipt, resultVerified: res.verified, result: doc }, () => {
-    const gens =
-      (doc.generations as { prompt: string; text: string }[] | undefined)?.map((g) => `» ${g.prompt}${g.text}`) ?? [];
-    return [
-      `job ${job.jobId} done; result matches the receipt: ${res.verified}`,
-      describeReceipt(receipt),
-      ...gens,
-    ].join("\n");
-  });
+function modelLine(m: ModelRecord, name?: string): string {
+  return `model ${m.id}${name ? ` "${name}"` : ""} · gen ${m.generation} · owner ${short(m.owner)}${m.frozen ? " · FROZEN" : ""}`;
 }
 
 export function addUserCommands(program: Command, run: Run, context: (cmd: Command) => CommandContext): void {
+  // ─── Models ──────────────────────────────────────────────────────────────────────────────────────────────
   const model = program.command("model").description("create, publish and inspect models");
 
   model
     .command("create <folder>")
-    .description("make a GPT-2 model folder locally with the builtin runtime (optionally trained on a text file)")
-    .option("--preset <name>", "tiny (2 layers, width 64) or small (GPT-2 small)", "tiny")
-    .option("--seed <n>", "random seed of the weights", "1")
-    .option("--train <file>", "train it on this text or JSONL file")
-    .option("--steps <n>", "training steps", "50")
+    .description("make a GPT-2 model folder locally with the builtin runtime, optionally trained on a text file")
+    .option("--preset <name>", "tiny (2 layers, width 64, 3.3 M parameters) or small (GPT-2 small, 124 M)", "tiny")
+    .option("--seed <n>", "seed of the initial weights (the same seed gives the same weights)", "1")
+    .option("--train <file>", "then train it on this text or JSONL file")
+    .option("--steps <n>", "training steps", "40")
+    .option("--lr <x>", "learning rate", "0.003")
+    .option("--batch <n>", "batch size", "8")
+    .option("--context <n>", "context length", "64")
     .action(
-      (folder: string, o: { preset: "tiny" | "small"; seed: string; train?: string; steps: string }, cmd: Command) =>
+      (
+        folder: string,
+        o: { preset: string; seed: string; train?: string; steps: string; lr: string; batch: string; context: string },
+        cmd: Command,
+      ) =>
         run(async (out) => {
+          if (o.preset !== "tiny" && o.preset !== "small")
+            throw new CliError(`unknown preset "${o.preset}"`, "use --preset tiny or --preset small");
           if (fs.existsSync(folder) && fs.readdirSync(folder).length)
             throw new CliError(`${folder} exists and is not empty`, "choose a new folder");
-          let dir = folder;
+          const ml = await import("../ml");
+          const seed = int(o.seed, "--seed", 0);
+          let training:
+            | {
+                steps: number;
+                trainLossBefore: number;
+                trainLossAfter: number;
+                valLossBefore: number;
+                valLossAfter: number;
+              }
+            | undefined;
           if (o.train) {
-            dir = `${folder}.init`;
-            await createModel(dir, { preset: o.preset, seed: Number(o.seed) });
-            const r = await trainModel({
-              modelDir: dir,
-              outDir: folder,
-              datasets: [o.train],
-              steps: Number(o.steps),
-              lr: 3e-3,
-              batchSize: 8,
-              seed: Number(o.seed),
-              onProgress: (p) =>
-                p.step % 10 === 0 && out.info(`  step ${p.step}/${p.totalSteps} loss ${p.loss?.toFixed(3) ?? ""}`),
-            });
-            fs.rmSync(dir, { recursive: true, force: true });
-            out.info(`trained: loss ${r.trainLossBefore.toFixed(3)} → ${r.trainLossAfter.toFixed(3)}`);
+            readFile(o.train);
+            const init = `${folder.replace(/\/$/, "")}.init-${process.pid}`;
+            await ml.createModel(init, { preset: o.preset, seed });
+            out.info(`created ${o.preset} weights from seed ${seed}; training on ${o.train}…`);
+            try {
+              const r = await ml.trainModel({
+                modelDir: init,
+                outDir: folder,
+                datasets: [o.train],
+                steps: int(o.steps, "--steps"),
+                lr: num(o.lr, "--lr"),
+                batchSize: int(o.batch, "--batch"),
+                contextLength: int(o.context, "--context"),
+                seed,
+                onProgress: (p) => {
+                  if (p.phase === "train" && (p.step % 10 === 0 || p.step === p.totalSteps))
+                    out.info(`  step ${p.step}/${p.totalSteps} loss ${p.loss?.toFixed(3) ?? ""}`);
+                },
+              });
+              training = {
+                steps: r.stepsDone,
+                trainLossBefore: r.trainLossBefore,
+                trainLossAfter: r.trainLossAfter,
+                valLossBefore: r.valLossBefore,
+                valLossAfter: r.valLossAfter,
+              };
+            } finally {
+              fs.rmSync(init, { recursive: true, force: true });
+            }
           } else {
-            await createModel(folder, { preset: o.preset, seed: Number(o.seed) });
+            await ml.createModel(folder, { preset: o.preset, seed });
           }
           const summary = {
-            folder: path.resolve(folder),
-            weightsRoot: await weightsRoot(folder),
-            configHash: await configHash(folder),
+            folder: absolute(folder),
+            preset: o.preset,
+            seed,
+            weightsRoot: await ml.weightsRoot(folder),
+            configHash: await ml.configHash(folder),
+            training,
           };
-          out.result(summary, () => `model folder ${summary.folder}\n  weights root ${summary.weightsRoot}`);
+          out.result(summary, () =>
+            [
+              `model folder ${summary.folder}`,
+              `  weights root ${summary.weightsRoot}`,
+              ...(training
+                ? [
+                    `  trained ${training.steps} steps: loss ${training.trainLossBefore.toFixed(3)} → ${training.trainLossAfter.toFixed(3)} (validation ${training.valLossBefore.toFixed(3)} → ${training.valLossAfter.toFixed(3)})`,
+                  ]
+                : []),
+              `next: posthuman --account <you> model publish ${folder} --name <name> --price 1 --supply 20`,
+            ].join("\n"),
+          );
         }, cmd),
     );
 
   model
     .command("publish <folder>")
-    .description("register a model folder on chain (an Ocean data NFT + datatoken) and upload it to the worker")
-    .requiredOption("--name <name>", "model name")
-    .option("--symbol <symbol>", "datatoken symbol (default: from the name)")
-    .option("--price <ocean>", "price of one datatoken on Ocean's exchange", "1")
-    .option("--supply <n>", "datatokens minted to you", "10")
-    .option("--baseline <benchmark=value>", "declared baseline, e.g. wikitext-2/loss=3.25")
-    .option("--dataset <file>", "the data the model was trained on (its hash is recorded)")
+    .description(
+      "register a model folder on chain (an Ocean data NFT + datatoken on the exchange) and upload it to the worker",
+    )
+    .requiredOption("--name <name>", "the model's name (its Ocean data NFT's)")
+    .option("--symbol <symbol>", "data NFT symbol (default: from the name)")
+    .option("--price <ocean>", "price of one datatoken on Ocean's fixed-rate exchange", "1")
+    .option("--supply <n>", "datatokens minted to you at once", "10")
+    .option("--baseline <benchmark=loss>", `declared baseline, e.g. ${DEMO_BENCHMARK}=9.07`)
+    .option("--dataset <file>", "the data the model was trained on (its sha256 is recorded)")
+    .option("--metadata-uri <uri>", "where the model card lives")
+    .option("--no-upload", "register only (upload later with `model upload`)")
     .action(
       (
         folder: string,
-        o: { name: string; symbol?: string; price: string; supply: string; baseline?: string; dataset?: string },
+        o: {
+          name: string;
+          symbol?: string;
+          price: string;
+          supply: string;
+          baseline?: string;
+          dataset?: string;
+          metadataUri?: string;
+          upload: boolean;
+        },
         cmd: Command,
       ) =>
         run(async (out) => {
-          const client = await connect(context(cmd));
-          let baseline = { benchmarkId: ethers.ZeroHash, metric: 0n };
+          if (!fs.existsSync(path.join(folder, "config.json")))
+            throw new CliError(
+              `${folder} is not a model folder (no config.json)`,
+              "make one with: posthuman model create <folder>",
+            );
+          let baseline: { benchmarkId: string; metric: bigint } | undefined;
           if (o.baseline) {
-            const m = /^(.+)=([0-9.]+)$/.exec(o.baseline);
+            const m = /^(.+)=([0-9]*\.?[0-9]+)$/.exec(o.baseline);
             if (!m)
               throw new CliError(
-                `--baseline "${o.baseline}" is not <benchmark>=<value>`,
-                "e.g. --baseline wikitext-2/loss=3.25",
+                `--baseline "${o.baseline}" is not <benchmark>=<loss>`,
+                `e.g. --baseline ${DEMO_BENCHMARK}=9.07`,
               );
             baseline = { benchmarkId: benchmarkId(m[1]), metric: toFixedLoss(Number(m[2])) };
           }
-          const r = await client
-            .publish({
-              name: o.name,
-              symbol:
-                o.symbol ??
-                o.name
-                  .replace(/[^A-Za-z0-9]/g, "")
-                  .slice(0, 8)
-                  .toUpperCase(),
-              weightsRoot: await weightsRoot(folder),
-              configHash: await configHash(folder),
-              dataHash: o.dataset ? ethers.sha256(readInput(o.dataset)) : ethers.ZeroHash,
-              metadataURI: "",
-              baseline,
-              pricing: { kind: "FixedRate", rate: ether(o.price, "price") },
-              initialSupply: ether(o.supply, "supply"),
+          const client = await connect(context(cmd));
+          const symbol =
+            o.symbol ??
+            (o.name
+              .replace(/[^A-Za-z0-9]/g, "")
+              .slice(0, 8)
+              .toUpperCase() ||
+              "MODEL");
+          const r = await sdk(
+            client.publishModel({
               dir: folder,
-            })
-            .catch(explain);
+              name: o.name,
+              symbol,
+              dataHash: o.dataset ? ethers.sha256(readFile(o.dataset)) : undefined,
+              metadataURI: o.metadataUri,
+              baseline,
+              pricing: { kind: "FixedRate", rate: amount(o.price, "--price") },
+              initialSupply: amount(o.supply, "--supply"),
+              upload: o.upload,
+            }),
+          );
           out.result(
-            r,
+            { ...r, name: o.name, symbol, price: amount(o.price, "--price"), supply: amount(o.supply, "--supply") },
             () =>
-              `published model ${r.modelId} (tx ${r.txHash})\n  datatoken ${r.datatoken}\n  weights uploaded to the worker`,
+              [
+                `published model ${r.modelId} "${o.name}" in tx ${r.txHash}`,
+                `  datatoken ${r.datatoken} (${o.supply} minted to you; sold at ${o.price} OCEAN on the exchange)`,
+                `  vault     ${r.vault}`,
+                `  weights   ${r.weightsRoot} ${r.uploaded ? "(uploaded to the worker)" : "(not uploaded)"}`,
+              ].join("\n"),
           );
         }, cmd),
+    );
+
+  model
+    .command("upload <folder> <model>")
+    .description("upload a published model's folder to the worker (again), so that it can serve jobs")
+    .action((folder: string, raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.uploadModel(id(raw), folder));
+        await client.store?.saveModel(folder);
+        out.result({ modelId: id(raw), ...r }, () => `model ${raw} uploaded: weights root ${r.weightsRoot}`);
+      }, cmd),
     );
 
   model
@@ -231,305 +295,640 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
     .action((_o: unknown, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd), false);
-        const models = await client.models();
+        const models = await client.registry.list();
+        const names = await Promise.all(models.map((m) => client.registry.name(m)));
         out.result(
-          models,
+          models.map((m, i) => ({ ...m, name: names[i] })),
           () =>
-            models
-              .map(
-                ({ id: i, model: m }) =>
-                  `${String(i).padStart(4)}  gen ${m.generation}  parent ${m.parentId}  ${m.frozen ? "FROZEN " : ""}owner ${m.owner}  root ${m.weightsRoot.slice(0, 14)}…`,
-              )
-              .join("\n") || "no models yet",
+            models.length
+              ? table(
+                  ["id", "name", "gen", "parent", "owner", "weights root"],
+                  models.map((m, i) => [
+                    String(m.id),
+                    names[i] + (m.frozen ? " (frozen)" : ""),
+                    String(m.generation),
+                    m.parentId ? String(m.parentId) : "—",
+                    m.owner,
+                    short(m.weightsRoot),
+                  ]),
+                )
+              : "no models yet: publish one with `posthuman model publish`",
         );
       }, cmd),
     );
 
   model
-    .command("show <id>")
-    .description("one model: owner, lineage, datatoken, vault, baseline")
+    .command("show <model>")
+    .description("one model: owner, lineage, datatoken, vault, price, declared baseline")
     .action((raw: string, _o: unknown, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd), false);
-        const m = await client.model(id(raw));
-        out.result(plain(m), () =>
-          Object.entries(plain(m))
-            .map(([k, v]) => `  ${k.padEnd(16)} ${String(v)}`)
-            .join("\n"),
+        const m = await sdk(client.registry.get(id(raw)));
+        const name = await client.registry.name(m);
+        const exchange = m.exchangeId !== ethers.ZeroHash ? await client.exchange.get(m.exchangeId) : undefined;
+        const listings = await client.listings.list({ modelId: m.id });
+        out.result({ ...m, name, exchange, listings }, () =>
+          [
+            `${modelLine(m, name)}`,
+            `  parent        ${m.parentId ? `model ${m.parentId} (training job ${m.jobId}, parent side ${m.parentSide})` : "none (a root model)"}`,
+            `  datatoken     ${m.datatoken}`,
+            `  vault         ${m.vault}`,
+            `  weights root  ${m.weightsRoot}`,
+            `  data hash     ${m.dataHash}`,
+            `  baseline      ${m.baselineMetric ? `loss ${loss(m.baselineMetric)} on benchmark ${short(m.benchmarkId)}` : "none declared"}`,
+            `  exchange      ${exchange ? `${tokens(exchange.rate)} OCEAN per datatoken` : "none (buy from holders: market list)"}`,
+            `  listings      ${listings.length ? listings.map((l) => `#${l.id} ${tokens(l.remaining)} at ${tokens(l.pricePerToken)}`).join(", ") : "none"}`,
+          ].join("\n"),
         );
       }, cmd),
     );
 
   model
-    .command("lineage <id>")
-    .description("the model's ancestors and descendants as a tree")
+    .command("lineage <model>")
+    .description("the model's family as a tree: its root ancestor, every descendant, who trained each")
     .action((raw: string, _o: unknown, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd), false);
-        const all = await client.models();
         const target = id(raw);
-        const root = [...(await client.ancestors(target))].pop() ?? target;
-        const lines: string[] = [];
-        const walk = (node: bigint, depth: number) => {
-          const m = all.find((x) => x.id === node)?.model;
-          lines.push(
-            `${"   ".repeat(depth)}${depth ? "└─ " : ""}model ${node}${node === target ? " ◀" : ""}  (gen ${m?.generation}, owner ${m?.owner})`,
-          );
-          for (const c of all.filter((x) => x.model.parentId === node && x.id !== node)) walk(c.id, depth + 1);
+        const root = await sdk(client.lineage(target));
+        const ancestors = await client.registry.ancestors(target);
+        const names = new Map<bigint, string>();
+        const collect = async (n: LineageNode) => {
+          names.set(n.model.id, await client.registry.name(n.model));
+          for (const c of n.children) await collect(c);
         };
-        walk(root, 0);
-        out.result({ root, ancestors: await client.ancestors(target), tree: lines }, () => lines.join("\n"));
+        await collect(root);
+        const lines = tree(
+          root,
+          (n) =>
+            `model ${n.model.id} "${names.get(n.model.id)}" · gen ${n.model.generation} · ${n.model.generation ? `trained by ${short(n.model.owner)} in job ${n.model.jobId}, with ${short(n.model.parentSide)}` : `published by ${short(n.model.owner)}`}`,
+          target,
+        );
+        const plainTree = (n: LineageNode): unknown => ({
+          id: n.model.id,
+          name: names.get(n.model.id),
+          owner: n.model.owner,
+          parentSide: n.model.parentSide,
+          generation: n.model.generation,
+          jobId: n.model.jobId,
+          weightsRoot: n.model.weightsRoot,
+          children: n.children.map(plainTree),
+        });
+        out.result({ model: target, ancestors, tree: plainTree(root), lines }, () => lines.join("\n"));
       }, cmd),
     );
 
+  model
+    .command("metrics <model>")
+    .description("what the receipts say about a model: evaluations against its baseline, finetunes from it")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd), false);
+        const m = await sdk(client.metrics(id(raw)));
+        out.result(m, () =>
+          [
+            `model ${raw}: baseline ${m.model.baselineMetric ? loss(m.model.baselineMetric) : "none"}`,
+            ...m.evaluations.map(
+              (e) =>
+                `  eval job ${e.jobId}: loss ${loss(e.loss)} over ${e.tokens} tokens${e.benchmarkId === m.model.benchmarkId && m.model.baselineMetric ? ` (${lossDelta(e.loss - m.model.baselineMetric)} vs its baseline)` : ""}`,
+            ),
+            ...m.finetunes.map(
+              (f) =>
+                `  train job ${f.jobId} → model ${f.childModelId}: validation loss ${loss(f.valLossBefore)} → ${loss(f.valLossAfter)}`,
+            ),
+            ...m.inferences.map((i) => `  infer job ${i.jobId}: output ${short(i.outputHash)}`),
+          ].join("\n"),
+        );
+      }, cmd),
+    );
+
+  // ─── Datatokens ──────────────────────────────────────────────────────────────────────────────────────────
   program
     .command("buy <model>")
-    .description("buy datatokens of a model on Ocean's fixed-rate exchange")
+    .description("buy datatokens of a root model on Ocean's fixed-rate exchange (through ocean.js)")
     .requiredOption("--amount <n>", "datatokens to buy")
-    .action((raw: string, o: { amount: string }, cmd: Command) =>
+    .option("--max-cost <ocean>", "pay at most this (default: the quote)")
+    .action((raw: string, o: { amount: string; maxCost?: string }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd));
-        const r = await client.buy(id(raw), ether(o.amount, "amount")).catch(explain);
-        out.result(r, () => `bought ${o.amount} datatokens of model ${raw} for ${fmt(r.cost)} OCEAN`);
+        const n = amount(o.amount, "--amount");
+        const r = await sdk(
+          client.buyDatatokens(id(raw), n, { maxBase: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined }),
+        );
+        out.result(
+          { modelId: id(raw), amount: n, ...r },
+          () => `bought ${o.amount} datatokens of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+        );
       }, cmd),
     );
 
   const market = program.command("market").description("holder-to-holder datatoken listings");
   market
     .command("list")
-    .option("--model <id>", "only this model's listings")
-    .action((o: { model?: string }, cmd: Command) =>
+    .description("open listings, cheapest first")
+    .option("--model <id>", "only this model's")
+    .option("--seller <address>", "only this seller's")
+    .action((o: { model?: string; seller?: string }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd), false);
-        const ls = await client.listings(o.model ? id(o.model) : undefined);
-        out.result(
-          ls.map((l) => ({ id: l.id, ...plain(l.listing) })),
-          () =>
-            ls
-              .map(
-                (l) =>
-                  `listing ${l.id}: ${fmt(l.listing.remaining)} of model ${l.listing.modelId} at ${fmt(l.listing.pricePerToken)} OCEAN by ${l.listing.seller}`,
+        const ls = await client.listings.list({ modelId: o.model ? id(o.model) : undefined, seller: o.seller });
+        out.result(ls, () =>
+          ls.length
+            ? table(
+                ["listing", "model", "left", "price", "seller"],
+                ls.map((l) => [
+                  String(l.id),
+                  String(l.modelId),
+                  tokens(l.remaining),
+                  tokens(l.pricePerToken),
+                  l.seller,
+                ]),
               )
-              .join("\n") || "no listings",
+            : "no open listings",
         );
       }, cmd),
     );
   market
     .command("sell <model>")
-    .requiredOption("--amount <n>", "datatokens to list (escrowed)")
+    .description("list datatokens for sale (escrowed by the market until bought or cancelled)")
+    .requiredOption("--amount <n>", "datatokens to list")
     .requiredOption("--price <ocean>", "price per datatoken")
     .action((raw: string, o: { amount: string; price: string }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd));
-        const r = await client.list(id(raw), ether(o.amount, "amount"), ether(o.price, "price")).catch(explain);
-        out.result(r, () => `listing ${r.listingId} created (tx ${r.txHash})`);
+        const r = await sdk(client.sellDatatokens(id(raw), amount(o.amount, "--amount"), amount(o.price, "--price")));
+        out.result(
+          { modelId: id(raw), amount: amount(o.amount, "--amount"), pricePerToken: amount(o.price, "--price"), ...r },
+          () =>
+            `listing ${r.listingId}: ${o.amount} datatokens of model ${raw} at ${o.price} OCEAN each (tx ${r.txHash})`,
+        );
       }, cmd),
     );
   market
     .command("buy <listing>")
+    .description("buy datatokens from a holder's listing")
     .requiredOption("--amount <n>", "datatokens to take")
-    .action((raw: string, o: { amount: string }, cmd: Command) =>
+    .option("--max-cost <ocean>", "pay at most this (default: the quote)")
+    .action((raw: string, o: { amount: string; maxCost?: string }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd));
-        const r = await client.buyListing(id(raw, "listing"), ether(o.amount, "amount")).catch(explain);
-        out.result(r, () => `bought ${o.amount} for ${fmt(r.cost)} OCEAN (tx ${r.txHash})`);
+        const n = amount(o.amount, "--amount");
+        const r = await sdk(
+          client.buyFromListing(id(raw, "listing"), n, {
+            maxCost: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined,
+          }),
+        );
+        out.result(
+          { listingId: id(raw, "listing"), amount: n, ...r },
+          () =>
+            `bought ${o.amount} datatokens of model ${r.modelId} from ${r.seller} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+  market
+    .command("cancel <listing>")
+    .description("take your unsold datatokens back")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.listings.cancelListing(id(raw, "listing")));
+        out.result(r, () => `listing ${raw} cancelled: ${tokens(r.returned)} datatokens back (tx ${r.txHash})`);
       }, cmd),
     );
 
+  program
+    .command("balance [address]")
+    .description("OCEAN, datatokens and vault shares of an account (default: yours)")
+    .action((address: string | undefined, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const ctx = context(cmd);
+        const client = await connect(ctx, address === undefined);
+        const who = address ?? (await client.address());
+        const models = await client.registry.list();
+        const rows: { modelId: bigint; datatokens: bigint; shares: bigint; totalShares: bigint }[] = [];
+        for (const m of models) {
+          const [dt, shares] = await Promise.all([
+            client.token(m.datatoken).balanceOf(who),
+            client.vault(m.vault).position(who),
+          ]);
+          if (dt > 0n || shares.shares > 0n)
+            rows.push({ modelId: m.id, datatokens: dt, shares: shares.shares, totalShares: shares.totalShares });
+        }
+        const base = await client.baseToken.balanceOf(who);
+        out.result({ account: who, base, models: rows }, () =>
+          [
+            `${who}: ${tokens(base)} OCEAN`,
+            ...(rows.length
+              ? [
+                  table(
+                    ["model", "datatokens", "vault share"],
+                    rows.map((r) => [
+                      String(r.modelId),
+                      tokens(r.datatokens),
+                      `${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}%`,
+                    ]),
+                  ),
+                ]
+              : []),
+          ].join("\n"),
+        );
+      }, cmd),
+    );
+
+  // ─── Jobs ────────────────────────────────────────────────────────────────────────────────────────────────
   const jobOptions = (c: Command) =>
     c
-      .option("--fee <ocean>", "fee escrowed for the worker", "1")
-      .option("--no-wait", "print the job id and return at once");
+      .option("--fee <ocean>", "fee escrowed for the worker, paid when the job settles", "1")
+      .option("--ttl <seconds>", "time the worker has to deliver a receipt", "900")
+      .option("--no-wait", "print the job id once requested and return (follow it with `job show`)");
+
+  const requestAndFinish = async (
+    cmd: Command,
+    out: Output,
+    modelId: bigint,
+    params: JobParams,
+    input: Buffer,
+    o: { fee: string; ttl: string; wait: boolean },
+  ): Promise<JobRun> => {
+    const client = await connect(context(cmd));
+    const job = await sdk(
+      client.requestJob(modelId, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+    );
+    out.info(describeRequest(job));
+    if (!o.wait) return { job };
+    return finishJob(client, out, job);
+  };
+
   jobOptions(
     program
       .command("train <model>")
-      .description("finetune a model on your data (creates a child model)")
-      .requiredOption("--data <file>", "text or JSONL dataset")
+      .description(
+        "finetune a model on your data: a worker trains it and the chain records the child model, whose datatokens and " +
+          "revenue you share with the parent's owner (the job's seed is derived from its id and input, so anyone can re-run it)",
+      )
+      .requiredOption("--data <file>", "text, or JSONL with a text field per line")
       .option("--steps <n>", "training steps", "24")
       .option("--lr <x>", "learning rate", "0.003")
       .option("--batch <n>", "batch size", "8")
-      .option("--context <n>", "context length", "64"),
+      .option("--context <n>", "context length (at most the model's)", "64"),
   ).action(
     (
       raw: string,
-      o: { data: string; steps: string; lr: string; batch: string; context: string; fee: string; wait: boolean },
+      o: {
+        data: string;
+        steps: string;
+        lr: string;
+        batch: string;
+        context: string;
+        fee: string;
+        ttl: string;
+        wait: boolean;
+      },
       cmd: Command,
     ) =>
       run(async (out) => {
-        const params: JobParams = {
-          kind: "Train",
-          params: {
-            steps: Number(o.steps),
-            batchSize: Number(o.batch),
-            contextLength: Number(o.context),
-            learningRate: BigInt(Math.round(Number(o.lr) * 1e9)),
-            warmupSteps: 2,
-            weightDecay: 10_000_000n,
-          },
-        };
-        await runJob(context(cmd), out, id(raw), params, readInput(o.data), o);
+        const params = trainParams({
+          steps: int(o.steps, "--steps"),
+          lr: num(o.lr, "--lr"),
+          batch: int(o.batch, "--batch"),
+          context: int(o.context, "--context"),
+        });
+        const r = await requestAndFinish(cmd, out, id(raw), params, readFile(o.data), o);
+        const child = r.receipt?.childModelId;
+        out.result({ ...jobJson(r), childModelId: child }, () =>
+          r.receipt
+            ? [
+                `job ${r.job.jobId} done: model ${child} is born (parent ${raw})`,
+                ...describeReceipt(r.receipt).map((l) => `  ${l}`),
+              ].join("\n")
+            : `job ${r.job.jobId}`,
+        );
       }, cmd),
   );
+
   jobOptions(
     program
       .command("infer <model>")
-      .description("generate text from prompts")
+      .description("generate text from prompts (the job's seed is derived from its id and input)")
       .option("--prompt <text>", "one prompt")
       .option("--prompts <file>", 'one prompt per line, or JSONL {"prompt": ...}')
       .option("--max-tokens <n>", "new tokens per prompt", "32")
-      .option("--temperature <x>", "0 = greedy", "0"),
+      .option("--temperature <x>", "0 = greedy", "0")
+      .option("--top-k <n>", "sample from the k likeliest tokens (0: all)", "0"),
   ).action(
     (
       raw: string,
-      o: { prompt?: string; prompts?: string; maxTokens: string; temperature: string; fee: string; wait: boolean },
+      o: {
+        prompt?: string;
+        prompts?: string;
+        maxTokens: string;
+        temperature: string;
+        topK: string;
+        fee: string;
+        ttl: string;
+        wait: boolean;
+      },
       cmd: Command,
     ) =>
       run(async (out) => {
         if (!o.prompt && !o.prompts) throw new CliError("no prompt given", "pass --prompt <text> or --prompts <file>");
-        const input = o.prompts ? readInput(o.prompts) : Buffer.from(`${o.prompt}\n`);
+        const input = o.prompts ? readFile(o.prompts) : Buffer.from(`${o.prompt}\n`);
         const params: JobParams = {
           kind: "Infer",
-          params: { maxTokens: Number(o.maxTokens), temperature: Math.round(Number(o.temperature) * 1e6), topK: 0 },
+          params: {
+            maxTokens: int(o.maxTokens, "--max-tokens"),
+            temperature: Math.round(num(o.temperature, "--temperature") * 1e6),
+            topK: int(o.topK, "--top-k", 0),
+          },
         };
-        await runJob(context(cmd), out, id(raw), params, input, o);
-      }, cmd),
-  );
-  jobOptions(
-    program
-      .command("eval <model>")
-      .description("evaluate a model on your data: loss, perplexity, tokens")
-      .requiredOption("--data <file>", "text or JSONL evaluation set")
-      .option("--benchmark <name>", "benchmark the figure is compared with", "custom")
-      .option("--context <n>", "context length", "64"),
-  ).action(
-    (raw: string, o: { data: string; benchmark: string; context: string; fee: string; wait: boolean }, cmd: Command) =>
-      run(async (out) => {
-        const params: JobParams = {
-          kind: "Evaluate",
-          params: { benchmarkId: benchmarkId(o.benchmark), contextLength: Number(o.context), maxTokens: 1_000_000 },
-        };
-        await runJob(context(cmd), out, id(raw), params, readInput(o.data), o);
+        const r = await requestAndFinish(cmd, out, id(raw), params, input, o);
+        const gens = (r.result?.generations as { prompt: string; text: string }[] | undefined) ?? [];
+        out.result({ ...jobJson(r), generations: gens }, () =>
+          r.receipt
+            ? [
+                `job ${r.job.jobId} done`,
+                ...describeReceipt(r.receipt).map((l) => `  ${l}`),
+                ...gens.map((g) => `» ${g.prompt}${g.text}`),
+              ].join("\n")
+            : `job ${r.job.jobId}`,
+        );
       }, cmd),
   );
 
-  const job = program.command("job").description("inspect, fetch and verify jobs");
-  job.command("show <id>").action((raw: string, _o: unknown, cmd: Command) =>
-    run(async (out) => {
-      const client = await connect(context(cmd), false);
-      const j = await client.job(id(raw, "job"));
-      const receipt = await client.receipt(id(raw, "job"));
-      let worker: Record<string, unknown> | undefined;
-      try {
-        worker = await client.worker.jobStatus(id(raw, "job"));
-      } catch {
-        worker = undefined;
-      }
-      const status = [
-        "None",
-        "Open",
-        "Claimed",
-        "Submitted",
-        "Challenged",
-        "Settled",
-        "Cancelled",
-        "Failed",
-        "Reclaimed",
-        "Slashed",
-      ][Number(j.status)];
-      out.result({ job: plain(j), status, receipt, worker }, () =>
-        [
-          `job ${raw}: ${status} (model ${j.modelId}, worker ${j.worker})`,
-          ...(receipt ? [describeReceipt(receipt)] : []),
-          ...(worker ? [`  worker says: ${toJson(worker)}`] : []),
-        ].join("\n"),
-      );
-    }, cmd),
-  );
-  job
-    .command("result <id>")
-    .option("--out <file>", "write the result document here")
-    .action((raw: string, o: { out?: string }, cmd: Command) =>
+  jobOptions(
+    program
+      .command("eval <models...>")
+      .description("evaluate one or more models on your data: loss and perplexity, against the declared baseline")
+      .requiredOption("--data <file>", "text or JSONL evaluation set")
+      .option("--benchmark <name>", "benchmark the loss is reported on (default: the model's declared one)")
+      .option("--context <n>", "context length", "64")
+      .option("--max-tokens <n>", "most tokens evaluated", "100000"),
+  ).action(
+    (
+      raws: string[],
+      o: {
+        data: string;
+        benchmark?: string;
+        context: string;
+        maxTokens: string;
+        fee: string;
+        ttl: string;
+        wait: boolean;
+      },
+      cmd: Command,
+    ) =>
       run(async (out) => {
+        const input = readFile(o.data);
         const client = await connect(context(cmd));
-        const r = await client.result(id(raw, "job")).catch(explain);
-        if (o.out) fs.writeFileSync(o.out, r.bytes);
-        out.result({ verified: r.verified, result: JSON.parse(r.bytes.toString()) as unknown }, () =>
-          o.out ? `written to ${o.out}; matches the receipt: ${r.verified}` : r.bytes.toString(),
+        const models = await Promise.all(raws.map((r) => sdk(client.registry.get(id(r)))));
+        const jobs: RequestedJob[] = [];
+        for (const m of models) {
+          const bench = o.benchmark
+            ? benchmarkId(o.benchmark)
+            : m.benchmarkId === ethers.ZeroHash
+              ? benchmarkId("custom")
+              : m.benchmarkId;
+          const params: JobParams = {
+            kind: "Evaluate",
+            params: {
+              benchmarkId: bench,
+              contextLength: int(o.context, "--context"),
+              maxTokens: int(o.maxTokens, "--max-tokens"),
+            },
+          };
+          const job = await sdk(
+            client.requestJob(m.id, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+          );
+          out.info(describeRequest(job));
+          jobs.push(job);
+        }
+        if (!o.wait) {
+          out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map((j) => `job ${j.jobId}`).join("\n"));
+          return;
+        }
+        const runs: JobRun[] = [];
+        for (const job of jobs) runs.push(await finishJob(client, out, job));
+        // The lineage root's declared baseline is what the publisher promised; each model's own is shown too.
+        const rootBaseline = async (m: ModelRecord) => {
+          const anc = await client.registry.ancestors(m.id);
+          const root = anc.length ? await client.registry.get(anc[anc.length - 1]) : m;
+          return root;
+        };
+        const rows: EvalRow[] = [];
+        for (const [i, r] of runs.entries()) {
+          const m = models[i];
+          const root = await rootBaseline(m);
+          const evalLoss = r.receipt?.metrics.evalLoss ?? 0n;
+          rows.push({
+            modelId: m.id,
+            generation: m.generation,
+            jobId: r.job.jobId,
+            fee: r.job.fee,
+            loss: evalLoss,
+            perplexity: Math.exp(Number(evalLoss) / 1e6),
+            tokens: r.receipt?.metrics.evalTokens ?? 0n,
+            declaredBaseline: m.baselineMetric,
+            rootModelId: root.id,
+            rootBaseline: root.baselineMetric,
+            vsRootBaseline: root.baselineMetric ? evalLoss - root.baselineMetric : undefined,
+            resultVerified: r.resultVerified,
+            receipt: r.receipt,
+          });
+        }
+        out.result({ benchmark: o.benchmark, evaluations: rows }, () =>
+          table(
+            ["model", "gen", "job", "eval loss", "perplexity", "tokens", "own baseline", "root baseline", "vs root"],
+            rows.map((r) => [
+              String(r.modelId),
+              String(r.generation),
+              String(r.jobId),
+              loss(r.loss),
+              r.perplexity.toFixed(1),
+              String(r.tokens),
+              r.declaredBaseline ? loss(r.declaredBaseline) : "—",
+              r.rootBaseline ? loss(r.rootBaseline) : "—",
+              r.vsRootBaseline !== undefined ? lossDelta(r.vsRootBaseline) : "—",
+            ]),
+          ),
+        );
+      }, cmd),
+  );
+
+  const job = program.command("job").description("inspect, fetch, verify and recover jobs");
+  job
+    .command("show <job>")
+    .description("a job's on-chain record, receipt, and the worker's view (state, progress, failure)")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd), false);
+        const o = await sdk(client.jobOverview(id(raw, "job")));
+        out.result(o, () =>
+          [
+            `job ${raw}: ${o.job.kind} on model ${o.job.modelId}, ${o.job.status}${o.failure ? ` (${o.failure.name})` : ""}; requester ${o.job.requester}`,
+            `  fee ${tokens(o.job.fee)} OCEAN, deadline ${new Date(Number(o.job.deadline) * 1000).toISOString()}`,
+            ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
+            ...(o.worker
+              ? [
+                  `  worker says: ${String(o.worker.state)}${o.worker.progress ? ` ${JSON.stringify(o.worker.progress)}` : ""}`,
+                ]
+              : ["  the worker does not answer"]),
+          ].join("\n"),
         );
       }, cmd),
     );
   job
-    .command("verify <id>")
-    .description("re-run the job locally with the builtin runtime and compare hashes (exit 0 verified, 3 mismatch)")
-    .requiredOption("--input <file>", "the job's input (the requester has it)")
-    .requiredOption(
-      "--model <dir>",
-      "the served model's folder (the publisher has it; a child is rebuilt by verifying its training job)",
+    .command("result <job>")
+    .description("download a job's result (requester only) and check it against the receipt's output hash")
+    .option("--out <file>", "write the result document here")
+    .action((raw: string, o: { out?: string }, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.fetchResult(id(raw, "job")));
+        if (o.out) fs.writeFileSync(o.out, r.bytes);
+        out.result(
+          {
+            jobId: id(raw, "job"),
+            verified: r.verified,
+            outputHash: r.receipt.outputHash,
+            out: o.out,
+            result: JSON.parse(r.bytes.toString("utf8")) as unknown,
+          },
+          () =>
+            o.out
+              ? `written to ${o.out}; it matches the receipt's output hash: ${r.verified}`
+              : r.bytes.toString("utf8"),
+        );
+        return r.verified ? 0 : 3;
+      }, cmd),
+    );
+  job
+    .command("verify <job>")
+    .description(
+      "re-run a job locally with the builtin runtime and compare with its receipt: exit 0 verified, 3 mismatch, 1 error. " +
+        "Needs the job's input and the served model's folder: both are found in --data-dir when you uploaded or " +
+        "published them; a derived model missing here is rebuilt by verifying its training job first",
     )
-    .option("--child-out <dir>", "for a training job: where to write the re-built child model")
-    .action((raw: string, o: { input: string; model: string; childOut?: string }, cmd: Command) =>
+    .option("--input <file>", "the job's input (default: the copy kept when it was uploaded)")
+    .option("--model <dir>", "the served model's folder (default: the copy kept, or rebuilt from its parent)")
+    .option("--child-out <dir>", "training jobs: also write the re-built child model here")
+    .option("--no-rebuild", "do not rebuild a missing derived model from its training job")
+    .action((raw: string, o: { input?: string; model?: string; childOut?: string; rebuild: boolean }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd), false);
-        const v = await verifyJob(client, id(raw, "job"), {
-          input: readInput(o.input),
-          modelDir: o.model,
-          childOut: o.childOut,
-        });
+        const v = await sdk(
+          client.verify(id(raw, "job"), {
+            input: o.input ? readFile(o.input) : undefined,
+            modelDir: o.model,
+            childOut: o.childOut,
+            rebuild: o.rebuild,
+            onStep: (l) => out.info(l),
+          }),
+        );
         out.result(v, () =>
           [
-            `job ${raw}: ${v.verified ? "VERIFIED" : "MISMATCH"}`,
+            ...v.rebuilt.map((r) => `job ${r.jobId} (rebuilds model): ${r.verified ? "VERIFIED" : "MISMATCH"}`),
+            `job ${raw}: ${v.verified ? "VERIFIED" : "MISMATCH"} (${v.kind}, ${v.seconds.toFixed(1)} s)`,
             ...v.checks.map(
-              (c) => `  ${c.ok ? "✓" : "✗"} ${c.name} ${c.ok ? "" : `expected ${c.expected}, got ${c.actual}`}`,
+              (c) => `  ${c.ok ? "✓" : "✗"} ${c.name}${c.ok ? "" : `: receipt ${c.expected}, re-run ${c.actual}`}`,
             ),
+            ...(v.verified ? [] : ["→ challenge the receipt within its window (docs/contracts.md, Challenges)"]),
           ].join("\n"),
         );
-        if (!v.verified)
-          throw new CliError(
-            `job ${raw} does not verify`,
-            "challenge its receipt within the window (see docs/contracts.md)",
-            3,
-          );
+        return v.verified ? 0 : 3;
+      }, cmd),
+    );
+  job
+    .command("cancel <job>")
+    .description("cancel your job while no worker has claimed it: the fee comes back (the datatoken was consumed)")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.jobs.cancel(id(raw, "job")));
+        out.result(r, () => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN refunded (tx ${r.txHash})`);
+      }, cmd),
+    );
+  job
+    .command("reclaim <job>")
+    .description(
+      "after its deadline without a receipt: refund the fee and slash the claimant's collateral to the requester",
+    )
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.jobs.reclaim(id(raw, "job")));
+        out.result(r, () => `job ${raw} reclaimed (tx ${r.txHash})`);
+      }, cmd),
+    );
+
+  // ─── Revenue ─────────────────────────────────────────────────────────────────────────────────────────────
+  program
+    .command("pay <model>")
+    .description("pay a model directly (a licence, a tip): shared by its vault like any revenue, royalties included")
+    .requiredOption("--amount <ocean>", "OCEAN to pay")
+    .action((raw: string, o: { amount: string }, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.pay(id(raw), amount(o.amount, "--amount")));
+        out.result(
+          { modelId: id(raw), amount: amount(o.amount, "--amount"), ...r },
+          () => `paid ${o.amount} OCEAN to model ${raw}'s vault (tx ${r.txHash})`,
+        );
       }, cmd),
     );
 
   program
     .command("rewards")
-    .description("your vault shares and claimable revenue per model; --claim claims them")
-    .option("--claim", "claim everything claimable")
+    .description(
+      "your vault shares, claimable revenue per model and past claims; --claim moves revenue along the lineage " +
+        "(exchange sales into vaults, children's royalties up to parents) and claims it",
+    )
+    .option("--claim", "collect, distribute and claim everything claimable")
     .action((o: { claim?: boolean }, cmd: Command) =>
       run(async (out) => {
         const client = await connect(context(cmd));
         const me = await client.address();
-        const rows: {
-          modelId: bigint;
-          shares: bigint;
-          totalShares: bigint;
-          claimableBase: bigint;
-          claimableDatatokens: bigint;
-          claimed?: { base: bigint; datatokens: bigint; txHash: string };
-        }[] = [];
-        for (const { id: mid } of await client.models()) {
-          const c = await client.claimable(mid, me);
-          if (c.shares === 0n && c.base === 0n && c.datatokens === 0n) continue;
-          const claimed = o.claim && (c.base > 0n || c.datatokens > 0n) ? await client.claim(mid) : undefined;
-          rows.push({
-            modelId: mid,
-            shares: c.shares,
-            totalShares: c.totalShares,
-            claimableBase: c.base,
-            claimableDatatokens: c.datatokens,
-            claimed,
-          });
+        const claimed = o.claim ? await sdk(client.claimAll(me)) : undefined;
+        if (claimed) {
+          for (const c of claimed.collected)
+            out.info(
+              `collected ${tokens(c.amount)} OCEAN of model ${c.modelId}'s sales into its vault (tx ${c.txHash})`,
+            );
+          for (const d of claimed.distributed)
+            out.info(
+              `distributed model ${d.modelId}'s vault: ${tokens(d.toHolders)} OCEAN to holders, ${tokens(d.toParent)} up to its parent (tx ${d.txHash})`,
+            );
         }
-        out.result(
-          rows,
-          () =>
-            rows
-              .map(
-                (r) =>
-                  `model ${r.modelId}: ${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}% of the vault, claimable ${fmt(r.claimableBase)} OCEAN + ${fmt(r.claimableDatatokens)} DT${r.claimed ? ` → claimed (tx ${r.claimed.txHash})` : ""}`,
-              )
-              .join("\n") || "no vault shares",
+        const rows = await client.rewards(me);
+        const totals = {
+          claimedBase: claimed?.claimed.reduce((a, c) => a + c.base, 0n) ?? 0n,
+          claimedDatatokens: claimed?.claimed.reduce((a, c) => a + c.datatokens, 0n) ?? 0n,
+        };
+        out.result({ account: me, models: rows, claimed, ...totals }, () =>
+          [
+            rows.length
+              ? table(
+                  [
+                    "model",
+                    "vault share",
+                    "claimable OCEAN",
+                    "claimable DT",
+                    "claimed so far OCEAN",
+                    "claimed so far DT",
+                  ],
+                  rows.map((r) => [
+                    String(r.modelId),
+                    `${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}%`,
+                    tokens(r.claimableBase),
+                    tokens(r.claimableDatatokens),
+                    tokens(r.claims.reduce((a, c) => a + c.base, 0n)),
+                    tokens(r.claims.reduce((a, c) => a + c.datatokens, 0n)),
+                  ]),
+                )
+              : "no vault shares: publish a model, or finetune one",
+            ...(claimed
+              ? [`claimed now: ${tokens(totals.claimedBase)} OCEAN and ${tokens(totals.claimedDatatokens)} datatokens`]
+              : []),
+          ].join("\n"),
         );
       }, cmd),
     );

@@ -1,63 +1,160 @@
 /**
- * Verification of a receipt by re-execution: re-runs the job with the builtin runtime on the same model weights,
- * input, params and seed, and compares the output hash (and, for training, the child's weights root) with the
- * receipt. Whoever verifies needs the served model's folder (the publisher has it; a child model is rebuilt by
- * verifying the training job that produced it) and the job's input (the requester has it).
+ * Verification of a receipt by re-execution. The builtin runtime is deterministic on CPU, so re-running a job with
+ * the same weights, input, params and seed must give the same output hash (and, for training, the same child
+ * weights root) as the receipt on chain.
+ *
+ * What a verifier needs:
+ * - the job's input: the requester has it (the SDK keeps a copy of every input it uploads in its LocalStore);
+ * - the served model's folder: weights never leave workers, so this is the publisher's copy of a root model, or a
+ *   derived model rebuilt by verifying the training job that produced it, recursively. M1's folder and the datasets
+ *   of the finetunes are enough to verify a whole lineage M1 → M2 → M3 and every job run on it.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BuiltinExecutor, weightsRoot } from "../ml";
+import { builtinProcessExecutor, weightsRoot, type Executor } from "../ml";
 import { jobSeed, prepareJobDir } from "../worker/pipeline";
-import { KIND_NAMES } from "../worker/jobs";
 import { sha256Hex } from "../worker/auth";
-import type { OnChainReceipt, PostHuman } from "./client";
+import type { PostHuman } from "./client";
+import { SdkError } from "./errors";
+import type { LocalStore } from "./store";
+
+export interface Check {
+  name: string;
+  expected: string;
+  actual: string;
+  ok: boolean;
+}
 
 export interface Verdict {
   jobId: bigint;
+  kind: "Train" | "Infer" | "Evaluate";
+  modelId: bigint;
   verified: boolean;
-  checks: { name: string; expected: string; actual: string; ok: boolean }[];
-  /** For a training job: the re-built child model folder (kept, so that jobs on the child can be verified). */
+  checks: Check[];
+  /** Training jobs: the re-built child model's folder (kept in the store, so jobs on the child can be verified). */
   childDir?: string;
+  /** Verifications run first to rebuild the served model from its ancestors (nearest last). */
+  rebuilt: Verdict[];
+  seconds: number;
 }
 
-export async function verifyJob(
-  client: PostHuman,
-  jobId: bigint,
-  o: { input: Uint8Array; modelDir: string; workDir?: string; childOut?: string },
-): Promise<Verdict> {
-  const receipt: OnChainReceipt | undefined = await client.receipt(jobId);
-  if (!receipt) throw new Error(`Job ${jobId} has no receipt to verify yet.`);
-  const req = await client.requestOf(jobId);
-  const checks: Verdict["checks"] = [];
-  const check = (name: string, expected: string, actual: string) =>
-    checks.push({ name, expected, actual, ok: expected.toLowerCase() === actual.toLowerCase() });
+export interface VerifyOptions {
+  /** The job's input; default: the copy in the store (by the on-chain input hash). */
+  input?: Uint8Array;
+  /** The served model's folder; default: the store's copy (by weights root), else rebuilt when `rebuild`. */
+  modelDir?: string;
+  store?: LocalStore;
+  /** Rebuild a derived model missing here by verifying its training job first (default true). */
+  rebuild?: boolean;
+  /** Default: the builtin runtime in a child process (the caller's event loop stays free). */
+  executor?: Executor;
+  /** Also copy a training job's re-built child here. */
+  childOut?: string;
+  workDir?: string;
+  onStep?: (line: string) => void;
+}
 
-  check("input hash", req.inputHash, sha256Hex(o.input));
-  check("served weights root", receipt.servedWeightsRoot, await weightsRoot(o.modelDir));
-  check("seed", receipt.seed.toString(), String(jobSeed(jobId, req.inputHash)));
+export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptions = {}): Promise<Verdict> {
+  const started = Date.now();
+  const store = o.store ?? client.store;
+  const receipt = await client.jobs.receipt(jobId);
+  const req = await client.jobs.requested(jobId);
+  if (!receipt)
+    throw new SdkError(
+      "NO_RECEIPT",
+      `Job ${jobId} has no receipt to verify yet.`,
+      `follow it with: posthuman job show ${jobId}`,
+    );
+  const input = o.input ?? store?.input(req.inputHash);
+  if (!input)
+    throw new SdkError(
+      "INPUT_MISSING",
+      `The input of job ${jobId} (sha256 ${req.inputHash}) is not on this machine.`,
+      "pass --input <file>: its requester has it (the SDK keeps a copy of what it uploads)",
+    );
 
-  const jobDir = fs.mkdtempSync(path.join(o.workDir ?? os.tmpdir(), `ph-verify-${jobId}-`));
-  const kind = KIND_NAMES[Number(req.kind)];
-  prepareJobDir(jobDir, {
-    kind,
-    params: req.params,
-    seed: Number(receipt.seed),
-    modelDir: path.resolve(o.modelDir),
-    input: o.input,
-  });
-  const result = await new BuiltinExecutor().run({ kind, jobDir });
-  check("runtime id", receipt.runtimeId, result.runtimeId);
-  check("output hash", receipt.outputHash, result.outputHash);
-  let childDir: string | undefined;
-  if (kind === "train" && result.child) {
-    check("child weights root", receipt.childWeightsRoot, result.child.weightsRoot);
-    childDir = result.child.dir;
-    if (o.childOut) {
-      fs.rmSync(o.childOut, { recursive: true, force: true });
-      fs.cpSync(result.child.dir, o.childOut, { recursive: true });
-      childDir = o.childOut;
+  const rebuilt: Verdict[] = [];
+  let modelDir = o.modelDir ?? store?.model(receipt.servedWeightsRoot);
+  if (!modelDir && o.rebuild !== false) {
+    const model = await client.registry.get(req.modelId);
+    if (model.jobId > 0n) {
+      o.onStep?.(`model ${model.id} is not here: rebuilding it by verifying its training job ${model.jobId}`);
+      const sub = await verifyJob(client, model.jobId, {
+        ...o,
+        input: undefined,
+        modelDir: undefined,
+        childOut: undefined,
+        store,
+      });
+      rebuilt.push(...sub.rebuilt, { ...sub, rebuilt: [] });
+      if (!sub.verified)
+        return {
+          jobId,
+          kind: req.kind,
+          modelId: req.modelId,
+          verified: false,
+          checks: [
+            {
+              name: `training job ${model.jobId} of model ${model.id}`,
+              expected: "verified",
+              actual: "mismatch",
+              ok: false,
+            },
+          ],
+          rebuilt,
+          seconds: (Date.now() - started) / 1000,
+        };
+      modelDir = sub.childDir;
     }
   }
-  return { jobId, verified: checks.every((c) => c.ok), checks, childDir };
+  if (!modelDir)
+    throw new SdkError(
+      "MODEL_FOLDER_MISSING",
+      `The weights of model ${req.modelId} (root ${receipt.servedWeightsRoot}) are not on this machine.`,
+      "pass --model <dir>: weights never leave workers, so only the publisher (or whoever verified the training " +
+        "job that made it) has them",
+    );
+
+  const checks: Check[] = [];
+  const check = (name: string, expected: string, actual: string) =>
+    checks.push({ name, expected, actual, ok: expected.toLowerCase() === actual.toLowerCase() });
+  check("input hash", req.inputHash, sha256Hex(input));
+  check("served weights root", receipt.servedWeightsRoot, await weightsRoot(modelDir));
+  const seed = jobSeed(jobId, req.inputHash);
+  check("seed", receipt.seed.toString(), String(seed));
+
+  const kind = ({ Train: "train", Infer: "infer", Evaluate: "evaluate" } as const)[req.kind];
+  const jobDir = fs.mkdtempSync(path.join(o.workDir ?? os.tmpdir(), `ph-verify-${jobId}-`));
+  try {
+    prepareJobDir(jobDir, { kind, params: req.params, seed, modelDir: path.resolve(modelDir), input });
+    o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
+    const result = await (o.executor ?? builtinProcessExecutor()).run({ kind, jobDir });
+    check("runtime id", receipt.runtimeId, result.runtimeId);
+    check("output hash", receipt.outputHash, result.outputHash);
+    let childDir: string | undefined;
+    if (kind === "train") {
+      if (!result.child) throw new Error(`the re-run of training job ${jobId} made no child model`);
+      check("child weights root", receipt.childWeightsRoot, result.child.weightsRoot);
+      childDir = result.child.dir;
+      if (store) childDir = store.modelPath(await store.saveModel(result.child.dir));
+      if (o.childOut) {
+        fs.rmSync(o.childOut, { recursive: true, force: true });
+        fs.cpSync(result.child.dir, o.childOut, { recursive: true });
+        if (!store) childDir = o.childOut;
+      }
+    }
+    return {
+      jobId,
+      kind: req.kind,
+      modelId: req.modelId,
+      verified: checks.every((c) => c.ok),
+      checks,
+      childDir,
+      rebuilt,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    fs.rmSync(jobDir, { recursive: true, force: true });
+  }
 }

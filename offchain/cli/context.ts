@@ -1,0 +1,128 @@
+/**
+ * What every user command shares: the global options, connecting the SDK with them, parsing arguments the way a
+ * person writes them, and turning SDK errors into errors that say what to do.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ethers } from "ethers";
+import { addressBookPath, readAddressBook } from "../../scripts/lib/address-book";
+import { PostHuman } from "../sdk/client";
+import { isSdkError } from "../sdk/errors";
+import { resolveWallet } from "./accounts";
+import { CliError } from "./output";
+
+/** The global options, as every command sees them. */
+export interface CommandContext {
+  rpc: string;
+  deployment?: string;
+  account?: string;
+  keyFile?: string;
+  worker: string;
+  json: boolean;
+  dataDir: string;
+}
+
+/** Connects the SDK with the global options: the address book, the RPC node, the signer and the local store. */
+export async function connect(c: CommandContext, needSigner = true): Promise<PostHuman> {
+  const file = c.deployment ?? addressBookPath("localhost");
+  const book = readAddressBook(file);
+  if (!book)
+    throw new CliError(
+      `No address book at ${file}`,
+      "start a local marketplace with `npm start` (posthuman up) in another terminal, or pass --deployment <file>",
+    );
+  const provider = new ethers.JsonRpcProvider(c.rpc, book.chainId, { cacheTimeout: -1, staticNetwork: true });
+  try {
+    await provider.getBlockNumber();
+  } catch {
+    provider.destroy();
+    throw new CliError(
+      `No chain answers at ${c.rpc}`,
+      "start one with `npm start` (posthuman up) in another terminal, or pass --rpc <url>",
+    );
+  }
+  let runner: ethers.Signer | ethers.Provider = provider;
+  if (needSigner) {
+    try {
+      runner = new ethers.NonceManager(
+        resolveWallet({ account: c.account, keyFile: c.keyFile }, book.chainId, provider),
+      );
+    } catch (e) {
+      provider.destroy();
+      throw new CliError((e as Error).message, "see `posthuman --help` for --account and --key-file");
+    }
+  }
+  try {
+    return await PostHuman.init({ runner, book, workerUrl: c.worker, dataDir: c.dataDir });
+  } catch (e) {
+    provider.destroy();
+    throw explain(e);
+  }
+}
+
+/** Turns SDK errors into CLI errors with their hint; everything else passes. */
+export function explain(e: unknown): unknown {
+  if (isSdkError(e)) return new CliError(e.message, e.hint);
+  return e;
+}
+
+/** Runs an SDK call, rethrowing its errors as CLI errors. */
+export async function sdk<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw explain(e);
+  }
+}
+
+/** A token amount written in whole tokens ("1.5") as wei. */
+export function amount(s: string, what: string): bigint {
+  let v: bigint;
+  try {
+    v = ethers.parseEther(s);
+  } catch {
+    throw new CliError(`${what} "${s}" is not a number`, "write it in whole tokens, e.g. 1.5");
+  }
+  if (v <= 0n) throw new CliError(`${what} must be more than 0`, "write it in whole tokens, e.g. 1.5");
+  return v;
+}
+
+export function id(s: string, what: "model" | "job" | "listing" = "model"): bigint {
+  if (!/^\d+$/.test(s) || BigInt(s) === 0n) {
+    const list = {
+      model: "posthuman model list",
+      job: "the job ids train, infer and eval print",
+      listing: "posthuman market list",
+    };
+    throw new CliError(`${what} id "${s}" is not a positive number`, `see ${list[what]}`);
+  }
+  return BigInt(s);
+}
+
+export function int(s: string, what: string, min = 1): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${what} "${s}" is not a whole number ≥ ${min}`);
+  return n;
+}
+
+export function num(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`${what} "${s}" is not a number ≥ 0`);
+  return n;
+}
+
+/** Reads an input file; a clear error when it is missing. */
+export function readFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new CliError(
+      `Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      "check the path",
+    );
+  }
+}
+
+export function absolute(p: string): string {
+  return path.resolve(p);
+}

@@ -1,0 +1,93 @@
+/**
+ * Errors of the SDK: each says what went wrong (`message`) and what to do about it (`hint`), with a stable `code`
+ * that programs can branch on. The CLI prints both; a dApp may show the hint or map the code to its own words.
+ */
+import { ethers } from "ethers";
+
+export type SdkErrorCode =
+  | "READ_ONLY"
+  | "WRONG_CHAIN"
+  | "NO_CONTRACTS"
+  | "UNKNOWN_MODEL"
+  | "UNKNOWN_JOB"
+  | "UNKNOWN_LISTING"
+  | "MODEL_FROZEN"
+  | "NO_EXCHANGE"
+  | "NOT_ENOUGH_DATATOKENS"
+  | "NOT_ENOUGH_BASE"
+  | "WORKER_UNREACHABLE"
+  | "WORKER_REFUSED"
+  | "JOB_ENDED"
+  | "JOB_TIMEOUT"
+  | "NO_RECEIPT"
+  | "NOT_REQUESTER"
+  | "INPUT_MISSING"
+  | "MODEL_FOLDER_MISSING"
+  | "REVERTED";
+
+export class SdkError extends Error {
+  constructor(
+    readonly code: SdkErrorCode,
+    message: string,
+    /** What the user should do next (a command, an option, a fact to check). */
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "SdkError";
+  }
+}
+
+export function isSdkError(e: unknown, code?: SdkErrorCode): e is SdkError {
+  return e instanceof SdkError && (code === undefined || e.code === code);
+}
+
+/** Revert data carried by an ethers error, wherever ethers put it. */
+function revertData(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === "object"; i++) {
+    const o = cur as { data?: unknown; error?: unknown; info?: { error?: unknown } };
+    if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
+    cur = o.error ?? o.info?.error;
+  }
+  return undefined;
+}
+
+/**
+ * Turns a reverted call or transaction into an SdkError naming the contract's custom error and its arguments
+ * (e.g. `DatatokenMarketInsufficientListing(3, 1e18, 2e18)`), decoded with the interfaces given. Errors that are
+ * not reverts are returned unchanged.
+ */
+export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: string): unknown {
+  if (e instanceof SdkError) return e;
+  const data = revertData(e);
+  if (!data) {
+    const reason = (e as { reason?: string }).reason;
+    return reason && (e as { code?: string }).code === "CALL_EXCEPTION"
+      ? new SdkError("REVERTED", `${what} reverted: ${reason}`)
+      : e;
+  }
+  for (const iface of interfaces) {
+    const parsed = (() => {
+      try {
+        return iface.parseError(data);
+      } catch {
+        return null;
+      }
+    })();
+    if (parsed) {
+      const args = parsed.args.map((a: unknown) => String(a)).join(", ");
+      return new SdkError("REVERTED", `${what} reverted: ${parsed.name}(${args})`, hintForRevert(parsed.name));
+    }
+  }
+  return new SdkError("REVERTED", `${what} reverted (data ${data.slice(0, 10)})`);
+}
+
+function hintForRevert(name: string): string | undefined {
+  if (name.endsWith("ModelFrozen")) return "the model was frozen after a successful challenge: use another model";
+  if (name === "DatatokenMarketInsufficientListing") return "take less, or pick another listing (market list)";
+  if (name === "DatatokenMarketCostAboveMax") return "the price moved: quote again";
+  if (name === "RoyaltyVaultNothingToClaim") return "nothing is claimable yet: revenue must be distributed first";
+  if (name === "JobMarketUnexpectedStatus") return "the job is not in a state that allows this: see `job show`";
+  if (name === "JobMarketNotRequester") return "only the job's requester may do this";
+  return undefined;
+}

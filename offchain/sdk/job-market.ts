@@ -1,0 +1,254 @@
+/** JobMarket: requests, receipts and the life of a job. */
+import { JobMarket__factory, type JobMarket } from "../../typechain-types";
+import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
+import {
+  JobKind,
+  JobStatus,
+  decodeJobParams,
+  jobRequest,
+  type JobKindName,
+  type JobParams,
+  type JobStatusName,
+  type RequestJobOptions,
+} from "../../scripts/lib/posthuman";
+import { ContractClient, type SdkContext, type Sent, type UnsignedTx, unsigned } from "./base";
+import { SdkError } from "./errors";
+
+const KIND_NAMES = Object.keys(JobKind) as JobKindName[];
+const STATUS_NAMES = Object.keys(JobStatus) as JobStatusName[];
+
+export function jobKindName(kind: number | bigint): JobKindName {
+  return KIND_NAMES[Number(kind)];
+}
+
+export function jobStatusName(status: number | bigint): JobStatusName {
+  return STATUS_NAMES[Number(status)];
+}
+
+/** A job as the market records it, as plain values. */
+export interface JobRecord {
+  id: bigint;
+  requester: string;
+  deadline: bigint;
+  kind: JobKindName;
+  status: JobStatusName;
+  worker: string;
+  submittedAt: bigint;
+  challenger: string;
+  challengedAt: bigint;
+  modelId: bigint;
+  fee: bigint;
+  collateral: bigint;
+  inputHash: string;
+  receiptHash: string;
+  childModelId: bigint;
+}
+
+/** A job's request as its JobRequested event carries it: what a verifier re-runs. */
+export interface JobRequestRecord {
+  jobId: bigint;
+  modelId: bigint;
+  requester: string;
+  kind: JobKindName;
+  inputHash: string;
+  inputURI: string;
+  fee: bigint;
+  deadline: bigint;
+  /** The params bytes as requested, and decoded. */
+  params: string;
+  decoded: JobParams;
+  txHash: string;
+}
+
+/** A receipt as submitted on chain (ReceiptSubmitted), with the child model a training job created. */
+export interface OnChainReceipt {
+  jobId: bigint;
+  modelId: bigint;
+  worker: string;
+  outputHash: string;
+  outputURI: string;
+  servedWeightsRoot: string;
+  runtimeId: string;
+  seed: bigint;
+  metrics: {
+    trainLossBefore: bigint;
+    trainLossAfter: bigint;
+    valLossBefore: bigint;
+    valLossAfter: bigint;
+    evalLoss: bigint;
+    evalTokens: bigint;
+  };
+  childWeightsRoot: string;
+  childConfigHash: string;
+  childModelId: bigint;
+  txHash: string;
+}
+
+type ReceiptLog = Awaited<ReturnType<JobMarket["queryFilter"]>>[number] & {
+  args: {
+    jobId: bigint;
+    modelId: bigint;
+    worker: string;
+    receipt: IJobMarket.ReceiptStructOutput;
+    childModelId: bigint;
+  };
+};
+
+function toReceipt(log: ReceiptLog): OnChainReceipt {
+  const r = log.args.receipt;
+  return {
+    jobId: log.args.jobId,
+    modelId: log.args.modelId,
+    worker: log.args.worker,
+    outputHash: r.outputHash,
+    outputURI: r.outputURI,
+    servedWeightsRoot: r.servedWeightsRoot,
+    runtimeId: r.runtimeId,
+    seed: r.seed,
+    metrics: {
+      trainLossBefore: r.metrics.trainLossBefore,
+      trainLossAfter: r.metrics.trainLossAfter,
+      valLossBefore: r.metrics.valLossBefore,
+      valLossAfter: r.metrics.valLossAfter,
+      evalLoss: r.metrics.evalLoss,
+      evalTokens: r.metrics.evalTokens,
+    },
+    childWeightsRoot: r.childWeightsRoot,
+    childConfigHash: r.childConfigHash,
+    childModelId: log.args.childModelId,
+    txHash: log.transactionHash,
+  };
+}
+
+export class JobMarketClient extends ContractClient<JobMarket> {
+  constructor(ctx: SdkContext) {
+    super(ctx, JobMarket__factory.connect(ctx.book.contracts.JobMarket, ctx.runner));
+  }
+
+  count(): Promise<bigint> {
+    return this.contract.jobCount();
+  }
+
+  async get(jobId: bigint): Promise<JobRecord> {
+    const count = await this.count();
+    if (jobId < 1n || jobId > count)
+      throw new SdkError(
+        "UNKNOWN_JOB",
+        `There is no job ${jobId} on this chain (${count} job${count === 1n ? "" : "s"} so far).`,
+        "job ids are printed by train, infer and eval",
+      );
+    const j = await this.contract.getJob(jobId);
+    return {
+      id: jobId,
+      requester: j.requester,
+      deadline: j.deadline,
+      kind: jobKindName(j.kind),
+      status: jobStatusName(j.status),
+      worker: j.worker,
+      submittedAt: j.submittedAt,
+      challenger: j.challenger,
+      challengedAt: j.challengedAt,
+      modelId: j.modelId,
+      fee: j.fee,
+      collateral: j.collateral,
+      inputHash: j.inputHash,
+      receiptHash: j.receiptHash,
+      childModelId: j.childModelId,
+    };
+  }
+
+  /** The job's request (JobRequested): kind, params bytes, input commitment. */
+  async requested(jobId: bigint): Promise<JobRequestRecord> {
+    const [log] = await this.contract.queryFilter(this.contract.filters.JobRequested(jobId), this.ctx.book.startBlock);
+    if (!log) throw new SdkError("UNKNOWN_JOB", `Job ${jobId} was never requested on this chain.`);
+    const a = log.args;
+    return {
+      jobId,
+      modelId: a.modelId,
+      requester: a.requester,
+      kind: jobKindName(a.kind),
+      inputHash: a.inputHash,
+      inputURI: a.inputURI,
+      fee: a.fee,
+      deadline: a.deadline,
+      params: a.params,
+      decoded: decodeJobParams(a.kind, a.params),
+      txHash: log.transactionHash,
+    };
+  }
+
+  /** The job's receipt (ReceiptSubmitted), or undefined before one. */
+  async receipt(jobId: bigint): Promise<OnChainReceipt | undefined> {
+    const logs = await this.contract.queryFilter(
+      this.contract.filters.ReceiptSubmitted(jobId),
+      this.ctx.book.startBlock,
+    );
+    return logs[0] ? toReceipt(logs[0] as ReceiptLog) : undefined;
+  }
+
+  /** Every receipt of jobs run on a model (its metrics: evaluations, finetunes from it, inferences). */
+  async receiptsOfModel(modelId: bigint): Promise<OnChainReceipt[]> {
+    const logs = await this.contract.queryFilter(
+      this.contract.filters.ReceiptSubmitted(undefined, modelId),
+      this.ctx.book.startBlock,
+    );
+    return logs.map((l) => toReceipt(l as ReceiptLog));
+  }
+
+  config(): Promise<IJobMarket.ConfigStructOutput> {
+    return this.contract.config();
+  }
+
+  stakeOf(worker: string): Promise<IJobMarket.WorkerStakeStructOutput> {
+    return this.contract.stakeOf(worker);
+  }
+
+  // ─── Writes ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Needs an allowance of one datatoken of the model and of `fee` base token for this market. */
+  async buildRequestTx(o: RequestJobOptions): Promise<UnsignedTx> {
+    return unsigned(await this.contract.requestJob.populateTransaction(jobRequest(o)));
+  }
+
+  async request(o: RequestJobOptions): Promise<{ jobId: bigint } & Sent> {
+    const receipt = await this.send(await this.buildRequestTx(o), "requestJob");
+    return { jobId: this.event(receipt, "JobRequested").args.jobId as bigint, txHash: receipt.hash };
+  }
+
+  async buildCancelTx(jobId: bigint): Promise<UnsignedTx> {
+    return unsigned(await this.contract.cancelJob.populateTransaction(jobId));
+  }
+
+  /** Cancels an unclaimed job of the signer: the fee comes back, the consumed datatoken does not. */
+  async cancel(jobId: bigint): Promise<{ refund: bigint } & Sent> {
+    const receipt = await this.send(await this.buildCancelTx(jobId), "cancelJob");
+    return { refund: this.event(receipt, "JobCancelled").args.refund as bigint, txHash: receipt.hash };
+  }
+
+  async buildSettleTx(jobId: bigint): Promise<UnsignedTx> {
+    return unsigned(await this.contract.settleJob.populateTransaction(jobId));
+  }
+
+  /** Pays the worker of a job whose challenge window is over (anyone may; the worker usually does). */
+  async settle(jobId: bigint): Promise<Sent> {
+    return { txHash: (await this.send(await this.buildSettleTx(jobId), "settleJob")).hash };
+  }
+
+  async buildReclaimTx(jobId: bigint): Promise<UnsignedTx> {
+    return unsigned(await this.contract.reclaimJob.populateTransaction(jobId));
+  }
+
+  /** Refunds a job past its deadline without a receipt, slashing its claimant's collateral (anyone may). */
+  async reclaim(jobId: bigint): Promise<Sent> {
+    return { txHash: (await this.send(await this.buildReclaimTx(jobId), "reclaimJob")).hash };
+  }
+
+  /** Needs an allowance of the challenge bond (config().challengeBond) in the base token. */
+  async buildChallengeTx(jobId: bigint): Promise<UnsignedTx> {
+    return unsigned(await this.contract.challengeReceipt.populateTransaction(jobId));
+  }
+
+  async challenge(jobId: bigint): Promise<Sent> {
+    return { txHash: (await this.send(await this.buildChallengeTx(jobId), "challengeReceipt")).hash };
+  }
+}

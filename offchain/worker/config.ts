@@ -23,8 +23,10 @@ export interface WorkerConfig {
     source: { kind: "env"; variable: string } | { kind: "file"; file: string };
   };
   ingest: { confirmations: number; pollIntervalMs: number; maxChunkBlocks: number };
-  /** Absolute path; the worker's database and artifact store live in it. */
+  /** Absolute path; the worker's database lives in it (and the artifact store, unless storeDir says otherwise). */
   dataDir: string;
+  /** Absolute path of the artifact store (default <dataDir>/artifacts); the workers of one operator may share one. */
+  storeDir: string;
   executor: ExecutorConfig;
   capabilities: { jobKinds: JobKind[]; maxModelBytes: number };
   limits: { jobTimeoutMs: number; maxMemoryBytes: number; maxUploadBytes: number };
@@ -223,6 +225,14 @@ const SETTINGS: Setting[] = [
     expect: "a folder path",
     schema: z.string().min(1),
     default: ".posthuman/worker",
+    isPath: true,
+  },
+  {
+    path: "storeDir",
+    env: "POSTHUMAN_WORKER_STORE_DIR",
+    flag: "storeDir",
+    expect: "a folder path (the artifact store, default <dataDir>/artifacts; workers of one operator may share one)",
+    schema: z.string().min(1),
     isPath: true,
   },
   {
@@ -460,6 +470,7 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       maxChunkBlocks: get<number>("ingest.maxChunkBlocks"),
     },
     dataDir: get<string>("dataDir"),
+    storeDir: get<string | undefined>("storeDir") ?? path.join(get<string>("dataDir"), "artifacts"),
     executor,
     capabilities: {
       jobKinds: [...new Set(get<JobKind[]>("capabilities.jobKinds"))],
@@ -486,6 +497,7 @@ export function describeWorkerConfig(c: WorkerConfig): Record<string, unknown> {
     signer: { address: c.signer.address, source: c.signer.source },
     ingest: c.ingest,
     dataDir: c.dataDir,
+    storeDir: c.storeDir,
     executor: c.executor,
     capabilities: c.capabilities,
     limits: c.limits,

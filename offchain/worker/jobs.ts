@@ -106,6 +106,11 @@ export function actionKey(action: "claim" | "submit" | "settle" | "fail", row: P
   return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;
 }
 
+/** The artifact-store ref that names the tree of a model's weights, for every worker sharing the store. */
+export function weightsRef(weightsRoot: string): string {
+  return `weights/${weightsRoot.toLowerCase()}`;
+}
+
 export interface JobsRepo {
   get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;
   /** Jobs the pipeline still has work on. */

@@ -15,7 +15,7 @@ import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMa
 import { JobStatus, decodeJobParams, toFixedLoss } from "../../scripts/lib/posthuman";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
-import { actionKey, FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
+import { actionKey, FINAL_STATES, weightsRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
@@ -199,10 +199,18 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     return { status, worker, submittedAt: job.submittedAt };
   }
 
+  /** The tree of a model's weights: known to this worker, or stored by another worker sharing its store. */
+  async function treeOf(root: string): Promise<string | undefined> {
+    const known = o.jobs.treeOf(root);
+    if (known) return known;
+    const shared = await o.store.getRef(weightsRef(root));
+    if (shared) o.jobs.setTree(root, shared, "store");
+    return shared;
+  }
+
   /** Makes sure the model's weights are materialized locally; undefined when this operator does not hold them. */
-  async function modelDir(row: JobRow): Promise<string | undefined> {
-    const rt = await o.registry.modelRuntime(row.model_id);
-    const tree = o.jobs.treeOf(rt.weightsRoot);
+  async function modelDir(row: JobRow, root?: string): Promise<string | undefined> {
+    const tree = await treeOf(root ?? (await o.registry.modelRuntime(row.model_id)).weightsRoot);
     if (!tree) return undefined;
     const dir = modelDirOf(tree);
     if (!fs.existsSync(dir)) {
@@ -298,6 +306,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       if (!result.child) return fail(row, "EXECUTOR_FAILED", "a training run returned no child model");
       const tree = await o.store.putTree(result.child.dir);
       o.jobs.setTree(result.child.weightsRoot, tree.root, `job:${row.job_id}`);
+      await o.store.setRef(weightsRef(result.child.weightsRoot), tree.root);
       child = { weightsRoot: result.child.weightsRoot, configHash: result.child.configHash };
     }
     const m = result.metrics;

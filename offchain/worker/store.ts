@@ -64,6 +64,13 @@ export interface ArtifactStore {
    * while copied; the tree appears at `dest` all at once (built beside it, then renamed).
    */
   materialize(root: ArtifactHash, dest: string): Promise<TreeManifest>;
+  /**
+   * Points the name `ref` (a safe relative path such as `weights/0x…`) at a stored object, replacing what it pointed
+   * at. Refs are how the workers sharing a store find what one of them stored (a model's tree by its weights root).
+   */
+  setRef(ref: string, hash: ArtifactHash): Promise<void>;
+  /** The object `ref` points at, or undefined. */
+  getRef(ref: string): Promise<ArtifactHash | undefined>;
 }
 
 export type ArtifactErrorKind = "too-large" | "not-found" | "bad-hash" | "unsafe-path" | "corrupt" | "bad-manifest";
@@ -123,9 +130,10 @@ export interface LocalArtifactStoreOptions {
 }
 
 /**
- * The local content-addressed store: objects at `<dir>/objects/<first 2 hex>/<hash>`, read-only. Writes go to
- * `<dir>/tmp/` first, are fsynced, then renamed into place (atomic on one filesystem), so a reader never sees part
- * of an object and a crash leaves at most a stray temp file (removed by the next `createLocalArtifactStore`).
+ * The local content-addressed store: objects at `<dir>/objects/<first 2 hex>/<hash>`, read-only; refs at
+ * `<dir>/refs/<ref>`, each holding one hash. Writes go to `<dir>/tmp/` first, are fsynced, then renamed into place
+ * (atomic on one filesystem), so a reader never sees part of an object or of a ref and a crash leaves at most a stray
+ * temp file (removed by the next `createLocalArtifactStore`). Several processes may share the directory.
  */
 export function createLocalArtifactStore(opts: LocalArtifactStoreOptions): ArtifactStore {
   const root = path.resolve(opts.dir);
@@ -139,6 +147,15 @@ export function createLocalArtifactStore(opts: LocalArtifactStoreOptions): Artif
     const pid = Number(f.split("-")[0]);
     if (!Number.isSafeInteger(pid) || !isAlive(pid)) fs.rmSync(path.join(tmp, f), { force: true, recursive: true });
   }
+
+  const refs = path.join(root, "refs");
+  const refPath = (ref: string): string => {
+    assertSafeRelativePath(ref);
+    if (!/^[A-Za-z0-9._/-]+$/.test(ref)) {
+      throw new ArtifactStoreError("unsafe-path", `Ref "${ref.slice(0, 200)}" may hold only letters, digits, . _ - /.`);
+    }
+    return path.join(refs, ...ref.split("/"));
+  };
 
   const objectPath = (hash: ArtifactHash): string => {
     assertArtifactHash(hash);
@@ -254,6 +271,30 @@ export function createLocalArtifactStore(opts: LocalArtifactStoreOptions): Artif
     },
 
     getTree,
+
+    async setRef(ref, hash) {
+      const file = refPath(ref);
+      assertArtifactHash(hash);
+      const tmpFile = path.join(tmp, `${process.pid}-${crypto.randomUUID()}.ref`);
+      await fsp.writeFile(tmpFile, hash + "\n", { flag: "wx", mode: 0o644 });
+      const fh = await fsp.open(tmpFile, "r");
+      await fh.sync().finally(() => fh.close());
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await fsp.rename(tmpFile, file);
+      await fsyncDir(path.dirname(file));
+    },
+
+    async getRef(ref) {
+      let raw: string;
+      try {
+        raw = (await fsp.readFile(refPath(ref), "utf8")).trim();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw e;
+      }
+      if (!HASH.test(raw)) throw new ArtifactStoreError("corrupt", `Ref ${ref} does not hold a hash.`);
+      return raw;
+    },
 
     async materialize(rootHash, dest) {
       const manifest = await getTree(rootHash);

@@ -22,7 +22,7 @@ import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
 import { warnIfArmed } from "./faults";
 import { createIngestor, type Ingestor } from "./ingest";
-import { createJobsRepo, type JobsRepo } from "./jobs";
+import { createJobsRepo, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
 import { createPipeline, type Pipeline } from "./pipeline";
@@ -80,7 +80,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   fs.mkdirSync(cfg.dataDir, { recursive: true });
   const db = openWorkerDb({ file: path.join(cfg.dataDir, DB_FILE_NAME) });
   const jobs = createJobsRepo(db);
-  const store = o.store ?? createLocalArtifactStore({ dir: path.join(cfg.dataDir, "artifacts") });
+  const store = o.store ?? createLocalArtifactStore({ dir: cfg.storeDir });
   const wallet = new ethers.Wallet(cfg.signer.privateKey.reveal());
   const sender = createSender({
     provider,
@@ -221,6 +221,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         }
         const tree = await store.putTree(dir, { maxBytes: cfg.capabilities.maxModelBytes });
         jobs.setTree(root, tree.root, `upload:${uploader}`);
+        await store.setRef(weightsRef(root), tree.root); // the operator's other workers sharing the store serve it too
         pipeline.wake();
         return { weightsRoot: root };
       },

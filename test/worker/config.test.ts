@@ -62,6 +62,7 @@ describe("loadWorkerConfig", () => {
     expect(c.signer.privateKey.reveal()).to.equal(KEY);
     expect(c.ingest).to.deep.equal({ confirmations: 2, pollIntervalMs: 2000, maxChunkBlocks: 2000 });
     expect(c.dataDir).to.equal(path.join(dir, ".posthuman", "worker"));
+    expect(c.storeDir).to.equal(path.join(dir, ".posthuman", "worker", "artifacts"));
     expect(c.executor).to.deep.equal({ kind: "builtin" });
     expect(c.capabilities).to.deep.equal({ jobKinds: ["train", "infer", "evaluate"], maxModelBytes: 2 * 2 ** 30 });
     expect(c.limits).to.deep.equal({
@@ -98,6 +99,11 @@ describe("loadWorkerConfig", () => {
     expect(c.executor).to.deep.equal({ kind: "external", command: "python3", args: ["train.py", "--fp16"] });
     expect(c.capabilities).to.deep.equal({ jobKinds: ["train"], maxModelBytes: 500e6 });
     expect(c.dataDir).to.equal(path.join(dir, "state")); // relative to the file's folder
+    expect(c.storeDir).to.equal(path.join(dir, "state", "artifacts"));
+    // The workers of one operator may share a store: a folder of its own, relative like any path.
+    expect(load({ file, env: { ...env, POSTHUMAN_WORKER_STORE_DIR: "shared/store" } }).storeDir).to.equal(
+      path.join(dir, "shared", "store"),
+    );
 
     const withoutFlag = load({ file, env });
     expect(withoutFlag.ingest.confirmations).to.equal(3);

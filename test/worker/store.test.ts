@@ -186,4 +186,27 @@ describe("createLocalArtifactStore", () => {
       expect(fs.readdirSync(dir).filter((f) => f.includes("partial"))).to.deep.equal([]);
     });
   });
+
+  describe("refs", () => {
+    it("points a name at an object, moves it, and shows it to another store on the same directory", async () => {
+      const a = await store.put(Buffer.from("tree A"));
+      const b = await store.put(Buffer.from("tree B"));
+      const ref = `weights/0x${"ab".repeat(32)}`;
+      expect(await store.getRef(ref)).to.equal(undefined);
+      await store.setRef(ref, a.hash);
+      const other = createLocalArtifactStore({ dir: root }); // another worker process sharing the store
+      expect(await other.getRef(ref)).to.equal(a.hash);
+      await other.setRef(ref, b.hash);
+      expect(await store.getRef(ref)).to.equal(b.hash);
+      expect(filesUnder(path.join(root, "tmp"))).to.deep.equal([]);
+    });
+
+    it("refuses a ref that is not a safe relative name, or a target that is not a hash", async () => {
+      const { hash } = await store.put(Buffer.from("x"));
+      for (const bad of ["../escape", "/abs", "a//b", "weights/x y", ""]) {
+        expect((await failure(store.setRef(bad, hash))).kind, bad).to.equal("unsafe-path");
+      }
+      expect((await failure(store.setRef("weights/x", "not-a-hash"))).kind).to.equal("bad-hash");
+    });
+  });
 });

@@ -270,7 +270,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   async function run(row: JobRow): Promise<void> {
     const started = Date.now();
     set(row, { state: "running" });
-    const dir = await modelDir(row);
+    // Everything the receipt needs from the chain is read before the run: once it has run, no RPC call stands
+    // between the result and "output_stored" (a node down then would otherwise throw the run away).
+    const served = (await o.registry.modelRuntime(row.model_id)).weightsRoot;
+    const dir = await modelDir(row, served);
     if (!dir) return fail(row, "MODEL_UNAVAILABLE", "the model's weights are not in this operator's store");
     const input = await o.store.getBuffer(row.input_artifact as string);
     const jobDir = jobDirOf(row.job_id);
@@ -311,11 +314,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     }
     const m = result.metrics;
     const fixed = (x: number | undefined) => (x === undefined ? 0n : toFixedLoss(x));
-    const rt = await o.registry.modelRuntime(row.model_id);
     const receipt = {
       outputHash: result.outputHash,
       outputURI: `posthuman-worker://${o.self}/jobs/${row.job_id}/result`,
-      servedWeightsRoot: rt.weightsRoot,
+      servedWeightsRoot: served,
       runtimeId: result.runtimeId,
       seed: BigInt(seed),
       metrics: {

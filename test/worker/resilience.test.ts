@@ -1,0 +1,152 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { ethers } from "ethers";
+import { datatokenAt, encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
+import { sha256Hex } from "../../offchain/worker/auth";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
+import { startTcpProxy } from "./support/tcp-proxy";
+
+const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !(await cond());) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("worker resilience (real hardhat node, real contracts, builtin runtime)", function () {
+  this.timeout(300_000);
+  let w: World;
+  let m: Awaited<ReturnType<typeof publishTinyModel>>;
+  const running: RunningWorker[] = [];
+
+  before(async () => {
+    w = await startWorld();
+    m = await publishTinyModel(w, "alice", 31, { supply: ethers.parseEther("100") });
+    const dt = w.ocean.erc20Template.attach(m.datatoken) as typeof w.ocean.erc20Template;
+    await (await dt.connect(w.wallet("alice")).transfer(w.address("derek"), ethers.parseEther("40"))).wait();
+  });
+  afterEach(async () => {
+    for (const rw of running.splice(0)) await rw.worker.stop();
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  const FEE = ethers.parseEther("1");
+
+  /** Derek requests an inference per input (approving the datatokens and fees of all of them at once). */
+  async function request(...inputs: Buffer[]): Promise<bigint[]> {
+    const derek = w.wallet("derek");
+    const market = w.book.contracts.JobMarket;
+    const n = BigInt(inputs.length);
+    await (await datatokenAt(m.datatoken, derek).approve(market, n * ethers.parseEther("1"))).wait();
+    await (await w.ocean.oceanToken.connect(derek).approve(market, n * FEE)).wait();
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    // One after the other: Hardhat's automine refuses a nonce that arrives ahead of its predecessor.
+    const ids: bigint[] = [];
+    for (const input of inputs) {
+      const params = {
+        modelId: m.modelId,
+        kind: "Infer" as const,
+        inputHash: sha256Hex(input),
+        fee: FEE,
+        params: INFER,
+      };
+      ids.push(await requestJob(w.ph, derek, { ...params, deadline: now + 900 }, false));
+    }
+    return ids;
+  }
+
+  /** Uploads to a worker until it takes the input or says it no longer wants it (another worker has the job). */
+  async function upload(rw: RunningWorker, jobId: bigint, input: Buffer): Promise<boolean> {
+    for (const end = Date.now() + 60_000; ;) {
+      try {
+        await rw.client.uploadInput(w.wallet("derek"), jobId, input);
+        return true;
+      } catch (e) {
+        if (/INPUT_CLOSED|does not take input/.test(String(e))) return false;
+        if (Date.now() > end || !/not known/.test(String(e))) throw e;
+        await sleep(100);
+      }
+    }
+  }
+
+  async function onChain(jobId: bigint, status: number): Promise<void> {
+    await until(async () => Number((await w.ph.jobMarket.getJob(jobId)).status) >= status, `job ${jobId} ≥ ${status}`);
+  }
+
+  async function countEvents(jobId: bigint) {
+    const market = w.ph.jobMarket;
+    return {
+      claims: (await market.queryFilter(market.filters.JobClaimed(jobId))).length,
+      receipts: (await market.queryFilter(market.filters.ReceiptSubmitted(jobId))).length,
+      settlements: (await market.queryFilter(market.filters.JobSettled(jobId))).length,
+    };
+  }
+
+  it("finishes a job whose RPC node goes away while it runs and comes back while it submits, running it once", async () => {
+    const proxy = await startTcpProxy(w.node.port);
+    try {
+      const rw = await startWorker(w, "worker", {
+        POSTHUMAN_WORKER_RPC_URL: proxy.url,
+        POSTHUMAN_WORKER_RPC_TIMEOUT: "2s",
+      });
+      running.push(rw);
+      await rw.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
+      const input = Buffer.from("The node went quiet\n");
+      const [jobId] = await request(input);
+      await upload(rw, jobId, input);
+
+      // The executor has its job folder: the run is under way. Cut the node off.
+      const jobFile = path.join(rw.dataDir, "jobs", String(jobId), "job.json");
+      await until(() => rw.worker.jobs.get(jobId)?.state === "running" && fs.existsSync(jobFile), "the run");
+      await proxy.pause();
+      // The run ends and its result is kept while the node is away (nothing it needs is asked of the chain then)…
+      await until(() => rw.worker.jobs.get(jobId)?.state === "output_stored", "output_stored with the node down");
+      // …and the receipt cannot go out: the worker keeps trying, with backoff.
+      await sleep(2000);
+      expect(rw.worker.jobs.get(jobId)?.state).to.equal("output_stored");
+      expect(rw.worker.ingestor.status().rpcErrors).to.be.greaterThan(0);
+      await proxy.resume();
+
+      await onChain(jobId, JobStatus.Settled);
+      expect(await countEvents(jobId)).to.deep.equal({ claims: 1, receipts: 1, settlements: 1 });
+      expect(rw.runs.get(String(jobId)), "executor runs of the job").to.equal(1);
+      await until(() => rw.worker.jobs.get(jobId)?.state === "settled", "the row settled");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("shares twenty jobs between two workers of one store: each job runs, settles and pays exactly once", async () => {
+    const store = fs.mkdtempSync(path.join(w.tmp, "shared-store-"));
+    const a = await startWorker(w, "worker", { POSTHUMAN_WORKER_STORE_DIR: store });
+    const b = await startWorker(w, "worker2", { POSTHUMAN_WORKER_STORE_DIR: store });
+    running.push(a, b);
+    // Uploaded once, to one of them: the other finds the model through the shared store.
+    await a.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
+
+    const inputs = Array.from({ length: 20 }, (_, i) => Buffer.from(`Job ${i} of twenty: the tide came in\n`));
+    const jobs = await request(...inputs);
+    expect(new Set(jobs).size).to.equal(20);
+    // The requester does not know which worker will claim a job: both are offered each input.
+    const uploads = jobs.map((jobId, i) => Promise.all([upload(a, jobId, inputs[i]), upload(b, jobId, inputs[i])]));
+    for (const taken of await Promise.all(uploads)) expect(taken).to.include(true);
+    for (const jobId of jobs) await onChain(jobId, JobStatus.Settled);
+
+    const claimants = new Map<string, number>();
+    for (const jobId of jobs) {
+      expect(await countEvents(jobId), `job ${jobId}`).to.deep.equal({ claims: 1, receipts: 1, settlements: 1 });
+      const worker = (await w.ph.jobMarket.getJob(jobId)).worker;
+      claimants.set(worker, (claimants.get(worker) ?? 0) + 1);
+      const runs = (a.runs.get(String(jobId)) ?? 0) + (b.runs.get(String(jobId)) ?? 0);
+      expect(runs, `executor runs of job ${jobId}`).to.equal(1);
+    }
+    // Both took part (the chain's claims decide who runs what; neither is starved).
+    expect([...claimants.keys()].sort()).to.deep.equal([w.address("worker"), w.address("worker2")].sort());
+  });
+});

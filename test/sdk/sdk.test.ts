@@ -1,0 +1,391 @@
+/**
+ * The SDK against the real contracts on Hardhat's in-process network (Ocean + PostHuman from the shared fixture):
+ * init and its refusals, unsigned transactions, the flows people go through, errors that name the fix, and
+ * verification by re-execution of a real (tiny) model's job. The worker's API is not needed here: jobs are requested
+ * with `upload: false` and the fixture's worker submits receipts itself.
+ */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { AddressBook } from "../../scripts/lib/address-book";
+import {
+  JobKind,
+  ONE_DATATOKEN,
+  benchmarkId,
+  decodeJobParams,
+  jobReceipt,
+  submitReceipt,
+  toFixedLoss,
+  type JobParams,
+} from "../../scripts/lib/posthuman";
+import { BuiltinExecutor, createModel } from "../../offchain/ml";
+import { jobSeed, prepareJobDir } from "../../offchain/worker/pipeline";
+import { sha256Hex } from "../../offchain/worker/auth";
+import { LocalStore, PostHuman, SdkError, isSdkError } from "../../offchain/sdk";
+import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
+import { trainChild } from "../contracts/helpers";
+
+const DATA = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
+const NO_WORKER = "http://127.0.0.1:9";
+
+function bookOf(f: PostHumanFixture): AddressBook {
+  return { chainId: 31337, startBlock: 0, contracts: { ...f.ocean.addresses, ...f.ph.addresses } };
+}
+
+async function clientFor(f: PostHumanFixture, signer: HardhatEthersSigner, dataDir?: string): Promise<PostHuman> {
+  return PostHuman.init({ runner: signer, book: bookOf(f), workerUrl: NO_WORKER, dataDir });
+}
+
+async function expectSdkError(p: Promise<unknown>, code: SdkError["code"]): Promise<SdkError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isSdkError(e, code)) return e;
+    throw e;
+  }
+  throw new Error(`expected an SdkError ${code}`);
+}
+
+const EVALUATE: JobParams = {
+  kind: "Evaluate",
+  params: { benchmarkId: benchmarkId("posthuman-demo/elena-eval"), contextLength: 64, maxTokens: 100_000 },
+};
+
+describe("SDK (offchain/sdk)", function () {
+  this.timeout(120_000);
+
+  describe("PostHuman.init", () => {
+    it("connects from a signer and reads the registry", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.bob);
+      expect(await ph.address()).to.equal(f.bob.address);
+      const m1 = await ph.registry.get(f.m1.modelId);
+      expect(m1).to.include({ owner: f.alice.address, datatoken: f.m1.datatoken, generation: 0 });
+      expect(await ph.registry.name(m1)).to.equal("M1");
+    });
+
+    it("refuses an address book of another chain", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const e = await expectSdkError(
+        PostHuman.init({ runner: f.bob, book: { ...bookOf(f), chainId: 11155111 } }),
+        "WRONG_CHAIN",
+      );
+      expect(e.hint).to.match(/--rpc and --deployment/);
+    });
+
+    it("refuses a stale address book whose contracts are not on this chain", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const book = bookOf(f);
+      await expectSdkError(
+        PostHuman.init({
+          runner: f.bob,
+          book: { ...book, contracts: { ...book.contracts, ModelRegistry: ethers.Wallet.createRandom().address } },
+        }),
+        "NO_CONTRACTS",
+      );
+    });
+
+    it("reads from a provider and refuses to write", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await PostHuman.init({ runner: ethers.provider, book: bookOf(f) });
+      expect(await ph.registry.count()).to.equal(1n);
+      await expectSdkError(ph.buyDatatokens(f.m1.modelId, ONE_DATATOKEN), "READ_ONLY");
+    });
+
+    it("says which model ids exist", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.bob);
+      const e = await expectSdkError(ph.registry.get(7n), "UNKNOWN_MODEL");
+      expect(e.message).to.match(/1 model so far/);
+    });
+  });
+
+  describe("unsigned transactions (buildXTx)", () => {
+    it("builds a publication that any signer can send", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.charlie);
+      const tx = await ph.registry.buildPublishTx({
+        name: "C1",
+        symbol: "C1",
+        weightsRoot: ethers.id("C1 weights"),
+        pricing: { kind: "FixedRate", rate: ethers.parseEther("2") },
+        initialSupply: ONE_DATATOKEN,
+      });
+      expect(tx.to).to.equal(f.ph.addresses.ModelRegistry);
+      expect(tx).to.not.have.property("from");
+      await (await f.charlie.sendTransaction(tx)).wait();
+      expect((await ph.registry.get(2n)).owner).to.equal(f.charlie.address);
+    });
+
+    it("builds a job request committing to the input's sha256", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.bob);
+      const input = Buffer.from("Day seven. Left the harbour.\n");
+      const tx = await ph.buildRequestJobTx(
+        f.m1.modelId,
+        { kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } },
+        input,
+        { fee: ethers.parseEther("2"), deadline: 2_000_000_000n },
+      );
+      expect(tx.to).to.equal(f.ph.addresses.JobMarket);
+      const call = f.ph.jobMarket.interface.parseTransaction({ data: tx.data });
+      expect(call?.name).to.equal("requestJob");
+      const req = call?.args[0] as { inputHash: string; fee: bigint; kind: bigint; params: string };
+      expect(req.inputHash).to.equal(sha256Hex(input));
+      expect(req.fee).to.equal(ethers.parseEther("2"));
+      expect(req.kind).to.equal(BigInt(JobKind.Infer));
+      expect(decodeJobParams(req.kind, req.params)).to.deep.equal({
+        kind: "Infer",
+        params: { maxTokens: 8, temperature: 0, topK: 0 },
+      });
+    });
+
+    it("builds the exchange purchase, listings, vault and token writes against the right contracts", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.bob);
+      const m1 = await ph.registry.get(f.m1.modelId);
+      const buy = await ph.exchange.buildBuyTx(m1.exchangeId, ONE_DATATOKEN, ethers.parseEther("2"));
+      expect(buy.to).to.equal(f.ocean.addresses.FixedRateExchange);
+      expect(f.ocean.fixedRate.interface.parseTransaction({ data: buy.data })?.name).to.equal("buyDT");
+      const list = await ph.listings.buildCreateListingTx(m1.id, ONE_DATATOKEN, ethers.parseEther("3"));
+      expect(list.to).to.equal(f.ph.addresses.DatatokenMarket);
+      const vault = ph.vault(m1.vault);
+      for (const tx of [
+        await vault.buildDistributeTx(),
+        await vault.buildClaimTx(f.alice.address),
+        await vault.buildPayTx(1n),
+      ])
+        expect(tx.to).to.equal(m1.vault);
+      const approve = await ph.baseToken.buildApproveTx(f.ph.addresses.JobMarket, 5n);
+      expect(approve.to).to.equal(f.ocean.addresses.OceanToken);
+    });
+  });
+
+  describe("datatokens", () => {
+    it("buys on Ocean's exchange through ocean.js, paying the quote", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.bob);
+      const m1 = await ph.registry.get(f.m1.modelId);
+      const quote = await ph.exchange.quote(m1.exchangeId, ethers.parseEther("2"));
+      const before = await ph.baseToken.balanceOf(f.bob.address);
+      const r = await ph.buyDatatokens(m1.id, ethers.parseEther("2"));
+      expect(r.cost).to.equal(quote.cost);
+      expect(r.approvals).to.have.length(1);
+      expect(before - (await ph.baseToken.balanceOf(f.bob.address))).to.equal(quote.cost);
+      expect(await ph.token(m1.datatoken).balanceOf(f.bob.address)).to.equal(ethers.parseEther("2"));
+      expect((await ph.exchange.get(m1.exchangeId)).btBalance).to.equal(ethers.parseEther("2"));
+    });
+
+    it("sells to another holder through a listing, paying the seller", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const alice = await clientFor(f, f.alice);
+      const charlie = await clientFor(f, f.charlie);
+      const { listingId } = await alice.sellDatatokens(f.m1.modelId, ethers.parseEther("4"), ethers.parseEther("3"));
+      expect((await charlie.listings.list({ modelId: f.m1.modelId })).map((l) => l.id)).to.deep.equal([listingId]);
+      const before = await alice.baseToken.balanceOf(f.alice.address);
+      const r = await charlie.buyFromListing(listingId, ethers.parseEther("1.5"));
+      expect(r).to.include({ cost: ethers.parseEther("4.5"), seller: f.alice.address, modelId: f.m1.modelId });
+      expect((await alice.baseToken.balanceOf(f.alice.address)) - before).to.equal(ethers.parseEther("4.5"));
+      const e = await expectSdkError(charlie.buyFromListing(listingId, ethers.parseEther("3")), "UNKNOWN_LISTING");
+      expect(e.hint).to.match(/market list --model 1/);
+      const { returned } = await alice.listings.cancelListing(listingId);
+      expect(returned).to.equal(ethers.parseEther("2.5"));
+    });
+
+    it("names the listings when a model is not on the exchange", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const { childId } = await trainChild(
+        f,
+        f.bob,
+        f.m1.modelId,
+        (await f.ph.registry.getModel(1n)).weightsRoot,
+        ethers.id("M2"),
+      );
+      const ph = await clientFor(f, f.derek);
+      const e = await expectSdkError(ph.buyDatatokens(childId, ONE_DATATOKEN), "NO_EXCHANGE");
+      expect(e.hint).to.contain(`posthuman market list --model ${childId}`);
+    });
+  });
+
+  describe("jobs", () => {
+    it("says which command buys the datatoken a job needs", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.derek);
+      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, Buffer.from("x")), "NOT_ENOUGH_DATATOKENS");
+      expect(e.hint).to.contain("posthuman buy 1 --amount 1");
+    });
+
+    it("says how to start a worker when none answers, before paying anything", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.alice);
+      const before = await ph.baseToken.balanceOf(f.alice.address);
+      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, Buffer.from("x")), "WORKER_UNREACHABLE");
+      expect(e.hint).to.match(/npm start/);
+      expect(await ph.jobs.count()).to.equal(0n);
+      expect(await ph.baseToken.balanceOf(f.alice.address)).to.equal(before);
+    });
+
+    it("requests, follows to the receipt, and reports a failure with its reason", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-sdk-"));
+      const ph = await clientFor(f, f.alice, dir);
+      const input = Buffer.from("The old men by the lighthouse.\n");
+      const job = await ph.requestJob(f.m1.modelId, EVALUATE, input, { fee: ethers.parseEther("2"), upload: false });
+      expect(job).to.include({ modelId: f.m1.modelId, kind: "Evaluate", inputHash: sha256Hex(input), uploaded: false });
+      expect(ph.store?.input(job.inputHash)).to.deep.equal(input);
+      expect(await ph.jobs.get(job.jobId)).to.include({ status: "Open", requester: f.alice.address });
+      expect((await ph.jobs.requested(job.jobId)).decoded).to.deep.equal(EVALUATE);
+
+      await (await f.ph.jobMarket.connect(f.worker).claimJob(job.jobId)).wait();
+      const following = ph.followJob(job.jobId, { pollMs: 50 });
+      await submitReceipt(f.ph.jobMarket, f.worker, job.jobId, {
+        outputHash: ethers.id("out"),
+        servedWeightsRoot: (await ph.registry.get(f.m1.modelId)).weightsRoot,
+        runtimeId: ethers.id("runtime"),
+        metrics: { evalLoss: toFixedLoss(3.1), evalTokens: 100n },
+      });
+      const receipt = await following;
+      expect(receipt).to.include({ jobId: job.jobId, worker: f.worker.address, outputHash: ethers.id("out") });
+      expect(receipt.metrics.evalLoss).to.equal(toFixedLoss(3.1));
+      const metrics = await ph.metrics(f.m1.modelId);
+      expect(metrics.evaluations.map((e) => e.loss)).to.deep.equal([toFixedLoss(3.1)]);
+
+      const failing = await ph.requestJob(f.m1.modelId, EVALUATE, input, { upload: false });
+      await (await f.ph.jobMarket.connect(f.worker).claimJob(failing.jobId)).wait();
+      await (await f.ph.jobMarket.connect(f.worker).failJob(failing.jobId, 16)).wait();
+      const e = await expectSdkError(ph.followJob(failing.jobId, { pollMs: 50 }), "JOB_ENDED");
+      expect(e.message).to.contain("DATASET_TOO_SHORT");
+      expect(e.hint).to.match(/fee was refunded/);
+    });
+  });
+
+  describe("revenue", () => {
+    it("moves a grandchild's payment up the lineage and claims it for each contributor", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const m1Root = (await f.ph.registry.getModel(1n)).weightsRoot;
+      const m2 = await trainChild(f, f.bob, 1n, m1Root, ethers.id("M2"));
+      const m3 = await trainChild(f, f.charlie, m2.childId, ethers.id("M2"), ethers.id("M3"));
+      const derek = await clientFor(f, f.derek);
+      expect((await derek.lineage(m3.childId)).children[0].children[0].model.id).to.equal(m3.childId);
+      await derek.pay(m3.childId, ethers.parseEther("10"));
+
+      const { parentRoyaltyBps, trainerShareBps } = await derek.registry.config();
+      const bps = BigInt(parentRoyaltyBps);
+      const ts = BigInt(trainerShareBps);
+      const m3Holders = ethers.parseEther("10") - (ethers.parseEther("10") * bps) / 10_000n;
+      const charlie = await clientFor(f, f.charlie);
+      const rows = await charlie.rewards();
+      expect(rows.map((r) => r.modelId)).to.deep.equal([m3.childId]);
+      expect(rows[0].undistributed).to.equal(ethers.parseEther("10"));
+      const c = await charlie.claimAll();
+      expect(c.distributed.map((d) => d.modelId)).to.deep.equal([m3.childId]);
+      expect(Number(c.claimed[0].base - (m3Holders * ts) / 10_000n)).to.be.within(-2, 0);
+
+      // Alice holds shares of M1 and M2: her claim distributes M3 (nothing left), M2, M1, and pays her from both.
+      const alice = await clientFor(f, f.alice);
+      const a = await alice.claimAll();
+      expect(a.distributed.map((d) => d.modelId)).to.deep.equal([m2.childId, 1n]);
+      expect(a.claimed.map((x) => x.modelId)).to.deep.equal([1n, m2.childId]);
+      for (const x of a.claimed) expect(x.base).to.be.greaterThan(0n);
+      const history = await alice.rewards();
+      expect(history.flatMap((r) => r.claims.map((h) => h.txHash))).to.have.members(a.claimed.map((x) => x.txHash));
+    });
+  });
+
+  describe("verification by re-execution", () => {
+    /** A real tiny model, published; an evaluation job on it whose receipt the worker computes (or forges). */
+    async function evaluatedFixture() {
+      const f = await loadFixture(posthumanFixture);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-sdk-verify-"));
+      const modelDir = path.join(dir, "m");
+      await createModel(modelDir, { preset: "tiny", seed: 3 });
+      const alice = await clientFor(f, f.alice, path.join(dir, "alice"));
+      const published = await alice.publishModel({
+        dir: modelDir,
+        name: "Tiny",
+        symbol: "TINY",
+        pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
+        initialSupply: ethers.parseEther("5"),
+        upload: false,
+      });
+      const input = fs.readFileSync(path.join(DATA, "elena-eval.txt"));
+      const job = await alice.requestJob(published.modelId, EVALUATE, input, { upload: false });
+      await (await f.ph.jobMarket.connect(f.worker).claimJob(job.jobId)).wait();
+      const executor = new BuiltinExecutor();
+      const jobDir = path.join(dir, "worker-job");
+      const seed = jobSeed(job.jobId, job.inputHash);
+      prepareJobDir(jobDir, {
+        kind: "evaluate",
+        params: (await alice.jobs.requested(job.jobId)).params,
+        seed,
+        modelDir,
+        input,
+      });
+      const run = await executor.run({ kind: "evaluate", jobDir });
+      const receipt = (outputHash: string) =>
+        jobReceipt({
+          outputHash,
+          servedWeightsRoot: published.weightsRoot,
+          runtimeId: run.runtimeId,
+          seed: BigInt(seed),
+          metrics: {
+            evalLoss: toFixedLoss(run.metrics.evalLoss ?? 0),
+            evalTokens: BigInt(run.metrics.tokenCount ?? 0),
+          },
+        });
+      return { f, dir, alice, job, input, executor, run, receipt };
+    }
+
+    it("re-runs an honest receipt's job and finds the same hashes", async () => {
+      const { f, alice, job, executor, run, receipt } = await evaluatedFixture();
+      await (await f.ph.jobMarket.connect(f.worker).submitReceipt(job.jobId, receipt(run.outputHash))).wait();
+      // Input and model come from the store: Alice uploaded the one and published the other.
+      const v = await alice.verify(job.jobId, { executor });
+      expect(v.verified, JSON.stringify(v.checks)).to.equal(true);
+      expect(v.checks.map((c) => c.name)).to.deep.equal([
+        "input hash",
+        "served weights root",
+        "seed",
+        "runtime id",
+        "output hash",
+      ]);
+    });
+
+    it("names the check a forged receipt fails", async () => {
+      const { f, alice, job, executor, receipt } = await evaluatedFixture();
+      await (await f.ph.jobMarket.connect(f.worker).submitReceipt(job.jobId, receipt(ethers.id("forged")))).wait();
+      const v = await alice.verify(job.jobId, { executor });
+      expect(v.verified).to.equal(false);
+      expect(v.checks.filter((c) => !c.ok).map((c) => c.name)).to.deep.equal(["output hash"]);
+    });
+
+    it("asks for what it lacks: the input, or the model's folder", async () => {
+      const { f, dir, job, input, executor, run, receipt } = await evaluatedFixture();
+      await (await f.ph.jobMarket.connect(f.worker).submitReceipt(job.jobId, receipt(run.outputHash))).wait();
+      const stranger = await clientFor(f, f.elena, path.join(dir, "elena"));
+      expect((await expectSdkError(stranger.verify(job.jobId, { executor }), "INPUT_MISSING")).hint).to.match(
+        /--input/,
+      );
+      const e = await expectSdkError(stranger.verify(job.jobId, { executor, input }), "MODEL_FOLDER_MISSING");
+      expect(e.hint).to.match(/--model/);
+    });
+  });
+
+  describe("LocalStore", () => {
+    it("keeps inputs by sha256 and model folders by weights root", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-store-"));
+      const store = new LocalStore(path.join(dir, "store"));
+      const hash = store.saveInput(Buffer.from("abc"));
+      expect(hash).to.equal(sha256Hex(Buffer.from("abc")));
+      expect(store.input(hash)?.toString()).to.equal("abc");
+      expect(store.input(sha256Hex(Buffer.from("other")))).to.equal(undefined);
+      const created = await createModel(path.join(dir, "m"), { preset: "tiny", seed: 1 });
+      expect(await store.saveModel(created.dir)).to.equal(created.weightsRoot);
+      expect(fs.existsSync(path.join(store.model(created.weightsRoot) as string, "model.safetensors"))).to.equal(true);
+    });
+  });
+});

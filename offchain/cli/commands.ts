@@ -13,7 +13,7 @@ import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode, ModelRecord } from "../sdk/registry";
 import { absolute, amount, connect, id, int, num, readFile, sdk, type CommandContext } from "./context";
 import { CliError, type Output } from "./output";
-import { describeReceipt, loss, lossDelta, progressReporter, short, table, tokens, tree } from "./render";
+import { accountNamer, describeReceipt, loss, lossDelta, progressReporter, short, table, tokens, tree } from "./render";
 
 /** Runs a command body with its output; a returned number is the exit code. */
 export type Run = (fn: (out: Output) => Promise<number | void>, cmd: Command) => Promise<void>;
@@ -88,6 +88,10 @@ function describeRequest(job: RequestedJob): string {
   return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} ordered on Ocean, ${tokens(job.fee)} OCEAN escrowed; input uploaded`;
 }
 
+function notWaiting(job: RequestedJob): string {
+  return `job ${job.jobId} requested; follow it with: posthuman job show ${job.jobId} (its result: posthuman job result ${job.jobId})`;
+}
+
 function jobJson(r: JobRun) {
   return {
     jobId: r.job.jobId,
@@ -103,8 +107,8 @@ function jobJson(r: JobRun) {
   };
 }
 
-function modelLine(m: ModelRecord, name?: string): string {
-  return `model ${m.id}${name ? ` "${name}"` : ""} · gen ${m.generation} · owner ${short(m.owner)}${m.frozen ? " · FROZEN" : ""}`;
+function modelLine(m: ModelRecord, name: string, who: (a: string) => string): string {
+  return `model ${m.id} "${name}" · gen ${m.generation} · owner ${who(m.owner)}${m.frozen ? " · FROZEN" : ""}`;
 }
 
 export function addUserCommands(program: Command, run: Run, context: (cmd: Command) => CommandContext): void {
@@ -297,6 +301,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         const client = await connect(context(cmd), false);
         const models = await client.registry.list();
         const names = await Promise.all(models.map((m) => client.registry.name(m)));
+        const who = accountNamer(client.book.chainId);
         out.result(
           models.map((m, i) => ({ ...m, name: names[i] })),
           () =>
@@ -308,7 +313,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                     names[i] + (m.frozen ? " (frozen)" : ""),
                     String(m.generation),
                     m.parentId ? String(m.parentId) : "—",
-                    m.owner,
+                    who(m.owner),
                     short(m.weightsRoot),
                   ]),
                 )
@@ -329,7 +334,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         const listings = await client.listings.list({ modelId: m.id });
         out.result({ ...m, name, exchange, listings }, () =>
           [
-            `${modelLine(m, name)}`,
+            modelLine(m, name, accountNamer(client.book.chainId)),
             `  parent        ${m.parentId ? `model ${m.parentId} (training job ${m.jobId}, parent side ${m.parentSide})` : "none (a root model)"}`,
             `  datatoken     ${m.datatoken}`,
             `  vault         ${m.vault}`,
@@ -358,10 +363,11 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
           for (const c of n.children) await collect(c);
         };
         await collect(root);
+        const who = accountNamer(client.book.chainId);
         const lines = tree(
           root,
           (n) =>
-            `model ${n.model.id} "${names.get(n.model.id)}" · gen ${n.model.generation} · ${n.model.generation ? `trained by ${short(n.model.owner)} in job ${n.model.jobId}, with ${short(n.model.parentSide)}` : `published by ${short(n.model.owner)}`}`,
+            `model ${n.model.id} "${names.get(n.model.id)}" · gen ${n.model.generation} · ${n.model.generation ? `trained by ${who(n.model.owner)} in job ${n.model.jobId}; shared with ${who(n.model.parentSide)}` : `published by ${who(n.model.owner)}`}`,
           target,
         );
         const plainTree = (n: LineageNode): unknown => ({
@@ -432,6 +438,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
       run(async (out) => {
         const client = await connect(context(cmd), false);
         const ls = await client.listings.list({ modelId: o.model ? id(o.model) : undefined, seller: o.seller });
+        const who = accountNamer(client.book.chainId);
         out.result(ls, () =>
           ls.length
             ? table(
@@ -441,7 +448,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                   String(l.modelId),
                   tokens(l.remaining),
                   tokens(l.pricePerToken),
-                  l.seller,
+                  who(l.seller),
                 ]),
               )
             : "no open listings",
@@ -481,7 +488,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         out.result(
           { listingId: id(raw, "listing"), amount: n, ...r },
           () =>
-            `bought ${o.amount} datatokens of model ${r.modelId} from ${r.seller} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+            `bought ${o.amount} datatokens of model ${r.modelId} from ${accountNamer(client.book.chainId)(r.seller)} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
         );
       }, cmd),
     );
@@ -601,7 +608,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                 `job ${r.job.jobId} done: model ${child} is born (parent ${raw})`,
                 ...describeReceipt(r.receipt).map((l) => `  ${l}`),
               ].join("\n")
-            : `job ${r.job.jobId}`,
+            : notWaiting(r.job),
         );
       }, cmd),
   );
@@ -650,7 +657,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                 ...describeReceipt(r.receipt).map((l) => `  ${l}`),
                 ...gens.map((g) => `» ${g.prompt}${g.text}`),
               ].join("\n")
-            : `job ${r.job.jobId}`,
+            : notWaiting(r.job),
         );
       }, cmd),
   );
@@ -703,7 +710,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
           jobs.push(job);
         }
         if (!o.wait) {
-          out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map((j) => `job ${j.jobId}`).join("\n"));
+          out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map(notWaiting).join("\n"));
           return;
         }
         const runs: JobRun[] = [];
@@ -831,7 +838,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             ...v.checks.map(
               (c) => `  ${c.ok ? "✓" : "✗"} ${c.name}${c.ok ? "" : `: receipt ${c.expected}, re-run ${c.actual}`}`,
             ),
-            ...(v.verified ? [] : ["→ challenge the receipt within its window (docs/contracts.md, Challenges)"]),
+            ...(v.verified ? [] : [`→ challenge it within its window: posthuman job challenge ${raw}`]),
           ].join("\n"),
         );
         return v.verified ? 0 : 3;
@@ -857,6 +864,20 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         const client = await connect(context(cmd));
         const r = await sdk(client.jobs.reclaim(id(raw, "job")));
         out.result(r, () => `job ${raw} reclaimed (tx ${r.txHash})`);
+      }, cmd),
+    );
+
+  job
+    .command("challenge <job>")
+    .description(
+      "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
+        "the arbiter decides, and an upheld challenge slashes the worker",
+    )
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.challengeReceipt(id(raw, "job")));
+        out.result(r, () => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`);
       }, cmd),
     );
 
@@ -910,6 +931,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                   [
                     "model",
                     "vault share",
+                    "not distributed yet",
                     "claimable OCEAN",
                     "claimable DT",
                     "claimed so far OCEAN",
@@ -918,6 +940,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                   rows.map((r) => [
                     String(r.modelId),
                     `${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}%`,
+                    tokens(r.undistributed),
                     tokens(r.claimableBase),
                     tokens(r.claimableDatatokens),
                     tokens(r.claims.reduce((a, c) => a + c.base, 0n)),
@@ -927,7 +950,11 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
               : "no vault shares: publish a model, or finetune one",
             ...(claimed
               ? [`claimed now: ${tokens(totals.claimedBase)} OCEAN and ${tokens(totals.claimedDatatokens)} datatokens`]
-              : []),
+              : rows.some((r) => r.undistributed > 0n || r.claimableBase > 0n || r.claimableDatatokens > 0n)
+                ? [
+                    "claim it with: posthuman rewards --claim (it distributes what is waiting first, children before parents)",
+                  ]
+                : []),
           ].join("\n"),
         );
       }, cmd),

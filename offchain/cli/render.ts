@@ -1,5 +1,6 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
 import { ethers } from "ethers";
+import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devWallet } from "./accounts";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
@@ -29,6 +30,16 @@ export function lossDelta(fixed: bigint): string {
 
 export function short(hash: string): string {
   return hash.length > 14 ? `${hash.slice(0, 10)}…${hash.slice(-4)}` : hash;
+}
+
+/** Names accounts: on a local chain, the dev accounts by name ("bob 0x3C44…93BC"); elsewhere the short address. */
+export function accountNamer(chainId: number): (address: string) => string {
+  const names = new Map<string, string>();
+  if (LOCAL_CHAIN_IDS.has(chainId)) DEV_ACCOUNTS.forEach((n, i) => names.set(devWallet(i).address.toLowerCase(), n));
+  return (address) => {
+    const n = names.get(address.toLowerCase());
+    return n ? `${n} ${short(address)}` : short(address);
+  };
 }
 
 /** Columns aligned: text left, numbers right. */

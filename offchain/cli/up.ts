@@ -115,6 +115,15 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
 }
 
 export function describeUp(h: UpHandle): string {
+  // The flags other commands need to reach this marketplace, when it is not on the defaults.
+  const flags = [
+    h.chain.url !== "http://127.0.0.1:8545" ? `--rpc ${h.chain.url}` : "",
+    h.worker?.apiUrl && h.worker.apiUrl !== `http://127.0.0.1:${DEFAULT_API_PORT}` ? `--worker ${h.worker.apiUrl}` : "",
+    path.resolve(h.deploymentFile) !== path.resolve(addressBookPath("localhost"))
+      ? `--deployment ${h.deploymentFile}`
+      : "",
+  ].filter(Boolean);
+  const ph = ["npx posthuman", ...flags].join(" ");
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
@@ -124,9 +133,11 @@ export function describeUp(h: UpHandle): string {
     ...Object.entries(h.book.contracts).map(([k, v]) => `    ${k.padEnd(26)} ${v}`),
     ``,
     `Dev accounts: ${DEV_ACCOUNTS.join(", ")} (pass --account <name> to any command).`,
-    `Try, from another terminal:`,
-    `  npx posthuman model create ./m1 --preset tiny --account alice`,
-    `  npx posthuman demo`,
+    `Try, from another terminal (README.md has a guide per person):`,
+    `  ${ph} model create m1 --seed 7 --train offchain/cli/demo-data/alice-corpus.txt --steps 40`,
+    `  ${ph} --account alice model publish m1 --name "Harbour M1" --price 1 --supply 20`,
+    `  ${ph} model list`,
+    `  npm run demo      # the five-person story, on a chain of its own`,
     `Stop with Ctrl-C; the chain's state is kept in the data directory and restored by the next 'up'.`,
   ];
   return lines.join("\n");

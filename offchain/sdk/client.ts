@@ -105,6 +105,8 @@ export interface RewardRow {
   totalShares: bigint;
   claimableBase: bigint;
   claimableDatatokens: bigint;
+  /** Base token the model received but nobody distributed yet (in its vault, or unsold in its exchange): `claimAll` books it. */
+  undistributed: bigint;
   claims: ClaimRecord[];
 }
 
@@ -482,7 +484,8 @@ export class PostHuman {
           "JOB_ENDED",
           `Job ${jobId} was ${job.status.toLowerCase()}: its fee went back to the requester.`,
         );
-      const now = BigInt(Math.floor(Date.now() / 1000));
+      // The deadline is the chain's time, not this machine's.
+      const now = BigInt((await this.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
       if (now > job.deadline)
         throw new SdkError(
           "JOB_TIMEOUT",
@@ -569,6 +572,13 @@ export class PostHuman {
     return { amount: btBalance, txHash: (await this.exchange.collect(m.exchangeId, btBalance)).txHash };
   }
 
+  /** Challenges a receipt within its window, putting up the challenge bond (the job market's config). */
+  async challengeReceipt(jobId: bigint): Promise<{ bond: bigint; approvals: string[] } & Sent> {
+    const { challengeBond } = await this.jobs.config();
+    const approvals = await this.ensureBase(challengeBond, this.jobs.address);
+    return { ...(await this.jobs.challenge(jobId)), bond: challengeBond, approvals };
+  }
+
   /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */
   async pay(modelId: bigint, amount: bigint): Promise<{ approvals: string[] } & Sent> {
     const m = await this.registry.get(modelId);
@@ -585,7 +595,9 @@ export class PostHuman {
       const p = await v.position(who);
       const claims = await v.claims(who);
       if (p.shares === 0n && p.claimableBase === 0n && p.claimableDatatokens === 0n && claims.length === 0) continue;
-      rows.push({ modelId: m.id, vault: m.vault, ...p, claims });
+      const pending = await v.pending();
+      const sales = m.exchangeId === ethers.ZeroHash ? 0n : (await this.exchange.get(m.exchangeId)).btBalance;
+      rows.push({ modelId: m.id, vault: m.vault, ...p, undistributed: pending.base + sales, claims });
     }
     return rows;
   }

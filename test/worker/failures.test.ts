@@ -19,12 +19,12 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
 
   before(async () => {
     w = await startWorld();
-    rw = await startWorker(w);
+    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB" });
     m1 = await publishTinyModel(w, "alice", 11);
     await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
     for (const n of ["bob", "derek"] as const) {
-      await (await dt.connect(w.wallet("alice")).transfer(w.address(n), ethers.parseEther("5"))).wait();
+      await (await dt.connect(w.wallet("alice")).transfer(w.address(n), ethers.parseEther("12"))).wait();
     }
   });
   after(async () => {
@@ -90,6 +90,48 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
       "submitted",
       "settled",
     ]);
+  });
+
+  it("refuses invalid UTF-8 and oversized inputs, fails those jobs on chain with INPUT_MISSING and refunds them; other jobs run", async () => {
+    const market = w.ph.jobMarket;
+    const balance = () => w.ocean.oceanToken.balanceOf(w.address("derek"));
+    const before = await balance();
+    const invalid = Buffer.from([0x54, 0x68, 0x65, 0x20, 0xff, 0xfe, 0x0a]); // "The " then bytes no UTF-8 text has
+    const large = Buffer.from("The harbour at dawn.\n".repeat(200)); // text, but over the worker's 2 KiB limit
+    // Short deadlines: the worker claims them, then gives up on the input once the deadline's margin is reached.
+    const bad = [
+      {
+        input: invalid,
+        refusal: /not valid UTF-8/,
+        jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 45),
+      },
+      {
+        input: large,
+        refusal: /exceeds|larger than/,
+        jobId: await request("derek", "Infer", sha256Hex(large), INFER, 45),
+      },
+    ];
+    const prompts = Buffer.from("The fishing boats came home\n");
+    const good = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    for (const b of bad) await expect(upload("derek", b.jobId, b.input)).to.be.rejectedWith(b.refusal);
+    await upload("derek", good, prompts);
+
+    for (const b of bad) {
+      const row = await rw.worker.pipeline.until(b.jobId, ["failed"], 120_000);
+      expect(row, `job ${b.jobId}`).to.deep.include({ state: "failed", error_code: "INPUT_MISSING" });
+      const failed = await market.queryFilter(market.filters.JobFailed(b.jobId));
+      expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS.INPUT_MISSING]);
+      expect(Number((await market.getJob(b.jobId)).status)).to.equal(JobStatus.Failed);
+    }
+    expect((await rw.worker.pipeline.until(good, ["submitted", "settled"], 120_000)).state).to.be.oneOf([
+      "submitted",
+      "settled",
+    ]);
+    // Both refused jobs' fees came back; only the job that ran costs Derek its fee.
+    expect(await balance()).to.equal(before - ethers.parseEther("2"));
+    // Its result is Derek's alone: a download signed by anyone else is refused.
+    await expect(rw.client.result(w.wallet("bob"), good)).to.be.rejectedWith(/requester/);
+    expect((await rw.client.result(w.wallet("derek"), good)).length).to.be.greaterThan(0);
   });
 
   it("forgets a request that a reorg removed: no claim survives and no receipt is ever submitted for it", async () => {

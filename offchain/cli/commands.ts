@@ -125,10 +125,20 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
     .option("--lr <x>", "learning rate", "0.003")
     .option("--batch <n>", "batch size", "8")
     .option("--context <n>", "context length", "64")
+    .option("--eval <file>", "then measure its loss on this file (what to declare with `model publish --baseline`)")
     .action(
       (
         folder: string,
-        o: { preset: string; seed: string; train?: string; steps: string; lr: string; batch: string; context: string },
+        o: {
+          preset: string;
+          seed: string;
+          train?: string;
+          steps: string;
+          lr: string;
+          batch: string;
+          context: string;
+          eval?: string;
+        },
         cmd: Command,
       ) =>
         run(async (out) => {
@@ -136,6 +146,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             throw new CliError(`unknown preset "${o.preset}"`, "use --preset tiny or --preset small");
           if (fs.existsSync(folder) && fs.readdirSync(folder).length)
             throw new CliError(`${folder} exists and is not empty`, "choose a new folder");
+          if (o.eval) readFile(o.eval);
           const ml = await import("../ml");
           const seed = int(o.seed, "--seed", 0);
           let training:
@@ -180,6 +191,14 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
           } else {
             await ml.createModel(folder, { preset: o.preset, seed });
           }
+          // The same evaluation a worker runs (one thread, this context length), so a declared baseline is reproducible.
+          const evaluation = o.eval
+            ? await ml.evaluate(folder, {
+                datasets: [o.eval],
+                contextLength: int(o.context, "--context"),
+                threads: 1,
+              })
+            : undefined;
           const summary = {
             folder: absolute(folder),
             preset: o.preset,
@@ -187,6 +206,12 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             weightsRoot: await ml.weightsRoot(folder),
             configHash: await ml.configHash(folder),
             training,
+            evaluation: evaluation && {
+              file: o.eval,
+              loss: evaluation.loss,
+              perplexity: evaluation.perplexity,
+              tokens: evaluation.tokenCount,
+            },
           };
           out.result(summary, () =>
             [
@@ -197,7 +222,12 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
                     `  trained ${training.steps} steps: loss ${training.trainLossBefore.toFixed(3)} → ${training.trainLossAfter.toFixed(3)} (validation ${training.valLossBefore.toFixed(3)} → ${training.valLossAfter.toFixed(3)})`,
                   ]
                 : []),
-              `next: posthuman --account <you> model publish ${folder} --name <name> --price 1 --supply 20`,
+              ...(summary.evaluation
+                ? [
+                    `  loss on ${o.eval}: ${summary.evaluation.loss.toFixed(4)} (perplexity ${summary.evaluation.perplexity.toFixed(1)}, ${summary.evaluation.tokens} tokens)`,
+                  ]
+                : []),
+              `next: posthuman --account <you> model publish ${folder} --name <name> --price 1 --supply 20${summary.evaluation ? ` --baseline <benchmark>=${summary.evaluation.loss.toFixed(4)}` : ""}`,
             ].join("\n"),
           );
         }, cmd),

@@ -685,7 +685,8 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             ? [
                 `job ${r.job.jobId} done`,
                 ...describeReceipt(r.receipt).map((l) => `  ${l}`),
-                ...gens.map((g) => `» ${g.prompt}${g.text}`),
+                // One line per generation (the JSON output and `job result` keep the text as generated).
+                ...gens.map((g) => `» ${`${g.prompt}${g.text}`.replace(/\s+/g, " ").trim()}`),
               ].join("\n")
             : notWaiting(r.job),
         );

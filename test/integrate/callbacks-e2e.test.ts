@@ -52,6 +52,8 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
   after(async () => {
     await rw?.worker.stop();
     await w?.stop();
+    // The world's folder holds the worker's store and the models (~170 MB).
+    if (w) fs.rmSync(w.tmp, { recursive: true, force: true });
   });
 
   const dt = () => datatokenAt(m1.datatoken, w.wallet("alice"));

@@ -217,7 +217,7 @@ describe("the npm package (npm pack, offline install in a scratch project)", fun
 
   it("serves the SDK, the helpers, the typechain bindings and the ABIs to plain JavaScript", () => {
     const out = JSON.parse(run(process.execPath, ["-e", REQUIRE_CHECK], scratch)) as Record<string, unknown>;
-    expect(out.sdk).to.include.members(["PostHuman", "WorkerClient", "verifyJob"]);
+    expect(out.sdk).to.include.members(["PostHuman", "WorkerClient"]);
     expect(out).to.include({ callback: 100000, maxGas: 2_000_000, factory: "function", bounty: "function", abi: true });
     expect(out.hooks).to.deep.equal(["onJobOutcome", "onJobReceipt"]);
     expect(String(out.from).startsWith(fs.realpathSync(scratch))).to.equal(true);

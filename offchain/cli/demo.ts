@@ -140,7 +140,15 @@ export async function runDemo(
   aliceWork.catch(() => undefined);
 
   const world = await up(
-    { dataDir, host: "127.0.0.1", chainPort: 0, apiPort: 0, deploymentFile: path.join(dataDir, "deployment.json") },
+    {
+      dataDir,
+      host: "127.0.0.1",
+      chainPort: 0,
+      apiPort: 0,
+      deploymentFile: path.join(dataDir, "deployment.json"),
+      // The story needs no web pages (and a fresh clone would build them first).
+      webDir: false,
+    },
     { ...out, info: (l) => out.info(`  [up] ${l}`) },
   );
   const provider = new ethers.JsonRpcProvider(world.chain.url, world.book.chainId, {

@@ -55,7 +55,10 @@ export function buildProgram(run: Run, workerFlags: readonly [string, string][] 
       process.env.POSTHUMAN_WORKER_URL ?? `http://127.0.0.1:${DEFAULT_API_PORT}`,
     )
     .addOption(
-      new Option("--data-dir <dir>", "where the embedded chain, the worker and the artifacts keep their state")
+      new Option(
+        "--data-dir <dir>",
+        "where `up` keeps the chain and the worker, and the other commands your copies of inputs and models (what `job verify` needs)",
+      )
         .env("POSTHUMAN_HOME")
         .default(path.join(process.cwd(), ".posthuman")),
     )

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { ethers, type TypedDataDomain } from "ethers";
-import { recoverAuth } from "./auth";
+import { authDigest, recoverAuth, type AuthMessage } from "./auth";
 import type { ArtifactStore } from "./store";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
@@ -49,6 +49,12 @@ export interface ApiDeps {
   acceptModel(modelId: bigint, uploader: string, dir: string): Promise<{ weightsRoot: string }>;
   /** Weights root and config hash of an uploaded folder, without storing it (POST /models/inspect). Throws ApiError. */
   inspectModel?(dir: string): Promise<{ weightsRoot: string; configHash: string }>;
+  /**
+   * ERC-1271: whether the contract at `account` approves `signature` over `digest` (false for an account without
+   * code, a revert or any other answer). Lets a contract requester's signer upload its inputs and read its results.
+   * Absent: only ECDSA signatures of the requester itself are accepted.
+   */
+  contractSignatureValid?(account: string, digest: string, signature: string): Promise<boolean>;
   health(): Record<string, unknown>;
   metrics(): string;
   limits: { maxInputBytes: number; maxModelBytes: number };
@@ -117,6 +123,34 @@ function recover(domain: TypedDataDomain, msg: Parameters<typeof recoverAuth>[1]
 }
 
 /**
+ * Whether `sig` over `msg` is the requester's: an ECDSA signature by the requester, or (for a contract requester)
+ * one that the contract approves through ERC-1271. Returns the ECDSA signer (or undefined) for error messages.
+ */
+async function signedByRequester(
+  deps: ApiDeps,
+  msg: AuthMessage,
+  sig: string,
+  requester: string,
+): Promise<{ ok: boolean; recovered?: string }> {
+  if (!/^0x[0-9a-fA-F]{2,2048}$/.test(sig)) throw new ApiError(401, "BAD_SIGNATURE", "the signature is malformed");
+  let recovered: string | undefined;
+  try {
+    recovered = recoverAuth(deps.domain, msg, sig);
+  } catch {
+    // Not a valid ECDSA signature: it may still be a contract's (ERC-1271 signatures are arbitrary bytes).
+  }
+  if (recovered?.toLowerCase() === requester.toLowerCase()) return { ok: true, recovered };
+  if (
+    deps.contractSignatureValid &&
+    (await deps.contractSignatureValid(requester, authDigest(deps.domain, msg), sig))
+  ) {
+    return { ok: true, recovered };
+  }
+  if (!recovered) throw new ApiError(401, "BAD_SIGNATURE", "the signature is malformed");
+  return { ok: false, recovered };
+}
+
+/**
  * Streams a request body through sha256 into the store, refusing it past `maxBytes` and refusing anything that
  * is not UTF-8 text (inputs are datasets and prompts) as soon as the offending bytes arrive.
  */
@@ -145,12 +179,13 @@ async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: bigint)
   const sig = header(req, "x-posthuman-signature");
   const job = await deps.getJob(jobId);
   if (!job) throw new ApiError(404, "UNKNOWN_JOB", `job ${jobId} is not known to this worker (yet): retry shortly`);
-  const signer = recover(deps.domain, { type: "InputUpload", value: { jobId, inputHash: job.inputHash } }, sig);
-  if (signer.toLowerCase() !== job.requester.toLowerCase()) {
+  const msg: AuthMessage = { type: "InputUpload", value: { jobId, inputHash: job.inputHash } };
+  const auth = await signedByRequester(deps, msg, sig, job.requester);
+  if (!auth.ok) {
     throw new ApiError(
       403,
       "NOT_REQUESTER",
-      `the signature does not come from the job's requester over the job's input commitment ${job.inputHash} (recovered ${signer}): sign InputUpload{jobId, inputHash} for the bytes the job committed to`,
+      `the signature does not come from the job's requester ${job.requester} over the job's input commitment ${job.inputHash} (recovered ${auth.recovered ?? "no ECDSA signer"}): sign InputUpload{jobId, inputHash} for the bytes the job committed to, with the requester's key or, for a contract requester, a key its ERC-1271 isValidSignature accepts`,
     );
   }
   if (!job.acceptsInput) throw new ApiError(409, "INPUT_CLOSED", `job ${jobId} does not take input any more`);
@@ -181,8 +216,8 @@ async function getResult(deps: ApiDeps, req: http.IncomingMessage, res: http.Ser
   if (expiry < BigInt(Math.floor(Date.now() / 1000))) throw new ApiError(401, "EXPIRED", "the signature has expired");
   const job = await deps.getJob(jobId);
   if (!job) throw new ApiError(404, "UNKNOWN_JOB", `job ${jobId} is not known to this worker`);
-  const signer = recover(deps.domain, { type: "ResultRequest", value: { jobId, expiry } }, sig);
-  if (signer.toLowerCase() !== job.requester.toLowerCase()) {
+  const auth = await signedByRequester(deps, { type: "ResultRequest", value: { jobId, expiry } }, sig, job.requester);
+  if (!auth.ok) {
     throw new ApiError(403, "NOT_REQUESTER", "only the job's requester may read its result");
   }
   if (!job.resultArtifact) throw new ApiError(404, "NO_RESULT", `job ${jobId} has no result yet`);

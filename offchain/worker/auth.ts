@@ -50,6 +50,38 @@ export function recoverAuth(domain: TypedDataDomain, msg: AuthMessage, signature
   return ethers.verifyTypedData(domain, AUTH_TYPES[msg.type], msg.value, signature);
 }
 
+/** The EIP-712 digest of `msg`: what an ERC-1271 contract is asked to approve with `isValidSignature(digest, sig)`. */
+export function authDigest(domain: TypedDataDomain, msg: AuthMessage): string {
+  return ethers.TypedDataEncoder.hash(domain, AUTH_TYPES[msg.type], msg.value);
+}
+
+/** ERC-1271's magic value: `isValidSignature.selector`. */
+export const ERC1271_MAGIC = "0x1626ba7e";
+
+const ERC1271 = new ethers.Interface([
+  "function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)",
+]);
+
+/**
+ * An ERC-1271 check on `provider`: true when `account` is a contract whose `isValidSignature(digest, signature)`
+ * returns the magic value. An account without code, a revert, or any other answer is false; an RPC failure throws
+ * (a node that is down must not turn into "not the requester").
+ */
+export function erc1271Checker(provider: ethers.Provider) {
+  return async (account: string, digest: string, signature: string): Promise<boolean> => {
+    if ((await provider.getCode(account)) === "0x") return false;
+    const data = ERC1271.encodeFunctionData("isValidSignature", [digest, signature]);
+    let answer: string;
+    try {
+      answer = await provider.call({ to: account, data });
+    } catch (e) {
+      if (ethers.isError(e, "CALL_EXCEPTION")) return false;
+      throw e;
+    }
+    return answer.length >= 10 && answer.slice(0, 10).toLowerCase() === ERC1271_MAGIC;
+  };
+}
+
 /** sha256 of bytes as a 0x-prefixed bytes32: the commitment the chain stores for inputs and outputs. */
 export function sha256Hex(bytes: Uint8Array): string {
   return ethers.sha256(bytes);

@@ -16,7 +16,7 @@ import {
   type Executor,
 } from "../ml";
 import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
-import { authDomain } from "./auth";
+import { authDomain, erc1271Checker } from "./auth";
 import type { WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
@@ -197,6 +197,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       domain,
       store,
       getJob: jobView,
+      contractSignatureValid: erc1271Checker(provider),
       async inputReceived(jobId, artifact) {
         jobs.update(jobId, { input_artifact: artifact });
         pipeline.wake();

@@ -2,10 +2,11 @@
  * Callbacks end to end: contracts request jobs from a real worker (in-process, builtin runtime, tiny GPT-2 models) on
  * a real `hardhat node`, and are called back with what the worker submitted.
  *
- * The worker's API authenticates input uploads by the requester's ECDSA signature, which a contract cannot give (it
- * can answer ERC-1271, as FinetuneBounty does, once the worker accepts that). Here each contract's input reaches the
- * worker out of band, as IJobMarket allows ("delivered out of band against inputHash"): put into the worker's artifact
- * store and marked received, which is what the API does after checking the hash.
+ * The worker's API authenticates input uploads by the requester's signature. A contract has no key: FinetuneBounty
+ * answers ERC-1271 for its sponsor, so the sponsor signs the uploads of the bounty's jobs and the worker asks the
+ * contract. CallbackConsumerMock does not implement ERC-1271; its input reaches the worker out of band, as IJobMarket
+ * allows ("delivered out of band against inputHash"): put into the worker's artifact store and marked received, which
+ * is what the API does after checking the hash.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -69,6 +70,15 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
     const put = await rw.worker.store.put(input);
     rw.worker.jobs.update(jobId, { input_artifact: put.hash });
     rw.worker.pipeline.wake();
+  }
+
+  /** Uploads a job's input through the worker's API once the worker has seen the job, signed by `signer`. */
+  async function uploadWhenSeen(signer: ethers.Signer, jobId: bigint, input: Buffer): Promise<void> {
+    for (let i = 0; !rw.worker.jobs.get(jobId); i++) {
+      if (i > 200) throw new Error(`the worker never saw job ${jobId}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await rw.client.uploadInput(signer, jobId, input);
   }
 
   /** Requests a finetune of M1 on EVAL_TEXT from `who` and uploads its input; returns the job id. */
@@ -165,7 +175,7 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
     ]);
   });
 
-  it("FinetuneBounty pays the finetune of M1 that beats the target on the named dataset, once", async () => {
+  it("FinetuneBounty pays the finetune of M1 that beats the target on the named dataset, once; its sponsor uploads the inputs (ERC-1271)", async () => {
     // A is trained on the dataset; B barely moves (learning rate 1e-9): only A can beat the base model on it.
     const trainA = await requestTraining("bob", 1_000_000n, 6);
     const trainB = await requestTraining("charlie", 1n, 1);
@@ -203,7 +213,9 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
       await (await token.approve(bountyAddress, ether("1"))).wait();
       const receipt = await (await bounty.connect(w.wallet(who)).enter(model)).wait();
       jobs[who] = findEvent(bounty, receipt, "EntryRequested").args.jobId as bigint;
-      await deliverInput(jobs[who], EVAL_TEXT);
+      // The requester is the bounty contract: the entrant's own signature is refused, the sponsor's is the bounty's.
+      await expect(uploadWhenSeen(w.wallet(who), jobs[who], EVAL_TEXT)).to.be.rejectedWith(/requester/);
+      await uploadWhenSeen(sponsor, jobs[who], EVAL_TEXT);
     }
     const bobBefore = await w.ocean.oceanToken.balanceOf(w.address("bob"));
     for (const jobId of Object.values(jobs)) await rw.worker.pipeline.until(jobId, ["settled"], 240_000);

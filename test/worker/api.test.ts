@@ -13,7 +13,7 @@ import {
   type JobView,
   type ManifestEntry,
 } from "../../offchain/worker/api";
-import { authDomain, sha256Hex, signAuth } from "../../offchain/worker/auth";
+import { authDigest, authDomain, sha256Hex, signAuth } from "../../offchain/worker/auth";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 const requester = ethers.Wallet.createRandom();
@@ -101,6 +101,32 @@ describe("worker HTTP API", () => {
       const res = await upload(h, 1n, INPUT, stranger);
       expect(res.status).to.equal(403);
       expect(h.received).to.deep.equal([]);
+    });
+
+    it("takes a contract requester's input signed by a key the contract approves (ERC-1271), and no other", async () => {
+      // Job 2's requester is a contract that, like FinetuneBounty, approves its sponsor's signatures of a digest.
+      const contract = ethers.Wallet.createRandom().address;
+      const sponsor = owner;
+      h.jobs.set(2n, {
+        requester: contract,
+        inputHash: sha256Hex(INPUT),
+        acceptsInput: true,
+        status: { state: "claimed" },
+      });
+      const asked: string[] = [];
+      h.deps.contractSignatureValid = async (account, digest, sig) => {
+        asked.push(digest);
+        return account === contract && ethers.recoverAddress(digest, sig) === sponsor.address;
+      };
+      const digest = authDigest(domain, { type: "InputUpload", value: { jobId: 2n, inputHash: sha256Hex(INPUT) } });
+      expect((await upload(h, 2n, INPUT, stranger)).status).to.equal(403);
+      expect(h.received).to.deep.equal([]);
+      expect((await upload(h, 2n, INPUT, sponsor)).status).to.equal(200);
+      expect(h.received).to.deep.equal([{ jobId: 2n, artifact: sha256Hex(INPUT).slice(2) }]);
+      expect(asked).to.deep.equal([digest, digest]);
+      // An EOA requester's own signature never needs the contract check.
+      expect((await upload(h, 1n, INPUT, requester)).status).to.equal(200);
+      expect(asked).to.have.length(2);
     });
 
     it("refuses input above the size limit while streaming", async () => {

@@ -20,6 +20,7 @@ export const ML_ERROR_CODES = [
   "JOB_INVALID",
   "EXECUTOR_FAILED",
   "ABORTED",
+  "MEMORY_LIMIT",
 ] as const;
 
 export type MlErrorCode = (typeof ML_ERROR_CODES)[number];

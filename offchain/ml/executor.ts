@@ -362,6 +362,13 @@ export interface ExternalExecutorOptions {
   version?: string;
   /** Kill the program after this many seconds (default: none). */
   timeoutSec?: number;
+  /**
+   * Kill the program when its processes together hold more than this many bytes of resident memory (default: none).
+   * Measured from /proc every `memoryPollMs`, over the program and its descendants; Linux only (elsewhere it is not
+   * enforced, and `memoryLimitEnforced()` says so).
+   */
+  maxMemoryBytes?: number;
+  memoryPollMs?: number;
   /** Use this runtime id instead of the one derived from the command (the builtin child process does). */
   runtimeId?: string;
   datasetLimits?: DatasetLimits;
@@ -452,19 +459,41 @@ export class ExternalExecutor implements Executor {
         cwd: job.jobDir,
         env: { ...process.env, ...(this.opts.env ?? {}), POSTHUMAN_JOB_DIR: path.resolve(job.jobDir) },
         stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so that a kill reaches whatever the program started (a trainer's data loaders).
+        detached: true,
       });
+      const signalGroup = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-(proc.pid as number), sig);
+        } catch {
+          proc.kill(sig); // the group is gone, or was never made
+        }
+      };
       let stderr = "";
       let buf = "";
-      let killedBy: "abort" | "timeout" | null = null;
-      const kill = (why: "abort" | "timeout"): void => {
+      let killedBy: "abort" | "timeout" | "memory" | null = null;
+      let peakRss = 0;
+      const kill = (why: "abort" | "timeout" | "memory"): void => {
         if (killedBy) return;
         killedBy = why;
-        proc.kill("SIGTERM");
-        setTimeout(() => proc.exitCode === null && proc.signalCode === null && proc.kill("SIGKILL"), 2000).unref();
+        signalGroup("SIGTERM");
+        setTimeout(() => proc.exitCode === null && proc.signalCode === null && signalGroup("SIGKILL"), 2000).unref();
       };
       const onAbort = (): void => kill("abort");
       job.signal?.addEventListener("abort", onAbort);
       const timer = this.opts.timeoutSec ? setTimeout(() => kill("timeout"), this.opts.timeoutSec * 1000) : null;
+      const limit = this.opts.maxMemoryBytes;
+      const watch =
+        limit && proc.pid !== undefined && memoryLimitEnforced()
+          ? setInterval(() => {
+              peakRss = Math.max(peakRss, treeRssBytes(proc.pid as number));
+              if (peakRss > limit) kill("memory");
+            }, this.opts.memoryPollMs ?? 200)
+          : null;
+      const stopTimers = (): void => {
+        if (timer) clearTimeout(timer);
+        if (watch) clearInterval(watch);
+      };
       proc.stdout.on("data", (d: Buffer) => {
         buf += d.toString("utf8");
         let nl: number;
@@ -485,19 +514,69 @@ export class ExternalExecutor implements Executor {
       });
       proc.on("error", (e) => {
         job.signal?.removeEventListener("abort", onAbort);
-        if (timer) clearTimeout(timer);
+        stopTimers();
         reject(new MlError("EXECUTOR_FAILED", `${this.id} could not start: ${e.message}`));
       });
       proc.on("close", (code, sig) => {
         job.signal?.removeEventListener("abort", onAbort);
-        if (timer) clearTimeout(timer);
+        stopTimers();
+        if (killedBy) signalGroup("SIGKILL"); // descendants that outlived the program
         if (killedBy === "abort") return reject(new MlError("ABORTED", "the job was aborted"));
+        if (killedBy === "memory") {
+          const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+          return reject(
+            new MlError(
+              "MEMORY_LIMIT",
+              `${this.id} used ${mib(peakRss)}, over its limit of ${mib(limit ?? 0)}, and was killed`,
+              {
+                peakRssBytes: peakRss,
+                limitBytes: limit,
+              },
+            ),
+          );
+        }
         if (killedBy === "timeout")
           return reject(new MlError("EXECUTOR_FAILED", `${this.id} ran past ${this.opts.timeoutSec} s and was killed`));
         resolve({ code: code ?? (sig ? 128 : 1), stderr });
       });
     });
   }
+}
+
+/** Whether this platform lets ExternalExecutor measure a process tree's memory (Linux /proc). */
+export function memoryLimitEnforced(): boolean {
+  return process.platform === "linux" && fs.existsSync("/proc/self/status");
+}
+
+/** Resident memory (VmRSS) of `pid` and all its descendants, in bytes; 0 for processes that are gone. */
+export function treeRssBytes(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ")".
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  let total = 0;
+  for (const stack = [pid]; stack.length;) {
+    const p = stack.pop() as number;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // exited meanwhile
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
 }
 
 function pickMetrics(m: unknown): ExecMetrics {
@@ -539,7 +618,10 @@ function runJobArgs(): string[] {
  * so that a worker can kill it on timeout. Same results and runtime id as BuiltinExecutor.
  */
 export function builtinProcessExecutor(
-  settings: Omit<BuiltinSettings, "modelLimits" | "datasetLimits"> & { timeoutSec?: number } = {},
+  settings: Omit<BuiltinSettings, "modelLimits" | "datasetLimits"> & {
+    timeoutSec?: number;
+    maxMemoryBytes?: number;
+  } = {},
 ): ExternalExecutor {
   const env: Record<string, string> = {
     POSTHUMAN_ML_DEVICE: settings.device ?? "cpu",
@@ -558,6 +640,7 @@ export function builtinProcessExecutor(
     args: runJobArgs(),
     env,
     timeoutSec: settings.timeoutSec,
+    maxMemoryBytes: settings.maxMemoryBytes,
     runtimeId: builtinRuntimeId(settings),
   });
 }

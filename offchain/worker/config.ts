@@ -287,7 +287,7 @@ const SETTINGS: Setting[] = [
     flag: "maxMemory",
     expect: "a size ≥ 64MiB such as 8GiB (memory a job may use)",
     schema: bytes(64 * 2 ** 20),
-    default: "4GiB",
+    default: "8GiB",
   },
   {
     path: "limits.maxUpload",

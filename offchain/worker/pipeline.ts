@@ -44,6 +44,7 @@ export const FAIL_REASONS: Record<string, number> = {
   JOB_INVALID: 24,
   EXECUTOR_FAILED: 25,
   ABORTED: 26,
+  MEMORY_LIMIT: 27,
 };
 
 /** The file name an input is run under: JSONL when it starts with "{", plain text otherwise. */

@@ -58,10 +58,11 @@ export interface Worker {
 
 function makeExecutor(cfg: WorkerConfig): Executor {
   const timeoutSec = Math.ceil(cfg.limits.jobTimeoutMs / 1000);
+  const maxMemoryBytes = cfg.limits.maxMemoryBytes;
   if (cfg.executor.kind === "external") {
-    return new ExternalExecutor({ command: cfg.executor.command, args: cfg.executor.args, timeoutSec });
+    return new ExternalExecutor({ command: cfg.executor.command, args: cfg.executor.args, timeoutSec, maxMemoryBytes });
   }
-  return builtinProcessExecutor({ timeoutSec, cacheDir: path.join(cfg.dataDir, "ml-cache") });
+  return builtinProcessExecutor({ timeoutSec, maxMemoryBytes, cacheDir: path.join(cfg.dataDir, "ml-cache") });
 }
 
 export async function createWorker(o: WorkerOptions): Promise<Worker> {

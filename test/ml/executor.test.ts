@@ -8,7 +8,9 @@ import {
   BuiltinExecutor,
   ExternalExecutor,
   JobKind,
+  memoryLimitEnforced,
 } from "../../offchain/ml/executor";
+import type { MlError } from "../../offchain/ml/errors";
 import { disposeServed } from "../../offchain/ml/serve";
 import { CORPUS, expectMlError, FIXTURES, tmpDir } from "./helpers";
 
@@ -274,6 +276,37 @@ describe("ml/executor: builtin (in process and as a child process) and external"
         "EXECUTOR_FAILED",
         "could not start",
       );
+    });
+
+    it("kills a program whose processes hold more memory than the limit, its descendants included (MEMORY_LIMIT)", async function () {
+      expect(memoryLimitEnforced(), "this test needs Linux /proc").to.equal(true);
+      const capped = new ExternalExecutor({
+        command: process.execPath,
+        args: [program],
+        maxMemoryBytes: 200 * 2 ** 20,
+      });
+      for (const fail of ["hog", "hog-child"]) {
+        const started = Date.now();
+        const jobDir = makeJob(model, { ...trainSpec, params: { fail, mib: 400 } });
+        const err = (await expectMlError(
+          () => capped.run({ kind: "train", jobDir }),
+          "MEMORY_LIMIT",
+          "over its limit",
+        )) as MlError;
+        expect(err.details.peakRssBytes).to.be.greaterThan(200 * 2 ** 20);
+        expect(Date.now() - started).to.be.lessThan(15_000);
+      }
+      // Under the limit, the same program runs to its result.
+      const r = await capped.run({ kind: "evaluate", jobDir: makeJob(model, evalSpec) });
+      expect(r.metrics.tokenCount).to.be.greaterThan(500);
+    });
+
+    it("the builtin child process executor enforces the limit too: a real job fails under 64 MiB and runs under 2 GiB", async function () {
+      const tight = builtinProcessExecutor({ cacheDir, maxMemoryBytes: 64 * 2 ** 20 });
+      await expectMlError(() => tight.run({ kind: "infer", jobDir: makeJob(model, inferSpec) }), "MEMORY_LIMIT");
+      const roomy = builtinProcessExecutor({ cacheDir, maxMemoryBytes: 2 * 2 ** 30 });
+      const r = await roomy.run({ kind: "infer", jobDir: makeJob(model, inferSpec) });
+      expect(r.runtimeId).to.equal(tight.runtimeId).and.to.equal(builtinRuntimeId());
     });
   });
 });

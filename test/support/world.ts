@@ -165,7 +165,11 @@ export async function startWorker(
   });
   const log = process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
   const runs = new Map<string, number>();
-  const inner = builtinProcessExecutor({ timeoutSec: 300, cacheDir: path.join(dataDir, "ml-cache") });
+  const inner = builtinProcessExecutor({
+    timeoutSec: 300,
+    maxMemoryBytes: config.limits.maxMemoryBytes,
+    cacheDir: path.join(dataDir, "ml-cache"),
+  });
   const executor: Executor = {
     id: inner.id,
     runtimeId: inner.runtimeId,

@@ -67,7 +67,7 @@ describe("loadWorkerConfig", () => {
     expect(c.capabilities).to.deep.equal({ jobKinds: ["train", "infer", "evaluate"], maxModelBytes: 2 * 2 ** 30 });
     expect(c.limits).to.deep.equal({
       jobTimeoutMs: 7_200_000,
-      maxMemoryBytes: 4 * 2 ** 30,
+      maxMemoryBytes: 8 * 2 ** 30,
       maxUploadBytes: 256 * 2 ** 20,
     });
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8080 });

@@ -200,4 +200,22 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
       "settled",
     ]);
   });
+
+  it("fails a job whose run passes the worker's memory limit with MEMORY_LIMIT, refunds it, and serves no partial result", async () => {
+    // The same worker restarted with a 64 MiB limit: the builtin runtime (node, ts-node, onnxruntime) needs more.
+    await rw.worker.stop();
+    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_MEMORY: "64MiB" }, rw.dataDir);
+    const prompts = Buffer.from("Fog over the harbour\n");
+    const balance = () => w.ocean.oceanToken.balanceOf(w.address("derek"));
+    const before = await balance();
+    const jobId = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    await upload("derek", jobId, prompts);
+    const row = await rw.worker.pipeline.until(jobId, ["failed"], 120_000);
+    expect([row.state, row.error_code]).to.deep.equal(["failed", "MEMORY_LIMIT"]);
+    expect(row.error_message).to.match(/over its limit of 64 MiB/);
+    const failed = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
+    expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS.MEMORY_LIMIT]);
+    expect(await balance()).to.equal(before);
+    expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.ReceiptSubmitted(jobId))).to.have.length(0);
+  });
 });

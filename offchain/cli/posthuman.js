@@ -7,9 +7,21 @@
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
-const ts = require("typescript");
 
 const ROOT = path.join(__dirname, "..", "..");
+
+// The npm package ships the SDK, the helpers, the bindings, the ABIs and the Solidity interfaces, not the command's
+// TypeScript sources (nor Hardhat, which `up` runs): say so plainly instead of failing on a missing module.
+if (!fs.existsSync(path.join(__dirname, "main.ts")) || !fs.existsSync(path.join(ROOT, "tsconfig.json"))) {
+  process.stderr.write(
+    "The posthuman command runs from a clone of the repository: git clone <the PostHuman repository>, then npm ci,\n" +
+      "then npx posthuman --help (or npm start for the local marketplace).\n" +
+      "This installed package is for integrators: require('posthuman') for the SDK, 'posthuman/helpers',\n" +
+      "'posthuman/typechain', 'posthuman/abi/<Contract>.json', and posthuman/contracts/interfaces/*.sol (docs/integrate.md).\n",
+  );
+  process.exit(1);
+}
+const ts = require("typescript");
 const CACHE = process.env.POSTHUMAN_TS_CACHE || path.join(ROOT, "node_modules", ".cache", "posthuman-cli");
 
 const configFile = path.join(ROOT, "tsconfig.json");

@@ -13,7 +13,7 @@
  * native binaries; nothing here needs them).
  */
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -182,6 +182,17 @@ describe("the npm package (npm pack, offline install in a scratch project)", fun
   });
   // The scratch install weighs ~800 MB.
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it("its posthuman command says it runs from a clone, and what the package is for, instead of crashing", () => {
+    // What package.json "bin" points at (the scratch install skips bin links along with scripts).
+    const bin = path.join(scratch, "node_modules", "posthuman", "offchain", "cli", "posthuman.js");
+    const r = spawnSync(process.execPath, [bin, "--help"], { cwd: scratch, encoding: "utf8" });
+    expect(r.status).to.equal(1);
+    expect(r.stderr)
+      .to.match(/runs from a clone of the repository/)
+      .and.to.match(/require\('posthuman'\)/);
+    expect(r.stderr).to.not.match(/Cannot find module|at Object\./);
+  });
 
   it("compiles a consumer contract that imports posthuman/contracts/interfaces/... and the example", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

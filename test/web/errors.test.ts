@@ -4,9 +4,9 @@
  */
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { RoyaltyVault__factory } from "../../typechain-types";
+import { DatatokenMarket__factory, JobMarket__factory, RoyaltyVault__factory } from "../../typechain-types";
 import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
-import { loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
+import { clock, duration, loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
 
 describe("web app: explain()", () => {
   it("says a rejection in the wallet sent and paid nothing (ethers ACTION_REJECTED and raw EIP-1193 4001)", () => {
@@ -42,6 +42,31 @@ describe("web app: explain()", () => {
     const x = explain(Object.assign(new Error("reverted"), { data }));
     expect(x.title).to.equal("The contract refused the transaction: RoyaltyVaultInvalidShares.");
     expect(x.detail).to.equal("RoyaltyVaultInvalidShares(7)");
+  });
+
+  it("words the refusals of a challenge and of a listing's cancellation", () => {
+    const jm = JobMarket__factory.createInterface();
+    const closedAt = 1_700_000_000n;
+    const closed = explain(
+      Object.assign(new Error("reverted"), {
+        data: jm.encodeErrorResult("JobMarketChallengeWindowClosed", [3n, closedAt]),
+      }),
+    );
+    expect(closed.title).to.equal(`The challenge window of job 3 is closed: it closed at ${clock(closedAt)}.`);
+    expect(closed.fix).to.contain("no bond was taken");
+    const settled = explain(
+      Object.assign(new Error("reverted"), { data: jm.encodeErrorResult("JobMarketUnexpectedStatus", [3n, 5]) }),
+    );
+    expect(settled.title).to.equal("Job 3 is “Settled” now, so this can no longer be done.");
+    const notSeller = explain(
+      Object.assign(new Error("reverted"), {
+        data: DatatokenMarket__factory.createInterface().encodeErrorResult("DatatokenMarketNotSeller", [
+          1n,
+          ethers.ZeroAddress,
+        ]),
+      }),
+    );
+    expect(notSeller.title).to.equal("Listing 1 is not yours: only its seller can cancel it.");
   });
 
   it("tells how to start what does not answer: the worker, the chain", () => {
@@ -82,6 +107,12 @@ describe("web app: formats", () => {
     expect(percent(1n, 3n)).to.equal("33.3%");
     expect(percent(0n, 0n)).to.equal("0%");
     expect(short("0x" + "ab".repeat(32))).to.equal("0xababab…ababab");
+    expect(duration(25.4)).to.equal("25 s");
+    expect(duration(250)).to.equal("4 min 10 s");
+    expect(duration(3600)).to.equal("1 h");
+    expect(duration(7260)).to.equal("2 h 1 min");
+    expect(duration(3 * 86_400 + 7500)).to.equal("3 d 2 h");
+    expect(duration(-3)).to.equal("0 s");
   });
 
   it("reads typed amounts or says what is wrong with them", () => {

@@ -5,7 +5,8 @@
  *
  *   Alice publishes a model by uploading its folder → Bob buys datatokens on the exchange and finetunes it → Bob lists
  *   the child's datatokens; Derek is told he holds none, buys from the listing, runs inference and reads the text →
- *   Elena evaluates the child and reads the table → a receipt is verified → Alice claims her revenue.
+ *   Elena evaluates the child and reads the table → a receipt is verified → within its 30 s window, someone without
+ *   OCEAN is told the bond is missing and Derek challenges it → Alice claims her revenue → Bob cancels his listing.
  *
  * Then what a person sees when things go wrong (a rejected transaction, a wallet on the wrong network, a worker that
  * is down), and every page at a phone's and a desktop's width, checked with axe-core and photographed into
@@ -15,7 +16,9 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ethers } from "ethers";
 import type { Page } from "playwright-core";
+import { attachPostHuman, type PostHumanAddresses } from "../../scripts/lib/posthuman";
 import { createModel } from "../../offchain/ml";
 import { up, type UpHandle } from "../../offchain/cli/up";
 import { devWallet } from "../../offchain/cli/accounts";
@@ -74,6 +77,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   });
 
   after(async () => {
+    rpc?.destroy();
     await browser?.close();
     await world?.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -98,6 +102,14 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     }, hash);
     await settled(p, before);
   }
+
+  let rpc: ethers.JsonRpcProvider | undefined;
+  /** The contracts, read straight from the chain (what the page shows is checked against them). */
+  const contracts = () =>
+    attachPostHuman(
+      world.book.contracts as unknown as PostHumanAddresses,
+      (rpc ??= new ethers.JsonRpcProvider(world.chain.url, undefined, { staticNetwork: true })),
+    );
 
   async function as(p: Page, name: string): Promise<void> {
     const before = await p.getAttribute("main", "data-ready");
@@ -227,6 +239,51 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(await page.textContent("#evaluations")).to.contain("Evaluation runs");
   });
 
+  it("challenges the fresh receipt within its window: time left, the bond, no OCEAN told so, then challenged", async () => {
+    // Someone without OCEAN (an injected wallet on a fresh address) sees the window and the bond, and is told
+    // before anything is sent that the bond is missing.
+    const p = await browser.context.newPage();
+    await p.addInitScript(
+      fakeWalletScript({ rpcUrl: world.chain.url, address: devWallet(40).address, chainId: 31337, rejectSends: true }),
+    );
+    await p.goto(`${base}#/job/3/challenge`);
+    await settled(p);
+    const before = await p.getAttribute("main", "data-ready");
+    await p.click('button:has-text("Connect wallet")');
+    await p.waitForSelector('.account-status .addr:has-text("wallet")');
+    await settled(p, before);
+    await p.waitForSelector("#challenge .window-left");
+    expect(await p.textContent("#challenge .bond")).to.contain("10 OCEAN");
+    await p.click('#challenge button:has-text("Challenge this receipt")');
+    await p.waitForSelector("#challenge .error", { timeout: 30_000 });
+    const refusal = await p.textContent("#challenge .error");
+    expect(refusal).to.contain("Not enough OCEAN to post the challenge bond of job 3: you hold 0, it needs 10.");
+    expect(refusal).to.contain("How to fix");
+    const problems = violationLines(await axe(p));
+    await shot(p, "error-challenge-bond-desktop");
+    await p.close();
+    expect(problems, problems.join("\n")).to.deep.equal([]);
+
+    // Derek challenges it: the job market takes his bond and the job is challenged.
+    await as(page, "derek");
+    await go(page, "#/job/3/challenge");
+    const left = await page.textContent("#challenge .window-left");
+    const secondsLeft = Number(/^(\d+) s left$/.exec(left ?? "")?.[1]);
+    expect(secondsLeft, `window left: ${left}`).to.be.within(1, 30);
+    console.log(`      (challenged with ${secondsLeft} s of the 30 s window left)`);
+    await page.click('#challenge button:has-text("Challenge this receipt")');
+    await page.waitForSelector("#challenge .challenged", { timeout: 30_000 });
+    expect(await page.textContent("#challenge .challenged")).to.match(
+      /^Challenged by you at .+ with a bond of 10 OCEAN\./,
+    );
+    expect(await page.textContent("#challenge .ok")).to.contain("the job market holds your bond of 10 OCEAN");
+    await page.waitForSelector('.state:has-text("Challenged")');
+    const job = await contracts().jobMarket.getJob(3n);
+    expect(job.status).to.equal(4n); // JobStatus.Challenged
+    expect(job.challenger).to.equal(devWallet(4).address);
+    await shot(page, "challenge-desktop");
+  });
+
   it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {
     await as(page, "alice");
     await go(page, "#/rewards");
@@ -237,6 +294,42 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     const claimed = await page.textContent('[data-model="1"] .ok');
     expect(claimed).to.match(/Claimed 2(\.\d+)? OCEAN and 0\.97 datatokens/);
     await shot(page, "rewards-desktop");
+  });
+
+  it("as Bob sees his open listing and cancels it: the escrowed datatokens come back and the page updates", async () => {
+    await as(page, "bob");
+    await go(page, "#/model/2/buy");
+    const own = page.locator('[data-own-listing="1"]');
+    await own.waitFor();
+    // Derek and Elena bought 1 each of the 5 listed.
+    expect(await page.locator(".own-listings tbody tr td").allTextContents()).to.deep.equal([
+      "#1",
+      "3",
+      "2 OCEAN",
+      "Cancel listing 1",
+    ]);
+    expect(await page.textContent("#buy table")).to.contain("Yours: cancel it under “Your listings”");
+    const held = async () =>
+      Number(/You hold ([\d.]+) datatokens/.exec((await page.textContent(".balance-line")) ?? "")?.[1]);
+    await page.waitForSelector('.balance-line:has-text("You hold")');
+    const before = await held();
+    const problems = violationLines(await axe(page));
+    expect(problems, problems.join("\n")).to.deep.equal([]);
+    await own.locator('button:has-text("Cancel listing 1")').click();
+    await page.waitForSelector(
+      '.own-listings .flash:has-text("Listing 1 is cancelled: 3 datatokens came back to you.")',
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(await page.textContent(".own-listings")).to.contain("You have no open listing of this model.");
+    expect(await page.textContent("#buy")).to.contain("No holder lists this model's datatokens right now.");
+    await page.waitForFunction((b) => {
+      const m = /You hold ([\d.]+) datatokens/.exec(document.querySelector(".balance-line")?.textContent ?? "");
+      return !!m && Number(m[1]) === b + 3;
+    }, before);
+    expect((await contracts().datatokenMarket.getListing(1n)).remaining).to.equal(0n);
+    await shot(page, "cancel-listing-desktop");
   });
 
   it("says so when the wallet rejects a transaction", async () => {

@@ -8,6 +8,7 @@ import {
   encodeJobParams,
   findEvent,
   jobRequest,
+  JobStatus,
   ONE_DATATOKEN,
   publishParams,
   type JobParams,
@@ -16,9 +17,29 @@ import {
 import { sha256Hex } from "../../worker/auth";
 import type { Market } from "./chain";
 import { UserError, WorkerApiError } from "./errors";
-import { tokens } from "./format";
+import { duration, STATUS_LABEL, tokens } from "./format";
 import type { Account } from "./wallet";
 import { modelBundle, type ModelFile, type WorkerApi } from "./worker-api";
+
+/** Why a job in `status` (not Submitted) cannot be challenged, as a sentence. */
+function challengeRefusal(jobId: bigint, status: number): UserError {
+  if (status === JobStatus.Challenged) {
+    return new UserError(
+      `The receipt of job ${jobId} is already challenged.`,
+      "The arbiter decides; nothing more to do.",
+    );
+  }
+  if (status === JobStatus.Settled) {
+    return new UserError(
+      `The challenge window of job ${jobId} is closed: the job settled and the worker was paid.`,
+      "Nothing was sent and no bond was taken.",
+    );
+  }
+  if (status === JobStatus.Open || status === JobStatus.Claimed) {
+    return new UserError(`Job ${jobId} has no receipt yet: there is nothing to challenge.`);
+  }
+  return new UserError(`Job ${jobId} has ended (${STATUS_LABEL[status] ?? status}): it can no longer be challenged.`);
+}
 
 /** Progress lines of a multi-step action ("Approving 2 OCEAN…"), shown live to the person. */
 export type Say = (line: string) => void;
@@ -136,6 +157,26 @@ export class Actions {
     return { listingId: findEvent(dm, receipt, "ListingCreated").args.listingId as bigint };
   }
 
+  /** Cancels one of the account's listings: the market returns the datatokens still in escrow. */
+  async cancelListing(listingId: bigint): Promise<{ returned: bigint }> {
+    const dm = this.market.ph.datatokenMarket;
+    const l = await dm.getListing(listingId);
+    if (l.seller.toLowerCase() !== this.account.address.toLowerCase()) {
+      throw new UserError(`Listing ${listingId} is not yours: only its seller can cancel it.`);
+    }
+    if (l.remaining === 0n) {
+      throw new UserError(
+        `Listing ${listingId} is already closed: it was sold out or cancelled.`,
+        "Reload the page to see your open listings.",
+      );
+    }
+    const receipt = await this.send(
+      `Cancelling listing ${listingId}`,
+      dm.connect(this.signer).cancelListing(listingId),
+    );
+    return { returned: findEvent(dm, receipt, "ListingCancelled").args.returned as bigint };
+  }
+
   // ─── Jobs ─────────────────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -207,6 +248,35 @@ export class Actions {
     const bytes = await this.worker.result(this.signer, jobId);
     const hash = sha256Hex(bytes);
     return { bytes, hash, matches: hash.toLowerCase() === outputHash.toLowerCase() };
+  }
+
+  /**
+   * Challenges a job's receipt within its challenge window: the job market takes the challenge bond (base token) and
+   * the arbiter decides. Checks first that there is a receipt to challenge, that the window is open (in chain time)
+   * and that the account holds the bond.
+   */
+  async challenge(jobId: bigint): Promise<{ bond: bigint }> {
+    const jm = this.market.ph.jobMarket;
+    const [job, cfg, now] = await Promise.all([jm.getJob(jobId), jm.config(), this.market.chainTime()]);
+    const status = Number(job.status);
+    if (status !== JobStatus.Submitted) throw challengeRefusal(jobId, status);
+    const closesAt = Number(job.submittedAt + cfg.challengeWindow);
+    if (now > closesAt) {
+      throw new UserError(
+        `The challenge window of job ${jobId} is closed: a receipt can be challenged for ${duration(Number(cfg.challengeWindow))} after it is submitted, and this one was submitted ${duration(now - Number(job.submittedAt))} ago.`,
+        "Nothing was sent and no bond was taken. The receipt stands and the job settles.",
+      );
+    }
+    const bond = cfg.challengeBond;
+    await this.needBase(bond, `post the challenge bond of job ${jobId}`);
+    await this.approve(
+      this.market.cfg.book.contracts.OceanToken,
+      await jm.getAddress(),
+      bond,
+      `the job market to hold your bond of ${tokens(bond)} OCEAN`,
+    );
+    await this.send(`Challenging the receipt of job ${jobId}`, jm.connect(this.signer).challengeReceipt(jobId));
+    return { bond };
   }
 
   // ─── Models ───────────────────────────────────────────────────────────────────────────────────────────────

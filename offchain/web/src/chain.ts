@@ -134,6 +134,15 @@ export class Market {
     return this.cfg.book.chainId;
   }
 
+  /**
+   * The chain's time now, in seconds: the latest block's timestamp, or the clock when no block was mined lately (a
+   * local chain mines only on demand, and stamps the next block with the clock). Windows are measured in it.
+   */
+  async chainTime(): Promise<number> {
+    const latest = await this.provider.getBlock("latest");
+    return Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000));
+  }
+
   datatoken(address: string, runner: ethers.ContractRunner = this.provider) {
     return datatokenAt(address, runner);
   }

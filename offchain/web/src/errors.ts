@@ -11,6 +11,7 @@ import {
   ModelRegistry__factory,
   RoyaltyVault__factory,
 } from "../../../typechain-types";
+import { clock, STATUS_LABEL } from "./format";
 
 /** A fix the page can offer as a button (switch network) or a link (buy tokens). */
 export type Fix = { label: string; href: string } | { label: string; run: () => Promise<void> | void };
@@ -83,6 +84,16 @@ const REVERT_TEXT: Record<string, (args: ethers.Result) => Explained> = {
   DatatokenMarketCostAboveMax: () => ({
     title: "The price changed while you were buying.",
     fix: "Reload the page and try again.",
+  }),
+  DatatokenMarketNotSeller: (a) => ({ title: `Listing ${a[0]} is not yours: only its seller can cancel it.` }),
+  DatatokenMarketUnknownListing: (a) => ({ title: `There is no listing ${a[0]}.`, fix: "Reload the page." }),
+  JobMarketChallengeWindowClosed: (a) => ({
+    title: `The challenge window of job ${a[0]} is closed: it closed at ${clock(a[1] as bigint)}.`,
+    fix: "A receipt can be challenged only for a short time after it is submitted. Nothing was paid and no bond was taken.",
+  }),
+  JobMarketUnexpectedStatus: (a) => ({
+    title: `Job ${a[0]} is “${STATUS_LABEL[Number(a[1])] ?? a[1]}” now, so this can no longer be done.`,
+    fix: "Reload the page to see where the job stands. Nothing was paid.",
   }),
   JobMarketModelFrozen: (a) => ({ title: `Model ${a[0]} is frozen and takes no new jobs.` }),
   ModelRegistryZeroWeightsRoot: () => ({ title: "The model's weights root is missing." }),

@@ -40,6 +40,22 @@ export function parseTokens(text: string, what: string): bigint {
   return v;
 }
 
+/** A span of seconds for a person: "45 s", "4 min 10 s", "2 h 5 min", "3 d 4 h". */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const two = (n1: number, u1: string, n2: number, u2: string) => (n2 ? `${n1} ${u1} ${n2} ${u2}` : `${n1} ${u1}`);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return two(Math.floor(s / 60), "min", s % 60, "s");
+  if (s < 86_400) return two(Math.floor(s / 3600), "h", Math.floor((s % 3600) / 60), "min");
+  return two(Math.floor(s / 86_400), "d", Math.floor((s % 86_400) / 3600), "h");
+}
+
+/** A chain timestamp (seconds) in the person's locale: the time of day, with the date when it is not today. */
+export function clock(seconds: bigint | number): string {
+  const d = new Date(Number(seconds) * 1000);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
 export const KIND_LABEL = ["Finetune", "Inference", "Evaluation"] as const;
 export const STATUS_LABEL = [
   "Unknown",

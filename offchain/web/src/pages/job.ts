@@ -4,11 +4,11 @@
  */
 import { ethers } from "ethers";
 import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../../scripts/lib/posthuman";
-import { errorBox, who, type App } from "../app";
+import { errorBox, runAction, who, type App } from "../app";
 import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
-import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import type { JobStatusView } from "../worker-api";
 import { sha256Hex } from "../../../worker/auth";
 
@@ -32,6 +32,9 @@ function stepList(status: number, worker: JobStatusView | undefined, receipt: Re
     ],
     ["Computed", status >= JobStatus.Submitted || /output_stored|submitted/.test(state)],
     ["Receipt on chain", receipt !== undefined],
+    ...(status === JobStatus.Challenged || status === JobStatus.Slashed
+      ? [["Challenged: the arbiter decides", status === JobStatus.Slashed] as [string, boolean]]
+      : []),
     ["Settled: the worker is paid", status === JobStatus.Settled],
   ];
   const current = steps.findIndex(([, done]) => !done);
@@ -159,6 +162,116 @@ function resultView(job: JobInfo, doc: ResultDoc): Child {
   return null;
 }
 
+type JobMarketConfig = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["config"]>>;
+type OnChainJob = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["getJob"]>>;
+
+/**
+ * The "Challenge the receipt" panel: while the receipt is within its window, the time left, the bond and a button;
+ * afterwards what became of it (challenged, settled, slashed). Its body is rebuilt only when the state changes, so
+ * the button and the action's progress survive the page's polling; the countdown is updated in place.
+ */
+function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>) {
+  const body = h("div");
+  const status = h("div", { class: "status", "aria-live": "polite" });
+  const el = h(
+    "section",
+    { class: "panel", "aria-labelledby": "challenge-title", id: "challenge" },
+    h("h2", { id: "challenge-title" }, "Challenge the receipt"),
+    body,
+    status,
+  );
+  const left = h("span", { class: "window-left" });
+  let key = "";
+  let busy = false;
+  const button = h("button", { type: "button" }, "Challenge this receipt");
+  button.addEventListener("click", () => {
+    busy = true;
+    void runAction(
+      button,
+      status,
+      (say) => app.actions(say).challenge(jobId),
+      (r) => `You challenged the receipt; the job market holds your bond of ${tokens(r.bond)} OCEAN.`,
+    ).finally(() => {
+      busy = false;
+      void refreshed();
+    });
+  });
+
+  const update = (job: OnChainJob, cfg: JobMarketConfig, now: number): void => {
+    const st = Number(job.status);
+    const closesAt = Number(job.submittedAt + cfg.challengeWindow);
+    const open = st === JobStatus.Submitted && now <= closesAt;
+    const k = `${st}:${open}`;
+    if (open) fill(left, `${duration(closesAt - now)} left`);
+    if (k === key || busy) return;
+    key = k;
+    const mine = app.account?.address.toLowerCase() === job.challenger.toLowerCase();
+    const bond = `${tokens(cfg.challengeBond)} OCEAN`;
+    const challenged = job.challengedAt > 0n;
+    if (open) {
+      fill(
+        body,
+        h(
+          "p",
+          null,
+          "Anyone who finds this receipt wrong (a re-run that gives another output, weights that are not the model's) may challenge it while its window is open. ",
+          `The arbiter then decides: if the receipt is wrong, the worker's collateral is slashed and the challenger gets the bond back plus ${percent(BigInt(cfg.challengerRewardBps), 10_000n)} of that collateral; if it is right, the bond goes to the worker.`,
+        ),
+        h(
+          "dl",
+          { class: "facts challenge-facts" },
+          h("dt", null, "Window closes"),
+          h("dd", null, `${clock(closesAt)} (`, left, ")"),
+          h("dt", null, "Bond"),
+          h("dd", { class: "bond" }, `${bond}, taken from your account when you challenge`),
+        ),
+        button,
+      );
+    } else if (st === JobStatus.Submitted) {
+      fill(
+        body,
+        h(
+          "p",
+          null,
+          `The challenge window closed at ${clock(closesAt)}: the receipt can no longer be challenged. The job settles and the worker is paid.`,
+        ),
+      );
+    } else if (st === JobStatus.Challenged) {
+      fill(
+        body,
+        h(
+          "p",
+          { class: "challenged" },
+          h("strong", null, "Challenged"),
+          ` by ${mine ? "you" : who(app, job.challenger)} at ${clock(job.challengedAt)} with a bond of ${bond}. `,
+          `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the bond goes back to the challenger and the job settles.`,
+        ),
+      );
+    } else if (st === JobStatus.Slashed) {
+      fill(
+        body,
+        h(
+          "p",
+          null,
+          "The challenge was upheld: the receipt was wrong. The worker's collateral was slashed, the requester's fee refunded, and the challenger's bond returned with a reward.",
+        ),
+      );
+    } else if (st === JobStatus.Settled) {
+      fill(
+        body,
+        h(
+          "p",
+          null,
+          challenged
+            ? "The receipt was challenged; the challenge was rejected or lapsed, and the job settled."
+            : "Nobody challenged the receipt within its window: the job settled and the worker was paid.",
+        ),
+      );
+    } else fill(body);
+  };
+  return { el, update };
+}
+
 export async function jobPage(app: App, main: HTMLElement, params: string[]): Promise<() => void> {
   if (!/^\d+$/.test(params[0] ?? "")) throw new UserError(`"${params[0]}" is not a job id.`);
   const jobId = BigInt(params[0]);
@@ -175,6 +288,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
 
   const live = h("div", { class: "live", "aria-live": "polite" });
   const receiptEl = h("div");
+  const challengeEl = h("div");
   const outcomeEl = h("div");
   const resultEl = h("div");
   const verifyEl = h("div");
@@ -205,6 +319,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
       live,
     ),
     receiptEl,
+    challengeEl,
     h(
       "section",
       { class: "panel", "aria-labelledby": "outcome-title", id: "outcome" },
@@ -260,12 +375,16 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   };
 
   let shown = false;
+  let config: JobMarketConfig | undefined;
+  let onChain: OnChainJob | undefined;
+  const challenge = challengePanel(app, jobId, () => tick());
   const tick = async () => {
     const j = job as JobInfo;
     try {
-      const onChain = await app.market.ph.jobMarket.getJob(jobId);
+      onChain = await app.market.ph.jobMarket.getJob(jobId);
       j.status = Number(onChain.status);
       j.worker = onChain.worker;
+      if (j.status >= JobStatus.Submitted) config ??= await app.market.ph.jobMarket.config();
     } catch (e) {
       fill(live, errorBox(e));
       return;
@@ -306,13 +425,19 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
         ? h(
             "p",
             { class: "hint" },
-            "The receipt can be challenged for a short window; the job then settles and the worker is paid.",
+            "The receipt can be challenged while its window is open (see “Challenge the receipt”); the job then settles and the worker is paid.",
           )
         : null,
     );
     if (cur.receipt && !shown) {
       shown = true;
       renderDone(cur, cur.receipt);
+      fill(challengeEl, challenge.el);
+    }
+    if (cur.receipt && config && onChain) {
+      const clockNow = Math.floor(Date.now() / 1000);
+      const now = cur.status === JobStatus.Submitted ? await app.market.chainTime().catch(() => clockNow) : clockNow;
+      challenge.update(onChain, config, now);
     }
   };
   await tick();

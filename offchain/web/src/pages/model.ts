@@ -168,8 +168,15 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
   return h("div", { class: "job-forms" }, train, infer, evaluate);
 }
 
-function buyPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
+/** A message shown in a freshly rendered buy panel after an action that re-rendered it. */
+interface Flash {
+  where: "sell" | "own";
+  message: Child;
+}
+
+function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLElement {
   const parts: Child[] = [];
+  const me = app.account?.address.toLowerCase();
   const balance = h("p", { class: "balance-line", "aria-live": "polite" });
   const reload = () => {
     const a = app.account;
@@ -181,6 +188,20 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
       .catch(() => undefined);
   };
   reload();
+  /** Reads the chain again and replaces this panel (listings, price, balance), showing `next` in it. */
+  const refresh = async (next: Flash) => {
+    try {
+      const fresh = await app.snapshot();
+      const fm = fresh.byId.get(m.id.toString()) ?? m;
+      const replacement = buyPanel(app, fresh, fm, next);
+      panel.replaceWith(replacement);
+      replacement.querySelector<HTMLElement>(".flash")?.focus({ preventScroll: true });
+    } catch {
+      reload(); // the chain did not answer: the action's own status line stays, the balance is read again
+    }
+  };
+  const flashOf = (where: Flash["where"]) =>
+    flash?.where === where ? h("p", { class: "ok flash", tabindex: -1 }, flash.message) : null;
   parts.push(h("p", null, h("strong", null, "Price: "), priceText(m), ". Each job consumes 1 datatoken."), balance);
 
   if (m.exchangePrice !== undefined) {
@@ -208,10 +229,20 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
   }
 
   const listings = snap.listings.filter((l) => l.modelId === m.id);
+  const mine = listings.filter((l) => l.seller.toLowerCase() === me);
   parts.push(h("h3", null, "From holders"));
   if (!listings.length) parts.push(h("p", null, "No holder lists this model's datatokens right now."));
   else {
     const rows = listings.map((l) => {
+      if (l.seller.toLowerCase() === me) {
+        return [
+          `#${l.id}`,
+          who(app, l.seller),
+          tokens(l.remaining),
+          `${tokens(l.pricePerToken)} OCEAN`,
+          h("span", { class: "hint" }, "Yours: cancel it under “Your listings”"),
+        ];
+      }
       const amount = h("input", {
         type: "text",
         inputmode: "decimal",
@@ -242,7 +273,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
 
   const sellAmount = h("input", { type: "text", inputmode: "decimal", value: "5", name: "sell-amount" });
   const sellPrice = h("input", { type: "text", inputmode: "decimal", value: "2", name: "sell-price" });
-  const sellStatus = h("div", { class: "status", "aria-live": "polite" });
+  const sellStatus = h("div", { class: "status", "aria-live": "polite" }, flashOf("sell"));
   const sellButton = h("button", { type: "submit", class: "secondary" }, "List for sale");
   const sell = h(
     "form",
@@ -264,10 +295,62 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
           .actions(say)
           .list(m.id, parseTokens(sellAmount.value, "The amount"), parseTokens(sellPrice.value, "The price")),
       (r) => `Listed as listing ${r.listingId}.`,
-    ).then((r) => r && reload());
+    ).then((r) => r && refresh({ where: "sell", message: `Listed as listing ${r.listingId}.` }));
   });
   parts.push(sell);
-  return section("buy", "Buy datatokens", parts);
+
+  const ownFlash = flashOf("own");
+  if (mine.length || ownFlash) {
+    const own = h(
+      "div",
+      { class: "own-listings" },
+      h("h3", null, "Your listings"),
+      ownFlash,
+      mine.length
+        ? [
+            h(
+              "p",
+              { class: "hint" },
+              m.record.frozen
+                ? "This model is frozen: your listings can no longer be bought. Cancel them to get your datatokens back."
+                : "The market holds these datatokens for you. Cancel a listing to get back what is left in it.",
+            ),
+            table(
+              "Your open listings",
+              ["Listing", "Left (held by the market)", "Price each", "Cancel"],
+              mine.map((l) => {
+                const status = h("div", { class: "status", "aria-live": "polite" });
+                const button = h("button", { type: "button", class: "small secondary" }, `Cancel listing ${l.id}`);
+                button.addEventListener("click", () => {
+                  void runAction(
+                    button,
+                    status,
+                    (say) => app.actions(say).cancelListing(l.id),
+                    (r) => `Cancelled: ${tokens(r.returned)} datatokens came back to you.`,
+                  ).then(
+                    (r) =>
+                      r &&
+                      refresh({
+                        where: "own",
+                        message: `Listing ${l.id} is cancelled: ${tokens(r.returned)} datatokens came back to you.`,
+                      }),
+                  );
+                });
+                return [
+                  `#${l.id}`,
+                  tokens(l.remaining),
+                  `${tokens(l.pricePerToken)} OCEAN`,
+                  h("div", { class: "inline", "data-own-listing": l.id.toString() }, button, status),
+                ];
+              }),
+            ),
+          ]
+        : h("p", null, "You have no open listing of this model."),
+    );
+    parts.push(own);
+  }
+  const panel = section("buy", "Buy datatokens", parts);
+  return panel;
 }
 
 async function contributors(app: App, m: ModelInfo, el: HTMLElement): Promise<void> {

@@ -1,4 +1,8 @@
-/** Every job's receipt: model, weights root that served it, input and output hashes, and a link to verify it. */
+/**
+ * Every job's receipt: model, weights root that served it, input and output hashes, a link to verify it, and one to
+ * challenge it while it can be (the job's page says until when).
+ */
+import { JobStatus } from "../../../../scripts/lib/posthuman";
 import { who, type App } from "../app";
 import { fill, h, table } from "../dom";
 import { KIND_LABEL, short, STATUS_LABEL } from "../format";
@@ -24,7 +28,9 @@ export async function receiptsPage(app: App, main: HTMLElement): Promise<void> {
             KIND_LABEL[j.kind],
             h("a", { href: `#/model/${j.modelId}` }, snap.byId.get(j.modelId.toString())?.name ?? `#${j.modelId}`),
             who(app, j.requester),
-            STATUS_LABEL[j.status],
+            j.status === JobStatus.Submitted
+              ? [STATUS_LABEL[j.status], h("br"), h("a", { href: `#/job/${j.id}/challenge` }, `Challenge job ${j.id}`)]
+              : STATUS_LABEL[j.status],
             j.receipt ? code("served weights root", j.receipt.servedWeightsRoot) : "—",
             code("input hash", j.inputHash),
             j.receipt ? code("output hash", j.receipt.outputHash) : "—",

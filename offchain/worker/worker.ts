@@ -21,6 +21,7 @@ import type { WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
 import { warnIfArmed } from "./faults";
+import { createHeadsSubscriber, type HeadsSubscriber } from "./heads";
 import { createIngestor, type Ingestor } from "./ingest";
 import { createJobsRepo, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
@@ -50,6 +51,8 @@ export interface Worker {
   readonly jobs: JobsRepo;
   readonly pipeline: Pipeline;
   readonly ingestor: Ingestor;
+  /** New heads over the configured WebSocket, which wake ingestion early; undefined without `rpc.wsUrl`. */
+  readonly heads: HeadsSubscriber | undefined;
   readonly sender: Sender;
   readonly store: ArtifactStore;
   start(): Promise<void>;
@@ -124,6 +127,26 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     handler,
     log,
   });
+  // Optional: a block announced over the WebSocket starts an ingestion round at once; polling goes on regardless.
+  const heads = cfg.rpc.wsUrl
+    ? createHeadsSubscriber({ url: cfg.rpc.wsUrl, chainId: cfg.chain.chainId, onHead: () => ingestor.wake(), log })
+    : undefined;
+  if (heads) {
+    const wsFailures = new Counter(
+      "posthuman_ws_failures_total",
+      "New-heads WebSocket connections that failed or dropped",
+    );
+    // The gauge renders first and brings the counter up to date.
+    metrics.add(
+      new Gauge("posthuman_ws_connected", "1 while subscribed to new heads over the WebSocket, else 0", (g) => {
+        const s = heads.status();
+        g.set(s.connected ? 1 : 0);
+        const seen = wsFailures.get();
+        if (s.failures > seen) wsFailures.inc({}, s.failures - seen);
+      }),
+    );
+    metrics.add(wsFailures);
+  }
   metrics.add(
     new Gauge("posthuman_jobs", "Jobs known to this worker, by local state", (g) => {
       g.reset();
@@ -254,6 +277,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     jobs,
     pipeline,
     ingestor,
+    heads,
     sender,
     store,
     async start() {
@@ -261,17 +285,20 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       apiUrl = await listen(server, cfg.http.host, cfg.http.port);
       log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
       ingestor.start();
+      heads?.start();
       pipeline.start();
     },
     async stop() {
       server.close();
       server.closeAllConnections();
+      const headsStopped = heads?.stop();
       // The pipeline's pass may wait on a chain action that is not getting mined: closing the sender ends that wait
       // (the action stays recorded and resumes at the next start), so stop() cannot hang on it.
       const pipelineStopped = pipeline.stop();
       sender.close();
       await pipelineStopped;
       await ingestor.stop();
+      await headsStopped;
       db.close();
       provider.destroy();
     },

@@ -157,6 +157,29 @@ describe("loadWorkerConfig", () => {
     expect(list.join("\n")).to.not.include("0123456789abcdef");
   });
 
+  it("takes an optional ws(s) URL for new heads from file, env or flag, and never shows its path", () => {
+    expect(load().rpc.wsUrl).to.equal(undefined);
+    const key = "wss://mainnet.infura.io/ws/v3/0123456789abcdef";
+    const file = writeFile({ rpc: { wsUrl: "ws://127.0.0.1:8545" } });
+    expect(load({ file }).rpc.wsUrl).to.equal("ws://127.0.0.1:8545");
+    const fromEnv = load({ file, env: { POSTHUMAN_WORKER_KEY_FILE: keyFile, POSTHUMAN_WORKER_WS_URL: key } });
+    expect(fromEnv.rpc.wsUrl).to.equal(key);
+    expect(fromEnv.sources["rpc.wsUrl"]).to.equal("env POSTHUMAN_WORKER_WS_URL");
+    expect(JSON.stringify(describeWorkerConfig(fromEnv))).to.not.include("0123456789abcdef");
+    expect(load({ file, flags: { wsUrl: "wss://node.example.org" } }).sources["rpc.wsUrl"]).to.equal("flag --ws-url");
+
+    const list = problems({
+      env: {
+        POSTHUMAN_WORKER_KEY_FILE: keyFile,
+        POSTHUMAN_WORKER_WS_URL: "https://mainnet.infura.io/v3/0123456789abcdef",
+      },
+    });
+    expect(list.join("\n")).to.include(
+      'rpc.wsUrl = "https://mainnet.infura.io/…" (env POSTHUMAN_WORKER_WS_URL) must be a ws:// or wss:// URL',
+    );
+    expect(list.join("\n")).to.not.include("0123456789abcdef");
+  });
+
   it("reports signer key problems without ever showing the key", () => {
     const bad = "0x1234" + "z".repeat(60);
     const envBad = problems({ env: { POSTHUMAN_WORKER_PRIVATE_KEY: bad } });

@@ -105,7 +105,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       [0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     ),
   );
-  const rpcErrors = metrics.add(new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion"));
+  // Added to the registry after the lag gauge below, which brings it up to date when /metrics renders.
+  const rpcErrors = new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion");
   // The event handler wakes the pipeline, which is created after it.
   const late: { pipeline?: Pipeline } = {};
   const handler = createEventHandler({
@@ -161,6 +162,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       if (s.rpcErrors > seen) rpcErrors.inc({}, s.rpcErrors - seen);
     }),
   );
+  metrics.add(rpcErrors);
 
   const pipeline = createPipeline({
     jobs,

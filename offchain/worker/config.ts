@@ -98,6 +98,17 @@ export function parseDuration(v: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/** A URL that parses (a host, a port below 65536) with one of `protocols`. */
+const urlOf = (...protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return protocols.includes(u.protocol) && u.hostname !== "" && !/\s/.test(v);
+    } catch {
+      return false;
+    }
+  });
+
 const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
     (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
@@ -166,7 +177,7 @@ const SETTINGS: Setting[] = [
     env: "POSTHUMAN_WORKER_RPC_URL",
     flag: "rpcUrl",
     expect: "an http:// or https:// URL of an RPC node",
-    schema: z.string().regex(/^https?:\/\/[^\s]+$/),
+    schema: urlOf("http:", "https:"),
     isUrl: true,
     default: "http://127.0.0.1:8545",
   },
@@ -175,7 +186,7 @@ const SETTINGS: Setting[] = [
     env: "POSTHUMAN_WORKER_WS_URL",
     flag: "wsUrl",
     expect: "a ws:// or wss:// URL (new heads wake the worker sooner; optional)",
-    schema: z.string().regex(/^wss?:\/\/[^\s]+$/),
+    schema: urlOf("ws:", "wss:"),
     isUrl: true,
   },
   {

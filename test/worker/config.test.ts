@@ -178,6 +178,16 @@ describe("loadWorkerConfig", () => {
       'rpc.wsUrl = "https://mainnet.infura.io/…" (env POSTHUMAN_WORKER_WS_URL) must be a ws:// or wss:// URL',
     );
     expect(list.join("\n")).to.not.include("0123456789abcdef");
+    // URLs that do not parse (a port past 65535) are refused at start-up, not on first use.
+    const unparsable = problems({
+      env: {
+        POSTHUMAN_WORKER_KEY_FILE: keyFile,
+        POSTHUMAN_WORKER_WS_URL: "ws://127.0.0.1:99999",
+        POSTHUMAN_WORKER_RPC_URL: "http://127.0.0.1:99999",
+      },
+    }).join("\n");
+    expect(unparsable).to.match(/rpc\.wsUrl = .* must be a ws:\/\/ or wss:\/\/ URL/);
+    expect(unparsable).to.match(/rpc\.url = .* must be an http:\/\/ or https:\/\/ URL/);
   });
 
   it("reports signer key problems without ever showing the key", () => {

@@ -21,31 +21,13 @@ import {
   type FixedRateExchange,
   type ModelRegistry,
 } from "../../../typechain-types";
+import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../sdk/receipt";
 import type { WebConfig } from "./config";
 
 export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;
 
-export interface ReceiptView {
-  jobId: bigint;
-  worker: string;
-  outputHash: string;
-  outputURI: string;
-  servedWeightsRoot: string;
-  runtimeId: string;
-  seed: bigint;
-  metrics: {
-    trainLossBefore: bigint;
-    trainLossAfter: bigint;
-    valLossBefore: bigint;
-    valLossAfter: bigint;
-    evalLoss: bigint;
-    evalTokens: bigint;
-  };
-  childWeightsRoot: string;
-  childModelId: bigint;
-  txHash: string;
-  block: number;
-}
+/** A receipt (the SDK's shape, from the same event) and the block it was mined in. */
+export type ReceiptView = OnChainReceipt & { block: number };
 
 export interface JobInfo {
   id: bigint;
@@ -199,28 +181,7 @@ export class Market {
 
     const receiptOf = new Map<string, ReceiptView>();
     for (const log of receipts) {
-      const r = log.args.receipt;
-      receiptOf.set(log.args.jobId.toString(), {
-        jobId: log.args.jobId,
-        worker: log.args.worker,
-        outputHash: r.outputHash,
-        outputURI: r.outputURI,
-        servedWeightsRoot: r.servedWeightsRoot,
-        runtimeId: r.runtimeId,
-        seed: r.seed,
-        metrics: {
-          trainLossBefore: r.metrics.trainLossBefore,
-          trainLossAfter: r.metrics.trainLossAfter,
-          valLossBefore: r.metrics.valLossBefore,
-          valLossAfter: r.metrics.valLossAfter,
-          evalLoss: r.metrics.evalLoss,
-          evalTokens: r.metrics.evalTokens,
-        },
-        childWeightsRoot: r.childWeightsRoot,
-        childModelId: log.args.childModelId,
-        txHash: log.transactionHash,
-        block: log.blockNumber,
-      });
+      receiptOf.set(log.args.jobId.toString(), { ...toReceipt(log as ReceiptLog), block: log.blockNumber });
     }
     const onChainJobs = await Promise.all(requested.map((log) => jobMarket.getJob(log.args.jobId)));
     const jobs = new Map<string, JobInfo>();

@@ -287,12 +287,29 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {
     await as(page, "alice");
     await go(page, "#/rewards");
+    const headerOcean = async () => {
+      await page.waitForSelector(".account-status .balance:has-text('OCEAN')");
+      return Number(
+        /([\d.,]+) OCEAN/.exec((await page.textContent(".account-status .balance")) ?? "")![1].replace(/,/g, ""),
+      );
+    };
+    const before = await headerOcean();
     const row = page.locator('[data-model="1"]');
     expect(await page.textContent("table.rewards")).to.contain("Harbour M1 (#1)100%");
     await row.locator("button").click();
     await page.waitForSelector('[data-model="1"] .ok', { timeout: 30_000 });
     const claimed = await page.textContent('[data-model="1"] .ok');
     expect(claimed).to.match(/Claimed 2(\.\d+)? OCEAN and 0\.97 datatokens/);
+    // The header's balance is read again after the claim.
+    const gained = Number(/Claimed ([\d.]+) OCEAN/.exec(claimed ?? "")![1]);
+    await page.waitForFunction(
+      (want) => {
+        const m = /([\d.,]+) OCEAN/.exec(document.querySelector(".account-status .balance")?.textContent ?? "");
+        return m !== null && Math.abs(Number(m[1].replace(/,/g, "")) - want) < 0.025;
+      },
+      before + gained,
+      { timeout: 10_000 },
+    );
     await shot(page, "rewards-desktop");
   });
 

@@ -172,6 +172,7 @@ export async function runAction<T>(
   try {
     const v = await work(say);
     status.appendChild(h("p", { class: "ok" }, done(v)));
+    document.dispatchEvent(new Event(CHAIN_CHANGED)); // the header's balance, among others, is stale now
     return v;
   } catch (e) {
     status.appendChild(errorBox(e));
@@ -181,6 +182,10 @@ export async function runAction<T>(
     button.removeAttribute("aria-busy");
   }
 }
+
+/** Dispatched on `document` after an action's transactions succeed. */
+export const CHAIN_CHANGED = "posthuman:chain-changed";
+let balanceListener: (() => void) | undefined;
 
 /** The account picker in the header: dev accounts on a local chain, and the injected wallet. */
 export function renderAccount(app: App, el: HTMLElement): void {
@@ -217,11 +222,18 @@ export function renderAccount(app: App, el: HTMLElement): void {
   );
   fill(el, app.local ? select : null, connect, status);
   if (a) {
-    fill(status, h("span", { class: "addr", title: a.address }, `${a.label} ${short(a.address, 4)}`));
-    app.market.base
-      .balanceOf(a.address)
-      .then((b) => status.appendChild(h("span", { class: "balance" }, ` · ${tokens(b, 2)} OCEAN`)))
-      .catch(() => undefined);
+    const balance = h("span", { class: "balance" });
+    fill(status, h("span", { class: "addr", title: a.address }, `${a.label} ${short(a.address, 4)}`), balance);
+    const show = () =>
+      app.market.base
+        .balanceOf(a.address)
+        .then((b) => fill(balance, ` · ${tokens(b, 2)} OCEAN`))
+        .catch(() => undefined);
+    // Read again after every transaction the page sends (one listener: the header is redrawn on account changes).
+    if (balanceListener) document.removeEventListener(CHAIN_CHANGED, balanceListener);
+    balanceListener = () => void show();
+    document.addEventListener(CHAIN_CHANGED, balanceListener);
+    void show();
     const wrong = app.wrongNetwork();
     if (wrong) status.appendChild(errorBox(wrong));
   }

@@ -792,7 +792,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
       }, cmd),
   );
 
-  const job = program.command("job").description("inspect, fetch, verify and recover jobs");
+  const job = program.command("job").description("inspect, fetch, verify, challenge, settle and recover jobs");
   job
     .command("show <job>")
     .description("a job's on-chain record, receipt, and the worker's view (state, progress, failure)")
@@ -909,6 +909,36 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         const client = await connect(context(cmd));
         const r = await sdk(client.challengeReceipt(id(raw, "job")));
         out.result(r, () => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`);
+      }, cmd),
+    );
+
+  job
+    .command("resolve <job>")
+    .description("the arbiter's decision on a challenged receipt (the arbiter's account only; on `up`, deployer)")
+    .option("--upheld", "the receipt is wrong: slash the worker, refund the fee, return the bond")
+    .option("--dismissed", "the receipt stands: the bond goes to the worker and the job settles")
+    .action((raw: string, o: { upheld?: boolean; dismissed?: boolean }, cmd: Command) =>
+      run(async (out) => {
+        if (Boolean(o.upheld) === Boolean(o.dismissed)) {
+          throw new CliError("no decision given", "add --upheld (the receipt is wrong) or --dismissed (it stands)");
+        }
+        const client = await connect(context(cmd));
+        const r = await sdk(client.jobs.resolve(id(raw, "job"), Boolean(o.upheld)));
+        out.result({ jobId: id(raw, "job"), ...r }, () =>
+          r.upheld
+            ? `challenge of job ${raw} upheld: worker slashed ${tokens(r.slashed)} OCEAN, fee refunded (tx ${r.txHash})`
+            : `challenge of job ${raw} dismissed: the bond went to the worker and the job settled (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+  job
+    .command("settle <job>")
+    .description("pay the worker of a job whose challenge window is over (anyone may; the worker usually does)")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      run(async (out) => {
+        const client = await connect(context(cmd));
+        const r = await sdk(client.jobs.settle(id(raw, "job")));
+        out.result({ jobId: id(raw, "job"), ...r }, () => `job ${raw} settled (tx ${r.txHash})`);
       }, cmd),
     );
 

@@ -194,4 +194,18 @@ export class JobMarketClient extends ContractClient<JobMarket> {
   async challenge(jobId: bigint): Promise<Sent> {
     return { txHash: (await this.send(await this.buildChallengeTx(jobId), "challengeReceipt")).hash };
   }
+
+  async buildResolveTx(jobId: bigint, upheld: boolean): Promise<UnsignedTx> {
+    return unsigned(await this.contract.resolveChallenge.populateTransaction(jobId, upheld));
+  }
+
+  /**
+   * The arbiter's decision on a challenged receipt (the arbiter's key only). Upheld: the worker is slashed, the fee
+   * refunded, the bond returned, a child model frozen. Dismissed: the bond goes to the worker and the job settles.
+   */
+  async resolve(jobId: bigint, upheld: boolean): Promise<{ upheld: boolean; slashed: bigint } & Sent> {
+    const receipt = await this.send(await this.buildResolveTx(jobId, upheld), "resolveChallenge");
+    const e = this.event(receipt, "ChallengeResolved").args;
+    return { upheld: e.upheld as boolean, slashed: e.slashed as bigint, txHash: receipt.hash };
+  }
 }

@@ -263,6 +263,54 @@ describe("SDK (offchain/sdk)", function () {
     });
   });
 
+  describe("challenges", () => {
+    it("challenges a receipt, and the arbiter upholds one (worker slashed, fee back) and dismisses another (settled)", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const alice = await clientFor(f, f.alice);
+      const elena = await clientFor(f, f.elena);
+      const arbiter = await clientFor(f, f.arbiter);
+      const input = Buffer.from("The old men by the lighthouse.\n");
+      const served = (await alice.registry.get(f.m1.modelId)).weightsRoot;
+      const submitted = async () => {
+        const job = await alice.requestJob(f.m1.modelId, EVALUATE, input, {
+          fee: ethers.parseEther("2"),
+          upload: false,
+        });
+        await (await f.ph.jobMarket.connect(f.worker).claimJob(job.jobId)).wait();
+        await submitReceipt(f.ph.jobMarket, f.worker, job.jobId, {
+          outputHash: ethers.id(`out ${job.jobId}`),
+          servedWeightsRoot: served,
+          runtimeId: ethers.id("runtime"),
+          metrics: { evalLoss: toFixedLoss(3.1), evalTokens: 100n },
+        });
+        return job.jobId;
+      };
+      const ocean = (a: string) => f.ocean.oceanToken.balanceOf(a);
+
+      const wrong = await submitted();
+      const aliceBefore = await ocean(f.alice.address);
+      const c = await elena.challengeReceipt(wrong);
+      expect(c.bond).to.equal(f.params.challengeBond);
+      expect((await alice.jobs.get(wrong)).status).to.equal("Challenged");
+      // Only the arbiter decides.
+      const notArbiter = await expectSdkError(elena.jobs.resolve(wrong, true), "REVERTED");
+      expect(notArbiter.message).to.match(/NotArbiter|arbiter/i);
+      const upheld = await arbiter.jobs.resolve(wrong, true);
+      expect(upheld.upheld).to.equal(true);
+      expect(upheld.slashed).to.be.greaterThan(0n);
+      expect((await alice.jobs.get(wrong)).status).to.equal("Slashed");
+      expect(await ocean(f.alice.address)).to.be.greaterThan(aliceBefore); // fee back, plus a part of the collateral
+
+      const right = await submitted();
+      await elena.challengeReceipt(right);
+      const dismissed = await arbiter.jobs.resolve(right, false);
+      expect([dismissed.upheld, dismissed.slashed]).to.deep.equal([false, 0n]);
+      expect((await alice.jobs.get(right)).status).to.equal("Settled");
+      // A settled job cannot be settled again; the SDK names the contract's refusal.
+      await expectSdkError(alice.jobs.settle(right), "REVERTED");
+    });
+  });
+
   describe("revenue", () => {
     it("moves a grandchild's payment up the lineage and claims it for each contributor", async () => {
       const f = await loadFixture(posthumanFixture);

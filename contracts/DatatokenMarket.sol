@@ -117,6 +117,8 @@ contract DatatokenMarket is IDatatokenMarket, ReentrancyGuardTransient {
     ) private returns (uint256 listingId) {
         if (amount == 0) revert DatatokenMarketZeroAmount();
         if (pricePerToken == 0) revert DatatokenMarketZeroPrice();
+        // A frozen model's tokens could never be bought from the listing: refuse it rather than escrow them.
+        if (_registry.isFrozen(modelId)) revert DatatokenMarketModelFrozen(modelId);
         listingId = ++_listingCount;
         _listings[listingId] = Listing(msg.sender, modelId, datatoken, amount, pricePerToken);
         emit ListingCreated(listingId, modelId, msg.sender, amount, pricePerToken);

@@ -60,6 +60,7 @@ interface IDatatokenMarket {
     error DatatokenMarketZeroAddress();
 
     /// @notice Lists `amount` datatokens of `modelId` (pulled from the caller) at `pricePerToken`. Returns the id.
+    /// Reverts with DatatokenMarketModelFrozen for a frozen model.
     function createListing(uint256 modelId, uint256 amount, uint256 pricePerToken) external returns (uint256 listingId);
 
     /// @notice Same as `createListing`, approving the datatoken with an EIP-2612 signature first.

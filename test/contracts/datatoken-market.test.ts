@@ -200,6 +200,21 @@ describe("DatatokenMarket", () => {
         .to.be.revertedWithCustomError(market, "DatatokenMarketModelFrozen")
         .withArgs(f.m2Id);
     });
+
+    it("refuses a new listing of a frozen model, and the seller's tokens stay with the seller", async () => {
+      const f = await loadFixture(challengedTrainFixture);
+      const m2 = await f.ph.registry.getModel(f.m2Id);
+      const market = f.ph.datatokenMarket;
+      const dt = datatokenAt(m2.datatoken, f.bob);
+      await dt.approve(await market.getAddress(), LISTED);
+      await f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true);
+      const before = await dt.balanceOf(f.bob.address);
+      await expect(market.connect(f.bob).createListing(f.m2Id, LISTED, PRICE))
+        .to.be.revertedWithCustomError(market, "DatatokenMarketModelFrozen")
+        .withArgs(f.m2Id);
+      expect(await dt.balanceOf(f.bob.address)).to.equal(before);
+      expect(await market.listingCount()).to.equal(0n);
+    });
   });
 
   describe("cancelListing", () => {

@@ -20,18 +20,19 @@ export function shouldBeTerminal(load: () => Promise<TerminalJob>, status: numbe
     expect((await m.getJob(jobId)).status).to.equal(status);
     const before = await f.ocean.oceanToken.balanceOf(await m.getAddress());
     await time.increase(30 * 86_400);
+    // One at a time: a transaction promise created before it is awaited could reject unobserved.
     const attempts = [
-      m.connect(f.worker).claimJob(jobId),
-      m.connect(f.worker).submitReceipt(jobId, receiptFor()),
-      m.connect(f.worker).failJob(jobId, 1),
-      m.connect(f.bob).cancelJob(jobId),
-      m.connect(f.charlie).reclaimJob(jobId),
-      m.connect(f.elena).challengeReceipt(jobId),
-      m.connect(f.arbiter).resolveChallenge(jobId, true),
-      m.connect(f.charlie).settleJob(jobId),
+      () => m.connect(f.worker).claimJob(jobId),
+      () => m.connect(f.worker).submitReceipt(jobId, receiptFor()),
+      () => m.connect(f.worker).failJob(jobId, 1),
+      () => m.connect(f.bob).cancelJob(jobId),
+      () => m.connect(f.charlie).reclaimJob(jobId),
+      () => m.connect(f.elena).challengeReceipt(jobId),
+      () => m.connect(f.arbiter).resolveChallenge(jobId, true),
+      () => m.connect(f.charlie).settleJob(jobId),
     ];
     for (const attempt of attempts) {
-      await expect(attempt).to.be.revertedWithCustomError(m, "JobMarketUnexpectedStatus").withArgs(jobId, status);
+      await expect(attempt()).to.be.revertedWithCustomError(m, "JobMarketUnexpectedStatus").withArgs(jobId, status);
     }
     expect(await f.ocean.oceanToken.balanceOf(await m.getAddress())).to.equal(before);
   });

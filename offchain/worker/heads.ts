@@ -19,6 +19,13 @@ export interface HeadsOptions {
   backoff?: BackoffOptions;
   /** How long connecting and subscribing may take before the attempt counts as failed (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * While subscribed, a request (`eth_chainId`) is sent this often (default 30 s); a connection that does not answer
+   * within `keepaliveTimeoutMs` (default 10 s) is dropped and made again. A socket that a network middlebox silently
+   * black-holes still looks open, and would otherwise deliver no head ever again.
+   */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
 }
 
 export interface HeadsStatus {
@@ -76,6 +83,8 @@ export function createHeadsSubscriber(o: HeadsOptions): HeadsSubscriber {
   const where = redactUrl(o.url);
   const network = Network.from(o.chainId);
   const connectTimeoutMs = o.connectTimeoutMs ?? 10_000;
+  const keepaliveMs = o.keepaliveMs ?? 30_000;
+  const keepaliveTimeoutMs = o.keepaliveTimeoutMs ?? 10_000;
   // Parts of the URL that may hold an API key, kept out of logged error messages (ws quotes an unparsable URL whole).
   const secrets = [o.url];
   try {
@@ -135,6 +144,8 @@ export function createHeadsSubscriber(o: HeadsOptions): HeadsSubscriber {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        clearInterval(keepalive);
+        clearTimeout(unanswered);
         endRejects(why);
         if (current === conn) current = undefined;
         // Closes the socket (gracefully when open) and cancels ethers' queued requests.
@@ -147,6 +158,8 @@ export function createHeadsSubscriber(o: HeadsOptions): HeadsSubscriber {
       () => conn.end(new Error(`no new-heads subscription within ${connectTimeoutMs} ms`)),
       connectTimeoutMs,
     );
+    let keepalive: NodeJS.Timeout | undefined;
+    let unanswered: NodeJS.Timeout | undefined;
 
     try {
       provider = new WebSocketProvider(o.url, network, { staticNetwork: network });
@@ -183,6 +196,20 @@ export function createHeadsSubscriber(o: HeadsOptions): HeadsSubscriber {
         if (done) return;
         p._register(id, new NewHeads(p, onHead));
         clearTimeout(timer);
+        keepalive = setInterval(() => {
+          if (unanswered) return; // the last one is still out
+          unanswered = setTimeout(
+            () => conn.end(new Error(`the node did not answer a keepalive within ${keepaliveTimeoutMs} ms`)),
+            keepaliveTimeoutMs,
+          );
+          race(p.send("eth_chainId", [])).then(
+            () => {
+              clearTimeout(unanswered);
+              unanswered = undefined;
+            },
+            (e: unknown) => conn.end(e),
+          );
+        }, keepaliveMs);
         st.connected = true;
         if (outage) o.log.info({ ws: where, failures: attempt }, "new-heads WebSocket reconnected");
         else o.log.info({ ws: where }, "subscribed to new heads");

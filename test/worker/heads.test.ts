@@ -5,6 +5,7 @@ import { encodeJobParams, requestJob } from "../../scripts/lib/posthuman";
 import { sha256Hex } from "../../offchain/worker/auth";
 import { createHeadsSubscriber, type HeadsSubscriber } from "../../offchain/worker/heads";
 import { freePort, startHardhatNode, type HardhatNode } from "../support/hardhat-node";
+import { startTcpProxy } from "./support/tcp-proxy";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +77,42 @@ describe("new heads over WebSocket", function () {
       expect(heads.at(-1)).to.equal(1);
       expect(lines.some((l) => l.msg === "new-heads WebSocket reconnected")).to.equal(true);
       expect(s.status()).to.deep.include({ connected: true, lastHead: 1 });
+    });
+
+    it("drops a connection that silently stops answering (keepalive), and resubscribes once the path is back", async () => {
+      node = await startHardhatNode();
+      const proxy = await startTcpProxy(node.port);
+      const heads: (number | null)[] = [];
+      const { log } = captureLog();
+      sub = createHeadsSubscriber({
+        url: `ws://127.0.0.1:${proxy.port}`,
+        chainId: 31337,
+        onHead: (n) => heads.push(n),
+        log,
+        backoff: { minDelayMs: 50, maxDelayMs: 200 },
+        connectTimeoutMs: 500,
+        keepaliveMs: 100,
+        keepaliveTimeoutMs: 300,
+      });
+      const s = sub;
+      try {
+        s.start();
+        await until(() => s.status().connected, "the subscription");
+        proxy.freeze(); // the socket stays open; nothing gets through any more
+        await until(() => !s.status().connected, "the dead connection noticed", 3_000);
+        expect(s.status().lastError?.message).to.match(/did not answer a keepalive within 300 ms/);
+        await sleep(300);
+        expect(s.status().connected, "no subscription through a black hole").to.equal(false);
+        proxy.thaw();
+        await until(() => s.status().connected, "the resubscription", 5_000);
+        const rpc = new ethers.JsonRpcProvider(node.url, 31337, { staticNetwork: true });
+        await rpc.send("evm_mine", []);
+        rpc.destroy();
+        await until(() => heads.includes(1), "a head after the resubscription");
+      } finally {
+        await s.stop();
+        await proxy.close();
+      }
     });
 
     it("keeps retrying a dead port with backoff, never throwing, and stop() ends the retries", async () => {

@@ -7,6 +7,12 @@ export interface TcpProxy {
   pause(): Promise<void>;
   /** Listens again on the same port: the node is back, with its chain state intact. */
   resume(): Promise<void>;
+  /**
+   * Black-holes every connection, open or new, without closing any: bytes are accepted and dropped both ways, as by
+   * a middlebox that lost its state. `thaw()` forwards again.
+   */
+  freeze(): void;
+  thaw(): void;
   close(): Promise<void>;
 }
 
@@ -15,6 +21,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let port = 0;
+  let frozen = false;
   const listen = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const srv = net.createServer((client) => {
@@ -24,8 +31,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           s.on("close", () => sockets.delete(s));
           s.on("error", () => undefined);
         }
-        client.pipe(upstream);
-        upstream.pipe(client);
+        client.on("data", (d: Buffer) => void (frozen || upstream.write(d)));
+        upstream.on("data", (d: Buffer) => void (frozen || client.write(d)));
         client.on("close", () => upstream.destroy());
         upstream.on("close", () => client.destroy());
       });
@@ -49,6 +56,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     url: `http://127.0.0.1:${port}`,
     pause,
     resume: listen,
+    freeze: () => void (frozen = true),
+    thaw: () => void (frozen = false),
     close: pause,
   };
 }

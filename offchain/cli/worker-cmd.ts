@@ -23,6 +23,10 @@ export const WORKER_FLAGS: [string, string][] = [
   ["--poll-interval <duration>", "time between polls, e.g. 2s"],
   ["--max-chunk-blocks <n>", "largest getLogs range"],
   ["--worker-data-dir <dir>", "the worker's database and artifacts (default: <data-dir>/worker)"],
+  [
+    "--store-dir <dir>",
+    "the artifact store (default: <worker-data-dir>/artifacts); an operator's workers may share one",
+  ],
   ["--executor <kind>", "builtin or external"],
   ["--executor-command <cmd>", "program of the external executor"],
   ["--executor-args <list>", "its arguments, comma-separated"],

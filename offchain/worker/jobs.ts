@@ -111,6 +111,16 @@ export function weightsRef(weightsRoot: string): string {
   return `weights/${weightsRoot.toLowerCase()}`;
 }
 
+/**
+ * The artifact-store ref that names a request's input once the API has taken it (signed by the requester, hashing to
+ * the commitment). Keyed by the requesting transaction, so that another request, even one that commits to the same
+ * hash or reuses the id after a reorg, never reads it: only the worker that claims this request does, whichever of the
+ * operator's workers the requester uploaded to.
+ */
+export function inputRef(row: Pick<JobRow, "job_id" | "request_tx">): string {
+  return row.request_tx ? `inputs/${row.request_tx.toLowerCase()}` : `inputs/job-${row.job_id}`;
+}
+
 export interface JobsRepo {
   get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;
   /** Jobs the pipeline still has work on. */

@@ -15,7 +15,7 @@ import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMa
 import { JobStatus, decodeJobParams, toFixedLoss } from "../../scripts/lib/posthuman";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
-import { actionKey, FINAL_STATES, weightsRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
+import { actionKey, inputRef, FINAL_STATES, weightsRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
@@ -386,6 +386,11 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       case "claimed": {
         // Claimed again after a reorg took our claim away: the stored receipt of this very request still holds.
         if (row.input_artifact) return set(row, { state: row.receipt ? "output_stored" : "input_ready" });
+        // The requester may have uploaded to another worker of this operator (sharing the store) that lost the claim.
+        const shared = await o.store.getRef(inputRef(row));
+        if (shared && `0x${shared}` === row.input_hash.toLowerCase()) {
+          return set(row, { input_artifact: shared, state: "input_ready" });
+        }
         if (row.deadline - nowSec() < margin * 2)
           return fail(row, "INPUT_MISSING", "the requester never uploaded the input");
         const { status } = await reconcile(row);

@@ -23,7 +23,7 @@ import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterfa
 import { warnIfArmed } from "./faults";
 import { createHeadsSubscriber, type HeadsSubscriber } from "./heads";
 import { createIngestor, type Ingestor } from "./ingest";
-import { createJobsRepo, weightsRef, type JobsRepo } from "./jobs";
+import { createJobsRepo, inputRef, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
 import { createPipeline, type Pipeline } from "./pipeline";
@@ -189,7 +189,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     return {
       requester: row.requester,
       inputHash: row.input_hash,
-      acceptsInput: (row.state === "seen" || row.state === "claimed") && !row.input_artifact,
+      // "lost": another worker claimed it, perhaps one of this operator's sharing the store (it reads the input ref).
+      acceptsInput: (row.state === "seen" || row.state === "claimed" || row.state === "lost") && !row.input_artifact,
       resultArtifact: row.result_artifact ?? undefined,
       status: {
         state: row.state,
@@ -225,7 +226,10 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       getJob: jobView,
       contractSignatureValid: erc1271Checker(provider),
       async inputReceived(jobId, artifact) {
+        const row = jobs.get(jobId);
         jobs.update(jobId, { input_artifact: artifact });
+        // The operator's other workers sharing the store find it there if one of them wins the claim.
+        if (row) await store.setRef(inputRef(row), artifact);
         pipeline.wake();
       },
       async acceptModel(modelId, uploader, dir) {

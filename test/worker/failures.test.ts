@@ -92,7 +92,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     ]);
   });
 
-  it("refuses invalid UTF-8 and oversized inputs, fails those jobs on chain with INPUT_MISSING and refunds them; other jobs run", async () => {
+  it("refuses invalid UTF-8 and oversized inputs, fails those jobs (and a copy of another job's commitment) with INPUT_MISSING and refunds them; other jobs run", async () => {
     const market = w.ph.jobMarket;
     const balance = () => w.ocean.oceanToken.balanceOf(w.address("derek"));
     const before = await balance();
@@ -113,6 +113,9 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     ];
     const prompts = Buffer.from("The fishing boats came home\n");
     const good = await request("derek", "Infer", sha256Hex(prompts), INFER);
+    // Bob copies the commitment of Derek's job (it is public) without having the bytes: the worker holds them, for
+    // Derek's request only, so Bob's job waits for an input that never comes.
+    const copycat = await request("bob", "Infer", sha256Hex(prompts), INFER, 45);
     for (const b of bad) await expect(upload("derek", b.jobId, b.input)).to.be.rejectedWith(b.refusal);
     await upload("derek", good, prompts);
 
@@ -127,6 +130,9 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
       "submitted",
       "settled",
     ]);
+    const stolen = await rw.worker.pipeline.until(copycat, ["failed"], 120_000);
+    expect(stolen).to.deep.include({ state: "failed", error_code: "INPUT_MISSING" });
+    expect(rw.runs.get(String(copycat)), "runs of the copycat job").to.equal(undefined);
     // Both refused jobs' fees came back; only the job that ran costs Derek its fee.
     expect(await balance()).to.equal(before - ethers.parseEther("2"));
     // Its result is Derek's alone: a download signed by anyone else is refused.

@@ -56,13 +56,14 @@ async function upload(w: World, workers: RunningWorker[], jobId: bigint, input: 
 
 /** The row of the worker that ran the job, once its receipt is mined. */
 async function receipted(workers: RunningWorker[], jobId: bigint): Promise<JobRow> {
-  for (const end = Date.now() + 600_000; Date.now() < end; await sleep(25)) {
+  for (const end = Date.now() + 120_000; Date.now() < end; await sleep(25)) {
     for (const x of workers) {
       const row = x.worker.jobs.get(jobId);
       if (row && (row.state === "submitted" || row.state === "settled") && row.submitted_at_ms) return row;
     }
   }
-  throw new Error(`job ${jobId} got no receipt in 10 minutes`);
+  const states = workers.map((x, i) => `worker ${i + 1}: ${x.worker.jobs.get(jobId)?.state ?? "not seen"}`);
+  throw new Error(`job ${jobId} got no receipt in 2 minutes (${states.join(", ")})`);
 }
 
 /** Requests `n` inference jobs and waits for their receipts: one at a time, or all at once (a burst). */
@@ -180,7 +181,7 @@ if (require.main === module) {
   const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
   benchWorker()
     .then((f) => {
-      printFigures("Worker", f);
+      printFigures("Worker", f, "worker.json");
       console.log(`  → ${writeFigures("worker.json", f)}`);
     })
     .catch((e: unknown) => {

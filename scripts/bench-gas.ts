@@ -317,7 +317,7 @@ if (require.main === module) {
   const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
   benchGas()
     .then((f) => {
-      printFigures("PostHuman protocol (gas)", f);
+      printFigures("PostHuman protocol (gas)", f, "gas.json");
       console.log(`  → ${writeFigures("gas.json", f)}`);
     })
     .catch((e: unknown) => {

@@ -355,7 +355,7 @@ async function main(): Promise<void> {
     return;
   }
   const figures = await benchMl({ skipSmall: process.env.BENCH_ML_SKIP_SMALL === "1" });
-  printFigures("Model runtime (ml)", figures);
+  printFigures("Model runtime (ml)", figures, "ml.json");
   console.log(`  → ${writeFigures("ml.json", figures)}`);
 }
 

@@ -35,7 +35,7 @@ if (require.main === module) {
   const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
   benchOcean()
     .then((f) => {
-      printFigures("Ocean", f);
+      printFigures("Ocean", f, "ocean.json");
       writeFigures("ocean.json", f);
     })
     .catch((e: unknown) => {

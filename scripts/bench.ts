@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark of the project, each writing bench/results/<area>.json
- * (a JSON array of {name, value, unit, params}). Figures are printed as they come.
+ * (a JSON array of {name, value, unit, params}). Figures are printed as they come, each beside its committed
+ * baseline (bench/baselines/<area>.json) and the ratio to it; UPDATE_BENCH_BASELINE=1 rewrites the baselines.
  *   npm run bench                 all areas
  *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker)
  */
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     const [title, run] = suites[area];
     const started = Date.now();
     const figures = await run();
-    printFigures(`${title} — ${((Date.now() - started) / 1000).toFixed(0)} s`, figures);
+    printFigures(`${title} — ${((Date.now() - started) / 1000).toFixed(0)} s`, figures, `${area}.json`);
     console.log(`  → ${writeFigures(`${area}.json`, figures)}`);
   }
 }

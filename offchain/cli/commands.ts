@@ -112,6 +112,27 @@ function modelLine(m: ModelRecord, name: string, who: (a: string) => string): st
 }
 
 export function addUserCommands(program: Command, run: Run, context: (cmd: Command) => CommandContext): void {
+  /** A command that sends one transaction about the `<what>` it names and says what it did. */
+  const txCommand = <R extends { txHash: string }>(
+    parent: Command,
+    what: "job" | "listing",
+    name: string,
+    description: string,
+    send: (client: PostHuman, target: bigint) => Promise<R>,
+    say: (raw: string, r: R) => string,
+  ): void => {
+    parent
+      .command(`${name} <${what}>`)
+      .description(description)
+      .action((raw: string, _o: unknown, cmd: Command) =>
+        run(async (out) => {
+          const client = await connect(context(cmd));
+          const r = await sdk(send(client, id(raw, what)));
+          out.result(r, () => say(raw, r));
+        }, cmd),
+      );
+  };
+
   // ─── Models ──────────────────────────────────────────────────────────────────────────────────────────────
   const model = program.command("model").description("create, publish and inspect models");
 
@@ -522,16 +543,14 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         );
       }, cmd),
     );
-  market
-    .command("cancel <listing>")
-    .description("take your unsold datatokens back")
-    .action((raw: string, _o: unknown, cmd: Command) =>
-      run(async (out) => {
-        const client = await connect(context(cmd));
-        const r = await sdk(client.listings.cancelListing(id(raw, "listing")));
-        out.result(r, () => `listing ${raw} cancelled: ${tokens(r.returned)} datatokens back (tx ${r.txHash})`);
-      }, cmd),
-    );
+  txCommand(
+    market,
+    "listing",
+    "cancel",
+    "take your unsold datatokens back",
+    (client, listing) => client.listings.cancelListing(listing),
+    (raw, r) => `listing ${raw} cancelled: ${tokens(r.returned)} datatokens back (tx ${r.txHash})`,
+  );
 
   program
     .command("balance [address]")
@@ -875,42 +894,32 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         return v.verified ? 0 : 3;
       }, cmd),
     );
-  job
-    .command("cancel <job>")
-    .description("cancel your job while no worker has claimed it: the fee comes back (the datatoken was consumed)")
-    .action((raw: string, _o: unknown, cmd: Command) =>
-      run(async (out) => {
-        const client = await connect(context(cmd));
-        const r = await sdk(client.jobs.cancel(id(raw, "job")));
-        out.result(r, () => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN refunded (tx ${r.txHash})`);
-      }, cmd),
-    );
-  job
-    .command("reclaim <job>")
-    .description(
-      "after its deadline without a receipt: refund the fee and slash the claimant's collateral to the requester",
-    )
-    .action((raw: string, _o: unknown, cmd: Command) =>
-      run(async (out) => {
-        const client = await connect(context(cmd));
-        const r = await sdk(client.jobs.reclaim(id(raw, "job")));
-        out.result(r, () => `job ${raw} reclaimed (tx ${r.txHash})`);
-      }, cmd),
-    );
+  txCommand(
+    job,
+    "job",
+    "cancel",
+    "cancel your job while no worker has claimed it: the fee comes back (the datatoken was consumed)",
+    (client, j) => client.jobs.cancel(j),
+    (raw, r) => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN refunded (tx ${r.txHash})`,
+  );
+  txCommand(
+    job,
+    "job",
+    "reclaim",
+    "after its deadline without a receipt: refund the fee and slash the claimant's collateral to the requester",
+    (client, j) => client.jobs.reclaim(j),
+    (raw, r) => `job ${raw} reclaimed (tx ${r.txHash})`,
+  );
 
-  job
-    .command("challenge <job>")
-    .description(
-      "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
-        "the arbiter decides, and an upheld challenge slashes the worker",
-    )
-    .action((raw: string, _o: unknown, cmd: Command) =>
-      run(async (out) => {
-        const client = await connect(context(cmd));
-        const r = await sdk(client.challengeReceipt(id(raw, "job")));
-        out.result(r, () => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`);
-      }, cmd),
-    );
+  txCommand(
+    job,
+    "job",
+    "challenge",
+    "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
+      "the arbiter decides, and an upheld challenge slashes the worker",
+    (client, j) => client.challengeReceipt(j),
+    (raw, r) => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
+  );
 
   job
     .command("resolve <job>")
@@ -931,16 +940,14 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
         );
       }, cmd),
     );
-  job
-    .command("settle <job>")
-    .description("pay the worker of a job whose challenge window is over (anyone may; the worker usually does)")
-    .action((raw: string, _o: unknown, cmd: Command) =>
-      run(async (out) => {
-        const client = await connect(context(cmd));
-        const r = await sdk(client.jobs.settle(id(raw, "job")));
-        out.result({ jobId: id(raw, "job"), ...r }, () => `job ${raw} settled (tx ${r.txHash})`);
-      }, cmd),
-    );
+  txCommand(
+    job,
+    "job",
+    "settle",
+    "pay the worker of a job whose challenge window is over (anyone may; the worker usually does)",
+    (client, j) => client.jobs.settle(j),
+    (raw, r) => `job ${raw} settled (tx ${r.txHash})`,
+  );
 
   // ─── Revenue ─────────────────────────────────────────────────────────────────────────────────────────────
   program

@@ -2,7 +2,12 @@
 import { ethers } from "ethers";
 import { ERC721Template__factory, ModelRegistry__factory, type ModelRegistry } from "../../typechain-types";
 import type { IModelRegistry } from "../../typechain-types/artifacts/contracts/ModelRegistry";
-import { publishParams, type PublishedModel, type PublishModelOptions } from "../../scripts/lib/posthuman";
+import {
+  publishParams,
+  publishedModelOf,
+  type PublishedModel,
+  type PublishModelOptions,
+} from "../../scripts/lib/posthuman";
 import { ContractClient, type SdkContext, type UnsignedTx, unsigned } from "./base";
 import { SdkError } from "./errors";
 
@@ -124,15 +129,7 @@ export class ModelRegistryClient extends ContractClient<ModelRegistry> {
     if (!o.weightsRoot || o.weightsRoot === ethers.ZeroHash)
       throw new SdkError("MODEL_FOLDER_MISSING", "A model needs its weights root to be published.");
     const receipt = await this.send(await this.buildPublishTx(o), "publishModel");
-    const ev = this.event(receipt, "ModelPublished");
-    return {
-      modelId: ev.args.modelId as bigint,
-      nft: ev.args.nft as string,
-      datatoken: ev.args.datatoken as string,
-      vault: ev.args.vault as string,
-      exchangeId: ev.args.exchangeId as string,
-      txHash: receipt.hash,
-    };
+    return publishedModelOf(this.event(receipt, "ModelPublished"), receipt.hash);
   }
 
   config(): Promise<IModelRegistry.ConfigStructOutput> {

@@ -22,8 +22,9 @@ import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { ethers, type TypedDataDomain } from "ethers";
+import type { TypedDataDomain } from "ethers";
 import { authDigest, recoverAuth, type AuthMessage } from "./auth";
+import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "./model-upload";
 import type { ArtifactStore } from "./store";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
@@ -81,27 +82,8 @@ export class ApiError extends Error {
 }
 
 /** Files a model folder may hold (Hugging Face GPT-2 layout). Anything else is refused. */
-export const MODEL_FILES = new Set([
-  "config.json",
-  "model.safetensors",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "generation_config.json",
-  "special_tokens_map.json",
-  "vocab.json",
-  "merges.txt",
-]);
-
-export interface ManifestEntry {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-/** The manifest hash a ModelUpload signature covers: sha256 over the canonical manifest JSON. */
-export function manifestHash(entries: ManifestEntry[]): string {
-  return ethers.sha256(ethers.toUtf8Bytes(JSON.stringify(entries.map((e) => [e.path, e.size, e.sha256]))));
-}
+export const MODEL_FILES: ReadonlySet<string> = new Set(MODEL_FILE_NAMES);
+export { manifestHash, type ManifestEntry };
 
 function parseId(raw: string): bigint {
   if (!/^\d{1,78}$/.test(raw)) throw new ApiError(400, "BAD_ID", `"${raw}" is not a decimal id`);

@@ -394,14 +394,18 @@ export async function publishModel(
 ): Promise<PublishedModel> {
   const tx = await registry.connect(signer).publishModel(publishParams(o));
   const receipt = await tx.wait();
-  const ev = findEvent(registry, receipt, "ModelPublished");
+  return publishedModelOf(findEvent(registry, receipt, "ModelPublished"), tx.hash);
+}
+
+/** What a ModelPublished event says of the new model. */
+export function publishedModelOf(ev: ethers.LogDescription, txHash: string): PublishedModel {
   return {
     modelId: ev.args.modelId as bigint,
     nft: ev.args.nft as string,
     datatoken: ev.args.datatoken as string,
     vault: ev.args.vault as string,
     exchangeId: ev.args.exchangeId as string,
-    txHash: tx.hash,
+    txHash,
   };
 }
 

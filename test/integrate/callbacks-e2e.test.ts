@@ -28,7 +28,15 @@ import { EXAMPLE_CONSUMER_KEY } from "../../scripts/lib/deploy";
 import { sha256Hex } from "../../offchain/worker/auth";
 import { evaluate } from "../../offchain/ml";
 import { CallbackConsumerMock__factory } from "../../typechain-types";
-import { publishTinyModel, startWorker, startWorld, type Name, type RunningWorker, type World } from "../support/world";
+import {
+  publishTinyModel,
+  startWorker,
+  startWorld,
+  uploadWhenSeen,
+  type Name,
+  type RunningWorker,
+  type World,
+} from "../support/world";
 
 const PROMPTS = Buffer.from("The harbour town woke\nWind south-west, force\n");
 /** The named dataset of the bounty, and what finetune A is trained on (so that A beats the base model on it). */
@@ -72,15 +80,6 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
     rw.worker.pipeline.wake();
   }
 
-  /** Uploads a job's input through the worker's API once the worker has seen the job, signed by `signer`. */
-  async function uploadWhenSeen(signer: ethers.Signer, jobId: bigint, input: Buffer): Promise<void> {
-    for (let i = 0; !rw.worker.jobs.get(jobId); i++) {
-      if (i > 200) throw new Error(`the worker never saw job ${jobId}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await rw.client.uploadInput(signer, jobId, input);
-  }
-
   /** Requests a finetune of M1 on EVAL_TEXT from `who` and uploads its input; returns the job id. */
   async function requestTraining(who: Name, learningRate: bigint, steps: number): Promise<bigint> {
     await (await dt().transfer(w.address(who), ether("1"))).wait();
@@ -95,15 +94,7 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
         params: { steps, batchSize: 2, contextLength: 32, learningRate, warmupSteps: 1, weightDecay: 0n },
       }),
     });
-    for (let i = 0; ; i++) {
-      try {
-        await rw.client.uploadInput(w.wallet(who), jobId, EVAL_TEXT);
-        break;
-      } catch (e) {
-        if (i > 100 || !/UNKNOWN_JOB|not known/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await uploadWhenSeen(rw, w.wallet(who), jobId, EVAL_TEXT);
     return jobId;
   }
 
@@ -214,8 +205,8 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
       const receipt = await (await bounty.connect(w.wallet(who)).enter(model)).wait();
       jobs[who] = findEvent(bounty, receipt, "EntryRequested").args.jobId as bigint;
       // The requester is the bounty contract: the entrant's own signature is refused, the sponsor's is the bounty's.
-      await expect(uploadWhenSeen(w.wallet(who), jobs[who], EVAL_TEXT)).to.be.rejectedWith(/requester/);
-      await uploadWhenSeen(sponsor, jobs[who], EVAL_TEXT);
+      await expect(uploadWhenSeen(rw, w.wallet(who), jobs[who], EVAL_TEXT)).to.be.rejectedWith(/requester/);
+      await uploadWhenSeen(rw, sponsor, jobs[who], EVAL_TEXT);
     }
     const bobBefore = await w.ocean.oceanToken.balanceOf(w.address("bob"));
     for (const jobId of Object.values(jobs)) await rw.worker.pipeline.until(jobId, ["settled"], 240_000);

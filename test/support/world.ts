@@ -144,6 +144,26 @@ export interface RunningWorker {
   runs: Map<string, number>;
 }
 
+/**
+ * Uploads a job's input to `rw`'s API, signed by `signer`, retrying while the worker has not ingested the job yet
+ * (for up to about 10 s); any other refusal is thrown.
+ */
+export async function uploadWhenSeen(
+  rw: RunningWorker,
+  signer: ethers.Signer,
+  jobId: bigint,
+  input: Uint8Array,
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await rw.client.uploadInput(signer, jobId, input);
+    } catch (e) {
+      if (i > 100 || !/UNKNOWN_JOB|not known/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Starts an in-process worker for `who` against the world, with its own data directory. */
 export async function startWorker(
   w: World,

@@ -1,6 +1,6 @@
 /**
- * The web app keeps browser-safe copies of a few things the worker and the CLI define in Node-only modules: the
- * model-upload encoding (offchain/worker/api.ts) and the dev accounts (offchain/cli/accounts.ts). They must not drift.
+ * The web app shares the model-upload encoding with the worker (offchain/worker/model-upload.ts, browser-safe) and
+ * keeps a browser-safe copy of the dev accounts (offchain/cli/accounts.ts, Node-only). Neither may drift.
  */
 import { expect } from "chai";
 import { manifestHash, MODEL_FILES } from "../../offchain/worker/api";

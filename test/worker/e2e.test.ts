@@ -2,7 +2,15 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { encodeJobParams, requestJob, JobStatus, benchmarkId } from "../../scripts/lib/posthuman";
 import { sha256Hex } from "../../offchain/worker/auth";
-import { publishTinyModel, startWorker, startWorld, type Name, type RunningWorker, type World } from "../support/world";
+import {
+  publishTinyModel,
+  startWorker,
+  startWorld,
+  uploadWhenSeen,
+  type Name,
+  type RunningWorker,
+  type World,
+} from "../support/world";
 
 const PROMPTS = Buffer.from("The harbour town woke\nWind south-west, force\n");
 const TEXT = Buffer.from(
@@ -47,19 +55,8 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
       deadline: now + 600,
       params,
     });
-    await uploadWhenSeen(who, jobId, input);
+    await uploadWhenSeen(rw, w.wallet(who), jobId, input);
     return jobId;
-  }
-
-  async function uploadWhenSeen(who: Name, jobId: bigint, input: Buffer) {
-    for (let i = 0; ; i++) {
-      try {
-        return await rw.client.uploadInput(w.wallet(who), jobId, input);
-      } catch (e) {
-        if (i > 100 || !/UNKNOWN_JOB|not known/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
   }
 
   it("runs an inference job from request to settlement and pays the worker", async () => {

@@ -3,7 +3,14 @@ import { ethers } from "ethers";
 import { encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
 import { sha256Hex } from "../../offchain/worker/auth";
 import { FAIL_REASONS } from "../../offchain/worker/pipeline";
-import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
+import {
+  publishTinyModel,
+  startWorker,
+  startWorld,
+  uploadWhenSeen,
+  type RunningWorker,
+  type World,
+} from "../support/world";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
 const TRAIN = encodeJobParams({
@@ -44,16 +51,8 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     });
   }
 
-  async function upload(who: "bob" | "derek", jobId: bigint, input: Buffer) {
-    for (let i = 0; ; i++) {
-      try {
-        return await rw.client.uploadInput(w.wallet(who), jobId, input);
-      } catch (e) {
-        if (i > 100 || !/not known/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
+  const upload = (who: "bob" | "derek", jobId: bigint, input: Buffer) =>
+    uploadWhenSeen(rw, w.wallet(who), jobId, input);
 
   it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT, refunds the fee, and carries on", async () => {
     const short = Buffer.from("Too short to train on.\n");

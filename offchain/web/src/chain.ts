@@ -21,6 +21,7 @@ import {
   type FixedRateExchange,
   type ModelRegistry,
 } from "../../../typechain-types";
+import type { ListingRecord } from "../../sdk/datatoken-market";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../sdk/receipt";
 import type { WebConfig } from "./config";
 
@@ -55,14 +56,8 @@ export interface EvalRun {
   block: number;
 }
 
-export interface ListingInfo {
-  id: bigint;
-  seller: string;
-  modelId: bigint;
-  datatoken: string;
-  remaining: bigint;
-  pricePerToken: bigint;
-}
+/** An open holder listing (the SDK's shape). */
+export type ListingInfo = ListingRecord;
 
 export interface ModelInfo {
   id: bigint;

@@ -5,6 +5,7 @@
  */
 import { ethers, type TypedDataDomain } from "ethers";
 import { sha256Hex, signAuth } from "../../worker/auth";
+import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../../worker/model-upload";
 import { WorkerApiError } from "./errors";
 
 /** One file of a model folder, as the page read it from a file input. */
@@ -13,28 +14,9 @@ export interface ModelFile {
   bytes: Uint8Array;
 }
 
-export interface ManifestEntry {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-/** The files a model folder may hold (offchain/worker/api.ts MODEL_FILES). */
-export const MODEL_FILES: readonly string[] = [
-  "config.json",
-  "model.safetensors",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "generation_config.json",
-  "special_tokens_map.json",
-  "vocab.json",
-  "merges.txt",
-];
-
-/** The hash a ModelUpload signature covers (offchain/worker/api.ts manifestHash; a test keeps the two equal). */
-export function manifestHash(entries: ManifestEntry[]): string {
-  return ethers.sha256(ethers.toUtf8Bytes(JSON.stringify(entries.map((e) => [e.path, e.size, e.sha256]))));
-}
+/** The files a model folder may hold. */
+export const MODEL_FILES = MODEL_FILE_NAMES;
+export { manifestHash, type ManifestEntry };
 
 /** sha256 of bytes as 0x hex: the browser's native digest where it has one (secure contexts), ethers' otherwise. */
 export async function sha256Of(bytes: Uint8Array): Promise<string> {

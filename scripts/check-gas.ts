@@ -1,5 +1,5 @@
 /**
- * CI's gas gate: recomputes the protocol's gas figures (scripts/bench-gas.ts) and compares them with the committed
+ * CI's gas gate: recomputes the protocol's gas figures (offchain/bench/gas.ts) and compares them with the committed
  * baseline, bench/gas-baseline.json.
  *   npx hardhat run scripts/check-gas.ts                          → exits 1 when a figure grew by more than 5%
  *   UPDATE_GAS_BASELINE=1 npx hardhat run scripts/check-gas.ts    → rewrites the baseline (commit it with the change)
@@ -9,7 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { BenchFigure } from "./lib/bench";
+import type { BenchFigure } from "../offchain/bench/figures";
 
 export const GAS_BASELINE = path.join(__dirname, "..", "bench", "gas-baseline.json");
 export const GAS_TOLERANCE = 0.05;
@@ -78,7 +78,7 @@ export function readBaseline(file = GAS_BASELINE): BenchFigure[] {
 
 async function main(): Promise<void> {
   // Imported here so that requiring this module (tests of compareGas) does not need a Hardhat runtime.
-  const { benchGas } = await import("./bench-gas");
+  const { benchGas } = await import("../offchain/bench/gas");
   const current = await benchGas();
   if (process.env.UPDATE_GAS_BASELINE === "1") {
     fs.writeFileSync(GAS_BASELINE, JSON.stringify(current, null, 2) + "\n");

@@ -18,7 +18,7 @@ import {
   ModelRegistry__factory,
   RoyaltyVault__factory,
 } from "../../typechain-types";
-import { toFixedLoss } from "../../scripts/lib/posthuman";
+import { toFixedLoss } from "../../offchain/protocol/params";
 import { cli, ok, startUp, type CliRun, type UpProcess } from "./cli-process";
 
 const DATA = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");

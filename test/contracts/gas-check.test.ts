@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { compareGas, figureKey, readBaseline, CONSTANT_COST_PAIRS } from "../../scripts/check-gas";
-import type { BenchFigure } from "../../scripts/lib/bench";
+import type { BenchFigure } from "../../offchain/bench/figures";
 
 const fig = (name: string, value: number, params: Record<string, unknown> = {}): BenchFigure => ({
   name,

@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
 import type { Page } from "playwright-core";
-import { attachPostHuman, type PostHumanAddresses } from "../../scripts/lib/posthuman";
+import { attachPostHuman, type PostHumanAddresses } from "../../offchain/protocol/contracts";
 import { createModel } from "../../offchain/ml";
 import { up, type UpHandle } from "../../offchain/cli/up";
 import { devWallet } from "../../offchain/cli/accounts";

@@ -54,6 +54,8 @@ export function torchScript(): string {
 }
 
 export interface TorchSettings {
+  /** A probe already made (probeTorch) of the Python to use: skips probing again. */
+  probe?: TorchProbe;
   /** The Python with torch and numpy; default $POSTHUMAN_TORCH_PYTHON, else the first of python3, /usr/bin/python3 that has torch. */
   python?: string;
   /** "auto" (default): CUDA when torch sees a GPU, else the CPU. */
@@ -132,7 +134,7 @@ export function probeTorch(python?: string): TorchProbe {
   );
 }
 
-interface Resolved {
+export interface Resolved {
   device: "cpu" | "cuda";
   precision: "bf16" | "fp32";
   inferencePrecision: "bf16" | "fp32";
@@ -142,7 +144,7 @@ interface Resolved {
   gpus: number;
 }
 
-function resolveSettings(s: TorchSettings, p: TorchProbe): Resolved {
+export function resolveSettings(s: TorchSettings, p: TorchProbe): Resolved {
   const want = s.device ?? "auto";
   if (want === "cuda" && p.gpuCount === 0)
     throw new MlError("DEVICE_UNAVAILABLE", `device cuda: torch ${p.torch} in ${p.python} sees no GPU`);
@@ -222,7 +224,7 @@ export class TorchExecutor implements Executor {
 
   /** Probes the Python (a second or two): throws DEVICE_UNAVAILABLE naming what is missing. */
   constructor(private readonly settings: TorchSettings = {}) {
-    this.probe = probeTorch(settings.python);
+    this.probe = settings.probe ?? probeTorch(settings.python);
     this.resolved = resolveSettings(settings, this.probe);
     this.runtimeId = torchRuntimeId(this.probe, this.resolved);
   }

@@ -4,20 +4,9 @@ import * as path from "path";
 import { createModel, isMlError, Progress, weightsRoot } from "../../offchain/ml";
 import { BuiltinExecutor, ExecResult, JobKind } from "../../offchain/ml/executor";
 import { disposeServed } from "../../offchain/ml/serve";
-import { probeTorch, TorchExecutor, TorchProbe, torchRuntimeId } from "../../offchain/ml/torch-executor";
+import { TorchExecutor, torchRuntimeId } from "../../offchain/ml/torch-executor";
+import { TORCH_PYTHON, torchProbe } from "./pytorch-support";
 import { CORPUS, tmpDir } from "./helpers";
-
-/** Debian's PyTorch (apt-get install python3-torch): CI installs it; the Python first on PATH may not have torch. */
-export const TORCH_PYTHON = process.env.POSTHUMAN_TORCH_PYTHON ?? "/usr/bin/python3";
-
-/** The probe of TORCH_PYTHON, or why the PyTorch tests cannot run here. */
-export function torchProbe(): TorchProbe | string {
-  try {
-    return probeTorch(TORCH_PYTHON);
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
 
 interface JobSpec {
   kind: JobKind;

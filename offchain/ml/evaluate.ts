@@ -67,7 +67,7 @@ export interface EvalOptions extends EvalParams {
   signal?: AbortSignal;
 }
 
-function resolve(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } {
+export function resolveEvalParams(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } {
   const ctx = p.contextLength ?? c.n_positions;
   if (!Number.isSafeInteger(ctx) || ctx < 2 || ctx > c.n_positions) {
     throw new MlError("PARAMS_INVALID", `contextLength must be an integer in [2, ${c.n_positions}], got ${ctx}`);
@@ -79,7 +79,7 @@ function resolve(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } 
   return { ctx, stride };
 }
 
-function loadTokens(
+export function loadEvalTokens(
   files: string[],
   tok: Gpt2Tokenizer,
   ctx: number,
@@ -145,8 +145,8 @@ function finish(
 export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOptions): Promise<EvalResult> {
   const served = await loadServed(modelDir, { ...opts, limits: opts.modelLimits ?? opts.limits });
   const c = served.config;
-  const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(
+  const { ctx, stride } = resolveEvalParams(c, opts);
+  const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
     served.tokenizer,
     ctx,
@@ -172,8 +172,8 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
 export async function evaluateTf(modelDir: string, opts: EvalOptions): Promise<EvalResult> {
   const ck = loadCheckpoint(modelDir, { limits: opts.modelLimits ?? DEFAULT_MODEL_LIMITS });
   const c = ck.config;
-  const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(
+  const { ctx, stride } = resolveEvalParams(c, opts);
+  const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
     ck.tokenizer,
     ctx,

@@ -82,6 +82,8 @@ describe("JobMarket", () => {
           unstakeDelay: base.unstakeDelay,
           challengeBond: base.challengeBond,
           minWorkerStake: base.minWorkerStake,
+          callbackGasPrice: base.callbackGasPrice,
+          failPenaltyBps: base.failPenaltyBps,
           ...overrides,
         },
       };

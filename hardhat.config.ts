@@ -2,8 +2,8 @@ import { subtask } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, TASK_TEST_GET_TEST_FILES } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
 import "@nomicfoundation/hardhat-toolbox";
-import { oceanArtifactPaths } from "./scripts/lib/ocean-artifacts";
-import { remoteNetworkFromEnv } from "./scripts/lib/network-env";
+import { oceanArtifactPaths } from "./offchain/deploy/ocean-artifacts";
+import { remoteNetworkFromEnv } from "./offchain/deploy/network-env";
 
 const SOLC_VERSION = "0.8.28";
 

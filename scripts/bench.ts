@@ -5,11 +5,11 @@
  *   npm run bench                 all areas
  *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker)
  */
-import { benchOcean } from "./bench-ocean";
-import { benchGas } from "./bench-gas";
-import { benchMl } from "./bench-ml";
-import { benchWorker } from "./bench-worker";
-import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
+import { benchOcean } from "../offchain/bench/ocean";
+import { benchGas } from "../offchain/bench/gas";
+import { benchMl } from "../offchain/bench/ml";
+import { benchWorker } from "../offchain/bench/worker";
+import { printFigures, writeFigures, type BenchFigure } from "../offchain/bench/figures";
 
 const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
   ocean: ["Ocean Protocol (gas)", benchOcean],

@@ -4,8 +4,8 @@
  * Running it again deploys nothing when every contract in the address book still has code.
  */
 import { ethers, network } from "hardhat";
-import { addressBookPath, readAddressBook, writeAddressBook } from "./lib/address-book";
-import { deployAll } from "./lib/deploy";
+import { addressBookPath, readAddressBook, writeAddressBook } from "../offchain/deploy/address-book";
+import { deployAll } from "../offchain/deploy/deploy";
 
 async function main(): Promise<void> {
   const [deployer] = await ethers.getSigners();

@@ -1,7 +1,8 @@
 /**
  * `npm pack` / `npm publish` run this (package.json "prepack", after `hardhat compile`): builds what the npm package
  * ships besides the Solidity sources, into dist/ (ignored by git, rebuilt from scratch each time):
- *   dist/**.js + .d.ts   the SDK (offchain/sdk) with what it imports, the helpers of scripts/lib, and the typechain
+ *   dist/**.js + .d.ts   the SDK (offchain/sdk) with what it imports, the protocol (offchain/protocol) and deploy
+ *                        (offchain/deploy) helpers, and the typechain
  *                        bindings of PostHuman's and Ocean's contracts (tsc -p tsconfig.build.json)
  *   dist/abi/<Name>.json the ABI of each PostHuman contract, interface and example (from artifacts/)
  */

@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deployAll } from "../scripts/lib/deploy";
-import { addressBookPath, readAddressBook, writeAddressBook } from "../scripts/lib/address-book";
-import { publishedOceanAddresses } from "../scripts/lib/ocean";
-import { remoteNetworkFromEnv } from "../scripts/lib/network-env";
+import { deployAll } from "../offchain/deploy/deploy";
+import { addressBookPath, readAddressBook, writeAddressBook } from "../offchain/deploy/address-book";
+import { publishedOceanAddresses } from "../offchain/deploy/ocean";
+import { remoteNetworkFromEnv } from "../offchain/deploy/network-env";
 
 async function firstDeploy() {
   const [deployer] = await ethers.getSigners();

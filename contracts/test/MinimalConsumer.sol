@@ -6,7 +6,7 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {IJobMarketConsumer} from "../interfaces/IJobMarketConsumer.sol";
 
 /// @notice Bench contract: a requester whose hooks do nothing, so that the gas of a delivery measures the market's
-/// overhead alone (scripts/bench-gas.ts). Not deployed outside tests and benches.
+/// overhead alone (offchain/bench/gas.ts). Not deployed outside tests and benches.
 contract MinimalConsumer is IJobMarketConsumer {
     IJobMarket public immutable market;
 

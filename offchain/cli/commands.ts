@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { benchmarkId, toFixedLoss, type JobParams } from "../../scripts/lib/posthuman";
+import { benchmarkId, toFixedLoss, type JobParams } from "../protocol/params";
 import type { PostHuman, RequestedJob } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode, ModelRecord } from "../sdk/registry";

@@ -5,10 +5,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ethers } from "ethers";
-import { addressBookPath, readAddressBook } from "../../scripts/lib/address-book";
+import { addressBookPath, readAddressBook } from "../deploy/address-book";
 import { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
-import { resolveWallet } from "./accounts";
+import { resolveWallet } from "../deploy/accounts";
 import { CliError } from "./output";
 
 /** The global options, as every command sees them. */

@@ -13,14 +13,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { JobStatus, benchmarkId, encodeJobParams, toFixedLoss, type JobParams } from "../../scripts/lib/posthuman";
+import { JobStatus, benchmarkId, encodeJobParams, toFixedLoss, type JobParams } from "../protocol/params";
 import { builtinProcessExecutor, createModel, type ExecResult } from "../ml";
-import { prepareJobDir } from "../worker/pipeline";
+import { jobFolder } from "../protocol/job-spec";
+import { writeJobDir } from "../ml";
 import { PostHuman } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
 import type { Verdict } from "../sdk/verify";
-import { devWallet, DEV_ACCOUNTS } from "./accounts";
+import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { trainParams } from "./commands";
 import type { Output } from "./output";
 import { delta, loss, lossDelta, short, table, tokens, tree } from "./render";
@@ -99,13 +100,16 @@ export async function runDemo(
   /** Runs a job of the builtin runtime in a child process, outside any chain: Alice's own work on her machine. */
   const runLocal = async (kind: "train" | "evaluate", params: JobParams, modelDir: string, input: string) => {
     const jobDir = fs.mkdtempSync(path.join(dataDir, `local-${kind}-`));
-    prepareJobDir(jobDir, {
-      kind,
-      params: encodeJobParams(params),
-      seed: 7,
-      modelDir: path.resolve(modelDir),
-      input: fs.readFileSync(input),
-    });
+    writeJobDir(
+      jobDir,
+      jobFolder({
+        kind,
+        params: encodeJobParams(params),
+        seed: 7,
+        modelDir: path.resolve(modelDir),
+        input: fs.readFileSync(input),
+      }),
+    );
     return { jobDir, result: await executor.run({ kind, jobDir }) };
   };
 

@@ -9,6 +9,7 @@ export * from "./progress";
 export { Rng } from "./rng";
 export { canonicalJson, sha256Hex0x } from "./hash";
 export * from "./device";
+export { writeJobDir } from "./job-dir";
 export { trainModel, resolveTrainParams, lrAt } from "./train";
 export type { TrainParams, TrainOptions, TrainResult, ResolvedTrainParams } from "./train";
 export { exportOnnx, buildOnnxModel, ONNX_OPSET, ONNX_EXPORTER_VERSION } from "./onnx-export";

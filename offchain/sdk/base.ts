@@ -5,8 +5,8 @@
  * it and waits for it to be mined. Amounts are bigint (wei of the base token or datatoken).
  */
 import { ethers, type TransactionRequest } from "ethers";
-import type { AddressBook } from "../../scripts/lib/address-book";
-import { findEvent } from "../../scripts/lib/posthuman";
+import type { AddressBook } from "../protocol/address-book";
+import { findEvent } from "../protocol/structs";
 import { SdkError, explainRevert } from "./errors";
 
 /** What every contract class shares: who signs (or only reads), the node, and the address book. */

@@ -13,7 +13,7 @@
  * Errors are SdkError: a code, what went wrong, and what to do.
  */
 import { ethers } from "ethers";
-import type { AddressBook } from "../../scripts/lib/address-book";
+import type { AddressBook } from "../protocol/address-book";
 import {
   JobStatus,
   ONE_DATATOKEN,
@@ -21,10 +21,10 @@ import {
   type JobKindName,
   type JobParams,
   type JobStatusName,
-  type PublishedModel,
-  type PublishModelOptions,
-} from "../../scripts/lib/posthuman";
-import { authDomain, sha256Hex } from "../worker/auth";
+} from "../protocol/params";
+import { type PublishedModel, type PublishModelOptions } from "../protocol/structs";
+import { authDomain, sha256Hex } from "../protocol/auth";
+import { failReasonName } from "../protocol/job-spec";
 import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
 import { DatatokenMarketClient } from "./datatoken-market";
 import { SdkError } from "./errors";
@@ -439,10 +439,7 @@ export class PostHuman {
         this.book.startBlock,
       );
       const reason = log ? Number(log.args.reason) : 0;
-      // The reason codes are the worker's (docs/operator.md); loaded only here, the pipeline module is heavy.
-      const { FAIL_REASONS } = await import("../worker/pipeline");
-      const name = Object.entries(FAIL_REASONS).find(([, n]) => n === reason)?.[0];
-      out.failure = { reason, name: name ?? `reason ${reason}` };
+      out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
     }
     return out;
   }

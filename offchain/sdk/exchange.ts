@@ -5,8 +5,8 @@
  */
 import { ethers } from "ethers";
 import { FixedRateExchange__factory, type FixedRateExchange } from "../../typechain-types";
-import { oceanAddressesOf } from "../../scripts/lib/deploy";
-import { oceanJsConfig } from "../../scripts/lib/ocean";
+import { oceanAddressesOf } from "../deploy/deploy";
+import { oceanJsConfig } from "../deploy/ocean";
 import { ContractClient, type SdkContext, type Sent, type UnsignedTx, unsigned } from "./base";
 import { SdkError } from "./errors";
 

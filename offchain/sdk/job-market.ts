@@ -1,19 +1,18 @@
 /** JobMarket: requests, receipts and the life of a job. */
 import { JobMarket__factory, type JobMarket } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
-import { toReceipt, type OnChainReceipt, type ReceiptLog } from "./receipt";
+import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../protocol/receipt";
 
-export type { OnChainReceipt } from "./receipt";
+export type { OnChainReceipt } from "../protocol/receipt";
 import {
   JobKind,
   JobStatus,
   decodeJobParams,
-  jobRequest,
   type JobKindName,
   type JobParams,
   type JobStatusName,
-  type RequestJobOptions,
-} from "../../scripts/lib/posthuman";
+} from "../protocol/params";
+import { jobRequest, type RequestJobOptions } from "../protocol/structs";
 import { ContractClient, type SdkContext, type Sent, type UnsignedTx, unsigned } from "./base";
 import { SdkError } from "./errors";
 

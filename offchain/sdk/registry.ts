@@ -2,12 +2,7 @@
 import { ethers } from "ethers";
 import { ERC721Template__factory, ModelRegistry__factory, type ModelRegistry } from "../../typechain-types";
 import type { IModelRegistry } from "../../typechain-types/artifacts/contracts/ModelRegistry";
-import {
-  publishParams,
-  publishedModelOf,
-  type PublishedModel,
-  type PublishModelOptions,
-} from "../../scripts/lib/posthuman";
+import { publishParams, publishedModelOf, type PublishedModel, type PublishModelOptions } from "../protocol/structs";
 import { ContractClient, type SdkContext, type UnsignedTx, unsigned } from "./base";
 import { SdkError } from "./errors";
 

@@ -7,8 +7,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MODEL_FILES } from "../worker/api";
-import { sha256Hex } from "../worker/auth";
+import { MODEL_FILES } from "../protocol/model-upload";
+import { sha256Hex } from "../protocol/auth";
 
 const hex = (h: string) => h.toLowerCase().replace(/^0x/, "");
 

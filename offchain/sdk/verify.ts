@@ -12,9 +12,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { builtinProcessExecutor, weightsRoot, type Executor } from "../ml";
-import { jobSeed, prepareJobDir } from "../worker/pipeline";
-import { sha256Hex } from "../worker/auth";
+import { builtinProcessExecutor, weightsRoot, writeJobDir, type Executor } from "../ml";
+import { jobFolder, jobSeed } from "../protocol/job-spec";
+import { sha256Hex } from "../protocol/auth";
 import type { PostHuman } from "./client";
 import { SdkError } from "./errors";
 import type { LocalStore } from "./store";
@@ -127,7 +127,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   const kind = ({ Train: "train", Infer: "infer", Evaluate: "evaluate" } as const)[req.kind];
   const jobDir = fs.mkdtempSync(path.join(o.workDir ?? os.tmpdir(), `ph-verify-${jobId}-`));
   try {
-    prepareJobDir(jobDir, { kind, params: req.params, seed, modelDir: path.resolve(modelDir), input });
+    writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));
     o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
     const result = await (o.executor ?? builtinProcessExecutor()).run({ kind, jobDir });
     check("runtime id", receipt.runtimeId, result.runtimeId);

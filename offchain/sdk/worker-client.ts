@@ -5,8 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ethers, type TypedDataDomain } from "ethers";
-import { MODEL_FILES, manifestHash, type ManifestEntry } from "../worker/api";
-import { sha256Hex, signAuth } from "../worker/auth";
+import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
+import { sha256Hex, signAuth } from "../protocol/auth";
 
 export class WorkerApiError extends Error {
   constructor(

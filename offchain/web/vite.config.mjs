@@ -12,11 +12,6 @@ export default defineConfig({
   base: "./",
   logLevel: "warn",
   publicDir: false,
-  resolve: {
-    // scripts/lib/posthuman.ts (the protocol's encodings, shared with the SDK and the worker) hashes Ocean metadata
-    // with node:crypto's createHash; in the browser the same sha256 comes from ethers.
-    alias: { "node:crypto": path.join(here, "src", "shims", "node-crypto.ts") },
-  },
   build: {
     outDir: path.join(here, "dist"),
     emptyOutDir: true,

@@ -23,8 +23,8 @@ import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { TypedDataDomain } from "ethers";
-import { authDigest, recoverAuth, type AuthMessage } from "./auth";
-import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "./model-upload";
+import { authDigest, recoverAuth, type AuthMessage } from "../protocol/auth";
+import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 import type { ArtifactStore } from "./store";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
@@ -82,8 +82,6 @@ export class ApiError extends Error {
 }
 
 /** Files a model folder may hold (Hugging Face GPT-2 layout). Anything else is refused. */
-export const MODEL_FILES: ReadonlySet<string> = new Set(MODEL_FILE_NAMES);
-export { manifestHash, type ManifestEntry };
 
 function parseId(raw: string): bigint {
   if (!/^\d{1,78}$/.test(raw)) throw new ApiError(400, "BAD_ID", `"${raw}" is not a decimal id`);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { z } from "zod";
-import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../../scripts/lib/address-book";
+import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../deploy/address-book";
 import { Secret, redactUrl } from "./log";
 
 /** The kinds of job a worker can take. */

@@ -9,10 +9,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { ethers } from "ethers";
 import type { Executor, ExecResult, Progress } from "../ml";
-import { isMlError } from "../ml";
+import { isMlError, writeJobDir } from "../ml";
 import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
-import { JobStatus, decodeJobParams, toFixedLoss } from "../../scripts/lib/posthuman";
+import { JobStatus, toFixedLoss } from "../protocol/params";
+import { FAIL_REASONS, jobFolder, jobSeed } from "../protocol/job-spec";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
 import { actionKey, inputRef, FINAL_STATES, weightsRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
@@ -20,88 +21,6 @@ import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
 import { jobMarketInterface } from "./events";
-
-/** Reason codes of JobFailed, stable across versions (documented in docs/operator.md). */
-export const FAIL_REASONS: Record<string, number> = {
-  INPUT_MISSING: 1,
-  TIMEOUT: 2,
-  MODEL_UNAVAILABLE: 3,
-  INTERNAL: 4,
-  DATASET_NOT_FOUND: 10,
-  DATASET_EMPTY: 11,
-  DATASET_BINARY: 12,
-  DATASET_INVALID_UTF8: 13,
-  DATASET_INVALID_JSONL: 14,
-  DATASET_TOO_LARGE: 15,
-  DATASET_TOO_SHORT: 16,
-  MODEL_TOO_LARGE: 17,
-  MODEL_INVALID: 18,
-  CONFIG_INVALID: 19,
-  PROMPT_TOO_LONG: 20,
-  PROMPTS_INVALID: 21,
-  PARAMS_INVALID: 22,
-  DEVICE_UNAVAILABLE: 23,
-  JOB_INVALID: 24,
-  EXECUTOR_FAILED: 25,
-  ABORTED: 26,
-  MEMORY_LIMIT: 27,
-};
-
-/** The file name an input is run under: JSONL when it starts with "{", plain text otherwise. */
-export function inputFileName(bytes: Uint8Array): string {
-  const head = Buffer.from(bytes.subarray(0, 256)).toString("utf8").trimStart();
-  return head.startsWith("{") ? "input.jsonl" : "input.txt";
-}
-
-/** The seed of a job: derived from its id and input, so anyone can recompute it. */
-export function jobSeed(jobId: bigint, inputHash: string): number {
-  const h = ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["uint256", "bytes32"], [jobId, inputHash]));
-  return Number(BigInt(h) & 0xffffffffn);
-}
-
-/** The runtime's params for a job, from the on-chain params bytes. */
-export function executorParams(kind: number, paramsBytes: string): Record<string, unknown> {
-  const p = decodeJobParams(kind, paramsBytes);
-  if (p.kind === "Train") {
-    return {
-      steps: p.params.steps,
-      batchSize: p.params.batchSize,
-      ...(p.params.contextLength ? { contextLength: p.params.contextLength } : {}),
-      lr: Number(p.params.learningRate) / 1e9,
-      warmupSteps: p.params.warmupSteps,
-      weightDecay: Number(p.params.weightDecay) / 1e9,
-    };
-  }
-  if (p.kind === "Infer") {
-    return {
-      maxNewTokens: p.params.maxTokens,
-      temperature: p.params.temperature / 1e6,
-      ...(p.params.topK ? { topK: p.params.topK } : {}),
-    };
-  }
-  return p.params.contextLength ? { contextLength: p.params.contextLength } : {};
-}
-
-const KIND_INDEX = { train: 0, infer: 1, evaluate: 2 } as const;
-
-/** Writes <jobDir>/job.json and inputs/ for the executor. */
-export function prepareJobDir(
-  jobDir: string,
-  o: { kind: JobRow["kind"]; params: string; seed: number; modelDir: string; input: Uint8Array },
-): void {
-  fs.rmSync(jobDir, { recursive: true, force: true });
-  fs.mkdirSync(path.join(jobDir, "inputs"), { recursive: true });
-  const name = inputFileName(o.input);
-  fs.writeFileSync(path.join(jobDir, "inputs", name), o.input);
-  const job = {
-    kind: o.kind,
-    params: executorParams(KIND_INDEX[o.kind], o.params),
-    seed: o.seed,
-    modelDir: o.modelDir,
-    inputs: [name],
-  };
-  fs.writeFileSync(path.join(jobDir, "job.json"), JSON.stringify(job, null, 2) + "\n");
-}
 
 /** What `progress()` reports: the runtime's progress, or what the job waits for. */
 export type JobProgress = Omit<Progress, "phase"> & { phase: Progress["phase"] | "waiting"; note?: string };
@@ -279,7 +198,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     const input = await o.store.getBuffer(row.input_artifact as string);
     const jobDir = jobDirOf(row.job_id);
     const seed = jobSeed(BigInt(row.job_id), row.input_hash);
-    prepareJobDir(jobDir, { kind: row.kind, params: row.params, seed, modelDir: dir, input });
+    writeJobDir(jobDir, jobFolder({ kind: row.kind, params: row.params, seed, modelDir: dir, input }));
     const budgetMs = Math.min(o.jobTimeoutMs, (row.deadline - margin - nowSec()) * 1000);
     if (budgetMs <= 0) return fail(row, "TIMEOUT", "no time left before the deadline");
     const ac = new AbortController();

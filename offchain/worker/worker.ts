@@ -16,7 +16,7 @@ import {
   type Executor,
 } from "../ml";
 import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
-import { authDomain, erc1271Checker } from "./auth";
+import { authDomain, erc1271Checker } from "../protocol/auth";
 import type { WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";

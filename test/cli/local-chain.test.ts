@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
 import { startLocalChain } from "../../offchain/cli/local-chain";
-import { deployAll, oceanAddressesOf } from "../../scripts/lib/deploy";
-import { attachOcean } from "../../scripts/lib/ocean";
+import { deployAll, oceanAddressesOf } from "../../offchain/deploy/deploy";
+import { attachOcean } from "../../offchain/deploy/ocean";
 
 const DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // hardhat account #1
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { devWallet } from "../../offchain/cli/accounts";
+import { devWallet } from "../../offchain/deploy/accounts";
 import {
   ERC20Template__factory,
   FixedRateExchange__factory,
@@ -18,7 +18,7 @@ import {
   ModelRegistry__factory,
   RoyaltyVault__factory,
 } from "../../typechain-types";
-import { toFixedLoss } from "../../scripts/lib/posthuman";
+import { toFixedLoss } from "../../offchain/protocol/params";
 import { cli, ok, startUp, type CliRun, type UpProcess } from "./cli-process";
 
 const DATA = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");

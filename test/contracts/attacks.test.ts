@@ -3,15 +3,9 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { oceanFixture } from "../fixtures/ocean";
 import { M1_WEIGHTS_ROOT, WORKER_STAKE, posthumanFixture } from "../fixtures/posthuman";
-import {
-  JobStatus,
-  ONE_DATATOKEN,
-  datatokenAt,
-  deployPostHuman,
-  publishModel,
-  requestJob,
-  vaultAt,
-} from "../../scripts/lib/posthuman";
+import { JobStatus, ONE_DATATOKEN } from "../../offchain/protocol/params";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
+import { deployPostHuman, publishModel, requestJob } from "../../offchain/deploy/posthuman";
 import { ReentrantToken__factory } from "../../typechain-types";
 import {
   FEE,

@@ -1,7 +1,9 @@
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
-import { datatokenAt, findEvent, jobCallback, jobRequest, type JobKindName } from "../../scripts/lib/posthuman";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { findEvent, jobCallback, jobRequest } from "../../offchain/protocol/structs";
+import { type JobKindName } from "../../offchain/protocol/params";
 import { CallbackConsumerMock__factory, type CallbackConsumerMock } from "../../typechain-types";
 import { FEE, INPUT_HASH, LEASE, PARAMS, deadlineIn } from "./helpers";
 

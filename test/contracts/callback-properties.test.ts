@@ -16,18 +16,15 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { oceanFixture } from "../fixtures/ocean";
 import { buildPostHuman } from "../fixtures/posthuman";
+import { JobStatus, ONE_DATATOKEN, TERMINAL_STATUSES, type JobKindName } from "../../offchain/protocol/params";
 import {
-  JobStatus,
-  ONE_DATATOKEN,
-  TERMINAL_STATUSES,
   callbackDeliveries,
   callbackFailed,
   callbackShares,
-  datatokenAt,
   jobCallback,
   jobRequest,
-  type JobKindName,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/structs";
+import { datatokenAt } from "../../offchain/protocol/contracts";
 import { CallbackConsumerMock__factory, type CallbackConsumerMock } from "../../typechain-types";
 import { INPUT_HASH, PARAMS, buyM1, receiptFor } from "./helpers";
 import { Mode } from "./callback-helpers";

@@ -4,14 +4,13 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { M1_WEIGHTS_ROOT } from "../fixtures/posthuman";
 import {
   CallbackStage,
-  JobKind,
-  JobStatus,
   MAX_CALLBACK_GAS,
   callbackFailed,
   callbackShares,
   jobCallback,
   jobRequest,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/structs";
+import { JobKind, JobStatus } from "../../offchain/protocol/params";
 import { FEE, INFER_PARAMS, INPUT_HASH, LEASE, baseBalance, deadlineIn, openJob, receiptFor } from "./helpers";
 import {
   CALLBACK_FEE,

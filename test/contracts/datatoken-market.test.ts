@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { posthumanFixture } from "../fixtures/posthuman";
-import { datatokenAt } from "../../scripts/lib/posthuman";
+import { datatokenAt } from "../../offchain/protocol/contracts";
 import { DatatokenMarket__factory } from "../../typechain-types";
 import { challengedTrainFixture } from "./helpers";
 

@@ -3,21 +3,12 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { posthumanFixture, M1_BENCHMARK, M1_WEIGHTS_ROOT, type PostHumanFixture } from "../fixtures/posthuman";
-import {
-  CallbackStage,
-  JobKind,
-  JobStatus,
-  callbackFailed,
-  ONE_DATATOKEN,
-  datatokenAt,
-  decodeJobParams,
-  deployFinetuneBounty,
-  publishModel,
-  toFixedLoss,
-  type FinetuneBountyTerms,
-} from "../../scripts/lib/posthuman";
+import { CallbackStage, callbackFailed, type FinetuneBountyTerms } from "../../offchain/protocol/structs";
+import { JobKind, JobStatus, ONE_DATATOKEN, decodeJobParams, toFixedLoss } from "../../offchain/protocol/params";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { deployFinetuneBounty, publishModel } from "../../offchain/deploy/posthuman";
 import type { FinetuneBounty } from "../../typechain-types";
-import { AUTH_TYPES, authDomain } from "../../offchain/worker/auth";
+import { AUTH_TYPES, authDomain } from "../../offchain/protocol/auth";
 import { baseBalance, receiptFor, trainChild } from "./helpers";
 
 const DATASET = ethers.sha256(ethers.toUtf8Bytes("the named evaluation set"));

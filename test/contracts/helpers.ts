@@ -4,16 +4,14 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { posthumanFixture, M1_WEIGHTS_ROOT, type PostHumanFixture } from "../fixtures/posthuman";
 import {
   ONE_DATATOKEN,
-  datatokenAt,
   encodeEvaluateParams,
   encodeInferParams,
   encodeTrainParams,
-  jobReceipt,
-  requestJob,
-  submitReceipt,
   type JobKindName,
-  type ReceiptOptions,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/params";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
+import { jobReceipt, type ReceiptOptions } from "../../offchain/protocol/structs";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 
 export const FEE = ethers.parseEther("10");

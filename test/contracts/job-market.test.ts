@@ -7,13 +7,12 @@ import {
   JobKind,
   JobStatus,
   ONE_DATATOKEN,
-  datatokenAt,
-  deployPostHuman,
   encodeInferParams,
   encodeTrainParams,
-  jobRequest,
-  vaultAt,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/params";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
+import { deployPostHuman } from "../../offchain/deploy/posthuman";
+import { jobRequest } from "../../offchain/protocol/structs";
 import { JobMarket__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import {
   FEE,

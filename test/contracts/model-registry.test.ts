@@ -11,16 +11,10 @@ import {
   M1_WEIGHTS_ROOT,
   posthumanFixture,
 } from "../fixtures/posthuman";
-import {
-  DEFAULT_PARAMS,
-  TOTAL_SHARES,
-  datatokenAt,
-  plainOceanMetadata,
-  publishModel,
-  publishParams,
-  vaultAt,
-  type PublishModelOptions,
-} from "../../scripts/lib/posthuman";
+import { DEFAULT_PARAMS, publishModel } from "../../offchain/deploy/posthuman";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
+import { TOTAL_SHARES } from "../../offchain/protocol/params";
+import { plainOceanMetadata, publishParams, type PublishModelOptions } from "../../offchain/protocol/structs";
 import { ERC721Template__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import type { IModelRegistry } from "../../typechain-types/artifacts/contracts/ModelRegistry";
 import { INPUT_HASH, trainChild } from "./helpers";

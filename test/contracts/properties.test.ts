@@ -18,15 +18,9 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { oceanFixture } from "../fixtures/ocean";
 import { buildPostHuman, type PostHumanFixture } from "../fixtures/posthuman";
-import {
-  JobStatus,
-  ONE_DATATOKEN,
-  TERMINAL_STATUSES,
-  datatokenAt,
-  jobRequest,
-  vaultAt,
-  type JobKindName,
-} from "../../scripts/lib/posthuman";
+import { JobStatus, ONE_DATATOKEN, TERMINAL_STATUSES, type JobKindName } from "../../offchain/protocol/params";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
+import { jobRequest } from "../../offchain/protocol/structs";
 import { INPUT_HASH, PARAMS, openJob, receiptFor, trainReceiptFor } from "./helpers";
 
 const MAX_DEPTH = 3;

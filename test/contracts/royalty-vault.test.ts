@@ -3,7 +3,8 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { posthumanFixture } from "../fixtures/posthuman";
-import { TOTAL_SHARES, datatokenAt, vaultAt } from "../../scripts/lib/posthuman";
+import { TOTAL_SHARES } from "../../offchain/protocol/params";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
 import { RoyaltyVault__factory, type RoyaltyVault } from "../../typechain-types";
 import { challengedTrainFixture, trainedFixture } from "./helpers";
 

@@ -16,17 +16,13 @@ import {
   ONE_DATATOKEN,
   TOTAL_SHARES,
   benchmarkId,
-  datatokenAt,
-  deployPostHuman,
   encodeEvaluateParams,
   encodeInferParams,
   encodeTrainParams,
-  publishModel,
-  requestJob,
-  submitReceipt,
   toFixedLoss,
-  vaultAt,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/params";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
+import { deployPostHuman, publishModel, requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
 
 const ether = ethers.parseEther;
 const sha256 = (text: string) => ethers.sha256(ethers.toUtf8Bytes(text));

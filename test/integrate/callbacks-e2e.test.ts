@@ -12,20 +12,12 @@ import { expect } from "chai";
 import fs from "node:fs";
 import path from "node:path";
 import { ethers } from "ethers";
-import {
-  JobStatus,
-  benchmarkId,
-  datatokenAt,
-  deployFinetuneBounty,
-  encodeJobParams,
-  findEvent,
-  jobCallback,
-  jobRequest,
-  requestJob,
-  toFixedLoss,
-} from "../../scripts/lib/posthuman";
-import { EXAMPLE_CONSUMER_KEY } from "../../scripts/lib/deploy";
-import { sha256Hex } from "../../offchain/worker/auth";
+import { JobStatus, benchmarkId, encodeJobParams, toFixedLoss } from "../../offchain/protocol/params";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { deployFinetuneBounty, requestJob } from "../../offchain/deploy/posthuman";
+import { findEvent, jobCallback, jobRequest } from "../../offchain/protocol/structs";
+import { EXAMPLE_CONSUMER_KEY } from "../../offchain/deploy/deploy";
+import { sha256Hex } from "../../offchain/protocol/auth";
 import { evaluate } from "../../offchain/ml";
 import { CallbackConsumerMock__factory } from "../../typechain-types";
 import {
@@ -36,7 +28,7 @@ import {
   type Name,
   type RunningWorker,
   type World,
-} from "../support/world";
+} from "../../offchain/devnet/world";
 
 const PROMPTS = Buffer.from("The harbour town woke\nWind south-west, force\n");
 /** The named dataset of the bounty, and what finetune A is trained on (so that A beats the base model on it). */

@@ -7,8 +7,8 @@ import {
   LOCAL_CHAIN_IDS,
   deployAll,
   localBountyTerms,
-} from "../../scripts/lib/deploy";
-import { finetuneBountyAt } from "../../scripts/lib/posthuman";
+} from "../../offchain/deploy/deploy";
+import { finetuneBountyAt } from "../../offchain/protocol/contracts";
 import { OceanToken__factory } from "../../typechain-types";
 
 async function firstDeploy() {

@@ -169,7 +169,8 @@ describe("the npm package (npm pack, offline install in a scratch project)", fun
       "dist/abi/JobMarket.json",
       "dist/offchain/sdk/index.js",
       "dist/offchain/sdk/index.d.ts",
-      "dist/scripts/lib/posthuman.d.ts",
+      "dist/offchain/protocol/index.d.ts",
+      "dist/offchain/deploy/index.d.ts",
       "dist/typechain-types/index.d.ts",
     ]);
     expect(files.filter((f) => f.startsWith("test/") || f.startsWith("contracts/test/"))).to.deep.equal([]);

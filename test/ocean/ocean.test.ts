@@ -10,7 +10,7 @@ import {
   createAssetWithDispenser,
   createAssetWithFixedRate,
   oceanJsConfig,
-} from "../../scripts/lib/ocean";
+} from "../../offchain/deploy/ocean";
 import { OceanOrderProxy__factory } from "../../typechain-types";
 
 const ONE = ethers.parseEther("1");

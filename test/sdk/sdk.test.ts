@@ -11,20 +11,21 @@ import path from "node:path";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import type { AddressBook } from "../../scripts/lib/address-book";
+import type { AddressBook } from "../../offchain/protocol/address-book";
 import {
   JobKind,
   ONE_DATATOKEN,
   benchmarkId,
   decodeJobParams,
-  jobReceipt,
-  submitReceipt,
   toFixedLoss,
   type JobParams,
-} from "../../scripts/lib/posthuman";
+} from "../../offchain/protocol/params";
+import { jobReceipt } from "../../offchain/protocol/structs";
+import { submitReceipt } from "../../offchain/deploy/posthuman";
 import { BuiltinExecutor, createModel } from "../../offchain/ml";
-import { jobSeed, prepareJobDir } from "../../offchain/worker/pipeline";
-import { sha256Hex } from "../../offchain/worker/auth";
+import { jobFolder, jobSeed } from "../../offchain/protocol/job-spec";
+import { writeJobDir } from "../../offchain/ml";
+import { sha256Hex } from "../../offchain/protocol/auth";
 import { LocalStore, PostHuman, SdkError, isSdkError } from "../../offchain/sdk";
 import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
 import { trainChild } from "../contracts/helpers";
@@ -366,13 +367,16 @@ describe("SDK (offchain/sdk)", function () {
       const executor = new BuiltinExecutor();
       const jobDir = path.join(dir, "worker-job");
       const seed = jobSeed(job.jobId, job.inputHash);
-      prepareJobDir(jobDir, {
-        kind: "evaluate",
-        params: (await alice.jobs.requested(job.jobId)).params,
-        seed,
-        modelDir,
-        input,
-      });
+      writeJobDir(
+        jobDir,
+        jobFolder({
+          kind: "evaluate",
+          params: (await alice.jobs.requested(job.jobId)).params,
+          seed,
+          modelDir,
+          input,
+        }),
+      );
       const run = await executor.run({ kind: "evaluate", jobDir });
       const receipt = (outputHash: string) =>
         jobReceipt({

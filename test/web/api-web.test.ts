@@ -9,8 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import type http from "node:http";
 import { ethers } from "ethers";
-import { ApiError, createApiServer, listen, type ApiDeps, type ManifestEntry } from "../../offchain/worker/api";
-import { authDomain, sha256Hex } from "../../offchain/worker/auth";
+import { ApiError, createApiServer, listen, type ApiDeps } from "../../offchain/worker/api";
+import type { ManifestEntry } from "../../offchain/protocol/model-upload";
+import { authDomain, sha256Hex } from "../../offchain/protocol/auth";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 interface Served {

@@ -1,11 +1,11 @@
 /**
- * The web app shares the model-upload encoding with the worker (offchain/worker/model-upload.ts, browser-safe) and
+ * The web app shares the model-upload encoding with the worker (offchain/protocol/model-upload.ts, browser-safe) and
  * keeps a browser-safe copy of the dev accounts (offchain/cli/accounts.ts, Node-only). Neither may drift.
  */
 import { expect } from "chai";
-import { manifestHash, MODEL_FILES } from "../../offchain/worker/api";
-import { sha256Hex } from "../../offchain/worker/auth";
-import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/cli/accounts";
+import { manifestHash, MODEL_FILES } from "../../offchain/protocol/model-upload";
+import { sha256Hex } from "../../offchain/protocol/auth";
+import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/deploy/accounts";
 import * as web from "../../offchain/web/src/worker-api";
 import { DEV_MNEMONIC as WEB_MNEMONIC, DEV_PEOPLE, devAddress, type DevName } from "../../offchain/web/src/wallet";
 

@@ -4,16 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import type http from "node:http";
 import { ethers } from "ethers";
-import {
-  createApiServer,
-  listen,
-  manifestHash,
-  ApiError,
-  type ApiDeps,
-  type JobView,
-  type ManifestEntry,
-} from "../../offchain/worker/api";
-import { authDigest, authDomain, sha256Hex, signAuth } from "../../offchain/worker/auth";
+import { createApiServer, listen, ApiError, type ApiDeps, type JobView } from "../../offchain/worker/api";
+import { manifestHash, type ManifestEntry } from "../../offchain/protocol/model-upload";
+import { authDigest, authDomain, sha256Hex, signAuth } from "../../offchain/protocol/auth";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 const requester = ethers.Wallet.createRandom();

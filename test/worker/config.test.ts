@@ -11,7 +11,7 @@ import {
   WorkerConfigError,
   type LoadWorkerConfigOptions,
 } from "../../offchain/worker/config";
-import { HARDHAT_KEYS } from "../support/hardhat-node";
+import { HARDHAT_KEYS } from "../../offchain/devnet/hardhat-node";
 
 const KEY = HARDHAT_KEYS[1];
 const ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";

@@ -2,12 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
-import { authDomain, sha256Hex } from "../../offchain/worker/auth";
+import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
+import { requestJob } from "../../offchain/deploy/posthuman";
+import { authDomain, sha256Hex } from "../../offchain/protocol/auth";
 import { DB_FILE_NAME, openWorkerDb } from "../../offchain/worker/db";
 import { WorkerClient } from "../../offchain/sdk/worker-client";
-import { freePort } from "../support/hardhat-node";
-import { publishTinyModel, startWorld, type World } from "../support/world";
+import { freePort } from "../../offchain/devnet/hardhat-node";
+import { publishTinyModel, startWorld, type World } from "../../offchain/devnet/world";
 import { spawnWorker, type WorkerProcess } from "./support/worker-process";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });

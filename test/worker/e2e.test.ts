@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { encodeJobParams, requestJob, JobStatus, benchmarkId } from "../../scripts/lib/posthuman";
-import { sha256Hex } from "../../offchain/worker/auth";
+import { encodeJobParams, JobStatus, benchmarkId } from "../../offchain/protocol/params";
+import { requestJob } from "../../offchain/deploy/posthuman";
+import { sha256Hex } from "../../offchain/protocol/auth";
 import {
   publishTinyModel,
   startWorker,
@@ -10,7 +11,7 @@ import {
   type Name,
   type RunningWorker,
   type World,
-} from "../support/world";
+} from "../../offchain/devnet/world";
 
 const PROMPTS = Buffer.from("The harbour town woke\nWind south-west, force\n");
 const TEXT = Buffer.from(

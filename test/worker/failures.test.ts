@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
-import { sha256Hex } from "../../offchain/worker/auth";
-import { FAIL_REASONS } from "../../offchain/worker/pipeline";
+import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
+import { requestJob } from "../../offchain/deploy/posthuman";
+import { sha256Hex } from "../../offchain/protocol/auth";
+import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import {
   publishTinyModel,
   startWorker,
@@ -10,7 +11,7 @@ import {
   uploadWhenSeen,
   type RunningWorker,
   type World,
-} from "../support/world";
+} from "../../offchain/devnet/world";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
 const TRAIN = encodeJobParams({

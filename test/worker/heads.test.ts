@@ -1,12 +1,13 @@
 import { expect } from "chai";
 import { ethers } from "ethers";
 import pino from "pino";
-import { encodeJobParams, requestJob } from "../../scripts/lib/posthuman";
-import { sha256Hex } from "../../offchain/worker/auth";
+import { encodeJobParams } from "../../offchain/protocol/params";
+import { requestJob } from "../../offchain/deploy/posthuman";
+import { sha256Hex } from "../../offchain/protocol/auth";
 import { createHeadsSubscriber, type HeadsSubscriber } from "../../offchain/worker/heads";
-import { freePort, startHardhatNode, type HardhatNode } from "../support/hardhat-node";
+import { freePort, startHardhatNode, type HardhatNode } from "../../offchain/devnet/hardhat-node";
 import { startTcpProxy } from "./support/tcp-proxy";
-import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,7 +15,7 @@ import {
 } from "../../offchain/worker/ingest";
 import { createLogger, silentLogger } from "../../offchain/worker/log";
 import { assertChainId, createProvider } from "../../offchain/worker/rpc";
-import { startHardhatNode, type HardhatNode } from "../support/hardhat-node";
+import { startHardhatNode, type HardhatNode } from "../../offchain/devnet/hardhat-node";
 import { deployEmitter, mine, ping, rpc, until, type TestChain } from "./support/chain";
 import { pingHandler, PINGED_TOPIC, PINGS_MIGRATIONS, type PingHandler } from "./support/pings";
 import { startTcpProxy } from "./support/tcp-proxy";

@@ -2,9 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { datatokenAt, encodeJobParams, requestJob, JobStatus } from "../../scripts/lib/posthuman";
-import { sha256Hex } from "../../offchain/worker/auth";
-import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../support/world";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { requestJob } from "../../offchain/deploy/posthuman";
+import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
+import { sha256Hex } from "../../offchain/protocol/auth";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 import { startTcpProxy } from "./support/tcp-proxy";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });

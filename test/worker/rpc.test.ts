@@ -2,7 +2,7 @@ import { expect } from "chai";
 import net from "node:net";
 import { makeError } from "ethers";
 import { createProvider, isTransientRpcError, withRetry, backoffDelay } from "../../offchain/worker/rpc";
-import { freePort } from "../support/hardhat-node";
+import { freePort } from "../../offchain/devnet/hardhat-node";
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(

@@ -15,7 +15,7 @@ import {
   type SenderOptions,
   type SenderRpc,
 } from "../../offchain/worker/sender";
-import { HARDHAT_KEYS, startHardhatNode, type HardhatNode } from "../support/hardhat-node";
+import { HARDHAT_KEYS, startHardhatNode, type HardhatNode } from "../../offchain/devnet/hardhat-node";
 import { deployEmitter, rpc, until, type TestChain } from "./support/chain";
 import { emitterInterface } from "./support/pings";
 

@@ -4,17 +4,9 @@
  * client (offchain/sdk/client.ts), which runs on Node only (files, ocean.js); the encodings are the shared ones.
  */
 import { ethers } from "ethers";
-import {
-  encodeJobParams,
-  findEvent,
-  jobRequest,
-  JobStatus,
-  ONE_DATATOKEN,
-  publishParams,
-  type JobParams,
-  type PublishModelOptions,
-} from "../../../scripts/lib/posthuman";
-import { sha256Hex } from "../../worker/auth";
+import { encodeJobParams, JobStatus, ONE_DATATOKEN, type JobParams } from "../../protocol/params";
+import { findEvent, jobRequest, publishParams, type PublishModelOptions } from "../../protocol/structs";
+import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError, WorkerApiError } from "./errors";
 import { duration, STATUS_LABEL, tokens } from "./format";

@@ -3,7 +3,7 @@
  * connected account, and the small UI pieces every page uses (error boxes, action runners, the header).
  */
 import { ethers } from "ethers";
-import { authDomain } from "../../worker/auth";
+import { authDomain } from "../../protocol/auth";
 import { Actions, type Say } from "./actions";
 import { Market, type Snapshot } from "./chain";
 import type { WebConfig } from "./config";

@@ -7,12 +7,11 @@ import { ethers } from "ethers";
 import {
   attachPostHuman,
   datatokenAt,
-  decodeJobParams,
-  JobKind,
   vaultAt,
   type PostHumanAddresses,
   type PostHumanContracts,
-} from "../../../scripts/lib/posthuman";
+} from "../../protocol/contracts";
+import { decodeJobParams, JobKind } from "../../protocol/params";
 import {
   ERC20Template__factory,
   ERC721Template__factory,
@@ -22,7 +21,7 @@ import {
   type ModelRegistry,
 } from "../../../typechain-types";
 import type { ListingRecord } from "../../sdk/datatoken-market";
-import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../sdk/receipt";
+import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
 
 export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;

@@ -1,5 +1,5 @@
 /** What the page learns from the server that serves it (GET /web-config.json, written by `posthuman up`). */
-import type { AddressBook } from "../../../scripts/lib/address-book";
+import type { AddressBook } from "../../protocol/address-book";
 
 export interface WebConfig {
   /** JSON-RPC endpoint the page reads the chain from (the embedded chain of `posthuman up`). */

@@ -1,6 +1,6 @@
 /** Formatting of amounts, hashes, losses and addresses, the same way on every page. */
 import { ethers } from "ethers";
-import { LOSS_SCALE } from "../../../scripts/lib/posthuman";
+import { LOSS_SCALE } from "../../protocol/params";
 
 /** Whole tokens with at most `digits` decimals, trailing zeros dropped: 1.5, 10, 0.0312. */
 export function tokens(wei: bigint, digits = 4): string {

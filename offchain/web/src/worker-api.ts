@@ -4,8 +4,8 @@
  * Node client of the SDK (offchain/sdk/worker-client.ts) reads files from disk, this one takes bytes.
  */
 import { ethers, type TypedDataDomain } from "ethers";
-import { sha256Hex, signAuth } from "../../worker/auth";
-import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../../worker/model-upload";
+import { sha256Hex, signAuth } from "../../protocol/auth";
+import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../../protocol/model-upload";
 import { WorkerApiError } from "./errors";
 
 /** One file of a model folder, as the page read it from a file input. */

@@ -1,7 +1,7 @@
 import { Wallet, type JsonRpcProvider } from "ethers";
 import { WorkerTestEmitter__factory, type WorkerTestEmitter } from "../../../typechain-types";
 import { createProvider } from "../../../offchain/worker/rpc";
-import { HARDHAT_KEYS, type HardhatNode } from "../../support/hardhat-node";
+import { HARDHAT_KEYS, type HardhatNode } from "../../../offchain/devnet/hardhat-node";
 
 export interface TestChain {
   provider: JsonRpcProvider;

@@ -3,14 +3,14 @@
  * receipt, the result (generated text, evaluation table, or the new child model) and a verify button.
  */
 import { ethers } from "ethers";
-import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../../scripts/lib/posthuman";
+import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
 import { errorBox, runAction, who, type App } from "../app";
 import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import type { JobStatusView } from "../worker-api";
-import { sha256Hex } from "../../../worker/auth";
+import { sha256Hex } from "../../../protocol/auth";
 
 interface ResultDoc {
   generations?: { prompt: string; text: string; tokens?: number | number[]; finishReason?: string }[];

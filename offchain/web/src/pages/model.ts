@@ -3,7 +3,7 @@
  * and sell forms, the three job forms, and its recent receipts.
  */
 import { ethers } from "ethers";
-import { benchmarkId, RATE_SCALE, TEMPERATURE_SCALE, type JobParams } from "../../../../scripts/lib/posthuman";
+import { benchmarkId, RATE_SCALE, TEMPERATURE_SCALE, type JobParams } from "../../../protocol/params";
 import { errorBox, runAction, who, type App } from "../app";
 import type { ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";

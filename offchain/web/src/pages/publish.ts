@@ -3,7 +3,7 @@
  * the model is registered on chain with it, then the signed folder is uploaded for the worker to serve.
  */
 import { ethers } from "ethers";
-import { benchmarkId, toFixedLoss } from "../../../../scripts/lib/posthuman";
+import { benchmarkId, toFixedLoss } from "../../../protocol/params";
 import { runAction, type App } from "../app";
 import { field, fill, h } from "../dom";
 import { UserError } from "../errors";

@@ -2,7 +2,7 @@
  * Every job's receipt: model, weights root that served it, input and output hashes, a link to verify it, and one to
  * challenge it while it can be (the job's page says until when).
  */
-import { JobStatus } from "../../../../scripts/lib/posthuman";
+import { JobStatus } from "../../../protocol/params";
 import { who, type App } from "../app";
 import { fill, h, table } from "../dom";
 import { KIND_LABEL, short, STATUS_LABEL } from "../format";

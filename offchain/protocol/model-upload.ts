@@ -17,6 +17,9 @@ export const MODEL_FILE_NAMES: readonly string[] = [
   "merges.txt",
 ];
 
+/** The same names as a set, for membership checks. */
+export const MODEL_FILES: ReadonlySet<string> = new Set(MODEL_FILE_NAMES);
+
 export interface ManifestEntry {
   path: string;
   size: number;

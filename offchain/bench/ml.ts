@@ -5,8 +5,8 @@
  * training, onnxruntime for generation and evaluation), and the peak memory of each phase.
  *
  * Each phase runs in its own child process so that its peak RSS is its own.
- *   npx hardhat run scripts/bench-ml.ts          (writes bench/results/ml.json)
- *   BENCH_ML_SKIP_SMALL=1 npx hardhat run scripts/bench-ml.ts   (tiny only)
+ *   POSTHUMAN_BENCH=ml npm run bench          (writes bench/results/ml.json)
+ *   BENCH_ML_SKIP_SMALL=1 POSTHUMAN_BENCH=ml npm run bench   (tiny only)
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as tfTypes from "@tensorflow/tfjs-core";
 import type { onnx as onnxTypes } from "onnx-proto";
-import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
+import { printFigures, writeFigures, type BenchFigure } from "./figures";
 
 export type { BenchFigure };
 
@@ -32,7 +32,7 @@ interface PhaseResult {
   peakRssBytes: number;
 }
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = path.join(__dirname, "..", "..");
 const CORPUS = path.join(ROOT, "test", "ml", "fixtures", "corpus.txt");
 
 /** Settings of each config's runs. */
@@ -59,10 +59,10 @@ const MATMUL_SHAPES: Array<[number, number, number]> = [
 ];
 
 async function runPhase(task: Task): Promise<PhaseResult> {
-  const ml = await import("../offchain/ml");
+  const ml = await import("../ml");
   const peak = (): number => process.resourceUsage().maxRSS * 1024;
   if (task.phase === "matmul") {
-    const { ensureWasmBackend, tf } = await import("../offchain/ml/tf-backend");
+    const { ensureWasmBackend, tf } = await import("../ml/tf-backend");
     await ensureWasmBackend();
     let tfBest = 0;
     const tfShape: Record<string, number> = {};
@@ -151,9 +151,9 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   }
   const plan = PLAN[task.config];
   const c = ml.PRESETS[task.config];
-  const { forwardFlops } = await import("../offchain/ml/gpt2-tf");
+  const { forwardFlops } = await import("../ml/gpt2-tf");
   if (task.phase === "train") {
-    const { tf } = await import("../offchain/ml/tf-backend");
+    const { tf } = await import("../ml/tf-backend");
     const stamps: number[] = [];
     let heapPeak = 0;
     const r = await ml.trainModel({
@@ -359,6 +359,7 @@ async function main(): Promise<void> {
   console.log(`  → ${writeFigures("ml.json", figures)}`);
 }
 
+// `npm run bench` calls benchMl(); each measured phase runs this file again as a child process with --child.
 if (require.main === module) {
   main().then(
     () => process.exit(0),

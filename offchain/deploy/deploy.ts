@@ -1,15 +1,10 @@
 import { ethers, type Provider, type Signer } from "ethers";
 import { OceanToken__factory } from "../../typechain-types";
-import type { AddressBook } from "./address-book";
+import type { AddressBook } from "../protocol/address-book";
 import { deployOcean, publishedOceanAddresses, type OceanAddresses } from "./ocean";
-import {
-  benchmarkId,
-  deployFinetuneBounty,
-  toFixedLoss,
-  type FinetuneBountyTerms,
-  type PostHumanParams,
-  deployPostHuman,
-} from "./posthuman";
+import { benchmarkId, toFixedLoss } from "../protocol/params";
+import { deployFinetuneBounty, type PostHumanParams, deployPostHuman } from "./posthuman";
+import { type FinetuneBountyTerms } from "../protocol/structs";
 
 export const OCEAN_KEYS: (keyof OceanAddresses)[] = [
   "OceanToken",
@@ -64,7 +59,7 @@ export interface DeployOptions {
   treasury?: string;
   /** Decides challenges (default: the deployer). */
   arbiter?: string;
-  /** Protocol parameters other than the defaults of scripts/lib/posthuman.ts (e.g. a short challenge window). */
+  /** Protocol parameters other than the defaults of ./posthuman.ts (e.g. a short challenge window). */
   params?: Partial<PostHumanParams>;
   /**
    * The example consumer (FinetuneBounty), deployed on local chains only (LOCAL_CHAIN_IDS): terms other than

@@ -6,18 +6,19 @@
  *     (the pipeline's run step: model folder, input, executor, storing the result);
  *   - inference jobs per minute with one and with two workers (sharing one artifact store), for a burst of jobs
  *     requested at once, counted from the first request to the last receipt.
- * Writes bench/results/worker.json when run alone (`npx hardhat run scripts/bench-worker.ts`); `npm run bench` runs
- * it as the area "worker". Timings depend on the machine: they are printed with the core count.
+ * `POSTHUMAN_BENCH=worker npm run bench` writes bench/results/worker.json. Timings depend on the machine: they are printed with the core count.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { datatokenAt, encodeJobParams, requestJob } from "./lib/posthuman";
-import type { BenchFigure } from "./lib/bench";
-import { sha256Hex } from "../offchain/worker/auth";
-import type { JobRow } from "../offchain/worker/jobs";
-import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../test/support/world";
+import { datatokenAt } from "../protocol/contracts";
+import { requestJob } from "../deploy/posthuman";
+import { encodeJobParams } from "../protocol/params";
+import type { BenchFigure } from "./figures";
+import { sha256Hex } from "../protocol/auth";
+import type { JobRow } from "../worker/jobs";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../devnet/world";
 
 const MAX_TOKENS = 8;
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: MAX_TOKENS, temperature: 0, topK: 0 } });
@@ -174,18 +175,4 @@ export async function benchWorker(): Promise<BenchFigure[]> {
     await w.stop();
   }
   return figures;
-}
-
-if (require.main === module) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
-  benchWorker()
-    .then((f) => {
-      printFigures("Worker", f, "worker.json");
-      console.log(`  → ${writeFigures("worker.json", f)}`);
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    });
 }

@@ -1,7 +1,7 @@
 import { ethers } from "hardhat";
 import type { ContractTransactionResponse } from "ethers";
-import { deployOcean } from "./lib/ocean";
-import type { BenchFigure } from "./lib/bench";
+import { deployOcean } from "../deploy/ocean";
+import type { BenchFigure } from "./figures";
 
 /** Gas of creating an Ocean model asset (data NFT + datatoken + fixed-rate exchange) on the local chain. */
 export async function benchOcean(): Promise<BenchFigure[]> {
@@ -28,18 +28,4 @@ export async function benchOcean(): Promise<BenchFigure[]> {
     { name: "ocean create model (NFT + datatoken + fixed-rate exchange)", value: withFre, unit: "gas", params: {} },
     { name: "ocean create NFT + datatoken", value: plain, unit: "gas", params: {} },
   ];
-}
-
-if (require.main === module) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
-  benchOcean()
-    .then((f) => {
-      printFigures("Ocean", f, "ocean.json");
-      writeFigures("ocean.json", f);
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    });
 }

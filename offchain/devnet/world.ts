@@ -6,26 +6,21 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { deployAll, oceanAddressesOf } from "../../scripts/lib/deploy";
-import { writeAddressBook, type AddressBook } from "../../scripts/lib/address-book";
-import { attachOcean, type OceanContracts } from "../../scripts/lib/ocean";
-import {
-  attachPostHuman,
-  benchmarkId,
-  publishModel,
-  toFixedLoss,
-  type PostHumanAddresses,
-  type PostHumanContracts,
-  type PostHumanParams,
-  type PublishedModel,
-} from "../../scripts/lib/posthuman";
-import { builtinProcessExecutor, configHash, createModel, weightsRoot, type Executor } from "../../offchain/ml";
-import { devWallet } from "../../offchain/cli/accounts";
-import { loadWorkerConfig } from "../../offchain/worker/config";
-import { silentLogger, createLogger } from "../../offchain/worker/log";
-import { createWorker, type Worker } from "../../offchain/worker/worker";
-import { authDomain } from "../../offchain/worker/auth";
-import { WorkerClient } from "../../offchain/sdk/worker-client";
+import { deployAll, oceanAddressesOf } from "../deploy/deploy";
+import { writeAddressBook } from "../deploy/address-book";
+import { type AddressBook } from "../protocol/address-book";
+import { attachOcean, type OceanContracts } from "../deploy/ocean";
+import { attachPostHuman, type PostHumanAddresses, type PostHumanContracts } from "../protocol/contracts";
+import { publishModel, type PostHumanParams } from "../deploy/posthuman";
+import { benchmarkId, toFixedLoss } from "../protocol/params";
+import { type PublishedModel } from "../protocol/structs";
+import { builtinProcessExecutor, configHash, createModel, weightsRoot, type Executor } from "../ml";
+import { devWallet } from "../deploy/accounts";
+import { loadWorkerConfig } from "../worker/config";
+import { silentLogger, createLogger } from "../worker/log";
+import { createWorker, type Worker } from "../worker/worker";
+import { authDomain } from "../protocol/auth";
+import { WorkerClient } from "../sdk/worker-client";
 import { startHardhatNode, type HardhatNode } from "./hardhat-node";
 
 export const NAMES = [

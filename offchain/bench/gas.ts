@@ -1,6 +1,6 @@
 /**
  * Gas of PostHuman's protocol operations on the in-process Hardhat network (real Ocean contracts underneath).
- *   npx hardhat run scripts/bench-gas.ts     → bench/results/gas.json
+ *   POSTHUMAN_BENCH=gas npm run bench     → bench/results/gas.json
  * `benchGas()` is also what scripts/check-gas.ts compares with bench/gas-baseline.json.
  * Claims are measured for the same kind of account (first claim, shares received once) whatever the lineage depth
  * or the number of holders, so the figures isolate what depth and holders cost: nothing, by design.
@@ -11,26 +11,20 @@
 import { ethers } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { ContractTransactionResponse } from "ethers";
-import { deployOcean } from "./lib/ocean";
+import { deployOcean } from "../deploy/ocean";
+import { ONE_DATATOKEN, TOTAL_SHARES, encodeInferParams, encodeTrainParams } from "../protocol/params";
+import { datatokenAt, vaultAt, type PostHumanContracts } from "../protocol/contracts";
+import { deployPostHuman, publishModel } from "../deploy/posthuman";
 import {
-  ONE_DATATOKEN,
-  TOTAL_SHARES,
-  datatokenAt,
-  deployPostHuman,
-  encodeInferParams,
-  encodeTrainParams,
   findEvent,
   jobCallback,
   jobReceipt,
   jobRequest,
-  publishModel,
   publishParams,
-  vaultAt,
-  type PostHumanContracts,
   type PublishModelOptions,
-} from "./lib/posthuman";
-import type { BenchFigure } from "./lib/bench";
-import { MinimalConsumer__factory, type OceanToken } from "../typechain-types";
+} from "../protocol/structs";
+import type { BenchFigure } from "./figures";
+import { MinimalConsumer__factory, type OceanToken } from "../../typechain-types";
 
 const GAS = "gas";
 const FEE = ethers.parseEther("10");
@@ -310,18 +304,4 @@ export async function benchGas(): Promise<BenchFigure[]> {
     add("claim revenue", await claimGas(c, model.vault, recipients[0], publisher), { holders });
   }
   return figures;
-}
-
-if (require.main === module) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { writeFigures, printFigures } = require("./lib/bench") as typeof import("./lib/bench");
-  benchGas()
-    .then((f) => {
-      printFigures("PostHuman protocol (gas)", f, "gas.json");
-      console.log(`  → ${writeFigures("gas.json", f)}`);
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exitCode = 1;
-    });
 }

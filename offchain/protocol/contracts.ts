@@ -1,0 +1,57 @@
+/**
+ * Typed bindings of the protocol's contracts: the addresses of a deployment (an address book's `contracts`) turned
+ * into typechain contracts on a runner (a provider or a signer). Browser-safe: ethers and typechain only.
+ */
+import type { ContractRunner } from "ethers";
+import {
+  DatatokenMarket__factory,
+  ERC20Template__factory,
+  FinetuneBounty__factory,
+  JobMarket__factory,
+  ModelRegistry__factory,
+  RoyaltyVault__factory,
+  type DatatokenMarket,
+  type ERC20Template,
+  type FinetuneBounty,
+  type JobMarket,
+  type ModelRegistry,
+  type RoyaltyVault,
+} from "../../typechain-types";
+
+export interface PostHumanAddresses {
+  ModelRegistry: string;
+  JobMarket: string;
+  DatatokenMarket: string;
+  RoyaltyVaultImplementation: string;
+}
+
+export interface PostHumanContracts {
+  registry: ModelRegistry;
+  jobMarket: JobMarket;
+  datatokenMarket: DatatokenMarket;
+  vaultImplementation: RoyaltyVault;
+  addresses: PostHumanAddresses & Record<string, string>;
+}
+
+/** Binds typed contracts to an address book's PostHuman addresses. */
+export function attachPostHuman(addresses: PostHumanAddresses, runner: ContractRunner): PostHumanContracts {
+  return {
+    registry: ModelRegistry__factory.connect(addresses.ModelRegistry, runner),
+    jobMarket: JobMarket__factory.connect(addresses.JobMarket, runner),
+    datatokenMarket: DatatokenMarket__factory.connect(addresses.DatatokenMarket, runner),
+    vaultImplementation: RoyaltyVault__factory.connect(addresses.RoyaltyVaultImplementation, runner),
+    addresses: { ...addresses },
+  };
+}
+
+export function datatokenAt(address: string, runner: ContractRunner): ERC20Template {
+  return ERC20Template__factory.connect(address, runner);
+}
+
+export function vaultAt(address: string, runner: ContractRunner): RoyaltyVault {
+  return RoyaltyVault__factory.connect(address, runner);
+}
+
+export function finetuneBountyAt(address: string, runner: ContractRunner): FinetuneBounty {
+  return FinetuneBounty__factory.connect(address, runner);
+}

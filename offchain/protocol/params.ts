@@ -1,0 +1,145 @@
+/**
+ * The protocol's numbers and encodings, browser-safe (ethers only): fixed-point scales, job kinds and statuses, the
+ * ABI encodings of each kind's params, benchmark ids. Shared by the worker, the SDK, the CLI, the web app and the
+ * tests; the units and their meaning are documented in docs/contracts.md ("Parameters").
+ */
+import { ethers } from "ethers";
+
+/** Losses and other metrics are fixed-point integers: value × 1e6 (a loss of 3.2581 nats is 3258100). */
+export const LOSS_SCALE = 1_000_000n;
+/** Learning rate and weight decay in TrainParams are value × 1e9 (3e-4 is 300000). */
+export const RATE_SCALE = 1_000_000_000n;
+/** Temperature in InferParams is value × 1e6. */
+export const TEMPERATURE_SCALE = 1_000_000n;
+/** An Ocean order (and so every job request) consumes exactly one datatoken. */
+export const ONE_DATATOKEN = 10n ** 18n;
+/** Fixed supply of every royalty vault's shares. */
+export const TOTAL_SHARES = 1_000_000n * 10n ** 18n;
+
+export const JobKind = { Train: 0, Infer: 1, Evaluate: 2 } as const;
+export type JobKindName = keyof typeof JobKind;
+export type JobKindValue = (typeof JobKind)[JobKindName];
+
+export const JobStatus = {
+  None: 0,
+  Open: 1,
+  Claimed: 2,
+  Submitted: 3,
+  Challenged: 4,
+  Settled: 5,
+  Cancelled: 6,
+  Failed: 7,
+  Reclaimed: 8,
+  Slashed: 9,
+} as const;
+export type JobStatusName = keyof typeof JobStatus;
+/** States a job never leaves. */
+export const TERMINAL_STATUSES: readonly number[] = [
+  JobStatus.Settled,
+  JobStatus.Cancelled,
+  JobStatus.Failed,
+  JobStatus.Reclaimed,
+  JobStatus.Slashed,
+];
+
+export const PricingKind = { FixedRate: 0, Dispenser: 1 } as const;
+
+// ─── Encodings ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface TrainParams {
+  steps: number;
+  batchSize: number;
+  contextLength: number;
+  /** × 1e9 (RATE_SCALE). */
+  learningRate: bigint;
+  warmupSteps: number;
+  /** × 1e9 (RATE_SCALE). */
+  weightDecay: bigint;
+}
+export interface InferParams {
+  maxTokens: number;
+  /** × 1e6 (TEMPERATURE_SCALE). */
+  temperature: number;
+  /** 0: no top-k cut. */
+  topK: number;
+}
+export interface EvaluateParams {
+  benchmarkId: string;
+  contextLength: number;
+  maxTokens: number;
+}
+export type JobParams =
+  | { kind: "Train"; params: TrainParams }
+  | { kind: "Infer"; params: InferParams }
+  | { kind: "Evaluate"; params: EvaluateParams };
+
+const coder = ethers.AbiCoder.defaultAbiCoder();
+const TRAIN_TYPES = ["uint32", "uint32", "uint32", "uint64", "uint32", "uint64"];
+const INFER_TYPES = ["uint32", "uint32", "uint32"];
+const EVALUATE_TYPES = ["bytes32", "uint32", "uint32"];
+
+export function encodeTrainParams(p: TrainParams): string {
+  return coder.encode(TRAIN_TYPES, [
+    p.steps,
+    p.batchSize,
+    p.contextLength,
+    p.learningRate,
+    p.warmupSteps,
+    p.weightDecay,
+  ]);
+}
+export function encodeInferParams(p: InferParams): string {
+  return coder.encode(INFER_TYPES, [p.maxTokens, p.temperature, p.topK]);
+}
+export function encodeEvaluateParams(p: EvaluateParams): string {
+  return coder.encode(EVALUATE_TYPES, [p.benchmarkId, p.contextLength, p.maxTokens]);
+}
+export function encodeJobParams(p: JobParams): string {
+  if (p.kind === "Train") return encodeTrainParams(p.params);
+  if (p.kind === "Infer") return encodeInferParams(p.params);
+  return encodeEvaluateParams(p.params);
+}
+
+/** Decodes a job's `params` bytes (from JobRequested) according to its kind. */
+export function decodeJobParams(kind: number | bigint, data: string): JobParams {
+  const k = Number(kind);
+  if (k === JobKind.Train) {
+    const [steps, batchSize, contextLength, learningRate, warmupSteps, weightDecay] = coder.decode(TRAIN_TYPES, data);
+    return {
+      kind: "Train",
+      params: {
+        steps: Number(steps),
+        batchSize: Number(batchSize),
+        contextLength: Number(contextLength),
+        learningRate: BigInt(learningRate),
+        warmupSteps: Number(warmupSteps),
+        weightDecay: BigInt(weightDecay),
+      },
+    };
+  }
+  if (k === JobKind.Infer) {
+    const [maxTokens, temperature, topK] = coder.decode(INFER_TYPES, data);
+    return {
+      kind: "Infer",
+      params: { maxTokens: Number(maxTokens), temperature: Number(temperature), topK: Number(topK) },
+    };
+  }
+  if (k === JobKind.Evaluate) {
+    const [benchmarkId, contextLength, maxTokens] = coder.decode(EVALUATE_TYPES, data);
+    return {
+      kind: "Evaluate",
+      params: { benchmarkId: String(benchmarkId), contextLength: Number(contextLength), maxTokens: Number(maxTokens) },
+    };
+  }
+  throw new Error(`Unknown job kind ${k}`);
+}
+
+/** A benchmark id: keccak256 of its name, e.g. benchmarkId("wikitext-2/loss"). */
+export function benchmarkId(name: string): string {
+  return ethers.keccak256(ethers.toUtf8Bytes(name));
+}
+
+/** A loss (nats) as the fixed-point integer the contracts store. */
+export function toFixedLoss(loss: number): bigint {
+  return BigInt(Math.round(loss * Number(LOSS_SCALE)));
+}

@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -12,6 +11,7 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
 import {JobParams} from "./libraries/JobParams.sol";
 import {WorkerStakes} from "./WorkerStakes.sol";
+import {JobMarketBase} from "./JobMarketBase.sol";
 
 /// @title JobMarket
 /// @notice Escrowed training, inference and evaluation jobs on PostHuman models; see IJobMarket.
@@ -21,7 +21,7 @@ import {WorkerStakes} from "./WorkerStakes.sol";
 /// holds one datatoken of a model per non-terminal job on it.
 /// A callback to a requester is always the last thing a transition does: the job's state and every payment of the
 /// transition are final before the call, and the guard is still held during it.
-contract JobMarket is WorkerStakes, EIP712 {
+contract JobMarket is JobMarketBase, EIP712 {
     using SafeERC20 for IERC20;
 
     /// @notice Upper bound of the protocol fee: 10%.
@@ -29,44 +29,7 @@ contract JobMarket is WorkerStakes, EIP712 {
     uint256 private constant _BPS = 10_000;
     /// @dev An Ocean order always consumes exactly one datatoken.
     uint256 private constant _ONE_DATATOKEN = 1e18;
-    /// @dev Gas a delivery keeps besides the hook's limit and EIP-150's 1/64: the CALL itself (cold account: 2,600)
-    /// and the market's work after it (failure record, CallbackDelivered, return), with a wide margin.
-    uint256 private constant _CALLBACK_GAS_RESERVE = 12_000;
     bytes32 private constant _INPUT_RECEIVED_TYPEHASH = keccak256("InputReceived(uint256 jobId,bytes32 inputHash)");
-
-    /// @dev Bit 0 of StoredJob.callbackBits: the job has a callback. (Bit 0 stands for JobStatus.None, never a stage.)
-    uint16 private constant _HAS_CALLBACK = 1;
-    /// @dev StoredJob.flags: the requester joined a challenge taken by someone else (its bond is escrowed too).
-    uint8 private constant _REQUESTER_JOINED = 1;
-    /// @dev StoredJob.flags: a failure blamed on the requester holds the claimant's collateral for its dispute window.
-    uint8 private constant _COLLATERAL_HELD = 2;
-
-    /// @dev Storage form of a job (getJob returns IJobMarket.Job), four slots for a plain job's life plus the input and
-    /// receipt hashes: model and job ids are counters far below 2**64 and fees are capped at 2**96 - 1, so they share a
-    /// slot; the collateral is not stored (collateralFor(fee), the bps being immutable). `callbackBits` shares the
-    /// status's slot, which every transition reads anyway, so a job without callback costs no extra storage access to
-    /// find out; bit `1 << stage` is set when the delivery at that stage failed. The callback fee takes a slot of its
-    /// own, written only for callback jobs. A failed job keeps its reason where a challenge would be recorded.
-    struct StoredJob {
-        address requester;
-        uint64 deadline;
-        JobKind kind;
-        JobStatus status;
-        uint16 callbackBits;
-        address worker;
-        uint64 submittedAt;
-        uint32 callbackGasLimit;
-        uint64 modelId;
-        uint96 fee;
-        uint64 childModelId;
-        uint8 flags;
-        address challenger;
-        uint64 challengedAt;
-        uint32 failReason;
-        bytes32 inputHash;
-        bytes32 receiptHash;
-        uint256 callbackFee;
-    }
 
     IModelRegistry private immutable _registry;
     address private immutable _treasury;
@@ -81,17 +44,11 @@ contract JobMarket is WorkerStakes, EIP712 {
     uint256 private immutable _challengeBond;
     uint256 private immutable _callbackGasPrice;
 
-    uint256 private _jobCount;
-    mapping(uint256 jobId => StoredJob) private _jobs;
-
     /// @dev Fails on a zero address, a fee above the cap, a reward or penalty above 100%, or a registry bound to another
     /// market.
     constructor(
         Config memory cfg
-    )
-        WorkerStakes(IERC20(cfg.baseToken), cfg.unstakeDelay, cfg.minWorkerStake)
-        EIP712("PostHuman JobMarket", "1")
-    {
+    ) WorkerStakes(IERC20(cfg.baseToken), cfg.unstakeDelay, cfg.minWorkerStake) EIP712("PostHuman JobMarket", "1") {
         if (
             cfg.registry == address(0) ||
             cfg.baseToken == address(0) ||
@@ -415,18 +372,6 @@ contract JobMarket is WorkerStakes, EIP712 {
     }
 
     /// @inheritdoc IJobMarket
-    function callbackOf(uint256 jobId) external view returns (CallbackState memory) {
-        StoredJob storage j = _jobs[jobId];
-        if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        return
-            CallbackState({
-                gasLimit: j.callbackGasLimit,
-                failedStages: j.callbackBits & ~_HAS_CALLBACK,
-                fee: j.callbackFee
-            });
-    }
-
-    /// @inheritdoc IJobMarket
     function failureOf(uint256 jobId) external view returns (uint32 reason, bool collateralHeld) {
         StoredJob storage j = _jobs[jobId];
         if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
@@ -449,11 +394,6 @@ contract JobMarket is WorkerStakes, EIP712 {
     /// @inheritdoc IJobMarket
     function inputAckDigest(uint256 jobId, bytes32 inputHash) external view returns (bytes32) {
         return _inputAckDigest(jobId, inputHash);
-    }
-
-    /// @inheritdoc IJobMarket
-    function jobCount() external view returns (uint256) {
-        return _jobCount;
     }
 
     /// @inheritdoc IJobMarket
@@ -504,7 +444,8 @@ contract JobMarket is WorkerStakes, EIP712 {
         Callback memory callback
     ) private returns (uint256 jobId) {
         if (r.fee == 0) revert JobMarketZeroFee();
-        if (r.fee + callback.fee > type(uint96).max) revert JobMarketFeeTooLarge(r.fee + callback.fee, type(uint96).max);
+        if (r.fee + callback.fee > type(uint96).max)
+            revert JobMarketFeeTooLarge(r.fee + callback.fee, type(uint96).max);
         if (r.deadline <= block.timestamp) revert JobMarketInvalidDeadline(r.deadline, block.timestamp);
         JobParams.validate(r.kind, r.params);
 
@@ -596,65 +537,5 @@ contract JobMarket is WorkerStakes, EIP712 {
 
     function _inputAckDigest(uint256 jobId, bytes32 inputHash) private view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(_INPUT_RECEIVED_TYPEHASH, jobId, inputHash)));
-    }
-
-    /// @dev The two shares of a job's callback fee: the receipt hook's (rounded up) and the outcome hook's. (0, 0) for a
-    /// job without callback, without reading the callback fee's slot.
-    function _callbackShares(StoredJob storage j) private view returns (uint256 receiptShare, uint256 outcomeShare) {
-        if (j.callbackBits & _HAS_CALLBACK == 0) return (0, 0);
-        uint256 fee = j.callbackFee;
-        outcomeShare = fee / 2;
-        receiptShare = fee - outcomeShare;
-    }
-
-    /// @dev Last step of every transition into a terminal state that calls back: pays the caller the outcome hook's
-    /// share, then delivers the outcome to the requester.
-    function _finish(uint256 jobId, StoredJob storage j, JobStatus outcome, uint256 outcomeShare) private {
-        if (j.callbackBits & _HAS_CALLBACK == 0) return;
-        if (outcomeShare != 0) _baseToken.safeTransfer(msg.sender, outcomeShare);
-        _deliver(jobId, j, outcome, abi.encodeCall(IJobMarketConsumer.onJobOutcome, (jobId, outcome, j.receiptHash)));
-    }
-
-    /// @dev Calls the requester's hook with `data` (built in memory beforehand) and exactly `gasLimit` gas, records a
-    /// failure, and never reverts because of the hook. The job's state and the transition's payments are final before
-    /// the call, and the reentrancy guard is held: a hook that calls back into the market fails like any other.
-    function _deliver(uint256 jobId, StoredJob storage j, JobStatus stage, bytes memory data) private {
-        address consumer = j.requester;
-        uint256 gasLimit = j.callbackGasLimit;
-        // EIP-150 forwards at most 63/64 of the gas left to a call. Demand enough that the hook gets all of gasLimit
-        // and the market can still finish: otherwise a caller could starve the hook on purpose (and gas estimation
-        // would happily find such a limit) while the transition itself succeeds.
-        uint256 required = gasLimit + gasLimit / 63 + _CALLBACK_GAS_RESERVE;
-        uint256 left = gasleft();
-        if (left < required) revert JobMarketCallbackGasTooLow(jobId, left, required);
-        bool success;
-        // A plain CALL without value whose output size is 0: nothing the hook returns or reverts with is ever copied
-        // (a "returnbomb" costs the market nothing), and a consumer without code simply succeeds. Solidity's
-        // try/catch would copy and decode return data, and revert uncatchably on a decoding failure.
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
-        }
-        // Written after the call on purpose: it records the call itself, under the guard (no one can re-enter).
-        if (!success) j.callbackBits |= uint16(1 << uint8(stage));
-        emit CallbackDelivered(jobId, consumer, stage, success);
-    }
-
-    function _permit(address token, uint256 value, Permit calldata p) private {
-        if (p.deadline == 0) return;
-        // A permit that fails (already used by a front-runner, or a token without permit) is ignored: the transfer
-        // that follows then needs an allowance and fails with the token's own error otherwise.
-        // solhint-disable-next-line no-empty-blocks
-        try IERC20Permit(token).permit(msg.sender, address(this), value, p.deadline, p.v, p.r, p.s) {} catch {}
-    }
-
-    function _jobInStatus(uint256 jobId, JobStatus expected) private view returns (StoredJob storage j) {
-        j = _jobs[jobId];
-        if (j.status != expected) _revertStatus(jobId, j.status);
-    }
-
-    function _revertStatus(uint256 jobId, JobStatus status) private pure {
-        if (status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        revert JobMarketUnexpectedStatus(jobId, status);
     }
 }

@@ -239,8 +239,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function modelForJob(
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation) {
-        StoredModel storage m = _existing(modelId);
-        return (m.datatoken, m.weightsRoot, m.frozen, m.generation);
+        // Every model has a datatoken: testing it instead of the NFT saves the job market a cold storage read per call.
+        StoredModel storage m = _models[modelId];
+        datatoken = m.datatoken;
+        if (datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
+        return (datatoken, m.weightsRoot, m.frozen, m.generation);
     }
 
     /// @inheritdoc IModelRegistry

@@ -69,7 +69,7 @@ export interface EvalOptions extends EvalParams {
   signal?: AbortSignal;
 }
 
-function resolve(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } {
+export function resolveEvalParams(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } {
   const ctx = p.contextLength ?? c.n_positions;
   if (!Number.isSafeInteger(ctx) || ctx < 2 || ctx > c.n_positions) {
     throw new MlError("PARAMS_INVALID", `contextLength must be an integer in [2, ${c.n_positions}], got ${ctx}`);
@@ -81,7 +81,7 @@ function resolve(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } 
   return { ctx, stride };
 }
 
-function loadTokens(
+export function loadEvalTokens(
   files: string[],
   tok: Gpt2Tokenizer,
   ctx: number,
@@ -149,8 +149,8 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
   if (normalizeDevice(opts.device) === "webgpu") return evaluateInGraph(modelDir, { ...opts, device: "webgpu" });
   const served = await loadServed(modelDir, { ...opts, limits: opts.modelLimits ?? opts.limits });
   const c = served.config;
-  const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(
+  const { ctx, stride } = resolveEvalParams(c, opts);
+  const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
     served.tokenizer,
     ctx,
@@ -176,8 +176,8 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
 export async function evaluateTf(modelDir: string, opts: EvalOptions): Promise<EvalResult> {
   const ck = loadCheckpoint(modelDir, { limits: opts.modelLimits ?? DEFAULT_MODEL_LIMITS });
   const c = ck.config;
-  const { ctx, stride } = resolve(c, opts);
-  const { datasets, tokens } = loadTokens(
+  const { ctx, stride } = resolveEvalParams(c, opts);
+  const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
     ck.tokenizer,
     ctx,
@@ -207,4 +207,4 @@ export async function evaluateTf(modelDir: string, opts: EvalOptions): Promise<E
   return finish(sum, count, tokens.length, windows, ctx, stride, datasets, started);
 }
 
-export { resolve as resolveEval, loadTokens as loadEvalTokens, finish as finishEval };
+export { finish as finishEval };

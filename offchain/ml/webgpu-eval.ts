@@ -5,7 +5,7 @@ import { readConfig, readTokenizerJson } from "./checkpoint";
 import { DEFAULT_DATASET_LIMITS } from "./data";
 import { requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
-import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEval } from "./evaluate";
+import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
 import { prepareServingDir, ServeOptions } from "./serve";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { webgpuUnavailable } from "./webgpu-device";
@@ -117,7 +117,7 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
   if (provider === "webgpu") requireDevice("webgpu");
   const limits = opts.modelLimits ?? opts.limits;
   const c = readConfig(modelDir, limits);
-  const { ctx, stride } = resolveEval(c, opts);
+  const { ctx, stride } = resolveEvalParams(c, opts);
   const batch = opts.batchSize ?? (provider === "webgpu" ? 8 : 1);
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 256)
     throw new MlError("PARAMS_INVALID", `batchSize must be an integer in [1, 256], got ${batch}`);

@@ -228,25 +228,37 @@ export function saveCheckpoint(dir: string, config: Gpt2Config, weights: Weights
     return ["transformer." + name, f32Raw(w, shape)];
   });
   writeSafetensors(path.join(dir, "model.safetensors"), tensors, { format: "pt" });
-  writeJson(path.join(dir, "config.json"), hfConfigJson(config));
-  writeJson(path.join(dir, "generation_config.json"), {
-    bos_token_id: config.bos_token_id,
-    eos_token_id: config.eos_token_id,
-    transformers_version: "4.44.0",
-  });
-  const tj = opts.tokenizerJson ?? buildGpt2TokenizerJson();
-  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tj));
-  writeJson(path.join(dir, "tokenizer_config.json"), gpt2TokenizerConfig(config.n_positions));
-  writeJson(path.join(dir, "special_tokens_map.json"), {
-    bos_token: "<|endoftext|>",
-    eos_token: "<|endoftext|>",
-    unk_token: "<|endoftext|>",
-  });
-  if (opts.provenance) writeJson(path.join(dir, "posthuman.json"), opts.provenance);
+  for (const [name, text] of Object.entries(checkpointSideFiles(config, opts)))
+    fs.writeFileSync(path.join(dir, name), text);
+}
+
+/** The files of a checkpoint folder besides model.safetensors, by name, as saveCheckpoint writes them. */
+export function checkpointSideFiles(config: Gpt2Config, opts: SaveOptions = {}): Record<string, string> {
+  const files: Record<string, string> = {
+    "config.json": jsonText(hfConfigJson(config)),
+    "generation_config.json": jsonText({
+      bos_token_id: config.bos_token_id,
+      eos_token_id: config.eos_token_id,
+      transformers_version: "4.44.0",
+    }),
+    "tokenizer.json": JSON.stringify(opts.tokenizerJson ?? buildGpt2TokenizerJson()),
+    "tokenizer_config.json": jsonText(gpt2TokenizerConfig(config.n_positions)),
+    "special_tokens_map.json": jsonText({
+      bos_token: "<|endoftext|>",
+      eos_token: "<|endoftext|>",
+      unk_token: "<|endoftext|>",
+    }),
+  };
+  if (opts.provenance) files["posthuman.json"] = jsonText(opts.provenance);
+  return files;
+}
+
+function jsonText(value: unknown): string {
+  return JSON.stringify(JSON.parse(canonicalJson(value)), null, 2) + "\n";
 }
 
 export function writeJson(file: string, value: unknown): void {
-  fs.writeFileSync(file, JSON.stringify(JSON.parse(canonicalJson(value)), null, 2) + "\n");
+  fs.writeFileSync(file, jsonText(value));
 }
 
 /** GPT-2's initialisation (Hugging Face's _init_weights), from a seed, one random stream per tensor. */

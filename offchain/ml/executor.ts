@@ -71,7 +71,7 @@ export const jobFileSchema = z.object({
 
 export type JobFile = z.infer<typeof jobFileSchema>;
 
-const trainParamsSchema = z
+export const trainParamsSchema = z
   .object({
     steps: z.number().int().min(0).optional(),
     epochs: z.number().positive().optional(),
@@ -87,7 +87,7 @@ const trainParamsSchema = z
   .strict()
   .refine((p) => p.steps !== undefined || p.epochs !== undefined, { message: "steps or epochs is required" });
 
-const inferParamsSchema = z
+export const inferParamsSchema = z
   .object({
     maxNewTokens: z.number().int().positive(),
     temperature: z.number().min(0).optional(),
@@ -96,14 +96,14 @@ const inferParamsSchema = z
   })
   .strict();
 
-const evalParamsSchema = z
+export const evalParamsSchema = z
   .object({
     contextLength: z.number().int().positive().optional(),
     stride: z.number().int().positive().optional(),
   })
   .strict();
 
-function parseParams<T>(schema: z.ZodType<T>, params: unknown, kind: string): T {
+export function parseParams<T>(schema: z.ZodType<T>, params: unknown, kind: string): T {
   const r = schema.safeParse(params);
   if (!r.success) {
     const msg = r.error.issues.map((i) => `${i.path.join(".") || "params"}: ${i.message}`).join("; ");
@@ -204,7 +204,10 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
   );
 }
 
-function writeResult(jobDir: string, result: Record<string, unknown>): { resultPath: string; outputHash: string } {
+export function writeResult(
+  jobDir: string,
+  result: Record<string, unknown>,
+): { resultPath: string; outputHash: string } {
   const out = path.join(jobDir, "outputs");
   fs.mkdirSync(out, { recursive: true });
   const text = canonicalJson(result) + "\n";
@@ -213,7 +216,7 @@ function writeResult(jobDir: string, result: Record<string, unknown>): { resultP
   return { resultPath, outputHash: sha256Hex0x(text) };
 }
 
-function readPrompts(
+export function readPrompts(
   files: Array<{ name: string; file: string }>,
   limits: DatasetLimits,
   maxPrompts: number,
@@ -234,7 +237,7 @@ function readPrompts(
   return prompts;
 }
 
-function inputDigests(files: Array<{ name: string; file: string }>): Array<{ name: string; sha256: string }> {
+export function inputDigests(files: Array<{ name: string; file: string }>): Array<{ name: string; sha256: string }> {
   return files.map(({ name, file }) => {
     try {
       return { name, sha256: sha256Hex0x(fs.readFileSync(file)) };
@@ -351,7 +354,7 @@ export class BuiltinExecutor implements Executor {
 }
 
 /** Refuses a missing or oversize model before anything else is read. */
-function loadCheckpointConfigOnly(modelDir: string, limits: ModelLimits): void {
+export function loadCheckpointConfigOnly(modelDir: string, limits: ModelLimits): void {
   if (!fs.existsSync(modelDir)) throw new MlError("MODEL_INVALID", `model folder ${modelDir} does not exist`);
   readConfig(modelDir, limits);
 }

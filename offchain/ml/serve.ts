@@ -283,6 +283,46 @@ function int(v: unknown, name: string, min: number, max: number): number {
   return v;
 }
 
+export interface CheckedGenerateParams {
+  maxNew: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  sample: boolean;
+}
+
+/** Validates generation parameters against the model and fills in the defaults (greedy, no top-k/top-p, seed 0). */
+export function checkGenerateParams(c: Gpt2Config, params: GenerateParams): CheckedGenerateParams {
+  const maxNew = int(params.maxNewTokens, "maxNewTokens", 1, c.n_positions);
+  const temperature = params.temperature ?? 0;
+  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100)
+    throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
+  const topK = params.topK === undefined ? 0 : int(params.topK, "topK", 0, c.vocab_size);
+  const topP = params.topP ?? 1;
+  if (typeof topP !== "number" || !(topP > 0 && topP <= 1))
+    throw new MlError("PARAMS_INVALID", `topP must be in (0, 1], got ${topP}`);
+  const seed = params.seed === undefined ? 0 : int(params.seed, "seed", 0, 2 ** 32 - 1);
+  return { maxNew, temperature, topK, topP, seed, sample: temperature > 0 };
+}
+
+/** Token ids of each prompt (an empty one starts from <|endoftext|>), refusing prompts that leave no room. */
+export function encodePrompts(tok: Gpt2Tokenizer, c: Gpt2Config, prompts: string[], maxNew: number): number[][] {
+  return prompts.map((p, i) => {
+    if (typeof p !== "string") throw new MlError("PROMPTS_INVALID", `prompt ${i} is not a string`);
+    const ids = tok.encode(p);
+    if (ids.length === 0) ids.push(c.bos_token_id);
+    if (ids.length + maxNew > c.n_positions) {
+      throw new MlError(
+        "PROMPT_TOO_LONG",
+        `prompt ${i} has ${ids.length} tokens; with maxNewTokens ${maxNew} that exceeds the model's context of ${c.n_positions}`,
+        { prompt: i, tokens: ids.length, limit: c.n_positions - maxNew },
+      );
+    }
+    return ids;
+  });
+}
+
 let generationLock: Promise<void> = Promise.resolve();
 
 /** Runs fn alone: transformers.js samples from one process-wide generator, seeded per prompt. */
@@ -316,29 +356,8 @@ export async function generate(
 ): Promise<GenerateResult> {
   const served = await loadServed(modelDir, opts);
   const c = served.config;
-  const maxNew = int(params.maxNewTokens, "maxNewTokens", 1, c.n_positions);
-  const temperature = params.temperature ?? 0;
-  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100)
-    throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
-  const topK = params.topK === undefined ? 0 : int(params.topK, "topK", 0, c.vocab_size);
-  const topP = params.topP ?? 1;
-  if (typeof topP !== "number" || !(topP > 0 && topP <= 1))
-    throw new MlError("PARAMS_INVALID", `topP must be in (0, 1], got ${topP}`);
-  const seed = params.seed === undefined ? 0 : int(params.seed, "seed", 0, 2 ** 32 - 1);
-  const sample = temperature > 0;
-  const encoded = prompts.map((p, i) => {
-    if (typeof p !== "string") throw new MlError("PROMPTS_INVALID", `prompt ${i} is not a string`);
-    const ids = served.tokenizer.encode(p);
-    if (ids.length === 0) ids.push(c.bos_token_id);
-    if (ids.length + maxNew > c.n_positions) {
-      throw new MlError(
-        "PROMPT_TOO_LONG",
-        `prompt ${i} has ${ids.length} tokens; with maxNewTokens ${maxNew} that exceeds the model's context of ${c.n_positions}`,
-        { prompt: i, tokens: ids.length, limit: c.n_positions - maxNew },
-      );
-    }
-    return ids;
-  });
+  const { maxNew, temperature, topK, topP, seed, sample } = checkGenerateParams(c, params);
+  const encoded = encodePrompts(served.tokenizer, c, prompts, maxNew);
   return exclusive(async () => {
     const started = Date.now();
     const generations: Generation[] = [];

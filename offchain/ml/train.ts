@@ -175,7 +175,7 @@ function adamwStep(
 }
 
 /** Window starts with stride `ctx` over [0, len): each window holds ctx + 1 tokens. */
-function windowStarts(len: number, ctx: number): number[] {
+export function windowStarts(len: number, ctx: number): number[] {
   const out: number[] = [];
   for (let s = 0; s + ctx + 1 <= len; s += ctx) out.push(s);
   return out;

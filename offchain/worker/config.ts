@@ -9,7 +9,27 @@ import { Secret, redactUrl } from "./log";
 export const JOB_KINDS = ["train", "infer", "evaluate"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-export type ExecutorConfig = { kind: "builtin" } | { kind: "external"; command: string; args: string[] };
+/** The executors a worker can run jobs with: the builtin runtime, the PyTorch executor, or an external program. */
+export const EXECUTOR_NAMES = ["builtin", "pytorch", "external"] as const;
+export type ExecutorName = (typeof EXECUTOR_NAMES)[number];
+
+/** Settings of the PyTorch executor (offchain/ml/torch-executor.ts). */
+export interface TorchExecutorConfig {
+  python?: string;
+  device?: "auto" | "cpu" | "cuda";
+  precision?: "bf16" | "fp32";
+  gpus?: number;
+  threads?: number;
+}
+
+export type ExecutorConfig = (
+  { kind: "builtin" } | { kind: "pytorch" } | { kind: "external"; command: string; args: string[] }
+) & {
+  /** Executors for particular job kinds (present only when set); other kinds use `kind`. */
+  byKind?: Partial<Record<JobKind, ExecutorName>>;
+  /** Present only when set. */
+  torch?: TorchExecutorConfig;
+};
 
 /** The worker's configuration once loaded and checked. Secrets are `Secret`s: logging this object leaks nothing. */
 export interface WorkerConfig {
@@ -250,9 +270,51 @@ const SETTINGS: Setting[] = [
     path: "executor.kind",
     env: "POSTHUMAN_WORKER_EXECUTOR",
     flag: "executor",
-    expect: '"builtin" or "external"',
-    schema: z.enum(["builtin", "external"]),
+    expect: '"builtin", "pytorch" or "external"',
+    schema: z.enum(EXECUTOR_NAMES),
     default: "builtin",
+  },
+  ...JOB_KINDS.map((k): Setting => ({
+    path: `executor.byKind.${k}`,
+    env: `POSTHUMAN_WORKER_EXECUTOR_${k.toUpperCase()}`,
+    flag: `executor${k[0].toUpperCase()}${k.slice(1)}`,
+    expect: `"builtin", "pytorch" or "external" (the executor of ${k} jobs; default: executor)`,
+    schema: z.enum(EXECUTOR_NAMES),
+  })),
+  {
+    path: "executor.torch.python",
+    env: "POSTHUMAN_WORKER_TORCH_PYTHON",
+    flag: "torchPython",
+    expect: "the Python with torch and numpy the pytorch executor runs (default: python3, else /usr/bin/python3)",
+    schema: z.string().min(1),
+  },
+  {
+    path: "executor.torch.device",
+    env: "POSTHUMAN_WORKER_TORCH_DEVICE",
+    flag: "torchDevice",
+    expect: "auto, cpu or cuda (the pytorch executor's device; auto: CUDA when torch sees a GPU)",
+    schema: z.enum(["auto", "cpu", "cuda"]),
+  },
+  {
+    path: "executor.torch.precision",
+    env: "POSTHUMAN_WORKER_TORCH_PRECISION",
+    flag: "torchPrecision",
+    expect: "bf16 or fp32 (training precision of the pytorch executor on CUDA; default bf16)",
+    schema: z.enum(["bf16", "fp32"]),
+  },
+  {
+    path: "executor.torch.gpus",
+    env: "POSTHUMAN_WORKER_TORCH_GPUS",
+    flag: "torchGpus",
+    expect: "a whole number of GPUs from 1 to 64 (training with torchrun, data parallel; default 1)",
+    schema: wholeNumber(1, 64),
+  },
+  {
+    path: "executor.torch.threads",
+    env: "POSTHUMAN_WORKER_TORCH_THREADS",
+    flag: "torchThreads",
+    expect: "a whole number of CPU threads from 1 to 256 (the pytorch executor on the CPU; default 1)",
+    schema: wholeNumber(1, 256),
   },
   {
     path: "executor.command",
@@ -422,15 +484,25 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   const get = <T>(p: string): T => resolved[p] as T;
 
   // Cross-field checks.
-  const executorKind = get<"builtin" | "external" | undefined>("executor.kind");
+  const executorKind = get<ExecutorName | undefined>("executor.kind");
+  const byKind: Partial<Record<JobKind, ExecutorName>> = {};
+  for (const k of JOB_KINDS) {
+    const e = get<ExecutorName | undefined>(`executor.byKind.${k}`);
+    if (e !== undefined) byKind[k] = e;
+  }
   if (
-    executorKind === "external" &&
+    (executorKind === "external" || Object.values(byKind).includes("external")) &&
     get<string | undefined>("executor.command") === undefined &&
     !problems.some((p) => p.startsWith("executor.command"))
   ) {
     problems.push(
-      `executor.command is not set but executor is "external" (${sources["executor.kind"]}): ` +
-        `set POSTHUMAN_WORKER_EXECUTOR_COMMAND, --executor-command or "executor": {"command": ...} in the file`,
+      `executor.command is not set but executor is "external" (${
+        executorKind === "external"
+          ? sources["executor.kind"]
+          : JOB_KINDS.filter((k) => byKind[k] === "external")
+              .map((k) => sources[`executor.byKind.${k}`])
+              .join(", ")
+      }): ` + `set POSTHUMAN_WORKER_EXECUTOR_COMMAND, --executor-command or "executor": {"command": ...} in the file`,
     );
   }
 
@@ -461,14 +533,17 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
 
   if (problems.length > 0 || !signer || !chain) throw new WorkerConfigError(problems);
 
+  const external = { command: get<string>("executor.command"), args: get<string[] | undefined>("executor.args") ?? [] };
   const executor: ExecutorConfig =
-    executorKind === "external"
-      ? {
-          kind: "external",
-          command: get<string>("executor.command"),
-          args: get<string[] | undefined>("executor.args") ?? [],
-        }
-      : { kind: "builtin" };
+    executorKind === "external" ? { kind: "external", ...external } : { kind: executorKind ?? "builtin" };
+  if (executorKind !== "external" && Object.values(byKind).includes("external")) Object.assign(executor, external);
+  if (Object.keys(byKind).length > 0) executor.byKind = byKind;
+  const torch: TorchExecutorConfig = {};
+  for (const k of ["python", "device", "precision", "gpus", "threads"] as const) {
+    const v = get<unknown>(`executor.torch.${k}`);
+    if (v !== undefined) Object.assign(torch, { [k]: v });
+  }
+  if (Object.keys(torch).length > 0) executor.torch = torch;
   const wsUrl = get<string | undefined>("rpc.wsUrl");
   return {
     network: get<string>("network"),

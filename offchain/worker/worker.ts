@@ -15,9 +15,11 @@ import {
   weightsRoot,
   type Executor,
 } from "../ml";
+import { KindRouter } from "../ml/kind-router";
+import { TorchExecutor } from "../ml/torch-executor";
 import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "./auth";
-import type { WorkerConfig } from "./config";
+import type { ExecutorName, JobKind, WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
 import { warnIfArmed } from "./faults";
@@ -59,13 +61,27 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/** The executor of each job kind the worker takes (config `executor.kind`, `executor.byKind.<kind>`). */
 function makeExecutor(cfg: WorkerConfig): Executor {
   const timeoutSec = Math.ceil(cfg.limits.jobTimeoutMs / 1000);
   const maxMemoryBytes = cfg.limits.maxMemoryBytes;
-  if (cfg.executor.kind === "external") {
-    return new ExternalExecutor({ command: cfg.executor.command, args: cfg.executor.args, timeoutSec, maxMemoryBytes });
-  }
-  return builtinProcessExecutor({ timeoutSec, maxMemoryBytes, cacheDir: path.join(cfg.dataDir, "ml-cache") });
+  const made = new Map<ExecutorName, Executor>();
+  const make = (name: ExecutorName): Executor => {
+    let e = made.get(name);
+    if (e) return e;
+    if (name === "external") {
+      const x = cfg.executor as { command: string; args: string[] };
+      e = new ExternalExecutor({ command: x.command, args: x.args, timeoutSec, maxMemoryBytes });
+    } else if (name === "pytorch") {
+      // Probes the Python now: a host without torch fails at start-up, naming the Python it tried.
+      e = new TorchExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
+    } else e = builtinProcessExecutor({ timeoutSec, maxMemoryBytes, cacheDir: path.join(cfg.dataDir, "ml-cache") });
+    made.set(name, e);
+    return e;
+  };
+  const byKind: Partial<Record<JobKind, Executor>> = {};
+  for (const k of cfg.capabilities.jobKinds) byKind[k] = make(cfg.executor.byKind?.[k] ?? cfg.executor.kind);
+  return made.size === 1 ? [...made.values()][0] : new KindRouter(byKind);
 }
 
 export async function createWorker(o: WorkerOptions): Promise<Worker> {

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The PyTorch executor's program (needs only torch and numpy).
+
+    run.py <jobDir>    runs the job prepared in <jobDir>/.torch/ (plan.json, tokens.bin) by offchain/ml/torch-executor.ts;
+                       writes outputs/result.json (outputs/model/ for train) and .torch/timing.json; prints
+                       `PROGRESS {json}` lines; on bad input writes outputs/error.json {code, message} and exits 2.
+    run.py probe       prints what this Python has: {"torch", "cuda", "cudnn", "gpu", ...} as JSON.
+
+Under torchrun (WORLD_SIZE > 1) training is data parallel: every rank takes its slice of each batch, gradients
+are averaged, rank 0 writes the outputs.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+# cuBLAS is deterministic only with a fixed workspace; this must be set before CUDA starts.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def probe():
+    import numpy
+    import torch
+
+    cuda = torch.cuda.is_available()
+    info = {
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "gpuCount": torch.cuda.device_count() if cuda else 0,
+        "sdpa": hasattr(torch.nn.functional, "scaled_dot_product_attention"),
+        "cpuThreads": torch.get_num_threads(),
+    }
+    print(json.dumps(info), flush=True)
+
+
+class Runtime:
+    """Device, precision and determinism settings of one run, and how it reports."""
+
+    def __init__(self, s):
+        import inspect
+
+        import torch
+
+        from gpt2 import InputError
+
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        want = s.get("device", "auto")
+        cuda = torch.cuda.is_available()
+        if want == "cuda" and not cuda:
+            raise InputError("DEVICE_UNAVAILABLE", "the PyTorch executor was told to use CUDA, but torch sees no GPU")
+        if want == "cuda" or (want == "auto" and cuda):
+            torch.cuda.set_device(local)
+            self.device, self.device_ids = torch.device("cuda", local), [local]
+        else:
+            self.device, self.device_ids = torch.device("cpu"), None
+        torch.set_num_threads(int(s.get("threads", 1)))
+        if s.get("deterministic", True):
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        if self.world > 1:
+            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        on_gpu = self.device.type == "cuda"
+        self.precision = s.get("precision", "bf16") if on_gpu else "fp32"
+        self.inference_precision = s.get("inferencePrecision", "fp32") if on_gpu else "fp32"
+        self.eval_batch = int(s.get("evalBatch", 8))
+        self.progress_every = int(s.get("progressEvery") or (25 if on_gpu else 1))
+        self.fused_adamw = "fused" in inspect.signature(torch.optim.AdamW).parameters
+        self.timing = {}
+
+    def emit(self, p):
+        sys.stdout.write("PROGRESS " + json.dumps(p) + "\n")
+        sys.stdout.flush()
+
+    def upload(self, t):
+        """A host tensor onto the device without waiting for the queue (pinned memory, async copy)."""
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t
+
+
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(value, allow_nan=False) + "\n")
+
+
+def run(job_dir):
+    from gpt2 import InputError
+
+    outputs = os.path.join(job_dir, "outputs")
+    work = os.path.join(job_dir, ".torch")
+    os.makedirs(outputs, exist_ok=True)
+    try:
+        import jobs
+
+        with open(os.path.join(work, "plan.json"), encoding="utf-8") as fh:
+            plan = json.load(fh)
+        rt = Runtime(plan["settings"])
+        t0 = time.monotonic()
+        kind = plan["kind"]
+        if kind == "train":
+            result = jobs.train(rt, plan, work, os.path.join(outputs, "model"))
+        elif kind == "evaluate":
+            result = jobs.evaluate(rt, plan, work)
+        elif kind == "infer":
+            result = jobs.generate(rt, plan)
+        else:
+            raise InputError("JOB_INVALID", f"unknown job kind {kind}")
+        if rt.rank == 0:
+            write_json(os.path.join(outputs, "result.json"), result)
+            timing = {**rt.timing, "totalSec": time.monotonic() - t0, "device": str(rt.device), "world": rt.world}
+            write_json(os.path.join(work, "timing.json"), timing)
+        return 0
+    except InputError as e:
+        if int(os.environ.get("RANK", "0")) == 0:
+            write_json(os.path.join(outputs, "error.json"), {"code": e.code, "message": e.message})
+        sys.stderr.write(f"{e.code}: {e.message}\n")
+        return 2
+    except Exception:  # noqa: BLE001 - anything else is the executor's failure, reported with its trace
+        traceback.print_exc()
+        return 1
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: run.py <jobDir> | run.py probe\n")
+        return 64
+    if argv[1] == "probe":
+        probe()
+        return 0
+    return run(argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

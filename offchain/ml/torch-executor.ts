@@ -1,0 +1,398 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import {
+  checkpointSideFiles,
+  configHash as configHashOfDir,
+  readConfig,
+  readTokenizerJson,
+  weightsRootOfFile,
+} from "./checkpoint";
+import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
+import { DEFAULT_DATASET_LIMITS, DatasetLimits } from "./data";
+import { loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
+import { MlError } from "./errors";
+import {
+  evalParamsSchema,
+  ExecJob,
+  ExecMetrics,
+  ExecResult,
+  Executor,
+  ExternalExecutor,
+  inferParamsSchema,
+  inputDigests,
+  loadCheckpointConfigOnly,
+  parseParams,
+  readJobFile,
+  readPrompts,
+  resolveInputs,
+  resolveModelDir,
+  RUNTIME_VERSION,
+  seedU32,
+  trainParamsSchema,
+  writeResult,
+} from "./executor";
+import { canonicalJson, sha256Hex0x } from "./hash";
+import { readSafetensors } from "./safetensors";
+import { checkGenerateParams, encodePrompts } from "./serve";
+import { Gpt2Tokenizer } from "./tokenizer";
+import { prepareTrainData, resolveTrainParams, windowStarts } from "./train";
+
+/**
+ * The PyTorch executor: the same jobs as the builtin runtime, computed by PyTorch (offchain/ml/pytorch/run.py).
+ * This side does everything but the tensor work, with the builtin's own code: it validates the job, reads and
+ * tokenizes the inputs, hands the token ids and a plan to Python, decodes the generated ids and writes result.json
+ * in the builtin's layout. The child's weights root is this side's `weightsRoot` of the folder Python wrote.
+ */
+
+/** Changes whenever the plan handed to run.py or its arithmetic changes. */
+export const TORCH_EXECUTOR_VERSION = "posthuman-torch-1";
+
+/** run.py beside this file (offchain/ml/pytorch/run.py), unless POSTHUMAN_TORCH_SCRIPT says where it is. */
+export function torchScript(): string {
+  return process.env.POSTHUMAN_TORCH_SCRIPT ?? path.join(__dirname, "pytorch", "run.py");
+}
+
+export interface TorchSettings {
+  /** A probe already made (probeTorch) of the Python to use: skips probing again. */
+  probe?: TorchProbe;
+  /** The Python with torch and numpy; default $POSTHUMAN_TORCH_PYTHON, else the first of python3, /usr/bin/python3 that has torch. */
+  python?: string;
+  /** "auto" (default): CUDA when torch sees a GPU, else the CPU. */
+  device?: "auto" | "cpu" | "cuda";
+  /** Training precision on CUDA: bf16 autocast with float32 master weights (default), or fp32. The CPU trains in fp32. */
+  precision?: "bf16" | "fp32";
+  /** Evaluation and generation precision on CUDA (default fp32, the builtin's). */
+  inferencePrecision?: "bf16" | "fp32";
+  /** CPU threads of torch (default 1). */
+  threads?: number;
+  /** torch.use_deterministic_algorithms and a fixed cuBLAS workspace (default true). */
+  deterministic?: boolean;
+  /** Evaluation windows run together (default 8). */
+  evalBatch?: number;
+  /** GPUs to train on with torchrun, data parallel (default 1). Evaluation and generation use one. */
+  gpus?: number;
+  /** Steps between the host syncs that report progress (default: 25 on CUDA, 1 on the CPU). */
+  progressEvery?: number;
+  timeoutSec?: number;
+  maxMemoryBytes?: number;
+  modelLimits?: ModelLimits;
+  datasetLimits?: DatasetLimits;
+  maxPrompts?: number;
+}
+
+export interface TorchProbe {
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  numpy: string;
+  cuda: string | null;
+  cudnn: number | null;
+  gpu: string | null;
+  gpuCount: number;
+  sdpa: boolean;
+}
+
+const INSTALL_HINT =
+  "install PyTorch for it (Debian/Ubuntu: apt-get install python3-torch; elsewhere: pip install torch numpy), " +
+  "or name a Python that has it with POSTHUMAN_TORCH_PYTHON (worker: executor.python)";
+
+function probeOne(python: string): TorchProbe | string {
+  const r = spawnSync(python, [torchScript(), "probe"], { encoding: "utf8", timeout: 120_000 });
+  if (r.error)
+    return `${python}: ${(r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : r.error.message}`;
+  if (r.status !== 0) {
+    const why = /No module named '?(\w+)/.exec(r.stderr ?? "");
+    return `${python}: ${why ? `has no ${why[1]}` : `probe failed (${(r.stderr ?? "").trim().split("\n").slice(-1)[0]})`}`;
+  }
+  try {
+    const p = JSON.parse(r.stdout.trim().split("\n").slice(-1)[0]) as Omit<TorchProbe, "python" | "pythonVersion"> & {
+      python: string;
+    };
+    return { ...p, pythonVersion: p.python, python };
+  } catch {
+    return `${python}: unreadable probe output ${JSON.stringify(r.stdout.slice(0, 200))}`;
+  }
+}
+
+/** Finds a Python with torch, or throws naming every Python tried and how to install torch. */
+export function probeTorch(python?: string): TorchProbe {
+  const candidates = python
+    ? [python]
+    : process.env.POSTHUMAN_TORCH_PYTHON
+      ? [process.env.POSTHUMAN_TORCH_PYTHON]
+      : ["python3", "/usr/bin/python3"];
+  const failures: string[] = [];
+  for (const c of candidates) {
+    const p = probeOne(c);
+    if (typeof p !== "string") return p;
+    failures.push(p);
+  }
+  throw new MlError(
+    "DEVICE_UNAVAILABLE",
+    `the PyTorch executor needs a Python with torch and numpy: ${failures.join("; ")}. ${INSTALL_HINT}`,
+  );
+}
+
+export interface Resolved {
+  device: "cpu" | "cuda";
+  precision: "bf16" | "fp32";
+  inferencePrecision: "bf16" | "fp32";
+  threads: number;
+  deterministic: boolean;
+  evalBatch: number;
+  gpus: number;
+}
+
+export function resolveSettings(s: TorchSettings, p: TorchProbe): Resolved {
+  const want = s.device ?? "auto";
+  if (want === "cuda" && p.gpuCount === 0)
+    throw new MlError("DEVICE_UNAVAILABLE", `device cuda: torch ${p.torch} in ${p.python} sees no GPU`);
+  const device = want === "cpu" || p.gpuCount === 0 ? "cpu" : "cuda";
+  const gpus = s.gpus ?? 1;
+  if (!Number.isSafeInteger(gpus) || gpus < 1) throw new MlError("PARAMS_INVALID", `gpus must be ≥ 1, got ${gpus}`);
+  if (gpus > 1 && device === "cuda" && gpus > p.gpuCount)
+    throw new MlError("DEVICE_UNAVAILABLE", `gpus ${gpus}: torch sees only ${p.gpuCount} GPU(s)`);
+  const threads = s.threads ?? 1;
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
+    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  return {
+    device,
+    precision: device === "cuda" ? (s.precision ?? "bf16") : "fp32",
+    inferencePrecision: device === "cuda" ? (s.inferencePrecision ?? "fp32") : "fp32",
+    threads,
+    deterministic: s.deterministic ?? true,
+    evalBatch: s.evalBatch ?? 8,
+    gpus,
+  };
+}
+
+/** The runtime id of the PyTorch executor: what a verifier must match (same torch, CUDA, GPU model, precision). */
+export function torchRuntimeId(p: TorchProbe, r: Resolved): string {
+  return sha256Hex0x(
+    canonicalJson({
+      executor: "pytorch",
+      runtime: RUNTIME_VERSION,
+      protocol: TORCH_EXECUTOR_VERSION,
+      versions: {
+        torch: p.torch,
+        numpy: p.numpy,
+        python: p.pythonVersion.split(".").slice(0, 2).join("."),
+        cuda: r.device === "cuda" ? p.cuda : null,
+        cudnn: r.device === "cuda" ? p.cudnn : null,
+      },
+      settings: { ...r, gpu: r.device === "cuda" ? p.gpu : null },
+    }),
+  );
+}
+
+/** Reads a model folder once: config, tokenizer, weights root; the same refusals as the builtin's loadCheckpoint. */
+function inspectModel(
+  dir: string,
+  limits: ModelLimits,
+): { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string } {
+  loadCheckpointConfigOnly(dir, limits);
+  const config = readConfig(dir, limits);
+  const file = readSafetensors(path.join(dir, "model.safetensors"));
+  const root = weightsRootOfFile(file, config, path.join(dir, "model.safetensors"));
+  for (const [name, t] of file.tensors)
+    if (!["F32", "F16", "BF16", "F64"].includes(t.dtype))
+      throw new MlError("MODEL_INVALID", `${name} has dtype ${t.dtype}, expected a float type`);
+  const tokenizer = new Gpt2Tokenizer(readTokenizerJson(dir));
+  if (tokenizer.vocabSize > config.vocab_size)
+    throw new MlError(
+      "MODEL_INVALID",
+      `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
+    );
+  return { config, tokenizer, root };
+}
+
+function writeTokens(work: string, ids: number[]): void {
+  fs.writeFileSync(path.join(work, "tokens.bin"), Buffer.from(Int32Array.from(ids).buffer));
+}
+
+export interface TorchExecResult extends ExecResult {
+  /** Wall-clock figures from run.py (tokens/s of the loop itself): not part of any hash. */
+  timing: Record<string, unknown>;
+}
+
+export class TorchExecutor implements Executor {
+  readonly id = "pytorch";
+  readonly runtimeId: string;
+  readonly probe: TorchProbe;
+  readonly resolved: Resolved;
+
+  /** Probes the Python (a second or two): throws DEVICE_UNAVAILABLE naming what is missing. */
+  constructor(private readonly settings: TorchSettings = {}) {
+    this.probe = settings.probe ?? probeTorch(settings.python);
+    this.resolved = resolveSettings(settings, this.probe);
+    this.runtimeId = torchRuntimeId(this.probe, this.resolved);
+  }
+
+  /** What the runtime id is made of, for logs and for `job verify` when ids differ. */
+  describe(): string {
+    const p = this.probe;
+    const r = this.resolved;
+    const where = r.device === "cuda" ? `CUDA ${p.cuda}, cuDNN ${p.cudnn}, ${p.gpu}` : `CPU, ${r.threads} thread(s)`;
+    return `pytorch: torch ${p.torch} (${p.python}), ${where}, ${r.precision} training${r.gpus > 1 ? ` on ${r.gpus} GPUs` : ""}`;
+  }
+
+  async run(job: ExecJob): Promise<TorchExecResult> {
+    const jf = readJobFile(job.jobDir, job.kind);
+    const modelDir = resolveModelDir(job.jobDir, jf);
+    const files = resolveInputs(job.jobDir, jf);
+    const s = this.settings;
+    const modelLimits = s.modelLimits ?? DEFAULT_MODEL_LIMITS;
+    const datasetLimits = s.datasetLimits ?? DEFAULT_DATASET_LIMITS;
+    const m = inspectModel(modelDir, modelLimits);
+    const base = {
+      kind: jf.kind,
+      runtimeId: this.runtimeId,
+      model: { weightsRoot: m.root, configHash: await configHashOfDir(modelDir) },
+      seed: jf.seed,
+    };
+    const work = path.join(job.jobDir, ".torch");
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.mkdirSync(work, { recursive: true });
+    const plan: Record<string, unknown> = {
+      kind: jf.kind,
+      modelDir,
+      settings: { ...this.resolved, progressEvery: s.progressEvery },
+    };
+    try {
+      let finish: (raw: Record<string, unknown>, r: ExecResult) => { result: Record<string, unknown>; m: ExecMetrics };
+      if (jf.kind === "train") {
+        const p = parseParams(trainParamsSchema, jf.params, "train");
+        const pre = resolveTrainParams({ ...p, steps: p.steps ?? 0 }, m.config);
+        const data = prepareTrainData(
+          files.map((f) => f.file),
+          m.tokenizer,
+          pre.contextLength,
+          pre.validationFraction,
+          datasetLimits,
+        );
+        const r = resolveTrainParams(p, m.config, windowStarts(data.trainTokens.length, pre.contextLength).length);
+        writeTokens(work, data.tokens);
+        plan.train = { ...r, seed: String(jf.seed), trainTokens: data.trainTokens.length };
+        plan.files = checkpointSideFiles(m.config);
+        plan.provenance = {
+          createdBy: "posthuman-ml",
+          parentWeightsRoot: m.root,
+          datasets: data.datasets.map((d) => d.sha256),
+          seed: String(jf.seed),
+        };
+        finish = (raw, res) => {
+          const metrics: ExecMetrics = {
+            trainLossBefore: raw.trainLossBefore as number,
+            trainLossAfter: raw.trainLossAfter as number,
+            valLossBefore: raw.valLossBefore as number,
+            valLossAfter: raw.valLossAfter as number,
+          };
+          const child = { weightsRoot: res.child?.weightsRoot, configHash: res.child?.configHash };
+          const result = {
+            ...base,
+            inputs: inputDigests(files),
+            params: p,
+            metrics,
+            child,
+            lossCurve: raw.lossCurve,
+            stepsPlanned: raw.stepsPlanned,
+            stepsDone: raw.stepsDone,
+            stoppedBy: raw.stoppedBy,
+            trainTokens: data.trainTokens.length,
+            valTokens: data.valTokens.length,
+            tokensPerStep: r.batchSize * r.contextLength,
+          };
+          return { result, m: metrics };
+        };
+      } else if (jf.kind === "infer") {
+        const p = parseParams(inferParamsSchema, jf.params, "infer");
+        const prompts = readPrompts(files, datasetLimits, s.maxPrompts ?? 1024);
+        const g = checkGenerateParams(m.config, { ...p, seed: seedU32(jf.seed) });
+        const ids = encodePrompts(m.tokenizer, m.config, prompts, g.maxNew);
+        plan.infer = {
+          prompts: ids,
+          maxNewTokens: g.maxNew,
+          temperature: g.temperature,
+          topK: g.topK,
+          topP: g.topP,
+          seed: g.seed,
+        };
+        finish = (raw) => {
+          const gens = raw.generations as Array<{ tokens: number[]; finishReason: string }>;
+          const metrics: ExecMetrics = { generatedTokens: raw.generatedTokens as number };
+          const generations = gens.map((x, i) => ({
+            prompt: prompts[i],
+            text: m.tokenizer.decode(x.tokens),
+            tokens: x.tokens,
+            finishReason: x.finishReason,
+          }));
+          return { result: { ...base, inputs: inputDigests(files), params: p, metrics, generations }, m: metrics };
+        };
+      } else {
+        const p = parseParams(evalParamsSchema, jf.params, "evaluate");
+        const { ctx, stride } = resolveEvalParams(m.config, p);
+        const { tokens } = loadEvalTokens(
+          files.map((f) => f.file),
+          m.tokenizer,
+          ctx,
+          datasetLimits,
+        );
+        const windows = planWindows(tokens.length, ctx, stride);
+        writeTokens(work, tokens);
+        plan.evaluate = { windows: windows.map((w) => [w.begin, w.end, w.trg]) };
+        finish = (raw) => {
+          const loss = (raw.sum as number) / (raw.count as number);
+          const metrics: ExecMetrics = { evalLoss: loss, perplexity: Math.exp(loss), tokenCount: raw.count as number };
+          const result = {
+            ...base,
+            inputs: inputDigests(files),
+            params: { ...p, contextLength: ctx, stride },
+            metrics,
+            windows: windows.length,
+          };
+          return { result, m: metrics };
+        };
+      }
+      fs.writeFileSync(path.join(work, "plan.json"), JSON.stringify(plan));
+      const ext = this.process(jf.kind === "train");
+      const r = await ext.run(job);
+      const raw = JSON.parse(fs.readFileSync(r.resultPath, "utf8")) as Record<string, unknown>;
+      const { result, m: metrics } = finish(raw, r);
+      const written = writeResult(job.jobDir, result);
+      let timing: Record<string, unknown> = {};
+      try {
+        timing = JSON.parse(fs.readFileSync(path.join(work, "timing.json"), "utf8")) as Record<string, unknown>;
+      } catch {
+        // no timing: nothing hashed depends on it
+      }
+      return { ...written, metrics, child: r.child, runtimeId: this.runtimeId, timing };
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /** run.py as an external program (its own process group, killed on timeout, memory limit or abort). */
+  private process(train: boolean): ExternalExecutor {
+    const r = this.resolved;
+    const s = this.settings;
+    const args =
+      train && r.gpus > 1
+        ? ["-m", "torch.distributed.run", "--standalone", `--nproc_per_node=${r.gpus}`, torchScript()]
+        : [torchScript()];
+    return new ExternalExecutor({
+      id: this.id,
+      command: this.probe.python,
+      args,
+      env: {
+        CUBLAS_WORKSPACE_CONFIG: ":4096:8",
+        OMP_NUM_THREADS: String(r.threads),
+        PYTHONUNBUFFERED: "1",
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
+      timeoutSec: s.timeoutSec,
+      maxMemoryBytes: s.maxMemoryBytes,
+      runtimeId: this.runtimeId,
+    });
+  }
+}

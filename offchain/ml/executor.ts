@@ -631,8 +631,11 @@ export function builtinProcessExecutor(
     maxMemoryBytes?: number;
   } = {},
 ): ExternalExecutor {
+  // A worker's environment may name the device (POSTHUMAN_ML_DEVICE=webgpu|gpu|cuda); the runtime id follows it.
+  const device = normalizeDevice(settings.device ?? process.env.POSTHUMAN_ML_DEVICE) as Device;
+  settings = { ...settings, device };
   const env: Record<string, string> = {
-    POSTHUMAN_ML_DEVICE: settings.device ?? "cpu",
+    POSTHUMAN_ML_DEVICE: device,
     POSTHUMAN_ML_THREADS: String(settings.threads ?? 1),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;

@@ -4,6 +4,8 @@
  *   prepare DIR CONFIG   model folder from a seed (no hub), a dataset, the serving export and loss graph
  *   infer DIR CONFIG     builtin runtime on --device: evaluation (loss in the graph) and greedy generation
  *   train DIR CONFIG     builtin trainer (TensorFlow.js) on --device
+ *   executor DIR CONFIG  the PyTorch executor through job.json (torch-bench.ts) on the prepared model: train bf16
+ *                        8×1024, evaluation (fp32, 64 windows of 1024) and greedy generation at batch 1
  * Each prints one JSON line per figure. --device cpu runs the same code on the CPU (the local rehearsal).
  */
 import * as fs from "fs";
@@ -20,6 +22,7 @@ import {
   lossGraphFile,
 } from "../../offchain/ml/webgpu-eval";
 import { Rng } from "../../offchain/ml/rng";
+import { benchTorchExecutor } from "../../offchain/ml/torch-bench";
 
 export const CONFIGS: Record<string, { n_embd: number; n_layer: number; n_head: number; n_positions: number }> = {
   tiny: { n_embd: 64, n_layer: 2, n_head: 4, n_positions: 128 },
@@ -191,6 +194,38 @@ async function train(dir: string, config: string, device: "webgpu" | "cpu"): Pro
   }
 }
 
+async function executor(dir: string, config: string, device: "webgpu" | "cpu"): Promise<void> {
+  const work = path.join(dir, `exec-${config}`);
+  fs.mkdirSync(work, { recursive: true });
+  if (!fs.existsSync(path.join(work, "model"))) fs.symlinkSync(paths(dir, config).modelDir, path.join(work, "model"));
+  const quick = device === "cpu";
+  const torchDevice = quick ? "cpu" : "cuda";
+  const ctx = quick ? 64 : 1024;
+  const runs: Array<[string, Parameters<typeof benchTorchExecutor>[0]]> = [
+    ["executor-train", { kind: "train", batchSize: quick ? 1 : 8, contextLength: ctx, steps: quick ? 3 : 30, config }],
+    ["executor-eval", { kind: "evaluate", contextLength: ctx, windows: quick ? 4 : 64, config }],
+    ["executor-generate", { kind: "infer", prompts: 1, maxNewTokens: quick ? 16 : 128, config }],
+  ];
+  for (const [step, o] of runs) {
+    try {
+      const r = await benchTorchExecutor({ ...o, device: torchDevice, workDir: work });
+      const tps = r.steadyTokensPerSec ?? r.tokensPerSec;
+      out({
+        step,
+        config,
+        device: torchDevice,
+        tokens_per_s: tps,
+        loopTokensPerSec: r.tokensPerSec,
+        wallSec: r.wallSec,
+        runtime: r.runtime,
+        timing: r.timing,
+      });
+    } catch (e) {
+      out({ step, config, device: torchDevice, error: String((e as Error).stack ?? e).slice(0, 1500) });
+    }
+  }
+}
+
 async function info(): Promise<void> {
   const st = webgpuStatus();
   out({ step: "info", node: process.version, vulkan: st });
@@ -213,6 +248,7 @@ async function main(): Promise<void> {
   else if (cmd === "prepare") await prepare(dir, config);
   else if (cmd === "infer") await infer(dir, config, device);
   else if (cmd === "train") await train(dir, config, device);
+  else if (cmd === "executor") await executor(dir, config, device);
   else throw new Error(`unknown command ${cmd}`);
 }
 

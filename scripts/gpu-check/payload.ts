@@ -14,7 +14,7 @@ import * as path from "path";
  *                           (libonnxruntime.so.1 with its WebGPU provider), onnxruntime-common, webgpu
  *                           (dawn.node), tfjs-backend-wasm's .wasm files, a stand-in for sharp
  *   libvulkan1_*.deb        Debian's Vulkan loader
- *   executor/               the PyTorch executor (its Python files and job runner), when the repository has it
+ *   executor/pytorch/       the PyTorch executor's Python files (its TypeScript side is in bench.mjs)
  *   manifest.json           every file with its size and SHA-256
  */
 
@@ -236,26 +236,25 @@ function bundle(root: string, outDir: string): void {
       "-p",
       "node",
       "--no-treeshake",
-      // ESM has no __dirname; tfjs-backend-wasm's loader reads it (as a free variable: a global will do).
+      // ESM has no __dirname (tfjs-backend-wasm's loader reads it) nor `module` (torch-bench.ts compares it with
+      // require.main to run as a CLI): free variables, so globals will do; require.main is undefined here.
       "--banner",
-      'import { fileURLToPath as __phUrl } from "node:url"; import { dirname as __phDir } from "node:path"; globalThis.__filename ??= __phUrl(import.meta.url); globalThis.__dirname ??= __phDir(globalThis.__filename);',
+      'import { fileURLToPath as __phUrl } from "node:url"; import { dirname as __phDir } from "node:path"; globalThis.__filename ??= __phUrl(import.meta.url); globalThis.__dirname ??= __phDir(globalThis.__filename); globalThis.module ??= { id: "bench.mjs", exports: {} };',
       ...["onnxruntime-node", "onnxruntime-common", "sharp", "webgpu"].flatMap((e) => ["-e", e]),
     ],
     { cwd: root },
   );
 }
 
-/** The PyTorch executor, when the repository has it (offchain/ml/pytorch/): its Python files and runner. */
+/** The PyTorch executor's Python files (offchain/ml/pytorch/); its TypeScript side is in the bundle. */
 function executor(root: string, outDir: string): boolean {
   const src = path.join(root, "offchain", "ml", "pytorch");
-  const runner = path.join(root, "scripts", "gpu-check", "run-executor.sh");
-  if (!fs.existsSync(src) || !fs.existsSync(runner)) return false;
+  if (!fs.existsSync(path.join(src, "run.py"))) return false;
   const dest = path.join(outDir, "executor");
   for (const f of listFiles(src).filter((f) => f.endsWith(".py"))) {
     fs.mkdirSync(path.dirname(path.join(dest, "pytorch", f)), { recursive: true });
     fs.copyFileSync(path.join(src, f), path.join(dest, "pytorch", f));
   }
-  fs.copyFileSync(runner, path.join(dest, "run-executor.sh"));
   return true;
 }
 

@@ -6,7 +6,11 @@
 # GPU_CHECK_LOCAL=1: the rehearsal on a machine without a GPU (tiny model, CPU fallbacks).
 set -u
 P="$(cd "$(dirname "$0")" && pwd)"
-W="${GPU_CHECK_WORK:-/tmp/posthuman-gpu-check}"
+W="${GPU_CHECK_WORK:-}"
+if [ -z "$W" ]; then # model files are written and read at memory speed where /dev/shm is large enough
+  W=/tmp/posthuman-gpu-check
+  [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2{print $4}')" -gt 20000000 ] 2>/dev/null && W=/dev/shm/posthuman-gpu-check
+fi
 RESULTS="${OUT:-$W/out}" # what comes back: gpu.json, lines.jsonl, logs.txt, host.txt (the device tool returns at most 8 files)
 O="$W/res"
 PY="${PYTHON:-python3}"
@@ -75,12 +79,13 @@ step torch 170 "$PY" "$P/torch_ref.py" --configs "${CONFIGS// /,}" $QUICK --out 
 rm -f "$O/torch.jsonl" # the same lines as torch-ref.jsonl (printed and appended)
 wait $PREP; log "prepare done: $(tr '\n' ' ' <"$O/prepare.jsonl" | cut -c1-400)"
 
+export POSTHUMAN_TORCH_SCRIPT="$P/executor/pytorch/run.py" POSTHUMAN_TORCH_PYTHON="$PY"
 # --- 3. the builtin runtime on WebGPU and the PyTorch executor, config by config
 first=1
 for c in $CONFIGS; do
   step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
-  if [ -f "$P/executor/run-executor.sh" ]; then
-    step "executor-$c" 150 bash "$P/executor/run-executor.sh" "$R" "$c" "$DEV" "$QUICK"
+  if [ -f "$P/executor/pytorch/run.py" ]; then
+    step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"
   fi
   if [ $first = 1 ]; then
     step "webgpu-train-$c" 120 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" train "$R" "$c" --device "$DEV"

@@ -61,11 +61,18 @@ export function ortSession(file: string, provider: OrtProvider, threads = 1): Pr
   const key = `${file}|${provider}|${threads}`;
   let p = sessions.get(key);
   if (!p) {
-    p = ort.InferenceSession.create(file, ortSessionOptions(provider, threads)).catch((e: unknown) => {
-      sessions.delete(key);
-      if (provider === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
-      throw e;
-    });
+    const opts = ortSessionOptions(provider, threads);
+    p = ort.InferenceSession.create(file, opts)
+      // An onnxruntime that does not know the WebGPU option gets a second try with the provider's defaults.
+      .catch((e: unknown) => {
+        if (provider !== "webgpu") throw e;
+        return ort.InferenceSession.create(file, { ...opts, executionProviders: ["webgpu"] });
+      })
+      .catch((e: unknown) => {
+        sessions.delete(key);
+        if (provider === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
+        throw e;
+      });
     sessions.set(key, p);
   }
   return p;

@@ -69,20 +69,24 @@ NODE="$R/node"
 log "node $("$NODE" --version 2>&1), LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 step info 40 "$NODE" "$R/bench.mjs" info
 
-# --- 1. model folders from a seed, datasets, ONNX exports and loss graphs (CPU work, beside the PyTorch runs)
-( for c in $CONFIGS; do timeout 240 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" prepare "$R" "$c" || echo "{\"step\":\"prepare\",\"config\":\"$c\",\"error\":\"rc $?\"}"; done ) \
-  >>"$O/prepare.jsonl" 2>>"$O/prepare.log" &
-PREP=$!
+# --- 1. model folders from a seed, datasets, ONNX exports and loss graphs: CPU work, one process per config,
+#        beside the PyTorch runs; each config's GPU steps wait for its own preparation only
+declare -A PREP
+for c in $CONFIGS; do
+  ( timeout 300 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" prepare "$R" "$c" || echo "{\"step\":\"prepare\",\"config\":\"$c\",\"error\":\"rc $?\"}" ) \
+    >>"$O/prepare-$c.jsonl" 2>>"$O/prepare-$c.log" &
+  PREP[$c]=$!
+done
 
 # --- 2. raw PyTorch
 step torch 170 "$PY" "$P/torch_ref.py" --configs "${CONFIGS// /,}" $QUICK --out "$O/torch-ref.jsonl"
 rm -f "$O/torch.jsonl" # the same lines as torch-ref.jsonl (printed and appended)
-wait $PREP; log "prepare done: $(tr '\n' ' ' <"$O/prepare.jsonl" | cut -c1-400)"
 
 export POSTHUMAN_TORCH_SCRIPT="$P/executor/pytorch/run.py" POSTHUMAN_TORCH_PYTHON="$PY"
 # --- 3. the builtin runtime on WebGPU and the PyTorch executor, config by config
 first=1
 for c in $CONFIGS; do
+  wait "${PREP[$c]}"; log "prepare $c: $(cut -c1-300 "$O/prepare-$c.jsonl")"
   step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
   if [ -f "$P/executor/pytorch/run.py" ]; then
     step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"

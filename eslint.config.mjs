@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "typechain-types/", "artifacts/", "cache/", "coverage/", "dist/", "offchain/web/dist/", "bench/results/"] },
+  { ignores: ["node_modules/", "typechain-types/", "artifacts/", "cache/", "coverage/", "dist/", "offchain/web/dist/", "bench/results/", ".gpu-payload/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,8 +1,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { MlError } from "./errors";
+import { webgpuStatus } from "./webgpu-device";
 
-export type Device = "cpu" | "cuda";
+export type Device = "cpu" | "cuda" | "webgpu";
+
+/** Device names users may type: "gpu" is WebGPU (bundled, no download); see docs/ml.md, "GPU". */
+export function normalizeDevice(device: string | undefined): string {
+  const d = (device ?? "cpu").trim().toLowerCase();
+  return d === "gpu" ? "webgpu" : d;
+}
 
 /** Where onnxruntime-node looks for its execution-provider libraries. */
 export function ortBinDir(): string {
@@ -17,10 +24,21 @@ export interface DeviceStatus {
 }
 
 /** Reports whether a device can be used, without touching it. */
-export function deviceStatus(device: string): DeviceStatus {
+export function deviceStatus(name: string): DeviceStatus {
+  const device = normalizeDevice(name);
   if (device === "cpu") return { device: "cpu", available: true };
+  if (device === "webgpu") {
+    const st = webgpuStatus();
+    return st.available
+      ? { device, available: true }
+      : { device, available: false, reason: `WebGPU is unavailable: ${st.missing.join("; ")}` };
+  }
   if (device !== "cuda")
-    return { device: "cpu", available: false, reason: `unknown device "${device}" (use "cpu" or "cuda")` };
+    return {
+      device: "cpu",
+      available: false,
+      reason: `unknown device "${name}" (use "cpu", "webgpu" (alias "gpu") or "cuda")`,
+    };
   if (process.platform !== "linux" || process.arch !== "x64") {
     return {
       device,
@@ -48,7 +66,7 @@ export function deviceStatus(device: string): DeviceStatus {
 
 /** Throws DEVICE_UNAVAILABLE (never crashes) when the device cannot be used here. */
 export function requireDevice(device: string | undefined): Device {
-  const d = device ?? "cpu";
+  const d = normalizeDevice(device);
   const st = deviceStatus(d);
   if (!st.available) throw new MlError("DEVICE_UNAVAILABLE", st.reason ?? `device ${d} is unavailable`, { device: d });
   return st.device;

@@ -7,6 +7,8 @@ import { ProgressFn } from "./progress";
 import { GenerateOptions, loadServed, onnxLogits } from "./serve";
 import { ensureWasmBackend, tf } from "./tf-backend";
 import { Gpt2Tokenizer } from "./tokenizer";
+import { normalizeDevice } from "./device";
+import { evaluateInGraph } from "./webgpu-eval";
 
 /**
  * Evaluation with a sliding window (Hugging Face's perplexity recipe): windows of `contextLength`
@@ -143,6 +145,8 @@ function finish(
 
 /** Loss, perplexity and token count of a model on datasets, from the ONNX path (transformers.js + onnxruntime). */
 export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOptions): Promise<EvalResult> {
+  // On a GPU the loss is computed in the graph (webgpu-eval.ts): the logits never leave the device.
+  if (normalizeDevice(opts.device) === "webgpu") return evaluateInGraph(modelDir, { ...opts, device: "webgpu" });
   const served = await loadServed(modelDir, { ...opts, limits: opts.modelLimits ?? opts.limits });
   const c = served.config;
   const { ctx, stride } = resolveEvalParams(c, opts);
@@ -202,3 +206,5 @@ export async function evaluateTf(modelDir: string, opts: EvalOptions): Promise<E
   }
   return finish(sum, count, tokens.length, windows, ctx, stride, datasets, started);
 }
+
+export { finish as finishEval };

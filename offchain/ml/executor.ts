@@ -5,7 +5,7 @@ import { z } from "zod";
 import { configHash as configHashOfDir, loadCheckpoint, readConfig, weightsRoot } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
-import { Device } from "./device";
+import { Device, normalizeDevice } from "./device";
 import { ML_ERROR_CODES, MlError, MlErrorCode } from "./errors";
 import { evaluate } from "./evaluate";
 import { canonicalJson, sha256, sha256Hex0x } from "./hash";
@@ -195,7 +195,11 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
         "onnxruntime-node": packageVersion("onnxruntime-node"),
         node: process.versions.node.split(".")[0],
       },
-      settings: { device: s.device ?? "cpu", threads: s.threads ?? 1, trainBackend: "tfjs-wasm" },
+      settings: {
+        device: normalizeDevice(s.device),
+        threads: s.threads ?? 1,
+        trainBackend: normalizeDevice(s.device) === "webgpu" ? "tfjs-webgpu" : "tfjs-wasm",
+      },
     }),
   );
 }
@@ -285,6 +289,7 @@ export class BuiltinExecutor implements Executor {
         signal: job.signal,
         datasetLimits,
         modelLimits,
+        device: s.device,
       });
       const metrics: ExecMetrics = {
         trainLossBefore: r.trainLossBefore,
@@ -626,8 +631,11 @@ export function builtinProcessExecutor(
     maxMemoryBytes?: number;
   } = {},
 ): ExternalExecutor {
+  // A worker's environment may name the device (POSTHUMAN_ML_DEVICE=webgpu|gpu|cuda); the runtime id follows it.
+  const device = normalizeDevice(settings.device ?? process.env.POSTHUMAN_ML_DEVICE) as Device;
+  settings = { ...settings, device };
   const env: Record<string, string> = {
-    POSTHUMAN_ML_DEVICE: settings.device ?? "cpu",
+    POSTHUMAN_ML_DEVICE: device,
     POSTHUMAN_ML_THREADS: String(settings.threads ?? 1),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;

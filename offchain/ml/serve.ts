@@ -18,6 +18,7 @@ import { sha256 } from "./hash";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
+import { webgpuUnavailable } from "./webgpu-device";
 
 /**
  * Serving: the checkpoint is exported once (deterministically) to ONNX with a KV cache, into a
@@ -25,7 +26,7 @@ import { Gpt2Tokenizer } from "./tokenizer";
  */
 
 export interface ServeOptions {
-  device?: Device;
+  device?: Device | "gpu";
   /** onnxruntime intra-op threads; 1 (the default) is what the determinism guarantees are stated for. */
   threads?: number;
   /** Use (or write) the serving folder here instead of the cache. */
@@ -141,6 +142,7 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
           },
         });
       } catch (e) {
+        if (device === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
         if (device === "cuda") {
           throw new MlError(
             "DEVICE_UNAVAILABLE",

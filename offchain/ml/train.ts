@@ -6,7 +6,9 @@ import { MlError, throwIfAborted } from "./errors";
 import { crossEntropy, forward, forwardFlops, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
 import { Rng } from "./rng";
-import { ensureWasmBackend, tf } from "./tf-backend";
+import { tf } from "./tf-backend";
+import { Device } from "./device";
+import { ensureTrainBackend } from "./webgpu-tf";
 import { Gpt2Tokenizer } from "./tokenizer";
 
 export interface TrainParams {
@@ -44,6 +46,8 @@ export interface TrainOptions extends TrainParams {
   signal?: AbortSignal;
   datasetLimits?: DatasetLimits;
   modelLimits?: ModelLimits;
+  /** "webgpu" (or "gpu") trains on TensorFlow.js's WebGPU backend; otherwise its wasm backend. */
+  device?: Device | "gpu";
 }
 
 export interface TrainResult {
@@ -269,7 +273,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const trainEvalStarts = trainStarts.slice(0, r.evalWindows);
   throwIfAborted(opts.signal);
 
-  await ensureWasmBackend();
+  await ensureTrainBackend(opts.device);
   // Parameters live twice: the float32 master copy in JS (updated by AdamW here, in a fixed order)
   // and a tfjs variable per tensor for the forward/backward pass. The optimizer state (m, v) stays
   // in JS too, which keeps the wasm heap (4 GiB at most) for the graph: GPT-2 small fits.

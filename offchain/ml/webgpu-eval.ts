@@ -1,0 +1,162 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as ort from "onnxruntime-node";
+import { readConfig, readTokenizerJson } from "./checkpoint";
+import { DEFAULT_DATASET_LIMITS } from "./data";
+import { requireDevice } from "./device";
+import { MlError, throwIfAborted } from "./errors";
+import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
+import { prepareServingDir, ServeOptions } from "./serve";
+import { Gpt2Tokenizer } from "./tokenizer";
+import { webgpuUnavailable } from "./webgpu-device";
+import { buildLossGraph, LOSS_GRAPH_VERSION } from "./webgpu-loss-graph";
+
+/**
+ * Evaluation on onnxruntime with the loss in the graph (webgpu-loss-graph.ts): windows of equal
+ * length run in batches and only their per-token losses come back. `provider: "webgpu"` is the
+ * `--device webgpu` path; "cpu" runs the very same graph on the CPU provider (CI has no GPU).
+ */
+
+export type OrtProvider = "webgpu" | "cpu";
+
+export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
+  provider?: OrtProvider;
+  /** Windows per forward pass (default 8 on WebGPU, 1 on the CPU). */
+  batchSize?: number;
+  /** Vocabulary columns per chunk of the loss head (default 8192). */
+  vocabChunk?: number;
+}
+
+export const DEFAULT_VOCAB_CHUNK = 8192;
+
+/** The loss graph next to the serving export (written once per export and chunk size). */
+export function lossGraphFile(servingDir: string, vocab: number, chunk: number): string {
+  const file = path.join(servingDir, "onnx", `loss-${LOSS_GRAPH_VERSION}-c${chunk}.onnx`);
+  if (!fs.existsSync(file)) {
+    const bytes = buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** onnxruntime session options for a provider; WebGPU keeps onnxruntime's defaults but skips API validation. */
+export function ortSessionOptions(provider: OrtProvider, threads = 1): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === "webgpu" ? [{ name: "webgpu", validationMode: "disabled" } as never] : ["cpu"],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    enableMemPattern: provider !== "webgpu",
+    logSeverityLevel: 3,
+  };
+}
+
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/** One session per (graph file, provider, threads) in this process. */
+export function ortSession(file: string, provider: OrtProvider, threads = 1): Promise<ort.InferenceSession> {
+  const key = `${file}|${provider}|${threads}`;
+  let p = sessions.get(key);
+  if (!p) {
+    const opts = ortSessionOptions(provider, threads);
+    p = ort.InferenceSession.create(file, opts)
+      // An onnxruntime that does not know the WebGPU option gets a second try with the provider's defaults.
+      .catch((e: unknown) => {
+        if (provider !== "webgpu") throw e;
+        return ort.InferenceSession.create(file, { ...opts, executionProviders: ["webgpu"] });
+      })
+      .catch((e: unknown) => {
+        sessions.delete(key);
+        if (provider === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
+        throw e;
+      });
+    sessions.set(key, p);
+  }
+  return p;
+}
+
+/** Releases the evaluation sessions of this process. */
+export async function disposeEvalSessions(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  for (const p of all) {
+    try {
+      await (await p).release();
+    } catch {
+      // failed to start, nothing to release
+    }
+  }
+}
+
+function int64(rows: number[][]): ort.Tensor {
+  const b = rows.length;
+  const t = rows[0].length;
+  const data = new BigInt64Array(b * t);
+  rows.forEach((r, i) => r.forEach((v, j) => (data[i * t + j] = BigInt(v))));
+  return new ort.Tensor("int64", data, [b, t]);
+}
+
+/** Per-token losses [batch][seq] of windows of one length. */
+export async function tokenLosses(
+  session: ort.InferenceSession,
+  inputs: number[][],
+  labels: number[][],
+): Promise<Float32Array> {
+  const b = inputs.length;
+  const t = inputs[0].length;
+  const pos = Array.from({ length: b }, () => Array.from({ length: t }, (_, j) => j));
+  const ones = Array.from({ length: b }, () => new Array<number>(t).fill(1));
+  const out = await session.run({
+    input_ids: int64(inputs),
+    attention_mask: int64(ones),
+    position_ids: int64(pos),
+    labels: int64(labels),
+  });
+  return out.nll.data as Float32Array;
+}
+
+/** Sliding-window evaluation (same windows, tokens and result as evaluate()) with the loss computed in the graph. */
+export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions): Promise<EvalResult> {
+  const provider = opts.provider ?? "webgpu";
+  if (provider === "webgpu") requireDevice("webgpu");
+  const limits = opts.modelLimits ?? opts.limits;
+  const c = readConfig(modelDir, limits);
+  const { ctx, stride } = resolveEvalParams(c, opts);
+  const batch = opts.batchSize ?? (provider === "webgpu" ? 8 : 1);
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 256)
+    throw new MlError("PARAMS_INVALID", `batchSize must be an integer in [1, 256], got ${batch}`);
+  const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
+  const { datasets, tokens } = loadEvalTokens(
+    opts.datasets,
+    new Gpt2Tokenizer(readTokenizerJson(dir)),
+    ctx,
+    opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
+  );
+  const file = lossGraphFile(dir, c.vocab_size, opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK);
+  const session = await ortSession(file, provider, opts.threads ?? 1);
+  const windows = planWindows(tokens.length, ctx, stride);
+  const started = Date.now();
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < windows.length;) {
+    throwIfAborted(opts.signal);
+    const len = windows[i].end - windows[i].begin;
+    const group = [];
+    while (i < windows.length && group.length < batch && windows[i].end - windows[i].begin === len)
+      group.push(windows[i++]);
+    const nll = await tokenLosses(
+      session,
+      group.map((w) => tokens.slice(w.begin, w.end)),
+      group.map((w) => tokens.slice(w.begin + 1, w.end + 1)),
+    );
+    group.forEach((w, r) => {
+      for (let p = len - w.trg; p < len; p++) sum += nll[r * len + p];
+      count += w.trg;
+    });
+    opts.onProgress?.({ step: i, totalSteps: windows.length, phase: "evaluate" });
+  }
+  return finishEval(sum, count, tokens.length, windows, ctx, stride, datasets, started);
+}

@@ -1,0 +1,53 @@
+/**
+ * npm run gpu-check -- [--out DIR]... [--rehearse]
+ *
+ * Builds the GPU check's payload (scripts/gpu-check/payload.ts) into each --out folder (default
+ * .gpu-payload, ignored by git), then on the GPU host: `bash .gpu-payload/run-on-host.sh`, which writes
+ * $OUT/gpu.json (commit it as bench/results/gpu.json). --rehearse runs that same script here, from a
+ * scratch copy, on the CPU (tiny model, onnxruntime's CPU provider, Debian's PyTorch): every step but
+ * the GPU itself. See docs/operator.md, "GPU".
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildPayload } from "./gpu-check/payload";
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const outs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--out" && args[i + 1]) outs.push(path.resolve(args[++i]));
+    else if (args[i] !== "--rehearse")
+      throw new Error(`unknown argument ${args[i]}; usage: gpu-check [--out DIR]... [--rehearse]`);
+  }
+  if (outs.length === 0) outs.push(path.resolve(".gpu-payload"));
+  const root = path.resolve(__dirname, "..");
+  const first = outs[0];
+  const m = await buildPayload(first, { root, log: (s) => console.log(`gpu-check: ${s}`) });
+  for (const o of outs.slice(1)) {
+    fs.rmSync(o, { recursive: true, force: true });
+    fs.cpSync(first, o, { recursive: true });
+  }
+  console.log(
+    `gpu-check: payload ${(m.totalBytes / 2 ** 20).toFixed(1)} MiB in ${m.files.length} files -> ${outs.join(", ")}`,
+  );
+  if (args.includes("--rehearse")) {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-check-rehearsal-"));
+    const copy = path.join(work, "payload");
+    fs.cpSync(first, copy, { recursive: true });
+    const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    console.log(`gpu-check: rehearsal in ${work} (CPU, tiny model)`);
+    const r = spawnSync("bash", [path.join(copy, "run-on-host.sh")], {
+      stdio: "inherit",
+      env: { ...process.env, GPU_CHECK_LOCAL: "1", GPU_CHECK_WORK: work, OUT: path.join(work, "out"), PYTHON: python },
+    });
+    if (r.status !== 0) throw new Error(`rehearsal failed (${r.status})`);
+    console.log(fs.readFileSync(path.join(work, "out", "gpu.json"), "utf8"));
+  }
+}
+
+main().catch((e) => {
+  console.error(`gpu-check: ${(e as Error).message}`);
+  process.exit(1);
+});

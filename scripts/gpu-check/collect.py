@@ -1,0 +1,91 @@
+"""Collects the GPU check's JSON lines (raw PyTorch, the PyTorch executor, the builtin runtime on
+WebGPU) into bench/results/gpu.json figures. Runs after every step, so a failing step loses nothing
+already measured. Usage: collect.py OUT_DIR"""
+import glob
+import json
+import os
+import sys
+
+KINDS = (("train", "train"), ("eval", "evaluation"), ("generate", "generation"))
+
+
+def lines(out):
+    rows = []
+    for f in sorted(glob.glob(os.path.join(out, "*.jsonl"))):
+        with open(f) as fh:
+            for ln in fh:
+                ln = ln.strip()
+                if ln.startswith("{"):
+                    try:
+                        rows.append(json.loads(ln))
+                    except ValueError:
+                        pass
+    return rows
+
+
+def find(rows, step, config, **match):
+    for r in rows:
+        if r.get("step") == step and r.get("config") == config and "error" not in r:
+            if all(r.get(k) == v for k, v in match.items()):
+                return r
+    return None
+
+
+def error_of(rows, step, config):
+    for r in rows:
+        if r.get("step") in (step, step.split("-")[0]) and r.get("config") == config and "error" in r:
+            return r["error"][:400]
+    return "not measured (step missing or timed out)"
+
+
+def main():
+    out = sys.argv[1]
+    rows = lines(out)
+    run = {}
+    for r in rows:
+        if r.get("step") == "torch-info":
+            run.update(gpu=r.get("gpu"), torch=r.get("torch"), cuda=r.get("cuda"))
+        elif r.get("step") == "info" and "node" in r:
+            run.update(node=r["node"], vulkanMissing=r.get("vulkan", {}).get("missing"))
+        elif r.get("step") == "info" and "adapter" in r:
+            run.update(adapter=r["adapter"] or r.get("error"))
+    figs = []
+
+    def fig(name, value, unit, params):
+        figs.append({"name": name, "value": value, "unit": unit, "params": params})
+
+    seen = {r.get("config") for r in rows}
+    configs = [c for c in ("tiny", "small", "medium") if c in seen] or ["small", "medium"]
+    for config in configs:
+        for short, long in KINDS:
+            ref = find(rows, f"torch-{short}", config)
+            unit = "tokens/s"
+            if ref:
+                fig(f"{long} tokens/s, raw PyTorch ({config})", ref["tokens_per_s"], unit, {**ref, "device": "cuda"})
+            for who, step, dev, label in (
+                ("executor", f"executor-{short}", "cuda", "raw PyTorch"),
+                ("builtin", f"webgpu-{short}", "webgpu", "PyTorch"),
+            ):
+                got = find(rows, step, config)
+                params = {"device": dev, "config": config}
+                if got:
+                    fig(f"{long} tokens/s, {'PyTorch executor' if who == 'executor' else 'builtin WebGPU'} ({config})",
+                        got["tokens_per_s"], unit, {**got, **params})
+                if got and ref:
+                    params.update(tokensPerSec=got["tokens_per_s"], referenceTokensPerSec=ref["tokens_per_s"],
+                                  reference=f"{ref.get('impl')} {ref.get('precision', '')}".strip())
+                    fig(f"{long} vs {label}", got["tokens_per_s"] / ref["tokens_per_s"], "ratio", params)
+                else:
+                    why = error_of(rows, step, config) if not got else "no PyTorch reference"
+                    fig(f"{long} vs {label}", None, "ratio", {**params, "error": why})
+    for f in figs:
+        f["params"]["run"] = run
+    with open(os.path.join(out, "gpu.json"), "w") as fh:
+        json.dump(figs, fh, indent=2)
+        fh.write("\n")
+    done = [f for f in figs if f["unit"] == "ratio" and f["value"] is not None]
+    print(json.dumps({"step": "collect", "ratios": {f"{f['name']} [{f['params']['config']}]": round(f["value"], 3) for f in done}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,7 @@ import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
 import type { Verdict } from "../sdk/verify";
 import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
-import { trainParams } from "./commands";
+import { trainParams } from "./commands/requests";
 import type { Output } from "./output";
 import { delta, loss, lossDelta, short, table, tokens, tree } from "./render";
 import { up } from "./up";

@@ -149,6 +149,12 @@ function addDescribe(model: Command, w: Wiring): void {
       w.run(async (out) => {
         const card = cardFromOptions(o) as ModelCard;
         const client = await connect(w.context(cmd));
+        const [m, me] = await Promise.all([sdk(client.registry.get(id(raw))), client.address()]);
+        if (m.owner.toLowerCase() !== me.toLowerCase())
+          throw new CliError(
+            `model ${raw} is owned by ${accountNamer(client.book.chainId)(m.owner)}: only its owner names it`,
+            "pass the owner's --account or --key-file",
+          );
         const r = await sdk(describeModel(client, id(raw), card));
         out.result({ modelId: id(raw), ...card, ...r }, () => `model ${raw} is now "${card.name}" (tx ${r.txHash})`);
       }, cmd),

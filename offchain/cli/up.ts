@@ -124,7 +124,7 @@ export function describeUp(h: UpHandle): string {
       ? `--deployment ${h.deploymentFile}`
       : "",
   ].filter(Boolean);
-  const ph = ["npx posthuman", ...flags].join(" ");
+  const ph = ["./posthuman", ...flags].join(" ");
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,

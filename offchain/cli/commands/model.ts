@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ethers } from "ethers";
 import { benchmarkId, toFixedLoss } from "../../protocol/params";
 import type { PostHuman } from "../../sdk/client";
-import { cardProblem, describeModel, readModelCard, type ModelCard } from "../../sdk/model-card";
+import type { ModelCard } from "../../sdk/model-card";
 import type { LineageNode, ModelRecord } from "../../sdk/registry";
 import { amount, connect, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
@@ -29,17 +29,21 @@ export function addModelCommands(program: Command, w: Wiring): void {
 
 /** A model's display name: its card's name (set by its owner), else its data NFT's. */
 export async function modelName(client: PostHuman, m: ModelRecord): Promise<string> {
+  const { readModelCard } = await cards();
   return (await readModelCard(client, m))?.name ?? (await client.registry.name(m));
 }
 
+/** The SDK's model cards, loaded by the commands that use them (they bring the contract bindings). */
+const cards = () => import("../../sdk/model-card");
+
 /** Checks a card from the command line; undefined when no --name was given. */
-export function cardFromOptions(o: { name?: string; description?: string }): ModelCard | undefined {
+export async function cardFromOptions(o: { name?: string; description?: string }): Promise<ModelCard | undefined> {
   if (o.name === undefined) {
     if (o.description !== undefined) throw new CliError("--description needs --name", "add --name <name>");
     return undefined;
   }
   const card = { name: o.name, description: o.description?.replace(/\r\n/g, "\n") };
-  const problem = cardProblem(card);
+  const problem = (await cards()).cardProblem(card);
   if (problem) throw new CliError(problem.charAt(0).toUpperCase() + problem.slice(1), "shorten it or remove them");
   return card;
 }
@@ -147,7 +151,7 @@ function addDescribe(model: Command, w: Wiring): void {
     .option("--description <text>", "what it is, what it was trained on, how to use it")
     .action((raw: string, o: { name: string; description?: string }, cmd: Command) =>
       w.run(async (out) => {
-        const card = cardFromOptions(o) as ModelCard;
+        const card = (await cardFromOptions(o)) as ModelCard;
         const client = await connect(w.context(cmd));
         const [m, me] = await Promise.all([sdk(client.registry.get(id(raw))), client.address()]);
         if (m.owner.toLowerCase() !== me.toLowerCase())
@@ -155,7 +159,7 @@ function addDescribe(model: Command, w: Wiring): void {
             `model ${raw} is owned by ${accountNamer(client.book.chainId)(m.owner)}: only its owner names it`,
             "pass the owner's --account or --key-file",
           );
-        const r = await sdk(describeModel(client, id(raw), card));
+        const r = await sdk((await cards()).describeModel(client, id(raw), card));
         out.result({ modelId: id(raw), ...card, ...r }, () => `model ${raw} is now "${card.name}" (tx ${r.txHash})`);
       }, cmd),
     );
@@ -200,7 +204,7 @@ function addShow(model: Command, w: Wiring): void {
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
         const m = await sdk(client.registry.get(id(raw)));
-        const card = await readModelCard(client, m);
+        const card = await (await cards()).readModelCard(client, m);
         const name = card?.name ?? (await client.registry.name(m));
         const exchange = m.exchangeId !== ethers.ZeroHash ? await client.exchange.get(m.exchangeId) : undefined;
         const listings = await client.listings.list({ modelId: m.id });

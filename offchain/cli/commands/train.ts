@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import type { PostHuman } from "../../sdk/client";
-import { describeModel, type ModelCard } from "../../sdk/model-card";
+import type { ModelCard } from "../../sdk/model-card";
 import { id, int, num, readFile, sdk } from "../context";
 import type { Output } from "../output";
 import { describeReceipt } from "../render";
@@ -42,13 +42,14 @@ export function addTrainCommand(program: Command, w: Wiring): void {
 
 /** Names the child model its trainer now owns: one transaction on ModelRegistry.updateOceanMetadata. */
 async function nameChild(client: PostHuman, out: Output, child: bigint, card: ModelCard): Promise<string> {
+  const { describeModel } = await import("../../sdk/model-card");
   const r = await sdk(describeModel(client, child, card));
   out.info(`model ${child} named "${card.name}" in Ocean's metadata (tx ${r.txHash})`);
   return r.txHash;
 }
 
 async function train(w: Wiring, cmd: Command, out: Output, raw: string, o: TrainOptions): Promise<void> {
-  const card = cardFromOptions(o);
+  const card = await cardFromOptions(o);
   const params = trainParams({
     steps: int(o.steps, "--steps"),
     lr: num(o.lr, "--lr"),

@@ -3,12 +3,13 @@
  * (a JSON array of {name, value, unit, params}). Figures are printed as they come, each beside its committed
  * baseline (bench/baselines/<area>.json) and the ratio to it; UPDATE_BENCH_BASELINE=1 rewrites the baselines.
  *   npm run bench                 all areas
- *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker)
+ *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker, cli)
  */
 import { benchOcean } from "../offchain/bench/ocean";
 import { benchGas } from "../offchain/bench/gas";
 import { benchMl } from "../offchain/bench/ml";
 import { benchWorker } from "../offchain/bench/worker";
+import { benchCli } from "../offchain/bench/cli";
 import { printFigures, writeFigures, type BenchFigure } from "../offchain/bench/figures";
 
 const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
@@ -16,6 +17,7 @@ const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
   gas: ["PostHuman contracts (gas)", benchGas],
   ml: ["Model runtime", () => benchMl()],
   worker: ["Worker (real node, tiny model)", benchWorker],
+  cli: ["posthuman command (start-up + one chain read)", benchCli],
 };
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ethers } from "ethers";
 import { addressBookPath, readAddressBook } from "../deploy/address-book";
-import { PostHuman } from "../sdk/client";
+import type { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
 import { resolveWallet } from "../deploy/accounts";
 import { CliError } from "./output";
@@ -52,6 +52,8 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
       throw new CliError((e as Error).message, "see `posthuman --help` for --account and --key-file");
     }
   }
+  // The SDK (contract bindings, ocean.js) loads here, not at start-up: `--help` and local commands never need it.
+  const { PostHuman } = await import("../sdk/client");
   try {
     return await PostHuman.init({ runner, book, workerUrl: c.worker, dataDir: c.dataDir });
   } catch (e) {

@@ -10,13 +10,13 @@ import type { Worker } from "../worker/worker";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
 import type { Output } from "./output";
+import { DEFAULT_API_PORT } from "./commands/shared";
 import { ensureWeb } from "../web/build";
 
 /** Protocol parameters of the embedded chain: a short challenge window, so that jobs settle within a minute. */
 export const LOCAL_PARAMS = { challengeWindow: 30, arbitrationWindow: 600, unstakeDelay: 60 };
 /** Base token each named dev account receives on a fresh embedded chain. */
 export const DEV_FUNDS = ethers.parseEther("10000");
-export const DEFAULT_API_PORT = 8550;
 
 export interface UpOptions {
   dataDir: string;
@@ -124,7 +124,7 @@ export function describeUp(h: UpHandle): string {
       ? `--deployment ${h.deploymentFile}`
       : "",
   ].filter(Boolean);
-  const ph = ["npx posthuman", ...flags].join(" ");
+  const ph = ["./posthuman", ...flags].join(" ");
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,

@@ -54,6 +54,8 @@ interface JobJson {
 }
 interface TrainJson extends JobJson {
   childModelId: string;
+  name?: string;
+  description?: string;
 }
 interface InferJson extends JobJson {
   generations: { prompt: string; text: string }[];
@@ -86,6 +88,7 @@ interface VerifyJson {
 }
 interface TreeJson {
   id: string;
+  name: string;
   owner: string;
   parentSide: string;
   generation: number;
@@ -233,6 +236,10 @@ describe("posthuman, driven as people would: the five-person story through spawn
         STEPS,
         "--fee",
         "5",
+        "--name",
+        "Harbour M2 (recipes)",
+        "--description",
+        "M1 finetuned on Bob's recipes",
       ]),
     );
     // A verifier with M1's folder (Alice) re-runs every job in another terminal while the story goes on.
@@ -350,6 +357,9 @@ describe("posthuman, driven as people would: the five-person story through spawn
     expect(m2.jobId).to.equal(s.train2.jobId);
     const [m3] = m2.children;
     expect(m3).to.include({ id: "3", owner: address("charlie"), parentSide: address("bob"), generation: 2 });
+    // Bob named his child when he requested it; Charlie did not name his.
+    expect([m1.name, m2.name, m3.name]).to.deep.equal(["Harbour M1", "Harbour M2 (recipes)", "PostHuman model 3"]);
+    expect(s.train2).to.include({ name: "Harbour M2 (recipes)", description: "M1 finetuned on Bob's recipes" });
     expect(m3.jobId).to.equal(s.train3.jobId);
     // Vault shares: each model's contributors, and only them.
     const held = (r: RewardsJson) => r.models.filter((m) => BigInt(m.shares) > 0n).map((m) => m.modelId);

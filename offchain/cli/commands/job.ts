@@ -1,0 +1,165 @@
+/** `posthuman job …`: show, result, verify, cancel, reclaim, challenge, resolve and settle a job. */
+import fs from "node:fs";
+import type { Command } from "commander";
+import { connect, id, readFile, sdk } from "../context";
+import { CliError } from "../output";
+import { describeReceipt, tokens } from "../render";
+import { txCommand, type Wiring } from "./shared";
+
+export function addJobCommands(program: Command, w: Wiring): void {
+  const job = program.command("job").description("inspect, fetch, verify, challenge, settle and recover jobs");
+  addShow(job, w);
+  addResult(job, w);
+  addVerify(job, w);
+  txCommand(
+    w,
+    job,
+    "job",
+    "cancel",
+    "cancel your job while no worker has claimed it: the fee comes back (the datatoken was consumed)",
+    (client, j) => client.jobs.cancel(j),
+    (raw, r) => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN refunded (tx ${r.txHash})`,
+  );
+  txCommand(
+    w,
+    job,
+    "job",
+    "reclaim",
+    "after its deadline without a receipt: refund the fee and slash the claimant's collateral to the requester",
+    (client, j) => client.jobs.reclaim(j),
+    (raw, r) => `job ${raw} reclaimed (tx ${r.txHash})`,
+  );
+  txCommand(
+    w,
+    job,
+    "job",
+    "challenge",
+    "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
+      "the arbiter decides, and an upheld challenge slashes the worker",
+    (client, j) => client.challengeReceipt(j),
+    (raw, r) => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
+  );
+  addResolve(job, w);
+  txCommand(
+    w,
+    job,
+    "job",
+    "settle",
+    "pay the worker of a job whose challenge window is over (anyone may; the worker usually does)",
+    (client, j) => client.jobs.settle(j),
+    (raw, r) => `job ${raw} settled (tx ${r.txHash})`,
+  );
+}
+
+function addShow(job: Command, w: Wiring): void {
+  job
+    .command("show <job>")
+    .description("a job's on-chain record, receipt, and the worker's view (state, progress, failure)")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd), false);
+        const o = await sdk(client.jobOverview(id(raw, "job")));
+        out.result(o, () =>
+          [
+            `job ${raw}: ${o.job.kind} on model ${o.job.modelId}, ${o.job.status}${o.failure ? ` (${o.failure.name})` : ""}; requester ${o.job.requester}`,
+            `  fee ${tokens(o.job.fee)} OCEAN, deadline ${new Date(Number(o.job.deadline) * 1000).toISOString()}`,
+            ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
+            ...(o.worker
+              ? [
+                  `  worker says: ${String(o.worker.state)}${o.worker.progress ? ` ${JSON.stringify(o.worker.progress)}` : ""}`,
+                ]
+              : ["  the worker does not answer"]),
+          ].join("\n"),
+        );
+      }, cmd),
+    );
+}
+
+function addResult(job: Command, w: Wiring): void {
+  job
+    .command("result <job>")
+    .description("download a job's result (requester only) and check it against the receipt's output hash")
+    .option("--out <file>", "write the result document here")
+    .action((raw: string, o: { out?: string }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const r = await sdk(client.fetchResult(id(raw, "job")));
+        if (o.out) fs.writeFileSync(o.out, r.bytes);
+        out.result(
+          {
+            jobId: id(raw, "job"),
+            verified: r.verified,
+            outputHash: r.receipt.outputHash,
+            out: o.out,
+            result: JSON.parse(r.bytes.toString("utf8")) as unknown,
+          },
+          () =>
+            o.out
+              ? `written to ${o.out}; it matches the receipt's output hash: ${r.verified}`
+              : r.bytes.toString("utf8"),
+        );
+        return r.verified ? 0 : 3;
+      }, cmd),
+    );
+}
+
+function addVerify(job: Command, w: Wiring): void {
+  job
+    .command("verify <job>")
+    .description(
+      "re-run a job locally with the builtin runtime and compare with its receipt: exit 0 verified, 3 mismatch, 1 error. " +
+        "Needs the job's input and the served model's folder: both are found in --data-dir when you uploaded or " +
+        "published them; a derived model missing here is rebuilt by verifying its training job first",
+    )
+    .option("--input <file>", "the job's input (default: the copy kept when it was uploaded)")
+    .option("--model <dir>", "the served model's folder (default: the copy kept, or rebuilt from its parent)")
+    .option("--child-out <dir>", "training jobs: also write the re-built child model here")
+    .option("--no-rebuild", "do not rebuild a missing derived model from its training job")
+    .action((raw: string, o: { input?: string; model?: string; childOut?: string; rebuild: boolean }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd), false);
+        const v = await sdk(
+          client.verify(id(raw, "job"), {
+            input: o.input ? readFile(o.input) : undefined,
+            modelDir: o.model,
+            childOut: o.childOut,
+            rebuild: o.rebuild,
+            onStep: (l) => out.info(l),
+          }),
+        );
+        out.result(v, () =>
+          [
+            ...v.rebuilt.map((r) => `job ${r.jobId} (rebuilds model): ${r.verified ? "VERIFIED" : "MISMATCH"}`),
+            `job ${raw}: ${v.verified ? "VERIFIED" : "MISMATCH"} (${v.kind}, ${v.seconds.toFixed(1)} s)`,
+            ...v.checks.map(
+              (c) => `  ${c.ok ? "✓" : "✗"} ${c.name}${c.ok ? "" : `: receipt ${c.expected}, re-run ${c.actual}`}`,
+            ),
+            ...(v.verified ? [] : [`→ challenge it within its window: posthuman job challenge ${raw}`]),
+          ].join("\n"),
+        );
+        return v.verified ? 0 : 3;
+      }, cmd),
+    );
+}
+
+function addResolve(job: Command, w: Wiring): void {
+  job
+    .command("resolve <job>")
+    .description("the arbiter's decision on a challenged receipt (the arbiter's account only; on `up`, deployer)")
+    .option("--upheld", "the receipt is wrong: slash the worker, refund the fee, return the bond")
+    .option("--dismissed", "the receipt stands: the bond goes to the worker and the job settles")
+    .action((raw: string, o: { upheld?: boolean; dismissed?: boolean }, cmd: Command) =>
+      w.run(async (out) => {
+        if (Boolean(o.upheld) === Boolean(o.dismissed)) {
+          throw new CliError("no decision given", "add --upheld (the receipt is wrong) or --dismissed (it stands)");
+        }
+        const client = await connect(w.context(cmd));
+        const r = await sdk(client.jobs.resolve(id(raw, "job"), Boolean(o.upheld)));
+        out.result({ jobId: id(raw, "job"), ...r }, () =>
+          r.upheld
+            ? `challenge of job ${raw} upheld: worker slashed ${tokens(r.slashed)} OCEAN, fee refunded (tx ${r.txHash})`
+            : `challenge of job ${raw} dismissed: the bond went to the worker and the job settled (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+}

@@ -1,0 +1,150 @@
+/**
+ * What train, infer and eval share: their job options, requesting a job, following it to its receipt with a
+ * progress bar, fetching and checking its result, and the JSON every job command prints.
+ */
+import type { Command } from "commander";
+import { RATE_SCALE, type JobParams } from "../../protocol/params";
+import type { PostHuman, RequestedJob } from "../../sdk/client";
+import type { OnChainReceipt } from "../../sdk/job-market";
+import { amount, connect, int, sdk } from "../context";
+import { CliError, type Output } from "../output";
+import { progressReporter, tokens } from "../render";
+import type { Wiring } from "./shared";
+
+/** Weight decay of every finetune the CLI and the demo request: 0.01. */
+const WEIGHT_DECAY = 0.01;
+
+/** Train params as the chain encodes them (learning rate and weight decay scaled by RATE_SCALE). */
+export function trainParams(o: {
+  steps: number;
+  lr: number;
+  batch: number;
+  context: number;
+  warmup?: number;
+}): JobParams {
+  const scaled = (x: number) => BigInt(Math.round(x * Number(RATE_SCALE)));
+  return {
+    kind: "Train",
+    params: {
+      steps: o.steps,
+      batchSize: o.batch,
+      contextLength: o.context,
+      learningRate: scaled(o.lr),
+      warmupSteps: o.warmup ?? Math.min(2, o.steps),
+      weightDecay: scaled(WEIGHT_DECAY),
+    },
+  };
+}
+
+export interface JobOptions {
+  fee: string;
+  ttl: string;
+  wait: boolean;
+}
+
+export interface JobRun {
+  job: RequestedJob;
+  receipt?: OnChainReceipt;
+  resultVerified?: boolean;
+  result?: Record<string, unknown>;
+}
+
+/** The options every job command takes. */
+export function withJobOptions(c: Command): Command {
+  return c
+    .option("--fee <ocean>", "fee escrowed for the worker, paid when the job settles", "1")
+    .option("--ttl <seconds>", "time the worker has to deliver a receipt", "900")
+    .option("--no-wait", "print the job id once requested and return (follow it with `job show`)");
+}
+
+/**
+ * A failed job's reason, said once: "job 7 failed (DATASET_EMPTY): the file is empty". The worker's message may
+ * carry the code again, once per layer that wrapped it ("DATASET_EMPTY: DATASET_EMPTY: the file is empty").
+ */
+export function failureOnce(message: string): string {
+  const m = /^Job (\d+) failed: ([A-Z][A-Z0-9_]*)(?: \(([\s\S]*)\))?\.?$/.exec(message);
+  if (!m) return message;
+  let detail = (m[3] ?? "").trim();
+  for (;;) {
+    const again = /^([A-Z][A-Z0-9_]*): /.exec(detail);
+    if (!again) break;
+    detail = detail.slice(again[0].length);
+  }
+  return `job ${m[1]} failed (${m[2]})${detail ? `: ${detail}` : ""}`;
+}
+
+/** Follows a requested job to its receipt with a progress bar, then fetches and checks its result. */
+export async function finishJob(client: PostHuman, out: Output, job: RequestedJob): Promise<JobRun> {
+  const progress = progressReporter(out.info, job.jobId);
+  let receipt: OnChainReceipt;
+  try {
+    receipt = await sdk(client.followJob(job.jobId, { onProgress: (p) => progress.update(p) }));
+  } catch (e) {
+    if (e instanceof CliError) throw new CliError(failureOnce(e.message), e.hint, e.exitCode);
+    throw e;
+  } finally {
+    progress.done();
+  }
+  const res = await sdk(client.fetchResult(job.jobId));
+  out.info(`job ${job.jobId}: receipt in tx ${receipt.txHash}; result matches its output hash: ${res.verified}`);
+  return {
+    job,
+    receipt,
+    resultVerified: res.verified,
+    result: JSON.parse(res.bytes.toString("utf8")) as Record<string, unknown>,
+  };
+}
+
+export function describeRequest(job: RequestedJob): string {
+  return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} ordered on Ocean, ${tokens(job.fee)} OCEAN escrowed; input uploaded`;
+}
+
+export function notWaiting(job: RequestedJob): string {
+  return `job ${job.jobId} requested; follow it with: posthuman job show ${job.jobId} (its result: posthuman job result ${job.jobId})`;
+}
+
+export function jobJson(r: JobRun) {
+  return {
+    jobId: r.job.jobId,
+    kind: r.job.kind,
+    modelId: r.job.modelId,
+    requestTx: r.job.txHash,
+    inputHash: r.job.inputHash,
+    fee: r.job.fee,
+    deadline: r.job.deadline,
+    receipt: r.receipt,
+    resultVerified: r.resultVerified,
+    result: r.result,
+  };
+}
+
+/** Requests one job (ordering a datatoken, escrowing the fee, uploading the input), then follows it unless --no-wait. */
+export async function requestJob(
+  client: PostHuman,
+  out: Output,
+  modelId: bigint,
+  params: JobParams,
+  input: Buffer,
+  o: JobOptions,
+): Promise<RequestedJob> {
+  const job = await sdk(
+    client.requestJob(modelId, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+  );
+  out.info(describeRequest(job));
+  return job;
+}
+
+/** Connects, requests one job and follows it to its result (unless --no-wait). */
+export async function requestAndFinish(
+  w: Wiring,
+  cmd: Command,
+  out: Output,
+  modelId: bigint,
+  params: JobParams,
+  input: Buffer,
+  o: JobOptions,
+): Promise<{ client: PostHuman; run: JobRun }> {
+  const client = await connect(w.context(cmd));
+  const job = await requestJob(client, out, modelId, params, input, o);
+  return { client, run: o.wait ? await finishJob(client, out, job) : { job } };
+}

@@ -1,0 +1,79 @@
+/** `posthuman rewards [--claim]`: vault shares, claimable revenue per model, past claims; claiming moves revenue up. */
+import type { Command } from "commander";
+import type { PostHuman } from "../../sdk/client";
+import { connect, sdk } from "../context";
+import type { Output } from "../output";
+import { table, tokens } from "../render";
+import type { Wiring } from "./shared";
+
+export function addRewardsCommand(program: Command, w: Wiring): void {
+  program
+    .command("rewards")
+    .description(
+      "your vault shares, claimable revenue per model and past claims; --claim moves revenue along the lineage " +
+        "(exchange sales into vaults, children's royalties up to parents) and claims it",
+    )
+    .option("--claim", "collect, distribute and claim everything claimable")
+    .action((o: { claim?: boolean }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        await showRewards(client, out, Boolean(o.claim));
+      }, cmd),
+    );
+}
+
+type Claimed = Awaited<ReturnType<PostHuman["claimAll"]>>;
+
+/** Claims everything claimable, saying on stderr what moved where. */
+async function claim(client: PostHuman, me: string, out: Output): Promise<Claimed> {
+  const claimed = await sdk(client.claimAll(me));
+  for (const c of claimed.collected)
+    out.info(`collected ${tokens(c.amount)} OCEAN of model ${c.modelId}'s sales into its vault (tx ${c.txHash})`);
+  for (const d of claimed.distributed)
+    out.info(
+      `distributed model ${d.modelId}'s vault: ${tokens(d.toHolders)} OCEAN to holders, ${tokens(d.toParent)} up to its parent (tx ${d.txHash})`,
+    );
+  return claimed;
+}
+
+async function showRewards(client: PostHuman, out: Output, claiming: boolean): Promise<void> {
+  const me = await client.address();
+  const claimed = claiming ? await claim(client, me, out) : undefined;
+  const rows = await client.rewards(me);
+  const totals = {
+    claimedBase: claimed?.claimed.reduce((a, c) => a + c.base, 0n) ?? 0n,
+    claimedDatatokens: claimed?.claimed.reduce((a, c) => a + c.datatokens, 0n) ?? 0n,
+  };
+  const waiting = rows.some((r) => r.undistributed > 0n || r.claimableBase > 0n || r.claimableDatatokens > 0n);
+  out.result({ account: me, models: rows, claimed, ...totals }, () =>
+    [
+      rows.length
+        ? table(
+            [
+              "model",
+              "vault share",
+              "not distributed yet",
+              "claimable OCEAN",
+              "claimable DT",
+              "claimed so far OCEAN",
+              "claimed so far DT",
+            ],
+            rows.map((r) => [
+              String(r.modelId),
+              `${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}%`,
+              tokens(r.undistributed),
+              tokens(r.claimableBase),
+              tokens(r.claimableDatatokens),
+              tokens(r.claims.reduce((a, c) => a + c.base, 0n)),
+              tokens(r.claims.reduce((a, c) => a + c.datatokens, 0n)),
+            ]),
+          )
+        : "no vault shares: publish a model, or finetune one",
+      ...(claimed
+        ? [`claimed now: ${tokens(totals.claimedBase)} OCEAN and ${tokens(totals.claimedDatatokens)} datatokens`]
+        : waiting
+          ? ["claim it with: posthuman rewards --claim (it distributes what is waiting first, children before parents)"]
+          : []),
+    ].join("\n"),
+  );
+}

@@ -1,0 +1,92 @@
+/** `posthuman buy`, `balance` and `pay`: datatokens from Ocean's exchange, what an account holds, paying a model. */
+import type { Command } from "commander";
+import { amount, connect, id, sdk } from "../context";
+import { table, tokens } from "../render";
+import type { Wiring } from "./shared";
+
+export function addTokenCommands(program: Command, w: Wiring): void {
+  addBuy(program, w);
+  addBalance(program, w);
+  addPay(program, w);
+}
+
+function addBuy(program: Command, w: Wiring): void {
+  program
+    .command("buy <model>")
+    .description("buy datatokens of a root model on Ocean's fixed-rate exchange (through ocean.js)")
+    .requiredOption("--amount <n>", "datatokens to buy")
+    .option("--max-cost <ocean>", "pay at most this (default: the quote)")
+    .action((raw: string, o: { amount: string; maxCost?: string }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const n = amount(o.amount, "--amount");
+        const r = await sdk(
+          client.buyDatatokens(id(raw), n, { maxBase: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined }),
+        );
+        out.result(
+          { modelId: id(raw), amount: n, ...r },
+          () => `bought ${o.amount} datatokens of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+}
+
+function addBalance(program: Command, w: Wiring): void {
+  program
+    .command("balance [address]")
+    .description("OCEAN, datatokens and vault shares of an account (default: yours)")
+    .action((address: string | undefined, _o: unknown, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd), address === undefined);
+        const who = address ?? (await client.address());
+        const models = await client.registry.list();
+        const [base, held] = await Promise.all([
+          client.baseToken.balanceOf(who),
+          Promise.all(
+            models.map(async (m) => {
+              const [dt, position] = await Promise.all([
+                client.token(m.datatoken).balanceOf(who),
+                client.vault(m.vault).position(who),
+              ]);
+              return { modelId: m.id, datatokens: dt, shares: position.shares, totalShares: position.totalShares };
+            }),
+          ),
+        ]);
+        const rows = held.filter((r) => r.datatokens > 0n || r.shares > 0n);
+        out.result({ account: who, base, models: rows }, () =>
+          [
+            `${who}: ${tokens(base)} OCEAN`,
+            ...(rows.length
+              ? [
+                  table(
+                    ["model", "datatokens", "vault share"],
+                    rows.map((r) => [
+                      String(r.modelId),
+                      tokens(r.datatokens),
+                      `${((Number(r.shares) * 100) / Number(r.totalShares)).toFixed(1)}%`,
+                    ]),
+                  ),
+                ]
+              : []),
+          ].join("\n"),
+        );
+      }, cmd),
+    );
+}
+
+function addPay(program: Command, w: Wiring): void {
+  program
+    .command("pay <model>")
+    .description("pay a model directly (a licence, a tip): shared by its vault like any revenue, royalties included")
+    .requiredOption("--amount <ocean>", "OCEAN to pay")
+    .action((raw: string, o: { amount: string }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const r = await sdk(client.pay(id(raw), amount(o.amount, "--amount")));
+        out.result(
+          { modelId: id(raw), amount: amount(o.amount, "--amount"), ...r },
+          () => `paid ${o.amount} OCEAN to model ${raw}'s vault (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+}

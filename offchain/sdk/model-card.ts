@@ -1,0 +1,100 @@
+/**
+ * A model's card (its name and description) in Ocean's metadata: the data NFT's DDO, set through
+ * ModelRegistry.updateOceanMetadata by the model's owner and read back from the NFT's MetadataCreated and
+ * MetadataUpdated events, the way Ocean's indexers read it. A root model's card is written when it is published; a
+ * child model is born on chain as "PostHuman model <id>", and its trainer names and describes it once it exists (the
+ * job request carries no card: the JobRequest struct has no place for one).
+ */
+import { ethers } from "ethers";
+import { ERC721Template__factory } from "../../typechain-types";
+import { plainOceanMetadata } from "../protocol/structs";
+import type { PostHuman } from "./client";
+import { sendTx } from "./base";
+import type { ModelRecord } from "./registry";
+
+export interface ModelCard {
+  name: string;
+  description?: string;
+}
+
+/** Longest name and description a card may carry (characters). */
+export const CARD_LIMITS = { name: 80, description: 2000 } as const;
+
+/** Control characters (terminal escapes included) never reach a card or a screen. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * What is wrong with a card a person wrote, or undefined: a name of 1–80 characters on one line, a description of
+ * at most 2000 characters, no control characters (terminal escapes) in either.
+ */
+export function cardProblem(card: ModelCard): string | undefined {
+  const name = card.name.trim();
+  const description = card.description?.trim() ?? "";
+  if (!name || name.length > CARD_LIMITS.name || /[\r\n\t]/.test(name) || new RegExp(CONTROL.source).test(name))
+    return `a model name must be 1–${CARD_LIMITS.name} characters on one line, without control characters`;
+  if (description.length > CARD_LIMITS.description || new RegExp(CONTROL.source).test(description))
+    return `a model description must be at most ${CARD_LIMITS.description} characters of plain text`;
+  return undefined;
+}
+
+/** The DDO a card is stored as: the same flat shape a published root model's DDO has, plus the description. */
+export function cardDdo(model: Pick<ModelRecord, "id" | "parentId" | "weightsRoot">, card: ModelCard): unknown {
+  return {
+    name: card.name,
+    ...(card.description ? { description: card.description } : {}),
+    modelId: model.id.toString(),
+    ...(model.parentId ? { parentId: model.parentId.toString() } : {}),
+    weightsRoot: model.weightsRoot,
+  };
+}
+
+/** Names and describes a model its owner holds (a trainer, their child model): one transaction. */
+export async function describeModel(client: PostHuman, modelId: bigint, card: ModelCard): Promise<{ txHash: string }> {
+  const problem = cardProblem(card);
+  if (problem) throw new RangeError(problem);
+  const checked = { name: card.name.trim(), description: card.description?.trim() || undefined };
+  const model = await client.registry.get(modelId);
+  const registry = client.registry.contract;
+  const tx = await registry.updateOceanMetadata.populateTransaction(
+    modelId,
+    plainOceanMetadata(cardDdo(model, checked)),
+  );
+  const receipt = await sendTx(
+    { runner: registry.runner as ethers.Signer, provider: client.provider, book: client.book },
+    { to: tx.to, data: tx.data },
+    "updateOceanMetadata",
+    [registry.interface],
+  );
+  return { txHash: receipt.hash };
+}
+
+/** The model's card from its latest Ocean metadata, or undefined when it has none (a child not named yet). */
+export async function readModelCard(
+  client: PostHuman,
+  model: Pick<ModelRecord, "nft">,
+): Promise<ModelCard | undefined> {
+  const nft = ERC721Template__factory.connect(model.nft, client.provider);
+  const from = client.book.startBlock;
+  const logs = [
+    ...(await nft.queryFilter(nft.filters.MetadataCreated(), from)),
+    ...(await nft.queryFilter(nft.filters.MetadataUpdated(), from)),
+  ].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+  const last = logs[logs.length - 1];
+  if (!last || ethers.hexlify(last.args.flags) !== "0x00") return undefined;
+  let ddo: { name?: unknown; description?: unknown; metadata?: { name?: unknown; description?: unknown } };
+  try {
+    ddo = JSON.parse(ethers.toUtf8String(last.args.data)) as typeof ddo;
+  } catch {
+    return undefined;
+  }
+  const name = ddo.metadata?.name ?? ddo.name;
+  const description = ddo.metadata?.description ?? ddo.description;
+  if (typeof name !== "string" || !name.trim()) return undefined;
+  return {
+    name: name.replace(CONTROL, "").slice(0, CARD_LIMITS.name),
+    ...(typeof description === "string" && description
+      ? { description: description.replace(CONTROL, "").slice(0, CARD_LIMITS.description) }
+      : {}),
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * A failed job's reason is said once. The message is the SDK's "Job N failed: CODE (detail)." where the worker's
+ * detail repeats the code once per layer that wrapped it (the runtime's error, its executor's, the worker's); the
+ * command prints "job N failed (CODE): detail" with the hint that follows it.
+ */
+import { expect } from "chai";
+import { failureOnce } from "../../offchain/cli/commands/requests";
+
+describe("posthuman: a failed job's reason, said once", () => {
+  it("drops the repetitions of the code from the worker's detail", () => {
+    expect(
+      failureOnce(
+        "Job 2 failed: PARAMS_INVALID (PARAMS_INVALID: PARAMS_INVALID: train parameter contextLength is invalid: 512).",
+      ),
+    ).to.equal("job 2 failed (PARAMS_INVALID): train parameter contextLength is invalid: 512");
+  });
+
+  it("keeps a detail that does not repeat it, and a failure without detail", () => {
+    expect(failureOnce("Job 9 failed: INPUT_MISSING (the requester never uploaded the input).")).to.equal(
+      "job 9 failed (INPUT_MISSING): the requester never uploaded the input",
+    );
+    expect(failureOnce("Job 9 failed: TIMEOUT.")).to.equal("job 9 failed (TIMEOUT)");
+  });
+
+  it("leaves other messages as they are", () => {
+    const m = "Job 4 was cancelled: its fee went back to the requester.";
+    expect(failureOnce(m)).to.equal(m);
+  });
+});

@@ -70,7 +70,10 @@ export interface TorchSettings {
   deterministic?: boolean;
   /** Evaluation windows run together (default 8). */
   evalBatch?: number;
-  /** GPUs to train on with torchrun, data parallel (default 1). Evaluation and generation use one. */
+  /**
+   * Processes to train with, data parallel (default 1): one per GPU on CUDA, gloo processes on the CPU.
+   * Evaluation and generation use one.
+   */
   gpus?: number;
   /** Steps between the host syncs that report progress (default: 25 on CUDA, 1 on the CPU). */
   progressEvery?: number;
@@ -234,7 +237,7 @@ export class TorchExecutor implements Executor {
     const p = this.probe;
     const r = this.resolved;
     const where = r.device === "cuda" ? `CUDA ${p.cuda}, cuDNN ${p.cudnn}, ${p.gpu}` : `CPU, ${r.threads} thread(s)`;
-    return `pytorch: torch ${p.torch} (${p.python}), ${where}, ${r.precision} training${r.gpus > 1 ? ` on ${r.gpus} GPUs` : ""}`;
+    return `pytorch: torch ${p.torch} (${p.python}), ${where}, ${r.precision} training${r.gpus > 1 ? ` on ${r.gpus} ${r.device === "cuda" ? "GPUs" : "processes"}` : ""}`;
   }
 
   async run(job: ExecJob): Promise<TorchExecResult> {
@@ -376,10 +379,9 @@ export class TorchExecutor implements Executor {
   private process(train: boolean): ExternalExecutor {
     const r = this.resolved;
     const s = this.settings;
-    const args =
-      train && r.gpus > 1
-        ? ["-m", "torch.distributed.run", "--standalone", `--nproc_per_node=${r.gpus}`, torchScript()]
-        : [torchScript()];
+    // Several GPUs: run.py starts the ranks itself (as torchrun --standalone would; Debian's torch 1.13 torchrun
+    // fails on Python 3.11), each with RANK/WORLD_SIZE/MASTER_PORT set.
+    const args = train && r.gpus > 1 ? [torchScript(), "--nproc", String(r.gpus)] : [torchScript()];
     return new ExternalExecutor({
       id: this.id,
       command: this.probe.python,

@@ -69,6 +69,13 @@ class Runtime:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
+            # Deterministic mode also fills every torch.empty with NaN; nothing here reads memory it did not write.
+            try:
+                import torch.utils.deterministic as det
+
+                det.fill_uninitialized_memory = False
+            except ImportError:
+                pass  # torch < 2.1 fills nothing
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         if self.world > 1:

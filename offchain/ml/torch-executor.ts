@@ -21,6 +21,7 @@ import {
   ExternalExecutor,
   inferParamsSchema,
   inputDigests,
+  JobFile,
   loadCheckpointConfigOnly,
   parseParams,
   readJobFile,
@@ -70,7 +71,10 @@ export interface TorchSettings {
   deterministic?: boolean;
   /** Evaluation windows run together (default 8). */
   evalBatch?: number;
-  /** GPUs to train on with torchrun, data parallel (default 1). Evaluation and generation use one. */
+  /**
+   * Processes to train with, data parallel (default 1): one per GPU on CUDA, gloo processes on the CPU.
+   * Evaluation and generation use one.
+   */
   gpus?: number;
   /** Steps between the host syncs that report progress (default: 25 on CUDA, 1 on the CPU). */
   progressEvery?: number;
@@ -211,6 +215,119 @@ function writeTokens(work: string, ids: number[]): void {
   fs.writeFileSync(path.join(work, "tokens.bin"), Buffer.from(Int32Array.from(ids).buffer));
 }
 
+type Finish = (raw: Record<string, unknown>, r: ExecResult) => { result: Record<string, unknown>; m: ExecMetrics };
+
+interface PrepContext {
+  jf: JobFile;
+  files: Array<{ name: string; file: string }>;
+  m: { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string };
+  base: Record<string, unknown>;
+  work: string;
+  plan: Record<string, unknown>;
+  datasetLimits: DatasetLimits;
+  maxPrompts: number;
+}
+
+/** Training: the builtin's parameter resolution and data preparation; Python gets the token stream and the plan. */
+function prepareTrain({ jf, files, m, base, work, plan, datasetLimits }: PrepContext): Finish {
+  const p = parseParams(trainParamsSchema, jf.params, "train");
+  const pre = resolveTrainParams({ ...p, steps: p.steps ?? 0 }, m.config);
+  const data = prepareTrainData(
+    files.map((f) => f.file),
+    m.tokenizer,
+    pre.contextLength,
+    pre.validationFraction,
+    datasetLimits,
+  );
+  const r = resolveTrainParams(p, m.config, windowStarts(data.trainTokens.length, pre.contextLength).length);
+  writeTokens(work, data.tokens);
+  plan.train = { ...r, seed: String(jf.seed), trainTokens: data.trainTokens.length };
+  plan.files = checkpointSideFiles(m.config);
+  plan.provenance = {
+    createdBy: "posthuman-ml",
+    parentWeightsRoot: m.root,
+    datasets: data.datasets.map((d) => d.sha256),
+    seed: String(jf.seed),
+  };
+  return (raw, res) => {
+    const metrics: ExecMetrics = {
+      trainLossBefore: raw.trainLossBefore as number,
+      trainLossAfter: raw.trainLossAfter as number,
+      valLossBefore: raw.valLossBefore as number,
+      valLossAfter: raw.valLossAfter as number,
+    };
+    const result = {
+      ...base,
+      inputs: inputDigests(files),
+      params: p,
+      metrics,
+      child: { weightsRoot: res.child?.weightsRoot, configHash: res.child?.configHash },
+      lossCurve: raw.lossCurve,
+      stepsPlanned: raw.stepsPlanned,
+      stepsDone: raw.stepsDone,
+      stoppedBy: raw.stoppedBy,
+      trainTokens: data.trainTokens.length,
+      valTokens: data.valTokens.length,
+      tokensPerStep: r.batchSize * r.contextLength,
+    };
+    return { result, m: metrics };
+  };
+}
+
+/** Inference: prompts encoded here, generated ids decoded here (the builtin's tokenizer both ways). */
+function prepareInfer({ jf, files, m, base, plan, datasetLimits, maxPrompts }: PrepContext): Finish {
+  const p = parseParams(inferParamsSchema, jf.params, "infer");
+  const prompts = readPrompts(files, datasetLimits, maxPrompts);
+  const g = checkGenerateParams(m.config, { ...p, seed: seedU32(jf.seed) });
+  const ids = encodePrompts(m.tokenizer, m.config, prompts, g.maxNew);
+  plan.infer = {
+    prompts: ids,
+    maxNewTokens: g.maxNew,
+    temperature: g.temperature,
+    topK: g.topK,
+    topP: g.topP,
+    seed: g.seed,
+  };
+  return (raw) => {
+    const gens = raw.generations as Array<{ tokens: number[]; finishReason: string }>;
+    const metrics: ExecMetrics = { generatedTokens: raw.generatedTokens as number };
+    const generations = gens.map((x, i) => ({
+      prompt: prompts[i],
+      text: m.tokenizer.decode(x.tokens),
+      tokens: x.tokens,
+      finishReason: x.finishReason,
+    }));
+    return { result: { ...base, inputs: inputDigests(files), params: p, metrics, generations }, m: metrics };
+  };
+}
+
+/** Evaluation: the builtin's window plan; Python sums the scored tokens' losses in float64. */
+function prepareEvaluate({ jf, files, m, base, work, plan, datasetLimits }: PrepContext): Finish {
+  const p = parseParams(evalParamsSchema, jf.params, "evaluate");
+  const { ctx, stride } = resolveEvalParams(m.config, p);
+  const { tokens } = loadEvalTokens(
+    files.map((f) => f.file),
+    m.tokenizer,
+    ctx,
+    datasetLimits,
+  );
+  const windows = planWindows(tokens.length, ctx, stride);
+  writeTokens(work, tokens);
+  plan.evaluate = { windows: windows.map((w) => [w.begin, w.end, w.trg]) };
+  return (raw) => {
+    const loss = (raw.sum as number) / (raw.count as number);
+    const metrics: ExecMetrics = { evalLoss: loss, perplexity: Math.exp(loss), tokenCount: raw.count as number };
+    const result = {
+      ...base,
+      inputs: inputDigests(files),
+      params: { ...p, contextLength: ctx, stride },
+      metrics,
+      windows: windows.length,
+    };
+    return { result, m: metrics };
+  };
+}
+
 export interface TorchExecResult extends ExecResult {
   /** Wall-clock figures from run.py (tokens/s of the loop itself): not part of any hash. */
   timing: Record<string, unknown>;
@@ -234,7 +351,7 @@ export class TorchExecutor implements Executor {
     const p = this.probe;
     const r = this.resolved;
     const where = r.device === "cuda" ? `CUDA ${p.cuda}, cuDNN ${p.cudnn}, ${p.gpu}` : `CPU, ${r.threads} thread(s)`;
-    return `pytorch: torch ${p.torch} (${p.python}), ${where}, ${r.precision} training${r.gpus > 1 ? ` on ${r.gpus} GPUs` : ""}`;
+    return `pytorch: torch ${p.torch} (${p.python}), ${where}, ${r.precision} training${r.gpus > 1 ? ` on ${r.gpus} ${r.device === "cuda" ? "GPUs" : "processes"}` : ""}`;
   }
 
   async run(job: ExecJob): Promise<TorchExecResult> {
@@ -260,100 +377,8 @@ export class TorchExecutor implements Executor {
       settings: { ...this.resolved, progressEvery: s.progressEvery },
     };
     try {
-      let finish: (raw: Record<string, unknown>, r: ExecResult) => { result: Record<string, unknown>; m: ExecMetrics };
-      if (jf.kind === "train") {
-        const p = parseParams(trainParamsSchema, jf.params, "train");
-        const pre = resolveTrainParams({ ...p, steps: p.steps ?? 0 }, m.config);
-        const data = prepareTrainData(
-          files.map((f) => f.file),
-          m.tokenizer,
-          pre.contextLength,
-          pre.validationFraction,
-          datasetLimits,
-        );
-        const r = resolveTrainParams(p, m.config, windowStarts(data.trainTokens.length, pre.contextLength).length);
-        writeTokens(work, data.tokens);
-        plan.train = { ...r, seed: String(jf.seed), trainTokens: data.trainTokens.length };
-        plan.files = checkpointSideFiles(m.config);
-        plan.provenance = {
-          createdBy: "posthuman-ml",
-          parentWeightsRoot: m.root,
-          datasets: data.datasets.map((d) => d.sha256),
-          seed: String(jf.seed),
-        };
-        finish = (raw, res) => {
-          const metrics: ExecMetrics = {
-            trainLossBefore: raw.trainLossBefore as number,
-            trainLossAfter: raw.trainLossAfter as number,
-            valLossBefore: raw.valLossBefore as number,
-            valLossAfter: raw.valLossAfter as number,
-          };
-          const child = { weightsRoot: res.child?.weightsRoot, configHash: res.child?.configHash };
-          const result = {
-            ...base,
-            inputs: inputDigests(files),
-            params: p,
-            metrics,
-            child,
-            lossCurve: raw.lossCurve,
-            stepsPlanned: raw.stepsPlanned,
-            stepsDone: raw.stepsDone,
-            stoppedBy: raw.stoppedBy,
-            trainTokens: data.trainTokens.length,
-            valTokens: data.valTokens.length,
-            tokensPerStep: r.batchSize * r.contextLength,
-          };
-          return { result, m: metrics };
-        };
-      } else if (jf.kind === "infer") {
-        const p = parseParams(inferParamsSchema, jf.params, "infer");
-        const prompts = readPrompts(files, datasetLimits, s.maxPrompts ?? 1024);
-        const g = checkGenerateParams(m.config, { ...p, seed: seedU32(jf.seed) });
-        const ids = encodePrompts(m.tokenizer, m.config, prompts, g.maxNew);
-        plan.infer = {
-          prompts: ids,
-          maxNewTokens: g.maxNew,
-          temperature: g.temperature,
-          topK: g.topK,
-          topP: g.topP,
-          seed: g.seed,
-        };
-        finish = (raw) => {
-          const gens = raw.generations as Array<{ tokens: number[]; finishReason: string }>;
-          const metrics: ExecMetrics = { generatedTokens: raw.generatedTokens as number };
-          const generations = gens.map((x, i) => ({
-            prompt: prompts[i],
-            text: m.tokenizer.decode(x.tokens),
-            tokens: x.tokens,
-            finishReason: x.finishReason,
-          }));
-          return { result: { ...base, inputs: inputDigests(files), params: p, metrics, generations }, m: metrics };
-        };
-      } else {
-        const p = parseParams(evalParamsSchema, jf.params, "evaluate");
-        const { ctx, stride } = resolveEvalParams(m.config, p);
-        const { tokens } = loadEvalTokens(
-          files.map((f) => f.file),
-          m.tokenizer,
-          ctx,
-          datasetLimits,
-        );
-        const windows = planWindows(tokens.length, ctx, stride);
-        writeTokens(work, tokens);
-        plan.evaluate = { windows: windows.map((w) => [w.begin, w.end, w.trg]) };
-        finish = (raw) => {
-          const loss = (raw.sum as number) / (raw.count as number);
-          const metrics: ExecMetrics = { evalLoss: loss, perplexity: Math.exp(loss), tokenCount: raw.count as number };
-          const result = {
-            ...base,
-            inputs: inputDigests(files),
-            params: { ...p, contextLength: ctx, stride },
-            metrics,
-            windows: windows.length,
-          };
-          return { result, m: metrics };
-        };
-      }
+      const c: PrepContext = { jf, files, m, base, work, plan, datasetLimits, maxPrompts: s.maxPrompts ?? 1024 };
+      const finish = jf.kind === "train" ? prepareTrain(c) : jf.kind === "infer" ? prepareInfer(c) : prepareEvaluate(c);
       fs.writeFileSync(path.join(work, "plan.json"), JSON.stringify(plan));
       const ext = this.process(jf.kind === "train");
       const r = await ext.run(job);
@@ -376,10 +401,9 @@ export class TorchExecutor implements Executor {
   private process(train: boolean): ExternalExecutor {
     const r = this.resolved;
     const s = this.settings;
-    const args =
-      train && r.gpus > 1
-        ? ["-m", "torch.distributed.run", "--standalone", `--nproc_per_node=${r.gpus}`, torchScript()]
-        : [torchScript()];
+    // Several GPUs: run.py starts the ranks itself (as torchrun --standalone would; Debian's torch 1.13 torchrun
+    // fails on Python 3.11), each with RANK/WORLD_SIZE/MASTER_PORT set.
+    const args = train && r.gpus > 1 ? [torchScript(), "--nproc", String(r.gpus)] : [torchScript()];
     return new ExternalExecutor({
       id: this.id,
       command: this.probe.python,

@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { builtinProcessExecutor, weightsRoot, writeJobDir, type Executor } from "../ml";
+import { TorchExecutor } from "../ml/torch-executor";
 import { jobFolder, jobSeed } from "../protocol/job-spec";
 import { sha256Hex } from "../protocol/auth";
 import type { PostHuman } from "./client";
@@ -47,7 +48,10 @@ export interface VerifyOptions {
   store?: LocalStore;
   /** Rebuild a derived model missing here by verifying its training job first (default true). */
   rebuild?: boolean;
-  /** Default: the builtin runtime in a child process (the caller's event loop stays free). */
+  /**
+   * Default: the runtime the receipt names, when this machine has it (the builtin runtime in a child process, or the
+   * PyTorch executor); else the builtin, with a step saying what is missing (the runtime id check then fails).
+   */
   executor?: Executor;
   /** Also copy a training job's re-built child here. */
   childOut?: string;
@@ -129,7 +133,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   try {
     writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));
     o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
-    const result = await (o.executor ?? builtinProcessExecutor()).run({ kind, jobDir });
+    const result = await (o.executor ?? executorFor(receipt.runtimeId, o.onStep)).run({ kind, jobDir });
     check("runtime id", receipt.runtimeId, result.runtimeId);
     check("output hash", receipt.outputHash, result.outputHash);
     let childDir: string | undefined;
@@ -157,4 +161,31 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   } finally {
     fs.rmSync(jobDir, { recursive: true, force: true });
   }
+}
+
+let localTorch: TorchExecutor | string | undefined;
+
+/** The executor whose runtime id `runtimeId` is, among those this machine has; else the builtin, saying what is missing. */
+function executorFor(runtimeId: string, onStep?: (line: string) => void): Executor {
+  const builtin = builtinProcessExecutor();
+  if (builtin.runtimeId.toLowerCase() === runtimeId.toLowerCase()) return builtin;
+  if (localTorch === undefined) {
+    try {
+      localTorch = new TorchExecutor();
+    } catch (e) {
+      localTorch = (e as Error).message;
+    }
+  }
+  if (typeof localTorch !== "string" && localTorch.runtimeId.toLowerCase() === runtimeId.toLowerCase())
+    return localTorch;
+  const torch =
+    typeof localTorch === "string"
+      ? `no PyTorch executor (${localTorch})`
+      : `the PyTorch executor ${localTorch.runtimeId} (${localTorch.describe()})`;
+  onStep?.(
+    `the receipt names runtime ${runtimeId}, which this machine does not have: it has the builtin runtime ` +
+      `${builtin.runtimeId} and ${torch}. A PyTorch receipt reproduces only with the same torch, CUDA and cuDNN ` +
+      `versions, GPU model and precision. Re-running with the builtin runtime: the runtime id and output hash will differ.`,
+  );
+  return builtin;
 }

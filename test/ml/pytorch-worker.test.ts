@@ -11,6 +11,7 @@ import { loadWorkerConfig, WorkerConfigError } from "../../offchain/worker/confi
 import { silentLogger } from "../../offchain/worker/log";
 import { createWorker, type Worker } from "../../offchain/worker/worker";
 import { WorkerClient } from "../../offchain/sdk/worker-client";
+import { PostHuman } from "../../offchain/sdk";
 import { authDomain } from "../../offchain/protocol/auth";
 import { TorchExecutor } from "../../offchain/ml/torch-executor";
 import {
@@ -173,6 +174,13 @@ describe("worker with the PyTorch executor: configuration, start-up, and a train
       expect(worker.jobs.treeOf(child.weightsRoot)).to.be.a("string");
       const result = JSON.parse((await rw.client.result(w.wallet("bob"), jobId)).toString()) as { lossCurve: number[] };
       expect(result.lossCurve).to.have.length(3);
+
+      // `job verify` picks the runtime the receipt names (PyTorch here) and reproduces the child byte for byte.
+      const bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: worker.apiUrl });
+      const steps: string[] = [];
+      const v = await bob.verify(jobId, { input: text, modelDir: m1.dir, onStep: (l) => steps.push(l) });
+      expect(v.verified, JSON.stringify(v.checks) + steps.join("\n")).to.equal(true);
+      expect(v.checks.map((c) => c.name)).to.include.members(["runtime id", "output hash", "child weights root"]);
     });
   });
 });

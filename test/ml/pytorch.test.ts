@@ -138,6 +138,20 @@ describe("ml/pytorch: the PyTorch executor agrees with the builtin runtime (CPU)
     expect(progress.map((p) => p.phase)).to.include.members(["load", "validate", "save"]);
   });
 
+  it("trains data parallel over 2 processes (gloo on the CPU, as torchrun on GPUs) to the same losses", async function () {
+    if (!trained.torch) this.skip();
+    const dp = new TorchExecutor({ python: TORCH_PYTHON, probe: torch.probe, gpus: 2 });
+    expect(dp.describe()).to.match(/on 2 processes$/);
+    const r = await dp.run({ kind: "train", jobDir: makeJob(model, trainSpec) });
+    const one = resultOf(trained.torch).lossCurve as number[];
+    const two = resultOf(r).lossCurve as number[];
+    expect(two).to.have.length(one.length);
+    for (let i = 0; i < one.length; i++) expect(Math.abs(two[i] - one[i]), `step ${i + 1}`).to.be.below(1e-5);
+    expect(Math.abs((r.metrics.valLossAfter as number) - (trained.torch.metrics.valLossAfter as number))).to.be.below(
+      1e-5,
+    );
+  });
+
   it("evaluates one model (the PyTorch-trained child) to the builtin's loss within 1e-5, deterministically", async function () {
     if (!trained.torch?.child) this.skip();
     const child = trained.torch.child.dir;

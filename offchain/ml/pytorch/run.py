@@ -5,9 +5,11 @@
                        writes outputs/result.json (outputs/model/ for train) and .torch/timing.json; prints
                        `PROGRESS {json}` lines; on bad input writes outputs/error.json {code, message} and exits 2.
     run.py probe       prints what this Python has: {"torch", "cuda", "cudnn", "gpu", ...} as JSON.
+    run.py --nproc N <jobDir>   the same job data parallel over N processes (one GPU each; gloo on the CPU):
+                       starts the ranks itself, as `torchrun --standalone --nproc_per_node N run.py <jobDir>` does.
 
-Under torchrun (WORLD_SIZE > 1) training is data parallel: every rank takes its slice of each batch, gradients
-are averaged, rank 0 writes the outputs.
+With WORLD_SIZE > 1 (torchrun, or --nproc) training is data parallel: every rank takes its slice of each batch,
+gradients are averaged, rank 0 writes the outputs and reports progress.
 """
 
 import json
@@ -67,6 +69,13 @@ class Runtime:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
+            # Deterministic mode also fills every torch.empty with NaN; nothing here reads memory it did not write.
+            try:
+                import torch.utils.deterministic as det
+
+                det.fill_uninitialized_memory = False
+            except ImportError:
+                pass  # torch < 2.1 fills nothing
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         if self.world > 1:
@@ -132,7 +141,41 @@ def run(job_dir):
         return 1
 
 
+def launch(nproc, job_dir):
+    """Starts `nproc` ranks of this program on this host (what torchrun --standalone does) and waits for them."""
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    procs = []
+    for rank in range(nproc):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc))
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__), job_dir], env=env))
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    codes = [None] * nproc
+    while any(c is None for c in codes):
+        for i, p in enumerate(procs):
+            if codes[i] is None and p.poll() is not None:
+                codes[i] = p.returncode
+                if p.returncode != 0:
+                    stop()  # one rank failed: the others would wait for it forever
+        time.sleep(0.05)
+    return codes[0] if codes[0] != 0 else max(codes, key=abs)
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--nproc":
+        return launch(int(argv[2]), argv[3])
     if len(argv) != 2:
         sys.stderr.write("usage: run.py <jobDir> | run.py probe\n")
         return 64

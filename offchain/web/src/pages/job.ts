@@ -9,7 +9,7 @@ import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import type { JobStatusView } from "../worker-api";
+import type { JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 
 interface ResultDoc {

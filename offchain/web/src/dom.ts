@@ -77,7 +77,10 @@ export function field(
   return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl);
 }
 
-/** A table that scrolls sideways on a narrow screen, reachable by keyboard. */
+/**
+ * A table: on a wide screen a table that scrolls sideways when it must (reachable by keyboard); on a phone each row
+ * becomes a card whose cells carry their column's name (style.css, `data-label`), so no column hides off screen.
+ */
 export function table(caption: string, head: string[], rows: Child[][], o: { class?: string } = {}): HTMLElement {
   return h(
     "div",
@@ -102,7 +105,7 @@ export function table(caption: string, head: string[], rows: Child[][], o: { cla
           h(
             "tr",
             null,
-            r.map((c) => h("td", null, c)),
+            r.map((c, i) => h("td", { "data-label": head[i] ?? "" }, c)),
           ),
         ),
       ),

@@ -8,6 +8,7 @@ import { ethers } from "ethers";
 import { addressBookPath, readAddressBook } from "../deploy/address-book";
 import type { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
+import { cliHint } from "./hints";
 import { resolveWallet } from "../deploy/accounts";
 import { CliError } from "./output";
 
@@ -64,7 +65,7 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
 
 /** Turns SDK errors into CLI errors with their hint; everything else passes. */
 export function explain(e: unknown): unknown {
-  if (isSdkError(e)) return new CliError(e.message, e.hint);
+  if (isSdkError(e)) return new CliError(e.message, cliHint(e));
   return e;
 }
 

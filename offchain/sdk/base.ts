@@ -33,7 +33,7 @@ export function signerOf(ctx: SdkContext): ethers.Signer {
     throw new SdkError(
       "READ_ONLY",
       "This client can only read: it was created from a provider.",
-      "create it with a signer (PostHuman.init({ runner: signer, ... })); on the command line pass --account or --key-file",
+      "create the client with a signer (PostHuman.init({ runner: signer, ... }))",
     );
   return ctx.runner;
 }

@@ -29,7 +29,7 @@ export class DatatokenMarketClient extends ContractClient<DatatokenMarket> {
       throw new SdkError(
         "UNKNOWN_LISTING",
         `There is no listing ${listingId} (${count} so far).`,
-        "see the open ones with: posthuman market list",
+        count === 0n ? "nobody has listed datatokens yet" : `pick an id from 1 to ${count}`,
       );
     const l = await this.contract.getListing(listingId);
     return {

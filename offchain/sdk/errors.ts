@@ -1,6 +1,7 @@
 /**
- * Errors of the SDK: each says what went wrong (`message`) and what to do about it (`hint`), with a stable `code`
- * that programs can branch on. The CLI prints both; a dApp may show the hint or map the code to its own words.
+ * Errors of the SDK: each says what went wrong (`message`) and what is needed (`hint`, in words that assume no
+ * particular front end), with a stable `code` and the facts behind it (`data`: model id, amounts…) that programs can
+ * branch on. The CLI adds its own commands to the hint; the web app maps the code to a button or a link.
  */
 import { ethers } from "ethers";
 
@@ -29,12 +30,17 @@ export class SdkError extends Error {
   constructor(
     readonly code: SdkErrorCode,
     message: string,
-    /** What the user should do next (a command, an option, a fact to check). */
+    /** What is needed next, in plain words (no front end's commands). */
     readonly hint?: string,
+    o: { data?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = "SdkError";
+    this.data = o.data ?? {};
   }
+
+  /** The facts behind the error (e.g. `{ modelId, onExchange }`), for a front end to word or act on. */
+  readonly data: Record<string, unknown>;
 }
 
 export function isSdkError(e: unknown, code?: SdkErrorCode): e is SdkError {
@@ -63,7 +69,7 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
   if (!data) {
     const reason = (e as { reason?: string }).reason;
     return reason && (e as { code?: string }).code === "CALL_EXCEPTION"
-      ? new SdkError("REVERTED", `${what} reverted: ${reason}`)
+      ? new SdkError("REVERTED", `${what} reverted: ${reason}`, undefined, { cause: e })
       : e;
   }
   for (const iface of interfaces) {
@@ -76,18 +82,21 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
     })();
     if (parsed) {
       const args = parsed.args.map((a: unknown) => String(a)).join(", ");
-      return new SdkError("REVERTED", `${what} reverted: ${parsed.name}(${args})`, hintForRevert(parsed.name));
+      return new SdkError("REVERTED", `${what} reverted: ${parsed.name}(${args})`, hintForRevert(parsed.name), {
+        cause: e,
+        data: { error: parsed.name },
+      });
     }
   }
-  return new SdkError("REVERTED", `${what} reverted (data ${data.slice(0, 10)})`);
+  return new SdkError("REVERTED", `${what} reverted (data ${data.slice(0, 10)})`, undefined, { cause: e });
 }
 
 function hintForRevert(name: string): string | undefined {
   if (name.endsWith("ModelFrozen")) return "the model was frozen after a successful challenge: use another model";
-  if (name === "DatatokenMarketInsufficientListing") return "take less, or pick another listing (market list)";
+  if (name === "DatatokenMarketInsufficientListing") return "take less, or pick another listing of the model";
   if (name === "DatatokenMarketCostAboveMax") return "the price moved: quote again";
   if (name === "RoyaltyVaultNothingToClaim") return "nothing is claimable yet: revenue must be distributed first";
-  if (name === "JobMarketUnexpectedStatus") return "the job is not in a state that allows this: see `job show`";
+  if (name === "JobMarketUnexpectedStatus") return "the job is not in a state that allows this: read its status again";
   if (name === "JobMarketNotRequester") return "only the job's requester may do this";
   return undefined;
 }

@@ -1,14 +1,11 @@
 /**
- * Ocean's FixedRateExchange, where root models' datatokens are sold for the base token. Purchases go through
- * ocean.js (`@oceanprotocol/lib`), the library Ocean's own markets use; reads and unsigned transactions use the typed
- * binding of the same contract.
+ * Ocean's FixedRateExchange, where root models' datatokens are sold for the base token: reads, unsigned transactions
+ * and purchases through the typed binding of the contract (browser-safe). The SDK's Node entry buys through ocean.js
+ * instead (ocean-exchange.ts), the library Ocean's own markets use.
  */
 import { ethers } from "ethers";
 import { FixedRateExchange__factory, type FixedRateExchange } from "../../typechain-types";
-import { oceanAddressesOf } from "../deploy/deploy";
-import { oceanJsConfig } from "../deploy/ocean";
 import { ContractClient, type SdkContext, type Sent, type UnsignedTx, unsigned } from "./base";
-import { SdkError } from "./errors";
 
 export interface ExchangeState {
   exchangeId: string;
@@ -62,25 +59,9 @@ export class FixedRateExchangeClient extends ContractClient<FixedRateExchange> {
     return unsigned(await this.contract.buyDT.populateTransaction(exchangeId, amount, maxBase, ethers.ZeroAddress, 0));
   }
 
-  /** Buys `amount` datatoken wei through ocean.js, paying at most `maxBase`. */
+  /** Buys `amount` datatoken wei, paying at most `maxBase` (the exchange needs an allowance of `maxBase`). */
   async buy(exchangeId: string, amount: bigint, maxBase: bigint): Promise<Sent> {
-    const { FixedRateExchange: OceanJsFixedRateExchange } = await import("@oceanprotocol/lib");
-    const book = this.ctx.book;
-    const fre = new OceanJsFixedRateExchange(
-      this.address,
-      this.signer,
-      book.chainId,
-      oceanJsConfig(oceanAddressesOf(book), book.chainId),
-    );
-    try {
-      const sent = await fre.buyDatatokens(exchangeId, ethers.formatEther(amount), ethers.formatEther(maxBase));
-      const receipt = await sent.wait();
-      if (!receipt) throw new Error(`buy: transaction ${sent.hash} was not mined`);
-      return { txHash: receipt.hash };
-    } catch (e) {
-      if (e instanceof SdkError) throw e;
-      throw new SdkError("REVERTED", `Buying on the exchange failed: ${(e as Error).message.split("\n")[0]}`);
-    }
+    return { txHash: (await this.send(await this.buildBuyTx(exchangeId, amount, maxBase), "buyDT")).hash };
   }
 
   async buildCollectTx(exchangeId: string, amount: bigint): Promise<UnsignedTx> {

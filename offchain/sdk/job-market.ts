@@ -60,6 +60,7 @@ export interface JobRequestRecord {
   params: string;
   decoded: JobParams;
   txHash: string;
+  blockNumber: number;
 }
 
 export class JobMarketClient extends ContractClient<JobMarket> {
@@ -77,7 +78,7 @@ export class JobMarketClient extends ContractClient<JobMarket> {
       throw new SdkError(
         "UNKNOWN_JOB",
         `There is no job ${jobId} on this chain (${count} job${count === 1n ? "" : "s"} so far).`,
-        "job ids are printed by train, infer and eval",
+        "a job's id is in its JobRequested event (requestJob returns it)",
       );
     const j = await this.contract.getJob(jobId);
     return {
@@ -116,6 +117,7 @@ export class JobMarketClient extends ContractClient<JobMarket> {
       params: a.params,
       decoded: decodeJobParams(a.kind, a.params),
       txHash: log.transactionHash,
+      blockNumber: log.blockNumber,
     };
   }
 
@@ -152,9 +154,14 @@ export class JobMarketClient extends ContractClient<JobMarket> {
     return unsigned(await this.contract.requestJob.populateTransaction(jobRequest(o)));
   }
 
-  async request(o: RequestJobOptions): Promise<{ jobId: bigint } & Sent> {
+  /** Requests a job; `blockNumber` is the request's block (a worker takes the input once it has seen it). */
+  async request(o: RequestJobOptions): Promise<{ jobId: bigint; blockNumber: number } & Sent> {
     const receipt = await this.send(await this.buildRequestTx(o), "requestJob");
-    return { jobId: this.event(receipt, "JobRequested").args.jobId as bigint, txHash: receipt.hash };
+    return {
+      jobId: this.event(receipt, "JobRequested").args.jobId as bigint,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    };
   }
 
   async buildCancelTx(jobId: bigint): Promise<UnsignedTx> {

@@ -74,7 +74,7 @@ export class ModelRegistryClient extends ContractClient<ModelRegistry> {
       throw new SdkError(
         "UNKNOWN_MODEL",
         `There is no model ${modelId} on this chain (${count} model${count === 1n ? "" : "s"} so far).`,
-        "list them with: posthuman model list",
+        count === 0n ? "publish a model first" : `pick an id from 1 to ${count}`,
       );
     return toModelRecord(modelId, await this.contract.getModel(modelId));
   }

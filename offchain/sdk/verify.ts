@@ -75,7 +75,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
     throw new SdkError(
       "INPUT_MISSING",
       `The input of job ${jobId} (sha256 ${req.inputHash}) is not on this machine.`,
-      "pass --input <file>: its requester has it (the SDK keeps a copy of what it uploads)",
+      "give the job's input (VerifyOptions.input): its requester has it (the SDK keeps a copy of what it uploads)",
     );
 
   const rebuilt: Verdict[] = [];
@@ -116,7 +116,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
     throw new SdkError(
       "MODEL_FOLDER_MISSING",
       `The weights of model ${req.modelId} (root ${receipt.servedWeightsRoot}) are not on this machine.`,
-      "pass --model <dir>: weights never leave workers, so only the publisher (or whoever verified the training " +
+      "give the model's folder (VerifyOptions.modelDir): weights never leave workers, so only the publisher (or whoever verified the training " +
         "job that made it) has them",
     );
 

@@ -137,6 +137,7 @@ console.log(JSON.stringify(out));
 const TYPE_CHECK = `import { jobCallback, type CallbackOptions } from "posthuman/helpers";
 import { JobMarket__factory, type JobMarket } from "posthuman/typechain";
 import { WorkerClient } from "posthuman";
+import { PostHumanCore, WorkerApi } from "posthuman/browser";
 
 const options: CallbackOptions = { gasLimit: 200_000, fee: 1n };
 export const callback = jobCallback(options);
@@ -144,6 +145,8 @@ export function attach(address: string): JobMarket {
   return JobMarket__factory.connect(address);
 }
 export type Client = WorkerClient;
+export type Core = PostHumanCore;
+export const api: WorkerApi = new WorkerClient("http://127.0.0.1:8550", {});
 `;
 
 describe("the npm package (npm pack, offline install in a scratch project)", function () {
@@ -169,6 +172,8 @@ describe("the npm package (npm pack, offline install in a scratch project)", fun
       "dist/abi/JobMarket.json",
       "dist/offchain/sdk/index.js",
       "dist/offchain/sdk/index.d.ts",
+      "dist/offchain/sdk/browser.js",
+      "dist/offchain/sdk/browser.d.ts",
       "dist/offchain/protocol/index.d.ts",
       "dist/offchain/deploy/index.d.ts",
       "dist/typechain-types/index.d.ts",

@@ -3,10 +3,11 @@
  * keeps a browser-safe copy of the dev accounts (offchain/cli/accounts.ts, Node-only). Neither may drift.
  */
 import { expect } from "chai";
-import { manifestHash, MODEL_FILES } from "../../offchain/protocol/model-upload";
+import { MODEL_FILES } from "../../offchain/protocol/model-upload";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/deploy/accounts";
-import * as web from "../../offchain/web/src/worker-api";
+import { modelBundle } from "../../offchain/sdk/browser";
+import { MODEL_FILE_NAMES } from "../../offchain/protocol/model-upload";
 import { DEV_MNEMONIC as WEB_MNEMONIC, DEV_PEOPLE, devAddress, type DevName } from "../../offchain/web/src/wallet";
 
 describe("web app: its copies of shared constants match the worker's and the CLI's", () => {
@@ -16,13 +17,13 @@ describe("web app: its copies of shared constants match the worker's and the CLI
       { name: "config.json", bytes: new TextEncoder().encode("{}") },
       { name: "notes.txt", bytes: new Uint8Array([9]) },
     ];
-    const b = await web.modelBundle(files);
+    const b = await modelBundle(files);
     expect(b.entries.map((e) => e.path)).to.deep.equal(["config.json", "model.safetensors"]);
-    expect(web.manifestHash(b.entries)).to.equal(manifestHash(b.entries));
+    expect(b.skipped).to.deep.equal(["notes.txt"]);
     expect(Buffer.from(b.body).toString("hex")).to.equal("7b7d010203");
     expect(JSON.parse(Buffer.from(b.header, "base64").toString())).to.deep.equal(b.entries);
     expect(b.entries[1].sha256).to.equal(sha256Hex(new Uint8Array([1, 2, 3])));
-    expect([...web.MODEL_FILES].sort()).to.deep.equal([...MODEL_FILES].sort());
+    expect([...MODEL_FILE_NAMES].sort()).to.deep.equal([...MODEL_FILES].sort());
   });
 
   it("derives the dev people at the CLI's account indexes from the same public mnemonic", () => {

@@ -1,5 +1,5 @@
 /**
- * The application's state shared by the pages: configuration, the chain (Market), the worker (WorkerApi), the
+ * The application's state shared by the pages: configuration, the chain (Market), the worker (the SDK's WorkerApi), the
  * connected account, and the small UI pieces every page uses (error boxes, action runners, the header).
  */
 import { ethers } from "ethers";
@@ -20,7 +20,7 @@ import {
   type Account,
   type DevName,
 } from "./wallet";
-import { WorkerApi } from "./worker-api";
+import { WorkerApi } from "../../sdk/browser";
 
 const ACCOUNT_KEY = "posthuman.account";
 
@@ -104,7 +104,7 @@ export class App {
     }
     const wrong = this.wrongNetwork();
     if (wrong) throw wrong;
-    return new Actions(this.market, this.worker, this.account, say);
+    return new Actions(this.market, this.worker.baseUrl, this.account, say);
   }
 
   async snapshot(): Promise<Snapshot> {

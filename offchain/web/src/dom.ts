@@ -77,7 +77,10 @@ export function field(
   return h("div", { class: "field" }, h("label", { for: control.id }, label), control, hintEl);
 }
 
-/** A table that scrolls sideways on a narrow screen, reachable by keyboard. */
+/**
+ * A table: on a wide screen a table that scrolls sideways when it must (reachable by keyboard); on a phone each row
+ * becomes a card whose cells carry their column's name (style.css, `data-label`), so no column hides off screen.
+ */
 export function table(caption: string, head: string[], rows: Child[][], o: { class?: string } = {}): HTMLElement {
   return h(
     "div",
@@ -102,10 +105,75 @@ export function table(caption: string, head: string[], rows: Child[][], o: { cla
           h(
             "tr",
             null,
-            r.map((c) => h("td", null, c)),
+            r.map((c, i) => h("td", { "data-label": head[i] ?? "" }, c)),
           ),
         ),
       ),
     ),
   );
+}
+
+type Control = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+/** What a person typed and chose in a page's forms, by a key that survives the page being drawn again. */
+export type FormState = Map<string, { value: string; files?: File[] }>;
+
+function controlKey(el: Control): string {
+  const group = el.closest("form, [data-listing], [data-own-listing], [data-model]");
+  const where = group
+    ? `${group.tagName}.${group.getAttribute("class") ?? ""}[${["data-listing", "data-own-listing", "data-model"].map((a) => group.getAttribute(a) ?? "").join(",")}]`
+    : "";
+  const label = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : undefined;
+  const type = el instanceof HTMLInputElement ? el.type : el.tagName;
+  return `${where}|${el.name || el.getAttribute("aria-label") || label || ""}|${type}`;
+}
+
+function controls(root: Element): Control[] {
+  return Array.from(root.querySelectorAll<Control>("input, textarea, select")).filter(
+    (el) => !(el instanceof HTMLInputElement && ["button", "submit", "hidden", "password"].includes(el.type)),
+  );
+}
+
+/** Reads every control under `root` that differs from its default (text, choice, chosen files). */
+export function captureForms(root: Element): FormState {
+  const out: FormState = new Map();
+  const seen = new Map<string, number>();
+  for (const el of controls(root)) {
+    const base = controlKey(el);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    const key = `${base}#${n}`;
+    if (el instanceof HTMLInputElement && el.type === "file") {
+      if (el.files?.length) out.set(key, { value: "", files: Array.from(el.files) });
+    } else if (el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio")) {
+      if (el.checked !== el.defaultChecked) out.set(key, { value: el.checked ? "on" : "" });
+    } else if (el instanceof HTMLSelectElement || el.value !== el.defaultValue) {
+      out.set(key, { value: el.value });
+    }
+  }
+  return out;
+}
+
+/** Puts back what `captureForms` read into the controls drawn again under `root` (same key, same kind). */
+export function restoreForms(root: Element, state: FormState): void {
+  if (state.size === 0) return;
+  const seen = new Map<string, number>();
+  for (const el of controls(root)) {
+    const base = controlKey(el);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    const saved = state.get(`${base}#${n}`);
+    if (!saved) continue;
+    if (el instanceof HTMLInputElement && el.type === "file") {
+      const dt = new DataTransfer();
+      for (const f of saved.files ?? []) dt.items.add(f);
+      el.files = dt.files;
+    } else if (el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio")) {
+      el.checked = saved.value === "on";
+    } else if (el instanceof HTMLSelectElement) {
+      if (Array.from(el.options).some((o) => o.value === saved.value)) el.value = saved.value;
+    } else {
+      el.value = saved.value;
+    }
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }
 }

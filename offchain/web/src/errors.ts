@@ -11,7 +11,10 @@ import {
   ModelRegistry__factory,
   RoyaltyVault__factory,
 } from "../../../typechain-types";
+import { SdkError, WorkerApiError } from "../../sdk/browser";
 import { clock, STATUS_LABEL } from "./format";
+
+export { WorkerApiError };
 
 /** A fix the page can offer as a button (switch network) or a link (buy tokens). */
 export type Fix = { label: string; href: string } | { label: string; run: () => Promise<void> | void };
@@ -24,18 +27,6 @@ export class UserError extends Error {
   ) {
     super(title);
     this.name = "UserError";
-  }
-}
-
-/** The worker's API answered with an error, or did not answer at all (status 0, code UNREACHABLE). */
-export class WorkerApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "WorkerApiError";
   }
 }
 
@@ -109,8 +100,40 @@ function revertOf(e: unknown): ethers.ErrorDescription | undefined {
   return decodeRevert(x.data) ?? decodeRevert(x.info?.error?.data);
 }
 
+/** "get 3 more OCEAN" → "Get 3 more OCEAN." */
+function sentence(hint: string | undefined): string | undefined {
+  if (!hint) return undefined;
+  const s = hint.charAt(0).toUpperCase() + hint.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
+
+/** The SDK's errors in the page's words: its message, its hint as the fix, and a link where the page has one. */
+function explainSdk(e: SdkError): Explained {
+  const cause = e.cause;
+  if (e.code === "WORKER_UNREACHABLE" || e.code === "WORKER_REFUSED") {
+    if (cause instanceof WorkerApiError) return explain(cause);
+  }
+  if (e.code === "REVERTED" && cause !== undefined) {
+    const x = explain(cause);
+    if (x.title.length <= 300) return x;
+  }
+  const modelId = e.data.modelId as bigint | undefined;
+  if (e.code === "NOT_ENOUGH_DATATOKENS" && modelId !== undefined && "onExchange" in e.data) {
+    return {
+      title: e.message,
+      fix: e.data.onExchange
+        ? "Buy one on the exchange in “Buy datatokens” on this page, then run the job again."
+        : "Buy one from a holder's listing in “Buy datatokens” on this page, then run the job again.",
+      action: { label: "Go to “Buy datatokens”", href: `#/model/${modelId}/buy` },
+    };
+  }
+  if (e.code === "NO_EXCHANGE") return { title: e.message, fix: "Buy from a holder's listing instead (below)." };
+  return { title: e.message, fix: sentence(e.hint) };
+}
+
 export function explain(e: unknown): Explained {
   if (e instanceof UserError) return { title: e.title, fix: e.fix, action: e.action };
+  if (e instanceof SdkError) return explainSdk(e);
   if (e instanceof WorkerApiError) {
     if (e.code === "UNREACHABLE") {
       return {

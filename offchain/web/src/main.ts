@@ -5,7 +5,7 @@
  */
 import { App, errorBox, renderAccount } from "./app";
 import { loadConfig } from "./config";
-import { fill, h } from "./dom";
+import { captureForms, fill, h, restoreForms } from "./dom";
 import { cataloguePage } from "./pages/catalogue";
 import { jobPage } from "./pages/job";
 import { modelPage } from "./pages/model";
@@ -80,8 +80,10 @@ async function boot(): Promise<void> {
   };
   renderAccount(app, accountEl);
   app.onAccountChange(() => {
+    // The page is drawn again for the new account; what was typed and chosen in its forms stays.
+    const typed = captureForms(main);
     renderAccount(app, accountEl);
-    void render();
+    void render().then(() => restoreForms(main, typed));
   });
   window.ethereum?.on?.("chainChanged", () => {
     if (app.account?.kind === "injected") void app.useInjected().catch(() => app.disconnect());

@@ -9,15 +9,9 @@ import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import type { JobStatusView } from "../worker-api";
+import type { JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
-
-interface ResultDoc {
-  generations?: { prompt: string; text: string; tokens?: number | number[]; finishReason?: string }[];
-  metrics?: Record<string, number>;
-  child?: { weightsRoot: string; configHash: string };
-  lossCurve?: number[];
-}
+import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
 
 const FAILED = new Set<number>([JobStatus.Cancelled, JobStatus.Failed, JobStatus.Reclaimed, JobStatus.Slashed]);
 
@@ -49,20 +43,6 @@ function stepList(status: number, worker: JobStatusView | undefined, receipt: Re
         label,
       ),
     ),
-  );
-}
-
-function progressOf(w: JobStatusView | undefined): Child {
-  const p = w?.progress;
-  if (!p || !p.phase) return null;
-  if (p.phase === "waiting") return h("p", null, `The worker waits for ${p.note ?? "something"}.`);
-  const total = Math.max(1, p.totalSteps ?? 1);
-  const label = `${p.phase} ${p.step ?? 0}/${total}${typeof p.loss === "number" ? ` · loss ${p.loss.toFixed(3)}` : ""}`;
-  return h(
-    "div",
-    { class: "meter" },
-    h("label", { for: "job-progress" }, `Worker: ${label}`),
-    h("progress", { id: "job-progress", max: total, value: p.step ?? 0 }, label),
   );
 }
 
@@ -133,31 +113,6 @@ function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefine
         ],
       ),
     ];
-  }
-  return null;
-}
-
-function resultView(job: JobInfo, doc: ResultDoc): Child {
-  if (job.kind === JobKind.Infer) {
-    const gens = doc.generations ?? [];
-    return h(
-      "ol",
-      { class: "generations" },
-      gens.map((g) =>
-        h(
-          "li",
-          { class: "generation" },
-          h("span", { class: "prompt" }, g.prompt),
-          h("span", { class: "completion" }, g.text),
-          g.tokens !== undefined
-            ? h("span", { class: "hint" }, ` (${g.tokens} tokens, ${g.finishReason ?? ""})`)
-            : null,
-        ),
-      ),
-    );
-  }
-  if (job.kind === JobKind.Train && doc.lossCurve?.length) {
-    return h("p", null, `Training loss by step: ${doc.lossCurve.map((x) => x.toFixed(2)).join(" → ")}`);
   }
   return null;
 }
@@ -345,7 +300,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
             ? "The result you downloaded hashes to the receipt's output hash."
             : "Warning: the result you downloaded does not hash to the receipt's output hash.",
         ),
-        resultView(j, doc),
+        resultView(j, doc, result.bytes),
       );
     } catch (e) {
       fill(resultEl, errorBox(e));
@@ -374,6 +329,10 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     );
   };
 
+  // The losses the worker reports, step by step, for the chart; the request's time, for the elapsed time.
+  const trace = new LossTrace();
+  const requestedAt = (await app.market.provider.getBlock(job.block).catch(() => null))?.timestamp;
+  const elapsed = () => (requestedAt === undefined ? undefined : Math.max(0, Date.now() / 1000 - requestedAt));
   let shown = false;
   let config: JobMarketConfig | undefined;
   let onChain: OnChainJob | undefined;
@@ -391,6 +350,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     }
     try {
       workerView = await app.worker.jobStatus(jobId);
+      trace.add(workerView);
       workerError = undefined;
     } catch (e) {
       workerError = e instanceof WorkerApiError && e.code === "UNKNOWN_JOB" ? undefined : e;
@@ -405,7 +365,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
       live,
       h("p", { class: "state" }, h("strong", null, "Status: "), STATUS_LABEL[cur.status]),
       stepList(cur.status, workerView, cur.receipt),
-      cur.receipt || FAILED.has(cur.status) ? null : progressOf(workerView),
+      cur.receipt || FAILED.has(cur.status) ? null : progressView(workerView, elapsed(), trace),
       workerError ? errorBox(workerError, "Progress unavailable:") : null,
       FAILED.has(cur.status)
         ? h(

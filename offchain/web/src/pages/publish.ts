@@ -8,7 +8,8 @@ import { runAction, type App } from "../app";
 import { field, fill, h } from "../dom";
 import { UserError } from "../errors";
 import { parseTokens } from "../format";
-import { MODEL_FILES, type ModelFile } from "../worker-api";
+import type { ModelFile } from "../../../sdk/browser";
+import { MODEL_FILE_NAMES } from "../../../protocol/model-upload";
 
 export async function publishPage(app: App, main: HTMLElement): Promise<void> {
   const files = h("input", { type: "file", multiple: true, name: "model-files", accept: ".json,.safetensors,.txt" });
@@ -31,7 +32,7 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       field(
         "Model files",
         files,
-        `Choose the files of a Hugging Face GPT-2 folder: ${MODEL_FILES.slice(0, 5).join(", ")}. Make one with \`npx posthuman model create <folder>\`.`,
+        `Choose every file of a Hugging Face GPT-2 folder (\`npx posthuman model create <folder>\` makes one). Accepted: ${MODEL_FILE_NAMES.join(", ")}; config.json and model.safetensors are required, other files (posthuman.json, a README) are skipped.`,
       ),
     ),
     h(
@@ -62,13 +63,6 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       async (say) => {
         const chosen = Array.from(files.files ?? []);
         if (!chosen.length) throw new UserError("No model files chosen.", "Choose the files of the model folder.");
-        const bad = chosen.filter((f) => !MODEL_FILES.includes(f.name));
-        if (bad.length) {
-          throw new UserError(
-            `These files are not part of a model folder: ${bad.map((f) => f.name).join(", ")}.`,
-            `Keep only ${MODEL_FILES.join(", ")}.`,
-          );
-        }
         if (!name.value.trim()) throw new UserError("The model needs a name.");
         const modelFiles: ModelFile[] = await Promise.all(
           chosen.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
@@ -104,6 +98,7 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       },
       (r) => [
         `Model ${r.modelId} is published. `,
+        r.skipped.length ? `(Skipped, not part of a model upload: ${r.skipped.join(", ")}.) ` : "",
         h("a", { href: `#/model/${r.modelId}` }, `Open model #${r.modelId}`),
       ],
     );

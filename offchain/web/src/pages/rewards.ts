@@ -3,6 +3,37 @@ import { ethers } from "ethers";
 import { errorBox, runAction, type App } from "../app";
 import { fill, h, table, type Child } from "../dom";
 import { percent, tokens } from "../format";
+import type { ModelInfo } from "../chain";
+
+interface Position {
+  shares: bigint;
+  total: bigint;
+  base: bigint;
+  dt: bigint;
+  /** The account's share of what waits to be booked: sales in the exchange and the vault's unbooked revenue. */
+  waitingBase: bigint;
+  waitingDt: bigint;
+}
+
+async function position(app: App, m: ModelInfo, account: string): Promise<Position> {
+  const v = app.market.vault(m.record.vault);
+  const [shares, total, [base, dt], [pBase, pDt]] = await Promise.all([
+    v.balanceOf(account),
+    v.totalSupply(),
+    v.claimable(account),
+    v.pending(),
+  ]);
+  const unsold =
+    m.record.exchangeId === ethers.ZeroHash ? 0n : (await app.market.fre.getExchange(m.record.exchangeId)).btBalance;
+  return {
+    shares,
+    total,
+    base,
+    dt,
+    waitingBase: ((pBase + unsold) * shares) / (total || 1n),
+    waitingDt: (pDt * shares) / (total || 1n),
+  };
+}
 
 export async function rewardsPage(app: App, main: HTMLElement): Promise<void> {
   const a = app.account;
@@ -21,22 +52,24 @@ export async function rewardsPage(app: App, main: HTMLElement): Promise<void> {
   const snap = await app.snapshot();
   const rows: Child[][] = [];
   for (const m of snap.models) {
-    const v = app.market.vault(m.record.vault);
-    const [shares, total, [base, dt], [pBase, pDt]] = await Promise.all([
-      v.balanceOf(a.address),
-      v.totalSupply(),
-      v.claimable(a.address),
-      v.pending(),
-    ]);
-    if (shares === 0n && base === 0n && dt === 0n) continue;
-    let unsold = 0n;
-    if (m.record.exchangeId !== ethers.ZeroHash) {
-      unsold = (await app.market.fre.getExchange(m.record.exchangeId)).btBalance;
-    }
-    const waitingBase = ((pBase + unsold) * shares) / (total || 1n);
-    const waitingDt = (pDt * shares) / (total || 1n);
+    const read = () => position(app, m, a.address);
+    const first = await read();
+    if (first.shares === 0n && first.base === 0n && first.dt === 0n) continue;
     const status = h("div", { class: "status", "aria-live": "polite" });
-    const claimable = h("span", { class: "claimable" }, `${tokens(base)} OCEAN + ${tokens(dt)} datatokens`);
+    const claimable = h("span", { class: "claimable" });
+    const waiting = h("span", { class: "waiting" });
+    const show = (p: Position) => {
+      fill(claimable, `${tokens(p.base)} OCEAN + ${tokens(p.dt)} datatokens`);
+      const waits = p.waitingBase > 0n || p.waitingDt > 0n;
+      fill(
+        waiting,
+        waits ? `about ${tokens(p.waitingBase)} OCEAN + ${tokens(p.waitingDt)} datatokens` : "nothing",
+        waits && p.base === 0n && p.dt === 0n
+          ? h("span", { class: "hint block" }, "Not claimable yet, but Claim books it first and pays it to you.")
+          : null,
+      );
+    };
+    show(first);
     const button = h("button", { type: "button", class: "small" }, `Claim model #${m.id}`);
     button.addEventListener("click", () => {
       void runAction(
@@ -44,17 +77,15 @@ export async function rewardsPage(app: App, main: HTMLElement): Promise<void> {
         status,
         (say) => app.actions(say).claim(m.id),
         (r) => `Claimed ${tokens(r.base)} OCEAN and ${tokens(r.datatokens)} datatokens.`,
-      ).then((r) => {
-        if (r) fill(claimable, `0 OCEAN + 0 datatokens`);
+      ).then(async (r) => {
+        if (r) show(await read()); // the row's figures are read again from the chain
       });
     });
     rows.push([
       h("a", { href: `#/model/${m.id}` }, `${m.name} (#${m.id})`),
-      percent(shares, total),
+      percent(first.shares, first.total),
       claimable,
-      waitingBase > 0n || waitingDt > 0n
-        ? `about ${tokens(waitingBase)} OCEAN + ${tokens(waitingDt)} datatokens`
-        : "nothing",
+      waiting,
       h("div", { class: "inline", "data-model": m.id.toString() }, button, status),
     ]);
   }
@@ -62,7 +93,7 @@ export async function rewardsPage(app: App, main: HTMLElement): Promise<void> {
     h(
       "p",
       { class: "lead" },
-      "A model's vault receives its sales and the datatokens its jobs consume; a derived model sends 20% of its base-token revenue up to its parent's vault. Claiming first collects and books what is waiting (anyone may), then pays your share.",
+      "A model's vault receives its sales and the datatokens its jobs consume; a derived model sends 20% of its base-token revenue up to its parent's vault. “Claimable now” is what the vault has booked for you. “Waiting to be booked” is your share of sales still in Ocean's exchange and of revenue the vault has not booked yet: the Claim button first collects and books it (anyone may), then pays everything to you.",
     ),
   );
   try {

@@ -1,0 +1,661 @@
+/**
+ * The PostHuman SDK's browser-safe core: a typed client over the protocol contracts, Ocean's exchange (the typed
+ * binding) and a worker's API (fetch). It reads no file and needs no Node module, so the web app is built on it;
+ * the Node entry (client.ts `PostHuman`) extends it with model folders on disk, a local store for verification by
+ * re-execution, and purchases through ocean.js.
+ *
+ *   const ph = await PostHumanCore.init({ runner: signer, book, workerUrl, onStep: console.log });
+ *   const { jobId } = await ph.requestJob(modelId, { kind: "Infer", params }, input);
+ *   const receipt = await ph.followJob(jobId);
+ *
+ * Errors are SdkError: a code, what went wrong, what is needed, and the facts (`data`) a front end words its own way.
+ */
+import { ethers } from "ethers";
+import type { AddressBook } from "../protocol/address-book";
+import {
+  JobStatus,
+  ONE_DATATOKEN,
+  encodeJobParams,
+  type JobKindName,
+  type JobParams,
+  type JobStatusName,
+} from "../protocol/params";
+import { type PublishedModel, type PublishModelOptions } from "../protocol/structs";
+import { authDomain, sha256Hex } from "../protocol/auth";
+import { failReasonName } from "../protocol/job-spec";
+import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
+import { DatatokenMarketClient } from "./datatoken-market";
+import { SdkError } from "./errors";
+import { FixedRateExchangeClient } from "./exchange";
+import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
+import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
+import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
+import { TokenClient } from "./token";
+import { RoyaltyVaultClient } from "./vault";
+import { WorkerApi, WorkerApiError, modelBundle, type ModelFile } from "./worker-api";
+
+export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
+/** Fee escrowed for the worker when none is given: 1 base token. */
+export const DEFAULT_JOB_FEE = ethers.parseEther("1");
+/** Time a worker has to deliver a receipt when none is given: the job's deadline is this far after the request. */
+export const DEFAULT_JOB_TTL_SEC = 15 * 60;
+
+export interface CoreOptions {
+  /** A signer for writes, or a provider for reads only. */
+  runner: ethers.Signer | ethers.Provider;
+  /** The network's address book (deployments/<network>.json): chainId, startBlock, contracts. */
+  book: AddressBook;
+  /** The operator's worker API (default http://127.0.0.1:8550). */
+  workerUrl?: string;
+  /** Told each step of a multi-step flow before it happens ("Approving …", "Requesting the job…"). */
+  onStep?: (line: string) => void;
+}
+
+export interface RequestedJob extends Sent {
+  jobId: bigint;
+  modelId: bigint;
+  kind: JobKindName;
+  /** 0x sha256 of the input bytes: the on-chain commitment. */
+  inputHash: string;
+  fee: bigint;
+  deadline: bigint;
+  /** Approvals sent before the request (datatoken, base token). */
+  approvals: string[];
+  uploaded: boolean;
+}
+
+/** What `followJob` reports while a job runs. */
+export interface FollowProgress {
+  status: JobStatusName;
+  /** The worker's own state (seen, claimed, input_ready, running, output_stored, …), when it answers. */
+  state?: string;
+  progress?: { phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number } | null;
+}
+
+export interface JobOverview {
+  job: JobRecord;
+  receipt?: OnChainReceipt;
+  /** The worker's view (state, progress, failure), when it answers. */
+  worker?: Record<string, unknown>;
+  /** JobFailed's reason code and name, for a failed job. */
+  failure?: { reason: number; name: string };
+}
+
+export interface ModelMetrics {
+  model: ModelRecord;
+  evaluations: { jobId: bigint; benchmarkId: string; loss: bigint; tokens: bigint; worker: string }[];
+  finetunes: { jobId: bigint; childModelId: bigint; valLossBefore: bigint; valLossAfter: bigint }[];
+  inferences: { jobId: bigint; outputHash: string }[];
+}
+
+export type PublishFilesOptions = Omit<PublishModelOptions, "weightsRoot" | "configHash">;
+
+/** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
+export function amountText(wei: bigint): string {
+  return ethers.formatEther(wei).replace(/\.0$/, "");
+}
+
+function failHint(name: string, modelId: bigint): string {
+  if (name === "MODEL_UNAVAILABLE")
+    return `the worker has not got model ${modelId}'s weights: its publisher must upload the model folder to the worker`;
+  if (name.startsWith("DATASET_") || name.startsWith("PROMPT") || name === "PARAMS_INVALID")
+    return "fix the input or the params and request again (the fee was refunded; the datatoken was consumed)";
+  if (name === "INPUT_MISSING") return "the input never reached the worker: request again and upload the input";
+  return "the fee was refunded; the worker's operator has the details in its logs";
+}
+
+/** Checks that `o.runner` reaches the address book's chain and that the contracts are there. */
+export async function connectContext(o: CoreOptions): Promise<SdkContext> {
+  const provider = isSigner(o.runner) ? o.runner.provider : o.runner;
+  if (!provider) throw new SdkError("READ_ONLY", "The signer has no provider: connect it to an RPC node first.");
+  for (const k of ["ModelRegistry", "JobMarket", "DatatokenMarket", "FixedRateExchange", "OceanToken"]) {
+    if (!o.book.contracts[k])
+      throw new SdkError("NO_CONTRACTS", `The address book has no ${k}.`, "use the address book of the deployment");
+  }
+  const { chainId } = await provider.getNetwork();
+  if (Number(chainId) !== o.book.chainId)
+    throw new SdkError(
+      "WRONG_CHAIN",
+      `The RPC node is chain ${chainId} but the address book is for chain ${o.book.chainId}.`,
+      "use an RPC node and an address book of the same chain",
+      { data: { nodeChainId: Number(chainId), bookChainId: o.book.chainId } },
+    );
+  if ((await provider.getCode(o.book.contracts.ModelRegistry)) === "0x")
+    throw new SdkError(
+      "NO_CONTRACTS",
+      `No ModelRegistry at ${o.book.contracts.ModelRegistry} on this chain: the address book is stale.`,
+      "a restarted local chain needs the address book of its new deployment",
+    );
+  return { runner: o.runner, provider, book: o.book };
+}
+
+export class PostHumanCore {
+  readonly registry: ModelRegistryClient;
+  readonly jobs: JobMarketClient;
+  readonly listings: DatatokenMarketClient;
+  readonly exchange: FixedRateExchangeClient;
+  readonly baseToken: TokenClient;
+  readonly worker: WorkerApi;
+  protected readonly onStep: (line: string) => void;
+
+  protected constructor(
+    protected readonly ctx: SdkContext,
+    o: { workerUrl?: string; onStep?: (line: string) => void },
+  ) {
+    this.registry = new ModelRegistryClient(ctx);
+    this.jobs = new JobMarketClient(ctx);
+    this.listings = new DatatokenMarketClient(ctx);
+    this.exchange = this.makeExchange(ctx);
+    this.baseToken = new TokenClient(ctx, ctx.book.contracts.OceanToken);
+    this.worker = this.makeWorker(
+      o.workerUrl ?? DEFAULT_WORKER_URL,
+      authDomain(ctx.book.chainId, ctx.book.contracts.JobMarket),
+    );
+    this.onStep = o.onStep ?? (() => undefined);
+  }
+
+  /** Connects to the network of `book`, checking that the node is that chain and that the contracts are there. */
+  static async init(o: CoreOptions): Promise<PostHumanCore> {
+    return new PostHumanCore(await connectContext(o), o);
+  }
+
+  /** A client over a context already checked (a page that connected once makes one per account and action). */
+  static connected(ctx: SdkContext, o: { workerUrl?: string; onStep?: (line: string) => void } = {}): PostHumanCore {
+    return new PostHumanCore(ctx, o);
+  }
+
+  protected makeExchange(ctx: SdkContext): FixedRateExchangeClient {
+    return new FixedRateExchangeClient(ctx);
+  }
+
+  protected makeWorker(url: string, domain: ethers.TypedDataDomain): WorkerApi {
+    return new WorkerApi(url, domain);
+  }
+
+  get book(): AddressBook {
+    return this.ctx.book;
+  }
+
+  get provider(): ethers.Provider {
+    return this.ctx.provider;
+  }
+
+  get signer(): ethers.Signer {
+    return signerOf(this.ctx);
+  }
+
+  address(): Promise<string> {
+    return this.signer.getAddress();
+  }
+
+  token(address: string): TokenClient {
+    return new TokenClient(this.ctx, address);
+  }
+
+  vault(address: string): RoyaltyVaultClient {
+    return new RoyaltyVaultClient(this.ctx, address);
+  }
+
+  async datatokenOf(modelId: bigint): Promise<TokenClient> {
+    return this.token((await this.registry.get(modelId)).datatoken);
+  }
+
+  // ─── Models ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Publishes a model folder given as files (a browser's file input): the worker computes its weights root (it keeps
+   * nothing), the model is registered on chain with that root (an Ocean data NFT + datatoken on the exchange), then
+   * the signed folder is uploaded to the worker, which checks the root against the chain and serves the model. Files
+   * that are not part of a model folder (posthuman.json, a README) are left out and named in `skipped`.
+   */
+  async publishFiles(
+    files: ModelFile[],
+    o: PublishFilesOptions,
+  ): Promise<PublishedModel & { weightsRoot: string; skipped: string[] }> {
+    const missing = ["config.json", "model.safetensors"].filter((n) => !files.some((f) => f.name === n));
+    if (missing.length > 0)
+      throw new SdkError(
+        "MODEL_FOLDER_MISSING",
+        `The model folder lacks ${missing.join(" and ")}.`,
+        "give every file of the model's folder",
+        { data: { missing } },
+      );
+    const bundle = await modelBundle(files);
+    await this.workerHealth();
+    this.onStep("The worker computes the folder's weights root…");
+    const { weightsRoot, configHash } = await this.workerCall(() => this.worker.inspectModel(bundle));
+    this.onStep("Registering the model on chain…");
+    const published = await this.registry.publish({ ...o, weightsRoot, configHash });
+    this.onStep(`Model ${published.modelId} registered. Uploading its files to the worker…`);
+    await this.workerCall(() => this.worker.uploadModel(this.signer, published.modelId, bundle));
+    return { ...published, weightsRoot, skipped: bundle.skipped };
+  }
+
+  /** A model's lineage and the metrics its receipts carry (evaluations, finetunes, inferences). */
+  async metrics(modelId: bigint): Promise<ModelMetrics> {
+    const model = await this.registry.get(modelId);
+    const receipts = await this.jobs.receiptsOfModel(modelId);
+    const out: ModelMetrics = { model, evaluations: [], finetunes: [], inferences: [] };
+    for (const r of receipts) {
+      const req = await this.jobs.requested(r.jobId);
+      if (req.decoded.kind === "Evaluate")
+        out.evaluations.push({
+          jobId: r.jobId,
+          benchmarkId: req.decoded.params.benchmarkId,
+          loss: r.metrics.evalLoss,
+          tokens: r.metrics.evalTokens,
+          worker: r.worker,
+        });
+      else if (req.decoded.kind === "Train")
+        out.finetunes.push({
+          jobId: r.jobId,
+          childModelId: r.childModelId,
+          valLossBefore: r.metrics.valLossBefore,
+          valLossAfter: r.metrics.valLossAfter,
+        });
+      else out.inferences.push({ jobId: r.jobId, outputHash: r.outputHash });
+    }
+    return out;
+  }
+
+  lineage(modelId: bigint): Promise<LineageNode> {
+    return this.registry.lineage(modelId);
+  }
+
+  // ─── Datatokens ───────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Buys datatokens of a root model on Ocean's FixedRateExchange, approving the cost first. */
+  async buyDatatokens(
+    modelId: bigint,
+    amount: bigint,
+    o: { maxBase?: bigint } = {},
+  ): Promise<{ cost: bigint; approvals: string[] } & Sent> {
+    const m = await this.registry.get(modelId);
+    if (m.exchangeId === ethers.ZeroHash)
+      throw new SdkError(
+        "NO_EXCHANGE",
+        `Model ${modelId} is not sold on the exchange: its datatokens are held by its contributors.`,
+        "buy from a holder's listing of the model",
+        { data: { modelId } },
+      );
+    const { cost } = await this.exchange.quote(m.exchangeId, amount);
+    const max = o.maxBase ?? cost;
+    const approvals = await this.ensureBase(max, this.exchange.address, `buy ${amountText(amount)} datatokens`);
+    this.onStep(`Buying ${amountText(amount)} datatokens for ${amountText(cost)} OCEAN…`);
+    const sent = await this.exchange.buy(m.exchangeId, amount, max);
+    return { cost, approvals, txHash: sent.txHash };
+  }
+
+  /** Lists datatokens for sale to other holders (they are escrowed by the market until bought or cancelled). */
+  async sellDatatokens(
+    modelId: bigint,
+    amount: bigint,
+    pricePerToken: bigint,
+  ): Promise<{ listingId: bigint; approvals: string[] } & Sent> {
+    const dt = await this.datatokenOf(modelId);
+    const have = await dt.balanceOf(await this.address());
+    if (have < amount)
+      throw new SdkError(
+        "NOT_ENOUGH_DATATOKENS",
+        `You hold ${amountText(have)} datatokens of model ${modelId}; you cannot list ${amountText(amount)}.`,
+        `list at most ${amountText(have)}`,
+        { data: { modelId, have, need: amount } },
+      );
+    this.onStep("Allowing the market to hold your datatokens…");
+    const approval = await dt.ensureAllowance(this.listings.address, amount);
+    this.onStep(`Listing ${amountText(amount)} datatokens…`);
+    const r = await this.listings.createListing(modelId, amount, pricePerToken);
+    return { ...r, approvals: approval ? [approval.txHash] : [] };
+  }
+
+  /** Buys from a holder's listing, approving its cost first. */
+  async buyFromListing(
+    listingId: bigint,
+    amount: bigint,
+    o: { maxCost?: bigint } = {},
+  ): Promise<{ cost: bigint; seller: string; modelId: bigint; approvals: string[] } & Sent> {
+    const l = await this.listings.get(listingId);
+    if (l.remaining < amount)
+      throw new SdkError(
+        "UNKNOWN_LISTING",
+        `Listing ${listingId} has ${amountText(l.remaining)} datatokens left, you asked for ${amountText(amount)}.`,
+        "ask for that much or less, or pick another listing",
+        { data: { listingId, modelId: l.modelId, remaining: l.remaining } },
+      );
+    const quote = await this.listings.quote(listingId, amount);
+    const max = o.maxCost ?? quote;
+    const approvals = await this.ensureBase(max, this.listings.address, `buy ${amountText(amount)} datatokens`);
+    this.onStep(`Buying ${amountText(amount)} datatokens from listing ${listingId}…`);
+    const r = await this.listings.buy(listingId, amount, max);
+    return { ...r, approvals };
+  }
+
+  /** Cancels one of the signer's open listings: the market returns the datatokens still in escrow. */
+  async cancelListing(listingId: bigint): Promise<{ returned: bigint } & Sent> {
+    const l = await this.listings.get(listingId);
+    if (l.seller.toLowerCase() !== (await this.address()).toLowerCase())
+      throw new SdkError("REVERTED", `Listing ${listingId} is not yours: only its seller can cancel it.`);
+    if (l.remaining === 0n)
+      throw new SdkError(
+        "UNKNOWN_LISTING",
+        `Listing ${listingId} is already closed: it was sold out or cancelled.`,
+        "read the open listings again",
+      );
+    this.onStep(`Cancelling listing ${listingId}…`);
+    return this.listings.cancelListing(listingId);
+  }
+
+  /**
+   * Checks the signer holds `amount` base token (the error names what is missing) and approves `spender` for it when
+   * the allowance is short. `what` completes "Not enough OCEAN to …".
+   */
+  async ensureBase(amount: bigint, spender: string, what: string): Promise<string[]> {
+    const me = await this.needBase(amount, what);
+    if ((await this.baseToken.allowance(me, spender)) >= amount) return [];
+    this.onStep(`Allowing ${amountText(amount)} OCEAN to be taken…`);
+    return [(await this.baseToken.approve(spender, amount)).txHash];
+  }
+
+  /** Checks the signer holds `amount` base token; returns its address. */
+  async needBase(amount: bigint, what: string): Promise<string> {
+    const me = await this.address();
+    const have = await this.baseToken.balanceOf(me);
+    if (have < amount)
+      throw new SdkError(
+        "NOT_ENOUGH_BASE",
+        `Not enough OCEAN to ${what}: you hold ${amountText(have)}, it needs ${amountText(amount)}.`,
+        `get ${amountText(amount - have)} more OCEAN (the base token) into ${me}`,
+        { data: { have, need: amount, address: me } },
+      );
+    return me;
+  }
+
+  // ─── Jobs ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** The deadline of a job requested now: the later of the chain's time and the clock, plus `ttlSec`. */
+  async jobDeadline(ttlSec = DEFAULT_JOB_TTL_SEC): Promise<bigint> {
+    const latest = await this.provider.getBlock("latest");
+    return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)) + ttlSec);
+  }
+
+  /** The unsigned request (the caller approves one datatoken and the fee for the job market first). */
+  async buildRequestJobTx(
+    modelId: bigint,
+    params: JobParams,
+    input: Uint8Array,
+    o: { fee?: bigint; deadline?: bigint; inputURI?: string } = {},
+  ): Promise<UnsignedTx> {
+    return this.jobs.buildRequestTx({
+      modelId,
+      kind: params.kind,
+      inputHash: sha256Hex(input),
+      fee: o.fee ?? DEFAULT_JOB_FEE,
+      deadline: o.deadline ?? (await this.jobDeadline()),
+      params: encodeJobParams(params),
+      inputURI: o.inputURI,
+    });
+  }
+
+  /**
+   * Requests a job and delivers its input: checks the datatoken and the fee are there and that the worker answers
+   * (before paying), approves, requests on chain (one datatoken is ordered on Ocean, the fee escrowed), and uploads
+   * the input once the worker has seen the request. `inputURI` is stored with the request (JobRequested).
+   */
+  async requestJob(
+    modelId: bigint,
+    params: JobParams,
+    input: Uint8Array,
+    o: { fee?: bigint; ttlSec?: number; upload?: boolean; inputURI?: string } = {},
+  ): Promise<RequestedJob> {
+    const fee = o.fee ?? DEFAULT_JOB_FEE;
+    const upload = o.upload !== false;
+    if (input.length === 0) throw new SdkError("INPUT_MISSING", "The input is empty.", "give the job some text");
+    const m = await this.registry.get(modelId);
+    if (m.frozen)
+      throw new SdkError(
+        "MODEL_FROZEN",
+        `Model ${modelId} is frozen (its training was proved wrong): it takes no jobs.`,
+      );
+    const me = await this.address();
+    const dt = this.token(m.datatoken);
+    if ((await dt.balanceOf(me)) < ONE_DATATOKEN) {
+      const onExchange = m.exchangeId !== ethers.ZeroHash;
+      throw new SdkError(
+        "NOT_ENOUGH_DATATOKENS",
+        `You hold no datatoken of model ${modelId}: every job consumes 1.`,
+        onExchange
+          ? "buy one on the exchange, then request the job again"
+          : "buy one from a holder's listing, then request the job again",
+        { data: { modelId, onExchange } },
+      );
+    }
+    await this.needBase(fee, "escrow the job's fee");
+    if (upload) {
+      this.onStep("Checking that the worker answers…");
+      await this.workerHealth();
+    }
+    const approvals: string[] = [];
+    if ((await dt.allowance(me, this.jobs.address)) < ONE_DATATOKEN) {
+      this.onStep("Allowing the job market to order 1 datatoken…");
+      approvals.push((await dt.approve(this.jobs.address, ONE_DATATOKEN)).txHash);
+    }
+    approvals.push(...(await this.ensureBase(fee, this.jobs.address, "escrow the job's fee")));
+    const deadline = await this.jobDeadline(o.ttlSec);
+    const inputHash = sha256Hex(input);
+    this.onStep("Requesting the job…");
+    const { jobId, txHash, blockNumber } = await this.jobs.request({
+      modelId,
+      kind: params.kind,
+      inputHash,
+      fee,
+      deadline,
+      params: encodeJobParams(params),
+      inputURI: o.inputURI,
+    });
+    if (upload) {
+      this.onStep(`Job ${jobId} requested. Uploading its input to the worker…`);
+      await this.uploadInput(jobId, input, blockNumber);
+    }
+    return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
+  }
+
+  /** Uploads a job's input (signed by the requester), once the worker has seen the request's block. */
+  async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<void> {
+    const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
+    await this.workerCall(() => this.worker.uploadInput(this.signer, jobId, input, { requestBlock: block }));
+  }
+
+  /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
+  async jobOverview(jobId: bigint): Promise<JobOverview> {
+    const job = await this.jobs.get(jobId);
+    const out: JobOverview = { job, receipt: await this.jobs.receipt(jobId) };
+    try {
+      out.worker = (await this.worker.jobStatus(jobId)) as unknown as Record<string, unknown>;
+    } catch {
+      out.worker = undefined;
+    }
+    if (job.status === "Failed") {
+      const [log] = await this.jobs.contract.queryFilter(
+        this.jobs.contract.filters.JobFailed(jobId),
+        this.book.startBlock,
+      );
+      const reason = log ? Number(log.args.reason) : 0;
+      out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
+    }
+    return out;
+  }
+
+  /**
+   * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
+   * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
+   * when its deadline passes unclaimed.
+   */
+  async followJob(
+    jobId: bigint,
+    o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number } = {},
+  ): Promise<OnChainReceipt> {
+    const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+    for (;;) {
+      const job = await this.jobs.get(jobId);
+      const status = JobStatus[job.status];
+      if (status === JobStatus.Submitted || status === JobStatus.Challenged || status === JobStatus.Settled) {
+        const r = await this.jobs.receipt(jobId);
+        if (r) return r;
+      }
+      await this.refuseEnded(jobId, job);
+      if (o.onProgress) {
+        let state: string | undefined;
+        let progress: FollowProgress["progress"];
+        try {
+          const s = await this.worker.jobStatus(jobId);
+          state = s.state;
+          progress = s.progress ?? null;
+        } catch {
+          state = undefined;
+        }
+        o.onProgress({ status: job.status, state, progress });
+      }
+      if (Date.now() > end)
+        throw new SdkError("JOB_TIMEOUT", `Job ${jobId} has no receipt yet; it is ${job.status}.`, "look again later", {
+          data: { jobId },
+        });
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+    }
+  }
+
+  /** Throws the SdkError of a job that ended, or passed its deadline, without a receipt. */
+  private async refuseEnded(jobId: bigint, job: JobRecord): Promise<void> {
+    const status = JobStatus[job.status];
+    if (status === JobStatus.Slashed)
+      throw new SdkError(
+        "JOB_ENDED",
+        `Job ${jobId}'s receipt was proved wrong: the worker was slashed, the fee refunded.`,
+      );
+    if (status === JobStatus.Failed) {
+      const { failure, worker } = await this.jobOverview(jobId);
+      const name = failure?.name ?? "unknown";
+      const message = (worker?.error as { message?: string } | null | undefined)?.message;
+      throw new SdkError(
+        "JOB_ENDED",
+        `Job ${jobId} failed: ${name}${message ? ` (${message})` : ""}.`,
+        failHint(name, job.modelId),
+        {
+          data: { jobId, reason: name },
+        },
+      );
+    }
+    if (status === JobStatus.Cancelled || status === JobStatus.Reclaimed)
+      throw new SdkError(
+        "JOB_ENDED",
+        `Job ${jobId} was ${job.status.toLowerCase()}: its fee went back to the requester.`,
+      );
+    // The deadline is the chain's time, not this machine's.
+    const now = BigInt((await this.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+    if (now > job.deadline)
+      throw new SdkError(
+        "JOB_TIMEOUT",
+        `Job ${jobId} passed its deadline without a receipt (${job.status === "Open" ? "no worker claimed it" : "its worker did not deliver"}).`,
+        "reclaim it: the fee comes back, and the claimant's collateral is slashed",
+        { data: { jobId, reclaimable: true } },
+      );
+  }
+
+  /** Downloads a job's result (requester only) and checks it against the receipt's output hash. */
+  async fetchResult(jobId: bigint): Promise<{ bytes: Uint8Array; verified: boolean; receipt: OnChainReceipt }> {
+    const receipt = await this.jobs.receipt(jobId);
+    if (!receipt)
+      throw new SdkError("NO_RECEIPT", `Job ${jobId} has no receipt yet.`, "follow the job until it has one", {
+        data: { jobId },
+      });
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.worker.result(this.signer, jobId);
+    } catch (e) {
+      if (e instanceof WorkerApiError && e.code === "NOT_REQUESTER")
+        throw new SdkError(
+          "NOT_REQUESTER",
+          `Only job ${jobId}'s requester may read its result.`,
+          "sign as the requester",
+        );
+      throw this.workerError(e);
+    }
+    return { bytes, verified: sha256Hex(bytes) === receipt.outputHash.toLowerCase(), receipt };
+  }
+
+  protected async workerHealth(): Promise<void> {
+    await this.workerCall(() => this.worker.health());
+  }
+
+  /** Runs a worker call, turning its failure into an SdkError (WORKER_UNREACHABLE or WORKER_REFUSED). */
+  protected async workerCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      throw this.workerError(e);
+    }
+  }
+
+  private workerError(e: unknown): unknown {
+    if (e instanceof WorkerApiError && e.code === "UNREACHABLE")
+      return new SdkError(
+        "WORKER_UNREACHABLE",
+        `No worker answers at ${this.worker.baseUrl}. Nothing was paid.`,
+        "start a worker for this marketplace, or use another worker's URL",
+        { cause: e, data: { workerUrl: this.worker.baseUrl } },
+      );
+    if (e instanceof WorkerApiError)
+      return new SdkError("WORKER_REFUSED", `The worker refused: ${e.message} (${e.code}).`, undefined, {
+        cause: e,
+        data: { code: e.code, status: e.status },
+      });
+    return e;
+  }
+
+  // ─── Revenue (revenue.ts) ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Sends a root model's exchange sales waiting in the exchange to its vault (anyone may). */
+  async collectSales(modelId: bigint): Promise<{ amount: bigint; txHash?: string }> {
+    const m = await this.registry.get(modelId);
+    if (m.exchangeId === ethers.ZeroHash) return { amount: 0n };
+    const { btBalance } = await this.exchange.get(m.exchangeId);
+    if (btBalance === 0n) return { amount: 0n };
+    this.onStep(`Collecting ${amountText(btBalance)} OCEAN of sales into the model's vault…`);
+    return { amount: btBalance, txHash: (await this.exchange.collect(m.exchangeId, btBalance)).txHash };
+  }
+
+  /** Challenges a receipt within its window, putting up the challenge bond (the job market's config). */
+  async challengeReceipt(jobId: bigint): Promise<{ bond: bigint; approvals: string[] } & Sent> {
+    const { challengeBond } = await this.jobs.config();
+    const approvals = await this.ensureBase(
+      challengeBond,
+      this.jobs.address,
+      `post the challenge bond of job ${jobId}`,
+    );
+    this.onStep(`Challenging the receipt of job ${jobId}…`);
+    return { ...(await this.jobs.challenge(jobId)), bond: challengeBond, approvals };
+  }
+
+  /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */
+  async pay(modelId: bigint, amount: bigint): Promise<{ approvals: string[] } & Sent> {
+    const m = await this.registry.get(modelId);
+    const approvals = await this.ensureBase(amount, m.vault, `pay ${amountText(amount)} OCEAN`);
+    return { ...(await this.vault(m.vault).pay(amount)), approvals };
+  }
+
+  /** Shares, claimable revenue and past claims of `account` in every vault it has a stake in. */
+  async rewards(account?: string): Promise<RewardRow[]> {
+    return rewardsOf(this, account ?? (await this.address()));
+  }
+
+  /** Collects, books and claims what the signer earned on one model (see revenue.ts `claimModel`). */
+  claimModel(modelId: bigint): Promise<{ base: bigint; datatokens: bigint } & Sent> {
+    return claimModel(this, modelId, this.onStep);
+  }
+
+  /** Claims everything `account` has earned, moving revenue along first (see revenue.ts `claimAll`). */
+  async claimAll(account?: string): Promise<ClaimAllResult> {
+    return claimAll(this, account ?? (await this.address()));
+  }
+}
+
+export type { ClaimAllResult, RewardRow };

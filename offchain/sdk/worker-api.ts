@@ -1,0 +1,232 @@
+/**
+ * Client of a worker's HTTP API (offchain/worker/api.ts), browser-safe (fetch, bytes, ethers): health, job status,
+ * signed input upload and result download, model folder inspection and upload. The EIP-712 messages are the
+ * protocol's (offchain/protocol/auth.ts). The SDK's Node entry adds reading a model folder from disk
+ * (worker-client.ts); the web app uses this class as it is.
+ */
+import { ethers, type TypedDataDomain } from "ethers";
+import { sha256Hex, signAuth } from "../protocol/auth";
+import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
+
+/** How long a requester waits for the worker to see a job and take its input, in all. */
+export const INPUT_UPLOAD_TIMEOUT_MS = 60_000;
+/** How long a signed result request stays valid. */
+export const RESULT_REQUEST_TTL_SEC = 300;
+
+/** The worker's API answered with an error, or did not answer at all (status 0, code UNREACHABLE). */
+export class WorkerApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "WorkerApiError";
+  }
+}
+
+/** One file of a model folder: its name in the folder and its bytes. */
+export interface ModelFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** A model upload: the accepted files sorted by name, their manifest, and their bytes concatenated in that order. */
+export interface ModelBundle {
+  entries: ManifestEntry[];
+  body: Uint8Array;
+  /** The manifest as the x-posthuman-manifest header (base64 JSON). */
+  header: string;
+  /** Files given that are not part of a model upload (posthuman.json, a README, …): left out. */
+  skipped: string[];
+}
+
+/** sha256 of bytes as 0x hex: the platform's native digest where there is one (browsers, Node ≥ 20), ethers' otherwise. */
+export async function sha256Of(bytes: Uint8Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return sha256Hex(bytes);
+  return ethers.hexlify(new Uint8Array(await subtle.digest("SHA-256", new Uint8Array(bytes))));
+}
+
+function base64(text: string): string {
+  const bytes = ethers.toUtf8Bytes(text);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/** Bundles a model folder's files for `inspectModel` and `uploadModel`; other files are skipped and named. */
+export async function modelBundle(files: ModelFile[]): Promise<ModelBundle> {
+  const kept = files.filter((f) => MODEL_FILE_NAMES.includes(f.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const skipped = files.filter((f) => !MODEL_FILE_NAMES.includes(f.name)).map((f) => f.name);
+  const entries: ManifestEntry[] = [];
+  for (const f of kept) entries.push({ path: f.name, size: f.bytes.length, sha256: await sha256Of(f.bytes) });
+  const body = new Uint8Array(kept.reduce((n, f) => n + f.bytes.length, 0));
+  let at = 0;
+  for (const f of kept) {
+    body.set(f.bytes, at);
+    at += f.bytes.length;
+  }
+  return { entries, body, header: base64(JSON.stringify(entries)), skipped };
+}
+
+/** What `GET /jobs/:id` answers. */
+export interface JobStatusView {
+  jobId: string;
+  state?: string;
+  error?: { code: string; message: string } | null;
+  outputHash?: string | null;
+  childModelId?: string | null;
+  progress?: {
+    phase?: string;
+    step?: number;
+    totalSteps?: number;
+    loss?: number;
+    etaSec?: number;
+    note?: string;
+  } | null;
+}
+
+/** What `GET /healthz` answers (the fields this client reads). */
+export interface WorkerHealth {
+  ok?: boolean;
+  worker?: string;
+  chainId?: number;
+  ingestion?: { checkpoint?: { number?: number } };
+  [k: string]: unknown;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class WorkerApi {
+  readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    readonly domain: TypedDataDomain,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/$/, "");
+  }
+
+  protected async call(path: string, init: RequestInit, what: string): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, init);
+    } catch (e) {
+      throw new WorkerApiError(
+        0,
+        "UNREACHABLE",
+        `${what}: the worker at ${this.baseUrl} does not answer (${(e as Error).message}).`,
+      );
+    }
+    if (res.ok) return res;
+    let code = `HTTP_${res.status}`;
+    let message = res.statusText;
+    try {
+      const body = (await res.json()) as { error?: { code: string; message: string } };
+      if (body.error) ({ code, message } = body.error);
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 502 || res.status === 503 || res.status === 504) {
+      // A proxy in front of a worker that is down.
+      throw new WorkerApiError(
+        0,
+        "UNREACHABLE",
+        `${what}: the worker at ${this.baseUrl} does not answer (${message}).`,
+      );
+    }
+    throw new WorkerApiError(res.status, code, `${what}: ${message}`);
+  }
+
+  async health(): Promise<WorkerHealth> {
+    return (await (await this.call("/healthz", { cache: "no-store" }, "health check")).json()) as WorkerHealth;
+  }
+
+  async jobStatus(jobId: bigint): Promise<JobStatusView> {
+    const res = await this.call(`/jobs/${jobId}`, { cache: "no-store" }, `status of job ${jobId}`);
+    return (await res.json()) as JobStatusView;
+  }
+
+  /**
+   * Uploads the input of a job (signed InputUpload); the worker checks it hashes to the job's on-chain commitment.
+   * With `requestBlock` (the block of the JobRequested event) it first waits until the worker's ingestion has passed
+   * that block, so that the upload is not refused as an unknown job; a refusal as unknown is still retried until
+   * `timeoutMs` (a worker that reports no ingestion).
+   */
+  async uploadInput(
+    signer: ethers.Signer,
+    jobId: bigint,
+    bytes: Uint8Array,
+    o: { requestBlock?: number; timeoutMs?: number } = {},
+  ): Promise<void> {
+    const end = Date.now() + (o.timeoutMs ?? INPUT_UPLOAD_TIMEOUT_MS);
+    if (o.requestBlock !== undefined) await this.waitForBlock(o.requestBlock, end);
+    const sig = await signAuth(signer, this.domain, {
+      type: "InputUpload",
+      value: { jobId, inputHash: sha256Hex(bytes) },
+    });
+    for (;;) {
+      try {
+        await this.call(
+          `/jobs/${jobId}/input`,
+          { method: "PUT", body: new Blob([new Uint8Array(bytes)]), headers: { "x-posthuman-signature": sig } },
+          `upload of job ${jobId}'s input`,
+        );
+        return;
+      } catch (e) {
+        if (!(e instanceof WorkerApiError) || e.code !== "UNKNOWN_JOB" || Date.now() > end) throw e;
+        await sleep(250);
+      }
+    }
+  }
+
+  /** Waits until the worker's ingestion checkpoint reaches `block` (or `end`, or a worker that reports none). */
+  private async waitForBlock(block: number, end: number): Promise<void> {
+    for (;;) {
+      const seen = (await this.health()).ingestion?.checkpoint?.number;
+      if (typeof seen !== "number" || seen >= block || Date.now() > end) return;
+      await sleep(200);
+    }
+  }
+
+  /** The job's result (requester only, signed ResultRequest); the caller compares its sha256 with the receipt. */
+  async result(signer: ethers.Signer, jobId: bigint, ttlSec = RESULT_REQUEST_TTL_SEC): Promise<Uint8Array> {
+    const expiry = BigInt(Math.floor(Date.now() / 1000) + ttlSec);
+    const sig = await signAuth(signer, this.domain, { type: "ResultRequest", value: { jobId, expiry } });
+    const res = await this.call(
+      `/jobs/${jobId}/result`,
+      { headers: { "x-posthuman-signature": sig, "x-posthuman-expiry": expiry.toString() }, cache: "no-store" },
+      `result of job ${jobId}`,
+    );
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** The weights root and config hash the worker computes for a model folder, before anything is registered. */
+  async inspectModel(b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+    const res = await this.call(
+      "/models/inspect",
+      { method: "POST", body: new Blob([new Uint8Array(b.body)]), headers: { "x-posthuman-manifest": b.header } },
+      "inspection of the model folder",
+    );
+    return (await res.json()) as { weightsRoot: string; configHash: string };
+  }
+
+  /** Uploads a model folder (signed ModelUpload) for a model the signer registered on chain. */
+  async uploadModel(signer: ethers.Signer, modelId: bigint, b: ModelBundle): Promise<{ weightsRoot: string }> {
+    const sig = await signAuth(signer, this.domain, {
+      type: "ModelUpload",
+      value: { modelId, manifestHash: manifestHash(b.entries) },
+    });
+    const res = await this.call(
+      `/models/${modelId}`,
+      {
+        method: "PUT",
+        body: new Blob([new Uint8Array(b.body)]),
+        headers: { "x-posthuman-signature": sig, "x-posthuman-manifest": b.header },
+      },
+      `upload of model ${modelId}`,
+    );
+    return (await res.json()) as { weightsRoot: string };
+  }
+}

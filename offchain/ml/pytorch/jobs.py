@@ -241,11 +241,15 @@ def evaluate(rt, plan, work):
         starts = torch.tensor([w[0] for w in group], dtype=torch.int64, device=rt.device)
         x, y = gather_windows(tokens, starts, length)
         with autocast(rt, rt.inference_precision):
-            logits = model(x).view(len(group), length, -1)
+            h = model.hidden(x)
+        # The head only on the scored rows, a chunk at a time (the CPU pays for every fresh large allocation).
         for b, (_, _, trg) in enumerate(group):
-            rows = logits[b, length - trg :].double()
-            picked = rows.gather(1, y[b, length - trg :, None]).squeeze(1)
-            total += (torch.logsumexp(rows, dim=-1) - picked).sum()
+            hs, tg = h[b, length - trg :], y[b, length - trg :]
+            for r in range(0, trg, rt.row_chunk):
+                with autocast(rt, rt.inference_precision):
+                    rows = F.linear(hs[r : r + rt.row_chunk], model.wte).double()
+                picked = rows.gather(1, tg[r : r + rt.row_chunk, None]).squeeze(1)
+                total += (torch.logsumexp(rows, dim=-1) - picked).sum()
             count += trg
         i = j
         progress(rt, step=i, totalSteps=len(windows), phase="evaluate")

@@ -114,6 +114,8 @@ export interface World extends PostHumanFixture {
   /** Datatoken and vault of each model that exists before a sequence starts. */
   assets: Map<bigint, { datatoken: string; vault: string }>;
   snapshot: string;
+  /** Timestamp of the snapshot's last block. */
+  startedAt: number;
 }
 
 export async function buildWorld(): Promise<World> {
@@ -189,6 +191,7 @@ export async function buildWorld(): Promise<World> {
     assets.set(id, { datatoken: model.datatoken, vault: model.vault });
   }
   const snapshot = (await network.provider.send("evm_snapshot", [])) as string;
+  const startedAt = (await ethers.provider.getBlock("latest"))!.timestamp;
   return {
     ...f,
     bounty,
@@ -205,6 +208,7 @@ export async function buildWorld(): Promise<World> {
     probe,
     assets,
     snapshot,
+    startedAt,
   };
 }
 
@@ -216,6 +220,10 @@ export interface SequenceResult {
 export async function runSequence(w: World, actions: Action[]): Promise<SequenceResult> {
   await network.provider.send("evm_revert", [w.snapshot]);
   w.snapshot = (await network.provider.send("evm_snapshot", [])) as string;
+  // The reverted chain's last block is as old as the snapshot, but Hardhat stamps new blocks with the wall clock: pin
+  // the next block right after the snapshot's, so deadlines computed from "latest" mean the same in every sequence.
+  await network.provider.send("evm_setNextBlockTimestamp", [w.startedAt + 1]);
+  await network.provider.send("evm_mine", []);
   const run = new Sequence(w);
   await run.start();
   for (const a of actions) {
@@ -277,6 +285,7 @@ class Sequence {
       return true;
     } catch (e) {
       const msg = String((e as Error).message ?? e);
+      if (process.env.ADVERSARIAL_DEBUG) console.log(`  reverted: ${msg.split("\n")[0]}`);
       if (/revert|VM Exception/i.test(msg)) return false;
       throw e;
     }

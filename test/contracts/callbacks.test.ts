@@ -292,9 +292,7 @@ describe("JobMarket callbacks", () => {
       });
       // A lapsed challenge costs its bond: it goes to the worker with the pay.
       expect(lapsed.get(g.elena.address) ?? 0n).to.equal(0n);
-      expect(lapsed.get(g.worker.address)).to.equal(
-        FEE - protocolFee(g) + g.params.challengeBond + RECEIPT_SHARE,
-      );
+      expect(lapsed.get(g.worker.address)).to.equal(FEE - protocolFee(g) + g.params.challengeBond + RECEIPT_SHARE);
       expect(lapsed.get(g.charlie.address)).to.equal(OUTCOME_SHARE);
     });
 

@@ -546,7 +546,11 @@ describe("JobMarket", () => {
         .to.emit(f.ph.jobMarket, "JobFailed")
         .withArgs(f.jobId, f.m1.modelId, f.worker.address, 3, FEE + penalty);
       await expect(tx).to.emit(f.ph.jobMarket, "WorkerPenalized").withArgs(f.jobId, f.worker.address, 3, penalty);
-      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.bob, f.ph.jobMarket], [FEE + penalty, -(FEE + penalty)]);
+      await expect(tx).to.changeTokenBalances(
+        f.ocean.oceanToken,
+        [f.bob, f.ph.jobMarket],
+        [FEE + penalty, -(FEE + penalty)],
+      );
       await expect(tx).to.changeTokenBalances(datatokenAt(f.m1.datatoken, f.bob), [f.bob], [ONE]);
       const stake = await f.ph.jobMarket.stakeOf(f.worker.address);
       expect(stake.free).to.equal(WORKER_STAKE - penalty);

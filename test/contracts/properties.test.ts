@@ -364,8 +364,7 @@ class Harness {
         if (!x) return { ok: false, expected };
         if (a.upheld) {
           // The reward goes to the requester when it is the challenger.
-          const reward =
-            x.j.challenger === x.j.requester ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
+          const reward = x.j.challenger === x.j.requester ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
           credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward);
           credit(expected, x.j.challenger, bond + reward);
           credit(expected, market, -(x.j.fee + x.j.collateral + bond));

@@ -187,6 +187,12 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
     const bountyAddress = await bounty.getAddress();
     await (await w.ocean.oceanToken.connect(sponsor).transfer(bountyAddress, ether("60"))).wait();
 
+    // A worker may not grade its own training: `worker` trained A and B, so `worker2` (same operator, same artifact
+    // store, where the children's weights are) evaluates them.
+    const store = path.join(rw.dataDir, "artifacts");
+    await rw.worker.stop();
+    rw = await startWorker(w, "worker2", { POSTHUMAN_WORKER_STORE_DIR: store });
+
     const jobs: Record<string, bigint> = {};
     for (const [who, model] of [
       ["charlie", b],
@@ -194,6 +200,8 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
     ] as const) {
       const token = datatokenAt((await w.ph.registry.getModel(model)).datatoken, w.wallet(who));
       await (await token.approve(bountyAddress, ether("1"))).wait();
+      // Entrants pay their own evaluation.
+      await (await w.ocean.oceanToken.connect(w.wallet(who)).approve(bountyAddress, ether("2.1"))).wait();
       const receipt = await (await bounty.connect(w.wallet(who)).enter(model)).wait();
       jobs[who] = findEvent(bounty, receipt, "EntryRequested").args.jobId as bigint;
       // The requester is the bounty contract: the entrant's own signature is refused, the sponsor's is the bounty's.
@@ -214,7 +222,7 @@ describe("callbacks end to end (real hardhat node, real worker, builtin runtime)
       [a, w.address("bob"), jobs.bob],
     ]);
     expect(await bounty.status()).to.deep.equal([a, 0n]);
-    // Bob received the reward (his worker-side balance is otherwise untouched by these jobs).
+    // Bob received the reward (his evaluation was paid at entry, before this balance was read).
     expect(await w.ocean.oceanToken.balanceOf(w.address("bob"))).to.equal(bobBefore + ether("50"));
   });
 });

@@ -142,21 +142,22 @@ export function lrAt(s: number, r: ResolvedTrainParams): number {
  * reads each gradient out of the wasm heap, updates the JS master weights and moments in float32,
  * and writes the tensor back. Deterministic: a fixed order of IEEE operations.
  */
-function adamwStep(
+async function adamwStep(
   vars: Map<string, tf.Variable>,
   grads: tf.NamedTensorMap,
   weights: Map<string, Float32Array>,
   m: Map<string, Float32Array>,
   v: Map<string, Float32Array>,
   o: { lr: number; step: number; factor: number; beta1: number; beta2: number; eps: number; weightDecay: number },
-): void {
+): Promise<void> {
   const bc1 = 1 - Math.pow(o.beta1, o.step);
   const bc2 = 1 - Math.pow(o.beta2, o.step);
   const b1 = o.beta1;
   const b2 = o.beta2;
   for (const [name, p] of vars) {
     const gt = grads[p.name];
-    const g = gt.dataSync() as Float32Array;
+    // data(), not dataSync(): the WebGPU backend cannot read synchronously in Node.
+    const g = (await gt.data()) as Float32Array;
     gt.dispose();
     const w = weights.get(name) as Float32Array;
     const mm = m.get(name) as Float32Array;
@@ -182,25 +183,26 @@ export function windowStarts(len: number, ctx: number): number[] {
 }
 
 /** Mean next-token loss over windows (no gradient). */
-function meanLoss(
+async function meanLoss(
   c: Gpt2Config,
   params: Map<string, tf.Tensor>,
   tokens: number[],
   starts: number[],
   ctx: number,
   batch: number,
-): number {
+): Promise<number> {
   let sum = 0;
   let count = 0;
   for (let i = 0; i < starts.length; i += batch) {
     const group = starts.slice(i, i + batch);
     const { x, y } = makeBatch(tokens, group, ctx);
-    const s = tf.tidy(() => {
+    const st = tf.tidy(() => {
       const xt = tf.tensor2d(x, [group.length, ctx], "int32");
       const yt = tf.tensor1d(y, "int32");
-      return tf.sum(tokenNll(forward(c, params, xt), yt)).dataSync()[0];
+      return tf.sum(tokenNll(forward(c, params, xt), yt));
     });
-    sum += s;
+    sum += (await st.data())[0];
+    st.dispose();
     count += group.length * ctx;
   }
   return sum / count;
@@ -290,8 +292,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   try {
     onProgress({ step: 0, totalSteps: r.steps, phase: "validate" });
-    const valLossBefore = meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
-    const trainLossBefore = meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
+    const valLossBefore = await meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
+    const trainLossBefore = await meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
 
     const lossCurve: number[] = [];
     const lrCurve: number[] = [];
@@ -326,14 +328,16 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const { value, grads } = tf.variableGrads(() => crossEntropy(forward(c, params, xt), yt) as tf.Scalar, varList);
       xt.dispose();
       yt.dispose();
-      const loss = value.dataSync()[0];
+      const loss = (await value.data())[0];
       value.dispose();
       let factor = 1;
       if (r.gradClip > 0) {
-        const sq = tf.tidy(() => tf.addN(varList.map((p) => tf.sum(tf.square(grads[p.name])))).dataSync()[0]);
+        const sqt = tf.tidy(() => tf.addN(varList.map((p) => tf.sum(tf.square(grads[p.name])))));
+        const sq = (await sqt.data())[0];
+        sqt.dispose();
         factor = Math.min(1, r.gradClip / (Math.sqrt(sq) + 1e-6));
       }
-      adamwStep(vars, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
+      await adamwStep(vars, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
       if (!Number.isFinite(loss))
         throw new MlError("PARAMS_INVALID", `training diverged at step ${step + 1} (loss ${loss}); lower lr`);
       lossCurve.push(loss);
@@ -349,8 +353,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     }
     const trainElapsed = (Date.now() - trainStart) / 1000;
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "validate" });
-    const valLossAfter = meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
-    const trainLossAfter = meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
+    const valLossAfter = await meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
+    const trainLossAfter = await meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "save" });
     const outDir = path.resolve(opts.outDir);
     saveCheckpoint(outDir, c, weights, {

@@ -9,7 +9,7 @@ import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resol
 import { prepareServingDir, ServeOptions } from "./serve";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { webgpuUnavailable } from "./webgpu-device";
-import { buildLossGraph, LOSS_GRAPH_VERSION } from "./webgpu-loss-graph";
+import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-graph";
 
 /**
  * Evaluation on onnxruntime with the loss in the graph (webgpu-loss-graph.ts): windows of equal
@@ -25,15 +25,17 @@ export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
   batchSize?: number;
   /** Vocabulary columns per chunk of the loss head (default 8192). */
   vocabChunk?: number;
+  /** How the head's chunks are computed (default MatMul on the transposed chunk). */
+  headOp?: LossHeadOp;
 }
 
 export const DEFAULT_VOCAB_CHUNK = 8192;
 
 /** The loss graph next to the serving export (written once per export and chunk size). */
-export function lossGraphFile(servingDir: string, vocab: number, chunk: number): string {
-  const file = path.join(servingDir, "onnx", `loss-${LOSS_GRAPH_VERSION}-c${chunk}.onnx`);
+export function lossGraphFile(servingDir: string, vocab: number, chunk: number, head: LossHeadOp = "matmul"): string {
+  const file = path.join(servingDir, "onnx", `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}.onnx`);
   if (!fs.existsSync(file)) {
-    const bytes = buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk);
+    const bytes = buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk, head);
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file);
@@ -135,7 +137,7 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );
-  const file = lossGraphFile(dir, c.vocab_size, opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK);
+  const file = lossGraphFile(dir, c.vocab_size, opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK, opts.headOp);
   const session = await ortSession(file, provider, opts.threads ?? 1);
   const windows = planWindows(tokens.length, ctx, stride);
   const started = Date.now();

@@ -13,7 +13,10 @@ import { onnx } from "onnx-proto";
  * onnxruntime's WebGPU provider and a full-width LogSoftmax there is slow.
  */
 
-export const LOSS_GRAPH_VERSION = "posthuman-gpt2-loss-1";
+export const LOSS_GRAPH_VERSION = "posthuman-gpt2-loss-2";
+
+/** How each vocabulary chunk's logits are computed. */
+export type LossHeadOp = "matmul" | "gemm";
 
 const I64 = onnx.TensorProto.DataType.INT64;
 const F = onnx.TensorProto.DataType.FLOAT;
@@ -43,7 +46,12 @@ export function vocabChunks(vocab: number, chunk: number): Array<[number, number
  * Rewrites a serving export (bytes of onnx/model.onnx) into the loss graph:
  * inputs input_ids, attention_mask, position_ids, labels (int64 [batch, seq]); output nll (float [batch, seq]).
  */
-export function buildLossGraph(servingOnnx: Uint8Array, vocab: number, chunk: number): Uint8Array {
+export function buildLossGraph(
+  servingOnnx: Uint8Array,
+  vocab: number,
+  chunk: number,
+  headOp: LossHeadOp = "matmul",
+): Uint8Array {
   const model = onnx.ModelProto.decode(servingOnnx);
   const g = model.graph;
   if (!g || !g.node || !g.initializer) throw new Error("not an ONNX model with a graph");
@@ -76,7 +84,11 @@ export function buildLossGraph(servingOnnx: Uint8Array, vocab: number, chunk: nu
   vocabChunks(vocab, chunk).forEach(([s, e], c) => {
     inits.push(i64(`loss_chunk${c}_start`, [s]), i64(`loss_chunk${c}_end`, [e]));
     const w = add("Slice", [wte, `loss_chunk${c}_start`, `loss_chunk${c}_end`, "loss_axis0"]);
-    const logits = add("Gemm", [flat, w], [{ name: "transB", type: A.INT, i: 1 }]);
+    // MatMul on the chunk transposed once (constant-folded at load), or Gemm(transB) on it as is.
+    const logits =
+      headOp === "matmul"
+        ? add("MatMul", [flat, add("Transpose", [w], [{ name: "perm", type: A.INTS, ints: [1, 0] }])])
+        : add("Gemm", [flat, w], [{ name: "transB", type: A.INT, i: 1 }]);
     const m = add("ReduceMax", [logits], [{ name: "axes", type: A.INTS, ints: [1] }, keep]);
     ms.push(m);
     ss.push(add("ReduceSum", [add("Exp", [add("Sub", [logits, m])]), "loss_axis1"], [keep]));

@@ -80,7 +80,8 @@ async function prepare(dir: string, config: string): Promise<void> {
   fs.writeFileSync(p.warmData, corpus(Math.min(evalTokens, 2 * c.n_positions + 200), `warm-${config}`));
   fs.writeFileSync(p.trainData, corpus(config === "tiny" ? 6000 : 80000, `train-${config}`));
   const { dir: serving } = await prepareServingDir(p.modelDir, { limits: LIMITS });
-  lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK);
+  lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "matmul");
+  if (config === "small" || config === "tiny") lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "gemm");
   out({
     step: "prepare",
     config,
@@ -100,6 +101,18 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
     device === "webgpu"
       ? evaluate(p.modelDir, { ...common, datasets, device: "webgpu" })
       : evaluateInGraph(p.modelDir, { ...common, datasets, provider: "cpu", batchSize: batch });
+  // small: the Gemm head too, for comparison (reported as webgpu-eval-gemm)
+  if (config === "small" || config === "tiny") {
+    try {
+      const g = { ...common, datasets: [p.warmData], provider: device, batchSize: batch, headOp: "gemm" as const };
+      await evaluateInGraph(p.modelDir, g);
+      const r = await evaluateInGraph(p.modelDir, { ...g, datasets: [p.evalData] });
+      out({ step: "webgpu-eval-gemm", config, device, tokens_per_s: r.tokenCount / r.timing.elapsedSec, loss: r.loss });
+    } catch (e) {
+      out({ step: "webgpu-eval-gemm", config, device, error: String((e as Error).stack ?? e).slice(0, 800) });
+    }
+    await disposeEvalSessions();
+  }
   try {
     let t = Date.now();
     await run([p.warmData]);

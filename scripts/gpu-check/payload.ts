@@ -13,7 +13,7 @@ import * as path from "path";
  *   runtime-modules.tar.xz  native addons and what the bundle resolves at run time: onnxruntime-node
  *                           (libonnxruntime.so.1 with its WebGPU provider), onnxruntime-common, webgpu
  *                           (dawn.node), tfjs-backend-wasm's .wasm files, a stand-in for sharp
- *   libvulkan1_*.deb        Debian's Vulkan loader
+ *   lib*.deb                Debian's Vulkan loader and libglvnd (NVIDIA's Vulkan driver needs it)
  *   executor/pytorch/       the PyTorch executor's Python files (its TypeScript side is in bench.mjs)
  *   manifest.json           every file with its size and SHA-256
  */
@@ -202,25 +202,34 @@ function runtimeModules(root: string, cacheDir: string, dest: string): void {
   fs.copyFileSync(xz, dest);
 }
 
-/** Debian's libvulkan1 for amd64 (apt-get download, cached). */
-function vulkanDeb(cacheDir: string, outDir: string): void {
+/**
+ * Debian's Vulkan loader and the GL vendor-neutral dispatch libraries for amd64 (apt-get download, cached):
+ * NVIDIA's Vulkan ICD is libGLX_nvidia.so.0, which returns no vkCreateInstance without libglvnd beside it.
+ */
+export const DEBS = ["libvulkan1", "libglvnd0", "libglx0", "libgl1", "libegl1", "libopengl0", "libgles2"];
+
+function vulkanDebs(cacheDir: string, outDir: string): void {
   const dir = path.join(cacheDir, "deb");
   fs.mkdirSync(dir, { recursive: true });
-  let debs = fs.readdirSync(dir).filter((f) => /^libvulkan1_.*_amd64\.deb$/.test(f));
-  if (debs.length === 0) {
+  const have = (pkg: string): string | undefined =>
+    fs.readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith("_amd64.deb"));
+  const missing = DEBS.filter((p) => !have(p));
+  if (missing.length > 0) {
     const lists = path.join(cacheDir, "apt-lists");
     fs.mkdirSync(path.join(lists, "partial"), { recursive: true });
     const o = ["-oAPT::Architecture=amd64", "-oAPT::Architectures=amd64", `-oDir::State::Lists=${lists}`];
     try {
-      run("apt-get", [...o, "download", "libvulkan1"], { cwd: dir });
+      run("apt-get", [...o, "download", ...missing], { cwd: dir });
     } catch {
       run("apt-get", [...o, "update", "-qq"]);
-      run("apt-get", [...o, "download", "libvulkan1"], { cwd: dir });
+      run("apt-get", [...o, "download", ...missing], { cwd: dir });
     }
-    debs = fs.readdirSync(dir).filter((f) => /^libvulkan1_.*_amd64\.deb$/.test(f));
-    if (debs.length === 0) throw new Error("apt-get download libvulkan1 produced no amd64 .deb");
   }
-  fs.copyFileSync(path.join(dir, debs[0]), path.join(outDir, debs[0]));
+  for (const p of DEBS) {
+    const f = have(p);
+    if (!f) throw new Error(`apt-get download ${p} produced no amd64 .deb`);
+    fs.copyFileSync(path.join(dir, f), path.join(outDir, f));
+  }
 }
 
 /** Bundles the entry point (tree-shaking off: it would drop TensorFlow.js's kernel registrations). */
@@ -272,8 +281,8 @@ export async function buildPayload(outDir: string, opts: BuildOptions): Promise<
   fs.copyFileSync(node, path.join(outDir, "node.xz"));
   log("native addons and runtime modules (xz, cached)");
   runtimeModules(opts.root, cacheDir, path.join(outDir, "runtime-modules.tar.xz"));
-  log("Debian's libvulkan1 (apt-get download, cached)");
-  vulkanDeb(cacheDir, outDir);
+  log(`Debian's ${DEBS.join(", ")} (apt-get download, cached)`);
+  vulkanDebs(cacheDir, outDir);
   log(
     executor(opts.root, outDir)
       ? "the PyTorch executor"

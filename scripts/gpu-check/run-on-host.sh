@@ -15,11 +15,13 @@ RESULTS="${OUT:-$W/out}" # what comes back: gpu.json, lines.jsonl, logs.txt, hos
 O="$W/res"
 PY="${PYTHON:-python3}"
 LOCAL="${GPU_CHECK_LOCAL:-0}"
+STEPS=",${GPU_CHECK_STEPS:-torch,webgpu,executor}," # a rerun may take fewer
 DEADLINE=$((SECONDS + ${GPU_CHECK_BUDGET:-450}))
 rm -rf "$W/run" "$O" && mkdir -p "$W/run" "$O" "$RESULTS"
 R="$W/run"
 export POSTHUMAN_ML_CACHE="$R/cache"
 if [ "$LOCAL" = 1 ]; then DEV=cpu; CONFIGS="tiny"; QUICK="--quick"; else DEV=webgpu; CONFIGS="small medium"; QUICK=""; fi
+CONFIGS="${GPU_CHECK_CONFIGS:-$CONFIGS}"
 
 log() { printf '[gpu-check %4ss] %s\n' "$SECONDS" "$*"; }
 collect() {
@@ -54,16 +56,27 @@ log "payload $P, work $R, results $O, device $DEV"
 # --- 0. host: GPU, driver, Python, then Node, native addons and the Vulkan loader from the payload
 {
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  echo "NVIDIA_DRIVER_CAPABILITIES=${NVIDIA_DRIVER_CAPABILITIES:-}"; ls /usr/local/nvidia/lib64 2>/dev/null | grep -i "glx\|vk\|egl\|gpucomp" | tr '\n' ' '; echo
   nproc; "$PY" -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda, torch.cuda.is_available())'
 } >"$O/host.txt" 2>&1
 cat "$O/host.txt"
 "$PY" "$P/unpack.py" xz "$P/node.xz" "$R/node" || { log "cannot unpack node"; }
 "$PY" "$P/unpack.py" tar "$P/runtime-modules.tar.xz" "$R" || log "cannot unpack the native addons"
-for deb in "$P"/libvulkan1_*.deb; do "$PY" "$P/unpack.py" deb "$deb" "$R/vulkan" || log "cannot unpack $deb"; done
-VKLIB="$(dirname "$(find "$R/vulkan" -name 'libvulkan.so.1' 2>/dev/null | head -1)" 2>/dev/null)"
-if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 && [ -n "$VKLIB" ]; then export LD_LIBRARY_PATH="$VKLIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+# The Vulkan loader and libglvnd: into / where we are root on a host that has neither (a throwaway GPU machine),
+# else into the work folder, on LD_LIBRARY_PATH.
+if [ "$LOCAL" != 1 ] && [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null && ! ldconfig -p | grep -q libvulkan.so.1; then
+  for deb in "$P"/*.deb; do dpkg -x "$deb" / || log "cannot unpack $deb"; done
+  ldconfig
+else
+  for deb in "$P"/*.deb; do "$PY" "$P/unpack.py" deb "$deb" "$R/vulkan" || log "cannot unpack $deb"; done
+  VKLIB="$(dirname "$(find "$R/vulkan" -name 'libvulkan.so.1' 2>/dev/null | head -1)" 2>/dev/null)"
+  if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 && [ -n "$VKLIB" ]; then export LD_LIBRARY_PATH="$VKLIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+fi
 NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV_ICD" ]; then export VK_DRIVER_FILES="$NV_ICD"; fi
+NV_EGL=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -f "$NV_EGL" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES="$NV_EGL"; fi
+[ -f "$NV_ICD" ] && cat "$NV_ICD"
 cp "$P/bench.mjs" "$R/bench.mjs"
 NODE="$R/node"
 log "node $("$NODE" --version 2>&1), LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
@@ -79,7 +92,8 @@ for c in $CONFIGS; do
 done
 
 # --- 2. raw PyTorch
-step torch 170 "$PY" "$P/torch_ref.py" --configs "${CONFIGS// /,}" $QUICK --out "$O/torch-ref.jsonl"
+[[ $STEPS == *,torch,* ]] && step torch 170 "$PY" "$P/torch_ref.py" --configs "${CONFIGS// /,}" $QUICK \
+  --kinds "${GPU_CHECK_TORCH_KINDS:-train,eval,generate}" --out "$O/torch-ref.jsonl"
 rm -f "$O/torch.jsonl" # the same lines as torch-ref.jsonl (printed and appended)
 
 export POSTHUMAN_TORCH_SCRIPT="$P/executor/pytorch/run.py" POSTHUMAN_TORCH_PYTHON="$PY"
@@ -87,11 +101,11 @@ export POSTHUMAN_TORCH_SCRIPT="$P/executor/pytorch/run.py" POSTHUMAN_TORCH_PYTHO
 first=1
 for c in $CONFIGS; do
   wait "${PREP[$c]}"; log "prepare $c: $(cut -c1-300 "$O/prepare-$c.jsonl")"
-  step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
-  if [ -f "$P/executor/pytorch/run.py" ]; then
+  [[ $STEPS == *,webgpu,* ]] && step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
+  if [ -f "$P/executor/pytorch/run.py" ] && [[ $STEPS == *,executor,* ]]; then
     step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"
   fi
-  if [ $first = 1 ]; then
+  if [ $first = 1 ] && [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-train,* ]]; then
     step "webgpu-train-$c" 120 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" train "$R" "$c" --device "$DEV"
     first=0
   fi

@@ -128,11 +128,11 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
       [8, 10],
     ]);
     const ref = await evaluate(modelDir, { datasets: [CORPUS], cacheDir });
-    for (const [vocabChunk, batchSize, ctx] of [
-      [8192, 1, 64],
-      [5000, 3, 64],
-      [50257, 2, 16],
-    ]) {
+    for (const [vocabChunk, batchSize, ctx, headOp] of [
+      [8192, 1, 64, "matmul"],
+      [5000, 3, 64, "gemm"],
+      [50257, 2, 16, "matmul"],
+    ] as const) {
       const base =
         ctx === 64 ? ref : await evaluate(modelDir, { datasets: [CORPUS], cacheDir, contextLength: 16, stride: 8 });
       const got = await evaluateInGraph(modelDir, {
@@ -141,6 +141,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
         provider: "cpu",
         vocabChunk,
         batchSize,
+        headOp,
         contextLength: ctx,
         stride: ctx === 64 ? undefined : 8,
       });

@@ -1,0 +1,43 @@
+/**
+ * What to type next, in this command's words. The SDK's errors carry a code, a hint in plain words and (from the
+ * front-end-neutral SDK on) `data` with the facts behind them (model id, job id, whether an exchange sells it…);
+ * for the codes the command has an answer to, the hint names the `posthuman` command that helps. Anything else
+ * keeps the SDK's own hint.
+ */
+type Facts = Record<string, unknown>;
+
+const str = (v: unknown) => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? String(v) : "");
+
+/** The command's hint for an SDK error, or undefined to keep the SDK's. */
+export function commandHint(code: string, data: Facts | undefined): string | undefined {
+  const d = data ?? {};
+  switch (code) {
+    case "READ_ONLY":
+      return "pass --account <name> (a local chain's dev account) or --key-file <file>";
+    case "WORKER_UNREACHABLE":
+      return "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one against any network; or pass --worker <url>";
+    case "NOT_ENOUGH_BASE":
+      return "get base token first (on the local chain `posthuman up` gives every dev account 10000 OCEAN)";
+    case "UNKNOWN_MODEL":
+      return "list them with: posthuman model list";
+    case "UNKNOWN_LISTING":
+      return "see the open ones with: posthuman market list";
+    case "NOT_ENOUGH_DATATOKENS": {
+      const m = str(d.modelId);
+      if (!m) return undefined;
+      if (d.listingId !== undefined) return `take less, or see the others: posthuman market list --model ${m}`;
+      if (d.onExchange === undefined) return undefined;
+      return d.onExchange
+        ? `buy one first: posthuman buy ${m} --amount 1`
+        : `buy one first: posthuman market list --model ${m}, then posthuman market buy <listing> --amount 1`;
+    }
+    case "NO_RECEIPT":
+      return str(d.jobId) ? `follow it: posthuman job show ${str(d.jobId)}` : undefined;
+    case "JOB_TIMEOUT":
+      return d.reclaimable && str(d.jobId)
+        ? `get the fee back (and the claimant's collateral): posthuman job reclaim ${str(d.jobId)}`
+        : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -8,8 +8,8 @@ import { ethers } from "ethers";
 import { addressBookPath, readAddressBook } from "../deploy/address-book";
 import type { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
-import { cliHint } from "./hints";
 import { resolveWallet } from "../deploy/accounts";
+import { commandHint } from "./hints";
 import { CliError } from "./output";
 
 /** The global options, as every command sees them. */
@@ -63,9 +63,12 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
   }
 }
 
-/** Turns SDK errors into CLI errors with their hint; everything else passes. */
+/** Turns SDK errors into CLI errors with the command's hint (else the SDK's); everything else passes. */
 export function explain(e: unknown): unknown {
-  if (isSdkError(e)) return new CliError(e.message, cliHint(e));
+  if (isSdkError(e)) {
+    const data = (e as { data?: Record<string, unknown> }).data;
+    return new CliError(e.message, commandHint(e.code, data, e.hint) ?? e.hint);
+  }
   return e;
 }
 

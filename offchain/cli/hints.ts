@@ -1,46 +1,57 @@
 /**
- * The CLI's words for the SDK's errors: the SDK says what is needed (its hint, and the facts in `data`); the CLI adds
- * the command that does it.
+ * What to type next, in this command's words. The SDK's errors carry a code, a hint in plain words and (from the
+ * front-end-neutral SDK on) `data` with the facts behind them (model id, job id, whether an exchange sells it…);
+ * for the codes the command has an answer to, the hint names the `posthuman` command that helps. Anything else
+ * keeps the SDK's own hint.
  */
-import type { SdkError } from "../sdk/errors";
+type Facts = Record<string, unknown>;
 
-export function cliHint(e: SdkError): string | undefined {
-  const d = e.data;
-  const model = d.modelId === undefined ? undefined : String(d.modelId);
-  switch (e.code) {
-    case "NOT_ENOUGH_DATATOKENS":
-      if (d.onExchange === true) return `buy one first: posthuman buy ${model} --amount 1`;
-      if (d.onExchange === false)
-        return `buy one first: posthuman market list --model ${model}, then posthuman market buy <listing> --amount 1`;
-      return e.hint;
-    case "NO_EXCHANGE":
-      return `buy from a holder: posthuman market list --model ${model}, then posthuman market buy <listing> --amount <n>`;
+const str = (v: unknown) => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? String(v) : "");
+
+/** The command's hint for an SDK error, or undefined to keep the SDK's (`hint`). */
+export function commandHint(code: string, data: Facts | undefined, hint?: string): string | undefined {
+  const d = data ?? {};
+  switch (code) {
+    case "READ_ONLY":
+      return "pass --account <name> (a local chain's dev account) or --key-file <file>";
+    case "WORKER_UNREACHABLE":
+      return "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one against any network; or pass --worker <url>";
+    case "NOT_ENOUGH_BASE":
+      return "get base token first (on the local chain `posthuman up` gives every dev account 10000 OCEAN)";
+    case "UNKNOWN_MODEL":
+      return "list them with: posthuman model list";
     case "UNKNOWN_LISTING":
-      return model ? `${e.hint}: posthuman market list --model ${model}` : e.hint;
+      return "see the open ones with: posthuman market list";
+    case "NOT_ENOUGH_DATATOKENS": {
+      const m = str(d.modelId);
+      if (!m) return undefined;
+      if (d.listingId !== undefined) return `take less, or see the others: posthuman market list --model ${m}`;
+      if (d.onExchange === undefined) return undefined;
+      return d.onExchange
+        ? `buy one first: posthuman buy ${m} --amount 1`
+        : `buy one first: posthuman market list --model ${m}, then posthuman market buy <listing> --amount 1`;
+    }
+    case "NO_EXCHANGE":
+      return str(d.modelId)
+        ? `buy from a holder: posthuman market list --model ${str(d.modelId)}, then posthuman market buy <listing> --amount <n>`
+        : undefined;
     case "WRONG_CHAIN":
       return "pass the matching --rpc and --deployment";
-    case "READ_ONLY":
-      return "pass --account or --key-file";
-    case "WORKER_UNREACHABLE":
-      return (
-        "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one " +
-        "against any network; or pass --worker <url>"
-      );
-    case "JOB_TIMEOUT":
-      return d.reclaimable && d.jobId !== undefined
-        ? `get the fee back (and the claimant's collateral): posthuman job reclaim ${String(d.jobId)}`
-        : d.jobId !== undefined
-          ? `look again later: posthuman job show ${String(d.jobId)}`
-          : e.hint;
-    case "NO_RECEIPT":
-      return d.jobId !== undefined ? `follow it: posthuman job show ${String(d.jobId)}` : e.hint;
     case "NOT_REQUESTER":
       return "pass the requester's --account or --key-file";
     case "INPUT_MISSING":
-      return e.hint?.replace("(VerifyOptions.input)", "with --input <file>");
+      return hint?.replace("(VerifyOptions.input)", "with --input <file>");
     case "MODEL_FOLDER_MISSING":
-      return e.hint?.replace("(VerifyOptions.modelDir)", "with --model <dir>");
+      return hint?.replace("(VerifyOptions.modelDir)", "with --model <dir>");
+    case "NO_RECEIPT":
+      return str(d.jobId) ? `follow it: posthuman job show ${str(d.jobId)}` : undefined;
+    case "JOB_TIMEOUT":
+      return d.reclaimable && str(d.jobId)
+        ? `get the fee back (and the claimant's collateral): posthuman job reclaim ${str(d.jobId)}`
+        : str(d.jobId)
+          ? `look again later: posthuman job show ${str(d.jobId)}`
+          : undefined;
     default:
-      return e.hint;
+      return undefined;
   }
 }

@@ -1,6 +1,6 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
 import { ethers } from "ethers";
-import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devWallet } from "../deploy/accounts";
+import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress } from "../deploy/accounts";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
@@ -35,7 +35,7 @@ export function short(hash: string): string {
 /** Names accounts: on a local chain, the dev accounts by name ("bob 0x3C44…93BC"); elsewhere the short address. */
 export function accountNamer(chainId: number): (address: string) => string {
   const names = new Map<string, string>();
-  if (LOCAL_CHAIN_IDS.has(chainId)) DEV_ACCOUNTS.forEach((n, i) => names.set(devWallet(i).address.toLowerCase(), n));
+  if (LOCAL_CHAIN_IDS.has(chainId)) DEV_ACCOUNTS.forEach((n, i) => names.set(devAddress(i).toLowerCase(), n));
   return (address) => {
     const n = names.get(address.toLowerCase());
     return n ? `${n} ${short(address)}` : short(address);

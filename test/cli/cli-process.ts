@@ -33,7 +33,7 @@ export function cli<T = unknown>(
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 300_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 900_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);

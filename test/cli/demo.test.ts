@@ -8,11 +8,11 @@ import { devWallet } from "../../offchain/deploy/accounts";
 import { cli, ok } from "./cli-process";
 
 describe("posthuman demo (the five-person story on a fresh chain)", function () {
-  this.timeout(600_000);
+  this.timeout(1_500_000);
   let d: DemoSummary;
 
   before(async () => {
-    d = ok(await cli<DemoSummary>(["demo", "--json", "--steps", "6", "--base-steps", "12"], { timeoutMs: 540_000 }));
+    d = ok(await cli<DemoSummary>(["demo", "--json", "--steps", "6", "--base-steps", "12"], { timeoutMs: 1_400_000 }));
   });
 
   it("records the lineage M1 → M2 → M3, trained by Bob and Charlie", () => {

@@ -100,7 +100,7 @@ interface ErrorJson {
 }
 
 describe("posthuman, driven as people would: the five-person story through spawned commands", function () {
-  this.timeout(900_000);
+  this.timeout(2_700_000); // generous: on a loaded machine these runs take many times longer (speed is `npm run bench`'s)
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-story-"));
   const deployment = path.join(tmp, "deployment.json");
   let upProc: UpProcess | undefined;

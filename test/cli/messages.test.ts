@@ -1,10 +1,11 @@
 /**
- * A failed job's reason is said once. The message is the SDK's "Job N failed: CODE (detail)." where the worker's
+ * How the command words what went wrong. A failed job's reason is said once. The message is the SDK's "Job N failed: CODE (detail)." where the worker's
  * detail repeats the code once per layer that wrapped it (the runtime's error, its executor's, the worker's); the
  * command prints "job N failed (CODE): detail" with the hint that follows it.
  */
 import { expect } from "chai";
 import { failureOnce } from "../../offchain/cli/commands/requests";
+import { commandHint } from "../../offchain/cli/hints";
 
 describe("posthuman: a failed job's reason, said once", () => {
   it("drops the repetitions of the code from the worker's detail", () => {
@@ -25,5 +26,19 @@ describe("posthuman: a failed job's reason, said once", () => {
   it("leaves other messages as they are", () => {
     const m = "Job 4 was cancelled: its fee went back to the requester.";
     expect(failureOnce(m)).to.equal(m);
+  });
+
+  it("names the command that helps, from the facts an SDK error carries", () => {
+    expect(commandHint("NOT_ENOUGH_DATATOKENS", { modelId: 3n, onExchange: true })).to.equal(
+      "buy one first: posthuman buy 3 --amount 1",
+    );
+    expect(commandHint("NOT_ENOUGH_DATATOKENS", { modelId: 3n, onExchange: false })).to.match(
+      /posthuman market list --model 3, then posthuman market buy <listing>/,
+    );
+    expect(commandHint("JOB_TIMEOUT", { jobId: 7n, reclaimable: true })).to.match(/posthuman job reclaim 7$/);
+    expect(commandHint("WORKER_UNREACHABLE", undefined)).to.match(/npm start/);
+    // Without the facts (or for a code the command has nothing to add to), the SDK's own hint stays.
+    expect(commandHint("NOT_ENOUGH_DATATOKENS", undefined)).to.equal(undefined);
+    expect(commandHint("REVERTED", { error: "X" })).to.equal(undefined);
   });
 });

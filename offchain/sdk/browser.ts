@@ -45,3 +45,4 @@ export {
   type ModelFile,
   type WorkerHealth,
 } from "./worker-api";
+export { CARD_LIMITS, cardURI, cleanCard, readCard, type ModelCard } from "./model-card";

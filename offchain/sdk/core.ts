@@ -13,22 +13,22 @@
 import { ethers } from "ethers";
 import type { AddressBook } from "../protocol/address-book";
 import {
-  JobStatus,
   ONE_DATATOKEN,
   encodeJobParams,
   type JobKindName,
   type JobParams,
   type JobStatusName,
 } from "../protocol/params";
-import { type PublishedModel, type PublishModelOptions } from "../protocol/structs";
+import { plainOceanMetadata, type PublishedModel, type PublishModelOptions } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
-import { failReasonName } from "../protocol/job-spec";
 import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
 import { DatatokenMarketClient } from "./datatoken-market";
 import { SdkError } from "./errors";
 import { FixedRateExchangeClient } from "./exchange";
+import { cardURI, cleanCard, type ModelCard } from "./model-card";
 import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
 import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
+import { followJob, jobOverview } from "./follow";
 import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
@@ -93,15 +93,6 @@ export type PublishFilesOptions = Omit<PublishModelOptions, "weightsRoot" | "con
 /** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
 export function amountText(wei: bigint): string {
   return ethers.formatEther(wei).replace(/\.0$/, "");
-}
-
-function failHint(name: string, modelId: bigint): string {
-  if (name === "MODEL_UNAVAILABLE")
-    return `the worker has not got model ${modelId}'s weights: its publisher must upload the model folder to the worker`;
-  if (name.startsWith("DATASET_") || name.startsWith("PROMPT") || name === "PARAMS_INVALID")
-    return "fix the input or the params and request again (the fee was refunded; the datatoken was consumed)";
-  if (name === "INPUT_MISSING") return "the input never reached the worker: request again and upload the input";
-  return "the fee was refunded; the worker's operator has the details in its logs";
 }
 
 /** Checks that `o.runner` reaches the address book's chain and that the contracts are there. */
@@ -206,11 +197,13 @@ export class PostHumanCore {
    * Publishes a model folder given as files (a browser's file input): the worker computes its weights root (it keeps
    * nothing), the model is registered on chain with that root (an Ocean data NFT + datatoken on the exchange), then
    * the signed folder is uploaded to the worker, which checks the root against the chain and serves the model. Files
-   * that are not part of a model folder (posthuman.json, a README) are left out and named in `skipped`.
+   * that are not part of a model folder (posthuman.json, a README) are left out and named in `skipped`. A `card`
+   * (description, licence, README) is stored in the model's metadataURI and its Ocean DDO, with the folder's size.
    */
   async publishFiles(
     files: ModelFile[],
     o: PublishFilesOptions,
+    card_?: ModelCard,
   ): Promise<PublishedModel & { weightsRoot: string; skipped: string[] }> {
     const missing = ["config.json", "model.safetensors"].filter((n) => !files.some((f) => f.name === n));
     if (missing.length > 0)
@@ -225,7 +218,24 @@ export class PostHumanCore {
     this.onStep("The worker computes the folder's weights root…");
     const { weightsRoot, configHash } = await this.workerCall(() => this.worker.inspectModel(bundle));
     this.onStep("Registering the model on chain…");
-    const published = await this.registry.publish({ ...o, weightsRoot, configHash });
+    const card = card_ ? { ...card_, name: card_.name ?? o.name, sizeBytes: bundle.body.length } : undefined;
+    const metadataURI = card ? cardURI(card) : o.metadataURI;
+    const published = await this.registry.publish({
+      ...o,
+      weightsRoot,
+      configHash,
+      metadataURI,
+      // Ocean's metadata (the data NFT's DDO) carries the card too, for Ocean's own tools.
+      oceanMetadata:
+        o.oceanMetadata ??
+        plainOceanMetadata({
+          name: o.name,
+          symbol: o.symbol,
+          weightsRoot,
+          uri: metadataURI ?? "",
+          ...cleanCard(card ?? {}),
+        }),
+    });
     this.onStep(`Model ${published.modelId} registered. Uploading its files to the worker…`);
     await this.workerCall(() => this.worker.uploadModel(this.signer, published.modelId, bundle));
     return { ...published, weightsRoot, skipped: bundle.skipped };
@@ -466,98 +476,20 @@ export class PostHumanCore {
   }
 
   /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
-  async jobOverview(jobId: bigint): Promise<JobOverview> {
-    const job = await this.jobs.get(jobId);
-    const out: JobOverview = { job, receipt: await this.jobs.receipt(jobId) };
-    try {
-      out.worker = (await this.worker.jobStatus(jobId)) as unknown as Record<string, unknown>;
-    } catch {
-      out.worker = undefined;
-    }
-    if (job.status === "Failed") {
-      const [log] = await this.jobs.contract.queryFilter(
-        this.jobs.contract.filters.JobFailed(jobId),
-        this.book.startBlock,
-      );
-      const reason = log ? Number(log.args.reason) : 0;
-      out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
-    }
-    return out;
+  jobOverview(jobId: bigint): Promise<JobOverview> {
+    return jobOverview(this, jobId);
   }
 
   /**
    * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
    * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
-   * when its deadline passes unclaimed.
+   * when its deadline passes unclaimed (see follow.ts).
    */
-  async followJob(
+  followJob(
     jobId: bigint,
     o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number } = {},
   ): Promise<OnChainReceipt> {
-    const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
-    for (;;) {
-      const job = await this.jobs.get(jobId);
-      const status = JobStatus[job.status];
-      if (status === JobStatus.Submitted || status === JobStatus.Challenged || status === JobStatus.Settled) {
-        const r = await this.jobs.receipt(jobId);
-        if (r) return r;
-      }
-      await this.refuseEnded(jobId, job);
-      if (o.onProgress) {
-        let state: string | undefined;
-        let progress: FollowProgress["progress"];
-        try {
-          const s = await this.worker.jobStatus(jobId);
-          state = s.state;
-          progress = s.progress ?? null;
-        } catch {
-          state = undefined;
-        }
-        o.onProgress({ status: job.status, state, progress });
-      }
-      if (Date.now() > end)
-        throw new SdkError("JOB_TIMEOUT", `Job ${jobId} has no receipt yet; it is ${job.status}.`, "look again later", {
-          data: { jobId },
-        });
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
-    }
-  }
-
-  /** Throws the SdkError of a job that ended, or passed its deadline, without a receipt. */
-  private async refuseEnded(jobId: bigint, job: JobRecord): Promise<void> {
-    const status = JobStatus[job.status];
-    if (status === JobStatus.Slashed)
-      throw new SdkError(
-        "JOB_ENDED",
-        `Job ${jobId}'s receipt was proved wrong: the worker was slashed, the fee refunded.`,
-      );
-    if (status === JobStatus.Failed) {
-      const { failure, worker } = await this.jobOverview(jobId);
-      const name = failure?.name ?? "unknown";
-      const message = (worker?.error as { message?: string } | null | undefined)?.message;
-      throw new SdkError(
-        "JOB_ENDED",
-        `Job ${jobId} failed: ${name}${message ? ` (${message})` : ""}.`,
-        failHint(name, job.modelId),
-        {
-          data: { jobId, reason: name },
-        },
-      );
-    }
-    if (status === JobStatus.Cancelled || status === JobStatus.Reclaimed)
-      throw new SdkError(
-        "JOB_ENDED",
-        `Job ${jobId} was ${job.status.toLowerCase()}: its fee went back to the requester.`,
-      );
-    // The deadline is the chain's time, not this machine's.
-    const now = BigInt((await this.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
-    if (now > job.deadline)
-      throw new SdkError(
-        "JOB_TIMEOUT",
-        `Job ${jobId} passed its deadline without a receipt (${job.status === "Open" ? "no worker claimed it" : "its worker did not deliver"}).`,
-        "reclaim it: the fee comes back, and the claimant's collateral is slashed",
-        { data: { jobId, reclaimable: true } },
-      );
+    return followJob(this, jobId, o);
   }
 
   /** Downloads a job's result (requester only) and checks it against the receipt's output hash. */

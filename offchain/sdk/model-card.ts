@@ -1,9 +1,10 @@
 /**
- * A model's card (its name and description) in Ocean's metadata: the data NFT's DDO, set through
- * ModelRegistry.updateOceanMetadata by the model's owner and read back from the NFT's MetadataCreated and
- * MetadataUpdated events, the way Ocean's indexers read it. A root model's card is written when it is published; a
- * child model is born on chain as "PostHuman model <id>", and its trainer names and describes it once it exists (the
- * job request carries no card: the JobRequest struct has no place for one).
+ * A model card: what a person reads about a model beyond its numbers (name, description, licence, README, size) and,
+ * for an evaluation, the benchmark's name. The contracts offer two free strings: a model's `metadataURI` (set at
+ * publication, and mirrored in the Ocean DDO) and a job's `inputURI` (JobRequested). A card travels in either as a
+ * `data:application/json,` URI, so a trainer names and describes the child in its finetune request and an evaluator
+ * names the benchmark. A model's owner can also name and describe it later in its Ocean metadata (the data NFT's DDO,
+ * `describeModel`), which Ocean's own tools read; `readModelCard` reads that back. Browser-safe (ethers only).
  */
 import { ethers } from "ethers";
 import { ERC721Template__factory } from "../../typechain-types";
@@ -13,12 +14,51 @@ import { sendTx } from "./base";
 import type { ModelRecord } from "./registry";
 
 export interface ModelCard {
-  name: string;
+  name?: string;
   description?: string;
+  /** An SPDX id or a few words: "Apache-2.0", "MIT", "CC-BY-4.0". */
+  license?: string;
+  /** The model folder's README.md, cut to `CARD_LIMITS.readme` characters. */
+  readme?: string;
+  /** Bytes of the model's files. */
+  sizeBytes?: number;
+  /** For an evaluation: the benchmark's name (its id is keccak256 of it). */
+  benchmark?: string;
 }
 
-/** Longest name and description a card may carry (characters). */
-export const CARD_LIMITS = { name: 80, description: 2000 } as const;
+/** Characters kept of each text: the URI is stored on chain, so it stays short. */
+export const CARD_LIMITS = { name: 64, description: 500, license: 64, readme: 2000, benchmark: 120 } as const;
+
+const PREFIX = "data:application/json,";
+
+/** The card trimmed to its limits, without empty fields. */
+export function cleanCard(c: ModelCard): ModelCard {
+  const out: ModelCard = {};
+  for (const k of ["name", "description", "license", "readme", "benchmark"] as const) {
+    const v = c[k]?.trim();
+    if (v) out[k] = v.slice(0, CARD_LIMITS[k]);
+  }
+  if (typeof c.sizeBytes === "number" && Number.isFinite(c.sizeBytes) && c.sizeBytes > 0)
+    out.sizeBytes = Math.round(c.sizeBytes);
+  return out;
+}
+
+/** The card as a URI for `metadataURI` or `inputURI` ("" when the card is empty). */
+export function cardURI(c: ModelCard): string {
+  const clean = cleanCard(c);
+  return Object.keys(clean).length ? PREFIX + encodeURIComponent(JSON.stringify(clean)) : "";
+}
+
+/** The card a URI carries; {} for anything else (an empty string, an https:// or ipfs:// URI, bad JSON). */
+export function readCard(uri: string | undefined | null): ModelCard {
+  if (!uri || !uri.startsWith(PREFIX)) return {};
+  try {
+    const v = JSON.parse(decodeURIComponent(uri.slice(PREFIX.length))) as unknown;
+    return v && typeof v === "object" ? cleanCard(v as ModelCard) : {};
+  } catch {
+    return {};
+  }
+}
 
 /** Control characters (terminal escapes included) never reach a card or a screen. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -29,7 +69,7 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
  * at most 2000 characters, no control characters (terminal escapes) in either.
  */
 export function cardProblem(card: ModelCard): string | undefined {
-  const name = card.name.trim();
+  const name = card.name?.trim() ?? "";
   const description = card.description?.trim() ?? "";
   if (!name || name.length > CARD_LIMITS.name || /[\r\n\t]/.test(name) || new RegExp(CONTROL.source).test(name))
     return `a model name must be 1–${CARD_LIMITS.name} characters on one line, without control characters`;
@@ -53,7 +93,7 @@ export function cardDdo(model: Pick<ModelRecord, "id" | "parentId" | "weightsRoo
 export async function describeModel(client: PostHuman, modelId: bigint, card: ModelCard): Promise<{ txHash: string }> {
   const problem = cardProblem(card);
   if (problem) throw new RangeError(problem);
-  const checked = { name: card.name.trim(), description: card.description?.trim() || undefined };
+  const checked = { name: (card.name ?? "").trim(), description: card.description?.trim() || undefined };
   const model = await client.registry.get(modelId);
   const registry = client.registry.contract;
   const tx = await registry.updateOceanMetadata.populateTransaction(

@@ -12,7 +12,7 @@ import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { duration, STATUS_LABEL } from "./format";
 import type { Account } from "./wallet";
-import type { ModelFile } from "../../sdk/browser";
+import type { ModelCard, ModelFile } from "../../sdk/browser";
 
 /** Why a job in `status` (not Submitted) cannot be challenged, as a sentence. */
 function challengeRefusal(jobId: bigint, status: number): UserError {
@@ -120,8 +120,9 @@ export class Actions {
   publish(
     files: ModelFile[],
     o: Omit<PublishModelOptions, "weightsRoot" | "configHash">,
+    card?: ModelCard,
   ): Promise<{ modelId: bigint; weightsRoot: string; skipped: string[] }> {
-    return this.ph.publishFiles(files, o);
+    return this.ph.publishFiles(files, o, card);
   }
 
   // ─── Revenue ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -23,6 +23,7 @@ import {
 import type { ListingRecord } from "../../sdk/datatoken-market";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
+import { readCard, type ModelCard } from "../../sdk/model-card";
 
 export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;
 
@@ -39,6 +40,8 @@ export interface JobInfo {
   fee: bigint;
   deadline: bigint;
   params: string;
+  /** The request's free string: a card (the child's name and description, the benchmark's name), or "". */
+  inputURI: string;
   requestTx: string;
   block: number;
   /** IJobMarket.JobStatus. */
@@ -64,6 +67,8 @@ export interface ModelInfo {
   record: ModelRecord;
   /** Base token paid for one datatoken on Ocean's exchange (fees included); undefined without an exchange. */
   exchangePrice?: bigint;
+  /** The part of `exchangePrice` that is fees (Ocean's community fee and the market fees), not the model's price. */
+  exchangeFee?: bigint;
   /** Cheapest open holder listing, per datatoken. */
   cheapestListing?: bigint;
   children: bigint[];
@@ -71,6 +76,8 @@ export interface ModelInfo {
   jobs: JobInfo[];
   /** Jobs that left a receipt. */
   served: number;
+  /** Description, licence, README, size: the model card (offchain/sdk/model-card.ts). */
+  card: ModelCard;
   /** Evaluation runs on this model, oldest first. */
   evals: EvalRun[];
 }
@@ -84,7 +91,7 @@ export interface Snapshot {
 }
 
 /** The benchmark id an evaluation job's params name. */
-function benchmarkOf(params: string): string {
+export function benchmarkOf(params: string): string {
   const p = decodeJobParams(JobKind.Evaluate, params);
   return p.kind === "Evaluate" ? p.params.benchmarkId : ethers.ZeroHash;
 }
@@ -153,7 +160,10 @@ export class Market {
           ? Promise.resolve(undefined)
           : this.fre
               .calcBaseInGivenOutDT(r.exchangeId, ethers.parseEther("1"), 0)
-              .then((x) => x.baseTokenAmount)
+              .then((x) => ({
+                total: x.baseTokenAmount,
+                fee: x.oceanFeeAmount + x.publishMarketFeeAmount + x.consumeMarketFeeAmount,
+              }))
               .catch(() => undefined),
       ),
     );
@@ -190,6 +200,7 @@ export class Market {
         fee: a.fee,
         deadline: a.deadline,
         params: a.params,
+        inputURI: a.inputURI,
         requestTx: log.transactionHash,
         block: log.blockNumber,
         status: Number(onChainJobs[i].status),
@@ -211,11 +222,16 @@ export class Market {
         }))
         .reverse();
       const forSale = listings.filter((l) => l.modelId === id).map((l) => l.pricePerToken);
+      // A root model's card is in its metadataURI; a child's in its finetune request (the trainer wrote it).
+      const r = records[i];
+      const card = r.parentId > 0n ? readCard(jobs.get(r.jobId.toString())?.inputURI) : readCard(r.metadataURI);
       return {
         id,
-        name: names[i] || `Model ${id}`,
+        name: card.name || names[i] || `Model ${id}`,
+        card,
         record: records[i],
-        exchangePrice: prices[i],
+        exchangePrice: prices[i]?.total,
+        exchangeFee: prices[i]?.fee,
         cheapestListing: forSale.length ? forSale.reduce((a, b) => (a < b ? a : b)) : undefined,
         children: ids.filter((c, k) => records[k].parentId === id && c !== id),
         jobs: own,

@@ -10,6 +10,11 @@ export function tokens(wei: bigint, digits = 4): string {
   return frac ? `${i}.${frac}` : i;
 }
 
+/** A datatoken amount in words: "1 datatoken", "2.5 datatokens". */
+export function datatokens(wei: bigint): string {
+  return `${tokens(wei)} datatoken${wei === ethers.parseEther("1") ? "" : "s"}`;
+}
+
 /** A fixed-point loss (×1e6) as nats with 4 decimals. */
 export function loss(fixed: bigint | number): string {
   return (Number(fixed) / Number(LOSS_SCALE)).toFixed(4);

@@ -1,5 +1,8 @@
-/** The catalogue: every model with its name, generation, price, latest evaluation and jobs served; search and sort. */
-import type { App } from "../app";
+/**
+ * The catalogue: every model as a card (name, description, owner, licence, size, generation, price, latest evaluation,
+ * jobs served); search by name, description, #id or owner (the names shown, or the address); sort.
+ */
+import { who, type App } from "../app";
 import type { ModelInfo } from "../chain";
 import { field, fill, h } from "../dom";
 import { loss, perplexity, tokens } from "../format";
@@ -36,7 +39,35 @@ export function priceText(m: ModelInfo): string {
   return "not for sale now";
 }
 
-function card(m: ModelInfo): HTMLElement {
+/** The price with its parts: what the model asks and what Ocean's exchange adds as fees. */
+export function priceDetail(m: ModelInfo): string {
+  if (m.exchangePrice !== undefined && m.exchangeFee) {
+    return `${tokens(m.exchangePrice)} OCEAN per datatoken on Ocean's exchange: the model's price ${tokens(m.exchangePrice - m.exchangeFee)} OCEAN + ${tokens(m.exchangeFee)} OCEAN of exchange fees (Ocean's community fee), paid by the buyer`;
+  }
+  if (m.exchangePrice !== undefined) return `${tokens(m.exchangePrice)} OCEAN per datatoken`;
+  if (m.cheapestListing !== undefined) return `from ${tokens(m.cheapestListing)} OCEAN (holders)`;
+  return "not for sale now";
+}
+
+/** Bytes for a person: "13.2 MB". */
+export function size(bytes: number | undefined): string {
+  if (!bytes) return "unknown";
+  const units = ["bytes", "kB", "MB", "GB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/** The baseline's label: a root's is its publisher's claim, a child's is its trainer's validation loss. */
+export function baselineLabel(m: ModelInfo): string {
+  return m.record.parentId > 0n ? "Trainer's validation loss (declared, not a benchmark run)" : "Declared baseline";
+}
+
+function card(app: App, m: ModelInfo): HTMLElement {
   const e = m.evals[m.evals.length - 1];
   const r = m.record;
   return h(
@@ -46,9 +77,16 @@ function card(m: ModelInfo): HTMLElement {
       "article",
       null,
       h("h2", null, h("a", { href: `#/model/${m.id}` }, m.name)),
+      h("p", { class: "description" }, m.card.description ?? h("em", null, "No description.")),
       h(
         "dl",
         { class: "facts" },
+        h("dt", null, r.parentId > 0n ? "Trained by" : "Published by"),
+        h("dd", { class: "owner" }, who(app, r.owner)),
+        h("dt", null, "Licence"),
+        h("dd", null, m.card.license ?? "not stated"),
+        h("dt", null, "Size"),
+        h("dd", null, size(m.card.sizeBytes)),
         h("dt", null, "Model"),
         h("dd", null, `#${m.id}`, r.frozen ? h("span", { class: "badge danger" }, "frozen") : null),
         h("dt", null, "Generation"),
@@ -61,7 +99,7 @@ function card(m: ModelInfo): HTMLElement {
           { class: "eval" },
           e ? `loss ${loss(e.loss)} · perplexity ${perplexity(e.loss)} · ${e.tokens} tokens` : "not evaluated yet",
         ),
-        h("dt", null, "Declared baseline"),
+        h("dt", null, baselineLabel(m)),
         h("dd", null, r.baselineMetric > 0n ? `loss ${loss(r.baselineMetric)}` : "none"),
         h("dt", null, "Jobs served"),
         h("dd", { class: "served" }, m.served.toString()),
@@ -72,7 +110,12 @@ function card(m: ModelInfo): HTMLElement {
 
 export async function cataloguePage(app: App, main: HTMLElement): Promise<void> {
   const snap = await app.snapshot();
-  const search = h("input", { type: "search", id: "search", placeholder: "name, #id or owner", autocomplete: "off" });
+  const search = h("input", {
+    type: "search",
+    id: "search",
+    placeholder: "name, description, #id or owner",
+    autocomplete: "off",
+  });
   const sort = h(
     "select",
     { id: "sort" },
@@ -82,18 +125,21 @@ export async function cataloguePage(app: App, main: HTMLElement): Promise<void> 
   const count = h("p", { class: "count", "aria-live": "polite" });
   const draw = () => {
     const q = search.value.trim().toLowerCase();
+    const text = (m: ModelInfo) =>
+      [m.name, m.card.description ?? "", m.record.owner, who(app, m.record.owner)].join("\n").toLowerCase();
     const shown = snap.models
-      .filter(
-        (m) =>
-          !q ||
-          m.name.toLowerCase().includes(q) ||
-          `#${m.id}` === q ||
-          m.id.toString() === q ||
-          m.record.owner.toLowerCase().includes(q),
-      )
+      .filter((m) => !q || `#${m.id}` === q || m.id.toString() === q || text(m).includes(q))
       .sort(SORTS[sort.value as SortKey].cmp);
-    fill(list, shown.map(card));
-    fill(count, `${shown.length} of ${snap.models.length} models`);
+    fill(
+      list,
+      shown.map((m) => card(app, m)),
+    );
+    fill(
+      count,
+      shown.length === 0
+        ? `No model matches “${search.value.trim()}”: search by name, description, #id or owner.`
+        : `${shown.length} of ${snap.models.length} models`,
+    );
   };
   search.addEventListener("input", draw);
   sort.addEventListener("change", draw);

@@ -3,9 +3,11 @@
  * receipt, the result (generated text, evaluation table, or the new child model) and a verify button.
  */
 import { ethers } from "ethers";
-import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
+import { benchmarkId, JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
+import { readCard } from "../../../sdk/model-card";
+import { baselineLabel } from "./catalogue";
 import { errorBox, runAction, who, type App } from "../app";
-import type { JobInfo, ModelInfo, ReceiptView } from "../chain";
+import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snapshot } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
@@ -70,20 +72,43 @@ function receiptPanel(app: App, job: JobInfo, r: ReceiptView, model: ModelInfo |
 }
 
 /** What the receipt itself tells, for everyone: the evaluation table or the new child model. */
-function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefined): Child {
+function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefined, snap: Snapshot): Child {
   if (job.kind === JobKind.Evaluate) {
     const base = model?.record.baselineMetric ?? 0n;
     const m = r.metrics;
+    const bench = benchmarkOf(job.params);
     const rows: Child[][] = [
+      ["Benchmark", benchmarkName(snap, bench)],
       ["Loss (nats per token)", loss(m.evalLoss)],
       ["Perplexity", perplexity(m.evalLoss)],
       ["Tokens evaluated", m.evalTokens.toString()],
     ];
-    if (base > 0n) {
-      rows.push(["Declared baseline (loss)", loss(base)]);
+    // The parent on the same data (same input commitment) and the same benchmark: the fair comparison.
+    const parent = model && model.record.parentId > 0n ? snap.byId.get(model.record.parentId.toString()) : undefined;
+    if (parent) {
+      const same = [...snap.jobs.values()].find(
+        (j) =>
+          j.modelId === parent.id &&
+          j.kind === JobKind.Evaluate &&
+          j.receipt &&
+          j.inputHash === job.inputHash &&
+          benchmarkOf(j.params) === bench,
+      );
       rows.push([
-        "Compared with the baseline",
-        m.evalLoss <= base ? `better by ${loss(base - m.evalLoss)}` : `worse by ${loss(m.evalLoss - base)}`,
+        `Parent ${parent.name} (#${parent.id}) on the same data`,
+        same?.receipt
+          ? [
+              `loss ${loss(same.receipt.metrics.evalLoss)} (job ${same.id}): this model is `,
+              compared(m.evalLoss, same.receipt.metrics.evalLoss),
+            ]
+          : "not evaluated on this data yet: evaluate the parent with the same file to compare",
+      ]);
+    }
+    if (base > 0n && model && (model.record.benchmarkId === bench || model.record.parentId > 0n)) {
+      rows.push([baselineLabel(model), loss(base)]);
+      rows.push([
+        model.record.parentId > 0n ? "Compared with the trainer's validation loss" : "Compared with the baseline",
+        compared(m.evalLoss, base),
       ]);
     }
     const others = (model?.evals ?? []).filter((e) => e.jobId !== job.id);
@@ -115,6 +140,21 @@ function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefine
     ];
   }
   return null;
+}
+
+/** "better by 0.1234", "worse by 0.0100", or "equal" (never "worse by 0.0000"); lower loss is better. */
+function compared(value: bigint, reference: bigint): string {
+  if (loss(value) === loss(reference)) return "equal (to 4 decimals)";
+  return value < reference ? `better by ${loss(reference - value)}` : `worse by ${loss(value - reference)}`;
+}
+
+/** A benchmark's name where a request named it (its card), else its id, shortened. */
+function benchmarkName(snap: Snapshot, id: string): string {
+  for (const j of snap.jobs.values()) {
+    const name = readCard(j.inputURI).benchmark;
+    if (name && benchmarkId(name) === id) return name;
+  }
+  return `unnamed (${short(id, 4)})`;
 }
 
 type JobMarketConfig = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["config"]>>;
@@ -309,7 +349,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
 
   const renderDone = (j: JobInfo, r: ReceiptView) => {
     fill(receiptEl, receiptPanel(app, j, r, model()));
-    fill(outcomeEl, publicOutcome(j, r, model()));
+    fill(outcomeEl, publicOutcome(j, r, model(), snap));
     if (isRequester()) {
       if (app.account?.kind === "dev") void fetchResult();
       else {

@@ -4,13 +4,14 @@
  */
 import { ethers } from "ethers";
 import { benchmarkId, RATE_SCALE, TEMPERATURE_SCALE, type JobParams } from "../../../protocol/params";
-import { errorBox, runAction, who, type App } from "../app";
+import { CHAIN_CHANGED, errorBox, runAction, who, type App } from "../app";
 import type { ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
 import { UserError } from "../errors";
-import { KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
+import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import { evalCaption, evalChart, lineageGraph } from "./graphs";
-import { priceText } from "./catalogue";
+import { baselineLabel, priceDetail, size } from "./catalogue";
 
 function section(idAttr: string, title: string, ...children: Child[]): HTMLElement {
   const hid = `${idAttr}-title`;
@@ -35,10 +36,47 @@ function intField(value: number, min: number, max: number): HTMLInputElement {
   return h("input", { type: "number", inputmode: "numeric", min, max, step: 1, value });
 }
 
+/** The model card: description, licence, size and README (a root's from its publisher, a child's from its trainer). */
+function modelCard(m: ModelInfo): HTMLElement {
+  const c = m.card;
+  return h(
+    "section",
+    { class: "panel model-card", "aria-labelledby": "card-title" },
+    h("h2", { id: "card-title" }, "About this model"),
+    h("p", null, c.description ?? "No description was given."),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", null, "Licence"),
+      h("dd", null, c.license ?? "not stated"),
+      h("dt", null, "Size"),
+      h("dd", null, m.record.parentId > 0n && !c.sizeBytes ? "as its parent (same architecture)" : size(c.sizeBytes)),
+    ),
+    c.readme ? h("details", null, h("summary", null, "README"), h("pre", { class: "readme" }, c.readme)) : null,
+  );
+}
+
 function numberOf(input: HTMLInputElement, what: string, min: number, max: number): number {
   const v = Number(input.value);
   if (!Number.isFinite(v) || v < min || v > max) throw new UserError(`${what} must be between ${min} and ${max}.`);
   return v;
+}
+
+/** What a job costs in all, before anything is sent: one datatoken (and what buying it costs) and the fee. */
+function costText(m: ModelInfo, feeText: string): Child {
+  let fee: bigint;
+  try {
+    fee = parseTokens(feeText, "The fee");
+  } catch {
+    return "Total cost: 1 datatoken + the fee (type a fee above).";
+  }
+  const dt = m.exchangePrice ?? m.cheapestListing;
+  return [
+    h("strong", null, "Total cost: "),
+    `1 datatoken + ${tokens(fee)} OCEAN fee`,
+    dt !== undefined ? ` (about ${tokens(dt + fee)} OCEAN if you buy the datatoken at ${tokens(dt)} OCEAN)` : "",
+    ". The datatoken is consumed; the fee is escrowed and refunded if the job fails.",
+  ];
 }
 
 function jobForms(app: App, m: ModelInfo): HTMLElement {
@@ -52,10 +90,12 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     extra: HTMLElement[],
     params: () => JobParams,
     lineEnd = false,
+    inputURI: () => string = () => "",
   ) => {
     const text = h("textarea", { rows: 5, placeholder, name: `${kind}-text` });
     const file = h("input", { type: "file", accept: ".txt,.jsonl,.json,text/plain", name: `${kind}-file` });
     const fee = feeInput();
+    const cost = h("p", { class: "total-cost", "aria-live": "polite" });
     const status = h("div", { class: "status", "aria-live": "polite" });
     const button = h("button", { type: "submit" }, title);
     const form = h(
@@ -67,9 +107,15 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
       field("…or upload a file", file, "A chosen file is used instead of the typed text."),
       extra,
       field("Fee for the worker (OCEAN)", fee, "Escrowed on chain; paid when the job settles, refunded if it fails."),
+      cost,
       button,
       status,
     );
+    const showCost = () => fill(cost, costText(m, fee.value));
+    fee.addEventListener("input", showCost);
+    showCost();
+    // A refusal ("you hold no datatoken") is stale once another action succeeded (a purchase): it goes.
+    document.addEventListener(CHAIN_CHANGED, () => status.querySelector(".error")?.remove());
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       void runAction(
@@ -79,7 +125,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
           const input = await inputOf(file, text, lineEnd);
           const p = params();
           const a = app.actions(say);
-          return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"));
+          return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"), inputURI());
         },
         (jobId) => [`Job ${jobId} is requested. `, h("a", { href: `#/job/${jobId}` }, `Follow job ${jobId}`)],
       ).then((jobId) => {
@@ -89,6 +135,8 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     return form;
   };
 
+  const childName = h("input", { type: "text", name: "child-name", maxlength: CARD_LIMITS.name, autocomplete: "off" });
+  const childAbout = h("textarea", { rows: 2, name: "child-description", maxlength: CARD_LIMITS.description });
   const steps = intField(16, 1, 10_000);
   const lr = h("input", { type: "text", inputmode: "decimal", value: "0.003" });
   const train = make(
@@ -97,7 +145,12 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     "Train this model further on your text. The result is a new child model, yours for 70% of its datatokens and shares.",
     "Training text",
     'Your corpus: plain text, or JSONL records {"text": …}',
-    [field("Training steps", steps), field("Learning rate", lr)],
+    [
+      field("Name of the new model", childName, "Shown on its card and in the lineage; stored with your request."),
+      field("Description of the new model (optional)", childAbout),
+      field("Training steps", steps),
+      field("Learning rate", lr),
+    ],
     () => {
       const rate = Number(lr.value);
       if (!(rate > 0 && rate < 1)) throw new UserError("The learning rate must be between 0 and 1, e.g. 0.003.");
@@ -113,6 +166,8 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         },
       };
     },
+    false,
+    () => cardURI({ name: childName.value, description: childAbout.value }),
   );
 
   const maxTokens = intField(24, 1, 1024);
@@ -164,13 +219,15 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         maxTokens: 1_000_000,
       },
     }),
+    false,
+    () => cardURI({ benchmark: bench.value.trim() || undefined }),
   );
   return h("div", { class: "job-forms" }, train, infer, evaluate);
 }
 
 /** A message shown in a freshly rendered buy panel after an action that re-rendered it. */
 interface Flash {
-  where: "sell" | "own";
+  where: "sell" | "own" | "listings";
   message: Child;
 }
 
@@ -184,7 +241,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
     app.market
       .datatoken(m.record.datatoken)
       .balanceOf(a.address)
-      .then((b) => fill(balance, `You hold ${tokens(b)} datatokens of this model.`))
+      .then((b) => fill(balance, `You hold ${datatokens(b)} of this model.`))
       .catch(() => undefined);
   };
   reload();
@@ -202,7 +259,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
   };
   const flashOf = (where: Flash["where"]) =>
     flash?.where === where ? h("p", { class: "ok flash", tabindex: -1 }, flash.message) : null;
-  parts.push(h("p", null, h("strong", null, "Price: "), priceText(m), ". Each job consumes 1 datatoken."), balance);
+  parts.push(h("p", null, h("strong", null, "Price: "), priceDetail(m), ". Each job consumes 1 datatoken."), balance);
 
   if (m.exchangePrice !== undefined) {
     const amount = h("input", { type: "text", inputmode: "decimal", value: "1", name: "exchange-amount" });
@@ -230,7 +287,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
 
   const listings = snap.listings.filter((l) => l.modelId === m.id);
   const mine = listings.filter((l) => l.seller.toLowerCase() === me);
-  parts.push(h("h3", null, "From holders"));
+  parts.push(h("h3", null, "From holders"), flashOf("listings"));
   if (!listings.length) parts.push(h("p", null, "No holder lists this model's datatokens right now."));
   else {
     const rows = listings.map((l) => {
@@ -258,7 +315,10 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
           status,
           (say) => app.actions(say).buyListing(l.id, parseTokens(amount.value, "The amount")),
           (r) => `Bought for ${tokens(r.cost)} OCEAN.`,
-        ).then((r) => r && reload());
+        ).then(
+          (r) =>
+            r && refresh({ where: "listings", message: `Bought from listing ${l.id} for ${tokens(r.cost)} OCEAN.` }),
+        );
       });
       return [
         `#${l.id}`,
@@ -326,13 +386,13 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
                     button,
                     status,
                     (say) => app.actions(say).cancelListing(l.id),
-                    (r) => `Cancelled: ${tokens(r.returned)} datatokens came back to you.`,
+                    (r) => `Cancelled: ${datatokens(r.returned)} came back to you.`,
                   ).then(
                     (r) =>
                       r &&
                       refresh({
                         where: "own",
-                        message: `Listing ${l.id} is cancelled: ${tokens(r.returned)} datatokens came back to you.`,
+                        message: `Listing ${l.id} is cancelled: ${datatokens(r.returned)} came back to you.`,
                       }),
                   );
                 });
@@ -436,7 +496,9 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
     perplexity(e.loss),
     e.tokens.toString(),
     r.baselineMetric > 0n
-      ? `${e.loss <= r.baselineMetric ? "−" : "+"}${loss(e.loss > r.baselineMetric ? e.loss - r.baselineMetric : r.baselineMetric - e.loss)}`
+      ? loss(e.loss) === loss(r.baselineMetric)
+        ? "equal"
+        : `${e.loss < r.baselineMetric ? "−" : "+"}${loss(e.loss > r.baselineMetric ? e.loss - r.baselineMetric : r.baselineMetric - e.loss)}`
       : "—",
   ]);
   fill(
@@ -457,6 +519,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
       h("dt", null, "Jobs served"),
       h("dd", null, m.served.toString()),
     ),
+    modelCard(m),
     section(
       "lineage",
       "Lineage",
@@ -487,7 +550,10 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
         ? h(
             "p",
             null,
-            `Declared baseline: loss ${loss(r.baselineMetric)} (perplexity ${perplexity(r.baselineMetric)}).`,
+            `${baselineLabel(m)}: loss ${loss(r.baselineMetric)} (perplexity ${perplexity(r.baselineMetric)}).`,
+            r.parentId > 0n
+              ? " The trainer's own figure on its validation split, not a run on a benchmark; compare evaluations with the parent's on the same data."
+              : "",
           )
         : h("p", null, "No baseline was declared."),
       m.evals.length

@@ -8,7 +8,7 @@ import { runAction, type App } from "../app";
 import { field, fill, h } from "../dom";
 import { UserError } from "../errors";
 import { parseTokens } from "../format";
-import type { ModelFile } from "../../../sdk/browser";
+import { CARD_LIMITS, type ModelFile } from "../../../sdk/browser";
 import { MODEL_FILE_NAMES } from "../../../protocol/model-upload";
 
 export async function publishPage(app: App, main: HTMLElement): Promise<void> {
@@ -20,6 +20,13 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
   const bench = h("input", { type: "text", name: "benchmark", placeholder: "e.g. wikitext-2/loss" });
   const baseline = h("input", { type: "text", inputmode: "decimal", name: "baseline", placeholder: "e.g. 3.25" });
   const dataset = h("input", { type: "file", name: "dataset" });
+  const description = h("textarea", { rows: 3, name: "description", maxlength: CARD_LIMITS.description });
+  const license = h("input", {
+    type: "text",
+    name: "license",
+    maxlength: CARD_LIMITS.license,
+    placeholder: "e.g. Apache-2.0",
+  });
   const status = h("div", { class: "status", "aria-live": "polite" });
   const button = h("button", { type: "submit" }, "Publish the model");
   const form = h(
@@ -32,7 +39,7 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       field(
         "Model files",
         files,
-        `Choose every file of a Hugging Face GPT-2 folder (\`npx posthuman model create <folder>\` makes one). Accepted: ${MODEL_FILE_NAMES.join(", ")}; config.json and model.safetensors are required, other files (posthuman.json, a README) are skipped.`,
+        `Choose every file of a Hugging Face GPT-2 folder (\`npx posthuman model create <folder>\` makes one). Accepted: ${MODEL_FILE_NAMES.join(", ")}; config.json and model.safetensors are required, other files (posthuman.json, a README) are not uploaded; a README.md becomes the model card's README.`,
       ),
     ),
     h(
@@ -40,6 +47,8 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       null,
       h("legend", null, "On the market"),
       field("Name", name),
+      field("Description", description, "What the model is for and what it was trained on: shown on its card."),
+      field("Licence", license, "Under which terms buyers may use what the model generates."),
       field("Symbol (optional)", symbol, "Up to 11 letters; derived from the name when empty."),
       field("Price of one datatoken (OCEAN)", price, "Sold on Ocean's fixed-rate exchange; each job consumes one."),
       field("Datatokens minted to you", supply),
@@ -80,21 +89,31 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
         }
         const data = dataset.files?.[0];
         const n = name.value.trim();
-        return app.actions(say).publish(modelFiles, {
-          name: n,
-          symbol:
-            symbol.value.trim() ||
-            n
-              .replace(/[^A-Za-z0-9]/g, "")
-              .slice(0, 8)
-              .toUpperCase() ||
-            "PHM",
-          dataHash: data ? ethers.sha256(new Uint8Array(await data.arrayBuffer())) : ethers.ZeroHash,
-          metadataURI: "",
-          baseline: base,
-          pricing: { kind: "FixedRate", rate: parseTokens(price.value, "The price") },
-          initialSupply: supply.value.trim() === "0" ? 0n : parseTokens(supply.value, "The supply"),
-        });
+        const readme = modelFiles.find((f) => /^readme(\.md|\.txt)?$/i.test(f.name));
+        const card = {
+          description: description.value,
+          license: license.value,
+          readme: readme ? new TextDecoder().decode(readme.bytes.slice(0, 8 * CARD_LIMITS.readme)) : undefined,
+        };
+        return app.actions(say).publish(
+          modelFiles,
+          {
+            name: n,
+            symbol:
+              symbol.value.trim() ||
+              n
+                .replace(/[^A-Za-z0-9]/g, "")
+                .slice(0, 8)
+                .toUpperCase() ||
+              "PHM",
+            dataHash: data ? ethers.sha256(new Uint8Array(await data.arrayBuffer())) : ethers.ZeroHash,
+            metadataURI: "",
+            baseline: base,
+            pricing: { kind: "FixedRate", rate: parseTokens(price.value, "The price") },
+            initialSupply: supply.value.trim() === "0" ? 0n : parseTokens(supply.value, "The supply"),
+          },
+          card,
+        );
       },
       (r) => [
         `Model ${r.modelId} is published. `,

@@ -6,6 +6,34 @@ import { JobStatus } from "../../../protocol/params";
 import { who, type App } from "../app";
 import { fill, h, table } from "../dom";
 import { KIND_LABEL, short, STATUS_LABEL } from "../format";
+import type { JobInfo, Snapshot } from "../chain";
+
+/** The connected account's own jobs, newest first, each a link to its page (progress, result, receipt). */
+function myJobs(app: App, jobs: JobInfo[], snap: Snapshot): HTMLElement | null {
+  const me = app.account?.address.toLowerCase();
+  if (!me) return null;
+  const mine = jobs.filter((j) => j.requester.toLowerCase() === me);
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "my-jobs-title", id: "my-jobs" },
+    h("h2", { id: "my-jobs-title" }, "Your jobs"),
+    mine.length
+      ? h(
+          "ul",
+          { class: "my-jobs" },
+          mine.map((j) =>
+            h(
+              "li",
+              null,
+              h("a", { href: `#/job/${j.id}` }, `Job ${j.id}`),
+              ` · ${KIND_LABEL[j.kind]} on ${snap.byId.get(j.modelId.toString())?.name ?? `model #${j.modelId}`} · `,
+              h("span", { class: "state" }, STATUS_LABEL[j.status]),
+            ),
+          ),
+        )
+      : h("p", null, "You have requested no job yet: open a model and run one."),
+  );
+}
 
 export async function receiptsPage(app: App, main: HTMLElement): Promise<void> {
   const snap = await app.snapshot();
@@ -17,8 +45,9 @@ export async function receiptsPage(app: App, main: HTMLElement): Promise<void> {
     h(
       "p",
       { class: "lead" },
-      "Every job leaves a receipt on chain: the weights root of the model that served it, the hash of its input and of its output, the runtime and the seed. Open a job to verify its receipt.",
+      "Your jobs first, then every job's receipt. Every job leaves a receipt on chain: the weights root of the model that served it, the hash of its input and of its output, the runtime and the seed. Open a job to verify its receipt.",
     ),
+    myJobs(app, jobs, snap),
     jobs.length
       ? table(
           "All jobs",

@@ -1,0 +1,111 @@
+/**
+ * Following a job from the SDK's core: everything known about it, and waiting for its receipt with the worker's
+ * progress, or the reason it ended without one. Browser-safe.
+ */
+import { JobStatus } from "../protocol/params";
+import { failReasonName } from "../protocol/job-spec";
+import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
+import { SdkError } from "./errors";
+import type { JobRecord, OnChainReceipt } from "./job-market";
+
+function failHint(name: string, modelId: bigint): string {
+  if (name === "MODEL_UNAVAILABLE")
+    return `the worker has not got model ${modelId}'s weights: its publisher must upload the model folder to the worker`;
+  if (name.startsWith("DATASET_") || name.startsWith("PROMPT") || name === "PARAMS_INVALID")
+    return "fix the input or the params and request again (the fee was refunded; the datatoken was consumed)";
+  if (name === "INPUT_MISSING") return "the input never reached the worker: request again and upload the input";
+  return "the fee was refunded; the worker's operator has the details in its logs";
+}
+
+/** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
+export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<JobOverview> {
+  const job = await ph.jobs.get(jobId);
+  const out: JobOverview = { job, receipt: await ph.jobs.receipt(jobId) };
+  try {
+    out.worker = (await ph.worker.jobStatus(jobId)) as unknown as Record<string, unknown>;
+  } catch {
+    out.worker = undefined;
+  }
+  if (job.status === "Failed") {
+    const [log] = await ph.jobs.contract.queryFilter(ph.jobs.contract.filters.JobFailed(jobId), ph.book.startBlock);
+    const reason = log ? Number(log.args.reason) : 0;
+    out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
+  }
+  return out;
+}
+
+/**
+ * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
+ * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
+ * when its deadline passes unclaimed.
+ */
+export async function followJob(
+  ph: PostHumanCore,
+  jobId: bigint,
+  o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number } = {},
+): Promise<OnChainReceipt> {
+  const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+  for (;;) {
+    const job = await ph.jobs.get(jobId);
+    const status = JobStatus[job.status];
+    if (status === JobStatus.Submitted || status === JobStatus.Challenged || status === JobStatus.Settled) {
+      const r = await ph.jobs.receipt(jobId);
+      if (r) return r;
+    }
+    await refuseEnded(ph, jobId, job);
+    if (o.onProgress) {
+      let state: string | undefined;
+      let progress: FollowProgress["progress"];
+      try {
+        const s = await ph.worker.jobStatus(jobId);
+        state = s.state;
+        progress = s.progress ?? null;
+      } catch {
+        state = undefined;
+      }
+      o.onProgress({ status: job.status, state, progress });
+    }
+    if (Date.now() > end)
+      throw new SdkError("JOB_TIMEOUT", `Job ${jobId} has no receipt yet; it is ${job.status}.`, "look again later", {
+        data: { jobId },
+      });
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+  }
+}
+
+/** Throws the SdkError of a job that ended, or passed its deadline, without a receipt. */
+async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Promise<void> {
+  const status = JobStatus[job.status];
+  if (status === JobStatus.Slashed)
+    throw new SdkError(
+      "JOB_ENDED",
+      `Job ${jobId}'s receipt was proved wrong: the worker was slashed, the fee refunded.`,
+    );
+  if (status === JobStatus.Failed) {
+    const { failure, worker } = await jobOverview(ph, jobId);
+    const name = failure?.name ?? "unknown";
+    const message = (worker?.error as { message?: string } | null | undefined)?.message;
+    throw new SdkError(
+      "JOB_ENDED",
+      `Job ${jobId} failed: ${name}${message ? ` (${message})` : ""}.`,
+      failHint(name, job.modelId),
+      {
+        data: { jobId, reason: name },
+      },
+    );
+  }
+  if (status === JobStatus.Cancelled || status === JobStatus.Reclaimed)
+    throw new SdkError(
+      "JOB_ENDED",
+      `Job ${jobId} was ${job.status.toLowerCase()}: its fee went back to the requester.`,
+    );
+  // The deadline is the chain's time, not this machine's.
+  const now = BigInt((await ph.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+  if (now > job.deadline)
+    throw new SdkError(
+      "JOB_TIMEOUT",
+      `Job ${jobId} passed its deadline without a receipt (${job.status === "Open" ? "no worker claimed it" : "its worker did not deliver"}).`,
+      "reclaim it: the fee comes back, and the claimant's collateral is slashed",
+      { data: { jobId, reclaimable: true } },
+    );
+}

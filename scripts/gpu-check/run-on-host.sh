@@ -101,7 +101,7 @@ export POSTHUMAN_TORCH_SCRIPT="$P/executor/pytorch/run.py" POSTHUMAN_TORCH_PYTHO
 first=1
 for c in $CONFIGS; do
   wait "${PREP[$c]}"; log "prepare $c: $(cut -c1-300 "$O/prepare-$c.jsonl")"
-  [[ $STEPS == *,webgpu,* ]] && step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
+  [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-infer,* ]] && step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
   if [ -f "$P/executor/pytorch/run.py" ] && [[ $STEPS == *,executor,* ]]; then
     step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"
   fi

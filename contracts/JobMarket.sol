@@ -29,6 +29,8 @@ contract JobMarket is JobMarketBase, EIP712 {
     uint256 private constant _BPS = 10_000;
     /// @dev An Ocean order always consumes exactly one datatoken.
     uint256 private constant _ONE_DATATOKEN = 1e18;
+    /// @dev EIP-712 type hash of the worker's input acknowledgement (folded at compile time: no string at run time).
+    // solhint-disable-next-line gas-small-strings
     bytes32 private constant _INPUT_RECEIVED_TYPEHASH = keccak256("InputReceived(uint256 jobId,bytes32 inputHash)");
 
     IModelRegistry private immutable _registry;

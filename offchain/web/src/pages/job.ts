@@ -157,6 +157,38 @@ function benchmarkName(snap: Snapshot, id: string): string {
   return `unnamed (${short(id, 4)})`;
 }
 
+/** The job's state as the page polls it: status, steps, the worker's progress, or why it ended. */
+function liveStatus(cur: JobInfo, workerView: JobStatusView | undefined, workerError: unknown, progress: Child): Child {
+  const failure = workerView?.error;
+  return [
+    h("p", { class: "state" }, h("strong", null, "Status: "), STATUS_LABEL[cur.status]),
+    stepList(cur.status, workerView, cur.receipt),
+    cur.receipt || FAILED.has(cur.status) ? null : progress,
+    workerError ? errorBox(workerError, "Progress unavailable:") : null,
+    FAILED.has(cur.status)
+      ? h(
+          "div",
+          { class: "error", role: "alert" },
+          h("p", { class: "error-title" }, `The job ended without a result (${STATUS_LABEL[cur.status]}).`),
+          failure ? h("p", null, `The worker says: ${failure.code} — ${failure.message}`) : null,
+          h(
+            "p",
+            { class: "error-fix" },
+            h("strong", null, "What now: "),
+            "the fee went back to you. Fix the input and request a new job.",
+          ),
+        )
+      : null,
+    cur.status === JobStatus.Submitted
+      ? h(
+          "p",
+          { class: "hint" },
+          "The receipt can be challenged while its window is open (see “Challenge the receipt”); the job then settles and the worker is paid.",
+        )
+      : null,
+  ];
+}
+
 type JobMarketConfig = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["config"]>>;
 type OnChainJob = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["getJob"]>>;
 
@@ -267,6 +299,49 @@ function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>)
   return { el, update };
 }
 
+/** The job page's frame: where it belongs, who asked, and the panels the polling fills. */
+function jobLayout(
+  app: App,
+  job: JobInfo,
+  model: ModelInfo | undefined,
+  isRequester: boolean,
+  el: Record<"live" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
+): Child {
+  const { live, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
+  return [
+    h(
+      "p",
+      { class: "crumbs" },
+      h("a", { href: `#/model/${job.modelId}` }, model?.name ?? `Model ${job.modelId}`),
+      " / ",
+      `job ${job.id}`,
+    ),
+    h("h1", { tabindex: -1 }, `Job ${job.id}: ${KIND_LABEL[job.kind]} on ${model?.name ?? `model ${job.modelId}`}`),
+    h(
+      "p",
+      null,
+      `Requested by ${who(app, job.requester)} for a fee of ${tokens(job.fee)} OCEAN.`,
+      isRequester ? " You requested it." : "",
+    ),
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "status-title" },
+      h("h2", { id: "status-title" }, "Progress"),
+      live,
+    ),
+    receiptEl,
+    challengeEl,
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "outcome-title", id: "outcome" },
+      h("h2", { id: "outcome-title" }, "Result"),
+      outcomeEl,
+      resultEl,
+    ),
+    verifyEl,
+  ];
+}
+
 export async function jobPage(app: App, main: HTMLElement, params: string[]): Promise<() => void> {
   if (!/^\d+$/.test(params[0] ?? "")) throw new UserError(`"${params[0]}" is not a job id.`);
   const jobId = BigInt(params[0]);
@@ -293,36 +368,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
 
   fill(
     main,
-    h(
-      "p",
-      { class: "crumbs" },
-      h("a", { href: `#/model/${job.modelId}` }, model()?.name ?? `Model ${job.modelId}`),
-      " / ",
-      `job ${jobId}`,
-    ),
-    h("h1", { tabindex: -1 }, `Job ${jobId}: ${KIND_LABEL[job.kind]} on ${model()?.name ?? `model ${job.modelId}`}`),
-    h(
-      "p",
-      null,
-      `Requested by ${who(app, job.requester)} for a fee of ${tokens(job.fee)} OCEAN.`,
-      isRequester() ? " You requested it." : "",
-    ),
-    h(
-      "section",
-      { class: "panel", "aria-labelledby": "status-title" },
-      h("h2", { id: "status-title" }, "Progress"),
-      live,
-    ),
-    receiptEl,
-    challengeEl,
-    h(
-      "section",
-      { class: "panel", "aria-labelledby": "outcome-title", id: "outcome" },
-      h("h2", { id: "outcome-title" }, "Result"),
-      outcomeEl,
-      resultEl,
-    ),
-    verifyEl,
+    jobLayout(app, job, model(), isRequester(), { live, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl }),
   );
 
   const fetchResult = async () => {
@@ -400,35 +446,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
       job = snap.jobs.get(jobId.toString()) ?? j;
     }
     const cur = job as JobInfo;
-    const failure = workerView?.error;
-    fill(
-      live,
-      h("p", { class: "state" }, h("strong", null, "Status: "), STATUS_LABEL[cur.status]),
-      stepList(cur.status, workerView, cur.receipt),
-      cur.receipt || FAILED.has(cur.status) ? null : progressView(workerView, elapsed(), trace),
-      workerError ? errorBox(workerError, "Progress unavailable:") : null,
-      FAILED.has(cur.status)
-        ? h(
-            "div",
-            { class: "error", role: "alert" },
-            h("p", { class: "error-title" }, `The job ended without a result (${STATUS_LABEL[cur.status]}).`),
-            failure ? h("p", null, `The worker says: ${failure.code} — ${failure.message}`) : null,
-            h(
-              "p",
-              { class: "error-fix" },
-              h("strong", null, "What now: "),
-              "the fee went back to you. Fix the input and request a new job.",
-            ),
-          )
-        : null,
-      cur.status === JobStatus.Submitted
-        ? h(
-            "p",
-            { class: "hint" },
-            "The receipt can be challenged while its window is open (see “Challenge the receipt”); the job then settles and the worker is paid.",
-          )
-        : null,
-    );
+    fill(live, liveStatus(cur, workerView, workerError, progressView(workerView, elapsed(), trace)));
     if (cur.receipt && !shown) {
       shown = true;
       renderDone(cur, cur.receipt);

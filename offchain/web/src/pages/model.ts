@@ -5,7 +5,7 @@
 import { ethers } from "ethers";
 import { benchmarkId, RATE_SCALE, TEMPERATURE_SCALE, type JobParams } from "../../../protocol/params";
 import { CHAIN_CHANGED, errorBox, runAction, who, type App } from "../app";
-import type { ModelInfo, Snapshot } from "../chain";
+import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
 import { UserError } from "../errors";
 import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
@@ -231,6 +231,62 @@ interface Flash {
   message: Child;
 }
 
+/** "Your listings": the account's open listings of the model, each with a cancel button. */
+function ownListings(
+  app: App,
+  m: ModelInfo,
+  mine: ListingInfo[],
+  ownFlash: Child,
+  refresh: (next: Flash) => Promise<void>,
+): HTMLElement {
+  return h(
+    "div",
+    { class: "own-listings" },
+    h("h3", null, "Your listings"),
+    ownFlash,
+    mine.length
+      ? [
+          h(
+            "p",
+            { class: "hint" },
+            m.record.frozen
+              ? "This model is frozen: your listings can no longer be bought. Cancel them to get your datatokens back."
+              : "The market holds these datatokens for you. Cancel a listing to get back what is left in it.",
+          ),
+          table(
+            "Your open listings",
+            ["Listing", "Left (held by the market)", "Price each", "Cancel"],
+            mine.map((l) => {
+              const status = h("div", { class: "status", "aria-live": "polite" });
+              const button = h("button", { type: "button", class: "small secondary" }, `Cancel listing ${l.id}`);
+              button.addEventListener("click", () => {
+                void runAction(
+                  button,
+                  status,
+                  (say) => app.actions(say).cancelListing(l.id),
+                  (r) => `Cancelled: ${datatokens(r.returned)} came back to you.`,
+                ).then(
+                  (r) =>
+                    r &&
+                    refresh({
+                      where: "own",
+                      message: `Listing ${l.id} is cancelled: ${datatokens(r.returned)} came back to you.`,
+                    }),
+                );
+              });
+              return [
+                `#${l.id}`,
+                tokens(l.remaining),
+                `${tokens(l.pricePerToken)} OCEAN`,
+                h("div", { class: "inline", "data-own-listing": l.id.toString() }, button, status),
+              ];
+            }),
+          ),
+        ]
+      : h("p", null, "You have no open listing of this model."),
+  );
+}
+
 function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLElement {
   const parts: Child[] = [];
   const me = app.account?.address.toLowerCase();
@@ -360,55 +416,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
   parts.push(sell);
 
   const ownFlash = flashOf("own");
-  if (mine.length || ownFlash) {
-    const own = h(
-      "div",
-      { class: "own-listings" },
-      h("h3", null, "Your listings"),
-      ownFlash,
-      mine.length
-        ? [
-            h(
-              "p",
-              { class: "hint" },
-              m.record.frozen
-                ? "This model is frozen: your listings can no longer be bought. Cancel them to get your datatokens back."
-                : "The market holds these datatokens for you. Cancel a listing to get back what is left in it.",
-            ),
-            table(
-              "Your open listings",
-              ["Listing", "Left (held by the market)", "Price each", "Cancel"],
-              mine.map((l) => {
-                const status = h("div", { class: "status", "aria-live": "polite" });
-                const button = h("button", { type: "button", class: "small secondary" }, `Cancel listing ${l.id}`);
-                button.addEventListener("click", () => {
-                  void runAction(
-                    button,
-                    status,
-                    (say) => app.actions(say).cancelListing(l.id),
-                    (r) => `Cancelled: ${datatokens(r.returned)} came back to you.`,
-                  ).then(
-                    (r) =>
-                      r &&
-                      refresh({
-                        where: "own",
-                        message: `Listing ${l.id} is cancelled: ${datatokens(r.returned)} came back to you.`,
-                      }),
-                  );
-                });
-                return [
-                  `#${l.id}`,
-                  tokens(l.remaining),
-                  `${tokens(l.pricePerToken)} OCEAN`,
-                  h("div", { class: "inline", "data-own-listing": l.id.toString() }, button, status),
-                ];
-              }),
-            ),
-          ]
-        : h("p", null, "You have no open listing of this model."),
-    );
-    parts.push(own);
-  }
+  if (mine.length || ownFlash) parts.push(ownListings(app, m, mine, ownFlash, refresh));
   const panel = section("buy", "Buy datatokens", parts);
   return panel;
 }

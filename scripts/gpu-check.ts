@@ -11,7 +11,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildPayload } from "./gpu-check/payload";
+import { buildPayload } from "../offchain/bench/gpu-payload";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -8,7 +8,7 @@ import {
   PAYLOAD_LIMIT_BYTES,
   REQUIRED_FILES,
   runtimeModuleFiles,
-} from "../../scripts/gpu-check/payload";
+} from "../../offchain/bench/gpu-payload";
 import { tmpDir } from "./helpers";
 
 function fakePayload(extra: Record<string, number> = {}): string {

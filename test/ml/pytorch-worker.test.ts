@@ -172,7 +172,9 @@ describe("worker with the PyTorch executor: configuration, start-up, and a train
       const child = await w.ph.registry.getModel(job.childModelId);
       expect(child.weightsRoot).to.equal(receipt.childWeightsRoot);
       expect(worker.jobs.treeOf(child.weightsRoot)).to.be.a("string");
-      const result = JSON.parse((await rw.client.result(w.wallet("bob"), jobId)).toString()) as { lossCurve: number[] };
+      const result = JSON.parse(Buffer.from(await rw.client.result(w.wallet("bob"), jobId)).toString()) as {
+        lossCurve: number[];
+      };
       expect(result.lossCurve).to.have.length(3);
 
       // `job verify` picks the runtime the receipt names (PyTorch here) and reproduces the child byte for byte.

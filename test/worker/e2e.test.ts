@@ -75,7 +75,7 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
     expect(await w.ocean.oceanToken.balanceOf(w.address("worker"))).to.be.greaterThan(before);
     const result = await rw.client.result(w.wallet("derek"), jobId);
     expect(sha256Hex(result)).to.equal(row.output_hash);
-    const doc = JSON.parse(result.toString()) as { generations: { text: string }[] };
+    const doc = JSON.parse(Buffer.from(result).toString()) as { generations: { text: string }[] };
     expect(doc.generations).to.have.length(2);
     await expect(rw.client.result(w.wallet("elena"), jobId)).to.be.rejectedWith(/requester/);
   });

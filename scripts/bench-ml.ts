@@ -14,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as tfTypes from "@tensorflow/tfjs-core";
 import type { onnx as onnxTypes } from "onnx-proto";
+import { PRESETS } from "../offchain/ml/config";
 import { printFigures, writeFigures, type BenchFigure } from "./lib/bench";
 
 export type { BenchFigure };
@@ -50,6 +51,15 @@ const PLAN = {
     evalStride: 64,
   },
 } as const;
+
+const PROMPTS = [
+  "The lighthouse keeper on the northern cape",
+  "In spring the fog came in",
+  "His daughter repaired clocks",
+  "The engineers were polite",
+];
+
+const tokensFile = (modelDir: string): string => `${modelDir}-tokens.json`;
 
 const MATMUL_SHAPES: Array<[number, number, number]> = [
   [512, 768, 768],
@@ -143,6 +153,15 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   if (task.phase === "create") {
     const t0 = Date.now();
     const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
+    // The same tokens for the PyTorch reference (bench/torch-reference.py).
+    const tok = ml.loadCheckpoint(task.dir).tokenizer;
+    fs.writeFileSync(
+      tokensFile(task.dir),
+      JSON.stringify({
+        tokens: tok.encode(fs.readFileSync(CORPUS, "utf8")),
+        prompts: PROMPTS.map((p) => tok.encode(p)),
+      }),
+    );
     return {
       figures: { seconds: (Date.now() - t0) / 1000, params: m.params },
       params: { weightsRoot: m.weightsRoot },
@@ -196,12 +215,7 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   }
   if (task.phase === "generate") {
     const opts = { cacheDir: task.cacheDir };
-    const prompts = [
-      "The lighthouse keeper on the northern cape",
-      "In spring the fog came in",
-      "His daughter repaired clocks",
-      "The engineers were polite",
-    ].slice(0, plan.gen.prompts);
+    const prompts = PROMPTS.slice(0, plan.gen.prompts);
     await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
     const t0 = performance.now();
     const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
@@ -250,6 +264,42 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   };
 }
 
+/** The PyTorch CPU reference (bench/torch-reference.py) on the same model folder, tokens, batch and context. */
+const PYTHON = process.env.BENCH_TORCH_PYTHON ?? "/usr/bin/python3";
+export const BENCH_THREADS = 2;
+
+interface TorchResult {
+  tokensPerSec: number;
+  peakRssBytes: number;
+  torch: string;
+  threads: number;
+  [k: string]: unknown;
+}
+
+function runTorch(task: Record<string, unknown>): Promise<TorchResult | null> {
+  return new Promise((resolve) => {
+    const script = path.join(ROOT, "bench", "torch-reference.py");
+    const proc = spawn(PYTHON, [script, JSON.stringify({ threads: BENCH_THREADS, ...task })], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    proc.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const fail = (why: string): void => {
+      console.warn(`  (PyTorch reference ${String(task.phase)} skipped: ${why})`);
+      resolve(null);
+    };
+    proc.on("error", (e) => fail(`${PYTHON}: ${e.message}`));
+    proc.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("TORCH_RESULT "));
+      if (code !== 0 || !line) return fail(`exit ${code}: ${err.slice(-500)}`);
+      resolve(JSON.parse(line.slice("TORCH_RESULT ".length)) as TorchResult);
+    });
+  });
+}
+
 function runChild(task: Task): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
@@ -296,6 +346,7 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
       const dir = path.join(work, config);
       const cacheDir = path.join(work, "cache");
       const created = await runChild({ phase: "create", config, dir });
+      const plan = PLAN[config];
       const label = config === "tiny" ? "tiny (2 layers, width 64)" : "GPT-2 small (12 layers, width 768)";
       const base = { config, parameters: created.figures.params };
       const tr = await runChild({ phase: "train", config, dir });
@@ -340,6 +391,44 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
       });
       add("generation", gen, peaks.ort, "onnxruntime");
       add("evaluation", ev, peaks.ort, "onnxruntime", { processedTokensPerSec: ev.figures.processedTokensPerSec });
+
+      // The PyTorch CPU reference, same model folder, tokens, batch, context and thread count; then the ratios.
+      const ref = { modelDir: dir, tokensFile: tokensFile(dir) };
+      const refs: Array<[string, PhaseResult, TorchResult | null]> = [
+        ["train", tr, await runTorch({ ...ref, phase: "train", lr: 1e-4, ...plan.train })],
+        [
+          "evaluation",
+          ev,
+          await runTorch({ ...ref, phase: "evaluate", contextLength: plan.evalCtx, stride: plan.evalStride }),
+        ],
+        [
+          "generation",
+          gen,
+          await runTorch({
+            ...ref,
+            phase: "generate",
+            maxNewTokens: plan.gen.maxNewTokens,
+            eosTokenId: PRESETS[config].eos_token_id,
+            prompts: plan.gen.prompts,
+          }),
+        ],
+      ];
+      for (const [what, ours, torch] of refs) {
+        if (!torch) continue;
+        const p = { ...base, torch: torch.torch, threads: torch.threads, engine: "pytorch-cpu" };
+        figures.push({
+          name: `${what} tokens/s, PyTorch CPU reference, ${label}`,
+          value: torch.tokensPerSec,
+          unit: "tokens/s",
+          params: { ...p, peakRssMiB: torch.peakRssBytes / 2 ** 20 },
+        });
+        figures.push({
+          name: `${what} vs PyTorch CPU`,
+          value: ours.figures.tokensPerSec / torch.tokensPerSec,
+          unit: "ratio",
+          params: { ...p, ours: ours.figures.tokensPerSec, pytorch: torch.tokensPerSec },
+        });
+      }
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

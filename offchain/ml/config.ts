@@ -195,3 +195,9 @@ export function hfConfigJson(c: Gpt2Config): Record<string, unknown> {
     vocab_size: c.vocab_size,
   };
 }
+
+/**
+ * onnxruntime intra-op threads when none are given (serving, evaluation, training): both cores of the 2-core
+ * machines this runtime is measured on. Part of the runtime id: results are reproducible for a fixed count.
+ */
+export const DEFAULT_THREADS = 2;

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { configHash as configHashOfDir, loadCheckpoint, readConfig, weightsRoot } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, ModelLimits } from "./config";
+import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device } from "./device";
 import { ML_ERROR_CODES, MlError, MlErrorCode } from "./errors";
@@ -57,7 +57,7 @@ export interface Executor {
   run(job: ExecJob): Promise<ExecResult>;
 }
 
-export const RUNTIME_VERSION = "posthuman-ml-1";
+export const RUNTIME_VERSION = "posthuman-ml-2";
 
 const seedSchema = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(200)]);
 
@@ -173,7 +173,7 @@ function packageVersion(name: string): string {
 
 export interface BuiltinSettings {
   device?: Device;
-  /** onnxruntime threads for inference and evaluation (default 1). */
+  /** onnxruntime threads for inference and evaluation (default DEFAULT_THREADS = 2). */
   threads?: number;
   cacheDir?: string;
   modelLimits?: ModelLimits;
@@ -195,7 +195,7 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
         "onnxruntime-node": packageVersion("onnxruntime-node"),
         node: process.versions.node.split(".")[0],
       },
-      settings: { device: s.device ?? "cpu", threads: s.threads ?? 1, trainBackend: "tfjs-wasm" },
+      settings: { device: s.device ?? "cpu", threads: s.threads ?? DEFAULT_THREADS, trainBackend: "tfjs-wasm" },
     }),
   );
 }
@@ -625,7 +625,7 @@ export function builtinProcessExecutor(
 ): ExternalExecutor {
   const env: Record<string, string> = {
     POSTHUMAN_ML_DEVICE: settings.device ?? "cpu",
-    POSTHUMAN_ML_THREADS: String(settings.threads ?? 1),
+    POSTHUMAN_ML_THREADS: String(settings.threads ?? DEFAULT_THREADS),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;
   if (RUN_JOB_SCRIPT.endsWith(".ts")) {

@@ -173,7 +173,7 @@ function packageVersion(name: string): string {
 
 export interface BuiltinSettings {
   device?: Device;
-  /** onnxruntime threads for inference and evaluation (default DEFAULT_THREADS = 2). */
+  /** onnxruntime threads for training, inference and evaluation (default DEFAULT_THREADS = 2). */
   threads?: number;
   cacheDir?: string;
   modelLimits?: ModelLimits;
@@ -190,12 +190,10 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
       runtime: RUNTIME_VERSION,
       versions: {
         "@huggingface/transformers": packageVersion("@huggingface/transformers"),
-        "@tensorflow/tfjs-backend-wasm": packageVersion("@tensorflow/tfjs-backend-wasm"),
-        "@tensorflow/tfjs-core": packageVersion("@tensorflow/tfjs-core"),
         "onnxruntime-node": packageVersion("onnxruntime-node"),
         node: process.versions.node.split(".")[0],
       },
-      settings: { device: s.device ?? "cpu", threads: s.threads ?? DEFAULT_THREADS, trainBackend: "tfjs-wasm" },
+      settings: { device: s.device ?? "cpu", threads: s.threads ?? DEFAULT_THREADS, trainBackend: "onnxruntime" },
     }),
   );
 }
@@ -240,7 +238,7 @@ function inputDigests(files: Array<{ name: string; file: string }>): Array<{ nam
   });
 }
 
-/** Runs jobs in this process: tfjs-wasm training, transformers.js/onnxruntime inference and evaluation. */
+/** Runs jobs in this process: training, inference and evaluation on onnxruntime. */
 export class BuiltinExecutor implements Executor {
   readonly id = "builtin";
   readonly runtimeId: string;
@@ -282,6 +280,7 @@ export class BuiltinExecutor implements Executor {
         signal: job.signal,
         datasetLimits,
         modelLimits,
+        threads: s.threads,
       });
       const metrics: ExecMetrics = {
         trainLossBefore: r.trainLossBefore,

@@ -1,8 +1,10 @@
 /**
  * Model-runtime benchmark: train, generation and evaluation tokens/s for the tiny config (2 layers,
  * width 64) and GPT-2 small (12 layers, width 768; a few steps), each with the FLOP/s it reaches as a
- * fraction of the matrix-multiply FLOP/s measured in the same run on the same engine (tfjs-wasm for
- * training, onnxruntime for generation and evaluation), and the peak memory of each phase.
+ * fraction of onnxruntime's matrix-multiply FLOP/s measured in the same run with the same 2 threads
+ * (the tfjs-wasm peak is kept as a figure), the peak memory of each phase, and the same work done by a
+ * PyTorch CPU reference (bench/torch-reference.py, /usr/bin/python3, 2 threads) with each ratio
+ * ("train vs PyTorch CPU", "evaluation vs PyTorch CPU", "generation vs PyTorch CPU").
  *
  * Each phase runs in its own child process so that its peak RSS is its own.
  *   npx hardhat run scripts/bench-ml.ts          (writes bench/results/ml.json)
@@ -45,7 +47,7 @@ const PLAN = {
     evalStride: 32,
   },
   small: {
-    train: { batchSize: 2, contextLength: 128, steps: 3 },
+    train: { batchSize: 4, contextLength: 128, steps: 3 },
     gen: { prompts: 1, maxNewTokens: 32 },
     evalCtx: 128,
     evalStride: 64,
@@ -114,39 +116,44 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         },
       }),
     ).finish();
-    const session = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-    });
-    let ortBest = 0;
-    const ortShape: Record<string, number> = {};
-    for (const [m, k, n] of MATMUL_SHAPES) {
-      const feeds = {
-        A: new ort.Tensor(
-          "float32",
-          Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
-          [m, k],
-        ),
-        B: new ort.Tensor(
-          "float32",
-          Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
-          [k, n],
-        ),
-      };
-      await session.run(feeds);
-      const reps = 5;
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < reps; i++) await session.run(feeds);
-      const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-      const gf = (reps * 2 * m * k * n) / sec;
-      ortShape[`${m}x${k}x${n}`] = gf;
-      ortBest = Math.max(ortBest, gf);
-    }
-    await session.release();
+    const ortPeak = async (threads: number): Promise<[number, Record<string, number>]> => {
+      const session = await ort.InferenceSession.create(model, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+      });
+      let best = 0;
+      const byShape: Record<string, number> = {};
+      for (const [m, k, n] of MATMUL_SHAPES) {
+        const feeds = {
+          A: new ort.Tensor(
+            "float32",
+            Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
+            [m, k],
+          ),
+          B: new ort.Tensor(
+            "float32",
+            Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
+            [k, n],
+          ),
+        };
+        await session.run(feeds);
+        const reps = 5;
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < reps; i++) await session.run(feeds);
+        const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+        const gf = (reps * 2 * m * k * n) / sec;
+        byShape[`${m}x${k}x${n}`] = gf;
+        best = Math.max(best, gf);
+      }
+      await session.release();
+      return [best, byShape];
+    };
+    const [ortBest, ortShape] = await ortPeak(1);
+    const [ort2Best, ort2Shape] = await ortPeak(BENCH_THREADS);
     return {
-      figures: { tfjs: tfBest, ort: ortBest },
-      params: { tfjsByShape: tfShape, ortByShape: ortShape },
+      figures: { tfjs: tfBest, ort: ortBest, ort2: ort2Best },
+      params: { tfjsByShape: tfShape, ortByShape: ortShape, ort2ByShape: ort2Shape },
       peakRssBytes: peak(),
     };
   }
@@ -170,11 +177,9 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   }
   const plan = PLAN[task.config];
   const c = ml.PRESETS[task.config];
-  const { forwardFlops } = await import("../offchain/ml/gpt2-tf");
+  const { forwardFlops } = await import("../offchain/ml/config");
   if (task.phase === "train") {
-    const { tf } = await import("../offchain/ml/tf-backend");
     const stamps: number[] = [];
-    let heapPeak = 0;
     const r = await ml.trainModel({
       modelDir: task.dir,
       outDir: path.join(path.dirname(task.dir), `${task.config}-trained`),
@@ -185,12 +190,9 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       warmupSteps: 0,
       evalWindows: 1,
       validationFraction: 0.2,
+      threads: BENCH_THREADS,
       onProgress: (p) => {
-        if (p.phase === "train") {
-          stamps.push(performance.now());
-          const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
-          heapPeak = Math.max(heapPeak, heap);
-        }
+        if (p.phase === "train") stamps.push(performance.now());
       },
     });
     // Steady state: from the end of step 1 to the end of the last step.
@@ -201,7 +203,6 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         tokensPerSec: tokensPerStep / steady,
         flopsPerSec: r.timing.flopsPerStep / steady,
         secPerStep: steady,
-        wasmHeapBytes: heapPeak,
       },
       params: {
         ...plan.train,
@@ -214,7 +215,7 @@ async function runPhase(task: Task): Promise<PhaseResult> {
     };
   }
   if (task.phase === "generate") {
-    const opts = { cacheDir: task.cacheDir };
+    const opts = { cacheDir: task.cacheDir, threads: BENCH_THREADS };
     const prompts = PROMPTS.slice(0, plan.gen.prompts);
     await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
     const t0 = performance.now();
@@ -236,12 +237,18 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         generatedTokens: g.generatedTokens,
         greedy: true,
         kvCache: true,
-        threads: 1,
+        threads: BENCH_THREADS,
       },
       peakRssBytes: peak(),
     };
   }
-  const opts = { cacheDir: task.cacheDir, datasets: [CORPUS], contextLength: plan.evalCtx, stride: plan.evalStride };
+  const opts = {
+    cacheDir: task.cacheDir,
+    threads: BENCH_THREADS,
+    datasets: [CORPUS],
+    contextLength: plan.evalCtx,
+    stride: plan.evalStride,
+  };
   await ml.evaluate(task.dir, opts);
   const t0 = performance.now();
   const e = await ml.evaluate(task.dir, opts);
@@ -258,7 +265,7 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       stride: plan.evalStride,
       scoredTokens: e.tokenCount,
       processedTokens: e.processedTokens,
-      threads: 1,
+      threads: BENCH_THREADS,
     },
     peakRssBytes: peak(),
   };
@@ -328,7 +335,7 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
   const figures: BenchFigure[] = [];
   try {
     const mm = await runChild({ phase: "matmul" });
-    const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort };
+    const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort, ort2: mm.figures.ort2 };
     figures.push({
       name: "matmul peak, tfjs-wasm (1 thread)",
       value: peaks.tfjs / 1e9,
@@ -340,6 +347,12 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
       value: peaks.ort / 1e9,
       unit: "GFLOP/s",
       params: { ...machine, byShape: mm.params.ortByShape },
+    });
+    figures.push({
+      name: `matmul peak, onnxruntime CPU (${BENCH_THREADS} threads)`,
+      value: peaks.ort2 / 1e9,
+      unit: "GFLOP/s",
+      params: { ...machine, byShape: mm.params.ort2ByShape },
     });
     const configs: ConfigName[] = opts.skipSmall ? ["tiny"] : ["tiny", "small"];
     for (const config of configs) {
@@ -385,12 +398,11 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
           params: p,
         });
       };
-      add("train", tr, peaks.tfjs, "tfjs-wasm", {
-        wasmHeapMiB: tr.figures.wasmHeapBytes / 2 ** 20,
-        secPerStep: tr.figures.secPerStep,
+      add("train", tr, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`, { secPerStep: tr.figures.secPerStep });
+      add("generation", gen, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`);
+      add("evaluation", ev, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`, {
+        processedTokensPerSec: ev.figures.processedTokensPerSec,
       });
-      add("generation", gen, peaks.ort, "onnxruntime");
-      add("evaluation", ev, peaks.ort, "onnxruntime", { processedTokensPerSec: ev.figures.processedTokensPerSec });
 
       // The PyTorch CPU reference, same model folder, tokens, batch, context and thread count; then the ratios.
       const ref = { modelDir: dir, tokensFile: tokensFile(dir) };

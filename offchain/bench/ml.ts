@@ -1,8 +1,10 @@
 /**
  * Model-runtime benchmark: train, generation and evaluation tokens/s for the tiny config (2 layers,
  * width 64) and GPT-2 small (12 layers, width 768; a few steps), each with the FLOP/s it reaches as a
- * fraction of the matrix-multiply FLOP/s measured in the same run on the same engine (tfjs-wasm for
- * training, onnxruntime for generation and evaluation), and the peak memory of each phase.
+ * fraction of onnxruntime's matrix-multiply FLOP/s measured in the same run with the same 2 threads
+ * (the tfjs-wasm peak is kept as a figure), the peak memory of each phase, and the same work done by a
+ * PyTorch CPU reference (bench/torch-reference.py, /usr/bin/python3, 2 threads) with each ratio
+ * ("train vs PyTorch CPU", "evaluation vs PyTorch CPU", "generation vs PyTorch CPU").
  *
  * Each phase runs in its own child process so that its peak RSS is its own.
  *   POSTHUMAN_BENCH=ml npm run bench          (writes bench/results/ml.json)
@@ -14,6 +16,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as tfTypes from "@tensorflow/tfjs-core";
 import type { onnx as onnxTypes } from "onnx-proto";
+import { PRESETS } from "../ml/config";
 import { printFigures, writeFigures, type BenchFigure } from "./figures";
 
 export type { BenchFigure };
@@ -44,12 +47,21 @@ const PLAN = {
     evalStride: 32,
   },
   small: {
-    train: { batchSize: 2, contextLength: 128, steps: 3 },
+    train: { batchSize: 4, contextLength: 128, steps: 3 },
     gen: { prompts: 1, maxNewTokens: 32 },
     evalCtx: 128,
     evalStride: 64,
   },
 } as const;
+
+const PROMPTS = [
+  "The lighthouse keeper on the northern cape",
+  "In spring the fog came in",
+  "His daughter repaired clocks",
+  "The engineers were polite",
+];
+
+const tokensFile = (modelDir: string): string => `${modelDir}-tokens.json`;
 
 const MATMUL_SHAPES: Array<[number, number, number]> = [
   [512, 768, 768],
@@ -104,45 +116,59 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         },
       }),
     ).finish();
-    const session = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-    });
-    let ortBest = 0;
-    const ortShape: Record<string, number> = {};
-    for (const [m, k, n] of MATMUL_SHAPES) {
-      const feeds = {
-        A: new ort.Tensor(
-          "float32",
-          Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
-          [m, k],
-        ),
-        B: new ort.Tensor(
-          "float32",
-          Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
-          [k, n],
-        ),
-      };
-      await session.run(feeds);
-      const reps = 5;
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < reps; i++) await session.run(feeds);
-      const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-      const gf = (reps * 2 * m * k * n) / sec;
-      ortShape[`${m}x${k}x${n}`] = gf;
-      ortBest = Math.max(ortBest, gf);
-    }
-    await session.release();
+    const ortPeak = async (threads: number): Promise<[number, Record<string, number>]> => {
+      const session = await ort.InferenceSession.create(model, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+      });
+      let best = 0;
+      const byShape: Record<string, number> = {};
+      for (const [m, k, n] of MATMUL_SHAPES) {
+        const feeds = {
+          A: new ort.Tensor(
+            "float32",
+            Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
+            [m, k],
+          ),
+          B: new ort.Tensor(
+            "float32",
+            Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
+            [k, n],
+          ),
+        };
+        await session.run(feeds);
+        const reps = 5;
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < reps; i++) await session.run(feeds);
+        const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+        const gf = (reps * 2 * m * k * n) / sec;
+        byShape[`${m}x${k}x${n}`] = gf;
+        best = Math.max(best, gf);
+      }
+      await session.release();
+      return [best, byShape];
+    };
+    const [ortBest, ortShape] = await ortPeak(1);
+    const [ort2Best, ort2Shape] = await ortPeak(BENCH_THREADS);
     return {
-      figures: { tfjs: tfBest, ort: ortBest },
-      params: { tfjsByShape: tfShape, ortByShape: ortShape },
+      figures: { tfjs: tfBest, ort: ortBest, ort2: ort2Best },
+      params: { tfjsByShape: tfShape, ortByShape: ortShape, ort2ByShape: ort2Shape },
       peakRssBytes: peak(),
     };
   }
   if (task.phase === "create") {
     const t0 = Date.now();
     const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
+    // The same tokens for the PyTorch reference (bench/torch-reference.py).
+    const tok = ml.loadCheckpoint(task.dir).tokenizer;
+    fs.writeFileSync(
+      tokensFile(task.dir),
+      JSON.stringify({
+        tokens: tok.encode(fs.readFileSync(CORPUS, "utf8")),
+        prompts: PROMPTS.map((p) => tok.encode(p)),
+      }),
+    );
     return {
       figures: { seconds: (Date.now() - t0) / 1000, params: m.params },
       params: { weightsRoot: m.weightsRoot },
@@ -151,11 +177,9 @@ async function runPhase(task: Task): Promise<PhaseResult> {
   }
   const plan = PLAN[task.config];
   const c = ml.PRESETS[task.config];
-  const { forwardFlops } = await import("../ml/gpt2-tf");
+  const { forwardFlops } = await import("../ml/config");
   if (task.phase === "train") {
-    const { tf } = await import("../ml/tf-backend");
     const stamps: number[] = [];
-    let heapPeak = 0;
     const r = await ml.trainModel({
       modelDir: task.dir,
       outDir: path.join(path.dirname(task.dir), `${task.config}-trained`),
@@ -166,12 +190,9 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       warmupSteps: 0,
       evalWindows: 1,
       validationFraction: 0.2,
+      threads: BENCH_THREADS,
       onProgress: (p) => {
-        if (p.phase === "train") {
-          stamps.push(performance.now());
-          const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
-          heapPeak = Math.max(heapPeak, heap);
-        }
+        if (p.phase === "train") stamps.push(performance.now());
       },
     });
     // Steady state: from the end of step 1 to the end of the last step.
@@ -182,7 +203,6 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         tokensPerSec: tokensPerStep / steady,
         flopsPerSec: r.timing.flopsPerStep / steady,
         secPerStep: steady,
-        wasmHeapBytes: heapPeak,
       },
       params: {
         ...plan.train,
@@ -195,13 +215,8 @@ async function runPhase(task: Task): Promise<PhaseResult> {
     };
   }
   if (task.phase === "generate") {
-    const opts = { cacheDir: task.cacheDir };
-    const prompts = [
-      "The lighthouse keeper on the northern cape",
-      "In spring the fog came in",
-      "His daughter repaired clocks",
-      "The engineers were polite",
-    ].slice(0, plan.gen.prompts);
+    const opts = { cacheDir: task.cacheDir, threads: BENCH_THREADS };
+    const prompts = PROMPTS.slice(0, plan.gen.prompts);
     await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
     const t0 = performance.now();
     const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
@@ -222,12 +237,18 @@ async function runPhase(task: Task): Promise<PhaseResult> {
         generatedTokens: g.generatedTokens,
         greedy: true,
         kvCache: true,
-        threads: 1,
+        threads: BENCH_THREADS,
       },
       peakRssBytes: peak(),
     };
   }
-  const opts = { cacheDir: task.cacheDir, datasets: [CORPUS], contextLength: plan.evalCtx, stride: plan.evalStride };
+  const opts = {
+    cacheDir: task.cacheDir,
+    threads: BENCH_THREADS,
+    datasets: [CORPUS],
+    contextLength: plan.evalCtx,
+    stride: plan.evalStride,
+  };
   await ml.evaluate(task.dir, opts);
   const t0 = performance.now();
   const e = await ml.evaluate(task.dir, opts);
@@ -244,10 +265,46 @@ async function runPhase(task: Task): Promise<PhaseResult> {
       stride: plan.evalStride,
       scoredTokens: e.tokenCount,
       processedTokens: e.processedTokens,
-      threads: 1,
+      threads: BENCH_THREADS,
     },
     peakRssBytes: peak(),
   };
+}
+
+/** The PyTorch CPU reference (bench/torch-reference.py) on the same model folder, tokens, batch and context. */
+const PYTHON = process.env.BENCH_TORCH_PYTHON ?? "/usr/bin/python3";
+export const BENCH_THREADS = 2;
+
+interface TorchResult {
+  tokensPerSec: number;
+  peakRssBytes: number;
+  torch: string;
+  threads: number;
+  [k: string]: unknown;
+}
+
+function runTorch(task: Record<string, unknown>): Promise<TorchResult | null> {
+  return new Promise((resolve) => {
+    const script = path.join(ROOT, "bench", "torch-reference.py");
+    const proc = spawn(PYTHON, [script, JSON.stringify({ threads: BENCH_THREADS, ...task })], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    proc.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const fail = (why: string): void => {
+      console.warn(`  (PyTorch reference ${String(task.phase)} skipped: ${why})`);
+      resolve(null);
+    };
+    proc.on("error", (e) => fail(`${PYTHON}: ${e.message}`));
+    proc.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("TORCH_RESULT "));
+      if (code !== 0 || !line) return fail(`exit ${code}: ${err.slice(-500)}`);
+      resolve(JSON.parse(line.slice("TORCH_RESULT ".length)) as TorchResult);
+    });
+  });
 }
 
 function runChild(task: Task): Promise<PhaseResult> {
@@ -278,7 +335,7 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
   const figures: BenchFigure[] = [];
   try {
     const mm = await runChild({ phase: "matmul" });
-    const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort };
+    const peaks = { tfjs: mm.figures.tfjs, ort: mm.figures.ort, ort2: mm.figures.ort2 };
     figures.push({
       name: "matmul peak, tfjs-wasm (1 thread)",
       value: peaks.tfjs / 1e9,
@@ -291,11 +348,18 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
       unit: "GFLOP/s",
       params: { ...machine, byShape: mm.params.ortByShape },
     });
+    figures.push({
+      name: `matmul peak, onnxruntime CPU (${BENCH_THREADS} threads)`,
+      value: peaks.ort2 / 1e9,
+      unit: "GFLOP/s",
+      params: { ...machine, byShape: mm.params.ort2ByShape },
+    });
     const configs: ConfigName[] = opts.skipSmall ? ["tiny"] : ["tiny", "small"];
     for (const config of configs) {
       const dir = path.join(work, config);
       const cacheDir = path.join(work, "cache");
       const created = await runChild({ phase: "create", config, dir });
+      const plan = PLAN[config];
       const label = config === "tiny" ? "tiny (2 layers, width 64)" : "GPT-2 small (12 layers, width 768)";
       const base = { config, parameters: created.figures.params };
       const tr = await runChild({ phase: "train", config, dir });
@@ -334,12 +398,49 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
           params: p,
         });
       };
-      add("train", tr, peaks.tfjs, "tfjs-wasm", {
-        wasmHeapMiB: tr.figures.wasmHeapBytes / 2 ** 20,
-        secPerStep: tr.figures.secPerStep,
+      add("train", tr, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`, { secPerStep: tr.figures.secPerStep });
+      add("generation", gen, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`);
+      add("evaluation", ev, peaks.ort2, `onnxruntime, ${BENCH_THREADS} threads`, {
+        processedTokensPerSec: ev.figures.processedTokensPerSec,
       });
-      add("generation", gen, peaks.ort, "onnxruntime");
-      add("evaluation", ev, peaks.ort, "onnxruntime", { processedTokensPerSec: ev.figures.processedTokensPerSec });
+
+      // The PyTorch CPU reference, same model folder, tokens, batch, context and thread count; then the ratios.
+      const ref = { modelDir: dir, tokensFile: tokensFile(dir) };
+      const refs: Array<[string, PhaseResult, TorchResult | null]> = [
+        ["train", tr, await runTorch({ ...ref, phase: "train", lr: 1e-4, ...plan.train })],
+        [
+          "evaluation",
+          ev,
+          await runTorch({ ...ref, phase: "evaluate", contextLength: plan.evalCtx, stride: plan.evalStride }),
+        ],
+        [
+          "generation",
+          gen,
+          await runTorch({
+            ...ref,
+            phase: "generate",
+            maxNewTokens: plan.gen.maxNewTokens,
+            eosTokenId: PRESETS[config].eos_token_id,
+            prompts: plan.gen.prompts,
+          }),
+        ],
+      ];
+      for (const [what, ours, torch] of refs) {
+        if (!torch) continue;
+        const p = { ...base, torch: torch.torch, threads: torch.threads, engine: "pytorch-cpu" };
+        figures.push({
+          name: `${what} tokens/s, PyTorch CPU reference, ${label}`,
+          value: torch.tokensPerSec,
+          unit: "tokens/s",
+          params: { ...p, peakRssMiB: torch.peakRssBytes / 2 ** 20 },
+        });
+        figures.push({
+          name: `${what} vs PyTorch CPU`,
+          value: ours.figures.tokensPerSec / torch.tokensPerSec,
+          unit: "ratio",
+          params: { ...p, ours: ours.figures.tokensPerSec, pytorch: torch.tokensPerSec },
+        });
+      }
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

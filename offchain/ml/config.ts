@@ -195,3 +195,17 @@ export function hfConfigJson(c: Gpt2Config): Record<string, unknown> {
     vocab_size: c.vocab_size,
   };
 }
+
+/**
+ * onnxruntime intra-op threads when none are given (serving, evaluation, training): both cores of the 2-core
+ * machines this runtime is measured on. Part of the runtime id: results are reproducible for a fixed count.
+ */
+export const DEFAULT_THREADS = 2;
+
+/** FLOPs of one forward pass over `tokens` tokens in windows of length `t` (matmuls only, 2·m·n·k). */
+export function forwardFlops(c: Gpt2Config, tokens: number, t: number): number {
+  const d = c.n_embd;
+  const f = innerSize(c);
+  const perTokenLayer = 2 * (d * 3 * d + d * d + 2 * d * f) + 2 * 2 * t * d; // projections + attention (q·k, p·v; full square)
+  return tokens * (c.n_layer * perTokenLayer + 2 * d * c.vocab_size);
+}

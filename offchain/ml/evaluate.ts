@@ -4,7 +4,10 @@ import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTok
 import { MlError, throwIfAborted } from "./errors";
 import { forward, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
-import { GenerateOptions, loadServed, onnxLogits } from "./serve";
+import * as ort from "onnxruntime-node";
+import { Session } from "./decode";
+import { nllSum } from "./nll";
+import { GenerateOptions, loadServed, sessionOf } from "./serve";
 import { ensureWasmBackend, tf } from "./tf-backend";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { normalizeDevice } from "./device";
@@ -96,27 +99,6 @@ export function loadEvalTokens(
   return { datasets, tokens };
 }
 
-/** Σ −log softmax(row)[target] in float64 over rows [from, to) of logits [t, V]. */
-function nllSum(
-  logits: Float32Array,
-  vocab: number,
-  tokens: number[],
-  begin: number,
-  from: number,
-  to: number,
-): number {
-  let sum = 0;
-  for (let pos = from; pos < to; pos++) {
-    const off = pos * vocab;
-    let max = -Infinity;
-    for (let v = 0; v < vocab; v++) if (logits[off + v] > max) max = logits[off + v];
-    let z = 0;
-    for (let v = 0; v < vocab; v++) z += Math.exp(logits[off + v] - max);
-    sum += max + Math.log(z) - logits[off + tokens[begin + pos + 1]];
-  }
-  return sum;
-}
-
 function finish(
   sum: number,
   count: number,
@@ -143,7 +125,42 @@ function finish(
   };
 }
 
-/** Loss, perplexity and token count of a model on datasets, from the ONNX path (transformers.js + onnxruntime). */
+/** Windows evaluated in one onnxruntime run: at most this many, and at most this many logits (floats). */
+const EVAL_MAX_BATCH = 8;
+const EVAL_MAX_LOGITS = 32 * 2 ** 20;
+
+/** Logits [windows, len, vocab] of windows of `len` tokens each, by the serving graph with an empty KV cache. */
+async function windowLogits(
+  session: Session,
+  c: Gpt2Config,
+  tokens: number[],
+  group: EvalWindow[],
+  len: number,
+): Promise<Float32Array> {
+  const b = group.length;
+  const ids = new BigInt64Array(b * len);
+  const pos = new BigInt64Array(b * len);
+  group.forEach((w, k) => {
+    for (let t = 0; t < len; t++) {
+      ids[k * len + t] = BigInt(tokens[w.begin + t]);
+      pos[k * len + t] = BigInt(t);
+    }
+  });
+  const hd = c.n_embd / c.n_head;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor("int64", ids, [b, len]),
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(b * len).fill(1n), [b, len]),
+    position_ids: new ort.Tensor("int64", pos, [b, len]),
+  };
+  const empty = new Float32Array(0);
+  for (let i = 0; i < c.n_layer; i++)
+    for (const kv of ["key", "value"])
+      feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor("float32", empty, [b, c.n_head, 0, hd]);
+  const out = await session.run(feeds);
+  return out.logits.data as Float32Array;
+}
+
+/** Loss, perplexity and token count of a model on datasets, from the ONNX path (onnxruntime, the serving graph). */
 export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOptions): Promise<EvalResult> {
   // On a GPU the loss is computed in the graph (webgpu-eval.ts): the logits never leave the device.
   if (normalizeDevice(opts.device) === "webgpu") return evaluateInGraph(modelDir, { ...opts, device: "webgpu" });
@@ -160,14 +177,31 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
   const started = Date.now();
   let sum = 0;
   let count = 0;
-  for (let i = 0; i < windows.length; i++) {
+  const session = sessionOf(served);
+  for (let i = 0; i < windows.length;) {
     throwIfAborted(opts.signal);
-    const w = windows[i];
-    const len = w.end - w.begin;
-    const logits = await onnxLogits(served, [tokens.slice(w.begin, w.end)]);
-    sum += nllSum(logits, c.vocab_size, tokens, w.begin, len - w.trg, len);
-    count += w.trg;
-    opts.onProgress?.({ step: i + 1, totalSteps: windows.length, phase: "evaluate" });
+    // Windows of one length run as one batch (a fixed plan: the same job batches the same way).
+    const len = windows[i].end - windows[i].begin;
+    const maxBatch = Math.max(1, Math.min(EVAL_MAX_BATCH, Math.floor(EVAL_MAX_LOGITS / (len * c.vocab_size))));
+    let j = i;
+    while (j < windows.length && j - i < maxBatch && windows[j].end - windows[j].begin === len) j++;
+    const group = windows.slice(i, j);
+    const logits = await windowLogits(session, c, tokens, group, len);
+    // The scored rows of each window, gathered into one [rows, vocab] block for the NLL kernel.
+    const rows = group.reduce((a, w) => a + w.trg, 0);
+    const scored = new Float32Array(rows * c.vocab_size);
+    const targets: number[] = [];
+    let r = 0;
+    group.forEach((w, b) => {
+      const from = (b * len + len - w.trg) * c.vocab_size;
+      scored.set(logits.subarray(from, from + w.trg * c.vocab_size), r * c.vocab_size);
+      for (let pos = len - w.trg; pos < len; pos++) targets.push(tokens[w.begin + pos + 1]);
+      r += w.trg;
+    });
+    sum += await nllSum(scored, c.vocab_size, targets, served.threads);
+    count += rows;
+    i = j;
+    opts.onProgress?.({ step: i, totalSteps: windows.length, phase: "evaluate" });
   }
   return finish(sum, count, tokens.length, windows, ctx, stride, datasets, started);
 }

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { configHash as configHashOfDir, loadCheckpoint, readConfig, weightsRoot } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, ModelLimits } from "./config";
+import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device, normalizeDevice } from "./device";
 import { ML_ERROR_CODES, MlError, MlErrorCode } from "./errors";
@@ -57,7 +57,7 @@ export interface Executor {
   run(job: ExecJob): Promise<ExecResult>;
 }
 
-export const RUNTIME_VERSION = "posthuman-ml-1";
+export const RUNTIME_VERSION = "posthuman-ml-2";
 
 const seedSchema = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(200)]);
 
@@ -173,7 +173,7 @@ function packageVersion(name: string): string {
 
 export interface BuiltinSettings {
   device?: Device;
-  /** onnxruntime threads for inference and evaluation (default 1). */
+  /** onnxruntime threads for training, inference and evaluation (default DEFAULT_THREADS = 2). */
   threads?: number;
   cacheDir?: string;
   modelLimits?: ModelLimits;
@@ -190,15 +190,13 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
       runtime: RUNTIME_VERSION,
       versions: {
         "@huggingface/transformers": packageVersion("@huggingface/transformers"),
-        "@tensorflow/tfjs-backend-wasm": packageVersion("@tensorflow/tfjs-backend-wasm"),
-        "@tensorflow/tfjs-core": packageVersion("@tensorflow/tfjs-core"),
         "onnxruntime-node": packageVersion("onnxruntime-node"),
         node: process.versions.node.split(".")[0],
       },
       settings: {
         device: normalizeDevice(s.device),
-        threads: s.threads ?? 1,
-        trainBackend: normalizeDevice(s.device) === "webgpu" ? "tfjs-webgpu" : "tfjs-wasm",
+        threads: s.threads ?? DEFAULT_THREADS,
+        trainBackend: normalizeDevice(s.device) === "webgpu" ? "onnxruntime-webgpu" : "onnxruntime",
       },
     }),
   );
@@ -247,7 +245,7 @@ export function inputDigests(files: Array<{ name: string; file: string }>): Arra
   });
 }
 
-/** Runs jobs in this process: tfjs-wasm training, transformers.js/onnxruntime inference and evaluation. */
+/** Runs jobs in this process: training, inference and evaluation on onnxruntime. */
 export class BuiltinExecutor implements Executor {
   readonly id = "builtin";
   readonly runtimeId: string;
@@ -290,6 +288,7 @@ export class BuiltinExecutor implements Executor {
         datasetLimits,
         modelLimits,
         device: s.device,
+        threads: s.threads,
       });
       const metrics: ExecMetrics = {
         trainLossBefore: r.trainLossBefore,
@@ -636,7 +635,7 @@ export function builtinProcessExecutor(
   settings = { ...settings, device };
   const env: Record<string, string> = {
     POSTHUMAN_ML_DEVICE: device,
-    POSTHUMAN_ML_THREADS: String(settings.threads ?? 1),
+    POSTHUMAN_ML_THREADS: String(settings.threads ?? DEFAULT_THREADS),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;
   if (RUN_JOB_SCRIPT.endsWith(".ts")) {

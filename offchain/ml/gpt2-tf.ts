@@ -1,4 +1,4 @@
-import { Gpt2Config, innerSize } from "./config";
+import { Gpt2Config } from "./config";
 import { tensorSpecs, Weights } from "./checkpoint";
 import { tf } from "./tf-backend";
 import { registerGradients } from "./tf-grads";
@@ -241,13 +241,7 @@ export function forward(c: Gpt2Config, p: Map<string, T>, ids: T): T {
   return mm(x, tf.transpose(g("wte.weight")));
 }
 
-/** FLOPs of one forward pass over `tokens` tokens in windows of length `t` (matmuls only, 2·m·n·k). */
-export function forwardFlops(c: Gpt2Config, tokens: number, t: number): number {
-  const d = c.n_embd;
-  const f = innerSize(c);
-  const perTokenLayer = 2 * (d * 3 * d + d * d + 2 * d * f) + 2 * 2 * t * d; // projections + attention (q·k, p·v; full square)
-  return tokens * (c.n_layer * perTokenLayer + 2 * d * c.vocab_size);
-}
+export { forwardFlops } from "./config";
 
 /** Logits for ids [b][t] as a Float32Array [b, t, V] (no gradient). */
 export function logitsOf(c: Gpt2Config, w: Weights, ids: number[][]): Float32Array {

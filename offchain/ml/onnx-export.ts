@@ -21,7 +21,7 @@ const F = onnx.TensorProto.DataType.FLOAT;
 const I64 = onnx.TensorProto.DataType.INT64;
 const A = onnx.AttributeProto.AttributeType;
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: onnx.ITensorProto[] = [];
   private n = 0;
@@ -55,11 +55,11 @@ class GraphBuilder {
   }
 }
 
-const intAttr = (name: string, i: number): onnx.IAttributeProto => ({ name, type: A.INT, i });
-const intsAttr = (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: A.INTS, ints });
-const floatAttr = (name: string, f: number): onnx.IAttributeProto => ({ name, type: A.FLOAT, f });
+export const intAttr = (name: string, i: number): onnx.IAttributeProto => ({ name, type: A.INT, i });
+export const intsAttr = (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: A.INTS, ints });
+export const floatAttr = (name: string, f: number): onnx.IAttributeProto => ({ name, type: A.FLOAT, f });
 
-function valueInfo(name: string, elemType: number, dims: Array<number | string>): onnx.IValueInfoProto {
+export function valueInfo(name: string, elemType: number, dims: Array<number | string>): onnx.IValueInfoProto {
   return {
     name,
     type: {

@@ -1,20 +1,13 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import {
-  AutoModelForCausalLM,
-  env,
-  LogitsProcessor,
-  LogitsProcessorList,
-  PreTrainedModel,
-  random,
-  Tensor,
-} from "@huggingface/transformers";
+import { AutoModelForCausalLM, env, LogitsProcessor, PreTrainedModel, random, Tensor } from "@huggingface/transformers";
 import { readConfig, readTokenizerJson, weightsRoot } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
+import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, Gpt2Config, ModelLimits } from "./config";
 import { Device, requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
 import { sha256 } from "./hash";
+import { decode, Session } from "./decode";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
@@ -27,7 +20,7 @@ import { webgpuUnavailable } from "./webgpu-device";
 
 export interface ServeOptions {
   device?: Device | "gpu";
-  /** onnxruntime intra-op threads; 1 (the default) is what the determinism guarantees are stated for. */
+  /** onnxruntime intra-op threads (default DEFAULT_THREADS = 2); results are reproducible for a fixed count. */
   threads?: number;
   /** Use (or write) the serving folder here instead of the cache. */
   servingDir?: string;
@@ -116,7 +109,7 @@ const servedCache = new Map<string, Promise<ServedModel>>();
 export async function loadServed(modelDir: string, opts: ServeOptions = {}): Promise<ServedModel> {
   const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
   const device = requireDevice(opts.device);
-  const threads = opts.threads ?? 1;
+  const threads = opts.threads ?? DEFAULT_THREADS;
   if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
     throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
   const { dir, weightsRoot: root } = await prepareServingDir(modelDir, opts);
@@ -206,7 +199,7 @@ export interface GenerateResult {
 }
 
 /** Top-k then top-p filtering with Hugging Face's semantics (kept tokens: k largest, then the smallest prefix reaching p). */
-class TopKTopP extends LogitsProcessor {
+export class TopKTopP extends LogitsProcessor {
   constructor(
     private readonly topK: number,
     private readonly topP: number,
@@ -344,7 +337,8 @@ export interface GenerateOptions extends ServeOptions {
 }
 
 /**
- * Generates continuations of each prompt with transformers.js (`model.generate`, KV cache):
+ * Generates continuations of each prompt (KV cache, onnxruntime driven directly by `decode`, token choice as
+ * transformers.js' `model.generate` makes it):
  * greedy, or sampled with temperature / top-k / top-p from a seed (prompt i uses seed + i).
  * An empty prompt starts from <|endoftext|>. Stops at EOS or after maxNewTokens.
  */
@@ -366,21 +360,13 @@ export async function generate(
       throwIfAborted(opts.signal);
       const ids = encoded[i];
       random.seed((seed + i) % 2 ** 32);
-      const processors = new LogitsProcessorList();
-      if (sample && (topK > 0 || topP < 1)) processors.push(new TopKTopP(topK, topP));
-      const out = (await served.model.generate({
-        input_ids: new Tensor("int64", BigInt64Array.from(ids.map((x) => BigInt(x))), [1, ids.length]),
-        attention_mask: new Tensor("int64", new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
-        max_new_tokens: maxNew,
-        do_sample: sample,
+      let tokens = await decode(sessionOf(served), c, ids, {
+        maxNewTokens: maxNew,
+        sample,
         temperature: sample ? temperature : 1,
-        top_k: sample ? topK : 0,
-        eos_token_id: c.eos_token_id,
-        pad_token_id: c.eos_token_id,
-        logits_processor: processors,
-      })) as Tensor;
-      const all = Array.from(out.data as BigInt64Array, (x) => Number(x));
-      let tokens = all.slice(ids.length);
+        topK: sample ? topK : 0,
+        processors: sample && (topK > 0 || topP < 1) ? [new TopKTopP(topK, topP)] : [],
+      });
       let finishReason: Generation["finishReason"] = "length";
       const eos = tokens.indexOf(c.eos_token_id);
       if (eos >= 0) {
@@ -404,6 +390,11 @@ export async function generate(
       timing: { elapsedSec: elapsed, tokensPerSec: generated / Math.max(elapsed, 1e-9) },
     };
   });
+}
+
+/** The onnxruntime session transformers.js created for the served model (run directly by decode and evaluate). */
+export function sessionOf(served: ServedModel): Session {
+  return (served.model as unknown as { sessions: Record<string, Session> }).sessions.model;
 }
 
 /** Logits [batch, seq, vocab] of a full forward pass from the ONNX model (empty cache). */

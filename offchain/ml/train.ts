@@ -1,14 +1,12 @@
 import * as path from "path";
-import { configHashOf, DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
-import { loadCheckpoint, saveCheckpoint, weightsRoot } from "./checkpoint";
+import { configHashOf, DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, forwardFlops, Gpt2Config, ModelLimits } from "./config";
+import { loadCheckpoint, saveCheckpoint, tensorSpecs, Weights, weightsRoot } from "./checkpoint";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
-import { crossEntropy, forward, forwardFlops, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
 import { Rng } from "./rng";
-import { tf } from "./tf-backend";
-import { Device } from "./device";
-import { ensureTrainBackend } from "./webgpu-tf";
+import { OrtTrainer } from "./train-ort";
+import { normalizeDevice, requireDevice, type Device } from "./device";
 import { Gpt2Tokenizer } from "./tokenizer";
 
 export interface TrainParams {
@@ -46,7 +44,12 @@ export interface TrainOptions extends TrainParams {
   signal?: AbortSignal;
   datasetLimits?: DatasetLimits;
   modelLimits?: ModelLimits;
-  /** "webgpu" (or "gpu") trains on TensorFlow.js's WebGPU backend; otherwise its wasm backend. */
+  /** onnxruntime intra-op threads (default DEFAULT_THREADS); results are reproducible for a fixed count. */
+  threads?: number;
+  /**
+   * "webgpu" (or "gpu") runs the same step graph on onnxruntime's bundled WebGPU provider; otherwise its CPU
+   * kernels. The WebGPU path has not yet run on a GPU (docs/ml.md, "WebGPU").
+   */
   device?: Device | "gpu";
 }
 
@@ -138,40 +141,34 @@ export function lrAt(s: number, r: ResolvedTrainParams): number {
 }
 
 /**
- * One AdamW step (decoupled weight decay on tensors of rank ≥ 2), tensor by tensor in model order:
- * reads each gradient out of the wasm heap, updates the JS master weights and moments in float32,
- * and writes the tensor back. Deterministic: a fixed order of IEEE operations.
+ * One AdamW step (decoupled weight decay on tensors of rank ≥ 2), tensor by tensor in model order, on the
+ * float32 weights and moments in place (the training graph reads the same buffers at the next step).
+ * Deterministic: a fixed order of IEEE operations.
  */
-async function adamwStep(
-  vars: Map<string, tf.Variable>,
-  grads: tf.NamedTensorMap,
-  weights: Map<string, Float32Array>,
+function adamwStep(
+  c: Gpt2Config,
+  grads: Map<string, Float32Array>,
+  weights: Weights,
   m: Map<string, Float32Array>,
   v: Map<string, Float32Array>,
   o: { lr: number; step: number; factor: number; beta1: number; beta2: number; eps: number; weightDecay: number },
-): Promise<void> {
+): void {
   const bc1 = 1 - Math.pow(o.beta1, o.step);
   const bc2 = 1 - Math.pow(o.beta2, o.step);
   const b1 = o.beta1;
   const b2 = o.beta2;
-  for (const [name, p] of vars) {
-    const gt = grads[p.name];
-    // data(), not dataSync(): the WebGPU backend cannot read synchronously in Node.
-    const g = (await gt.data()) as Float32Array;
-    gt.dispose();
+  for (const [name, shape] of tensorSpecs(c)) {
+    const g = grads.get(name) as Float32Array;
     const w = weights.get(name) as Float32Array;
     const mm = m.get(name) as Float32Array;
     const vv = v.get(name) as Float32Array;
-    const decay = p.rank >= 2 ? 1 - o.lr * o.weightDecay : 1;
+    const decay = shape.length >= 2 ? 1 - o.lr * o.weightDecay : 1;
     for (let i = 0; i < w.length; i++) {
       const gi = g[i] * o.factor;
       const mi = (mm[i] = b1 * mm[i] + (1 - b1) * gi);
       const vi = (vv[i] = b2 * vv[i] + (1 - b2) * gi * gi);
       w[i] = w[i] * decay - (o.lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + o.eps);
     }
-    const t = tf.tensor(w, p.shape, "float32");
-    p.assign(t);
-    t.dispose();
   }
 }
 
@@ -184,8 +181,7 @@ export function windowStarts(len: number, ctx: number): number[] {
 
 /** Mean next-token loss over windows (no gradient). */
 async function meanLoss(
-  c: Gpt2Config,
-  params: Map<string, tf.Tensor>,
+  trainer: OrtTrainer,
   tokens: number[],
   starts: number[],
   ctx: number,
@@ -196,13 +192,7 @@ async function meanLoss(
   for (let i = 0; i < starts.length; i += batch) {
     const group = starts.slice(i, i + batch);
     const { x, y } = makeBatch(tokens, group, ctx);
-    const st = tf.tidy(() => {
-      const xt = tf.tensor2d(x, [group.length, ctx], "int32");
-      const yt = tf.tensor1d(y, "int32");
-      return tf.sum(tokenNll(forward(c, params, xt), yt));
-    });
-    sum += (await st.data())[0];
-    st.dispose();
+    sum += await trainer.nllSum(x, y);
     count += group.length * ctx;
   }
   return sum / count;
@@ -275,25 +265,26 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const trainEvalStarts = trainStarts.slice(0, r.evalWindows);
   throwIfAborted(opts.signal);
 
-  await ensureTrainBackend(opts.device);
-  // Parameters live twice: the float32 master copy in JS (updated by AdamW here, in a fixed order)
-  // and a tfjs variable per tensor for the forward/backward pass. The optimizer state (m, v) stays
-  // in JS too, which keeps the wasm heap (4 GiB at most) for the graph: GPT-2 small fits.
+  const threads = opts.threads ?? DEFAULT_THREADS;
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
+    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  // The weights and AdamW moments are float32 buffers in JS: the training graph reads the weights in
+  // place (no copy per step), and AdamW updates them between steps in a fixed order.
   const weights = ck.weights;
-  const vars = paramsFromWeights(c, weights, true) as Map<string, tf.Variable>;
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, w] of weights) {
     m.set(name, new Float32Array(w.length));
     v.set(name, new Float32Array(w.length));
   }
-  const varList = [...vars.values()];
-  const params = vars as Map<string, tf.Tensor>;
+  const provider = normalizeDevice(opts.device) === "webgpu" ? "webgpu" : "cpu";
+  if (provider === "webgpu") requireDevice("webgpu");
+  const trainer = await OrtTrainer.create(c, weights, r.batchSize, ctx, threads, provider);
   const started = Date.now();
   try {
     onProgress({ step: 0, totalSteps: r.steps, phase: "validate" });
-    const valLossBefore = await meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
-    const trainLossBefore = await meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
+    const valLossBefore = await meanLoss(trainer, data.valTokens, valStarts, ctx, r.batchSize);
+    const trainLossBefore = await meanLoss(trainer, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
 
     const lossCurve: number[] = [];
     const lrCurve: number[] = [];
@@ -323,21 +314,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
       const lr = lrAt(step, r);
       const { x, y } = makeBatch(data.trainTokens, nextStarts(), ctx);
-      const xt = tf.tensor2d(x, [r.batchSize, ctx], "int32");
-      const yt = tf.tensor1d(y, "int32");
-      const { value, grads } = tf.variableGrads(() => crossEntropy(forward(c, params, xt), yt) as tf.Scalar, varList);
-      xt.dispose();
-      yt.dispose();
-      const loss = (await value.data())[0];
-      value.dispose();
-      let factor = 1;
-      if (r.gradClip > 0) {
-        const sqt = tf.tidy(() => tf.addN(varList.map((p) => tf.sum(tf.square(grads[p.name])))));
-        const sq = (await sqt.data())[0];
-        sqt.dispose();
-        factor = Math.min(1, r.gradClip / (Math.sqrt(sq) + 1e-6));
-      }
-      await adamwStep(vars, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
+      const { loss, sumsq, grads } = await trainer.step(x, y);
+      const factor = r.gradClip > 0 ? Math.min(1, r.gradClip / (Math.sqrt(sumsq) + 1e-6)) : 1;
+      adamwStep(c, grads, weights, m, v, { ...r, lr, step: step + 1, factor });
       if (!Number.isFinite(loss))
         throw new MlError("PARAMS_INVALID", `training diverged at step ${step + 1} (loss ${loss}); lower lr`);
       lossCurve.push(loss);
@@ -353,8 +332,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     }
     const trainElapsed = (Date.now() - trainStart) / 1000;
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "validate" });
-    const valLossAfter = await meanLoss(c, params, data.valTokens, valStarts, ctx, r.batchSize);
-    const trainLossAfter = await meanLoss(c, params, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
+    const valLossAfter = await meanLoss(trainer, data.valTokens, valStarts, ctx, r.batchSize);
+    const trainLossAfter = await meanLoss(trainer, data.trainTokens, trainEvalStarts, ctx, r.batchSize);
+    await trainer.release();
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "save" });
     const outDir = path.resolve(opts.outDir);
     saveCheckpoint(outDir, c, weights, {
@@ -394,12 +374,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       },
     };
   } finally {
-    for (const t of vars.values()) {
-      try {
-        t.dispose();
-      } catch {
-        // the backend may be unusable after a failure (e.g. out of wasm memory): keep the first error
-      }
-    }
+    await trainer.release();
   }
 }

@@ -5,7 +5,8 @@ import { createModel, Gpt2Config, initWeights, loadCheckpoint, PRESETS, saveChec
 import { evaluate, evaluateTf, planWindows } from "../../offchain/ml/evaluate";
 import { logitsOf } from "../../offchain/ml/gpt2-tf";
 import { buildOnnxModel, exportOnnx } from "../../offchain/ml/onnx-export";
-import { disposeServed, generate, loadServed, onnxLogits } from "../../offchain/ml/serve";
+import { LogitsProcessorList, random, Tensor } from "@huggingface/transformers";
+import { disposeServed, generate, GenerateParams, loadServed, onnxLogits, TopKTopP } from "../../offchain/ml/serve";
 import { ensureWasmBackend } from "../../offchain/ml/tf-backend";
 import { CORPUS, expectMlError, tmpDir } from "./helpers";
 
@@ -99,6 +100,48 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     expect(s3.generations.map((g) => g.tokens)).to.not.deep.equal(s1.generations.map((g) => g.tokens));
     const pure = await generate(modelDir, ["x"], { maxNewTokens: 16, temperature: 0.7, seed: 1 }, { cacheDir });
     expect(pure.generations[0].tokens.length).to.be.greaterThan(0);
+  });
+
+  it("generation drives onnxruntime directly and chooses the tokens transformers.js' generate chooses (greedy, temperature, top-k, top-p)", async function () {
+    const served = await loadServed(modelDir, { cacheDir });
+    const prompts = ["The lighthouse keeper", "Emoji 😀 and ünïcode", ""];
+    const cases: GenerateParams[] = [
+      { maxNewTokens: 14 },
+      { maxNewTokens: 14, temperature: 0.8, seed: 3 },
+      { maxNewTokens: 14, temperature: 1.3, topK: 40, seed: 5 },
+      { maxNewTokens: 14, temperature: 1, topP: 0.9, seed: 9 },
+      { maxNewTokens: 14, temperature: 0.7, topK: 100, topP: 0.8, seed: 11 },
+    ];
+    for (const p of cases) {
+      const ours = await generate(modelDir, prompts, p, { cacheDir });
+      for (let i = 0; i < prompts.length; i++) {
+        const ids = served.tokenizer.encode(prompts[i]);
+        if (ids.length === 0) ids.push(served.config.bos_token_id);
+        const sample = (p.temperature ?? 0) > 0;
+        random.seed(((p.seed ?? 0) + i) % 2 ** 32);
+        const processors = new LogitsProcessorList();
+        if (sample && ((p.topK ?? 0) > 0 || (p.topP ?? 1) < 1)) processors.push(new TopKTopP(p.topK ?? 0, p.topP ?? 1));
+        const out = (await served.model.generate({
+          input_ids: new Tensor(
+            "int64",
+            BigInt64Array.from(ids, (x) => BigInt(x)),
+            [1, ids.length],
+          ),
+          attention_mask: new Tensor("int64", new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+          max_new_tokens: p.maxNewTokens,
+          do_sample: sample,
+          temperature: sample ? p.temperature : 1,
+          top_k: sample ? (p.topK ?? 0) : 0,
+          eos_token_id: served.config.eos_token_id,
+          pad_token_id: served.config.eos_token_id,
+          logits_processor: processors,
+        } as Parameters<typeof served.model.generate>[0])) as Tensor;
+        let theirs = Array.from(out.data as BigInt64Array, (x) => Number(x)).slice(ids.length);
+        const eos = theirs.indexOf(served.config.eos_token_id);
+        if (eos >= 0) theirs = theirs.slice(0, eos);
+        expect(ours.generations[i].tokens, `${JSON.stringify(p)} prompt ${i}`).to.deep.equal(theirs);
+      }
+    }
   });
 
   it("generation stops at EOS", async function () {

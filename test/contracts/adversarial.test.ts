@@ -21,7 +21,7 @@ describe("Adversarial simulation (fast-check)", function () {
         const { violations } = await runSequence(world, actions);
         expect(violations, JSON.stringify(actions)).to.deep.equal([]);
       }),
-      { numRuns: 40, endOnFailure: true },
+      { numRuns: 30, endOnFailure: true },
     );
   });
 });

@@ -38,6 +38,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   let base: string;
   let modelDir: string;
   const timings: Record<string, number> = {};
+  const inputRefusals: string[] = [];
 
   before(async function () {
     this.timeout(180_000);
@@ -66,6 +67,11 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     browser = await launchBrowser();
     page = await browser.context.newPage();
     page.on("pageerror", (e) => console.error(`    [page error] ${e.message}`));
+    // An input upload tried before the worker saw its job would be refused (404, logged by the browser).
+    page.on("response", (r) => {
+      if (r.request().method() === "PUT" && /\/jobs\/\d+\/input$/.test(r.url()) && r.status() !== 200)
+        inputRefusals.push(`${r.status()} ${r.url()}`);
+    });
     await page.goto(base);
     await settled(page);
     console.log(
@@ -268,6 +274,8 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(rows.join("\n")).to.not.contain("by 0.0000");
     expect(rows.join("\n")).to.contain("Parent Harbour M1 (#1) on the same datanot evaluated on this data yet");
     await shot(page, "job-evaluation-desktop");
+    // Three jobs, three input uploads, none refused: each waited for the worker to have seen its request.
+    expect(inputRefusals).to.deep.equal([]);
   });
 
   it("verifies a receipt: served weights, result hash and input commitment", async () => {

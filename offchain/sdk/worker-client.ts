@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ethers, type TypedDataDomain } from "ethers";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
-import { sha256Hex, signAuth } from "../protocol/auth";
+import { sha256Hex, signAuth, signFresh } from "../protocol/auth";
 
 export class WorkerApiError extends Error {
   constructor(
@@ -66,10 +66,10 @@ export class WorkerClient {
   /** Uploads the input of a job; the worker checks it hashes to the job's on-chain commitment. */
   async uploadInput(signer: ethers.Signer, jobId: bigint, bytes: Uint8Array): Promise<void> {
     const inputHash = sha256Hex(bytes);
-    const sig = await signAuth(signer, this.domain, { type: "InputUpload", value: { jobId, inputHash } });
+    const headers = await signFresh(signer, this.domain, { type: "InputUpload", value: { jobId, inputHash } });
     await call(
       `${this.baseUrl}/jobs/${jobId}/input`,
-      { method: "PUT", body: new Uint8Array(bytes), headers: { "x-posthuman-signature": sig } },
+      { method: "PUT", body: new Uint8Array(bytes), headers },
       `upload of job ${jobId}'s input`,
     );
   }
@@ -96,7 +96,7 @@ export class WorkerClient {
       const bytes = fs.readFileSync(path.join(dir, n));
       return { path: n, size: bytes.length, sha256: sha256Hex(bytes) };
     });
-    const sig = await signAuth(signer, this.domain, {
+    const signed = await signFresh(signer, this.domain, {
       type: "ModelUpload",
       value: { modelId, manifestHash: manifestHash(entries) },
     });
@@ -107,7 +107,7 @@ export class WorkerClient {
         method: "PUT",
         body: new Uint8Array(body),
         headers: {
-          "x-posthuman-signature": sig,
+          ...signed,
           "x-posthuman-manifest": Buffer.from(JSON.stringify(entries)).toString("base64"),
         },
       },

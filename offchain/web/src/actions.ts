@@ -292,7 +292,7 @@ export class Actions {
     }
     const bundle = await modelBundle(files);
     this.say("The worker computes the folder's weights root…");
-    const { weightsRoot, configHash } = await this.worker.inspectModel(bundle);
+    const { weightsRoot, configHash } = await this.worker.inspectModel(this.signer, bundle);
     this.say(`Weights root ${weightsRoot.slice(0, 12)}…`);
     const registry = this.market.ph.registry;
     const receipt = await this.send(

@@ -4,7 +4,7 @@
  * Node client of the SDK (offchain/sdk/worker-client.ts) reads files from disk, this one takes bytes.
  */
 import { ethers, type TypedDataDomain } from "ethers";
-import { sha256Hex, signAuth } from "../../protocol/auth";
+import { sha256Hex, signAuth, signFresh } from "../../protocol/auth";
 import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../../protocol/model-upload";
 import { WorkerApiError } from "./errors";
 
@@ -110,10 +110,10 @@ export class WorkerApi {
 
   async uploadInput(signer: ethers.Signer, jobId: bigint, bytes: Uint8Array): Promise<void> {
     const inputHash = sha256Hex(bytes);
-    const sig = await signAuth(signer, this.domain, { type: "InputUpload", value: { jobId, inputHash } });
+    const headers = await signFresh(signer, this.domain, { type: "InputUpload", value: { jobId, inputHash } });
     await this.call(
       `/jobs/${jobId}/input`,
-      { method: "PUT", body: blob(bytes), headers: { "x-posthuman-signature": sig } },
+      { method: "PUT", body: blob(bytes), headers },
       `upload of job ${jobId}'s input`,
     );
   }
@@ -131,17 +131,21 @@ export class WorkerApi {
   }
 
   /** The weights root and config hash the worker computes for a model folder, before anything is registered. */
-  async inspectModel(b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+  async inspectModel(signer: ethers.Signer, b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+    const signed = await signFresh(signer, this.domain, {
+      type: "ModelInspect",
+      value: { manifestHash: manifestHash(b.entries) },
+    });
     const res = await this.call(
       "/models/inspect",
-      { method: "POST", body: blob(b.body), headers: { "x-posthuman-manifest": b.header } },
+      { method: "POST", body: blob(b.body), headers: { ...signed, "x-posthuman-manifest": b.header } },
       "inspection of the model folder",
     );
     return (await res.json()) as { weightsRoot: string; configHash: string };
   }
 
   async uploadModel(signer: ethers.Signer, modelId: bigint, b: ModelBundle): Promise<{ weightsRoot: string }> {
-    const sig = await signAuth(signer, this.domain, {
+    const signed = await signFresh(signer, this.domain, {
       type: "ModelUpload",
       value: { modelId, manifestHash: manifestHash(b.entries) },
     });
@@ -150,7 +154,7 @@ export class WorkerApi {
       {
         method: "PUT",
         body: blob(b.body),
-        headers: { "x-posthuman-signature": sig, "x-posthuman-manifest": b.header },
+        headers: { ...signed, "x-posthuman-manifest": b.header },
       },
       `upload of model ${modelId}`,
     );

@@ -605,10 +605,15 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
     params: JobParams,
     input: Buffer,
     o: { fee: string; ttl: string; wait: boolean },
+    inputName: string,
   ): Promise<JobRun> => {
     const client = await connect(context(cmd));
     const job = await sdk(
-      client.requestJob(modelId, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+      client.requestJob(modelId, params, input, {
+        fee: amount(o.fee, "--fee"),
+        ttlSec: int(o.ttl, "--ttl", 60),
+        inputName,
+      }),
     );
     out.info(describeRequest(job));
     if (!o.wait) return { job };
@@ -649,7 +654,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
           batch: int(o.batch, "--batch"),
           context: int(o.context, "--context"),
         });
-        const r = await requestAndFinish(cmd, out, id(raw), params, readFile(o.data), o);
+        const r = await requestAndFinish(cmd, out, id(raw), params, readFile(o.data), o, o.data);
         const child = r.receipt?.childModelId;
         out.result({ ...jobJson(r), childModelId: child }, () =>
           r.receipt
@@ -697,7 +702,7 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             topK: int(o.topK, "--top-k", 0),
           },
         };
-        const r = await requestAndFinish(cmd, out, id(raw), params, input, o);
+        const r = await requestAndFinish(cmd, out, id(raw), params, input, o, o.prompts ?? "the --prompt text");
         const gens = (r.result?.generations as { prompt: string; text: string }[] | undefined) ?? [];
         out.result({ ...jobJson(r), generations: gens }, () =>
           r.receipt
@@ -754,7 +759,11 @@ export function addUserCommands(program: Command, run: Run, context: (cmd: Comma
             },
           };
           const job = await sdk(
-            client.requestJob(m.id, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+            client.requestJob(m.id, params, input, {
+              fee: amount(o.fee, "--fee"),
+              ttlSec: int(o.ttl, "--ttl", 60),
+              inputName: o.data,
+            }),
           );
           out.info(describeRequest(job));
           jobs.push(job);

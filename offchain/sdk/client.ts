@@ -31,6 +31,7 @@ import { SdkError } from "./errors";
 import { FixedRateExchangeClient } from "./exchange";
 import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
 import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
+import { checkInputBeforePaying, explainInputRefusal } from "./input-check";
 import { LocalStore } from "./store";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient, type ClaimRecord } from "./vault";
@@ -365,9 +366,11 @@ export class PostHuman {
     modelId: bigint,
     params: JobParams,
     input: Uint8Array,
-    o: { fee?: bigint; ttlSec?: number; upload?: boolean } = {},
+    o: { fee?: bigint; ttlSec?: number; upload?: boolean; inputName?: string; nPositions?: number } = {},
   ): Promise<RequestedJob> {
     const fee = o.fee ?? DEFAULT_JOB_FEE;
+    const inputName = o.inputName ?? "the input";
+    checkInputBeforePaying(params, input, inputName, o.nPositions); // before any transaction
     const upload = o.upload !== false;
     const m = await this.registry.get(modelId);
     if (m.frozen)
@@ -407,18 +410,22 @@ export class PostHuman {
       deadline,
       params: encodeJobParams(params),
     });
-    if (upload) await this.uploadInput(jobId, input);
+    if (upload)
+      await this.uploadInput(jobId, input).catch((e: unknown) => {
+        throw explainInputRefusal(e, jobId, inputName);
+      });
     return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
   }
 
   /** Uploads a job's input (signed by the requester), waiting for the worker to ingest the request first. */
-  async uploadInput(jobId: bigint, input: Uint8Array, timeoutMs = 60_000): Promise<void> {
+  async uploadInput(jobId: bigint, input: Uint8Array, timeoutMs = 60_000, inputName = "the input"): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       try {
         return await this.worker.uploadInput(this.signer, jobId, input);
       } catch (e) {
-        if (!(e instanceof WorkerApiError) || e.code !== "UNKNOWN_JOB" || Date.now() > end) throw this.workerError(e);
+        if (!(e instanceof WorkerApiError) || e.code !== "UNKNOWN_JOB" || Date.now() > end)
+          throw this.workerError(explainInputRefusal(e, jobId, inputName));
         await new Promise((r) => setTimeout(r, 250));
       }
     }

@@ -55,13 +55,14 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
   const upload = (who: "bob" | "derek", jobId: bigint, input: Buffer) =>
     uploadWhenSeen(rw, w.wallet(who), jobId, input);
 
-  it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT, refunds the fee, and carries on", async () => {
+  it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT at its upload, refunds the fee, and carries on", async () => {
     const short = Buffer.from("Too short to train on.\n");
     const balance = () => w.ocean.oceanToken.balanceOf(w.address("bob"));
     const before = await balance();
     const jobId = await request("bob", "Train", sha256Hex(short), TRAIN);
-    await upload("bob", jobId, short);
-    const row = await rw.worker.pipeline.until(jobId, ["failed"], 120_000);
+    // The upload is the committed input: refused with the reason, and the job failed at once (not at its deadline).
+    await expect(upload("bob", jobId, short)).to.be.rejectedWith(/has \d+ tokens; training with context 64/);
+    const row = await rw.worker.pipeline.until(jobId, ["failed"], 60_000);
     expect(row.state).to.equal("failed");
     expect(row.error_code).to.equal("DATASET_TOO_SHORT");
     const failed = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
@@ -92,7 +93,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     ]);
   });
 
-  it("refuses invalid UTF-8 and oversized inputs, fails those jobs (and a copy of another job's commitment) with INPUT_MISSING and refunds them; other jobs run", async () => {
+  it("refuses invalid UTF-8 (failing the job at once) and oversized inputs, fails the latter (and a copy of another job's commitment) with INPUT_MISSING and refunds them all; other jobs run", async () => {
     const market = w.ph.jobMarket;
     const balance = () => w.ocean.oceanToken.balanceOf(w.address("derek"));
     const before = await balance();
@@ -103,11 +104,13 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
       {
         input: invalid,
         refusal: /not valid UTF-8/,
+        code: "DATASET_INVALID_UTF8",
         jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 45),
       },
       {
         input: large,
         refusal: /exceeds|larger than/,
+        code: "INPUT_MISSING",
         jobId: await request("derek", "Infer", sha256Hex(large), INFER, 45),
       },
     ];
@@ -121,9 +124,9 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
 
     for (const b of bad) {
       const row = await rw.worker.pipeline.until(b.jobId, ["failed"], 120_000);
-      expect(row, `job ${b.jobId}`).to.deep.include({ state: "failed", error_code: "INPUT_MISSING" });
+      expect(row, `job ${b.jobId}`).to.deep.include({ state: "failed", error_code: b.code });
       const failed = await market.queryFilter(market.filters.JobFailed(b.jobId));
-      expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS.INPUT_MISSING]);
+      expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS[b.code]]);
       expect(Number((await market.getJob(b.jobId)).status)).to.equal(JobStatus.Failed);
     }
     expect((await rw.worker.pipeline.until(good, ["submitted", "settled"], 120_000)).state).to.be.oneOf([

@@ -2,23 +2,26 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {IJobMarket, JOB_MARKET_MAX_CALLBACK_GAS} from "./interfaces/IJobMarket.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IJobMarket, JOB_MARKET_MAX_CALLBACK_GAS, JOB_MARKET_REQUESTER_FAULTS} from "./interfaces/IJobMarket.sol";
 import {IJobMarketConsumer} from "./interfaces/IJobMarketConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
 import {JobParams} from "./libraries/JobParams.sol";
+import {WorkerStakes} from "./WorkerStakes.sol";
+import {JobMarketBase} from "./JobMarketBase.sol";
 
 /// @title JobMarket
 /// @notice Escrowed training, inference and evaluation jobs on PostHuman models; see IJobMarket.
 /// @dev Every payout happens in a transition out of a non-terminal state, after the state is written (checks,
 /// effects, interactions) and under a reentrancy guard. The contract's base-token balance always equals the fees and
-/// callback fees of non-terminal jobs + all worker stakes (free, locked, unstaking) + the bonds of challenged jobs.
+/// callback fees of non-terminal jobs + all worker stakes (free, locked, unstaking) + the bonds of challenged jobs; it
+/// holds one datatoken of a model per non-terminal job on it.
 /// A callback to a requester is always the last thing a transition does: the job's state and every payment of the
 /// transition are final before the call, and the guard is still held during it.
-contract JobMarket is IJobMarket, ReentrancyGuardTransient {
+contract JobMarket is JobMarketBase, EIP712 {
     using SafeERC20 for IERC20;
 
     /// @notice Upper bound of the protocol fee: 10%.
@@ -26,56 +29,26 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     uint256 private constant _BPS = 10_000;
     /// @dev An Ocean order always consumes exactly one datatoken.
     uint256 private constant _ONE_DATATOKEN = 1e18;
-    /// @dev Gas a delivery keeps besides the hook's limit and EIP-150's 1/64: the CALL itself (cold account: 2,600)
-    /// and the market's work after it (failure record, CallbackDelivered, return), with a wide margin.
-    uint256 private constant _CALLBACK_GAS_RESERVE = 12_000;
-
-    /// @dev Bit 0 of StoredJob.callbackBits: the job has a callback. (Bit 0 stands for JobStatus.None, never a stage.)
-    uint16 private constant _HAS_CALLBACK = 1;
-
-    /// @dev Storage form of a job: the fields of IJobMarket.Job (getJob returns them) with the callback's record packed
-    /// into the free bytes of the first two slots. `callbackBits` shares the status's slot, which every transition
-    /// reads anyway, so a job without callback costs no extra storage access to find out; bit `1 << stage` is set when
-    /// the delivery at that stage failed. The callback fee takes a slot of its own, written only for callback jobs.
-    struct StoredJob {
-        address requester;
-        uint64 deadline;
-        JobKind kind;
-        JobStatus status;
-        uint16 callbackBits;
-        address worker;
-        uint64 submittedAt;
-        uint32 callbackGasLimit;
-        address challenger;
-        uint64 challengedAt;
-        uint256 modelId;
-        uint256 fee;
-        uint256 collateral;
-        bytes32 inputHash;
-        bytes32 receiptHash;
-        uint256 childModelId;
-        uint256 callbackFee;
-    }
+    bytes32 private constant _INPUT_RECEIVED_TYPEHASH = keccak256("InputReceived(uint256 jobId,bytes32 inputHash)");
 
     IModelRegistry private immutable _registry;
-    IERC20 private immutable _baseToken;
     address private immutable _treasury;
     address private immutable _arbiter;
     uint16 private immutable _protocolFeeBps;
     uint16 private immutable _collateralBps;
     uint16 private immutable _challengerRewardBps;
+    uint16 private immutable _failPenaltyBps;
+    uint16 private immutable _maxDepth;
     uint64 private immutable _challengeWindow;
     uint64 private immutable _arbitrationWindow;
-    uint64 private immutable _unstakeDelay;
     uint256 private immutable _challengeBond;
-    uint256 private immutable _minWorkerStake;
+    uint256 private immutable _callbackGasPrice;
 
-    uint256 private _jobCount;
-    mapping(uint256 jobId => StoredJob) private _jobs;
-    mapping(address worker => WorkerStake) private _stakes;
-
-    /// @dev Fails on a zero address, a fee above the cap, a reward above 100%, or a registry bound to another market.
-    constructor(Config memory cfg) {
+    /// @dev Fails on a zero address, a fee above the cap, a reward or penalty above 100%, or a registry bound to another
+    /// market.
+    constructor(
+        Config memory cfg
+    ) WorkerStakes(IERC20(cfg.baseToken), cfg.unstakeDelay, cfg.minWorkerStake) EIP712("PostHuman JobMarket", "1") {
         if (
             cfg.registry == address(0) ||
             cfg.baseToken == address(0) ||
@@ -86,28 +59,28 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
         if (cfg.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert JobMarketInvalidBps(cfg.protocolFeeBps);
         if (cfg.challengerRewardBps > _BPS) revert JobMarketInvalidBps(cfg.challengerRewardBps);
-        address bound = IModelRegistry(cfg.registry).config().jobMarket;
-        if (bound != address(this)) revert JobMarketRegistryMismatch(bound);
+        if (cfg.failPenaltyBps > _BPS) revert JobMarketInvalidBps(cfg.failPenaltyBps);
+        IModelRegistry.Config memory registryConfig = IModelRegistry(cfg.registry).config();
+        if (registryConfig.jobMarket != address(this)) revert JobMarketRegistryMismatch(registryConfig.jobMarket);
         _registry = IModelRegistry(cfg.registry);
-        _baseToken = IERC20(cfg.baseToken);
         _treasury = cfg.treasury;
         _arbiter = cfg.arbiter;
         _protocolFeeBps = cfg.protocolFeeBps;
         _collateralBps = cfg.collateralBps;
         _challengerRewardBps = cfg.challengerRewardBps;
+        _failPenaltyBps = cfg.failPenaltyBps;
+        _maxDepth = registryConfig.maxDepth;
         _challengeWindow = cfg.challengeWindow;
         _arbitrationWindow = cfg.arbitrationWindow;
-        _unstakeDelay = cfg.unstakeDelay;
         _challengeBond = cfg.challengeBond;
-        _minWorkerStake = cfg.minWorkerStake;
+        _callbackGasPrice = cfg.callbackGasPrice;
     }
 
     // ─── Requests ────────────────────────────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IJobMarket
     function requestJob(JobRequest calldata request) external nonReentrant returns (uint256 jobId) {
-        (, address datatoken, , bool frozen) = _registry.modelRuntime(request.modelId);
-        return _request(request, datatoken, frozen, Callback(0, 0));
+        return _request(request, _datatokenFor(request), Callback(0, 0));
     }
 
     /// @inheritdoc IJobMarket
@@ -119,10 +92,12 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (gasLimit == 0 || gasLimit > JOB_MARKET_MAX_CALLBACK_GAS) {
             revert JobMarketInvalidCallbackGas(gasLimit, JOB_MARKET_MAX_CALLBACK_GAS);
         }
+        // Two deliveries of up to gasLimit each, paid by the requester at a price per gas: no heavy hook for free.
+        uint256 required = 2 * uint256(gasLimit) * _callbackGasPrice;
+        if (callback.fee < required) revert JobMarketCallbackFeeTooLow(callback.fee, required);
         // The hooks are called on the requester: an account without code could never run them.
         if (msg.sender.code.length == 0) revert JobMarketCallbackConsumerNotContract(msg.sender);
-        (, address datatoken, , bool frozen) = _registry.modelRuntime(request.modelId);
-        return _request(request, datatoken, frozen, callback);
+        return _request(request, _datatokenFor(request), callback);
     }
 
     /// @inheritdoc IJobMarket
@@ -131,10 +106,10 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         Permit calldata datatokenPermit,
         Permit calldata feePermit
     ) external nonReentrant returns (uint256 jobId) {
-        (, address datatoken, , bool frozen) = _registry.modelRuntime(request.modelId);
+        address datatoken = _datatokenFor(request);
         _permit(datatoken, _ONE_DATATOKEN, datatokenPermit);
         _permit(address(_baseToken), request.fee, feePermit);
-        return _request(request, datatoken, frozen, Callback(0, 0));
+        return _request(request, datatoken, Callback(0, 0));
     }
 
     /// @inheritdoc IJobMarket
@@ -143,10 +118,10 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != j.requester) revert JobMarketNotRequester(jobId, msg.sender);
         j.status = JobStatus.Cancelled;
         emit JobCancelled(jobId, j.modelId, msg.sender, j.fee);
-        // No delivery happened: the whole callback fee goes back with the fee. The requester cancels, so it is not
-        // called back.
+        // No delivery happened: the whole callback fee goes back with the fee and the datatoken. The requester cancels,
+        // so it is not called back.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
-        _baseToken.safeTransfer(msg.sender, j.fee + receiptShare + outcomeShare);
+        _refund(j, j.fee + receiptShare + outcomeShare);
     }
 
     // ─── Work ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -154,24 +129,17 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function claimJob(uint256 jobId) external nonReentrant {
         StoredJob storage j = _jobInStatus(jobId, JobStatus.Open);
-        if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
+        uint64 deadline = j.deadline;
+        if (block.timestamp > deadline) revert JobMarketLeaseExpired(jobId, deadline);
         uint256 modelId = j.modelId;
-        (, , , bool frozen) = _registry.modelRuntime(modelId);
+        (, bool frozen, ) = _modelState(modelId);
+        // A Train job on a model at maxDepth was refused at its request; a frozen model refuses receipts.
         if (frozen) revert JobMarketModelFrozen(modelId);
-        WorkerStake storage s = _stakes[msg.sender];
-        uint256 total = s.free + s.locked;
-        if (total < _minWorkerStake) revert JobMarketStakeBelowMinimum(msg.sender, total, _minWorkerStake);
         uint256 collateral = collateralFor(j.fee);
-        if (s.free < collateral) revert JobMarketInsufficientStake(msg.sender, s.free, collateral);
-        // Cannot underflow: checked just above.
-        unchecked {
-            s.free -= collateral;
-        }
-        s.locked += collateral;
+        _lock(msg.sender, collateral);
         j.worker = msg.sender;
-        j.collateral = collateral;
         j.status = JobStatus.Claimed;
-        emit JobClaimed(jobId, modelId, msg.sender, collateral, j.deadline);
+        emit JobClaimed(jobId, modelId, msg.sender, collateral, deadline);
     }
 
     /// @inheritdoc IJobMarket
@@ -183,7 +151,7 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
-        (, , bytes32 weightsRoot, ) = _registry.modelRuntime(modelId);
+        (bytes32 weightsRoot, , ) = _modelState(modelId);
         if (receipt.servedWeightsRoot != weightsRoot) {
             revert JobMarketWrongWeightsRoot(jobId, weightsRoot, receipt.servedWeightsRoot);
         }
@@ -204,7 +172,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
                     metric: receipt.metrics.valLossAfter
                 })
             );
-            j.childModelId = childModelId;
+            // Cannot truncate: model ids are a counter.
+            j.childModelId = uint64(childModelId);
         }
         emit ReceiptSubmitted(jobId, modelId, msg.sender, receipt, childModelId);
         if (j.callbackBits & _HAS_CALLBACK != 0) {
@@ -223,12 +192,56 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         j.status = JobStatus.Failed;
-        _release(msg.sender, j.collateral);
-        emit JobFailed(jobId, j.modelId, msg.sender, reason, j.fee);
+        j.failReason = reason;
+        uint256 collateral = collateralFor(j.fee);
+        uint256 penalty;
+        if (_modelBlocker(j.kind, j.modelId) != SubmitBlocker.None) {
+            // The job became impossible through no fault of the worker (its model was frozen after the claim).
+            _unlock(msg.sender, collateral, 0);
+        } else if (_blamesRequester(reason)) {
+            // Free for the worker, unless its signed input acknowledgement shows up within the dispute window.
+            j.flags |= _COLLATERAL_HELD;
+            j.submittedAt = uint64(block.timestamp);
+        } else {
+            penalty = (collateral * _failPenaltyBps) / _BPS;
+            _unlock(msg.sender, collateral, penalty);
+        }
+        emit JobFailed(jobId, j.modelId, msg.sender, reason, j.fee + penalty);
+        if (penalty != 0) emit WorkerPenalized(jobId, msg.sender, reason, penalty);
         // No receipt was delivered: its share goes back to the requester; the claimant delivers the outcome.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
-        _baseToken.safeTransfer(j.requester, j.fee + receiptShare);
+        _refund(j, j.fee + receiptShare + penalty);
         _finish(jobId, j, JobStatus.Failed, outcomeShare);
+    }
+
+    /// @inheritdoc IJobMarket
+    function disputeFailure(uint256 jobId, bytes calldata inputAck) external nonReentrant {
+        StoredJob storage j = _heldFailure(jobId);
+        uint64 closesAt = j.submittedAt + _challengeWindow;
+        if (block.timestamp > closesAt) revert JobMarketDisputeWindowClosed(jobId, closesAt);
+        address worker = j.worker;
+        bytes32 digest = _inputAckDigest(jobId, j.inputHash);
+        if (!SignatureChecker.isValidSignatureNow(worker, digest, inputAck)) {
+            revert JobMarketInvalidInputAck(jobId, worker);
+        }
+        j.status = JobStatus.Slashed;
+        j.flags &= ~_COLLATERAL_HELD;
+        uint256 collateral = collateralFor(j.fee);
+        _unlock(worker, collateral, collateral);
+        emit FailureDisputed(jobId, worker, msg.sender, collateral);
+        emit WorkerPenalized(jobId, worker, j.failReason, collateral);
+        _baseToken.safeTransfer(j.requester, collateral);
+    }
+
+    /// @inheritdoc IJobMarket
+    function releaseFailureCollateral(uint256 jobId) external nonReentrant {
+        StoredJob storage j = _heldFailure(jobId);
+        uint64 closesAt = j.submittedAt + _challengeWindow;
+        if (block.timestamp <= closesAt) revert JobMarketDisputeWindowOpen(jobId, closesAt);
+        j.flags &= ~_COLLATERAL_HELD;
+        uint256 collateral = collateralFor(j.fee);
+        _unlock(j.worker, collateral, 0);
+        emit FailureCollateralReleased(jobId, j.worker, collateral);
     }
 
     /// @inheritdoc IJobMarket
@@ -240,14 +253,15 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         j.status = JobStatus.Reclaimed;
         uint256 slashed;
         if (status == JobStatus.Claimed) {
-            slashed = j.collateral;
-            _stakes[j.worker].locked -= slashed;
+            uint256 collateral = collateralFor(j.fee);
+            // A job whose model was frozen after the claim could not be finished: the claimant is not to blame.
+            if (_modelBlocker(j.kind, j.modelId) == SubmitBlocker.None) slashed = collateral;
+            _unlock(j.worker, collateral, slashed);
         }
-        address requester = j.requester;
-        emit JobReclaimed(jobId, j.modelId, requester, j.worker, j.fee, slashed);
+        emit JobReclaimed(jobId, j.modelId, j.requester, j.worker, j.fee, slashed);
         // No receipt was delivered: its share goes back to the requester; the caller delivers the outcome.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
-        _baseToken.safeTransfer(requester, j.fee + slashed + receiptShare);
+        _refund(j, j.fee + slashed + receiptShare);
         _finish(jobId, j, JobStatus.Reclaimed, outcomeShare);
     }
 
@@ -255,12 +269,28 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function challengeReceipt(uint256 jobId) external nonReentrant {
-        StoredJob storage j = _jobInStatus(jobId, JobStatus.Submitted);
-        uint64 closesAt = j.submittedAt + _challengeWindow;
-        if (block.timestamp > closesAt) revert JobMarketChallengeWindowClosed(jobId, closesAt);
-        j.status = JobStatus.Challenged;
-        j.challenger = msg.sender;
-        j.challengedAt = uint64(block.timestamp);
+        StoredJob storage j = _jobs[jobId];
+        JobStatus status = j.status;
+        if (status != JobStatus.Submitted && status != JobStatus.Challenged) _revertStatus(jobId, status);
+        // A claimant challenging its own receipt would take the only slot and, if upheld, win back its own collateral.
+        if (msg.sender == j.worker) revert JobMarketClaimantCannotChallenge(jobId);
+        if (status == JobStatus.Submitted) {
+            uint64 closesAt = j.submittedAt + _challengeWindow;
+            if (block.timestamp > closesAt) revert JobMarketChallengeWindowClosed(jobId, closesAt);
+            j.status = JobStatus.Challenged;
+            j.challenger = msg.sender;
+            j.challengedAt = uint64(block.timestamp);
+        } else {
+            // Someone holds the challenge: the requester, and only it, may still join it until it lapses, so an
+            // accomplice of the worker cannot lock the requester out or collect the reward in its place.
+            address challenger = j.challenger;
+            if (msg.sender != j.requester || challenger == msg.sender || j.flags & _REQUESTER_JOINED != 0) {
+                revert JobMarketAlreadyChallenged(jobId, challenger);
+            }
+            uint64 lapsesAt = j.challengedAt + _arbitrationWindow;
+            if (block.timestamp > lapsesAt) revert JobMarketChallengeWindowClosed(jobId, lapsesAt);
+            j.flags |= _REQUESTER_JOINED;
+        }
         emit JobChallenged(jobId, j.modelId, msg.sender, _challengeBond);
         _baseToken.safeTransferFrom(msg.sender, address(this), _challengeBond);
     }
@@ -270,21 +300,30 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (msg.sender != _arbiter) revert JobMarketNotArbiter(msg.sender);
         StoredJob storage j = _jobInStatus(jobId, JobStatus.Challenged);
         address challenger = j.challenger;
+        bool joined = j.flags & _REQUESTER_JOINED != 0;
         if (!upheld) {
             emit ChallengeResolved(jobId, j.modelId, challenger, false, 0);
-            _settle(jobId, j, _challengeBond, false);
+            // A frivolous challenge costs its bond: every bond goes to the worker.
+            _settle(jobId, j, joined ? 2 * _challengeBond : _challengeBond);
             return;
         }
         j.status = JobStatus.Slashed;
-        uint256 slashed = j.collateral;
-        _stakes[j.worker].locked -= slashed;
-        uint256 reward = (slashed * _challengerRewardBps) / _BPS;
+        uint256 slashed = collateralFor(j.fee);
+        _unlock(j.worker, slashed, slashed);
         emit ChallengeResolved(jobId, j.modelId, challenger, true, slashed);
         if (j.childModelId != 0) _registry.freezeModel(j.childModelId);
+        address requester = j.requester;
+        // The slashed collateral goes to the requester, but for the reward; the reward goes to the requester too when
+        // it challenged, so a worker's accomplice holding the challenge gets its bond back and nothing more.
+        uint256 reward = (slashed * _challengerRewardBps) / _BPS;
+        bool rewardToRequester = joined || challenger == requester;
+        uint256 toChallenger = _challengeBond + (rewardToRequester ? 0 : reward);
+        uint256 toRequester = j.fee + slashed - (rewardToRequester ? 0 : reward) + (joined ? _challengeBond : 0);
+        if (challenger == requester) (toRequester, toChallenger) = (toRequester + toChallenger, 0);
         // The receipt was wrong: the worker forfeits the receipt hook's share to the requester.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
-        _baseToken.safeTransfer(j.requester, j.fee + slashed - reward + receiptShare);
-        _baseToken.safeTransfer(challenger, _challengeBond + reward);
+        _refund(j, toRequester + receiptShare);
+        if (toChallenger != 0) _baseToken.safeTransfer(challenger, toChallenger);
         _finish(jobId, j, JobStatus.Slashed, outcomeShare);
     }
 
@@ -295,51 +334,15 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         if (status == JobStatus.Submitted) {
             uint64 closesAt = j.submittedAt + _challengeWindow;
             if (block.timestamp <= closesAt) revert JobMarketChallengeWindowOpen(jobId, closesAt);
-            _settle(jobId, j, 0, false);
+            _settle(jobId, j, 0);
         } else if (status == JobStatus.Challenged) {
             uint64 lapsesAt = j.challengedAt + _arbitrationWindow;
             if (block.timestamp <= lapsesAt) revert JobMarketArbitrationPending(jobId, lapsesAt);
-            _settle(jobId, j, 0, true);
+            // Nobody proved the receipt wrong in time: it stands, and the challenge bonds go to the worker.
+            _settle(jobId, j, j.flags & _REQUESTER_JOINED != 0 ? 2 * _challengeBond : _challengeBond);
         } else {
             _revertStatus(jobId, status);
         }
-    }
-
-    // ─── Stake ───────────────────────────────────────────────────────────────────────────────────────────────────
-
-    /// @inheritdoc IJobMarket
-    function stake(uint256 amount) external nonReentrant {
-        if (amount == 0) revert JobMarketZeroAmount();
-        WorkerStake storage s = _stakes[msg.sender];
-        s.free += amount;
-        emit WorkerStaked(msg.sender, amount, s.free);
-        _baseToken.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @inheritdoc IJobMarket
-    function requestUnstake(uint256 amount) external {
-        if (amount == 0) revert JobMarketZeroAmount();
-        WorkerStake storage s = _stakes[msg.sender];
-        if (s.free < amount) revert JobMarketInsufficientStake(msg.sender, s.free, amount);
-        // Cannot underflow: checked just above.
-        unchecked {
-            s.free -= amount;
-        }
-        s.unstaking += amount;
-        uint64 availableAt = uint64(block.timestamp) + _unstakeDelay;
-        s.unstakeAvailableAt = availableAt;
-        emit UnstakeRequested(msg.sender, amount, availableAt);
-    }
-
-    /// @inheritdoc IJobMarket
-    function withdrawStake() external nonReentrant {
-        WorkerStake storage s = _stakes[msg.sender];
-        uint256 amount = s.unstaking;
-        if (amount == 0) revert JobMarketNothingToWithdraw(msg.sender);
-        if (block.timestamp < s.unstakeAvailableAt) revert JobMarketUnstakeNotReady(msg.sender, s.unstakeAvailableAt);
-        s.unstaking = 0;
-        emit StakeWithdrawn(msg.sender, amount);
-        _baseToken.safeTransfer(msg.sender, amount);
     }
 
     // ─── Views ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -348,19 +351,20 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     function getJob(uint256 jobId) external view returns (Job memory) {
         StoredJob storage j = _jobs[jobId];
         if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        address worker = j.worker;
         return
             Job({
                 requester: j.requester,
                 deadline: j.deadline,
                 kind: j.kind,
                 status: j.status,
-                worker: j.worker,
+                worker: worker,
                 submittedAt: j.submittedAt,
                 challenger: j.challenger,
                 challengedAt: j.challengedAt,
                 modelId: j.modelId,
                 fee: j.fee,
-                collateral: j.collateral,
+                collateral: worker == address(0) ? 0 : collateralFor(j.fee),
                 inputHash: j.inputHash,
                 receiptHash: j.receiptHash,
                 childModelId: j.childModelId
@@ -368,25 +372,28 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function callbackOf(uint256 jobId) external view returns (CallbackState memory) {
+    function failureOf(uint256 jobId) external view returns (uint32 reason, bool collateralHeld) {
         StoredJob storage j = _jobs[jobId];
         if (j.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        return
-            CallbackState({
-                gasLimit: j.callbackGasLimit,
-                failedStages: j.callbackBits & ~_HAS_CALLBACK,
-                fee: j.callbackFee
-            });
+        return (j.failReason, j.flags & _COLLATERAL_HELD != 0);
     }
 
     /// @inheritdoc IJobMarket
-    function stakeOf(address worker) external view returns (WorkerStake memory) {
-        return _stakes[worker];
+    function submitBlocker(uint256 jobId) public view returns (SubmitBlocker) {
+        StoredJob storage j = _jobs[jobId];
+        if (j.status != JobStatus.Open && j.status != JobStatus.Claimed) return SubmitBlocker.NotLive;
+        if (block.timestamp > j.deadline) return SubmitBlocker.DeadlinePassed;
+        return _modelBlocker(j.kind, j.modelId);
     }
 
     /// @inheritdoc IJobMarket
-    function jobCount() external view returns (uint256) {
-        return _jobCount;
+    function isSubmittable(uint256 jobId) external view returns (bool) {
+        return submitBlocker(jobId) == SubmitBlocker.None;
+    }
+
+    /// @inheritdoc IJobMarket
+    function inputAckDigest(uint256 jobId, bytes32 inputHash) external view returns (bytes32) {
+        return _inputAckDigest(jobId, inputHash);
     }
 
     /// @inheritdoc IJobMarket
@@ -404,7 +411,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
                 arbitrationWindow: _arbitrationWindow,
                 unstakeDelay: _unstakeDelay,
                 challengeBond: _challengeBond,
-                minWorkerStake: _minWorkerStake
+                minWorkerStake: _minWorkerStake,
+                callbackGasPrice: _callbackGasPrice,
+                failPenaltyBps: _failPenaltyBps
             });
     }
 
@@ -415,16 +424,28 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
 
     // ─── Internals ───────────────────────────────────────────────────────────────────────────────────────────────
 
-    /// @dev Checks and records a request (with its callback when `callback.gasLimit` ≠ 0), then orders 1 datatoken on
-    /// Ocean for the requester and escrows the fee and the callback fee.
+    /// @dev The datatoken of the requested model, after refusing what could never be submitted: a frozen model, and a
+    /// Train job whose child would be deeper than the registry allows.
+    function _datatokenFor(JobRequest calldata r) private view returns (address datatoken) {
+        bool frozen;
+        uint16 generation;
+        (datatoken, , frozen, generation) = _registry.modelForJob(r.modelId);
+        if (frozen) revert JobMarketModelFrozen(r.modelId);
+        if (r.kind == JobKind.Train && generation >= _maxDepth) {
+            revert JobMarketLineageTooDeep(r.modelId, uint256(generation) + 1, _maxDepth);
+        }
+    }
+
+    /// @dev Checks and records a request (with its callback when `callback.gasLimit` ≠ 0), then escrows 1 datatoken,
+    /// the fee and the callback fee.
     function _request(
         JobRequest calldata r,
         address datatoken,
-        bool frozen,
         Callback memory callback
     ) private returns (uint256 jobId) {
-        if (frozen) revert JobMarketModelFrozen(r.modelId);
         if (r.fee == 0) revert JobMarketZeroFee();
+        if (r.fee + callback.fee > type(uint96).max)
+            revert JobMarketFeeTooLarge(r.fee + callback.fee, type(uint96).max);
         if (r.deadline <= block.timestamp) revert JobMarketInvalidDeadline(r.deadline, block.timestamp);
         JobParams.validate(r.kind, r.params);
 
@@ -434,8 +455,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         j.deadline = r.deadline;
         j.kind = r.kind;
         j.status = JobStatus.Open;
-        j.modelId = r.modelId;
-        j.fee = r.fee;
+        // Cannot truncate: the model exists (the registry answered), and ids are a counter; the fee is checked above.
+        j.modelId = uint64(r.modelId);
+        j.fee = uint96(r.fee);
         j.inputHash = r.inputHash;
         if (callback.gasLimit != 0) {
             j.callbackBits = _HAS_CALLBACK;
@@ -444,104 +466,76 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
         emit JobRequested(jobId, r.modelId, msg.sender, r.kind, r.inputHash, r.inputURI, r.fee, r.deadline, r.params);
         if (callback.gasLimit != 0) emit CallbackRequested(jobId, msg.sender, callback.gasLimit, callback.fee);
-
         IERC20(datatoken).safeTransferFrom(msg.sender, address(this), _ONE_DATATOKEN);
-        // A zero provider fee with a zero signature passes Ocean's check (ecrecover yields address 0); the template
-        // sends 0.97 of the datatoken to its payment collector (the model's vault) and 0.03 to Ocean's collector.
-        IOceanDatatoken(datatoken).startOrder(
-            msg.sender,
-            0,
-            IOceanDatatoken.ProviderFee(address(0), address(0), 0, 0, bytes32(0), bytes32(0), 0, ""),
-            IOceanDatatoken.ConsumeMarketFee(address(0), address(0), 0)
-        );
         _baseToken.safeTransferFrom(msg.sender, address(this), r.fee + callback.fee);
     }
 
-    /// @dev Pays the worker its fee minus the protocol fee (plus `bonus`, a lost challenge's bond, and the receipt
-    /// hook's share of a callback fee), frees its collateral, returns a lapsed challenge's bond, then delivers.
-    function _settle(uint256 jobId, StoredJob storage j, uint256 bonus, bool lapsedChallenge) private {
+    /// @dev Pays the worker its fee minus the protocol fee (plus `bonus`, the bonds of a lost or lapsed challenge, and
+    /// the receipt hook's share of a callback fee), frees its collateral, consumes the escrowed datatoken through an
+    /// Ocean order for the requester, then delivers.
+    function _settle(uint256 jobId, StoredJob storage j, uint256 bonus) private {
         j.status = JobStatus.Settled;
         address worker = j.worker;
-        _release(worker, j.collateral);
-        uint256 protocolFee = (j.fee * _protocolFeeBps) / _BPS;
-        uint256 payout = j.fee - protocolFee;
+        uint256 fee = j.fee;
+        _unlock(worker, collateralFor(fee), 0);
+        uint256 protocolFee = (fee * _protocolFeeBps) / _BPS;
+        uint256 payout = fee - protocolFee;
         emit JobSettled(jobId, j.modelId, worker, payout, protocolFee);
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
         if (msg.sender == worker) {
             // One transfer when the worker settles its own job (the usual case).
             (receiptShare, outcomeShare) = (receiptShare + outcomeShare, 0);
         }
+        // A zero provider fee with a zero signature passes Ocean's check (ecrecover yields address 0); the template
+        // sends 0.97 of the datatoken to its payment collector (the model's vault) and 0.03 to Ocean's collector, and
+        // emits OrderStarted with the requester as consumer.
+        IOceanDatatoken(_datatokenOf(j.modelId)).startOrder(
+            j.requester,
+            0,
+            IOceanDatatoken.ProviderFee(address(0), address(0), 0, 0, bytes32(0), bytes32(0), 0, ""),
+            IOceanDatatoken.ConsumeMarketFee(address(0), address(0), 0)
+        );
         _baseToken.safeTransfer(worker, payout + bonus + receiptShare);
         if (protocolFee != 0) _baseToken.safeTransfer(_treasury, protocolFee);
-        // The arbiter did not decide in time: the receipt stands and the challenger gets the bond back.
-        if (lapsedChallenge) _baseToken.safeTransfer(j.challenger, _challengeBond);
         _finish(jobId, j, JobStatus.Settled, outcomeShare);
     }
 
-    /// @dev The two shares of a job's callback fee: the receipt hook's (rounded up) and the outcome hook's. (0, 0) for a
-    /// job without callback, without reading the callback fee's slot.
-    function _callbackShares(StoredJob storage j) private view returns (uint256 receiptShare, uint256 outcomeShare) {
-        if (j.callbackBits & _HAS_CALLBACK == 0) return (0, 0);
-        uint256 fee = j.callbackFee;
-        outcomeShare = fee / 2;
-        receiptShare = fee - outcomeShare;
+    /// @dev Pays `amount` of the base token and returns the escrowed datatoken to the requester of a job that did not
+    /// settle.
+    function _refund(StoredJob storage j, uint256 amount) private {
+        address requester = j.requester;
+        IERC20(_datatokenOf(j.modelId)).safeTransfer(requester, _ONE_DATATOKEN);
+        _baseToken.safeTransfer(requester, amount);
     }
 
-    /// @dev Last step of every transition into a terminal state that calls back: pays the caller the outcome hook's
-    /// share, then delivers the outcome to the requester.
-    function _finish(uint256 jobId, StoredJob storage j, JobStatus outcome, uint256 outcomeShare) private {
-        if (j.callbackBits & _HAS_CALLBACK == 0) return;
-        if (outcomeShare != 0) _baseToken.safeTransfer(msg.sender, outcomeShare);
-        _deliver(jobId, j, outcome, abi.encodeCall(IJobMarketConsumer.onJobOutcome, (jobId, outcome, j.receiptHash)));
+    function _datatokenOf(uint256 modelId) private view returns (address datatoken) {
+        (datatoken, , , ) = _registry.modelForJob(modelId);
     }
 
-    /// @dev Calls the requester's hook with `data` (built in memory beforehand) and exactly `gasLimit` gas, records a
-    /// failure, and never reverts because of the hook. The job's state and the transition's payments are final before
-    /// the call, and the reentrancy guard is held: a hook that calls back into the market fails like any other.
-    function _deliver(uint256 jobId, StoredJob storage j, JobStatus stage, bytes memory data) private {
-        address consumer = j.requester;
-        uint256 gasLimit = j.callbackGasLimit;
-        // EIP-150 forwards at most 63/64 of the gas left to a call. Demand enough that the hook gets all of gasLimit
-        // and the market can still finish: otherwise a caller could starve the hook on purpose (and gas estimation
-        // would happily find such a limit) while the transition itself succeeds.
-        uint256 required = gasLimit + gasLimit / 63 + _CALLBACK_GAS_RESERVE;
-        uint256 left = gasleft();
-        if (left < required) revert JobMarketCallbackGasTooLow(jobId, left, required);
-        bool success;
-        // A plain CALL without value whose output size is 0: nothing the hook returns or reverts with is ever copied
-        // (a "returnbomb" costs the market nothing), and a consumer without code simply succeeds. Solidity's
-        // try/catch would copy and decode return data, and revert uncatchably on a decoding failure.
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
-        }
-        // Written after the call on purpose: it records the call itself, under the guard (no one can re-enter).
-        if (!success) j.callbackBits |= uint16(1 << uint8(stage));
-        emit CallbackDelivered(jobId, consumer, stage, success);
+    /// @dev The model's recorded weights root, whether it is frozen, and its generation.
+    function _modelState(uint256 modelId) private view returns (bytes32 weightsRoot, bool frozen, uint16 generation) {
+        (, weightsRoot, frozen, generation) = _registry.modelForJob(modelId);
     }
 
-    /// @dev Returns a job's collateral from the worker's locked stake to its free stake.
-    function _release(address worker, uint256 collateral) private {
-        WorkerStake storage s = _stakes[worker];
-        s.locked -= collateral;
-        s.free += collateral;
+    /// @dev What about the model would stop a receipt of a job of this kind (None: nothing).
+    function _modelBlocker(JobKind kind, uint256 modelId) private view returns (SubmitBlocker) {
+        (, bool frozen, uint16 generation) = _modelState(modelId);
+        if (frozen) return SubmitBlocker.ModelFrozen;
+        if (kind == JobKind.Train && generation >= _maxDepth) return SubmitBlocker.LineageTooDeep;
+        return SubmitBlocker.None;
     }
 
-    function _permit(address token, uint256 value, Permit calldata p) private {
-        if (p.deadline == 0) return;
-        // A permit that fails (already used by a front-runner, or a token without permit) is ignored: the transfer
-        // that follows then needs an allowance and fails with the token's own error otherwise.
-        // solhint-disable-next-line no-empty-blocks
-        try IERC20Permit(token).permit(msg.sender, address(this), value, p.deadline, p.v, p.r, p.s) {} catch {}
+    function _blamesRequester(uint32 reason) private pure returns (bool) {
+        return reason < 256 && (JOB_MARKET_REQUESTER_FAULTS >> reason) & 1 == 1;
     }
 
-    function _jobInStatus(uint256 jobId, JobStatus expected) private view returns (StoredJob storage j) {
-        j = _jobs[jobId];
-        if (j.status != expected) _revertStatus(jobId, j.status);
+    /// @dev A Failed job whose collateral is held for its dispute window.
+    function _heldFailure(uint256 jobId) private view returns (StoredJob storage j) {
+        j = _jobInStatus(jobId, JobStatus.Failed);
+        if (j.flags & _COLLATERAL_HELD == 0) revert JobMarketNotDisputable(jobId);
     }
 
-    function _revertStatus(uint256 jobId, JobStatus status) private pure {
-        if (status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        revert JobMarketUnexpectedStatus(jobId, status);
+    function _inputAckDigest(uint256 jobId, bytes32 inputHash) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(_INPUT_RECEIVED_TYPEHASH, jobId, inputHash)));
     }
 }

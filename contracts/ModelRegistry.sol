@@ -32,9 +32,32 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint16 private immutable _parentRoyaltyBps;
     uint256 private immutable _rewardSupply;
 
+    /// @dev Storage form of a Model (getModel returns the ABI form): parent and job ids (model and job counters, far
+    /// below 2**64) and the baseline metric share slots with addresses, so a root model takes 10 slots, a derived 11.
+    struct StoredModel {
+        address owner;
+        uint16 generation;
+        bool frozen;
+        address nft;
+        uint64 baselineMetric;
+        address datatoken;
+        uint64 parentId;
+        address vault;
+        uint64 jobId;
+        address parentSide;
+        bytes32 exchangeId;
+        bytes32 weightsRoot;
+        bytes32 configHash;
+        bytes32 dataHash;
+        bytes32 benchmarkId;
+        string metadataURI;
+        bytes32 tokenizerHash;
+    }
+
     uint256 private _modelCount;
-    mapping(uint256 modelId => Model) private _models;
+    mapping(uint256 modelId => StoredModel) private _models;
     mapping(address datatoken => uint256 modelId) private _modelOfDatatoken;
+    mapping(bytes32 weightsRoot => uint256 modelId) private _modelOfWeightsRoot;
 
     /// @dev `cfg.jobMarket` is the job market's address, deployed right after the registry (its constructor checks
     /// that the registry names it). Fails on a zero address, a split above 100% or a zero depth.
@@ -69,7 +92,23 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function publishModel(PublishParams calldata p) external nonReentrant returns (uint256 modelId) {
+        return _publish(p);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function publishModelWithTokenizer(
+        PublishParams calldata p,
+        bytes32 tokenizerHash
+    ) external nonReentrant returns (uint256 modelId) {
+        modelId = _publish(p);
+        _models[modelId].tokenizerHash = tokenizerHash;
+        emit TokenizerRecorded(modelId, tokenizerHash);
+    }
+
+    /// @dev Creates a root model (see publishModel) and returns its id.
+    function _publish(PublishParams calldata p) private returns (uint256 modelId) {
         if (p.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
+        _claimWeightsRoot(p.weightsRoot, _modelCount + 1);
         if (p.pricing.kind == PricingKind.FixedRate) {
             if (p.pricing.rate == 0) revert ModelRegistryInvalidPrice(p.pricing.rate);
         } else if (p.pricing.dispenserMaxTokens == 0 || p.pricing.dispenserMaxBalance == 0) {
@@ -79,18 +118,18 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         address vault = Clones.clone(_vaultImplementation);
         (address nft, address datatoken, bytes32 exchangeId) = _createPricedAsset(p, vault);
 
-        Model storage m = _models[modelId];
+        StoredModel storage m = _models[modelId];
         m.owner = msg.sender;
         m.nft = nft;
+        m.baselineMetric = p.baseline.metric;
         m.datatoken = datatoken;
         m.vault = vault;
-        m.exchangeId = exchangeId;
+        if (exchangeId != bytes32(0)) m.exchangeId = exchangeId;
         m.weightsRoot = p.weightsRoot;
-        m.configHash = p.configHash;
-        m.dataHash = p.dataHash;
-        m.benchmarkId = p.baseline.benchmarkId;
-        m.baselineMetric = p.baseline.metric;
-        m.metadataURI = p.metadataURI;
+        if (p.configHash != bytes32(0)) m.configHash = p.configHash;
+        if (p.dataHash != bytes32(0)) m.dataHash = p.dataHash;
+        if (p.baseline.benchmarkId != bytes32(0)) m.benchmarkId = p.baseline.benchmarkId;
+        if (bytes(p.metadataURI).length != 0) m.metadataURI = p.metadataURI;
         _modelOfDatatoken[datatoken] = modelId;
 
         _initVault(vault, modelId, datatoken, address(0), 0, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
@@ -101,26 +140,31 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function createDerivedModel(Derivation calldata d) external onlyJobMarket nonReentrant returns (uint256 modelId) {
-        Model storage parent = _existing(d.parentId);
+        StoredModel storage parent = _existing(d.parentId);
         if (parent.frozen) revert ModelRegistryModelFrozen(d.parentId);
         uint256 generation = uint256(parent.generation) + 1;
         if (generation > _maxDepth) revert ModelRegistryLineageTooDeep(d.parentId, generation, _maxDepth);
         if (d.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
 
         modelId = ++_modelCount;
-        Model storage m = _models[modelId];
+        _claimWeightsRoot(d.weightsRoot, modelId);
+        StoredModel storage m = _models[modelId];
         m.owner = d.trainer;
         // Cannot truncate: generation ≤ maxDepth, a uint16.
         m.generation = uint16(generation);
         m.parentSide = parent.owner;
-        m.parentId = d.parentId;
-        m.jobId = d.jobId;
+        // Cannot truncate: ids are counters (one per model, one per job), far below 2**64.
+        m.parentId = uint64(d.parentId);
+        m.jobId = uint64(d.jobId);
         m.weightsRoot = d.weightsRoot;
-        m.configHash = d.configHash;
-        m.dataHash = d.dataHash;
-        m.benchmarkId = parent.benchmarkId;
+        if (d.configHash != bytes32(0)) m.configHash = d.configHash;
+        if (d.dataHash != bytes32(0)) m.dataHash = d.dataHash;
+        bytes32 benchmark = parent.benchmarkId;
+        if (benchmark != bytes32(0)) m.benchmarkId = benchmark;
         m.baselineMetric = d.metric;
-        m.metadataURI = d.metadataURI;
+        if (bytes(d.metadataURI).length != 0) m.metadataURI = d.metadataURI;
+        bytes32 tokenizer = parent.tokenizerHash;
+        if (tokenizer != bytes32(0)) m.tokenizerHash = tokenizer;
         _deployDerived(modelId, m, parent.vault);
         emit ModelDerived(
             modelId,
@@ -137,7 +181,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function freezeModel(uint256 modelId) external onlyJobMarket {
-        Model storage m = _existing(modelId);
+        StoredModel storage m = _existing(modelId);
         if (m.frozen) revert ModelRegistryModelFrozen(modelId);
         m.frozen = true;
         emit ModelFrozen(modelId, m.jobId);
@@ -146,7 +190,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function updateOceanMetadata(uint256 modelId, OceanMetadata calldata metadata) external nonReentrant {
-        Model storage m = _existing(modelId);
+        StoredModel storage m = _existing(modelId);
         if (msg.sender != m.owner) revert ModelRegistryNotModelOwner(modelId, msg.sender);
         _setMetadata(m.nft, metadata);
         emit OceanMetadataUpdated(modelId, metadata.dataHash);
@@ -160,26 +204,62 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function getModel(uint256 modelId) external view returns (Model memory) {
-        return _existing(modelId);
+        StoredModel storage m = _existing(modelId);
+        return
+            Model({
+                owner: m.owner,
+                generation: m.generation,
+                frozen: m.frozen,
+                parentSide: m.parentSide,
+                parentId: m.parentId,
+                jobId: m.jobId,
+                nft: m.nft,
+                datatoken: m.datatoken,
+                vault: m.vault,
+                exchangeId: m.exchangeId,
+                weightsRoot: m.weightsRoot,
+                configHash: m.configHash,
+                dataHash: m.dataHash,
+                benchmarkId: m.benchmarkId,
+                baselineMetric: m.baselineMetric,
+                metadataURI: m.metadataURI,
+                tokenizerHash: m.tokenizerHash
+            });
     }
 
     /// @inheritdoc IModelRegistry
     function modelRuntime(
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen) {
-        Model storage m = _existing(modelId);
+        StoredModel storage m = _existing(modelId);
         return (m.owner, m.datatoken, m.weightsRoot, m.frozen);
     }
 
     /// @inheritdoc IModelRegistry
+    function modelForJob(
+        uint256 modelId
+    ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation) {
+        // Every model has a datatoken: testing it instead of the NFT saves the job market a cold storage read per call.
+        StoredModel storage m = _models[modelId];
+        datatoken = m.datatoken;
+        if (datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
+        return (datatoken, m.weightsRoot, m.frozen, m.generation);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelOfWeightsRoot(bytes32 weightsRoot) external view returns (uint256) {
+        return _modelOfWeightsRoot[weightsRoot];
+    }
+
+    /// @inheritdoc IModelRegistry
     function lineageOf(uint256 modelId) external view returns (uint256 parentId, uint16 generation) {
-        Model storage m = _existing(modelId);
+        StoredModel storage m = _existing(modelId);
         return (m.parentId, m.generation);
     }
 
     /// @inheritdoc IModelRegistry
     function ancestors(uint256 modelId, uint256 maxCount) external view returns (uint256[] memory ids) {
-        Model storage m = _existing(modelId);
+        StoredModel storage m = _existing(modelId);
         uint256 count = m.generation < maxCount ? m.generation : maxCount;
         ids = new uint256[](count);
         uint256 id = modelId;
@@ -222,9 +302,17 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             });
     }
 
-    function _existing(uint256 modelId) private view returns (Model storage m) {
+    function _existing(uint256 modelId) private view returns (StoredModel storage m) {
         m = _models[modelId];
         if (m.nft == address(0)) revert ModelRegistryUnknownModel(modelId);
+    }
+
+    /// @dev A weights root belongs to exactly one model: a copy of a published model's root cannot be registered again,
+    /// as a root or as a "child" (the worker looks weights up by root, so a copy would earn from another's weights).
+    function _claimWeightsRoot(bytes32 weightsRoot, uint256 modelId) private {
+        uint256 holder = _modelOfWeightsRoot[weightsRoot];
+        if (holder != 0) revert ModelRegistryWeightsRootTaken(weightsRoot, holder);
+        _modelOfWeightsRoot[weightsRoot] = modelId;
     }
 
     /// @dev Creates the NFT + datatoken of a root model with its pricing. The registry owns the NFT, mints the
@@ -273,7 +361,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @dev Opens the vault and the Ocean asset of a derived model, then mints its rewards: `trainerShareBps` of the
     /// vault shares and reward datatokens to the trainer, the rest to the parent's side.
-    function _deployDerived(uint256 modelId, Model storage m, address parentVault) private {
+    function _deployDerived(uint256 modelId, StoredModel storage m, address parentVault) private {
         address vault = Clones.clone(_vaultImplementation);
         (address nft, address datatoken) = _createDerivedAsset(modelId, m.metadataURI, vault);
         m.nft = nft;

@@ -33,11 +33,18 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
     /// needed (ERC-1271: a worker's API asks the requester to sign the input upload and the result request).
     address public immutable sponsor;
 
+    /// @dev Who paid an evaluation (and gets it back if it does not settle), and who trained the model it evaluates.
+    struct Funding {
+        address entrant;
+        address trainer;
+    }
+
     Terms private _terms;
     uint256 private _winningModelId;
     uint256 private _openEvaluations;
     mapping(uint256 jobId => Entry) private _entries;
     mapping(uint256 modelId => ModelState) private _models;
+    mapping(uint256 jobId => Funding) private _funding;
 
     constructor(IJobMarket market, Terms memory terms_) {
         _market = market;
@@ -62,14 +69,22 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
             revert FinetuneBountyNotDescendant(modelId, t.baseModelId, t.maxGenerations);
         }
         if (_models[modelId] != ModelState.None) revert FinetuneBountyAlreadyEntered(modelId);
-        uint256 cost = t.evalFee + t.callbackFee;
         uint256 balance = _baseToken.balanceOf(address(this));
-        if (balance < cost + t.reward) revert FinetuneBountyUnderfunded(balance, cost + t.reward);
+        if (balance < t.reward) revert FinetuneBountyUnderfunded(balance, t.reward);
+        // The model must come from a training job whose receipt can no longer be proved wrong.
+        IModelRegistry.Model memory model = _registry.getModel(modelId);
+        IJobMarket.Job memory training = _market.getJob(model.jobId);
+        if (training.status != IJobMarket.JobStatus.Settled) {
+            revert FinetuneBountyTrainingNotSettled(modelId, model.jobId);
+        }
 
-        (, address datatoken, , ) = _registry.modelRuntime(modelId);
+        address datatoken = model.datatoken;
+        uint256 cost = t.evalFee + t.callbackFee;
         _models[modelId] = ModelState.Evaluating;
         ++_openEvaluations;
         IERC20(datatoken).safeTransferFrom(msg.sender, address(this), 1e18);
+        // The entrant pays its evaluation: entries cannot drain the sponsor's reward.
+        _baseToken.safeTransferFrom(msg.sender, address(this), cost);
         IERC20(datatoken).forceApprove(address(_market), 1e18);
         _baseToken.forceApprove(address(_market), cost);
         jobId = _market.requestJobWithCallback(
@@ -91,7 +106,18 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
             IJobMarket.Callback({gasLimit: t.callbackGasLimit, fee: t.callbackFee})
         );
         _entries[jobId] = Entry({modelId: modelId, loss: 0, state: EntryState.Evaluating, receiptHash: bytes32(0)});
+        _funding[jobId] = Funding({entrant: msg.sender, trainer: training.worker});
         emit EntryRequested(jobId, modelId, msg.sender);
+    }
+
+    /// @inheritdoc IFinetuneBounty
+    function challenge(uint256 jobId) external {
+        if (msg.sender != sponsor) revert FinetuneBountyNotSponsor(msg.sender);
+        if (_entries[jobId].state != EntryState.Evaluating) revert FinetuneBountyUnknownEntry(jobId);
+        uint256 bond = _market.config().challengeBond;
+        _baseToken.safeTransferFrom(msg.sender, address(this), bond);
+        _baseToken.forceApprove(address(_market), bond);
+        _market.challengeReceipt(jobId);
     }
 
     /// @inheritdoc IJobMarketConsumer
@@ -185,8 +211,9 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         if (ended) _end(jobId, e, s);
     }
 
-    /// @dev Closes an entry. A Settled evaluation is judged (and the model may not enter again); any other outcome lets
-    /// the model enter again. Pays the reward when this one wins: state first, transfer last.
+    /// @dev Closes an entry. A Settled evaluation by another worker than the model's trainer (and owner) is judged (and
+    /// the model may not enter again); any other outcome lets the model enter again, and one that did not settle gives
+    /// the entrant back what the market refunded for it. Pays the reward when this one wins: state first, transfer last.
     function _end(uint256 jobId, Entry storage e, IJobMarket.JobStatus outcome) private {
         e.state = EntryState.Ended;
         --_openEvaluations;
@@ -194,10 +221,19 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         if (outcome != IJobMarket.JobStatus.Settled) {
             _models[modelId] = ModelState.None;
             emit EntryEnded(jobId, modelId, outcome, false);
+            _refundEntrant(jobId, modelId);
+            return;
+        }
+        (address owner, , , bool frozen) = _registry.modelRuntime(modelId);
+        address evaluator = _market.getJob(jobId).worker;
+        if (evaluator == _funding[jobId].trainer || evaluator == owner) {
+            // A worker grading its own training (or its owner's model) proves nothing.
+            _models[modelId] = ModelState.None;
+            emit SelfEvaluationRefused(jobId, modelId, evaluator);
+            emit EntryEnded(jobId, modelId, outcome, false);
             return;
         }
         _models[modelId] = ModelState.Judged;
-        (address owner, , , bool frozen) = _registry.modelRuntime(modelId);
         bool won = _winningModelId == 0 && !frozen && e.loss < _terms.targetLoss;
         emit EntryEnded(jobId, modelId, outcome, won);
         if (!won) return;
@@ -205,6 +241,17 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         uint256 reward = _terms.reward;
         emit BountyPaid(modelId, owner, jobId, e.loss, reward);
         _baseToken.safeTransfer(owner, reward);
+    }
+
+    /// @dev Gives the entrant of an evaluation that did not settle its datatoken, its fee and the receipt share of the
+    /// callback fee, which the market has just refunded to the bounty (whatever else the market paid, e.g. a slashed
+    /// worker's collateral, stays with the bounty). Never reverts: what the bounty no longer holds is skipped.
+    function _refundEntrant(uint256 jobId, uint256 modelId) private {
+        address entrant = _funding[jobId].entrant;
+        uint256 amount = _terms.evalFee + (_terms.callbackFee - _terms.callbackFee / 2);
+        if (_baseToken.balanceOf(address(this)) >= amount) _baseToken.safeTransfer(entrant, amount);
+        (, address datatoken, , ) = _registry.modelRuntime(modelId);
+        if (IERC20(datatoken).balanceOf(address(this)) >= 1e18) IERC20(datatoken).safeTransfer(entrant, 1e18);
     }
 
     /// @dev Whether `modelId` descends from `ancestor` within `maxGenerations` (the model itself does not count). The

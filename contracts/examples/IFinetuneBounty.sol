@@ -5,18 +5,21 @@ import {IJobMarketConsumer} from "../interfaces/IJobMarketConsumer.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 
 /// @title Example consumer: a bounty for the first finetune of a model that beats a target loss on a named dataset.
-/// @notice A sponsor deploys the bounty with its terms and funds it in the base token (the reward, plus a budget for
-/// the evaluations it pays). Anyone enters a finetune (a descendant of `baseModelId` within `maxGenerations`) by handing
-/// the bounty one datatoken of it: the bounty itself requests a PostHuman Evaluate job of that model on the dataset the
-/// terms name (input hash = `datasetHash`, benchmark = `benchmarkId`), with a callback. The receipt hook records the
-/// loss; the outcome hook, once the job is Settled (the receipt survived its challenge window), pays `reward` to the
-/// model's owner if the loss is below `targetLoss`, the model is not frozen and nobody won before. Everything it
-/// decides on is on chain: the registry's lineage and freezing, the market's receipts and their outcomes.
+/// @notice A sponsor deploys the bounty with its terms and funds it with the reward in the base token. Anyone enters a
+/// finetune (a descendant of `baseModelId` within `maxGenerations` whose training job has settled) by handing the
+/// bounty one datatoken of it and paying the evaluation (`evalFee + callbackFee`): the bounty itself requests a
+/// PostHuman Evaluate job of that model on the dataset the terms name (input hash = `datasetHash`, benchmark =
+/// `benchmarkId`), with a callback. The receipt hook records the loss; the outcome hook, once the job is Settled (the
+/// receipt survived its challenge window), pays `reward` to the model's owner if the loss is below `targetLoss`, the
+/// model is not frozen, the evaluation was done by a worker other than the one that trained the model (and other than
+/// its owner), and nobody won before. An evaluation that ends otherwise gives the entrant its datatoken, its fee and the
+/// receipt share of the callback fee back. Everything it decides on is on chain: the registry's lineage and freezing,
+/// the market's receipts, workers and outcomes.
 /// @dev Trust: the bounty trusts settled receipts as the protocol does (a worker can lie about a loss and lose its
-/// collateral if challenged; the sponsor or anyone may challenge within the window). Evaluations are paid from the
-/// bounty's budget, at most one open evaluation per model and one verdict per model, so a spammer must pay a training
-/// job for each candidate it enters. A hook that missed its call (it ran out of gas, say) is replaced by the pull
-/// functions `recordReceipt` and `syncOutcome`, which anyone may call.
+/// collateral if challenged). The sponsor can always challenge an evaluation (`challenge`: the bounty is the requester,
+/// and a requester can join a challenge someone else took). Entrants pay their own evaluations, so entries cannot drain
+/// the reward; a model has at most one open evaluation and one verdict. A hook that missed its call (it ran out of
+/// gas, say) is replaced by the pull functions `recordReceipt` and `syncOutcome`, which anyone may call.
 interface IFinetuneBounty is IJobMarketConsumer {
     /// @notice What the sponsor promises, fixed at deployment.
     struct Terms {
@@ -36,7 +39,7 @@ interface IFinetuneBounty is IJobMarketConsumer {
         uint64 targetLoss;
         /// Base-token wei paid once to the winning model's owner.
         uint256 reward;
-        /// Job fee of each evaluation, paid by the bounty.
+        /// Job fee of each evaluation, paid by the entrant.
         uint256 evalFee;
         /// Callback gas limit and fee of each evaluation.
         uint32 callbackGasLimit;
@@ -74,6 +77,9 @@ interface IFinetuneBounty is IJobMarketConsumer {
         uint256 reward
     );
     event Withdrawn(address indexed to, uint256 amount);
+    /// @notice The evaluation's worker also trained the model (or owns it): the entry ends without a verdict and the
+    /// model may enter again, to be evaluated by someone else.
+    event SelfEvaluationRefused(uint256 indexed jobId, uint256 indexed modelId, address indexed worker);
 
     error FinetuneBountyNotJobMarket(address caller);
     error FinetuneBountyNotSponsor(address caller);
@@ -85,11 +91,18 @@ interface IFinetuneBounty is IJobMarketConsumer {
     error FinetuneBountyUnderfunded(uint256 balance, uint256 required);
     error FinetuneBountyUnknownEntry(uint256 jobId);
     error FinetuneBountyReceiptMismatch(uint256 jobId, bytes32 expected, bytes32 given);
+    /// @notice The model's training job (`trainJobId`) has not settled: its receipt could still be proved wrong.
+    error FinetuneBountyTrainingNotSettled(uint256 modelId, uint256 trainJobId);
 
-    /// @notice Enters `modelId`: pulls one of its datatokens from the caller and requests its evaluation (paid by the
-    /// bounty, which keeps `reward` aside). Reverts once won or expired, for a model that is not a descendant within
-    /// `maxGenerations`, already being evaluated or already judged, or when the budget cannot pay the evaluation.
+    /// @notice Enters `modelId`: pulls one of its datatokens and `evalFee + callbackFee` of the base token from the
+    /// caller and requests its evaluation. Reverts once won or expired, for a model that is not a descendant within
+    /// `maxGenerations`, whose training job has not settled, already being evaluated or already judged, or when the
+    /// bounty no longer holds the reward.
     function enter(uint256 modelId) external returns (uint256 jobId);
+
+    /// @notice The sponsor challenges an evaluation's receipt through the bounty (its requester), paying the bond; the
+    /// market lets a requester join a challenge someone else holds, so the sponsor is never locked out.
+    function challenge(uint256 jobId) external;
 
     /// @notice Pull path for a receipt hook that did not run: anyone passes the job's receipt (from ReceiptSubmitted);
     /// it must hash to the market's `receiptHash`. Then does what `syncOutcome` does.

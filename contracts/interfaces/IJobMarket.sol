@@ -5,10 +5,22 @@ pragma solidity ^0.8.24;
 /// Bounded so that a receipt carrying a callback always fits in a block, whatever the requester asked for.
 uint256 constant JOB_MARKET_MAX_CALLBACK_GAS = 2_000_000;
 
+/// @dev Longest API endpoint (bytes of its URL) a worker may register (see `setEndpoint`).
+uint256 constant JOB_MARKET_MAX_ENDPOINT_LENGTH = 256;
+
+/// @dev `failJob` reason codes that blame the requester's input, as a bit set (bit r = reason r): 1 INPUT_MISSING (never
+/// delivered, or not matching `inputHash`), 10–16 the dataset refused (DATASET_NOT_FOUND, _EMPTY, _BINARY,
+/// _INVALID_UTF8, _INVALID_JSONL, _TOO_LARGE, _TOO_SHORT), 20 PROMPT_TOO_LONG, 21 PROMPTS_INVALID. A failure for one of
+/// them costs the worker nothing, unless someone presents the worker's signed input acknowledgement for the job
+/// (`disputeFailure`): then its whole collateral goes to the requester. Every other reason is the worker's: a share of
+/// its collateral (`failPenaltyBps`) goes to the requester. Codes are those of offchain/worker (docs/operator.md).
+uint256 constant JOB_MARKET_REQUESTER_FAULTS = (1 << 1) | (0x7f << 10) | (1 << 20) | (1 << 21);
+
 /// @title PostHuman job market: training, inference and evaluation of models, paid in the base token.
 /// @notice A requester names a model, a kind, a commitment to its input, a fee, a deadline and kind-specific params.
-/// The request consumes 1 datatoken of the model through a genuine Ocean order (startOrder with the requester as
-/// consumer and a zero provider fee) and escrows the fee. A staked worker claims the job (locking collateral
+/// The request escrows 1 datatoken of the model and the fee; the datatoken is consumed through a genuine Ocean order
+/// (startOrder with the requester as consumer and a zero provider fee) only when the job settles, and returned with the
+/// fee when it is cancelled, failed, reclaimed or slashed. A staked worker claims the job (locking collateral
 /// proportional to the fee, leased until the deadline) and submits a receipt: what it produced, which weights served
 /// the job and with which runtime; a training receipt also creates the child model. After the challenge window anyone
 /// settles the job: the worker is paid (minus a capped protocol fee to the treasury) and its collateral freed. Within
@@ -42,6 +54,19 @@ interface IJobMarket {
         Failed,
         Reclaimed,
         Slashed
+    }
+
+    /// @notice Why a job's receipt could not be submitted now (None: it can). See `submitBlocker`.
+    enum SubmitBlocker {
+        None,
+        /// The job is not Open or Claimed (or does not exist).
+        NotLive,
+        /// Its deadline has passed.
+        DeadlinePassed,
+        /// Its model is frozen: no receipt can be accepted (and a Train job could not create its child).
+        ModelFrozen,
+        /// A Train job on a model at the registry's maxDepth: its child could never be created.
+        LineageTooDeep
     }
 
     /// @notice `params` of a Train job: abi.encode(TrainParams). Learning rate and weight decay are ×1e9.
@@ -115,14 +140,16 @@ interface IJobMarket {
         JobKind kind;
         JobStatus status;
         address worker;
-        /// When the receipt was submitted (0 before).
+        /// When the receipt was submitted (0 before); for a job failed for one of the requester's faults, when it failed
+        /// (its dispute window, `challengeWindow` long, starts then).
         uint64 submittedAt;
         address challenger;
         /// When the receipt was challenged (0 if never).
         uint64 challengedAt;
         uint256 modelId;
         uint256 fee;
-        /// Worker stake locked for this job while it is claimed, submitted or challenged.
+        /// Worker stake a claim of this job locks (`collateralFor(fee)`), locked while it is claimed, submitted or
+        /// challenged, and during the dispute window of a failure blamed on the requester.
         uint256 collateral;
         bytes32 inputHash;
         /// keccak256(abi.encode(receipt)) of the submitted receipt (0 before).
@@ -140,6 +167,9 @@ interface IJobMarket {
         uint256 unstaking;
         /// When `unstaking` can be withdrawn.
         uint64 unstakeAvailableAt;
+        /// Jobs whose collateral is locked. While it is not 0, free + locked stake cannot be unstaked below
+        /// `minWorkerStake`.
+        uint32 activeClaims;
     }
 
     /// @notice EIP-2612 approval applied before pulling a token; skipped when `deadline` is 0. Ocean datatokens compare
@@ -193,8 +223,14 @@ interface IJobMarket {
         uint64 unstakeDelay;
         /// Base-token bond of a challenge.
         uint256 challengeBond;
-        /// Stake (free + locked) a worker needs to claim.
+        /// Stake (free + locked) a worker needs to claim, and keeps while it has claims.
         uint256 minWorkerStake;
+        /// Base-token wei per unit of callback gas: a callback job's fee must be at least 2 × gasLimit × this (two
+        /// deliveries), so whoever delivers is paid for the gas the requester asked for.
+        uint256 callbackGasPrice;
+        /// Share of its collateral a claimant pays the requester when it fails a job for a reason of its own (not one
+        /// of JOB_MARKET_REQUESTER_FAULTS, and the job still submittable).
+        uint16 failPenaltyBps;
     }
 
     /// @notice A job was requested. Carries everything a worker needs to decide and run it (params: see the kind's
@@ -259,9 +295,10 @@ interface IJobMarket {
 
     event JobChallenged(uint256 indexed jobId, uint256 indexed modelId, address indexed challenger, uint256 bond);
 
-    /// @notice The arbiter decided a challenge. Upheld: the worker's collateral (`slashed`) was split between the
-    /// challenger and the requester, the fee refunded, the bond returned and any child model frozen. Rejected: the
-    /// bond went to the worker and the job settled (JobSettled follows).
+    /// @notice The arbiter decided a challenge. Upheld: the worker's collateral (`slashed`) went to the requester but
+    /// for the reward (`challengerRewardBps` of it) paid to the challenger, or to the requester when it joined the
+    /// challenge; the fee and datatoken were refunded, the bonds returned and any child model frozen. Rejected: the
+    /// bonds went to the worker and the job settled (JobSettled follows).
     event ChallengeResolved(
         uint256 indexed jobId,
         uint256 indexed modelId,
@@ -277,6 +314,20 @@ interface IJobMarket {
     /// Failed, Reclaimed: onJobOutcome). `success` is false when the hook reverted or ran out of gas; the job went on
     /// all the same.
     event CallbackDelivered(uint256 indexed jobId, address indexed consumer, JobStatus stage, bool success);
+
+    /// @notice A failed job cost its claimant `amount` of its collateral, paid to the requester: a failure for a reason
+    /// of its own (`reason` = its code), or a dispute proving a failure blamed on the requester false.
+    event WorkerPenalized(uint256 indexed jobId, address indexed worker, uint32 reason, uint256 amount);
+
+    /// @notice `disputer` presented the claimant's signed acknowledgement that it had received the job's input, which it
+    /// then failed as the requester's fault: its whole collateral (`slashed`) went to the requester.
+    event FailureDisputed(uint256 indexed jobId, address indexed worker, address indexed disputer, uint256 slashed);
+
+    /// @notice The dispute window of a failure blamed on the requester passed: the claimant's collateral is free.
+    event FailureCollateralReleased(uint256 indexed jobId, address indexed worker, uint256 amount);
+
+    /// @notice A worker registered (or replaced) the URL of its API, where requesters upload inputs for its claims.
+    event WorkerEndpointSet(address indexed worker, string endpoint);
 
     event WorkerStaked(address indexed worker, uint256 amount, uint256 freeStake);
 
@@ -313,8 +364,30 @@ interface IJobMarket {
     /// @notice A delivery needs `required` gas left at the call (the hook's limit, what EIP-150 keeps back, and the
     /// market's own work after it) but only `gasLeft` was: the caller must send the transaction with more gas.
     error JobMarketCallbackGasTooLow(uint256 jobId, uint256 gasLeft, uint256 required);
+    /// @notice A callback fee below 2 × gasLimit × callbackGasPrice.
+    error JobMarketCallbackFeeTooLow(uint256 fee, uint256 required);
+    /// @notice A Train request on a model whose child would be deeper than the registry allows.
+    error JobMarketLineageTooDeep(uint256 modelId, uint256 generation, uint256 maxDepth);
+    /// @notice A fee (or fee + callback fee) above what the market's packed storage holds (2**96 - 1).
+    error JobMarketFeeTooLarge(uint256 fee, uint256 max);
+    /// @notice The claimant may not challenge its own receipt.
+    error JobMarketClaimantCannotChallenge(uint256 jobId);
+    /// @notice The job's challenge is taken (by `challenger`); only the requester may still join it.
+    error JobMarketAlreadyChallenged(uint256 jobId, address challenger);
+    /// @notice `disputeFailure` on a job that did not fail for one of the requester's faults, or whose collateral was
+    /// already released or slashed.
+    error JobMarketNotDisputable(uint256 jobId);
+    error JobMarketDisputeWindowClosed(uint256 jobId, uint64 closedAt);
+    error JobMarketDisputeWindowOpen(uint256 jobId, uint64 closesAt);
+    /// @notice The acknowledgement presented is not the claimant's signature of InputReceived(jobId, inputHash).
+    error JobMarketInvalidInputAck(uint256 jobId, address worker);
+    error JobMarketEndpointTooLong(uint256 length, uint256 max);
+    /// @notice Only an account with stake may register an endpoint.
+    error JobMarketNotStaked(address account);
 
-    /// @notice Requests a job; pulls 1 datatoken of the model (ordered on Ocean for the caller) and the fee.
+    /// @notice Requests a job; escrows 1 datatoken of the model (ordered on Ocean for the caller when the job settles)
+    /// and the fee. Reverts on a frozen model, and for a Train job on a model at maxDepth (its child could never be
+    /// created).
     function requestJob(JobRequest calldata request) external returns (uint256 jobId);
 
     /// @notice `requestJob` with EIP-2612 approvals for the datatoken and, when the base token offers permit, the fee.
@@ -334,39 +407,65 @@ interface IJobMarket {
         Callback calldata callback
     ) external returns (uint256 jobId);
 
-    /// @notice Cancels an open (unclaimed) job and refunds its fee. Only the requester may call it. The consumed
-    /// datatoken is not returned: the Ocean order was made.
+    /// @notice Cancels an open (unclaimed) job and refunds its fee and its datatoken. Only the requester may call it.
     function cancelJob(uint256 jobId) external;
 
-    /// @notice Claims an open job for the caller, locking collateral from its free stake until the job ends.
+    /// @notice Claims an open job for the caller, locking collateral from its free stake until the job ends. Reverts on a
+    /// frozen model; check `submitBlocker` first.
     function claimJob(uint256 jobId) external;
 
     /// @notice Submits the claimant's receipt before the deadline; a Train receipt creates the child model.
     /// @return childModelId the model a Train job created, 0 for other kinds.
     function submitReceipt(uint256 jobId, Receipt calldata receipt) external returns (uint256 childModelId);
 
-    /// @notice The claimant gives a job up before its deadline with a reason code: fee refunded, collateral freed.
+    /// @notice The claimant gives a job up before its deadline with a reason code. The requester always gets its fee and
+    /// its datatoken back. The claimant's collateral: freed at once when the job can no longer be submitted (its model
+    /// was frozen after the claim: `submitBlocker` ≠ None); for a reason in JOB_MARKET_REQUESTER_FAULTS, held for a
+    /// dispute window (`challengeWindow`) and then freed by `releaseFailureCollateral`; otherwise `failPenaltyBps` of
+    /// it goes to the requester and the rest is freed.
     function failJob(uint256 jobId, uint32 reason) external;
 
-    /// @notice After the deadline of an open or claimed job: refunds the fee and slashes the claimant's collateral to
-    /// the requester. Anyone may call it.
+    /// @notice Within the dispute window of a failure blamed on the requester, anyone presents the claimant's EIP-712
+    /// signature of InputReceived(jobId, inputHash) (see `inputAckDigest`; ERC-1271 for contract workers): the failure
+    /// was false, and the claimant's whole collateral goes to the requester (the job becomes Slashed).
+    function disputeFailure(uint256 jobId, bytes calldata inputAck) external;
+
+    /// @notice After the dispute window of a failure blamed on the requester, frees the claimant's collateral. Anyone
+    /// may call it.
+    function releaseFailureCollateral(uint256 jobId) external;
+
+    /// @notice After the deadline of an open or claimed job: refunds the fee and the datatoken, and slashes the
+    /// claimant's collateral to the requester, unless the job could no longer be submitted (model frozen after the
+    /// claim), which frees it. Anyone may call it.
     function reclaimJob(uint256 jobId) external;
 
-    /// @notice Challenges a submitted receipt within the window, pulling the challenge bond from the caller.
+    /// @notice Challenges a submitted receipt within the window, pulling the challenge bond from the caller. The
+    /// claimant cannot challenge its own receipt. One challenger takes the job; the requester may still join a
+    /// challenge taken by someone else until it is decided (its own bond): when upheld, the challenger's reward then
+    /// goes to the requester.
     function challengeReceipt(uint256 jobId) external;
 
     /// @notice The arbiter's decision on a challenged job: `upheld` = the receipt is wrong.
     function resolveChallenge(uint256 jobId, bool upheld) external;
 
-    /// @notice Pays a job whose challenge window is over (or whose challenge lapsed without a decision, the bond then
-    /// going back to the challenger). Anyone may call it.
+    /// @notice Pays a job whose challenge window is over (or whose challenge lapsed without a decision: the bonds then
+    /// go to the worker, like those of a rejected challenge) and orders the escrowed datatoken on Ocean for the
+    /// requester. Anyone may call it.
     function settleJob(uint256 jobId) external;
 
     /// @notice Adds `amount` base token to the caller's free stake (registering it as a worker).
     function stake(uint256 amount) external;
 
+    /// @notice `stake` and `setEndpoint` in one call.
+    function stakeWithEndpoint(uint256 amount, string calldata endpoint) external;
+
+    /// @notice Registers (or replaces) the URL of the caller's API, where a requester's client uploads the input of a
+    /// job the caller claimed. At most JOB_MARKET_MAX_ENDPOINT_LENGTH bytes; the caller must have stake.
+    function setEndpoint(string calldata endpoint) external;
+
     /// @notice Moves `amount` of free stake to unstaking; it can be withdrawn after the unstake delay. A new request
-    /// adds to the pending amount and restarts the delay.
+    /// adds to the pending amount and restarts the delay. While the caller has claims, free + locked stake must stay at
+    /// least `minWorkerStake`.
     function requestUnstake(uint256 amount) external;
 
     /// @notice Withdraws the caller's unstaking stake once its delay has passed.
@@ -385,4 +484,21 @@ interface IJobMarket {
 
     /// @notice Collateral a claim of a job with this fee locks.
     function collateralFor(uint256 fee) external view returns (uint256);
+
+    /// @notice Why the job's receipt could not be submitted now (None: it can). A worker calls it before claiming; a
+    /// claimant whose job became impossible (model frozen) fails it without penalty.
+    function submitBlocker(uint256 jobId) external view returns (SubmitBlocker);
+
+    /// @notice `submitBlocker(jobId) == SubmitBlocker.None`.
+    function isSubmittable(uint256 jobId) external view returns (bool);
+
+    /// @notice The EIP-712 digest a worker's API signs when it accepts a job's input: InputReceived(uint256 jobId,
+    /// bytes32 inputHash) in the domain (name "PostHuman JobMarket", version "1", chainId, this market).
+    function inputAckDigest(uint256 jobId, bytes32 inputHash) external view returns (bytes32);
+
+    /// @notice The API URL a worker registered ("" if none).
+    function endpointOf(address worker) external view returns (string memory);
+
+    /// @notice A failed job's reason code and whether its collateral is still held for the dispute window.
+    function failureOf(uint256 jobId) external view returns (uint32 reason, bool collateralHeld);
 }

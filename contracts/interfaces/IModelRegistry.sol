@@ -105,6 +105,9 @@ interface IModelRegistry {
         bytes32 benchmarkId;
         uint64 baselineMetric;
         string metadataURI;
+        /// Hash of the model's tokenizer files (see docs/contracts.md, "Weights, config and tokenizer"); 0 when the
+        /// publisher did not record one. A derived model inherits its parent's (training never changes the tokenizer).
+        bytes32 tokenizerHash;
     }
 
     /// @notice Protocol parameters, fixed at deployment.
@@ -153,6 +156,9 @@ interface IModelRegistry {
     /// @notice A model's training job was proved wrong: no new jobs, no children, no royalty claims on its vault.
     event ModelFrozen(uint256 indexed modelId, uint256 indexed jobId);
 
+    /// @notice A root model's publisher recorded the hash of its tokenizer files (`publishModelWithTokenizer`).
+    event TokenizerRecorded(uint256 indexed modelId, bytes32 tokenizerHash);
+
     /// @notice The model's owner replaced its Ocean metadata.
     event OceanMetadataUpdated(uint256 indexed modelId, bytes32 dataHash);
 
@@ -168,11 +174,22 @@ interface IModelRegistry {
     error ModelRegistryZeroAddress();
     error ModelRegistryInvalidDepth(uint256 maxDepth);
     error ModelRegistryUnexpectedNft(address operator, address from);
+    /// @notice A weights root belongs to one model only: `modelId` already has it.
+    error ModelRegistryWeightsRootTaken(bytes32 weightsRoot, uint256 modelId);
 
-    /// @notice Publishes a root model owned by the caller. Returns its id (ids start at 1).
+    /// @notice Publishes a root model owned by the caller. Returns its id (ids start at 1). Reverts when another model
+    /// already has `params.weightsRoot` (ModelRegistryWeightsRootTaken).
     function publishModel(PublishParams calldata params) external returns (uint256 modelId);
 
-    /// @notice Creates the child model of a completed training job. Only the job market may call it.
+    /// @notice `publishModel` that also records the hash of the model's tokenizer files, so that the tokenizer cannot
+    /// change behind the chain's back (workers check an upload against it).
+    function publishModelWithTokenizer(
+        PublishParams calldata params,
+        bytes32 tokenizerHash
+    ) external returns (uint256 modelId);
+
+    /// @notice Creates the child model of a completed training job. Only the job market may call it. Reverts when
+    /// another model already has the child's weights root (a "child" that is a copy of an existing model).
     function createDerivedModel(Derivation calldata derivation) external returns (uint256 modelId);
 
     /// @notice Freezes a model whose training job was proved wrong, and its vault. Only the job market may call it.
@@ -188,6 +205,14 @@ interface IModelRegistry {
     function modelRuntime(
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen);
+
+    /// @notice What the job market checks at a request and a receipt, in one cheap call. Reverts for an unknown id.
+    function modelForJob(
+        uint256 modelId
+    ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation);
+
+    /// @notice The model that has this weights root, or 0.
+    function modelOfWeightsRoot(bytes32 weightsRoot) external view returns (uint256);
 
     /// @notice Parent id and generation of a model (parent 0 for a root). Reverts for an unknown id.
     function lineageOf(uint256 modelId) external view returns (uint256 parentId, uint16 generation);

@@ -8,7 +8,7 @@ import { ethers } from "ethers";
 import { addressBookPath, readAddressBook } from "../deploy/address-book";
 import { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
-import { resolveWallet } from "./accounts";
+import { resolveWallet } from "../deploy/accounts";
 import { CliError } from "./output";
 
 /** The global options, as every command sees them. */

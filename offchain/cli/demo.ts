@@ -21,7 +21,7 @@ import { PostHuman } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
 import type { Verdict } from "../sdk/verify";
-import { devWallet, DEV_ACCOUNTS } from "./accounts";
+import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { trainParams } from "./commands";
 import type { Output } from "./output";
 import { delta, loss, lossDelta, short, table, tokens, tree } from "./render";

@@ -1,6 +1,6 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
 import { ethers } from "ethers";
-import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devWallet } from "./accounts";
+import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devWallet } from "../deploy/accounts";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";

@@ -4,7 +4,7 @@ import { ethers } from "ethers";
 import { addressBookPath, readAddressBook, writeAddressBook } from "../deploy/address-book";
 import { type AddressBook } from "../protocol/address-book";
 import { deployAll } from "../deploy/deploy";
-import { devWallet, DEV_ACCOUNTS } from "./accounts";
+import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { OceanToken__factory } from "../../typechain-types";
 import type { Worker } from "../worker/worker";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";

@@ -57,8 +57,12 @@ export interface PostHumanParams {
   unstakeDelay: number;
   /** Base-token wei bonded by a challenger. */
   challengeBond: bigint;
-  /** Base-token wei of stake (free + locked) a worker needs to claim. */
+  /** Base-token wei of stake (free + locked) a worker needs to claim, and keeps while it has claims. */
   minWorkerStake: bigint;
+  /** Base-token wei per unit of callback gas: a callback fee must be at least 2 × gasLimit × this. */
+  callbackGasPrice: bigint;
+  /** Part (bps) of its collateral a claimant pays the requester when it fails a job for a reason of its own. */
+  failPenaltyBps: number;
 }
 
 export const DEFAULT_PARAMS: PostHumanParams = {
@@ -74,6 +78,8 @@ export const DEFAULT_PARAMS: PostHumanParams = {
   unstakeDelay: 7 * 86_400,
   challengeBond: ethers.parseEther("10"),
   minWorkerStake: ethers.parseEther("100"),
+  callbackGasPrice: 100_000_000_000n,
+  failPenaltyBps: 2_000,
 };
 
 export interface DeployPostHumanOptions extends Partial<PostHumanParams> {
@@ -132,6 +138,8 @@ export async function deployPostHuman(
       unstakeDelay: p.unstakeDelay,
       challengeBond: p.challengeBond,
       minWorkerStake: p.minWorkerStake,
+      callbackGasPrice: p.callbackGasPrice,
+      failPenaltyBps: p.failPenaltyBps,
     },
     { nonce: nonce + 2 },
   );

@@ -15,7 +15,7 @@ import { publishModel, type PostHumanParams } from "../deploy/posthuman";
 import { benchmarkId, toFixedLoss } from "../protocol/params";
 import { type PublishedModel } from "../protocol/structs";
 import { builtinProcessExecutor, configHash, createModel, weightsRoot, type Executor } from "../ml";
-import { devWallet } from "../cli/accounts";
+import { devWallet } from "../deploy/accounts";
 import { loadWorkerConfig } from "../worker/config";
 import { silentLogger, createLogger } from "../worker/log";
 import { createWorker, type Worker } from "../worker/worker";

@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import type { DemoSummary } from "../../offchain/cli/demo";
-import { devWallet } from "../../offchain/cli/accounts";
+import { devWallet } from "../../offchain/deploy/accounts";
 import { cli, ok } from "./cli-process";
 
 describe("posthuman demo (the five-person story on a fresh chain)", function () {

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
-import { devWallet } from "../../offchain/cli/accounts";
+import { devWallet } from "../../offchain/deploy/accounts";
 import {
   ERC20Template__factory,
   FixedRateExchange__factory,

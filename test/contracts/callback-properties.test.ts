@@ -184,7 +184,8 @@ class Harness {
       case "request": {
         const kind = KINDS[a.kind];
         const fee = ethers.parseEther(String(a.fee));
-        const cbFee = BigInt(a.cbFee) * 10n ** 15n;
+        // At least the price of two deliveries of the gas asked for, and a random tip above it.
+        const cbFee = BigInt(a.cbFee) * 10n ** 15n + 2n * BigInt(a.gas) * cfg.callbackGasPrice;
         const req = jobRequest({
           modelId: f.m1.modelId,
           kind,
@@ -236,7 +237,8 @@ class Harness {
         credit(expected, cfg.treasury, pf);
         credit(expected, market, -(x.j.fee + x.cb.fee));
         if (Number(x.j.status) === JobStatus.Challenged) {
-          credit(expected, x.j.challenger, cfg.challengeBond);
+          // A lapsed challenge costs its bond: it goes to the worker.
+          credit(expected, x.j.worker, cfg.challengeBond);
           credit(expected, market, -cfg.challengeBond);
         }
         return { ok: await this.attempt(() => m.connect(by).settleJob(x.id)), expected };
@@ -245,9 +247,11 @@ class Harness {
         const x = await this.pick(a.job, [JobStatus.Claimed]);
         if (!x) return { ok: false, expected };
         const { receiptShare, outcomeShare } = shares(x.cb);
-        credit(expected, x.j.requester, x.j.fee + receiptShare);
+        // Reason 3 is the worker's own: a share of its collateral goes to the requester.
+        const penalty = (x.j.collateral * cfg.failPenaltyBps) / 10_000n;
+        credit(expected, x.j.requester, x.j.fee + receiptShare + penalty);
         credit(expected, x.j.worker, outcomeShare);
-        credit(expected, market, -(x.j.fee + x.cb.fee));
+        credit(expected, market, -(x.j.fee + x.cb.fee + penalty));
         return { ok: await this.attempt(() => m.connect(worker(x.j.worker)).failJob(x.id, 3)), expected };
       }
       case "reclaim": {

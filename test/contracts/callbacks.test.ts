@@ -112,7 +112,8 @@ describe("JobMarket callbacks", () => {
         deadline: await deadlineIn(LEASE),
         params: INFER_PARAMS,
       });
-      await expect(m.connect(f.bob).requestJobWithCallback(req, jobCallback({ gasLimit: CALLBACK_GAS })))
+      const cb = jobCallback({ gasLimit: CALLBACK_GAS, fee: CALLBACK_FEE });
+      await expect(m.connect(f.bob).requestJobWithCallback(req, cb))
         .to.be.revertedWithCustomError(m, "JobMarketCallbackConsumerNotContract")
         .withArgs(f.bob.address);
     });
@@ -227,7 +228,7 @@ describe("JobMarket callbacks", () => {
       const m = f.ph.jobMarket;
       let tx: Promise<unknown> = Promise.resolve();
       const d = await deltas(f, async () => {
-        tx = m.connect(f.worker).failJob(f.jobId, 7);
+        tx = m.connect(f.worker).failJob(f.jobId, 1);
         await tx;
       });
       await expect(tx).to.emit(f.consumer, "OutcomeSeen").withArgs(f.jobId, JobStatus.Failed, ethers.ZeroHash);
@@ -289,7 +290,11 @@ describe("JobMarket callbacks", () => {
           .to.emit(g.consumer, "OutcomeSeen")
           .withArgs(g.jobId, JobStatus.Settled, (await g.ph.jobMarket.getJob(g.jobId)).receiptHash);
       });
-      expect(lapsed.get(g.elena.address)).to.equal(g.params.challengeBond);
+      // A lapsed challenge costs its bond: it goes to the worker with the pay.
+      expect(lapsed.get(g.elena.address) ?? 0n).to.equal(0n);
+      expect(lapsed.get(g.worker.address)).to.equal(
+        FEE - protocolFee(g) + g.params.challengeBond + RECEIPT_SHARE,
+      );
       expect(lapsed.get(g.charlie.address)).to.equal(OUTCOME_SHARE);
     });
 

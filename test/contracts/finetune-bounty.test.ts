@@ -58,11 +58,16 @@ async function deployBounty(f: PostHumanFixture, o: Partial<FinetuneBountyTerms>
   return { bounty, bountyAddress };
 }
 
-/** M1 with two finetunes, A (bob's) and B (charlie's), and a funded bounty sponsored by elena. */
+/**
+ * M1 with two finetunes, A (bob's) and B (charlie's), trained by `worker` and settled, and a funded bounty sponsored by
+ * elena. Evaluations are done by `worker2` (a worker may not grade its own training).
+ */
 async function bountyFixture(): Promise<BountyFixture> {
   const f = await loadFixture(posthumanFixture);
-  const { childId: a } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, A_ROOT);
-  const { childId: b } = await trainChild(f, f.charlie, f.m1.modelId, M1_WEIGHTS_ROOT, B_ROOT);
+  const { childId: a, jobId: trainA } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, A_ROOT);
+  const { childId: b, jobId: trainB } = await trainChild(f, f.charlie, f.m1.modelId, M1_WEIGHTS_ROOT, B_ROOT);
+  await time.increase(f.params.challengeWindow + 1);
+  for (const job of [trainA, trainB]) await (await f.ph.jobMarket.settleJob(job)).wait();
   return { ...f, ...(await deployBounty(f)), a, b, sponsor: f.elena };
 }
 
@@ -71,6 +76,8 @@ async function enter(f: BountyFixture, modelId: bigint, entrant?: HardhatEthersS
   const who = entrant ?? (modelId === f.a ? f.bob : f.charlie);
   const m = await f.ph.registry.getModel(modelId);
   await (await datatokenAt(m.datatoken, who).approve(f.bountyAddress, ONE_DATATOKEN)).wait();
+  const cost = (await f.bounty.terms()).evalFee + (await f.bounty.terms()).callbackFee;
+  await (await f.ocean.oceanToken.connect(who).approve(f.bountyAddress, cost)).wait();
   const tx = await f.bounty.connect(who).enter(modelId);
   const log = (await tx.wait())!.logs
     .map((l) => {
@@ -84,24 +91,25 @@ async function enter(f: BountyFixture, modelId: bigint, entrant?: HardhatEthersS
   return log!.args.jobId as bigint;
 }
 
-/** The worker claims and evaluates `jobId` on `root`'s model with `loss`. */
-async function evaluate(f: BountyFixture, jobId: bigint, root: string, loss: bigint) {
-  await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
+/** `evaluator` (worker2, who trained neither finetune) claims and evaluates `jobId` on `root`'s model with `loss`. */
+async function evaluate(f: BountyFixture, jobId: bigint, root: string, loss: bigint, evaluator = f.worker2) {
+  await (await f.ph.jobMarket.connect(evaluator).claimJob(jobId)).wait();
   const receipt = receiptFor({ servedWeightsRoot: root, metrics: { evalLoss: loss, evalTokens: 4_096n } });
-  await (await f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receipt)).wait();
+  await (await f.ph.jobMarket.connect(evaluator).submitReceipt(jobId, receipt)).wait();
   return receipt;
 }
 
 async function settle(f: BountyFixture, jobId: bigint) {
-  return f.ph.jobMarket.connect(f.worker).settleJob(jobId);
+  return f.ph.jobMarket.connect(f.worker2).settleJob(jobId);
 }
 
 describe("FinetuneBounty (example consumer)", () => {
   describe("enter", () => {
-    it("requests an evaluation of the finetune on the named dataset, with a callback, paid by the bounty", async () => {
+    it("requests an evaluation of the finetune on the named dataset, with a callback, paid by the entrant", async () => {
       const f = await loadFixture(bountyFixture);
       const m = f.ph.jobMarket;
       const before = await baseBalance(f, f.bountyAddress);
+      const entrantBefore = await baseBalance(f, f.bob);
       const jobId = await enter(f, f.a);
       const job = await m.getJob(jobId);
       expect([job.requester, job.kind, job.modelId, job.inputHash, job.fee]).to.deep.equal([
@@ -113,7 +121,8 @@ describe("FinetuneBounty (example consumer)", () => {
       ]);
       const cb = await m.callbackOf(jobId);
       expect([cb.gasLimit, cb.fee]).to.deep.equal([250_000n, CALLBACK_FEE]);
-      expect(await baseBalance(f, f.bountyAddress)).to.equal(before - EVAL_FEE - CALLBACK_FEE);
+      expect(await baseBalance(f, f.bountyAddress)).to.equal(before);
+      expect(await baseBalance(f, f.bob)).to.equal(entrantBefore - EVAL_FEE - CALLBACK_FEE);
       const requested = await m.queryFilter(m.filters.JobRequested(jobId));
       const params = decodeJobParams(JobKind.Evaluate, requested[0].args.params);
       expect(params).to.deep.equal({
@@ -143,22 +152,38 @@ describe("FinetuneBounty (example consumer)", () => {
     it("reverts for a descendant deeper than maxGenerations", async () => {
       const f = await loadFixture(bountyFixture);
       const { bounty } = await deployBounty(f, { maxGenerations: 1 });
-      const { childId: grandchild } = await trainChild(f, f.bob, f.a, A_ROOT, ethers.id("A2"));
+      const { childId: grandchild, jobId } = await trainChild(f, f.bob, f.a, A_ROOT, ethers.id("A2"));
+      await time.increase(f.params.challengeWindow + 1);
+      await (await f.ph.jobMarket.settleJob(jobId)).wait();
       await expect(bounty.connect(f.bob).enter(grandchild))
         .to.be.revertedWithCustomError(bounty, "FinetuneBountyNotDescendant")
         .withArgs(grandchild, f.m1.modelId, 1);
     });
 
-    it("reverts for a model already being evaluated, and when the budget cannot pay an evaluation", async () => {
+    it("reverts for a model already being evaluated, and when the bounty no longer holds the reward", async () => {
       const f = await loadFixture(bountyFixture);
       await enter(f, f.a);
       await expect(enter(f, f.a)).to.be.revertedWithCustomError(f.bounty, "FinetuneBountyAlreadyEntered").withArgs(f.a);
-      // Funded with the reward only: the reward stays aside, nothing pays the evaluation.
       const poor = await deployFinetuneBounty(f.elena, await f.ph.jobMarket.getAddress(), await terms());
-      await (await f.ocean.oceanToken.connect(f.elena).transfer(await poor.getAddress(), REWARD)).wait();
+      await (await f.ocean.oceanToken.connect(f.elena).transfer(await poor.getAddress(), REWARD - 1n)).wait();
       await expect(poor.connect(f.charlie).enter(f.b))
         .to.be.revertedWithCustomError(poor, "FinetuneBountyUnderfunded")
-        .withArgs(REWARD, REWARD + EVAL_FEE + CALLBACK_FEE);
+        .withArgs(REWARD - 1n, REWARD);
+    });
+
+    it("cannot be drained by entries: each entrant pays its own evaluation", async () => {
+      const f = await loadFixture(bountyFixture);
+      const before = await baseBalance(f, f.bountyAddress);
+      for (const model of [f.a, f.b]) await enter(f, model);
+      expect(await baseBalance(f, f.bountyAddress)).to.equal(before);
+    });
+
+    it("reverts for a finetune whose training job has not settled (its receipt could still be proved wrong)", async () => {
+      const f = await loadFixture(bountyFixture);
+      const { childId, jobId } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, ethers.id("A fresh"));
+      await expect(enter(f, childId))
+        .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyTrainingNotSettled")
+        .withArgs(childId, jobId);
     });
 
     it("reverts after the bounty expired", async () => {
@@ -254,23 +279,49 @@ describe("FinetuneBounty (example consumer)", () => {
       await enter(f, f.a);
     });
 
-    it("pays nothing to a finetune frozen after its evaluation (its training was proved wrong)", async () => {
-      const f = await loadFixture(posthumanFixture);
-      const m = f.ph.jobMarket;
-      // Bob's training job is submitted but still challengeable when A enters.
-      const { jobId: trainJob, childId: a } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, A_ROOT);
-      const g = { ...f, ...(await deployBounty(f)), a, b: 0n, sponsor: f.elena };
-      const jobA = await enter(g, a);
-      await evaluate(g, jobA, A_ROOT, toFixedLoss(1));
-      await (await f.ocean.oceanToken.connect(f.derek).approve(await m.getAddress(), f.params.challengeBond)).wait();
-      await (await m.connect(f.derek).challengeReceipt(trainJob)).wait();
-      await (await m.connect(f.arbiter).resolveChallenge(trainJob, true)).wait();
-      expect(await f.ph.registry.isFrozen(a)).to.equal(true);
+    it("pays nothing when the evaluator trained the model: the model may enter again", async () => {
+      const f = await loadFixture(bountyFixture);
+      const jobA = await enter(f, f.a);
+      // `worker` trained A; grading it itself proves nothing.
+      await evaluate(f, jobA, A_ROOT, toFixedLoss(1), f.worker);
       await time.increase(f.params.challengeWindow + 1);
-      await expect(settle(g, jobA))
-        .to.emit(g.bounty, "EntryEnded")
-        .withArgs(jobA, a, JobStatus.Settled, false)
-        .and.not.to.emit(g.bounty, "BountyPaid");
+      await expect(f.ph.jobMarket.connect(f.worker).settleJob(jobA))
+        .to.emit(f.bounty, "SelfEvaluationRefused")
+        .withArgs(jobA, f.a, f.worker.address)
+        .and.not.to.emit(f.bounty, "BountyPaid");
+      expect(await f.bounty.status()).to.deep.equal([0n, 0n]);
+      await enter(f, f.a);
+    });
+
+    it("gives the entrant its datatoken, fee and receipt share back when the evaluation fails", async () => {
+      const f = await loadFixture(bountyFixture);
+      const jobA = await enter(f, f.a);
+      await (await f.ph.jobMarket.connect(f.worker2).claimJob(jobA)).wait();
+      const dt = datatokenAt((await f.ph.registry.getModel(f.a)).datatoken, f.bob);
+      const tx = f.ph.jobMarket.connect(f.worker2).failJob(jobA, 25);
+      await expect(tx).to.emit(f.bounty, "EntryEnded").withArgs(jobA, f.a, JobStatus.Failed, false);
+      await expect(tx).to.changeTokenBalances(dt, [f.bob], [ONE_DATATOKEN]);
+      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.bob], [EVAL_FEE + CALLBACK_FEE / 2n]);
+    });
+
+    it("lets the sponsor challenge an evaluation even when someone else holds the challenge", async () => {
+      const f = await loadFixture(bountyFixture);
+      const m = f.ph.jobMarket;
+      const jobA = await enter(f, f.a);
+      await evaluate(f, jobA, A_ROOT, toFixedLoss(1));
+      // An accomplice of the evaluator takes the challenge slot.
+      await (await f.ocean.oceanToken.connect(f.derek).approve(await m.getAddress(), f.params.challengeBond)).wait();
+      await (await m.connect(f.derek).challengeReceipt(jobA)).wait();
+      await expect(f.bounty.connect(f.bob).challenge(jobA))
+        .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyNotSponsor")
+        .withArgs(f.bob.address);
+      await (await f.ocean.oceanToken.connect(f.sponsor).approve(f.bountyAddress, f.params.challengeBond)).wait();
+      await expect(f.bounty.connect(f.sponsor).challenge(jobA))
+        .to.emit(m, "JobChallenged")
+        .withArgs(jobA, f.a, f.bountyAddress, f.params.challengeBond);
+      await expect(m.connect(f.arbiter).resolveChallenge(jobA, true))
+        .to.emit(f.bounty, "EntryEnded")
+        .withArgs(jobA, f.a, JobStatus.Slashed, false);
     });
   });
 
@@ -336,7 +387,8 @@ describe("FinetuneBounty (example consumer)", () => {
       await time.increase(f.params.challengeWindow + 1);
       await (await settle(f, jobA)).wait();
       const left = await baseBalance(f, f.bountyAddress);
-      expect(left).to.equal(3n * (EVAL_FEE + CALLBACK_FEE));
+      // The evaluation was the entrant's: what the sponsor funded besides the reward is all left.
+      expect(left).to.equal(4n * (EVAL_FEE + CALLBACK_FEE));
       await expect(f.bounty.connect(f.sponsor).withdraw(f.derek.address))
         .to.emit(f.bounty, "Withdrawn")
         .withArgs(f.derek.address, left);

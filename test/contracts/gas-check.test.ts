@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { compareGas, figureKey, readBaseline, CONSTANT_COST_PAIRS } from "../../scripts/check-gas";
+import { compareGas, figureKey, readBaseline, CONSTANT_COST_PAIRS } from "../../offchain/bench/gas-check";
 import type { BenchFigure } from "../../offchain/bench/figures";
 
 const fig = (name: string, value: number, params: Record<string, unknown> = {}): BenchFigure => ({
@@ -15,7 +15,7 @@ const claims = (depth1: number, depth32: number, h2: number, h50: number) => [
   fig("claim revenue", h50, { holders: 50 }),
 ];
 
-describe("scripts/check-gas.ts", () => {
+describe("the gas gate (offchain/bench/gas-check.ts)", () => {
   describe("compareGas", () => {
     const baseline = [fig("settle job", 100_000), ...claims(130_000, 130_000, 170_000, 170_000)];
 

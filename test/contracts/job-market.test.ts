@@ -81,6 +81,8 @@ describe("JobMarket", () => {
           unstakeDelay: base.unstakeDelay,
           challengeBond: base.challengeBond,
           minWorkerStake: base.minWorkerStake,
+          callbackGasPrice: base.callbackGasPrice,
+          failPenaltyBps: base.failPenaltyBps,
           ...overrides,
         },
       };
@@ -152,14 +154,23 @@ describe("JobMarket", () => {
       expect(await f.ph.jobMarket.jobCount()).to.equal(1n);
     });
 
-    it("consumes one datatoken through a genuine Ocean order for the requester: 0.97 to the vault, 0.03 to Ocean", async () => {
+    it("escrows one datatoken: no Ocean order until the job settles", async () => {
       const f = await loadFixture(readyToRequestFixture);
       const dt = datatokenAt(f.m1.datatoken, f.bob);
+      await expect(f.ph.jobMarket.connect(f.bob).requestJob(await requestArgs(f))).not.to.emit(dt, "OrderStarted");
+      expect(await dt.balanceOf(f.bob.address)).to.equal(0n);
+      expect(await dt.balanceOf(f.m1.vault)).to.equal(0n);
+      expect(await dt.balanceOf(await f.ph.jobMarket.getAddress())).to.equal(ONE);
+    });
+
+    it("orders the escrowed datatoken on Ocean for the requester when the job settles: 0.97 to the vault, 0.03 to Ocean", async () => {
+      const f = await loadFixture(submittedJobFixture);
+      const dt = datatokenAt(f.m1.datatoken, f.bob);
       const opc = await f.ocean.router.getOPCCollector();
-      await expect(f.ph.jobMarket.connect(f.bob).requestJob(await requestArgs(f)))
+      await time.increase(f.params.challengeWindow + 1);
+      await expect(f.ph.jobMarket.settleJob(f.jobId))
         .to.emit(dt, "OrderStarted")
         .withArgs(f.bob.address, await f.ph.jobMarket.getAddress(), ONE, 0, anyValue, ethers.ZeroAddress, anyValue);
-      expect(await dt.balanceOf(f.bob.address)).to.equal(0n);
       expect(await dt.balanceOf(f.m1.vault)).to.equal(ethers.parseEther("0.97"));
       expect(await dt.balanceOf(opc)).to.equal(ethers.parseEther("0.03"));
       expect(await dt.balanceOf(await f.ph.jobMarket.getAddress())).to.equal(0n);
@@ -527,14 +538,43 @@ describe("JobMarket", () => {
   });
 
   describe("failJob", () => {
-    it("refunds the fee and frees the collateral, recording the reason", async () => {
+    it("refunds fee and datatoken; a reason of the worker's own costs it failPenaltyBps of its collateral", async () => {
       const f = await loadFixture(claimedJobFixture);
+      const penalty = (FEE * BigInt(f.params.failPenaltyBps)) / 10_000n;
       const tx = f.ph.jobMarket.connect(f.worker).failJob(f.jobId, 3);
-      await expect(tx).to.emit(f.ph.jobMarket, "JobFailed").withArgs(f.jobId, f.m1.modelId, f.worker.address, 3, FEE);
-      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.bob, f.ph.jobMarket], [FEE, -FEE]);
+      await expect(tx)
+        .to.emit(f.ph.jobMarket, "JobFailed")
+        .withArgs(f.jobId, f.m1.modelId, f.worker.address, 3, FEE + penalty);
+      await expect(tx).to.emit(f.ph.jobMarket, "WorkerPenalized").withArgs(f.jobId, f.worker.address, 3, penalty);
+      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.bob, f.ph.jobMarket], [FEE + penalty, -(FEE + penalty)]);
+      await expect(tx).to.changeTokenBalances(datatokenAt(f.m1.datatoken, f.bob), [f.bob], [ONE]);
       const stake = await f.ph.jobMarket.stakeOf(f.worker.address);
-      expect(stake.free).to.equal(WORKER_STAKE);
+      expect(stake.free).to.equal(WORKER_STAKE - penalty);
       expect(stake.locked).to.equal(0n);
+      expect(await f.ph.jobMarket.failureOf(f.jobId)).to.deep.equal([3n, false]);
+    });
+
+    it("holds the collateral for a dispute window when the reason blames the requester's input", async () => {
+      const f = await loadFixture(claimedJobFixture);
+      const tx = f.ph.jobMarket.connect(f.worker).failJob(f.jobId, 1);
+      await expect(tx).to.emit(f.ph.jobMarket, "JobFailed").withArgs(f.jobId, f.m1.modelId, f.worker.address, 1, FEE);
+      await expect(tx).not.to.emit(f.ph.jobMarket, "WorkerPenalized");
+      expect(await f.ph.jobMarket.failureOf(f.jobId)).to.deep.equal([1n, true]);
+      const held = await f.ph.jobMarket.stakeOf(f.worker.address);
+      expect([held.locked, held.activeClaims]).to.deep.equal([FEE, 1n]);
+      await expect(f.ph.jobMarket.releaseFailureCollateral(f.jobId)).to.be.revertedWithCustomError(
+        f.ph.jobMarket,
+        "JobMarketDisputeWindowOpen",
+      );
+      await time.increase(f.params.challengeWindow + 1);
+      await expect(f.ph.jobMarket.releaseFailureCollateral(f.jobId))
+        .to.emit(f.ph.jobMarket, "FailureCollateralReleased")
+        .withArgs(f.jobId, f.worker.address, FEE);
+      const stake = await f.ph.jobMarket.stakeOf(f.worker.address);
+      expect([stake.free, stake.locked, stake.activeClaims]).to.deep.equal([WORKER_STAKE, 0n, 0n]);
+      await expect(f.ph.jobMarket.releaseFailureCollateral(f.jobId))
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketNotDisputable")
+        .withArgs(f.jobId);
     });
 
     it("reverts for anyone but the claimant", async () => {
@@ -658,11 +698,11 @@ describe("JobMarket", () => {
         .withArgs(f.jobId, JobStatus.Claimed);
     });
 
-    it("reverts on a second challenge", async () => {
+    it("reverts on a second challenge by anyone but the requester", async () => {
       const f = await loadFixture(challengedJobFixture);
       await expect(f.ph.jobMarket.connect(f.charlie).challengeReceipt(f.jobId))
-        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketUnexpectedStatus")
-        .withArgs(f.jobId, JobStatus.Challenged);
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketAlreadyChallenged")
+        .withArgs(f.jobId, f.elena.address);
     });
   });
 
@@ -777,7 +817,7 @@ describe("JobMarket", () => {
         .withArgs(f.jobId, challengedAt + BigInt(f.params.arbitrationWindow));
     });
 
-    it("settles a challenge the arbiter left undecided: worker paid, bond returned to the challenger", async () => {
+    it("settles a challenge the arbiter left undecided: the receipt stands, the lapsed challenge's bond goes to the worker", async () => {
       const f = await loadFixture(challengedJobFixture);
       await time.increase(f.params.arbitrationWindow + 1);
       const protocolFee = (FEE * BigInt(f.params.protocolFeeBps)) / 10_000n;
@@ -787,7 +827,7 @@ describe("JobMarket", () => {
       await expect(tx).to.changeTokenBalances(
         f.ocean.oceanToken,
         [f.worker, f.elena, f.treasury, f.ph.jobMarket],
-        [FEE - protocolFee, bond, protocolFee, -(FEE + bond)],
+        [FEE - protocolFee + bond, 0n, protocolFee, -(FEE + bond)],
       );
     });
 

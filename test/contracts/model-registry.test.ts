@@ -159,11 +159,12 @@ describe("ModelRegistry", () => {
         { id: "did:op:test", metadata: { type: "algorithm", name: "M1b" } },
         "http://provider",
       );
-      const params = publishParams({ ...m1Options, oceanMetadata: md });
+      const root = ethers.id("M1b weights");
+      const params = publishParams({ ...m1Options, weightsRoot: root, oceanMetadata: md });
       const tx = ph.registry.connect(bob).publishModel(params);
       await expect(tx)
         .to.emit(ph.registry, "ModelPublished")
-        .withArgs(2n, bob.address, anyValue, anyValue, anyValue, M1_WEIGHTS_ROOT, anyValue);
+        .withArgs(2n, bob.address, anyValue, anyValue, anyValue, root, anyValue);
       const nftAddress = (await ph.registry.getModel(2n)).nft;
       const nft = ERC721Template__factory.connect(nftAddress, ethers.provider);
       await expect(tx)
@@ -186,6 +187,7 @@ describe("ModelRegistry", () => {
       const { ph, ocean, bob, charlie } = await loadFixture(posthumanFixture);
       const free = await publishModel(ph.registry, bob, {
         ...m1Options,
+        weightsRoot: ethers.id("free weights"),
         pricing: { kind: "Dispenser", maxTokens: ethers.parseEther("5"), maxBalance: ethers.parseEther("5") },
         initialSupply: 0n,
       });
@@ -207,7 +209,9 @@ describe("ModelRegistry", () => {
       await expect(
         ph.registry
           .connect(bob)
-          .publishModel(publishParams({ ...m1Options, pricing: { kind: "FixedRate", rate: 0n } })),
+          .publishModel(
+            publishParams({ ...m1Options, weightsRoot: ethers.id("x"), pricing: { kind: "FixedRate", rate: 0n } }),
+          ),
       )
         .to.be.revertedWithCustomError(ph.registry, "ModelRegistryInvalidPrice")
         .withArgs(0n);
@@ -216,7 +220,8 @@ describe("ModelRegistry", () => {
     it("reverts on a dispenser without limits", async () => {
       const { ph, bob } = await loadFixture(posthumanFixture);
       const pricing = { kind: "Dispenser", maxTokens: 0n, maxBalance: 1n } as const;
-      await expect(ph.registry.connect(bob).publishModel(publishParams({ ...m1Options, pricing })))
+      const params = publishParams({ ...m1Options, weightsRoot: ethers.id("x"), pricing });
+      await expect(ph.registry.connect(bob).publishModel(params))
         .to.be.revertedWithCustomError(ph.registry, "ModelRegistryInvalidDispenser")
         .withArgs(0n, 1n);
     });
@@ -290,8 +295,11 @@ describe("ModelRegistry", () => {
     it("reverts beyond the lineage bound with the depth it would reach", async () => {
       const { registry, market, m1, bob } = await loadFixture(harnessFixture);
       await registry.connect(market).createDerivedModel(derivation(m1.modelId, bob.address));
-      await registry.connect(market).createDerivedModel(derivation(2n, bob.address));
-      await expect(registry.connect(market).createDerivedModel(derivation(3n, bob.address)))
+      await registry
+        .connect(market)
+        .createDerivedModel(derivation(2n, bob.address, { weightsRoot: ethers.id("generation 2") }));
+      const third = derivation(3n, bob.address, { weightsRoot: ethers.id("generation 3") });
+      await expect(registry.connect(market).createDerivedModel(third))
         .to.be.revertedWithCustomError(registry, "ModelRegistryLineageTooDeep")
         .withArgs(3n, 3n, 2n);
     });

@@ -3,7 +3,7 @@
  * settle, fail, reclaim, cancel, challenge, resolve, distribute, claim revenue, pay, list, buy, cancel listing, share
  * transfers, waits) against one deployment, and after every step checks:
  *  - every base-token movement is exactly the one the action owes (so nobody is paid twice, nothing leaks);
- *  - the job market holds exactly the fees of live jobs + all stakes + live bonds, and no datatoken;
+ *  - the job market holds exactly the fees of live jobs + all stakes + live bonds, and one datatoken per live job;
  *  - each worker's locked stake is the sum of its live jobs' collateral;
  *  - each vault owes what its holders can claim (up to one wei of rounding per holder) and holds at least that;
  *  - the datatoken market holds exactly the unsold remainder of its listings;
@@ -318,7 +318,8 @@ class Harness {
         credit(expected, cfg.treasury, pf);
         credit(expected, market, -x.j.fee);
         if (Number(x.j.status) === JobStatus.Challenged) {
-          credit(expected, x.j.challenger, bond);
+          // A lapsed challenge costs its bond: it goes to the worker.
+          credit(expected, x.j.worker, bond);
           credit(expected, market, -bond);
         }
         return { ok: await this.attempt(() => this.m.connect(f.deployer).settleJob(x.id)), expected };
@@ -334,7 +335,9 @@ class Harness {
       case "reclaim": {
         const x = await job(a.job);
         if (!x) return { ok: false, expected };
-        const slashed = Number(x.j.status) === JobStatus.Claimed ? x.j.collateral : 0n;
+        // A claimant whose model was frozen after its claim is not slashed.
+        const frozen = await f.ph.registry.isFrozen(x.j.modelId);
+        const slashed = Number(x.j.status) === JobStatus.Claimed && !frozen ? x.j.collateral : 0n;
         credit(expected, x.j.requester, x.j.fee + slashed);
         credit(expected, market, -(x.j.fee + slashed));
         return { ok: await this.attempt(() => this.m.connect(f.deployer).reclaimJob(x.id)), expected };
@@ -360,7 +363,9 @@ class Harness {
         const x = await job(a.job);
         if (!x) return { ok: false, expected };
         if (a.upheld) {
-          const reward = (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
+          // The reward goes to the requester when it is the challenger.
+          const reward =
+            x.j.challenger === x.j.requester ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
           credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward);
           credit(expected, x.j.challenger, bond + reward);
           credit(expected, market, -(x.j.fee + x.j.collateral + bond));
@@ -495,6 +500,7 @@ class Harness {
     const cfg = await this.m.config();
     let owedByMarket = 0n;
     const locked = new Map<string, bigint>();
+    const liveJobs = new Map<bigint, bigint>();
     for (let id = 1n; id <= (await this.m.jobCount()); id++) {
       const j = await this.m.getJob(id);
       const status = Number(j.status);
@@ -503,9 +509,11 @@ class Harness {
       else if (TERMINAL_STATUSES.includes(status)) this.terminal.set(id, j.status);
       if (LIVE.includes(status)) owedByMarket += j.fee;
       if (status === JobStatus.Challenged) owedByMarket += cfg.challengeBond;
-      if (status >= JobStatus.Claimed && status <= JobStatus.Challenged) {
+      const held = status === JobStatus.Failed && (await this.m.failureOf(id)).collateralHeld;
+      if ((status >= JobStatus.Claimed && status <= JobStatus.Challenged) || held) {
         locked.set(j.worker, (locked.get(j.worker) ?? 0n) + j.collateral);
       }
+      if (LIVE.includes(status)) liveJobs.set(j.modelId, (liveJobs.get(j.modelId) ?? 0n) + 1n);
     }
     for (const w of this.workers) {
       const s = await this.m.stakeOf(w.address);
@@ -524,7 +532,9 @@ class Harness {
     for (let id = 1n; id <= count; id++) {
       const model = await f.ph.registry.getModel(id);
       const dt = datatokenAt(model.datatoken, f.deployer);
-      expect(await dt.balanceOf(market), "job market keeps no datatoken").to.equal(0n);
+      expect(await dt.balanceOf(market), "job market escrows one datatoken per live job").to.equal(
+        (liveJobs.get(id) ?? 0n) * ONE_DATATOKEN,
+      );
       expect(await dt.balanceOf(await dm.getAddress()), "listings escrow their remainder").to.equal(
         listed.get(model.datatoken) ?? 0n,
       );
@@ -563,6 +573,9 @@ class Harness {
       const status = Number((await this.m.getJob(id)).status);
       if (status === JobStatus.Open || status === JobStatus.Claimed) await this.m.reclaimJob(id);
       else if (status === JobStatus.Submitted || status === JobStatus.Challenged) await this.m.settleJob(id);
+      else if (status === JobStatus.Failed && (await this.m.failureOf(id)).collateralHeld) {
+        await this.m.releaseFailureCollateral(id);
+      }
       expect(TERMINAL_STATUSES.includes(Number((await this.m.getJob(id)).status)), `job ${id} ends terminal`).to.equal(
         true,
       );

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { posthumanFixture } from "../fixtures/posthuman";
 import { TOTAL_SHARES } from "../../offchain/protocol/params";
@@ -11,9 +11,14 @@ import { challengedTrainFixture, trainedFixture } from "./helpers";
 const HUNDRED = ethers.parseEther("100");
 const DT_PER_ORDER = ethers.parseEther("0.97");
 
-/** Bob's M2 exists (70% bob, 30% alice; 20% royalty to M1's vault); M1's vault holds the 0.97 DT of bob's order. */
+/**
+ * Bob's M2 exists (70% bob, 30% alice; 20% royalty to M1's vault); its training job settled, so M1's vault holds the
+ * 0.97 DT of bob's order.
+ */
 async function vaultsFixture() {
   const f = await loadFixture(trainedFixture);
+  await time.increase(f.params.challengeWindow + 1);
+  await (await f.ph.jobMarket.settleJob(f.jobId)).wait();
   const m2 = await f.ph.registry.getModel(f.m2Id);
   return {
     ...f,

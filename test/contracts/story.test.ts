@@ -82,8 +82,8 @@ describe("The PostHuman story: Alice, Bob, Charlie, Derek and Elena", () => {
         weightDecay: 10_000_000n,
       }),
     });
-    // The request was a genuine Ocean order: M1's vault (its payment collector) received 0.97 of Bob's datatoken.
-    expect(await datatokenAt(m1.datatoken, bob).balanceOf(m1.vault)).to.equal(ether("0.97"));
+    // The market escrows Bob's datatoken until the job settles (a failed job would give it back).
+    expect(await datatokenAt(m1.datatoken, bob).balanceOf(await jobMarket.getAddress())).to.equal(ether("1"));
 
     // ── 3. The worker claims the job, trains, and its receipt creates M2 with parent M1 ─────────────────────────
     await jobMarket.connect(worker).claimJob(bobJob);
@@ -124,6 +124,8 @@ describe("The PostHuman story: Alice, Bob, Charlie, Derek and Elena", () => {
       [worker, treasury],
       [ether("48.75"), ether("1.25")],
     );
+    // Settling made the genuine Ocean order: M1's vault (its payment collector) received 0.97 of Bob's datatoken.
+    expect(await datatokenAt(m1.datatoken, bob).balanceOf(m1.vault)).to.equal(ether("0.97"));
 
     // ── 4. Bob lists 20 M2 datatokens at 5 OCEAN; Charlie buys 10 ───────────────────────────────────────────────
     await m2Token.connect(bob).approve(await datatokenMarket.getAddress(), ether("20"));

@@ -21,7 +21,7 @@ import type { Page } from "playwright-core";
 import { attachPostHuman, type PostHumanAddresses } from "../../offchain/protocol/contracts";
 import { createModel } from "../../offchain/ml";
 import { up, type UpHandle } from "../../offchain/cli/up";
-import { devWallet } from "../../offchain/cli/accounts";
+import { devWallet } from "../../offchain/deploy/accounts";
 import { buildWeb } from "../../offchain/web/build";
 import { axe, DESKTOP, violationLines, fakeWalletScript, launchBrowser, PHONE, shot, type Browser } from "./browser";
 

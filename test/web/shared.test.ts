@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { manifestHash, MODEL_FILES } from "../../offchain/protocol/model-upload";
 import { sha256Hex } from "../../offchain/protocol/auth";
-import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/cli/accounts";
+import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/deploy/accounts";
 import * as web from "../../offchain/web/src/worker-api";
 import { DEV_MNEMONIC as WEB_MNEMONIC, DEV_PEOPLE, devAddress, type DevName } from "../../offchain/web/src/wallet";
 

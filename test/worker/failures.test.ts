@@ -210,7 +210,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     ]);
   });
 
-  it("fails a job whose run passes the worker's memory limit with MEMORY_LIMIT, refunds it, and serves no partial result", async () => {
+  it("fails a job whose run passes the worker's memory limit with MEMORY_LIMIT, refunds it with the worker's penalty, and serves no partial result", async () => {
     // The same worker restarted with a 64 MiB limit: the builtin runtime (node, ts-node, onnxruntime) needs more.
     await rw.worker.stop();
     rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_MEMORY: "64MiB" }, rw.dataDir);
@@ -224,7 +224,11 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     expect(row.error_message).to.match(/over its limit of 64 MiB/);
     const failed = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
     expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS.MEMORY_LIMIT]);
-    expect(await balance()).to.equal(before);
+    // A failure of the worker's own: derek got the fee back and failPenaltyBps of the worker's collateral on top.
+    const { collateral } = await w.ph.jobMarket.getJob(jobId);
+    const penalty = (collateral * (await w.ph.jobMarket.config()).failPenaltyBps) / 10_000n;
+    expect(failed[0].args.refund).to.equal((await w.ph.jobMarket.getJob(jobId)).fee + penalty);
+    expect(await balance()).to.equal(before + penalty);
     expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.ReceiptSubmitted(jobId))).to.have.length(0);
   });
 });

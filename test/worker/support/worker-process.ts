@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { devWallet } from "../../../offchain/cli/accounts";
+import { devWallet } from "../../../offchain/deploy/accounts";
 import { CRASH_ENV } from "../../../offchain/worker/faults";
 import { NAMES, type World } from "../../../offchain/devnet/world";
 

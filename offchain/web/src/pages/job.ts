@@ -244,7 +244,7 @@ function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>)
           { class: "challenged" },
           h("strong", null, "Challenged"),
           ` by ${mine ? "you" : who(app, job.challenger)} at ${clock(job.challengedAt)} with a bond of ${bond}. `,
-          `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the bond goes back to the challenger and the job settles.`,
+          `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
       );
     } else if (st === JobStatus.Slashed) {

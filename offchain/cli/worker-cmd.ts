@@ -43,6 +43,7 @@ export const WORKER_FLAGS: [string, string][] = [
   ["--fee-per-compute-second <amount>", "fee asked per estimated second of compute"],
   ["--callback-gas-price <amount>", "callback fee asked per gas of a callback's limit"],
   ["--http-host <host>", "API host"],
+  ["--public-url <url>", "URL requesters reach the API at (registered on chain; default: the listening URL)"],
   ["--http-port <port>", "API port (0: any free port)"],
   ["--log-level <level>", "fatal|error|warn|info|debug|trace|silent"],
 ];

@@ -417,17 +417,38 @@ export class PostHuman {
     return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
   }
 
-  /** Uploads a job's input (signed by the requester), waiting for the worker to ingest the request first. */
+  /**
+   * Uploads a job's input (signed by the requester) to the API of the worker that claimed it, as that worker
+   * registered it on chain with its stake (waiting up to `claimWaitMs` for a claim; else, or without a registered
+   * endpoint, the configured worker), retrying while the worker has not ingested the request yet.
+   */
   async uploadInput(jobId: bigint, input: Uint8Array, timeoutMs = 60_000, inputName = "the input"): Promise<void> {
     const end = Date.now() + timeoutMs;
+    const target = await this.claimantWorker(jobId, Math.min(timeoutMs / 2, 30_000));
     for (;;) {
       try {
-        return await this.worker.uploadInput(this.signer, jobId, input);
+        await target.uploadInput(this.signer, jobId, input);
+        return;
       } catch (e) {
         if (!(e instanceof WorkerApiError) || e.code !== "UNKNOWN_JOB" || Date.now() > end)
           throw this.workerError(explainInputRefusal(e, jobId, inputName));
         await new Promise((r) => setTimeout(r, 250));
       }
+    }
+  }
+
+  /** The API of the job's claimant from the chain (endpointOf), once claimed; else the configured worker. */
+  async claimantWorker(jobId: bigint, claimWaitMs = 30_000): Promise<WorkerClient> {
+    const end = Date.now() + claimWaitMs;
+    for (;;) {
+      const job = await this.jobs.contract.getJob(jobId);
+      if (job.worker !== ethers.ZeroAddress) {
+        const url = await this.jobs.contract.endpointOf(job.worker).catch(() => "");
+        if (!url || url === this.worker.baseUrl) return this.worker;
+        return new WorkerClient(url, this.worker.domain);
+      }
+      if (Date.now() > end) return this.worker;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

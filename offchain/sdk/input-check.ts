@@ -55,7 +55,7 @@ export function explainInputRefusal(e: unknown, jobId: bigint, file: string): un
   return new SdkError(
     "INPUT_INVALID",
     `The worker refused ${file} for job ${jobId}: ${reason} (${e.code}). The worker fails the job on chain now: ` +
-      `the fee is refunded; the gas of the request was spent.`,
+      `the fee and the datatoken come back to you; only the gas of the request was spent.`,
     "fix the file and request a new job",
   );
 }

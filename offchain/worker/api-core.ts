@@ -34,8 +34,11 @@ export interface ApiDeps {
   checkInput?(jobId: bigint, bytes: Buffer): Promise<InputCheck>;
   /** The committed input breaks the rules: the worker fails the job on chain at once (the requester is refunded). */
   inputRefused?(jobId: bigint, problem: InputProblem): Promise<void>;
-  /** Called once an input is stored and verified; `artifact` is its store hash. */
-  inputReceived(jobId: bigint, artifact: string, size: number): Promise<void>;
+  /**
+   * Called once an input is stored and verified; `artifact` is its store hash. May return the worker's signed
+   * InputReceived acknowledgement (protocol/input-ack.ts), which the requester keeps: it proves the input arrived.
+   */
+  inputReceived(jobId: bigint, artifact: string, size: number): Promise<void | { inputAck: string }>;
   /** The model's owner on chain (undefined: no such model); asked before a byte of an upload is read. */
   modelOwner?(modelId: bigint): Promise<string | undefined>;
   /** Verifies owner and weights root on chain, stores the folder; returns the weights root. Throws ApiError. */

@@ -273,6 +273,14 @@ export const SETTINGS: Setting[] = [
     default: "127.0.0.1",
   },
   {
+    path: "http.publicUrl",
+    env: "POSTHUMAN_WORKER_PUBLIC_URL",
+    flag: "publicUrl",
+    expect: "an http:// or https:// URL at which requesters reach this API (registered on chain with the stake)",
+    schema: urlOf("http:", "https:"),
+    isUrl: true,
+  },
+  {
     path: "http.port",
     env: "POSTHUMAN_WORKER_HTTP_PORT",
     flag: "httpPort",

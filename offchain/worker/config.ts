@@ -34,7 +34,8 @@ export interface WorkerConfig {
   policy: OperatorPolicy;
   /** Per-address quotas of the API, and the largest folder it inspects. */
   api: { quota: { windowMs: number; maxRequests: number; maxBytes: number }; maxInspectBytes: number };
-  http: { host: string; port: number };
+  /** Where the API listens, and the URL registered on chain for requesters (default: the listening URL). */
+  http: { host: string; port: number; publicUrl?: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Where each setting came from (`rpc.url` → `env POSTHUMAN_WORKER_RPC_URL`), for the start-up log. */
   sources: Record<string, string>;
@@ -245,7 +246,11 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       },
       maxInspectBytes: get<number>("api.maxInspect"),
     },
-    http: { host: get<string>("http.host"), port: get<number>("http.port") },
+    http: {
+      host: get<string>("http.host"),
+      port: get<number>("http.port"),
+      ...(get<string | undefined>("http.publicUrl") ? { publicUrl: get<string>("http.publicUrl") } : {}),
+    },
     logLevel: get<WorkerConfig["logLevel"]>("logLevel"),
     sources,
     warnings,

@@ -71,6 +71,8 @@ export interface JobRow {
   input_refused: number;
   /** When the current run started (for the queue's remaining time). */
   started_at_ms: number | null;
+  /** 1 while the market holds our collateral after a failure that blames the requester (until its dispute window). */
+  collateral_held: number;
 }
 
 export interface ModelRow {
@@ -105,6 +107,7 @@ export const JOB_MIGRATIONS = [
    ALTER TABLE jobs ADD COLUMN estimate_sec REAL;
    ALTER TABLE jobs ADD COLUMN input_refused INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN started_at_ms INTEGER;
+   ALTER TABLE jobs ADD COLUMN collateral_held INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE model_uploads (
      model_id TEXT PRIMARY KEY, weights_root TEXT NOT NULL, tree_root TEXT NOT NULL, uploader TEXT NOT NULL
    ) STRICT;`,
@@ -117,7 +120,10 @@ export type JobPatch = Partial<Omit<JobRow, "job_id">>;
  * the requesting transaction's hash) matters after a reorg: the job counter rewinds, and the same id may name another
  * request, for which nothing recorded under the vanished request's keys may be reused (its receipt least of all).
  */
-export function actionKey(action: "claim" | "submit" | "settle" | "fail", row: Pick<JobRow, "job_id" | "request_tx">) {
+export function actionKey(
+  action: "claim" | "submit" | "settle" | "fail" | "release",
+  row: Pick<JobRow, "job_id" | "request_tx">,
+) {
   return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;
 }
 
@@ -143,6 +149,8 @@ export interface JobsRepo {
   get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;
   /** Jobs the pipeline still has work on. */
   active(): JobRow[];
+  /** Failed jobs whose collateral the market still holds (released once the dispute window has passed). */
+  heldFailures(): JobRow[];
   update(jobId: bigint | string, patch: JobPatch, tx?: SqliteTx): void;
   countByState(): Record<string, number>;
   model(modelId: bigint | string, tx?: SqliteTx): ModelRow | undefined;
@@ -165,6 +173,7 @@ export function createJobsRepo(db: WorkerDb): JobsRepo {
           `SELECT * FROM jobs WHERE state NOT IN (${[...FINAL_STATES].map(() => "?").join(",")}) ORDER BY CAST(job_id AS INTEGER)`,
         )
         .all<JobRow>(...FINAL_STATES),
+    heldFailures: () => db.prepare("SELECT * FROM jobs WHERE state = 'failed' AND collateral_held = 1").all<JobRow>(),
     update(jobId, patch, tx) {
       const keys = Object.keys(patch) as (keyof JobPatch)[];
       const sets = [...keys.map((k) => `${k} = ?`), "updated_at_ms = ?"].join(", ");

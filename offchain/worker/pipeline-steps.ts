@@ -12,6 +12,7 @@ import type { Executor, Progress } from "../ml";
 import { normalizeConfig, parameterCount } from "../ml";
 import { JobStatus } from "../protocol/params";
 import { FAIL_REASONS } from "../protocol/job-spec";
+import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface } from "./events";
 import { actionKey, FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Log } from "./log";
@@ -106,7 +107,9 @@ export async function fail(c: Ctx, row: JobRow, code: string, message: string): 
   const reason = FAIL_REASONS[code] ?? FAIL_REASONS.INTERNAL;
   try {
     const r = await c.send("fail", row, jobMarketInterface.encodeFunctionData("failJob", [row.job_id, reason]));
-    c.set(row, { state: "failed", final_block: r.blockNumber });
+    // A failure that blames the requester's input leaves our collateral held through a dispute window.
+    const held = REQUESTER_FAULT_REASONS.includes(reason) ? 1 : 0;
+    c.set(row, { state: "failed", final_block: r.blockNumber, collateral_held: held });
   } catch (e) {
     c.o.log.warn({ jobId: row.job_id, err: (e as Error).message }, "could not fail the job on chain");
     await reconcile(c, row);
@@ -279,10 +282,7 @@ export async function settle(c: Ctx, row: JobRow): Promise<void> {
   const now = await reconcile(c, row);
   if (row.kind === "train" && now.childModelId !== 0n) await c.registerChild(row, now.childModelId);
   if (now.status !== JobStatus.Submitted && now.status !== JobStatus.Challenged) return; // final: done
-  if (!windows) {
-    const cfg = await c.o.market.config();
-    windows = { challenge: cfg.challengeWindow, arbitration: cfg.arbitrationWindow };
-  }
+  windows ??= await readWindows(c);
   const t = BigInt(c.nowSec());
   if (now.status === JobStatus.Submitted && t <= now.submittedAt + windows.challenge) return;
   if (now.status === JobStatus.Challenged && t <= now.challengedAt + windows.arbitration) return;
@@ -293,4 +293,37 @@ export async function settle(c: Ctx, row: JobRow): Promise<void> {
     if (e instanceof SimulationRevertedError) return; // the window is measured in block time: try again later
     throw e;
   }
+}
+
+const FAILURES = new ethers.Interface([
+  "function failureOf(uint256 jobId) view returns (uint32 reason, bool collateralHeld)",
+  "function releaseFailureCollateral(uint256 jobId)",
+]);
+
+/**
+ * Releases the collateral the market held after we failed a job for the requester's fault, once the dispute window
+ * (the challenge window from the failure) has passed: it must not stay locked.
+ */
+export async function releaseHeld(c: Ctx, row: JobRow): Promise<void> {
+  const provider = c.o.market.runner?.provider;
+  if (!provider) return;
+  const data = FAILURES.encodeFunctionData("failureOf", [row.job_id]);
+  const [, held] = FAILURES.decodeFunctionResult("failureOf", await provider.call({ to: c.marketAddress, data }));
+  if (!held) return c.set(row, { collateral_held: 0 });
+  const job = await c.o.market.getJob(row.job_id);
+  windows ??= await readWindows(c);
+  if (BigInt(c.nowSec()) <= job.submittedAt + windows.challenge) return;
+  try {
+    await c.send("release", row, FAILURES.encodeFunctionData("releaseFailureCollateral", [row.job_id]));
+    c.set(row, { collateral_held: 0 });
+    c.o.log.info({ jobId: row.job_id }, "collateral held after the failure released");
+  } catch (e) {
+    if (e instanceof SimulationRevertedError) return; // block time not there yet: next pass
+    throw e;
+  }
+}
+
+async function readWindows(c: Ctx) {
+  const cfg = await c.o.market.config();
+  return { challenge: cfg.challengeWindow, arbitration: cfg.arbitrationWindow };
 }

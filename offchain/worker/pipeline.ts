@@ -17,6 +17,7 @@ import {
   claim,
   fail,
   reconcile,
+  releaseHeld,
   settle,
   submit,
   type Ctx,
@@ -164,6 +165,14 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         clock.latestBlockTs = latest.timestamp;
         clock.latestBlock = latest.number;
       }
+    }
+    for (const held of o.jobs.heldFailures()) {
+      await releaseHeld(c, held).catch((e: unknown) =>
+        o.log.warn(
+          { jobId: held.job_id, err: (e as Error).message },
+          "could not release held collateral; retrying later",
+        ),
+      );
     }
     for (const listed of rows) {
       if (stopped && loop) break;

@@ -98,8 +98,8 @@ export async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: 
       );
     }
     const put = await deps.store.putFile(file, { maxBytes: max });
-    await deps.inputReceived(jobId, put.hash, put.size);
-    return { jobId: jobId.toString(), inputHash: job.inputHash, size: put.size };
+    const ack = await deps.inputReceived(jobId, put.hash, put.size);
+    return { jobId: jobId.toString(), inputHash: job.inputHash, size: put.size, ...(ack ?? {}) };
   });
 }
 

@@ -22,6 +22,7 @@ import { decodeJobParams } from "../protocol/params";
 import { EXECUTOR_KINDS } from "../protocol/job-spec";
 import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
+import { inputAckDomain, signInputAck } from "../protocol/input-ack";
 import { modelRef } from "./pipeline-run";
 import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "../protocol/auth";
@@ -245,6 +246,11 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         // The operator's other workers sharing the store find it there if one of them wins the claim.
         if (row) await store.setRef(inputRef(row), artifact);
         pipeline.wake();
+        // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
+        const inputHash = row?.input_hash ?? `0x${artifact}`;
+        return {
+          inputAck: await signInputAck(wallet, inputAckDomain(cfg.chain.chainId, marketAddress), jobId, inputHash),
+        };
       },
       modelOwner: async (modelId) => {
         try {
@@ -313,6 +319,21 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     (e) => log.error({ err: (e as Error).message }, "API error"),
   );
 
+  /**
+   * Registers the API's public URL with the worker's stake (JobMarket.setEndpoint), so that a requester's client finds
+   * the claimant's API from the chain. Skipped when the chain already has it; a refusal (no stake yet) is logged.
+   */
+  const registerEndpoint = async (url: string): Promise<void> => {
+    try {
+      if ((await market.endpointOf(wallet.address)) === url) return;
+      const key = `endpoint:${ethers.id(url).slice(2, 18)}`;
+      await sender.send({ key, to: marketAddress, data: market.interface.encodeFunctionData("setEndpoint", [url]) });
+      log.info({ endpoint: url }, "API endpoint registered on chain");
+    } catch (e) {
+      log.warn({ endpoint: url, err: (e as Error).message }, "could not register the API endpoint on chain");
+    }
+  };
+
   let apiUrl: string | undefined;
   return {
     address: wallet.address,
@@ -330,6 +351,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       await sender.init();
       apiUrl = await listen(server, cfg.http.host, cfg.http.port);
       log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
+      await registerEndpoint(cfg.http.publicUrl ?? apiUrl);
       ingestor.start();
       heads?.start();
       pipeline.start();

@@ -228,18 +228,26 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       );
       wakeUp?.();
     },
-    async until(jobId, states, timeoutMs = 600_000) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const row = o.jobs.get(jobId);
-        if (row && (states.includes(row.state) || FINAL_STATES.has(row.state))) return row;
-        if (Date.now() > end)
-          throw new Error(`job ${jobId} did not reach ${states.join("/")} in ${timeoutMs} ms (${row?.state})`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    until: (jobId, states, timeoutMs) => waitUntil(o.jobs, jobId, states, timeoutMs),
   };
 }
 
 const isRunnable = (r: JobRow) => r.state === "input_ready" || r.state === "running";
 const byDeadline = (a: JobRow, b: JobRow) => a.deadline - b.deadline;
+
+/** Resolves when the job reaches one of `states` (or a final state). */
+async function waitUntil(
+  jobs: PipelineOptions["jobs"],
+  jobId: bigint | string,
+  states: JobState[],
+  timeoutMs = 600_000,
+): Promise<JobRow> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const row = jobs.get(jobId);
+    if (row && (states.includes(row.state) || FINAL_STATES.has(row.state))) return row;
+    if (Date.now() > end)
+      throw new Error(`job ${jobId} did not reach ${states.join("/")} in ${timeoutMs} ms (${row?.state})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -27,7 +27,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
 
   before(async () => {
     w = await startWorld();
-    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB" });
+    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB", POSTHUMAN_WORKER_INPUT_WAIT: "10s" });
     m1 = await publishTinyModel(w, "alice", 11);
     await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
@@ -99,26 +99,27 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     const before = await balance();
     const invalid = Buffer.from([0x54, 0x68, 0x65, 0x20, 0xff, 0xfe, 0x0a]); // "The " then bytes no UTF-8 text has
     const large = Buffer.from("The harbour at dawn.\n".repeat(200)); // text, but over the worker's 2 KiB limit
-    // Short deadlines: the worker claims them, then gives up on the input once the deadline's margin is reached.
+    // The worker claims them (their deadlines leave room for its estimate), then gives up on a missing input after
+    // its input wait (10 s here), long before the deadline.
     const bad = [
       {
         input: invalid,
         refusal: /not valid UTF-8/,
         code: "DATASET_INVALID_UTF8",
-        jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 45),
+        jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 400),
       },
       {
         input: large,
         refusal: /exceeds|larger than/,
         code: "INPUT_MISSING",
-        jobId: await request("derek", "Infer", sha256Hex(large), INFER, 45),
+        jobId: await request("derek", "Infer", sha256Hex(large), INFER, 400),
       },
     ];
     const prompts = Buffer.from("The fishing boats came home\n");
     const good = await request("derek", "Infer", sha256Hex(prompts), INFER);
     // Bob copies the commitment of Derek's job (it is public) without having the bytes: the worker holds them, for
     // Derek's request only, so Bob's job waits for an input that never comes.
-    const copycat = await request("bob", "Infer", sha256Hex(prompts), INFER, 45);
+    const copycat = await request("bob", "Infer", sha256Hex(prompts), INFER, 400);
     for (const b of bad) await expect(upload("derek", b.jobId, b.input)).to.be.rejectedWith(b.refusal);
     await upload("derek", good, prompts);
 

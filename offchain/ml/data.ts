@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { decodeInputText, InputCheckError, parseJsonlField } from "../protocol/input-check";
 import { MlError } from "./errors";
 import { sha256Hex0x } from "./hash";
 import { Gpt2Tokenizer } from "./tokenizer";
@@ -33,62 +34,20 @@ export function formatOf(file: string): DatasetFormat {
 /**
  * Reads and validates raw bytes as UTF-8 text: refuses empty files, binary data (NUL bytes or
  * mostly control characters) and invalid UTF-8, naming the file and the offending offset.
+ * The rules are protocol/input-check.ts's, the ones the SDK and the worker's API apply before a job is paid.
  */
 export function decodeText(buf: Buffer, file: string): string {
-  if (buf.length === 0) throw new MlError("DATASET_EMPTY", `${file} is empty`, { file });
-  const nul = buf.indexOf(0);
-  if (nul >= 0)
-    throw new MlError("DATASET_BINARY", `${file} is binary data (NUL byte at offset ${nul})`, { file, offset: nul });
-  let control = 0;
-  const sample = Math.min(buf.length, 65536);
-  for (let i = 0; i < sample; i++) {
-    const b = buf[i];
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) control++;
-  }
-  if (control > sample * 0.1) {
-    throw new MlError("DATASET_BINARY", `${file} is binary data (${control} control bytes in the first ${sample})`, {
-      file,
-    });
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
-    const offset = firstInvalidUtf8(buf);
-    throw new MlError("DATASET_INVALID_UTF8", `${file} is not valid UTF-8 (first bad byte at offset ${offset})`, {
-      file,
-      offset,
-    });
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return text;
+  return asMlError(() => decodeInputText(buf, file));
 }
 
-function firstInvalidUtf8(buf: Buffer): number {
-  let i = 0;
-  while (i < buf.length) {
-    const b = buf[i];
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let n: number;
-    let min: number;
-    if ((b & 0xe0) === 0xc0) [n, min] = [1, 0x80];
-    else if ((b & 0xf0) === 0xe0) [n, min] = [2, 0x800];
-    else if ((b & 0xf8) === 0xf0) [n, min] = [3, 0x10000];
-    else return i;
-    if (i + n >= buf.length) return i;
-    let cp = b & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      const c = buf[i + k];
-      if ((c & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += n + 1;
+/** Runs a check of protocol/input-check.ts, turning its refusal into the runtime's MlError (same code and message). */
+function asMlError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InputCheckError) throw new MlError(e.problem.code, e.problem.message, e.problem.details);
+    throw e;
   }
-  return -1;
 }
 
 /** Reads a file within the size limit; errors name the file and the limit. Never throws anything but MlError for bad input. */
@@ -135,30 +94,7 @@ export function readDataset(
 
 /** Parses JSONL where each non-blank line is an object with a string field `field`. */
 export function parseJsonl(text: string, file: string, field: string): string[] {
-  const out: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.trim().length === 0) continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch {
-      throw new MlError("DATASET_INVALID_JSONL", `${file} line ${i + 1} is not valid JSON`, { file, line: i + 1 });
-    }
-    const v =
-      typeof obj === "object" && obj !== null && !Array.isArray(obj)
-        ? (obj as Record<string, unknown>)[field]
-        : undefined;
-    if (typeof v !== "string") {
-      throw new MlError("DATASET_INVALID_JSONL", `${file} line ${i + 1} has no string field "${field}"`, {
-        file,
-        line: i + 1,
-      });
-    }
-    out.push(v);
-  }
-  return out;
+  return asMlError(() => parseJsonlField(text, file, field));
 }
 
 /**

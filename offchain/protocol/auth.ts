@@ -5,6 +5,11 @@
  *   InputUpload    the requester of job `jobId` uploads input bytes whose sha256 is `inputHash`
  *   ResultRequest  the requester of job `jobId` asks for its result, until `expiry` (unix seconds)
  *   ModelUpload    the owner of model `modelId` uploads a model folder described by `manifestHash`
+ *   ModelInspect   anyone asks for the weights root and config hash of a folder described by `manifestHash`
+ *
+ * Every message that makes the worker store or compute something carries an `expiry` (unix seconds, at most
+ * MAX_AUTH_TTL_SEC ahead) and a random 32-byte `nonce`; the worker accepts each (signer, nonce) once, so a captured
+ * request cannot be replayed. They travel as the headers x-posthuman-signature, x-posthuman-expiry, x-posthuman-nonce.
  */
 import { ethers, type TypedDataDomain, type TypedDataField } from "ethers";
 
@@ -20,6 +25,8 @@ export const AUTH_TYPES = {
     InputUpload: [
       { name: "jobId", type: "uint256" },
       { name: "inputHash", type: "bytes32" },
+      { name: "expiry", type: "uint64" },
+      { name: "nonce", type: "bytes32" },
     ],
   },
   ResultRequest: {
@@ -32,14 +39,62 @@ export const AUTH_TYPES = {
     ModelUpload: [
       { name: "modelId", type: "uint256" },
       { name: "manifestHash", type: "bytes32" },
+      { name: "expiry", type: "uint64" },
+      { name: "nonce", type: "bytes32" },
+    ],
+  },
+  ModelInspect: {
+    ModelInspect: [
+      { name: "manifestHash", type: "bytes32" },
+      { name: "expiry", type: "uint64" },
+      { name: "nonce", type: "bytes32" },
     ],
   },
 } satisfies Record<string, Record<string, TypedDataField[]>>;
 
+/** Expiry and nonce of a message that makes the worker store or compute something. */
+export interface Freshness {
+  expiry: bigint;
+  nonce: string;
+}
+
 export type AuthMessage =
-  | { type: "InputUpload"; value: { jobId: bigint; inputHash: string } }
+  | { type: "InputUpload"; value: { jobId: bigint; inputHash: string } & Freshness }
   | { type: "ResultRequest"; value: { jobId: bigint; expiry: bigint } }
-  | { type: "ModelUpload"; value: { modelId: bigint; manifestHash: string } };
+  | { type: "ModelUpload"; value: { modelId: bigint; manifestHash: string } & Freshness }
+  | { type: "ModelInspect"; value: { manifestHash: string } & Freshness };
+
+/** The longest a signature may stay valid: the worker refuses an expiry further ahead. */
+export const MAX_AUTH_TTL_SEC = 3600;
+/** The default validity of a signature made by `signFresh`. */
+export const DEFAULT_AUTH_TTL_SEC = 600;
+
+/** A fresh expiry (`ttlSec` from now) and a random nonce. */
+export function freshness(ttlSec = DEFAULT_AUTH_TTL_SEC): Freshness {
+  return { expiry: BigInt(Math.floor(Date.now() / 1000) + ttlSec), nonce: ethers.hexlify(ethers.randomBytes(32)) };
+}
+
+type FreshMessage = Exclude<AuthMessage, { type: "ResultRequest" }>;
+type Unfresh<M> = M extends { type: infer T; value: infer V } ? { type: T; value: Omit<V, keyof Freshness> } : never;
+
+/**
+ * Signs `msg` with a fresh expiry and nonce; returns the request headers that carry them (x-posthuman-signature,
+ * x-posthuman-expiry, x-posthuman-nonce). What the SDK and the web app send with every upload.
+ */
+export async function signFresh(
+  signer: ethers.Signer,
+  domain: TypedDataDomain,
+  msg: Unfresh<FreshMessage>,
+  ttlSec = DEFAULT_AUTH_TTL_SEC,
+): Promise<Record<string, string>> {
+  const f = freshness(ttlSec);
+  const full = { type: msg.type, value: { ...msg.value, ...f } } as FreshMessage;
+  return {
+    "x-posthuman-signature": await signAuth(signer, domain, full),
+    "x-posthuman-expiry": f.expiry.toString(),
+    "x-posthuman-nonce": f.nonce,
+  };
+}
 
 export async function signAuth(signer: ethers.Signer, domain: TypedDataDomain, msg: AuthMessage): Promise<string> {
   return signer.signTypedData(domain, AUTH_TYPES[msg.type], msg.value);

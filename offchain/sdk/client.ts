@@ -16,7 +16,14 @@ import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
 import type { PublishedModel } from "../protocol/structs";
 import type { SdkContext } from "./base";
-import { PostHumanCore, connectContext, type CoreOptions, type PublishFilesOptions, type RequestedJob } from "./core";
+import {
+  PostHumanCore,
+  connectContext,
+  type CoreOptions,
+  type PublishFilesOptions,
+  type JobRequestOptions,
+  type RequestedJob,
+} from "./core";
 import type { FixedRateExchangeClient } from "./exchange";
 import type { OnChainReceipt } from "./job-market";
 import { OceanJsExchangeClient } from "./ocean-exchange";
@@ -94,7 +101,7 @@ export class PostHuman extends PostHumanCore {
     modelId: bigint,
     params: JobParams,
     input: Uint8Array,
-    o: { fee?: bigint; ttlSec?: number; upload?: boolean; inputURI?: string } = {},
+    o: JobRequestOptions = {},
   ): Promise<RequestedJob> {
     if (input.length > 0) this.store?.saveInput(input);
     return super.requestJob(modelId, params, input, o);

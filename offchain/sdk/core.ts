@@ -33,6 +33,8 @@ import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } 
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, modelBundle, type ModelFile } from "./worker-api";
+import { claimantApi } from "./claimant";
+import { checkInputBeforePaying, explainInputRefusal } from "./input-check";
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
 /** Fee escrowed for the worker when none is given: 1 base token. */
@@ -49,6 +51,19 @@ export interface CoreOptions {
   workerUrl?: string;
   /** Told each step of a multi-step flow before it happens ("Approving …", "Requesting the job…"). */
   onStep?: (line: string) => void;
+}
+
+/** Options of a job request. */
+export interface JobRequestOptions {
+  fee?: bigint;
+  ttlSec?: number;
+  /** False: request only (upload later with `uploadInput`). */
+  upload?: boolean;
+  inputURI?: string;
+  /** How the user names the input (their file), in errors about it. */
+  inputName?: string;
+  /** The model's context length, when known: enables the input rules that depend on it. */
+  nPositions?: number;
 }
 
 export interface RequestedJob extends Sent {
@@ -216,7 +231,7 @@ export class PostHumanCore {
     const bundle = await modelBundle(files);
     await this.workerHealth();
     this.onStep("The worker computes the folder's weights root…");
-    const { weightsRoot, configHash } = await this.workerCall(() => this.worker.inspectModel(bundle));
+    const { weightsRoot, configHash } = await this.workerCall(() => this.worker.inspectModel(this.signer, bundle));
     this.onStep("Registering the model on chain…");
     const card = card_ ? { ...card_, name: card_.name ?? o.name, sizeBytes: bundle.body.length } : undefined;
     const metadataURI = card ? cardURI(card) : o.metadataURI;
@@ -415,11 +430,12 @@ export class PostHumanCore {
     modelId: bigint,
     params: JobParams,
     input: Uint8Array,
-    o: { fee?: bigint; ttlSec?: number; upload?: boolean; inputURI?: string } = {},
+    o: JobRequestOptions = {},
   ): Promise<RequestedJob> {
     const fee = o.fee ?? DEFAULT_JOB_FEE;
     const upload = o.upload !== false;
-    if (input.length === 0) throw new SdkError("INPUT_MISSING", "The input is empty.", "give the job some text");
+    const inputName = o.inputName ?? "the input";
+    checkInputBeforePaying(params, input, inputName, o.nPositions); // the worker's own rules, before any transaction
     const m = await this.registry.get(modelId);
     if (m.frozen)
       throw new SdkError(
@@ -464,15 +480,21 @@ export class PostHumanCore {
     });
     if (upload) {
       this.onStep(`Job ${jobId} requested. Uploading its input to the worker…`);
-      await this.uploadInput(jobId, input, blockNumber);
+      await this.uploadInput(jobId, input, blockNumber).catch((e: unknown) => {
+        throw explainInputRefusal(e, jobId, inputName);
+      });
     }
     return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
   }
 
-  /** Uploads a job's input (signed by the requester), once the worker has seen the request's block. */
+  /**
+   * Uploads a job's input (signed by the requester) to the API its claimant registered on chain (else the
+   * configured worker), once that worker has seen the request's block.
+   */
   async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<void> {
     const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
-    await this.workerCall(() => this.worker.uploadInput(this.signer, jobId, input, { requestBlock: block }));
+    const target = await claimantApi(this.jobs.contract, this.worker, jobId);
+    await this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block }));
   }
 
   /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */

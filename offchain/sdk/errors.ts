@@ -23,6 +23,7 @@ export type SdkErrorCode =
   | "NO_RECEIPT"
   | "NOT_REQUESTER"
   | "INPUT_MISSING"
+  | "INPUT_INVALID"
   | "MODEL_FOLDER_MISSING"
   | "REVERTED";
 

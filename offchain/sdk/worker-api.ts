@@ -5,7 +5,7 @@
  * (worker-client.ts); the web app uses this class as it is.
  */
 import { ethers, type TypedDataDomain } from "ethers";
-import { sha256Hex, signAuth } from "../protocol/auth";
+import { sha256Hex, signAuth, signFresh } from "../protocol/auth";
 import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 
 /** How long a requester waits for the worker to see a job and take its input, in all. */
@@ -162,15 +162,16 @@ export class WorkerApi {
   ): Promise<void> {
     const end = Date.now() + (o.timeoutMs ?? INPUT_UPLOAD_TIMEOUT_MS);
     if (o.requestBlock !== undefined) await this.waitForBlock(o.requestBlock, end);
-    const sig = await signAuth(signer, this.domain, {
-      type: "InputUpload",
-      value: { jobId, inputHash: sha256Hex(bytes) },
-    });
     for (;;) {
+      // Each attempt is signed afresh: the worker takes each (expiry, nonce) once.
+      const headers = await signFresh(signer, this.domain, {
+        type: "InputUpload",
+        value: { jobId, inputHash: sha256Hex(bytes) },
+      });
       try {
         await this.call(
           `/jobs/${jobId}/input`,
-          { method: "PUT", body: new Blob([new Uint8Array(bytes)]), headers: { "x-posthuman-signature": sig } },
+          { method: "PUT", body: new Blob([new Uint8Array(bytes)]), headers },
           `upload of job ${jobId}'s input`,
         );
         return;
@@ -203,10 +204,18 @@ export class WorkerApi {
   }
 
   /** The weights root and config hash the worker computes for a model folder, before anything is registered. */
-  async inspectModel(b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+  async inspectModel(signer: ethers.Signer, b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+    const signed = await signFresh(signer, this.domain, {
+      type: "ModelInspect",
+      value: { manifestHash: manifestHash(b.entries) },
+    });
     const res = await this.call(
       "/models/inspect",
-      { method: "POST", body: new Blob([new Uint8Array(b.body)]), headers: { "x-posthuman-manifest": b.header } },
+      {
+        method: "POST",
+        body: new Blob([new Uint8Array(b.body)]),
+        headers: { ...signed, "x-posthuman-manifest": b.header },
+      },
       "inspection of the model folder",
     );
     return (await res.json()) as { weightsRoot: string; configHash: string };
@@ -214,7 +223,7 @@ export class WorkerApi {
 
   /** Uploads a model folder (signed ModelUpload) for a model the signer registered on chain. */
   async uploadModel(signer: ethers.Signer, modelId: bigint, b: ModelBundle): Promise<{ weightsRoot: string }> {
-    const sig = await signAuth(signer, this.domain, {
+    const signed = await signFresh(signer, this.domain, {
       type: "ModelUpload",
       value: { modelId, manifestHash: manifestHash(b.entries) },
     });
@@ -223,7 +232,7 @@ export class WorkerApi {
       {
         method: "PUT",
         body: new Blob([new Uint8Array(b.body)]),
-        headers: { "x-posthuman-signature": sig, "x-posthuman-manifest": b.header },
+        headers: { ...signed, "x-posthuman-manifest": b.header },
       },
       `upload of model ${modelId}`,
     );

@@ -1,17 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { z } from "zod";
 import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../deploy/address-book";
 import { Secret, redactUrl } from "./log";
+import { EXECUTOR_NAMES, JOB_KINDS, SETTINGS, type ExecutorName, type JobKind, type Setting } from "./config-settings";
+import { DEFAULT_POLICY, type OperatorPolicy } from "./policy";
 
-/** The kinds of job a worker can take. */
-export const JOB_KINDS = ["train", "infer", "evaluate"] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
-
-/** The executors a worker can run jobs with: the builtin runtime, the PyTorch executor, or an external program. */
-export const EXECUTOR_NAMES = ["builtin", "pytorch", "external"] as const;
-export type ExecutorName = (typeof EXECUTOR_NAMES)[number];
+export { EXECUTOR_NAMES, JOB_KINDS, type ExecutorName, type JobKind } from "./config-settings";
+export { parseBytes, parseDuration } from "./config-values";
 
 /** Settings of the PyTorch executor (offchain/ml/torch-executor.ts). */
 export interface TorchExecutorConfig {
@@ -50,7 +46,12 @@ export interface WorkerConfig {
   executor: ExecutorConfig;
   capabilities: { jobKinds: JobKind[]; maxModelBytes: number };
   limits: { jobTimeoutMs: number; maxMemoryBytes: number; maxUploadBytes: number };
-  http: { host: string; port: number };
+  /** Admission control and pricing (policy.ts). */
+  policy: OperatorPolicy;
+  /** Per-address quotas of the API, and the largest folder it inspects. */
+  api: { quota: { windowMs: number; maxRequests: number; maxBytes: number }; maxInspectBytes: number };
+  /** Where the API listens, and the URL registered on chain for requesters (default: the listening URL). */
+  http: { host: string; port: number; publicUrl?: string };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Where each setting came from (`rpc.url` → `env POSTHUMAN_WORKER_RPC_URL`), for the start-up log. */
   sources: Record<string, string>;
@@ -81,320 +82,6 @@ export class WorkerConfigError extends Error {
     );
   }
 }
-
-// ---- value parsers shared by the schema ----------------------------------------------------------------------
-
-const UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
-/** "512MiB", "2 GB", "1048576" or a number → bytes; undefined when unreadable. */
-export function parseBytes(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-  if (typeof v !== "string") return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
-  if (!m) return undefined;
-  const unit = UNITS[(m[2] || "b").toLowerCase()];
-  if (unit === undefined) return undefined;
-  const n = Math.round(Number(m[1]) * unit);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** "30s", "10m", "2h", "1500ms", "1500" or a number (milliseconds) → milliseconds; undefined when unreadable. */
-export function parseDuration(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-  if (typeof v !== "string") return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  const n = Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? "ms").toLowerCase()]);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** A URL that parses (a host, a port below 65536) with one of `protocols`. */
-const urlOf = (...protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      const u = new URL(v);
-      return protocols.includes(u.protocol) && u.hostname !== "" && !/\s/.test(v);
-    } catch {
-      return false;
-    }
-  });
-
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
-    z.number().int().min(min).max(max),
-  );
-const bytes = (min: number) =>
-  z.preprocess((v) => parseBytes(v) ?? (typeof v === "string" ? NaN : v), z.number().int().min(min));
-const duration = (min: number) =>
-  z.preprocess((v) => parseDuration(v) ?? (typeof v === "string" ? NaN : v), z.number().int().min(min));
-const list = <T extends z.ZodTypeAny>(item: T) =>
-  z.preprocess(
-    (v) =>
-      typeof v === "string"
-        ? v
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : v,
-    z.array(item),
-  );
-
-// ---- the settings: one row per value, with where it may come from and what it must be ------------------------
-
-interface Setting {
-  /** Dotted path in the config file and in WorkerConfig's input. */
-  path: string;
-  env?: string;
-  /** camelCase flag name (commander's attribute for --kebab-case). */
-  flag?: string;
-  /** What a valid value looks like, for the error message. */
-  expect: string;
-  schema: z.ZodTypeAny;
-  default?: unknown;
-  /** A filesystem path: relative values resolve against the file's folder or the cwd. */
-  isPath?: boolean;
-  /** A URL that may carry an API key: a bad value is shown without its path and query. */
-  isUrl?: boolean;
-}
-
-const SETTINGS: Setting[] = [
-  {
-    path: "network",
-    env: "POSTHUMAN_WORKER_NETWORK",
-    flag: "network",
-    expect: "a network name of letters, digits, - and _ (its address book is deployments/<network>.json)",
-    schema: z.string().regex(/^[A-Za-z0-9_-]+$/),
-    default: "localhost",
-  },
-  {
-    path: "addressBook",
-    env: "POSTHUMAN_WORKER_ADDRESS_BOOK",
-    flag: "addressBook",
-    expect: "the path of an address book JSON file",
-    schema: z.string().min(1),
-    isPath: true,
-  },
-  {
-    path: "startBlock",
-    env: "POSTHUMAN_WORKER_START_BLOCK",
-    flag: "startBlock",
-    expect: "a block number ≥ 0 (overrides the address book's startBlock)",
-    schema: wholeNumber(0),
-  },
-  {
-    path: "rpc.url",
-    env: "POSTHUMAN_WORKER_RPC_URL",
-    flag: "rpcUrl",
-    expect: "an http:// or https:// URL of an RPC node",
-    schema: urlOf("http:", "https:"),
-    isUrl: true,
-    default: "http://127.0.0.1:8545",
-  },
-  {
-    path: "rpc.wsUrl",
-    env: "POSTHUMAN_WORKER_WS_URL",
-    flag: "wsUrl",
-    expect: "a ws:// or wss:// URL (new heads wake the worker sooner; optional)",
-    schema: urlOf("ws:", "wss:"),
-    isUrl: true,
-  },
-  {
-    path: "rpc.timeout",
-    env: "POSTHUMAN_WORKER_RPC_TIMEOUT",
-    flag: "rpcTimeout",
-    expect: "a duration ≥ 100ms such as 15s",
-    schema: duration(100),
-    default: "15s",
-  },
-  {
-    path: "keyFile",
-    env: "POSTHUMAN_WORKER_KEY_FILE",
-    flag: "keyFile",
-    expect: "the path of a file holding the worker's private key",
-    schema: z.string().min(1),
-    isPath: true,
-  },
-  {
-    path: "ingest.confirmations",
-    env: "POSTHUMAN_WORKER_CONFIRMATIONS",
-    flag: "confirmations",
-    expect: "a whole number of blocks from 0 to 1000",
-    schema: wholeNumber(0, 1000),
-    default: 2,
-  },
-  {
-    path: "ingest.pollInterval",
-    env: "POSTHUMAN_WORKER_POLL_INTERVAL",
-    flag: "pollInterval",
-    expect: "a duration ≥ 100ms such as 2s",
-    schema: duration(100),
-    default: "2s",
-  },
-  {
-    path: "ingest.maxChunkBlocks",
-    env: "POSTHUMAN_WORKER_MAX_CHUNK_BLOCKS",
-    flag: "maxChunkBlocks",
-    expect: "a whole number of blocks from 1 to 100000 (the largest getLogs range)",
-    schema: wholeNumber(1, 100_000),
-    default: 2000,
-  },
-  {
-    path: "dataDir",
-    env: "POSTHUMAN_WORKER_DATA_DIR",
-    flag: "dataDir",
-    expect: "a folder path",
-    schema: z.string().min(1),
-    default: ".posthuman/worker",
-    isPath: true,
-  },
-  {
-    path: "storeDir",
-    env: "POSTHUMAN_WORKER_STORE_DIR",
-    flag: "storeDir",
-    expect: "a folder path (the artifact store, default <dataDir>/artifacts; workers of one operator may share one)",
-    schema: z.string().min(1),
-    isPath: true,
-  },
-  {
-    path: "executor.kind",
-    env: "POSTHUMAN_WORKER_EXECUTOR",
-    flag: "executor",
-    expect: '"builtin", "pytorch" or "external"',
-    schema: z.enum(EXECUTOR_NAMES),
-    default: "builtin",
-  },
-  ...JOB_KINDS.map((k): Setting => ({
-    path: `executor.byKind.${k}`,
-    env: `POSTHUMAN_WORKER_EXECUTOR_${k.toUpperCase()}`,
-    flag: `executor${k[0].toUpperCase()}${k.slice(1)}`,
-    expect: `"builtin", "pytorch" or "external" (the executor of ${k} jobs; default: executor)`,
-    schema: z.enum(EXECUTOR_NAMES),
-  })),
-  {
-    path: "executor.torch.python",
-    env: "POSTHUMAN_WORKER_TORCH_PYTHON",
-    flag: "torchPython",
-    expect: "the Python with torch and numpy the pytorch executor runs (default: python3, else /usr/bin/python3)",
-    schema: z.string().min(1),
-  },
-  {
-    path: "executor.torch.device",
-    env: "POSTHUMAN_WORKER_TORCH_DEVICE",
-    flag: "torchDevice",
-    expect: "auto, cpu or cuda (the pytorch executor's device; auto: CUDA when torch sees a GPU)",
-    schema: z.enum(["auto", "cpu", "cuda"]),
-  },
-  {
-    path: "executor.torch.precision",
-    env: "POSTHUMAN_WORKER_TORCH_PRECISION",
-    flag: "torchPrecision",
-    expect: "bf16 or fp32 (training precision of the pytorch executor on CUDA; default bf16)",
-    schema: z.enum(["bf16", "fp32"]),
-  },
-  {
-    path: "executor.torch.gpus",
-    env: "POSTHUMAN_WORKER_TORCH_GPUS",
-    flag: "torchGpus",
-    expect: "a whole number of GPUs from 1 to 64 (training with torchrun, data parallel; default 1)",
-    schema: wholeNumber(1, 64),
-  },
-  {
-    path: "executor.torch.threads",
-    env: "POSTHUMAN_WORKER_TORCH_THREADS",
-    flag: "torchThreads",
-    expect: "a whole number of CPU threads from 1 to 256 (the pytorch executor on the CPU; default 1)",
-    schema: wholeNumber(1, 256),
-  },
-  {
-    path: "executor.command",
-    env: "POSTHUMAN_WORKER_EXECUTOR_COMMAND",
-    flag: "executorCommand",
-    expect: "the program an external executor runs (with executor external)",
-    schema: z.string().min(1),
-  },
-  {
-    path: "executor.args",
-    env: "POSTHUMAN_WORKER_EXECUTOR_ARGS",
-    flag: "executorArgs",
-    expect: "a list of arguments (comma-separated in env and flags, an array in the file)",
-    schema: list(z.string()),
-  },
-  {
-    path: "capabilities.jobKinds",
-    env: "POSTHUMAN_WORKER_JOB_KINDS",
-    flag: "jobKinds",
-    expect: `a non-empty list of ${JOB_KINDS.join(", ")} (comma-separated in env and flags)`,
-    schema: list(z.enum(JOB_KINDS)).pipe(z.array(z.enum(JOB_KINDS)).min(1)),
-    default: [...JOB_KINDS],
-  },
-  {
-    path: "capabilities.maxModelSize",
-    env: "POSTHUMAN_WORKER_MAX_MODEL_SIZE",
-    flag: "maxModelSize",
-    expect: "a size ≥ 1 byte such as 500MB or 2GiB (largest model weights the worker loads)",
-    schema: bytes(1),
-    default: "2GiB",
-  },
-  {
-    path: "limits.jobTimeout",
-    env: "POSTHUMAN_WORKER_JOB_TIMEOUT",
-    flag: "jobTimeout",
-    expect: "a duration ≥ 1s such as 30m or 2h",
-    schema: duration(1000),
-    default: "2h",
-  },
-  {
-    path: "limits.maxMemory",
-    env: "POSTHUMAN_WORKER_MAX_MEMORY",
-    flag: "maxMemory",
-    expect: "a size ≥ 64MiB such as 8GiB (memory a job may use)",
-    schema: bytes(64 * 2 ** 20),
-    default: "8GiB",
-  },
-  {
-    path: "limits.maxUpload",
-    env: "POSTHUMAN_WORKER_MAX_UPLOAD",
-    flag: "maxUpload",
-    expect: "a size ≥ 1 byte such as 100MiB (largest upload the API accepts)",
-    schema: bytes(1),
-    default: "256MiB",
-  },
-  {
-    path: "http.host",
-    env: "POSTHUMAN_WORKER_HTTP_HOST",
-    flag: "httpHost",
-    expect: "a host name or IP address to listen on",
-    schema: z.string().regex(/^[A-Za-z0-9.:_-]+$/),
-    default: "127.0.0.1",
-  },
-  {
-    path: "http.port",
-    env: "POSTHUMAN_WORKER_HTTP_PORT",
-    flag: "httpPort",
-    expect: "a TCP port from 0 to 65535 (0: any free port)",
-    schema: wholeNumber(0, 65535),
-    default: 8080,
-  },
-  {
-    path: "logLevel",
-    env: "POSTHUMAN_WORKER_LOG_LEVEL",
-    flag: "logLevel",
-    expect: "one of fatal, error, warn, info, debug, trace, silent",
-    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
-    default: "info",
-  },
-];
 
 const KEY_ENV = "POSTHUMAN_WORKER_PRIVATE_KEY";
 const CONFIG_ENV = "POSTHUMAN_WORKER_CONFIG";
@@ -567,7 +254,32 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       maxMemoryBytes: get<number>("limits.maxMemory"),
       maxUploadBytes: get<number>("limits.maxUpload"),
     },
-    http: { host: get<string>("http.host"), port: get<number>("http.port") },
+    policy: printable({
+      ...DEFAULT_POLICY,
+      minFee: {
+        train: get<bigint>("policy.minFee.train"),
+        infer: get<bigint>("policy.minFee.infer"),
+        evaluate: get<bigint>("policy.minFee.evaluate"),
+      },
+      feePerComputeSecond: get<bigint>("policy.feePerComputeSecond"),
+      callbackGasPrice: get<bigint>("policy.callbackGasPrice"),
+      runSlots: get<number>("admission.runSlots"),
+      inputWaitMs: get<number>("admission.inputWait"),
+      safetyFactor: get<number>("admission.safetyFactor"),
+    }),
+    api: {
+      quota: {
+        windowMs: get<number>("api.quota.window"),
+        maxRequests: get<number>("api.quota.requests"),
+        maxBytes: get<number>("api.quota.bytes"),
+      },
+      maxInspectBytes: get<number>("api.maxInspect"),
+    },
+    http: {
+      host: get<string>("http.host"),
+      port: get<number>("http.port"),
+      ...(get<string | undefined>("http.publicUrl") ? { publicUrl: get<string>("http.publicUrl") } : {}),
+    },
     logLevel: get<WorkerConfig["logLevel"]>("logLevel"),
     sources,
     warnings,
@@ -587,6 +299,8 @@ export function describeWorkerConfig(c: WorkerConfig): Record<string, unknown> {
     executor: c.executor,
     capabilities: c.capabilities,
     limits: c.limits,
+    policy: c.policy,
+    api: c.api,
     http: c.http,
     logLevel: c.logLevel,
     sources: c.sources,
@@ -702,4 +416,11 @@ function showUrl(v: string): string {
 function show(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
+/** The policy with a toJSON that writes its amounts (bigints, in wei) as decimal strings, so it can be logged. */
+function printable(policy: OperatorPolicy): OperatorPolicy {
+  const json = () =>
+    JSON.parse(JSON.stringify({ ...policy }, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+  return Object.defineProperty(policy, "toJSON", { value: json, enumerable: false });
 }

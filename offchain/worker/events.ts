@@ -67,8 +67,8 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
         requested.push(jobId);
         tx.prepare(
           `INSERT INTO jobs (job_id, model_id, kind, requester, input_hash, input_uri, fee, deadline, params, seen_block,
-             state, requested_at_ms, updated_at_ms, request_tx)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?, ?, ?)
+             state, requested_at_ms, updated_at_ms, request_tx, request_log_index)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seen', ?, ?, ?, ?)
            ON CONFLICT(job_id) DO UPDATE SET
              model_id = excluded.model_id, kind = excluded.kind, requester = excluded.requester,
              input_hash = excluded.input_hash, input_uri = excluded.input_uri, fee = excluded.fee,
@@ -76,6 +76,7 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
              worker = NULL, input_artifact = NULL, result_artifact = NULL, output_hash = NULL, receipt = NULL,
              child_model_id = NULL, error_code = NULL, error_message = NULL, progress = NULL, run_ms = NULL,
              claimed_at_ms = NULL, submitted_at_ms = NULL, final_block = NULL, request_tx = excluded.request_tx,
+             request_log_index = excluded.request_log_index, estimate_sec = NULL, input_refused = 0,
              requested_at_ms = excluded.requested_at_ms, updated_at_ms = excluded.updated_at_ms
            WHERE jobs.state = 'vanished'`,
         ).run(
@@ -92,6 +93,7 @@ export function createEventHandler(o: EventHandlerOptions): IngestHandler {
           Date.now(),
           Date.now(),
           log.transactionHash,
+          log.index,
         );
         break;
       }

@@ -63,6 +63,16 @@ export interface JobRow {
   request_tx: string | null;
   /** The block at (or after) which the row reached a chain-final state or "lost": a reorg below it re-opens the row. */
   final_block: number | null;
+  /** The index of the JobRequested log in its transaction: with request_tx, names the request. */
+  request_log_index: number | null;
+  /** Admission control's estimate of the run, in seconds (set when the job is claimed). */
+  estimate_sec: number | null;
+  /** 1 when the committed input broke the input rules: the job is failed on chain at once. */
+  input_refused: number;
+  /** When the current run started (for the queue's remaining time). */
+  started_at_ms: number | null;
+  /** 1 while the market holds our collateral after a failure that blames the requester (until its dispute window). */
+  collateral_held: number;
 }
 
 export interface ModelRow {
@@ -93,6 +103,14 @@ export const JOB_MIGRATIONS = [
    CREATE TABLE model_trees (weights_root TEXT PRIMARY KEY, tree_root TEXT NOT NULL, source TEXT NOT NULL) STRICT;`,
   `ALTER TABLE jobs ADD COLUMN request_tx TEXT;
    ALTER TABLE jobs ADD COLUMN final_block INTEGER;`,
+  `ALTER TABLE jobs ADD COLUMN request_log_index INTEGER;
+   ALTER TABLE jobs ADD COLUMN estimate_sec REAL;
+   ALTER TABLE jobs ADD COLUMN input_refused INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN started_at_ms INTEGER;
+   ALTER TABLE jobs ADD COLUMN collateral_held INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE model_uploads (
+     model_id TEXT PRIMARY KEY, weights_root TEXT NOT NULL, tree_root TEXT NOT NULL, uploader TEXT NOT NULL
+   ) STRICT;`,
 ];
 
 export type JobPatch = Partial<Omit<JobRow, "job_id">>;
@@ -102,7 +120,10 @@ export type JobPatch = Partial<Omit<JobRow, "job_id">>;
  * the requesting transaction's hash) matters after a reorg: the job counter rewinds, and the same id may name another
  * request, for which nothing recorded under the vanished request's keys may be reused (its receipt least of all).
  */
-export function actionKey(action: "claim" | "submit" | "settle" | "fail", row: Pick<JobRow, "job_id" | "request_tx">) {
+export function actionKey(
+  action: "claim" | "submit" | "settle" | "fail" | "release",
+  row: Pick<JobRow, "job_id" | "request_tx">,
+) {
   return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;
 }
 
@@ -114,23 +135,31 @@ export function weightsRef(weightsRoot: string): string {
 /**
  * The artifact-store ref that names a request's input once the API has taken it (signed by the requester, hashing to
  * the commitment). Keyed by the requesting transaction, so that another request, even one that commits to the same
- * hash or reuses the id after a reorg, never reads it: only the worker that claims this request does, whichever of the
+ * hash, sits in the same transaction, or reuses the id after a reorg, never reads it: only the worker that claims this request does, whichever of the
  * operator's workers the requester uploaded to.
  */
-export function inputRef(row: Pick<JobRow, "job_id" | "request_tx">): string {
-  return row.request_tx ? `inputs/${row.request_tx.toLowerCase()}` : `inputs/job-${row.job_id}`;
+export function inputRef(row: Pick<JobRow, "job_id" | "request_tx" | "request_log_index">): string {
+  if (!row.request_tx) return `inputs/job-${row.job_id}`;
+  // Two requests of one transaction (a contract's batch) are told apart by their log index.
+  const tx = row.request_tx.toLowerCase();
+  return row.request_log_index === null ? `inputs/${tx}` : `inputs/${tx}-${row.request_log_index}`;
 }
 
 export interface JobsRepo {
   get(jobId: bigint | string, tx?: SqliteTx): JobRow | undefined;
   /** Jobs the pipeline still has work on. */
   active(): JobRow[];
+  /** Failed jobs whose collateral the market still holds (released once the dispute window has passed). */
+  heldFailures(): JobRow[];
   update(jobId: bigint | string, patch: JobPatch, tx?: SqliteTx): void;
   countByState(): Record<string, number>;
   model(modelId: bigint | string, tx?: SqliteTx): ModelRow | undefined;
   /** The artifact tree of a model's weights, when this operator's store holds it. */
   treeOf(weightsRoot: string, tx?: SqliteTx): string | undefined;
   setTree(weightsRoot: string, treeRoot: string, source: string, tx?: SqliteTx): void;
+  /** The tree the model's owner uploaded for this model id (what the worker serves it from), if any. */
+  uploadOf(modelId: bigint | string): { weights_root: string; tree_root: string; uploader: string } | undefined;
+  setUpload(modelId: bigint | string, weightsRoot: string, treeRoot: string, uploader: string): void;
 }
 
 export function createJobsRepo(db: WorkerDb): JobsRepo {
@@ -144,6 +173,7 @@ export function createJobsRepo(db: WorkerDb): JobsRepo {
           `SELECT * FROM jobs WHERE state NOT IN (${[...FINAL_STATES].map(() => "?").join(",")}) ORDER BY CAST(job_id AS INTEGER)`,
         )
         .all<JobRow>(...FINAL_STATES),
+    heldFailures: () => db.prepare("SELECT * FROM jobs WHERE state = 'failed' AND collateral_held = 1").all<JobRow>(),
     update(jobId, patch, tx) {
       const keys = Object.keys(patch) as (keyof JobPatch)[];
       const sets = [...keys.map((k) => `${k} = ?`), "updated_at_ms = ?"].join(", ");
@@ -163,6 +193,17 @@ export function createJobsRepo(db: WorkerDb): JobsRepo {
       on(tx)
         .prepare("SELECT tree_root FROM model_trees WHERE weights_root = ?")
         .get<{ tree_root: string }>(root.toLowerCase())?.tree_root,
+    uploadOf: (modelId) =>
+      db
+        .prepare("SELECT weights_root, tree_root, uploader FROM model_uploads WHERE model_id = ?")
+        .get<{ weights_root: string; tree_root: string; uploader: string }>(String(modelId)),
+    setUpload(modelId, root, tree, uploader) {
+      db.prepare(
+        `INSERT INTO model_uploads (model_id, weights_root, tree_root, uploader) VALUES (?, ?, ?, ?)
+         ON CONFLICT(model_id) DO UPDATE SET weights_root = excluded.weights_root, tree_root = excluded.tree_root,
+           uploader = excluded.uploader`,
+      ).run(String(modelId), root.toLowerCase(), tree, uploader.toLowerCase());
+    },
     setTree(root, tree, source, tx) {
       on(tx)
         .prepare(

@@ -11,12 +11,21 @@ import {
   builtinProcessExecutor,
   configHash,
   ExternalExecutor,
+  Gpt2Tokenizer,
   loadCheckpoint,
+  normalizeConfig,
   weightsRoot,
   type Executor,
 } from "../ml";
 import { KindRouter } from "../ml/kind-router";
 import { TorchExecutor } from "../ml/torch-executor";
+import { checkJobInput, type InputCheck } from "../protocol/input-check";
+import { decodeJobParams } from "../protocol/params";
+import { EXECUTOR_KINDS } from "../protocol/job-spec";
+import { createNonceBook, createQuotas } from "./guard";
+import { createThroughput } from "./policy";
+import { inputAckDomain, signInputAck } from "../protocol/input-ack";
+import { modelRef } from "./pipeline-run";
 import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "../protocol/auth";
 import type { ExecutorName, JobKind, WorkerConfig } from "./config";
@@ -25,7 +34,7 @@ import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterfa
 import { warnIfArmed } from "./faults";
 import { createHeadsSubscriber, type HeadsSubscriber } from "./heads";
 import { createIngestor, type Ingestor } from "./ingest";
-import { createJobsRepo, inputRef, weightsRef, type JobsRepo } from "./jobs";
+import { createJobsRepo, inputRef, weightsRef, type JobRow, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
 import { createPipeline, type Pipeline } from "./pipeline";
@@ -191,6 +200,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     dataDir: cfg.dataDir,
     kinds: cfg.capabilities.jobKinds,
     jobTimeoutMs: cfg.limits.jobTimeoutMs,
+    policy: cfg.policy,
+    throughput: createThroughput(db),
     pollMs: o.pipelinePollMs ?? cfg.ingest.pollIntervalMs,
     log,
     onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
@@ -215,7 +226,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         worker: row.worker,
         outputHash: row.output_hash,
         childModelId: row.child_model_id,
-        error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
+        error: row.error_code ? { code: row.error_code, message: publicMessage(row.error_message) } : null,
         progress: pipeline.progress(row.job_id) ?? null,
       },
     };
@@ -241,12 +252,28 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       store,
       getJob: jobView,
       contractSignatureValid: erc1271Checker(provider),
+      checkInput: (jobId, bytes) => checkInput(jobs, store, cfg.dataDir, jobId, bytes),
+      async inputRefused(jobId, problem) {
+        pipeline.refuseInput(jobId, problem);
+      },
       async inputReceived(jobId, artifact) {
         const row = jobs.get(jobId);
         jobs.update(jobId, { input_artifact: artifact });
         // The operator's other workers sharing the store find it there if one of them wins the claim.
         if (row) await store.setRef(inputRef(row), artifact);
         pipeline.wake();
+        // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
+        const inputHash = row?.input_hash ?? `0x${artifact}`;
+        return {
+          inputAck: await signInputAck(wallet, inputAckDomain(cfg.chain.chainId, marketAddress), jobId, inputHash),
+        };
+      },
+      modelOwner: async (modelId) => {
+        try {
+          return (await registry.getModel(modelId)).owner;
+        } catch {
+          return undefined;
+        }
       },
       async acceptModel(modelId, uploader, dir) {
         let onChain;
@@ -266,9 +293,21 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
             `the folder's weights root is ${root}, the chain records ${onChain.weightsRoot}`,
           );
         }
+        const cfgHash = await configHash(dir);
+        if (cfgHash.toLowerCase() !== onChain.configHash.toLowerCase()) {
+          throw new ApiError(
+            422,
+            "CONFIG_HASH_MISMATCH",
+            `the folder's config hash is ${cfgHash}, the chain records ${onChain.configHash}`,
+          );
+        }
         const tree = await store.putTree(dir, { maxBytes: cfg.capabilities.maxModelBytes });
         jobs.setTree(root, tree.root, `upload:${uploader}`);
-        await store.setRef(weightsRef(root), tree.root); // the operator's other workers sharing the store serve it too
+        // Served for this model id only (never for another model that registers the same root), by every worker
+        // of the operator sharing the store.
+        jobs.setUpload(modelId, root, tree.root, uploader);
+        await store.setRef(modelRef(modelId, root), tree.root);
+        await store.setRef(weightsRef(root), tree.root);
         pipeline.wake();
         return { weightsRoot: root };
       },
@@ -283,11 +322,33 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         jobs: jobs.countByState(),
       }),
       metrics: () => metrics.render(),
-      limits: { maxInputBytes: cfg.limits.maxUploadBytes, maxModelBytes: cfg.capabilities.maxModelBytes },
+      limits: {
+        maxInputBytes: cfg.limits.maxUploadBytes,
+        maxModelBytes: cfg.capabilities.maxModelBytes,
+        maxInspectBytes: cfg.api.maxInspectBytes,
+      },
+      nonces: createNonceBook(db),
+      quotas: createQuotas(cfg.api.quota),
+      tmpDir: path.join(cfg.dataDir, "uploads"),
       web: o.web,
     },
     (e) => log.error({ err: (e as Error).message }, "API error"),
   );
+
+  /**
+   * Registers the API's public URL with the worker's stake (JobMarket.setEndpoint), so that a requester's client finds
+   * the claimant's API from the chain. Skipped when the chain already has it; a refusal (no stake yet) is logged.
+   */
+  const registerEndpoint = async (url: string): Promise<void> => {
+    try {
+      if ((await market.endpointOf(wallet.address)) === url) return;
+      const key = `endpoint:${ethers.id(url).slice(2, 18)}`;
+      await sender.send({ key, to: marketAddress, data: market.interface.encodeFunctionData("setEndpoint", [url]) });
+      log.info({ endpoint: url }, "API endpoint registered on chain");
+    } catch (e) {
+      log.warn({ endpoint: url, err: (e as Error).message }, "could not register the API endpoint on chain");
+    }
+  };
 
   let apiUrl: string | undefined;
   return {
@@ -306,6 +367,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       await sender.init();
       apiUrl = await listen(server, cfg.http.host, cfg.http.port);
       log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
+      await registerEndpoint(cfg.http.publicUrl ?? apiUrl);
       ingestor.start();
       heads?.start();
       pipeline.start();
@@ -325,4 +387,53 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       provider.destroy();
     },
   };
+}
+
+/**
+ * A job's error message as the public may see it: absolute paths (the worker's folders, temp files) are cut to their
+ * last component, so `GET /jobs/:id` never shows how the operator's disk is laid out.
+ */
+export function publicMessage(message: string | null): string | null {
+  if (message === null) return null;
+  return message.replace(/(?:[A-Za-z]:)?(?:[\\/][^\s"'`:,;()\\/]+){2,}[\\/]?/g, (p) => {
+    const parts = p.split(/[\\/]/).filter(Boolean);
+    return parts.length ? `…/${parts[parts.length - 1]}` : p;
+  });
+}
+
+/**
+ * The input rules of protocol/input-check.ts for a job, with its model's context and own tokenizer when this worker
+ * holds the model (else the byte-level rules and bounds only).
+ */
+async function checkInput(
+  jobs: JobsRepo,
+  store: ArtifactStore,
+  dataDir: string,
+  jobId: bigint,
+  bytes: Buffer,
+): Promise<InputCheck> {
+  const row: JobRow | undefined = jobs.get(jobId);
+  if (!row) return { ok: true };
+  const p = decodeJobParams(EXECUTOR_KINDS.indexOf(row.kind), row.params);
+  let nPositions: number | undefined;
+  let countTokens: ((t: string) => number) | undefined;
+  const up = jobs.uploadOf(row.model_id);
+  if (up) {
+    const dir = path.join(dataDir, "models", up.tree_root);
+    if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
+    try {
+      nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
+      const tok = Gpt2Tokenizer.fromFile(path.join(dir, "tokenizer.json"));
+      countTokens = (t) => tok.encode(t).length;
+    } catch {
+      // Not readable here: the runtime checks the rest when it runs.
+    }
+  }
+  return checkJobInput(row.kind, bytes, {
+    file: "the uploaded input",
+    nPositions,
+    contextLength: p.kind === "Infer" ? undefined : p.params.contextLength,
+    maxTokens: p.kind === "Infer" ? p.params.maxTokens : undefined,
+    countTokens,
+  });
 }

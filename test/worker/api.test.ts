@@ -2,11 +2,13 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type http from "node:http";
+import http from "node:http";
 import { ethers } from "ethers";
 import { createApiServer, listen, ApiError, type ApiDeps, type JobView } from "../../offchain/worker/api";
 import { manifestHash, type ManifestEntry } from "../../offchain/protocol/model-upload";
-import { authDigest, authDomain, sha256Hex, signAuth } from "../../offchain/protocol/auth";
+import { authDomain, freshness, sha256Hex, signAuth, signFresh } from "../../offchain/protocol/auth";
+import { checkJobInput, type InputProblem } from "../../offchain/protocol/input-check";
+import { createQuotas, memoryNonceBook } from "../../offchain/worker/guard";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 const requester = ethers.Wallet.createRandom();
@@ -21,6 +23,7 @@ interface Harness {
   jobs: Map<bigint, JobView>;
   received: { jobId: bigint; artifact: string }[];
   accepted: { modelId: bigint; uploader: string; files: string[] }[];
+  refused: { jobId: bigint; problem: InputProblem }[];
   deps: ApiDeps;
 }
 
@@ -29,6 +32,7 @@ async function harness(): Promise<Harness> {
   const jobs = new Map<bigint, JobView>();
   const received: Harness["received"] = [];
   const accepted: Harness["accepted"] = [];
+  const refused: Harness["refused"] = [];
   jobs.set(1n, {
     requester: requester.address,
     inputHash: sha256Hex(INPUT),
@@ -39,6 +43,13 @@ async function harness(): Promise<Harness> {
     domain,
     store,
     getJob: async (id) => jobs.get(id),
+    checkInput: async (_id, bytes) => checkJobInput("train", bytes, { file: "the uploaded input" }),
+    inputRefused: async (jobId, problem) => {
+      refused.push({ jobId, problem });
+    },
+    modelOwner: async (id) => (id === 5n ? owner.address : undefined),
+    nonces: memoryNonceBook(),
+    quotas: createQuotas({ windowMs: 60_000, maxRequests: 1000, maxBytes: 1e9 }),
     inputReceived: async (jobId, artifact) => {
       received.push({ jobId, artifact });
     },
@@ -49,20 +60,17 @@ async function harness(): Promise<Harness> {
     },
     health: () => ({ ok: true }),
     metrics: () => "posthuman_up 1\n",
-    limits: { maxInputBytes: 1024, maxModelBytes: 4096 },
+    limits: { maxInputBytes: 1024, maxModelBytes: 3 * 1024 ** 3 },
+    tmpDir: fs.mkdtempSync(path.join(os.tmpdir(), "ph-api-tmp-")),
   };
   const server = createApiServer(deps);
   const url = await listen(server, "127.0.0.1", 0);
-  return { url, server, jobs, received, accepted, deps };
+  return { url, server, jobs, received, accepted, refused, deps };
 }
 
 async function upload(h: Harness, jobId: bigint, body: Buffer, signer: ethers.Signer, inputHash = sha256Hex(body)) {
-  const sig = await signAuth(signer, domain, { type: "InputUpload", value: { jobId, inputHash } });
-  return fetch(`${h.url}/jobs/${jobId}/input`, {
-    method: "PUT",
-    body: new Uint8Array(body),
-    headers: { "x-posthuman-signature": sig },
-  });
+  const headers = await signFresh(signer, domain, { type: "InputUpload", value: { jobId, inputHash } });
+  return fetch(`${h.url}/jobs/${jobId}/input`, { method: "PUT", body: new Uint8Array(body), headers });
 }
 
 describe("worker HTTP API", () => {
@@ -111,12 +119,13 @@ describe("worker HTTP API", () => {
         asked.push(digest);
         return account === contract && ethers.recoverAddress(digest, sig) === sponsor.address;
       };
-      const digest = authDigest(domain, { type: "InputUpload", value: { jobId: 2n, inputHash: sha256Hex(INPUT) } });
       expect((await upload(h, 2n, INPUT, stranger)).status).to.equal(403);
       expect(h.received).to.deep.equal([]);
       expect((await upload(h, 2n, INPUT, sponsor)).status).to.equal(200);
       expect(h.received).to.deep.equal([{ jobId: 2n, artifact: sha256Hex(INPUT).slice(2) }]);
-      expect(asked).to.deep.equal([digest, digest]);
+      // Each upload's digest covers its own expiry and nonce.
+      expect(asked).to.have.length(2);
+      expect(asked[0]).to.not.equal(asked[1]);
       // An EOA requester's own signature never needs the contract check.
       expect((await upload(h, 1n, INPUT, requester)).status).to.equal(200);
       expect(asked).to.have.length(2);
@@ -127,7 +136,7 @@ describe("worker HTTP API", () => {
       h.jobs.set(2n, { requester: requester.address, inputHash: sha256Hex(big), acceptsInput: true, status: {} });
       expect((await upload(h, 2n, big, requester)).status).to.equal(413); // declared length
       // Chunked, with no declared length: refused while streaming, and nothing is stored.
-      const sig = await signAuth(requester, domain, {
+      const headers = await signFresh(requester, domain, {
         type: "InputUpload",
         value: { jobId: 2n, inputHash: sha256Hex(big) },
       });
@@ -140,20 +149,77 @@ describe("worker HTTP API", () => {
       const res = await fetch(`${h.url}/jobs/2/input`, {
         method: "PUT",
         body,
-        headers: { "x-posthuman-signature": sig },
+        headers,
         duplex: "half",
       } as RequestInit);
       expect(res.status).to.equal(413);
       expect(await h.deps.store.has(sha256Hex(big).slice(2))).to.equal(false);
     });
 
-    it("refuses invalid UTF-8 and binary data", async () => {
-      for (const bad of [Buffer.from([0x61, 0xff, 0xfe, 0x62]), Buffer.from([0x61, 0x00, 0x62])]) {
+    it("refuses committed input that breaks the input rules, says why, has the job failed, and stores nothing", async () => {
+      const cases: [Buffer, string][] = [
+        [Buffer.from([0x61, 0xff, 0xfe, 0x62]), "DATASET_INVALID_UTF8"],
+        [Buffer.from([0x61, 0x00, 0x62]), "DATASET_BINARY"],
+        [Buffer.from('{"txt": "no text field"}\n'), "DATASET_INVALID_JSONL"],
+      ];
+      for (const [bad, code] of cases) {
         h.jobs.set(3n, { requester: requester.address, inputHash: sha256Hex(bad), acceptsInput: true, status: {} });
         const res = await upload(h, 3n, bad, requester);
-        expect(res.status).to.equal(415);
+        expect(res.status).to.equal(422);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(body.error.code).to.equal(code);
+        expect(body.error.message).to.match(/fails it on chain now and the fee is refunded/);
+        expect(await h.deps.store.has(sha256Hex(bad).slice(2))).to.equal(false);
       }
+      expect(h.refused.map((r) => r.problem.code)).to.deep.equal(cases.map(([, c]) => c));
       expect(h.received).to.deep.equal([]);
+    });
+
+    it("never stores refused content: a body that does not hash to the commitment is deleted", async () => {
+      const other = Buffer.from("not the committed bytes at all\n");
+      expect((await upload(h, 1n, other, requester, sha256Hex(INPUT))).status).to.equal(422);
+      expect(await h.deps.store.has(sha256Hex(other).slice(2))).to.equal(false);
+      expect(fs.readdirSync(h.deps.tmpDir as string)).to.deep.equal([]);
+    });
+
+    it("refuses a replayed, an expired and a far-future signature", async () => {
+      const headers = await signFresh(requester, domain, {
+        type: "InputUpload",
+        value: { jobId: 1n, inputHash: sha256Hex(INPUT) },
+      });
+      const put = (hd: Record<string, string>) =>
+        fetch(`${h.url}/jobs/1/input`, { method: "PUT", body: new Uint8Array(INPUT), headers: hd });
+      expect((await put(headers)).status).to.equal(200);
+      const again = await put(headers);
+      expect(again.status).to.equal(409);
+      expect(((await again.json()) as { error: { code: string } }).error.code).to.equal("REPLAYED");
+      for (const [ttl, code] of [
+        [-10, "EXPIRED"],
+        [7200, "EXPIRY_TOO_FAR"],
+      ] as const) {
+        const f = freshness(ttl);
+        const value = { jobId: 1n, inputHash: sha256Hex(INPUT), ...f };
+        const sig = await signAuth(requester, domain, { type: "InputUpload", value });
+        const res = await put({
+          "x-posthuman-signature": sig,
+          "x-posthuman-expiry": f.expiry.toString(),
+          "x-posthuman-nonce": f.nonce,
+        });
+        expect(res.status).to.equal(401);
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal(code);
+      }
+    });
+
+    it("holds each address to its quota of requests and bytes per window", async () => {
+      h.deps.quotas = createQuotas({ windowMs: 60_000, maxRequests: 2, maxBytes: 1e9 });
+      expect((await upload(h, 1n, INPUT, requester)).status).to.equal(200);
+      expect((await upload(h, 1n, INPUT, requester)).status).to.equal(200);
+      const third = await upload(h, 1n, INPUT, requester);
+      expect(third.status).to.equal(429);
+      expect(Number(third.headers.get("retry-after"))).to.be.greaterThan(0);
+      h.deps.quotas = createQuotas({ windowMs: 60_000, maxRequests: 100, maxBytes: INPUT.length + 10 });
+      expect((await upload(h, 1n, INPUT, requester)).status).to.equal(200);
+      expect((await upload(h, 1n, INPUT, requester)).status).to.equal(429);
     });
 
     it("refuses unsigned uploads, unknown jobs and closed jobs", async () => {
@@ -197,17 +263,14 @@ describe("worker HTTP API", () => {
     const entries = (names: string[]): ManifestEntry[] =>
       names.map((p) => ({ path: p, size: files[p]?.length ?? 3, sha256: sha256Hex(files[p] ?? Buffer.from("abc")) }));
     async function send(list: ManifestEntry[], body: Buffer, signer: ethers.Signer = owner) {
-      const sig = await signAuth(signer, domain, {
+      const signed = await signFresh(signer, domain, {
         type: "ModelUpload",
         value: { modelId: 5n, manifestHash: manifestHash(list) },
       });
       return fetch(`${h.url}/models/5`, {
         method: "PUT",
         body: new Uint8Array(body),
-        headers: {
-          "x-posthuman-signature": sig,
-          "x-posthuman-manifest": Buffer.from(JSON.stringify(list)).toString("base64"),
-        },
+        headers: { ...signed, "x-posthuman-manifest": Buffer.from(JSON.stringify(list)).toString("base64") },
       });
     }
 
@@ -239,6 +302,98 @@ describe("worker HTTP API", () => {
       const list = entries(["config.json"]);
       expect((await send(list, files["config.json"], stranger)).status).to.equal(403);
     });
+
+    it("refuses a stranger's 2 GiB upload from its headers, before reading the body", async () => {
+      const size = 2 * 1024 ** 3;
+      const list: ManifestEntry[] = [{ path: "model.safetensors", size, sha256: "0x" + "ab".repeat(32) }];
+      const signed = await signFresh(stranger, domain, {
+        type: "ModelUpload",
+        value: { modelId: 5n, manifestHash: manifestHash(list) },
+      });
+      const { status, written } = await streamUpload(`${h.url}/models/5`, size, {
+        ...signed,
+        "x-posthuman-manifest": Buffer.from(JSON.stringify(list)).toString("base64"),
+      });
+      expect(status).to.equal(403);
+      // The answer came while the client was still sending: at most what the sockets' buffers held, not 2 GiB.
+      expect(written).to.be.lessThan(64 * 1024 ** 2);
+      expect(h.accepted).to.deep.equal([]);
+      expect(fs.readdirSync(h.deps.tmpDir as string)).to.deep.equal([]);
+    });
+
+    it("closes every file of an upload whose body ends short (no leaked descriptor)", async () => {
+      const list = entries(["config.json", "tokenizer.json"]);
+      const body = Buffer.concat([files["config.json"], files["tokenizer.json"]]);
+      const before = openFds();
+      for (let i = 0; i < 5; i++) {
+        const signed = await signFresh(owner, domain, {
+          type: "ModelUpload",
+          value: { modelId: 5n, manifestHash: manifestHash(list) },
+        });
+        // Declares the full length, sends all but 5 bytes, and hangs up.
+        await shortUpload(`${h.url}/models/5`, body, body.length - 5, {
+          ...signed,
+          "x-posthuman-manifest": Buffer.from(JSON.stringify(list)).toString("base64"),
+        });
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const leaked = openFds().filter((f) => !before.includes(f) && /ph-upload-/.test(f));
+      expect(leaked).to.deep.equal([]);
+      expect(fs.readdirSync(h.deps.tmpDir as string)).to.deep.equal([]);
+      expect(h.accepted).to.deep.equal([]);
+    });
+  });
+
+  describe("POST /models/inspect", () => {
+    const config = Buffer.from('{"model_type":"gpt2"}');
+    const list: ManifestEntry[] = [{ path: "config.json", size: config.length, sha256: sha256Hex(config) }];
+    const manifest = Buffer.from(JSON.stringify(list)).toString("base64");
+    beforeEach(() => {
+      h.deps.inspectModel = async (dir) => ({
+        weightsRoot: sha256Hex(fs.readFileSync(path.join(dir, "config.json"))),
+        configHash: ethers.ZeroHash,
+      });
+    });
+
+    it("is refused unsigned, and answers a signed request", async () => {
+      const unsigned = await fetch(`${h.url}/models/inspect`, {
+        method: "POST",
+        body: new Uint8Array(config),
+        headers: { "x-posthuman-manifest": manifest },
+      });
+      expect(unsigned.status).to.equal(401);
+      const signed = await signFresh(stranger, domain, {
+        type: "ModelInspect",
+        value: { manifestHash: manifestHash(list) },
+      });
+      const res = await fetch(`${h.url}/models/inspect`, {
+        method: "POST",
+        body: new Uint8Array(config),
+        headers: { ...signed, "x-posthuman-manifest": manifest },
+      });
+      expect(res.status).to.equal(200);
+      expect(((await res.json()) as { weightsRoot: string }).weightsRoot).to.equal(sha256Hex(config));
+    });
+
+    it("refuses a folder over the inspection limit from the manifest alone", async () => {
+      h.deps.limits.maxInspectBytes = 1024;
+      const big: ManifestEntry[] = [{ path: "model.safetensors", size: 2 * 1024 ** 3, sha256: "0x" + "cd".repeat(32) }];
+      const signed = await signFresh(stranger, domain, {
+        type: "ModelInspect",
+        value: { manifestHash: manifestHash(big) },
+      });
+      const { status, written } = await streamUpload(
+        `${h.url}/models/inspect`,
+        2 * 1024 ** 3,
+        {
+          ...signed,
+          "x-posthuman-manifest": Buffer.from(JSON.stringify(big)).toString("base64"),
+        },
+        "POST",
+      );
+      expect(status).to.equal(413);
+      expect(written).to.be.lessThan(64 * 1024 ** 2);
+    });
   });
 
   it("serves health and metrics", async () => {
@@ -246,3 +401,59 @@ describe("worker HTTP API", () => {
     expect(await (await fetch(`${h.url}/metrics`)).text()).to.equal("posthuman_up 1\n");
   });
 });
+
+/** The targets of this process's open file descriptors (Linux). */
+function openFds(): string[] {
+  return fs.readdirSync("/proc/self/fd").map((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return "";
+    }
+  });
+}
+
+/**
+ * PUTs (or POSTs) `size` bytes of zeros declared by content-length, as fast as the socket takes them, until the
+ * server answers; returns the status and how many bytes were handed to the socket by then.
+ */
+function streamUpload(
+  url: string,
+  size: number,
+  headers: Record<string, string>,
+  method = "PUT",
+): Promise<{ status: number; written: number }> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(1024 * 1024);
+    let written = 0;
+    let done = false;
+    const req = http.request(url, { method, headers: { ...headers, "content-length": String(size) } }, (res) => {
+      done = true;
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, written });
+      req.destroy();
+    });
+    req.on("error", (e) => (done ? undefined : reject(e)));
+    const pump = () => {
+      while (!done && written < size) {
+        written += chunk.length;
+        if (!req.write(chunk)) return void req.once("drain", pump);
+      }
+    };
+    pump();
+  });
+}
+
+/** Sends `sent` bytes of `body` with the full length declared, then hangs up. */
+function shortUpload(url: string, body: Buffer, sent: number, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: "PUT", headers: { ...headers, "content-length": String(body.length) } });
+    req.on("error", () => resolve());
+    req.on("response", (res) => {
+      res.resume();
+      resolve();
+    });
+    req.write(body.subarray(0, sent), () => setTimeout(() => req.destroy(), 50));
+    req.on("close", () => resolve());
+  });
+}

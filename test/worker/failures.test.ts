@@ -27,7 +27,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
 
   before(async () => {
     w = await startWorld();
-    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB" });
+    rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB", POSTHUMAN_WORKER_INPUT_WAIT: "10s" });
     m1 = await publishTinyModel(w, "alice", 11);
     await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
@@ -55,13 +55,14 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
   const upload = (who: "bob" | "derek", jobId: bigint, input: Buffer) =>
     uploadWhenSeen(rw, w.wallet(who), jobId, input);
 
-  it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT, refunds the fee, and carries on", async () => {
+  it("fails a training job on a dataset shorter than one window with DATASET_TOO_SHORT at its upload, refunds the fee, and carries on", async () => {
     const short = Buffer.from("Too short to train on.\n");
     const balance = () => w.ocean.oceanToken.balanceOf(w.address("bob"));
     const before = await balance();
     const jobId = await request("bob", "Train", sha256Hex(short), TRAIN);
-    await upload("bob", jobId, short);
-    const row = await rw.worker.pipeline.until(jobId, ["failed"], 120_000);
+    // The upload is the committed input: refused with the reason, and the job failed at once (not at its deadline).
+    await expect(upload("bob", jobId, short)).to.be.rejectedWith(/has \d+ tokens; training with context 64/);
+    const row = await rw.worker.pipeline.until(jobId, ["failed"], 60_000);
     expect(row.state).to.equal("failed");
     expect(row.error_code).to.equal("DATASET_TOO_SHORT");
     const failed = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
@@ -92,38 +93,41 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     ]);
   });
 
-  it("refuses invalid UTF-8 and oversized inputs, fails those jobs (and a copy of another job's commitment) with INPUT_MISSING and refunds them; other jobs run", async () => {
+  it("refuses invalid UTF-8 (failing the job at once) and oversized inputs, fails the latter (and a copy of another job's commitment) with INPUT_MISSING and refunds them all; other jobs run", async () => {
     const market = w.ph.jobMarket;
     const balance = () => w.ocean.oceanToken.balanceOf(w.address("derek"));
     const before = await balance();
     const invalid = Buffer.from([0x54, 0x68, 0x65, 0x20, 0xff, 0xfe, 0x0a]); // "The " then bytes no UTF-8 text has
     const large = Buffer.from("The harbour at dawn.\n".repeat(200)); // text, but over the worker's 2 KiB limit
-    // Short deadlines: the worker claims them, then gives up on the input once the deadline's margin is reached.
+    // The worker claims them (their deadlines leave room for its estimate), then gives up on a missing input after
+    // its input wait (10 s here), long before the deadline.
     const bad = [
       {
         input: invalid,
         refusal: /not valid UTF-8/,
-        jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 45),
+        code: "DATASET_INVALID_UTF8",
+        jobId: await request("derek", "Infer", sha256Hex(invalid), INFER, 400),
       },
       {
         input: large,
         refusal: /exceeds|larger than/,
-        jobId: await request("derek", "Infer", sha256Hex(large), INFER, 45),
+        code: "INPUT_MISSING",
+        jobId: await request("derek", "Infer", sha256Hex(large), INFER, 400),
       },
     ];
     const prompts = Buffer.from("The fishing boats came home\n");
     const good = await request("derek", "Infer", sha256Hex(prompts), INFER);
     // Bob copies the commitment of Derek's job (it is public) without having the bytes: the worker holds them, for
     // Derek's request only, so Bob's job waits for an input that never comes.
-    const copycat = await request("bob", "Infer", sha256Hex(prompts), INFER, 45);
+    const copycat = await request("bob", "Infer", sha256Hex(prompts), INFER, 400);
     for (const b of bad) await expect(upload("derek", b.jobId, b.input)).to.be.rejectedWith(b.refusal);
     await upload("derek", good, prompts);
 
     for (const b of bad) {
       const row = await rw.worker.pipeline.until(b.jobId, ["failed"], 120_000);
-      expect(row, `job ${b.jobId}`).to.deep.include({ state: "failed", error_code: "INPUT_MISSING" });
+      expect(row, `job ${b.jobId}`).to.deep.include({ state: "failed", error_code: b.code });
       const failed = await market.queryFilter(market.filters.JobFailed(b.jobId));
-      expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS.INPUT_MISSING]);
+      expect(failed.map((f) => Number(f.args.reason))).to.deep.equal([FAIL_REASONS[b.code]]);
       expect(Number((await market.getJob(b.jobId)).status)).to.equal(JobStatus.Failed);
     }
     expect((await rw.worker.pipeline.until(good, ["submitted", "settled"], 120_000)).state).to.be.oneOf([

@@ -53,7 +53,7 @@ export function addEvalCommand(program: Command, w: Wiring): void {
       const client = await connect(w.context(cmd));
       const models = await Promise.all(raws.map((r) => sdk(client.registry.get(id(r)))));
       const jobs: RequestedJob[] = [];
-      for (const m of models) jobs.push(await requestJob(client, out, m.id, evalParams(m, o), input, o));
+      for (const m of models) jobs.push(await requestJob(client, out, m.id, evalParams(m, o), input, o, o.data));
       if (!o.wait) {
         out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map(notWaiting).join("\n"));
         return;

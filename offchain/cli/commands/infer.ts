@@ -39,7 +39,7 @@ async function infer(w: Wiring, cmd: Command, out: Output, raw: string, o: Infer
       topK: int(o.topK, "--top-k", 0),
     },
   };
-  const { run: r } = await requestAndFinish(w, cmd, out, id(raw), params, input, o);
+  const { run: r } = await requestAndFinish(w, cmd, out, id(raw), params, input, o, o.prompts ?? "the --prompt text");
   const gens = (r.result?.generations as { prompt: string; text: string }[] | undefined) ?? [];
   out.result({ ...jobJson(r), generations: gens }, () =>
     r.receipt

@@ -126,9 +126,14 @@ export async function requestJob(
   params: JobParams,
   input: Buffer,
   o: JobOptions,
+  inputName?: string,
 ): Promise<RequestedJob> {
   const job = await sdk(
-    client.requestJob(modelId, params, input, { fee: amount(o.fee, "--fee"), ttlSec: int(o.ttl, "--ttl", 60) }),
+    client.requestJob(modelId, params, input, {
+      fee: amount(o.fee, "--fee"),
+      ttlSec: int(o.ttl, "--ttl", 60),
+      inputName,
+    }),
   );
   out.info(describeRequest(job));
   return job;
@@ -143,8 +148,9 @@ export async function requestAndFinish(
   params: JobParams,
   input: Buffer,
   o: JobOptions,
+  inputName?: string,
 ): Promise<{ client: PostHuman; run: JobRun }> {
   const client = await connect(w.context(cmd));
-  const job = await requestJob(client, out, modelId, params, input, o);
+  const job = await requestJob(client, out, modelId, params, input, o, inputName);
   return { client, run: o.wait ? await finishJob(client, out, job) : { job } };
 }

@@ -56,7 +56,7 @@ async function train(w: Wiring, cmd: Command, out: Output, raw: string, o: Train
     batch: int(o.batch, "--batch"),
     context: int(o.context, "--context"),
   });
-  const { client, run: r } = await requestAndFinish(w, cmd, out, id(raw), params, readFile(o.data), o);
+  const { client, run: r } = await requestAndFinish(w, cmd, out, id(raw), params, readFile(o.data), o, o.data);
   const child = r.receipt?.childModelId;
   const nameTx = card && child ? await nameChild(client, out, child, card) : undefined;
   out.result({ ...jobJson(r), childModelId: child, name: card?.name, description: card?.description, nameTx }, () =>

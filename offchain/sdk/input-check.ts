@@ -1,0 +1,61 @@
+/**
+ * The SDK's side of the input rules (protocol/input-check.ts): a job's input is checked with the worker's own
+ * validators before any transaction, so nothing is paid for an input a worker would refuse; and a refusal that comes
+ * anyway (a rule that needs the model's tokenizer) is told once, naming the user's file and what was paid back.
+ */
+import type { JobParams } from "../protocol/params";
+import { checkJobInput, type InputCheckCode } from "../protocol/input-check";
+import { SdkError } from "./errors";
+import { WorkerApiError } from "./worker-api";
+
+const KIND = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const;
+
+/**
+ * Refuses (SdkError INPUT_INVALID) an input that breaks the rules for its job, before anything is sent or paid.
+ * `file` is how the user named the input (their file); `nPositions`, when known, enables the context rules.
+ */
+export function checkInputBeforePaying(params: JobParams, input: Uint8Array, file: string, nPositions?: number): void {
+  const ctx = params.kind === "Infer" ? undefined : params.params.contextLength || undefined;
+  const verdict = checkJobInput(KIND[params.kind], input, {
+    file,
+    nPositions: nPositions ?? ctx,
+    contextLength: ctx,
+    maxTokens: params.kind === "Infer" ? params.params.maxTokens : undefined,
+  });
+  if (!verdict.ok) {
+    throw new SdkError(
+      "INPUT_INVALID",
+      `${verdict.message} (${verdict.code}).`,
+      "fix the file and try again: nothing was sent and nothing was paid",
+    );
+  }
+}
+
+const INPUT_CODES: ReadonlySet<string> = new Set<InputCheckCode>([
+  "DATASET_EMPTY",
+  "DATASET_BINARY",
+  "DATASET_INVALID_UTF8",
+  "DATASET_INVALID_JSONL",
+  "DATASET_TOO_LARGE",
+  "DATASET_TOO_SHORT",
+  "PROMPTS_INVALID",
+  "PROMPT_TOO_LONG",
+]);
+
+/**
+ * The worker refused a job's committed input after the request was on chain: said once, with the user's file name
+ * in place of the worker's wording, and what was and was not paid. Other errors are returned unchanged.
+ */
+export function explainInputRefusal(e: unknown, jobId: bigint, file: string): unknown {
+  if (!(e instanceof WorkerApiError) || !INPUT_CODES.has(e.code)) return e;
+  const reason = e.message
+    .replace(/^[^:]*: /, "")
+    .replace(/the uploaded input/g, file)
+    .replace(/\. The input matches the job's commitment.*$/, "");
+  return new SdkError(
+    "INPUT_INVALID",
+    `The worker refused ${file} for job ${jobId}: ${reason} (${e.code}). The worker fails the job on chain now: ` +
+      `the fee and the datatoken come back to you; only the gas of the request was spent.`,
+    "fix the file and request a new job",
+  );
+}

@@ -1,0 +1,329 @@
+/**
+ * The pipeline's steps that talk to the chain: reconcile a job with its on-chain status, claim it (after admission
+ * control), fail it, submit its receipt, settle it. Each is a plain function of the pipeline's context (`Ctx`), so
+ * that pipeline.ts holds only the loop and the dispatch.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ethers } from "ethers";
+import type { JobMarket, ModelRegistry } from "../../typechain-types";
+import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
+import type { Executor, Progress } from "../ml";
+import { normalizeConfig, parameterCount } from "../ml";
+import { JobStatus } from "../protocol/params";
+import { FAIL_REASONS } from "../protocol/job-spec";
+import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
+import { jobMarketInterface } from "./events";
+import { actionKey, FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
+import type { Log } from "./log";
+import { admit, RUN_OVERHEAD_SEC, type OperatorPolicy, type Throughput } from "./policy";
+import type { Sender } from "./sender";
+import { SimulationRevertedError, TxRevertedError } from "./sender";
+import type { ArtifactStore } from "./store";
+
+/** What `progress()` reports: the runtime's progress, or what the job waits for. */
+export type JobProgress = Omit<Progress, "phase"> & { phase: Progress["phase"] | "waiting"; note?: string };
+
+export interface PipelineOptions {
+  jobs: JobsRepo;
+  store: ArtifactStore;
+  sender: Sender;
+  market: JobMarket;
+  registry: ModelRegistry;
+  executor: Executor;
+  self: string;
+  dataDir: string;
+  kinds: readonly string[];
+  /** Longest a run may take (it is also cut at the job's deadline, less a margin). */
+  jobTimeoutMs: number;
+  /** Admission control and pricing; default DEFAULT_POLICY (1 run slot, no minimum fee). */
+  policy?: OperatorPolicy;
+  /** Measured throughput (persisted); absent: the defaults, nothing recorded. */
+  throughput?: Throughput;
+  /** Seconds kept free before a deadline for storing and submitting. */
+  deadlineMarginSec?: number;
+  pollMs?: number;
+  log: Log;
+  onJobDone?: (row: JobRow, runMs: number) => void;
+}
+
+/** The pipeline's shared state and helpers, handed to each step. */
+export interface Ctx {
+  o: PipelineOptions;
+  policy: OperatorPolicy;
+  throughput: Throughput | undefined;
+  margin: number;
+  self: string;
+  marketAddress: string;
+  progress: Map<string, JobProgress>;
+  /** Unix seconds the next block will carry (deadlines and windows are in block time). */
+  nowSec(): number;
+  /** A block number at or after the chain state just read. */
+  head(): Promise<number>;
+  set(row: JobRow, patch: Parameters<JobsRepo["update"]>[1]): void;
+  send(action: Parameters<typeof actionKey>[0], row: JobRow, data: string): ReturnType<Sender["send"]>;
+  /** Makes sure the model's weights are materialized locally; undefined when this operator may not serve them. */
+  modelDir(row: JobRow, root?: string): Promise<string | undefined>;
+  /** Estimated seconds of work already claimed and not yet run (the queue a new job waits behind). */
+  queuedSec(): number;
+  /** Records the child model a training job of ours created as served from the tree this worker trained. */
+  registerChild(row: JobRow, childModelId: bigint): Promise<void>;
+  /** Reasons already logged per job, so a waiting job's reason is logged once. */
+  said: Map<string, string>;
+}
+
+/** Mirrors the on-chain status into the local state, and returns it. */
+export async function reconcile(
+  c: Ctx,
+  row: JobRow,
+): Promise<{ status: number; worker: string; submittedAt: bigint; challengedAt: bigint; childModelId: bigint }> {
+  const job = await c.o.market.getJob(row.job_id);
+  const status = Number(job.status);
+  const worker = job.worker.toLowerCase();
+  const terminal: Partial<Record<number, JobState>> = {
+    [JobStatus.Settled]: "settled",
+    [JobStatus.Cancelled]: "cancelled",
+    [JobStatus.Failed]: "failed",
+    [JobStatus.Reclaimed]: "reclaimed",
+    [JobStatus.Slashed]: "slashed",
+  };
+  if (status === JobStatus.None) c.set(row, { state: "vanished" });
+  else if (terminal[status]) c.set(row, { state: terminal[status], final_block: await c.head() });
+  else if (status !== JobStatus.Open && worker !== c.self)
+    c.set(row, { state: "lost", worker: job.worker, final_block: await c.head() });
+  else if (status === JobStatus.Open && row.state !== "seen" && row.state !== "skipped")
+    c.set(row, { state: "seen", worker: null }); // our claim is no longer on chain (a reorg): claim again
+  return {
+    status,
+    worker,
+    submittedAt: job.submittedAt,
+    challengedAt: job.challengedAt,
+    childModelId: job.childModelId,
+  };
+}
+
+export async function fail(c: Ctx, row: JobRow, code: string, message: string): Promise<void> {
+  c.set(row, { error_code: code, error_message: message.slice(0, 2000) });
+  const reason = FAIL_REASONS[code] ?? FAIL_REASONS.INTERNAL;
+  try {
+    const r = await c.send("fail", row, jobMarketInterface.encodeFunctionData("failJob", [row.job_id, reason]));
+    // A failure that blames the requester's input leaves our collateral held through a dispute window.
+    const held = REQUESTER_FAULT_REASONS.includes(reason) ? 1 : 0;
+    c.set(row, { state: "failed", final_block: r.blockNumber, collateral_held: held });
+  } catch (e) {
+    c.o.log.warn({ jobId: row.job_id, err: (e as Error).message }, "could not fail the job on chain");
+    await reconcile(c, row);
+  }
+}
+
+/** Logs why a job waits or is skipped, once per reason. */
+function say(c: Ctx, row: JobRow, code: string, reason: string): void {
+  if (c.said.get(row.job_id) === code) return;
+  c.said.set(row.job_id, code);
+  c.o.log.info({ jobId: row.job_id, kind: row.kind, fee: row.fee, code, reason }, `job ${row.job_id}: ${reason}`);
+}
+
+const SUBMITTABLE = new ethers.Interface(["function isSubmittable(uint256 jobId) view returns (bool)"]);
+
+/**
+ * Whether a receipt of this job could ever be accepted: the market's own `isSubmittable` view where the deployment
+ * has one; else the registry's rules (a training job's child must stay within maxDepth, its parent unfrozen).
+ */
+export async function submittable(c: Ctx, row: JobRow): Promise<{ ok: boolean; reason?: string }> {
+  const provider = c.o.market.runner?.provider;
+  try {
+    const data = SUBMITTABLE.encodeFunctionData("isSubmittable", [row.job_id]);
+    const answer = await provider?.call({ to: c.marketAddress, data });
+    if (answer && answer !== "0x") {
+      const [ok] = SUBMITTABLE.decodeFunctionResult("isSubmittable", answer) as unknown as [boolean];
+      return ok ? { ok } : { ok, reason: "the market says no receipt of this job can be submitted" };
+    }
+  } catch {
+    // No such view on this deployment: the registry's rules below.
+  }
+  if (row.kind !== "train") return { ok: true };
+  const [, generation] = await c.o.registry.lineageOf(row.model_id);
+  const { maxDepth } = await c.o.registry.config();
+  if (Number(generation) + 1 > Number(maxDepth)) {
+    return { ok: false, reason: `the child would be generation ${Number(generation) + 1}, past maxDepth ${maxDepth}` };
+  }
+  return { ok: true };
+}
+
+/** The model's size and context, from its config.json (cached per folder). */
+const shapes = new Map<string, { params: number; nPositions: number }>();
+export function modelShape(dir: string): { params: number; nPositions: number } {
+  let s = shapes.get(dir);
+  if (!s) {
+    const cfg = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
+    s = { params: parameterCount(cfg), nPositions: cfg.n_positions };
+    shapes.set(dir, s);
+  }
+  return s;
+}
+
+export async function claim(c: Ctx, row: JobRow): Promise<void> {
+  const { o } = c;
+  if (!o.kinds.includes(row.kind)) return c.set(row, { state: "skipped", error_code: "KIND_NOT_SERVED" });
+  // Our own claim may be on chain already: sent before a crash that came before "claimed" was recorded. Then the
+  // job is ours whatever its deadline (the "claimed" step fails it in time rather than letting it be reclaimed).
+  const ours = () => c.set(row, { state: "claimed", worker: o.self, claimed_at_ms: Date.now() });
+  const { status, worker } = await reconcile(c, row);
+  if (status === JobStatus.Claimed && worker === c.self) return ours();
+  if (status !== JobStatus.Open) return;
+  if (row.deadline - c.nowSec() < c.margin * 2) {
+    return c.set(row, { state: "skipped", error_code: "DEADLINE_TOO_CLOSE" });
+  }
+  const rt = await o.registry.modelRuntime(row.model_id);
+  if (rt.frozen) return c.set(row, { state: "skipped", error_code: "MODEL_FROZEN" });
+  const can = await submittable(c, row);
+  if (!can.ok) {
+    say(c, row, "NOT_SUBMITTABLE", `skipped: ${can.reason}`);
+    return c.set(row, { state: "skipped", error_code: "NOT_SUBMITTABLE", error_message: can.reason });
+  }
+  const dir = await c.modelDir(row);
+  if (!dir) {
+    // The publisher may still be uploading the weights: keep the job in view until its deadline nears.
+    c.progress.set(row.job_id, { phase: "waiting", note: "the model's weights", step: 0, totalSteps: 0 });
+    return;
+  }
+  // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
+  if (!row.input_refused) {
+    const verdict = await admission(c, row, dir);
+    if (!verdict) return;
+    c.set(row, { estimate_sec: verdict });
+  }
+  try {
+    await c.send("claim", row, jobMarketInterface.encodeFunctionData("claimJob", [row.job_id]));
+    ours();
+  } catch (e) {
+    if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
+      const now = await reconcile(c, row);
+      if (now.status === JobStatus.Claimed && now.worker === c.self) return ours();
+      if (!FINAL_STATES.has(row.state)) {
+        c.set(row, { error_code: "CLAIM_REFUSED", error_message: e.message });
+        o.log.warn({ jobId: row.job_id, err: e.message }, "claim refused");
+      }
+      return;
+    }
+    throw e;
+  }
+}
+
+/** Non-blank lines: an inference input's prompts (JSONL or plain). */
+export const promptCount = (input: Buffer) =>
+  input
+    .toString("utf8")
+    .split(/\r?\n/)
+    .filter((l) => l.trim()).length;
+
+/** Price and schedule: the job's estimate in seconds when the policy takes it, else undefined (reason logged). */
+async function admission(c: Ctx, row: JobRow, dir: string): Promise<number | undefined> {
+  const shape = modelShape(dir);
+  // The input, when it came before the claim, makes the estimate exact in prompts and size.
+  const input = row.input_artifact ? await c.o.store.getBuffer(row.input_artifact).catch(() => undefined) : undefined;
+  const job = {
+    kind: row.kind,
+    params: row.params,
+    modelParams: shape.params,
+    nPositions: shape.nPositions,
+    inputBytes: input?.length,
+    prompts: input && row.kind === "infer" ? promptCount(input) : undefined,
+  };
+  const estimateSec = c.throughput ? c.throughput.estimateSec(job, c.policy) : RUN_OVERHEAD_SEC;
+  const cb = await c.o.market.callbackOf(row.job_id).catch(() => undefined);
+  const verdict = admit({
+    policy: c.policy,
+    kind: row.kind,
+    fee: BigInt(row.fee),
+    callback: cb ? { gasLimit: BigInt(cb.gasLimit), fee: BigInt(cb.fee) } : undefined,
+    estimateSec,
+    queuedSec: c.queuedSec(),
+    nowSec: c.nowSec(),
+    deadline: row.deadline,
+    marginSec: c.margin,
+  });
+  if (verdict.take) return verdict.estimateSec;
+  say(c, row, verdict.code, `${verdict.final ? "skipped" : "not claimed for now"}: ${verdict.reason}`);
+  if (verdict.final) c.set(row, { state: "skipped", error_code: verdict.code, error_message: verdict.reason });
+  else c.progress.set(row.job_id, { phase: "waiting", note: verdict.reason, step: 0, totalSteps: 0 });
+  return undefined;
+}
+
+export async function submit(c: Ctx, row: JobRow): Promise<void> {
+  const receipt = JSON.parse(row.receipt as string) as IJobMarket.ReceiptStruct; // bigints as decimal strings
+  const submitted = () => {
+    c.set(row, { state: "submitted", submitted_at_ms: Date.now() });
+    c.o.onJobDone?.(row, row.run_ms ?? 0);
+  };
+  try {
+    await c.send("submit", row, jobMarketInterface.encodeFunctionData("submitReceipt", [row.job_id, receipt]));
+    submitted();
+  } catch (e) {
+    if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
+      const now = await reconcile(c, row);
+      // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).
+      const ours = now.worker === c.self && (now.status === JobStatus.Submitted || now.status === JobStatus.Challenged);
+      if (ours && row.state === "output_stored") return submitted();
+      if (!FINAL_STATES.has(row.state)) c.set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
+      return;
+    }
+    throw e;
+  }
+}
+
+let windows: { challenge: bigint; arbitration: bigint } | undefined;
+
+/**
+ * Settles a submitted job once its challenge window has passed, and a challenged one once the arbiter let its
+ * window lapse (the contract then settles it for the worker): the worker's pay and collateral never stay locked.
+ */
+export async function settle(c: Ctx, row: JobRow): Promise<void> {
+  const now = await reconcile(c, row);
+  if (row.kind === "train" && now.childModelId !== 0n) await c.registerChild(row, now.childModelId);
+  if (now.status !== JobStatus.Submitted && now.status !== JobStatus.Challenged) return; // final: done
+  windows ??= await readWindows(c);
+  const t = BigInt(c.nowSec());
+  if (now.status === JobStatus.Submitted && t <= now.submittedAt + windows.challenge) return;
+  if (now.status === JobStatus.Challenged && t <= now.challengedAt + windows.arbitration) return;
+  try {
+    const r = await c.send("settle", row, jobMarketInterface.encodeFunctionData("settleJob", [row.job_id]));
+    c.set(row, { state: "settled", final_block: r.blockNumber });
+  } catch (e) {
+    if (e instanceof SimulationRevertedError) return; // the window is measured in block time: try again later
+    throw e;
+  }
+}
+
+const FAILURES = new ethers.Interface([
+  "function failureOf(uint256 jobId) view returns (uint32 reason, bool collateralHeld)",
+  "function releaseFailureCollateral(uint256 jobId)",
+]);
+
+/**
+ * Releases the collateral the market held after we failed a job for the requester's fault, once the dispute window
+ * (the challenge window from the failure) has passed: it must not stay locked.
+ */
+export async function releaseHeld(c: Ctx, row: JobRow): Promise<void> {
+  const provider = c.o.market.runner?.provider;
+  if (!provider) return;
+  const data = FAILURES.encodeFunctionData("failureOf", [row.job_id]);
+  const [, held] = FAILURES.decodeFunctionResult("failureOf", await provider.call({ to: c.marketAddress, data }));
+  if (!held) return c.set(row, { collateral_held: 0 });
+  const job = await c.o.market.getJob(row.job_id);
+  windows ??= await readWindows(c);
+  if (BigInt(c.nowSec()) <= job.submittedAt + windows.challenge) return;
+  try {
+    await c.send("release", row, FAILURES.encodeFunctionData("releaseFailureCollateral", [row.job_id]));
+    c.set(row, { collateral_held: 0 });
+    c.o.log.info({ jobId: row.job_id }, "collateral held after the failure released");
+  } catch (e) {
+    if (e instanceof SimulationRevertedError) return; // block time not there yet: next pass
+    throw e;
+  }
+}
+
+async function readWindows(c: Ctx) {
+  const cfg = await c.o.market.config();
+  return { challenge: cfg.challengeWindow, arbitration: cfg.arbitrationWindow };
+}

@@ -1,0 +1,191 @@
+/**
+ * Admission control: what a job will cost this worker, and whether to take it. A job's run time is estimated from
+ * its parameters and the model's size (work = parameters × tokens processed) over the worker's own measured
+ * throughput (work per second, per job kind and model size, persisted in SQLite and seeded by a conservative
+ * default); the worker claims a job only when its price meets the operator's policy and the job, queued behind the
+ * work already claimed on the configured run slots, finishes before its deadline.
+ */
+import type { WorkerDb } from "./db";
+import { decodeJobParams } from "../protocol/params";
+import { EXECUTOR_KINDS, type ExecutorKind } from "../protocol/job-spec";
+
+/** The operator's policy (config `policy.*` and `admission.*`; docs/operator.md, "Admission and pricing"). */
+export interface OperatorPolicy {
+  /** Smallest fee taken per kind, in base-token wei. */
+  minFee: Record<ExecutorKind, bigint>;
+  /** Base-token wei asked per estimated second of compute, on top of the minimum. */
+  feePerComputeSecond: bigint;
+  /** Base-token wei the callback fee must hold per unit of a callback's gas limit (the worker pays that gas). */
+  callbackGasPrice: bigint;
+  /** Jobs run at once. */
+  runSlots: number;
+  /** How long a claimed job waits for its input before it is failed as INPUT_MISSING (the requester's fault). */
+  inputWaitMs: number;
+  /** Estimates are multiplied by this before they are compared with a deadline. */
+  safetyFactor: number;
+  /** Prompts an inference job is assumed to hold before its input is seen. */
+  assumedPrompts: number;
+  /** Tokens an evaluation input is assumed to hold before it is seen (its params' maxTokens caps it). */
+  assumedEvalTokens: number;
+}
+
+export const DEFAULT_POLICY: OperatorPolicy = {
+  minFee: { train: 0n, infer: 0n, evaluate: 0n },
+  feePerComputeSecond: 0n,
+  callbackGasPrice: 0n,
+  runSlots: 1,
+  inputWaitMs: 120_000,
+  safetyFactor: 2,
+  assumedPrompts: 16,
+  assumedEvalTokens: 65_536,
+};
+
+/**
+ * Default throughput in work units (model parameters × tokens) per second, before anything was measured: a
+ * conservative figure for one CPU core of the builtin runtime (its tiny model trains at several times this).
+ * Training counts forward and backward passes over steps × batch × context tokens; inference one forward pass per
+ * generated token over the whole context; evaluation one forward pass per scored token.
+ */
+export const DEFAULT_THROUGHPUT: Record<ExecutorKind, number> = { train: 2e8, infer: 2e8, evaluate: 1e9 };
+/** Start-up of a run (process, model load), seconds, added to every estimate. */
+export const RUN_OVERHEAD_SEC = 5;
+
+export interface JobShape {
+  kind: ExecutorKind;
+  /** The on-chain params bytes. */
+  params: string;
+  /** The model's parameter count and context (config.json). */
+  modelParams: number;
+  nPositions: number;
+  /** An inference input's prompt count, once the input is known. */
+  prompts?: number;
+  /** The input's size in bytes, once known (an evaluation scores at most one token a byte). */
+  inputBytes?: number;
+}
+
+/** Work units of a job: parameters × tokens processed. */
+export function jobWork(j: JobShape, policy: Pick<OperatorPolicy, "assumedPrompts" | "assumedEvalTokens">): number {
+  const p = decodeJobParams(EXECUTOR_KINDS.indexOf(j.kind), j.params);
+  let tokens: number;
+  if (p.kind === "Train") {
+    const ctx = Math.min(p.params.contextLength || j.nPositions, j.nPositions);
+    tokens = p.params.steps * p.params.batchSize * ctx;
+  } else if (p.kind === "Infer") {
+    // Each new token is a forward pass over up to the whole context.
+    tokens = (j.prompts ?? policy.assumedPrompts) * p.params.maxTokens * j.nPositions;
+  } else {
+    const input = j.inputBytes ?? policy.assumedEvalTokens;
+    tokens = p.params.maxTokens ? Math.min(p.params.maxTokens, input) : input;
+  }
+  return j.modelParams * Math.max(1, tokens);
+}
+
+/** A model-size bucket: the parameter count's power of two (throughput is measured per bucket). */
+export const sizeBucket = (modelParams: number) => Math.max(0, Math.round(Math.log2(Math.max(1, modelParams))));
+
+export const THROUGHPUT_MIGRATIONS = [
+  `CREATE TABLE throughput (
+     kind TEXT NOT NULL, size_bucket INTEGER NOT NULL, work_per_sec REAL NOT NULL, runs INTEGER NOT NULL,
+     PRIMARY KEY (kind, size_bucket)
+   ) STRICT;`,
+];
+
+export interface Throughput {
+  /** Work units per second for a kind and model size: measured, else the default. */
+  rate(kind: ExecutorKind, modelParams: number): number;
+  /** Records a finished run: `work` units in `runMs` (a moving average, persisted). */
+  record(kind: ExecutorKind, modelParams: number, work: number, runMs: number): void;
+  /** Estimated seconds of a job. */
+  estimateSec(j: JobShape, policy: Pick<OperatorPolicy, "assumedPrompts" | "assumedEvalTokens">): number;
+}
+
+export function createThroughput(db: WorkerDb): Throughput {
+  db.migrate("throughput", THROUGHPUT_MIGRATIONS);
+  const get = db.prepare("SELECT work_per_sec, runs FROM throughput WHERE kind = ? AND size_bucket = ?");
+  const put = db.prepare(
+    `INSERT INTO throughput (kind, size_bucket, work_per_sec, runs) VALUES (?, ?, ?, 1)
+     ON CONFLICT(kind, size_bucket) DO UPDATE SET work_per_sec = excluded.work_per_sec, runs = runs + 1`,
+  );
+  const rate = (kind: ExecutorKind, modelParams: number): number =>
+    get.get<{ work_per_sec: number }>(kind, sizeBucket(modelParams))?.work_per_sec ?? DEFAULT_THROUGHPUT[kind];
+  return {
+    rate,
+    record(kind, modelParams, work, runMs) {
+      const sec = Math.max(runMs / 1000 - RUN_OVERHEAD_SEC / 2, 0.05);
+      const measured = work / sec;
+      const row = get.get<{ work_per_sec: number; runs: number }>(kind, sizeBucket(modelParams));
+      // The first measurement replaces the default; later ones move the average by a third.
+      const next = row ? row.work_per_sec + (measured - row.work_per_sec) / 3 : measured;
+      put.run(kind, sizeBucket(modelParams), next);
+    },
+    estimateSec(j, policy) {
+      return RUN_OVERHEAD_SEC + jobWork(j, policy) / rate(j.kind, j.modelParams);
+    },
+  };
+}
+
+/** The smallest fee the policy accepts for a job of `estimateSec` seconds. */
+export function priceFloor(policy: OperatorPolicy, kind: ExecutorKind, estimateSec: number): bigint {
+  return policy.minFee[kind] + policy.feePerComputeSecond * BigInt(Math.ceil(estimateSec));
+}
+
+export type Admission =
+  | { take: true; estimateSec: number; finishesBy: number }
+  | {
+      take: false;
+      final: boolean;
+      code: "UNDERPRICED" | "CALLBACK_UNDERPRICED" | "WOULD_MISS_DEADLINE";
+      reason: string;
+    };
+
+/**
+ * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
+ * with `runSlots` slots it starts after about queuedSec / runSlots. A price refusal is final; a deadline refusal is
+ * not (the queue may drain before the deadline comes near).
+ */
+export function admit(o: {
+  policy: OperatorPolicy;
+  kind: ExecutorKind;
+  fee: bigint;
+  callback?: { gasLimit: bigint; fee: bigint };
+  estimateSec: number;
+  queuedSec: number;
+  nowSec: number;
+  deadline: number;
+  marginSec: number;
+}): Admission {
+  const { policy } = o;
+  const floor = priceFloor(policy, o.kind, o.estimateSec);
+  if (o.fee < floor) {
+    return {
+      take: false,
+      final: true,
+      code: "UNDERPRICED",
+      reason: `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`,
+    };
+  }
+  if (o.callback && o.callback.gasLimit > 0n) {
+    const needed = o.callback.gasLimit * policy.callbackGasPrice;
+    if (o.callback.fee < needed) {
+      return {
+        take: false,
+        final: true,
+        code: "CALLBACK_UNDERPRICED",
+        reason: `callback fee ${o.callback.fee} wei does not pay for ${o.callback.gasLimit} gas at ${policy.callbackGasPrice} wei a gas (${needed} wei)`,
+      };
+    }
+  }
+  const startsIn = o.queuedSec / Math.max(1, policy.runSlots);
+  const finishesBy = o.nowSec + startsIn + o.estimateSec * policy.safetyFactor + o.marginSec;
+  if (finishesBy > o.deadline) {
+    return {
+      take: false,
+      final: false,
+      code: "WOULD_MISS_DEADLINE",
+      reason:
+        `estimated to finish at ${Math.ceil(finishesBy)} (queue ${Math.ceil(startsIn)} s, run ${Math.ceil(o.estimateSec)} s ` +
+        `× ${policy.safetyFactor}), after the deadline ${o.deadline}`,
+    };
+  }
+  return { take: true, estimateSec: o.estimateSec, finishesBy };
+}

@@ -3,7 +3,7 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../deploy/address-book";
 import { Secret, redactUrl } from "./log";
-import { EXECUTOR_NAMES, JOB_KINDS, SETTINGS, type ExecutorName, type JobKind, type Setting } from "./config-settings";
+import { JOB_KINDS, SETTINGS, type ExecutorName, type JobKind, type Setting } from "./config-settings";
 import { DEFAULT_POLICY, type OperatorPolicy } from "./policy";
 
 export { EXECUTOR_NAMES, JOB_KINDS, type ExecutorName, type JobKind } from "./config-settings";

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { decodeInputText, InputCheckError, parseJsonlField } from "../protocol/input-check";
+import { decodeInputText, InputCheckError, parseJsonlField } from "./input-check";
 import { MlError } from "./errors";
 import { sha256Hex0x } from "./hash";
 import { Gpt2Tokenizer } from "./tokenizer";
@@ -34,13 +34,13 @@ export function formatOf(file: string): DatasetFormat {
 /**
  * Reads and validates raw bytes as UTF-8 text: refuses empty files, binary data (NUL bytes or
  * mostly control characters) and invalid UTF-8, naming the file and the offending offset.
- * The rules are protocol/input-check.ts's, the ones the SDK and the worker's API apply before a job is paid.
+ * The rules are ml/input-check.ts's, the ones the SDK and the worker's API apply before a job is paid.
  */
 export function decodeText(buf: Buffer, file: string): string {
   return asMlError(() => decodeInputText(buf, file));
 }
 
-/** Runs a check of protocol/input-check.ts, turning its refusal into the runtime's MlError (same code and message). */
+/** Runs a check of ml/input-check.ts, turning its refusal into the runtime's MlError (same code and message). */
 function asMlError<T>(fn: () => T): T {
   try {
     return fn();

@@ -21,9 +21,9 @@ import {
   connectContext,
   type CoreOptions,
   type PublishFilesOptions,
-  type JobRequestOptions,
   type RequestedJob,
 } from "./core";
+import type { JobRequestOptions } from "./input-check";
 import type { FixedRateExchangeClient } from "./exchange";
 import type { OnChainReceipt } from "./job-market";
 import { OceanJsExchangeClient } from "./ocean-exchange";

@@ -34,7 +34,7 @@ import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, modelBundle, type ModelFile } from "./worker-api";
 import { claimantApi } from "./claimant";
-import { checkInputBeforePaying, explainInputRefusal } from "./input-check";
+import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
 /** Fee escrowed for the worker when none is given: 1 base token. */
@@ -51,19 +51,6 @@ export interface CoreOptions {
   workerUrl?: string;
   /** Told each step of a multi-step flow before it happens ("Approving …", "Requesting the job…"). */
   onStep?: (line: string) => void;
-}
-
-/** Options of a job request. */
-export interface JobRequestOptions {
-  fee?: bigint;
-  ttlSec?: number;
-  /** False: request only (upload later with `uploadInput`). */
-  upload?: boolean;
-  inputURI?: string;
-  /** How the user names the input (their file), in errors about it. */
-  inputName?: string;
-  /** The model's context length, when known: enables the input rules that depend on it. */
-  nPositions?: number;
 }
 
 export interface RequestedJob extends Sent {
@@ -487,10 +474,7 @@ export class PostHumanCore {
     return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
   }
 
-  /**
-   * Uploads a job's input (signed by the requester) to the API its claimant registered on chain (else the
-   * configured worker), once that worker has seen the request's block.
-   */
+  /** Uploads a job's input (signed) to its claimant's registered API (else the worker's), once it saw the request. */
   async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<void> {
     const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
     const target = await claimantApi(this.jobs.contract, this.worker, jobId);

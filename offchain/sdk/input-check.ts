@@ -1,12 +1,25 @@
 /**
- * The SDK's side of the input rules (protocol/input-check.ts): a job's input is checked with the worker's own
+ * The SDK's side of the input rules (ml/input-check.ts): a job's input is checked with the worker's own
  * validators before any transaction, so nothing is paid for an input a worker would refuse; and a refusal that comes
  * anyway (a rule that needs the model's tokenizer) is told once, naming the user's file and what was paid back.
  */
 import type { JobParams } from "../protocol/params";
-import { checkJobInput, type InputCheckCode } from "../protocol/input-check";
+import { checkJobInput, type InputCheckCode } from "../ml/input-check";
 import { SdkError } from "./errors";
 import { WorkerApiError } from "./worker-api";
+
+/** Options of a job request (PostHumanCore.requestJob). */
+export interface JobRequestOptions {
+  fee?: bigint;
+  ttlSec?: number;
+  /** False: request only (upload later with `uploadInput`). */
+  upload?: boolean;
+  inputURI?: string;
+  /** How the user names the input (their file), in errors about it. */
+  inputName?: string;
+  /** The model's context length, when known: enables the input rules that depend on it. */
+  nPositions?: number;
+}
 
 const KIND = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const;
 

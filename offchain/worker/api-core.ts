@@ -6,7 +6,7 @@
 import type http from "node:http";
 import type { TypedDataDomain } from "ethers";
 import { MAX_AUTH_TTL_SEC, authDigest, recoverAuth, type AuthMessage, type Freshness } from "../protocol/auth";
-import type { InputCheck, InputProblem } from "../protocol/input-check";
+import type { InputCheck, InputProblem } from "../ml/input-check";
 import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quotas } from "./guard";
 import type { ArtifactStore } from "./store";
 
@@ -28,7 +28,7 @@ export interface ApiDeps {
   store: ArtifactStore;
   getJob(jobId: bigint): Promise<JobView | undefined>;
   /**
-   * Checks an input that hashes to the job's commitment against protocol/input-check.ts's rules, with the model's
+   * Checks an input that hashes to the job's commitment against ml/input-check.ts's rules, with the model's
    * context and tokenizer. Absent: every committed input is taken.
    */
   checkInput?(jobId: bigint, bytes: Buffer): Promise<InputCheck>;

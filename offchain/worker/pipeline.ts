@@ -9,7 +9,7 @@
  * pipeline-run.ts the runs and the weights a model is served from.
  */
 import { JobStatus } from "../protocol/params";
-import type { InputProblem } from "../protocol/input-check";
+import type { InputProblem } from "../ml/input-check";
 import { crashPoint } from "./faults";
 import { actionKey, inputRef, FINAL_STATES, type JobRow, type JobState } from "./jobs";
 import { DEFAULT_POLICY } from "./policy";

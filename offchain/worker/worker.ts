@@ -19,7 +19,7 @@ import {
 } from "../ml";
 import { KindRouter } from "../ml/kind-router";
 import { TorchExecutor } from "../ml/torch-executor";
-import { checkJobInput, type InputCheck } from "../protocol/input-check";
+import { checkJobInput, type InputCheck } from "../ml/input-check";
 import { decodeJobParams } from "../protocol/params";
 import { EXECUTOR_KINDS } from "../protocol/job-spec";
 import { createNonceBook, createQuotas } from "./guard";
@@ -402,7 +402,7 @@ export function publicMessage(message: string | null): string | null {
 }
 
 /**
- * The input rules of protocol/input-check.ts for a job, with its model's context and own tokenizer when this worker
+ * The input rules of ml/input-check.ts for a job, with its model's context and own tokenizer when this worker
  * holds the model (else the byte-level rules and bounds only).
  */
 async function checkInput(

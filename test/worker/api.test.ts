@@ -7,7 +7,7 @@ import { ethers } from "ethers";
 import { createApiServer, listen, ApiError, type ApiDeps, type JobView } from "../../offchain/worker/api";
 import { manifestHash, type ManifestEntry } from "../../offchain/protocol/model-upload";
 import { authDomain, freshness, sha256Hex, signAuth, signFresh } from "../../offchain/protocol/auth";
-import { checkJobInput, type InputProblem } from "../../offchain/protocol/input-check";
+import { checkJobInput, type InputProblem } from "../../offchain/ml/input-check";
 import { createQuotas, memoryNonceBook } from "../../offchain/worker/guard";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 

@@ -16,13 +16,7 @@ import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
 import type { PublishedModel } from "../protocol/structs";
 import type { SdkContext } from "./base";
-import {
-  PostHumanCore,
-  connectContext,
-  type CoreOptions,
-  type PublishFilesOptions,
-  type RequestedJob,
-} from "./core";
+import { PostHumanCore, connectContext, type CoreOptions, type PublishFilesOptions, type RequestedJob } from "./core";
 import type { JobRequestOptions } from "./input-check";
 import type { FixedRateExchangeClient } from "./exchange";
 import type { OnChainReceipt } from "./job-market";

@@ -9,7 +9,7 @@
 import { ethers } from "ethers";
 import { ERC721Template__factory } from "../../typechain-types";
 import { plainOceanMetadata } from "../protocol/structs";
-import type { PostHuman } from "./client";
+import type { PostHumanCore as PostHuman } from "./core";
 import { sendTx } from "./base";
 import type { ModelRecord } from "./registry";
 

@@ -51,6 +51,9 @@ async function expectSdkError(p: Promise<unknown>, code: SdkError["code"]): Prom
   throw new Error(`expected an SdkError ${code}`);
 }
 
+/** An evaluation set long enough for context 64 (the input rules refuse shorter ones before anything is paid). */
+const EVAL_TEXT = Buffer.from("The old men by the lighthouse mend their nets at dawn.\n".repeat(12));
+
 const EVALUATE: JobParams = {
   kind: "Evaluate",
   params: { benchmarkId: benchmarkId("posthuman-demo/elena-eval"), contextLength: 64, maxTokens: 100_000 },
@@ -219,7 +222,7 @@ describe("SDK (offchain/sdk)", function () {
     it("says a job needs a datatoken, and where this model's are sold", async () => {
       const f = await loadFixture(posthumanFixture);
       const ph = await clientFor(f, f.derek);
-      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, Buffer.from("x")), "NOT_ENOUGH_DATATOKENS");
+      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT), "NOT_ENOUGH_DATATOKENS");
       expect(e.hint).to.contain("buy one on the exchange");
       expect(e.data).to.deep.equal({ modelId: f.m1.modelId, onExchange: true });
     });
@@ -228,7 +231,7 @@ describe("SDK (offchain/sdk)", function () {
       const f = await loadFixture(posthumanFixture);
       const ph = await clientFor(f, f.alice);
       const before = await ph.baseToken.balanceOf(f.alice.address);
-      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, Buffer.from("x")), "WORKER_UNREACHABLE");
+      const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT), "WORKER_UNREACHABLE");
       expect(e.message).to.match(/No worker answers at .*Nothing was paid/);
       expect(e.hint).to.match(/start a worker/);
       expect(await ph.jobs.count()).to.equal(0n);
@@ -239,7 +242,7 @@ describe("SDK (offchain/sdk)", function () {
       const f = await loadFixture(posthumanFixture);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-sdk-"));
       const ph = await clientFor(f, f.alice, dir);
-      const input = Buffer.from("The old men by the lighthouse.\n");
+      const input = EVAL_TEXT;
       const job = await ph.requestJob(f.m1.modelId, EVALUATE, input, { fee: ethers.parseEther("2"), upload: false });
       expect(job).to.include({ modelId: f.m1.modelId, kind: "Evaluate", inputHash: sha256Hex(input), uploaded: false });
       expect(ph.store?.input(job.inputHash)).to.deep.equal(input);
@@ -275,7 +278,7 @@ describe("SDK (offchain/sdk)", function () {
       const alice = await clientFor(f, f.alice);
       const elena = await clientFor(f, f.elena);
       const arbiter = await clientFor(f, f.arbiter);
-      const input = Buffer.from("The old men by the lighthouse.\n");
+      const input = EVAL_TEXT;
       const served = (await alice.registry.get(f.m1.modelId)).weightsRoot;
       const submitted = async () => {
         const job = await alice.requestJob(f.m1.modelId, EVALUATE, input, {

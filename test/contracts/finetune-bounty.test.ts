@@ -401,7 +401,7 @@ describe("FinetuneBounty (example consumer)", () => {
       const f = await loadFixture(bountyFixture);
       // What a worker's API asks the requester of job 1 to sign before it takes the job's input.
       const domain = authDomain(31337, await f.ph.jobMarket.getAddress());
-      const message = { jobId: 1n, inputHash: DATASET };
+      const message = { jobId: 1n, inputHash: DATASET, expiry: 2_000_000_000n, nonce: ethers.id("nonce 1") };
       const digest = ethers.TypedDataEncoder.hash(domain, AUTH_TYPES.InputUpload, message);
       const bySponsor = await f.sponsor.signTypedData(domain, AUTH_TYPES.InputUpload, message);
       const byBob = await f.bob.signTypedData(domain, AUTH_TYPES.InputUpload, message);

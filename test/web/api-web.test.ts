@@ -1,7 +1,7 @@
 /**
  * The worker API's web routes (offchain/worker/api.ts): the built app on GET / and /assets/*, its configuration on
  * /web-config.json, nothing else of the disk; and POST /models/inspect, which computes a folder's weights root
- * without signature or storage.
+ * with a signature but without storage.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -10,8 +10,8 @@ import path from "node:path";
 import type http from "node:http";
 import { ethers } from "ethers";
 import { ApiError, createApiServer, listen, type ApiDeps } from "../../offchain/worker/api";
-import type { ManifestEntry } from "../../offchain/protocol/model-upload";
-import { authDomain, sha256Hex } from "../../offchain/protocol/auth";
+import { manifestHash, type ManifestEntry } from "../../offchain/protocol/model-upload";
+import { authDomain, sha256Hex, signFresh } from "../../offchain/protocol/auth";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 interface Served {
@@ -181,15 +181,22 @@ describe("worker API: POST /models/inspect", () => {
     return {
       body: Buffer.concat(names.map((n) => Buffer.from(files[n]))),
       header: Buffer.from(JSON.stringify(entries)).toString("base64"),
+      entries,
     };
   };
+  /** Inspection is signed (ModelInspect over the manifest, with expiry and nonce): anyone may ask, but not anonymously. */
+  const signed = async (entries: ManifestEntry[]) =>
+    signFresh(ethers.Wallet.createRandom(), authDomain(31337, "0x" + "42".repeat(20)), {
+      type: "ModelInspect",
+      value: { manifestHash: manifestHash(entries) },
+    });
 
-  it("returns the weights root of the uploaded folder, unsigned, and keeps nothing", async () => {
+  it("returns the weights root of the uploaded folder, signed, and keeps nothing", async () => {
     const b = bundle({ "config.json": "{}", "model.safetensors": "weights" });
     const res = await fetch(`${s.url}/models/inspect`, {
       method: "POST",
       body: new Uint8Array(b.body),
-      headers: { "x-posthuman-manifest": b.header },
+      headers: { ...(await signed(b.entries)), "x-posthuman-manifest": b.header },
     });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ weightsRoot: ethers.id("weights"), configHash: ethers.ZeroHash });
@@ -197,25 +204,26 @@ describe("worker API: POST /models/inspect", () => {
   });
 
   it("refuses files outside the model layout, bodies that do not match, and unloadable folders", async () => {
-    const bad = Buffer.from(JSON.stringify([{ path: "../x", size: 1, sha256: ethers.ZeroHash }])).toString("base64");
+    const badEntries = [{ path: "../x", size: 1, sha256: ethers.ZeroHash }];
+    const bad = Buffer.from(JSON.stringify(badEntries)).toString("base64");
     let r = await fetch(`${s.url}/models/inspect`, {
       method: "POST",
       body: "x",
-      headers: { "x-posthuman-manifest": bad },
+      headers: { ...(await signed(badEntries)), "x-posthuman-manifest": bad },
     });
     expect(r.status).to.equal(400);
     const b = bundle({ "config.json": "{}", "model.safetensors": "weights" });
     r = await fetch(`${s.url}/models/inspect`, {
       method: "POST",
       body: new Uint8Array(Buffer.concat([b.body.subarray(0, 4), Buffer.from("XXXXXX")])),
-      headers: { "x-posthuman-manifest": b.header },
+      headers: { ...(await signed(b.entries)), "x-posthuman-manifest": b.header },
     });
-    expect(r.status).to.equal(422);
+    expect(r.status).to.equal(400); // the body does not match its manifest
     const noWeights = bundle({ "config.json": "{}" });
     r = await fetch(`${s.url}/models/inspect`, {
       method: "POST",
       body: new Uint8Array(noWeights.body),
-      headers: { "x-posthuman-manifest": noWeights.header },
+      headers: { ...(await signed(noWeights.entries)), "x-posthuman-manifest": noWeights.header },
     });
     expect(r.status).to.equal(422);
     expect(((await r.json()) as { error: { code: string } }).error.code).to.equal("MODEL_UNLOADABLE");

@@ -69,7 +69,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     });
   }
   const status = async (jobId: bigint) => Number((await w.ph.jobMarket.getJob(jobId)).status);
-  const waitFor = async (what: () => boolean, ms = 60_000) => {
+  const waitFor = async (what: () => boolean, ms = 150_000) => {
     for (const end = Date.now() + ms; !what();) {
       if (Date.now() > end) throw new Error("timed out");
       await new Promise((r) => setTimeout(r, 100));
@@ -80,7 +80,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const starver = await request("bob", "Train", TEXT, train(100_000), 1n, 3600);
     const paid = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), 300);
     await uploadWhenSeen(rw, w.wallet("derek"), paid, PROMPTS);
-    const skipped = await rw.worker.pipeline.until(starver, ["skipped"], 60_000);
+    const skipped = await rw.worker.pipeline.until(starver, ["skipped"], 150_000);
     expect(skipped.error_code).to.equal("UNDERPRICED");
     expect(skipped.error_message).to.match(/fee 1 wei is under this worker's price of \d+ wei for a train job/);
     expect(await status(starver)).to.equal(JobStatus.Open); // never claimed: nothing of the worker's is at stake
@@ -91,7 +91,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {
     // A well-paid training job of a few minutes' estimate, whose requester never uploads the input.
     const hog = await request("bob", "Train", TEXT, train(200), ethers.parseEther("3"), 1800);
-    await rw.worker.pipeline.until(hog, ["claimed"], 60_000);
+    await rw.worker.pipeline.until(hog, ["claimed"], 150_000);
     const hogRow = rw.worker.jobs.get(hog)!;
     expect(hogRow.estimate_sec).to.be.greaterThan(60);
     // An inference job whose deadline the queue would make it miss: not claimed while the training job is queued.
@@ -100,7 +100,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(await status(urgent)).to.equal(JobStatus.Open);
     // The training job's input never arrives: failed as the requester's fault after the input wait (8 s), not at
     // its deadline 30 minutes away.
-    const failed = await rw.worker.pipeline.until(hog, ["failed"], 60_000);
+    const failed = await rw.worker.pipeline.until(hog, ["failed"], 150_000);
     expect(failed.error_code).to.equal("INPUT_MISSING");
     const events = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(hog));
     expect(events.map((e) => Number(e.args.reason))).to.deep.equal([FAIL_REASONS.INPUT_MISSING]);
@@ -128,7 +128,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(locked).to.be.greaterThan(0n);
     await w.provider.send("evm_increaseTime", [31]);
     await w.provider.send("evm_mine", []);
-    const row = await rw.worker.pipeline.until(jobId, ["settled"], 60_000);
+    const row = await rw.worker.pipeline.until(jobId, ["settled"], 150_000);
     expect(row.state).to.equal("settled");
     expect(await status(jobId)).to.equal(JobStatus.Settled);
     expect((await w.ph.jobMarket.stakeOf(w.address("worker"))).locked).to.be.lessThan(locked);

@@ -135,7 +135,11 @@ describe("worker killed with SIGKILL at each state of the pipeline (worker proce
         .all<{ key: string; status: string; txs: number }>();
       // Keys are <action>:<jobId>:<request>; one request per job here.
       const expected = jobs.flatMap(({ jobId }) => [`claim:${jobId}`, `settle:${jobId}`, `submit:${jobId}`]).sort();
-      expect(actions.map((a) => a.key.split(":").slice(0, 2).join(":")).sort()).to.deep.equal(expected);
+      // Besides the jobs' actions, the worker registers its API endpoint on chain at start-up (`endpoint:<url hash>`,
+      // once per URL however often it restarts).
+      const jobActions = actions.filter((a) => !a.key.startsWith("endpoint:"));
+      expect(actions.length - jobActions.length).to.be.at.most(1);
+      expect(jobActions.map((a) => a.key.split(":").slice(0, 2).join(":")).sort()).to.deep.equal(expected);
       for (const a of actions) expect(a, a.key).to.deep.include({ status: "mined", txs: 1 });
       // Nothing else left the worker's account: its nonce is its two staking transactions plus these actions.
       expect(await w.provider.getTransactionCount(w.address("worker"))).to.equal(2 + actions.length);

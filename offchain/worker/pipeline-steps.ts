@@ -272,7 +272,8 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
   }
 }
 
-let windows: { challenge: bigint; arbitration: bigint } | undefined;
+/** The market's windows, read once per pipeline (a process may run workers on different markets). */
+const windowsOf = new WeakMap<Ctx, { challenge: bigint; arbitration: bigint }>();
 
 /**
  * Settles a submitted job once its challenge window has passed, and a challenged one once the arbiter let its
@@ -282,7 +283,7 @@ export async function settle(c: Ctx, row: JobRow): Promise<void> {
   const now = await reconcile(c, row);
   if (row.kind === "train" && now.childModelId !== 0n) await c.registerChild(row, now.childModelId);
   if (now.status !== JobStatus.Submitted && now.status !== JobStatus.Challenged) return; // final: done
-  windows ??= await readWindows(c);
+  const windows = await readWindows(c);
   const t = BigInt(c.nowSec());
   if (now.status === JobStatus.Submitted && t <= now.submittedAt + windows.challenge) return;
   if (now.status === JobStatus.Challenged && t <= now.challengedAt + windows.arbitration) return;
@@ -311,7 +312,7 @@ export async function releaseHeld(c: Ctx, row: JobRow): Promise<void> {
   const [, held] = FAILURES.decodeFunctionResult("failureOf", await provider.call({ to: c.marketAddress, data }));
   if (!held) return c.set(row, { collateral_held: 0 });
   const job = await c.o.market.getJob(row.job_id);
-  windows ??= await readWindows(c);
+  const windows = await readWindows(c);
   if (BigInt(c.nowSec()) <= job.submittedAt + windows.challenge) return;
   try {
     await c.send("release", row, FAILURES.encodeFunctionData("releaseFailureCollateral", [row.job_id]));
@@ -324,6 +325,11 @@ export async function releaseHeld(c: Ctx, row: JobRow): Promise<void> {
 }
 
 async function readWindows(c: Ctx) {
-  const cfg = await c.o.market.config();
-  return { challenge: cfg.challengeWindow, arbitration: cfg.arbitrationWindow };
+  let w = windowsOf.get(c);
+  if (!w) {
+    const cfg = await c.o.market.config();
+    w = { challenge: cfg.challengeWindow, arbitration: cfg.arbitrationWindow };
+    windowsOf.set(c, w);
+  }
+  return w;
 }

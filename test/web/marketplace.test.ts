@@ -24,6 +24,7 @@ import { up, type UpHandle } from "../../offchain/cli/up";
 import { devWallet } from "../../offchain/deploy/accounts";
 import { buildWeb } from "../../offchain/web/build";
 import { MODEL_FILE_NAMES } from "../../offchain/protocol/model-upload";
+import { JobStatus } from "../../offchain/protocol/params";
 import { axe, DESKTOP, violationLines, fakeWalletScript, launchBrowser, PHONE, shot, type Browser } from "./browser";
 
 const DEMO = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
@@ -361,6 +362,15 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   });
 
   it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {
+    // The datatoken Bob's finetune (job 1) consumed stays escrowed until the job settles, which the worker does
+    // once its 30 s challenge window has passed: only then does it reach model 1's vault.
+    for (
+      const end = Date.now() + 90_000;
+      Number((await contracts().jobMarket.getJob(1n)).status) !== JobStatus.Settled;
+    ) {
+      if (Date.now() > end) throw new Error("job 1 did not settle within 90 s of its challenge window");
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await as(page, "alice");
     await go(page, "#/rewards");
     const headerOcean = async () => {

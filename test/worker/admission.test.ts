@@ -43,7 +43,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     rw = await startWorker(w, "worker", {
       POSTHUMAN_WORKER_MIN_FEE_TRAIN: "0.5ether",
       POSTHUMAN_WORKER_MIN_FEE_INFER: "0.1ether",
-      POSTHUMAN_WORKER_INPUT_WAIT: "8s",
+      POSTHUMAN_WORKER_INPUT_WAIT: "20s",
     });
     m1 = await publishTinyModel(w, "alice", 21);
     await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
@@ -98,7 +98,8 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), 300);
     await waitFor(() => /deadline/.test(rw.worker.pipeline.progress(String(urgent))?.note ?? ""));
     expect(await status(urgent)).to.equal(JobStatus.Open);
-    // The training job's input never arrives: failed as the requester's fault after the input wait (8 s), not at
+    // The training job's input never arrives: failed as the requester's fault after the input wait (20 s, so that
+    // the inference job above is weighed while the training job still holds the queue, on a loaded machine too), not at
     // its deadline 30 minutes away.
     const failed = await rw.worker.pipeline.until(hog, ["failed"], 150_000);
     expect(failed.error_code).to.equal("INPUT_MISSING");

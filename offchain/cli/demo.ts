@@ -81,7 +81,13 @@ export interface DemoSummary {
 }
 
 /** The story on a running chain, step by step; then the closing tables and the summary. */
-async function tell(s: Scene, alice: AliceWork, baseSteps: number, started: number): Promise<DemoSummary> {
+async function tell(
+  s: Scene,
+  alice: AliceWork,
+  baseSteps: number,
+  started: number,
+  stopWorker: () => Promise<void>,
+): Promise<DemoSummary> {
   const m1 = await alicePublishesM1(s, alice, baseSteps);
   const { m2, r2 } = await bobFinetunesM1(s, m1);
   const { l2, m3, r3 } = await charlieTrainsM3(s, m2);
@@ -103,6 +109,9 @@ async function tell(s: Scene, alice: AliceWork, baseSteps: number, started: numb
   // Verifications still running finish here.
   if (s.verifications.length) s.out.info(`\nWaiting for the last re-executions…   [${s.elapsed()}]`);
   await Promise.all(s.verifications);
+  // The worker would go on settling jobs whose windows pass while the balances are read: stop it, so the accounting
+  // below reads one state of the chain (jobs still in their challenge window are counted as the market's to pay).
+  await stopWorker();
 
   const final = await s.ledger.snapshot();
   await printLineage(s, m3.id);
@@ -194,7 +203,7 @@ export async function runDemo(
       steps: o.steps ?? 16,
       started,
     });
-    return await tell(scene, await aliceWork, baseSteps, started);
+    return await tell(scene, await aliceWork, baseSteps, started, () => world.stopWorker());
   } finally {
     await Promise.allSettled(scene?.verifications ?? []);
     provider.destroy();

@@ -39,6 +39,8 @@ export interface UpHandle {
   deploymentFile: string;
   /** The marketplace's pages, when served. */
   webUrl?: string;
+  /** Stops the worker only (the chain keeps answering); safe to call more than once, and before stop(). */
+  stopWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -98,14 +100,17 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       if (webDir) out.info(`Marketplace web app on ${worker.apiUrl}/`);
     }
     provider.destroy();
+    let workerStopped: Promise<void> | undefined;
+    const stopWorker = () => (workerStopped ??= worker?.stop() ?? Promise.resolve());
     return {
       chain,
       worker,
       book,
       deploymentFile,
       webUrl: webDir && worker?.apiUrl ? `${worker.apiUrl}/` : undefined,
+      stopWorker,
       async stop() {
-        await worker?.stop();
+        await stopWorker();
         await chain.stop();
       },
     };

@@ -123,20 +123,33 @@ function say(c: Ctx, row: JobRow, code: string, reason: string): void {
   c.o.log.info({ jobId: row.job_id, kind: row.kind, fee: row.fee, code, reason }, `job ${row.job_id}: ${reason}`);
 }
 
-const SUBMITTABLE = new ethers.Interface(["function isSubmittable(uint256 jobId) view returns (bool)"]);
+const SUBMITTABLE = new ethers.Interface(["function submitBlocker(uint256 jobId) view returns (uint8)"]);
+/** Why the market would refuse a receipt, by its SubmitBlocker code (0: nothing). */
+const BLOCKERS = [
+  "",
+  "the job is no longer open or claimed",
+  "the job's deadline has passed",
+  "the job's model is frozen (a receipt that created it was upheld as invalid)",
+  "the child would be deeper than the registry's maxDepth",
+];
 
 /**
- * Whether a receipt of this job could ever be accepted: the market's own `isSubmittable` view where the deployment
+ * Whether a receipt of this job could be accepted now: the market's own `submitBlocker` view where the deployment
  * has one; else the registry's rules (a training job's child must stay within maxDepth, its parent unfrozen).
  */
-export async function submittable(c: Ctx, row: JobRow): Promise<{ ok: boolean; reason?: string }> {
+export async function submittable(
+  c: Ctx,
+  row: JobRow,
+): Promise<{ ok: boolean; reason?: string; modelBlocks?: boolean }> {
   const provider = c.o.market.runner?.provider;
   try {
-    const data = SUBMITTABLE.encodeFunctionData("isSubmittable", [row.job_id]);
+    const data = SUBMITTABLE.encodeFunctionData("submitBlocker", [row.job_id]);
     const answer = await provider?.call({ to: c.marketAddress, data });
     if (answer && answer !== "0x") {
-      const [ok] = SUBMITTABLE.decodeFunctionResult("isSubmittable", answer) as unknown as [boolean];
-      return ok ? { ok } : { ok, reason: "the market says no receipt of this job can be submitted" };
+      const [code] = SUBMITTABLE.decodeFunctionResult("submitBlocker", answer) as unknown as [bigint];
+      if (code === 0n) return { ok: true };
+      const reason = BLOCKERS[Number(code)] ?? `the market refuses receipts of this job (${code})`;
+      return { ok: false, reason, modelBlocks: code === 3n || code === 4n };
     }
   } catch {
     // No such view on this deployment: the registry's rules below.
@@ -145,7 +158,8 @@ export async function submittable(c: Ctx, row: JobRow): Promise<{ ok: boolean; r
   const [, generation] = await c.o.registry.lineageOf(row.model_id);
   const { maxDepth } = await c.o.registry.config();
   if (Number(generation) + 1 > Number(maxDepth)) {
-    return { ok: false, reason: `the child would be generation ${Number(generation) + 1}, past maxDepth ${maxDepth}` };
+    const reason = `the child would be generation ${Number(generation) + 1}, past maxDepth ${maxDepth}`;
+    return { ok: false, reason, modelBlocks: true };
   }
   return { ok: true };
 }
@@ -265,11 +279,25 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
       // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).
       const ours = now.worker === c.self && (now.status === JobStatus.Submitted || now.status === JobStatus.Challenged);
       if (ours && row.state === "output_stored") return submitted();
+      if (await failIfImpossible(c, row, now)) return;
       if (!FINAL_STATES.has(row.state)) c.set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
       return;
     }
     throw e;
   }
+}
+
+/**
+ * Fails, at no cost to us, a job of ours that can no longer be submitted through nobody's fault of ours (its model
+ * was frozen after the claim): the market refunds the requester and unlocks our collateral without penalty, instead of
+ * the job sitting claimed until its deadline. True when the job was failed.
+ */
+export async function failIfImpossible(c: Ctx, row: JobRow, now: { status: number; worker: string }): Promise<boolean> {
+  if (now.status !== JobStatus.Claimed || now.worker !== c.self) return false;
+  const can = await submittable(c, row);
+  if (!can.modelBlocks || row.deadline <= c.nowSec()) return false;
+  await fail(c, row, "MODEL_UNAVAILABLE", `no receipt of this job can be submitted any more: ${can.reason}`);
+  return true;
 }
 
 /** The market's windows, read once per pipeline (a process may run workers on different markets). */

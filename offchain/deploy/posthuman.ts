@@ -171,7 +171,10 @@ export async function publishModel(
   signer: Signer,
   o: PublishModelOptions,
 ): Promise<PublishedModel> {
-  const tx = await registry.connect(signer).publishModel(publishParams(o));
+  const tx =
+    o.tokenizerHash && o.tokenizerHash !== ethers.ZeroHash
+      ? await registry.connect(signer).publishModelWithTokenizer(publishParams(o), o.tokenizerHash)
+      : await registry.connect(signer).publishModel(publishParams(o));
   const receipt = await tx.wait();
   return publishedModelOf(findEvent(registry, receipt, "ModelPublished"), tx.hash);
 }

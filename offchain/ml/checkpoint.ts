@@ -210,6 +210,30 @@ export async function configHash(dir: string): Promise<string> {
   return configHashOf(readConfig(dir, { maxParams: Infinity, maxContext: Infinity, maxVocab: Infinity }));
 }
 
+/**
+ * The hash of what a tokenizer does: its vocabulary, its merges (as "a b") and its added tokens (id, text), in
+ * canonical JSON. File layout (tokenizer.json or vocab.json + merges.txt) and fields that do not change the token ids
+ * do not count.
+ */
+export function tokenizerHashOf(t: TokenizerJson): string {
+  const merges = t.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m));
+  const added = (t.added_tokens ?? []).map((a) => [a.id, a.content]);
+  return "0x" + sha256(canonicalJson({ vocab: t.model.vocab, merges, added })).toString("hex");
+}
+
+let gpt2TokenizerHash: string | undefined;
+
+/**
+ * The tokenizer hash the chain records for a model folder: 0 for GPT-2's own tokenizer (what `publishModel`
+ * records), else the hash of the folder's tokenizer (recorded by `publishModelWithTokenizer`). A worker serves an
+ * upload only when this matches the chain, so a tokenizer cannot change behind the chain's back.
+ */
+export async function onChainTokenizerHash(dir: string): Promise<string> {
+  const h = tokenizerHashOf(readTokenizerJson(dir));
+  gpt2TokenizerHash ??= tokenizerHashOf(buildGpt2TokenizerJson());
+  return h === gpt2TokenizerHash ? "0x" + "0".repeat(64) : h;
+}
+
 export interface SaveOptions {
   /** Tokenizer to write; defaults to GPT-2's. */
   tokenizerJson?: TokenizerJson;

@@ -46,6 +46,8 @@ export interface PublishModelOptions {
   pricing: { kind: "FixedRate"; rate: bigint } | { kind: "Dispenser"; maxTokens: bigint; maxBalance: bigint };
   initialSupply?: bigint;
   oceanMetadata?: IModelRegistry.OceanMetadataStruct;
+  /** The folder's tokenizer hash as the chain records it (0 or absent: GPT-2's own; see the worker's inspection). */
+  tokenizerHash?: string;
 }
 
 export interface PublishedModel {

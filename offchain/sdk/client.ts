@@ -76,10 +76,15 @@ export class PostHuman extends PostHumanCore {
    * the folder to the worker (which checks its weights root against the chain) and keeps a copy for verification.
    */
   async publishModel(o: PublishFolderOptions): Promise<PublishedModel & { weightsRoot: string; uploaded: boolean }> {
-    const { weightsRoot, configHash } = await import("../ml/checkpoint");
+    const { weightsRoot, configHash, onChainTokenizerHash } = await import("../ml/checkpoint");
     const root = await weightsRoot(o.dir);
     if (o.upload !== false) await this.workerHealth();
-    const published = await this.registry.publish({ ...o, weightsRoot: root, configHash: await configHash(o.dir) });
+    const published = await this.registry.publish({
+      ...o,
+      weightsRoot: root,
+      configHash: await configHash(o.dir),
+      tokenizerHash: await onChainTokenizerHash(o.dir),
+    });
     await this.store?.saveModel(o.dir);
     if (o.upload !== false) await this.uploadModel(published.modelId, o.dir);
     return { ...published, weightsRoot: root, uploaded: o.upload !== false };

@@ -218,7 +218,8 @@ export class PostHumanCore {
     const bundle = await modelBundle(files);
     await this.workerHealth();
     this.onStep("The worker computes the folder's weights root…");
-    const { weightsRoot, configHash } = await this.workerCall(() => this.worker.inspectModel(this.signer, bundle));
+    const inspected = await this.workerCall(() => this.worker.inspectModel(this.signer, bundle));
+    const { weightsRoot, configHash, tokenizerHash } = inspected;
     this.onStep("Registering the model on chain…");
     const card = card_ ? { ...card_, name: card_.name ?? o.name, sizeBytes: bundle.body.length } : undefined;
     const metadataURI = card ? cardURI(card) : o.metadataURI;
@@ -226,6 +227,7 @@ export class PostHumanCore {
       ...o,
       weightsRoot,
       configHash,
+      tokenizerHash,
       metadataURI,
       // Ocean's metadata (the data NFT's DDO) carries the card too, for Ocean's own tools.
       oceanMetadata:

@@ -116,7 +116,12 @@ export class ModelRegistryClient extends ContractClient<ModelRegistry> {
   }
 
   async buildPublishTx(o: PublishModelOptions): Promise<UnsignedTx> {
-    return unsigned(await this.contract.publishModel.populateTransaction(publishParams(o)));
+    // A tokenizer other than GPT-2's is recorded with the model, else the worker refuses to serve its upload.
+    const tx =
+      o.tokenizerHash && o.tokenizerHash !== ethers.ZeroHash
+        ? await this.contract.publishModelWithTokenizer.populateTransaction(publishParams(o), o.tokenizerHash)
+        : await this.contract.publishModel.populateTransaction(publishParams(o));
+    return unsigned(tx);
   }
 
   /** Publishes a root model owned by the signer: an Ocean data NFT + datatoken, priced, with its vault. */

@@ -204,7 +204,10 @@ export class WorkerApi {
   }
 
   /** The weights root and config hash the worker computes for a model folder, before anything is registered. */
-  async inspectModel(signer: ethers.Signer, b: ModelBundle): Promise<{ weightsRoot: string; configHash: string }> {
+  async inspectModel(
+    signer: ethers.Signer,
+    b: ModelBundle,
+  ): Promise<{ weightsRoot: string; configHash: string; tokenizerHash?: string }> {
     const signed = await signFresh(signer, this.domain, {
       type: "ModelInspect",
       value: { manifestHash: manifestHash(b.entries) },
@@ -218,7 +221,7 @@ export class WorkerApi {
       },
       "inspection of the model folder",
     );
-    return (await res.json()) as { weightsRoot: string; configHash: string };
+    return (await res.json()) as { weightsRoot: string; configHash: string; tokenizerHash?: string };
   }
 
   /** Uploads a model folder (signed ModelUpload) for a model the signer registered on chain. */

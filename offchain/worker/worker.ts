@@ -10,6 +10,7 @@ import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-type
 import {
   builtinProcessExecutor,
   configHash,
+  onChainTokenizerHash,
   ExternalExecutor,
   Gpt2Tokenizer,
   loadCheckpoint,
@@ -301,6 +302,15 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
             `the folder's config hash is ${cfgHash}, the chain records ${onChain.configHash}`,
           );
         }
+        const tokHash = await onChainTokenizerHash(dir);
+        if (tokHash.toLowerCase() !== onChain.tokenizerHash.toLowerCase()) {
+          throw new ApiError(
+            422,
+            "TOKENIZER_HASH_MISMATCH",
+            `the folder's tokenizer hash is ${tokHash}, the chain records ${onChain.tokenizerHash} (0 stands for ` +
+              `GPT-2's own tokenizer; a model with another one is published with publishModelWithTokenizer)`,
+          );
+        }
         const tree = await store.putTree(dir, { maxBytes: cfg.capabilities.maxModelBytes });
         jobs.setTree(root, tree.root, `upload:${uploader}`);
         // Served for this model id only (never for another model that registers the same root), by every worker
@@ -312,7 +322,12 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         return { weightsRoot: root };
       },
       async inspectModel(dir) {
-        return { weightsRoot: await loadableRoot(dir), configHash: await configHash(dir) };
+        const [weightsRoot, cfgHash, tokenizerHash] = [
+          await loadableRoot(dir),
+          await configHash(dir),
+          await onChainTokenizerHash(dir),
+        ];
+        return { weightsRoot, configHash: cfgHash, tokenizerHash };
       },
       health: () => ({
         ok: true,

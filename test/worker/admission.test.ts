@@ -10,7 +10,8 @@ import { sha256Hex } from "../../offchain/protocol/auth";
 import { benchmarkId, toFixedLoss } from "../../offchain/protocol/params";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { publicMessage } from "../../offchain/worker/worker";
-import { createModel, weightsRoot } from "../../offchain/ml";
+import { configHash, createModel, onChainTokenizerHash, weightsRoot } from "../../offchain/ml";
+import fs from "node:fs";
 import path from "node:path";
 import {
   publishTinyModel,
@@ -186,6 +187,90 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
       /config hash is 0x[0-9a-f]{64}, the chain records/,
     );
     expect(rw.worker.jobs.uploadOf(published.modelId)).to.equal(undefined);
+  });
+
+  it("fails at no cost, and refunds, a claimed job whose model was frozen after the claim", async () => {
+    // Bob finetunes M1 into M2: the worker trains it, and its receipt registers M2, which the worker then serves.
+    const trainJob = await request("bob", "Train", TEXT, train(2), ethers.parseEther("1"), 1800);
+    await uploadWhenSeen(rw, w.wallet("bob"), trainJob, TEXT);
+    await rw.worker.pipeline.until(trainJob, ["submitted"], 150_000);
+    const m2 = (await w.ph.jobMarket.getJob(trainJob)).childModelId;
+    const m2Token = w.ocean.erc20Template.attach(
+      (await w.ph.registry.getModel(m2)).datatoken,
+    ) as typeof w.ocean.erc20Template;
+    const oceanBefore = await w.ocean.oceanToken.balanceOf(w.address("bob"));
+    const dtBefore = await m2Token.balanceOf(w.address("bob"));
+    // Bob asks for inference on M2 and holds his input back: the worker claims the job.
+    const fee = ethers.parseEther("2");
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const inferJob = await requestJob(w.ph, w.wallet("bob"), {
+      modelId: m2,
+      kind: "Infer",
+      inputHash: sha256Hex(PROMPTS),
+      fee,
+      deadline: now + 1200,
+      params: infer(),
+    });
+    await rw.worker.pipeline.until(inferJob, ["claimed"], 150_000);
+    const locked = (await w.ph.jobMarket.stakeOf(w.address("worker"))).locked;
+    // Elena challenges the receipt that made M2 and the arbiter upholds it: M2 is frozen after the claim.
+    const bond = (await w.ph.jobMarket.config()).challengeBond;
+    await (await w.ocean.oceanToken.connect(w.wallet("elena")).approve(w.book.contracts.JobMarket, bond)).wait();
+    await (await w.ph.jobMarket.connect(w.wallet("elena")).challengeReceipt(trainJob)).wait();
+    await (await w.ph.jobMarket.connect(w.wallet("deployer")).resolveChallenge(trainJob, true)).wait();
+    expect((await w.ph.registry.getModel(m2)).frozen).to.equal(true);
+    const lockedAfterUpheld = (await w.ph.jobMarket.stakeOf(w.address("worker"))).locked;
+    expect(lockedAfterUpheld).to.be.lessThan(locked); // the training job's collateral was slashed, that job's own
+    // The input arrives: the worker does not run what can no longer be submitted, and fails it at once, unpenalized.
+    await uploadWhenSeen(rw, w.wallet("bob"), inferJob, PROMPTS);
+    const failed = await rw.worker.pipeline.until(inferJob, ["failed"], 120_000);
+    expect(failed.error_code).to.equal("MODEL_UNAVAILABLE");
+    expect(failed.error_message).to.match(/model is frozen/);
+    expect(rw.runs.get(String(inferJob))).to.equal(undefined);
+    const events = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(inferJob));
+    expect(events.map((e) => Number(e.args.reason))).to.deep.equal([FAIL_REASONS.MODEL_UNAVAILABLE]);
+    expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.WorkerPenalized(inferJob))).to.have.length(0);
+    expect((await w.ph.jobMarket.stakeOf(w.address("worker"))).locked).to.be.lessThan(lockedAfterUpheld);
+    // Bob has his fee and his datatoken back.
+    expect(await w.ocean.oceanToken.balanceOf(w.address("bob"))).to.equal(oceanBefore);
+    expect(await m2Token.balanceOf(w.address("bob"))).to.equal(dtBefore);
+  });
+
+  it("serves an upload only with the tokenizer the chain records (0: GPT-2's own), so it cannot change behind it", async () => {
+    /** A tiny model whose tokenizer has two token ids swapped: same kind of weights, another model's behaviour. */
+    const otherTokenizer = async (seed: number) => {
+      const dir = path.join(w.tmp, `model-other-tokenizer-${seed}`);
+      await createModel(dir, { preset: "tiny", seed });
+      const tj = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+      [tj.model.vocab.the, tj.model.vocab.and] = [tj.model.vocab.and, tj.model.vocab.the];
+      fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tj));
+      return dir;
+    };
+    const publish = async (dir: string, symbol: string, tokenizerHash?: string) =>
+      publishModel(w.ph.registry.connect(w.wallet("alice")), w.wallet("alice"), {
+        name: symbol,
+        symbol,
+        weightsRoot: await weightsRoot(dir),
+        configHash: await configHash(dir),
+        pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
+        initialSupply: ethers.parseEther("5"),
+        tokenizerHash,
+      });
+    // Published without recording its tokenizer: the chain vouches for GPT-2's, the folder holds another.
+    const silentDir = await otherTokenizer(29);
+    const silent = await publish(silentDir, "SIL");
+    await expect(rw.client.uploadModel(w.wallet("alice"), silent.modelId, silentDir)).to.be.rejectedWith(
+      /tokenizer hash is 0x[0-9a-f]{64}, the chain records 0x0{64}/,
+    );
+    expect(rw.worker.jobs.uploadOf(silent.modelId)).to.equal(undefined);
+    // Published with its tokenizer recorded: served.
+    const recordedDir = await otherTokenizer(31);
+    const own = await onChainTokenizerHash(recordedDir);
+    expect(own).to.not.equal(ethers.ZeroHash);
+    const recorded = await publish(recordedDir, "REC", own);
+    expect((await w.ph.registry.getModel(recorded.modelId)).tokenizerHash).to.equal(own);
+    await rw.client.uploadModel(w.wallet("alice"), recorded.modelId, recordedDir);
+    expect(rw.worker.jobs.uploadOf(recorded.modelId)).to.not.equal(undefined);
   });
 
   it("never shows the worker's absolute paths in a job's public error message", () => {

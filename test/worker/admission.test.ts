@@ -10,6 +10,11 @@ import { sha256Hex } from "../../offchain/protocol/auth";
 import { benchmarkId, toFixedLoss } from "../../offchain/protocol/params";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { publicMessage } from "../../offchain/worker/worker";
+import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
+import { modelShape } from "../../offchain/worker/pipeline-steps";
+
+/** The pipeline's deadline margin (its default: the worker sets no other). */
+const MARGIN_SEC = 20;
 import { configHash, createModel, onChainTokenizerHash, weightsRoot } from "../../offchain/ml";
 import fs from "node:fs";
 import path from "node:path";
@@ -96,7 +101,14 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const hogRow = rw.worker.jobs.get(hog)!;
     expect(hogRow.estimate_sec).to.be.greaterThan(60);
     // An inference job whose deadline the queue would make it miss: not claimed while the training job is queued.
-    const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), 300);
+    // Its lifetime comes from the worker's own estimate (measured on the first case's run, which is faster on a warm
+    // machine): 45 s more than the job needs with an empty queue (× the safety factor, + the deadline margin), so
+    // it misses behind the training job (over 60 s) and still fits once the queue is empty again.
+    const { params: modelParams, nPositions } = modelShape(m1.dir);
+    const inferShape = { kind: "infer" as const, params: infer(), modelParams, nPositions };
+    const inferSec = createThroughput(rw.worker.db).estimateSec(inferShape, DEFAULT_POLICY);
+    const ttl = Math.ceil(inferSec * DEFAULT_POLICY.safetyFactor + MARGIN_SEC + 45);
+    const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), ttl);
     await waitFor(() => /deadline/.test(rw.worker.pipeline.progress(String(urgent))?.note ?? ""));
     expect(await status(urgent)).to.equal(JobStatus.Open);
     // The training job's input never arrives: failed as the requester's fault after the input wait (20 s, so that

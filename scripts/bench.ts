@@ -3,13 +3,14 @@
  * (a JSON array of {name, value, unit, params}). Figures are printed as they come, each beside its committed
  * baseline (bench/baselines/<area>.json) and the ratio to it; UPDATE_BENCH_BASELINE=1 rewrites the baselines.
  *   npm run bench                 all areas
- *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker, cli)
+ *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker, cli, capacity)
  */
 import { benchOcean } from "../offchain/bench/ocean";
 import { benchGas } from "../offchain/bench/gas";
 import { benchMl } from "../offchain/bench/ml";
 import { benchWorker } from "../offchain/bench/worker";
 import { benchCli } from "../offchain/bench/cli";
+import { benchCapacity } from "../offchain/bench/capacity";
 import { printFigures, writeFigures, type BenchFigure } from "../offchain/bench/figures";
 
 const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
@@ -18,6 +19,7 @@ const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
   ml: ["Model runtime", () => benchMl()],
   worker: ["Worker (real node, tiny model)", benchWorker],
   cli: ["posthuman command (start-up + one chain read)", benchCli],
+  capacity: ["Worker capacity (run slots, fixed-duration executor)", benchCapacity],
 };
 
 async function main(): Promise<void> {

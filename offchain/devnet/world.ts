@@ -165,6 +165,8 @@ export async function startWorker(
   who: "worker" | "worker2" = "worker",
   extraEnv: Record<string, string> = {},
   dataDir: string = fs.mkdtempSync(path.join(w.tmp, `${who}-`)),
+  /** Runs jobs instead of the builtin runtime (the capacity benchmark's fixed-duration executor). */
+  runtime?: Executor,
 ): Promise<RunningWorker> {
   const config = loadWorkerConfig({
     env: {
@@ -180,11 +182,13 @@ export async function startWorker(
   });
   const log = process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
   const runs = new Map<string, number>();
-  const inner = builtinProcessExecutor({
-    timeoutSec: 300,
-    maxMemoryBytes: config.limits.maxMemoryBytes,
-    cacheDir: path.join(dataDir, "ml-cache"),
-  });
+  const inner =
+    runtime ??
+    builtinProcessExecutor({
+      timeoutSec: 300,
+      maxMemoryBytes: config.limits.maxMemoryBytes,
+      cacheDir: path.join(dataDir, "ml-cache"),
+    });
   const executor: Executor = {
     id: inner.id,
     runtimeId: inner.runtimeId,

@@ -1,0 +1,140 @@
+/**
+ * Worker capacity (issue 11): jobs per minute of one worker with 1, 2, 4 and 8 run slots, on a real `hardhat node`
+ * with the real contracts, admission control on, and a fixed-duration executor (a sleep that writes a result), so
+ * that the two cores do not cap the figure: what it measures is the protocol's side (ingest, admission, claim, input,
+ * receipt), not the model runtime.
+ *   - `jobs per minute` for a burst of 4 × slots inference jobs requested at once, counted from the first request to
+ *     the last receipt; `capacity scaling` = that ÷ the one-slot figure (ideal: the slot count; the goal ≥ 0.9 × N);
+ *   - `protocol overhead per job` (ms) = end to end (request sent → receipt mined) − the executor's own time, median
+ *     over jobs run one at a time.
+ * `POSTHUMAN_BENCH=capacity npm run bench` writes bench/results/capacity.json.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import type { Executor } from "../ml";
+import { requestJob } from "../deploy/posthuman";
+import { datatokenAt } from "../protocol/contracts";
+import { encodeJobParams } from "../protocol/params";
+import { sha256Hex } from "../protocol/auth";
+import type { BenchFigure } from "./figures";
+import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../devnet/world";
+
+const SLEEP_MS = 2000;
+const SLOTS = [1, 2, 4, 8];
+const JOBS_PER_SLOT = 4;
+const FEE = ethers.parseEther("1");
+const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** An executor that takes SLEEP_MS per job whatever the job, and writes a small result; its own time per job. */
+function sleepExecutor(took: Map<string, number>): Executor {
+  return {
+    id: "bench-sleep",
+    runtimeId: ethers.id(`posthuman-bench-sleep-${SLEEP_MS}ms`),
+    async run(job) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, SLEEP_MS);
+        job.signal?.addEventListener("abort", () => (clearTimeout(t), reject(new Error("aborted"))), { once: true });
+      });
+      const bytes = Buffer.from(JSON.stringify({ kind: job.kind, sleptMs: SLEEP_MS }));
+      const resultPath = path.join(job.jobDir, "outputs", "result.json");
+      fs.mkdirSync(path.dirname(resultPath), { recursive: true });
+      fs.writeFileSync(resultPath, bytes);
+      took.set(path.basename(job.jobDir), performance.now() - t0);
+      return { resultPath, outputHash: sha256Hex(bytes), metrics: { tokenCount: 0 }, runtimeId: this.runtimeId };
+    },
+  };
+}
+
+/** Requests `n` inference jobs (all at once, or each after the last one's receipt); per job: sent-at and receipt ms. */
+async function runJobs(w: World, rw: RunningWorker, modelId: bigint, n: number, tag: string, oneAtATime: boolean) {
+  const derek = w.wallet("derek");
+  const out: { jobId: bigint; sentAt: number; receiptAt: number }[] = [];
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const input = Buffer.from(`Prompt ${tag} ${i}\n`);
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const sentAt = Date.now();
+    const request = { modelId, kind: "Infer" as const, inputHash: sha256Hex(input), fee: FEE, params: INFER };
+    const jobId = await requestJob(w.ph, derek, { ...request, deadline: now + 1800 }, false);
+    const done = (async () => {
+      for (let k = 0; ; k++) {
+        try {
+          await rw.client.uploadInput(derek, jobId, input);
+          break;
+        } catch (e) {
+          if (k > 800) throw e;
+          await sleep(25);
+        }
+      }
+      for (const end = Date.now() + 300_000; ; await sleep(20)) {
+        const row = rw.worker.jobs.get(jobId);
+        if (row?.submitted_at_ms) return void out.push({ jobId, sentAt, receiptAt: Number(row.submitted_at_ms) });
+        if (Date.now() > end) throw new Error(`job ${jobId} got no receipt in 5 minutes (${row?.state ?? "not seen"})`);
+      }
+    })();
+    if (oneAtATime) await done;
+    else pending.push(done);
+  }
+  await Promise.all(pending);
+  return out;
+}
+
+export async function benchCapacity(): Promise<BenchFigure[]> {
+  const w = await startWorld({ challengeWindow: 3 });
+  const figures: BenchFigure[] = [];
+  const machine = { executor: `sleep ${SLEEP_MS} ms`, kind: "infer", cores: os.cpus().length };
+  let rw: RunningWorker | undefined;
+  try {
+    const total = 4 + SLOTS.reduce((a, s) => a + s * JOBS_PER_SLOT, 0);
+    const m = await publishTinyModel(w, "alice", 5, { supply: ethers.parseEther(String(total + 10)) });
+    const market = w.book.contracts.JobMarket;
+    const dt = datatokenAt(m.datatoken, w.wallet("alice"));
+    await (await dt.transfer(w.address("derek"), ethers.parseEther(String(total)))).wait();
+    await (await datatokenAt(m.datatoken, w.wallet("derek")).approve(market, ethers.parseEther(String(total)))).wait();
+    await (await w.ocean.oceanToken.connect(w.wallet("derek")).approve(market, BigInt(total) * FEE)).wait();
+    const store = fs.mkdtempSync(path.join(w.tmp, "capacity-store-"));
+    let perSlot1 = 0;
+    for (const slots of SLOTS) {
+      const took = new Map<string, number>();
+      const env = { POSTHUMAN_WORKER_STORE_DIR: store, POSTHUMAN_WORKER_RUN_SLOTS: String(slots) };
+      rw = await startWorker(w, "worker", env, undefined, sleepExecutor(took));
+      if (slots === 1) {
+        await rw.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
+        // Overhead: one job at a time, so none waits behind another.
+        const single = await runJobs(w, rw, m.modelId, 4, "single", true);
+        const overhead = single.map((j) => j.receiptAt - j.sentAt - (took.get(String(j.jobId)) ?? SLEEP_MS));
+        figures.push({
+          name: "protocol overhead per job",
+          value: Math.round(median(overhead)),
+          unit: "ms",
+          params: { ...machine, stat: "median", jobs: single.length, definition: "request sent → receipt, − executor" },
+        });
+      }
+      const jobs = slots * JOBS_PER_SLOT;
+      const burst = await runJobs(w, rw, m.modelId, jobs, `burst${slots}`, false);
+      const first = Math.min(...burst.map((j) => j.sentAt));
+      const last = Math.max(...burst.map((j) => j.receiptAt));
+      const perMinute = jobs / ((last - first) / 60_000);
+      if (slots === 1) perSlot1 = perMinute;
+      const params = { ...machine, workers: slots, jobs, slots };
+      figures.push({ name: "jobs per minute", value: perMinute, unit: "jobs/min", params });
+      figures.push({
+        name: "capacity scaling",
+        value: perMinute / perSlot1,
+        unit: "× one slot",
+        params: { ...params, goal: 0.9 * slots, ideal: slots },
+      });
+      await rw.worker.stop();
+      rw = undefined;
+    }
+  } finally {
+    await rw?.worker.stop();
+    await w.stop();
+  }
+  return figures;
+}

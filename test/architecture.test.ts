@@ -23,7 +23,6 @@ const PENDING: Record<string, number> = {
   "offchain/worker/ingest.ts#createIngestor": 325,
   "offchain/worker/worker.ts#createWorker": 295,
   "offchain/worker/store.ts#createLocalArtifactStore": 196,
-  "offchain/worker/heads.ts#createHeadsSubscriber": 169,
   "offchain/worker/config.ts#loadWorkerConfig": 179,
   "offchain/ml/executor.ts": 657,
   "offchain/ml/onnx-train.ts#buildTrainGraph": 214,

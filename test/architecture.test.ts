@@ -22,7 +22,6 @@ const NODE_BUILTINS = new Set(builtinModules);
 const PENDING: Record<string, number> = {
   "offchain/worker/ingest.ts#createIngestor": 325,
   "offchain/worker/worker.ts#createWorker": 295,
-  "offchain/worker/config.ts#loadWorkerConfig": 179,
   "offchain/ml/executor.ts": 657,
   "offchain/ml/onnx-train.ts#buildTrainGraph": 214,
   "offchain/bench/ml.ts#runPhase": 200,

@@ -16,11 +16,14 @@ import * as os from "os";
 import * as path from "path";
 import type * as tfTypes from "@tensorflow/tfjs-core";
 import type { onnx as onnxTypes } from "onnx-proto";
+import type * as mlTypes from "../ml";
 import { PRESETS } from "../ml/config";
 import { printFigures, writeFigures, type BenchFigure } from "./figures";
 
 export type { BenchFigure };
 
+/** The model runtime, imported in each phase's child process. */
+type MlModule = typeof mlTypes;
 type ConfigName = "tiny" | "small";
 type Task =
   | { phase: "matmul" }
@@ -70,178 +73,209 @@ const MATMUL_SHAPES: Array<[number, number, number]> = [
   [128, 768, 50257],
 ];
 
+/** Runs one phase of the benchmark (in its child process) and reports its figures and peak memory. */
 async function runPhase(task: Task): Promise<PhaseResult> {
   const ml = await import("../ml");
-  const peak = (): number => process.resourceUsage().maxRSS * 1024;
-  if (task.phase === "matmul") {
-    const { ensureWasmBackend, tf } = await import("../ml/tf-backend");
-    await ensureWasmBackend();
-    let tfBest = 0;
-    const tfShape: Record<string, number> = {};
-    for (const [m, k, n] of MATMUL_SHAPES) {
-      const a = tf.randomNormal([m, k]);
-      const b = tf.randomNormal([k, n]);
-      tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D).dispose();
-      const reps = 5;
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < reps; i++) {
-        const c = tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D);
-        c.dataSync();
-        c.dispose();
-      }
-      const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-      const gf = (reps * 2 * m * k * n) / sec;
-      tfShape[`${m}x${k}x${n}`] = gf;
-      tfBest = Math.max(tfBest, gf);
-      a.dispose();
-      b.dispose();
+  if (task.phase === "matmul") return matmulPhase();
+  if (task.phase === "create") return createPhase(ml, task);
+  if (task.phase === "train") return trainPhase(ml, task);
+  if (task.phase === "generate") return generatePhase(ml, task);
+  return evaluatePhase(ml, task);
+}
+
+/** This process's peak resident memory in bytes. */
+const peak = (): number => process.resourceUsage().maxRSS * 1024;
+
+/** The peak matrix-multiply FLOP/s of tfjs-wasm and of onnxruntime (1 thread, and BENCH_THREADS), by shape too. */
+async function matmulPhase(): Promise<PhaseResult> {
+  const [tfBest, tfShape] = await tfjsMatmulPeak();
+  // onnxruntime (the engine transformers.js runs), one MatMul node, 1 intra-op thread like serving.
+  const [ortBest, ortShape] = await ortMatmulPeak(1);
+  const [ort2Best, ort2Shape] = await ortMatmulPeak(BENCH_THREADS);
+  return {
+    figures: { tfjs: tfBest, ort: ortBest, ort2: ort2Best },
+    params: { tfjsByShape: tfShape, ortByShape: ortShape, ort2ByShape: ort2Shape },
+    peakRssBytes: peak(),
+  };
+}
+
+/** tfjs-wasm's best matMul FLOP/s over MATMUL_SHAPES, and its FLOP/s by shape. */
+async function tfjsMatmulPeak(): Promise<[number, Record<string, number>]> {
+  const { ensureWasmBackend, tf } = await import("../ml/tf-backend");
+  await ensureWasmBackend();
+  let tfBest = 0;
+  const tfShape: Record<string, number> = {};
+  for (const [m, k, n] of MATMUL_SHAPES) {
+    const a = tf.randomNormal([m, k]);
+    const b = tf.randomNormal([k, n]);
+    tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D).dispose();
+    const reps = 5;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) {
+      const c = tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D);
+      c.dataSync();
+      c.dispose();
     }
-    // onnxruntime (the engine transformers.js runs), one MatMul node, 1 intra-op thread like serving.
-    const ort = await import("onnxruntime-node");
-    const { onnx } = await import("onnx-proto");
-    const F = onnx.TensorProto.DataType.FLOAT;
-    const vi = (name: string, dims: string[]): onnxTypes.IValueInfoProto => ({
-      name,
-      type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
-    });
-    const model = onnx.ModelProto.encode(
-      onnx.ModelProto.create({
-        irVersion: 8,
-        opsetImport: [{ domain: "", version: 17 }],
-        graph: {
-          name: "mm",
-          node: [{ opType: "MatMul", input: ["A", "B"], output: ["Y"] }],
-          input: [vi("A", ["m", "k"]), vi("B", ["k", "n"])],
-          output: [vi("Y", ["m", "n"])],
-        },
-      }),
-    ).finish();
-    const ortPeak = async (threads: number): Promise<[number, Record<string, number>]> => {
-      const session = await ort.InferenceSession.create(model, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: "sequential",
-      });
-      let best = 0;
-      const byShape: Record<string, number> = {};
-      for (const [m, k, n] of MATMUL_SHAPES) {
-        const feeds = {
-          A: new ort.Tensor(
-            "float32",
-            Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
-            [m, k],
-          ),
-          B: new ort.Tensor(
-            "float32",
-            Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
-            [k, n],
-          ),
-        };
-        await session.run(feeds);
-        const reps = 5;
-        const t0 = process.hrtime.bigint();
-        for (let i = 0; i < reps; i++) await session.run(feeds);
-        const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-        const gf = (reps * 2 * m * k * n) / sec;
-        byShape[`${m}x${k}x${n}`] = gf;
-        best = Math.max(best, gf);
-      }
-      await session.release();
-      return [best, byShape];
-    };
-    const [ortBest, ortShape] = await ortPeak(1);
-    const [ort2Best, ort2Shape] = await ortPeak(BENCH_THREADS);
-    return {
-      figures: { tfjs: tfBest, ort: ortBest, ort2: ort2Best },
-      params: { tfjsByShape: tfShape, ortByShape: ortShape, ort2ByShape: ort2Shape },
-      peakRssBytes: peak(),
-    };
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const gf = (reps * 2 * m * k * n) / sec;
+    tfShape[`${m}x${k}x${n}`] = gf;
+    tfBest = Math.max(tfBest, gf);
+    a.dispose();
+    b.dispose();
   }
-  if (task.phase === "create") {
-    const t0 = Date.now();
-    const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
-    // The same tokens for the PyTorch reference (bench/torch-reference.py).
-    const tok = ml.loadCheckpoint(task.dir).tokenizer;
-    fs.writeFileSync(
-      tokensFile(task.dir),
-      JSON.stringify({
-        tokens: tok.encode(fs.readFileSync(CORPUS, "utf8")),
-        prompts: PROMPTS.map((p) => tok.encode(p)),
-      }),
-    );
-    return {
-      figures: { seconds: (Date.now() - t0) / 1000, params: m.params },
-      params: { weightsRoot: m.weightsRoot },
-      peakRssBytes: peak(),
+  return [tfBest, tfShape];
+}
+
+/** onnxruntime's best MatMul FLOP/s over MATMUL_SHAPES with `threads` intra-op threads, and its FLOP/s by shape. */
+async function ortMatmulPeak(threads: number): Promise<[number, Record<string, number>]> {
+  const ort = await import("onnxruntime-node");
+  const { onnx } = await import("onnx-proto");
+  const F = onnx.TensorProto.DataType.FLOAT;
+  const vi = (name: string, dims: string[]): onnxTypes.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
+  });
+  const model = onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "mm",
+        node: [{ opType: "MatMul", input: ["A", "B"], output: ["Y"] }],
+        input: [vi("A", ["m", "k"]), vi("B", ["k", "n"])],
+        output: [vi("Y", ["m", "n"])],
+      },
+    }),
+  ).finish();
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+  });
+  let best = 0;
+  const byShape: Record<string, number> = {};
+  for (const [m, k, n] of MATMUL_SHAPES) {
+    const feeds = {
+      A: new ort.Tensor(
+        "float32",
+        Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)),
+        [m, k],
+      ),
+      B: new ort.Tensor(
+        "float32",
+        Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)),
+        [k, n],
+      ),
     };
+    await session.run(feeds);
+    const reps = 5;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) await session.run(feeds);
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const gf = (reps * 2 * m * k * n) / sec;
+    byShape[`${m}x${k}x${n}`] = gf;
+    best = Math.max(best, gf);
   }
+  await session.release();
+  return [best, byShape];
+}
+
+/** Creates the model of a config, and writes the corpus's and prompts' tokens for the PyTorch reference. */
+async function createPhase(ml: MlModule, task: Extract<Task, { phase: "create" }>): Promise<PhaseResult> {
+  const t0 = Date.now();
+  const m = await ml.createModel(task.dir, { preset: task.config, seed: 1 });
+  // The same tokens for the PyTorch reference (bench/torch-reference.py).
+  const tok = ml.loadCheckpoint(task.dir).tokenizer;
+  fs.writeFileSync(
+    tokensFile(task.dir),
+    JSON.stringify({
+      tokens: tok.encode(fs.readFileSync(CORPUS, "utf8")),
+      prompts: PROMPTS.map((p) => tok.encode(p)),
+    }),
+  );
+  return {
+    figures: { seconds: (Date.now() - t0) / 1000, params: m.params },
+    params: { weightsRoot: m.weightsRoot },
+    peakRssBytes: peak(),
+  };
+}
+
+/** Trains a few steps; tokens/s and FLOP/s of the steady steps (from the end of step 1). */
+async function trainPhase(ml: MlModule, task: Extract<Task, { phase: "train" }>): Promise<PhaseResult> {
+  const plan = PLAN[task.config];
+  const stamps: number[] = [];
+  const r = await ml.trainModel({
+    modelDir: task.dir,
+    outDir: path.join(path.dirname(task.dir), `${task.config}-trained`),
+    datasets: [CORPUS],
+    seed: 1,
+    lr: 1e-4,
+    ...plan.train,
+    warmupSteps: 0,
+    evalWindows: 1,
+    validationFraction: 0.2,
+    threads: BENCH_THREADS,
+    onProgress: (p) => {
+      if (p.phase === "train") stamps.push(performance.now());
+    },
+  });
+  // Steady state: from the end of step 1 to the end of the last step.
+  const steady = (stamps[stamps.length - 1] - stamps[0]) / 1000 / (stamps.length - 1);
+  const tokensPerStep = r.tokensPerStep;
+  return {
+    figures: {
+      tokensPerSec: tokensPerStep / steady,
+      flopsPerSec: r.timing.flopsPerStep / steady,
+      secPerStep: steady,
+    },
+    params: {
+      ...plan.train,
+      flopsPerStep: r.timing.flopsPerStep,
+      timedSteps: stamps.length - 1,
+      lossFirst: r.lossCurve[0],
+      lossLast: r.lossCurve[r.lossCurve.length - 1],
+    },
+    peakRssBytes: peak(),
+  };
+}
+
+/** Greedy generation with the KV cache after a warm-up; tokens/s and FLOP/s. */
+async function generatePhase(ml: MlModule, task: Extract<Task, { phase: "generate" }>): Promise<PhaseResult> {
   const plan = PLAN[task.config];
   const c = ml.PRESETS[task.config];
   const { forwardFlops } = await import("../ml/config");
-  if (task.phase === "train") {
-    const stamps: number[] = [];
-    const r = await ml.trainModel({
-      modelDir: task.dir,
-      outDir: path.join(path.dirname(task.dir), `${task.config}-trained`),
-      datasets: [CORPUS],
-      seed: 1,
-      lr: 1e-4,
-      ...plan.train,
-      warmupSteps: 0,
-      evalWindows: 1,
-      validationFraction: 0.2,
+  const opts = { cacheDir: task.cacheDir, threads: BENCH_THREADS };
+  const prompts = PROMPTS.slice(0, plan.gen.prompts);
+  await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
+  const t0 = performance.now();
+  const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
+  const sec = (performance.now() - t0) / 1000;
+  // FLOPs of each generated token: one position through the model at its context length.
+  let flops = 0;
+  for (const gen of g.generations)
+    for (let i = 0; i < gen.tokens.length + (gen.finishReason === "eos" ? 1 : 0); i++)
+      flops +=
+        forwardFlops(c, 1, gen.promptTokens + i + 1) - (2 * 2 * (gen.promptTokens + i + 1) * c.n_embd * c.n_layer) / 2;
+  await ml.disposeServed();
+  return {
+    figures: { tokensPerSec: g.generatedTokens / sec, flopsPerSec: flops / sec },
+    params: {
+      prompts: prompts.length,
+      maxNewTokens: plan.gen.maxNewTokens,
+      generatedTokens: g.generatedTokens,
+      greedy: true,
+      kvCache: true,
       threads: BENCH_THREADS,
-      onProgress: (p) => {
-        if (p.phase === "train") stamps.push(performance.now());
-      },
-    });
-    // Steady state: from the end of step 1 to the end of the last step.
-    const steady = (stamps[stamps.length - 1] - stamps[0]) / 1000 / (stamps.length - 1);
-    const tokensPerStep = r.tokensPerStep;
-    return {
-      figures: {
-        tokensPerSec: tokensPerStep / steady,
-        flopsPerSec: r.timing.flopsPerStep / steady,
-        secPerStep: steady,
-      },
-      params: {
-        ...plan.train,
-        flopsPerStep: r.timing.flopsPerStep,
-        timedSteps: stamps.length - 1,
-        lossFirst: r.lossCurve[0],
-        lossLast: r.lossCurve[r.lossCurve.length - 1],
-      },
-      peakRssBytes: peak(),
-    };
-  }
-  if (task.phase === "generate") {
-    const opts = { cacheDir: task.cacheDir, threads: BENCH_THREADS };
-    const prompts = PROMPTS.slice(0, plan.gen.prompts);
-    await ml.generate(task.dir, prompts.slice(0, 1), { maxNewTokens: 2 }, opts);
-    const t0 = performance.now();
-    const g = await ml.generate(task.dir, prompts, { maxNewTokens: plan.gen.maxNewTokens }, opts);
-    const sec = (performance.now() - t0) / 1000;
-    // FLOPs of each generated token: one position through the model at its context length.
-    let flops = 0;
-    for (const gen of g.generations)
-      for (let i = 0; i < gen.tokens.length + (gen.finishReason === "eos" ? 1 : 0); i++)
-        flops +=
-          forwardFlops(c, 1, gen.promptTokens + i + 1) -
-          (2 * 2 * (gen.promptTokens + i + 1) * c.n_embd * c.n_layer) / 2;
-    await ml.disposeServed();
-    return {
-      figures: { tokensPerSec: g.generatedTokens / sec, flopsPerSec: flops / sec },
-      params: {
-        prompts: prompts.length,
-        maxNewTokens: plan.gen.maxNewTokens,
-        generatedTokens: g.generatedTokens,
-        greedy: true,
-        kvCache: true,
-        threads: BENCH_THREADS,
-      },
-      peakRssBytes: peak(),
-    };
-  }
+    },
+    peakRssBytes: peak(),
+  };
+}
+
+/** Evaluation over the corpus after a warm-up; scored and processed tokens/s, and FLOP/s. */
+async function evaluatePhase(ml: MlModule, task: Extract<Task, { phase: "evaluate" }>): Promise<PhaseResult> {
+  const plan = PLAN[task.config];
+  const c = ml.PRESETS[task.config];
+  const { forwardFlops } = await import("../ml/config");
   const opts = {
     cacheDir: task.cacheDir,
     threads: BENCH_THREADS,

@@ -113,25 +113,68 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  // The file.
+  const file = readConfigFile(opts, flags, cwd, problems);
+  checkFileKeys(file, flags, problems);
+  const { resolved, sources } = resolveSettings(file, flags, env, cwd, problems);
+  const c: ConfigKit = { get: <T>(p: string): T => resolved[p] as T, sources, problems };
+  const kinds = executorKinds(c);
+  // The signer key: env var, or a key file (env, flag or file).
+  const signer = loadSigner(env, c.get<string | undefined>("keyFile"), sources.keyFile, problems, warnings);
+  const chain = loadChain(c, opts.deploymentsDir);
+  if (problems.length > 0 || !signer || !chain) throw new WorkerConfigError(problems);
+  return assembleConfig(c, kinds, chain, signer, warnings);
+}
+
+/** The resolved settings by path, where each came from, and the problems found so far. */
+interface ConfigKit {
+  get<T>(p: string): T;
+  sources: Record<string, string>;
+  problems: string[];
+}
+
+/** The config file's values, its label for messages and its folder (relative paths in it resolve against it). */
+interface ConfigFile {
+  values: Record<string, unknown>;
+  label: string;
+  dir: string;
+}
+
+/** The executor chosen for every kind of job, and those chosen per kind. */
+interface ExecutorKinds {
+  executorKind: ExecutorName | undefined;
+  byKind: Partial<Record<JobKind, ExecutorName>>;
+}
+
+/** Reads the config file named by the options, the flag or env POSTHUMAN_WORKER_CONFIG; none gives no values. */
+function readConfigFile(
+  opts: LoadWorkerConfigOptions,
+  flags: WorkerFlags,
+  cwd: string,
+  problems: string[],
+): ConfigFile {
   const fileArg =
-    opts.file ?? (typeof flags.config === "string" ? flags.config : undefined) ?? (env[CONFIG_ENV] || undefined);
-  let fileValues: Record<string, unknown> = {};
-  let fileLabel = "";
-  let fileDir = cwd;
+    opts.file ?? (typeof flags.config === "string" ? flags.config : undefined) ?? (opts.env[CONFIG_ENV] || undefined);
+  const out: ConfigFile = { values: {}, label: "", dir: cwd };
   if (fileArg !== undefined) {
     const file = path.resolve(cwd, fileArg);
-    fileLabel = file;
-    fileDir = path.dirname(file);
+    out.label = file;
+    out.dir = path.dirname(file);
     try {
       const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
       if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
         problems.push(`config file ${file} must hold a JSON object`);
-      } else fileValues = parsed as Record<string, unknown>;
+      } else out.values = parsed as Record<string, unknown>;
     } catch (e) {
       problems.push(`config file ${file} cannot be read as JSON (${(e as Error).message})`);
     }
   }
+  return out;
+}
+
+/** Refuses a key in the file or on the command line, and settings of the file that do not exist. */
+function checkFileKeys(file: ConfigFile, flags: WorkerFlags, problems: string[]): void {
+  const fileValues = file.values;
+  const fileLabel = file.label;
   for (const k of FORBIDDEN_KEYS) {
     if (k in fileValues) {
       problems.push(
@@ -151,12 +194,20 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       );
     }
   }
+}
 
-  // Value by value, the source with the highest precedence.
+/** Value by value, the source with the highest precedence, parsed; a bad value is a problem naming its source. */
+function resolveSettings(
+  file: ConfigFile,
+  flags: WorkerFlags,
+  env: LoadWorkerConfigOptions["env"],
+  cwd: string,
+  problems: string[],
+): { resolved: Record<string, unknown>; sources: Record<string, string> } {
   const resolved: Record<string, unknown> = {};
   const sources: Record<string, string> = {};
   for (const s of SETTINGS) {
-    const found = pick(s, flags, env, fileValues, fileLabel, fileDir, cwd);
+    const found = pick(s, flags, env, file.values, file.label, file.dir, cwd);
     if (!found) continue;
     const parsed = s.schema.safeParse(found.value);
     if (!parsed.success) {
@@ -168,9 +219,12 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       s.isPath && typeof parsed.data === "string" ? path.resolve(found.baseDir, parsed.data) : parsed.data;
     sources[s.path] = found.origin;
   }
-  const get = <T>(p: string): T => resolved[p] as T;
+  return { resolved, sources };
+}
 
-  // Cross-field checks.
+/** The executors chosen; the external one needs a command, else a problem naming where it was chosen. */
+function executorKinds(c: ConfigKit): ExecutorKinds {
+  const { get, sources, problems } = c;
   const executorKind = get<ExecutorName | undefined>("executor.kind");
   const byKind: Partial<Record<JobKind, ExecutorName>> = {};
   for (const k of JOB_KINDS) {
@@ -192,16 +246,17 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       }): ` + `set POSTHUMAN_WORKER_EXECUTOR_COMMAND, --executor-command or "executor": {"command": ...} in the file`,
     );
   }
+  return { executorKind, byKind };
+}
 
-  // The signer key: env var, or a key file (env, flag or file).
-  const signer = loadSigner(env, get<string | undefined>("keyFile"), sources.keyFile, problems, warnings);
-
-  // The address book.
+/** The chain from the network's address book (or the one named); undefined, with a problem, when it is missing. */
+function loadChain(c: ConfigKit, deploymentsDir: string | undefined): WorkerConfig["chain"] | undefined {
+  const { get, sources, problems } = c;
   let chain: WorkerConfig["chain"] | undefined;
   const network = get<string | undefined>("network");
   if (network !== undefined) {
     const explicit = get<string | undefined>("addressBook");
-    const bookFile = explicit ?? addressBookPath(network, opts.deploymentsDir ?? DEPLOYMENTS_DIR);
+    const bookFile = explicit ?? addressBookPath(network, deploymentsDir ?? DEPLOYMENTS_DIR);
     try {
       const book = readAddressBook(bookFile);
       if (!book) {
@@ -217,9 +272,12 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
       problems.push((e as Error).message);
     }
   }
+  return chain;
+}
 
-  if (problems.length > 0 || !signer || !chain) throw new WorkerConfigError(problems);
-
+/** The executor's settings: its kind, per-kind choices, the external command and the PyTorch settings given. */
+function executorConfig(c: ConfigKit, { executorKind, byKind }: ExecutorKinds): ExecutorConfig {
+  const { get } = c;
   const external = { command: get<string>("executor.command"), args: get<string[] | undefined>("executor.args") ?? [] };
   const executor: ExecutorConfig =
     executorKind === "external" ? { kind: "external", ...external } : { kind: executorKind ?? "builtin" };
@@ -231,6 +289,19 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
     if (v !== undefined) Object.assign(torch, { [k]: v });
   }
   if (Object.keys(torch).length > 0) executor.torch = torch;
+  return executor;
+}
+
+/** The configuration from settings that all passed their checks. */
+function assembleConfig(
+  c: ConfigKit,
+  kinds: ExecutorKinds,
+  chain: WorkerConfig["chain"],
+  signer: WorkerConfig["signer"],
+  warnings: string[],
+): WorkerConfig {
+  const { get, sources } = c;
+  const executor = executorConfig(c, kinds);
   const wsUrl = get<string | undefined>("rpc.wsUrl");
   return {
     network: get<string>("network"),

@@ -137,199 +137,229 @@ export interface LocalArtifactStoreOptions {
  */
 export function createLocalArtifactStore(opts: LocalArtifactStoreOptions): ArtifactStore {
   const root = path.resolve(opts.dir);
-  const objects = path.join(root, "objects");
-  const tmp = path.join(root, "tmp");
-  fs.mkdirSync(objects, { recursive: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  // Temp files of a crashed put were never renamed, so never part of the store: remove those of dead processes
-  // (a temp file is named after the pid that writes it; other live processes may share the store).
+  const s: StoreDirs = {
+    root,
+    objects: path.join(root, "objects"),
+    tmp: path.join(root, "tmp"),
+    refs: path.join(root, "refs"),
+    maxBytes: opts.maxBytes,
+  };
+  fs.mkdirSync(s.objects, { recursive: true });
+  fs.mkdirSync(s.tmp, { recursive: true });
+  removeDeadTemps(s.tmp);
+  const store: ArtifactStore = {
+    put: (source, o) => putObject(s, source, o),
+    putFile: async (file, o) => putObject(s, fs.createReadStream(file), o),
+    has: async (hash) => (await objectSize(s, hash)) !== undefined,
+    size: (hash) => objectSize(s, hash),
+    get: (hash) => getObject(s, hash),
+    getBuffer: async (hash) => readAll(await getObject(s, hash)),
+    putTree: (dir, o) => putTree(s, dir, o),
+    getTree: (rootHash) => getTree(s, rootHash),
+    setRef: (ref, hash) => setRef(s, ref, hash),
+    getRef: (ref) => getRef(s, ref),
+    materialize: (rootHash, dest) => materialize(s, rootHash, dest),
+  };
+  return store;
+}
+
+/** Where a local store keeps its objects, temp files and refs, and its own size limit. */
+interface StoreDirs {
+  root: string;
+  objects: string;
+  tmp: string;
+  refs: string;
+  maxBytes?: number;
+}
+
+/**
+ * Removes the temp files of dead processes: those of a crashed put were never renamed, so never part of the store (a
+ * temp file is named after the pid that writes it; other live processes may share the store).
+ */
+function removeDeadTemps(tmp: string): void {
   for (const f of fs.readdirSync(tmp)) {
     const pid = Number(f.split("-")[0]);
     if (!Number.isSafeInteger(pid) || !isAlive(pid)) fs.rmSync(path.join(tmp, f), { force: true, recursive: true });
   }
+}
 
-  const refs = path.join(root, "refs");
-  const refPath = (ref: string): string => {
-    assertSafeRelativePath(ref);
-    if (!/^[A-Za-z0-9._/-]+$/.test(ref)) {
-      throw new ArtifactStoreError("unsafe-path", `Ref "${ref.slice(0, 200)}" may hold only letters, digits, . _ - /.`);
-    }
-    return path.join(refs, ...ref.split("/"));
-  };
+/** The file of a ref, after checking its name. */
+function refPath(s: StoreDirs, ref: string): string {
+  assertSafeRelativePath(ref);
+  if (!/^[A-Za-z0-9._/-]+$/.test(ref)) {
+    throw new ArtifactStoreError("unsafe-path", `Ref "${ref.slice(0, 200)}" may hold only letters, digits, . _ - /.`);
+  }
+  return path.join(s.refs, ...ref.split("/"));
+}
 
-  const objectPath = (hash: ArtifactHash): string => {
-    assertArtifactHash(hash);
-    return path.join(objects, hash.slice(0, 2), hash);
-  };
-  const limitOf = (o?: PutOptions): number => Math.min(o?.maxBytes ?? Infinity, opts.maxBytes ?? Infinity);
+/** The file of an object, after checking its hash. */
+function objectPath(s: StoreDirs, hash: ArtifactHash): string {
+  assertArtifactHash(hash);
+  return path.join(s.objects, hash.slice(0, 2), hash);
+}
 
-  const put = async (source: ArtifactSource, o?: PutOptions): Promise<PutResult> => {
-    const limit = limitOf(o);
-    const tmpFile = path.join(tmp, `${process.pid}-${crypto.randomUUID()}.part`);
-    const hasher = crypto.createHash("sha256");
-    let size = 0;
-    const fh = await fsp.open(tmpFile, "wx", 0o600);
-    let closed = false;
-    try {
-      for await (const chunk of chunksOf(source)) {
-        size += chunk.byteLength;
-        if (size > limit) {
-          throw new ArtifactStoreError("too-large", `The artifact is larger than the limit of ${limit} bytes.`);
-        }
-        hasher.update(chunk);
-        await writeAll(fh, chunk);
+/** Streams a source into a temp file while hashing it, then renames it into place (or drops it when already stored). */
+async function putObject(s: StoreDirs, source: ArtifactSource, o?: PutOptions): Promise<PutResult> {
+  const limit = Math.min(o?.maxBytes ?? Infinity, s.maxBytes ?? Infinity);
+  const tmpFile = path.join(s.tmp, `${process.pid}-${crypto.randomUUID()}.part`);
+  const hasher = crypto.createHash("sha256");
+  let size = 0;
+  const fh = await fsp.open(tmpFile, "wx", 0o600);
+  let closed = false;
+  try {
+    for await (const chunk of chunksOf(source)) {
+      size += chunk.byteLength;
+      if (size > limit) {
+        throw new ArtifactStoreError("too-large", `The artifact is larger than the limit of ${limit} bytes.`);
       }
-      await fh.sync();
-      await fh.chmod(0o444);
-      await fh.close();
-      closed = true;
-      const hash = hasher.digest("hex");
-      const final = objectPath(hash);
-      if (fs.existsSync(final)) {
-        await fsp.rm(tmpFile, { force: true }); // same bytes are already stored
-      } else {
-        await fsp.mkdir(path.dirname(final), { recursive: true });
-        await fsp.rename(tmpFile, final);
-        await fsyncDir(path.dirname(final));
-      }
-      return { hash, size };
-    } catch (e) {
-      if (!closed) await fh.close().catch(() => undefined);
-      await fsp.rm(tmpFile, { force: true });
-      if (source instanceof Readable) source.destroy();
-      throw e;
+      hasher.update(chunk);
+      await writeAll(fh, chunk);
     }
-  };
-
-  const get = async (hash: ArtifactHash): Promise<Readable> => {
-    const file = objectPath(hash);
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(file, "r");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new ArtifactStoreError("not-found", `Artifact ${hash} is not in the store ${root}.`);
-      }
-      throw e;
+    await fh.sync();
+    await fh.chmod(0o444);
+    await fh.close();
+    closed = true;
+    const hash = hasher.digest("hex");
+    const final = objectPath(s, hash);
+    if (fs.existsSync(final)) {
+      await fsp.rm(tmpFile, { force: true }); // same bytes are already stored
+    } else {
+      await fsp.mkdir(path.dirname(final), { recursive: true });
+      await fsp.rename(tmpFile, final);
+      await fsyncDir(path.dirname(final));
     }
-    return fh.createReadStream();
-  };
+    return { hash, size };
+  } catch (e) {
+    if (!closed) await fh.close().catch(() => undefined);
+    await fsp.rm(tmpFile, { force: true });
+    if (source instanceof Readable) source.destroy();
+    throw e;
+  }
+}
 
-  const size = async (hash: ArtifactHash): Promise<number | undefined> => {
-    try {
-      return (await fsp.stat(objectPath(hash))).size;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
+/** A stream of a stored object's bytes; kind "not-found" when absent. */
+async function getObject(s: StoreDirs, hash: ArtifactHash): Promise<Readable> {
+  const file = objectPath(s, hash);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ArtifactStoreError("not-found", `Artifact ${hash} is not in the store ${s.root}.`);
     }
-  };
+    throw e;
+  }
+  return fh.createReadStream();
+}
 
-  const getTree = async (rootHash: ArtifactHash): Promise<TreeManifest> => {
-    const raw = (await readAll(await get(rootHash))).toString("utf8");
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      throw new ArtifactStoreError("bad-manifest", `Artifact ${rootHash} is not a tree manifest (not JSON).`);
+/** A stored object's size in bytes, or undefined when absent. */
+async function objectSize(s: StoreDirs, hash: ArtifactHash): Promise<number | undefined> {
+  try {
+    return (await fsp.stat(objectPath(s, hash))).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** Reads a tree manifest and checks it: its schema, each path's safety, no path twice. */
+async function getTree(s: StoreDirs, rootHash: ArtifactHash): Promise<TreeManifest> {
+  const raw = (await readAll(await getObject(s, rootHash))).toString("utf8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ArtifactStoreError("bad-manifest", `Artifact ${rootHash} is not a tree manifest (not JSON).`);
+  }
+  const m = ManifestSchema.safeParse(parsed);
+  if (!m.success) {
+    throw new ArtifactStoreError("bad-manifest", `Artifact ${rootHash} is not a tree manifest: ${m.error.message}`);
+  }
+  const seen = new Set<string>();
+  for (const f of m.data.files) {
+    assertSafeRelativePath(f.path);
+    if (seen.has(f.path)) throw new ArtifactStoreError("bad-manifest", `Tree ${rootHash} lists ${f.path} twice.`);
+    seen.add(f.path);
+  }
+  return m.data;
+}
+
+/** Stores each regular file under `dir` (within `maxBytes` in all), then their manifest. */
+async function putTree(s: StoreDirs, dir: string, o?: PutOptions): Promise<PutTreeResult> {
+  const base = path.resolve(dir);
+  const st = await fsp.lstat(base);
+  if (!st.isDirectory()) throw new ArtifactStoreError("unsafe-path", `${dir} is not a folder.`);
+  const rels = await listTree(base);
+  let remaining = o?.maxBytes ?? Infinity;
+  const files: TreeEntry[] = [];
+  for (const rel of rels) {
+    const r = await putObject(s, fs.createReadStream(path.join(base, ...rel.split("/"))), { maxBytes: remaining });
+    remaining -= r.size;
+    files.push({ path: rel, hash: r.hash, size: r.size });
+  }
+  const manifest: TreeManifest = { version: 1, files };
+  const m = await putObject(s, Buffer.from(JSON.stringify(manifest)));
+  return { root: m.hash, manifest, size: files.reduce((sum, f) => sum + f.size, 0) };
+}
+
+/** Points a ref at a hash: written to a temp file, fsynced, renamed into place. */
+async function setRef(s: StoreDirs, ref: string, hash: ArtifactHash): Promise<void> {
+  const file = refPath(s, ref);
+  assertArtifactHash(hash);
+  const tmpFile = path.join(s.tmp, `${process.pid}-${crypto.randomUUID()}.ref`);
+  await fsp.writeFile(tmpFile, hash + "\n", { flag: "wx", mode: 0o644 });
+  const fh = await fsp.open(tmpFile, "r");
+  await fh.sync().finally(() => fh.close());
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.rename(tmpFile, file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** The hash a ref points at, or undefined when it is not set. */
+async function getRef(s: StoreDirs, ref: string): Promise<ArtifactHash | undefined> {
+  let raw: string;
+  try {
+    raw = (await fsp.readFile(refPath(s, ref), "utf8")).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  if (!HASH.test(raw)) throw new ArtifactStoreError("corrupt", `Ref ${ref} does not hold a hash.`);
+  return raw;
+}
+
+/** Copies a tree's files, checked against their hashes, into a folder beside `dest`, then renames it to `dest`. */
+async function materialize(s: StoreDirs, rootHash: ArtifactHash, dest: string): Promise<TreeManifest> {
+  const manifest = await getTree(s, rootHash);
+  const target = path.resolve(dest);
+  if (fs.existsSync(target)) {
+    const st = await fsp.lstat(target);
+    if (!st.isDirectory() || (await fsp.readdir(target)).length > 0) {
+      throw new ArtifactStoreError(
+        "unsafe-path",
+        `Cannot materialize into ${dest}: it exists and is not an empty folder.`,
+      );
     }
-    const m = ManifestSchema.safeParse(parsed);
-    if (!m.success) {
-      throw new ArtifactStoreError("bad-manifest", `Artifact ${rootHash} is not a tree manifest: ${m.error.message}`);
+  }
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const staging = `${target}.partial-${crypto.randomUUID()}`;
+  await fsp.mkdir(staging);
+  try {
+    for (const f of manifest.files) {
+      const out = path.resolve(staging, ...f.path.split("/"));
+      if (!out.startsWith(staging + path.sep)) {
+        throw new ArtifactStoreError("unsafe-path", `Path "${f.path}" would leave the destination.`);
+      }
+      await fsp.mkdir(path.dirname(out), { recursive: true });
+      await copyVerified(await getObject(s, f.hash), out, f.hash);
     }
-    const seen = new Set<string>();
-    for (const f of m.data.files) {
-      assertSafeRelativePath(f.path);
-      if (seen.has(f.path)) throw new ArtifactStoreError("bad-manifest", `Tree ${rootHash} lists ${f.path} twice.`);
-      seen.add(f.path);
-    }
-    return m.data;
-  };
-
-  const store: ArtifactStore = {
-    put,
-    putFile: async (file, o) => put(fs.createReadStream(file), o),
-    has: async (hash) => (await size(hash)) !== undefined,
-    size,
-    get,
-    getBuffer: async (hash) => readAll(await get(hash)),
-
-    async putTree(dir, o) {
-      const base = path.resolve(dir);
-      const st = await fsp.lstat(base);
-      if (!st.isDirectory()) throw new ArtifactStoreError("unsafe-path", `${dir} is not a folder.`);
-      const rels = await listTree(base);
-      let remaining = o?.maxBytes ?? Infinity;
-      const files: TreeEntry[] = [];
-      for (const rel of rels) {
-        const r = await put(fs.createReadStream(path.join(base, ...rel.split("/"))), { maxBytes: remaining });
-        remaining -= r.size;
-        files.push({ path: rel, hash: r.hash, size: r.size });
-      }
-      const manifest: TreeManifest = { version: 1, files };
-      const m = await put(Buffer.from(JSON.stringify(manifest)));
-      return { root: m.hash, manifest, size: files.reduce((s, f) => s + f.size, 0) };
-    },
-
-    getTree,
-
-    async setRef(ref, hash) {
-      const file = refPath(ref);
-      assertArtifactHash(hash);
-      const tmpFile = path.join(tmp, `${process.pid}-${crypto.randomUUID()}.ref`);
-      await fsp.writeFile(tmpFile, hash + "\n", { flag: "wx", mode: 0o644 });
-      const fh = await fsp.open(tmpFile, "r");
-      await fh.sync().finally(() => fh.close());
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      await fsp.rename(tmpFile, file);
-      await fsyncDir(path.dirname(file));
-    },
-
-    async getRef(ref) {
-      let raw: string;
-      try {
-        raw = (await fsp.readFile(refPath(ref), "utf8")).trim();
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw e;
-      }
-      if (!HASH.test(raw)) throw new ArtifactStoreError("corrupt", `Ref ${ref} does not hold a hash.`);
-      return raw;
-    },
-
-    async materialize(rootHash, dest) {
-      const manifest = await getTree(rootHash);
-      const target = path.resolve(dest);
-      if (fs.existsSync(target)) {
-        const st = await fsp.lstat(target);
-        if (!st.isDirectory() || (await fsp.readdir(target)).length > 0) {
-          throw new ArtifactStoreError(
-            "unsafe-path",
-            `Cannot materialize into ${dest}: it exists and is not an empty folder.`,
-          );
-        }
-      }
-      await fsp.mkdir(path.dirname(target), { recursive: true });
-      const staging = `${target}.partial-${crypto.randomUUID()}`;
-      await fsp.mkdir(staging);
-      try {
-        for (const f of manifest.files) {
-          const out = path.resolve(staging, ...f.path.split("/"));
-          if (!out.startsWith(staging + path.sep)) {
-            throw new ArtifactStoreError("unsafe-path", `Path "${f.path}" would leave the destination.`);
-          }
-          await fsp.mkdir(path.dirname(out), { recursive: true });
-          await copyVerified(await get(f.hash), out, f.hash);
-        }
-        if (fs.existsSync(target)) await fsp.rmdir(target); // empty, checked above
-        await fsp.rename(staging, target);
-      } catch (e) {
-        await fsp.rm(staging, { recursive: true, force: true });
-        throw e;
-      }
-      return manifest;
-    },
-  };
-  return store;
+    if (fs.existsSync(target)) await fsp.rmdir(target); // empty, checked above
+    await fsp.rename(staging, target);
+  } catch (e) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+  return manifest;
 }
 
 function isAlive(pid: number): boolean {

@@ -5,8 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type http from "node:http";
-import { ethers } from "ethers";
-import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
+import { ethers, type JsonRpcProvider } from "ethers";
+import { JobMarket__factory, ModelRegistry__factory, type JobMarket, type ModelRegistry } from "../../typechain-types";
 import {
   builtinProcessExecutor,
   configHash,
@@ -27,7 +27,7 @@ import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
 import { inputAckDomain, signInputAck } from "../protocol/input-ack";
 import { modelRef } from "./pipeline-run";
-import { ApiError, createApiServer, listen, type JobView, type WebApp } from "./api";
+import { ApiError, createApiServer, listen, type ApiDeps, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "../protocol/auth";
 import type { ExecutorName, JobKind, WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
@@ -123,24 +123,128 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   const market = JobMarket__factory.connect(marketAddress, provider);
   const registry = ModelRegistry__factory.connect(registryAddress, provider);
 
-  const metrics = new Registry();
-  const jobDuration = metrics.add(
-    new Histogram(
-      "posthuman_job_run_seconds",
-      "Executor time of completed jobs",
-      [0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
-    ),
-  );
-  // Added to the registry after the lag gauge below, which brings it up to date when /metrics renders.
-  const rpcErrors = new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion");
   // The event handler wakes the pipeline, which is created after it.
   const late: { pipeline?: Pipeline } = {};
-  const handler = createEventHandler({
-    jobMarket: marketAddress,
-    registry: registryAddress,
+  const { ingestor, heads } = createIngestion(
+    cfg,
+    log,
+    provider,
+    db,
+    marketAddress,
+    registryAddress,
+    wallet.address,
+    () => late.pipeline?.wake(),
+  );
+  const { metrics, jobDuration } = workerMetrics(jobs, ingestor, heads);
+  const pipeline = createPipeline({
+    jobs,
+    store,
+    sender,
+    market,
+    registry,
+    executor: o.executor ?? makeExecutor(cfg),
     self: wallet.address,
-    onChange: () => late.pipeline?.wake(),
+    dataDir: cfg.dataDir,
+    kinds: cfg.capabilities.jobKinds,
+    jobTimeoutMs: cfg.limits.jobTimeoutMs,
+    policy: cfg.policy,
+    throughput: createThroughput(db),
+    pollMs: o.pipelinePollMs ?? cfg.ingest.pollIntervalMs,
+    log,
+    onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
   });
+  late.pipeline = pipeline;
+
+  const w: WorkerKit = {
+    cfg,
+    log,
+    provider,
+    db,
+    jobs,
+    store,
+    wallet,
+    sender,
+    market,
+    marketAddress,
+    registry,
+    metrics,
+    ingestor,
+  };
+  const server: http.Server = createApiServer(apiDeps(w, pipeline, o.web), (e) =>
+    log.error({ err: (e as Error).message }, "API error"),
+  );
+
+  let apiUrl: string | undefined;
+  return {
+    address: wallet.address,
+    get apiUrl() {
+      return apiUrl;
+    },
+    db,
+    jobs,
+    pipeline,
+    ingestor,
+    heads,
+    sender,
+    store,
+    async start() {
+      await sender.init();
+      apiUrl = await listen(server, cfg.http.host, cfg.http.port);
+      log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
+      await registerEndpoint(w, cfg.http.publicUrl ?? apiUrl);
+      ingestor.start();
+      heads?.start();
+      pipeline.start();
+    },
+    async stop() {
+      server.close();
+      server.closeAllConnections();
+      const headsStopped = heads?.stop();
+      // The pipeline's pass may wait on a chain action that is not getting mined: closing the sender ends that wait
+      // (the action stays recorded and resumes at the next start), so stop() cannot hang on it.
+      const pipelineStopped = pipeline.stop();
+      sender.close();
+      await pipelineStopped;
+      await ingestor.stop();
+      await headsStopped;
+      db.close();
+      provider.destroy();
+    },
+  };
+}
+
+/** The worker's parts that its API and its registration use. */
+interface WorkerKit {
+  cfg: WorkerConfig;
+  log: Log;
+  provider: JsonRpcProvider;
+  db: WorkerDb;
+  jobs: JobsRepo;
+  store: ArtifactStore;
+  wallet: ethers.Wallet;
+  sender: Sender;
+  market: JobMarket;
+  marketAddress: string;
+  registry: ModelRegistry;
+  metrics: Registry;
+  ingestor: Ingestor;
+}
+
+/**
+ * The ingestor of the market's and the registry's events, and the optional new-heads subscriber (from `rpc.wsUrl`):
+ * a block announced over the WebSocket starts an ingestion round at once; polling goes on regardless.
+ */
+function createIngestion(
+  cfg: WorkerConfig,
+  log: Log,
+  provider: JsonRpcProvider,
+  db: WorkerDb,
+  marketAddress: string,
+  registryAddress: string,
+  self: string,
+  onChange: () => void,
+): { ingestor: Ingestor; heads: HeadsSubscriber | undefined } {
+  const handler = createEventHandler({ jobMarket: marketAddress, registry: registryAddress, self, onChange });
   const ingestor = createIngestor({
     provider,
     db,
@@ -154,10 +258,28 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     handler,
     log,
   });
-  // Optional: a block announced over the WebSocket starts an ingestion round at once; polling goes on regardless.
   const heads = cfg.rpc.wsUrl
     ? createHeadsSubscriber({ url: cfg.rpc.wsUrl, chainId: cfg.chain.chainId, onHead: () => ingestor.wake(), log })
     : undefined;
+  return { ingestor, heads };
+}
+
+/** The worker's metrics: job run time, the WebSocket's state, jobs by state, ingestion lag and RPC errors. */
+function workerMetrics(
+  jobs: JobsRepo,
+  ingestor: Ingestor,
+  heads: HeadsSubscriber | undefined,
+): { metrics: Registry; jobDuration: Histogram } {
+  const metrics = new Registry();
+  const jobDuration = metrics.add(
+    new Histogram(
+      "posthuman_job_run_seconds",
+      "Executor time of completed jobs",
+      [0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+    ),
+  );
+  // Added to the registry after the lag gauge below, which brings it up to date when /metrics renders.
+  const rpcErrors = new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion");
   if (heads) {
     const wsFailures = new Counter(
       "posthuman_ws_failures_total",
@@ -189,219 +311,191 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     }),
   );
   metrics.add(rpcErrors);
+  return { metrics, jobDuration };
+}
 
-  const pipeline = createPipeline({
-    jobs,
-    store,
-    sender,
-    market,
-    registry,
-    executor: o.executor ?? makeExecutor(cfg),
-    self: wallet.address,
-    dataDir: cfg.dataDir,
-    kinds: cfg.capabilities.jobKinds,
-    jobTimeoutMs: cfg.limits.jobTimeoutMs,
-    policy: cfg.policy,
-    throughput: createThroughput(db),
-    pollMs: o.pipelinePollMs ?? cfg.ingest.pollIntervalMs,
-    log,
-    onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
-  });
-  late.pipeline = pipeline;
-
-  const domain = authDomain(cfg.chain.chainId, marketAddress);
-  const jobView = async (jobId: bigint): Promise<JobView | undefined> => {
-    const row = jobs.get(jobId);
-    // A vanished job is no job: its id may come back with another request, which the API must wait for.
-    if (!row || row.state === "vanished") return undefined;
-    return {
-      requester: row.requester,
-      inputHash: row.input_hash,
-      // "lost": another worker claimed it, perhaps one of this operator's sharing the store (it reads the input ref).
-      acceptsInput: (row.state === "seen" || row.state === "claimed" || row.state === "lost") && !row.input_artifact,
-      resultArtifact: row.result_artifact ?? undefined,
-      status: {
-        state: row.state,
-        kind: row.kind,
-        modelId: row.model_id,
-        worker: row.worker,
-        outputHash: row.output_hash,
-        childModelId: row.child_model_id,
-        error: row.error_code ? { code: row.error_code, message: publicMessage(row.error_message) } : null,
-        progress: pipeline.progress(row.job_id) ?? null,
-      },
-    };
-  };
-
-  /** The weights root of an uploaded folder, refusing one that is not a loadable GPT-2 checkpoint. */
-  const loadableRoot = async (dir: string): Promise<string> => {
-    try {
-      loadCheckpoint(dir);
-    } catch (e) {
-      throw new ApiError(
-        422,
-        "MODEL_UNLOADABLE",
-        `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
-      );
-    }
-    return weightsRoot(dir);
-  };
-
-  const server: http.Server = createApiServer(
-    {
-      domain,
-      store,
-      getJob: jobView,
-      contractSignatureValid: erc1271Checker(provider),
-      checkInput: (jobId, bytes) => checkInput(jobs, store, cfg.dataDir, jobId, bytes),
-      async inputRefused(jobId, problem) {
-        pipeline.refuseInput(jobId, problem);
-      },
-      async inputReceived(jobId, artifact) {
-        const row = jobs.get(jobId);
-        jobs.update(jobId, { input_artifact: artifact });
-        // The operator's other workers sharing the store find it there if one of them wins the claim.
-        if (row) await store.setRef(inputRef(row), artifact);
-        pipeline.wake();
-        // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
-        const inputHash = row?.input_hash ?? `0x${artifact}`;
-        return {
-          inputAck: await signInputAck(wallet, inputAckDomain(cfg.chain.chainId, marketAddress), jobId, inputHash),
-        };
-      },
-      modelOwner: async (modelId) => {
-        try {
-          return (await registry.getModel(modelId)).owner;
-        } catch {
-          return undefined;
-        }
-      },
-      async acceptModel(modelId, uploader, dir) {
-        let onChain;
-        try {
-          onChain = await registry.getModel(modelId);
-        } catch {
-          throw new ApiError(404, "UNKNOWN_MODEL", `model ${modelId} is not registered on chain`);
-        }
-        if (onChain.owner.toLowerCase() !== uploader.toLowerCase()) {
-          throw new ApiError(403, "NOT_OWNER", `the upload is signed by ${uploader}, not by the model's owner`);
-        }
-        const root = await loadableRoot(dir);
-        if (root.toLowerCase() !== onChain.weightsRoot.toLowerCase()) {
-          throw new ApiError(
-            422,
-            "WEIGHTS_ROOT_MISMATCH",
-            `the folder's weights root is ${root}, the chain records ${onChain.weightsRoot}`,
-          );
-        }
-        const cfgHash = await configHash(dir);
-        if (cfgHash.toLowerCase() !== onChain.configHash.toLowerCase()) {
-          throw new ApiError(
-            422,
-            "CONFIG_HASH_MISMATCH",
-            `the folder's config hash is ${cfgHash}, the chain records ${onChain.configHash}`,
-          );
-        }
-        const tokHash = await onChainTokenizerHash(dir);
-        if (tokHash.toLowerCase() !== onChain.tokenizerHash.toLowerCase()) {
-          throw new ApiError(
-            422,
-            "TOKENIZER_HASH_MISMATCH",
-            `the folder's tokenizer hash is ${tokHash}, the chain records ${onChain.tokenizerHash} (0 stands for ` +
-              `GPT-2's own tokenizer; a model with another one is published with publishModelWithTokenizer)`,
-          );
-        }
-        const tree = await store.putTree(dir, { maxBytes: cfg.capabilities.maxModelBytes });
-        jobs.setTree(root, tree.root, `upload:${uploader}`);
-        // Served for this model id only (never for another model that registers the same root), by every worker
-        // of the operator sharing the store.
-        jobs.setUpload(modelId, root, tree.root, uploader);
-        await store.setRef(modelRef(modelId, root), tree.root);
-        await store.setRef(weightsRef(root), tree.root);
-        pipeline.wake();
-        return { weightsRoot: root };
-      },
-      async inspectModel(dir) {
-        const [weightsRoot, cfgHash, tokenizerHash] = [
-          await loadableRoot(dir),
-          await configHash(dir),
-          await onChainTokenizerHash(dir),
-        ];
-        return { weightsRoot, configHash: cfgHash, tokenizerHash };
-      },
-      health: () => ({
-        ok: true,
-        worker: wallet.address,
-        chainId: cfg.chain.chainId,
-        ingestion: ingestor.status(),
-        jobs: jobs.countByState(),
-      }),
-      metrics: () => metrics.render(),
-      limits: {
-        maxInputBytes: cfg.limits.maxUploadBytes,
-        maxModelBytes: cfg.capabilities.maxModelBytes,
-        maxInspectBytes: cfg.api.maxInspectBytes,
-      },
-      nonces: createNonceBook(db),
-      quotas: createQuotas(cfg.api.quota),
-      tmpDir: path.join(cfg.dataDir, "uploads"),
-      web: o.web,
-    },
-    (e) => log.error({ err: (e as Error).message }, "API error"),
-  );
-
-  /**
-   * Registers the API's public URL with the worker's stake (JobMarket.setEndpoint), so that a requester's client finds
-   * the claimant's API from the chain. Skipped when the chain already has it; a refusal (no stake yet) is logged.
-   */
-  const registerEndpoint = async (url: string): Promise<void> => {
-    try {
-      if ((await market.endpointOf(wallet.address)) === url) return;
-      const key = `endpoint:${ethers.id(url).slice(2, 18)}`;
-      await sender.send({ key, to: marketAddress, data: market.interface.encodeFunctionData("setEndpoint", [url]) });
-      log.info({ endpoint: url }, "API endpoint registered on chain");
-    } catch (e) {
-      log.warn({ endpoint: url, err: (e as Error).message }, "could not register the API endpoint on chain");
-    }
-  };
-
-  let apiUrl: string | undefined;
+/** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
+function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): ApiDeps {
+  const { cfg, jobs, store, wallet, registry } = w;
   return {
-    address: wallet.address,
-    get apiUrl() {
-      return apiUrl;
-    },
-    db,
-    jobs,
-    pipeline,
-    ingestor,
-    heads,
-    sender,
+    domain: authDomain(cfg.chain.chainId, w.marketAddress),
     store,
-    async start() {
-      await sender.init();
-      apiUrl = await listen(server, cfg.http.host, cfg.http.port);
-      log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
-      await registerEndpoint(cfg.http.publicUrl ?? apiUrl);
-      ingestor.start();
-      heads?.start();
-      pipeline.start();
+    getJob: async (jobId) => jobView(jobs, pipeline, jobId),
+    contractSignatureValid: erc1271Checker(w.provider),
+    checkInput: (jobId, bytes) => checkInput(jobs, store, cfg.dataDir, jobId, bytes),
+    async inputRefused(jobId, problem) {
+      pipeline.refuseInput(jobId, problem);
     },
-    async stop() {
-      server.close();
-      server.closeAllConnections();
-      const headsStopped = heads?.stop();
-      // The pipeline's pass may wait on a chain action that is not getting mined: closing the sender ends that wait
-      // (the action stays recorded and resumes at the next start), so stop() cannot hang on it.
-      const pipelineStopped = pipeline.stop();
-      sender.close();
-      await pipelineStopped;
-      await ingestor.stop();
-      await headsStopped;
-      db.close();
-      provider.destroy();
+    inputReceived: (jobId, artifact) => inputReceived(w, pipeline, jobId, artifact),
+    modelOwner: async (modelId) => {
+      try {
+        return (await registry.getModel(modelId)).owner;
+      } catch {
+        return undefined;
+      }
+    },
+    acceptModel: (modelId, uploader, dir) => acceptModel(w, pipeline, modelId, uploader, dir),
+    async inspectModel(dir) {
+      const [weightsRoot, cfgHash, tokenizerHash] = [
+        await loadableRoot(dir),
+        await configHash(dir),
+        await onChainTokenizerHash(dir),
+      ];
+      return { weightsRoot, configHash: cfgHash, tokenizerHash };
+    },
+    health: () => ({
+      ok: true,
+      worker: wallet.address,
+      chainId: cfg.chain.chainId,
+      ingestion: w.ingestor.status(),
+      jobs: jobs.countByState(),
+    }),
+    metrics: () => w.metrics.render(),
+    limits: {
+      maxInputBytes: cfg.limits.maxUploadBytes,
+      maxModelBytes: cfg.capabilities.maxModelBytes,
+      maxInspectBytes: cfg.api.maxInspectBytes,
+    },
+    nonces: createNonceBook(w.db),
+    quotas: createQuotas(cfg.api.quota),
+    tmpDir: path.join(cfg.dataDir, "uploads"),
+    web,
+  };
+}
+
+/** A job as the API shows it; undefined for a job this worker does not know, or one that vanished. */
+async function jobView(jobs: JobsRepo, pipeline: Pipeline, jobId: bigint): Promise<JobView | undefined> {
+  const row = jobs.get(jobId);
+  // A vanished job is no job: its id may come back with another request, which the API must wait for.
+  if (!row || row.state === "vanished") return undefined;
+  return {
+    requester: row.requester,
+    inputHash: row.input_hash,
+    // "lost": another worker claimed it, perhaps one of this operator's sharing the store (it reads the input ref).
+    acceptsInput: (row.state === "seen" || row.state === "claimed" || row.state === "lost") && !row.input_artifact,
+    resultArtifact: row.result_artifact ?? undefined,
+    status: {
+      state: row.state,
+      kind: row.kind,
+      modelId: row.model_id,
+      worker: row.worker,
+      outputHash: row.output_hash,
+      childModelId: row.child_model_id,
+      error: row.error_code ? { code: row.error_code, message: publicMessage(row.error_message) } : null,
+      progress: pipeline.progress(row.job_id) ?? null,
     },
   };
+}
+
+/** Records a job's uploaded input (and its ref in the store), wakes the pipeline, and signs the input's receipt. */
+async function inputReceived(
+  w: WorkerKit,
+  pipeline: Pipeline,
+  jobId: bigint,
+  artifact: string,
+): Promise<{ inputAck: string }> {
+  const { jobs, store, cfg } = w;
+  const row = jobs.get(jobId);
+  jobs.update(jobId, { input_artifact: artifact });
+  // The operator's other workers sharing the store find it there if one of them wins the claim.
+  if (row) await store.setRef(inputRef(row), artifact);
+  pipeline.wake();
+  // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
+  const inputHash = row?.input_hash ?? `0x${artifact}`;
+  return {
+    inputAck: await signInputAck(w.wallet, inputAckDomain(cfg.chain.chainId, w.marketAddress), jobId, inputHash),
+  };
+}
+
+/**
+ * Stores a model folder uploaded by the model's owner, once its weights root and config hash match the chain's
+ * record, and serves it for that model id.
+ */
+async function acceptModel(
+  w: WorkerKit,
+  pipeline: Pipeline,
+  modelId: bigint,
+  uploader: string,
+  dir: string,
+): Promise<{ weightsRoot: string }> {
+  const { jobs, store, registry } = w;
+  let onChain;
+  try {
+    onChain = await registry.getModel(modelId);
+  } catch {
+    throw new ApiError(404, "UNKNOWN_MODEL", `model ${modelId} is not registered on chain`);
+  }
+  if (onChain.owner.toLowerCase() !== uploader.toLowerCase()) {
+    throw new ApiError(403, "NOT_OWNER", `the upload is signed by ${uploader}, not by the model's owner`);
+  }
+  const root = await loadableRoot(dir);
+  if (root.toLowerCase() !== onChain.weightsRoot.toLowerCase()) {
+    throw new ApiError(
+      422,
+      "WEIGHTS_ROOT_MISMATCH",
+      `the folder's weights root is ${root}, the chain records ${onChain.weightsRoot}`,
+    );
+  }
+  const cfgHash = await configHash(dir);
+  if (cfgHash.toLowerCase() !== onChain.configHash.toLowerCase()) {
+    throw new ApiError(
+      422,
+      "CONFIG_HASH_MISMATCH",
+      `the folder's config hash is ${cfgHash}, the chain records ${onChain.configHash}`,
+    );
+  }
+  const tokHash = await onChainTokenizerHash(dir);
+  if (tokHash.toLowerCase() !== onChain.tokenizerHash.toLowerCase()) {
+    throw new ApiError(
+      422,
+      "TOKENIZER_HASH_MISMATCH",
+      `the folder's tokenizer hash is ${tokHash}, the chain records ${onChain.tokenizerHash} (0 stands for ` +
+        `GPT-2's own tokenizer; a model with another one is published with publishModelWithTokenizer)`,
+    );
+  }
+  const tree = await store.putTree(dir, { maxBytes: w.cfg.capabilities.maxModelBytes });
+  jobs.setTree(root, tree.root, `upload:${uploader}`);
+  // Served for this model id only (never for another model that registers the same root), by every worker
+  // of the operator sharing the store.
+  jobs.setUpload(modelId, root, tree.root, uploader);
+  await store.setRef(modelRef(modelId, root), tree.root);
+  await store.setRef(weightsRef(root), tree.root);
+  pipeline.wake();
+  return { weightsRoot: root };
+}
+
+/** The weights root of an uploaded folder, refusing one that is not a loadable GPT-2 checkpoint. */
+async function loadableRoot(dir: string): Promise<string> {
+  try {
+    loadCheckpoint(dir);
+  } catch (e) {
+    throw new ApiError(
+      422,
+      "MODEL_UNLOADABLE",
+      `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
+    );
+  }
+  return weightsRoot(dir);
+}
+
+/**
+ * Registers the API's public URL with the worker's stake (JobMarket.setEndpoint), so that a requester's client finds
+ * the claimant's API from the chain. Skipped when the chain already has it; a refusal (no stake yet) is logged.
+ */
+async function registerEndpoint(w: WorkerKit, url: string): Promise<void> {
+  const { market, log } = w;
+  try {
+    if ((await market.endpointOf(w.wallet.address)) === url) return;
+    const key = `endpoint:${ethers.id(url).slice(2, 18)}`;
+    await w.sender.send({
+      key,
+      to: w.marketAddress,
+      data: market.interface.encodeFunctionData("setEndpoint", [url]),
+    });
+    log.info({ endpoint: url }, "API endpoint registered on chain");
+  } catch (e) {
+    log.warn({ endpoint: url, err: (e as Error).message }, "could not register the API endpoint on chain");
+  }
 }
 
 /**

@@ -19,20 +19,21 @@ import {
   type JobParams,
   type JobStatusName,
 } from "../protocol/params";
-import { plainOceanMetadata, type PublishedModel, type PublishModelOptions } from "../protocol/structs";
+import { type PublishedModel } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
 import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
 import { DatatokenMarketClient } from "./datatoken-market";
 import { SdkError } from "./errors";
 import { FixedRateExchangeClient } from "./exchange";
-import { cardURI, cleanCard, type ModelCard } from "./model-card";
+import { type ModelCard } from "./model-card";
 import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
 import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
 import { followJob, jobOverview } from "./follow";
 import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
+import { publishFiles, type PublishFilesOptions } from "./publish";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
-import { WorkerApi, WorkerApiError, modelBundle, type ModelFile } from "./worker-api";
+import { WorkerApi, WorkerApiError, type ModelFile } from "./worker-api";
 import { claimantApi } from "./claimant";
 import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
 
@@ -90,7 +91,7 @@ export interface ModelMetrics {
   inferences: { jobId: bigint; outputHash: string }[];
 }
 
-export type PublishFilesOptions = Omit<PublishModelOptions, "weightsRoot" | "configHash">;
+export type { PublishFilesOptions } from "./publish";
 
 /** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
 export function amountText(wei: bigint): string {
@@ -195,54 +196,21 @@ export class PostHumanCore {
 
   // ─── Models ───────────────────────────────────────────────────────────────────────────────────────────────
 
-  /**
-   * Publishes a model folder given as files (a browser's file input): the worker computes its weights root (it keeps
-   * nothing), the model is registered on chain with that root (an Ocean data NFT + datatoken on the exchange), then
-   * the signed folder is uploaded to the worker, which checks the root against the chain and serves the model. Files
-   * that are not part of a model folder (posthuman.json, a README) are left out and named in `skipped`. A `card`
-   * (description, licence, README) is stored in the model's metadataURI and its Ocean DDO, with the folder's size.
-   */
-  async publishFiles(
+  /** Publishes a model folder given as files (a browser's file input): see publish.ts. */
+  publishFiles(
     files: ModelFile[],
     o: PublishFilesOptions,
-    card_?: ModelCard,
+    card?: ModelCard,
   ): Promise<PublishedModel & { weightsRoot: string; skipped: string[] }> {
-    const missing = ["config.json", "model.safetensors"].filter((n) => !files.some((f) => f.name === n));
-    if (missing.length > 0)
-      throw new SdkError(
-        "MODEL_FOLDER_MISSING",
-        `The model folder lacks ${missing.join(" and ")}.`,
-        "give every file of the model's folder",
-        { data: { missing } },
-      );
-    const bundle = await modelBundle(files);
-    await this.workerHealth();
-    this.onStep("The worker computes the folder's weights root…");
-    const inspected = await this.workerCall(() => this.worker.inspectModel(this.signer, bundle));
-    const { weightsRoot, configHash, tokenizerHash } = inspected;
-    this.onStep("Registering the model on chain…");
-    const card = card_ ? { ...card_, name: card_.name ?? o.name, sizeBytes: bundle.body.length } : undefined;
-    const metadataURI = card ? cardURI(card) : o.metadataURI;
-    const published = await this.registry.publish({
-      ...o,
-      weightsRoot,
-      configHash,
-      tokenizerHash,
-      metadataURI,
-      // Ocean's metadata (the data NFT's DDO) carries the card too, for Ocean's own tools.
-      oceanMetadata:
-        o.oceanMetadata ??
-        plainOceanMetadata({
-          name: o.name,
-          symbol: o.symbol,
-          weightsRoot,
-          uri: metadataURI ?? "",
-          ...cleanCard(card ?? {}),
-        }),
-    });
-    this.onStep(`Model ${published.modelId} registered. Uploading its files to the worker…`);
-    await this.workerCall(() => this.worker.uploadModel(this.signer, published.modelId, bundle));
-    return { ...published, weightsRoot, skipped: bundle.skipped };
+    const d = {
+      registry: this.registry,
+      worker: this.worker,
+      signer: this.signer,
+      onStep: this.onStep,
+      health: () => this.workerHealth(),
+      call: <T>(f: () => Promise<T>) => this.workerCall(f),
+    };
+    return publishFiles(d, files, o, card);
   }
 
   /** A model's lineage and the metrics its receipts carry (evaluations, finetunes, inferences). */

@@ -109,9 +109,27 @@ export async function describeModel(client: PostHuman, modelId: bigint, card: Mo
   return { txHash: receipt.hash };
 }
 
+type CardReader = Pick<PostHuman, "provider"> & { book: { startBlock?: number } };
+
+/**
+ * A model's card, read the same way by the CLI and the web app: the card written with the model (a root model's
+ * metadataURI; for a child, the card its trainer wrote in the finetune request, the training job's inputURI, which
+ * `trainingInputURI` reads), with the name and description of its owner's latest Ocean metadata (`model describe`, or
+ * the DDO written at publication) on top.
+ */
+export async function modelCard(
+  client: CardReader,
+  m: Pick<ModelRecord, "nft" | "parentId" | "metadataURI">,
+  trainingInputURI: () => Promise<string | undefined>,
+): Promise<ModelCard> {
+  const written = readCard(m.parentId > 0n ? await trainingInputURI() : m.metadataURI);
+  const ddo = await readModelCard(client, m).catch(() => undefined);
+  return { ...written, ...ddo };
+}
+
 /** The model's card from its latest Ocean metadata, or undefined when it has none (a child not named yet). */
 export async function readModelCard(
-  client: PostHuman,
+  client: CardReader,
   model: Pick<ModelRecord, "nft">,
 ): Promise<ModelCard | undefined> {
   const nft = ERC721Template__factory.connect(model.nft, client.provider);

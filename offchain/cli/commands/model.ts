@@ -27,10 +27,15 @@ export function addModelCommands(program: Command, w: Wiring): void {
   addMetrics(model, w);
 }
 
-/** A model's display name: its card's name (set by its owner), else its data NFT's. */
+/** A model's card, read as the web app reads it (sdk/model-card.ts `modelCard`). */
+export async function cardOf(client: PostHuman, m: ModelRecord): Promise<ModelCard> {
+  const { modelCard } = await cards();
+  return modelCard(client, m, async () => (await client.jobs.requested(m.jobId)).inputURI);
+}
+
+/** A model's display name: its card's name (set by its owner or, for a child, by its trainer), else its data NFT's. */
 export async function modelName(client: PostHuman, m: ModelRecord): Promise<string> {
-  const { readModelCard } = await cards();
-  return (await readModelCard(client, m))?.name ?? (await client.registry.name(m));
+  return (await cardOf(client, m)).name ?? (await client.registry.name(m));
 }
 
 /** The SDK's model cards, loaded by the commands that use them (they bring the contract bindings). */
@@ -145,7 +150,7 @@ function addDescribe(model: Command, w: Wiring): void {
   model
     .command("describe <model>")
     .description(
-      'name and describe a model you own (a child you trained is born as "PostHuman model <id>"): its card, in Ocean\'s metadata',
+      "rename and describe a model you own, in its Ocean metadata (a child is named at its finetune: train --name)",
     )
     .requiredOption("--name <name>", "the model's name (1–80 characters)")
     .option("--description <text>", "what it is, what it was trained on, how to use it")
@@ -204,14 +209,14 @@ function addShow(model: Command, w: Wiring): void {
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
         const m = await sdk(client.registry.get(id(raw)));
-        const card = await (await cards()).readModelCard(client, m);
-        const name = card?.name ?? (await client.registry.name(m));
+        const card = await cardOf(client, m);
+        const name = card.name ?? (await client.registry.name(m));
         const exchange = m.exchangeId !== ethers.ZeroHash ? await client.exchange.get(m.exchangeId) : undefined;
         const listings = await client.listings.list({ modelId: m.id });
-        out.result({ ...m, name, description: card?.description, exchange, listings }, () =>
+        out.result({ ...m, name, description: card.description, exchange, listings }, () =>
           [
             modelLine(m, name, accountNamer(client.book.chainId)),
-            ...(card?.description ? card.description.split("\n").map((l) => `  │ ${l}`) : []),
+            ...(card.description ? card.description.split("\n").map((l) => `  │ ${l}`) : []),
             `  parent        ${m.parentId ? `model ${m.parentId} (training job ${m.jobId}, parent side ${m.parentSide})` : "none (a root model)"}`,
             `  datatoken     ${m.datatoken}`,
             `  vault         ${m.vault}`,

@@ -40,6 +40,8 @@ export interface JobOptions {
   fee: string;
   ttl: string;
   wait: boolean;
+  /** Stored with the request (JobRequested's inputURI): a finetune's card for its child, an evaluation's benchmark. */
+  inputURI?: string;
 }
 
 export interface JobRun {
@@ -133,6 +135,7 @@ export async function requestJob(
       fee: amount(o.fee, "--fee"),
       ttlSec: int(o.ttl, "--ttl", 60),
       inputName,
+      inputURI: o.inputURI,
     }),
   );
   out.info(describeRequest(job));

@@ -23,7 +23,7 @@ import {
 import type { ListingRecord } from "../../sdk/datatoken-market";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
-import { readCard, type ModelCard } from "../../sdk/model-card";
+import { modelCard, type ModelCard } from "../../sdk/model-card";
 
 export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;
 
@@ -209,6 +209,16 @@ export class Market {
       });
     });
 
+    // Each model's card, read as the CLI reads it: its owner's naming in Ocean's metadata, else its trainer's card.
+    const cards = await Promise.all(
+      records.map((r) =>
+        modelCard(
+          { provider: this.provider, book: this.cfg.book },
+          r,
+          async () => jobs.get(r.jobId.toString())?.inputURI,
+        ),
+      ),
+    );
     const models: ModelInfo[] = ids.map((id, i) => {
       const own = [...jobs.values()].filter((j) => j.modelId === id).reverse();
       const evals = own
@@ -222,9 +232,7 @@ export class Market {
         }))
         .reverse();
       const forSale = listings.filter((l) => l.modelId === id).map((l) => l.pricePerToken);
-      // A root model's card is in its metadataURI; a child's in its finetune request (the trainer wrote it).
-      const r = records[i];
-      const card = r.parentId > 0n ? readCard(jobs.get(r.jobId.toString())?.inputURI) : readCard(r.metadataURI);
+      const card = cards[i];
       return {
         id,
         name: card.name || names[i] || `Model ${id}`,

@@ -71,17 +71,18 @@ export function ingestQueries(db: WorkerDb) {
 }
 
 /** The ingestor's counters, reported by `status()`. */
-export interface IngestCounters {
-  head: number | null;
-  logsApplied: number;
-  rpcErrors: number;
-  handlerErrors: number;
-  consecutiveFailures: number;
-  reorgs: number;
-  deepReorgs: number;
-  lastError: { message: string; at: string } | null;
-  lastSyncAt: string | null;
-}
+export type IngestCounters = Pick<
+  IngestStatus,
+  | "head"
+  | "logsApplied"
+  | "rpcErrors"
+  | "handlerErrors"
+  | "consecutiveFailures"
+  | "reorgs"
+  | "deepReorgs"
+  | "lastError"
+  | "lastSyncAt"
+>;
 
 /** The ingestor's settings, prepared statements and state, shared by its steps. */
 export interface IngestKit {

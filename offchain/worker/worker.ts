@@ -429,29 +429,19 @@ async function acceptModel(
     throw new ApiError(403, "NOT_OWNER", `the upload is signed by ${uploader}, not by the model's owner`);
   }
   const root = await loadableRoot(dir);
-  if (root.toLowerCase() !== onChain.weightsRoot.toLowerCase()) {
-    throw new ApiError(
-      422,
-      "WEIGHTS_ROOT_MISMATCH",
-      `the folder's weights root is ${root}, the chain records ${onChain.weightsRoot}`,
-    );
-  }
-  const cfgHash = await configHash(dir);
-  if (cfgHash.toLowerCase() !== onChain.configHash.toLowerCase()) {
-    throw new ApiError(
-      422,
-      "CONFIG_HASH_MISMATCH",
-      `the folder's config hash is ${cfgHash}, the chain records ${onChain.configHash}`,
-    );
-  }
-  const tokHash = await onChainTokenizerHash(dir);
-  if (tokHash.toLowerCase() !== onChain.tokenizerHash.toLowerCase()) {
-    throw new ApiError(
-      422,
-      "TOKENIZER_HASH_MISMATCH",
-      `the folder's tokenizer hash is ${tokHash}, the chain records ${onChain.tokenizerHash} (0 stands for ` +
-        `GPT-2's own tokenizer; a model with another one is published with publishModelWithTokenizer)`,
-    );
+  // The folder must be what the chain records: its tensors, its architecture and its tokenizer.
+  const checks: [string, string, string, string][] = [
+    ["WEIGHTS_ROOT_MISMATCH", "weights root", root, onChain.weightsRoot],
+    ["CONFIG_HASH_MISMATCH", "config hash", await configHash(dir), onChain.configHash],
+    ["TOKENIZER_HASH_MISMATCH", "tokenizer hash", await onChainTokenizerHash(dir), onChain.tokenizerHash],
+  ];
+  for (const [code, what, folder, chain] of checks) {
+    if (folder.toLowerCase() === chain.toLowerCase()) continue;
+    const tokenizerHint =
+      code === "TOKENIZER_HASH_MISMATCH"
+        ? " (0 stands for GPT-2's own tokenizer; a model with another one is published with publishModelWithTokenizer)"
+        : "";
+    throw new ApiError(422, code, `the folder's ${what} is ${folder}, the chain records ${chain}${tokenizerHint}`);
   }
   const tree = await store.putTree(dir, { maxBytes: w.cfg.capabilities.maxModelBytes });
   jobs.setTree(root, tree.root, `upload:${uploader}`);

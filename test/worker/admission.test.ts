@@ -210,12 +210,14 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const m2Token = w.ocean.erc20Template.attach(
       (await w.ph.registry.getModel(m2)).datatoken,
     ) as typeof w.ocean.erc20Template;
-    const oceanBefore = await w.ocean.oceanToken.balanceOf(w.address("bob"));
-    const dtBefore = await m2Token.balanceOf(w.address("bob"));
-    // Bob asks for inference on M2 and holds his input back: the worker claims the job.
+    // Derek (not Bob, whom the upheld challenge below refunds) asks for inference on M2 with a datatoken from Bob,
+    // and holds his input back: the worker claims the job.
+    await (await m2Token.connect(w.wallet("bob")).transfer(w.address("derek"), ethers.parseEther("1"))).wait();
+    const oceanBefore = await w.ocean.oceanToken.balanceOf(w.address("derek"));
+    const dtBefore = await m2Token.balanceOf(w.address("derek"));
     const fee = ethers.parseEther("2");
     const now = (await w.provider.getBlock("latest"))!.timestamp;
-    const inferJob = await requestJob(w.ph, w.wallet("bob"), {
+    const inferJob = await requestJob(w.ph, w.wallet("derek"), {
       modelId: m2,
       kind: "Infer",
       inputHash: sha256Hex(PROMPTS),
@@ -234,7 +236,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const lockedAfterUpheld = (await w.ph.jobMarket.stakeOf(w.address("worker"))).locked;
     expect(lockedAfterUpheld).to.be.lessThan(locked); // the training job's collateral was slashed, that job's own
     // The input arrives: the worker does not run what can no longer be submitted, and fails it at once, unpenalized.
-    await uploadWhenSeen(rw, w.wallet("bob"), inferJob, PROMPTS);
+    await uploadWhenSeen(rw, w.wallet("derek"), inferJob, PROMPTS);
     const failed = await rw.worker.pipeline.until(inferJob, ["failed"], 120_000);
     expect(failed.error_code).to.equal("MODEL_UNAVAILABLE");
     expect(failed.error_message).to.match(/model is frozen/);
@@ -243,9 +245,9 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(events.map((e) => Number(e.args.reason))).to.deep.equal([FAIL_REASONS.MODEL_UNAVAILABLE]);
     expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.WorkerPenalized(inferJob))).to.have.length(0);
     expect((await w.ph.jobMarket.stakeOf(w.address("worker"))).locked).to.be.lessThan(lockedAfterUpheld);
-    // Bob has his fee and his datatoken back.
-    expect(await w.ocean.oceanToken.balanceOf(w.address("bob"))).to.equal(oceanBefore);
-    expect(await m2Token.balanceOf(w.address("bob"))).to.equal(dtBefore);
+    // Derek has his fee and his datatoken back.
+    expect(await w.ocean.oceanToken.balanceOf(w.address("derek"))).to.equal(oceanBefore);
+    expect(await m2Token.balanceOf(w.address("derek"))).to.equal(dtBefore);
   });
 
   it("serves an upload only with the tokenizer the chain records (0: GPT-2's own), so it cannot change behind it", async () => {

@@ -563,7 +563,7 @@ function verifyPanel(
       null,
       "The page checks the receipt against what it can see: the weights the chain records for the model, the result's hash, and, if you give it, your input. ",
       "Re-running the job to check that the worker computed it honestly is the command line's job: ",
-      h("code", null, `npx posthuman job verify ${job.id} --input <your input> --model <the model's folder>`),
+      h("code", null, `./posthuman job verify ${job.id} --input <your input> --model <the model's folder>`),
       ".",
     ),
     field("Your input file (optional)", inputFile, "Its sha256 is compared with the job's input commitment."),

@@ -39,7 +39,7 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       field(
         "Model files",
         files,
-        `Choose every file of a Hugging Face GPT-2 folder (\`npx posthuman model create <folder>\` makes one). Accepted: ${MODEL_FILE_NAMES.join(", ")}; config.json and model.safetensors are required, other files (posthuman.json, a README) are not uploaded; a README.md becomes the model card's README.`,
+        `Choose every file of a Hugging Face GPT-2 folder (\`./posthuman model create <folder>\` in a clone of the repository makes one). Accepted: ${MODEL_FILE_NAMES.join(", ")}; config.json and model.safetensors are required, other files (posthuman.json, a README) are not uploaded; a README.md becomes the model card's README.`,
       ),
     ),
     h(

@@ -148,7 +148,7 @@ export async function uploadWhenSeen(
   signer: ethers.Signer,
   jobId: bigint,
   input: Uint8Array,
-): Promise<void> {
+): Promise<{ inputAck?: string }> {
   for (let i = 0; ; i++) {
     try {
       return await rw.client.uploadInput(signer, jobId, input);

@@ -31,6 +31,7 @@ import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./regis
 import { followJob, jobOverview } from "./follow";
 import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
 import { publishFiles, type PublishFilesOptions } from "./publish";
+import { disputeFailure } from "./dispute";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile } from "./worker-api";
@@ -65,6 +66,8 @@ export interface RequestedJob extends Sent {
   /** Approvals sent before the request (datatoken, base token). */
   approvals: string[];
   uploaded: boolean;
+  /** The claimant's signed acknowledgement of the input, when it gave one: keep it for `disputeFailure`. */
+  inputAck?: string;
 }
 
 /** What `followJob` reports while a job runs. */
@@ -435,20 +438,30 @@ export class PostHumanCore {
       params: encodeJobParams(params),
       inputURI: o.inputURI,
     });
+    let inputAck: string | undefined;
     if (upload) {
       this.onStep(`Job ${jobId} requested. Uploading its input to the worker…`);
-      await this.uploadInput(jobId, input, blockNumber).catch((e: unknown) => {
+      ({ inputAck } = await this.uploadInput(jobId, input, blockNumber).catch((e: unknown) => {
         throw explainInputRefusal(e, jobId, inputName);
-      });
+      }));
     }
-    return { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
+    const job = { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
+    return { ...job, inputAck };
   }
 
   /** Uploads a job's input (signed) to its claimant's registered API (else the worker's), once it saw the request. */
-  async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<void> {
+  async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<{ inputAck?: string }> {
     const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
     const target = await claimantApi(this.jobs.contract, this.worker, jobId);
-    await this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block }));
+    return this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block }));
+  }
+
+  /**
+   * Disputes a failure that blamed the input the claimant had acknowledged (`inputAck`, from `requestJob` or
+   * `uploadInput`): within the dispute window the market slashes the claimant's collateral to the requester.
+   */
+  disputeFailure(jobId: bigint, inputAck: string): Promise<{ slashed: bigint; reason: string } & Sent> {
+    return disputeFailure(this, jobId, inputAck);
   }
 
   /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */

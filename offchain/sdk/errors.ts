@@ -25,6 +25,8 @@ export type SdkErrorCode =
   | "INPUT_MISSING"
   | "INPUT_INVALID"
   | "MODEL_FOLDER_MISSING"
+  | "NOT_DISPUTABLE"
+  | "BAD_INPUT_ACK"
   | "REVERTED";
 
 export class SdkError extends Error {

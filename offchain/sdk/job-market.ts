@@ -174,6 +174,13 @@ export class JobMarketClient extends ContractClient<JobMarket> {
     return { refund: this.event(receipt, "JobCancelled").args.refund as bigint, txHash: receipt.hash };
   }
 
+  /** Slashes a claimant that failed a job for an input it had acknowledged (its signed `inputAck`): sdk/dispute.ts. */
+  async disputeFailure(jobId: bigint, inputAck: string): Promise<{ slashed: bigint } & Sent> {
+    const tx = unsigned(await this.contract.disputeFailure.populateTransaction(jobId, inputAck));
+    const receipt = await this.send(tx, "disputeFailure");
+    return { slashed: this.event(receipt, "FailureDisputed").args.slashed as bigint, txHash: receipt.hash };
+  }
+
   async buildSettleTx(jobId: bigint): Promise<UnsignedTx> {
     return unsigned(await this.contract.settleJob.populateTransaction(jobId));
   }

@@ -159,7 +159,7 @@ export class WorkerApi {
     jobId: bigint,
     bytes: Uint8Array,
     o: { requestBlock?: number; timeoutMs?: number } = {},
-  ): Promise<void> {
+  ): Promise<{ inputAck?: string }> {
     const end = Date.now() + (o.timeoutMs ?? INPUT_UPLOAD_TIMEOUT_MS);
     if (o.requestBlock !== undefined) await this.waitForBlock(o.requestBlock, end);
     for (;;) {
@@ -169,12 +169,14 @@ export class WorkerApi {
         value: { jobId, inputHash: sha256Hex(bytes) },
       });
       try {
-        await this.call(
+        const res = await this.call(
           `/jobs/${jobId}/input`,
           { method: "PUT", body: new Blob([new Uint8Array(bytes)]), headers },
           `upload of job ${jobId}'s input`,
         );
-        return;
+        // The claimant's signed "input received": proof against a later failure that blames the input.
+        const body = (await res.json().catch(() => ({}))) as { inputAck?: unknown };
+        return typeof body.inputAck === "string" ? { inputAck: body.inputAck } : {};
       } catch (e) {
         if (!(e instanceof WorkerApiError) || e.code !== "UNKNOWN_JOB" || Date.now() > end) throw e;
         await sleep(250);

@@ -11,6 +11,8 @@ import { benchmarkId, toFixedLoss } from "../../offchain/protocol/params";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { publicMessage } from "../../offchain/worker/worker";
 import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
+import { PostHuman } from "../../offchain/sdk/client";
+import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
 import { modelShape } from "../../offchain/worker/pipeline-steps";
 
 /** The pipeline's deadline margin (its default: the worker sets no other). */
@@ -248,6 +250,58 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     // Derek has his fee and his datatoken back.
     expect(await w.ocean.oceanToken.balanceOf(w.address("derek"))).to.equal(oceanBefore);
     expect(await m2Token.balanceOf(w.address("derek"))).to.equal(dtBefore);
+  });
+
+  it("lets the requester slash, through the SDK, a worker that fails as INPUT_MISSING an input it acknowledged", async () => {
+    // A model only worker2 serves, so only worker2 claims its job.
+    const m9 = await publishTinyModel(w, "alice", 33);
+    const w2 = await startWorker(w, "worker2");
+    let w2Stopped = false;
+    try {
+      await w2.client.uploadModel(w.wallet("alice"), m9.modelId, m9.dir);
+      const dt = w.ocean.erc20Template.attach(m9.datatoken) as typeof w.ocean.erc20Template;
+      await (await dt.connect(w.wallet("alice")).transfer(w.address("derek"), ethers.parseEther("1"))).wait();
+      const before = await w.ocean.oceanToken.balanceOf(w.address("derek"));
+      const fee = ethers.parseEther("2");
+      const now = (await w.provider.getBlock("latest"))!.timestamp;
+      const jobId = await requestJob(w.ph, w.wallet("derek"), {
+        modelId: m9.modelId,
+        kind: "Infer",
+        inputHash: sha256Hex(PROMPTS),
+        fee,
+        deadline: now + 1200,
+        params: infer(),
+      });
+      await w2.worker.pipeline.until(jobId, ["claimed"], 150_000);
+      const { inputAck } = await uploadWhenSeen(w2, w.wallet("derek"), jobId, PROMPTS);
+      expect(inputAck).to.match(/^0x[0-9a-f]{130}$/);
+      // The operator turns dishonest: it stops its worker and blames the input it acknowledged.
+      await w2.worker.stop();
+      w2Stopped = true;
+      const liar = w.wallet("worker2");
+      liar.reset();
+      await (await w.ph.jobMarket.connect(liar).failJob(jobId, FAIL_REASONS.INPUT_MISSING)).wait();
+      const derek = await PostHuman.init({ runner: w.wallet("derek"), book: w.book });
+      // An acknowledgement that the claimant did not sign is refused before any transaction.
+      const forged = await signInputAck(
+        w.wallet("derek"),
+        inputAckDomain(31337, w.book.contracts.JobMarket),
+        jobId,
+        sha256Hex(PROMPTS),
+      );
+      await expect(derek.disputeFailure(jobId, forged)).to.be.rejectedWith(/not by its claimant/);
+      const stakeBefore = (await w.ph.jobMarket.stakeOf(w.address("worker2"))).free;
+      const r = await derek.disputeFailure(jobId, inputAck!);
+      expect(r.reason).to.equal("INPUT_MISSING");
+      expect(r.slashed).to.equal(await w.ph.jobMarket.collateralFor(fee));
+      expect(await status(jobId)).to.equal(JobStatus.Slashed);
+      // Derek has his fee back (at the failure) and the liar's collateral on top; the liar's stake lost it.
+      expect(await w.ocean.oceanToken.balanceOf(w.address("derek"))).to.equal(before + r.slashed);
+      expect((await w.ph.jobMarket.stakeOf(w.address("worker2"))).free).to.equal(stakeBefore);
+      await expect(derek.disputeFailure(jobId, inputAck!)).to.be.rejectedWith(/no failure to dispute/);
+    } finally {
+      if (!w2Stopped) await w2.worker.stop();
+    }
   });
 
   it("serves an upload only with the tokenizer the chain records (0: GPT-2's own), so it cannot change behind it", async () => {

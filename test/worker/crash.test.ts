@@ -56,7 +56,8 @@ describe("worker killed with SIGKILL at each state of the pipeline (worker proce
   async function uploadThroughCrashes(jobId: bigint, input: Buffer): Promise<void> {
     for (const end = Date.now() + 120_000; ;) {
       try {
-        return await client.uploadInput(w.wallet("derek"), jobId, input);
+        await client.uploadInput(w.wallet("derek"), jobId, input);
+        return;
       } catch (e) {
         // INPUT_CLOSED: an earlier attempt got through before its answer was lost to a crash.
         if (/INPUT_CLOSED|does not take input/.test(String(e))) return;

@@ -82,7 +82,10 @@ export async function finishJob(client: PostHuman, out: Output, job: RequestedJo
   try {
     receipt = await sdk(client.followJob(job.jobId, { onProgress: (p) => progress.update(p) }));
   } catch (e) {
-    if (e instanceof CliError) throw new CliError(failureOnce(e.message), e.hint, e.exitCode);
+    if (e instanceof CliError) {
+      const disputed = await disputeIfAcknowledged(client, out, job);
+      throw new CliError(failureOnce(e.message) + disputed, e.hint, e.exitCode);
+    }
     throw e;
   } finally {
     progress.done();
@@ -95,6 +98,25 @@ export async function finishJob(client: PostHuman, out: Output, job: RequestedJo
     resultVerified: res.verified,
     result: JSON.parse(res.bytes.toString("utf8")) as Record<string, unknown>,
   };
+}
+
+/**
+ * A job failed for a reason blaming an input its claimant had acknowledged (the worker's signed "input received"
+ * came back with the upload): disputes the failure at once, which slashes the claimant's collateral to the requester.
+ * Says what happened, or nothing when there is nothing to dispute.
+ */
+async function disputeIfAcknowledged(client: PostHuman, out: Output, job: RequestedJob): Promise<string> {
+  if (!job.inputAck) return "";
+  try {
+    const r = await client.disputeFailure(job.jobId, job.inputAck);
+    out.info(`job ${job.jobId}: disputed (tx ${r.txHash})`);
+    return (
+      ` The worker had acknowledged your input, then failed the job as ${r.reason}: disputed, its collateral of ` +
+      `${tokens(r.slashed)} OCEAN came to you.`
+    );
+  } catch {
+    return ""; // not a failure that blames the input (or already disputed): nothing to add
+  }
 }
 
 export function describeRequest(job: RequestedJob): string {

@@ -2,8 +2,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { configHash as configHashOfDir, weightsRoot } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS } from "./config";
-import { DEFAULT_DATASET_LIMITS } from "./data";
 import { evaluate } from "./evaluate";
 import {
   builtinRuntimeId,
@@ -12,10 +10,8 @@ import {
   inputDigests,
   loadCheckpointConfigOnly,
   parseParams,
-  readJobFile,
+  openJob,
   readPrompts,
-  resolveInputs,
-  resolveModelDir,
   seedU32,
   trainParamsSchema,
   writeResult,
@@ -38,12 +34,8 @@ export class BuiltinExecutor implements Executor {
   }
 
   async run(job: ExecJob): Promise<ExecResult> {
-    const jf = readJobFile(job.jobDir, job.kind);
-    const modelDir = resolveModelDir(job.jobDir, jf);
-    const files = resolveInputs(job.jobDir, jf);
     const s = this.settings;
-    const modelLimits = s.modelLimits ?? DEFAULT_MODEL_LIMITS;
-    const datasetLimits = s.datasetLimits ?? DEFAULT_DATASET_LIMITS;
+    const { jf, modelDir, files, modelLimits, datasetLimits } = openJob(job, s);
     loadCheckpointConfigOnly(modelDir, modelLimits);
     const model = { weightsRoot: await weightsRoot(modelDir), configHash: await configHashOfDir(modelDir) };
     const base = { kind: jf.kind, runtimeId: this.runtimeId, model, seed: jf.seed };

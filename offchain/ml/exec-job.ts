@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { readConfig } from "./checkpoint";
-import { DEFAULT_THREADS, ModelLimits } from "./config";
-import { DatasetLimits, parseJsonl, readTextFile } from "./data";
+import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, ModelLimits } from "./config";
+import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device, normalizeDevice } from "./device";
 import { MlError } from "./errors";
 import { canonicalJson, sha256, sha256Hex0x } from "./hash";
@@ -242,4 +242,16 @@ export function inputDigests(files: Array<{ name: string; file: string }>): Arra
 export function loadCheckpointConfigOnly(modelDir: string, limits: ModelLimits): void {
   if (!fs.existsSync(modelDir)) throw new MlError("MODEL_INVALID", `model folder ${modelDir} does not exist`);
   readConfig(modelDir, limits);
+}
+
+/** A job folder as an executor reads it: job.json, the model folder, the input files, and the limits in force. */
+export function openJob(job: ExecJob, s: { modelLimits?: ModelLimits; datasetLimits?: DatasetLimits }) {
+  const jf = readJobFile(job.jobDir, job.kind);
+  return {
+    jf,
+    modelDir: resolveModelDir(job.jobDir, jf),
+    files: resolveInputs(job.jobDir, jf),
+    modelLimits: s.modelLimits ?? DEFAULT_MODEL_LIMITS,
+    datasetLimits: s.datasetLimits ?? DEFAULT_DATASET_LIMITS,
+  };
 }

@@ -8,8 +8,8 @@ import {
   readTokenizerJson,
   weightsRootOfFile,
 } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
-import { DEFAULT_DATASET_LIMITS, DatasetLimits } from "./data";
+import { Gpt2Config, ModelLimits } from "./config";
+import { DatasetLimits } from "./data";
 import { loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
 import { MlError } from "./errors";
 import {
@@ -24,10 +24,8 @@ import {
   JobFile,
   loadCheckpointConfigOnly,
   parseParams,
-  readJobFile,
+  openJob,
   readPrompts,
-  resolveInputs,
-  resolveModelDir,
   RUNTIME_VERSION,
   seedU32,
   trainParamsSchema,
@@ -355,12 +353,8 @@ export class TorchExecutor implements Executor {
   }
 
   async run(job: ExecJob): Promise<TorchExecResult> {
-    const jf = readJobFile(job.jobDir, job.kind);
-    const modelDir = resolveModelDir(job.jobDir, jf);
-    const files = resolveInputs(job.jobDir, jf);
     const s = this.settings;
-    const modelLimits = s.modelLimits ?? DEFAULT_MODEL_LIMITS;
-    const datasetLimits = s.datasetLimits ?? DEFAULT_DATASET_LIMITS;
+    const { jf, modelDir, files, modelLimits, datasetLimits } = openJob(job, s);
     const m = inspectModel(modelDir, modelLimits);
     const base = {
       kind: jf.kind,

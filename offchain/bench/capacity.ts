@@ -7,7 +7,8 @@
  *     the last receipt; `capacity scaling` = that ÷ the one-slot figure (ideal: the slot count; the goal ≥ 0.9 × N);
  *   - `protocol overhead per job` (ms) = end to end (request sent → receipt mined) − the executor's own time, median
  *     over jobs run one at a time.
- * `POSTHUMAN_BENCH=capacity npm run bench` writes bench/results/capacity.json.
+ * `POSTHUMAN_BENCH=capacity npm run bench` writes bench/results/capacity.json; CAPACITY_SLOTS=1,8 runs only those
+ * slot counts, and CAPACITY_TRACE=1 prints each burst job's timeline (sent, claimed, started, run, submitted; ms).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -22,7 +23,7 @@ import type { BenchFigure } from "./figures";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../devnet/world";
 
 const SLEEP_MS = 2000;
-const SLOTS = [1, 2, 4, 8];
+const SLOTS = process.env.CAPACITY_SLOTS ? process.env.CAPACITY_SLOTS.split(",").map(Number) : [1, 2, 4, 8];
 const JOBS_PER_SLOT = 4;
 const FEE = ethers.parseEther("1");
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } });
@@ -118,6 +119,14 @@ export async function benchCapacity(): Promise<BenchFigure[]> {
       const jobs = slots * JOBS_PER_SLOT;
       const burst = await runJobs(w, rw, m.modelId, jobs, `burst${slots}`, false);
       const first = Math.min(...burst.map((j) => j.sentAt));
+      if (process.env.CAPACITY_TRACE) {
+        for (const j of burst) {
+          const r = rw.worker.jobs.get(j.jobId)!;
+          console.log(
+            `slots ${slots} job ${j.jobId}: sent ${j.sentAt - first} claimed ${Number(r.claimed_at_ms) - first} started ${Number(r.started_at_ms) - first} run ${r.run_ms} submitted ${Number(r.submitted_at_ms) - first}`,
+          );
+        }
+      }
       const last = Math.max(...burst.map((j) => j.receiptAt));
       const perMinute = jobs / ((last - first) / 60_000);
       if (slots === 1) perSlot1 = perMinute;

@@ -155,10 +155,14 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     }
   }
 
+  /** Set by a pass that left claims for the next one: that pass then starts at once. */
+  let moreClaims = false;
+  /** The last job a pass weighed for a claim: the next pass goes on after it, so no job waits behind others. */
+  let claimCursor = 0n;
+
   async function tick(): Promise<void> {
-    // Runs start by earliest deadline, everything else in id order.
     const active = o.jobs.active();
-    const rows = [...active.filter((r) => !isRunnable(r)), ...active.filter(isRunnable).sort(byDeadline)];
+    const rows = [...active.filter(isRunnable).sort(byDeadline), ...active.filter((r) => !isRunnable(r))];
     if (rows.length) {
       const latest = await o.market.runner?.provider?.getBlock("latest").catch(() => null);
       if (latest) {
@@ -174,20 +178,47 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         ),
       );
     }
-    for (const listed of rows) {
-      if (stopped && loop) break;
-      // Re-read the row: an earlier step of this pass (or a run that just ended) may have moved it on, and acting
-      // on the listed state could start a second run of a job whose output is already stored.
-      const row = o.jobs.get(listed.job_id);
-      if (!row || row.state === "skipped" || FINAL_STATES.has(row.state)) continue;
-      try {
-        await step(row);
-      } catch (e) {
-        o.log.warn(
-          { jobId: row.job_id, state: row.state, err: (e as Error).message },
-          "job step failed; retrying later",
-        );
-      }
+    // Runs start first, by earliest deadline. Then new jobs are weighed for a claim one at a time (each claim's
+    // estimate joins the queue the next one is weighed against), for at most CLAIM_BUDGET_MS a pass, going on where
+    // the last pass stopped: a burst of new jobs neither keeps a run that ends or an input that arrives waiting, nor
+    // starves the jobs at the end of the list. Waiting for an input, submitting and settling touch only their own job:
+    // they go at the same time (the sender orders the nonces of concurrent sends).
+    const runnable = rows.filter(isRunnable);
+    const seen = rows.filter((r) => r.state === "seen");
+    const next = seen.findIndex((r) => BigInt(r.job_id) > claimCursor);
+    const claims = next <= 0 ? seen : [...seen.slice(next), ...seen.slice(0, next)];
+    const atOnce = rows.filter((r) => !isRunnable(r) && r.state !== "seen");
+    await Promise.all([
+      (async () => {
+        for (const listed of runnable) {
+          if (stopped && loop) return;
+          await stepOnce(listed);
+        }
+        const budgetEnd = Date.now() + CLAIM_BUDGET_MS;
+        let weighed = 0;
+        for (const listed of claims) {
+          if ((stopped && loop) || Date.now() > budgetEnd) break;
+          await stepOnce(listed);
+          claimCursor = BigInt(listed.job_id);
+          weighed++;
+        }
+        moreClaims = weighed < claims.length;
+        if (!moreClaims) claimCursor = 0n;
+      })(),
+      ...atOnce.map(stepOnce),
+    ]);
+  }
+
+  /** Steps a listed job, re-reading its row first; a failure is logged and retried on a later pass. */
+  async function stepOnce(listed: JobRow): Promise<void> {
+    // Re-read the row: an earlier step of this pass (or a run that just ended) may have moved it on, and acting
+    // on the listed state could start a second run of a job whose output is already stored.
+    const row = o.jobs.get(listed.job_id);
+    if (!row || row.state === "skipped" || FINAL_STATES.has(row.state)) return;
+    try {
+      await step(row);
+    } catch (e) {
+      o.log.warn({ jobId: row.job_id, state: row.state, err: (e as Error).message }, "job step failed; retrying later");
     }
   }
 
@@ -199,7 +230,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         while (!stopped) {
           await tick();
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, pollMs);
+            const t = setTimeout(resolve, moreClaims ? 0 : pollMs);
             wakeUp = () => {
               clearTimeout(t);
               resolve();
@@ -232,6 +263,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   };
 }
 
+/** How long a pass weighs new jobs for claims (the rest wait for the next pass, which follows at once). */
+const CLAIM_BUDGET_MS = 1000;
 const isRunnable = (r: JobRow) => r.state === "input_ready" || r.state === "running";
 const byDeadline = (a: JobRow, b: JobRow) => a.deadline - b.deadline;
 

@@ -155,55 +155,27 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     }
   }
 
-  /** Set by a pass that left claims for the next one: that pass then starts at once. */
-  let moreClaims = false;
-  /** The last job a pass weighed for a claim: the next pass goes on after it, so no job waits behind others. */
-  let claimCursor = 0n;
+  const claims = claimTurns();
 
   async function tick(): Promise<void> {
     const active = o.jobs.active();
     const rows = [...active.filter(isRunnable).sort(byDeadline), ...active.filter((r) => !isRunnable(r))];
-    if (rows.length) {
-      const latest = await o.market.runner?.provider?.getBlock("latest").catch(() => null);
-      if (latest) {
-        clock.latestBlockTs = latest.timestamp;
-        clock.latestBlock = latest.number;
-      }
-    }
-    for (const held of o.jobs.heldFailures()) {
-      await releaseHeld(c, held).catch((e: unknown) =>
-        o.log.warn(
-          { jobId: held.job_id, err: (e as Error).message },
-          "could not release held collateral; retrying later",
-        ),
-      );
-    }
+    await beforePass(c, clock, rows.length > 0);
     // Runs start first, by earliest deadline. Then new jobs are weighed for a claim one at a time (each claim's
     // estimate joins the queue the next one is weighed against), for at most CLAIM_BUDGET_MS a pass, going on where
     // the last pass stopped: a burst of new jobs neither keeps a run that ends or an input that arrives waiting, nor
     // starves the jobs at the end of the list. Waiting for an input, submitting and settling touch only their own job:
     // they go at the same time (the sender orders the nonces of concurrent sends).
-    const runnable = rows.filter(isRunnable);
-    const seen = rows.filter((r) => r.state === "seen");
-    const next = seen.findIndex((r) => BigInt(r.job_id) > claimCursor);
-    const claims = next <= 0 ? seen : [...seen.slice(next), ...seen.slice(0, next)];
+    const halted = () => stopped && loop !== undefined;
     const atOnce = rows.filter((r) => !isRunnable(r) && r.state !== "seen");
     await Promise.all([
       (async () => {
-        for (const listed of runnable) {
-          if (stopped && loop) return;
-          await stepOnce(listed);
-        }
-        const budgetEnd = Date.now() + CLAIM_BUDGET_MS;
-        let weighed = 0;
-        for (const listed of claims) {
-          if ((stopped && loop) || Date.now() > budgetEnd) break;
-          await stepOnce(listed);
-          claimCursor = BigInt(listed.job_id);
-          weighed++;
-        }
-        moreClaims = weighed < claims.length;
-        if (!moreClaims) claimCursor = 0n;
+        for (const listed of rows.filter(isRunnable)) if (!halted()) await stepOnce(listed);
+        await claims.weigh(
+          rows.filter((r) => r.state === "seen"),
+          stepOnce,
+          halted,
+        );
       })(),
       ...atOnce.map(stepOnce),
     ]);
@@ -230,7 +202,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
         while (!stopped) {
           await tick();
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, moreClaims ? 0 : pollMs);
+            const t = setTimeout(resolve, claims.more() ? 0 : pollMs);
             wakeUp = () => {
               clearTimeout(t);
               resolve();
@@ -265,6 +237,51 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 
 /** How long a pass weighs new jobs for claims (the rest wait for the next pass, which follows at once). */
 const CLAIM_BUDGET_MS = 1000;
+
+/**
+ * New jobs weighed for claims in turns: each pass goes on after the last job the previous pass weighed, for at most
+ * CLAIM_BUDGET_MS, so no job waits behind others that stay unclaimed; `more()` says a pass left some.
+ */
+function claimTurns() {
+  let cursor = 0n;
+  let more = false;
+  return {
+    more: () => more,
+    async weigh(seen: JobRow[], step: (r: JobRow) => Promise<void>, halted: () => boolean): Promise<void> {
+      const next = seen.findIndex((r) => BigInt(r.job_id) > cursor);
+      const order = next <= 0 ? seen : [...seen.slice(next), ...seen.slice(0, next)];
+      const end = Date.now() + CLAIM_BUDGET_MS;
+      let weighed = 0;
+      for (const r of order) {
+        if (halted() || Date.now() > end) break;
+        await step(r);
+        cursor = BigInt(r.job_id);
+        weighed++;
+      }
+      more = weighed < order.length;
+      if (!more) cursor = 0n;
+    },
+  };
+}
+
+/** A pass's preliminaries: the chain's clock (deadlines are in block time), and held collateral to release. */
+async function beforePass(c: Ctx, clock: { latestBlockTs: number; latestBlock: number }, anyJob: boolean) {
+  if (anyJob) {
+    const latest = await c.o.market.runner?.provider?.getBlock("latest").catch(() => null);
+    if (latest) {
+      clock.latestBlockTs = latest.timestamp;
+      clock.latestBlock = latest.number;
+    }
+  }
+  for (const held of c.o.jobs.heldFailures()) {
+    await releaseHeld(c, held).catch((e: unknown) =>
+      c.o.log.warn(
+        { jobId: held.job_id, err: (e as Error).message },
+        "could not release held collateral; retrying later",
+      ),
+    );
+  }
+}
 const isRunnable = (r: JobRow) => r.state === "input_ready" || r.state === "running";
 const byDeadline = (a: JobRow, b: JobRow) => a.deadline - b.deadline;
 

@@ -16,6 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
+import { fromFixedLoss } from "../protocol/params";
 import { PEOPLE, setScene, type ReceiptCheck, type Scene } from "./demo-scene";
 import {
   aliceMakesM1,
@@ -122,7 +123,7 @@ async function tell(
   const verdicts = s.receipts.filter((r) => r.verified).length;
   s.out.info(`\nReceipts verified by re-execution: ${verdicts}/${s.receipts.length}. Demo done in ${s.elapsed()}.`);
 
-  const nats = (x: bigint) => Number(x) / 1e6;
+  const nats = fromFixedLoss;
   return {
     models: await modelsOf(s, modelIds),
     finetunes: [

@@ -1,6 +1,7 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
 import { ethers } from "ethers";
 import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress } from "../deploy/accounts";
+import { fromFixedLoss } from "../protocol/params";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
@@ -20,7 +21,7 @@ export function delta(wei: bigint): string {
 
 /** A fixed-point loss (×1e6) in nats. */
 export function loss(fixed: bigint | number): string {
-  return (Number(fixed) / 1e6).toFixed(4);
+  return fromFixedLoss(fixed).toFixed(4);
 }
 
 /** A signed loss difference (×1e6), e.g. −1.6063. */
@@ -83,7 +84,7 @@ export function describeReceipt(r: OnChainReceipt): string[] {
     );
   if (m.evalTokens > 0n)
     lines.push(
-      `eval loss    ${loss(m.evalLoss)} (perplexity ${Math.exp(Number(m.evalLoss) / 1e6).toFixed(1)}) over ${m.evalTokens} tokens`,
+      `eval loss    ${loss(m.evalLoss)} (perplexity ${Math.exp(fromFixedLoss(m.evalLoss)).toFixed(1)}) over ${m.evalTokens} tokens`,
     );
   return lines;
 }

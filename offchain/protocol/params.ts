@@ -73,6 +73,34 @@ export type JobParams =
   | { kind: "Infer"; params: InferParams }
   | { kind: "Evaluate"; params: EvaluateParams };
 
+/** Weight decay of the finetunes the CLI, the demo and the web app request. */
+export const DEFAULT_WEIGHT_DECAY = 0.01;
+
+/** A rate (learning rate, weight decay) as the chain stores it: × RATE_SCALE, rounded. */
+export const toRate = (x: number): bigint => BigInt(Math.round(x * Number(RATE_SCALE)));
+
+/** Train params as the chain encodes them, from the figures a person types (rates as plain numbers). */
+export function trainParams(o: {
+  steps: number;
+  lr: number;
+  batch: number;
+  context: number;
+  warmup?: number;
+  weightDecay?: number;
+}): JobParams {
+  return {
+    kind: "Train",
+    params: {
+      steps: o.steps,
+      batchSize: o.batch,
+      contextLength: o.context,
+      learningRate: toRate(o.lr),
+      warmupSteps: o.warmup ?? Math.min(2, o.steps),
+      weightDecay: toRate(o.weightDecay ?? DEFAULT_WEIGHT_DECAY),
+    },
+  };
+}
+
 const coder = ethers.AbiCoder.defaultAbiCoder();
 const TRAIN_TYPES = ["uint32", "uint32", "uint32", "uint64", "uint32", "uint64"];
 const INFER_TYPES = ["uint32", "uint32", "uint32"];
@@ -142,4 +170,9 @@ export function benchmarkId(name: string): string {
 /** A loss (nats) as the fixed-point integer the contracts store. */
 export function toFixedLoss(loss: number): bigint {
   return BigInt(Math.round(loss * Number(LOSS_SCALE)));
+}
+
+/** A fixed-point loss (× LOSS_SCALE) back in nats. */
+export function fromFixedLoss(fixed: bigint | number): number {
+  return Number(fixed) / Number(LOSS_SCALE);
 }

@@ -3,7 +3,7 @@
  * progress bar, fetching and checking its result, and the JSON every job command prints.
  */
 import type { Command } from "commander";
-import { RATE_SCALE, type JobParams } from "../../protocol/params";
+import type { JobParams } from "../../protocol/params";
 import type { PostHuman, RequestedJob } from "../../sdk/client";
 import type { OnChainReceipt } from "../../sdk/job-market";
 import { amount, connect, int, sdk } from "../context";
@@ -11,30 +11,8 @@ import { CliError, type Output } from "../output";
 import { progressReporter, tokens } from "../render";
 import type { Wiring } from "./shared";
 
-/** Weight decay of every finetune the CLI and the demo request: 0.01. */
-const WEIGHT_DECAY = 0.01;
-
-/** Train params as the chain encodes them (learning rate and weight decay scaled by RATE_SCALE). */
-export function trainParams(o: {
-  steps: number;
-  lr: number;
-  batch: number;
-  context: number;
-  warmup?: number;
-}): JobParams {
-  const scaled = (x: number) => BigInt(Math.round(x * Number(RATE_SCALE)));
-  return {
-    kind: "Train",
-    params: {
-      steps: o.steps,
-      batchSize: o.batch,
-      contextLength: o.context,
-      learningRate: scaled(o.lr),
-      warmupSteps: o.warmup ?? Math.min(2, o.steps),
-      weightDecay: scaled(WEIGHT_DECAY),
-    },
-  };
-}
+/** Train params as the chain encodes them: the protocol's builder (one for the CLI, the demo and the web app). */
+export { trainParams } from "../../protocol/params";
 
 export interface JobOptions {
   fee: string;

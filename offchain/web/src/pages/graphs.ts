@@ -1,4 +1,5 @@
 /** Drawn figures: the lineage tree of a model and the chart of its evaluations against the declared baseline. */
+import { LOSS_SCALE } from "../../../protocol/params";
 import type { ModelInfo, Snapshot } from "../chain";
 import { h, s } from "../dom";
 import { loss } from "../format";
@@ -129,7 +130,7 @@ export function evalChart(m: ModelInfo, captionId: string): SVGSVGElement {
       "g",
       { class: "tick" },
       s("line", { x1: left, x2: W - 8, y1: y(v), y2: y(v) }),
-      s("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, (v / 1e6).toFixed(2)),
+      s("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, (v / Number(LOSS_SCALE)).toFixed(2)),
     ),
   );
   const bars = runs.map((r, i) => {

@@ -3,7 +3,7 @@
  * and sell forms, the three job forms, and its recent receipts.
  */
 import { ethers } from "ethers";
-import { benchmarkId, RATE_SCALE, TEMPERATURE_SCALE, type JobParams } from "../../../protocol/params";
+import { benchmarkId, TEMPERATURE_SCALE, trainParams, type JobParams } from "../../../protocol/params";
 import { CHAIN_CHANGED, errorBox, runAction, who, type App } from "../app";
 import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
@@ -154,17 +154,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     () => {
       const rate = Number(lr.value);
       if (!(rate > 0 && rate < 1)) throw new UserError("The learning rate must be between 0 and 1, e.g. 0.003.");
-      return {
-        kind: "Train",
-        params: {
-          steps: numberOf(steps, "Training steps", 1, 10_000),
-          batchSize: 8,
-          contextLength: 64,
-          learningRate: BigInt(Math.round(rate * Number(RATE_SCALE))),
-          warmupSteps: 2,
-          weightDecay: 10_000_000n,
-        },
-      };
+      return trainParams({ steps: numberOf(steps, "Training steps", 1, 10_000), lr: rate, batch: 8, context: 64 });
     },
     false,
     () => cardURI({ name: childName.value, description: childAbout.value }),

@@ -31,7 +31,15 @@ const DEMO = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
 
 describe("marketplace web app in headless Chromium against posthuman up", function () {
   this.timeout(240_000);
-  this.bail(true);
+  // The steps build on each other: after a failed one the rest are skipped (and counted as skipped). Not
+  // `this.bail(true)`: mocha silently drops a bailing suite whenever any earlier test of the run failed.
+  let broken: string | undefined;
+  beforeEach(function () {
+    if (broken) this.skip();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") broken ??= this.currentTest.title;
+  });
   let tmp: string;
   let world: UpHandle;
   let browser: Browser;

@@ -95,7 +95,10 @@ export class PostHuman extends PostHumanCore {
     return this.workerCall(() => this.worker.uploadModel(this.signer, modelId, dir));
   }
 
-  /** As the core's, keeping a copy of the input in the store first (verification re-runs the job on it). */
+  /**
+   * As the core's, keeping a copy of the input in the store first (verification re-runs the job on it), and the
+   * claimant's acknowledgement of it after (`job dispute` presents it if the job is then failed for its input).
+   */
   override async requestJob(
     modelId: bigint,
     params: JobParams,
@@ -103,7 +106,9 @@ export class PostHuman extends PostHumanCore {
     o: JobRequestOptions = {},
   ): Promise<RequestedJob> {
     if (input.length > 0) this.store?.saveInput(input);
-    return super.requestJob(modelId, params, input, o);
+    const job = await super.requestJob(modelId, params, input, o);
+    if (job.inputAck) this.store?.saveAck(this.jobs.address, job.jobId, job.inputAck);
+    return job;
   }
 
   /** As the core's, with the result as a Buffer. */

@@ -3,6 +3,7 @@
  * commitment) and the model folders they made, published or rebuilt by verification (by weights root). Layout:
  *   <dir>/inputs/<sha256 hex>        the exact bytes uploaded
  *   <dir>/models/<weights root>/     a Hugging Face GPT-2 folder
+ *   <dir>/acks/<market>-<job id>     the claimant's signed acknowledgement of a job's input (for `disputeFailure`)
  * The CLI uses <data-dir> (default ./.posthuman), the same folder `posthuman up` keeps its chain in.
  */
 import fs from "node:fs";
@@ -37,6 +38,21 @@ export class LocalStore {
     if (!fs.existsSync(file)) return undefined;
     const bytes = fs.readFileSync(file);
     return sha256Hex(bytes) === `0x${hex(inputHash)}` ? bytes : undefined;
+  }
+
+  /** Keeps the claimant's signed acknowledgement of a job's input (per job market: ids repeat across chains). */
+  saveAck(market: string, jobId: bigint, inputAck: string): void {
+    const file = path.join(this.dir, "acks", `${hex(market)}-${jobId}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, inputAck);
+  }
+
+  /** The acknowledgement kept for a job, if any. */
+  ack(market: string, jobId: bigint): string | undefined {
+    const file = path.join(this.dir, "acks", `${hex(market)}-${jobId}`);
+    if (!fs.existsSync(file)) return undefined;
+    const ack = fs.readFileSync(file, "utf8").trim();
+    return /^0x[0-9a-fA-F]+$/.test(ack) ? ack : undefined;
   }
 
   modelPath(root: string): string {

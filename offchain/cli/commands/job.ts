@@ -40,6 +40,7 @@ export function addJobCommands(program: Command, w: Wiring): void {
     (raw, r) => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
   );
   addResolve(job, w);
+  addDispute(job, w);
   txCommand(
     w,
     job,
@@ -159,6 +160,34 @@ function addResolve(job: Command, w: Wiring): void {
           r.upheld
             ? `challenge of job ${raw} upheld: worker slashed ${tokens(r.slashed)} OCEAN, fee refunded (tx ${r.txHash})`
             : `challenge of job ${raw} dismissed: the bond went to the worker and the job settled (tx ${r.txHash})`,
+        );
+      }, cmd),
+    );
+}
+
+function addDispute(job: Command, w: Wiring): void {
+  job
+    .command("dispute <job>")
+    .description(
+      "slash a worker that failed your job for its input after acknowledging that input (the acknowledgement the " +
+        "worker signed at upload is kept in --data-dir; the dispute window is the challenge window after the failure)",
+    )
+    .option("--ack <hex>", "the worker's signed acknowledgement, when it is not kept in --data-dir")
+    .action((raw: string, o: { ack?: string }, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const jobId = id(raw, "job");
+        const ack = o.ack ?? client.store?.ack(client.jobs.address, jobId);
+        if (!ack)
+          throw new CliError(
+            `no acknowledgement of job ${raw}'s input is kept in ${client.store?.dir ?? "the data directory"}`,
+            "pass --ack with the one the worker's API answered to the upload (inputAck)",
+          );
+        const r = await sdk(client.disputeFailure(jobId, ack));
+        out.result(
+          { jobId, ...r },
+          () =>
+            `job ${raw}: the worker had acknowledged the input it then blamed (${r.reason}): slashed ${tokens(r.slashed)} OCEAN to you (tx ${r.txHash})`,
         );
       }, cmd),
     );

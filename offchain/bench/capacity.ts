@@ -19,7 +19,7 @@ import { requestJob } from "../deploy/posthuman";
 import { datatokenAt } from "../protocol/contracts";
 import { encodeJobParams } from "../protocol/params";
 import { sha256Hex } from "../protocol/auth";
-import type { BenchFigure } from "./figures";
+import { median, type BenchFigure } from "./figures";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../devnet/world";
 
 const SLEEP_MS = 2000;
@@ -28,7 +28,6 @@ const JOBS_PER_SLOT = 4;
 const FEE = ethers.parseEther("1");
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** An executor that takes SLEEP_MS per job whatever the job, and writes a small result; its own time per job. */
 function sleepExecutor(took: Map<string, number>): Executor {

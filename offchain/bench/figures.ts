@@ -44,6 +44,12 @@ export function writeFigures(file: string, figures: BenchFigure[]): string {
   return out;
 }
 
+/** The median of a list (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 const show = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
 
 /**

@@ -15,7 +15,7 @@ import { ethers } from "ethers";
 import { datatokenAt } from "../protocol/contracts";
 import { requestJob } from "../deploy/posthuman";
 import { encodeJobParams } from "../protocol/params";
-import type { BenchFigure } from "./figures";
+import { median, type BenchFigure } from "./figures";
 import { sha256Hex } from "../protocol/auth";
 import type { JobRow } from "../worker/jobs";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../devnet/world";
@@ -32,10 +32,6 @@ interface Timed {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Approves the datatokens and fees of `n` requests at once, so that timing a request times that transaction only. */
 async function approve(w: World, datatoken: string, n: number): Promise<void> {

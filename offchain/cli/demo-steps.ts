@@ -11,7 +11,7 @@ import { jobFolder } from "../protocol/job-spec";
 import { LOSS_SCALE, benchmarkId, encodeJobParams, toFixedLoss, type JobParams } from "../protocol/params";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { ModelRecord } from "../sdk/registry";
-import { trainParams } from "./commands/requests";
+import { trainParams } from "../protocol/params";
 import { BATCH, CONTEXT, DATA, DEMO_BENCHMARK, LR, PEOPLE, type Person, type Scene } from "./demo-scene";
 import { loss, tokens } from "./render";
 

@@ -10,10 +10,6 @@ import type { Sent } from "./base";
 import type { PostHumanCore } from "./core";
 import { SdkError } from "./errors";
 
-const FAILURES = new ethers.Interface([
-  "function failureOf(uint256 jobId) view returns (uint32 reason, bool collateralHeld)",
-]);
-
 /** Checks that the job's failure can be disputed with this acknowledgement, then disputes it. */
 export async function disputeFailure(
   ph: PostHumanCore,
@@ -21,9 +17,7 @@ export async function disputeFailure(
   inputAck: string,
 ): Promise<{ slashed: bigint; reason: string } & Sent> {
   const job = await ph.jobs.contract.getJob(jobId);
-  const data = FAILURES.encodeFunctionData("failureOf", [jobId]);
-  const answer = await ph.provider.call({ to: ph.jobs.address, data });
-  const [reason, held] = FAILURES.decodeFunctionResult("failureOf", answer) as unknown as [bigint, boolean];
+  const [reason, held] = await ph.jobs.contract.failureOf(jobId);
   if (!held)
     throw new SdkError(
       "NOT_DISPUTABLE",

@@ -11,7 +11,7 @@ import path from "node:path";
 import { ethers } from "ethers";
 import type { ExecResult } from "../ml";
 import { isMlError, writeJobDir } from "../ml";
-import { JobStatus, toFixedLoss } from "../protocol/params";
+import { toFixedLoss } from "../protocol/params";
 import { jobFolder, jobSeed } from "../protocol/job-spec";
 import { fail, failIfImpossible, modelShape, promptCount, type Ctx } from "./pipeline-steps";
 import { jobWork } from "./policy";
@@ -64,7 +64,7 @@ export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<v
   // between the result and "output_stored" (a node down then would otherwise throw the run away).
   const served = (await o.registry.modelRuntime(row.model_id)).weightsRoot;
   // The model may have been frozen since the claim: fail at no cost now rather than run what cannot be submitted.
-  if (await failIfImpossible(c, row, { status: JobStatus.Claimed, worker: c.self })) return;
+  if (await failIfImpossible(c, row)) return;
   const dir = await c.modelDir(row, served);
   if (!dir) return fail(c, row, "MODEL_UNAVAILABLE", "the model's weights were never uploaded to this operator");
   const input = await o.store.getBuffer(row.input_artifact as string);

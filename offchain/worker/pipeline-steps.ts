@@ -279,7 +279,7 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
       // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).
       const ours = now.worker === c.self && (now.status === JobStatus.Submitted || now.status === JobStatus.Challenged);
       if (ours && row.state === "output_stored") return submitted();
-      if (await failIfImpossible(c, row, now)) return;
+      if (now.status === JobStatus.Claimed && now.worker === c.self && (await failIfImpossible(c, row))) return;
       if (!FINAL_STATES.has(row.state)) c.set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
       return;
     }
@@ -288,12 +288,11 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
 }
 
 /**
- * Fails, at no cost to us, a job of ours that can no longer be submitted through nobody's fault of ours (its model
- * was frozen after the claim): the market refunds the requester and unlocks our collateral without penalty, instead of
- * the job sitting claimed until its deadline. True when the job was failed.
+ * Fails, at no cost to us, a job we hold the claim of (the caller knows) that can no longer be submitted through no
+ * fault of ours (its model was frozen after the claim): the market refunds the requester and unlocks our collateral
+ * without penalty, instead of the job sitting claimed until its deadline. True when the job was failed.
  */
-export async function failIfImpossible(c: Ctx, row: JobRow, now: { status: number; worker: string }): Promise<boolean> {
-  if (now.status !== JobStatus.Claimed || now.worker !== c.self) return false;
+export async function failIfImpossible(c: Ctx, row: JobRow): Promise<boolean> {
   const can = await submittable(c, row);
   if (!can.modelBlocks || row.deadline <= c.nowSec()) return false;
   await fail(c, row, "MODEL_UNAVAILABLE", `no receipt of this job can be submitted any more: ${can.reason}`);

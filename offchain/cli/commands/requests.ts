@@ -11,9 +11,6 @@ import { CliError, type Output } from "../output";
 import { progressReporter, tokens } from "../render";
 import type { Wiring } from "./shared";
 
-/** Train params as the chain encodes them: the protocol's builder (one for the CLI, the demo and the web app). */
-export { trainParams } from "../../protocol/params";
-
 export interface JobOptions {
   fee: string;
   ttl: string;

@@ -7,7 +7,8 @@ import { id, int, num, readFile } from "../context";
 import type { Output } from "../output";
 import { describeReceipt } from "../render";
 import { cardFromOptions } from "./model";
-import { jobJson, notWaiting, requestAndFinish, trainParams, withJobOptions, type JobOptions } from "./requests";
+import { trainParams } from "../../protocol/params";
+import { jobJson, notWaiting, requestAndFinish, withJobOptions, type JobOptions } from "./requests";
 import type { Wiring } from "./shared";
 
 interface TrainOptions extends JobOptions {

@@ -3,7 +3,7 @@
  * with the real contracts, admission control on, and a fixed-duration executor (a sleep that writes a result), so
  * that the two cores do not cap the figure: what it measures is the protocol's side (ingest, admission, claim, input,
  * receipt), not the model runtime.
- *   - `jobs per minute` for a burst of 4 × slots inference jobs requested at once, counted from the first request to
+ *   - `jobs per minute` for a burst of 4 × slots inference jobs requested at once (sent without waiting for each other), counted from the first request to
  *     the last receipt; `capacity scaling` = that ÷ the one-slot figure (ideal: the slot count; the goal ≥ 0.9 × N);
  *   - `protocol overhead per job` (ms) = end to end (request sent → receipt mined) − the executor's own time, median
  *     over jobs run one at a time.
@@ -50,18 +50,22 @@ function sleepExecutor(took: Map<string, number>): Executor {
   };
 }
 
-/** Requests `n` inference jobs (all at once, or each after the last one's receipt); per job: sent-at and receipt ms. */
+/**
+ * Requests `n` inference jobs, all at once (sent back to back through a nonce manager, as many requesters would) or
+ * each after the last one's receipt, and uploads each input; per job: sent-at and receipt ms.
+ */
 async function runJobs(w: World, rw: RunningWorker, modelId: bigint, n: number, tag: string, oneAtATime: boolean) {
-  const derek = w.wallet("derek");
+  const derek = new ethers.NonceManager(w.wallet("derek"));
   const out: { jobId: bigint; sentAt: number; receiptAt: number }[] = [];
   const pending: Promise<void>[] = [];
+  const now = async () => (await w.provider.getBlock("latest"))!.timestamp;
   for (let i = 0; i < n; i++) {
     const input = Buffer.from(`Prompt ${tag} ${i}\n`);
-    const now = (await w.provider.getBlock("latest"))!.timestamp;
     const sentAt = Date.now();
     const request = { modelId, kind: "Infer" as const, inputHash: sha256Hex(input), fee: FEE, params: INFER };
-    const jobId = await requestJob(w.ph, derek, { ...request, deadline: now + 1800 }, false);
+    const requested = requestJob(w.ph, derek, { ...request, deadline: (await now()) + 1800 }, false);
     const done = (async () => {
+      const jobId = await requested;
       for (let k = 0; ; k++) {
         try {
           await rw.client.uploadInput(derek, jobId, input);
@@ -71,7 +75,7 @@ async function runJobs(w: World, rw: RunningWorker, modelId: bigint, n: number, 
           await sleep(25);
         }
       }
-      for (const end = Date.now() + 300_000; ; await sleep(20)) {
+      for (const end = Date.now() + 300_000; ; await sleep(200)) {
         const row = rw.worker.jobs.get(jobId);
         if (row?.submitted_at_ms) return void out.push({ jobId, sentAt, receiptAt: Number(row.submitted_at_ms) });
         if (Date.now() > end) throw new Error(`job ${jobId} got no receipt in 5 minutes (${row?.state ?? "not seen"})`);
@@ -103,8 +107,8 @@ export async function benchCapacity(): Promise<BenchFigure[]> {
       const took = new Map<string, number>();
       const env = { POSTHUMAN_WORKER_STORE_DIR: store, POSTHUMAN_WORKER_RUN_SLOTS: String(slots) };
       rw = await startWorker(w, "worker", env, undefined, sleepExecutor(took));
+      if (slots === SLOTS[0]) await rw.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
       if (slots === 1) {
-        await rw.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
         // Overhead: one job at a time, so none waits behind another.
         const single = await runJobs(w, rw, m.modelId, 4, "single", true);
         const overhead = single.map((j) => j.receiptAt - j.sentAt - (took.get(String(j.jobId)) ?? SLEEP_MS));

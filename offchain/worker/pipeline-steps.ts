@@ -66,6 +66,8 @@ export interface Ctx {
   modelDir(row: JobRow, root?: string): Promise<string | undefined>;
   /** Estimated seconds of work already claimed and not yet run (the queue a new job waits behind). */
   queuedSec(): number;
+  /** Claims sent and not yet mined: job id → the job's estimate (they count in the queue already). */
+  claiming: Map<string, number>;
   /** Records the child model a training job of ours created as served from the tree this worker trained. */
   registerChild(row: JobRow, childModelId: bigint): Promise<void>;
   /** Reasons already logged per job, so a waiting job's reason is logged once. */
@@ -176,47 +178,67 @@ export function modelShape(dir: string): { params: number; nPositions: number } 
   return s;
 }
 
-export async function claim(c: Ctx, row: JobRow): Promise<void> {
+/**
+ * Weighs a new job (status, model, submittability, admission) and claims it when taken. With `background`, the claim
+ * is only sent: its mining is handed over, so that the caller weighs the next job meanwhile (the claim's estimate
+ * counts in the queue from the moment it is sent); without, it resolves once the claim is mined.
+ */
+export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<void>) => void): Promise<void> {
   const { o } = c;
   if (!o.kinds.includes(row.kind)) return c.set(row, { state: "skipped", error_code: "KIND_NOT_SERVED" });
   // Our own claim may be on chain already: sent before a crash that came before "claimed" was recorded. Then the
   // job is ours whatever its deadline (the "claimed" step fails it in time rather than letting it be reclaimed).
-  const ours = () => c.set(row, { state: "claimed", worker: o.self, claimed_at_ms: Date.now() });
   const { status, worker } = await reconcile(c, row);
-  if (status === JobStatus.Claimed && worker === c.self) return ours();
+  if (status === JobStatus.Claimed && worker === c.self) return claimed(c, row);
   if (status !== JobStatus.Open) return;
   if (row.deadline - c.nowSec() < c.margin * 2) {
     return c.set(row, { state: "skipped", error_code: "DEADLINE_TOO_CLOSE" });
   }
-  const rt = await o.registry.modelRuntime(row.model_id);
+  // The chain reads a decision needs, at once (the callback is read only where admission weighs it).
+  const [rt, can, cb] = await Promise.all([
+    o.registry.modelRuntime(row.model_id),
+    submittable(c, row),
+    row.input_refused ? undefined : o.market.callbackOf(row.job_id).catch(() => undefined),
+  ]);
   if (rt.frozen) return c.set(row, { state: "skipped", error_code: "MODEL_FROZEN" });
-  const can = await submittable(c, row);
   if (!can.ok) {
     say(c, row, "NOT_SUBMITTABLE", `skipped: ${can.reason}`);
     return c.set(row, { state: "skipped", error_code: "NOT_SUBMITTABLE", error_message: can.reason });
   }
-  const dir = await c.modelDir(row);
+  const dir = await c.modelDir(row, rt.weightsRoot);
   if (!dir) {
     // The publisher may still be uploading the weights: keep the job in view until its deadline nears.
     c.progress.set(row.job_id, { phase: "waiting", note: "the model's weights", step: 0, totalSteps: 0 });
     return;
   }
   // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
+  let estimateSec = 0;
   if (!row.input_refused) {
-    const verdict = await admission(c, row, dir);
+    const verdict = await admission(c, row, dir, cb);
     if (!verdict) return;
     c.set(row, { estimate_sec: verdict });
+    estimateSec = verdict;
   }
+  c.claiming.set(row.job_id, estimateSec);
+  const mined = sendClaim(c, row).finally(() => c.claiming.delete(row.job_id));
+  if (background) background(mined);
+  else await mined;
+}
+
+const claimed = (c: Ctx, row: JobRow) => c.set(row, { state: "claimed", worker: c.self, claimed_at_ms: Date.now() });
+
+/** Sends the claim and waits for it; a refused claim is recorded (another worker was faster, or our stake ran out). */
+async function sendClaim(c: Ctx, row: JobRow): Promise<void> {
   try {
     await c.send("claim", row, jobMarketInterface.encodeFunctionData("claimJob", [row.job_id]));
-    ours();
+    claimed(c, row);
   } catch (e) {
     if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
       const now = await reconcile(c, row);
-      if (now.status === JobStatus.Claimed && now.worker === c.self) return ours();
+      if (now.status === JobStatus.Claimed && now.worker === c.self) return claimed(c, row);
       if (!FINAL_STATES.has(row.state)) {
         c.set(row, { error_code: "CLAIM_REFUSED", error_message: e.message });
-        o.log.warn({ jobId: row.job_id, err: e.message }, "claim refused");
+        c.o.log.warn({ jobId: row.job_id, err: e.message }, "claim refused");
       }
       return;
     }
@@ -232,7 +254,12 @@ export const promptCount = (input: Buffer) =>
     .filter((l) => l.trim()).length;
 
 /** Price and schedule: the job's estimate in seconds when the policy takes it, else undefined (reason logged). */
-async function admission(c: Ctx, row: JobRow, dir: string): Promise<number | undefined> {
+async function admission(
+  c: Ctx,
+  row: JobRow,
+  dir: string,
+  cb: { gasLimit: bigint | number; fee: bigint } | undefined,
+): Promise<number | undefined> {
   const shape = modelShape(dir);
   // The input, when it came before the claim, makes the estimate exact in prompts and size.
   const input = row.input_artifact ? await c.o.store.getBuffer(row.input_artifact).catch(() => undefined) : undefined;
@@ -245,7 +272,6 @@ async function admission(c: Ctx, row: JobRow, dir: string): Promise<number | und
     prompts: input && row.kind === "infer" ? promptCount(input) : undefined,
   };
   const estimateSec = c.throughput ? c.throughput.estimateSec(job, c.policy) : RUN_OVERHEAD_SEC;
-  const cb = await c.o.market.callbackOf(row.job_id).catch(() => undefined);
   const verdict = admit({
     policy: c.policy,
     kind: row.kind,

@@ -32,6 +32,8 @@ export interface Pipeline {
   start(): void;
   stop(): Promise<void>;
   wake(): void;
+  /** A job's input was stored: a claimed job moves on at once. */
+  inputArrived(jobId: bigint | string): void;
   /** One pass over the active jobs (tests drive it directly). */
   tick(): Promise<void>;
   progress(jobId: string): JobProgress | undefined;
@@ -44,6 +46,8 @@ export interface Pipeline {
 /** The pipeline's context: options, clock, and the helpers every step shares. */
 function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) {
   const clock = { latestBlockTs: 0, latestBlock: 0 };
+  /** A job became claimed or input-ready during the pass: the next pass follows at once (to run it). */
+  const moved = { now: false };
   const c: Ctx = {
     o,
     policy: o.policy ?? DEFAULT_POLICY,
@@ -61,6 +65,7 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
       o.jobs.update(row.job_id, patch);
       Object.assign(row, patch);
       if (patch.state) {
+        if (patch.state === "claimed" || patch.state === "input_ready") moved.now = true;
         o.log.info({ jobId: row.job_id, state: patch.state, kind: row.kind }, `job ${row.job_id} → ${patch.state}`);
         crashPoint(patch.state, row.job_id);
       }
@@ -70,8 +75,10 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
       const tree = await servedTree(c, row.model_id, root ?? (await o.registry.modelRuntime(row.model_id)).weightsRoot);
       return tree ? materialize(c, tree) : undefined;
     },
+    claiming: new Map(),
     queuedSec() {
       let sec = 0;
+      for (const est of c.claiming.values()) sec += est;
       for (const r of o.jobs.active()) {
         if (r.state !== "claimed" && r.state !== "input_ready" && r.state !== "running") continue;
         const est = r.estimate_sec ?? 0;
@@ -82,13 +89,13 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
     },
     registerChild: (row, childId) => registerChild(c, row, childId),
   };
-  return { c, clock };
+  return { c, clock, moved };
 }
 
 export function createPipeline(o: PipelineOptions): Pipeline {
   const pollMs = o.pollMs ?? 1000;
   const running = new Map<string, Promise<void>>();
-  const { c, clock } = createContext(o, running);
+  const { c, clock, moved } = createContext(o, running);
   let stopped = true;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
@@ -119,28 +126,57 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       c.progress.set(row.job_id, { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 });
   }
 
-  /** Starts a run when a slot is free; the earliest deadline goes first (see tick). */
+  /**
+   * Starts a run when a slot is free; the earliest deadline goes first (the pass, and startNext, take them in that
+   * order). The slot is held from the first check: runs are started from the pass, from a run that ends and from a
+   * claim just mined, concurrently.
+   */
   async function startRun(row: JobRow): Promise<void> {
     // A job found "running" here was interrupted by a crash: it runs again (runs are deterministic).
     if (running.has(row.job_id) || running.size >= c.policy.runSlots) return;
-    const { status } = await reconcile(c, row);
-    if (status !== JobStatus.Claimed) return;
-    const p = run(c, row, stopping.signal)
+    let release = () => {};
+    running.set(row.job_id, new Promise<void>((r) => (release = r)));
+    const free = () => (running.delete(row.job_id), release());
+    try {
+      const { status } = await reconcile(c, row);
+      if (status !== JobStatus.Claimed) return free();
+    } catch (e) {
+      free();
+      throw e;
+    }
+    void run(c, row, stopping.signal)
       .catch((e: unknown) => {
         o.log.error({ jobId: row.job_id, err: (e as Error).message }, "run failed unexpectedly; will retry");
         c.set(row, { state: "input_ready" });
       })
       .finally(() => {
-        running.delete(row.job_id);
-        wakeUp?.();
+        free();
+        startNext();
+        if (!stopped) void stepOnce(row); // its receipt goes at once
       });
-    running.set(row.job_id, p);
+  }
+
+  const waiting = () => o.jobs.active().filter((r) => isRunnable(r) && !running.has(r.job_id));
+  /** A run ended: its slot goes at once to the runnable job with the earliest deadline. */
+  function startNext(): void {
+    const next = waiting().sort(byDeadline)[0];
+    if (next && !stopped) void stepOnce(next);
+  }
+
+  /**
+   * A claim was mined, or an input arrived: the job's next steps at once (its input may be here, a slot free) rather
+   * than at the next pass. A run starts only when no runnable job with an earlier deadline waits.
+   */
+  async function advance(row: JobRow): Promise<void> {
+    await stepOnce(row);
+    const now = o.jobs.get(row.job_id);
+    if (now?.state === "input_ready" && !waiting().some((r) => byDeadline(r, now) < 0)) await stepOnce(now);
   }
 
   async function step(row: JobRow): Promise<void> {
     switch (row.state) {
       case "seen":
-        return claim(c, row);
+        return claim(c, row, (mined) => claiming.push(mined.then(() => advance(row)).catch(failed(row))));
       case "claimed":
         return awaitInput(row);
       case "input_ready":
@@ -156,6 +192,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   }
 
   const claims = claimTurns();
+  /** This pass's claims, sent and not yet mined. */
+  let claiming: Promise<void>[] = [];
+  const failed = (row: JobRow) => (e: unknown) =>
+    o.log.warn({ jobId: row.job_id, state: row.state, err: (e as Error).message }, "job step failed; retrying later");
 
   async function tick(): Promise<void> {
     const active = o.jobs.active();
@@ -164,8 +204,9 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     // Runs start first, by earliest deadline. Then new jobs are weighed for a claim one at a time (each claim's
     // estimate joins the queue the next one is weighed against), for at most CLAIM_BUDGET_MS a pass, going on where
     // the last pass stopped: a burst of new jobs neither keeps a run that ends or an input that arrives waiting, nor
-    // starves the jobs at the end of the list. Waiting for an input, submitting and settling touch only their own job:
-    // they go at the same time (the sender orders the nonces of concurrent sends).
+    // starves the jobs at the end of the list. A claim is only sent before the next job is weighed; the pass waits for
+    // them all to be mined at its end. Waiting for an input, submitting and settling touch only their own job: they
+    // go at the same time (the sender orders the nonces of concurrent sends).
     const halted = () => stopped && loop !== undefined;
     const atOnce = rows.filter((r) => !isRunnable(r) && r.state !== "seen");
     await Promise.all([
@@ -176,21 +217,31 @@ export function createPipeline(o: PipelineOptions): Pipeline {
           stepOnce,
           halted,
         );
+        const sent = claiming;
+        claiming = [];
+        await Promise.all(sent);
       })(),
       ...atOnce.map(stepOnce),
     ]);
   }
 
-  /** Steps a listed job, re-reading its row first; a failure is logged and retried on a later pass. */
+  /**
+   * Steps a listed job, re-reading its row first; a failure is logged and retried on a later pass. A job is stepped
+   * by one caller at a time (the pass, a run that ends, a claim just mined): the others skip it.
+   */
+  const stepping = new Set<string>();
   async function stepOnce(listed: JobRow): Promise<void> {
     // Re-read the row: an earlier step of this pass (or a run that just ended) may have moved it on, and acting
     // on the listed state could start a second run of a job whose output is already stored.
     const row = o.jobs.get(listed.job_id);
-    if (!row || row.state === "skipped" || FINAL_STATES.has(row.state)) return;
+    if (!row || row.state === "skipped" || FINAL_STATES.has(row.state) || stepping.has(row.job_id)) return;
+    stepping.add(row.job_id);
     try {
       await step(row);
     } catch (e) {
-      o.log.warn({ jobId: row.job_id, state: row.state, err: (e as Error).message }, "job step failed; retrying later");
+      failed(row)(e);
+    } finally {
+      stepping.delete(row.job_id);
     }
   }
 
@@ -200,9 +251,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       stopped = false;
       loop = (async () => {
         while (!stopped) {
+          moved.now = false;
           await tick();
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, claims.more() ? 0 : pollMs);
+            const t = setTimeout(resolve, claims.more() || moved.now ? 0 : pollMs);
             wakeUp = () => {
               clearTimeout(t);
               resolve();
@@ -219,6 +271,11 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       await Promise.allSettled([...running.values()]);
     },
     wake: () => wakeUp?.(),
+    inputArrived(jobId) {
+      const row = o.jobs.get(jobId);
+      if (row?.state === "claimed" && !stopped) void advance(row);
+      else wakeUp?.();
+    },
     tick,
     progress: (jobId) => c.progress.get(jobId),
     refuseInput(jobId, problem) {

@@ -399,7 +399,7 @@ async function inputReceived(
   jobs.update(jobId, { input_artifact: artifact });
   // The operator's other workers sharing the store find it there if one of them wins the claim.
   if (row) await store.setRef(inputRef(row), artifact);
-  pipeline.wake();
+  pipeline.inputArrived(jobId);
   // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
   const inputHash = row?.input_hash ?? `0x${artifact}`;
   return {
@@ -501,6 +501,22 @@ export function publicMessage(message: string | null): string | null {
 }
 
 /**
+ * A served model's context and tokenizer, read once per folder: the folder is named by its tree's root, so what it
+ * holds never changes (loading GPT-2's tokenizer takes ~0.1 s, and every input upload needs it). The last few only.
+ */
+const servedText = new Map<string, { nPositions: number; tok: Gpt2Tokenizer }>();
+function servedModelText(dir: string): { nPositions: number; tok: Gpt2Tokenizer } {
+  let m = servedText.get(dir);
+  if (!m) {
+    const nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
+    m = { nPositions, tok: Gpt2Tokenizer.fromFile(path.join(dir, "tokenizer.json")) };
+    servedText.set(dir, m);
+    if (servedText.size > 4) servedText.delete(servedText.keys().next().value as string);
+  }
+  return m;
+}
+
+/**
  * The input rules of ml/input-check.ts for a job, with its model's context and own tokenizer when this worker
  * holds the model (else the byte-level rules and bounds only).
  */
@@ -521,9 +537,9 @@ async function checkInput(
     const dir = path.join(dataDir, "models", up.tree_root);
     if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
     try {
-      nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
-      const tok = Gpt2Tokenizer.fromFile(path.join(dir, "tokenizer.json"));
-      countTokens = (t) => tok.encode(t).length;
+      const m = servedModelText(dir);
+      nPositions = m.nPositions;
+      countTokens = (t) => m.tok.encode(t).length;
     } catch {
       // Not readable here: the runtime checks the rest when it runs.
     }

@@ -10,6 +10,7 @@ import {IRoyaltyVault, ROYALTY_VAULT_TOTAL_SHARES} from "./interfaces/IRoyaltyVa
 import {IOceanERC721Factory} from "./ocean/IOceanERC721Factory.sol";
 import {IOceanDataNft} from "./ocean/IOceanDataNft.sol";
 import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
+import {IOceanFixedRateExchange} from "./ocean/IOceanFixedRateExchange.sol";
 
 /// @title ModelRegistry
 /// @notice Publishes PostHuman models as Ocean assets and records their lineage; see IModelRegistry.
@@ -32,20 +33,22 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint16 private immutable _parentRoyaltyBps;
     uint256 private immutable _rewardSupply;
 
-    /// @dev Storage form of a Model (getModel returns the ABI form): parent and job ids (model and job counters, far
-    /// below 2**64) and the baseline metric share slots with addresses, so a root model takes 10 slots, a derived 11.
+    /// @dev Storage form of a Model (getModel returns the ABI form). The first slot holds all the job market reads
+    /// (datatoken, generation, frozen) so each of its calls reads one slot, with the baseline metric; parent and job
+    /// ids (counters far below 2**64) share slots with addresses. The data NFT is not stored (the datatoken names it),
+    /// nor is the exchange id (FixedRateExchange derives it from the base token and the datatoken; `fixedRate` says
+    /// there is one). A root model takes 8 slots, a derived one 9.
     struct StoredModel {
-        address owner;
+        address datatoken;
         uint16 generation;
         bool frozen;
-        address nft;
+        bool fixedRate;
         uint64 baselineMetric;
-        address datatoken;
+        address owner;
         uint64 parentId;
         address vault;
         uint64 jobId;
         address parentSide;
-        bytes32 exchangeId;
         bytes32 weightsRoot;
         bytes32 configHash;
         bytes32 dataHash;
@@ -115,16 +118,17 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             revert ModelRegistryInvalidDispenser(p.pricing.dispenserMaxTokens, p.pricing.dispenserMaxBalance);
         }
         modelId = ++_modelCount;
-        address vault = Clones.clone(_vaultImplementation);
+        // A root model's vault has no parent: its args stop before the parent's royalty and vault (read as zeros).
+        address vault = Clones.cloneWithImmutableArgs(
+            _vaultImplementation,
+            abi.encodePacked(address(this), _baseToken, uint64(modelId))
+        );
         (address nft, address datatoken, bytes32 exchangeId) = _createPricedAsset(p, vault);
 
         StoredModel storage m = _models[modelId];
+        (m.datatoken, m.fixedRate, m.baselineMetric) = (datatoken, exchangeId != bytes32(0), p.baseline.metric);
         m.owner = msg.sender;
-        m.nft = nft;
-        m.baselineMetric = p.baseline.metric;
-        m.datatoken = datatoken;
         m.vault = vault;
-        if (exchangeId != bytes32(0)) m.exchangeId = exchangeId;
         m.weightsRoot = p.weightsRoot;
         if (p.configHash != bytes32(0)) m.configHash = p.configHash;
         if (p.dataHash != bytes32(0)) m.dataHash = p.dataHash;
@@ -132,7 +136,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         if (bytes(p.metadataURI).length != 0) m.metadataURI = p.metadataURI;
         _modelOfDatatoken[datatoken] = modelId;
 
-        _initVault(vault, modelId, datatoken, address(0), 0, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
+        _initVault(vault, datatoken, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
         _setMetadata(nft, p.oceanMetadata);
         if (p.initialSupply != 0) IOceanDatatoken(datatoken).mint(msg.sender, p.initialSupply);
         emit ModelPublished(modelId, msg.sender, nft, datatoken, vault, p.weightsRoot, exchangeId);
@@ -149,23 +153,20 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         modelId = ++_modelCount;
         _claimWeightsRoot(d.weightsRoot, modelId);
         StoredModel storage m = _models[modelId];
-        m.owner = d.trainer;
-        // Cannot truncate: generation ≤ maxDepth, a uint16.
-        m.generation = uint16(generation);
-        m.parentSide = parent.owner;
         // Cannot truncate: ids are counters (one per model, one per job), far below 2**64.
-        m.parentId = uint64(d.parentId);
+        (m.owner, m.parentId) = (d.trainer, uint64(d.parentId));
         m.jobId = uint64(d.jobId);
+        m.parentSide = parent.owner;
         m.weightsRoot = d.weightsRoot;
         if (d.configHash != bytes32(0)) m.configHash = d.configHash;
         if (d.dataHash != bytes32(0)) m.dataHash = d.dataHash;
         bytes32 benchmark = parent.benchmarkId;
         if (benchmark != bytes32(0)) m.benchmarkId = benchmark;
-        m.baselineMetric = d.metric;
         if (bytes(d.metadataURI).length != 0) m.metadataURI = d.metadataURI;
         bytes32 tokenizer = parent.tokenizerHash;
         if (tokenizer != bytes32(0)) m.tokenizerHash = tokenizer;
-        _deployDerived(modelId, m, parent.vault);
+        // Cannot truncate: generation ≤ maxDepth, a uint16.
+        _deployDerived(modelId, m, parent.vault, uint16(generation), d.metric);
         emit ModelDerived(
             modelId,
             d.parentId,
@@ -175,7 +176,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             m.datatoken,
             m.vault,
             d.weightsRoot,
-            m.generation
+            uint16(generation)
         );
     }
 
@@ -192,7 +193,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function updateOceanMetadata(uint256 modelId, OceanMetadata calldata metadata) external nonReentrant {
         StoredModel storage m = _existing(modelId);
         if (msg.sender != m.owner) revert ModelRegistryNotModelOwner(modelId, msg.sender);
-        _setMetadata(m.nft, metadata);
+        _setMetadata(IOceanDatatoken(m.datatoken).getERC721Address(), metadata);
         emit OceanMetadataUpdated(modelId, metadata.dataHash);
     }
 
@@ -205,6 +206,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @inheritdoc IModelRegistry
     function getModel(uint256 modelId) external view returns (Model memory) {
         StoredModel storage m = _existing(modelId);
+        address datatoken = m.datatoken;
         return
             Model({
                 owner: m.owner,
@@ -213,10 +215,12 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
                 parentSide: m.parentSide,
                 parentId: m.parentId,
                 jobId: m.jobId,
-                nft: m.nft,
-                datatoken: m.datatoken,
+                nft: IOceanDatatoken(datatoken).getERC721Address(),
+                datatoken: datatoken,
                 vault: m.vault,
-                exchangeId: m.exchangeId,
+                exchangeId: m.fixedRate
+                    ? IOceanFixedRateExchange(_fixedRateExchange).generateExchangeId(_baseToken, datatoken)
+                    : bytes32(0),
                 weightsRoot: m.weightsRoot,
                 configHash: m.configHash,
                 dataHash: m.dataHash,
@@ -239,11 +243,14 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function modelForJob(
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation) {
-        // Every model has a datatoken: testing it instead of the NFT saves the job market a cold storage read per call.
-        StoredModel storage m = _models[modelId];
-        datatoken = m.datatoken;
-        if (datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
-        return (datatoken, m.weightsRoot, m.frozen, m.generation);
+        StoredModel storage m = _existing(modelId);
+        return (m.datatoken, m.weightsRoot, m.frozen, m.generation);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelStatus(uint256 modelId) external view returns (address datatoken, bool frozen, uint16 generation) {
+        StoredModel storage m = _existing(modelId);
+        return (m.datatoken, m.frozen, m.generation);
     }
 
     /// @inheritdoc IModelRegistry
@@ -304,7 +311,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     function _existing(uint256 modelId) private view returns (StoredModel storage m) {
         m = _models[modelId];
-        if (m.nft == address(0)) revert ModelRegistryUnknownModel(modelId);
+        if (m.datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
     }
 
     /// @dev A weights root belongs to exactly one model: a copy of a published model's root cannot be registered again,
@@ -361,17 +368,26 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @dev Opens the vault and the Ocean asset of a derived model, then mints its rewards: `trainerShareBps` of the
     /// vault shares and reward datatokens to the trainer, the rest to the parent's side.
-    function _deployDerived(uint256 modelId, StoredModel storage m, address parentVault) private {
-        address vault = Clones.clone(_vaultImplementation);
-        (address nft, address datatoken) = _createDerivedAsset(modelId, m.metadataURI, vault);
-        m.nft = nft;
-        m.datatoken = datatoken;
+    function _deployDerived(
+        uint256 modelId,
+        StoredModel storage m,
+        address parentVault,
+        uint16 generation,
+        uint64 metric
+    ) private {
+        // Cannot truncate: ids are a counter, far below 2**64.
+        address vault = Clones.cloneWithImmutableArgs(
+            _vaultImplementation,
+            abi.encodePacked(address(this), _baseToken, uint64(modelId), _parentRoyaltyBps, parentVault)
+        );
+        address datatoken = _createDerivedAsset(modelId, m.metadataURI, vault);
+        (m.datatoken, m.generation, m.baselineMetric) = (datatoken, generation, metric);
         m.vault = vault;
         _modelOfDatatoken[datatoken] = modelId;
         address trainer = m.owner;
         address parentSide = m.parentSide;
         uint256 trainerShares = (ROYALTY_VAULT_TOTAL_SHARES * _trainerShareBps) / _BPS;
-        _initVault(vault, modelId, datatoken, parentVault, _parentRoyaltyBps, trainer, parentSide, trainerShares);
+        _initVault(vault, datatoken, trainer, parentSide, trainerShares);
         uint256 trainerTokens = (_rewardSupply * _trainerShareBps) / _BPS;
         if (trainerTokens != 0) IOceanDatatoken(datatoken).mint(trainer, trainerTokens);
         if (_rewardSupply != trainerTokens) IOceanDatatoken(datatoken).mint(parentSide, _rewardSupply - trainerTokens);
@@ -383,11 +399,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 modelId,
         string memory metadataURI,
         address vault
-    ) private returns (address nft, address datatoken) {
+    ) private returns (address datatoken) {
         string memory id = Strings.toString(modelId);
         string memory name = string.concat("PostHuman model ", id);
         string memory symbol = string.concat("PHM-", id);
-        (nft, datatoken) = IOceanERC721Factory(_oceanFactory).createNftWithErc20(
+        (, datatoken) = IOceanERC721Factory(_oceanFactory).createNftWithErc20(
             _nftData(name, symbol, metadataURI),
             _ercData(string.concat(name, " datatoken"), string.concat(symbol, "-DT"), vault)
         );
@@ -421,26 +437,18 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         data.bytess = new bytes[](0);
     }
 
-    /// @dev Initialises a fresh vault clone: `first` gets `firstShares`, `second` the rest of the fixed supply.
+    /// @dev Initialises a fresh vault clone (its fixed fields are in its code): `first` gets `firstShares`, `second`
+    /// the rest of the fixed supply.
     function _initVault(
         address vault,
-        uint256 modelId,
         address datatoken,
-        address parentVault,
-        uint16 parentBps,
         address first,
         address second,
         uint256 firstShares
     ) private {
-        IRoyaltyVault.InitParams memory init;
-        init.modelId = modelId;
-        init.baseToken = _baseToken;
-        init.datatoken = datatoken;
-        init.parentVault = parentVault;
-        init.parentBps = parentBps;
-        init.holders = [first, second];
-        init.shares = [firstShares, ROYALTY_VAULT_TOTAL_SHARES - firstShares];
-        IRoyaltyVault(vault).initialize(init);
+        IRoyaltyVault(vault).initialize(
+            IRoyaltyVault.InitParams(datatoken, [first, second], [firstShares, ROYALTY_VAULT_TOTAL_SHARES - firstShares])
+        );
     }
 
     function _setMetadata(address nft, OceanMetadata calldata md) private {

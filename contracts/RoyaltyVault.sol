@@ -30,13 +30,21 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     uint256 private constant _BPS = 10_000;
     uint256 private constant _ASSETS = 2;
 
-    address private _registry;
-    uint16 private _parentBps;
-    bool private _frozen;
-    address private _baseToken;
+    /// @dev Byte offsets of the fixed fields in the clone's immutable args (Clones.cloneWithImmutableArgs, packed):
+    /// registry (20 bytes), base token (20), model id (8), parent bps (2), parent's vault (20). A root model's clone
+    /// carries only the first 48 bytes: code reads past its end are zeros, i.e. no parent and no royalty.
+    uint256 private constant _ARGS = 0x2d;
+    uint256 private constant _AT_BASE_TOKEN = 20;
+    uint256 private constant _AT_MODEL_ID = 40;
+    uint256 private constant _AT_PARENT_BPS = 48;
+    uint256 private constant _AT_PARENT_VAULT = 50;
+
+    /// @dev The implementation's own address: it holds no args, so it can never be initialised.
+    address private immutable _self;
+
+    /// @dev Set once by initialize (the datatoken is created after the vault, whose address it needs).
     address private _datatoken;
-    address private _parentVault;
-    uint256 private _modelId;
+    bool private _frozen;
 
     /// @dev Per asset: magnified earnings per share, and what is booked for holders but not yet claimed.
     uint256[_ASSETS] private _perShare;
@@ -44,20 +52,17 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     mapping(address account => int256)[_ASSETS] private _corrections;
     mapping(address account => uint256)[_ASSETS] private _withdrawn;
 
-    /// @dev The implementation itself is never initialised for use: its registry is set to a dead address.
+    /// @dev The implementation itself is never initialised for use (see initialize).
     constructor() ERC20("", "") {
-        _registry = address(0xdead);
+        _self = address(this);
     }
 
     /// @inheritdoc IRoyaltyVault
     function initialize(InitParams calldata p) external {
-        if (_registry != address(0)) revert RoyaltyVaultAlreadyInitialized();
-        _registry = msg.sender;
-        _modelId = p.modelId;
-        _baseToken = p.baseToken;
+        if (address(this) == _self || _datatoken != address(0)) revert RoyaltyVaultAlreadyInitialized();
+        if (msg.sender != _registryArg()) revert RoyaltyVaultNotRegistry(msg.sender);
+        if (p.datatoken == address(0)) revert RoyaltyVaultZeroDatatoken();
         _datatoken = p.datatoken;
-        _parentVault = p.parentVault;
-        _parentBps = p.parentBps;
         if (p.shares[0] + p.shares[1] != TOTAL_SHARES) revert RoyaltyVaultInvalidShares(p.shares[0] + p.shares[1]);
         // The per-share accumulators are still zero, so minting needs no correction.
         if (p.shares[0] != 0) _mint(p.holders[0], p.shares[0]);
@@ -67,33 +72,33 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     /// @inheritdoc IRoyaltyVault
     function distribute() external nonReentrant returns (uint256 toHolders, uint256 toParent) {
         if (_frozen) return _forwardFrozen();
-        (toHolders, toParent) = _book(uint256(Asset.BaseToken), _baseToken, _parentBps);
+        (toHolders, toParent) = _book(uint256(Asset.BaseToken), _baseTokenArg(), _arg(_AT_PARENT_BPS, 16));
         _book(uint256(Asset.Datatoken), _datatoken, 0);
     }
 
     /// @inheritdoc IRoyaltyVault
     function claim(address account) external nonReentrant returns (uint256 baseAmount, uint256 datatokenAmount) {
-        if (_frozen) revert RoyaltyVaultFrozen(_modelId);
+        if (_frozen) revert RoyaltyVaultFrozen(_modelIdArg());
         baseAmount = _take(uint256(Asset.BaseToken), account);
         datatokenAmount = _take(uint256(Asset.Datatoken), account);
         if (baseAmount == 0 && datatokenAmount == 0) revert RoyaltyVaultNothingToClaim(account);
-        emit RevenueClaimed(_modelId, account, baseAmount, datatokenAmount);
-        if (baseAmount != 0) IERC20(_baseToken).safeTransfer(account, baseAmount);
+        emit RevenueClaimed(_modelIdArg(), account, baseAmount, datatokenAmount);
+        if (baseAmount != 0) IERC20(_baseTokenArg()).safeTransfer(account, baseAmount);
         if (datatokenAmount != 0) IERC20(_datatoken).safeTransfer(account, datatokenAmount);
     }
 
     /// @inheritdoc IRoyaltyVault
     function pay(uint256 amount) external nonReentrant {
         if (amount == 0) revert RoyaltyVaultZeroAmount();
-        IERC20(_baseToken).safeTransferFrom(msg.sender, address(this), amount);
-        emit PaymentReceived(_modelId, msg.sender, amount);
+        IERC20(_baseTokenArg()).safeTransferFrom(msg.sender, address(this), amount);
+        emit PaymentReceived(_modelIdArg(), msg.sender, amount);
     }
 
     /// @inheritdoc IRoyaltyVault
     function freeze() external {
-        if (msg.sender != _registry) revert RoyaltyVaultNotRegistry(msg.sender);
+        if (msg.sender != _registryArg()) revert RoyaltyVaultNotRegistry(msg.sender);
         _frozen = true;
-        emit VaultFrozen(_modelId);
+        emit VaultFrozen(_modelIdArg());
     }
 
     /// @inheritdoc IRoyaltyVault
@@ -104,7 +109,7 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @inheritdoc IRoyaltyVault
     function pending() external view returns (uint256 baseAmount, uint256 datatokenAmount) {
-        baseAmount = IERC20(_baseToken).balanceOf(address(this)) - _owed[uint256(Asset.BaseToken)];
+        baseAmount = IERC20(_baseTokenArg()).balanceOf(address(this)) - _owed[uint256(Asset.BaseToken)];
         datatokenAmount = IERC20(_datatoken).balanceOf(address(this)) - _owed[uint256(Asset.Datatoken)];
     }
 
@@ -115,17 +120,17 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @inheritdoc IRoyaltyVault
     function modelId() external view returns (uint256) {
-        return _modelId;
+        return _modelIdArg();
     }
 
     /// @inheritdoc IRoyaltyVault
     function registry() external view returns (address) {
-        return _registry;
+        return _registryArg();
     }
 
     /// @inheritdoc IRoyaltyVault
     function baseToken() external view returns (address) {
-        return _baseToken;
+        return _baseTokenArg();
     }
 
     /// @inheritdoc IRoyaltyVault
@@ -135,12 +140,12 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @inheritdoc IRoyaltyVault
     function parentVault() external view returns (address) {
-        return _parentVault;
+        return _parentVaultArg();
     }
 
     /// @inheritdoc IRoyaltyVault
     function parentBps() external view returns (uint16) {
-        return _parentBps;
+        return uint16(_arg(_AT_PARENT_BPS, 16));
     }
 
     /// @inheritdoc IRoyaltyVault
@@ -150,12 +155,12 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @notice "PostHuman model <id> shares".
     function name() public view override returns (string memory) {
-        return string.concat("PostHuman model ", Strings.toString(_modelId), " shares");
+        return string.concat("PostHuman model ", Strings.toString(_modelIdArg()), " shares");
     }
 
     /// @notice "PHS-<id>".
     function symbol() public view override returns (string memory) {
-        return string.concat("PHS-", Strings.toString(_modelId));
+        return string.concat("PHS-", Strings.toString(_modelIdArg()));
     }
 
     /// @dev Moves the accumulator corrections with the shares, so that earnings booked before a transfer stay with
@@ -165,6 +170,8 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
         super._update(from, to, value);
         for (uint256 a = 0; a < _ASSETS; ++a) {
             int256 magnified = (_perShare[a] * value).toInt256();
+            // Nothing booked yet (a mint, or a transfer before any revenue): there is nothing to correct.
+            if (magnified == 0) continue;
             if (from != address(0)) _corrections[a][from] += magnified;
             if (to != address(0)) _corrections[a][to] -= magnified;
         }
@@ -178,20 +185,21 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
         toHolders = incoming - toParent;
         _perShare[a] += toHolders * (_MAGNITUDE / TOTAL_SHARES);
         _owed[a] += toHolders;
-        emit RevenueDistributed(_modelId, token, toHolders, toParent);
-        if (toParent != 0) IERC20(token).safeTransfer(_parentVault, toParent);
+        emit RevenueDistributed(_modelIdArg(), token, toHolders, toParent);
+        if (toParent != 0) IERC20(token).safeTransfer(_parentVaultArg(), toParent);
     }
 
     /// @dev A frozen vault pays no one: its whole base-token balance goes to the parent's vault (a frozen model is
     /// always a derived one) and its datatokens, of a model that can take no more jobs, are burned.
     function _forwardFrozen() private returns (uint256 toHolders, uint256 toParent) {
-        toParent = IERC20(_baseToken).balanceOf(address(this));
+        toParent = IERC20(_baseTokenArg()).balanceOf(address(this));
         uint256 dtBalance = IERC20(_datatoken).balanceOf(address(this));
         _owed[uint256(Asset.BaseToken)] = 0;
         _owed[uint256(Asset.Datatoken)] = 0;
         if (toParent != 0) {
-            emit RevenueDistributed(_modelId, _baseToken, 0, toParent);
-            IERC20(_baseToken).safeTransfer(_parentVault, toParent);
+            address base = _baseTokenArg();
+            emit RevenueDistributed(_modelIdArg(), base, 0, toParent);
+            IERC20(base).safeTransfer(_parentVaultArg(), toParent);
         }
         if (dtBalance != 0) IOceanDatatoken(_datatoken).burn(dtBalance);
         return (toHolders, toParent);
@@ -210,5 +218,32 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
         int256 magnified = (_perShare[a] * balanceOf(account)).toInt256() + _corrections[a][account];
         // Never negative: a correction only ever removes what the shares earned before they arrived.
         return uint256(magnified) / _MAGNITUDE - _withdrawn[a][account];
+    }
+
+    function _registryArg() private view returns (address) {
+        return address(uint160(_arg(0, 160)));
+    }
+
+    function _baseTokenArg() private view returns (address) {
+        return address(uint160(_arg(_AT_BASE_TOKEN, 160)));
+    }
+
+    function _modelIdArg() private view returns (uint256) {
+        return _arg(_AT_MODEL_ID, 64);
+    }
+
+    function _parentVaultArg() private view returns (address) {
+        return address(uint160(_arg(_AT_PARENT_VAULT, 160)));
+    }
+
+    /// @dev The `bits`-wide field at byte `offset` of this clone's immutable args (zero past their end, and zero on the
+    /// implementation, which has none).
+    function _arg(uint256 offset, uint256 bits) private view returns (uint256 value) {
+        if (address(this) == _self) return 0;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            extcodecopy(address(), 0, add(_ARGS, offset), 0x20)
+            value := shr(sub(256, bits), mload(0))
+        }
     }
 }

@@ -211,6 +211,10 @@ interface IModelRegistry {
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation);
 
+    /// @notice A model's datatoken, whether it is frozen, and its generation: one storage read, for the job market's
+    /// transitions that need no weights root. Reverts for an unknown id.
+    function modelStatus(uint256 modelId) external view returns (address datatoken, bool frozen, uint16 generation);
+
     /// @notice The model that has this weights root, or 0.
     function modelOfWeightsRoot(bytes32 weightsRoot) external view returns (uint256);
 

@@ -954,7 +954,7 @@ describe("JobMarket", () => {
       );
       expect(
         await RoyaltyVault__factory.connect(again.addresses.RoyaltyVaultImplementation, f.deployer).registry(),
-      ).to.equal("0x000000000000000000000000000000000000dEaD");
+      ).to.equal(ethers.ZeroAddress);
     });
   });
 });

@@ -153,8 +153,9 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
-        (, bytes32 weightsRoot, , ) = _registry.modelForJob(modelId);
-        if (receipt.servedWeightsRoot != weightsRoot) {
+        // A weights root belongs to exactly one model: the served root is this model's iff the registry maps it back.
+        if (_registry.modelOfWeightsRoot(receipt.servedWeightsRoot) != modelId) {
+            (, bytes32 weightsRoot, , ) = _registry.modelForJob(modelId);
             revert JobMarketWrongWeightsRoot(jobId, weightsRoot, receipt.servedWeightsRoot);
         }
         j.status = JobStatus.Submitted;

@@ -33,11 +33,20 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint16 private immutable _parentRoyaltyBps;
     uint256 private immutable _rewardSupply;
 
+    /// @dev Offset of the model's hashes in its vault's code: the clone's 45 bytes, then registry, base token and model
+    /// id (RoyaltyVault's immutable args).
+    uint256 private constant _HASHES_AT = 0x2d + 48;
+
     /// @dev Storage form of a Model (getModel returns the ABI form). The first slot holds all the job market reads
     /// (datatoken, generation, frozen) so each of its calls reads one slot, with the baseline metric; parent and job
-    /// ids (counters far below 2**64) share slots with addresses. The data NFT is not stored (the datatoken names it),
-    /// nor is the exchange id (FixedRateExchange derives it from the base token and the datatoken; `fixedRate` says
-    /// there is one). A root model takes 8 slots, a derived one 9.
+    /// ids (counters far below 2**64) share slots with addresses. Not stored, because they are recorded elsewhere: the
+    /// data NFT (the datatoken names it), the metadata URI (the NFT's tokenURI, set at creation and never changed by
+    /// the registry), the exchange id (FixedRateExchange derives it from the base token and the datatoken; `fixedRate`
+    /// says there is one) and the model of a datatoken (its payment collector is the model's vault, which knows the
+    /// model's id). The write-once hashes (weights root, config, data, benchmark) are written into the code of the
+    /// model's vault clone, after the vault's own immutable args (200 gas a byte instead of 22,100 a slot), and read
+    /// back with EXTCODECOPY (_hashes); the weights root is also the key of `_modelOfWeightsRoot`, which the job
+    /// market checks a receipt against. A root model takes 3 slots, a derived one 4 (5 with a tokenizer).
     struct StoredModel {
         address datatoken;
         uint16 generation;
@@ -49,17 +58,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         address vault;
         uint64 jobId;
         address parentSide;
-        bytes32 weightsRoot;
-        bytes32 configHash;
-        bytes32 dataHash;
-        bytes32 benchmarkId;
-        string metadataURI;
         bytes32 tokenizerHash;
     }
 
     uint256 private _modelCount;
     mapping(uint256 modelId => StoredModel) private _models;
-    mapping(address datatoken => uint256 modelId) private _modelOfDatatoken;
     mapping(bytes32 weightsRoot => uint256 modelId) private _modelOfWeightsRoot;
 
     /// @dev `cfg.jobMarket` is the job market's address, deployed right after the registry (its constructor checks
@@ -121,7 +124,13 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         // A root model's vault has no parent: its args stop before the parent's royalty and vault (read as zeros).
         address vault = Clones.cloneWithImmutableArgs(
             _vaultImplementation,
-            abi.encodePacked(address(this), _baseToken, uint64(modelId))
+            abi.encodePacked(
+                _vaultHead(modelId),
+                p.weightsRoot,
+                p.configHash,
+                p.dataHash,
+                p.baseline.benchmarkId
+            )
         );
         (address nft, address datatoken, bytes32 exchangeId) = _createPricedAsset(p, vault);
 
@@ -129,12 +138,6 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         (m.datatoken, m.fixedRate, m.baselineMetric) = (datatoken, exchangeId != bytes32(0), p.baseline.metric);
         m.owner = msg.sender;
         m.vault = vault;
-        m.weightsRoot = p.weightsRoot;
-        if (p.configHash != bytes32(0)) m.configHash = p.configHash;
-        if (p.dataHash != bytes32(0)) m.dataHash = p.dataHash;
-        if (p.baseline.benchmarkId != bytes32(0)) m.benchmarkId = p.baseline.benchmarkId;
-        if (bytes(p.metadataURI).length != 0) m.metadataURI = p.metadataURI;
-        _modelOfDatatoken[datatoken] = modelId;
 
         _initVault(vault, datatoken, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
         _setMetadata(nft, p.oceanMetadata);
@@ -157,16 +160,10 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         (m.owner, m.parentId) = (d.trainer, uint64(d.parentId));
         m.jobId = uint64(d.jobId);
         m.parentSide = parent.owner;
-        m.weightsRoot = d.weightsRoot;
-        if (d.configHash != bytes32(0)) m.configHash = d.configHash;
-        if (d.dataHash != bytes32(0)) m.dataHash = d.dataHash;
-        bytes32 benchmark = parent.benchmarkId;
-        if (benchmark != bytes32(0)) m.benchmarkId = benchmark;
-        if (bytes(d.metadataURI).length != 0) m.metadataURI = d.metadataURI;
         bytes32 tokenizer = parent.tokenizerHash;
         if (tokenizer != bytes32(0)) m.tokenizerHash = tokenizer;
         // Cannot truncate: generation ≤ maxDepth, a uint16.
-        _deployDerived(modelId, m, parent.vault, uint16(generation), d.metric);
+        _deployDerived(modelId, m, parent.vault, uint16(generation), d);
         emit ModelDerived(
             modelId,
             d.parentId,
@@ -207,6 +204,8 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function getModel(uint256 modelId) external view returns (Model memory) {
         StoredModel storage m = _existing(modelId);
         address datatoken = m.datatoken;
+        address nft = IOceanDatatoken(datatoken).getERC721Address();
+        (bytes32 weightsRoot, bytes32 configHash, bytes32 dataHash, bytes32 benchmarkId) = _hashes(m.vault);
         return
             Model({
                 owner: m.owner,
@@ -215,18 +214,18 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
                 parentSide: m.parentSide,
                 parentId: m.parentId,
                 jobId: m.jobId,
-                nft: IOceanDatatoken(datatoken).getERC721Address(),
+                nft: nft,
                 datatoken: datatoken,
                 vault: m.vault,
                 exchangeId: m.fixedRate
                     ? IOceanFixedRateExchange(_fixedRateExchange).generateExchangeId(_baseToken, datatoken)
                     : bytes32(0),
-                weightsRoot: m.weightsRoot,
-                configHash: m.configHash,
-                dataHash: m.dataHash,
-                benchmarkId: m.benchmarkId,
+                weightsRoot: weightsRoot,
+                configHash: configHash,
+                dataHash: dataHash,
+                benchmarkId: benchmarkId,
                 baselineMetric: m.baselineMetric,
-                metadataURI: m.metadataURI,
+                metadataURI: IOceanDataNft(nft).tokenURI(1),
                 tokenizerHash: m.tokenizerHash
             });
     }
@@ -236,7 +235,8 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen) {
         StoredModel storage m = _existing(modelId);
-        return (m.owner, m.datatoken, m.weightsRoot, m.frozen);
+        (bytes32 root, , , ) = _hashes(m.vault);
+        return (m.owner, m.datatoken, root, m.frozen);
     }
 
     /// @inheritdoc IModelRegistry
@@ -244,7 +244,8 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation) {
         StoredModel storage m = _existing(modelId);
-        return (m.datatoken, m.weightsRoot, m.frozen, m.generation);
+        (bytes32 root, , , ) = _hashes(m.vault);
+        return (m.datatoken, root, m.frozen, m.generation);
     }
 
     /// @inheritdoc IModelRegistry
@@ -279,7 +280,13 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function modelOfDatatoken(address datatoken) external view returns (uint256) {
-        return _modelOfDatatoken[datatoken];
+        // Not stored: a PostHuman datatoken's payment collector is its model's vault, whose code holds the model's id,
+        // and that model's record must name both back (a token or vault made elsewhere answers 0).
+        address vault = address(uint160(_viewWord(datatoken, IOceanDatatoken.getPaymentCollector.selector)));
+        uint256 modelId = _viewWord(vault, IRoyaltyVault.modelId.selector);
+        if (modelId == 0 || modelId > _modelCount) return 0;
+        StoredModel storage m = _models[modelId];
+        return m.datatoken == datatoken && m.vault == vault ? modelId : 0;
     }
 
     /// @inheritdoc IModelRegistry
@@ -307,6 +314,35 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
                 parentRoyaltyBps: _parentRoyaltyBps,
                 rewardSupply: _rewardSupply
             });
+    }
+
+    /// @dev The first immutable args of a model's vault clone: registry, base token, model id (RoyaltyVault's layout).
+    function _vaultHead(uint256 modelId) private view returns (bytes memory) {
+        // Cannot truncate: ids are a counter, far below 2**64.
+        return abi.encodePacked(address(this), _baseToken, uint64(modelId));
+    }
+
+    /// @dev The write-once hashes of a model, from its vault's code (see StoredModel).
+    function _hashes(
+        address vault
+    ) private view returns (bytes32 weightsRoot, bytes32 configHash, bytes32 dataHash, bytes32 benchmarkId) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            extcodecopy(vault, ptr, _HASHES_AT, 0x80)
+            weightsRoot := mload(ptr)
+            configHash := mload(add(ptr, 0x20))
+            dataHash := mload(add(ptr, 0x40))
+            benchmarkId := mload(add(ptr, 0x60))
+        }
+    }
+
+    /// @dev The word a view without arguments of `target` returns, or 0 when it has no code, reverts or returns
+    /// anything but one word. For views only: a hostile target can make the call expensive, never wrong.
+    function _viewWord(address target, bytes4 selector) private view returns (uint256) {
+        if (target.code.length == 0) return 0;
+        (bool ok, bytes memory ret) = target.staticcall(abi.encodeWithSelector(selector));
+        return ok && ret.length == 32 ? abi.decode(ret, (uint256)) : 0;
     }
 
     function _existing(uint256 modelId) private view returns (StoredModel storage m) {
@@ -373,17 +409,20 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         StoredModel storage m,
         address parentVault,
         uint16 generation,
-        uint64 metric
+        Derivation calldata d
     ) private {
-        // Cannot truncate: ids are a counter, far below 2**64.
+        // The child inherits its parent's benchmark (the metric is measured on it).
+        (, , , bytes32 benchmarkId) = _hashes(parentVault);
         address vault = Clones.cloneWithImmutableArgs(
             _vaultImplementation,
-            abi.encodePacked(address(this), _baseToken, uint64(modelId), _parentRoyaltyBps, parentVault)
+            bytes.concat(
+                abi.encodePacked(_vaultHead(modelId), d.weightsRoot, d.configHash, d.dataHash, benchmarkId),
+                abi.encodePacked(_parentRoyaltyBps, parentVault)
+            )
         );
-        address datatoken = _createDerivedAsset(modelId, m.metadataURI, vault);
-        (m.datatoken, m.generation, m.baselineMetric) = (datatoken, generation, metric);
+        address datatoken = _createDerivedAsset(modelId, d.metadataURI, vault);
+        (m.datatoken, m.generation, m.baselineMetric) = (datatoken, generation, d.metric);
         m.vault = vault;
-        _modelOfDatatoken[datatoken] = modelId;
         address trainer = m.owner;
         address parentSide = m.parentSide;
         uint256 trainerShares = (ROYALTY_VAULT_TOTAL_SHARES * _trainerShareBps) / _BPS;

@@ -31,13 +31,15 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     uint256 private constant _ASSETS = 2;
 
     /// @dev Byte offsets of the fixed fields in the clone's immutable args (Clones.cloneWithImmutableArgs, packed):
-    /// registry (20 bytes), base token (20), model id (8), parent bps (2), parent's vault (20). A root model's clone
-    /// carries only the first 48 bytes: code reads past its end are zeros, i.e. no parent and no royalty.
+    /// registry (20 bytes), base token (20), model id (8), then the model's write-once hashes (weights root, config,
+    /// data, benchmark: 32 each), which the registry keeps here rather than in its storage and the vault never reads,
+    /// then parent bps (2) and parent's vault (20). A root model's clone stops after the hashes: code reads past its
+    /// end are zeros, i.e. no parent and no royalty.
     uint256 private constant _ARGS = 0x2d;
     uint256 private constant _AT_BASE_TOKEN = 20;
     uint256 private constant _AT_MODEL_ID = 40;
-    uint256 private constant _AT_PARENT_BPS = 48;
-    uint256 private constant _AT_PARENT_VAULT = 50;
+    uint256 private constant _AT_PARENT_BPS = 176;
+    uint256 private constant _AT_PARENT_VAULT = 178;
 
     /// @dev The implementation's own address: it holds no args, so it can never be initialised.
     address private immutable _self;

@@ -22,8 +22,9 @@ interface IRoyaltyVault {
     }
 
     /// @dev The vault's fixed fields (registry, base token, model id, parent royalty and parent's vault) are the clone's
-    /// immutable args, written into its code when the registry clones it; only the datatoken, created after the vault
-    /// (it names the vault as its payment collector), is given at initialisation.
+    /// immutable args, written into its code when the registry clones it (with the model's write-once hashes, which
+    /// the registry reads back); only the datatoken, created after the vault (it names the vault as its payment
+    /// collector), is given at initialisation.
     struct InitParams {
         address datatoken;
         /// Initial share holders (the model's contributors); an unused slot has address 0 and 0 shares.

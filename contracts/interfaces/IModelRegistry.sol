@@ -201,12 +201,14 @@ interface IModelRegistry {
     /// @notice The full record of a model. Reverts for an unknown id.
     function getModel(uint256 modelId) external view returns (Model memory);
 
-    /// @notice What the job market needs to run a job on a model, in one cheap call. Reverts for an unknown id.
+    /// @notice A model's owner, datatoken, weights root and frozen flag in one call (two slots and the weights root
+    /// from the vault's code). Reverts for an unknown id.
     function modelRuntime(
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen);
 
-    /// @notice What the job market checks at a request and a receipt, in one cheap call. Reverts for an unknown id.
+    /// @notice A model's datatoken, weights root, frozen flag and generation in one call (the job market itself reads
+    /// modelStatus, and checks a served weights root with modelOfWeightsRoot). Reverts for an unknown id.
     function modelForJob(
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation);

@@ -33,9 +33,9 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint16 private immutable _parentRoyaltyBps;
     uint256 private immutable _rewardSupply;
 
-    /// @dev Offset of the model's hashes in its vault's code: the clone's 45 bytes, then registry, base token and model
-    /// id (RoyaltyVault's immutable args).
-    uint256 private constant _HASHES_AT = 0x2d + 48;
+    /// @dev Offset of the model's hashes in its vault's code: the clone's 45 bytes, then the model id (RoyaltyVault's
+    /// immutable args).
+    uint256 private constant _HASHES_AT = 0x2d + 8;
 
     /// @dev Storage form of a Model (getModel returns the ABI form). The first slot holds all the job market reads
     /// (datatoken, generation, frozen) so each of its calls reads one slot, with the baseline metric; parent and job
@@ -79,6 +79,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         if (cfg.trainerShareBps > _BPS) revert ModelRegistryInvalidBps(cfg.trainerShareBps);
         if (cfg.parentRoyaltyBps > _BPS) revert ModelRegistryInvalidBps(cfg.parentRoyaltyBps);
         if (cfg.maxDepth == 0) revert ModelRegistryInvalidDepth(cfg.maxDepth);
+        // The vault implementation holds the registry and base token every clone uses: they must be these.
+        IRoyaltyVault implementation = IRoyaltyVault(cfg.vaultImplementation);
+        if (implementation.registry() != address(this) || implementation.baseToken() != cfg.baseToken) {
+            revert ModelRegistryVaultMismatch(implementation.registry(), implementation.baseToken());
+        }
         _oceanFactory = cfg.oceanFactory;
         _fixedRateExchange = cfg.fixedRateExchange;
         _dispenser = cfg.dispenser;
@@ -316,10 +321,10 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             });
     }
 
-    /// @dev The first immutable args of a model's vault clone: registry, base token, model id (RoyaltyVault's layout).
-    function _vaultHead(uint256 modelId) private view returns (bytes memory) {
+    /// @dev The first immutable arg of a model's vault clone: the model id (RoyaltyVault's layout).
+    function _vaultHead(uint256 modelId) private pure returns (bytes memory) {
         // Cannot truncate: ids are a counter, far below 2**64.
-        return abi.encodePacked(address(this), _baseToken, uint64(modelId));
+        return abi.encodePacked(uint64(modelId));
     }
 
     /// @dev The write-once hashes of a model, from its vault's code (see StoredModel).

@@ -31,18 +31,20 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     uint256 private constant _ASSETS = 2;
 
     /// @dev Byte offsets of the fixed fields in the clone's immutable args (Clones.cloneWithImmutableArgs, packed):
-    /// registry (20 bytes), base token (20), model id (8), then the model's write-once hashes (weights root, config,
-    /// data, benchmark: 32 each), which the registry keeps here rather than in its storage and the vault never reads,
-    /// then parent bps (2) and parent's vault (20). A root model's clone stops after the hashes: code reads past its
-    /// end are zeros, i.e. no parent and no royalty.
+    /// model id (8 bytes), then the model's write-once hashes (weights root, config, data, benchmark: 32 each), which
+    /// the registry keeps here rather than in its storage and the vault never reads, then parent bps (2) and parent's
+    /// vault (20). A root model's clone stops after the hashes: code reads past its end are zeros, i.e. no parent and
+    /// no royalty. What every vault of a deployment shares (registry, base token) is in the implementation's code.
     uint256 private constant _ARGS = 0x2d;
-    uint256 private constant _AT_BASE_TOKEN = 20;
-    uint256 private constant _AT_MODEL_ID = 40;
-    uint256 private constant _AT_PARENT_BPS = 176;
-    uint256 private constant _AT_PARENT_VAULT = 178;
+    uint256 private constant _AT_MODEL_ID = 0;
+    uint256 private constant _AT_PARENT_BPS = 136;
+    uint256 private constant _AT_PARENT_VAULT = 138;
 
     /// @dev The implementation's own address: it holds no args, so it can never be initialised.
     address private immutable _self;
+    /// @dev The registry that clones and initialises this deployment's vaults, and the base token they account in.
+    address private immutable _registry;
+    IERC20 private immutable _baseToken;
 
     /// @dev Set once by initialize (the datatoken is created after the vault, whose address it needs).
     address private _datatoken;
@@ -54,15 +56,19 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     mapping(address account => int256)[_ASSETS] private _corrections;
     mapping(address account => uint256)[_ASSETS] private _withdrawn;
 
-    /// @dev The implementation itself is never initialised for use (see initialize).
-    constructor() ERC20("", "") {
+    /// @dev `registry_` is the registry's address, deployed right after the implementation (whose constructor checks
+    /// that the implementation names it and its base token). The implementation itself is never initialised for use.
+    constructor(address registry_, IERC20 baseToken_) ERC20("", "") {
+        if (registry_ == address(0) || address(baseToken_) == address(0)) revert RoyaltyVaultZeroAddress();
         _self = address(this);
+        _registry = registry_;
+        _baseToken = baseToken_;
     }
 
     /// @inheritdoc IRoyaltyVault
     function initialize(InitParams calldata p) external {
         if (address(this) == _self || _datatoken != address(0)) revert RoyaltyVaultAlreadyInitialized();
-        if (msg.sender != _registryArg()) revert RoyaltyVaultNotRegistry(msg.sender);
+        if (msg.sender != _registry) revert RoyaltyVaultNotRegistry(msg.sender);
         if (p.datatoken == address(0)) revert RoyaltyVaultZeroDatatoken();
         _datatoken = p.datatoken;
         if (p.shares[0] + p.shares[1] != TOTAL_SHARES) revert RoyaltyVaultInvalidShares(p.shares[0] + p.shares[1]);
@@ -74,7 +80,7 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     /// @inheritdoc IRoyaltyVault
     function distribute() external nonReentrant returns (uint256 toHolders, uint256 toParent) {
         if (_frozen) return _forwardFrozen();
-        (toHolders, toParent) = _book(uint256(Asset.BaseToken), _baseTokenArg(), _arg(_AT_PARENT_BPS, 16));
+        (toHolders, toParent) = _book(uint256(Asset.BaseToken), address(_baseToken), _arg(_AT_PARENT_BPS, 16));
         _book(uint256(Asset.Datatoken), _datatoken, 0);
     }
 
@@ -85,20 +91,20 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
         datatokenAmount = _take(uint256(Asset.Datatoken), account);
         if (baseAmount == 0 && datatokenAmount == 0) revert RoyaltyVaultNothingToClaim(account);
         emit RevenueClaimed(_modelIdArg(), account, baseAmount, datatokenAmount);
-        if (baseAmount != 0) IERC20(_baseTokenArg()).safeTransfer(account, baseAmount);
+        if (baseAmount != 0) _baseToken.safeTransfer(account, baseAmount);
         if (datatokenAmount != 0) IERC20(_datatoken).safeTransfer(account, datatokenAmount);
     }
 
     /// @inheritdoc IRoyaltyVault
     function pay(uint256 amount) external nonReentrant {
         if (amount == 0) revert RoyaltyVaultZeroAmount();
-        IERC20(_baseTokenArg()).safeTransferFrom(msg.sender, address(this), amount);
+        _baseToken.safeTransferFrom(msg.sender, address(this), amount);
         emit PaymentReceived(_modelIdArg(), msg.sender, amount);
     }
 
     /// @inheritdoc IRoyaltyVault
     function freeze() external {
-        if (msg.sender != _registryArg()) revert RoyaltyVaultNotRegistry(msg.sender);
+        if (msg.sender != _registry) revert RoyaltyVaultNotRegistry(msg.sender);
         _frozen = true;
         emit VaultFrozen(_modelIdArg());
     }
@@ -111,7 +117,7 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @inheritdoc IRoyaltyVault
     function pending() external view returns (uint256 baseAmount, uint256 datatokenAmount) {
-        baseAmount = IERC20(_baseTokenArg()).balanceOf(address(this)) - _owed[uint256(Asset.BaseToken)];
+        baseAmount = _baseToken.balanceOf(address(this)) - _owed[uint256(Asset.BaseToken)];
         datatokenAmount = IERC20(_datatoken).balanceOf(address(this)) - _owed[uint256(Asset.Datatoken)];
     }
 
@@ -127,12 +133,12 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
 
     /// @inheritdoc IRoyaltyVault
     function registry() external view returns (address) {
-        return _registryArg();
+        return _registry;
     }
 
     /// @inheritdoc IRoyaltyVault
     function baseToken() external view returns (address) {
-        return _baseTokenArg();
+        return address(_baseToken);
     }
 
     /// @inheritdoc IRoyaltyVault
@@ -194,14 +200,13 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     /// @dev A frozen vault pays no one: its whole base-token balance goes to the parent's vault (a frozen model is
     /// always a derived one) and its datatokens, of a model that can take no more jobs, are burned.
     function _forwardFrozen() private returns (uint256 toHolders, uint256 toParent) {
-        toParent = IERC20(_baseTokenArg()).balanceOf(address(this));
+        toParent = _baseToken.balanceOf(address(this));
         uint256 dtBalance = IERC20(_datatoken).balanceOf(address(this));
         _owed[uint256(Asset.BaseToken)] = 0;
         _owed[uint256(Asset.Datatoken)] = 0;
         if (toParent != 0) {
-            address base = _baseTokenArg();
-            emit RevenueDistributed(_modelIdArg(), base, 0, toParent);
-            IERC20(base).safeTransfer(_parentVaultArg(), toParent);
+            emit RevenueDistributed(_modelIdArg(), address(_baseToken), 0, toParent);
+            _baseToken.safeTransfer(_parentVaultArg(), toParent);
         }
         if (dtBalance != 0) IOceanDatatoken(_datatoken).burn(dtBalance);
         return (toHolders, toParent);
@@ -220,14 +225,6 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
         int256 magnified = (_perShare[a] * balanceOf(account)).toInt256() + _corrections[a][account];
         // Never negative: a correction only ever removes what the shares earned before they arrived.
         return uint256(magnified) / _MAGNITUDE - _withdrawn[a][account];
-    }
-
-    function _registryArg() private view returns (address) {
-        return address(uint160(_arg(0, 160)));
-    }
-
-    function _baseTokenArg() private view returns (address) {
-        return address(uint160(_arg(_AT_BASE_TOKEN, 160)));
     }
 
     function _modelIdArg() private view returns (uint256) {

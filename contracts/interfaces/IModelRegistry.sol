@@ -162,6 +162,8 @@ interface IModelRegistry {
     /// @notice The model's owner replaced its Ocean metadata.
     event OceanMetadataUpdated(uint256 indexed modelId, bytes32 dataHash);
 
+    /// @notice The vault implementation names another registry or base token than this deployment's.
+    error ModelRegistryVaultMismatch(address vaultRegistry, address vaultBaseToken);
     error ModelRegistryUnknownModel(uint256 modelId);
     error ModelRegistryNotJobMarket(address caller);
     error ModelRegistryNotModelOwner(uint256 modelId, address caller);

@@ -21,10 +21,10 @@ interface IRoyaltyVault {
         Datatoken
     }
 
-    /// @dev The vault's fixed fields (registry, base token, model id, parent royalty and parent's vault) are the clone's
-    /// immutable args, written into its code when the registry clones it (with the model's write-once hashes, which
-    /// the registry reads back); only the datatoken, created after the vault (it names the vault as its payment
-    /// collector), is given at initialisation.
+    /// @dev A vault's fixed fields are in code: registry and base token in the implementation's (shared by every vault
+    /// of a deployment), model id, parent royalty and parent's vault in the clone's immutable args, written when the
+    /// registry clones it (with the model's write-once hashes, which the registry reads back). Only the datatoken,
+    /// created after the vault (it names the vault as its payment collector), is given at initialisation.
     struct InitParams {
         address datatoken;
         /// Initial share holders (the model's contributors); an unused slot has address 0 and 0 shares.
@@ -54,6 +54,7 @@ interface IRoyaltyVault {
     error RoyaltyVaultInvalidShares(uint256 total);
     error RoyaltyVaultInvalidReceiver(address receiver);
     error RoyaltyVaultZeroDatatoken();
+    error RoyaltyVaultZeroAddress();
 
     /// @notice Called once by the registry (the clone's recorded registry, and only it) right after cloning. Mints ROYALTY_VAULT_TOTAL_SHARES to the contributors.
     function initialize(InitParams calldata params) external;

@@ -29,7 +29,14 @@ const M2_ROOT = ethers.id("M2 weights");
 async function harnessFixture() {
   const base = await loadFixture(oceanFixture);
   const market = base.others[5];
-  const vaultImpl = await new RoyaltyVault__factory(base.deployer).deploy();
+  const registryAddress = ethers.getCreateAddress({
+    from: base.deployer.address,
+    nonce: (await base.deployer.getNonce()) + 1,
+  });
+  const vaultImpl = await new RoyaltyVault__factory(base.deployer).deploy(
+    registryAddress,
+    base.ocean.addresses.OceanToken,
+  );
   const cfg: IModelRegistry.ConfigStruct = {
     oceanFactory: base.ocean.addresses.ERC721Factory,
     fixedRateExchange: base.ocean.addresses.FixedRateExchange,
@@ -85,6 +92,7 @@ describe("ModelRegistry", () => {
       ["a trainer share above 100%", { trainerShareBps: 10_001 }, "ModelRegistryInvalidBps", 10_001],
       ["a parent royalty above 100%", { parentRoyaltyBps: 10_001 }, "ModelRegistryInvalidBps", 10_001],
       ["a zero depth", { maxDepth: 0 }, "ModelRegistryInvalidDepth", 0],
+      ["a vault implementation bound to another registry", {}, "ModelRegistryVaultMismatch", undefined],
     ] as const) {
       it(`reverts on ${what}`, async () => {
         const { deployer, cfg } = await loadFixture(harnessFixture);

@@ -39,21 +39,21 @@ async function pay(
 }
 
 /**
- * Deploys a clone of the vault implementation with immutable args as the registry makes them (OZ
- * Clones.cloneWithImmutableArgs: registry, base token, model id 77, no parent), uninitialised.
+ * Deploys a vault implementation for `registry` and base token, and a clone of it with immutable args as the registry
+ * makes them (OZ Clones.cloneWithImmutableArgs: model id 77, no hashes, no parent), uninitialised.
  */
 async function freshClone(
   deployer: HardhatEthersSigner,
-  implementation: string,
   o: { registry: string; baseToken: string },
 ): Promise<RoyaltyVault> {
-  const args = ethers.solidityPacked(["address", "address", "uint64"], [o.registry, o.baseToken, 77n]);
+  const implementation = await new RoyaltyVault__factory(deployer).deploy(o.registry, o.baseToken);
+  const args = ethers.solidityPacked(["uint64"], [77n]);
   const runtimeLength = 0x2d + ethers.dataLength(args);
   const initCode = ethers.concat([
     "0x61",
     ethers.toBeHex(runtimeLength, 2),
     "0x3d81600a3d39f3363d3d373d3d3d363d73",
-    implementation,
+    await implementation.getAddress(),
     "0x5af43d82803e903d91602b57fd5bf3",
     args,
   ]);
@@ -70,7 +70,7 @@ describe("RoyaltyVault", () => {
   describe("initialize", () => {
     it("mints the fixed share supply to the contributors and reads its fixed fields from its code", async () => {
       const f = await loadFixture(posthumanFixture);
-      const clone = await freshClone(f.deployer, f.ph.addresses.RoyaltyVaultImplementation, {
+      const clone = await freshClone(f.deployer, {
         registry: f.deployer.address,
         baseToken: f.ocean.addresses.OceanToken,
       });
@@ -93,7 +93,7 @@ describe("RoyaltyVault", () => {
 
     it("accepts its initialisation only from the registry named in its code, and only once", async () => {
       const f = await loadFixture(posthumanFixture);
-      const clone = await freshClone(f.deployer, f.ph.addresses.RoyaltyVaultImplementation, {
+      const clone = await freshClone(f.deployer, {
         registry: f.alice.address,
         baseToken: f.ocean.addresses.OceanToken,
       });
@@ -113,7 +113,7 @@ describe("RoyaltyVault", () => {
 
     it("reverts when the shares do not add up to the fixed supply", async () => {
       const f = await loadFixture(posthumanFixture);
-      const clone = await freshClone(f.deployer, f.ph.addresses.RoyaltyVaultImplementation, {
+      const clone = await freshClone(f.deployer, {
         registry: f.deployer.address,
         baseToken: f.ocean.addresses.OceanToken,
       });
@@ -130,6 +130,19 @@ describe("RoyaltyVault", () => {
         datatoken: f.m1.datatoken,
       });
       await expect(v1.initialize(p)).to.be.revertedWithCustomError(v1, "RoyaltyVaultAlreadyInitialized");
+    });
+
+    it("refuses an implementation without registry or base token", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const factory = new RoyaltyVault__factory(f.deployer);
+      await expect(factory.deploy(ethers.ZeroAddress, f.ocean.addresses.OceanToken)).to.be.revertedWithCustomError(
+        factory,
+        "RoyaltyVaultZeroAddress",
+      );
+      await expect(factory.deploy(f.deployer.address, ethers.ZeroAddress)).to.be.revertedWithCustomError(
+        factory,
+        "RoyaltyVaultZeroAddress",
+      );
     });
 
     it("reverts on the implementation itself", async () => {

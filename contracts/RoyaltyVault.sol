@@ -176,12 +176,15 @@ contract RoyaltyVault is ERC20, ReentrancyGuardTransient, IRoyaltyVault {
     function _update(address from, address to, uint256 value) internal override {
         if (to == address(this)) revert RoyaltyVaultInvalidReceiver(to);
         super._update(from, to, value);
+        // Shares are minted only by initialize, in the registry's transaction that creates the vault, before anything
+        // can be booked (perShare is zero), and never burned: only transfers can need a correction.
+        if (from == address(0)) return;
         for (uint256 a = 0; a < _ASSETS; ++a) {
             int256 magnified = (_perShare[a] * value).toInt256();
-            // Nothing booked yet (a mint, or a transfer before any revenue): there is nothing to correct.
+            // Nothing booked yet (a transfer before any revenue): there is nothing to correct.
             if (magnified == 0) continue;
-            if (from != address(0)) _corrections[a][from] += magnified;
-            if (to != address(0)) _corrections[a][to] -= magnified;
+            _corrections[a][from] += magnified;
+            _corrections[a][to] -= magnified;
         }
     }
 

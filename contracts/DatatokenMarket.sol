@@ -126,7 +126,7 @@ contract DatatokenMarket is IDatatokenMarket, ReentrancyGuardTransient {
     }
 
     function _datatokenOf(uint256 modelId) private view returns (address datatoken) {
-        (, datatoken, , ) = _registry.modelRuntime(modelId);
+        (datatoken, , ) = _registry.modelStatus(modelId);
     }
 
     function _existing(uint256 listingId) private view returns (Listing storage listing) {

@@ -134,7 +134,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         uint64 deadline = j.deadline;
         if (block.timestamp > deadline) revert JobMarketLeaseExpired(jobId, deadline);
         uint256 modelId = j.modelId;
-        (, bool frozen, ) = _modelState(modelId);
+        (, bool frozen, ) = _registry.modelStatus(modelId);
         // A Train job on a model at maxDepth was refused at its request; a frozen model refuses receipts.
         if (frozen) revert JobMarketModelFrozen(modelId);
         uint256 collateral = collateralFor(j.fee);
@@ -153,8 +153,9 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
-        (bytes32 weightsRoot, , ) = _modelState(modelId);
-        if (receipt.servedWeightsRoot != weightsRoot) {
+        // A weights root belongs to exactly one model: the served root is this model's iff the registry maps it back.
+        if (_registry.modelOfWeightsRoot(receipt.servedWeightsRoot) != modelId) {
+            (, bytes32 weightsRoot, , ) = _registry.modelForJob(modelId);
             revert JobMarketWrongWeightsRoot(jobId, weightsRoot, receipt.servedWeightsRoot);
         }
         j.status = JobStatus.Submitted;
@@ -431,7 +432,7 @@ contract JobMarket is JobMarketBase, EIP712 {
     function _datatokenFor(JobRequest calldata r) private view returns (address datatoken) {
         bool frozen;
         uint16 generation;
-        (datatoken, , frozen, generation) = _registry.modelForJob(r.modelId);
+        (datatoken, frozen, generation) = _registry.modelStatus(r.modelId);
         if (frozen) revert JobMarketModelFrozen(r.modelId);
         if (r.kind == JobKind.Train && generation >= _maxDepth) {
             revert JobMarketLineageTooDeep(r.modelId, uint256(generation) + 1, _maxDepth);
@@ -511,17 +512,12 @@ contract JobMarket is JobMarketBase, EIP712 {
     }
 
     function _datatokenOf(uint256 modelId) private view returns (address datatoken) {
-        (datatoken, , , ) = _registry.modelForJob(modelId);
-    }
-
-    /// @dev The model's recorded weights root, whether it is frozen, and its generation.
-    function _modelState(uint256 modelId) private view returns (bytes32 weightsRoot, bool frozen, uint16 generation) {
-        (, weightsRoot, frozen, generation) = _registry.modelForJob(modelId);
+        (datatoken, , ) = _registry.modelStatus(modelId);
     }
 
     /// @dev What about the model would stop a receipt of a job of this kind (None: nothing).
     function _modelBlocker(JobKind kind, uint256 modelId) private view returns (SubmitBlocker) {
-        (, bool frozen, uint16 generation) = _modelState(modelId);
+        (, bool frozen, uint16 generation) = _registry.modelStatus(modelId);
         if (frozen) return SubmitBlocker.ModelFrozen;
         if (kind == JobKind.Train && generation >= _maxDepth) return SubmitBlocker.LineageTooDeep;
         return SubmitBlocker.None;

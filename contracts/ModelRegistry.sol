@@ -10,6 +10,7 @@ import {IRoyaltyVault, ROYALTY_VAULT_TOTAL_SHARES} from "./interfaces/IRoyaltyVa
 import {IOceanERC721Factory} from "./ocean/IOceanERC721Factory.sol";
 import {IOceanDataNft} from "./ocean/IOceanDataNft.sol";
 import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
+import {IOceanFixedRateExchange} from "./ocean/IOceanFixedRateExchange.sol";
 
 /// @title ModelRegistry
 /// @notice Publishes PostHuman models as Ocean assets and records their lineage; see IModelRegistry.
@@ -32,31 +33,36 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint16 private immutable _parentRoyaltyBps;
     uint256 private immutable _rewardSupply;
 
-    /// @dev Storage form of a Model (getModel returns the ABI form): parent and job ids (model and job counters, far
-    /// below 2**64) and the baseline metric share slots with addresses, so a root model takes 10 slots, a derived 11.
+    /// @dev Offset of the model's hashes in its vault's code: the clone's 45 bytes, then the model id (RoyaltyVault's
+    /// immutable args).
+    uint256 private constant _HASHES_AT = 0x2d + 8;
+
+    /// @dev Storage form of a Model (getModel returns the ABI form). The first slot holds all the job market reads
+    /// (datatoken, generation, frozen) so each of its calls reads one slot, with the baseline metric; parent and job
+    /// ids (counters far below 2**64) share slots with addresses. Not stored, because they are recorded elsewhere: the
+    /// data NFT (the datatoken names it), the metadata URI (the NFT's tokenURI, set at creation and never changed by
+    /// the registry), the exchange id (FixedRateExchange derives it from the base token and the datatoken; `fixedRate`
+    /// says there is one) and the model of a datatoken (its payment collector is the model's vault, which knows the
+    /// model's id). The write-once hashes (weights root, config, data, benchmark) are written into the code of the
+    /// model's vault clone, after the vault's own immutable args (200 gas a byte instead of 22,100 a slot), and read
+    /// back with EXTCODECOPY (_hashes); the weights root is also the key of `_modelOfWeightsRoot`, which the job
+    /// market checks a receipt against. A root model takes 3 slots, a derived one 4 (5 with a tokenizer).
     struct StoredModel {
-        address owner;
+        address datatoken;
         uint16 generation;
         bool frozen;
-        address nft;
+        bool fixedRate;
         uint64 baselineMetric;
-        address datatoken;
+        address owner;
         uint64 parentId;
         address vault;
         uint64 jobId;
         address parentSide;
-        bytes32 exchangeId;
-        bytes32 weightsRoot;
-        bytes32 configHash;
-        bytes32 dataHash;
-        bytes32 benchmarkId;
-        string metadataURI;
         bytes32 tokenizerHash;
     }
 
     uint256 private _modelCount;
     mapping(uint256 modelId => StoredModel) private _models;
-    mapping(address datatoken => uint256 modelId) private _modelOfDatatoken;
     mapping(bytes32 weightsRoot => uint256 modelId) private _modelOfWeightsRoot;
 
     /// @dev `cfg.jobMarket` is the job market's address, deployed right after the registry (its constructor checks
@@ -73,6 +79,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         if (cfg.trainerShareBps > _BPS) revert ModelRegistryInvalidBps(cfg.trainerShareBps);
         if (cfg.parentRoyaltyBps > _BPS) revert ModelRegistryInvalidBps(cfg.parentRoyaltyBps);
         if (cfg.maxDepth == 0) revert ModelRegistryInvalidDepth(cfg.maxDepth);
+        // The vault implementation holds the registry and base token every clone uses: they must be these.
+        IRoyaltyVault implementation = IRoyaltyVault(cfg.vaultImplementation);
+        if (implementation.registry() != address(this) || implementation.baseToken() != cfg.baseToken) {
+            revert ModelRegistryVaultMismatch(implementation.registry(), implementation.baseToken());
+        }
         _oceanFactory = cfg.oceanFactory;
         _fixedRateExchange = cfg.fixedRateExchange;
         _dispenser = cfg.dispenser;
@@ -115,24 +126,25 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             revert ModelRegistryInvalidDispenser(p.pricing.dispenserMaxTokens, p.pricing.dispenserMaxBalance);
         }
         modelId = ++_modelCount;
-        address vault = Clones.clone(_vaultImplementation);
+        // A root model's vault has no parent: its args stop before the parent's royalty and vault (read as zeros).
+        address vault = Clones.cloneWithImmutableArgs(
+            _vaultImplementation,
+            abi.encodePacked(
+                _vaultHead(modelId),
+                p.weightsRoot,
+                p.configHash,
+                p.dataHash,
+                p.baseline.benchmarkId
+            )
+        );
         (address nft, address datatoken, bytes32 exchangeId) = _createPricedAsset(p, vault);
 
         StoredModel storage m = _models[modelId];
+        (m.datatoken, m.fixedRate, m.baselineMetric) = (datatoken, exchangeId != bytes32(0), p.baseline.metric);
         m.owner = msg.sender;
-        m.nft = nft;
-        m.baselineMetric = p.baseline.metric;
-        m.datatoken = datatoken;
         m.vault = vault;
-        if (exchangeId != bytes32(0)) m.exchangeId = exchangeId;
-        m.weightsRoot = p.weightsRoot;
-        if (p.configHash != bytes32(0)) m.configHash = p.configHash;
-        if (p.dataHash != bytes32(0)) m.dataHash = p.dataHash;
-        if (p.baseline.benchmarkId != bytes32(0)) m.benchmarkId = p.baseline.benchmarkId;
-        if (bytes(p.metadataURI).length != 0) m.metadataURI = p.metadataURI;
-        _modelOfDatatoken[datatoken] = modelId;
 
-        _initVault(vault, modelId, datatoken, address(0), 0, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
+        _initVault(vault, datatoken, msg.sender, address(0), ROYALTY_VAULT_TOTAL_SHARES);
         _setMetadata(nft, p.oceanMetadata);
         if (p.initialSupply != 0) IOceanDatatoken(datatoken).mint(msg.sender, p.initialSupply);
         emit ModelPublished(modelId, msg.sender, nft, datatoken, vault, p.weightsRoot, exchangeId);
@@ -149,23 +161,14 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         modelId = ++_modelCount;
         _claimWeightsRoot(d.weightsRoot, modelId);
         StoredModel storage m = _models[modelId];
-        m.owner = d.trainer;
-        // Cannot truncate: generation ≤ maxDepth, a uint16.
-        m.generation = uint16(generation);
-        m.parentSide = parent.owner;
         // Cannot truncate: ids are counters (one per model, one per job), far below 2**64.
-        m.parentId = uint64(d.parentId);
+        (m.owner, m.parentId) = (d.trainer, uint64(d.parentId));
         m.jobId = uint64(d.jobId);
-        m.weightsRoot = d.weightsRoot;
-        if (d.configHash != bytes32(0)) m.configHash = d.configHash;
-        if (d.dataHash != bytes32(0)) m.dataHash = d.dataHash;
-        bytes32 benchmark = parent.benchmarkId;
-        if (benchmark != bytes32(0)) m.benchmarkId = benchmark;
-        m.baselineMetric = d.metric;
-        if (bytes(d.metadataURI).length != 0) m.metadataURI = d.metadataURI;
+        m.parentSide = parent.owner;
         bytes32 tokenizer = parent.tokenizerHash;
         if (tokenizer != bytes32(0)) m.tokenizerHash = tokenizer;
-        _deployDerived(modelId, m, parent.vault);
+        // Cannot truncate: generation ≤ maxDepth, a uint16.
+        _deployDerived(modelId, m, parent.vault, uint16(generation), d);
         emit ModelDerived(
             modelId,
             d.parentId,
@@ -175,7 +178,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             m.datatoken,
             m.vault,
             d.weightsRoot,
-            m.generation
+            uint16(generation)
         );
     }
 
@@ -192,7 +195,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function updateOceanMetadata(uint256 modelId, OceanMetadata calldata metadata) external nonReentrant {
         StoredModel storage m = _existing(modelId);
         if (msg.sender != m.owner) revert ModelRegistryNotModelOwner(modelId, msg.sender);
-        _setMetadata(m.nft, metadata);
+        _setMetadata(IOceanDatatoken(m.datatoken).getERC721Address(), metadata);
         emit OceanMetadataUpdated(modelId, metadata.dataHash);
     }
 
@@ -205,6 +208,9 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @inheritdoc IModelRegistry
     function getModel(uint256 modelId) external view returns (Model memory) {
         StoredModel storage m = _existing(modelId);
+        address datatoken = m.datatoken;
+        address nft = IOceanDatatoken(datatoken).getERC721Address();
+        (bytes32 weightsRoot, bytes32 configHash, bytes32 dataHash, bytes32 benchmarkId) = _hashes(m.vault);
         return
             Model({
                 owner: m.owner,
@@ -213,16 +219,18 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
                 parentSide: m.parentSide,
                 parentId: m.parentId,
                 jobId: m.jobId,
-                nft: m.nft,
-                datatoken: m.datatoken,
+                nft: nft,
+                datatoken: datatoken,
                 vault: m.vault,
-                exchangeId: m.exchangeId,
-                weightsRoot: m.weightsRoot,
-                configHash: m.configHash,
-                dataHash: m.dataHash,
-                benchmarkId: m.benchmarkId,
+                exchangeId: m.fixedRate
+                    ? IOceanFixedRateExchange(_fixedRateExchange).generateExchangeId(_baseToken, datatoken)
+                    : bytes32(0),
+                weightsRoot: weightsRoot,
+                configHash: configHash,
+                dataHash: dataHash,
+                benchmarkId: benchmarkId,
                 baselineMetric: m.baselineMetric,
-                metadataURI: m.metadataURI,
+                metadataURI: IOceanDataNft(nft).tokenURI(1),
                 tokenizerHash: m.tokenizerHash
             });
     }
@@ -232,18 +240,23 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen) {
         StoredModel storage m = _existing(modelId);
-        return (m.owner, m.datatoken, m.weightsRoot, m.frozen);
+        (bytes32 root, , , ) = _hashes(m.vault);
+        return (m.owner, m.datatoken, root, m.frozen);
     }
 
     /// @inheritdoc IModelRegistry
     function modelForJob(
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation) {
-        // Every model has a datatoken: testing it instead of the NFT saves the job market a cold storage read per call.
-        StoredModel storage m = _models[modelId];
-        datatoken = m.datatoken;
-        if (datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
-        return (datatoken, m.weightsRoot, m.frozen, m.generation);
+        StoredModel storage m = _existing(modelId);
+        (bytes32 root, , , ) = _hashes(m.vault);
+        return (m.datatoken, root, m.frozen, m.generation);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelStatus(uint256 modelId) external view returns (address datatoken, bool frozen, uint16 generation) {
+        StoredModel storage m = _existing(modelId);
+        return (m.datatoken, m.frozen, m.generation);
     }
 
     /// @inheritdoc IModelRegistry
@@ -272,7 +285,13 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @inheritdoc IModelRegistry
     function modelOfDatatoken(address datatoken) external view returns (uint256) {
-        return _modelOfDatatoken[datatoken];
+        // Not stored: a PostHuman datatoken's payment collector is its model's vault, whose code holds the model's id,
+        // and that model's record must name both back (a token or vault made elsewhere answers 0).
+        address vault = address(uint160(_viewWord(datatoken, IOceanDatatoken.getPaymentCollector.selector)));
+        uint256 modelId = _viewWord(vault, IRoyaltyVault.modelId.selector);
+        if (modelId == 0 || modelId > _modelCount) return 0;
+        StoredModel storage m = _models[modelId];
+        return m.datatoken == datatoken && m.vault == vault ? modelId : 0;
     }
 
     /// @inheritdoc IModelRegistry
@@ -302,9 +321,38 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
             });
     }
 
+    /// @dev The first immutable arg of a model's vault clone: the model id (RoyaltyVault's layout).
+    function _vaultHead(uint256 modelId) private pure returns (bytes memory) {
+        // Cannot truncate: ids are a counter, far below 2**64.
+        return abi.encodePacked(uint64(modelId));
+    }
+
+    /// @dev The write-once hashes of a model, from its vault's code (see StoredModel).
+    function _hashes(
+        address vault
+    ) private view returns (bytes32 weightsRoot, bytes32 configHash, bytes32 dataHash, bytes32 benchmarkId) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            extcodecopy(vault, ptr, _HASHES_AT, 0x80)
+            weightsRoot := mload(ptr)
+            configHash := mload(add(ptr, 0x20))
+            dataHash := mload(add(ptr, 0x40))
+            benchmarkId := mload(add(ptr, 0x60))
+        }
+    }
+
+    /// @dev The word a view without arguments of `target` returns, or 0 when it has no code, reverts or returns
+    /// anything but one word. For views only: a hostile target can make the call expensive, never wrong.
+    function _viewWord(address target, bytes4 selector) private view returns (uint256) {
+        if (target.code.length == 0) return 0;
+        (bool ok, bytes memory ret) = target.staticcall(abi.encodeWithSelector(selector));
+        return ok && ret.length == 32 ? abi.decode(ret, (uint256)) : 0;
+    }
+
     function _existing(uint256 modelId) private view returns (StoredModel storage m) {
         m = _models[modelId];
-        if (m.nft == address(0)) revert ModelRegistryUnknownModel(modelId);
+        if (m.datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
     }
 
     /// @dev A weights root belongs to exactly one model: a copy of a published model's root cannot be registered again,
@@ -361,17 +409,29 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
 
     /// @dev Opens the vault and the Ocean asset of a derived model, then mints its rewards: `trainerShareBps` of the
     /// vault shares and reward datatokens to the trainer, the rest to the parent's side.
-    function _deployDerived(uint256 modelId, StoredModel storage m, address parentVault) private {
-        address vault = Clones.clone(_vaultImplementation);
-        (address nft, address datatoken) = _createDerivedAsset(modelId, m.metadataURI, vault);
-        m.nft = nft;
-        m.datatoken = datatoken;
+    function _deployDerived(
+        uint256 modelId,
+        StoredModel storage m,
+        address parentVault,
+        uint16 generation,
+        Derivation calldata d
+    ) private {
+        // The child inherits its parent's benchmark (the metric is measured on it).
+        (, , , bytes32 benchmarkId) = _hashes(parentVault);
+        address vault = Clones.cloneWithImmutableArgs(
+            _vaultImplementation,
+            bytes.concat(
+                abi.encodePacked(_vaultHead(modelId), d.weightsRoot, d.configHash, d.dataHash, benchmarkId),
+                abi.encodePacked(_parentRoyaltyBps, parentVault)
+            )
+        );
+        address datatoken = _createDerivedAsset(modelId, d.metadataURI, vault);
+        (m.datatoken, m.generation, m.baselineMetric) = (datatoken, generation, d.metric);
         m.vault = vault;
-        _modelOfDatatoken[datatoken] = modelId;
         address trainer = m.owner;
         address parentSide = m.parentSide;
         uint256 trainerShares = (ROYALTY_VAULT_TOTAL_SHARES * _trainerShareBps) / _BPS;
-        _initVault(vault, modelId, datatoken, parentVault, _parentRoyaltyBps, trainer, parentSide, trainerShares);
+        _initVault(vault, datatoken, trainer, parentSide, trainerShares);
         uint256 trainerTokens = (_rewardSupply * _trainerShareBps) / _BPS;
         if (trainerTokens != 0) IOceanDatatoken(datatoken).mint(trainer, trainerTokens);
         if (_rewardSupply != trainerTokens) IOceanDatatoken(datatoken).mint(parentSide, _rewardSupply - trainerTokens);
@@ -383,11 +443,11 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 modelId,
         string memory metadataURI,
         address vault
-    ) private returns (address nft, address datatoken) {
+    ) private returns (address datatoken) {
         string memory id = Strings.toString(modelId);
         string memory name = string.concat("PostHuman model ", id);
         string memory symbol = string.concat("PHM-", id);
-        (nft, datatoken) = IOceanERC721Factory(_oceanFactory).createNftWithErc20(
+        (, datatoken) = IOceanERC721Factory(_oceanFactory).createNftWithErc20(
             _nftData(name, symbol, metadataURI),
             _ercData(string.concat(name, " datatoken"), string.concat(symbol, "-DT"), vault)
         );
@@ -421,26 +481,18 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         data.bytess = new bytes[](0);
     }
 
-    /// @dev Initialises a fresh vault clone: `first` gets `firstShares`, `second` the rest of the fixed supply.
+    /// @dev Initialises a fresh vault clone (its fixed fields are in its code): `first` gets `firstShares`, `second`
+    /// the rest of the fixed supply.
     function _initVault(
         address vault,
-        uint256 modelId,
         address datatoken,
-        address parentVault,
-        uint16 parentBps,
         address first,
         address second,
         uint256 firstShares
     ) private {
-        IRoyaltyVault.InitParams memory init;
-        init.modelId = modelId;
-        init.baseToken = _baseToken;
-        init.datatoken = datatoken;
-        init.parentVault = parentVault;
-        init.parentBps = parentBps;
-        init.holders = [first, second];
-        init.shares = [firstShares, ROYALTY_VAULT_TOTAL_SHARES - firstShares];
-        IRoyaltyVault(vault).initialize(init);
+        IRoyaltyVault(vault).initialize(
+            IRoyaltyVault.InitParams(datatoken, [first, second], [firstShares, ROYALTY_VAULT_TOTAL_SHARES - firstShares])
+        );
     }
 
     function _setMetadata(address nft, OceanMetadata calldata md) private {

@@ -250,7 +250,7 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         address entrant = _funding[jobId].entrant;
         uint256 amount = _terms.evalFee + (_terms.callbackFee - _terms.callbackFee / 2);
         if (_baseToken.balanceOf(address(this)) >= amount) _baseToken.safeTransfer(entrant, amount);
-        (, address datatoken, , ) = _registry.modelRuntime(modelId);
+        (address datatoken, , ) = _registry.modelStatus(modelId);
         if (IERC20(datatoken).balanceOf(address(this)) >= 1e18) IERC20(datatoken).safeTransfer(entrant, 1e18);
     }
 

@@ -162,6 +162,8 @@ interface IModelRegistry {
     /// @notice The model's owner replaced its Ocean metadata.
     event OceanMetadataUpdated(uint256 indexed modelId, bytes32 dataHash);
 
+    /// @notice The vault implementation names another registry or base token than this deployment's.
+    error ModelRegistryVaultMismatch(address vaultRegistry, address vaultBaseToken);
     error ModelRegistryUnknownModel(uint256 modelId);
     error ModelRegistryNotJobMarket(address caller);
     error ModelRegistryNotModelOwner(uint256 modelId, address caller);
@@ -201,15 +203,21 @@ interface IModelRegistry {
     /// @notice The full record of a model. Reverts for an unknown id.
     function getModel(uint256 modelId) external view returns (Model memory);
 
-    /// @notice What the job market needs to run a job on a model, in one cheap call. Reverts for an unknown id.
+    /// @notice A model's owner, datatoken, weights root and frozen flag in one call (two slots and the weights root
+    /// from the vault's code). Reverts for an unknown id.
     function modelRuntime(
         uint256 modelId
     ) external view returns (address owner, address datatoken, bytes32 weightsRoot, bool frozen);
 
-    /// @notice What the job market checks at a request and a receipt, in one cheap call. Reverts for an unknown id.
+    /// @notice A model's datatoken, weights root, frozen flag and generation in one call (the job market itself reads
+    /// modelStatus, and checks a served weights root with modelOfWeightsRoot). Reverts for an unknown id.
     function modelForJob(
         uint256 modelId
     ) external view returns (address datatoken, bytes32 weightsRoot, bool frozen, uint16 generation);
+
+    /// @notice A model's datatoken, whether it is frozen, and its generation: one storage read, for the job market's
+    /// transitions that need no weights root. Reverts for an unknown id.
+    function modelStatus(uint256 modelId) external view returns (address datatoken, bool frozen, uint16 generation);
 
     /// @notice The model that has this weights root, or 0.
     function modelOfWeightsRoot(bytes32 weightsRoot) external view returns (uint256);

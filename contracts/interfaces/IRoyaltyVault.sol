@@ -21,14 +21,12 @@ interface IRoyaltyVault {
         Datatoken
     }
 
+    /// @dev A vault's fixed fields are in code: registry and base token in the implementation's (shared by every vault
+    /// of a deployment), model id, parent royalty and parent's vault in the clone's immutable args, written when the
+    /// registry clones it (with the model's write-once hashes, which the registry reads back). Only the datatoken,
+    /// created after the vault (it names the vault as its payment collector), is given at initialisation.
     struct InitParams {
-        uint256 modelId;
-        address baseToken;
         address datatoken;
-        /// Vault of the parent model, 0 for a root model.
-        address parentVault;
-        /// Part of incoming base token sent to the parent's vault (0 for a root model).
-        uint16 parentBps;
         /// Initial share holders (the model's contributors); an unused slot has address 0 and 0 shares.
         address[2] holders;
         /// Their shares; they must add up to ROYALTY_VAULT_TOTAL_SHARES.
@@ -55,8 +53,10 @@ interface IRoyaltyVault {
     error RoyaltyVaultZeroAmount();
     error RoyaltyVaultInvalidShares(uint256 total);
     error RoyaltyVaultInvalidReceiver(address receiver);
+    error RoyaltyVaultZeroDatatoken();
+    error RoyaltyVaultZeroAddress();
 
-    /// @notice Called once by the registry right after cloning. Mints ROYALTY_VAULT_TOTAL_SHARES to the contributors.
+    /// @notice Called once by the registry (the clone's recorded registry, and only it) right after cloning. Mints ROYALTY_VAULT_TOTAL_SHARES to the contributors.
     function initialize(InitParams calldata params) external;
 
     /// @notice Books the base token and datatokens that arrived since the last call. Anyone may call it.

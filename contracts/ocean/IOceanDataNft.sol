@@ -28,4 +28,7 @@ interface IOceanDataNft {
     function getMetaData() external view returns (string memory, string memory, uint8, bool);
 
     function ownerOf(uint256 tokenId) external view returns (address);
+
+    /// @notice The URI given at creation (PostHuman's model card; the template mints token 1 only).
+    function tokenURI(uint256 tokenId) external view returns (string memory);
 }

@@ -93,8 +93,9 @@ export interface DeployPostHumanOptions extends Partial<PostHumanParams> {
 
 /**
  * Deploys PostHuman on top of an Ocean deployment, in four transactions from `deployer` with consecutive nonces:
- * the vault implementation, the registry (told the job market's future address), the job market (whose constructor
- * checks that the registry names it) and the datatoken market. Deterministic: the same deployer nonce gives the same
+ * the vault implementation (told the registry's future address), the registry (told the job market's future address;
+ * its constructor checks that the vault implementation names it), the job market (whose constructor checks that the
+ * registry names it) and the datatoken market. Deterministic: the same deployer nonce gives the same
  * addresses. Nothing is owned afterwards: every parameter is immutable.
  */
 export async function deployPostHuman(
@@ -107,7 +108,9 @@ export async function deployPostHuman(
   const baseToken = opts.baseToken ?? ocean.OceanToken;
   const nonce = await deployer.getNonce("pending");
 
-  const vault = await new RoyaltyVault__factory(deployer).deploy({ nonce });
+  // The vault implementation holds the registry's address (deployed next) and the base token every clone uses.
+  const registryAddress = ethers.getCreateAddress({ from, nonce: nonce + 1 });
+  const vault = await new RoyaltyVault__factory(deployer).deploy(registryAddress, baseToken, { nonce });
   const marketAddress = ethers.getCreateAddress({ from, nonce: nonce + 2 });
   const registry = await new ModelRegistry__factory(deployer).deploy(
     {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
-import { posthumanFixture, M1_WEIGHTS_ROOT, WORKER_STAKE } from "../fixtures/posthuman";
+import { posthumanFixture, M1_BENCHMARK, M1_WEIGHTS_ROOT, WORKER_STAKE } from "../fixtures/posthuman";
 import {
   JobKind,
   JobStatus,
@@ -11,7 +11,7 @@ import {
   encodeTrainParams,
 } from "../../offchain/protocol/params";
 import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
-import { deployPostHuman } from "../../offchain/deploy/posthuman";
+import { deployPostHuman, publishModel } from "../../offchain/deploy/posthuman";
 import { jobRequest } from "../../offchain/protocol/structs";
 import { JobMarket__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import {
@@ -475,6 +475,9 @@ describe("JobMarket", () => {
       const m2 = await f.ph.registry.getModel(2n);
       expect(m2.dataHash).to.equal(INPUT_HASH);
       expect(m2.baselineMetric).to.equal(2_950_000n);
+      // The child inherits its parent's benchmark and records its own weights root (both kept in its vault's code).
+      expect([m2.weightsRoot, m2.benchmarkId]).to.deep.equal([childRoot, M1_BENCHMARK]);
+      expect(await f.ph.registry.modelOfWeightsRoot(childRoot)).to.equal(2n);
     });
 
     it("reverts for anyone but the claimant", async () => {
@@ -513,6 +516,22 @@ describe("JobMarket", () => {
       await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(f.jobId, receiptFor({ servedWeightsRoot: other })))
         .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketWrongWeightsRoot")
         .withArgs(f.jobId, M1_WEIGHTS_ROOT, other);
+    });
+
+    it("reverts when the served weights root is another registered model's", async () => {
+      const f = await loadFixture(claimedJobFixture);
+      const otherRoot = ethers.id("M9 weights");
+      await publishModel(f.ph.registry, f.bob, {
+        name: "M9",
+        symbol: "M9",
+        weightsRoot: otherRoot,
+        pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
+      });
+      await expect(
+        f.ph.jobMarket.connect(f.worker).submitReceipt(f.jobId, receiptFor({ servedWeightsRoot: otherRoot })),
+      )
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketWrongWeightsRoot")
+        .withArgs(f.jobId, M1_WEIGHTS_ROOT, otherRoot);
     });
 
     it("reverts on a training receipt without the child's weights root", async () => {
@@ -952,9 +971,10 @@ describe("JobMarket", () => {
       expect(await new ModelRegistry__factory(f.deployer).attach(again.addresses.ModelRegistry).getAddress()).to.equal(
         again.addresses.ModelRegistry,
       );
+      // The vault implementation names the registry deployed after it (its constructor checks it).
       expect(
         await RoyaltyVault__factory.connect(again.addresses.RoyaltyVaultImplementation, f.deployer).registry(),
-      ).to.equal("0x000000000000000000000000000000000000dEaD");
+      ).to.equal(again.addresses.ModelRegistry);
     });
   });
 });

@@ -3,6 +3,7 @@ import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { oceanFixture } from "../fixtures/ocean";
+import { createAsset } from "../../offchain/deploy/ocean";
 import {
   M1_BASELINE,
   M1_BENCHMARK,
@@ -28,7 +29,14 @@ const M2_ROOT = ethers.id("M2 weights");
 async function harnessFixture() {
   const base = await loadFixture(oceanFixture);
   const market = base.others[5];
-  const vaultImpl = await new RoyaltyVault__factory(base.deployer).deploy();
+  const registryAddress = ethers.getCreateAddress({
+    from: base.deployer.address,
+    nonce: (await base.deployer.getNonce()) + 1,
+  });
+  const vaultImpl = await new RoyaltyVault__factory(base.deployer).deploy(
+    registryAddress,
+    base.ocean.addresses.OceanToken,
+  );
   const cfg: IModelRegistry.ConfigStruct = {
     oceanFactory: base.ocean.addresses.ERC721Factory,
     fixedRateExchange: base.ocean.addresses.FixedRateExchange,
@@ -84,6 +92,7 @@ describe("ModelRegistry", () => {
       ["a trainer share above 100%", { trainerShareBps: 10_001 }, "ModelRegistryInvalidBps", 10_001],
       ["a parent royalty above 100%", { parentRoyaltyBps: 10_001 }, "ModelRegistryInvalidBps", 10_001],
       ["a zero depth", { maxDepth: 0 }, "ModelRegistryInvalidDepth", 0],
+      ["a vault implementation bound to another registry", {}, "ModelRegistryVaultMismatch", undefined],
     ] as const) {
       it(`reverts on ${what}`, async () => {
         const { deployer, cfg } = await loadFixture(harnessFixture);
@@ -192,6 +201,10 @@ describe("ModelRegistry", () => {
         initialSupply: 0n,
       });
       expect(free.exchangeId).to.equal(ethers.ZeroHash);
+      // Not stored: getModel gives no exchange id for a model without one, and the NFT and URI Ocean holds.
+      const record = await ph.registry.getModel(free.modelId);
+      expect([record.exchangeId, record.nft]).to.deep.equal([ethers.ZeroHash, free.nft]);
+      expect(record.metadataURI).to.equal(m1Options.metadataURI ?? "");
       await ocean.dispenser.connect(charlie).dispense(free.datatoken, ethers.parseEther("2"), charlie.address);
       expect(await datatokenAt(free.datatoken, charlie).balanceOf(charlie.address)).to.equal(ethers.parseEther("2"));
       expect((await ocean.dispenser.status(free.datatoken)).active).to.equal(true);
@@ -248,6 +261,8 @@ describe("ModelRegistry", () => {
         "ipfs://child",
       ]);
       expect(m2.baselineMetric).to.equal(2_900_000n);
+      // M1 here has no benchmark, so neither has its child (inheritance: job-market's training receipt test).
+      expect(m2.benchmarkId).to.equal(ethers.ZeroHash);
       const dt = datatokenAt(m2.datatoken, bob);
       expect(await dt.balanceOf(bob.address)).to.equal(ethers.parseEther("70"));
       expect(await dt.balanceOf(alice.address)).to.equal(ethers.parseEther("30"));
@@ -257,7 +272,10 @@ describe("ModelRegistry", () => {
       expect(await vault.balanceOf(alice.address)).to.equal((TOTAL_SHARES * 3n) / 10n);
       expect(await vault.parentVault()).to.equal(m1.vault);
       expect(await vault.parentBps()).to.equal(2_000);
+      expect(await vault.modelId()).to.equal(2n);
+      expect(await registry.modelOfDatatoken(m2.datatoken)).to.equal(2n);
       expect(await ERC721Template__factory.connect(m2.nft, bob).ownerOf(1)).to.equal(await registry.getAddress());
+      expect(await ERC721Template__factory.connect(m2.nft, bob).tokenURI(1)).to.equal("ipfs://child");
     });
 
     it("reverts for anyone but the job market: a derived model cannot be registered outside a job", async () => {
@@ -425,8 +443,21 @@ describe("ModelRegistry", () => {
     });
 
     it("modelOfDatatoken is 0 for a token the registry did not create", async () => {
-      const { ph, ocean } = await loadFixture(posthumanFixture);
+      const { ph, ocean, m1, alice } = await loadFixture(posthumanFixture);
       expect(await ph.registry.modelOfDatatoken(ocean.addresses.OceanToken)).to.equal(0n);
+      // Not stored: found through the datatoken's payment collector (the vault) and checked against the record, so
+      // an Ocean datatoken made elsewhere that pays M1's vault, the vault itself and an account answer 0.
+      const copy = await createAsset(ocean, alice, {
+        name: "Copy",
+        symbol: "COPY",
+        owner: alice.address,
+        paymentCollector: m1.vault,
+      });
+      expect(await copy.datatoken.getPaymentCollector()).to.equal(m1.vault);
+      expect(await ph.registry.modelOfDatatoken(await copy.datatoken.getAddress())).to.equal(0n);
+      expect(await ph.registry.modelOfDatatoken(m1.vault)).to.equal(0n);
+      expect(await ph.registry.modelOfDatatoken(alice.address)).to.equal(0n);
+      expect(await ph.registry.modelOfDatatoken(m1.datatoken)).to.equal(m1.modelId);
     });
   });
 

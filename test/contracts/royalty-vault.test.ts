@@ -38,36 +38,43 @@ async function pay(
   await (await vault.connect(payer).pay(amount)).wait();
 }
 
-/** Deploys an EIP-1167 clone of the vault implementation, uninitialised. */
-async function freshClone(deployer: HardhatEthersSigner, implementation: string): Promise<RoyaltyVault> {
-  const initCode =
-    "0x3d602d80600a3d3981f3363d3d373d3d3d363d73" +
-    implementation.slice(2).toLowerCase() +
-    "5af43d82803e903d91602b57fd5bf3";
+/**
+ * Deploys a vault implementation for `registry` and base token, and a clone of it with immutable args as the registry
+ * makes them (OZ Clones.cloneWithImmutableArgs: model id 77, no hashes, no parent), uninitialised.
+ */
+async function freshClone(
+  deployer: HardhatEthersSigner,
+  o: { registry: string; baseToken: string },
+): Promise<RoyaltyVault> {
+  const implementation = await new RoyaltyVault__factory(deployer).deploy(o.registry, o.baseToken);
+  const args = ethers.solidityPacked(["uint64"], [77n]);
+  const runtimeLength = 0x2d + ethers.dataLength(args);
+  const initCode = ethers.concat([
+    "0x61",
+    ethers.toBeHex(runtimeLength, 2),
+    "0x3d81600a3d39f3363d3d373d3d3d363d73",
+    await implementation.getAddress(),
+    "0x5af43d82803e903d91602b57fd5bf3",
+    args,
+  ]);
   const receipt = await (await deployer.sendTransaction({ data: initCode })).wait();
   if (!receipt?.contractAddress) throw new Error("clone not deployed");
   return RoyaltyVault__factory.connect(receipt.contractAddress, deployer);
 }
 
-function initParams(holders: [string, string], shares: [bigint, bigint], o: { baseToken: string; datatoken: string }) {
-  return {
-    modelId: 77n,
-    baseToken: o.baseToken,
-    datatoken: o.datatoken,
-    parentVault: ethers.ZeroAddress,
-    parentBps: 0,
-    holders,
-    shares,
-  };
+function initParams(holders: [string, string], shares: [bigint, bigint], o: { datatoken: string }) {
+  return { datatoken: o.datatoken, holders, shares };
 }
 
 describe("RoyaltyVault", () => {
   describe("initialize", () => {
-    it("mints the fixed share supply to the contributors and records the caller as registry", async () => {
+    it("mints the fixed share supply to the contributors and reads its fixed fields from its code", async () => {
       const f = await loadFixture(posthumanFixture);
-      const clone = await freshClone(f.deployer, f.ph.addresses.RoyaltyVaultImplementation);
-      const p = initParams([f.alice.address, f.bob.address], [TOTAL_SHARES - 1n, 1n], {
+      const clone = await freshClone(f.deployer, {
+        registry: f.deployer.address,
         baseToken: f.ocean.addresses.OceanToken,
+      });
+      const p = initParams([f.alice.address, f.bob.address], [TOTAL_SHARES - 1n, 1n], {
         datatoken: f.m1.datatoken,
       });
       await clone.initialize(p);
@@ -78,13 +85,39 @@ describe("RoyaltyVault", () => {
       expect(await clone.baseToken()).to.equal(f.ocean.addresses.OceanToken);
       expect(await clone.datatoken()).to.equal(f.m1.datatoken);
       expect(await clone.TOTAL_SHARES()).to.equal(TOTAL_SHARES);
+      // A clone whose args stop before the parent's fields has no parent.
+      expect(await clone.parentVault()).to.equal(ethers.ZeroAddress);
+      expect(await clone.parentBps()).to.equal(0n);
+      expect(await clone.totalSupply()).to.equal(TOTAL_SHARES);
+    });
+
+    it("accepts its initialisation only from the registry named in its code, and only once", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const clone = await freshClone(f.deployer, {
+        registry: f.alice.address,
+        baseToken: f.ocean.addresses.OceanToken,
+      });
+      const p = initParams([f.bob.address, ethers.ZeroAddress], [TOTAL_SHARES, 0n], { datatoken: f.m1.datatoken });
+      await expect(clone.connect(f.bob).initialize(p))
+        .to.be.revertedWithCustomError(clone, "RoyaltyVaultNotRegistry")
+        .withArgs(f.bob.address);
+      await expect(
+        clone.connect(f.alice).initialize({ ...p, datatoken: ethers.ZeroAddress }),
+      ).to.be.revertedWithCustomError(clone, "RoyaltyVaultZeroDatatoken");
+      await (await clone.connect(f.alice).initialize(p)).wait();
+      await expect(clone.connect(f.alice).initialize(p)).to.be.revertedWithCustomError(
+        clone,
+        "RoyaltyVaultAlreadyInitialized",
+      );
     });
 
     it("reverts when the shares do not add up to the fixed supply", async () => {
       const f = await loadFixture(posthumanFixture);
-      const clone = await freshClone(f.deployer, f.ph.addresses.RoyaltyVaultImplementation);
-      const p = initParams([f.alice.address, f.bob.address], [1n, 1n], {
+      const clone = await freshClone(f.deployer, {
+        registry: f.deployer.address,
         baseToken: f.ocean.addresses.OceanToken,
+      });
+      const p = initParams([f.alice.address, f.bob.address], [1n, 1n], {
         datatoken: f.m1.datatoken,
       });
       await expect(clone.initialize(p)).to.be.revertedWithCustomError(clone, "RoyaltyVaultInvalidShares").withArgs(2n);
@@ -94,17 +127,28 @@ describe("RoyaltyVault", () => {
       const f = await loadFixture(posthumanFixture);
       const v1 = vaultAt(f.m1.vault, f.bob);
       const p = initParams([f.bob.address, ethers.ZeroAddress], [TOTAL_SHARES, 0n], {
-        baseToken: f.ocean.addresses.OceanToken,
         datatoken: f.m1.datatoken,
       });
       await expect(v1.initialize(p)).to.be.revertedWithCustomError(v1, "RoyaltyVaultAlreadyInitialized");
+    });
+
+    it("refuses an implementation without registry or base token", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const factory = new RoyaltyVault__factory(f.deployer);
+      await expect(factory.deploy(ethers.ZeroAddress, f.ocean.addresses.OceanToken)).to.be.revertedWithCustomError(
+        factory,
+        "RoyaltyVaultZeroAddress",
+      );
+      await expect(factory.deploy(f.deployer.address, ethers.ZeroAddress)).to.be.revertedWithCustomError(
+        factory,
+        "RoyaltyVaultZeroAddress",
+      );
     });
 
     it("reverts on the implementation itself", async () => {
       const f = await loadFixture(posthumanFixture);
       const impl = f.ph.vaultImplementation.connect(f.bob);
       const p = initParams([f.bob.address, ethers.ZeroAddress], [TOTAL_SHARES, 0n], {
-        baseToken: f.ocean.addresses.OceanToken,
         datatoken: f.m1.datatoken,
       });
       await expect(impl.initialize(p)).to.be.revertedWithCustomError(impl, "RoyaltyVaultAlreadyInitialized");

@@ -10,6 +10,7 @@ import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
+import { browserStorage, keepAck } from "./acks";
 import { duration, STATUS_LABEL } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
@@ -76,7 +77,10 @@ export class Actions {
 
   // ─── Jobs ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Requests a job and uploads its input (the SDK's flow); returns the job id. */
+  /**
+   * Requests a job and uploads its input (the SDK's flow); returns the job id. The claimant's acknowledgement of the
+   * input is kept in this browser, for a dispute should it fail the job blaming the input.
+   */
   async requestJob(
     modelId: bigint,
     params: JobParams,
@@ -84,7 +88,18 @@ export class Actions {
     fee: bigint,
     inputURI?: string,
   ): Promise<bigint> {
-    return (await this.ph.requestJob(modelId, params, input, { fee, inputURI })).jobId;
+    const r = await this.ph.requestJob(modelId, params, input, { fee, inputURI });
+    const storage = browserStorage();
+    if (r.inputAck && storage) keepAck(storage, this.ph.jobs.address, r.jobId, r.inputAck);
+    return r.jobId;
+  }
+
+  /**
+   * Disputes a failure that blames the input the claimant acknowledged (`ack`, the one kept at the request when not
+   * given): the SDK checks the failure holds collateral and the claimant signed it, then slashes.
+   */
+  dispute(jobId: bigint, ack: string): Promise<{ slashed: bigint; reason: string }> {
+    return this.ph.disputeFailure(jobId, ack);
   }
 
   /** The job's result (requester only) and whether it hashes to the receipt's output hash. */

@@ -14,6 +14,7 @@ import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_L
 import type { JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
+import { disputePanel } from "./dispute";
 
 const FAILED = new Set<number>([JobStatus.Cancelled, JobStatus.Failed, JobStatus.Reclaimed, JobStatus.Slashed]);
 
@@ -305,9 +306,9 @@ function jobLayout(
   job: JobInfo,
   model: ModelInfo | undefined,
   isRequester: boolean,
-  el: Record<"live" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
+  el: Record<"live" | "disputeEl" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
 ): Child {
-  const { live, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
+  const { live, disputeEl, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
   return [
     h(
       "p",
@@ -329,6 +330,7 @@ function jobLayout(
       h("h2", { id: "status-title" }, "Progress"),
       live,
     ),
+    disputeEl,
     receiptEl,
     challengeEl,
     h(
@@ -365,10 +367,19 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
+  const dispute = disputePanel(app, jobId, () => tick());
 
   fill(
     main,
-    jobLayout(app, job, model(), isRequester(), { live, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl }),
+    jobLayout(app, job, model(), isRequester(), {
+      live,
+      disputeEl: dispute.el,
+      receiptEl,
+      challengeEl,
+      outcomeEl,
+      resultEl,
+      verifyEl,
+    }),
   );
 
   const fetchResult = async () => {
@@ -447,6 +458,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     }
     const cur = job as JobInfo;
     fill(live, liveStatus(cur, workerView, workerError, progressView(workerView, elapsed(), trace)));
+    if (cur.status === JobStatus.Failed) await dispute.update(isRequester());
     if (cur.receipt && !shown) {
       shown = true;
       renderDone(cur, cur.receipt);

@@ -19,6 +19,7 @@ import type { onnx as onnxTypes } from "onnx-proto";
 import type * as mlTypes from "../ml";
 import { PRESETS } from "../ml/config";
 import { printFigures, writeFigures, type BenchFigure } from "./figures";
+import { executorCpuFigures } from "./executor-cpu";
 
 export type { BenchFigure };
 
@@ -475,6 +476,9 @@ export async function benchMl(opts: { skipSmall?: boolean } = {}): Promise<Bench
           params: { ...p, ours: ours.figures.tokensPerSec, pytorch: torch.tokensPerSec },
         });
       }
+      const raw = Object.fromEntries(refs.map(([what, , torch]) => [what, torch?.tokensPerSec]));
+      const opts = { label, threads: BENCH_THREADS, python: PYTHON, base };
+      figures.push(...(await executorCpuFigures(config, plan, raw, opts)));
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -31,8 +31,10 @@ export interface TorchBenchOptions extends TorchSettings {
   batchSize?: number;
   contextLength?: number;
   steps?: number;
-  /** Evaluation: windows of contextLength tokens (default 32). */
+  /** Evaluation: windows of contextLength tokens (default 32), `stride` apart (default contextLength: every token
+   * scored once; half of it scores the second half of each window, as the ML bench's evaluation does). */
   windows?: number;
+  stride?: number;
   /** Inference: prompts and tokens generated for each (default 4 × 64). */
   prompts?: number;
   maxNewTokens?: number;
@@ -85,7 +87,7 @@ export async function benchTorchExecutor(o: TorchBenchOptions): Promise<TorchBen
       params = { steps: o.steps ?? 30, lr: 1e-4, batchSize: batch, contextLength: ctx, validationFraction: 0.1 };
     } else if (o.kind === "evaluate") {
       fs.writeFileSync(path.join(job, "inputs", "eval.txt"), syntheticText((o.windows ?? 32) * ctx + 1));
-      params = { contextLength: ctx, stride: ctx };
+      params = { contextLength: ctx, stride: o.stride ?? ctx };
     } else {
       const prompts = Array.from({ length: o.prompts ?? 4 }, (_, i) => JSON.stringify({ prompt: `Prompt ${i}: the` }));
       fs.writeFileSync(path.join(job, "inputs", "prompts.jsonl"), prompts.join("\n") + "\n");

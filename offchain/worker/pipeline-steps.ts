@@ -14,7 +14,7 @@ import { JobStatus } from "../protocol/params";
 import { FAIL_REASONS } from "../protocol/job-spec";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface } from "./events";
-import { actionKey, FINAL_STATES, type JobRow, type JobsRepo, type JobState } from "./jobs";
+import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Log } from "./log";
 import { admit, RUN_OVERHEAD_SEC, type OperatorPolicy, type Throughput } from "./policy";
 import type { Sender } from "./sender";
@@ -244,6 +244,30 @@ async function sendClaim(c: Ctx, row: JobRow): Promise<void> {
     }
     throw e;
   }
+}
+
+/** A claimed job waits for its input: from the operator's shared store, else until the input wait runs out. */
+export async function awaitInput(c: Ctx, row: JobRow): Promise<void> {
+  if (row.input_refused) return fail(c, row, row.error_code ?? "JOB_INVALID", row.error_message ?? "input refused");
+  // Claimed again after a reorg took our claim away: the stored receipt of this very request still holds.
+  if (row.input_artifact) return c.set(row, { state: row.receipt ? "output_stored" : "input_ready" });
+  // The requester may have uploaded to another worker of this operator (sharing the store) that lost the claim.
+  const shared = await c.o.store.getRef(inputRef(row));
+  if (shared && `0x${shared}` === row.input_hash.toLowerCase()) {
+    return c.set(row, { input_artifact: shared, state: "input_ready" });
+  }
+  const waited = Date.now() - (row.claimed_at_ms ?? Date.now());
+  if (waited > c.policy.inputWaitMs || row.deadline - c.nowSec() < c.margin * 2) {
+    return fail(
+      c,
+      row,
+      "INPUT_MISSING",
+      `the requester did not upload the input within ${Math.round(waited / 1000)} s`,
+    );
+  }
+  const { status } = await reconcile(c, row);
+  if (status === JobStatus.Claimed)
+    c.progress.set(row.job_id, { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 });
 }
 
 /** Non-blank lines: an inference input's prompts (JSONL or plain). */

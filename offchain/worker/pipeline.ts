@@ -11,11 +11,11 @@
 import { JobStatus } from "../protocol/params";
 import type { InputProblem } from "../ml/input-check";
 import { crashPoint } from "./faults";
-import { actionKey, inputRef, FINAL_STATES, type JobRow, type JobState } from "./jobs";
+import { actionKey, FINAL_STATES, type JobRow, type JobState } from "./jobs";
 import { DEFAULT_POLICY } from "./policy";
 import {
+  awaitInput,
   claim,
-  fail,
   reconcile,
   releaseHeld,
   settle,
@@ -102,62 +102,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   /** Aborted by stop(): runs in flight end without a verdict and resume after the restart. */
   const stopping = new AbortController();
 
-  /** A claimed job waits for its input: from the operator's shared store, else until the input wait runs out. */
-  async function awaitInput(row: JobRow): Promise<void> {
-    if (row.input_refused) return fail(c, row, row.error_code ?? "JOB_INVALID", row.error_message ?? "input refused");
-    // Claimed again after a reorg took our claim away: the stored receipt of this very request still holds.
-    if (row.input_artifact) return c.set(row, { state: row.receipt ? "output_stored" : "input_ready" });
-    // The requester may have uploaded to another worker of this operator (sharing the store) that lost the claim.
-    const shared = await o.store.getRef(inputRef(row));
-    if (shared && `0x${shared}` === row.input_hash.toLowerCase()) {
-      return c.set(row, { input_artifact: shared, state: "input_ready" });
-    }
-    const waited = Date.now() - (row.claimed_at_ms ?? Date.now());
-    if (waited > c.policy.inputWaitMs || row.deadline - c.nowSec() < c.margin * 2) {
-      return fail(
-        c,
-        row,
-        "INPUT_MISSING",
-        `the requester did not upload the input within ${Math.round(waited / 1000)} s`,
-      );
-    }
-    const { status } = await reconcile(c, row);
-    if (status === JobStatus.Claimed)
-      c.progress.set(row.job_id, { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 });
-  }
-
-  /**
-   * Starts a run when a slot is free; the earliest deadline goes first (the pass, and startNext, take them in that
-   * order). The slot is held from the first check: runs are started from the pass, from a run that ends and from a
-   * claim just mined, concurrently.
-   */
-  async function startRun(row: JobRow): Promise<void> {
-    // A job found "running" here was interrupted by a crash: it runs again (runs are deterministic).
-    if (running.has(row.job_id) || running.size >= c.policy.runSlots) return;
-    let release = () => {};
-    running.set(row.job_id, new Promise<void>((r) => (release = r)));
-    const free = () => (running.delete(row.job_id), release());
-    try {
-      const { status } = await reconcile(c, row);
-      if (status !== JobStatus.Claimed) return free();
-    } catch (e) {
-      free();
-      throw e;
-    }
-    void run(c, row, stopping.signal)
-      .catch((e: unknown) => {
-        o.log.error({ jobId: row.job_id, err: (e as Error).message }, "run failed unexpectedly; will retry");
-        c.set(row, { state: "input_ready" });
-      })
-      .finally(() => {
-        free();
-        startNext();
-        if (!stopped) void stepOnce(row); // its receipt goes at once
-      });
-  }
-
+  /** A run ended: its slot goes at once to the runnable job with the earliest deadline, and its receipt is sent. */
+  const runEnded = (row: JobRow) => {
+    startNext();
+    if (!stopped) void stepOnce(row);
+  };
   const waiting = () => o.jobs.active().filter((r) => isRunnable(r) && !running.has(r.job_id));
-  /** A run ended: its slot goes at once to the runnable job with the earliest deadline. */
   function startNext(): void {
     const next = waiting().sort(byDeadline)[0];
     if (next && !stopped) void stepOnce(next);
@@ -178,10 +128,10 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       case "seen":
         return claim(c, row, (mined) => claiming.push(mined.then(() => advance(row)).catch(failed(row))));
       case "claimed":
-        return awaitInput(row);
+        return awaitInput(c, row);
       case "input_ready":
       case "running":
-        return startRun(row);
+        return startRun(c, running, stopping.signal, row, runEnded);
       case "output_stored":
         return submit(c, row);
       case "submitted":
@@ -290,6 +240,41 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     until: (jobId, states, timeoutMs) => waitUntil(o.jobs, jobId, states, timeoutMs),
   };
+}
+
+/**
+ * Starts a run when a slot is free; the earliest deadline goes first (the pass, and startNext, take them in that
+ * order). The slot is held from the first check: runs are started from the pass, from a run that ends and from a
+ * claim just mined, concurrently. `ended` is told when the run ends (its slot is free again).
+ */
+async function startRun(
+  c: Ctx,
+  running: Map<string, Promise<void>>,
+  signal: AbortSignal,
+  row: JobRow,
+  ended: (row: JobRow) => void,
+): Promise<void> {
+  // A job found "running" here was interrupted by a crash: it runs again (runs are deterministic).
+  if (running.has(row.job_id) || running.size >= c.policy.runSlots) return;
+  let release = () => {};
+  running.set(row.job_id, new Promise<void>((r) => (release = r)));
+  const free = () => (running.delete(row.job_id), release());
+  try {
+    const { status } = await reconcile(c, row);
+    if (status !== JobStatus.Claimed) return free();
+  } catch (e) {
+    free();
+    throw e;
+  }
+  void run(c, row, signal)
+    .catch((e: unknown) => {
+      c.o.log.error({ jobId: row.job_id, err: (e as Error).message }, "run failed unexpectedly; will retry");
+      c.set(row, { state: "input_ready" });
+    })
+    .finally(() => {
+      free();
+      ended(row);
+    });
 }
 
 /** How long a pass weighs new jobs for claims (the rest wait for the next pass, which follows at once). */

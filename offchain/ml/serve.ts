@@ -43,25 +43,58 @@ export function defaultCacheDir(): string {
   return process.env.POSTHUMAN_ML_CACHE ?? path.join(os.tmpdir(), "posthuman-ml-cache");
 }
 
-/** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
-const rootMemo = new Map<string, string>();
+/** Values computed from files, remembered per (path, size, mtime) of those files within this process. */
+interface FileMemo {
+  entries: Map<string, unknown>;
+  /** Most entries kept (the oldest goes first). */
+  max: number;
+}
+const hashMemo: FileMemo = { entries: new Map(), max: 1024 };
+const tokenizerMemo: FileMemo = { entries: new Map(), max: 8 };
 
-/** weightsRoot, remembered per (folder, size and mtime of model.safetensors) within this process. */
-async function cachedWeightsRoot(modelDir: string): Promise<string> {
-  let key = "";
-  try {
-    const st = fs.statSync(path.join(modelDir, "model.safetensors"));
-    key = `${path.resolve(modelDir)}|${st.size}|${st.mtimeMs}`;
-  } catch {
-    return weightsRoot(modelDir);
+/** `compute()`, remembered while the files (those that exist) keep their size and mtime; not remembered if none exists. */
+async function memoByFiles<T>(
+  memo: FileMemo,
+  what: string,
+  files: string[],
+  compute: () => T | Promise<T>,
+): Promise<T> {
+  const stamps: string[] = [];
+  for (const f of files) {
+    try {
+      const st = fs.statSync(f);
+      stamps.push(`${path.resolve(f)}|${st.size}|${st.mtimeMs}`);
+    } catch {
+      // absent: part of the key by its absence
+    }
   }
-  const hit = rootMemo.get(key);
-  if (hit) return hit;
-  const root = await weightsRoot(modelDir);
-  rootMemo.set(key, root);
-  return root;
+  if (stamps.length === 0) return compute();
+  const key = `${what}\n${stamps.join("\n")}`;
+  if (memo.entries.has(key)) return memo.entries.get(key) as T;
+  const value = await compute();
+  if (memo.entries.size >= memo.max) memo.entries.delete(memo.entries.keys().next().value as string);
+  memo.entries.set(key, value);
+  return value;
 }
 
+/** weightsRoot of a folder (remembered per size and mtime of model.safetensors). */
+const cachedWeightsRoot = (modelDir: string): Promise<string> =>
+  memoByFiles(hashMemo, "weightsRoot", [path.join(modelDir, "model.safetensors")], () => weightsRoot(modelDir));
+
+const tokenizerFiles = (dir: string): string[] =>
+  ["tokenizer.json", "vocab.json", "merges.txt"].map((f) => path.join(dir, f));
+
+/** sha256 of a folder's tokenizer (remembered per size and mtime of its tokenizer files). */
+const cachedTokenizerHash = (modelDir: string): Promise<string> =>
+  memoByFiles(hashMemo, "tokenizerHash", tokenizerFiles(modelDir), () =>
+    sha256(JSON.stringify(readTokenizerJson(modelDir))).toString("hex"),
+  );
+
+/** The tokenizer of a folder, built once per process while its files stay the same. */
+export const cachedTokenizer = (dir: string): Promise<Gpt2Tokenizer> =>
+  memoByFiles(tokenizerMemo, "tokenizer", tokenizerFiles(dir), () => new Gpt2Tokenizer(readTokenizerJson(dir)));
+
+/** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
 export async function prepareServingDir(
   modelDir: string,
   opts: ServeOptions = {},
@@ -72,7 +105,7 @@ export async function prepareServingDir(
     if (stamp !== root) await exportOnnx(modelDir, opts.servingDir, { limits: opts.limits });
     return { dir: opts.servingDir, weightsRoot: root };
   }
-  const tokHash = sha256(JSON.stringify(readTokenizerJson(modelDir))).toString("hex");
+  const tokHash = await cachedTokenizerHash(modelDir);
   const key = sha256(`${root}\n${tokHash}\n${ONNX_EXPORTER_VERSION}`).toString("hex").slice(0, 32);
   const cache = opts.cacheDir ?? defaultCacheDir();
   const dir = path.join(cache, `gpt2-onnx-${key}`);
@@ -148,7 +181,7 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
       return {
         model,
         config,
-        tokenizer: new Gpt2Tokenizer(readTokenizerJson(dir)),
+        tokenizer: await cachedTokenizer(dir),
         servingDir: dir,
         weightsRoot: root,
         device,

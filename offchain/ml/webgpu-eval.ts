@@ -1,13 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { readConfig, readTokenizerJson } from "./checkpoint";
+import { readConfig } from "./checkpoint";
 import { DEFAULT_DATASET_LIMITS } from "./data";
 import { requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
 import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
-import { prepareServingDir, ServeOptions } from "./serve";
-import { Gpt2Tokenizer } from "./tokenizer";
+import { cachedTokenizer, prepareServingDir, ServeOptions } from "./serve";
 import { webgpuUnavailable } from "./webgpu-device";
 import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-graph";
 
@@ -17,7 +16,7 @@ import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-gr
  * `--device webgpu` path; "cpu" runs the very same graph on the CPU provider (CI has no GPU).
  */
 
-export type OrtProvider = "webgpu" | "cpu";
+export type OrtProvider = "webgpu" | "cpu" | "cuda";
 
 export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
   provider?: OrtProvider;
@@ -31,11 +30,19 @@ export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
 
 export const DEFAULT_VOCAB_CHUNK = 8192;
 
-/** The loss graph next to the serving export (written once per export and chunk size). */
-export function lossGraphFile(servingDir: string, vocab: number, chunk: number, head: LossHeadOp = "matmul"): string {
-  const file = path.join(servingDir, "onnx", `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}.onnx`);
+/** The loss graph next to the serving export (written once per export, chunk size, head op and row selection). */
+export function lossGraphFile(
+  servingDir: string,
+  vocab: number,
+  chunk: number,
+  head: LossHeadOp = "matmul",
+  rows = false,
+): string {
+  const name = `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}${rows ? "-rows" : ""}.onnx`;
+  const file = path.join(servingDir, "onnx", name);
   if (!fs.existsSync(file)) {
-    const bytes = buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk, head);
+    const serving = fs.readFileSync(path.join(servingDir, "onnx", "model.onnx"));
+    const bytes = buildLossGraph(serving, vocab, chunk, head, rows);
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file);
@@ -46,7 +53,7 @@ export function lossGraphFile(servingDir: string, vocab: number, chunk: number, 
 /** onnxruntime session options for a provider; WebGPU keeps onnxruntime's defaults but skips API validation. */
 export function ortSessionOptions(provider: OrtProvider, threads = 1): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: provider === "webgpu" ? [{ name: "webgpu", validationMode: "disabled" } as never] : ["cpu"],
+    executionProviders: provider === "webgpu" ? [{ name: "webgpu", validationMode: "disabled" } as never] : [provider],
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -73,6 +80,10 @@ export function ortSession(file: string, provider: OrtProvider, threads = 1): Pr
       .catch((e: unknown) => {
         sessions.delete(key);
         if (provider === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
+        if (provider === "cuda") {
+          const why = `onnxruntime could not start its CUDA provider: ${(e as Error).message}`;
+          throw new MlError("DEVICE_UNAVAILABLE", why, { device: "cuda" });
+        }
         throw e;
       });
     sessions.set(key, p);
@@ -133,7 +144,7 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
   const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
   const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
-    new Gpt2Tokenizer(readTokenizerJson(dir)),
+    await cachedTokenizer(dir),
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );

@@ -1,15 +1,16 @@
 import { loadCheckpoint, readConfig } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, Gpt2Config, ModelLimits } from "./config";
+import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
 import { forward, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
 import * as ort from "onnxruntime-node";
-import { cachedTokenizer, GenerateOptions, prepareServingDir } from "./serve";
+import { cachedTokenizer, checkThreads, GenerateOptions, prepareServingDir } from "./serve";
 import { ensureWasmBackend, tf } from "./tf-backend";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { normalizeDevice, requireDevice } from "./device";
-import { evaluateInGraph, lossGraphFile, ortSession } from "./webgpu-eval";
+import { evaluateInGraph, lossGraphFile } from "./webgpu-eval";
+import { ortSession } from "./ort-session";
 
 /**
  * Evaluation with a sliding window (Hugging Face's perplexity recipe): windows of `contextLength`
@@ -169,9 +170,7 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
   // On a GPU the loss is computed in the graph (webgpu-eval.ts): the logits never leave the device.
   if (normalizeDevice(opts.device) === "webgpu") return evaluateInGraph(modelDir, { ...opts, device: "webgpu" });
   const device = requireDevice(opts.device) === "cuda" ? "cuda" : "cpu";
-  const threads = opts.threads ?? DEFAULT_THREADS;
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
-    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  const threads = checkThreads(opts.threads);
   const limits = opts.modelLimits ?? opts.limits;
   const c = readConfig(modelDir, limits);
   const { ctx, stride } = resolveEvalParams(c, opts);

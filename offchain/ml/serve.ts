@@ -8,7 +8,9 @@ import { Device, requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
 import { sha256 } from "./hash";
 import { decode, Session } from "./decode";
+import { decodeGraphFile } from "./decode-graph";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
+import { disposeOrtSessions, ortSession } from "./ort-session";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { webgpuUnavailable } from "./webgpu-device";
@@ -142,9 +144,7 @@ const servedCache = new Map<string, Promise<ServedModel>>();
 export async function loadServed(modelDir: string, opts: ServeOptions = {}): Promise<ServedModel> {
   const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
   const device = requireDevice(opts.device);
-  const threads = opts.threads ?? DEFAULT_THREADS;
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
-    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  const threads = checkThreads(opts.threads);
   const { dir, weightsRoot: root } = await prepareServingDir(modelDir, opts);
   const key = `${dir}|${device}|${threads}`;
   let p = servedCache.get(key);
@@ -194,8 +194,9 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
   return p;
 }
 
-/** Releases every model loaded for serving in this process. */
+/** Releases every model loaded for serving in this process, and the decoding and evaluation sessions. */
 export async function disposeServed(): Promise<void> {
+  await disposeOrtSessions();
   const all = [...servedCache.values()];
   servedCache.clear();
   for (const p of all) {
@@ -370,6 +371,35 @@ export interface GenerateOptions extends ServeOptions {
 }
 
 /**
+ * The session that generates for a model: on the CPU the decoding graph (decode-graph.ts) on onnxruntime
+ * directly, with `threads` intra-op threads; on WebGPU and CUDA the serving graph in transformers.js'
+ * session (which keeps the KV cache on the device).
+ */
+async function decoder(
+  modelDir: string,
+  opts: ServeOptions,
+): Promise<{ session: Session; config: Gpt2Config; tokenizer: Gpt2Tokenizer }> {
+  const device = requireDevice(opts.device);
+  if (device !== "cpu") {
+    const served = await loadServed(modelDir, opts);
+    return { session: sessionOf(served), config: served.config, tokenizer: served.tokenizer };
+  }
+  const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
+  const threads = checkThreads(opts.threads);
+  const { dir } = await prepareServingDir(modelDir, opts);
+  const session = await ortSession(decodeGraphFile(dir, config.vocab_size), "cpu", threads);
+  return { session, config, tokenizer: await cachedTokenizer(dir) };
+}
+
+/** The intra-op thread count (default DEFAULT_THREADS), checked. */
+export function checkThreads(threads: number | undefined): number {
+  const t = threads ?? DEFAULT_THREADS;
+  if (!Number.isSafeInteger(t) || t < 1 || t > 256)
+    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${t}`);
+  return t;
+}
+
+/**
  * Generates continuations of each prompt (KV cache, onnxruntime driven directly by `decode`, token choice as
  * transformers.js' `model.generate` makes it):
  * greedy, or sampled with temperature / top-k / top-p from a seed (prompt i uses seed + i).
@@ -381,10 +411,9 @@ export async function generate(
   params: GenerateParams,
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
-  const served = await loadServed(modelDir, opts);
-  const c = served.config;
+  const { session, config: c, tokenizer } = await decoder(modelDir, opts);
   const { maxNew, temperature, topK, topP, seed, sample } = checkGenerateParams(c, params);
-  const encoded = encodePrompts(served.tokenizer, c, prompts, maxNew);
+  const encoded = encodePrompts(tokenizer, c, prompts, maxNew);
   return exclusive(async () => {
     const started = Date.now();
     const generations: Generation[] = [];
@@ -393,7 +422,7 @@ export async function generate(
       throwIfAborted(opts.signal);
       const ids = encoded[i];
       random.seed((seed + i) % 2 ** 32);
-      let tokens = await decode(sessionOf(served), c, ids, {
+      let tokens = await decode(session, c, ids, {
         maxNewTokens: maxNew,
         sample,
         temperature: sample ? temperature : 1,
@@ -411,7 +440,7 @@ export async function generate(
         prompt: prompts[i],
         promptTokens: ids.length,
         tokens,
-        text: served.tokenizer.decode(tokens),
+        text: tokenizer.decode(tokens),
         finishReason,
       });
       opts.onProgress?.({ step: i + 1, totalSteps: encoded.length, phase: "generate" });

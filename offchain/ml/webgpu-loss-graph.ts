@@ -126,13 +126,13 @@ export function buildLossGraph(
     g.output = [tensorInfo("nll", F, ["batch_size", "sequence_length"])];
   }
   g.name = "gpt2_token_loss";
-  prune(g);
+  pruneGraph(g);
   model.producerVersion = LOSS_GRAPH_VERSION;
   return onnx.ModelProto.encode(model).finish();
 }
 
 /** Drops nodes and initializers the outputs do not depend on (the old head and cache outputs). */
-function prune(g: onnx.IGraphProto): void {
+export function pruneGraph(g: onnx.IGraphProto): void {
   const nodes = g.node ?? [];
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));

@@ -58,6 +58,10 @@ export type Session = ort.InferenceSession;
 /**
  * Generates up to `maxNewTokens` tokens after `prompt` (batch 1). Returns the new tokens, EOS included when
  * it came (the caller strips it). The caller seeds `random` for sampling.
+ *
+ * On the decoding graph (decode-graph.ts: outputs `next_token` and a [1, vocab] `logits`) a greedy step
+ * fetches the token id and the cache only; on the serving graph (WebGPU, CUDA) every step reads the logits.
+ * The attention mask is a view of one buffer of ones; the cache is fed back as the tensors the run returned.
  */
 export async function decode(session: Session, c: Gpt2Config, prompt: number[], s: DecodeSettings): Promise<number[]> {
   const H = c.n_head;
@@ -69,34 +73,44 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
   if (s.sample && s.temperature !== 1) processors.push(new TemperatureLogitsWarper(s.temperature));
   for (const p of s.processors) processors.push(p);
   const past: Record<string, ort.Tensor> = {};
+  const presentNames: string[] = [];
   const empty = new Float32Array(0);
   for (let i = 0; i < c.n_layer; i++) {
-    past[`past_key_values.${i}.key`] = new ort.Tensor("float32", empty, [1, H, 0, hd]);
-    past[`past_key_values.${i}.value`] = new ort.Tensor("float32", empty, [1, H, 0, hd]);
+    for (const kv of ["key", "value"]) {
+      past[`past_key_values.${i}.${kv}`] = new ort.Tensor("float32", empty, [1, H, 0, hd]);
+      presentNames.push(`present.${i}.${kv}`);
+    }
   }
-  let ids: bigint[] = all.slice();
+  const decodeGraph = session.outputNames.includes("next_token");
+  const greedyInGraph = decodeGraph && !s.sample && processors.length === 0;
+  const fetches = decodeGraph ? [greedyInGraph ? "next_token" : "logits", ...presentNames] : undefined;
+  const ones = new BigInt64Array(prompt.length + s.maxNewTokens).fill(1n);
+  let ids = BigInt64Array.from(all);
   for (let step = 0; step < s.maxNewTokens; step++) {
     const total = all.length;
     const pos = BigInt64Array.from(ids, (_, j) => BigInt(total - ids.length + j));
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids), [1, ids.length]),
-      attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
+      input_ids: new ort.Tensor("int64", ids, [1, ids.length]),
+      attention_mask: new ort.Tensor("int64", ones.subarray(0, total), [1, total]),
       position_ids: new ort.Tensor("int64", pos, [1, ids.length]),
       ...past,
     };
-    const r = await session.run(feeds);
-    const logitsData = r.logits.data as Float32Array;
-    const last = logitsData.subarray(logitsData.length - V);
+    const r = fetches ? await session.run(feeds, fetches) : await session.run(feeds);
     let next: number;
-    if (!s.sample && processors.length === 0) next = argmax(last);
+    if (greedyInGraph) next = Number((r.next_token.data as BigInt64Array)[0]);
     else {
-      const scores = processors([all], new Tensor("float32", last.slice(), [1, V])) as Tensor;
-      const row = new Tensor("float32", scores.data as Float32Array, [V]);
-      if (!s.sample) next = argmax(row.data as Float32Array);
+      const logitsData = r.logits.data as Float32Array;
+      const last = logitsData.subarray(logitsData.length - V);
+      if (!s.sample && processors.length === 0) next = argmax(last);
       else {
-        const [v, idx] = (await topk(row, s.topK > 0 ? Math.min(s.topK, V) : V)) as [Tensor, Tensor];
-        const probs = softmax(v.data as Float32Array) as ArrayLike<number>;
-        next = Number((idx.data as BigInt64Array)[weightedIndex(probs)]);
+        const scores = processors([all], new Tensor("float32", last.slice(), [1, V])) as Tensor;
+        const row = new Tensor("float32", scores.data as Float32Array, [V]);
+        if (!s.sample) next = argmax(row.data as Float32Array);
+        else {
+          const [v, idx] = (await topk(row, s.topK > 0 ? Math.min(s.topK, V) : V)) as [Tensor, Tensor];
+          const probs = softmax(v.data as Float32Array) as ArrayLike<number>;
+          next = Number((idx.data as BigInt64Array)[weightedIndex(probs)]);
+        }
       }
     }
     out.push(next);
@@ -106,7 +120,7 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
       past[`past_key_values.${i}.key`] = r[`present.${i}.key`];
       past[`past_key_values.${i}.value`] = r[`present.${i}.value`];
     }
-    ids = [BigInt(next)];
+    ids = BigInt64Array.of(BigInt(next));
   }
   return out;
 }

@@ -1,17 +1,16 @@
-import { loadCheckpoint } from "./checkpoint";
+import { loadCheckpoint, readConfig } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
 import { forward, paramsFromWeights, tokenNll } from "./gpt2-tf";
 import { ProgressFn } from "./progress";
 import * as ort from "onnxruntime-node";
-import { Session } from "./decode";
-import { nllSum } from "./nll";
-import { GenerateOptions, loadServed, sessionOf } from "./serve";
+import { cachedTokenizer, checkThreads, GenerateOptions, prepareServingDir } from "./serve";
 import { ensureWasmBackend, tf } from "./tf-backend";
 import { Gpt2Tokenizer } from "./tokenizer";
-import { normalizeDevice } from "./device";
-import { evaluateInGraph } from "./webgpu-eval";
+import { normalizeDevice, requireDevice } from "./device";
+import { evaluateInGraph, lossGraphFile } from "./webgpu-eval";
+import { ortSession } from "./ort-session";
 
 /**
  * Evaluation with a sliding window (Hugging Face's perplexity recipe): windows of `contextLength`
@@ -125,81 +124,84 @@ function finish(
   };
 }
 
-/** Windows evaluated in one onnxruntime run: at most this many, and at most this many logits (floats). */
-const EVAL_MAX_BATCH = 8;
-const EVAL_MAX_LOGITS = 32 * 2 ** 20;
+/** Windows evaluated in one onnxruntime run: at most this many, with at most EVAL_MAX_LOGITS scored rows × chunk. */
+const EVAL_MAX_BATCH = 16;
+const EVAL_MAX_LOGITS = 16 * 2 ** 20;
+/** Vocabulary columns per chunk of the loss head (part of the computation: the runtime version fixes it). */
+export const EVAL_VOCAB_CHUNK = 8192;
 
-/** Logits [windows, len, vocab] of windows of `len` tokens each, by the serving graph with an empty KV cache. */
-async function windowLogits(
-  session: Session,
-  c: Gpt2Config,
-  tokens: number[],
-  group: EvalWindow[],
-  len: number,
-): Promise<Float32Array> {
+/**
+ * Σ nll of a group of windows of `len` tokens each, in one run of the loss graph: the forward over every
+ * position, the head on the scored positions only, and the per-token loss (webgpu-loss-graph.ts, `rows`).
+ */
+async function groupNll(session: ort.InferenceSession, tokens: number[], group: EvalWindow[], len: number) {
   const b = group.length;
+  const n = group.reduce((a, w) => a + w.trg, 0);
   const ids = new BigInt64Array(b * len);
   const pos = new BigInt64Array(b * len);
+  const rows = new BigInt64Array(n);
+  const labels = new BigInt64Array(n);
+  let r = 0;
   group.forEach((w, k) => {
     for (let t = 0; t < len; t++) {
       ids[k * len + t] = BigInt(tokens[w.begin + t]);
       pos[k * len + t] = BigInt(t);
     }
+    for (let t = len - w.trg; t < len; t++, r++) {
+      rows[r] = BigInt(k * len + t);
+      labels[r] = BigInt(tokens[w.begin + t + 1]);
+    }
   });
-  const hd = c.n_embd / c.n_head;
-  const feeds: Record<string, ort.Tensor> = {
+  const out = await session.run({
     input_ids: new ort.Tensor("int64", ids, [b, len]),
     attention_mask: new ort.Tensor("int64", new BigInt64Array(b * len).fill(1n), [b, len]),
     position_ids: new ort.Tensor("int64", pos, [b, len]),
-  };
-  const empty = new Float32Array(0);
-  for (let i = 0; i < c.n_layer; i++)
-    for (const kv of ["key", "value"])
-      feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor("float32", empty, [b, c.n_head, 0, hd]);
-  const out = await session.run(feeds);
-  return out.logits.data as Float32Array;
+    rows: new ort.Tensor("int64", rows, [n]),
+    labels: new ort.Tensor("int64", labels, [n]),
+  });
+  const nll = out.nll.data as Float32Array;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += nll[i];
+  return { sum, count: n };
 }
 
 /** Loss, perplexity and token count of a model on datasets, from the ONNX path (onnxruntime, the serving graph). */
 export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOptions): Promise<EvalResult> {
   // On a GPU the loss is computed in the graph (webgpu-eval.ts): the logits never leave the device.
   if (normalizeDevice(opts.device) === "webgpu") return evaluateInGraph(modelDir, { ...opts, device: "webgpu" });
-  const served = await loadServed(modelDir, { ...opts, limits: opts.modelLimits ?? opts.limits });
-  const c = served.config;
+  const device = requireDevice(opts.device) === "cuda" ? "cuda" : "cpu";
+  const threads = checkThreads(opts.threads);
+  const limits = opts.modelLimits ?? opts.limits;
+  const c = readConfig(modelDir, limits);
   const { ctx, stride } = resolveEvalParams(c, opts);
+  const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
   const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
-    served.tokenizer,
+    await cachedTokenizer(dir),
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );
+  const session = await ortSession(lossGraphFile(dir, c.vocab_size, EVAL_VOCAB_CHUNK, "matmul", true), device, threads);
   const windows = planWindows(tokens.length, ctx, stride);
   const started = Date.now();
   let sum = 0;
   let count = 0;
-  const session = sessionOf(served);
   for (let i = 0; i < windows.length;) {
     throwIfAborted(opts.signal);
     // Windows of one length run as one batch (a fixed plan: the same job batches the same way).
     const len = windows[i].end - windows[i].begin;
-    const maxBatch = Math.max(1, Math.min(EVAL_MAX_BATCH, Math.floor(EVAL_MAX_LOGITS / (len * c.vocab_size))));
     let j = i;
-    while (j < windows.length && j - i < maxBatch && windows[j].end - windows[j].begin === len) j++;
-    const group = windows.slice(i, j);
-    const logits = await windowLogits(session, c, tokens, group, len);
-    // The scored rows of each window, gathered into one [rows, vocab] block for the NLL kernel.
-    const rows = group.reduce((a, w) => a + w.trg, 0);
-    const scored = new Float32Array(rows * c.vocab_size);
-    const targets: number[] = [];
-    let r = 0;
-    group.forEach((w, b) => {
-      const from = (b * len + len - w.trg) * c.vocab_size;
-      scored.set(logits.subarray(from, from + w.trg * c.vocab_size), r * c.vocab_size);
-      for (let pos = len - w.trg; pos < len; pos++) targets.push(tokens[w.begin + pos + 1]);
-      r += w.trg;
-    });
-    sum += await nllSum(scored, c.vocab_size, targets, served.threads);
-    count += rows;
+    let rows = 0;
+    while (
+      j < windows.length &&
+      j - i < EVAL_MAX_BATCH &&
+      windows[j].end - windows[j].begin === len &&
+      (j === i || (rows + windows[j].trg) * EVAL_VOCAB_CHUNK <= EVAL_MAX_LOGITS)
+    )
+      rows += windows[j++].trg;
+    const g = await groupNll(session, tokens, windows.slice(i, j), len);
+    sum += g.sum;
+    count += g.count;
     i = j;
     opts.onProgress?.({ step: i, totalSteps: windows.length, phase: "evaluate" });
   }

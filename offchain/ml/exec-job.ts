@@ -50,7 +50,7 @@ export interface Executor {
   run(job: ExecJob): Promise<ExecResult>;
 }
 
-export const RUNTIME_VERSION = "posthuman-ml-2";
+export const RUNTIME_VERSION = "posthuman-ml-3";
 
 const seedSchema = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(200)]);
 

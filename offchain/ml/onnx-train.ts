@@ -19,7 +19,7 @@ import { floatAttr, GraphBuilder, intAttr, intsAttr, ONNX_OPSET, valueInfo } fro
 const F = onnx.TensorProto.DataType.FLOAT;
 const I64 = onnx.TensorProto.DataType.INT64;
 
-export const TRAIN_GRAPH_VERSION = "posthuman-gpt2-train-1";
+export const TRAIN_GRAPH_VERSION = "posthuman-gpt2-train-2";
 
 export interface TrainGraphSpec {
   config: Gpt2Config;
@@ -297,14 +297,16 @@ function backward(k: TrainGraphKit, saved: LayerSaved[], lnf: LnOut, logits: str
     return op("Gemm", [dy, W(prefix + ".weight")], [intAttr("transB", 1)]);
   };
 
-  // Fused softmax-cross-entropy: dlogits = (softmax − onehot) / N.
+  // Fused softmax-cross-entropy: dlogits = (softmax − onehot) / N, the 1/N applied as the alpha of the two
+  // products that read it (no [N, vocab] scaling pass; exact when N is a power of two).
   const sm = op("Softmax", [logits], [intAttr("axis", 1)]);
   const smPicked = op("GatherElements", [sm, "targets"], [intAttr("axis", 1)]);
-  const onehotFix = op("ScatterElements", [sm, "targets", op("Sub", [smPicked, one])], [intAttr("axis", 1)]);
-  const dlogits = op("Mul", [onehotFix, k.invN]);
+  const smMinusOnehot = op("ScatterElements", [sm, "targets", op("Sub", [smPicked, one])], [intAttr("axis", 1)]);
+  const alpha = floatAttr("alpha", 1 / k.N);
   // Tied head: logits = h·wteᵀ.
-  const dwteHead = op("Gemm", [dlogits, lnf.y], [intAttr("transA", 1)]);
-  let dx = lnBack(op("MatMul", [dlogits, W("wte.weight")]), lnf.xhat, lnf.rstd, "ln_f");
+  const dwteHead = op("Gemm", [smMinusOnehot, lnf.y], [intAttr("transA", 1), alpha]);
+  const dlnf = op("Gemm", [smMinusOnehot, W("wte.weight")], [alpha]);
+  let dx = lnBack(dlnf, lnf.xhat, lnf.rstd, "ln_f");
   for (let i = c.n_layer - 1; i >= 0; i--) {
     const p = `h.${i}`;
     const s = saved[i];
@@ -340,13 +342,20 @@ function backward(k: TrainGraphKit, saved: LayerSaved[], lnf: LnOut, logits: str
     "wpe.weight",
     c.n_positions > T ? op("Pad", [dpos, k.g.int64Init("const_wpe_pads", [0, 0, c.n_positions - T, 0])]) : dpos,
   );
-  const sq: string[] = [];
+  // Each gradient's producing node writes the output `g.<name>` itself (no Identity copy): with the caller's
+  // preallocated output buffers, onnxruntime computes the gradients in place there.
+  const rename = new Map<string, string>();
   for (const [name] of tensorSpecs(c)) {
     const gname = grads.get(name);
     if (!gname) throw new Error(`training graph: no gradient for ${name}`);
-    op("Identity", [gname], [], `g.${name}`);
-    sq.push(op("ReduceSumSquare", [gname], [intAttr("keepdims", 0)]));
+    rename.set(gname, `g.${name}`);
   }
+  for (const n of k.g.nodes) {
+    n.input = (n.input ?? []).map((i) => rename.get(i) ?? i);
+    n.output = (n.output ?? []).map((o) => rename.get(o) ?? o);
+  }
+  const sq: string[] = [];
+  for (const [name] of tensorSpecs(c)) sq.push(op("ReduceSumSquare", [`g.${name}`], [intAttr("keepdims", 0)]));
   op("Sum", sq, [], "grad_sumsq");
   const outputs: onnx.IValueInfoProto[] = [];
   for (const [name, shape] of tensorSpecs(c)) outputs.push(valueInfo(`g.${name}`, F, shape));

@@ -8,7 +8,9 @@ import { Device, requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
 import { sha256 } from "./hash";
 import { decode, Session } from "./decode";
+import { decodeGraphFile } from "./decode-graph";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
+import { disposeOrtSessions, ortSession } from "./ort-session";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { webgpuUnavailable } from "./webgpu-device";
@@ -43,25 +45,58 @@ export function defaultCacheDir(): string {
   return process.env.POSTHUMAN_ML_CACHE ?? path.join(os.tmpdir(), "posthuman-ml-cache");
 }
 
-/** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
-const rootMemo = new Map<string, string>();
+/** Values computed from files, remembered per (path, size, mtime) of those files within this process. */
+interface FileMemo {
+  entries: Map<string, unknown>;
+  /** Most entries kept (the oldest goes first). */
+  max: number;
+}
+const hashMemo: FileMemo = { entries: new Map(), max: 1024 };
+const tokenizerMemo: FileMemo = { entries: new Map(), max: 8 };
 
-/** weightsRoot, remembered per (folder, size and mtime of model.safetensors) within this process. */
-async function cachedWeightsRoot(modelDir: string): Promise<string> {
-  let key = "";
-  try {
-    const st = fs.statSync(path.join(modelDir, "model.safetensors"));
-    key = `${path.resolve(modelDir)}|${st.size}|${st.mtimeMs}`;
-  } catch {
-    return weightsRoot(modelDir);
+/** `compute()`, remembered while the files (those that exist) keep their size and mtime; not remembered if none exists. */
+async function memoByFiles<T>(
+  memo: FileMemo,
+  what: string,
+  files: string[],
+  compute: () => T | Promise<T>,
+): Promise<T> {
+  const stamps: string[] = [];
+  for (const f of files) {
+    try {
+      const st = fs.statSync(f);
+      stamps.push(`${path.resolve(f)}|${st.size}|${st.mtimeMs}`);
+    } catch {
+      // absent: part of the key by its absence
+    }
   }
-  const hit = rootMemo.get(key);
-  if (hit) return hit;
-  const root = await weightsRoot(modelDir);
-  rootMemo.set(key, root);
-  return root;
+  if (stamps.length === 0) return compute();
+  const key = `${what}\n${stamps.join("\n")}`;
+  if (memo.entries.has(key)) return memo.entries.get(key) as T;
+  const value = await compute();
+  if (memo.entries.size >= memo.max) memo.entries.delete(memo.entries.keys().next().value as string);
+  memo.entries.set(key, value);
+  return value;
 }
 
+/** weightsRoot of a folder (remembered per size and mtime of model.safetensors). */
+const cachedWeightsRoot = (modelDir: string): Promise<string> =>
+  memoByFiles(hashMemo, "weightsRoot", [path.join(modelDir, "model.safetensors")], () => weightsRoot(modelDir));
+
+const tokenizerFiles = (dir: string): string[] =>
+  ["tokenizer.json", "vocab.json", "merges.txt"].map((f) => path.join(dir, f));
+
+/** sha256 of a folder's tokenizer (remembered per size and mtime of its tokenizer files). */
+const cachedTokenizerHash = (modelDir: string): Promise<string> =>
+  memoByFiles(hashMemo, "tokenizerHash", tokenizerFiles(modelDir), () =>
+    sha256(JSON.stringify(readTokenizerJson(modelDir))).toString("hex"),
+  );
+
+/** The tokenizer of a folder, built once per process while its files stay the same. */
+export const cachedTokenizer = (dir: string): Promise<Gpt2Tokenizer> =>
+  memoByFiles(tokenizerMemo, "tokenizer", tokenizerFiles(dir), () => new Gpt2Tokenizer(readTokenizerJson(dir)));
+
+/** Exports the model to a serving folder keyed by its weights root and tokenizer, unless already there. */
 export async function prepareServingDir(
   modelDir: string,
   opts: ServeOptions = {},
@@ -72,7 +107,7 @@ export async function prepareServingDir(
     if (stamp !== root) await exportOnnx(modelDir, opts.servingDir, { limits: opts.limits });
     return { dir: opts.servingDir, weightsRoot: root };
   }
-  const tokHash = sha256(JSON.stringify(readTokenizerJson(modelDir))).toString("hex");
+  const tokHash = await cachedTokenizerHash(modelDir);
   const key = sha256(`${root}\n${tokHash}\n${ONNX_EXPORTER_VERSION}`).toString("hex").slice(0, 32);
   const cache = opts.cacheDir ?? defaultCacheDir();
   const dir = path.join(cache, `gpt2-onnx-${key}`);
@@ -109,9 +144,7 @@ const servedCache = new Map<string, Promise<ServedModel>>();
 export async function loadServed(modelDir: string, opts: ServeOptions = {}): Promise<ServedModel> {
   const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
   const device = requireDevice(opts.device);
-  const threads = opts.threads ?? DEFAULT_THREADS;
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)
-    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${threads}`);
+  const threads = checkThreads(opts.threads);
   const { dir, weightsRoot: root } = await prepareServingDir(modelDir, opts);
   const key = `${dir}|${device}|${threads}`;
   let p = servedCache.get(key);
@@ -148,7 +181,7 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
       return {
         model,
         config,
-        tokenizer: new Gpt2Tokenizer(readTokenizerJson(dir)),
+        tokenizer: await cachedTokenizer(dir),
         servingDir: dir,
         weightsRoot: root,
         device,
@@ -161,8 +194,9 @@ export async function loadServed(modelDir: string, opts: ServeOptions = {}): Pro
   return p;
 }
 
-/** Releases every model loaded for serving in this process. */
+/** Releases every model loaded for serving in this process, and the decoding and evaluation sessions. */
 export async function disposeServed(): Promise<void> {
+  await disposeOrtSessions();
   const all = [...servedCache.values()];
   servedCache.clear();
   for (const p of all) {
@@ -337,6 +371,35 @@ export interface GenerateOptions extends ServeOptions {
 }
 
 /**
+ * The session that generates for a model: on the CPU the decoding graph (decode-graph.ts) on onnxruntime
+ * directly, with `threads` intra-op threads; on WebGPU and CUDA the serving graph in transformers.js'
+ * session (which keeps the KV cache on the device).
+ */
+async function decoder(
+  modelDir: string,
+  opts: ServeOptions,
+): Promise<{ session: Session; config: Gpt2Config; tokenizer: Gpt2Tokenizer }> {
+  const device = requireDevice(opts.device);
+  if (device !== "cpu") {
+    const served = await loadServed(modelDir, opts);
+    return { session: sessionOf(served), config: served.config, tokenizer: served.tokenizer };
+  }
+  const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
+  const threads = checkThreads(opts.threads);
+  const { dir } = await prepareServingDir(modelDir, opts);
+  const session = await ortSession(decodeGraphFile(dir, config.vocab_size), "cpu", threads);
+  return { session, config, tokenizer: await cachedTokenizer(dir) };
+}
+
+/** The intra-op thread count (default DEFAULT_THREADS), checked. */
+export function checkThreads(threads: number | undefined): number {
+  const t = threads ?? DEFAULT_THREADS;
+  if (!Number.isSafeInteger(t) || t < 1 || t > 256)
+    throw new MlError("PARAMS_INVALID", `threads must be a positive integer, got ${t}`);
+  return t;
+}
+
+/**
  * Generates continuations of each prompt (KV cache, onnxruntime driven directly by `decode`, token choice as
  * transformers.js' `model.generate` makes it):
  * greedy, or sampled with temperature / top-k / top-p from a seed (prompt i uses seed + i).
@@ -348,10 +411,9 @@ export async function generate(
   params: GenerateParams,
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
-  const served = await loadServed(modelDir, opts);
-  const c = served.config;
+  const { session, config: c, tokenizer } = await decoder(modelDir, opts);
   const { maxNew, temperature, topK, topP, seed, sample } = checkGenerateParams(c, params);
-  const encoded = encodePrompts(served.tokenizer, c, prompts, maxNew);
+  const encoded = encodePrompts(tokenizer, c, prompts, maxNew);
   return exclusive(async () => {
     const started = Date.now();
     const generations: Generation[] = [];
@@ -360,7 +422,7 @@ export async function generate(
       throwIfAborted(opts.signal);
       const ids = encoded[i];
       random.seed((seed + i) % 2 ** 32);
-      let tokens = await decode(sessionOf(served), c, ids, {
+      let tokens = await decode(session, c, ids, {
         maxNewTokens: maxNew,
         sample,
         temperature: sample ? temperature : 1,
@@ -378,7 +440,7 @@ export async function generate(
         prompt: prompts[i],
         promptTokens: ids.length,
         tokens,
-        text: served.tokenizer.decode(tokens),
+        text: tokenizer.decode(tokens),
         finishReason,
       });
       opts.onProgress?.({ step: i + 1, totalSteps: encoded.length, phase: "generate" });

@@ -1,14 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { readConfig, readTokenizerJson } from "./checkpoint";
+import { readConfig } from "./checkpoint";
 import { DEFAULT_DATASET_LIMITS } from "./data";
 import { requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
 import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
-import { prepareServingDir, ServeOptions } from "./serve";
-import { Gpt2Tokenizer } from "./tokenizer";
-import { webgpuUnavailable } from "./webgpu-device";
+import { cachedTokenizer, prepareServingDir, ServeOptions } from "./serve";
+import { disposeOrtSessions, OrtProvider, ortSession } from "./ort-session";
 import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-graph";
 
 /**
@@ -16,8 +15,6 @@ import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-gr
  * length run in batches and only their per-token losses come back. `provider: "webgpu"` is the
  * `--device webgpu` path; "cpu" runs the very same graph on the CPU provider (CI has no GPU).
  */
-
-export type OrtProvider = "webgpu" | "cpu";
 
 export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
   provider?: OrtProvider;
@@ -31,66 +28,30 @@ export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
 
 export const DEFAULT_VOCAB_CHUNK = 8192;
 
-/** The loss graph next to the serving export (written once per export and chunk size). */
-export function lossGraphFile(servingDir: string, vocab: number, chunk: number, head: LossHeadOp = "matmul"): string {
-  const file = path.join(servingDir, "onnx", `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}.onnx`);
+export { ortSession, ortSessionOptions } from "./ort-session";
+export type { OrtProvider } from "./ort-session";
+
+/** Releases the onnxruntime sessions of this process that ortSession opened (evaluation and decoding). */
+export const disposeEvalSessions = disposeOrtSessions;
+
+/** The loss graph next to the serving export (written once per export, chunk size, head op and row selection). */
+export function lossGraphFile(
+  servingDir: string,
+  vocab: number,
+  chunk: number,
+  head: LossHeadOp = "matmul",
+  rows = false,
+): string {
+  const name = `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}${rows ? "-rows" : ""}.onnx`;
+  const file = path.join(servingDir, "onnx", name);
   if (!fs.existsSync(file)) {
-    const bytes = buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk, head);
+    const serving = fs.readFileSync(path.join(servingDir, "onnx", "model.onnx"));
+    const bytes = buildLossGraph(serving, vocab, chunk, head, rows);
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file);
   }
   return file;
-}
-
-/** onnxruntime session options for a provider; WebGPU keeps onnxruntime's defaults but skips API validation. */
-export function ortSessionOptions(provider: OrtProvider, threads = 1): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: provider === "webgpu" ? [{ name: "webgpu", validationMode: "disabled" } as never] : ["cpu"],
-    graphOptimizationLevel: "all",
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    enableMemPattern: provider !== "webgpu",
-    logSeverityLevel: 3,
-  };
-}
-
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
-
-/** One session per (graph file, provider, threads) in this process. */
-export function ortSession(file: string, provider: OrtProvider, threads = 1): Promise<ort.InferenceSession> {
-  const key = `${file}|${provider}|${threads}`;
-  let p = sessions.get(key);
-  if (!p) {
-    const opts = ortSessionOptions(provider, threads);
-    p = ort.InferenceSession.create(file, opts)
-      // An onnxruntime that does not know the WebGPU option gets a second try with the provider's defaults.
-      .catch((e: unknown) => {
-        if (provider !== "webgpu") throw e;
-        return ort.InferenceSession.create(file, { ...opts, executionProviders: ["webgpu"] });
-      })
-      .catch((e: unknown) => {
-        sessions.delete(key);
-        if (provider === "webgpu") throw webgpuUnavailable("onnxruntime could not start its WebGPU provider", e);
-        throw e;
-      });
-    sessions.set(key, p);
-  }
-  return p;
-}
-
-/** Releases the evaluation sessions of this process. */
-export async function disposeEvalSessions(): Promise<void> {
-  const all = [...sessions.values()];
-  sessions.clear();
-  for (const p of all) {
-    try {
-      await (await p).release();
-    } catch {
-      // failed to start, nothing to release
-    }
-  }
 }
 
 function int64(rows: number[][]): ort.Tensor {
@@ -133,7 +94,7 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
   const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
   const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
-    new Gpt2Tokenizer(readTokenizerJson(dir)),
+    await cachedTokenizer(dir),
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );

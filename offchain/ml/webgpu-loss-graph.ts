@@ -45,12 +45,16 @@ export function vocabChunks(vocab: number, chunk: number): Array<[number, number
 /**
  * Rewrites a serving export (bytes of onnx/model.onnx) into the loss graph:
  * inputs input_ids, attention_mask, position_ids, labels (int64 [batch, seq]); output nll (float [batch, seq]).
+ * With `rows`, the head runs on the scored positions only: an extra input `rows` (int64 [n], indices
+ * b·seq + t into the flattened positions) picks them, `labels` is [n] (the label of each picked row) and
+ * `nll` is [n].
  */
 export function buildLossGraph(
   servingOnnx: Uint8Array,
   vocab: number,
   chunk: number,
   headOp: LossHeadOp = "matmul",
+  rows = false,
 ): Uint8Array {
   const model = onnx.ModelProto.decode(servingOnnx);
   const g = model.graph;
@@ -60,7 +64,6 @@ export function buildLossGraph(
   if (head.length !== 1 || !head[0].input || head[0].input.length < 2) {
     throw new Error(`expected one Gemm (the tied head) in the serving graph, found ${head.length}`);
   }
-  const flat = head[0].input[0];
   const wte = head[0].input[1];
   // The KV cache: Concat(past, new) becomes the new keys/values alone.
   for (const n of nodes) {
@@ -78,6 +81,10 @@ export function buildLossGraph(
   };
   const inits = g.initializer;
   inits.push(i64("loss_axis1", [1]), i64("loss_flat", [-1]));
+  // The hidden states [positions, d] the head reads: all of them, or the rows scored.
+  const flat = rows
+    ? add("Gather", [head[0].input[0], "rows"], [{ name: "axis", type: A.INT, i: 0 }])
+    : head[0].input[0];
   const keep = { name: "keepdims", type: A.INT, i: 1 };
   const ms: string[] = [];
   const ss: string[] = [];
@@ -111,16 +118,21 @@ export function buildLossGraph(
   });
 
   g.input = (g.input ?? []).filter((i) => !i.name?.startsWith("past_key_values."));
-  g.input.push(tensorInfo("labels", I64, ["batch_size", "sequence_length"]));
-  g.output = [tensorInfo("nll", F, ["batch_size", "sequence_length"])];
+  if (rows) {
+    g.input.push(tensorInfo("rows", I64, ["rows"]), tensorInfo("labels", I64, ["rows"]));
+    g.output = [tensorInfo("nll", F, ["rows"])];
+  } else {
+    g.input.push(tensorInfo("labels", I64, ["batch_size", "sequence_length"]));
+    g.output = [tensorInfo("nll", F, ["batch_size", "sequence_length"])];
+  }
   g.name = "gpt2_token_loss";
-  prune(g);
+  pruneGraph(g);
   model.producerVersion = LOSS_GRAPH_VERSION;
   return onnx.ModelProto.encode(model).finish();
 }
 
 /** Drops nodes and initializers the outputs do not depend on (the old head and cache outputs). */
-function prune(g: onnx.IGraphProto): void {
+export function pruneGraph(g: onnx.IGraphProto): void {
   const nodes = g.node ?? [];
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));

@@ -6,7 +6,18 @@ import { evaluate, evaluateTf, planWindows } from "../../offchain/ml/evaluate";
 import { logitsOf } from "../../offchain/ml/gpt2-tf";
 import { buildOnnxModel, exportOnnx } from "../../offchain/ml/onnx-export";
 import { LogitsProcessorList, random, Tensor } from "@huggingface/transformers";
-import { disposeServed, generate, GenerateParams, loadServed, onnxLogits, TopKTopP } from "../../offchain/ml/serve";
+import * as ort from "onnxruntime-node";
+import { decodeGraphFile } from "../../offchain/ml/decode-graph";
+import { ortSession } from "../../offchain/ml/ort-session";
+import {
+  disposeServed,
+  generate,
+  GenerateParams,
+  loadServed,
+  onnxLogits,
+  sessionOf,
+  TopKTopP,
+} from "../../offchain/ml/serve";
 import { ensureWasmBackend } from "../../offchain/ml/tf-backend";
 import { CORPUS, expectMlError, tmpDir } from "./helpers";
 
@@ -141,6 +152,50 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
         if (eos >= 0) theirs = theirs.slice(0, eos);
         expect(ours.generations[i].tokens, `${JSON.stringify(p)} prompt ${i}`).to.deep.equal(theirs);
       }
+    }
+  });
+
+  it("the CPU decoding graph gives the serving graph's last-position logits and their argmax, with the cache", async function () {
+    const served = await loadServed(modelDir, { cacheDir });
+    const c = served.config;
+    const hd = c.n_embd / c.n_head;
+    const serving = sessionOf(served);
+    const dec = await ortSession(decodeGraphFile(served.servingDir, c.vocab_size), "cpu", 2);
+    const feeds = (ids: number[], past: number, cache: Record<string, ort.Tensor>): Record<string, ort.Tensor> => ({
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(past + ids.length).fill(1n), [1, past + ids.length]),
+      position_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(ids, (_, j) => BigInt(past + j)),
+        [1, ids.length],
+      ),
+      ...cache,
+    });
+    const empty: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < c.n_layer; i++)
+      for (const kv of ["key", "value"])
+        empty[`past_key_values.${i}.${kv}`] = new ort.Tensor("float32", new Float32Array(0), [1, c.n_head, 0, hd]);
+    const prompt = served.tokenizer.encode("The lighthouse keeper on the northern cape");
+    const a = await serving.run(feeds(prompt, 0, empty));
+    const b = await dec.run(feeds(prompt, 0, empty));
+    const cache = (r: ort.InferenceSession.OnnxValueMapType): Record<string, ort.Tensor> =>
+      Object.fromEntries(Object.keys(empty).map((k) => [k, r[k.replace("past_key_values", "present")] as ort.Tensor]));
+    // One cached step after the prompt, on each graph's own cache.
+    const a2 = await serving.run(feeds([prompt[0]], prompt.length, cache(a)));
+    const b2 = await dec.run(feeds([prompt[0]], prompt.length, cache(b)));
+    for (const [full, last] of [
+      [a, b],
+      [a2, b2],
+    ]) {
+      const fl = full.logits.data as Float32Array;
+      const want = fl.subarray(fl.length - c.vocab_size);
+      const got = last.logits.data as Float32Array;
+      expect(last.logits.dims).to.deep.equal([1, c.vocab_size]);
+      let maxDiff = 0;
+      for (let v = 0; v < c.vocab_size; v++) maxDiff = Math.max(maxDiff, Math.abs(got[v] - want[v]));
+      expect(maxDiff).to.be.lessThan(1e-5);
+      const first = got.indexOf(Math.max(...got));
+      expect(Number((last.next_token.data as BigInt64Array)[0])).to.equal(first);
     }
   });
 

@@ -121,7 +121,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     );
   });
 
-  it("the in-graph chunked loss matches the logits-based evaluation within 1e-5 (CPU provider)", async function () {
+  it("the in-graph chunked loss over every position matches evaluate() (the head on scored rows only) within 1e-5 (CPU provider)", async function () {
     expect(vocabChunks(10, 4)).to.deep.equal([
       [0, 4],
       [4, 8],

@@ -99,6 +99,12 @@ export class Actions {
    * given): the SDK checks the failure holds collateral and the claimant signed it, then slashes.
    */
   dispute(jobId: bigint, ack: string): Promise<{ slashed: bigint; reason: string }> {
+    if (!/^0x[0-9a-fA-F]{130}$/.test(ack)) {
+      throw new UserError(
+        "That is not an input acknowledgement: it is a 65-byte signature, 0x and 130 hex digits.",
+        "Nothing was sent. Paste the acknowledgement the worker returned when you uploaded the input (the CLI keeps it in its data dir, acks/<market>-<job>).",
+      );
+    }
     return this.ph.disputeFailure(jobId, ack);
   }
 

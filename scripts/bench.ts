@@ -4,6 +4,7 @@
  * baseline (bench/baselines/<area>.json) and the ratio to it; UPDATE_BENCH_BASELINE=1 rewrites the baselines.
  *   npm run bench                 all areas
  *   POSTHUMAN_BENCH="ml gas" npm run bench   only these areas (ocean, gas, ml, worker, cli, capacity)
+ *   BENCH_ML_SKIP_SMALL=1 …      the ML area on the tiny config only (GPT-2 small takes minutes)
  */
 import { benchOcean } from "../offchain/bench/ocean";
 import { benchGas } from "../offchain/bench/gas";
@@ -16,7 +17,7 @@ import { printFigures, writeFigures, type BenchFigure } from "../offchain/bench/
 const suites: Record<string, [string, () => Promise<BenchFigure[]>]> = {
   ocean: ["Ocean Protocol (gas)", benchOcean],
   gas: ["PostHuman contracts (gas)", benchGas],
-  ml: ["Model runtime", () => benchMl()],
+  ml: ["Model runtime", () => benchMl({ skipSmall: process.env.BENCH_ML_SKIP_SMALL === "1" })],
   worker: ["Worker (real node, tiny model)", benchWorker],
   cli: ["posthuman command (start-up + one chain read)", benchCli],
   capacity: ["Worker capacity (run slots, fixed-duration executor)", benchCapacity],

@@ -168,7 +168,7 @@ export class JobMarketClient extends ContractClient<JobMarket> {
     return unsigned(await this.contract.cancelJob.populateTransaction(jobId));
   }
 
-  /** Cancels an unclaimed job of the signer: the fee comes back, the consumed datatoken does not. */
+  /** Cancels an unclaimed job of the signer: its fee and its escrowed datatoken come back. */
   async cancel(jobId: bigint): Promise<{ refund: bigint } & Sent> {
     const receipt = await this.send(await this.buildCancelTx(jobId), "cancelJob");
     return { refund: this.event(receipt, "JobCancelled").args.refund as bigint, txHash: receipt.hash };

@@ -179,6 +179,8 @@ class Harness {
   readonly workers: HardhatEthersSigner[];
   /** Terminal status each job reached, to check it never changes. */
   readonly terminal = new Map<bigint, bigint>();
+  /** Challenged jobs the requester joined (a second bond, held until the challenge ends). */
+  readonly joined = new Set<bigint>();
   private childCounter = 0;
 
   constructor(readonly f: PostHumanFixture) {
@@ -318,9 +320,10 @@ class Harness {
         credit(expected, cfg.treasury, pf);
         credit(expected, market, -x.j.fee);
         if (Number(x.j.status) === JobStatus.Challenged) {
-          // A lapsed challenge costs its bond: it goes to the worker.
-          credit(expected, x.j.worker, bond);
-          credit(expected, market, -bond);
+          // A lapsed challenge costs its bonds (the requester's too, if it joined): they go to the worker.
+          const bonds = this.joined.has(x.id) ? 2n * bond : bond;
+          credit(expected, x.j.worker, bonds);
+          credit(expected, market, -bonds);
         }
         return { ok: await this.attempt(() => this.m.connect(f.deployer).settleJob(x.id)), expected };
       }
@@ -357,22 +360,29 @@ class Harness {
         await (await this.base.connect(who).approve(market, bond)).wait();
         credit(expected, who.address, -bond);
         credit(expected, market, bond);
-        return { ok: await this.attempt(() => this.m.connect(who).challengeReceipt(x.id)), expected };
+        const ok = await this.attempt(() => this.m.connect(who).challengeReceipt(x.id));
+        // A second challenge of a challenged job is the requester joining it.
+        if (ok && Number(x.j.status) === JobStatus.Challenged) this.joined.add(x.id);
+        return { ok, expected };
       }
       case "resolve": {
         const x = await job(a.job);
         if (!x) return { ok: false, expected };
+        const joined = this.joined.has(x.id);
+        const bonds = joined ? 2n * bond : bond;
         if (a.upheld) {
-          // The reward goes to the requester when it is the challenger.
-          const reward = x.j.challenger === x.j.requester ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
-          credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward);
+          // The reward goes to the requester when it challenged (first, or by joining); a joined requester's bond
+          // comes back to it.
+          const toRequesterReward = joined || x.j.challenger === x.j.requester;
+          const reward = toRequesterReward ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
+          credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward + (joined ? bond : 0n));
           credit(expected, x.j.challenger, bond + reward);
-          credit(expected, market, -(x.j.fee + x.j.collateral + bond));
+          credit(expected, market, -(x.j.fee + x.j.collateral + bonds));
         } else {
           const pf = (x.j.fee * cfg.protocolFeeBps) / 10_000n;
-          credit(expected, x.j.worker, x.j.fee - pf + bond);
+          credit(expected, x.j.worker, x.j.fee - pf + bonds);
           credit(expected, cfg.treasury, pf);
-          credit(expected, market, -(x.j.fee + bond));
+          credit(expected, market, -(x.j.fee + bonds));
         }
         return { ok: await this.attempt(() => this.m.connect(f.arbiter).resolveChallenge(x.id, a.upheld)), expected };
       }
@@ -507,7 +517,8 @@ class Harness {
       if (terminal !== undefined) expect(j.status, `job ${id} left its terminal state`).to.equal(terminal);
       else if (TERMINAL_STATUSES.includes(status)) this.terminal.set(id, j.status);
       if (LIVE.includes(status)) owedByMarket += j.fee;
-      if (status === JobStatus.Challenged) owedByMarket += cfg.challengeBond;
+      if (status === JobStatus.Challenged)
+        owedByMarket += this.joined.has(id) ? 2n * cfg.challengeBond : cfg.challengeBond;
       const held = status === JobStatus.Failed && (await this.m.failureOf(id)).collateralHeld;
       if ((status >= JobStatus.Claimed && status <= JobStatus.Challenged) || held) {
         locked.set(j.worker, (locked.get(j.worker) ?? 0n) + j.collateral);
@@ -621,8 +632,14 @@ describe("Protocol properties (fast-check)", () => {
         }
         await h.finish();
       }),
-      // 12 random sequences per `npm test` (each run draws new ones); POSTHUMAN_PROPERTY_RUNS=200 for a longer hunt.
-      { numRuns: Number(process.env.POSTHUMAN_PROPERTY_RUNS ?? 12), endOnFailure: true },
+      // 12 random sequences per `npm test` (each run draws new ones); POSTHUMAN_PROPERTY_RUNS=200 for a longer hunt;
+      // POSTHUMAN_PROPERTY_SEED (and _PATH) replay a reported failure.
+      {
+        numRuns: Number(process.env.POSTHUMAN_PROPERTY_RUNS ?? 12),
+        endOnFailure: true,
+        ...(process.env.POSTHUMAN_PROPERTY_SEED ? { seed: Number(process.env.POSTHUMAN_PROPERTY_SEED) } : {}),
+        ...(process.env.POSTHUMAN_PROPERTY_PATH ? { path: process.env.POSTHUMAN_PROPERTY_PATH } : {}),
+      },
     );
   });
 });

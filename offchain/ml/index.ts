@@ -14,7 +14,15 @@ export { trainModel, resolveTrainParams, lrAt } from "./train";
 export type { TrainParams, TrainOptions, TrainResult, ResolvedTrainParams } from "./train";
 export { exportOnnx, buildOnnxModel, ONNX_OPSET, ONNX_EXPORTER_VERSION } from "./onnx-export";
 export type { ExportResult } from "./onnx-export";
-export { generate, loadServed, disposeServed, prepareServingDir, defaultCacheDir, onnxLogits } from "./serve";
+export {
+  generate,
+  loadServed,
+  disposeServed,
+  prepareServingDir,
+  defaultCacheDir,
+  onnxLogits,
+  cachedTokenizer,
+} from "./serve";
 export type { ServeOptions, ServedModel, GenerateParams, GenerateOptions, GenerateResult, Generation } from "./serve";
 export { evaluate, evaluateTf, planWindows } from "./evaluate";
 export type { EvalParams, EvalOptions, EvalResult, EvalWindow } from "./evaluate";

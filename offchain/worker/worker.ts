@@ -9,10 +9,10 @@ import { ethers, type JsonRpcProvider } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory, type JobMarket, type ModelRegistry } from "../../typechain-types";
 import {
   builtinProcessExecutor,
+  cachedTokenizer,
   configHash,
   onChainTokenizerHash,
   ExternalExecutor,
-  Gpt2Tokenizer,
   loadCheckpoint,
   normalizeConfig,
   weightsRoot,
@@ -501,22 +501,6 @@ export function publicMessage(message: string | null): string | null {
 }
 
 /**
- * A served model's context and tokenizer, read once per folder: the folder is named by its tree's root, so what it
- * holds never changes (loading GPT-2's tokenizer takes ~0.1 s, and every input upload needs it). The last few only.
- */
-const servedText = new Map<string, { nPositions: number; tok: Gpt2Tokenizer }>();
-function servedModelText(dir: string): { nPositions: number; tok: Gpt2Tokenizer } {
-  let m = servedText.get(dir);
-  if (!m) {
-    const nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
-    m = { nPositions, tok: Gpt2Tokenizer.fromFile(path.join(dir, "tokenizer.json")) };
-    servedText.set(dir, m);
-    if (servedText.size > 4) servedText.delete(servedText.keys().next().value as string);
-  }
-  return m;
-}
-
-/**
  * The input rules of ml/input-check.ts for a job, with its model's context and own tokenizer when this worker
  * holds the model (else the byte-level rules and bounds only).
  */
@@ -537,9 +521,10 @@ async function checkInput(
     const dir = path.join(dataDir, "models", up.tree_root);
     if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
     try {
-      const m = servedModelText(dir);
-      nPositions = m.nPositions;
-      countTokens = (t) => m.tok.encode(t).length;
+      nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
+      // The runtime's tokenizer memo: building GPT-2's takes ~0.1 s, and every input upload needs it.
+      const tok = await cachedTokenizer(dir);
+      countTokens = (t) => tok.encode(t).length;
     } catch {
       // Not readable here: the runtime checks the rest when it runs.
     }

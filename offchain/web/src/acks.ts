@@ -8,7 +8,8 @@
 export type AckStorage = Pick<Storage, "getItem" | "setItem">;
 
 const key = (market: string, jobId: bigint) => `posthuman.ack.${market.toLowerCase()}.${jobId}`;
-const isAck = (s: string) => /^0x[0-9a-fA-F]{130}$/.test(s);
+/** Whether `s` has an acknowledgement's form: a 65-byte signature, 0x and 130 hex digits. */
+export const isAck = (s: string) => /^0x[0-9a-fA-F]{130}$/.test(s);
 
 /** Keeps `ack` (a 65-byte signature, hex) for the job; anything else is not stored. */
 export function keepAck(storage: AckStorage, market: string, jobId: bigint, ack: string): void {

@@ -10,7 +10,7 @@ import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
-import { browserStorage, keepAck } from "./acks";
+import { browserStorage, isAck, keepAck } from "./acks";
 import { duration, STATUS_LABEL } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
@@ -99,7 +99,7 @@ export class Actions {
    * given): the SDK checks the failure holds collateral and the claimant signed it, then slashes.
    */
   dispute(jobId: bigint, ack: string): Promise<{ slashed: bigint; reason: string }> {
-    if (!/^0x[0-9a-fA-F]{130}$/.test(ack)) {
+    if (!isAck(ack)) {
       throw new UserError(
         "That is not an input acknowledgement: it is a 65-byte signature, 0x and 130 hex digits.",
         "Nothing was sent. Paste the acknowledgement the worker returned when you uploaded the input (the CLI keeps it in its data dir, acks/<market>-<job>).",

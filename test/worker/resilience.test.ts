@@ -8,6 +8,7 @@ import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 import { startTcpProxy } from "./support/tcp-proxy";
+import { BatchRequester__factory } from "../../typechain-types";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,5 +153,58 @@ describe("worker resilience (real hardhat node, real contracts, builtin runtime)
     }
     // Both took part (the chain's claims decide who runs what; neither is starved).
     expect([...claimants.keys()].sort()).to.deep.equal([w.address("worker"), w.address("worker2")].sort());
+  });
+
+  it("keeps apart the inputs of two requests made in one transaction (a contract's batch), through the shared store", async () => {
+    // Issue 11, item 8. Two jobs of one transaction, each with its own input, both uploaded to worker a; worker b
+    // (same store, started after the uploads) claims them and finds each input under its request's ref. Keyed by the transaction alone, the
+    // second upload's ref replaced the first and b's first job failed as INPUT_MISSING.
+    const store = fs.mkdtempSync(path.join(w.tmp, "batch-store-"));
+    // a weighs its run at 100 × its estimate (≥ 5 s), past the deadline below: it never claims, and takes uploads.
+    const a = await startWorker(w, "worker", {
+      POSTHUMAN_WORKER_STORE_DIR: store,
+      POSTHUMAN_WORKER_SAFETY_FACTOR: "100",
+    });
+    running.push(a);
+    await a.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
+
+    const derek = w.wallet("derek");
+    const batch = await new BatchRequester__factory(derek).deploy(w.book.contracts.JobMarket, w.address("derek"));
+    const batchAddress = await batch.getAddress();
+    await (await datatokenAt(m.datatoken, derek).transfer(batchAddress, ethers.parseEther("2"))).wait();
+    await (await w.ocean.oceanToken.connect(derek).transfer(batchAddress, 2n * FEE)).wait();
+    const inputs = [Buffer.from("First of a batch: the river\n"), Buffer.from("Second of a batch: the sea\n")];
+    const deadline = (await w.provider.getBlock("latest"))!.timestamp + 300;
+    const requests = inputs.map((input) => ({
+      modelId: m.modelId,
+      kind: 1n, // Infer
+      inputHash: sha256Hex(input),
+      inputURI: "",
+      fee: FEE,
+      deadline,
+      params: INFER,
+    }));
+    const receipt = (await (await batch.requestAll(requests, m.datatoken)).wait())!;
+    const jobs = receipt.logs
+      .map((l) => w.ph.jobMarket.interface.parseLog(l))
+      .filter((e) => e?.name === "JobRequested")
+      .map((e) => e!.args.jobId as bigint);
+    expect(jobs).to.have.length(2);
+    for (const jobId of jobs) expect((await w.ph.jobMarket.getJob(jobId)).requester).to.equal(batchAddress);
+
+    // The owner signs the uploads; the worker accepts them through the contract's isValidSignature.
+    for (const [i, jobId] of jobs.entries()) expect(await upload(a, jobId, inputs[i])).to.equal(true);
+    // b starts once both inputs are in the store, so it reads both refs after the second upload.
+    const b = await startWorker(w, "worker2", { POSTHUMAN_WORKER_STORE_DIR: store });
+    running.push(b);
+    for (const jobId of jobs) await onChain(jobId, JobStatus.Settled);
+    for (const [i, jobId] of jobs.entries()) {
+      expect((await w.ph.jobMarket.getJob(jobId)).worker, `claimant of job ${jobId}`).to.equal(w.address("worker2"));
+      expect(await countEvents(jobId), `job ${jobId}`).to.deep.equal({ claims: 1, receipts: 1, settlements: 1 });
+      const row = b.worker.jobs.get(jobId)!;
+      expect(`0x${row.input_artifact}`, `job ${jobId} ran on its own input`).to.equal(sha256Hex(inputs[i]));
+      expect(b.runs.get(String(jobId)), `executor runs of job ${jobId}`).to.equal(1);
+    }
+    expect(a.runs.size, "a ran nothing").to.equal(0);
   });
 });

@@ -34,6 +34,12 @@ contract BatchRequester is IERC1271 {
         for (uint256 i; i < requests.length; ++i) jobIds[i] = market.requestJob(requests[i]);
     }
 
+    /// @notice Cancels one of this contract's open jobs (the market refunds its datatoken and fee here).
+    function cancel(uint256 jobId) external {
+        if (msg.sender != owner) revert BatchRequesterNotOwner(msg.sender);
+        market.cancelJob(jobId);
+    }
+
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
         return err == ECDSA.RecoverError.NoError && signer == owner ? IERC1271.isValidSignature.selector : bytes4(0);

@@ -14,6 +14,7 @@ import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
 import { PostHuman } from "../../offchain/sdk/client";
 import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
 import { modelShape } from "../../offchain/worker/pipeline-steps";
+import { deployBatch, requestBatch } from "./support/batch";
 
 /** The pipeline's deadline margin (its default: the worker sets no other). */
 const MARGIN_SEC = 20;
@@ -129,6 +130,44 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     // What it measured is kept for the next estimate.
     const measured = rw.worker.db.prepare("SELECT kind, runs FROM throughput").all<{ kind: string; runs: number }>();
     expect(measured.map((m) => m.kind)).to.include("infer");
+  });
+
+  it("weighs a burst of six jobs from one transaction together, and claims only the three its queue can finish in time", async () => {
+    // Six training jobs of one transaction (a contract's batch), weighed concurrently by one pass. Each decision
+    // reserves its job's estimate in the queue in the same step, so the burst is not over-committed: with one run
+    // slot and a deadline 2.5 estimates past what an empty queue needs, exactly three fit (k queued ahead ≤ 2.5).
+    const { params: modelParams, nPositions } = modelShape(m1.dir);
+    const shape = { kind: "train" as const, params: train(200), modelParams, nPositions };
+    const est = createThroughput(rw.worker.db).estimateSec(shape, DEFAULT_POLICY);
+    expect(DEFAULT_POLICY.runSlots).to.equal(1);
+    const ttl = Math.ceil(MARGIN_SEC + est * (DEFAULT_POLICY.safetyFactor + 2.5));
+    const owner = w.wallet("alice"); // (she holds the datatokens)
+    const { batch } = await deployBatch(w, owner, m1.datatoken, 6, ethers.parseEther("0.6"));
+    const deadline = (await w.provider.getBlock("latest"))!.timestamp + ttl;
+    const inputs = Array.from({ length: 6 }, (_, i) => Buffer.from(`Batch text ${i}. `.repeat(40)));
+    const o = { modelId: m1.modelId, datatoken: m1.datatoken, kind: "Train" as const, fee: ethers.parseEther("0.6") };
+    const jobs = await requestBatch(w, batch, { ...o, deadline, params: train(200) }, inputs);
+    expect(jobs).to.have.length(6);
+    // Every job weighed: three claimed, three waiting for the queue to drain before their deadline.
+    const weighed = (id: bigint) => {
+      const row = rw.worker.jobs.get(id);
+      return row?.state === "claimed" || /deadline/.test(rw.worker.pipeline.progress(String(id))?.note ?? "");
+    };
+    await waitFor(() => jobs.every(weighed));
+    const onChain = await Promise.all(jobs.map(status));
+    expect(
+      onChain.filter((s) => s === JobStatus.Claimed),
+      `statuses ${onChain.join(",")}`,
+    ).to.have.length(3);
+    expect(onChain.filter((s) => s === JobStatus.Open)).to.have.length(3);
+    // The owner withdraws the three unclaimed (refunded to the contract); the three claimed get no input and fail
+    // as the requester's fault after the input wait.
+    for (const [i, id] of jobs.entries()) if (onChain[i] === JobStatus.Open) await (await batch.cancel(id)).wait();
+    for (const [i, id] of jobs.entries()) {
+      if (onChain[i] !== JobStatus.Claimed) continue;
+      const failed = await rw.worker.pipeline.until(id, ["failed"], 150_000);
+      expect(failed.error_code).to.equal("INPUT_MISSING");
+    }
   });
 
   it("settles a job whose challenge the arbiter let lapse: the worker's pay and collateral are not locked", async () => {

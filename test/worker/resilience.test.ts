@@ -8,7 +8,7 @@ import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 import { startTcpProxy } from "./support/tcp-proxy";
-import { BatchRequester__factory } from "../../typechain-types";
+import { deployBatch, requestBatch } from "./support/batch";
 
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -169,26 +169,18 @@ describe("worker resilience (real hardhat node, real contracts, builtin runtime)
     await a.client.uploadModel(w.wallet("alice"), m.modelId, m.dir);
 
     const derek = w.wallet("derek");
-    const batch = await new BatchRequester__factory(derek).deploy(w.book.contracts.JobMarket, w.address("derek"));
-    const batchAddress = await batch.getAddress();
-    await (await datatokenAt(m.datatoken, derek).transfer(batchAddress, ethers.parseEther("2"))).wait();
-    await (await w.ocean.oceanToken.connect(derek).transfer(batchAddress, 2n * FEE)).wait();
+    const { batch, address: batchAddress } = await deployBatch(w, derek, m.datatoken, 2, FEE);
     const inputs = [Buffer.from("First of a batch: the river\n"), Buffer.from("Second of a batch: the sea\n")];
     const deadline = (await w.provider.getBlock("latest"))!.timestamp + 300;
-    const requests = inputs.map((input) => ({
+    const params = {
       modelId: m.modelId,
-      kind: 1n, // Infer
-      inputHash: sha256Hex(input),
-      inputURI: "",
+      datatoken: m.datatoken,
+      kind: "Infer" as const,
       fee: FEE,
       deadline,
       params: INFER,
-    }));
-    const receipt = (await (await batch.requestAll(requests, m.datatoken)).wait())!;
-    const jobs = receipt.logs
-      .map((l) => w.ph.jobMarket.interface.parseLog(l))
-      .filter((e) => e?.name === "JobRequested")
-      .map((e) => e!.args.jobId as bigint);
+    };
+    const jobs = await requestBatch(w, batch, params, inputs);
     expect(jobs).to.have.length(2);
     for (const jobId of jobs) expect((await w.ph.jobMarket.getJob(jobId)).requester).to.equal(batchAddress);
 

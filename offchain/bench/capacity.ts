@@ -3,13 +3,13 @@
  * with the real contracts, admission control on, and a fixed-duration executor (a sleep that writes a result), so
  * that the two cores do not cap the figure: what it measures is the protocol's side (ingest, admission, claim, input,
  * receipt), not the model runtime.
- *   - `jobs per minute` for a burst of 4 × slots inference jobs requested at once (sent without waiting for each other)
+ *   - `jobs per minute` for a burst of 8 × slots inference jobs requested at once (sent without waiting for each other)
  *     to a warm worker (one job run first), counted from the first request to the last receipt; `capacity scaling` =
  *     that ÷ the one-slot figure (ideal: the slot count; the goal ≥ 0.9 × N);
  *   - `protocol overhead per job` (ms) = end to end (request sent → receipt mined) − the executor's own time, median
  *     over jobs run one at a time.
  * `POSTHUMAN_BENCH=capacity npm run bench` writes bench/results/capacity.json; CAPACITY_SLOTS=1,8 runs only those
- * slot counts, CAPACITY_JOBS_PER_SLOT=8 makes each burst longer (its start-up weighs less), and CAPACITY_TRACE=1
+ * slot counts, CAPACITY_JOBS_PER_SLOT=4 makes each burst shorter (its start-up weighs more), and CAPACITY_TRACE=1
  * prints each burst job's timeline (sent, claimed, started, run, submitted; ms).
  */
 import fs from "node:fs";
@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
 import type { Executor } from "../ml";
-import { requestJob } from "../deploy/posthuman";
+import { findEvent, jobRequest } from "../protocol/structs";
 import { datatokenAt } from "../protocol/contracts";
 import { encodeJobParams } from "../protocol/params";
 import { sha256Hex } from "../protocol/auth";
@@ -26,7 +26,7 @@ import { publishTinyModel, startWorker, startWorld, type RunningWorker, type Wor
 
 const SLEEP_MS = 2000;
 const SLOTS = process.env.CAPACITY_SLOTS ? process.env.CAPACITY_SLOTS.split(",").map(Number) : [1, 2, 4, 8];
-const JOBS_PER_SLOT = Number(process.env.CAPACITY_JOBS_PER_SLOT ?? 4);
+const JOBS_PER_SLOT = Number(process.env.CAPACITY_JOBS_PER_SLOT ?? 8);
 const FEE = ethers.parseEther("1");
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 8, temperature: 0, topK: 0 } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,12 +60,17 @@ async function runJobs(w: World, rw: RunningWorker, modelId: bigint, n: number, 
   const derek = new ethers.NonceManager(w.wallet("derek"));
   const out: { jobId: bigint; sentAt: number; receiptAt: number }[] = [];
   const pending: Promise<void>[] = [];
-  const now = async () => (await w.provider.getBlock("latest"))!.timestamp;
+  // One deadline for the whole burst, read once: the requests go out back to back.
+  const deadline = (await w.provider.getBlock("latest"))!.timestamp + 1800;
   for (let i = 0; i < n; i++) {
     const input = Buffer.from(`Prompt ${tag} ${i}\n`);
     const sentAt = Date.now();
     const request = { modelId, kind: "Infer" as const, inputHash: sha256Hex(input), fee: FEE, params: INFER };
-    const requested = requestJob(w.ph, derek, { ...request, deadline: (await now()) + 1800 }, false);
+    // Sent in order, mined meanwhile (a gas limit of our own: no estimate between the sends).
+    const sent = await w.ph.jobMarket
+      .connect(derek)
+      .requestJob(jobRequest({ ...request, deadline }), { gasLimit: 500_000 });
+    const requested = sent.wait().then((r) => findEvent(w.ph.jobMarket, r, "JobRequested").args.jobId as bigint);
     const done = (async () => {
       const jobId = await requested;
       for (let k = 0; ; k++) {

@@ -219,7 +219,7 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     c.set(row, { estimate_sec: verdict });
     estimateSec = verdict;
   }
-  c.claiming.set(row.job_id, estimateSec);
+  c.claiming.set(row.job_id, estimateSec); // (admission reserved it already when it weighed the job)
   const mined = sendClaim(c, row).finally(() => c.claiming.delete(row.job_id));
   if (background) background(mined);
   else await mined;
@@ -307,7 +307,11 @@ async function admission(
     deadline: row.deadline,
     marginSec: c.margin,
   });
-  if (verdict.take) return verdict.estimateSec;
+  // Reserved in the same synchronous step as the decision: jobs weighed concurrently each see the ones taken before.
+  if (verdict.take) {
+    c.claiming.set(row.job_id, verdict.estimateSec);
+    return verdict.estimateSec;
+  }
   say(c, row, verdict.code, `${verdict.final ? "skipped" : "not claimed for now"}: ${verdict.reason}`);
   if (verdict.final) c.set(row, { state: "skipped", error_code: verdict.code, error_message: verdict.reason });
   else c.progress.set(row.job_id, { phase: "waiting", note: verdict.reason, step: 0, totalSteps: 0 });

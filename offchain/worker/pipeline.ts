@@ -151,12 +151,12 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     const active = o.jobs.active();
     const rows = [...active.filter(isRunnable).sort(byDeadline), ...active.filter((r) => !isRunnable(r))];
     await beforePass(c, clock, rows.length > 0);
-    // Runs start first, by earliest deadline. Then new jobs are weighed for a claim one at a time (each claim's
-    // estimate joins the queue the next one is weighed against), for at most CLAIM_BUDGET_MS a pass, going on where
-    // the last pass stopped: a burst of new jobs neither keeps a run that ends or an input that arrives waiting, nor
-    // starves the jobs at the end of the list. A claim is only sent before the next job is weighed; the pass waits for
-    // them all to be mined at its end. Waiting for an input, submitting and settling touch only their own job: they
-    // go at the same time (the sender orders the nonces of concurrent sends).
+    // Runs start first, by earliest deadline. Then new jobs are weighed for a claim, a few at a time (each claim's
+    // estimate joins the queue the next decision is weighed against), for at most CLAIM_BUDGET_MS a pass, going on
+    // where the last pass stopped: a burst of new jobs neither keeps a run that ends or an input that arrives
+    // waiting, nor starves the jobs at the end of the list. A claim is sent, not awaited; the pass waits for them all
+    // to be mined at its end. Waiting for an input, submitting and settling touch only their own job: they go at the
+    // same time (the sender orders the nonces of concurrent sends).
     const halted = () => stopped && loop !== undefined;
     const atOnce = rows.filter((r) => !isRunnable(r) && r.state !== "seen");
     await Promise.all([
@@ -279,6 +279,11 @@ async function startRun(
 
 /** How long a pass weighs new jobs for claims (the rest wait for the next pass, which follows at once). */
 const CLAIM_BUDGET_MS = 1000;
+/**
+ * Jobs weighed at the same time: their chain reads overlap, while each decision (admission against the queue, and
+ * the reservation of the job's estimate in it) is one synchronous step, so each sees the ones taken before it.
+ */
+const CLAIM_CONCURRENCY = 4;
 
 /**
  * New jobs weighed for claims in turns: each pass goes on after the last job the previous pass weighed, for at most
@@ -293,14 +298,16 @@ function claimTurns() {
       const next = seen.findIndex((r) => BigInt(r.job_id) > cursor);
       const order = next <= 0 ? seen : [...seen.slice(next), ...seen.slice(0, next)];
       const end = Date.now() + CLAIM_BUDGET_MS;
-      let weighed = 0;
-      for (const r of order) {
-        if (halted() || Date.now() > end) break;
-        await step(r);
-        cursor = BigInt(r.job_id);
-        weighed++;
-      }
-      more = weighed < order.length;
+      let taken = 0;
+      const lane = async () => {
+        while (taken < order.length && !halted() && Date.now() <= end) {
+          const r = order[taken++];
+          cursor = BigInt(r.job_id);
+          await step(r);
+        }
+      };
+      await Promise.all(Array.from({ length: CLAIM_CONCURRENCY }, lane));
+      more = taken < order.length;
       if (!more) cursor = 0n;
     },
   };

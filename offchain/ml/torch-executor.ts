@@ -76,6 +76,11 @@ export interface TorchSettings {
   gpus?: number;
   /** Steps between the host syncs that report progress (default: 25 on CUDA, 1 on the CPU). */
   progressEvery?: number;
+  /**
+   * Greedy tokens generated between two reads of them (default: 8 on CUDA, so the GPU runs ahead of Python; 1 on
+   * the CPU). Tokens computed past an end of text are dropped: the output is the same whatever the value.
+   */
+  greedySync?: number;
   timeoutSec?: number;
   maxMemoryBytes?: number;
   modelLimits?: ModelLimits;
@@ -368,7 +373,7 @@ export class TorchExecutor implements Executor {
     const plan: Record<string, unknown> = {
       kind: jf.kind,
       modelDir,
-      settings: { ...this.resolved, progressEvery: s.progressEvery },
+      settings: { ...this.resolved, progressEvery: s.progressEvery, greedySync: s.greedySync },
     };
     try {
       const c: PrepContext = { jf, files, m, base, work, plan, datasetLimits, maxPrompts: s.maxPrompts ?? 1024 };

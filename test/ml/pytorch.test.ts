@@ -180,6 +180,26 @@ describe("ml/pytorch: the PyTorch executor agrees with the builtin runtime (CPU)
       expect(t.generations, JSON.stringify(spec.params)).to.deep.equal(b.generations);
       expect(t.metrics).to.deep.equal(b.metrics);
     }
+    // Greedy tokens read back 8 at a time (the GPU's default): the same output, also when the end of text comes
+    // inside a read. The fresh model's greedy text, with its fourth token made the end of text.
+    const chunked = new TorchExecutor({ python: TORCH_PYTHON, probe: torch.probe, greedySync: 8 });
+    const plain = resultOf(await builtin.run({ kind: "infer", jobDir: makeJob(model, greedySpec) }));
+    const tokens = (plain.generations as Array<{ tokens: number[] }>)[0].tokens;
+    const eos = tokens[3];
+    expect(tokens.indexOf(eos), "a token not generated before the fourth").to.equal(3);
+    const ends = path.join(tmpDir("torch-eos"), "model");
+    fs.cpSync(model, ends, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(ends, "config.json"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(ends, "config.json"), JSON.stringify({ ...config, eos_token_id: eos }));
+    for (const [dir, spec] of [
+      [ends, greedySpec],
+      [child, { ...greedySpec, params: { maxNewTokens: 13 } }],
+    ] as const) {
+      const t = resultOf(await chunked.run({ kind: "infer", jobDir: makeJob(dir, spec) }));
+      const b = resultOf(await builtin.run({ kind: "infer", jobDir: makeJob(dir, spec) }));
+      expect(t.generations, `greedySync 8, ${JSON.stringify(spec.params)}`).to.deep.equal(b.generations);
+      if (dir === ends) expect((t.generations as Array<{ finishReason: string }>)[0].finishReason).to.equal("eos");
+    }
   });
 
   it("refuses bad input with the builtin's errors (codes and messages)", async function () {

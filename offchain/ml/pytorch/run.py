@@ -85,6 +85,7 @@ class Runtime:
         self.inference_precision = s.get("inferencePrecision", "fp32") if on_gpu else "fp32"
         self.eval_batch = int(s.get("evalBatch", 8))
         self.row_chunk = 4096 if on_gpu else 64  # evaluation rows through the head at once (fixed per device)
+        self.greedy_sync = int(s.get("greedySync") or (8 if on_gpu else 1))  # greedy tokens between two reads
         self.progress_every = int(s.get("progressEvery") or (25 if on_gpu else 1))
         self.fused_adamw = "fused" in inspect.signature(torch.optim.AdamW).parameters
         self.timing = {}

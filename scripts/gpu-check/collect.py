@@ -61,13 +61,14 @@ def main():
             ref = find(rows, f"torch-{short}", config)
             unit = "tokens/s"
             if ref:
-                fig(f"{long} tokens/s, raw PyTorch ({config})", ref["tokens_per_s"], unit, {**ref, "device": "cuda"})
+                fig(f"{long} tokens/s, raw PyTorch ({config})", ref["tokens_per_s"], unit, {**ref, "device": ref.get("device", "cuda")})
             for who, step, dev, label in (
                 ("executor", f"executor-{short}", "cuda", "raw PyTorch"),
                 ("builtin", f"webgpu-{short}", "webgpu", "PyTorch"),
             ):
                 got = find(rows, step, config)
-                params = {"device": dev, "config": config}
+                # The device the step ran on (a rehearsal runs them all on the CPU).
+                params = {"device": (got or {}).get("device") or dev, "config": config}
                 if got:
                     fig(f"{long} tokens/s, {'PyTorch executor' if who == 'executor' else 'builtin WebGPU'} ({config})",
                         got["tokens_per_s"], unit, {**got, **params})

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ethers } from "ethers";
 import { JobMarket__factory, OceanToken__factory } from "../../typechain-types";
-import { describeWorkerConfig, loadWorkerConfig, type WorkerFlags } from "../worker/config";
+import { describeWorkerConfig, loadRunnerConfig, loadWorkerConfig, type WorkerFlags } from "../worker/config";
 import { createLogger } from "../worker/log";
 import { createWorker, type Worker, type WorkerOptions } from "../worker/worker";
 
@@ -87,6 +87,19 @@ export async function startWorkerFromFlags(
   const worker = await createWorker({ config, log, ...extra });
   await worker.start();
   return worker;
+}
+
+/** `posthuman worker --calibrate <model-dir>`: the worker's configuration, its throughput measured on the model. */
+export async function calibrateFromFlags(
+  flags: WorkerFlags,
+  modelDir: string,
+  onRun: (kind: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  // No chain and no key: the runs are local.
+  const config = loadRunnerConfig({ env, flags });
+  const { calibrateWorker } = await import("../worker/calibrate");
+  return calibrateWorker(config, modelDir, onRun);
 }
 
 /** Stakes `amount` base token for `wallet` on the job market when its stake is below it (local chains, `up`). */

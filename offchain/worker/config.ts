@@ -125,6 +125,22 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   return assembleConfig(c, kinds, chain, signer, warnings);
 }
 
+/** What running a job needs (executors, limits, kinds, policy, data folder): a worker's configuration without its chain or key. */
+export type RunnerConfig = Pick<WorkerConfig, "dataDir" | "executor" | "capabilities" | "limits" | "policy">;
+
+/** The settings a run needs, read as loadWorkerConfig reads them, but no key or address book is asked for. */
+export function loadRunnerConfig(opts: LoadWorkerConfigOptions): RunnerConfig {
+  const flags = opts.flags ?? {};
+  const problems: string[] = [];
+  const file = readConfigFile(opts, flags, opts.cwd ?? process.cwd(), problems);
+  checkFileKeys(file, flags, problems);
+  const { resolved, sources } = resolveSettings(file, flags, opts.env, opts.cwd ?? process.cwd(), problems);
+  const c: ConfigKit = { get: <T>(p: string): T => resolved[p] as T, sources, problems };
+  const kinds = executorKinds(c);
+  if (problems.length > 0) throw new WorkerConfigError(problems);
+  return runnerParts(c, kinds);
+}
+
 /** The resolved settings by path, where each came from, and the problems found so far. */
 interface ConfigKit {
   get<T>(p: string): T;
@@ -301,9 +317,9 @@ function assembleConfig(
   warnings: string[],
 ): WorkerConfig {
   const { get, sources } = c;
-  const executor = executorConfig(c, kinds);
   const wsUrl = get<string | undefined>("rpc.wsUrl");
   return {
+    ...runnerParts(c, kinds),
     network: get<string>("network"),
     rpc: { url: get<string>("rpc.url"), ...(wsUrl ? { wsUrl } : {}), timeoutMs: get<number>("rpc.timeout") },
     chain,
@@ -313,9 +329,32 @@ function assembleConfig(
       pollIntervalMs: get<number>("ingest.pollInterval"),
       maxChunkBlocks: get<number>("ingest.maxChunkBlocks"),
     },
-    dataDir: get<string>("dataDir"),
+    api: {
+      quota: {
+        windowMs: get<number>("api.quota.window"),
+        maxRequests: get<number>("api.quota.requests"),
+        maxBytes: get<number>("api.quota.bytes"),
+      },
+      maxInspectBytes: get<number>("api.maxInspect"),
+    },
+    http: {
+      host: get<string>("http.host"),
+      port: get<number>("http.port"),
+      ...(get<string | undefined>("http.publicUrl") ? { publicUrl: get<string>("http.publicUrl") } : {}),
+    },
     storeDir: get<string | undefined>("storeDir") ?? path.join(get<string>("dataDir"), "artifacts"),
-    executor,
+    logLevel: get<WorkerConfig["logLevel"]>("logLevel"),
+    sources,
+    warnings,
+  };
+}
+
+/** The run's settings of a configuration (RunnerConfig). */
+function runnerParts(c: ConfigKit, kinds: ExecutorKinds): RunnerConfig {
+  const { get } = c;
+  return {
+    dataDir: get<string>("dataDir"),
+    executor: executorConfig(c, kinds),
     capabilities: {
       jobKinds: [...new Set(get<JobKind[]>("capabilities.jobKinds"))],
       maxModelBytes: get<number>("capabilities.maxModelSize"),
@@ -338,22 +377,6 @@ function assembleConfig(
       inputWaitMs: get<number>("admission.inputWait"),
       safetyFactor: get<number>("admission.safetyFactor"),
     }),
-    api: {
-      quota: {
-        windowMs: get<number>("api.quota.window"),
-        maxRequests: get<number>("api.quota.requests"),
-        maxBytes: get<number>("api.quota.bytes"),
-      },
-      maxInspectBytes: get<number>("api.maxInspect"),
-    },
-    http: {
-      host: get<string>("http.host"),
-      port: get<number>("http.port"),
-      ...(get<string | undefined>("http.publicUrl") ? { publicUrl: get<string>("http.publicUrl") } : {}),
-    },
-    logLevel: get<WorkerConfig["logLevel"]>("logLevel"),
-    sources,
-    warnings,
   };
 }
 

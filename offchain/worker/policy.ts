@@ -41,12 +41,17 @@ export const DEFAULT_POLICY: OperatorPolicy = {
 };
 
 /**
- * Default throughput in work units (model parameters × tokens) per second, before anything was measured: a
- * conservative figure for one CPU core of the builtin runtime (its tiny model trains at several times this).
- * Training counts forward and backward passes over steps × batch × context tokens; inference one forward pass per
- * generated token over the whole context; evaluation one forward pass per scored token.
+ * Default throughput in work units (model parameters × tokens) per second, before anything was measured here
+ * (`posthuman worker --calibrate <model>` measures it; every finished run refines it). Conservative figures for a
+ * small CPU: on the 2-core development machine the builtin runtime trains GPT-2 small at 96 tokens/s (1.2e10 units/s)
+ * and the tiny model at 720 (2.4e9), generates at 51 and 2,600 tokens/s (6.4e9 and 8.7e9) and evaluates at 570 and
+ * 5,800 (7.1e10 and 1.9e10): the defaults are 2–12× below those. Training counts steps × batch × context tokens;
+ * inference, per prompt, its tokens and the generated ones (the KV cache makes each generated token one token's
+ * pass); evaluation, the scored tokens.
  */
-export const DEFAULT_THROUGHPUT: Record<ExecutorKind, number> = { train: 2e8, infer: 2e8, evaluate: 1e9 };
+export const DEFAULT_THROUGHPUT: Record<ExecutorKind, number> = { train: 1e9, infer: 1e9, evaluate: 5e9 };
+/** Tokens a prompt is assumed to hold before the input is seen. */
+export const ASSUMED_PROMPT_TOKENS = 64;
 /** Start-up of a run (process, model load), seconds, added to every estimate. */
 export const RUN_OVERHEAD_SEC = 5;
 
@@ -71,8 +76,12 @@ export function jobWork(j: JobShape, policy: Pick<OperatorPolicy, "assumedPrompt
     const ctx = Math.min(p.params.contextLength || j.nPositions, j.nPositions);
     tokens = p.params.steps * p.params.batchSize * ctx;
   } else if (p.kind === "Infer") {
-    // Each new token is a forward pass over up to the whole context.
-    tokens = (j.prompts ?? policy.assumedPrompts) * p.params.maxTokens * j.nPositions;
+    // Each prompt: one pass over its tokens, then one token's pass per generated token; never past the context.
+    // Once the input is known a prompt holds at most a token per byte.
+    const prompts = j.prompts ?? policy.assumedPrompts;
+    const promptTokens =
+      j.prompts && j.inputBytes !== undefined ? Math.ceil(j.inputBytes / j.prompts) : ASSUMED_PROMPT_TOKENS;
+    tokens = prompts * Math.min(j.nPositions, promptTokens + p.params.maxTokens);
   } else {
     const input = j.inputBytes ?? policy.assumedEvalTokens;
     tokens = p.params.maxTokens ? Math.min(p.params.maxTokens, input) : input;
@@ -88,6 +97,9 @@ export const THROUGHPUT_MIGRATIONS = [
      kind TEXT NOT NULL, size_bucket INTEGER NOT NULL, work_per_sec REAL NOT NULL, runs INTEGER NOT NULL,
      PRIMARY KEY (kind, size_bucket)
    ) STRICT;`,
+  // Inference work was counted as a pass over the whole context per generated token: rates measured in those units
+  // would now estimate far too short. They are measured again.
+  `DELETE FROM throughput WHERE kind = 'infer';`,
 ];
 
 export interface Throughput {

@@ -29,7 +29,7 @@ import { inputAckDomain, signInputAck } from "../protocol/input-ack";
 import { modelRef } from "./pipeline-run";
 import { ApiError, createApiServer, listen, type ApiDeps, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "../protocol/auth";
-import type { ExecutorName, JobKind, WorkerConfig } from "./config";
+import type { ExecutorName, JobKind, RunnerConfig, WorkerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb, type WorkerDb } from "./db";
 import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterface } from "./events";
 import { warnIfArmed } from "./faults";
@@ -72,7 +72,7 @@ export interface Worker {
 }
 
 /** The executor of each job kind the worker takes (config `executor.kind`, `executor.byKind.<kind>`). */
-function makeExecutor(cfg: WorkerConfig): Executor {
+export function makeExecutor(cfg: RunnerConfig): Executor {
   const timeoutSec = Math.ceil(cfg.limits.jobTimeoutMs / 1000);
   const maxMemoryBytes = cfg.limits.maxMemoryBytes;
   const made = new Map<ExecutorName, Executor>();

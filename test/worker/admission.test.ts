@@ -99,7 +99,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
 
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {
     // A well-paid training job of a few minutes' estimate, whose requester never uploads the input.
-    const hog = await request("bob", "Train", TEXT, train(200), ethers.parseEther("3"), 1800);
+    const hog = await request("bob", "Train", TEXT, train(400), ethers.parseEther("3"), 1800);
     await rw.worker.pipeline.until(hog, ["claimed"], 150_000);
     const hogRow = rw.worker.jobs.get(hog)!;
     expect(hogRow.estimate_sec).to.be.greaterThan(60);

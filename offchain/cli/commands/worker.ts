@@ -11,11 +11,27 @@ export function addWorkerCommand(program: Command, w: Wiring, flags: readonly [s
     .command("worker")
     .description("run a worker against any network from its configuration (file, POSTHUMAN_WORKER_* variables, flags)");
   for (const [flag, help] of flags) workerCmd.option(flag, help);
-  workerCmd.action(async (opts: Record<string, unknown>, cmd: Command) =>
+  workerCmd.option(
+    "--calibrate <model-dir>",
+    "measure this machine's throughput on a model folder (one short run of each kind served), record it for admission control, and exit",
+  );
+  workerCmd.action(async ({ calibrate, ...opts }: Record<string, unknown>, cmd: Command) =>
     w.run(async (out) => {
       const g = w.context(cmd);
-      const { startWorkerFromFlags, workerFlags } = await import("../worker-cmd");
+      const { calibrateFromFlags, startWorkerFromFlags, workerFlags } = await import("../worker-cmd");
       const f = workerFlags(opts, g.dataDir);
+      if (typeof calibrate === "string") {
+        const rows = await calibrateFromFlags(f, calibrate, (kind) => out.info(`calibrating: a short ${kind} run…`));
+        return out.result({ calibration: rows }, () =>
+          rows
+            .map(
+              (r) =>
+                `${r.kind.padEnd(8)} ${(r.runMs / 1000).toFixed(1)} s for ${r.work.toExponential(2)} work units: ` +
+                `${r.rate.toExponential(2)} units/s recorded; a job of that shape is now estimated at ${Math.ceil(r.estimateSec)} s`,
+            )
+            .join("\n"),
+        );
+      }
       if (g.deployment && !f.addressBook) f.addressBook = g.deployment;
       // The global --rpc applies when given explicitly; its default must not hide the worker's own configuration.
       if (!f.rpcUrl && cmd.parent?.getOptionValueSource("rpc") === "cli") f.rpcUrl = g.rpc;

@@ -64,6 +64,10 @@ const config: HardhatUserConfig = {
   mocha: {
     timeout: 600_000,
     reporter: "./scripts/mocha-count-reporter.js",
+    // Two files at a time (each in its own process): most suites wait on chains and child processes, so two share
+    // the two cores well (the suite took about 16 min one file at a time, 11 in parallel).
+    parallel: true,
+    jobs: 2,
   },
   gasReporter: { enabled: false },
 };

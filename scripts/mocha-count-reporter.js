@@ -1,21 +1,40 @@
 // Mocha reporter: the spec reporter's output, the ten slowest top-level suites (hooks included, so the suite's time
-// budget can be kept), then a plain closing line `N passed, N failed` (with `, N skipped` when some were pending)
-// that CI reads.
+// budget can be kept; in parallel mode their tests' own time), then a plain closing line `N passed, N failed` (with
+// `, N skipped` when some were pending) that CI reads.
 "use strict";
 const Mocha = require("mocha");
 const { Spec } = Mocha.reporters;
-const { EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END } = Mocha.Runner.constants;
+const { EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_END } = Mocha.Runner.constants;
 
 class CountReporter extends Spec {
   constructor(runner, options) {
     super(runner, options);
     const started = new Map();
     const took = [];
+    // Suites by mocha's id: in parallel mode the objects are copies, whose parents carry only their id.
+    const id = (x) => (x && x.__mocha_id__) || x;
+    const parentOf = new Map();
+    let rootId;
+    const topOf = (suiteId) => {
+      let s = suiteId;
+      while (parentOf.has(s) && parentOf.get(s) !== rootId) s = parentOf.get(s);
+      return s;
+    };
+    // In parallel mode a file's events are replayed when it ends, so a suite's wall time reads about 0: its tests'
+    // own time (hooks not counted) stands in for it.
+    const testsTook = new Map();
     runner.on(EVENT_SUITE_BEGIN, (suite) => {
-      if (suite.parent && suite.parent.root) started.set(suite, Date.now());
+      if (suite.root) return void (rootId = id(suite));
+      parentOf.set(id(suite), id(suite.parent));
+      if (id(suite.parent) === rootId) started.set(id(suite), [Date.now(), suite.title]);
+    });
+    runner.on(EVENT_TEST_END, (test) => {
+      const top = topOf(id(test.parent));
+      testsTook.set(top, (testsTook.get(top) || 0) + (test.duration || 0));
     });
     runner.on(EVENT_SUITE_END, (suite) => {
-      if (started.has(suite)) took.push([Date.now() - started.get(suite), suite.title]);
+      const s = started.get(id(suite));
+      if (s) took.push([Math.max(Date.now() - s[0], testsTook.get(id(suite)) || 0), s[1]]);
     });
     runner.once(EVENT_RUN_END, () => {
       const s = this.stats;

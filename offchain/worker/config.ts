@@ -107,21 +107,12 @@ export const WORKER_ENV_VARS: { name: string; setting: string; expect: string }[
  * must be ...`); the signer key's value is never shown. Reads the key file and the address book; starts nothing.
  */
 export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
-  const env = opts.env;
-  const flags = opts.flags ?? {};
-  const cwd = opts.cwd ?? process.cwd();
-  const problems: string[] = [];
+  const { c, kinds } = readSettings(opts);
   const warnings: string[] = [];
-
-  const file = readConfigFile(opts, flags, cwd, problems);
-  checkFileKeys(file, flags, problems);
-  const { resolved, sources } = resolveSettings(file, flags, env, cwd, problems);
-  const c: ConfigKit = { get: <T>(p: string): T => resolved[p] as T, sources, problems };
-  const kinds = executorKinds(c);
   // The signer key: env var, or a key file (env, flag or file).
-  const signer = loadSigner(env, c.get<string | undefined>("keyFile"), sources.keyFile, problems, warnings);
+  const signer = loadSigner(opts.env, c.get<string | undefined>("keyFile"), c.sources.keyFile, c.problems, warnings);
   const chain = loadChain(c, opts.deploymentsDir);
-  if (problems.length > 0 || !signer || !chain) throw new WorkerConfigError(problems);
+  if (c.problems.length > 0 || !signer || !chain) throw new WorkerConfigError(c.problems);
   return assembleConfig(c, kinds, chain, signer, warnings);
 }
 
@@ -130,15 +121,21 @@ export type RunnerConfig = Pick<WorkerConfig, "dataDir" | "executor" | "capabili
 
 /** The settings a run needs, read as loadWorkerConfig reads them, but no key or address book is asked for. */
 export function loadRunnerConfig(opts: LoadWorkerConfigOptions): RunnerConfig {
-  const flags = opts.flags ?? {};
-  const problems: string[] = [];
-  const file = readConfigFile(opts, flags, opts.cwd ?? process.cwd(), problems);
-  checkFileKeys(file, flags, problems);
-  const { resolved, sources } = resolveSettings(file, flags, opts.env, opts.cwd ?? process.cwd(), problems);
-  const c: ConfigKit = { get: <T>(p: string): T => resolved[p] as T, sources, problems };
-  const kinds = executorKinds(c);
-  if (problems.length > 0) throw new WorkerConfigError(problems);
+  const { c, kinds } = readSettings(opts);
+  if (c.problems.length > 0) throw new WorkerConfigError(c.problems);
   return runnerParts(c, kinds);
+}
+
+/** The config file, environment and flags resolved value by value, and the executors chosen (problems collected). */
+function readSettings(opts: LoadWorkerConfigOptions): { c: ConfigKit; kinds: ExecutorKinds } {
+  const flags = opts.flags ?? {};
+  const cwd = opts.cwd ?? process.cwd();
+  const problems: string[] = [];
+  const file = readConfigFile(opts, flags, cwd, problems);
+  checkFileKeys(file, flags, problems);
+  const { resolved, sources } = resolveSettings(file, flags, opts.env, cwd, problems);
+  const c: ConfigKit = { get: <T>(p: string): T => resolved[p] as T, sources, problems };
+  return { c, kinds: executorKinds(c) };
 }
 
 /** The resolved settings by path, where each came from, and the problems found so far. */

@@ -212,14 +212,13 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     return;
   }
   // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
-  let estimateSec = 0;
-  if (!row.input_refused) {
+  if (row.input_refused) c.claiming.set(row.job_id, 0);
+  else {
+    // Admission reserves the job's estimate in the queue when it takes it.
     const verdict = await admission(c, row, dir, cb);
     if (!verdict) return;
     c.set(row, { estimate_sec: verdict });
-    estimateSec = verdict;
   }
-  c.claiming.set(row.job_id, estimateSec); // (admission reserved it already when it weighed the job)
   const mined = sendClaim(c, row).finally(() => c.claiming.delete(row.job_id));
   if (background) background(mined);
   else await mined;

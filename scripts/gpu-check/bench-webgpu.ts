@@ -3,13 +3,18 @@
  *   info                 adapter, driver and versions
  *   prepare DIR CONFIG   model folder from a seed (no hub), a dataset, the serving export and loss graph
  *   infer DIR CONFIG     builtin runtime on --device: evaluation (loss in the graph) and greedy generation
- *   train DIR CONFIG     builtin trainer (TensorFlow.js) on --device
+ *   profile DIR CONFIG   onnxruntime's profiler on --device: one batch of the evaluation loss graph and one
+ *                        decoding step of the serving graph (provider of each node, time by operator and
+ *                        by GPU shader program)
+ *   train DIR CONFIG     builtin trainer (the ONNX step graph on onnxruntime) on --device
  *   executor DIR CONFIG  the PyTorch executor through job.json (torch-bench.ts) on the prepared model: train bf16
  *                        8×1024, evaluation (fp32, 64 windows of 1024) and greedy generation at batch 1
  * Each prints one JSON line per figure. --device cpu runs the same code on the CPU (the local rehearsal).
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as ort from "onnxruntime-node";
+import { profileGraph } from "../../offchain/bench/ort-profile";
 import { createModel } from "../../offchain/ml/checkpoint";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
@@ -163,6 +168,62 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
   await disposeServed();
 }
 
+const ids = (b: number, t: number, f: (i: number, j: number) => number): ort.Tensor =>
+  new ort.Tensor(
+    "int64",
+    BigInt64Array.from({ length: b * t }, (_, k) => BigInt(f(Math.floor(k / t), k % t))),
+    [b, t],
+  );
+
+async function profile(dir: string, config: string, device: "webgpu" | "cpu"): Promise<void> {
+  const p = paths(dir, config);
+  const c = CONFIGS[config];
+  const { dir: serving } = await prepareServingDir(p.modelDir, { limits: LIMITS });
+  const b = Number(arg("batch", device === "webgpu" ? "8" : "1"));
+  const t = Number(arg("ctx", String(c.n_positions)));
+  const tok = (i: number, j: number): number => (7919 * (i * t + j) + 13) % 50257;
+  const graphs: Array<[string, string, Record<string, ort.Tensor>]> = [
+    [
+      "loss",
+      lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "matmul"),
+      {
+        input_ids: ids(b, t, tok),
+        attention_mask: ids(b, t, () => 1),
+        position_ids: ids(b, t, (_, j) => j),
+        labels: ids(b, t, (i, j) => tok(i, j + 1)),
+      },
+    ],
+  ];
+  // One decoding step at batch 1 after `past` tokens (the cache is uploaded here; generate keeps it on the GPU).
+  const past = Math.min(128, c.n_positions - 1);
+  const hd = c.n_embd / c.n_head;
+  const step: Record<string, ort.Tensor> = {
+    input_ids: ids(1, 1, () => 464),
+    attention_mask: ids(1, past + 1, () => 1),
+    position_ids: ids(1, 1, () => past),
+  };
+  for (let l = 0; l < c.n_layer; l++)
+    for (const kv of ["key", "value"])
+      step[`past_key_values.${l}.${kv}`] = new ort.Tensor(
+        "float32",
+        new Float32Array(c.n_head * past * hd).fill(0.01),
+        [1, c.n_head, past, hd],
+      );
+  graphs.push(["decode", path.join(serving, "onnx", "model.onnx"), step]);
+  for (const [graph, file, feeds] of graphs) {
+    try {
+      const s = await profileGraph(file, device, feeds, {
+        runs: 3,
+        keepTrace: path.join(dir, `profile-${graph}-${config}.json`),
+      });
+      const tokens = graph === "loss" ? b * t : 1;
+      out({ step: "webgpu-profile", config, device, graph, batch: graph === "loss" ? b : 1, tokens, ...s });
+    } catch (e) {
+      out({ step: "webgpu-profile", config, device, graph, error: String((e as Error).stack ?? e).slice(0, 1500) });
+    }
+  }
+}
+
 async function train(dir: string, config: string, device: "webgpu" | "cpu"): Promise<void> {
   const p = paths(dir, config);
   const batchSize = Number(arg("batch", "8"));
@@ -200,7 +261,7 @@ async function train(dir: string, config: string, device: "webgpu" | "cpu"): Pro
       steps: r.stepsDone,
       lossFirst: r.lossCurve[0],
       lossLast: r.lossCurve[r.lossCurve.length - 1],
-      engine: device === "webgpu" ? "tfjs-webgpu" : "tfjs-wasm",
+      engine: device === "webgpu" ? "onnxruntime-webgpu" : "onnxruntime-cpu",
     });
   } catch (e) {
     out({ step: "webgpu-train", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
@@ -260,6 +321,7 @@ async function main(): Promise<void> {
   if (cmd === "info") await info();
   else if (cmd === "prepare") await prepare(dir, config);
   else if (cmd === "infer") await infer(dir, config, device);
+  else if (cmd === "profile") await profile(dir, config, device);
   else if (cmd === "train") await train(dir, config, device);
   else if (cmd === "executor") await executor(dir, config, device);
   else throw new Error(`unknown command ${cmd}`);

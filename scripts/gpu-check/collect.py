@@ -79,6 +79,13 @@ def main():
                 else:
                     why = error_of(rows, step, config) if not got else "no PyTorch reference"
                     fig(f"{long} vs {label}", None, "ratio", {**params, "error": why})
+        # onnxruntime's profile of the builtin runtime: GPU time per run where the adapter gave timestamps
+        for r in rows:
+            if r.get("step") == "webgpu-profile" and r.get("config") == config and "error" not in r:
+                gpu = r.get("gpuMs") or 0
+                what = "GPU ms per run" if gpu > 0 else "ms per run"
+                fig(f"profile: {r['graph']} graph, {what} ({config})", gpu or r.get("lastRunMs"), "ms",
+                    {**r, "device": r.get("device", "webgpu"), "config": config})
     for f in figs:
         f["params"]["run"] = run
     with open(os.path.join(out, "gpu.json"), "w") as fh:

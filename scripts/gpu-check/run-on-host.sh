@@ -102,6 +102,8 @@ first=1
 for c in $CONFIGS; do
   wait "${PREP[$c]}"; log "prepare $c: $(cut -c1-300 "$O/prepare-$c.jsonl")"
   [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-infer,* ]] && step "webgpu-infer-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" infer "$R" "$c" --device "$DEV"
+  # where the builtin runtime's GPU time goes (first config only): onnxruntime's profiler, GPU timestamps per shader
+  [ $first = 1 ] && [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-profile,* ]] && step "webgpu-profile-$c" 60 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" profile "$R" "$c" --device "$DEV"
   if [ -f "$P/executor/pytorch/run.py" ] && [[ $STEPS == *,executor,* ]]; then
     step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"
   fi

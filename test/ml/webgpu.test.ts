@@ -1,13 +1,15 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
+import * as ort from "onnxruntime-node";
 import { Gpt2Config, initWeights, PRESETS, saveCheckpoint } from "../../offchain/ml";
 import { deviceStatus, normalizeDevice, requireDevice } from "../../offchain/ml/device";
 import { evaluate } from "../../offchain/ml/evaluate";
-import { disposeServed, generate } from "../../offchain/ml/serve";
+import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
 import { trainModel as train } from "../../offchain/ml/train";
 import { webgpuStatus, WebgpuHost } from "../../offchain/ml/webgpu-device";
-import { disposeEvalSessions, evaluateInGraph } from "../../offchain/ml/webgpu-eval";
+import { disposeEvalSessions, evaluateInGraph, lossGraphFile } from "../../offchain/ml/webgpu-eval";
+import { profileGraph, summarizeProfile } from "../../offchain/bench/ort-profile";
 import { vocabChunks } from "../../offchain/ml/webgpu-loss-graph";
 import { CORPUS, expectMlError, tmpDir } from "./helpers";
 
@@ -149,5 +151,69 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
       expect(got.windows).to.equal(base.windows);
       expect(Math.abs(got.loss - base.loss), `chunk ${vocabChunk} batch ${batchSize}`).to.be.lessThan(1e-5);
     }
+  });
+
+  it("the GPU check's profile of the loss graph: every node's provider, time by operator, the trace kept (CPU provider)", async function () {
+    const { dir } = await prepareServingDir(modelDir, { cacheDir });
+    const t = 16;
+    const ids = (f: (j: number) => number) =>
+      new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: 2 * t }, (_, k) => BigInt(f(k % t))),
+        [2, t],
+      );
+    const keepTrace = path.join(tmpDir("prof"), "trace.json");
+    const file = lossGraphFile(dir, PRESETS.tiny.vocab_size, 8192);
+    const feeds = {
+      input_ids: ids((j) => 100 + j),
+      attention_mask: ids(() => 1),
+      position_ids: ids((j) => j),
+      labels: ids((j) => 101 + j),
+    };
+    const s = await profileGraph(file, "cpu", feeds, { runs: 2, keepTrace });
+    expect(s.runs).to.equal(2);
+    expect(Object.keys(s.providers)).to.deep.equal(["CPUExecutionProvider"]);
+    // Every node of the optimised graph ran once a run; MatMul (one per block and projection) leads the time.
+    const layers = PRESETS.tiny.n_layer;
+    expect(s.providers.CPUExecutionProvider.nodes).to.be.greaterThan(10 * layers);
+    expect(s.nodeOps.map((o) => o.name)).to.include("MatMul");
+    expect(s.nodeOps.find((o) => o.name === "LayerNormalization")?.count).to.equal(2 * layers + 1);
+    expect(s.lastRunMs).to.be.greaterThan(0);
+    expect(s.cpuFallbackOps).to.deep.equal([]);
+    expect(s.gpuPrograms).to.deep.equal([]);
+    const trace = JSON.parse(fs.readFileSync(keepTrace, "utf8")) as Array<{ name?: string }>;
+    expect(trace.filter((e) => e.name === "model_run")).to.have.length(2);
+  });
+
+  it("a profile summary of a WebGPU trace: CPU fallbacks named, GPU time grouped by kernel and shader program", function () {
+    const node = (op: string, provider: string, dur: number) => ({
+      cat: "Node",
+      name: `${op}_1_kernel_time`,
+      dur,
+      args: { op_name: op, provider },
+    });
+    const gpu = (name: string, dur: number) => ({ cat: "Api", name, dur, args: { shapes: "", cache_key: "k" } });
+    const events = [
+      { cat: "Session", name: "model_run", dur: 9000 },
+      node("MatMul", "WebGpuExecutionProvider", 300),
+      node("Range", "CPUExecutionProvider", 50),
+      node("MatMul", "WebGpuExecutionProvider", 100),
+      gpu("m_1&MatMul&MatMulPacked", 4000),
+      gpu("m_2&MatMul&MatMulPacked", 2000),
+      gpu("s_1&Softmax&Softmax", 1000),
+      { cat: "Session", name: "model_run", dur: 7000 },
+    ];
+    const s = summarizeProfile(events, "webgpu", 2);
+    expect(s.lastRunMs).to.equal(7);
+    expect(s.providers).to.deep.equal({
+      WebGpuExecutionProvider: { nodes: 1, ms: 0.2 },
+      CPUExecutionProvider: { nodes: 1, ms: 0.025 },
+    });
+    expect(s.cpuFallbackOps).to.deep.equal(["Range"]);
+    expect(s.gpuPrograms).to.deep.equal([
+      { name: "MatMul/MatMulPacked", count: 1, ms: 3 },
+      { name: "Softmax/Softmax", count: 1, ms: 0.5 },
+    ]);
+    expect(s.gpuMs).to.equal(3.5);
   });
 });

@@ -4,8 +4,8 @@
  * Builds the GPU check's payload (scripts/gpu-check/payload.ts) into each --out folder (default
  * .gpu-payload, ignored by git), then on the GPU host: `bash .gpu-payload/run-on-host.sh`, which writes
  * $OUT/gpu.json (commit it as bench/results/gpu.json). --rehearse runs that same script here, from a
- * scratch copy, on the CPU (tiny model, onnxruntime's CPU provider, Debian's PyTorch): every step but
- * the GPU itself. See docs/operator.md, "GPU".
+ * scratch copy, without a GPU (tiny model, Debian's PyTorch on the CPU; the builtin runtime on Mesa's software
+ * WebGPU when scripts/software-webgpu.sh has set it up, else on onnxruntime's CPU provider). See docs/operator.md, "GPU".
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -37,10 +37,23 @@ async function main(): Promise<void> {
     const copy = path.join(work, "payload");
     fs.cpSync(first, copy, { recursive: true });
     const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    console.log(`gpu-check: rehearsal in ${work} (CPU, tiny model)`);
+    // The builtin runtime's steps on a software WebGPU (lavapipe) where scripts/software-webgpu.sh set one up.
+    const sw = spawnSync("bash", [path.join(root, "scripts", "software-webgpu.sh"), "--print"], { encoding: "utf8" });
+    const icd = sw.status === 0 ? sw.stdout.trim() : "";
+    const webgpu = icd ? { GPU_CHECK_DEVICE: "webgpu", VK_DRIVER_FILES: icd, POSTHUMAN_WEBGPU_SOFTWARE: "1" } : {};
+    console.log(
+      `gpu-check: rehearsal in ${work} (tiny model; builtin runtime on ${icd ? "lavapipe's WebGPU" : "the CPU"})`,
+    );
     const r = spawnSync("bash", [path.join(copy, "run-on-host.sh")], {
       stdio: "inherit",
-      env: { ...process.env, GPU_CHECK_LOCAL: "1", GPU_CHECK_WORK: work, OUT: path.join(work, "out"), PYTHON: python },
+      env: {
+        ...process.env,
+        ...webgpu,
+        GPU_CHECK_LOCAL: "1",
+        GPU_CHECK_WORK: work,
+        OUT: path.join(work, "out"),
+        PYTHON: python,
+      },
     });
     if (r.status !== 0) throw new Error(`rehearsal failed (${r.status})`);
     console.log(fs.readFileSync(path.join(work, "out", "gpu.json"), "utf8"));

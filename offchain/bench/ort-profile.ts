@@ -28,6 +28,8 @@ export interface ProfileSummary {
   providers: Record<string, { nodes: number; ms: number }>;
   /** Operator types placed on the CPU provider in a session for another provider (the copies' cause). */
   cpuFallbackOps: string[];
+  /** Those of them that computed floating-point tensors (not shape arithmetic on int64): work the GPU did not do. */
+  cpuFloatOps: string[];
   /** The nodes' time by operator type, per run, slowest first (CPU-side time on an asynchronous provider). */
   nodeOps: OpTime[];
   /** GPU time by shader program, per run, slowest first (empty where there are no timestamp queries). */
@@ -67,13 +69,18 @@ export function summarizeProfile(events: TraceEvent[], provider: OrtProvider, ru
   const ops = new Map<string, { count: number; us: number }>();
   const gpu = new Map<string, { count: number; us: number }>();
   const fallback = new Set<string>();
+  const floats = new Set<string>();
   for (const e of events) {
     if (e.cat === "Node" && e.name?.endsWith("_kernel_time")) {
       const p = String(e.args?.provider ?? "unknown");
       const op = String(e.args?.op_name ?? "unknown");
       add(byProvider, p, e.dur ?? 0);
       add(ops, op, e.dur ?? 0);
-      if (provider !== "cpu" && p === "CPUExecutionProvider") fallback.add(op);
+      if (provider !== "cpu" && p === "CPUExecutionProvider") {
+        fallback.add(op);
+        const outs = (e.args?.output_type_shape ?? []) as Array<Record<string, unknown>>;
+        if (outs.some((o) => Object.keys(o).some((t) => t.startsWith("float")))) floats.add(op);
+      }
     } else if (e.cat === "Api" && e.name && e.args && "cache_key" in e.args) {
       // WebGPU program events are named "node&kernel&program": grouped by kernel and program.
       const parts = e.name.split("&");
@@ -88,6 +95,7 @@ export function summarizeProfile(events: TraceEvent[], provider: OrtProvider, ru
     lastRunMs: round3((last?.dur ?? 0) / 1000),
     providers,
     cpuFallbackOps: [...fallback].sort(),
+    cpuFloatOps: [...floats].sort(),
     nodeOps: top(ops, runs, topN),
     gpuPrograms: top(gpu, runs, topN),
     gpuMs: round3([...gpu.values()].reduce((s, v) => s + v.us, 0) / 1000 / runs),
@@ -95,11 +103,11 @@ export function summarizeProfile(events: TraceEvent[], provider: OrtProvider, ru
 }
 
 /**
- * Runs `file` `runs` times on `provider` with onnxruntime's profiler on and summarises the trace; the
+ * Runs the graph (a file or its bytes) `runs` times on `provider` with onnxruntime's profiler on and summarises the trace; the
  * trace itself is kept at `keepTrace` when given, else removed.
  */
 export async function profileGraph(
-  file: string,
+  file: string | Uint8Array,
   provider: OrtProvider,
   feeds: Record<string, ort.Tensor>,
   opts: { runs?: number; threads?: number; keepTrace?: string } = {},
@@ -112,7 +120,9 @@ export async function profileGraph(
       enableProfiling: true,
       profileFilePrefix: path.join(dir, "p"),
     };
-    const session = await ort.InferenceSession.create(file, so);
+    const session = await (typeof file === "string"
+      ? ort.InferenceSession.create(file, so)
+      : ort.InferenceSession.create(file, so));
     try {
       for (let i = 0; i < runs; i++) await session.run(feeds);
       session.endProfiling();

@@ -356,7 +356,10 @@ function backward(k: TrainGraphKit, saved: LayerSaved[], lnf: LnOut, logits: str
   }
   const sq: string[] = [];
   for (const [name] of tensorSpecs(c)) sq.push(op("ReduceSumSquare", [`g.${name}`], [intAttr("keepdims", 0)]));
-  op("Sum", sq, [], "grad_sumsq");
+  // Left to right, as Sum adds on the CPU (same bits); Sum has no WebGPU kernel (its inputs would each be copied to
+  // the CPU, a wait on the GPU apiece), Add has.
+  let acc = sq[0];
+  for (let i = 1; i < sq.length; i++) acc = op("Add", [acc, sq[i]], [], i === sq.length - 1 ? "grad_sumsq" : undefined);
   const outputs: onnx.IValueInfoProto[] = [];
   for (const [name, shape] of tensorSpecs(c)) outputs.push(valueInfo(`g.${name}`, F, shape));
   outputs.push(valueInfo("grad_sumsq", F, []));

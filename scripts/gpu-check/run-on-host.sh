@@ -20,7 +20,10 @@ DEADLINE=$((SECONDS + ${GPU_CHECK_BUDGET:-450}))
 rm -rf "$W/run" "$O" && mkdir -p "$W/run" "$O" "$RESULTS"
 R="$W/run"
 export POSTHUMAN_ML_CACHE="$R/cache"
-if [ "$LOCAL" = 1 ]; then DEV=cpu; CONFIGS="tiny"; QUICK="--quick"; else DEV=webgpu; CONFIGS="small medium"; QUICK=""; fi
+# The rehearsal runs the builtin runtime on a software WebGPU where the caller set one up (GPU_CHECK_DEVICE=webgpu,
+# VK_DRIVER_FILES naming lavapipe, POSTHUMAN_WEBGPU_SOFTWARE=1), else on the CPU provider; PyTorch on the CPU.
+if [ "$LOCAL" = 1 ]; then DEV="${GPU_CHECK_DEVICE:-cpu}"; TORCH_DEV=cpu; CONFIGS="tiny"; QUICK="--quick"
+else DEV=webgpu; TORCH_DEV=cuda; CONFIGS="small medium"; QUICK=""; fi
 CONFIGS="${GPU_CHECK_CONFIGS:-$CONFIGS}"
 
 log() { printf '[gpu-check %4ss] %s\n' "$SECONDS" "$*"; }
@@ -105,7 +108,7 @@ for c in $CONFIGS; do
   # where the builtin runtime's GPU time goes (first config only): onnxruntime's profiler, GPU timestamps per shader
   [ $first = 1 ] && [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-profile,* ]] && step "webgpu-profile-$c" 60 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" profile "$R" "$c" --device "$DEV"
   if [ -f "$P/executor/pytorch/run.py" ] && [[ $STEPS == *,executor,* ]]; then
-    step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$DEV"
+    step "executor-$c" 150 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" executor "$R" "$c" --device "$TORCH_DEV"
   fi
   if [ $first = 1 ] && [[ $STEPS == *,webgpu,* || $STEPS == *,webgpu-train,* ]]; then
     step "webgpu-train-$c" 120 "$NODE" --max-old-space-size=8192 "$R/bench.mjs" train "$R" "$c" --device "$DEV"

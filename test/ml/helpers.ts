@@ -1,19 +1,24 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { spawnSync } from "child_process";
 import { expect } from "chai";
 import {
   bytesToUnicode,
   buildGpt2TokenizerJson,
   Gpt2Config,
+  initWeights,
   innerSize,
   isMlError,
   RawTensor,
   f32Raw,
   serializeSafetensors,
+  PRESETS,
+  saveCheckpoint,
   tensorSpecs,
   Weights,
 } from "../../offchain/ml";
+import { SOFTWARE_ENV, webgpuStatus } from "../../offchain/ml/webgpu-device";
 
 const createdDirs: string[] = [];
 process.on("exit", () => {
@@ -219,3 +224,39 @@ export const FIXTURES = path.join(__dirname, "fixtures");
 export const CORPUS = path.join(FIXTURES, "corpus.txt");
 
 export { bytesToUnicode };
+
+/** A tiny model whose weights are scaled and shifted away from the initialisation (varied greedy tokens). */
+export function perturbedModel(dir: string, seed: string, config: Gpt2Config = PRESETS.tiny): string {
+  const w = initWeights(config, seed);
+  for (const [name, t] of w) {
+    if (name.endsWith(".bias") || name.includes("ln_"))
+      for (let i = 0; i < t.length; i++) t[i] += 0.1 * Math.sin(7 * i + name.length);
+    else for (let i = 0; i < t.length; i++) t[i] *= 3;
+  }
+  saveCheckpoint(dir, config, w);
+  return dir;
+}
+
+/**
+ * The software WebGPU of scripts/software-webgpu.sh (Mesa's lavapipe) for this process: sets VK_DRIVER_FILES and
+ * POSTHUMAN_WEBGPU_SOFTWARE and returns a function that restores them; or the reason there is none.
+ */
+export function useSoftwareWebgpu(): { restore: () => void } | { why: string } {
+  const script = path.join(__dirname, "..", "..", "scripts", "software-webgpu.sh");
+  const r = spawnSync("bash", [script, "--print"], { encoding: "utf8" });
+  const icd = r.status === 0 ? r.stdout.trim() : "";
+  if (!icd) return { why: "no software WebGPU: run `bash scripts/software-webgpu.sh` once (CI does)" };
+  const env = { ...process.env, VK_DRIVER_FILES: icd, [SOFTWARE_ENV]: "1" };
+  const st = webgpuStatus({ env, platform: process.platform, arch: process.arch });
+  if (!st.available) return { why: st.missing.join("; ") };
+  const saved = { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES, [SOFTWARE_ENV]: process.env[SOFTWARE_ENV] };
+  Object.assign(process.env, { VK_DRIVER_FILES: icd, [SOFTWARE_ENV]: "1" });
+  return {
+    restore: () => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}

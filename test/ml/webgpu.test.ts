@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { Gpt2Config, initWeights, PRESETS, saveCheckpoint } from "../../offchain/ml";
+import { PRESETS } from "../../offchain/ml";
 import { deviceStatus, normalizeDevice, requireDevice } from "../../offchain/ml/device";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
@@ -11,18 +11,7 @@ import { webgpuStatus, WebgpuHost } from "../../offchain/ml/webgpu-device";
 import { disposeEvalSessions, evaluateInGraph, lossGraphFile } from "../../offchain/ml/webgpu-eval";
 import { profileGraph, summarizeProfile } from "../../offchain/bench/ort-profile";
 import { vocabChunks } from "../../offchain/ml/webgpu-loss-graph";
-import { CORPUS, expectMlError, tmpDir } from "./helpers";
-
-function perturbedModel(dir: string, seed: string, config: Gpt2Config = PRESETS.tiny): string {
-  const w = initWeights(config, seed);
-  for (const [name, t] of w) {
-    if (name.endsWith(".bias") || name.includes("ln_"))
-      for (let i = 0; i < t.length; i++) t[i] += 0.1 * Math.sin(7 * i + name.length);
-    else for (let i = 0; i < t.length; i++) t[i] *= 3;
-  }
-  saveCheckpoint(dir, config, w);
-  return dir;
-}
+import { CORPUS, expectMlError, perturbedModel, tmpDir } from "./helpers";
 
 /** A fake host root: folders for libraries, driver manifests and device nodes. */
 function hostRoot(files: string[]): { root: string; host: (env?: NodeJS.ProcessEnv) => WebgpuHost } {
@@ -81,6 +70,14 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     expect(s2.loader).to.equal(path.join(lvp.root, "lib", "libvulkan.so.1"));
     expect(s2.missing).to.have.length(1);
     expect(s2.missing[0]).to.include("only a software Vulkan driver").and.include("lvp_icd.x86_64.json");
+    expect(s2.missing[0]).to.include("POSTHUMAN_WEBGPU_SOFTWARE=1");
+    // For tests: a software driver accepted on request, with no GPU kernel driver either.
+    const lvpOnly = hostRoot(["lib/libvulkan.so.1", "icd.d/lvp_icd.x86_64.json"]);
+    expect(webgpuStatus(lvpOnly.host({ POSTHUMAN_WEBGPU_SOFTWARE: "1" }))).to.deep.include({
+      available: true,
+      missing: [],
+    });
+    expect(webgpuStatus(lvpOnly.host()).missing).to.have.length(2);
 
     const nv = hostRoot(["lib/libvulkan.so.1", "nv/nvidia_icd.json", "dev/nvidiactl"]);
     const bad = webgpuStatus(nv.host({ VK_DRIVER_FILES: path.join(nv.root, "nv", "missing.json") }));
@@ -180,6 +177,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     expect(s.nodeOps.find((o) => o.name === "LayerNormalization")?.count).to.equal(2 * layers + 1);
     expect(s.lastRunMs).to.be.greaterThan(0);
     expect(s.cpuFallbackOps).to.deep.equal([]);
+    expect(s.cpuFloatOps).to.deep.equal([]);
     expect(s.gpuPrograms).to.deep.equal([]);
     const trace = JSON.parse(fs.readFileSync(keepTrace, "utf8")) as Array<{ name?: string }>;
     expect(trace.filter((e) => e.name === "model_run")).to.have.length(2);
@@ -190,7 +188,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
       cat: "Node",
       name: `${op}_1_kernel_time`,
       dur,
-      args: { op_name: op, provider },
+      args: { op_name: op, provider, output_type_shape: [{ [op === "Range" ? "int64" : "float"]: [2] }] },
     });
     const gpu = (name: string, dur: number) => ({ cat: "Api", name, dur, args: { shapes: "", cache_key: "k" } });
     const events = [
@@ -210,6 +208,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
       CPUExecutionProvider: { nodes: 1, ms: 0.025 },
     });
     expect(s.cpuFallbackOps).to.deep.equal(["Range"]);
+    expect(s.cpuFloatOps).to.deep.equal([]);
     expect(s.gpuPrograms).to.deep.equal([
       { name: "MatMul/MatMulPacked", count: 1, ms: 3 },
       { name: "Softmax/Softmax", count: 1, ms: 0.5 },

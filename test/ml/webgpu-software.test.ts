@@ -1,0 +1,142 @@
+import { expect } from "chai";
+import * as path from "path";
+import * as ort from "onnxruntime-node";
+import { initWeights, PRESETS, tensorSpecs } from "../../offchain/ml";
+import { profileGraph } from "../../offchain/bench/ort-profile";
+import { evaluate } from "../../offchain/ml/evaluate";
+import { buildTrainGraph } from "../../offchain/ml/onnx-train";
+import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
+import { trainModel } from "../../offchain/ml/train";
+import { lossGraphFile } from "../../offchain/ml/webgpu-eval";
+import { CORPUS, perturbedModel, tmpDir, useSoftwareWebgpu } from "./helpers";
+
+const ids = (b: number, t: number, f: (i: number, j: number) => number): ort.Tensor =>
+  new ort.Tensor(
+    "int64",
+    BigInt64Array.from({ length: b * t }, (_, k) => BigInt(f(Math.floor(k / t), k % t))),
+    [b, t],
+  );
+
+/**
+ * The WebGPU code paths run for real here, on Mesa's lavapipe (a Vulkan driver on the CPU, set up by
+ * scripts/software-webgpu.sh): Dawn and onnxruntime's WebGPU provider as on a GPU host, only slower.
+ */
+describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree with the CPU's", function () {
+  this.timeout(300_000);
+  const c = PRESETS.tiny;
+  let restore = (): void => {};
+  let modelDir: string;
+  let cacheDir: string;
+
+  before(function () {
+    const sw = useSoftwareWebgpu();
+    if ("why" in sw) {
+      console.log(`      skipped: ${sw.why}`);
+      this.skip();
+    }
+    restore = sw.restore;
+    modelDir = perturbedModel(path.join(tmpDir("wgsw"), "m"), "webgpu-software");
+    cacheDir = tmpDir("wgswcache");
+  });
+
+  after(async function () {
+    await disposeServed();
+    restore();
+  });
+
+  it("evaluation: the loss graph on WebGPU gives the CPU's evaluate() within 1e-5", async function () {
+    const cpu = await evaluate(modelDir, { datasets: [CORPUS], cacheDir });
+    const gpu = await evaluate(modelDir, { datasets: [CORPUS], cacheDir, device: "gpu" });
+    expect(gpu.tokenCount).to.equal(cpu.tokenCount);
+    expect(gpu.windows).to.equal(cpu.windows);
+    expect(Math.abs(gpu.loss - cpu.loss)).to.be.lessThan(1e-5);
+  });
+
+  it("generation: greedy and seeded sampling on WebGPU (KV cache on the device) give the CPU's tokens", async function () {
+    const prompts = ["The keeper of the light", "Bells in fog"];
+    for (const params of [{ maxNewTokens: 12 }, { maxNewTokens: 12, temperature: 0.9, topK: 20, seed: 7 }]) {
+      const cpu = await generate(modelDir, prompts, params, { cacheDir });
+      const gpu = await generate(modelDir, prompts, params, { cacheDir, device: "webgpu" });
+      expect(gpu.generations.map((g) => g.tokens)).to.deep.equal(cpu.generations.map((g) => g.tokens));
+      if ("seed" in params) expect(new Set(cpu.generations[0].tokens).size, "varied tokens").to.be.greaterThan(2);
+    }
+  });
+
+  it("training: the step graph on WebGPU follows the CPU's loss curve within 1e-4", async function () {
+    const run = (device: "cpu" | "webgpu") =>
+      trainModel({
+        modelDir,
+        outDir: path.join(tmpDir(`wgsw-${device}`), "out"),
+        datasets: [CORPUS],
+        seed: 3,
+        steps: 3,
+        lr: 3e-3,
+        batchSize: 2,
+        contextLength: 32,
+        device,
+      });
+    const cpu = await run("cpu");
+    const gpu = await run("webgpu");
+    expect(gpu.lossCurve).to.have.length(3);
+    gpu.lossCurve.forEach((l, i) => expect(Math.abs(l - cpu.lossCurve[i]), `step ${i}`).to.be.lessThan(1e-4));
+    expect(gpu.lossCurve[2]).to.be.lessThan(gpu.lossCurve[0]);
+    expect(Math.abs(gpu.valLossAfter - cpu.valLossAfter)).to.be.lessThan(1e-4);
+  });
+
+  it("profiles: the loss graph, the training step and a decoding step compute nothing on the CPU (shape arithmetic only)", async function () {
+    const { dir } = await prepareServingDir(modelDir, { cacheDir });
+    const t = 32;
+    const tok = (i: number, j: number): number => (97 * (i * t + j) + 5) % c.vocab_size;
+    const w = initWeights(c, "profile");
+    const trainFeeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: 2 * t }, (_, k) => BigInt(tok(0, k))),
+        [2 * t],
+      ),
+      targets: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: 2 * t }, (_, k) => BigInt(tok(0, k + 1))),
+        [2 * t, 1],
+      ),
+    };
+    for (const [name, shape] of tensorSpecs(c))
+      trainFeeds[`w.${name}`] = new ort.Tensor("float32", w.get(name) as Float32Array, shape);
+    const past = 8;
+    const hd = c.n_embd / c.n_head;
+    const decodeFeeds: Record<string, ort.Tensor> = {
+      input_ids: ids(1, 1, () => 464),
+      attention_mask: ids(1, past + 1, () => 1),
+      position_ids: ids(1, 1, () => past),
+    };
+    for (let l = 0; l < c.n_layer; l++)
+      for (const kv of ["key", "value"])
+        decodeFeeds[`past_key_values.${l}.${kv}`] = new ort.Tensor(
+          "float32",
+          new Float32Array(c.n_head * past * hd).fill(0.01),
+          [1, c.n_head, past, hd],
+        );
+    const graphs: Array<[string, string | Uint8Array, Record<string, ort.Tensor>]> = [
+      [
+        "loss",
+        lossGraphFile(dir, c.vocab_size, 8192),
+        {
+          input_ids: ids(2, t, tok),
+          attention_mask: ids(2, t, () => 1),
+          position_ids: ids(2, t, (_, j) => j),
+          labels: ids(2, t, (i, j) => tok(i, j + 1)),
+        },
+      ],
+      ["train step", buildTrainGraph({ config: c, batch: 2, ctx: t, backward: true }), trainFeeds],
+      ["decode step", path.join(dir, "onnx", "model.onnx"), decodeFeeds],
+    ];
+    for (const [name, graph, feeds] of graphs) {
+      const s = await profileGraph(graph, "webgpu", feeds, { runs: 1 });
+      expect(s.providers.WebGpuExecutionProvider?.nodes, name).to.be.greaterThan(20);
+      expect(s.cpuFloatOps, `${name}: float work on the CPU`).to.deep.equal([]);
+      // lavapipe offers timestamp queries: the GPU's own time per shader program, matrix products first.
+      expect(s.gpuMs, name).to.be.greaterThan(0);
+      expect(s.gpuPrograms[0].name, name).to.match(/MatMul|Gemm/);
+    }
+  });
+});

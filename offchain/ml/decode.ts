@@ -86,41 +86,53 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
   const fetches = decodeGraph ? [greedyInGraph ? "next_token" : "logits", ...presentNames] : undefined;
   const ones = new BigInt64Array(prompt.length + s.maxNewTokens).fill(1n);
   let ids = BigInt64Array.from(all);
-  for (let step = 0; step < s.maxNewTokens; step++) {
-    const total = all.length;
-    const pos = BigInt64Array.from(ids, (_, j) => BigInt(total - ids.length + j));
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", ids, [1, ids.length]),
-      attention_mask: new ort.Tensor("int64", ones.subarray(0, total), [1, total]),
-      position_ids: new ort.Tensor("int64", pos, [1, ids.length]),
-      ...past,
-    };
-    const r = fetches ? await session.run(feeds, fetches) : await session.run(feeds);
-    let next: number;
-    if (greedyInGraph) next = Number((r.next_token.data as BigInt64Array)[0]);
-    else {
-      const logitsData = r.logits.data as Float32Array;
-      const last = logitsData.subarray(logitsData.length - V);
-      if (!s.sample && processors.length === 0) next = argmax(last);
+  try {
+    for (let step = 0; step < s.maxNewTokens; step++) {
+      const total = all.length;
+      const pos = BigInt64Array.from(ids, (_, j) => BigInt(total - ids.length + j));
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor("int64", ids, [1, ids.length]),
+        attention_mask: new ort.Tensor("int64", ones.subarray(0, total), [1, total]),
+        position_ids: new ort.Tensor("int64", pos, [1, ids.length]),
+        ...past,
+      };
+      const r = fetches ? await session.run(feeds, fetches) : await session.run(feeds);
+      let next: number;
+      if (greedyInGraph) next = Number((r.next_token.data as BigInt64Array)[0]);
       else {
-        const scores = processors([all], new Tensor("float32", last.slice(), [1, V])) as Tensor;
-        const row = new Tensor("float32", scores.data as Float32Array, [V]);
-        if (!s.sample) next = argmax(row.data as Float32Array);
+        const logitsData = r.logits.data as Float32Array;
+        const last = logitsData.subarray(logitsData.length - V);
+        if (!s.sample && processors.length === 0) next = argmax(last);
         else {
-          const [v, idx] = (await topk(row, s.topK > 0 ? Math.min(s.topK, V) : V)) as [Tensor, Tensor];
-          const probs = softmax(v.data as Float32Array) as ArrayLike<number>;
-          next = Number((idx.data as BigInt64Array)[weightedIndex(probs)]);
+          const scores = processors([all], new Tensor("float32", last.slice(), [1, V])) as Tensor;
+          const row = new Tensor("float32", scores.data as Float32Array, [V]);
+          if (!s.sample) next = argmax(row.data as Float32Array);
+          else {
+            const [v, idx] = (await topk(row, s.topK > 0 ? Math.min(s.topK, V) : V)) as [Tensor, Tensor];
+            const probs = softmax(v.data as Float32Array) as ArrayLike<number>;
+            next = Number((idx.data as BigInt64Array)[weightedIndex(probs)]);
+          }
         }
       }
+      out.push(next);
+      all.push(BigInt(next));
+      // The cache moves on; the previous one is released (on WebGPU it lives in GPU buffers that only dispose frees).
+      const old = Object.values(past);
+      for (let i = 0; i < c.n_layer; i++) {
+        past[`past_key_values.${i}.key`] = r[`present.${i}.key`];
+        past[`past_key_values.${i}.value`] = r[`present.${i}.value`];
+      }
+      releaseDeviceTensors(old);
+      if (next === c.eos_token_id) break;
+      ids = BigInt64Array.of(BigInt(next));
     }
-    out.push(next);
-    all.push(BigInt(next));
-    if (next === c.eos_token_id) break;
-    for (let i = 0; i < c.n_layer; i++) {
-      past[`past_key_values.${i}.key`] = r[`present.${i}.key`];
-      past[`past_key_values.${i}.value`] = r[`present.${i}.value`];
-    }
-    ids = BigInt64Array.of(BigInt(next));
+  } finally {
+    releaseDeviceTensors(Object.values(past));
   }
   return out;
+}
+
+/** Frees tensors held on the device (onnxruntime's WebGPU outputs kept as `gpu-buffer`); others are left to GC. */
+function releaseDeviceTensors(tensors: ort.Tensor[]): void {
+  for (const t of tensors) if (t.location === "gpu-buffer") t.dispose();
 }

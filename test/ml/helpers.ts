@@ -249,8 +249,10 @@ export function useSoftwareWebgpu(): { restore: () => void } | { why: string } {
   const env = { ...process.env, VK_DRIVER_FILES: icd, [SOFTWARE_ENV]: "1" };
   const st = webgpuStatus({ env, platform: process.platform, arch: process.arch });
   if (!st.available) return { why: st.missing.join("; ") };
-  const saved = { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES, [SOFTWARE_ENV]: process.env[SOFTWARE_ENV] };
-  Object.assign(process.env, { VK_DRIVER_FILES: icd, [SOFTWARE_ENV]: "1" });
+  // One llvmpipe thread: the other test file running beside this one keeps a core (timing-sensitive tests).
+  const set = { VK_DRIVER_FILES: icd, [SOFTWARE_ENV]: "1", LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? "1" };
+  const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, set);
   return {
     restore: () => {
       for (const [k, v] of Object.entries(saved)) {

@@ -5,7 +5,8 @@ import { initWeights, PRESETS, tensorSpecs } from "../../offchain/ml";
 import { profileGraph } from "../../offchain/bench/ort-profile";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { buildTrainGraph } from "../../offchain/ml/onnx-train";
-import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
+import { decode } from "../../offchain/ml/decode";
+import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
 import { lossGraphFile } from "../../offchain/ml/webgpu-eval";
 import { CORPUS, perturbedModel, tmpDir, useSoftwareWebgpu } from "./helpers";
@@ -60,6 +61,32 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
       expect(gpu.generations.map((g) => g.tokens)).to.deep.equal(cpu.generations.map((g) => g.tokens));
       if ("seed" in params) expect(new Set(cpu.generations[0].tokens).size, "varied tokens").to.be.greaterThan(2);
     }
+  });
+
+  it("generation frees the KV cache it kept on the device: every GPU buffer a step returned is disposed", async function () {
+    const served = await loadServed(modelDir, { cacheDir, device: "webgpu" });
+    const session = sessionOf(served);
+    const returned: ort.Tensor[] = [];
+    const spy = {
+      outputNames: session.outputNames,
+      run: async (...args: Parameters<typeof session.run>) => {
+        const r = await session.run(...args);
+        returned.push(...Object.values(r));
+        return r;
+      },
+    } as unknown as typeof session;
+    const prompt = served.tokenizer.encode("The keeper of the light");
+    const tokens = await decode(spy, c, prompt, {
+      maxNewTokens: 6,
+      sample: false,
+      temperature: 1,
+      topK: 0,
+      processors: [],
+    });
+    expect(tokens).to.have.length(6);
+    // Each step's present.* came back as GPU buffers (disposed: location "none"); none is left holding memory.
+    expect(returned.filter((t) => t.location === "none")).to.have.length(6 * 2 * c.n_layer);
+    expect(returned.filter((t) => t.location === "gpu-buffer")).to.deep.equal([]);
   });
 
   it("training: the step graph on WebGPU follows the CPU's loss curve within 1e-4", async function () {

@@ -26,6 +26,13 @@ export interface DecodeSettings {
   topK: number;
   /** Processors run after the temperature warper (top-k/top-p filtering). */
   processors: LogitsProcessor[];
+  /**
+   * The session keeps its cache on the device (WebGPU `gpu-buffer` outputs): every run fetches all outputs, since
+   * onnxruntime-node 1.30 matches preferred output locations to a fetch list by position, not by name (a subset
+   * came back with the cache on the CPU and the token id "on the GPU"). The [1, vocab] logits come back too: the
+   * binding cannot read a GPU buffer back (getData() aborts the process), so sampling needs them on the CPU.
+   */
+  onDevice?: boolean;
 }
 
 /** Index of the first maximum (transformers.js' `max`). */
@@ -83,7 +90,7 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
   }
   const decodeGraph = session.outputNames.includes("next_token");
   const greedyInGraph = decodeGraph && !s.sample && processors.length === 0;
-  const fetches = decodeGraph ? [greedyInGraph ? "next_token" : "logits", ...presentNames] : undefined;
+  const fetches = decodeGraph && !s.onDevice ? [greedyInGraph ? "next_token" : "logits", ...presentNames] : undefined;
   const ones = new BigInt64Array(prompt.length + s.maxNewTokens).fill(1n);
   let ids = BigInt64Array.from(all);
   try {
@@ -116,7 +123,9 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
       }
       out.push(next);
       all.push(BigInt(next));
-      // The cache moves on; the previous one is released (on WebGPU it lives in GPU buffers that only dispose frees).
+      // The cache moves on; the previous one is released (on WebGPU it lives in GPU buffers that only dispose
+      // frees), as are the step's other outputs.
+      releaseDeviceTensors(Object.entries(r).flatMap(([name, t]) => (name.startsWith("present.") ? [] : [t])));
       const old = Object.values(past);
       for (let i = 0; i < c.n_layer; i++) {
         past[`past_key_values.${i}.key`] = r[`present.${i}.key`];

@@ -10,6 +10,7 @@ import { readConfig } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device, normalizeDevice } from "./device";
+import { WEBGPU_DECODE_GRAPH_VERSION } from "./webgpu-decode-graph";
 import { MlError } from "./errors";
 import { canonicalJson, sha256, sha256Hex0x } from "./hash";
 import { Progress } from "./progress";
@@ -190,6 +191,8 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
         device: normalizeDevice(s.device),
         threads: s.threads ?? DEFAULT_THREADS,
         trainBackend: normalizeDevice(s.device) === "webgpu" ? "onnxruntime-webgpu" : "onnxruntime",
+        // WebGPU generation runs its own fused graph (results differ from the serving graph's in the last bits).
+        ...(normalizeDevice(s.device) === "webgpu" ? { decodeGraph: WEBGPU_DECODE_GRAPH_VERSION } : {}),
       },
     }),
   );

@@ -9,9 +9,21 @@ import { webgpuUnavailable } from "./webgpu-device";
 
 export type OrtProvider = "webgpu" | "cpu" | "cuda";
 
-/** onnxruntime session options for a provider; WebGPU keeps onnxruntime's defaults but skips API validation. */
-export function ortSessionOptions(provider: OrtProvider, threads = 1): ort.InferenceSession.SessionOptions {
+/**
+ * onnxruntime session options for a provider; WebGPU keeps onnxruntime's defaults but skips API validation.
+ * `deviceOutputs` (WebGPU) stay on the GPU as `gpu-buffer` tensors (a KV cache fed back to the next run), to be
+ * freed with dispose().
+ */
+export function ortSessionOptions(
+  provider: OrtProvider,
+  threads = 1,
+  deviceOutputs: string[] = [],
+): ort.InferenceSession.SessionOptions {
+  const keep = provider === "webgpu" && deviceOutputs.length > 0;
   return {
+    ...(keep
+      ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, "gpu-buffer" as const])) }
+      : {}),
     executionProviders: provider === "webgpu" ? [{ name: "webgpu", validationMode: "disabled" } as never] : [provider],
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
@@ -28,12 +40,17 @@ export function ortSessionOptions(provider: OrtProvider, threads = 1): ort.Infer
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-/** One session per (graph file, provider, threads) in this process. */
-export function ortSession(file: string, provider: OrtProvider, threads = 1): Promise<ort.InferenceSession> {
-  const key = `${file}|${provider}|${threads}`;
+/** One session per (graph file, provider, threads, outputs kept on the device) in this process. */
+export function ortSession(
+  file: string,
+  provider: OrtProvider,
+  threads = 1,
+  deviceOutputs: string[] = [],
+): Promise<ort.InferenceSession> {
+  const key = `${file}|${provider}|${threads}|${deviceOutputs.join(",")}`;
   let p = sessions.get(key);
   if (!p) {
-    const opts = ortSessionOptions(provider, threads);
+    const opts = ortSessionOptions(provider, threads, deviceOutputs);
     p = ort.InferenceSession.create(file, opts)
       // An onnxruntime that does not know the WebGPU option gets a second try with the provider's defaults.
       .catch((e: unknown) => {

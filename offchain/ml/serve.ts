@@ -9,6 +9,7 @@ import { MlError, throwIfAborted } from "./errors";
 import { sha256 } from "./hash";
 import { decode, Session } from "./decode";
 import { decodeGraphFile } from "./decode-graph";
+import { webgpuDecodeGraphFile } from "./webgpu-decode-graph";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
 import { disposeOrtSessions, ortSession } from "./ort-session";
 import { ProgressFn } from "./progress";
@@ -371,25 +372,33 @@ export interface GenerateOptions extends ServeOptions {
 }
 
 /**
- * The session that generates for a model: on the CPU the decoding graph (decode-graph.ts) on onnxruntime
- * directly, with `threads` intra-op threads; on WebGPU and CUDA the serving graph in transformers.js'
- * session (which keeps the KV cache on the device).
+ * The session that generates for a model, on onnxruntime directly: on the CPU the decoding graph
+ * (decode-graph.ts) with `threads` intra-op threads; on WebGPU the same model in fewer, fused kernels
+ * (webgpu-decode-graph.ts) with the KV cache kept on the GPU; on CUDA the serving graph in transformers.js'
+ * session (which keeps the cache on the device).
  */
-async function decoder(
+export async function decodingSession(
   modelDir: string,
   opts: ServeOptions,
-): Promise<{ session: Session; config: Gpt2Config; tokenizer: Gpt2Tokenizer }> {
+): Promise<{ session: Session; config: Gpt2Config; tokenizer: Gpt2Tokenizer; onDevice: boolean }> {
   const device = requireDevice(opts.device);
-  if (device !== "cpu") {
+  if (device === "cuda") {
     const served = await loadServed(modelDir, opts);
-    return { session: sessionOf(served), config: served.config, tokenizer: served.tokenizer };
+    return { session: sessionOf(served), config: served.config, tokenizer: served.tokenizer, onDevice: false };
   }
   const config = readConfig(modelDir, opts.limits ?? DEFAULT_MODEL_LIMITS);
   const threads = checkThreads(opts.threads);
   const { dir } = await prepareServingDir(modelDir, opts);
-  const session = await ortSession(decodeGraphFile(dir, config.vocab_size), "cpu", threads);
-  return { session, config, tokenizer: await cachedTokenizer(dir) };
+  const session =
+    device === "webgpu"
+      ? await ortSession(webgpuDecodeGraphFile(dir, config), "webgpu", threads, deviceOutputs(config))
+      : await ortSession(decodeGraphFile(dir, config.vocab_size), "cpu", threads);
+  return { session, config, tokenizer: await cachedTokenizer(dir), onDevice: device === "webgpu" };
 }
+
+/** What a WebGPU decoding step leaves on the GPU: the KV cache. */
+const deviceOutputs = (c: Gpt2Config): string[] =>
+  Array.from({ length: c.n_layer }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
 
 /** The intra-op thread count (default DEFAULT_THREADS), checked. */
 export function checkThreads(threads: number | undefined): number {
@@ -411,7 +420,7 @@ export async function generate(
   params: GenerateParams,
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
-  const { session, config: c, tokenizer } = await decoder(modelDir, opts);
+  const { session, config: c, tokenizer, onDevice } = await decodingSession(modelDir, opts);
   const { maxNew, temperature, topK, topP, seed, sample } = checkGenerateParams(c, params);
   const encoded = encodePrompts(tokenizer, c, prompts, maxNew);
   return exclusive(async () => {
@@ -428,6 +437,7 @@ export async function generate(
         temperature: sample ? temperature : 1,
         topK: sample ? topK : 0,
         processors: sample && (topK > 0 || topP < 1) ? [new TopKTopP(topK, topP)] : [],
+        onDevice,
       });
       let finishReason: Generation["finishReason"] = "length";
       const eos = tokens.indexOf(c.eos_token_id);

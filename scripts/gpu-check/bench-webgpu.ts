@@ -4,8 +4,8 @@
  *   prepare DIR CONFIG   model folder from a seed (no hub), a dataset, the serving export and loss graph
  *   infer DIR CONFIG     builtin runtime on --device: evaluation (loss in the graph) and greedy generation
  *   profile DIR CONFIG   onnxruntime's profiler on --device: one batch of the evaluation loss graph and one
- *                        decoding step of the serving graph (provider of each node, time by operator and
- *                        by GPU shader program)
+ *                        decoding step of the serving graph and of the fused WebGPU decoding graph (provider
+ *                        of each node, time by operator and by GPU shader program)
  *   train DIR CONFIG     builtin trainer (the ONNX step graph on onnxruntime) on --device
  *   executor DIR CONFIG  the PyTorch executor through job.json (torch-bench.ts) on the prepared model: train bf16
  *                        8×1024, evaluation (fp32, 64 windows of 1024) and greedy generation at batch 1
@@ -15,9 +15,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { profileGraph } from "../../offchain/bench/ort-profile";
-import { createModel } from "../../offchain/ml/checkpoint";
+import { createModel, readConfig } from "../../offchain/ml/checkpoint";
+import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
 import { evaluate } from "../../offchain/ml/evaluate";
-import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
+import { decode } from "../../offchain/ml/decode";
+import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
 import { requestWebgpuAdapter, webgpuStatus } from "../../offchain/ml/webgpu-device";
 import {
@@ -165,6 +167,29 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
   } catch (e) {
     out({ step: "webgpu-generate", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
   }
+  // The previous WebGPU path, for comparison: the serving graph in transformers.js' session (about 25 nodes a block
+  // where the fused decoding graph has about 12), driven by the same decode loop.
+  try {
+    const n = Number(arg("new-tokens", config === "tiny" ? "16" : "128"));
+    const served = await loadServed(p.modelDir, { device, limits: LIMITS });
+    const ids = served.tokenizer.encode("The history of the marketplace begins with a simple question about who pays");
+    const settings = { maxNewTokens: n, sample: false, temperature: 1, topK: 0, processors: [] };
+    await decode(sessionOf(served), served.config, ids, { ...settings, maxNewTokens: 4 });
+    const t = Date.now();
+    const tokens = await decode(sessionOf(served), served.config, ids, settings);
+    const sec = (Date.now() - t) / 1000;
+    out({
+      step: "webgpu-generate-serving",
+      config,
+      device,
+      batch: 1,
+      tokens_per_s: tokens.length / sec,
+      tokens: tokens.length,
+      sec,
+    });
+  } catch (e) {
+    out({ step: "webgpu-generate-serving", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
+  }
   await disposeServed();
 }
 
@@ -210,6 +235,7 @@ async function profile(dir: string, config: string, device: "webgpu" | "cpu"): P
         [1, c.n_head, past, hd],
       );
   graphs.push(["decode", path.join(serving, "onnx", "model.onnx"), step]);
+  graphs.push(["decode-webgpu", webgpuDecodeGraphFile(serving, readConfig(p.modelDir, LIMITS)), step]);
   for (const [graph, file, feeds] of graphs) {
     try {
       const s = await profileGraph(file, device, feeds, {

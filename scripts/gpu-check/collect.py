@@ -79,6 +79,14 @@ def main():
                 else:
                     why = error_of(rows, step, config) if not got else "no PyTorch reference"
                     fig(f"{long} vs {label}", None, "ratio", {**params, "error": why})
+        # the previous WebGPU generation path (the serving graph), beside the fused decoding graph's figure above
+        got, ref = find(rows, "webgpu-generate-serving", config), find(rows, "torch-generate", config)
+        if got:
+            params = {**got, "device": got.get("device", "webgpu"), "config": config}
+            fig(f"generation tokens/s, builtin WebGPU serving graph ({config})", got["tokens_per_s"], "tokens/s", params)
+            if ref:
+                fig("generation (serving graph) vs PyTorch", got["tokens_per_s"] / ref["tokens_per_s"], "ratio",
+                    {**params, "referenceTokensPerSec": ref["tokens_per_s"]})
         # onnxruntime's profile of the builtin runtime: GPU time per run where the adapter gave timestamps
         for r in rows:
             if r.get("step") == "webgpu-profile" and r.get("config") == config and "error" not in r:

@@ -6,8 +6,9 @@ import { profileGraph } from "../../offchain/bench/ort-profile";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { buildTrainGraph } from "../../offchain/ml/onnx-train";
 import { decode } from "../../offchain/ml/decode";
-import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
+import { decodingSession, disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
+import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
 import { lossGraphFile } from "../../offchain/ml/webgpu-eval";
 import { CORPUS, perturbedModel, tmpDir, useSoftwareWebgpu } from "./helpers";
 
@@ -53,7 +54,7 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     expect(Math.abs(gpu.loss - cpu.loss)).to.be.lessThan(1e-5);
   });
 
-  it("generation: greedy and seeded sampling on WebGPU (KV cache on the device) give the CPU's tokens", async function () {
+  it("generation: greedy and seeded sampling on WebGPU (fused decoding graph, KV cache on the device) give the CPU's tokens", async function () {
     const prompts = ["The keeper of the light", "Bells in fog"];
     for (const params of [{ maxNewTokens: 12 }, { maxNewTokens: 12, temperature: 0.9, topK: 20, seed: 7 }]) {
       const cpu = await generate(modelDir, prompts, params, { cacheDir });
@@ -64,8 +65,8 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
   });
 
   it("generation frees the KV cache it kept on the device: every GPU buffer a step returned is disposed", async function () {
-    const served = await loadServed(modelDir, { cacheDir, device: "webgpu" });
-    const session = sessionOf(served);
+    const { session, tokenizer, onDevice } = await decodingSession(modelDir, { cacheDir, device: "webgpu" });
+    expect(onDevice).to.equal(true);
     const returned: ort.Tensor[] = [];
     const spy = {
       outputNames: session.outputNames,
@@ -75,18 +76,15 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
         return r;
       },
     } as unknown as typeof session;
-    const prompt = served.tokenizer.encode("The keeper of the light");
-    const tokens = await decode(spy, c, prompt, {
-      maxNewTokens: 6,
-      sample: false,
-      temperature: 1,
-      topK: 0,
-      processors: [],
-    });
-    expect(tokens).to.have.length(6);
-    // Each step's present.* came back as GPU buffers (disposed: location "none"); none is left holding memory.
-    expect(returned.filter((t) => t.location === "none")).to.have.length(6 * 2 * c.n_layer);
-    expect(returned.filter((t) => t.location === "gpu-buffer")).to.deep.equal([]);
+    const prompt = tokenizer.encode("The keeper of the light");
+    for (const sample of [false, true]) {
+      returned.length = 0;
+      const settings = { maxNewTokens: 6, sample, temperature: 1, topK: 0, processors: [], onDevice };
+      expect(await decode(spy, c, prompt, settings)).to.have.length(6);
+      // Each step's present.* came back as GPU buffers, all disposed since (location "none").
+      expect(returned.filter((t) => t.location === "none")).to.have.length(6 * 2 * c.n_layer);
+      expect(returned.filter((t) => t.location === "gpu-buffer")).to.deep.equal([]);
+    }
   });
 
   it("training: the step graph on WebGPU follows the CPU's loss curve within 1e-4", async function () {
@@ -110,7 +108,7 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     expect(Math.abs(gpu.valLossAfter - cpu.valLossAfter)).to.be.lessThan(1e-4);
   });
 
-  it("profiles: the loss graph, the training step and a decoding step compute nothing on the CPU (shape arithmetic only)", async function () {
+  it("profiles: the loss graph, the training step and both decoding graphs compute nothing on the CPU (shape arithmetic only)", async function () {
     const { dir } = await prepareServingDir(modelDir, { cacheDir });
     const t = 32;
     const tok = (i: number, j: number): number => (97 * (i * t + j) + 5) % c.vocab_size;
@@ -156,14 +154,19 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
       ],
       ["train step", buildTrainGraph({ config: c, batch: 2, ctx: t, backward: true }), trainFeeds],
       ["decode step", path.join(dir, "onnx", "model.onnx"), decodeFeeds],
+      ["fused decode step", webgpuDecodeGraphFile(dir, c), decodeFeeds],
     ];
+    const nodes: Record<string, number> = {};
     for (const [name, graph, feeds] of graphs) {
       const s = await profileGraph(graph, "webgpu", feeds, { runs: 1 });
+      nodes[name] = s.providers.WebGpuExecutionProvider?.nodes ?? 0;
       expect(s.providers.WebGpuExecutionProvider?.nodes, name).to.be.greaterThan(20);
       expect(s.cpuFloatOps, `${name}: float work on the CPU`).to.deep.equal([]);
       // lavapipe offers timestamp queries: the GPU's own time per shader program, matrix products first.
       expect(s.gpuMs, name).to.be.greaterThan(0);
-      expect(s.gpuPrograms[0].name, name).to.match(/MatMul|Gemm/);
+      expect(s.gpuPrograms[0].name, name).to.match(/MatMul|Gemm|MultiHeadAttention/);
     }
+    // The fused decoding graph runs half as many kernels a step as the serving graph (72 → 36 for this model).
+    expect(nodes["fused decode step"]).to.be.at.most(nodes["decode step"] / 2);
   });
 });

@@ -8,7 +8,10 @@ import { evaluate } from "../../offchain/ml/evaluate";
 import { disposeServed, generate, prepareServingDir } from "../../offchain/ml/serve";
 import { trainModel as train } from "../../offchain/ml/train";
 import { webgpuStatus, WebgpuHost } from "../../offchain/ml/webgpu-device";
-import { disposeEvalSessions, evaluateInGraph, lossGraphFile } from "../../offchain/ml/webgpu-eval";
+import { disposeEvalSessions, evaluateInGraph, lossGraphFile, ortSession } from "../../offchain/ml/webgpu-eval";
+import { decode } from "../../offchain/ml/decode";
+import { decodeGraphFile } from "../../offchain/ml/decode-graph";
+import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
 import { profileGraph, summarizeProfile } from "../../offchain/bench/ort-profile";
 import { vocabChunks } from "../../offchain/ml/webgpu-loss-graph";
 import { CORPUS, expectMlError, perturbedModel, tmpDir } from "./helpers";
@@ -148,6 +151,44 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
       expect(got.windows).to.equal(base.windows);
       expect(Math.abs(got.loss - base.loss), `chunk ${vocabChunk} batch ${batchSize}`).to.be.lessThan(1e-5);
     }
+  });
+
+  it("the WebGPU decoding graph (fused kernels) gives the CPU decoding graph's logits within 1e-4 and its tokens (CPU provider)", async function () {
+    const c = PRESETS.tiny;
+    const { dir } = await prepareServingDir(modelDir, { cacheDir });
+    const plain = await ortSession(decodeGraphFile(dir, c.vocab_size), "cpu");
+    const fused = await ortSession(webgpuDecodeGraphFile(dir, c), "cpu");
+    expect(fused.inputNames).to.have.members(plain.inputNames);
+    expect(fused.outputNames).to.have.members(plain.outputNames);
+    const prompt = [464, 2068, 286, 262, 1499, 11];
+    const t = prompt.length;
+    const hd = c.n_embd / c.n_head;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(prompt, BigInt), [1, t]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(t).fill(1n), [1, t]),
+      position_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(prompt, (_, j) => BigInt(j)),
+        [1, t],
+      ),
+    };
+    for (let l = 0; l < c.n_layer; l++)
+      for (const kv of ["key", "value"])
+        feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor("float32", new Float32Array(0), [1, c.n_head, 0, hd]);
+    const [a, b] = [await plain.run(feeds), await fused.run(feeds)];
+    const la = a.logits.data as Float32Array;
+    const lb = b.logits.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < la.length; i++) worst = Math.max(worst, Math.abs(la[i] - lb[i]));
+    expect(worst).to.be.lessThan(1e-4);
+    for (let l = 0; l < c.n_layer; l++) {
+      const pa = a[`present.${l}.value`].data as Float32Array;
+      const pb = b[`present.${l}.value`].data as Float32Array;
+      expect(pb.length).to.equal(pa.length);
+      pa.forEach((v, i) => expect(Math.abs(v - pb[i])).to.be.lessThan(1e-4));
+    }
+    const settings = { maxNewTokens: 16, sample: false, temperature: 1, topK: 0, processors: [] };
+    expect(await decode(fused, c, prompt, settings)).to.deep.equal(await decode(plain, c, prompt, settings));
   });
 
   it("the GPU check's profile of the loss graph: every node's provider, time by operator, the trace kept (CPU provider)", async function () {

@@ -138,3 +138,28 @@ export async function profileGraph(
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Feeds of one decoding step at batch 1 after `past` tokens, the cache filled with 0.01 (uploaded from the CPU). */
+export function decodeStepFeeds(
+  c: { n_layer: number; n_head: number; n_embd: number },
+  past: number,
+): Record<string, ort.Tensor> {
+  const int64 = (n: number, f: (j: number) => number): ort.Tensor =>
+    new ort.Tensor(
+      "int64",
+      BigInt64Array.from({ length: n }, (_, j) => BigInt(f(j))),
+      [1, n],
+    );
+  const hd = c.n_embd / c.n_head;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: int64(1, () => 464),
+    attention_mask: int64(past + 1, () => 1),
+    position_ids: int64(1, () => past),
+  };
+  for (let l = 0; l < c.n_layer; l++)
+    for (const kv of ["key", "value"]) {
+      const cache = new Float32Array(c.n_head * past * hd).fill(0.01);
+      feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor("float32", cache, [1, c.n_head, past, hd]);
+    }
+  return feeds;
+}

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { onnx } from "onnx-proto";
+import { derivedGraphFile } from "./onnx-export";
 import { pruneGraph } from "./webgpu-loss-graph";
 
 /**
@@ -79,12 +80,7 @@ export function buildDecodeGraph(servingOnnx: Uint8Array, vocab: number): Uint8A
 
 /** The decoding graph next to the serving export (written once per export). */
 export function decodeGraphFile(servingDir: string, vocab: number): string {
-  const file = path.join(servingDir, "onnx", `${DECODE_GRAPH_VERSION}.onnx`);
-  if (!fs.existsSync(file)) {
-    const bytes = buildDecodeGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  }
-  return file;
+  return derivedGraphFile(path.join(servingDir, "onnx", `${DECODE_GRAPH_VERSION}.onnx`), () =>
+    buildDecodeGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab),
+  );
 }

@@ -55,6 +55,16 @@ export class GraphBuilder {
   }
 }
 
+/** Writes a graph derived from a serving export once (to a temporary name, then renamed) and returns its path. */
+export function derivedGraphFile(file: string, build: () => Uint8Array): string {
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, build());
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
 export const intAttr = (name: string, i: number): onnx.IAttributeProto => ({ name, type: A.INT, i });
 export const intsAttr = (name: string, ints: number[]): onnx.IAttributeProto => ({ name, type: A.INTS, ints });
 export const floatAttr = (name: string, f: number): onnx.IAttributeProto => ({ name, type: A.FLOAT, f });

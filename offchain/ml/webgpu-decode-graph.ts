@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { onnx } from "onnx-proto";
 import { Gpt2Config } from "./config";
-import { floatAttr, GraphBuilder, intAttr, valueInfo } from "./onnx-export";
+import { derivedGraphFile, floatAttr, GraphBuilder, intAttr, valueInfo } from "./onnx-export";
 
 /**
  * The decoding graph for WebGPU: the same model, inputs and outputs as the CPU's decoding graph
@@ -145,12 +145,7 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
 
 /** The WebGPU decoding graph next to the serving export (written once per export). */
 export function webgpuDecodeGraphFile(servingDir: string, c: Gpt2Config): string {
-  const file = path.join(servingDir, "onnx", `${WEBGPU_DECODE_GRAPH_VERSION}.onnx`);
-  if (!fs.existsSync(file)) {
-    const bytes = buildWebgpuDecodeGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), c);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  }
-  return file;
+  return derivedGraphFile(path.join(servingDir, "onnx", `${WEBGPU_DECODE_GRAPH_VERSION}.onnx`), () =>
+    buildWebgpuDecodeGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), c),
+  );
 }

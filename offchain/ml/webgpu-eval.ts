@@ -8,6 +8,7 @@ import { MlError, throwIfAborted } from "./errors";
 import { EvalOptions, EvalResult, finishEval, loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
 import { cachedTokenizer, prepareServingDir, ServeOptions } from "./serve";
 import { disposeOrtSessions, OrtProvider, ortSession } from "./ort-session";
+import { derivedGraphFile } from "./onnx-export";
 import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-graph";
 
 /**
@@ -43,15 +44,9 @@ export function lossGraphFile(
   rows = false,
 ): string {
   const name = `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}${rows ? "-rows" : ""}.onnx`;
-  const file = path.join(servingDir, "onnx", name);
-  if (!fs.existsSync(file)) {
-    const serving = fs.readFileSync(path.join(servingDir, "onnx", "model.onnx"));
-    const bytes = buildLossGraph(serving, vocab, chunk, head, rows);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  }
-  return file;
+  return derivedGraphFile(path.join(servingDir, "onnx", name), () =>
+    buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk, head, rows),
+  );
 }
 
 function int64(rows: number[][]): ort.Tensor {

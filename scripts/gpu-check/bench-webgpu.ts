@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { profileGraph } from "../../offchain/bench/ort-profile";
+import { decodeStepFeeds, profileGraph } from "../../offchain/bench/ort-profile";
 import { createModel, readConfig } from "../../offchain/ml/checkpoint";
 import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
 import { evaluate } from "../../offchain/ml/evaluate";
@@ -221,19 +221,7 @@ async function profile(dir: string, config: string, device: "webgpu" | "cpu"): P
   ];
   // One decoding step at batch 1 after `past` tokens (the cache is uploaded here; generate keeps it on the GPU).
   const past = Math.min(128, c.n_positions - 1);
-  const hd = c.n_embd / c.n_head;
-  const step: Record<string, ort.Tensor> = {
-    input_ids: ids(1, 1, () => 464),
-    attention_mask: ids(1, past + 1, () => 1),
-    position_ids: ids(1, 1, () => past),
-  };
-  for (let l = 0; l < c.n_layer; l++)
-    for (const kv of ["key", "value"])
-      step[`past_key_values.${l}.${kv}`] = new ort.Tensor(
-        "float32",
-        new Float32Array(c.n_head * past * hd).fill(0.01),
-        [1, c.n_head, past, hd],
-      );
+  const step = decodeStepFeeds(c, past);
   graphs.push(["decode", path.join(serving, "onnx", "model.onnx"), step]);
   graphs.push(["decode-webgpu", webgpuDecodeGraphFile(serving, readConfig(p.modelDir, LIMITS)), step]);
   for (const [graph, file, feeds] of graphs) {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { createModel, Gpt2Config, initWeights, loadCheckpoint, PRESETS, saveCheckpoint } from "../../offchain/ml";
+import { createModel, initWeights, loadCheckpoint, PRESETS, saveCheckpoint } from "../../offchain/ml";
 import { evaluate, evaluateTf, planWindows } from "../../offchain/ml/evaluate";
 import { logitsOf } from "../../offchain/ml/gpt2-tf";
 import { buildOnnxModel, exportOnnx } from "../../offchain/ml/onnx-export";
@@ -19,19 +19,7 @@ import {
   TopKTopP,
 } from "../../offchain/ml/serve";
 import { ensureWasmBackend } from "../../offchain/ml/tf-backend";
-import { CORPUS, expectMlError, tmpDir } from "./helpers";
-
-/** A tiny model with non-trivial weights everywhere (perturbed init), written in our format. */
-function perturbedModel(dir: string, seed: string, config: Gpt2Config = PRESETS.tiny): string {
-  const w = initWeights(config, seed);
-  for (const [name, t] of w) {
-    if (name.endsWith(".bias") || name.includes("ln_"))
-      for (let i = 0; i < t.length; i++) t[i] += 0.1 * Math.sin(7 * i + name.length);
-    else for (let i = 0; i < t.length; i++) t[i] *= 3;
-  }
-  saveCheckpoint(dir, config, w);
-  return dir;
-}
+import { CORPUS, expectMlError, perturbedModel, tmpDir } from "./helpers";
 
 describe("ml/serve: ONNX export, generation, evaluation", function () {
   let modelDir: string;

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { initWeights, PRESETS, tensorSpecs } from "../../offchain/ml";
-import { profileGraph } from "../../offchain/bench/ort-profile";
+import { decodeStepFeeds, profileGraph } from "../../offchain/bench/ort-profile";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { buildTrainGraph } from "../../offchain/ml/onnx-train";
 import { decode } from "../../offchain/ml/decode";
@@ -127,20 +127,7 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     };
     for (const [name, shape] of tensorSpecs(c))
       trainFeeds[`w.${name}`] = new ort.Tensor("float32", w.get(name) as Float32Array, shape);
-    const past = 8;
-    const hd = c.n_embd / c.n_head;
-    const decodeFeeds: Record<string, ort.Tensor> = {
-      input_ids: ids(1, 1, () => 464),
-      attention_mask: ids(1, past + 1, () => 1),
-      position_ids: ids(1, 1, () => past),
-    };
-    for (let l = 0; l < c.n_layer; l++)
-      for (const kv of ["key", "value"])
-        decodeFeeds[`past_key_values.${l}.${kv}`] = new ort.Tensor(
-          "float32",
-          new Float32Array(c.n_head * past * hd).fill(0.01),
-          [1, c.n_head, past, hd],
-        );
+    const decodeFeeds = decodeStepFeeds(c, 8);
     const graphs: Array<[string, string | Uint8Array, Record<string, ort.Tensor>]> = [
       [
         "loss",

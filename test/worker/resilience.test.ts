@@ -151,8 +151,11 @@ describe("worker resilience (real hardhat node, real contracts, builtin runtime)
       const runs = (a.runs.get(String(jobId)) ?? 0) + (b.runs.get(String(jobId)) ?? 0);
       expect(runs, `executor runs of job ${jobId}`).to.equal(1);
     }
-    // Both took part (the chain's claims decide who runs what; neither is starved).
-    expect([...claimants.keys()].sort()).to.deep.equal([w.address("worker"), w.address("worker2")].sort());
+    // The chain's claims decide who runs what: both workers usually take part, but one may win every race when
+    // the machine is busy (seen under the parallel suite), so only who may claim is asserted here. b finding the
+    // inputs of jobs it claims through the shared store is the next test's, where a never claims.
+    expect([w.address("worker"), w.address("worker2")]).to.include.members([...claimants.keys()]);
+    expect([...claimants.values()].reduce((x, y) => x + y, 0)).to.equal(12);
   });
 
   it("keeps apart the inputs of two requests made in one transaction (a contract's batch), through the shared store", async () => {

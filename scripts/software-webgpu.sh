@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A software WebGPU for the tests: Debian's Vulkan loader (libvulkan1, installed if missing; needs root) and Mesa
+# A software WebGPU for the tests: Debian's Vulkan loader (libvulkan1, installed if missing when run as root) and Mesa
 # 25's lavapipe from bookworm-backports (Debian bookworm's own, Mesa 22.3, is too old for Dawn), unpacked into a
 # cache folder, not installed: nothing else on the machine changes. Prints the driver manifest to give the tests
 # (they look in the same place): VK_DRIVER_FILES=<it> POSTHUMAN_WEBGPU_SOFTWARE=1. Runs once; later calls only print.
@@ -7,13 +7,21 @@
 set -euo pipefail
 DIR="${POSTHUMAN_LAVAPIPE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/posthuman-lavapipe}"
 ICD="$DIR/lvp_icd.json"
-# (grep reads everything: with -q it could stop early, and pipefail would count ldconfig's broken pipe as a failure)
-has_loader() { ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1 ' >/dev/null; }
+# The loader where Debian puts it, or in the linker cache (/sbin is not on a user's PATH; grep reads everything:
+# with -q it could stop early, and pipefail would count ldconfig's broken pipe as a failure).
+has_loader() {
+  [ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ] || [ -e /lib/x86_64-linux-gnu/libvulkan.so.1 ] ||
+    PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1 ' >/dev/null
+}
 if [ -f "$ICD" ] && has_loader; then
   echo "$ICD"
   exit 0
 fi
 [ "${1:-}" = "--print" ] && exit 1
+if ! has_loader && [ "$(id -u)" != 0 ]; then
+  echo "software-webgpu: no Vulkan loader; install it first: sudo apt-get install -y --no-install-recommends libvulkan1" >&2
+  exit 1
+fi
 if ! has_loader; then
   # --no-install-recommends: the loader alone (its recommended mesa-vulkan-drivers is the old lavapipe)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvulkan1 >/dev/null ||

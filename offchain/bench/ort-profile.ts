@@ -120,6 +120,7 @@ export async function profileGraph(
       enableProfiling: true,
       profileFilePrefix: path.join(dir, "p"),
     };
+    // (Two calls: create's overloads take a path or bytes, not the union.)
     const session = await (typeof file === "string"
       ? ort.InferenceSession.create(file, so)
       : ort.InferenceSession.create(file, so));

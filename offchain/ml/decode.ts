@@ -123,9 +123,7 @@ export async function decode(session: Session, c: Gpt2Config, prompt: number[], 
       }
       out.push(next);
       all.push(BigInt(next));
-      // The cache moves on; the previous one is released (on WebGPU it lives in GPU buffers that only dispose
-      // frees), as are the step's other outputs.
-      releaseDeviceTensors(Object.entries(r).flatMap(([name, t]) => (name.startsWith("present.") ? [] : [t])));
+      // The cache moves on; the previous one is released (on WebGPU it lives in GPU buffers that only dispose frees).
       const old = Object.values(past);
       for (let i = 0; i < c.n_layer; i++) {
         past[`past_key_values.${i}.key`] = r[`present.${i}.key`];

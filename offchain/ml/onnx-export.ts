@@ -55,6 +55,27 @@ export class GraphBuilder {
   }
 }
 
+/**
+ * The attention bias [batch, 1, seq, total] from `input_ids` and `attention_mask`: 0 where key j ≤ past + i and
+ * attention_mask[j] = 1, else -1e9 (`k` names the scalar and axes initializers it uses).
+ */
+export function attentionBias(
+  g: GraphBuilder,
+  k: { zero: string; neg: string; idx1: string; i64zero: string; i64one: string; axes1: string; axes12: string },
+): string {
+  const total = g.op("Gather", [g.op("Shape", ["attention_mask"]), k.idx1], [intAttr("axis", 0)]);
+  const seq = g.op("Gather", [g.op("Shape", ["input_ids"]), k.idx1], [intAttr("axis", 0)]);
+  const past = g.op("Sub", [total, seq]);
+  const kpos = g.op("Range", [k.i64zero, total, k.i64one]);
+  const qpos = g.op("Unsqueeze", [g.op("Range", [past, total, k.i64one]), k.axes1]);
+  const causalOk = g.op("Not", [g.op("Greater", [kpos, qpos])]);
+  const padOk = g.op("Unsqueeze", [
+    g.op("Cast", ["attention_mask"], [intAttr("to", onnx.TensorProto.DataType.BOOL)]),
+    k.axes12,
+  ]);
+  return g.op("Where", [g.op("And", [causalOk, padOk]), k.zero, k.neg], [], "attention_bias");
+}
+
 /** Writes a graph derived from a serving export once (to a temporary name, then renamed) and returns its path. */
 export function derivedGraphFile(file: string, build: () => Uint8Array): string {
   if (!fs.existsSync(file)) {
@@ -118,19 +139,7 @@ export function buildOnnxModel(ck: Pick<Checkpoint, "config" | "weights">): Uint
   const pos = g.op("Gather", [wpe, "position_ids"], [intAttr("axis", 0)]);
   let x = g.op("Add", [tok, pos]);
 
-  // Attention bias [batch, 1, seq, total]: 0 where key j ≤ past + i and attention_mask[j] = 1, else -1e9.
-  const total = g.op("Gather", [g.op("Shape", ["attention_mask"]), idx1], [intAttr("axis", 0)]);
-  const seq = g.op("Gather", [g.op("Shape", ["input_ids"]), idx1], [intAttr("axis", 0)]);
-  const past = g.op("Sub", [total, seq]);
-  const kpos = g.op("Range", [i64zero, total, i64one]);
-  const qpos = g.op("Unsqueeze", [g.op("Range", [past, total, i64one]), axes1]);
-  const causalOk = g.op("Not", [g.op("Greater", [kpos, qpos])]);
-  const padOk = g.op("Unsqueeze", [
-    g.op("Cast", ["attention_mask"], [intAttr("to", onnx.TensorProto.DataType.BOOL)]),
-    axes12,
-  ]);
-  const allowed = g.op("And", [causalOk, padOk]);
-  const bias = g.op("Where", [allowed, zero, neg], [], "attention_bias");
+  const bias = attentionBias(g, { zero, neg, idx1, i64zero, i64one, axes1, axes12 });
 
   const ln = (input: string, prefix: string): string =>
     g.op(

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { onnx } from "onnx-proto";
 import { Gpt2Config } from "./config";
-import { derivedGraphFile, floatAttr, GraphBuilder, intAttr, valueInfo } from "./onnx-export";
+import { attentionBias, derivedGraphFile, floatAttr, GraphBuilder, intAttr, valueInfo } from "./onnx-export";
 
 /**
  * The decoding graph for WebGPU: the same model, inputs and outputs as the CPU's decoding graph
@@ -54,21 +54,15 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
   const flat = g.int64Init("const_flat_shape", [-1, d]);
   const rows = g.int64Init("const_rows_shape", [1, -1, 3 * d]);
   const split = g.int64Init("const_qkv_split", [d, d, d]);
-  const idx1 = g.int64Init("const_index_1", [1], []);
-  const i64zero = g.int64Init("const_i64_zero", [0], []);
-  const i64one = g.int64Init("const_i64_one", [1], []);
-
-  // The attention bias [1, 1, seq, total]: 0 where key j ≤ past + i and attention_mask[j] = 1, else -1e9.
-  const total = g.op("Gather", [g.op("Shape", ["attention_mask"]), idx1], [intAttr("axis", 0)]);
-  const seq = g.op("Gather", [g.op("Shape", ["input_ids"]), idx1], [intAttr("axis", 0)]);
-  const kpos = g.op("Range", [i64zero, total, i64one]);
-  const qpos = g.op("Unsqueeze", [g.op("Range", [g.op("Sub", [total, seq]), total, i64one]), g.int64Init("ax1", [1])]);
-  const padOk = g.op("Unsqueeze", [
-    g.op("Cast", ["attention_mask"], [intAttr("to", onnx.TensorProto.DataType.BOOL)]),
-    g.int64Init("ax12", [1, 2]),
-  ]);
-  const allowed = g.op("And", [g.op("Not", [g.op("Greater", [kpos, qpos])]), padOk]);
-  const bias = g.op("Where", [allowed, zero, neg]);
+  const bias = attentionBias(g, {
+    zero,
+    neg,
+    idx1: g.int64Init("const_index_1", [1], []),
+    i64zero: g.int64Init("const_i64_zero", [0], []),
+    i64one: g.int64Init("const_i64_one", [1], []),
+    axes1: g.int64Init("const_axes_1", [1]),
+    axes12: g.int64Init("const_axes_1_2", [1, 2]),
+  });
 
   const wte = W("wte.weight");
   const tok = g.op("Gather", [wte, "input_ids"], [intAttr("axis", 0)]);

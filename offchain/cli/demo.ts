@@ -173,7 +173,8 @@ export async function runDemo(
   const baseSteps = o.baseSteps ?? 32;
 
   // Alice's training runs while the chain starts: she needs no chain to make a model.
-  out.info(`Starting a fresh chain and worker in ${dataDir}, while Alice trains M1 on her machine…`);
+  const where = o.dataDir ? dataDir : `${dataDir} (removed at the end; --keep <dir> keeps it)`;
+  out.info(`Starting a fresh chain and worker in ${where}, while Alice trains M1 on her machine…`);
   const aliceWork = aliceMakesM1(dataDir, baseSteps);
   // Collect its failure now; it is rethrown where awaited.
   aliceWork.catch(() => undefined);
@@ -206,8 +207,10 @@ export async function runDemo(
     });
     return await tell(scene, await aliceWork, baseSteps, started, () => world.stopWorker());
   } finally {
-    await Promise.allSettled(scene?.verifications ?? []);
+    await Promise.allSettled([aliceWork, ...(scene?.verifications ?? [])]);
     provider.destroy();
     await world.stop();
+    // A folder of its own making is the demo's scratch space (`--keep <dir>` keeps one).
+    if (!o.dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
   }
 }

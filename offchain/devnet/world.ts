@@ -56,7 +56,9 @@ export interface World {
   ph: PostHumanContracts;
   wallet(name: Name): ethers.NonceManager;
   address(name: Name): string;
+  /** The world's folder (address book, models, workers' data), removed by stop(). */
   tmp: string;
+  /** Stops the chain and removes the world's folder: stop its workers first. */
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startWorld(params: Partial<PostHumanParams> = WORLD_PARAMS
     async stop() {
       provider.destroy();
       await node.stop();
+      fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

@@ -55,8 +55,12 @@ async function main(): Promise<void> {
         PYTHON: python,
       },
     });
-    if (r.status !== 0) throw new Error(`rehearsal failed (${r.status})`);
+    // Only the results stay (the payload's copy and the models come to about 300 MB a rehearsal).
+    for (const f of fs.readdirSync(work))
+      if (f !== "out") fs.rmSync(path.join(work, f), { recursive: true, force: true });
+    if (r.status !== 0) throw new Error(`rehearsal failed (${r.status}); its logs are in ${path.join(work, "out")}`);
     console.log(fs.readFileSync(path.join(work, "out", "gpu.json"), "utf8"));
+    console.log(`gpu-check: the rehearsal's figures and logs are in ${path.join(work, "out")}`);
   }
 }
 

@@ -181,7 +181,7 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );
-  const session = await ortSession(lossGraphFile(dir, c.vocab_size, EVAL_VOCAB_CHUNK, "matmul", true), device, threads);
+  const session = await ortSession(lossGraphFile(dir, c, { chunk: EVAL_VOCAB_CHUNK, rows: true }), device, threads);
   const windows = planWindows(tokens.length, ctx, stride);
   const started = Date.now();
   let sum = 0;

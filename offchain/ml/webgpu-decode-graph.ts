@@ -16,16 +16,28 @@ import { attentionBias, derivedGraphFile, floatAttr, GraphBuilder, intAttr, valu
  * where the serving graph has about 25 nodes a block. The weights are the serving export's initializers,
  * taken by name. The numbers are not the CPU graph's bit for bit (fused kernels add in another order);
  * test/ml checks they agree within 1e-4 on the CPU provider and give the same tokens on WebGPU.
+ *
+ * The same blocks without the cache, at any batch, with the head on every position (`mode: "forward"`,
+ * output `logits` [batch·seq, vocab]) are the forward of the fused loss graph (webgpu-eval.ts).
  */
 
 export const WEBGPU_DECODE_GRAPH_VERSION = "posthuman-gpt2-decode-webgpu-1";
+export const FUSED_FORWARD_GRAPH_VERSION = "posthuman-gpt2-forward-fused-1";
+
+/** "decode": batch 1, the KV cache in and out, the head on the last position; "forward": no cache, every position. */
+export type FusedGraphMode = "decode" | "forward";
 
 const F = onnx.TensorProto.DataType.FLOAT;
 const I64 = onnx.TensorProto.DataType.INT64;
 const MS = "com.microsoft";
 
 /** Builds the WebGPU decoding graph from a serving export (bytes of onnx/model.onnx). */
-export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): Uint8Array {
+export const buildWebgpuDecodeGraph = (servingOnnx: Uint8Array, c: Gpt2Config): Uint8Array =>
+  buildFusedGraph(servingOnnx, c, "decode");
+
+/** Builds the fused graph of a serving export (bytes of onnx/model.onnx) in either mode. */
+export function buildFusedGraph(servingOnnx: Uint8Array, c: Gpt2Config, mode: FusedGraphMode): Uint8Array {
+  const decode = mode === "decode";
   const serving = onnx.ModelProto.decode(servingOnnx);
   const weights = new Map((serving.graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
   const g = new GraphBuilder();
@@ -52,7 +64,10 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
   const zero = g.floatInit("const_zero", new Float32Array([0]), []);
   const neg = g.floatInit("const_mask_value", new Float32Array([-1e9]), []);
   const flat = g.int64Init("const_flat_shape", [-1, d]);
-  const rows = g.int64Init("const_rows_shape", [1, -1, 3 * d]);
+  // [batch, seq, 3·d] for the Split: batch 1 when decoding, else read off input_ids.
+  const rows = decode
+    ? g.int64Init("const_rows_shape", [1, -1, 3 * d])
+    : g.op("Concat", [g.op("Shape", ["input_ids"]), g.int64Init("const_qkv_width", [3 * d])], [intAttr("axis", 0)]);
   const split = g.int64Init("const_qkv_split", [d, d, d]);
   const bias = attentionBias(g, {
     zero,
@@ -81,11 +96,12 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
     const p = `h.${i}`;
     const qkv2d = g.op("Gemm", [g.op("Reshape", [a, flat]), W(`${p}.attn.c_attn.weight`), W(`${p}.attn.c_attn.bias`)]);
     const [q, k, v] = g.node("Split", [g.op("Reshape", [qkv2d, rows]), split], [intAttr("axis", 2)], `${p}_qkv`, 3);
+    const cache = decode ? [`past_key_values.${i}.key`, `past_key_values.${i}.value`] : [];
     const [ctx] = ms(
       "MultiHeadAttention",
-      [q, k, v, "", "", bias, `past_key_values.${i}.key`, `past_key_values.${i}.value`],
+      [q, k, v, "", "", bias, ...cache],
       [intAttr("num_heads", H)],
-      [`${p}_attn`, `present.${i}.key`, `present.${i}.value`],
+      [`${p}_attn`, ...(decode ? [`present.${i}.key`, `present.${i}.value`] : [])],
     );
     const proj = g.op("MatMul", [ctx, W(`${p}.attn.c_proj.weight`)]);
     const [m, , , x2] = skipNorm(proj, x, `${p}.ln_2`, `${p}.attn.c_proj.bias`, true);
@@ -95,6 +111,18 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
     const [a2, , , x3] = skipNorm(mlp, x2, last ? "ln_f" : `h.${i + 1}.ln_1`, `${p}.mlp.c_proj.bias`, !last);
     a = a2;
     x = x3;
+  }
+  const hd = d / H;
+  const inputs = ["input_ids", "attention_mask", "position_ids"];
+  if (!decode) {
+    // The tied head on every position (the loss graph reads its input and replaces it).
+    g.op("Gemm", [g.op("Reshape", [a, flat]), wte], [intAttr("transB", 1)], "logits");
+    return encode(g, FUSED_FORWARD_GRAPH_VERSION, "gpt2_forward_fused", {
+      inputs: inputs.map((n) =>
+        valueInfo(n, I64, ["batch_size", n === "attention_mask" ? "total_sequence_length" : "sequence_length"]),
+      ),
+      outputs: [valueInfo("logits", F, ["positions", c.vocab_size])],
+    });
   }
   // The head on the last position only, and the greedy choice (the first index of the maximum).
   const lastRow = g.op("Slice", [
@@ -111,28 +139,36 @@ export function buildWebgpuDecodeGraph(servingOnnx: Uint8Array, c: Gpt2Config): 
     "next_token",
   );
 
-  const hd = d / H;
-  const inputs = [
-    valueInfo("input_ids", I64, [1, "sequence_length"]),
-    valueInfo("attention_mask", I64, [1, "total_sequence_length"]),
-    valueInfo("position_ids", I64, [1, "sequence_length"]),
-  ];
-  const outputs = [valueInfo("logits", F, [1, c.vocab_size]), valueInfo("next_token", I64, [1])];
+  const io = {
+    inputs: inputs.map((n) =>
+      valueInfo(n, I64, [1, n === "attention_mask" ? "total_sequence_length" : "sequence_length"]),
+    ),
+    outputs: [valueInfo("logits", F, [1, c.vocab_size]), valueInfo("next_token", I64, [1])],
+  };
   for (let i = 0; i < c.n_layer; i++) {
     for (const kv of ["key", "value"]) {
-      inputs.push(valueInfo(`past_key_values.${i}.${kv}`, F, [1, H, "past_sequence_length", hd]));
-      outputs.push(valueInfo(`present.${i}.${kv}`, F, [1, H, "total_sequence_length", hd]));
+      io.inputs.push(valueInfo(`past_key_values.${i}.${kv}`, F, [1, H, "past_sequence_length", hd]));
+      io.outputs.push(valueInfo(`present.${i}.${kv}`, F, [1, H, "total_sequence_length", hd]));
     }
   }
+  return encode(g, WEBGPU_DECODE_GRAPH_VERSION, "gpt2_decode_webgpu", io);
+}
+
+function encode(
+  g: GraphBuilder,
+  version: string,
+  name: string,
+  io: { inputs: onnx.IValueInfoProto[]; outputs: onnx.IValueInfoProto[] },
+): Uint8Array {
   const model: onnx.IModelProto = {
     irVersion: 8,
     producerName: "posthuman-ml",
-    producerVersion: WEBGPU_DECODE_GRAPH_VERSION,
+    producerVersion: version,
     opsetImport: [
       { domain: "", version: 17 },
       { domain: MS, version: 1 },
     ],
-    graph: { name: "gpt2_decode_webgpu", node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+    graph: { name, node: g.nodes, initializer: g.initializers, input: io.inputs, output: io.outputs },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }

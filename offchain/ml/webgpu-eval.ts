@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { readConfig } from "./checkpoint";
+import { Gpt2Config } from "./config";
 import { DEFAULT_DATASET_LIMITS } from "./data";
 import { requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
@@ -10,6 +11,7 @@ import { cachedTokenizer, prepareServingDir, ServeOptions } from "./serve";
 import { disposeOrtSessions, OrtProvider, ortSession } from "./ort-session";
 import { derivedGraphFile } from "./onnx-export";
 import { buildLossGraph, LOSS_GRAPH_VERSION, LossHeadOp } from "./webgpu-loss-graph";
+import { buildFusedGraph, FUSED_FORWARD_GRAPH_VERSION } from "./webgpu-decode-graph";
 
 /**
  * Evaluation on onnxruntime with the loss in the graph (webgpu-loss-graph.ts): windows of equal
@@ -25,6 +27,8 @@ export interface DeviceEvalOptions extends EvalOptions, ServeOptions {
   vocabChunk?: number;
   /** How the head's chunks are computed (default MatMul on the transposed chunk). */
   headOp?: LossHeadOp;
+  /** The forward under the loss (default the serving export's). */
+  forward?: LossForward;
 }
 
 export const DEFAULT_VOCAB_CHUNK = 8192;
@@ -35,18 +39,28 @@ export type { OrtProvider } from "./ort-session";
 /** Releases the onnxruntime sessions of this process that ortSession opened (evaluation and decoding). */
 export const disposeEvalSessions = disposeOrtSessions;
 
-/** The loss graph next to the serving export (written once per export, chunk size, head op and row selection). */
-export function lossGraphFile(
-  servingDir: string,
-  vocab: number,
-  chunk: number,
-  head: LossHeadOp = "matmul",
-  rows = false,
-): string {
-  const name = `loss-${LOSS_GRAPH_VERSION}-c${chunk}-${head}${rows ? "-rows" : ""}.onnx`;
-  return derivedGraphFile(path.join(servingDir, "onnx", name), () =>
-    buildLossGraph(fs.readFileSync(path.join(servingDir, "onnx", "model.onnx")), vocab, chunk, head, rows),
-  );
+/** Which forward the loss graph is built on: the serving export's, or the fused one (webgpu-decode-graph.ts). */
+export type LossForward = "serving" | "fused";
+
+export interface LossGraphOptions {
+  /** Vocabulary columns per chunk of the head (default DEFAULT_VOCAB_CHUNK). */
+  chunk?: number;
+  head?: LossHeadOp;
+  /** The head on the scored rows only (an input `rows`). */
+  rows?: boolean;
+  forward?: LossForward;
+}
+
+/** The loss graph next to the serving export (written once per export, forward, chunk size, head op and rows). */
+export function lossGraphFile(servingDir: string, c: Gpt2Config, o: LossGraphOptions = {}): string {
+  const { chunk = DEFAULT_VOCAB_CHUNK, head = "matmul", rows = false, forward = "serving" } = o;
+  const fused = forward === "fused" ? `-${FUSED_FORWARD_GRAPH_VERSION}` : "";
+  const name = `loss-${LOSS_GRAPH_VERSION}${fused}-c${chunk}-${head}${rows ? "-rows" : ""}.onnx`;
+  return derivedGraphFile(path.join(servingDir, "onnx", name), () => {
+    const serving = fs.readFileSync(path.join(servingDir, "onnx", "model.onnx"));
+    const graph = forward === "fused" ? buildFusedGraph(serving, c, "forward") : serving;
+    return buildLossGraph(graph, c.vocab_size, chunk, head, rows);
+  });
 }
 
 function int64(rows: number[][]): ort.Tensor {
@@ -93,7 +107,7 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );
-  const file = lossGraphFile(dir, c.vocab_size, opts.vocabChunk ?? DEFAULT_VOCAB_CHUNK, opts.headOp);
+  const file = lossGraphFile(dir, c, { chunk: opts.vocabChunk, head: opts.headOp, forward: opts.forward });
   const session = await ortSession(file, provider, opts.threads ?? 1);
   const windows = planWindows(tokens.length, ctx, stride);
   const started = Date.now();

@@ -43,26 +43,30 @@ export function vocabChunks(vocab: number, chunk: number): Array<[number, number
 }
 
 /**
- * Rewrites a serving export (bytes of onnx/model.onnx) into the loss graph:
+ * Rewrites a forward graph (the serving export's onnx/model.onnx, or the fused forward of
+ * webgpu-decode-graph.ts) into the loss graph:
  * inputs input_ids, attention_mask, position_ids, labels (int64 [batch, seq]); output nll (float [batch, seq]).
  * With `rows`, the head runs on the scored positions only: an extra input `rows` (int64 [n], indices
  * b·seq + t into the flattened positions) picks them, `labels` is [n] (the label of each picked row) and
  * `nll` is [n].
  */
 export function buildLossGraph(
-  servingOnnx: Uint8Array,
+  forwardOnnx: Uint8Array,
   vocab: number,
   chunk: number,
   headOp: LossHeadOp = "matmul",
   rows = false,
 ): Uint8Array {
-  const model = onnx.ModelProto.decode(servingOnnx);
+  const model = onnx.ModelProto.decode(forwardOnnx);
   const g = model.graph;
   if (!g || !g.node || !g.initializer) throw new Error("not an ONNX model with a graph");
   const nodes = g.node;
-  const head = nodes.filter((n) => n.opType === "Gemm");
+  // The tied head: the one Gemm with transB (the fused forward's other Gemms, c_attn, have none).
+  const head = nodes.filter(
+    (n) => n.opType === "Gemm" && n.attribute?.some((a) => a.name === "transB" && Number(a.i) === 1),
+  );
   if (head.length !== 1 || !head[0].input || head[0].input.length < 2) {
-    throw new Error(`expected one Gemm (the tied head) in the serving graph, found ${head.length}`);
+    throw new Error(`expected one Gemm with transB (the tied head) in the forward graph, found ${head.length}`);
   }
   const wte = head[0].input[1];
   // The KV cache: Concat(past, new) becomes the new keys/values alone.

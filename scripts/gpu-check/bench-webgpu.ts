@@ -22,12 +22,7 @@ import { decode } from "../../offchain/ml/decode";
 import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
 import { requestWebgpuAdapter, webgpuStatus } from "../../offchain/ml/webgpu-device";
-import {
-  DEFAULT_VOCAB_CHUNK,
-  disposeEvalSessions,
-  evaluateInGraph,
-  lossGraphFile,
-} from "../../offchain/ml/webgpu-eval";
+import { disposeEvalSessions, evaluateInGraph, lossGraphFile } from "../../offchain/ml/webgpu-eval";
 import { Rng } from "../../offchain/ml/rng";
 import { benchTorchExecutor } from "../../offchain/ml/torch-bench";
 
@@ -87,8 +82,9 @@ async function prepare(dir: string, config: string): Promise<void> {
   fs.writeFileSync(p.warmData, corpus(Math.min(evalTokens, 2 * c.n_positions + 200), `warm-${config}`));
   fs.writeFileSync(p.trainData, corpus(config === "tiny" ? 6000 : 80000, `train-${config}`));
   const { dir: serving } = await prepareServingDir(p.modelDir, { limits: LIMITS });
-  lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "matmul");
-  if (config === "small" || config === "tiny") lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "gemm");
+  const full = readConfig(p.modelDir, LIMITS);
+  for (const forward of ["serving", "fused"] as const) lossGraphFile(serving, full, { forward });
+  if (config === "small" || config === "tiny") lossGraphFile(serving, full, { head: "gemm" });
   out({
     step: "prepare",
     config,
@@ -120,12 +116,14 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
     }
     await disposeEvalSessions();
   }
+  let servingLoss: number | undefined;
   try {
     let t = Date.now();
     await run([p.warmData]);
     const warmSec = (Date.now() - t) / 1000;
     t = Date.now();
     const r = await run([p.evalData]);
+    servingLoss = r.loss;
     out({
       step: "webgpu-eval",
       config,
@@ -143,6 +141,27 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
     out({ step: "webgpu-eval", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
   }
   await disposeEvalSessions();
+  // The loss on the fused forward (MultiHeadAttention, SkipLayerNormalization, ...) at this batch and at batch 1
+  // (onnxruntime's flash attention kernel is for batch 1), with its loss's distance from the serving graph's.
+  for (const b of [...new Set([batch, 1])]) {
+    try {
+      const g = { ...common, provider: device, batchSize: b, forward: "fused" as const };
+      await evaluateInGraph(p.modelDir, { ...g, datasets: [p.warmData] });
+      const r = await evaluateInGraph(p.modelDir, g);
+      const tokens_per_s = r.tokenCount / r.timing.elapsedSec;
+      const lossDiff = servingLoss === undefined ? null : Math.abs(r.loss - servingLoss);
+      out({ step: "webgpu-eval-fused", config, device, batch: b, tokens_per_s, loss: r.loss, lossDiff });
+    } catch (e) {
+      out({
+        step: "webgpu-eval-fused",
+        config,
+        device,
+        batch: b,
+        error: String((e as Error).stack ?? e).slice(0, 800),
+      });
+    }
+    await disposeEvalSessions();
+  }
   try {
     const n = Number(arg("new-tokens", config === "tiny" ? "16" : "128"));
     const prompt = "The history of the marketplace begins with a simple question about who pays";
@@ -207,31 +226,30 @@ async function profile(dir: string, config: string, device: "webgpu" | "cpu"): P
   const b = Number(arg("batch", device === "webgpu" ? "8" : "1"));
   const t = Number(arg("ctx", String(c.n_positions)));
   const tok = (i: number, j: number): number => (7919 * (i * t + j) + 13) % 50257;
+  const lossFeeds = {
+    input_ids: ids(b, t, tok),
+    attention_mask: ids(b, t, () => 1),
+    position_ids: ids(b, t, (_, j) => j),
+    labels: ids(b, t, (i, j) => tok(i, j + 1)),
+  };
+  const full = readConfig(p.modelDir, LIMITS);
   const graphs: Array<[string, string, Record<string, ort.Tensor>]> = [
-    [
-      "loss",
-      lossGraphFile(serving, 50257, DEFAULT_VOCAB_CHUNK, "matmul"),
-      {
-        input_ids: ids(b, t, tok),
-        attention_mask: ids(b, t, () => 1),
-        position_ids: ids(b, t, (_, j) => j),
-        labels: ids(b, t, (i, j) => tok(i, j + 1)),
-      },
-    ],
+    ["loss", lossGraphFile(serving, full), lossFeeds],
+    ["loss-fused", lossGraphFile(serving, full, { forward: "fused" }), lossFeeds],
   ];
   // One decoding step at batch 1 after `past` tokens (the cache is uploaded here; generate keeps it on the GPU).
   const past = Math.min(128, c.n_positions - 1);
   const step = decodeStepFeeds(c, past);
   graphs.push(["decode", path.join(serving, "onnx", "model.onnx"), step]);
-  graphs.push(["decode-webgpu", webgpuDecodeGraphFile(serving, readConfig(p.modelDir, LIMITS)), step]);
+  graphs.push(["decode-webgpu", webgpuDecodeGraphFile(serving, full), step]);
   for (const [graph, file, feeds] of graphs) {
     try {
       const s = await profileGraph(file, device, feeds, {
         runs: 3,
         keepTrace: path.join(dir, `profile-${graph}-${config}.json`),
       });
-      const tokens = graph === "loss" ? b * t : 1;
-      out({ step: "webgpu-profile", config, device, graph, batch: graph === "loss" ? b : 1, tokens, ...s });
+      const loss = graph.startsWith("loss");
+      out({ step: "webgpu-profile", config, device, graph, batch: loss ? b : 1, tokens: loss ? b * t : 1, ...s });
     } catch (e) {
       out({ step: "webgpu-profile", config, device, graph, error: String((e as Error).stack ?? e).slice(0, 1500) });
     }

@@ -87,6 +87,14 @@ def main():
             if ref:
                 fig("generation (serving graph) vs PyTorch", got["tokens_per_s"] / ref["tokens_per_s"], "ratio",
                     {**params, "referenceTokensPerSec": ref["tokens_per_s"]})
+        # evaluation on the fused forward, with how far its loss is from the serving graph's
+        ref = find(rows, "torch-eval", config)
+        for r in rows:
+            if r.get("step") == "webgpu-eval-fused" and r.get("config") == config and "error" not in r and ref:
+                params = {**r, "device": r.get("device", "webgpu"), "config": config,
+                          "referenceTokensPerSec": ref["tokens_per_s"]}
+                fig(f"evaluation (fused forward, batch {r['batch']}) vs PyTorch", r["tokens_per_s"] / ref["tokens_per_s"],
+                    "ratio", params)
         # onnxruntime's profile of the builtin runtime: GPU time per run where the adapter gave timestamps
         for r in rows:
             if r.get("step") == "webgpu-profile" and r.get("config") == config and "error" not in r:

@@ -108,7 +108,7 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     expect(Math.abs(gpu.valLossAfter - cpu.valLossAfter)).to.be.lessThan(1e-4);
   });
 
-  it("profiles: the loss graph, the training step and both decoding graphs compute nothing on the CPU (shape arithmetic only)", async function () {
+  it("profiles: both loss graphs, the training step and both decoding graphs compute nothing on the CPU (shape arithmetic only)", async function () {
     const { dir } = await prepareServingDir(modelDir, { cacheDir });
     const t = 32;
     const tok = (i: number, j: number): number => (97 * (i * t + j) + 5) % c.vocab_size;
@@ -128,17 +128,15 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     for (const [name, shape] of tensorSpecs(c))
       trainFeeds[`w.${name}`] = new ort.Tensor("float32", w.get(name) as Float32Array, shape);
     const decodeFeeds = decodeStepFeeds(c, 8);
+    const lossFeeds = {
+      input_ids: ids(2, t, tok),
+      attention_mask: ids(2, t, () => 1),
+      position_ids: ids(2, t, (_, j) => j),
+      labels: ids(2, t, (i, j) => tok(i, j + 1)),
+    };
     const graphs: Array<[string, string | Uint8Array, Record<string, ort.Tensor>]> = [
-      [
-        "loss",
-        lossGraphFile(dir, c.vocab_size, 8192),
-        {
-          input_ids: ids(2, t, tok),
-          attention_mask: ids(2, t, () => 1),
-          position_ids: ids(2, t, (_, j) => j),
-          labels: ids(2, t, (i, j) => tok(i, j + 1)),
-        },
-      ],
+      ["loss", lossGraphFile(dir, c), lossFeeds],
+      ["fused loss", lossGraphFile(dir, c, { forward: "fused" }), lossFeeds],
       ["train step", buildTrainGraph({ config: c, batch: 2, ctx: t, backward: true }), trainFeeds],
       ["decode step", path.join(dir, "onnx", "model.onnx"), decodeFeeds],
       ["fused decode step", webgpuDecodeGraphFile(dir, c), decodeFeeds],

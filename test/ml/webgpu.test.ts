@@ -123,17 +123,19 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     );
   });
 
-  it("the in-graph chunked loss over every position matches evaluate() (the head on scored rows only) within 1e-5 (CPU provider)", async function () {
+  it("the in-graph chunked loss over every position, on the serving or the fused forward, matches evaluate() (the head on scored rows only) within 1e-5 (CPU provider)", async function () {
     expect(vocabChunks(10, 4)).to.deep.equal([
       [0, 4],
       [4, 8],
       [8, 10],
     ]);
     const ref = await evaluate(modelDir, { datasets: [CORPUS], cacheDir });
-    for (const [vocabChunk, batchSize, ctx, headOp] of [
-      [8192, 1, 64, "matmul"],
-      [5000, 3, 64, "gemm"],
-      [50257, 2, 16, "matmul"],
+    for (const [vocabChunk, batchSize, ctx, headOp, forward] of [
+      [8192, 1, 64, "matmul", "serving"],
+      [5000, 3, 64, "gemm", "serving"],
+      [50257, 2, 16, "matmul", "serving"],
+      [8192, 3, 64, "matmul", "fused"],
+      [8192, 2, 16, "gemm", "fused"],
     ] as const) {
       const base =
         ctx === 64 ? ref : await evaluate(modelDir, { datasets: [CORPUS], cacheDir, contextLength: 16, stride: 8 });
@@ -144,12 +146,13 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
         vocabChunk,
         batchSize,
         headOp,
+        forward,
         contextLength: ctx,
         stride: ctx === 64 ? undefined : 8,
       });
       expect(got.tokenCount).to.equal(base.tokenCount);
       expect(got.windows).to.equal(base.windows);
-      expect(Math.abs(got.loss - base.loss), `chunk ${vocabChunk} batch ${batchSize}`).to.be.lessThan(1e-5);
+      expect(Math.abs(got.loss - base.loss), `chunk ${vocabChunk} batch ${batchSize} ${forward}`).to.be.lessThan(1e-5);
     }
   });
 
@@ -201,7 +204,7 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
         [2, t],
       );
     const keepTrace = path.join(tmpDir("prof"), "trace.json");
-    const file = lossGraphFile(dir, PRESETS.tiny.vocab_size, 8192);
+    const file = lossGraphFile(dir, PRESETS.tiny);
     const feeds = {
       input_ids: ids((j) => 100 + j),
       attention_mask: ids(() => 1),

@@ -30,10 +30,35 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
+// The slowest test files (the reporter's "slowest suites"), started first so that the two parallel workers end
+// together instead of one running the longest files alone at the end.
+const SLOW_FIRST = [
+  "web/marketplace",
+  "worker/admission",
+  "worker/crash",
+  "worker/resilience",
+  "cli/fresh-clone",
+  "contracts/properties",
+  "ml/pytorch",
+  "integrate/callbacks-e2e",
+  "worker/failures",
+  "ml/serve",
+  "ml/train",
+];
+const slowRank = (f: string): number => {
+  const i = SLOW_FIRST.findIndex((s) => f.endsWith(`test/${s}.test.ts`));
+  return i < 0 ? SLOW_FIRST.length : i;
+};
+
 // Only `*.test.ts` files are test files: test/ also holds fixtures, support code and programs the tests run.
 subtask(TASK_TEST_GET_TEST_FILES, async (args: { testFiles: string[] }, _hre, runSuper) => {
   const files = (await runSuper(args)) as string[];
-  return args.testFiles.length ? files : files.filter((f) => f.endsWith(".test.ts"));
+  if (args.testFiles.length) return files;
+  const tests = files.filter((f) => f.endsWith(".test.ts"));
+  return tests
+    .map((f, i) => [slowRank(f), i, f] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map((x) => x[2]);
 });
 
 const networks: Record<string, NetworkUserConfig> = {

@@ -273,21 +273,15 @@ function pickMetrics(m: unknown): ExecMetrics {
 /** run-job.ts beside this file (run-job.js once compiled). */
 export const RUN_JOB_SCRIPT = path.join(__dirname, `run-job${path.extname(__filename) || ".ts"}`);
 
-function findUp(dir: string, name: string): string | null {
-  for (let d = dir; ; d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, name))) return path.join(d, name);
-    if (path.dirname(d) === d) return null;
-  }
-}
-
+/** From a clone, run-job.ts through ts-loader.js (each source transpiled once, then cached by content). */
 function runJobArgs(): string[] {
-  if (RUN_JOB_SCRIPT.endsWith(".ts")) return ["-r", require.resolve("ts-node/register/transpile-only"), RUN_JOB_SCRIPT];
+  if (RUN_JOB_SCRIPT.endsWith(".ts")) return ["-r", path.join(__dirname, "ts-loader.js"), RUN_JOB_SCRIPT];
   return [RUN_JOB_SCRIPT];
 }
 
 /**
- * The builtin executor in a child process (`node -r ts-node/register/transpile-only run-job.ts <jobDir>`),
- * so that a worker can kill it on timeout. Same results and runtime id as BuiltinExecutor.
+ * The builtin executor in a child process (`node -r ts-loader.js run-job.ts <jobDir>`, or run-job.js once
+ * compiled), so that a worker can kill it on timeout. Same results and runtime id as BuiltinExecutor.
  */
 export function builtinProcessExecutor(
   settings: Omit<BuiltinSettings, "modelLimits" | "datasetLimits"> & {
@@ -303,11 +297,6 @@ export function builtinProcessExecutor(
     POSTHUMAN_ML_THREADS: String(settings.threads ?? DEFAULT_THREADS),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;
-  if (RUN_JOB_SCRIPT.endsWith(".ts")) {
-    // The child runs with cwd = jobDir: point ts-node at this project's tsconfig.
-    const project = findUp(__dirname, "tsconfig.json");
-    if (project) env.TS_NODE_PROJECT = project;
-  }
   if (settings.maxPrompts) env.POSTHUMAN_ML_MAX_PROMPTS = String(settings.maxPrompts);
   return new ExternalExecutor({
     id: "builtin",

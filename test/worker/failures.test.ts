@@ -212,7 +212,7 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
   });
 
   it("fails a job whose run passes the worker's memory limit with MEMORY_LIMIT, refunds it with the worker's penalty, and serves no partial result", async () => {
-    // The same worker restarted with a 64 MiB limit: the builtin runtime (node, ts-node, onnxruntime) needs more.
+    // The same worker restarted with a 64 MiB limit: the builtin runtime (node, onnxruntime) needs more.
     await rw.worker.stop();
     rw = await startWorker(w, "worker", { POSTHUMAN_WORKER_MAX_MEMORY: "64MiB" }, rw.dataDir);
     const prompts = Buffer.from("Fog over the harbour\n");

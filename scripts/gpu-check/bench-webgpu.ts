@@ -16,7 +16,8 @@ import * as path from "path";
 import * as ort from "onnxruntime-node";
 import { decodeStepFeeds, profileGraph } from "../../offchain/bench/ort-profile";
 import { createModel, readConfig } from "../../offchain/ml/checkpoint";
-import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
+import { buildFusedGraph, webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
+import { buildLossGraph } from "../../offchain/ml/webgpu-loss-graph";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { decode } from "../../offchain/ml/decode";
 import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
@@ -233,15 +234,18 @@ async function profile(dir: string, config: string, device: "webgpu" | "cpu"): P
     labels: ids(b, t, (i, j) => tok(i, j + 1)),
   };
   const full = readConfig(p.modelDir, LIMITS);
-  const graphs: Array<[string, string, Record<string, ort.Tensor>]> = [
+  const servingBytes = fs.readFileSync(path.join(serving, "onnx", "model.onnx"));
+  const graphs: Array<[string, string | Uint8Array, Record<string, ort.Tensor>]> = [
     ["loss", lossGraphFile(serving, full), lossFeeds],
     ["loss-fused", lossGraphFile(serving, full, { forward: "fused" }), lossFeeds],
+    ["loss-fused-gqa", buildLossGraph(buildFusedGraph(servingBytes, full, "forward", "gqa"), 50257, 8192), lossFeeds],
   ];
   // One decoding step at batch 1 after `past` tokens (the cache is uploaded here; generate keeps it on the GPU).
   const past = Math.min(128, c.n_positions - 1);
   const step = decodeStepFeeds(c, past);
   graphs.push(["decode", path.join(serving, "onnx", "model.onnx"), step]);
   graphs.push(["decode-webgpu", webgpuDecodeGraphFile(serving, full), step]);
+  graphs.push(["decode-webgpu-gqa", buildFusedGraph(servingBytes, full, "decode", "gqa"), step]);
   for (const [graph, file, feeds] of graphs) {
     try {
       const s = await profileGraph(file, device, feeds, {

@@ -11,9 +11,9 @@ import { webgpuStatus, WebgpuHost } from "../../offchain/ml/webgpu-device";
 import { disposeEvalSessions, evaluateInGraph, lossGraphFile, ortSession } from "../../offchain/ml/webgpu-eval";
 import { decode } from "../../offchain/ml/decode";
 import { decodeGraphFile } from "../../offchain/ml/decode-graph";
-import { webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
+import { buildFusedGraph, webgpuDecodeGraphFile } from "../../offchain/ml/webgpu-decode-graph";
 import { profileGraph, summarizeProfile } from "../../offchain/bench/ort-profile";
-import { vocabChunks } from "../../offchain/ml/webgpu-loss-graph";
+import { buildLossGraph, vocabChunks } from "../../offchain/ml/webgpu-loss-graph";
 import { CORPUS, expectMlError, perturbedModel, tmpDir } from "./helpers";
 
 /** A fake host root: folders for libraries, driver manifests and device nodes. */
@@ -156,11 +156,21 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     }
   });
 
-  it("the WebGPU decoding graph (fused kernels) gives the CPU decoding graph's logits within 1e-4 and its tokens (CPU provider)", async function () {
+  for (const attention of ["mha", "gqa"] as const)
+    it(`the WebGPU decoding graph (fused kernels, ${attention === "mha" ? "MultiHeadAttention" : "GroupQueryAttention"}) gives the CPU decoding graph's logits within 1e-4 and its tokens (CPU provider)`, async function () {
+      await checkFusedDecodeGraph(attention);
+    });
+
+  async function checkFusedDecodeGraph(attention: "mha" | "gqa"): Promise<void> {
     const c = PRESETS.tiny;
     const { dir } = await prepareServingDir(modelDir, { cacheDir });
     const plain = await ortSession(decodeGraphFile(dir, c.vocab_size), "cpu");
-    const fused = await ortSession(webgpuDecodeGraphFile(dir, c), "cpu");
+    const fused =
+      attention === "mha"
+        ? await ortSession(webgpuDecodeGraphFile(dir, c), "cpu")
+        : await ort.InferenceSession.create(
+            buildFusedGraph(fs.readFileSync(path.join(dir, "onnx", "model.onnx")), c, "decode", "gqa"),
+          );
     expect(fused.inputNames).to.have.members(plain.inputNames);
     expect(fused.outputNames).to.have.members(plain.outputNames);
     const prompt = [464, 2068, 286, 262, 1499, 11];
@@ -192,6 +202,33 @@ describe("ml/webgpu: device selection, clear errors, the in-graph loss on the CP
     }
     const settings = { maxNewTokens: 16, sample: false, temperature: 1, topK: 0, processors: [] };
     expect(await decode(fused, c, prompt, settings)).to.deep.equal(await decode(plain, c, prompt, settings));
+  }
+
+  it("the fused forward with GroupQueryAttention under the loss graph gives the serving forward's losses within 1e-5 (CPU provider)", async function () {
+    const c = PRESETS.tiny;
+    const { dir } = await prepareServingDir(modelDir, { cacheDir });
+    const serving = fs.readFileSync(path.join(dir, "onnx", "model.onnx"));
+    const [b, t] = [3, 40];
+    const tok = (i: number, j: number): number => (7919 * (i * t + j) + 13) % c.vocab_size;
+    const ids = (f: (i: number, j: number) => number) =>
+      new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: b * t }, (_, k) => BigInt(f(Math.floor(k / t), k % t))),
+        [b, t],
+      );
+    const feeds = {
+      input_ids: ids(tok),
+      attention_mask: ids(() => 1),
+      position_ids: ids((_, j) => j),
+      labels: ids((i, j) => tok(i, j + 1)),
+    };
+    const nll = async (graph: Uint8Array) =>
+      (await (await ort.InferenceSession.create(buildLossGraph(graph, c.vocab_size, 8192))).run(feeds)).nll
+        .data as Float32Array;
+    const want = await nll(serving);
+    const got = await nll(buildFusedGraph(serving, c, "forward", "gqa"));
+    expect(got.length).to.equal(b * t);
+    got.forEach((v, i) => expect(Math.abs(v - want[i]), `position ${i}`).to.be.lessThan(1e-5));
   });
 
   it("the GPU check's profile of the loss graph: every node's provider, time by operator, the trace kept (CPU provider)", async function () {

@@ -245,6 +245,14 @@ describe("SDK (offchain/sdk)", function () {
       const input = EVAL_TEXT;
       const job = await ph.requestJob(f.m1.modelId, EVALUATE, input, { fee: ethers.parseEther("2"), upload: false });
       expect(job).to.include({ modelId: f.m1.modelId, kind: "Evaluate", inputHash: sha256Hex(input), uploaded: false });
+      // Sent with 20 % gas over the node's estimate (which is at least what it used): another account's
+      // transaction mined first may make it dearer (a CLI request ran out of gas on the bare estimate in CI).
+      const [sentTx, mined] = await Promise.all([
+        ethers.provider.getTransaction(job.txHash),
+        ethers.provider.getTransactionReceipt(job.txHash),
+      ]);
+      expect(mined?.status).to.equal(1);
+      expect((sentTx?.gasLimit ?? 0n) * 100n).to.be.at.least((mined?.gasUsed ?? 1n) * 120n);
       expect(ph.store?.input(job.inputHash)).to.deep.equal(input);
       expect(await ph.jobs.get(job.jobId)).to.include({ status: "Open", requester: f.alice.address });
       expect((await ph.jobs.requested(job.jobId)).decoded).to.deep.equal(EVALUATE);

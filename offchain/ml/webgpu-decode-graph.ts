@@ -71,20 +71,25 @@ export function buildFusedGraph(
   const d = c.n_embd;
   const H = c.n_head;
   const eps = floatAttr("epsilon", c.layer_norm_epsilon);
-  const zero = g.floatInit("const_zero", new Float32Array([0]), []);
-  const neg = g.floatInit("const_mask_value", new Float32Array([-1e9]), []);
+  // The mask's values, for MultiHeadAttention's bias (GroupQueryAttention masks by itself).
+  const mask =
+    attention === "gqa"
+      ? null
+      : {
+          zero: g.floatInit("const_zero", new Float32Array([0]), []),
+          neg: g.floatInit("const_mask_value", new Float32Array([-1e9]), []),
+        };
   const flat = g.int64Init("const_flat_shape", [-1, d]);
   // [batch, seq, 3·d] for the Split: batch 1 when decoding, else read off input_ids.
   const rows = decode
     ? g.int64Init("const_rows_shape", [1, -1, 3 * d])
     : g.op("Concat", [g.op("Shape", ["input_ids"]), g.int64Init("const_qkv_width", [3 * d])], [intAttr("axis", 0)]);
   const split = g.int64Init("const_qkv_split", [d, d, d]);
-  const gqa = attention === "gqa" ? gqaLengths(g) : null;
-  const bias = gqa
+  const gqa = mask ? null : gqaLengths(g);
+  const bias = !mask
     ? ""
     : attentionBias(g, {
-        zero,
-        neg,
+        ...mask,
         idx1: g.int64Init("const_index_1", [1], []),
         i64zero: g.int64Init("const_i64_zero", [0], []),
         i64one: g.int64Init("const_i64_one", [1], []),

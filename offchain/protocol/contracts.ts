@@ -55,3 +55,12 @@ export function vaultAt(address: string, runner: ContractRunner): RoyaltyVault {
 export function finetuneBountyAt(address: string, runner: ContractRunner): FinetuneBounty {
   return FinetuneBounty__factory.connect(address, runner);
 }
+
+/**
+ * Gas limit of a write over the node's estimate, in percent: the SDK's writes and the worker's sender (its default).
+ * The estimate is exact for the state it ran on; another account's transaction mined first can make the write
+ * dearer (a balance emptied in between costs 17,100 gas more to fill again), and a write sent with the bare estimate
+ * then runs out of gas: a `posthuman eval 1 2 3` did so in CI while the worker was claiming and settling other jobs.
+ * Unused gas is not paid for.
+ */
+export const GAS_LIMIT_PERCENT = 120;

@@ -6,6 +6,7 @@
  */
 import { ethers, type TransactionRequest } from "ethers";
 import type { AddressBook } from "../protocol/address-book";
+import { GAS_LIMIT_PERCENT } from "../protocol/contracts";
 import { findEvent } from "../protocol/structs";
 import { SdkError, explainRevert } from "./errors";
 
@@ -39,15 +40,9 @@ export function signerOf(ctx: SdkContext): ethers.Signer {
 }
 
 /**
- * Gas limit over the node's estimate, in percent (the worker's sender uses the same). The estimate is exact for the
- * state it ran on; another account's transaction mined first can make the write dearer (a balance emptied in
- * between costs 17,100 gas more to fill again), and a write sent with the bare estimate then runs out of gas: a
- * `posthuman eval 1 2 3` did so in CI while the worker was claiming and settling other jobs. Unused gas is
- * not paid for.
+ * Signs and sends an unsigned transaction (gas limit GAS_LIMIT_PERCENT of the estimate unless it names one), waits
+ * for it, and turns a revert into an SdkError naming its cause.
  */
-export const GAS_HEADROOM_PERCENT = 120n;
-
-/** Signs and sends an unsigned transaction, waits for it, and turns a revert into an SdkError naming its cause. */
 export async function sendTx(
   ctx: SdkContext,
   tx: UnsignedTx,
@@ -56,7 +51,7 @@ export async function sendTx(
 ): Promise<ethers.TransactionReceipt> {
   const signer = signerOf(ctx);
   try {
-    const gasLimit = tx.gasLimit ?? ((await signer.estimateGas(tx)) * GAS_HEADROOM_PERCENT) / 100n;
+    const gasLimit = tx.gasLimit ?? ((await signer.estimateGas(tx)) * BigInt(GAS_LIMIT_PERCENT)) / 100n;
     const sent = await signer.sendTransaction({ ...tx, gasLimit });
     const receipt = await sent.wait();
     if (!receipt) throw new Error(`${what}: transaction ${sent.hash} was not mined`);

@@ -11,6 +11,7 @@ import {
 } from "./sender-steps";
 import type { Log } from "./log";
 import { describeError, withRetry, type RetryOptions } from "./rpc";
+import { GAS_LIMIT_PERCENT } from "../protocol/contracts";
 
 /** The JSON-RPC calls the sender needs; an ethers `JsonRpcProvider` made by `createProvider` is one. */
 export interface SenderRpc {
@@ -76,7 +77,7 @@ export interface SenderOptions {
   feeBumpPercent?: number;
   /** Never sign a maxFeePerGas (or gasPrice) above this. */
   maxFeePerGas?: bigint;
-  /** Gas limit = estimate × this / 100 (default 120). */
+  /** Gas limit = estimate × this / 100 (default GAS_LIMIT_PERCENT, 120). */
   gasLimitPercent?: number;
   /** Retries of RPC calls on transient errors (default 5 retries, 250 ms doubling to 5 s). */
   retry?: Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">;
@@ -146,7 +147,7 @@ export function createSender(opts: SenderOptions): Sender {
   const pollMs = opts.pollMs ?? 1000;
   const replaceAfterMs = opts.replaceAfterMs ?? 60_000;
   const bump = BigInt(100 + (opts.feeBumpPercent ?? 15));
-  const gasLimitPercent = BigInt(opts.gasLimitPercent ?? 120);
+  const gasLimitPercent = BigInt(opts.gasLimitPercent ?? GAS_LIMIT_PERCENT);
   const closer = new AbortController();
   const retry = <T>(fn: () => Promise<T>): Promise<T> =>
     withRetry(fn, {

@@ -23,7 +23,12 @@ import { decode } from "../../offchain/ml/decode";
 import { disposeServed, generate, loadServed, prepareServingDir, sessionOf } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
 import { requestWebgpuAdapter, webgpuStatus } from "../../offchain/ml/webgpu-device";
-import { disposeEvalSessions, evaluateInGraph, lossGraphFile } from "../../offchain/ml/webgpu-eval";
+import {
+  DEFAULT_VOCAB_CHUNK,
+  disposeEvalSessions,
+  evaluateInGraph,
+  lossGraphFile,
+} from "../../offchain/ml/webgpu-eval";
 import { Rng } from "../../offchain/ml/rng";
 import { benchTorchExecutor } from "../../offchain/ml/torch-bench";
 
@@ -238,7 +243,11 @@ async function profile(dir: string, config: string, device: "webgpu" | "cpu"): P
   const graphs: Array<[string, string | Uint8Array, Record<string, ort.Tensor>]> = [
     ["loss", lossGraphFile(serving, full), lossFeeds],
     ["loss-fused", lossGraphFile(serving, full, { forward: "fused" }), lossFeeds],
-    ["loss-fused-gqa", buildLossGraph(buildFusedGraph(servingBytes, full, "forward", "gqa"), 50257, 8192), lossFeeds],
+    [
+      "loss-fused-gqa",
+      buildLossGraph(buildFusedGraph(servingBytes, full, "forward", "gqa"), full.vocab_size, DEFAULT_VOCAB_CHUNK),
+      lossFeeds,
+    ],
   ];
   // One decoding step at batch 1 after `past` tokens (the cache is uploaded here; generate keeps it on the GPU).
   const past = Math.min(128, c.n_positions - 1);

@@ -43,6 +43,7 @@ export const WORKER_FLAGS: [string, string][] = [
   ["--job-timeout <duration>", "longest run of one job, e.g. 30m"],
   ["--max-memory <size>", "memory a job may use"],
   ["--max-upload <size>", "largest input upload"],
+  ["--model-cache <size>", "disk kept for the builtin runtime's model exports (least recently used go first)"],
   ["--run-slots <n>", "jobs run at once (admission control)"],
   ["--input-wait <duration>", "how long a claimed job waits for its input, e.g. 2m"],
   ["--min-fee-train <amount>", "smallest fee of a training job, e.g. 1ether"],

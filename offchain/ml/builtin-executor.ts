@@ -43,6 +43,7 @@ export class BuiltinExecutor implements Executor {
       device: s.device,
       threads: s.threads,
       cacheDir: s.cacheDir,
+      cacheMaxBytes: s.cacheMaxBytes,
       limits: modelLimits,
       onProgress: job.onProgress,
       signal: job.signal,

@@ -170,6 +170,8 @@ export interface BuiltinSettings {
   /** onnxruntime threads for training, inference and evaluation (default DEFAULT_THREADS = 2). */
   threads?: number;
   cacheDir?: string;
+  /** Bytes the serving cache may keep (serving-cache.ts). */
+  cacheMaxBytes?: number;
   modelLimits?: ModelLimits;
   datasetLimits?: DatasetLimits;
   /** Most prompts an inference job may carry (default 1024). */

@@ -297,6 +297,7 @@ export function builtinProcessExecutor(
     POSTHUMAN_ML_THREADS: String(settings.threads ?? DEFAULT_THREADS),
   };
   if (settings.cacheDir) env.POSTHUMAN_ML_CACHE = settings.cacheDir;
+  if (settings.cacheMaxBytes !== undefined) env.POSTHUMAN_ML_CACHE_MAX = String(settings.cacheMaxBytes);
   if (settings.maxPrompts) env.POSTHUMAN_ML_MAX_PROMPTS = String(settings.maxPrompts);
   return new ExternalExecutor({
     id: "builtin",

@@ -11,6 +11,7 @@ import { decode, Session } from "./decode";
 import { decodeGraphFile } from "./decode-graph";
 import { webgpuDecodeGraphFile } from "./webgpu-decode-graph";
 import { exportOnnx, ONNX_EXPORTER_VERSION } from "./onnx-export";
+import { defaultCacheMaxBytes, markUsed, pruneServingCache } from "./serving-cache";
 import { disposeOrtSessions, ortSession } from "./ort-session";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
@@ -29,6 +30,8 @@ export interface ServeOptions {
   servingDir?: string;
   /** Cache of exported serving folders; default $POSTHUMAN_ML_CACHE or <tmp>/posthuman-ml-cache. */
   cacheDir?: string;
+  /** Bytes the cache may keep (least recently used exports go first); default $POSTHUMAN_ML_CACHE_MAX or 20 GiB. */
+  cacheMaxBytes?: number;
   limits?: ModelLimits;
 }
 
@@ -112,7 +115,10 @@ export async function prepareServingDir(
   const key = sha256(`${root}\n${tokHash}\n${ONNX_EXPORTER_VERSION}`).toString("hex").slice(0, 32);
   const cache = opts.cacheDir ?? defaultCacheDir();
   const dir = path.join(cache, `gpt2-onnx-${key}`);
-  if (readStamp(dir) === root) return { dir, weightsRoot: root };
+  if (readStamp(dir) === root) {
+    markUsed(dir);
+    return { dir, weightsRoot: root };
+  }
   fs.mkdirSync(cache, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(cache, `.export-${process.pid}-`));
   try {
@@ -122,6 +128,14 @@ export async function prepareServingDir(
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (readStamp(dir) !== root) throw e;
+  }
+  markUsed(dir);
+  const maxBytes = opts.cacheMaxBytes ?? defaultCacheMaxBytes();
+  try {
+    pruneServingCache(cache, { maxBytes, keep: dir });
+  } catch (e) {
+    // The export is in place and usable: a cache that cannot be pruned must not fail the job that needs it.
+    process.stderr.write(`warning: could not prune the serving cache ${cache}: ${(e as Error).message}\n`);
   }
   return { dir, weightsRoot: root };
 }

@@ -231,6 +231,14 @@ export const SETTINGS: Setting[] = [
     default: "256MiB",
   },
   {
+    path: "limits.modelCache",
+    env: "POSTHUMAN_WORKER_MODEL_CACHE",
+    flag: "modelCache",
+    expect: "a size such as 20GiB (disk kept for the builtin runtime's model exports; least recently used go first)",
+    schema: bytes(0),
+    default: "20GiB",
+  },
+  {
     path: "admission.runSlots",
     env: "POSTHUMAN_WORKER_RUN_SLOTS",
     flag: "runSlots",

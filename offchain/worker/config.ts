@@ -45,7 +45,8 @@ export interface WorkerConfig {
   storeDir: string;
   executor: ExecutorConfig;
   capabilities: { jobKinds: JobKind[]; maxModelBytes: number };
-  limits: { jobTimeoutMs: number; maxMemoryBytes: number; maxUploadBytes: number };
+  /** modelCacheBytes: disk the builtin runtime's serving exports may keep (<dataDir>/ml-cache, least recently used go). */
+  limits: { jobTimeoutMs: number; maxMemoryBytes: number; maxUploadBytes: number; modelCacheBytes: number };
   /** Admission control and pricing (policy.ts). */
   policy: OperatorPolicy;
   /** Per-address quotas of the API, and the largest folder it inspects. */
@@ -360,6 +361,7 @@ function runnerParts(c: ConfigKit, kinds: ExecutorKinds): RunnerConfig {
       jobTimeoutMs: get<number>("limits.jobTimeout"),
       maxMemoryBytes: get<number>("limits.maxMemory"),
       maxUploadBytes: get<number>("limits.maxUpload"),
+      modelCacheBytes: get<number>("limits.modelCache"),
     },
     policy: printable({
       ...DEFAULT_POLICY,

@@ -85,7 +85,14 @@ export function makeExecutor(cfg: RunnerConfig): Executor {
     } else if (name === "pytorch") {
       // Probes the Python now: a host without torch fails at start-up, naming the Python it tried.
       e = new TorchExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
-    } else e = builtinProcessExecutor({ timeoutSec, maxMemoryBytes, cacheDir: path.join(cfg.dataDir, "ml-cache") });
+    } else {
+      e = builtinProcessExecutor({
+        timeoutSec,
+        maxMemoryBytes,
+        cacheDir: path.join(cfg.dataDir, "ml-cache"),
+        cacheMaxBytes: cfg.limits.modelCacheBytes,
+      });
+    }
     made.set(name, e);
     return e;
   };

@@ -15,9 +15,11 @@ import {
   GenerateParams,
   loadServed,
   onnxLogits,
+  prepareServingDir,
   sessionOf,
   TopKTopP,
 } from "../../offchain/ml/serve";
+import { pruneServingCache } from "../../offchain/ml/serving-cache";
 import { ensureWasmBackend } from "../../offchain/ml/tf-backend";
 import { CORPUS, expectMlError, perturbedModel, tmpDir } from "./helpers";
 
@@ -276,5 +278,48 @@ describe("ml/serve: ONNX export, generation, evaluation", function () {
     expect(count()).to.equal(before + 1);
     await generate(modelDir, ["Hi"], { maxNewTokens: 3 }, { cacheDir });
     expect(count()).to.equal(before + 1);
+  });
+
+  it("the serving cache keeps to its size: least recently used exports go, never the one in hand nor one in recent use", async function () {
+    const cache = tmpDir("bounded");
+    const models = [];
+    for (const seed of [1, 2, 3])
+      models.push((await createModel(path.join(tmpDir("lru"), "m"), { preset: "tiny", seed })).dir);
+    const unbounded = { cacheDir: cache, cacheMaxBytes: Number.MAX_SAFE_INTEGER };
+    const [a, b] = [await prepareServingDir(models[0], unbounded), await prepareServingDir(models[1], unbounded)];
+    const size = (d: string): number =>
+      fs
+        .readdirSync(d, { recursive: true })
+        .map((f) => fs.statSync(path.join(d, String(f))))
+        .reduce((n, st) => n + (st.isFile() ? st.size : 0), 0);
+    const hoursAgo = (h: number): Date => new Date(Date.now() - h * 3_600_000);
+    fs.utimesSync(path.join(a.dir, "last-used"), hoursAgo(3), hoursAgo(3));
+    fs.utimesSync(path.join(b.dir, "last-used"), hoursAgo(2), hoursAgo(2));
+    // Half-written exports: one of a process that is gone (pids stop below 2^22), one of this process.
+    const deadPartial = path.join(cache, `.export-${2 ** 22 + 1}-x`);
+    const livePartial = path.join(cache, `.export-${process.pid}-y`);
+    for (const d of [deadPartial, livePartial]) fs.mkdirSync(d);
+
+    // Room for two exports: the oldest (a) goes when c arrives.
+    const c = await prepareServingDir(models[2], { cacheDir: cache, cacheMaxBytes: size(b.dir) * 2 + 1000 });
+    expect(fs.existsSync(a.dir), "least recently used").to.equal(false);
+    expect(fs.existsSync(b.dir)).to.equal(true);
+    expect(fs.existsSync(c.dir)).to.equal(true);
+    expect(fs.existsSync(deadPartial)).to.equal(false);
+    expect(fs.existsSync(livePartial)).to.equal(true);
+
+    // Asking for b again marks it used: with no room at all, only what was used in the last ten minutes stays.
+    await prepareServingDir(models[1], unbounded);
+    expect(fs.statSync(path.join(b.dir, "last-used")).mtimeMs).to.be.greaterThan(hoursAgo(0.1).getTime());
+    expect(pruneServingCache(cache, { maxBytes: 0 }).removed).to.deep.equal([]);
+    const later = pruneServingCache(cache, { maxBytes: 0, keep: c.dir, now: Date.now() + 3_600_000 });
+    expect(later.removed).to.deep.equal([b.dir]);
+    expect(later.bytes).to.equal(size(c.dir));
+
+    // An evicted model is exported again when asked for, to the same folder.
+    const again = await prepareServingDir(models[0], unbounded);
+    expect(again).to.deep.equal(a);
+    const g = await generate(models[0], ["Hi"], { maxNewTokens: 2 }, { cacheDir: cache });
+    expect(g.generations[0].tokens).to.have.length(2);
   });
 });

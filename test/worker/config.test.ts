@@ -69,6 +69,7 @@ describe("loadWorkerConfig", () => {
       jobTimeoutMs: 7_200_000,
       maxMemoryBytes: 8 * 2 ** 30,
       maxUploadBytes: 256 * 2 ** 20,
+      modelCacheBytes: 20 * 2 ** 30,
     });
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8080 });
     expect(c.sources).to.deep.include({ "ingest.confirmations": "default", keyFile: "env POSTHUMAN_WORKER_KEY_FILE" });

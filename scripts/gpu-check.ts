@@ -1,7 +1,7 @@
 /**
  * npm run gpu-check -- [--out DIR]... [--rehearse]
  *
- * Builds the GPU check's payload (scripts/gpu-check/payload.ts) into each --out folder (default
+ * Builds the GPU check's payload (offchain/bench/gpu-payload.ts) into each --out folder (default
  * .gpu-payload, ignored by git), then on the GPU host: `bash .gpu-payload/run-on-host.sh`, which writes
  * $OUT/gpu.json (commit it as bench/results/gpu.json). --rehearse runs that same script here, from a
  * scratch copy, without a GPU (tiny model, Debian's PyTorch on the CPU; the builtin runtime on Mesa's software
@@ -13,13 +13,26 @@ import * as os from "os";
 import * as path from "path";
 import { buildPayload } from "../offchain/bench/gpu-payload";
 
+const USAGE = `usage: npm run gpu-check -- [--out DIR]... [--rehearse]
+
+Builds the GPU check's payload (Node, the bundled runtime, native libraries, the Vulkan loader, the executor's
+Python) into each --out folder (default .gpu-payload). On a GPU host with Python and PyTorch, run
+  OUT=<folder> bash .gpu-payload/run-on-host.sh
+which writes gpu.json (commit it as bench/results/gpu.json), lines.jsonl, logs.txt and host.txt into <folder>
+(without OUT: /dev/shm/posthuman-gpu-check/out, or /tmp/... where /dev/shm is small).
+
+  --out DIR    build into DIR (repeatable; default .gpu-payload)
+  --rehearse   then run that script here without a GPU: tiny model, PyTorch on the CPU, the builtin runtime on
+               Mesa's software WebGPU when scripts/software-webgpu.sh set it up (else onnxruntime's CPU provider)
+  -h, --help   this text`;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) return void console.log(USAGE);
   const outs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--out" && args[i + 1]) outs.push(path.resolve(args[++i]));
-    else if (args[i] !== "--rehearse")
-      throw new Error(`unknown argument ${args[i]}; usage: gpu-check [--out DIR]... [--rehearse]`);
+    else if (args[i] !== "--rehearse") throw new Error(`unknown argument ${args[i]}\n\n${USAGE}`);
   }
   if (outs.length === 0) outs.push(path.resolve(".gpu-payload"));
   const root = path.resolve(__dirname, "..");

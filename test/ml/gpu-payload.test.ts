@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -60,5 +61,24 @@ describe("gpu-check payload: manifest, size limit, runtime files", function () {
     ])
       expect(files).to.include(want);
     expect(files.filter((f) => f.endsWith(".d.ts") || f.endsWith(".map"))).to.deep.equal([]);
+  });
+
+  it("npm run gpu-check -- --help says how to build and run the check; an unknown argument is refused with it", function () {
+    const root = path.resolve(__dirname, "..", "..");
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ["-r", "./offchain/ml/ts-loader.js", "scripts/gpu-check.ts", ...args], {
+        cwd: root,
+        encoding: "utf8",
+      });
+    const out = path.join(tmpDir("help"), "payload");
+    const help = run("--help", "--out", out);
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.match(/^usage: npm run gpu-check -- \[--out DIR\]\.\.\. \[--rehearse\]/);
+    for (const s of ["run-on-host.sh", "bench/results/gpu.json", "--rehearse", "--out DIR"])
+      expect(help.stdout).to.include(s);
+    expect(fs.existsSync(out), "--help builds nothing").to.equal(false);
+    const bad = run("--gpu");
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/^gpu-check: unknown argument --gpu\n\nusage: /);
   });
 });

@@ -118,8 +118,8 @@ export function pruneServingCache(cache: string, o: PruneOptions): PruneResult {
   entries.sort((a, b) => a.used - b.used);
   for (const e of entries) {
     if (bytes <= o.maxBytes) break;
-    // Read again just before removing: another process may have asked for it since the listing.
-    if (path.resolve(e.dir) === keep || now - e.used < idleMs || now - lastUsed(e.dir) < idleMs) continue;
+    // The last use read again just before removing: another process may have asked for it since the listing.
+    if (path.resolve(e.dir) === keep || now - lastUsed(e.dir) < idleMs) continue;
     fs.rmSync(e.dir, { recursive: true, force: true });
     removed.push(e.dir);
     bytes -= e.bytes;

@@ -201,6 +201,8 @@ export function hfConfigJson(c: Gpt2Config): Record<string, unknown> {
  * machines this runtime is measured on. Part of the runtime id: results are reproducible for a fixed count.
  */
 export const DEFAULT_THREADS = 2;
+/** Most onnxruntime threads a worker may be set to (its `--threads`); a verifier searches runtime ids up to it. */
+export const MAX_THREADS = 256;
 
 /** FLOPs of one forward pass over `tokens` tokens in windows of length `t` (matmuls only, 2·m·n·k). */
 export function forwardFlops(c: Gpt2Config, tokens: number, t: number): number {

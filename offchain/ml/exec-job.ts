@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { readConfig } from "./checkpoint";
-import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, ModelLimits } from "./config";
+import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, MAX_THREADS, ModelLimits } from "./config";
 import { DEFAULT_DATASET_LIMITS, DatasetLimits, parseJsonl, readTextFile } from "./data";
 import { Device, normalizeDevice } from "./device";
 import { WEBGPU_DECODE_GRAPH_VERSION } from "./webgpu-decode-graph";
@@ -156,13 +156,17 @@ export function seedU32(seed: number | string): number {
   return sha256(`seed:${seed}`).readUInt32LE(0);
 }
 
+const versions = new Map<string, string>();
 function packageVersion(name: string): string {
+  let v = versions.get(name);
+  if (v !== undefined) return v;
   try {
-    return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string })
-      .version;
+    v = (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
   } catch {
-    return "unknown";
+    v = "unknown";
   }
+  versions.set(name, v);
+  return v;
 }
 
 export interface BuiltinSettings {
@@ -198,6 +202,18 @@ export function builtinRuntimeId(s: BuiltinSettings = {}): string {
       },
     }),
   );
+}
+
+/**
+ * The builtin settings (device, threads) whose runtime id is `runtimeId`, with this machine's package versions;
+ * undefined when none is (another runtime, or other versions). A verifier re-runs a receipt with them.
+ */
+export function builtinSettingsOf(runtimeId: string): { device: Device; threads: number } | undefined {
+  const want = runtimeId.toLowerCase();
+  for (const device of ["cpu", "webgpu", "cuda"] as const)
+    for (let threads = 1; threads <= MAX_THREADS; threads++)
+      if (builtinRuntimeId({ device, threads }).toLowerCase() === want) return { device, threads };
+  return undefined;
 }
 
 export function writeResult(

@@ -31,6 +31,7 @@ export {
   ExternalExecutor,
   builtinProcessExecutor,
   builtinRuntimeId,
+  builtinSettingsOf,
   readJobFile,
   resolveInputs,
   resolveModelDir,

@@ -12,7 +12,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { builtinProcessExecutor, weightsRoot, writeJobDir, type Executor } from "../ml";
+import {
+  builtinProcessExecutor,
+  builtinSettingsOf,
+  deviceStatus,
+  weightsRoot,
+  writeJobDir,
+  type Executor,
+} from "../ml";
 import { TorchExecutor } from "../ml/torch-executor";
 import { jobFolder, jobSeed } from "../protocol/job-spec";
 import { sha256Hex } from "../protocol/auth";
@@ -165,10 +172,23 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
 
 let localTorch: TorchExecutor | string | undefined;
 
-/** The executor whose runtime id `runtimeId` is, among those this machine has; else the builtin, saying what is missing. */
+/**
+ * The executor whose runtime id `runtimeId` is, among those this machine has: the builtin runtime with the device and
+ * thread count the receipt's id names (a worker's `--device`, `--threads`), or the PyTorch executor. Else the builtin
+ * on the CPU, saying what is missing.
+ */
 function executorFor(runtimeId: string, onStep?: (line: string) => void): Executor {
-  const builtin = builtinProcessExecutor();
-  if (builtin.runtimeId.toLowerCase() === runtimeId.toLowerCase()) return builtin;
+  const named = builtinSettingsOf(runtimeId);
+  if (named) {
+    const st = deviceStatus(named.device);
+    if (st.available) return builtinProcessExecutor(named);
+    onStep?.(
+      `the receipt names the builtin runtime on ${named.device} (${named.threads} threads), which this machine cannot ` +
+        `run: ${st.reason}. Re-running on the CPU: the runtime id and output hash will differ.`,
+    );
+    return builtinProcessExecutor({ device: "cpu", threads: named.threads });
+  }
+  const builtin = builtinProcessExecutor({ device: "cpu" });
   if (localTorch === undefined) {
     try {
       localTorch = new TorchExecutor();
@@ -184,8 +204,10 @@ function executorFor(runtimeId: string, onStep?: (line: string) => void): Execut
       : `the PyTorch executor ${localTorch.runtimeId} (${localTorch.describe()})`;
   onStep?.(
     `the receipt names runtime ${runtimeId}, which this machine does not have: it has the builtin runtime ` +
-      `${builtin.runtimeId} and ${torch}. A PyTorch receipt reproduces only with the same torch, CUDA and cuDNN ` +
-      `versions, GPU model and precision. Re-running with the builtin runtime: the runtime id and output hash will differ.`,
+      `${builtin.runtimeId} (and the same on WebGPU, with other thread counts) and ${torch}. A PyTorch receipt ` +
+      `reproduces only with the same torch, CUDA and cuDNN versions, GPU model and precision; a builtin one only ` +
+      `with the same onnxruntime and transformers.js versions. Re-running with the builtin runtime: the runtime id ` +
+      `and output hash will differ.`,
   );
   return builtin;
 }

@@ -142,6 +142,22 @@ export const SETTINGS: Setting[] = [
     schema: z.enum(EXECUTOR_NAMES),
   })),
   {
+    path: "executor.builtin.device",
+    env: "POSTHUMAN_WORKER_DEVICE",
+    flag: "device",
+    expect:
+      "cpu, gpu (onnxruntime's bundled WebGPU provider, also named webgpu) or cuda (the builtin runtime's device; default: POSTHUMAN_ML_DEVICE, else cpu)",
+    schema: z.enum(["cpu", "gpu", "webgpu", "cuda"]),
+  },
+  {
+    path: "executor.builtin.threads",
+    env: "POSTHUMAN_WORKER_THREADS",
+    flag: "threads",
+    expect:
+      "a whole number of onnxruntime threads from 1 to 256 (the builtin runtime; part of its runtime id; default 2)",
+    schema: wholeNumber(1, 256),
+  },
+  {
     path: "executor.torch.python",
     env: "POSTHUMAN_WORKER_TORCH_PYTHON",
     flag: "torchPython",

@@ -18,11 +18,19 @@ export interface TorchExecutorConfig {
   threads?: number;
 }
 
+/** Settings of the builtin runtime (offchain/ml): its device ("gpu" is read as "webgpu") and onnxruntime threads. */
+export interface BuiltinExecutorConfig {
+  device?: "cpu" | "webgpu" | "cuda";
+  threads?: number;
+}
+
 export type ExecutorConfig = (
   { kind: "builtin" } | { kind: "pytorch" } | { kind: "external"; command: string; args: string[] }
 ) & {
   /** Executors for particular job kinds (present only when set); other kinds use `kind`. */
   byKind?: Partial<Record<JobKind, ExecutorName>>;
+  /** Present only when set. */
+  builtin?: BuiltinExecutorConfig;
   /** Present only when set. */
   torch?: TorchExecutorConfig;
 };
@@ -297,6 +305,12 @@ function executorConfig(c: ConfigKit, { executorKind, byKind }: ExecutorKinds): 
     executorKind === "external" ? { kind: "external", ...external } : { kind: executorKind ?? "builtin" };
   if (executorKind !== "external" && Object.values(byKind).includes("external")) Object.assign(executor, external);
   if (Object.keys(byKind).length > 0) executor.byKind = byKind;
+  const builtin: BuiltinExecutorConfig = {};
+  const device = get<string | undefined>("executor.builtin.device");
+  if (device !== undefined) builtin.device = (device === "gpu" ? "webgpu" : device) as BuiltinExecutorConfig["device"];
+  const threads = get<number | undefined>("executor.builtin.threads");
+  if (threads !== undefined) builtin.threads = threads;
+  if (Object.keys(builtin).length > 0) executor.builtin = builtin;
   const torch: TorchExecutorConfig = {};
   for (const k of ["python", "device", "precision", "gpus", "threads"] as const) {
     const v = get<unknown>(`executor.torch.${k}`);

@@ -14,8 +14,12 @@ import {
   onChainTokenizerHash,
   ExternalExecutor,
   loadCheckpoint,
+  deviceStatus,
+  MlError,
   normalizeConfig,
+  normalizeDevice,
   weightsRoot,
+  type Device,
   type Executor,
 } from "../ml";
 import { KindRouter } from "../ml/kind-router";
@@ -71,6 +75,22 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/**
+ * The builtin runtime's device (`executor.builtin.device`, else POSTHUMAN_ML_DEVICE, else cpu), checked now: a host
+ * without the GPU it is told to use fails at start-up, naming what is missing, instead of failing every job.
+ */
+function builtinDevice(cfg: RunnerConfig): Device {
+  const name = cfg.executor.builtin?.device ?? process.env.POSTHUMAN_ML_DEVICE;
+  const st = deviceStatus(normalizeDevice(name));
+  if (st.available) return st.device;
+  throw new MlError(
+    "DEVICE_UNAVAILABLE",
+    `the builtin runtime cannot run on device "${name}": ${st.reason}. Install what is missing, or start the worker ` +
+      `with --device cpu (POSTHUMAN_WORKER_DEVICE=cpu; "executor": {"builtin": {"device": "cpu"}} in its config file)`,
+    { device: st.device },
+  );
+}
+
 /** The executor of each job kind the worker takes (config `executor.kind`, `executor.byKind.<kind>`). */
 export function makeExecutor(cfg: RunnerConfig): Executor {
   const timeoutSec = Math.ceil(cfg.limits.jobTimeoutMs / 1000);
@@ -86,7 +106,10 @@ export function makeExecutor(cfg: RunnerConfig): Executor {
       // Probes the Python now: a host without torch fails at start-up, naming the Python it tried.
       e = new TorchExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
     } else {
+      const device = builtinDevice(cfg);
       e = builtinProcessExecutor({
+        device,
+        threads: cfg.executor.builtin?.threads,
         timeoutSec,
         maxMemoryBytes,
         cacheDir: path.join(cfg.dataDir, "ml-cache"),

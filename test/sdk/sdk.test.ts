@@ -22,7 +22,7 @@ import {
 } from "../../offchain/protocol/params";
 import { jobReceipt } from "../../offchain/protocol/structs";
 import { submitReceipt } from "../../offchain/deploy/posthuman";
-import { BuiltinExecutor, createModel } from "../../offchain/ml";
+import { BuiltinExecutor, builtinRuntimeId, builtinSettingsOf, createModel } from "../../offchain/ml";
 import { jobFolder, jobSeed } from "../../offchain/protocol/job-spec";
 import { writeJobDir } from "../../offchain/ml";
 import { sha256Hex } from "../../offchain/protocol/auth";
@@ -363,7 +363,7 @@ describe("SDK (offchain/sdk)", function () {
 
   describe("verification by re-execution", () => {
     /** A real tiny model, published; an evaluation job on it whose receipt the worker computes (or forges). */
-    async function evaluatedFixture() {
+    async function evaluatedFixture(executor = new BuiltinExecutor()) {
       const f = await loadFixture(posthumanFixture);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-sdk-verify-"));
       const modelDir = path.join(dir, "m");
@@ -380,7 +380,6 @@ describe("SDK (offchain/sdk)", function () {
       const input = fs.readFileSync(path.join(DATA, "elena-eval.txt"));
       const job = await alice.requestJob(published.modelId, EVALUATE, input, { upload: false });
       await (await f.ph.jobMarket.connect(f.worker).claimJob(job.jobId)).wait();
-      const executor = new BuiltinExecutor();
       const jobDir = path.join(dir, "worker-job");
       const seed = jobSeed(job.jobId, job.inputHash);
       writeJobDir(
@@ -421,6 +420,22 @@ describe("SDK (offchain/sdk)", function () {
         "runtime id",
         "output hash",
       ]);
+    });
+
+    it("re-runs with the builtin settings the receipt's runtime id names (a worker's --threads), unasked", async () => {
+      const { f, alice, job, run, receipt } = await evaluatedFixture(new BuiltinExecutor({ threads: 1 }));
+      expect(run.runtimeId).to.not.equal(builtinRuntimeId());
+      await (await f.ph.jobMarket.connect(f.worker).submitReceipt(job.jobId, receipt(run.outputHash))).wait();
+      const steps: string[] = [];
+      const v = await alice.verify(job.jobId, { onStep: (l) => steps.push(l) });
+      expect(v.verified, JSON.stringify(v.checks) + steps.join("\n")).to.equal(true);
+      expect(v.checks.find((c) => c.name === "runtime id")?.actual).to.equal(run.runtimeId);
+      expect(builtinSettingsOf(run.runtimeId)).to.deep.equal({ device: "cpu", threads: 1 });
+      expect(builtinSettingsOf(builtinRuntimeId({ device: "webgpu", threads: 8 }))).to.deep.equal({
+        device: "webgpu",
+        threads: 8,
+      });
+      expect(builtinSettingsOf(ethers.id("another runtime"))).to.equal(undefined);
     });
 
     it("names the check a forged receipt fails", async () => {

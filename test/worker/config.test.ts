@@ -12,6 +12,11 @@ import {
   type LoadWorkerConfigOptions,
 } from "../../offchain/worker/config";
 import { HARDHAT_KEYS } from "../../offchain/devnet/hardhat-node";
+import { builtinRuntimeId } from "../../offchain/ml";
+import { webgpuStatus } from "../../offchain/ml/webgpu-device";
+import { makeExecutor } from "../../offchain/worker/worker";
+import { SETTINGS } from "../../offchain/worker/config-settings";
+import { WORKER_FLAGS } from "../../offchain/cli/worker-cmd";
 
 const KEY = HARDHAT_KEYS[1];
 const ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -242,6 +247,43 @@ describe("loadWorkerConfig", () => {
       },
     });
     expect(c.chain).to.deep.include({ chainId: 11155111, startBlock: 5_000_100, addressBookFile: other });
+  });
+
+  it("reads the builtin runtime's device (gpu is WebGPU) and threads; a worker without that GPU does not start", () => {
+    expect(load().executor.builtin).to.equal(undefined);
+    const c = load({
+      env: { POSTHUMAN_WORKER_KEY_FILE: keyFile, POSTHUMAN_WORKER_THREADS: "3" },
+      flags: { device: "gpu" },
+    });
+    expect(c.executor).to.deep.equal({ kind: "builtin", builtin: { device: "webgpu", threads: 3 } });
+    expect(c.sources["executor.builtin.device"]).to.equal("flag --device");
+    const list = problems({ flags: { device: "tpu", threads: "0" } });
+    expect(list.join("\n")).to.match(/^executor\.builtin\.device = "tpu" \(flag --device\) must be cpu, gpu/m);
+    expect(list.join("\n")).to.match(/^executor\.builtin\.threads = "0" \(flag --threads\) must be a whole number/m);
+
+    // makeExecutor checks the device at start-up: the runtime id names it, or the error names what is missing.
+    const st = webgpuStatus();
+    if (st.available) {
+      expect(makeExecutor(c).runtimeId).to.equal(builtinRuntimeId({ device: "webgpu", threads: 3 }));
+    } else {
+      expect(() => makeExecutor(c))
+        .to.throw(/DEVICE_UNAVAILABLE: the builtin runtime cannot run on device "webgpu": WebGPU is unavailable/)
+        .with.property("message")
+        .that.includes(st.missing[0])
+        .and.includes("--device cpu");
+    }
+    const cpu = load({ flags: { device: "cpu", threads: "1" } });
+    expect(makeExecutor(cpu).runtimeId).to.equal(builtinRuntimeId({ device: "cpu", threads: 1 }));
+  });
+
+  it("every setting with a flag is an option of `posthuman worker`, and every option a setting", () => {
+    const declared = WORKER_FLAGS.map(([f]) => f.split(" ")[0]);
+    // The worker's key file and data folder are --worker-… on the command line: --key-file and --data-dir are global.
+    const renamed: Record<string, string> = { keyFile: "--worker-key-file", dataDir: "--worker-data-dir" };
+    const kebab = (flag: string) => renamed[flag] ?? `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const wanted = SETTINGS.filter((x) => x.flag).map((x) => kebab(x.flag as string));
+    expect(wanted.filter((f) => !declared.includes(f))).to.deep.equal([]);
+    expect(declared.filter((f) => !wanted.includes(f))).to.deep.equal(["--config"]);
   });
 
   it("reads sizes and durations written the way operators write them", () => {

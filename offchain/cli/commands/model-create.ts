@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { absolute, int, num, readFile } from "../context";
 import { CliError, type Output } from "../output";
 import type { Wiring } from "./shared";
+import type { Device } from "../../ml";
 
 interface CreateOptions {
   preset: "tiny" | "small";
@@ -17,6 +18,7 @@ interface CreateOptions {
   batch: string;
   context: string;
   eval?: string;
+  device: string;
 }
 
 interface Training {
@@ -38,6 +40,7 @@ export function addModelCreate(model: Command, w: Wiring): void {
     .option("--lr <x>", "learning rate", "0.003")
     .option("--batch <n>", "batch size", "8")
     .option("--context <n>", "context length", "64")
+    .option("--device <device>", "train on cpu, or gpu (onnxruntime's bundled WebGPU provider)", "cpu")
     .option("--eval <file>", "then measure its loss on this file (what to declare with `model publish --baseline`)")
     .action((folder: string, o: CreateOptions, cmd: Command) => w.run((out) => createModelFolder(folder, o, out), cmd));
 }
@@ -58,6 +61,7 @@ async function trainFromSeed(folder: string, o: CreateOptions, seed: number, out
       batchSize: int(o.batch, "--batch"),
       contextLength: int(o.context, "--context"),
       seed,
+      device: ml.normalizeDevice(o.device) as Device,
       onProgress: (p) => {
         if (p.phase === "train" && (p.step % 10 === 0 || p.step === p.totalSteps))
           out.info(`  step ${p.step}/${p.totalSteps} loss ${p.loss?.toFixed(3) ?? ""}`);
@@ -83,11 +87,17 @@ async function createModelFolder(folder: string, o: CreateOptions, out: Output):
   if (o.eval) readFile(o.eval);
   if (o.train) readFile(o.train);
   const ml = await import("../../ml");
+  const device = ml.normalizeDevice(o.device);
+  if (device !== "cpu" && device !== "webgpu")
+    throw new CliError(`--device ${o.device}: model create trains on the CPU or on WebGPU`, "use --device cpu or gpu");
+  const st = ml.deviceStatus(device);
+  if (!st.available) throw new CliError(st.reason as string, "train with --device cpu, or install what is missing");
   const seed = int(o.seed, "--seed", 0);
   let training: Training | undefined;
   if (o.train) training = await trainFromSeed(folder, o, seed, out);
   else await ml.createModel(folder, { preset: o.preset, seed });
-  // The same evaluation a worker runs (one thread, this context length), so a declared baseline is reproducible.
+  // The same evaluation a worker runs (the CPU, one thread, this context length), so a declared baseline is
+  // reproducible whatever device trained the model.
   const evaluation = o.eval
     ? await ml.evaluate(folder, { datasets: [o.eval], contextLength: int(o.context, "--context"), threads: 1 })
     : undefined;

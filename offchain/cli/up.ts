@@ -26,6 +26,8 @@ export interface UpOptions {
   apiPort: number;
   /** Skip the worker (chain and contracts only). */
   noWorker?: boolean;
+  /** The worker's device (its --device: cpu, gpu/webgpu, cuda); default: POSTHUMAN_WORKER_DEVICE, else cpu. */
+  device?: string;
   /** Where the address book is written for the other commands (deployments/localhost.json). */
   deploymentFile?: string;
   /** The web app's built folder to serve from the worker's API; false: none; default offchain/web/dist (built on demand). */
@@ -92,6 +94,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
           httpHost: opts.host,
           httpPort: String(opts.apiPort),
           logLevel: process.env.POSTHUMAN_WORKER_LOG_LEVEL ?? "warn",
+          ...(opts.device ? { device: opts.device } : {}),
         },
         { ...process.env, POSTHUMAN_WORKER_PRIVATE_KEY: devWallet(DEV_ACCOUNTS.indexOf("worker")).privateKey },
         webDir ? { web: { dir: webDir, config: { rpcUrl: chain.url, book }, connectSrc: [chain.url] } } : {},

@@ -10,35 +10,41 @@ export function addUpCommand(program: Command, w: Wiring): void {
     .option("--chain-port <port>", "JSON-RPC port of the local chain", "8545")
     .option("--api-port <port>", "port of the worker's API", String(DEFAULT_API_PORT))
     .option("--no-worker", "start the chain and the contracts only")
-    .action(async (opts: { host: string; chainPort: string; apiPort: string; worker: boolean }, cmd: Command) =>
-      w.run(async (out) => {
-        const g = w.context(cmd);
-        const { up, describeUp } = await import("../up");
-        const handle = await up(
-          {
-            dataDir: g.dataDir,
-            host: opts.host,
-            chainPort: Number(opts.chainPort),
-            apiPort: Number(opts.apiPort),
-            noWorker: !opts.worker,
-            deploymentFile: g.deployment,
-          },
-          out,
-        );
-        out.result(
-          {
-            rpc: handle.chain.url,
-            worker: handle.worker?.apiUrl,
-            web: handle.webUrl,
-            deployment: handle.deploymentFile,
-            ...handle.book,
-          },
-          () => describeUp(handle),
-        );
-        const signal = await untilSignal();
-        out.info(`${signal}: stopping…`);
-        await handle.stop();
-      }, cmd),
+    .option("--device <device>", "the worker's device: cpu, or gpu (onnxruntime's bundled WebGPU provider)")
+    .action(
+      async (
+        opts: { host: string; chainPort: string; apiPort: string; worker: boolean; device?: string },
+        cmd: Command,
+      ) =>
+        w.run(async (out) => {
+          const g = w.context(cmd);
+          const { up, describeUp } = await import("../up");
+          const handle = await up(
+            {
+              dataDir: g.dataDir,
+              host: opts.host,
+              chainPort: Number(opts.chainPort),
+              apiPort: Number(opts.apiPort),
+              noWorker: !opts.worker,
+              device: opts.device,
+              deploymentFile: g.deployment,
+            },
+            out,
+          );
+          out.result(
+            {
+              rpc: handle.chain.url,
+              worker: handle.worker?.apiUrl,
+              web: handle.webUrl,
+              deployment: handle.deploymentFile,
+              ...handle.book,
+            },
+            () => describeUp(handle),
+          );
+          const signal = await untilSignal();
+          out.info(`${signal}: stopping…`);
+          await handle.stop();
+        }, cmd),
     );
 }
 

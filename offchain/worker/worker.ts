@@ -166,13 +166,19 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     () => late.pipeline?.wake(),
   );
   const { metrics, jobDuration } = workerMetrics(jobs, ingestor, heads);
+  const executor = o.executor ?? makeExecutor(cfg);
+  const ofKind = (k: JobKind) => (executor instanceof KindRouter ? executor.byKind[k] : undefined) ?? executor;
+  const runtimes = Object.fromEntries(
+    cfg.capabilities.jobKinds.map((k) => [k, `${ofKind(k).id} ${ofKind(k).runtimeId}`]),
+  );
+  log.info({ runtimes }, "executors ready (each kind's receipts name this runtime id)");
   const pipeline = createPipeline({
     jobs,
     store,
     sender,
     market,
     registry,
-    executor: o.executor ?? makeExecutor(cfg),
+    executor,
     self: wallet.address,
     dataDir: cfg.dataDir,
     kinds: cfg.capabilities.jobKinds,

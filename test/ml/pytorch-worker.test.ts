@@ -8,7 +8,9 @@ import { requestJob } from "../../offchain/deploy/posthuman";
 import { devWallet } from "../../offchain/deploy/accounts";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { loadWorkerConfig, WorkerConfigError } from "../../offchain/worker/config";
-import { silentLogger } from "../../offchain/worker/log";
+import { Writable } from "node:stream";
+import { createLogger, silentLogger } from "../../offchain/worker/log";
+import { builtinRuntimeId } from "../../offchain/ml";
 import { createWorker, type Worker } from "../../offchain/worker/worker";
 import { WorkerClient } from "../../offchain/sdk/worker-client";
 import { PostHuman } from "../../offchain/sdk";
@@ -131,7 +133,20 @@ describe("worker with the PyTorch executor: configuration, start-up, and a train
 
     it("runs a training job with PyTorch from request to a settled receipt naming the PyTorch runtime", async () => {
       const cfg = config({ POSTHUMAN_WORKER_EXECUTOR_TRAIN: "pytorch", POSTHUMAN_WORKER_TORCH_PYTHON: TORCH_PYTHON });
-      worker = await createWorker({ config: cfg, log: silentLogger(), pipelinePollMs: 200 });
+      const lines: string[] = [];
+      const destination = new Writable({
+        write: (chunk: Buffer, _enc, done) => void (lines.push(String(chunk)), done()),
+      });
+      worker = await createWorker({
+        config: cfg,
+        log: createLogger({ destination, level: "info" }),
+        pipelinePollMs: 200,
+      });
+      // The start-up log names the runtime each kind's receipts will carry.
+      const ready = lines.map((l) => JSON.parse(l) as { msg: string; runtimes?: Record<string, string> });
+      const { runtimes } = ready.find((l) => l.msg.startsWith("executors ready")) ?? {};
+      expect(runtimes?.train).to.equal(`pytorch ${new TorchExecutor({ python: TORCH_PYTHON }).runtimeId}`);
+      expect(runtimes?.infer).to.equal(`builtin ${builtinRuntimeId()}`);
       await worker.start();
       const rw = {
         worker,

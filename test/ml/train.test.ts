@@ -15,7 +15,7 @@ import { ensureWasmBackend, tf } from "../../offchain/ml/tf-backend";
 import { trainModel } from "../../offchain/ml/train";
 import { CORPUS, expectMlError, referenceLogits, tmpDir, writeHfFolder } from "./helpers";
 
-describe("ml/train: GPT-2 on TensorFlow.js wasm", function () {
+describe("ml/train: GPT-2 training (the ONNX step graph, held to the TensorFlow.js reference graph)", function () {
   before(async function () {
     await ensureWasmBackend();
   });

@@ -125,7 +125,7 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
   let servingLoss: number | undefined;
   try {
     let t = Date.now();
-    await run([p.warmData]);
+    const warm = await run([p.warmData]);
     const warmSec = (Date.now() - t) / 1000;
     t = Date.now();
     const r = await run([p.evalData]);
@@ -142,6 +142,17 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
       loss: r.loss,
       batch,
       ctx,
+    });
+    // A verifier re-runs a WebGPU receipt on a WebGPU host: the same evaluation again must give the same bits.
+    const again = await run([p.warmData]);
+    out({
+      step: "webgpu-repeat",
+      what: "evaluation",
+      config,
+      device,
+      same: again.loss === warm.loss,
+      a: warm.loss,
+      b: again.loss,
     });
   } catch (e) {
     out({ step: "webgpu-eval", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
@@ -189,6 +200,12 @@ async function infer(dir: string, config: string, device: "webgpu" | "cpu"): Pro
       sec,
       loadAndWarmSec: warmSec,
     });
+    // Greedy again, shorter: the same tokens as the first run's prefix.
+    const k = Math.min(n, 32);
+    const again = await generate(p.modelDir, [prompt], { maxNewTokens: k }, { device, limits: LIMITS });
+    const a = g.generations[0].tokens.slice(0, k);
+    const b = again.generations[0].tokens.slice(0, k);
+    out({ step: "webgpu-repeat", what: "generation", config, device, same: a.join() === b.join(), tokens: k });
   } catch (e) {
     out({ step: "webgpu-generate", config, device, error: String((e as Error).stack ?? e).slice(0, 1500) });
   }

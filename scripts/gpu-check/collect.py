@@ -95,6 +95,11 @@ def main():
                           "referenceTokensPerSec": ref["tokens_per_s"]}
                 fig(f"evaluation (fused forward, batch {r['batch']}) vs PyTorch", r["tokens_per_s"] / ref["tokens_per_s"],
                     "ratio", params)
+        # repeatability on the device (a verifier re-runs WebGPU receipts): 1 when a second run gave the same bits
+        for r in rows:
+            if r.get("step") == "webgpu-repeat" and r.get("config") == config:
+                fig(f"{r['what']} repeats bit for bit, builtin WebGPU ({config})", 1 if r.get("same") else 0, "boolean",
+                    {**r, "device": r.get("device", "webgpu"), "config": config})
         # onnxruntime's profile of the builtin runtime: GPU time per run where the adapter gave timestamps
         for r in rows:
             if r.get("step") == "webgpu-profile" and r.get("config") == config and "error" not in r:

@@ -81,4 +81,48 @@ describe("gpu-check payload: manifest, size limit, runtime files", function () {
     expect(bad.status).to.equal(1);
     expect(bad.stderr).to.match(/^gpu-check: unknown argument --gpu\n\nusage: /);
   });
+
+  it("collect.py names the figures as the issue asks: <kind> vs raw PyTorch (executor), <kind> vs PyTorch (WebGPU)", function () {
+    const py = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p, ["-c", "1"]).status === 0);
+    if (!py) this.skip();
+    const out = tmpDir("collect");
+    const row = (o: Record<string, unknown>) => JSON.stringify({ config: "small", ...o });
+    fs.writeFileSync(
+      path.join(out, "steps.jsonl"),
+      [
+        row({ step: "torch-info", gpu: "NVIDIA H200", torch: "2.11", cuda: "13.0" }),
+        row({ step: "torch-train", tokens_per_s: 100, device: "cuda", precision: "bf16", impl: "eager" }),
+        row({ step: "torch-eval", tokens_per_s: 200, device: "cuda", precision: "fp32", impl: "eager" }),
+        row({ step: "torch-generate", tokens_per_s: 50, device: "cuda" }),
+        row({ step: "executor-train", tokens_per_s: 95 }),
+        row({ step: "executor-eval", tokens_per_s: 190 }),
+        row({ step: "executor-generate", error: "timed out" }),
+        row({ step: "webgpu-eval", tokens_per_s: 100, device: "webgpu" }),
+        row({ step: "webgpu-generate", tokens_per_s: 60, device: "webgpu" }),
+        row({ step: "webgpu-repeat", what: "evaluation", same: true, device: "webgpu" }),
+        row({ step: "webgpu-repeat", what: "generation", same: false, device: "webgpu" }),
+      ].join("\n") + "\n",
+    );
+    const r = spawnSync(py as string, [path.join(__dirname, "..", "..", "scripts", "gpu-check", "collect.py"), out]);
+    expect(r.status, String(r.stderr)).to.equal(0);
+    type Fig = { name: string; value: number | null; unit: string; params: Record<string, unknown> };
+    const figs = JSON.parse(fs.readFileSync(path.join(out, "gpu.json"), "utf8")) as Fig[];
+    const ratio = (name: string, device: string) =>
+      figs.find(
+        (f) => f.name === name && f.unit === "ratio" && f.params.device === device && f.params.config === "small",
+      );
+    expect(ratio("train vs raw PyTorch", "cuda")?.value).to.be.closeTo(0.95, 1e-9);
+    expect(ratio("evaluation vs raw PyTorch", "cuda")?.value).to.be.closeTo(0.95, 1e-9);
+    expect(ratio("generation vs raw PyTorch", "cuda")).to.deep.include({ value: null });
+    expect(ratio("generation vs raw PyTorch", "cuda")?.params.error).to.equal("timed out");
+    expect(ratio("evaluation vs PyTorch", "webgpu")?.value).to.be.closeTo(0.5, 1e-9);
+    expect(ratio("generation vs PyTorch", "webgpu")?.value).to.be.closeTo(1.2, 1e-9);
+    expect(ratio("train vs PyTorch", "webgpu")).to.deep.include({ value: null });
+    const repeats = figs.filter((f) => f.unit === "boolean").map((f) => [f.name, f.value]);
+    expect(repeats).to.deep.equal([
+      ["evaluation repeats bit for bit, builtin WebGPU (small)", 1],
+      ["generation repeats bit for bit, builtin WebGPU (small)", 0],
+    ]);
+    expect(figs[0].params.run).to.deep.include({ gpu: "NVIDIA H200", torch: "2.11" });
+  });
 });

@@ -122,7 +122,15 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   const signer = loadSigner(opts.env, c.get<string | undefined>("keyFile"), c.sources.keyFile, c.problems, warnings);
   const chain = loadChain(c, opts.deploymentsDir);
   if (c.problems.length > 0 || !signer || !chain) throw new WorkerConfigError(c.problems);
-  return assembleConfig(c, kinds, chain, signer, warnings);
+  const config = assembleConfig(c, kinds, chain, signer, warnings);
+  const { executor, capabilities } = config;
+  const usesBuiltin = capabilities.jobKinds.some((k) => (executor.byKind?.[k] ?? executor.kind) === "builtin");
+  for (const k of Object.keys(executor.builtin ?? {}))
+    if (!usesBuiltin)
+      warnings.push(
+        `executor.builtin.${k} (${c.sources[`executor.builtin.${k}`]}) is set, but no job kind runs on the builtin executor`,
+      );
+  return config;
 }
 
 /** What running a job needs (executors, limits, kinds, policy, data folder): a worker's configuration without its chain or key. */

@@ -272,7 +272,11 @@ describe("loadWorkerConfig", () => {
         .that.includes(st.missing[0])
         .and.includes("--device cpu");
     }
+    expect(load({ flags: { device: "gpu", executor: "pytorch" } }).warnings).to.deep.equal([
+      "executor.builtin.device (flag --device) is set, but no job kind runs on the builtin executor",
+    ]);
     const cpu = load({ flags: { device: "cpu", threads: "1" } });
+    expect(cpu.warnings).to.deep.equal([]);
     expect(makeExecutor(cpu).runtimeId).to.equal(builtinRuntimeId({ device: "cpu", threads: 1 }));
   });
 

@@ -140,7 +140,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   try {
     writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));
     o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
-    const result = await (o.executor ?? executorFor(receipt.runtimeId, o.onStep)).run({ kind, jobDir });
+    const result = await (o.executor ?? verifierExecutor(receipt.runtimeId, o.onStep)).run({ kind, jobDir });
     check("runtime id", receipt.runtimeId, result.runtimeId);
     check("output hash", receipt.outputHash, result.outputHash);
     let childDir: string | undefined;
@@ -177,13 +177,13 @@ let localTorch: TorchExecutor | string | undefined;
  * thread count the receipt's id names (a worker's `--device`, `--threads`), or the PyTorch executor. Else the builtin
  * on the CPU, saying what is missing.
  */
-function executorFor(runtimeId: string, onStep?: (line: string) => void): Executor {
+export function verifierExecutor(runtimeId: string, onStep?: (line: string) => void): Executor {
   const named = builtinSettingsOf(runtimeId);
   if (named) {
     const st = deviceStatus(named.device);
     if (st.available) return builtinProcessExecutor(named);
     onStep?.(
-      `the receipt names the builtin runtime on ${named.device} (${named.threads} threads), which this machine cannot ` +
+      `the receipt names the builtin runtime on ${named.device} (${named.threads} thread${named.threads === 1 ? "" : "s"}), which this machine cannot ` +
         `run: ${st.reason}. Re-running on the CPU: the runtime id and output hash will differ.`,
     );
     return builtinProcessExecutor({ device: "cpu", threads: named.threads });

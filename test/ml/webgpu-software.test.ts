@@ -1,7 +1,20 @@
 import { expect } from "chai";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { initWeights, PRESETS, tensorSpecs } from "../../offchain/ml";
+import * as fs from "fs";
+import { ethers } from "ethers";
+import {
+  BuiltinExecutor,
+  builtinRuntimeId,
+  initWeights,
+  PRESETS,
+  tensorSpecs,
+  writeJobDir,
+  type Executor,
+} from "../../offchain/ml";
+import { verifierExecutor } from "../../offchain/sdk/verify";
+import { jobFolder } from "../../offchain/protocol/job-spec";
+import { encodeJobParams } from "../../offchain/protocol/params";
 import { decodeStepFeeds, profileGraph } from "../../offchain/bench/ort-profile";
 import { evaluate } from "../../offchain/ml/evaluate";
 import { buildTrainGraph } from "../../offchain/ml/onnx-train";
@@ -106,6 +119,34 @@ describe("ml/webgpu on a software adapter (lavapipe): the WebGPU paths agree wit
     gpu.lossCurve.forEach((l, i) => expect(Math.abs(l - cpu.lossCurve[i]), `step ${i}`).to.be.lessThan(1e-4));
     expect(gpu.lossCurve[2]).to.be.lessThan(gpu.lossCurve[0]);
     expect(Math.abs(gpu.valLossAfter - cpu.valLossAfter)).to.be.lessThan(1e-4);
+  });
+
+  it("verify re-runs a WebGPU receipt on WebGPU (threads as named) in a child process to the same output hash; without WebGPU it says what is missing", async function () {
+    const params = encodeJobParams({
+      kind: "Evaluate",
+      params: { benchmarkId: ethers.ZeroHash, contextLength: 32, maxTokens: 0 },
+    });
+    const input = fs.readFileSync(CORPUS).subarray(0, 1500);
+    const run = async (executor: Executor) => {
+      const jobDir = tmpDir("wgverify");
+      writeJobDir(jobDir, jobFolder({ kind: "evaluate", params, seed: 7, modelDir, input }));
+      return executor.run({ kind: "evaluate", jobDir });
+    };
+    const worker = await run(new BuiltinExecutor({ device: "webgpu", threads: 1, cacheDir }));
+    expect(worker.runtimeId).to.equal(builtinRuntimeId({ device: "webgpu", threads: 1 }));
+    const steps: string[] = [];
+    const chosen = verifierExecutor(worker.runtimeId, (l) => steps.push(l));
+    expect(chosen.runtimeId).to.equal(worker.runtimeId);
+    expect(steps).to.deep.equal([]);
+    expect((await run(chosen)).outputHash).to.equal(worker.outputHash);
+
+    restore(); // this machine without its (software) WebGPU
+    const onCpu = verifierExecutor(worker.runtimeId, (l) => steps.push(l));
+    expect(onCpu.runtimeId).to.equal(builtinRuntimeId({ device: "cpu", threads: 1 }));
+    expect(steps.join()).to.match(
+      /the receipt names the builtin runtime on webgpu \(1 thread\), which this machine cannot run: WebGPU is unavailable: /,
+    );
+    restore = (useSoftwareWebgpu() as { restore: () => void }).restore;
   });
 
   it("profiles: both loss graphs, the training step and both decoding graphs compute nothing on the CPU (shape arithmetic only)", async function () {

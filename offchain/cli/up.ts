@@ -6,7 +6,7 @@ import { type AddressBook } from "../protocol/address-book";
 import { deployAll } from "../deploy/deploy";
 import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { OceanToken__factory } from "../../typechain-types";
-import type { Worker } from "../worker/worker";
+import { builtinDevice, type Worker } from "../worker/worker";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
 import type { Output } from "./output";
@@ -48,6 +48,7 @@ export interface UpHandle {
 
 /** Starts the embedded chain, deploys Ocean + PostHuman when missing, and returns what is running. */
 export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
+  if (!opts.noWorker) builtinDevice(opts.device ?? process.env.POSTHUMAN_WORKER_DEVICE); // before anything starts
   fs.mkdirSync(opts.dataDir, { recursive: true });
   out.info(`Data directory: ${path.resolve(opts.dataDir)}`);
   const chain = await startLocalChain({ dataDir: opts.dataDir, host: opts.host, port: opts.chainPort, log: out.info });

@@ -79,8 +79,8 @@ export interface Worker {
  * The builtin runtime's device (`executor.builtin.device`, else POSTHUMAN_ML_DEVICE, else cpu), checked now: a host
  * without the GPU it is told to use fails at start-up, naming what is missing, instead of failing every job.
  */
-function builtinDevice(cfg: RunnerConfig): Device {
-  const name = cfg.executor.builtin?.device ?? process.env.POSTHUMAN_ML_DEVICE;
+export function builtinDevice(device: string | undefined): Device {
+  const name = device ?? process.env.POSTHUMAN_ML_DEVICE;
   const st = deviceStatus(normalizeDevice(name));
   if (st.available) return st.device;
   throw new MlError(
@@ -106,7 +106,7 @@ export function makeExecutor(cfg: RunnerConfig): Executor {
       // Probes the Python now: a host without torch fails at start-up, naming the Python it tried.
       e = new TorchExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
     } else {
-      const device = builtinDevice(cfg);
+      const device = builtinDevice(cfg.executor.builtin?.device);
       e = builtinProcessExecutor({
         device,
         threads: cfg.executor.builtin?.threads,

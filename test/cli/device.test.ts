@@ -1,6 +1,7 @@
 /**
- * `posthuman model create --device`: training on the CPU or on WebGPU ("gpu"); any other device, or a GPU this host
- * does not have, is refused before anything is written, with what is missing. (Training on Mesa's software WebGPU
+ * `--device` on the commands that run the builtin runtime here. `posthuman model create --device`: training on the CPU
+ * or on WebGPU ("gpu"); any other device, or a GPU this host does not have, is refused before anything is written,
+ * with what is missing. `posthuman up --device`: checked before the chain starts. (Training on Mesa's software WebGPU
  * is tested in test/ml/webgpu-software.test.ts; here the host's own WebGPU status decides which case runs.)
  */
 import { expect } from "chai";
@@ -12,7 +13,7 @@ import { cli } from "./cli-process";
 
 const CORPUS = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data", "alice-corpus.txt");
 
-describe("posthuman model create --device", () => {
+describe("posthuman model create --device, posthuman up --device", () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-model-create-"));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -37,5 +38,14 @@ describe("posthuman model create --device", () => {
     expect(r.json.error.message).to.include(st.missing[0]);
     expect(r.json.error.hint).to.match(/--device cpu/);
     expect(fs.existsSync(folder)).to.equal(false);
+  });
+
+  it("up refuses a device the worker cannot run on before it starts a chain or writes its data folder", async () => {
+    const dataDir = path.join(tmp, "up");
+    const r = await cli<Refusal>(["--json", "--data-dir", dataDir, "up", "--device", "tpu", "--chain-port", "0"]);
+    expect(r.code).to.equal(1);
+    expect(r.json.error.message).to.match(/the builtin runtime cannot run on device "tpu": unknown device "tpu"/);
+    expect(r.json.error.message).to.include("--device cpu");
+    expect(fs.existsSync(dataDir)).to.equal(false);
   });
 });

@@ -108,7 +108,9 @@ function addVerify(job: Command, w: Wiring): void {
   job
     .command("verify <job>")
     .description(
-      "re-run a job locally with the builtin runtime and compare with its receipt: exit 0 verified, 3 mismatch, 1 error. " +
+      "re-run a job locally with the runtime its receipt names (the builtin runtime on the device and thread count " +
+        "of its runtime id, or the PyTorch executor; where this machine lacks it, a step says what is missing) and " +
+        "compare with the receipt: exit 0 verified, 3 mismatch, 1 error. " +
         "Needs the job's input and the served model's folder: both are found in --data-dir when you uploaded or " +
         "published them; a derived model missing here is rebuilt by verifying its training job first",
     )

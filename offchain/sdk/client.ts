@@ -117,7 +117,7 @@ export class PostHuman extends PostHumanCore {
     return { ...r, bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
   }
 
-  /** Verifies a receipt by re-running the job locally with the builtin runtime (see verify.ts). */
+  /** Verifies a receipt by re-running the job locally with the runtime it names (see verify.ts). */
   async verify(jobId: bigint, o: VerifyOptions = {}): Promise<Verdict> {
     const { verifyJob } = await import("./verify");
     return verifyJob(this, jobId, o);

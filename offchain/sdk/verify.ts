@@ -1,7 +1,8 @@
 /**
- * Verification of a receipt by re-execution. The builtin runtime is deterministic on CPU, so re-running a job with
- * the same weights, input, params and seed must give the same output hash (and, for training, the same child
- * weights root) as the receipt on chain.
+ * Verification of a receipt by re-execution. The runtimes are deterministic (the builtin one for a fixed device and
+ * thread count, PyTorch in its deterministic mode), so re-running a job with the runtime its receipt names, on the
+ * same weights, input, params and seed, must give the same output hash (and, for training, the same child weights
+ * root) as the receipt on chain.
  *
  * What a verifier needs:
  * - the job's input: the requester has it (the SDK keeps a copy of every input it uploads in its LocalStore);

@@ -113,7 +113,34 @@ def main():
         json.dump(figs, fh, indent=2)
         fh.write("\n")
     done = [f for f in figs if f["unit"] == "ratio" and f["value"] is not None]
-    print(json.dumps({"step": "collect", "ratios": {f"{f['name']} [{f['params']['config']}]": round(f["value"], 3) for f in done}}))
+    print(json.dumps({"step": "collect", "ratios": {f"{f['name']} [{f['params']['config']}]": round(f["value"], 3) for f in done},
+                      "goals": goals(figs)}))
+
+
+# Issue 13's goals, each "met", "missed" or "not measured", for GPT-2 small (the configs the goals name)
+GOALS = (
+    ("train vs raw PyTorch", "cuda", 0.9), ("evaluation vs raw PyTorch", "cuda", 0.9),
+    ("generation vs raw PyTorch", "cuda", 0.9), ("evaluation vs PyTorch", "webgpu", 0.5),
+    ("generation vs PyTorch", "webgpu", 1.0),
+)
+
+
+def goals(figs):
+    def value(name, unit, device=None):
+        for f in figs:
+            p = f["params"]
+            if f["name"] == name and f["unit"] == unit and p.get("config") == "small" and device in (None, p.get("device")):
+                return f["value"]
+        return None
+
+    out = {}
+    for name, device, least in GOALS:
+        v = value(name, "ratio", device)
+        out[f"{name} ≥ {least}"] = "not measured" if v is None else ("met" if v >= least else "missed") + f" ({v:.3f})"
+    v = value("train tokens/s, PyTorch executor (small)", "tokens/s")
+    out["PyTorch executor training ≥ 100k tokens/s"] = (
+        "not measured" if v is None else ("met" if v >= 100_000 else "missed") + f" ({v:,.0f})")
+    return out
 
 
 if __name__ == "__main__":

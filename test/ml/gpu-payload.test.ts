@@ -124,5 +124,17 @@ describe("gpu-check payload: manifest, size limit, runtime files", function () {
       ["generation repeats bit for bit, builtin WebGPU (small)", 0],
     ]);
     expect(figs[0].params.run).to.deep.include({ gpu: "NVIDIA H200", torch: "2.11" });
+    // The goals, judged on GPT-2 small, in the line the run prints last.
+    const printed = JSON.parse(String(r.stdout).trim().split("\n").pop() as string) as {
+      goals: Record<string, string>;
+    };
+    expect(printed.goals).to.deep.equal({
+      "train vs raw PyTorch ≥ 0.9": "met (0.950)",
+      "evaluation vs raw PyTorch ≥ 0.9": "met (0.950)",
+      "generation vs raw PyTorch ≥ 0.9": "not measured",
+      "evaluation vs PyTorch ≥ 0.5": "met (0.500)",
+      "generation vs PyTorch ≥ 1.0": "met (1.200)",
+      "PyTorch executor training ≥ 100k tokens/s": "missed (95)",
+    });
   });
 });

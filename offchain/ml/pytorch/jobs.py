@@ -61,9 +61,9 @@ def gather_windows(tokens, starts, ctx):
 def mean_loss(model, tokens, starts, ctx, batch):
     """train.ts meanLoss: mean next-token loss over the windows, in groups of `batch`, float32."""
     total = torch.zeros((), dtype=torch.float64, device=tokens.device)
+    on_device = torch.tensor(starts, dtype=torch.int64).to(tokens.device)  # one copy, not one per group
     for i in range(0, len(starts), batch):
-        group = torch.tensor(starts[i : i + batch], dtype=torch.int64, device=tokens.device)
-        x, y = gather_windows(tokens, group, ctx)
+        x, y = gather_windows(tokens, on_device[i : i + batch], ctx)
         total += F.cross_entropy(model(x).float(), y.reshape(-1), reduction="sum").double()
     return float(total) / (len(starts) * ctx)
 
@@ -232,6 +232,8 @@ def evaluate(rt, plan, work):
     count = 0
     t0 = time.monotonic()
     t_steady, steady_from = None, 0
+    # Every window's start on the device at once: a copy per group would block the host while the GPU drains.
+    all_starts = rt.upload(torch.tensor([w[0] for w in windows], dtype=torch.int64))
     i = 0
     while i < len(windows):
         length = windows[i][1] - windows[i][0]
@@ -239,8 +241,7 @@ def evaluate(rt, plan, work):
         while j < len(windows) and j - i < rt.eval_batch and windows[j][1] - windows[j][0] == length:
             j += 1
         group = windows[i:j]
-        starts = torch.tensor([w[0] for w in group], dtype=torch.int64, device=rt.device)
-        x, y = gather_windows(tokens, starts, length)
+        x, y = gather_windows(tokens, all_starts[i:j], length)
         with autocast(rt, rt.inference_precision):
             h = model.hidden(x)
         # The head only on the scored rows, a chunk at a time (the CPU pays for every fresh large allocation). Each

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../deploy/address-book";
+import { normalizeDevice } from "../ml/device";
 import { Secret, redactUrl } from "./log";
 import { JOB_KINDS, SETTINGS, type ExecutorName, type JobKind, type Setting } from "./config-settings";
 import { DEFAULT_POLICY, type OperatorPolicy } from "./policy";
@@ -125,8 +126,8 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   const config = assembleConfig(c, kinds, chain, signer, warnings);
   const { executor, capabilities } = config;
   const usesBuiltin = capabilities.jobKinds.some((k) => (executor.byKind?.[k] ?? executor.kind) === "builtin");
-  for (const k of Object.keys(executor.builtin ?? {}))
-    if (!usesBuiltin)
+  if (!usesBuiltin)
+    for (const k of Object.keys(executor.builtin ?? {}))
       warnings.push(
         `executor.builtin.${k} (${c.sources[`executor.builtin.${k}`]}) is set, but no job kind runs on the builtin executor`,
       );
@@ -315,7 +316,7 @@ function executorConfig(c: ConfigKit, { executorKind, byKind }: ExecutorKinds): 
   if (Object.keys(byKind).length > 0) executor.byKind = byKind;
   const builtin: BuiltinExecutorConfig = {};
   const device = get<string | undefined>("executor.builtin.device");
-  if (device !== undefined) builtin.device = (device === "gpu" ? "webgpu" : device) as BuiltinExecutorConfig["device"];
+  if (device !== undefined) builtin.device = normalizeDevice(device) as BuiltinExecutorConfig["device"];
   const threads = get<number | undefined>("executor.builtin.threads");
   if (threads !== undefined) builtin.threads = threads;
   if (Object.keys(builtin).length > 0) executor.builtin = builtin;

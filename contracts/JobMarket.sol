@@ -153,6 +153,10 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (msg.sender != j.worker) revert JobMarketNotClaimant(jobId, msg.sender);
         if (block.timestamp > j.deadline) revert JobMarketLeaseExpired(jobId, j.deadline);
         uint256 modelId = j.modelId;
+        // A model frozen after the claim (its training was proved wrong) takes no receipt: the claimant fails the job
+        // at no cost instead (failJob), and the requester gets everything back.
+        (, bool frozen, ) = _registry.modelStatus(modelId);
+        if (frozen) revert JobMarketModelFrozen(modelId);
         // A weights root belongs to exactly one model: the served root is this model's iff the registry maps it back.
         if (_registry.modelOfWeightsRoot(receipt.servedWeightsRoot) != modelId) {
             (, bytes32 weightsRoot, , ) = _registry.modelForJob(modelId);

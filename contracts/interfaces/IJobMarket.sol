@@ -414,7 +414,8 @@ interface IJobMarket {
     /// frozen model; check `submitBlocker` first.
     function claimJob(uint256 jobId) external;
 
-    /// @notice Submits the claimant's receipt before the deadline; a Train receipt creates the child model.
+    /// @notice Submits the claimant's receipt before the deadline; a Train receipt creates the child model. Refused
+    /// (`JobMarketModelFrozen`) once the job's model is frozen: the claimant fails the job at no cost instead.
     /// @return childModelId the model a Train job created, 0 for other kinds.
     function submitReceipt(uint256 jobId, Receipt calldata receipt) external returns (uint256 childModelId);
 

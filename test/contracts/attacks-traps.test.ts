@@ -20,6 +20,7 @@ import {
   deadlineIn,
   ensureDatatoken,
   openJob,
+  receiptFor,
   trainChild,
 } from "./helpers";
 import { jobRequest } from "../../offchain/protocol/structs";
@@ -87,6 +88,27 @@ describe("Attack: lineage-depth and frozen-parent traps", () => {
     await expect(tx).to.changeTokenBalances(m2Token, [f.charlie], [ONE_DATATOKEN]);
     const stake = await f.ph.jobMarket.stakeOf(f.worker2.address);
     expect([stake.free, stake.locked, stake.activeClaims]).to.deep.equal([WORKER_STAKE, 0n, 0n]);
+  });
+
+  it("refuses an Infer or Evaluate receipt of a model frozen after the claim: the requester never pays for it", async () => {
+    const f = await loadFixture(challengedTrainFixture);
+    const jobs = [
+      await openJob(f, { requester: f.charlie, kind: "Infer", modelId: f.m2Id }),
+      await openJob(f, { requester: f.charlie, kind: "Evaluate", modelId: f.m2Id }),
+    ];
+    for (const jobId of jobs) await (await f.ph.jobMarket.connect(f.worker2).claimJob(jobId)).wait();
+    await (await f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true)).wait();
+    for (const jobId of jobs) {
+      // What submitBlocker says is what submitReceipt does: the served root is the frozen model's own, and refused.
+      expect(await f.ph.jobMarket.submitBlocker(jobId)).to.equal(SubmitBlocker.ModelFrozen);
+      await expect(f.ph.jobMarket.connect(f.worker2).submitReceipt(jobId, receiptFor({ servedWeightsRoot: f.m2Root })))
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketModelFrozen")
+        .withArgs(f.m2Id);
+      const tx = f.ph.jobMarket.connect(f.worker2).failJob(jobId, 4);
+      await expect(tx).not.to.emit(f.ph.jobMarket, "WorkerPenalized");
+      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.charlie], [FEE]);
+    }
+    expect((await f.ph.jobMarket.stakeOf(f.worker2.address)).free).to.equal(WORKER_STAKE);
   });
 
   it("does not slash at reclaim a claimant whose model was frozen after the claim", async () => {

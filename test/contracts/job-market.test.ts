@@ -551,7 +551,7 @@ describe("JobMarket", () => {
       await expect(
         f.ph.jobMarket.connect(f.worker2).submitReceipt(jobId, receiptFor(trainReceiptFor(f.m2Root, ethers.id("M3")))),
       )
-        .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryModelFrozen")
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketModelFrozen")
         .withArgs(f.m2Id);
     });
   });

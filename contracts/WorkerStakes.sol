@@ -54,14 +54,14 @@ abstract contract WorkerStakes is IJobMarket, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function setEndpoint(string calldata endpoint) external {
+    function setEndpoint(string calldata endpoint) external nonReentrant {
         StakeSlot storage s = _stakes[msg.sender];
         if (s.free == 0 && s.locked == 0) revert JobMarketNotStaked(msg.sender);
         _setEndpoint(endpoint);
     }
 
     /// @inheritdoc IJobMarket
-    function requestUnstake(uint256 amount) external {
+    function requestUnstake(uint256 amount) external nonReentrant {
         if (amount == 0) revert JobMarketZeroAmount();
         StakeSlot storage s = _stakes[msg.sender];
         uint256 free = s.free;

@@ -387,6 +387,9 @@ describe("JobMarket callbacks", () => {
         m.interface.encodeFunctionData("cancelJob", [other]),
         m.interface.encodeFunctionData("claimJob", [other]),
         m.interface.encodeFunctionData("reclaimJob", [f.jobId]),
+        // Every state-changing function is guarded, the stake's too (the guard answers before any other check).
+        m.interface.encodeFunctionData("requestUnstake", [1n]),
+        m.interface.encodeFunctionData("setEndpoint", ["http://127.0.0.1:1"]),
         m.interface.encodeFunctionData("requestJob", [
           jobRequest({
             modelId: f.m1.modelId,

@@ -65,18 +65,20 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         Terms storage t = _terms;
         if (_winningModelId != 0) revert FinetuneBountyWon(_winningModelId);
         if (block.timestamp > t.expiresAt) revert FinetuneBountyExpired(t.expiresAt);
-        if (!_descends(modelId, t.baseModelId, t.maxGenerations)) {
-            revert FinetuneBountyNotDescendant(modelId, t.baseModelId, t.maxGenerations);
-        }
+        uint256[] memory up = _registry.ancestors(modelId, t.maxGenerations);
+        uint256 below = _indexOf(up, t.baseModelId, modelId, t.maxGenerations);
+        IModelRegistry.Model memory model = _registry.getModel(modelId);
+        if (msg.sender != model.owner) revert FinetuneBountyNotOwner(modelId, model.owner, msg.sender);
         if (_models[modelId] != ModelState.None) revert FinetuneBountyAlreadyEntered(modelId);
         uint256 balance = _baseToken.balanceOf(address(this));
         if (balance < t.reward) revert FinetuneBountyUnderfunded(balance, t.reward);
-        // The model must come from a training job whose receipt can no longer be proved wrong.
-        IModelRegistry.Model memory model = _registry.getModel(modelId);
+        // The model, and every model between it and the base, must come from a training job whose receipt can no
+        // longer be proved wrong: a finetune of a fabricated (or frozen) parent does not compete.
         IJobMarket.Job memory training = _market.getJob(model.jobId);
         if (training.status != IJobMarket.JobStatus.Settled) {
             revert FinetuneBountyTrainingNotSettled(modelId, model.jobId);
         }
+        _requireSettled(up, below);
 
         address datatoken = model.datatoken;
         uint256 cost = t.evalFee + t.callbackFee;
@@ -254,13 +256,28 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         if (IERC20(datatoken).balanceOf(address(this)) >= 1e18) IERC20(datatoken).safeTransfer(entrant, 1e18);
     }
 
-    /// @dev Whether `modelId` descends from `ancestor` within `maxGenerations` (the model itself does not count). The
-    /// walk is bounded by `maxGenerations` (and by the registry's maxDepth).
-    function _descends(uint256 modelId, uint256 ancestor, uint16 maxGenerations) private view returns (bool) {
-        uint256[] memory up = _registry.ancestors(modelId, maxGenerations);
-        for (uint256 i = 0; i < up.length; ++i) {
-            if (up[i] == ancestor) return true;
+    /// @dev Reverts unless the training jobs of `up[0 .. below)` (the models between an entry and the base) settled.
+    function _requireSettled(uint256[] memory up, uint256 below) private view {
+        for (uint256 i = 0; i < below; ++i) {
+            uint256 trainJobId = _registry.getModel(up[i]).jobId;
+            if (_market.getJob(trainJobId).status != IJobMarket.JobStatus.Settled) {
+                revert FinetuneBountyTrainingNotSettled(up[i], trainJobId);
+            }
         }
-        return false;
+    }
+
+    /// @dev Where the base model is in `up` (the ancestors of `modelId`, nearest first, at most `maxGenerations` of
+    /// them, as the registry walks them): `modelId` must descend from it within `maxGenerations` (the model itself
+    /// does not count); the models before that index are those between the two.
+    function _indexOf(
+        uint256[] memory up,
+        uint256 base,
+        uint256 modelId,
+        uint16 maxGenerations
+    ) private pure returns (uint256) {
+        for (uint256 i = 0; i < up.length; ++i) {
+            if (up[i] == base) return i;
+        }
+        revert FinetuneBountyNotDescendant(modelId, base, maxGenerations);
     }
 }

@@ -5,9 +5,9 @@ import {IJobMarketConsumer} from "../interfaces/IJobMarketConsumer.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 
 /// @title Example consumer: a bounty for the first finetune of a model that beats a target loss on a named dataset.
-/// @notice A sponsor deploys the bounty with its terms and funds it with the reward in the base token. Anyone enters a
-/// finetune (a descendant of `baseModelId` within `maxGenerations` whose training job has settled) by handing the
-/// bounty one datatoken of it and paying the evaluation (`evalFee + callbackFee`): the bounty itself requests a
+/// @notice A sponsor deploys the bounty with its terms and funds it with the reward in the base token. A finetune's
+/// owner enters it (a descendant of `baseModelId` within `maxGenerations` whose training job, and that of every model
+/// between it and `baseModelId`, has settled) by handing the bounty one datatoken of it and paying the evaluation (`evalFee + callbackFee`): the bounty itself requests a
 /// PostHuman Evaluate job of that model on the dataset the terms name (input hash = `datasetHash`, benchmark =
 /// `benchmarkId`), with a callback. The receipt hook records the loss; the outcome hook, once the job is Settled (the
 /// receipt survived its challenge window), pays `reward` to the model's owner if the loss is below `targetLoss`, the
@@ -91,12 +91,16 @@ interface IFinetuneBounty is IJobMarketConsumer {
     error FinetuneBountyUnderfunded(uint256 balance, uint256 required);
     error FinetuneBountyUnknownEntry(uint256 jobId);
     error FinetuneBountyReceiptMismatch(uint256 jobId, bytes32 expected, bytes32 given);
-    /// @notice The model's training job (`trainJobId`) has not settled: its receipt could still be proved wrong.
+    /// @notice The training job (`trainJobId`) of `modelId` (the entered model or one of its ancestors below the base
+    /// model) has not settled: its receipt could still be proved wrong, or was.
     error FinetuneBountyTrainingNotSettled(uint256 modelId, uint256 trainJobId);
+    /// @notice Only a model's owner enters it: anyone else could waste its one verdict on an evaluation it never saw.
+    error FinetuneBountyNotOwner(uint256 modelId, address owner, address caller);
 
     /// @notice Enters `modelId`: pulls one of its datatokens and `evalFee + callbackFee` of the base token from the
-    /// caller and requests its evaluation. Reverts once won or expired, for a model that is not a descendant within
-    /// `maxGenerations`, whose training job has not settled, already being evaluated or already judged, or when the
+    /// caller, its owner, and requests its evaluation. Reverts once won or expired, for a model that is not a
+    /// descendant within `maxGenerations`, for a caller that does not own it, for a model whose training job (or that
+    /// of an ancestor below the base model) has not settled, already being evaluated or already judged, or when the
     /// bounty no longer holds the reward.
     function enter(uint256 modelId) external returns (uint256 jobId);
 

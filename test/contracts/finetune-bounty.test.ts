@@ -181,9 +181,40 @@ describe("FinetuneBounty (example consumer)", () => {
     it("reverts for a finetune whose training job has not settled (its receipt could still be proved wrong)", async () => {
       const f = await loadFixture(bountyFixture);
       const { childId, jobId } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, ethers.id("A fresh"));
-      await expect(enter(f, childId))
+      await expect(enter(f, childId, f.bob))
         .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyTrainingNotSettled")
         .withArgs(childId, jobId);
+    });
+
+    it("reverts for a finetune of a parent whose training was proved wrong, though its own training settled", async () => {
+      const f = await loadFixture(bountyFixture);
+      const m = f.ph.jobMarket;
+      // C: a child of A whose receipt is fabricated; G: an honest finetune of C by another worker, requested at once.
+      const { childId: c, jobId: cJob } = await trainChild(f, f.bob, f.a, A_ROOT, ethers.id("C fabricated"));
+      const gRoot = ethers.id("G honest");
+      const { childId: g, jobId: gJob } = await trainChild(f, f.bob, c, ethers.id("C fabricated"), gRoot, f.worker2);
+      // C's receipt is challenged; G's own training settles, but G may not enter while C could still be proved wrong.
+      await (await f.ocean.oceanToken.connect(f.elena).approve(await m.getAddress(), f.params.challengeBond)).wait();
+      await (await m.connect(f.elena).challengeReceipt(cJob)).wait();
+      await time.increase(f.params.challengeWindow + 1);
+      await (await m.settleJob(gJob)).wait();
+      await expect(enter(f, g, f.bob))
+        .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyTrainingNotSettled")
+        .withArgs(c, cJob);
+      // Proved wrong: C is frozen, G is not (its own receipt was honest), and G never competes.
+      await (await m.connect(f.arbiter).resolveChallenge(cJob, true)).wait();
+      expect([await f.ph.registry.isFrozen(c), await f.ph.registry.isFrozen(g)]).to.deep.equal([true, false]);
+      await expect(enter(f, g, f.bob))
+        .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyTrainingNotSettled")
+        .withArgs(c, cJob);
+    });
+
+    it("reverts for a caller that does not own the model: it could spend the owner's one verdict", async () => {
+      const f = await loadFixture(bountyFixture);
+      // Alice, M1's owner, received A's datatokens at its derivation: holding them does not make her A's owner.
+      await expect(enter(f, f.a, f.alice))
+        .to.be.revertedWithCustomError(f.bounty, "FinetuneBountyNotOwner")
+        .withArgs(f.a, f.bob.address, f.alice.address);
     });
 
     it("reverts after the bounty expired", async () => {

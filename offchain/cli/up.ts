@@ -7,6 +7,7 @@ import { deployAll } from "../deploy/deploy";
 import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { OceanToken__factory } from "../../typechain-types";
 import { builtinDevice, type Worker } from "../worker/worker";
+import type { Device } from "../ml/device";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
 import type { Output } from "./output";
@@ -37,6 +38,8 @@ export interface UpOptions {
 export interface UpHandle {
   chain: LocalChain;
   worker?: Worker;
+  /** The device the worker's builtin runtime runs its jobs on (checked before anything started). */
+  device?: Device;
   book: AddressBook;
   deploymentFile: string;
   /** The marketplace's pages, when served. */
@@ -48,7 +51,8 @@ export interface UpHandle {
 
 /** Starts the embedded chain, deploys Ocean + PostHuman when missing, and returns what is running. */
 export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
-  if (!opts.noWorker) builtinDevice(opts.device ?? process.env.POSTHUMAN_WORKER_DEVICE); // before anything starts
+  // Checked before anything starts: a host without the GPU it is told to use is told so now.
+  const device = opts.noWorker ? undefined : builtinDevice(opts.device ?? process.env.POSTHUMAN_WORKER_DEVICE);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   out.info(`Data directory: ${path.resolve(opts.dataDir)}`);
   const chain = await startLocalChain({ dataDir: opts.dataDir, host: opts.host, port: opts.chainPort, log: out.info });
@@ -109,6 +113,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     return {
       chain,
       worker,
+      device,
       book,
       deploymentFile,
       webUrl: webDir && worker?.apiUrl ? `${worker.apiUrl}/` : undefined,
@@ -137,7 +142,7 @@ export function describeUp(h: UpHandle): string {
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
-    `  worker API ${h.worker?.apiUrl ?? "(not started)"}`,
+    `  worker API ${h.worker?.apiUrl ?? "(not started)"}${h.worker && h.device ? ` (builtin runtime on ${h.device})` : ""}`,
     `  web app    ${h.webUrl ?? "(not served)"}`,
     `  addresses  ${h.deploymentFile}`,
     ...Object.entries(h.book.contracts).map(([k, v]) => `    ${k.padEnd(26)} ${v}`),

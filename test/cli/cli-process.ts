@@ -65,6 +65,8 @@ export function ok<T>(r: CliRun<T>): T {
 export interface UpJson {
   rpc: string;
   worker: string;
+  /** The device the worker's builtin runtime runs jobs on. */
+  device: string;
   deployment: string;
   chainId: number;
   startBlock: number;

@@ -195,6 +195,7 @@ describe("posthuman, driven as people would: the five-person story through spawn
       ]),
     ]);
     upProc = up;
+    expect(up.up.device, "posthuman up reports where its worker runs jobs").to.equal("cpu");
     // She declares the loss she measured on Elena's published set as M1's baseline.
     const measured = ok(created).evaluation.loss;
     s.m1Folder = path.join(tmp, "alice-m1");

@@ -35,6 +35,7 @@ export function addUpCommand(program: Command, w: Wiring): void {
             {
               rpc: handle.chain.url,
               worker: handle.worker?.apiUrl,
+              device: handle.device,
               web: handle.webUrl,
               deployment: handle.deploymentFile,
               ...handle.book,

@@ -35,6 +35,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return str(d.modelId)
         ? `buy from a holder: posthuman market list --model ${str(d.modelId)}, then posthuman market buy <listing> --amount <n>`
         : undefined;
+    case "JOB_NOT_TAKEN":
+      return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
     case "WRONG_CHAIN":
       return "pass the matching --rpc and --deployment";
     case "NOT_REQUESTER":

@@ -11,6 +11,7 @@ export { canonicalJson, sha256Hex0x } from "./hash";
 export * from "./device";
 export { writeJobDir } from "./job-dir";
 export { trainModel, resolveTrainParams, lrAt } from "./train";
+export { checkJobParams } from "./job-params";
 export type { TrainParams, TrainOptions, TrainResult, ResolvedTrainParams } from "./train";
 export { exportOnnx, buildOnnxModel, ONNX_OPSET, ONNX_EXPORTER_VERSION } from "./onnx-export";
 export type { ExportResult } from "./onnx-export";

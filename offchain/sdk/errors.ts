@@ -24,6 +24,7 @@ export type SdkErrorCode =
   | "NOT_REQUESTER"
   | "INPUT_MISSING"
   | "INPUT_INVALID"
+  | "JOB_NOT_TAKEN"
   | "MODEL_FOLDER_MISSING"
   | "NOT_DISPUTABLE"
   | "BAD_INPUT_ACK"

@@ -60,14 +60,26 @@ const INPUT_CODES: ReadonlySet<string> = new Set<InputCheckCode>([
  * in place of the worker's wording, and what was and was not paid. Other errors are returned unchanged.
  */
 export function explainInputRefusal(e: unknown, jobId: bigint, file: string): unknown {
-  if (!(e instanceof WorkerApiError) || !INPUT_CODES.has(e.code)) return e;
-  const reason = e.message
+  // The worker call wraps the API's error (WORKER_REFUSED): the API's own code decides.
+  const api =
+    e instanceof WorkerApiError ? e : e instanceof Error && e.cause instanceof WorkerApiError ? e.cause : null;
+  if (api?.code === "INPUT_CLOSED") {
+    return new SdkError(
+      "JOB_NOT_TAKEN",
+      `The worker does not take job ${jobId}'s input${/any more(: .*)$/.exec(api.message)?.[1] ?? ""}. The job ` +
+        `stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes.`,
+      "cancel the job to get the fee and the datatoken back",
+      { data: { jobId } },
+    );
+  }
+  if (!api || !INPUT_CODES.has(api.code)) return e;
+  const reason = api.message
     .replace(/^[^:]*: /, "")
     .replace(/the uploaded input/g, file)
     .replace(/\. The input matches the job's commitment.*$/, "");
   return new SdkError(
     "INPUT_INVALID",
-    `The worker refused ${file} for job ${jobId}: ${reason} (${e.code}). The worker fails the job on chain now: ` +
+    `The worker refused ${file} for job ${jobId}: ${reason} (${api.code}). The worker fails the job on chain now: ` +
       `the fee and the datatoken come back to you; only the gas of the request was spent.`,
     "fix the file and request a new job",
   );

@@ -9,9 +9,9 @@ import { ethers } from "ethers";
 import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 import type { Executor, Progress } from "../ml";
-import { normalizeConfig, parameterCount } from "../ml";
+import { checkJobParams, MlError, normalizeConfig, parameterCount, type Gpt2Config } from "../ml";
 import { JobStatus } from "../protocol/params";
-import { FAIL_REASONS } from "../protocol/job-spec";
+import { EXECUTOR_KINDS, FAIL_REASONS, executorParams } from "../protocol/job-spec";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface } from "./events";
 import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
@@ -166,16 +166,27 @@ export async function submittable(
   return { ok: true };
 }
 
-/** The model's size and context, from its config.json (cached per folder). */
-const shapes = new Map<string, { params: number; nPositions: number }>();
-export function modelShape(dir: string): { params: number; nPositions: number } {
+/** The model's config, size and context, from its config.json (cached per folder). */
+const shapes = new Map<string, { config: Gpt2Config; params: number; nPositions: number }>();
+export function modelShape(dir: string): { config: Gpt2Config; params: number; nPositions: number } {
   let s = shapes.get(dir);
   if (!s) {
-    const cfg = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
-    s = { params: parameterCount(cfg), nPositions: cfg.n_positions };
+    const config = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
+    s = { config, params: parameterCount(config), nPositions: config.n_positions };
     shapes.set(dir, s);
   }
   return s;
+}
+
+/** Why the runtime would refuse the job's on-chain params for this model (PARAMS_INVALID), or undefined. */
+function paramsProblem(row: JobRow, dir: string): string | undefined {
+  try {
+    checkJobParams(row.kind, executorParams(EXECUTOR_KINDS.indexOf(row.kind), row.params), modelShape(dir).config);
+  } catch (e) {
+    if (e instanceof MlError && e.code === "PARAMS_INVALID") return e.message;
+    throw e;
+  }
+  return undefined;
 }
 
 /**
@@ -210,6 +221,13 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     // The publisher may still be uploading the weights: keep the job in view until its deadline nears.
     c.progress.set(row.job_id, { phase: "waiting", note: "the model's weights", step: 0, totalSteps: 0 });
     return;
+  }
+  // Params the runtime would refuse are on chain already: failing such a job after claiming it would cost this
+  // worker its penalty, so it is left unclaimed (the requester cancels it and gets everything back).
+  const bad = paramsProblem(row, dir);
+  if (bad) {
+    say(c, row, "PARAMS_INVALID", `skipped: ${bad}`);
+    return c.set(row, { state: "skipped", error_code: "PARAMS_INVALID", error_message: bad });
   }
   // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
   if (row.input_refused) c.claiming.set(row.job_id, 0);

@@ -68,7 +68,13 @@ export async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: 
       `the signature does not come from the job's requester ${job.requester} over the job's input commitment ${job.inputHash} (recovered ${auth.recovered ?? "no ECDSA signer"}): sign InputUpload{jobId, inputHash, expiry, nonce} for the bytes the job committed to, with the requester's key or, for a contract requester, a key its ERC-1271 isValidSignature accepts`,
     );
   }
-  if (!job.acceptsInput) throw new ApiError(409, "INPUT_CLOSED", `job ${jobId} does not take input any more`);
+  if (!job.acceptsInput) {
+    // A job this worker skipped says why (its params, its price, its deadline…): the requester can cancel it.
+    const error =
+      job.status.state === "skipped" ? (job.status.error as { code: string; message?: string } | null) : null;
+    const why = error ? `: this worker will not run it (${error.message ?? error.code})` : "";
+    throw new ApiError(409, "INPUT_CLOSED", `job ${jobId} does not take input any more${why}`);
+  }
   const max = deps.limits.maxInputBytes;
   const declared = declaredLength(req);
   if (declared !== undefined && declared > max) {

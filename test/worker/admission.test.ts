@@ -12,6 +12,9 @@ import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { publicMessage } from "../../offchain/worker/worker";
 import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
 import { PostHuman } from "../../offchain/sdk/client";
+import { explainInputRefusal } from "../../offchain/sdk/input-check";
+import type { SdkError } from "../../offchain/sdk/errors";
+import { commandHint } from "../../offchain/cli/hints";
 import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
 import { modelShape } from "../../offchain/worker/pipeline-steps";
 import { deployBatch, requestBatch } from "./support/batch";
@@ -95,6 +98,41 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(await status(starver)).to.equal(JobStatus.Open); // never claimed: nothing of the worker's is at stake
     const row = await rw.worker.pipeline.until(paid, ["submitted", "settled"], 120_000);
     expect(row.state).to.be.oneOf(["submitted", "settled"]);
+  });
+
+  it("leaves unclaimed a job whose params its model refuses, so a requester's bad params cannot cost the worker its penalty", async () => {
+    // Context 4,096, past the tiny model's positions: the runtime would fail it as PARAMS_INVALID, the claimant's reason.
+    const long = encodeJobParams({
+      kind: "Train",
+      params: {
+        steps: 2,
+        batchSize: 2,
+        contextLength: 4096,
+        learningRate: 1_000_000n,
+        warmupSteps: 0,
+        weightDecay: 0n,
+      },
+    });
+    const stakeBefore = await w.ph.jobMarket.stakeOf(rw.worker.address);
+    const jobId = await request("bob", "Train", TEXT, long, ethers.parseEther("2"), 3600);
+    const skipped = await rw.worker.pipeline.until(jobId, ["skipped"], 60_000);
+    expect(skipped.error_code).to.equal("PARAMS_INVALID");
+    expect(skipped.error_message).to.match(/contextLength is invalid: 4096/);
+    expect(await status(jobId)).to.equal(JobStatus.Open); // never claimed: the requester cancels it for everything back
+    expect((await w.ph.jobMarket.stakeOf(rw.worker.address)).free).to.equal(stakeBefore.free);
+    // The requester's upload is told why, and the SDK says what to do.
+    const err = await uploadWhenSeen(rw, w.wallet("bob"), jobId, TEXT).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(err), String(err)).to.match(
+      /does not take input any more: this worker will not run it \(PARAMS_INVALID: train parameter contextLength is invalid: 4096\)/,
+    );
+    const sdkErr = explainInputRefusal(new Error("wrapped", { cause: err }), jobId, "data.txt") as SdkError;
+    expect(sdkErr.code).to.equal("JOB_NOT_TAKEN");
+    expect(sdkErr.message).to.match(/this worker will not run it .*The job stays open/);
+    expect(commandHint(sdkErr.code, sdkErr.data, sdkErr.hint)).to.equal(`cancel it: posthuman job cancel ${jobId}`);
+    await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {

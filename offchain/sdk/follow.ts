@@ -12,9 +12,9 @@ function failHint(name: string, modelId: bigint): string {
   if (name === "MODEL_UNAVAILABLE")
     return `the worker has not got model ${modelId}'s weights: its publisher must upload the model folder to the worker`;
   if (name.startsWith("DATASET_") || name.startsWith("PROMPT") || name === "PARAMS_INVALID")
-    return "fix the input or the params and request again (the fee was refunded; the datatoken was consumed)";
+    return "fix the input or the params and request again (the fee was refunded and your datatoken returned)";
   if (name === "INPUT_MISSING") return "the input never reached the worker: request again and upload the input";
-  return "the fee was refunded; the worker's operator has the details in its logs";
+  return "the fee was refunded and your datatoken returned; the worker's operator has the details in its logs";
 }
 
 /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
@@ -79,7 +79,7 @@ async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Pr
   if (status === JobStatus.Slashed)
     throw new SdkError(
       "JOB_ENDED",
-      `Job ${jobId}'s receipt was proved wrong: the worker was slashed, the fee refunded.`,
+      `Job ${jobId}'s receipt was proved wrong: the worker was slashed, the fee and the datatoken refunded.`,
     );
   if (status === JobStatus.Failed) {
     const { failure, worker } = await jobOverview(ph, jobId);
@@ -97,7 +97,7 @@ async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Pr
   if (status === JobStatus.Cancelled || status === JobStatus.Reclaimed)
     throw new SdkError(
       "JOB_ENDED",
-      `Job ${jobId} was ${job.status.toLowerCase()}: its fee went back to the requester.`,
+      `Job ${jobId} was ${job.status.toLowerCase()}: its fee and its datatoken went back to the requester.`,
     );
   // The deadline is the chain's time, not this machine's.
   const now = BigInt((await ph.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
@@ -105,7 +105,7 @@ async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Pr
     throw new SdkError(
       "JOB_TIMEOUT",
       `Job ${jobId} passed its deadline without a receipt (${job.status === "Open" ? "no worker claimed it" : "its worker did not deliver"}).`,
-      "reclaim it: the fee comes back, and the claimant's collateral is slashed",
+      "reclaim it: the fee and the datatoken come back, and the claimant's collateral is slashed",
       { data: { jobId, reclaimable: true } },
     );
 }

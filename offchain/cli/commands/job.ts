@@ -16,16 +16,16 @@ export function addJobCommands(program: Command, w: Wiring): void {
     job,
     "job",
     "cancel",
-    "cancel your job while no worker has claimed it: the fee comes back (the datatoken was consumed)",
+    "cancel your job while no worker has claimed it: the fee and the datatoken come back",
     (client, j) => client.jobs.cancel(j),
-    (raw, r) => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN refunded (tx ${r.txHash})`,
+    (raw, r) => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN and the datatoken refunded (tx ${r.txHash})`,
   );
   txCommand(
     w,
     job,
     "job",
     "reclaim",
-    "after its deadline without a receipt: refund the fee and slash the claimant's collateral to the requester",
+    "after its deadline without a receipt: refund the fee and the datatoken, and slash the claimant's collateral to the requester",
     (client, j) => client.jobs.reclaim(j),
     (raw, r) => `job ${raw} reclaimed (tx ${r.txHash})`,
   );

@@ -75,7 +75,7 @@ function costText(m: ModelInfo, feeText: string): Child {
     h("strong", null, "Total cost: "),
     `1 datatoken + ${tokens(fee)} OCEAN fee`,
     dt !== undefined ? ` (about ${tokens(dt + fee)} OCEAN if you buy the datatoken at ${tokens(dt)} OCEAN)` : "",
-    ". The datatoken is consumed; the fee is escrowed and refunded if the job fails.",
+    ". Both are escrowed: the datatoken is spent when the job settles; if the job fails or is cancelled, the fee and the datatoken come back.",
   ];
 }
 

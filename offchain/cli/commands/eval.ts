@@ -1,16 +1,19 @@
 /**
- * `posthuman eval <models...>`: evaluate one or more models on your data: loss and perplexity, against each model's
- * declared baseline and its lineage root's.
+ * `posthuman eval <models...>`: evaluate one or more models on your data: loss and perplexity, next to each model's
+ * declared figure (a root's baseline on its benchmark; a derived model's trainer's validation loss, which is not a
+ * benchmark run) and against its lineage root's baseline. Checks every model before requesting any job.
  */
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { LOSS_SCALE, benchmarkId, type JobParams } from "../../protocol/params";
+import { LOSS_SCALE, ONE_DATATOKEN, benchmarkId, type JobParams } from "../../protocol/params";
 import type { PostHuman, RequestedJob } from "../../sdk/client";
+import { amountText } from "../../sdk/core";
 import type { OnChainReceipt } from "../../sdk/job-market";
 import type { ModelRecord } from "../../sdk/registry";
-import { connect, id, int, readFile, sdk } from "../context";
-import type { Output } from "../output";
+import { amount, connect, id, int, readFile, sdk } from "../context";
+import { CliError, type Output } from "../output";
 import { loss, lossDelta, table } from "../render";
+import { baselineSource } from "./model";
 import { finishJob, jobJson, notWaiting, requestJob, withJobOptions, type JobOptions, type JobRun } from "./requests";
 import type { Wiring } from "./shared";
 
@@ -30,9 +33,12 @@ interface EvalRow {
   loss: bigint;
   perplexity: number;
   tokens: bigint;
+  /** The model's declared figure: a root's baseline, a derived model's trainer's validation loss (not comparable). */
   declaredBaseline: bigint;
+  declaredBaselineSource: "benchmark" | "trainerValidation" | "none";
   rootModelId: bigint;
   rootBaseline: bigint;
+  /** Evaluation loss minus the root's baseline, when the evaluation ran on the root's benchmark. */
   vsRootBaseline?: bigint;
   resultVerified?: boolean;
   receipt?: OnChainReceipt;
@@ -42,7 +48,10 @@ export function addEvalCommand(program: Command, w: Wiring): void {
   withJobOptions(
     program
       .command("eval <models...>")
-      .description("evaluate one or more models on your data: loss and perplexity, against the declared baseline")
+      .description(
+        "evaluate one or more models on your data: loss and perplexity, against their lineage root's declared " +
+          "baseline (every model is checked before any job is requested)",
+      )
       .requiredOption("--data <file>", "text or JSONL evaluation set")
       .option("--benchmark <name>", "benchmark the loss is reported on (default: the model's declared one)")
       .option("--context <n>", "context length", "64")
@@ -51,39 +60,146 @@ export function addEvalCommand(program: Command, w: Wiring): void {
     w.run(async (out) => {
       const input = readFile(o.data);
       const client = await connect(w.context(cmd));
-      const models = await Promise.all(raws.map((r) => sdk(client.registry.get(id(r)))));
+      const models = await modelsOf(client, raws);
+      await checkBeforeRequesting(client, models, amount(o.fee, "--fee"));
       const jobs: RequestedJob[] = [];
-      for (const m of models) jobs.push(await requestJob(client, out, m.id, evalParams(m, o), input, o, o.data));
+      for (const m of models) {
+        try {
+          jobs.push(await requestJob(client, out, m.id, evalParams(m, o), input, o, o.data));
+        } catch (e) {
+          throw withJobsGoingOn(e, `the evaluation of model ${m.id} was not requested`, jobs);
+        }
+      }
       if (!o.wait) {
         out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map(notWaiting).join("\n"));
         return;
       }
       const runs: JobRun[] = [];
-      for (const job of jobs) runs.push(await finishJob(client, out, job));
-      const rows = await Promise.all(runs.map((r, i) => evalRow(client, models[i], r)));
+      for (const [i, job] of jobs.entries()) {
+        try {
+          runs.push(await finishJob(client, out, job));
+        } catch (e) {
+          throw withJobsGoingOn(e, "", jobs.slice(i + 1));
+        }
+      }
+      const rows = await Promise.all(runs.map((r, i) => evalRow(client, models[i], evalBenchmark(models[i], o), r)));
       printEvaluations(out, o.benchmark, rows);
     }, cmd),
   );
 }
 
+/** The models named, every one of them known (else nothing is requested, and every unknown id is said). */
+async function modelsOf(client: PostHuman, raws: string[]): Promise<ModelRecord[]> {
+  const ids = raws.map((r) => id(r));
+  const count = await sdk(client.registry.count());
+  const unknown = ids.filter((i) => i > count);
+  if (unknown.length)
+    throw new CliError(
+      `Nothing was requested: there ${unknown.length === 1 ? "is no model" : "are no models"} ${idList(unknown)} on this chain (${count} model${count === 1n ? "" : "s"} so far).`,
+      count === 0n ? "publish a model first" : `pick ids from 1 to ${count}: posthuman model list`,
+    );
+  return Promise.all(ids.map((i) => sdk(client.registry.get(i))));
+}
+
+/**
+ * Everything the requests will take, checked before the first one: each model takes jobs (not frozen), one datatoken
+ * of its model per evaluation, the base token for all the fees. Refuses with every problem at once, so no job is paid
+ * for while a later one could not be.
+ */
+async function checkBeforeRequesting(client: PostHuman, models: ModelRecord[], fee: bigint): Promise<void> {
+  const me = await sdk(client.address());
+  const problems: string[] = [];
+  const hints: string[] = [];
+  const byId = new Map<bigint, { m: ModelRecord; n: bigint }>();
+  for (const m of models) {
+    const e = byId.get(m.id) ?? { m, n: 0n };
+    e.n += 1n;
+    byId.set(m.id, e);
+  }
+  const frozen = [...byId.values()].filter((e) => e.m.frozen).map((e) => e.m.id);
+  if (frozen.length) {
+    problems.push(
+      `model${frozen.length === 1 ? "" : "s"} ${idList(frozen)} ${frozen.length === 1 ? "is" : "are"} frozen (training proved wrong) and take${frozen.length === 1 ? "s" : ""} no jobs`,
+    );
+    hints.push(`leave out ${frozen.length === 1 ? "model" : "models"} ${idList(frozen)}`);
+  }
+  const missing: string[] = [];
+  for (const { m, n } of byId.values()) {
+    if (m.frozen) continue;
+    const need = n * ONE_DATATOKEN;
+    const have = await client.token(m.datatoken).balanceOf(me);
+    if (have >= need) continue;
+    missing.push(
+      have === 0n
+        ? `no datatoken of model ${m.id}${n > 1n ? ` (its ${n} evaluations need ${n})` : ""}`
+        : `${amountText(have)} datatoken${have === ONE_DATATOKEN ? "" : "s"} of model ${m.id} (its ${n} evaluations need ${n})`,
+    );
+    const more = amountText(need - have);
+    hints.push(
+      m.exchangeId !== ethers.ZeroHash
+        ? `posthuman buy ${m.id} --amount ${more}`
+        : `posthuman market list --model ${m.id}, then posthuman market buy <listing> --amount ${more}`,
+    );
+  }
+  if (missing.length) problems.push(`you hold ${missing.join(", ")}: each evaluation takes 1 datatoken of its model`);
+  const fees = fee * BigInt(models.length);
+  const base = await client.baseToken.balanceOf(me);
+  if (base < fees) {
+    problems.push(
+      `you hold ${amountText(base)} OCEAN, the ${models.length} fee${models.length === 1 ? "" : "s"} need ${amountText(fees)}`,
+    );
+    hints.push(`get ${amountText(fees - base)} more OCEAN (the base token) into ${me}`);
+  }
+  if (problems.length) throw new CliError(`Nothing was requested: ${problems.join("; ")}.`, hints.join("; "));
+}
+
+/**
+ * An error met after some jobs were requested: says them, and how to follow them (they run, and are paid for, as
+ * any job; a cancel before a worker claims one gives its fee and datatoken back).
+ */
+export function withJobsGoingOn(e: unknown, what: string, going: RequestedJob[]): unknown {
+  if (!going.length) return e;
+  const base = e instanceof Error ? e.message.replace(/\.$/, "") : String(e);
+  const ids = going.map((j) => j.jobId);
+  const list = going.map((j) => `job ${j.jobId} (model ${j.modelId})`).join(", ");
+  const message =
+    `${what ? `${what}: ` : ""}${base}. ` +
+    `Already requested, and running: ${list}; follow ${going.length === 1 ? "it" : "each"} with ` +
+    `${ids.map((i) => `posthuman job show ${i}`).join(", ")}.`;
+  const hint =
+    (e instanceof CliError && e.hint ? `${e.hint}; ` : "") +
+    `to stop a job no worker has claimed yet (its fee and datatoken come back): posthuman job cancel ${ids[0]}`;
+  return new CliError(message, hint, e instanceof CliError ? e.exitCode : 1);
+}
+
+/** "3", "3 and 4", "3, 4 and 5". */
+function idList(ids: bigint[]): string {
+  const s = ids.map(String);
+  return s.length > 1 ? `${s.slice(0, -1).join(", ")} and ${s[s.length - 1]}` : s[0];
+}
+
+/** The benchmark id an evaluation of `m` reports on: --benchmark, else the model's declared one, else "custom". */
+function evalBenchmark(m: ModelRecord, o: EvalOptions): string {
+  if (o.benchmark) return benchmarkId(o.benchmark);
+  return m.benchmarkId === ethers.ZeroHash ? benchmarkId("custom") : m.benchmarkId;
+}
+
 function evalParams(m: ModelRecord, o: EvalOptions): JobParams {
-  const bench = o.benchmark
-    ? benchmarkId(o.benchmark)
-    : m.benchmarkId === ethers.ZeroHash
-      ? benchmarkId("custom")
-      : m.benchmarkId;
   return {
     kind: "Evaluate",
     params: {
-      benchmarkId: bench,
+      benchmarkId: evalBenchmark(m, o),
       contextLength: int(o.context, "--context"),
       maxTokens: int(o.maxTokens, "--max-tokens"),
     },
   };
 }
 
-/** One evaluation against the model's own baseline and its lineage root's (what the publisher promised). */
-async function evalRow(client: PostHuman, m: ModelRecord, r: JobRun): Promise<EvalRow> {
+/**
+ * One evaluation, next to the model's declared figure and against its lineage root's baseline (what the publisher
+ * promised), compared only when the evaluation ran on the root's benchmark.
+ */
+async function evalRow(client: PostHuman, m: ModelRecord, bench: string, r: JobRun): Promise<EvalRow> {
   const anc = await client.registry.ancestors(m.id);
   const root = anc.length ? await client.registry.get(anc[anc.length - 1]) : m;
   const evalLoss = r.receipt?.metrics.evalLoss ?? 0n;
@@ -96,29 +212,41 @@ async function evalRow(client: PostHuman, m: ModelRecord, r: JobRun): Promise<Ev
     perplexity: Math.exp(Number(evalLoss) / Number(LOSS_SCALE)),
     tokens: r.receipt?.metrics.evalTokens ?? 0n,
     declaredBaseline: m.baselineMetric,
+    declaredBaselineSource: baselineSource(m),
     rootModelId: root.id,
     rootBaseline: root.baselineMetric,
-    vsRootBaseline: root.baselineMetric ? evalLoss - root.baselineMetric : undefined,
+    vsRootBaseline: root.baselineMetric && bench === root.benchmarkId ? evalLoss - root.baselineMetric : undefined,
     resultVerified: r.resultVerified,
     receipt: r.receipt,
   };
 }
 
 function printEvaluations(out: Output, benchmark: string | undefined, rows: EvalRow[]): void {
+  const trainers = rows.some((r) => r.declaredBaselineSource === "trainerValidation");
   out.result({ benchmark, evaluations: rows }, () =>
-    table(
-      ["model", "gen", "job", "eval loss", "perplexity", "tokens", "own baseline", "root baseline", "vs root"],
-      rows.map((r) => [
-        String(r.modelId),
-        String(r.generation),
-        String(r.jobId),
-        loss(r.loss),
-        r.perplexity.toFixed(1),
-        String(r.tokens),
-        r.declaredBaseline ? loss(r.declaredBaseline) : "—",
-        r.rootBaseline ? loss(r.rootBaseline) : "—",
-        r.vsRootBaseline !== undefined ? lossDelta(r.vsRootBaseline) : "—",
-      ]),
-    ),
+    [
+      table(
+        ["model", "gen", "job", "eval loss", "perplexity", "tokens", "declared", "root baseline", "vs root"],
+        rows.map((r) => [
+          String(r.modelId),
+          String(r.generation),
+          String(r.jobId),
+          loss(r.loss),
+          r.perplexity.toFixed(1),
+          String(r.tokens),
+          r.declaredBaseline
+            ? `${loss(r.declaredBaseline)}${r.declaredBaselineSource === "trainerValidation" ? " †" : ""}`
+            : "—",
+          r.rootBaseline ? loss(r.rootBaseline) : "—",
+          r.vsRootBaseline !== undefined ? lossDelta(r.vsRootBaseline) : "—",
+        ]),
+      ),
+      ...(trainers
+        ? [
+            "† the trainer's validation loss on their own data (declared, not a benchmark run): not comparable with " +
+              "these evaluation losses; compare a child with its parent evaluated on the same data",
+          ]
+        : []),
+    ].join("\n"),
   );
 }

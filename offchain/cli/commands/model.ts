@@ -53,6 +53,28 @@ export async function cardFromOptions(o: { name?: string; description?: string }
   return card;
 }
 
+/**
+ * Whether a model's declared baseline is its trainer's validation loss: a derived model's is the loss the training
+ * job measured on the trainer's own validation split, filed under its parent's benchmark id (docs/contracts.md), not
+ * a run on that benchmark, so it does not compare with evaluation losses.
+ */
+export function baselineIsTrainersValidation(m: ModelRecord): boolean {
+  return m.parentId !== 0n || m.generation > 0;
+}
+
+/** What a model's declared figure is, for JSON output: a benchmark baseline, a trainer's validation loss, none. */
+export function baselineSource(m: ModelRecord): "benchmark" | "trainerValidation" | "none" {
+  if (!m.baselineMetric) return "none";
+  return baselineIsTrainersValidation(m) ? "trainerValidation" : "benchmark";
+}
+
+/** A model's declared figure, labelled: "baseline  loss 3.2500 on benchmark 0x…", or the trainer's validation loss. */
+function baselineLine(m: ModelRecord): string {
+  if (baselineIsTrainersValidation(m) && m.baselineMetric)
+    return `  val. loss     ${loss(m.baselineMetric)}: the trainer's validation loss on their own data (declared, not a benchmark run)`;
+  return `  baseline      ${m.baselineMetric ? `loss ${loss(m.baselineMetric)} on benchmark ${short(m.benchmarkId)}` : "none declared"}`;
+}
+
 function modelLine(m: ModelRecord, name: string, who: (a: string) => string): string {
   return `model ${m.id} "${name}" · gen ${m.generation} · owner ${who(m.owner)}${m.frozen ? " · FROZEN" : ""}`;
 }
@@ -152,8 +174,11 @@ function addDescribe(model: Command, w: Wiring): void {
     .description(
       "rename and describe a model you own, in its Ocean metadata (a child is named at its finetune: train --name)",
     )
-    .requiredOption("--name <name>", "the model's name (1–80 characters)")
+    .usage("<model> --name <name> [--description <text>]")
+    .requiredOption("--name <name>", "required: the model's name (1–80 characters)")
     .option("--description <text>", "what it is, what it was trained on, how to use it")
+    // A missing --name is said in one line with what to add, not followed by the whole help page.
+    .showHelpAfterError("usage: posthuman model describe <model> --name <name> [--description <text>] (more: --help)")
     .action((raw: string, o: { name: string; description?: string }, cmd: Command) =>
       w.run(async (out) => {
         const card = (await cardFromOptions(o)) as ModelCard;
@@ -213,7 +238,8 @@ function addShow(model: Command, w: Wiring): void {
         const name = card.name ?? (await client.registry.name(m));
         const exchange = m.exchangeId !== ethers.ZeroHash ? await client.exchange.get(m.exchangeId) : undefined;
         const listings = await client.listings.list({ modelId: m.id });
-        out.result({ ...m, name, description: card.description, exchange, listings }, () =>
+        const source = baselineSource(m);
+        out.result({ ...m, name, description: card.description, baselineSource: source, exchange, listings }, () =>
           [
             modelLine(m, name, accountNamer(client.book.chainId)),
             ...(card.description ? card.description.split("\n").map((l) => `  │ ${l}`) : []),
@@ -222,7 +248,7 @@ function addShow(model: Command, w: Wiring): void {
             `  vault         ${m.vault}`,
             `  weights root  ${m.weightsRoot}`,
             `  data hash     ${m.dataHash}`,
-            `  baseline      ${m.baselineMetric ? `loss ${loss(m.baselineMetric)} on benchmark ${short(m.benchmarkId)}` : "none declared"}`,
+            baselineLine(m),
             `  exchange      ${exchange ? `${tokens(exchange.rate)} OCEAN per datatoken` : "none (buy from holders: market list)"}`,
             `  listings      ${listings.length ? listings.map((l) => `#${l.id} ${tokens(l.remaining)} at ${tokens(l.pricePerToken)}`).join(", ") : "none"}`,
           ].join("\n"),
@@ -277,12 +303,18 @@ function addMetrics(model: Command, w: Wiring): void {
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
         const m = await sdk(client.metrics(id(raw)));
-        out.result(m, () =>
+        // Only a root model's baseline is a figure on a benchmark that an evaluation on that benchmark compares with.
+        const derived = baselineIsTrainersValidation(m.model);
+        const comparable = (benchmark: string) =>
+          !derived && !!m.model.baselineMetric && benchmark === m.model.benchmarkId;
+        out.result({ ...m, baselineSource: baselineSource(m.model) }, () =>
           [
-            `model ${raw}: baseline ${m.model.baselineMetric ? loss(m.model.baselineMetric) : "none"}`,
+            derived
+              ? `model ${raw}: trainer's validation loss ${m.model.baselineMetric ? loss(m.model.baselineMetric) : "none"} (declared, on their own data, not a benchmark run: compare its evaluations with model ${m.model.parentId}'s on the same data)`
+              : `model ${raw}: baseline ${m.model.baselineMetric ? loss(m.model.baselineMetric) : "none"}`,
             ...m.evaluations.map(
               (e) =>
-                `  eval job ${e.jobId}: loss ${loss(e.loss)} over ${e.tokens} tokens${e.benchmarkId === m.model.benchmarkId && m.model.baselineMetric ? ` (${lossDelta(e.loss - m.model.baselineMetric)} vs its baseline)` : ""}`,
+                `  eval job ${e.jobId}: loss ${loss(e.loss)} over ${e.tokens} tokens${comparable(e.benchmarkId) ? ` (${lossDelta(e.loss - m.model.baselineMetric)} vs its baseline)` : ""}`,
             ),
             ...m.finetunes.map(
               (f) =>

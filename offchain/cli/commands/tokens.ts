@@ -1,6 +1,9 @@
 /** `posthuman buy`, `balance` and `pay`: datatokens from Ocean's exchange, what an account holds, paying a model. */
 import type { Command } from "commander";
+import { ethers } from "ethers";
+import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress, devIndex } from "../../deploy/accounts";
 import { amount, connect, id, sdk } from "../context";
+import { CliError } from "../output";
 import { table, tokens } from "../render";
 import type { Wiring } from "./shared";
 
@@ -33,12 +36,16 @@ function addBuy(program: Command, w: Wiring): void {
 
 function addBalance(program: Command, w: Wiring): void {
   program
-    .command("balance [address]")
-    .description("OCEAN, datatokens and vault shares of an account (default: yours)")
+    .command("balance [account]")
+    .description(
+      "OCEAN, datatokens and vault shares of an account: a 0x address, or a dev account name on a local chain " +
+        "(default: yours)",
+    )
     .action((address: string | undefined, _o: unknown, cmd: Command) =>
       w.run(async (out) => {
+        if (address !== undefined) accountArgument(address); // a typo is refused before connecting
         const client = await connect(w.context(cmd), address === undefined);
-        const who = address ?? (await client.address());
+        const who = address === undefined ? await client.address() : accountArgument(address, client.book.chainId);
         const models = await client.registry.list();
         const [base, held] = await Promise.all([
           client.baseToken.balanceOf(who),
@@ -72,6 +79,25 @@ function addBalance(program: Command, w: Wiring): void {
         );
       }, cmd),
     );
+}
+
+/**
+ * The account a command names: a 0x address, or a dev account's name (alice, bob…) or index on a local chain. Without
+ * the chain id it only checks the argument is one of those.
+ */
+export function accountArgument(raw: string, chainId?: number): string {
+  if (ethers.isAddress(raw)) return ethers.getAddress(raw);
+  const i = devIndex(raw);
+  if (i === undefined)
+    throw new CliError(
+      `"${raw}" is not an address: give a 0x address or a dev account name (${DEV_ACCOUNTS.join(", ")})`,
+      "an address is 0x followed by 40 hex digits; dev account names work on a local chain only",
+    );
+  if (chainId !== undefined && !LOCAL_CHAIN_IDS.has(chainId))
+    throw new CliError(
+      `"${raw}" is a dev account name, known on a local chain only (this is chain ${chainId}): give a 0x address`,
+    );
+  return devAddress(i);
 }
 
 function addPay(program: Command, w: Wiring): void {

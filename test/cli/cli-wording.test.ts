@@ -1,0 +1,72 @@
+/**
+ * How a few commands word what they print, without a chain: `eval` naming the jobs already requested when a later
+ * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
+ * apart from a benchmark baseline (`model show`, `model metrics`, `eval`).
+ */
+import { expect } from "chai";
+import { ethers } from "ethers";
+import { withJobsGoingOn } from "../../offchain/cli/commands/eval";
+import { baselineIsTrainersValidation, baselineSource } from "../../offchain/cli/commands/model";
+import { accountArgument } from "../../offchain/cli/commands/tokens";
+import { CliError } from "../../offchain/cli/output";
+import { devAddress } from "../../offchain/deploy/accounts";
+import type { RequestedJob } from "../../offchain/sdk/client";
+import type { ModelRecord } from "../../offchain/sdk/registry";
+
+const job = (jobId: bigint, modelId: bigint) => ({ jobId, modelId }) as RequestedJob;
+
+describe("posthuman eval: a request failing after others were requested", () => {
+  it("names the jobs already requested and how to follow them", () => {
+    const e = withJobsGoingOn(
+      new CliError(
+        "You hold no datatoken of model 3: every job consumes 1.",
+        "buy one first: posthuman buy 3 --amount 1",
+      ),
+      "the evaluation of model 3 was not requested",
+      [job(7n, 1n), job(8n, 2n)],
+    ) as CliError;
+    expect(e).to.be.instanceOf(CliError);
+    expect(e.message).to.equal(
+      "the evaluation of model 3 was not requested: You hold no datatoken of model 3: every job consumes 1. " +
+        "Already requested, and running: job 7 (model 1), job 8 (model 2); follow each with posthuman job show 7, " +
+        "posthuman job show 8.",
+    );
+    expect(e.hint).to.match(/^buy one first: posthuman buy 3 --amount 1; .*posthuman job cancel 7$/);
+    expect(e.exitCode).to.equal(1);
+  });
+
+  it("leaves the error as it is when nothing was requested yet", () => {
+    const original = new CliError("No worker answers");
+    expect(withJobsGoingOn(original, "x", [])).to.equal(original);
+  });
+});
+
+describe("posthuman balance <account>", () => {
+  it("takes a 0x address (checksummed) or a dev account's name on a local chain", () => {
+    expect(accountArgument(devAddress(2).toLowerCase(), 1)).to.equal(devAddress(2));
+    expect(accountArgument("bob", 31337)).to.equal(devAddress(2));
+    expect(accountArgument("alice")).to.equal(devAddress(1));
+  });
+
+  it("refuses anything else, and a dev account's name on another chain, with a clear error", () => {
+    for (const raw of ["0xnotanaddress", "bobby", ""])
+      expect(() => accountArgument(raw, 31337)).to.throw(
+        CliError,
+        `"${raw}" is not an address: give a 0x address or a dev account name`,
+      );
+    expect(() => accountArgument("bob", 1)).to.throw(CliError, /known on a local chain only.*give a 0x address/);
+  });
+});
+
+describe("posthuman model show / metrics / eval: a declared baseline", () => {
+  const model = (o: Partial<ModelRecord>) =>
+    ({ parentId: 0n, generation: 0, baselineMetric: 3_250_000n, benchmarkId: ethers.id("b"), ...o }) as ModelRecord;
+
+  it("is a benchmark baseline for a root model, the trainer's validation loss for a derived one", () => {
+    expect(baselineSource(model({}))).to.equal("benchmark");
+    expect(baselineIsTrainersValidation(model({}))).to.equal(false);
+    expect(baselineSource(model({ parentId: 1n, generation: 1 }))).to.equal("trainerValidation");
+    expect(baselineIsTrainersValidation(model({ parentId: 2n, generation: 2 }))).to.equal(true);
+    expect(baselineSource(model({ baselineMetric: 0n }))).to.equal("none");
+  });
+});

@@ -86,9 +86,8 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     const webDir = opts.noWorker || opts.webDir === false ? undefined : (opts.webDir ?? (await ensureWeb(out.info)));
     if (!opts.noWorker) {
       const workerWallet = new ethers.NonceManager(devWallet(DEV_ACCOUNTS.indexOf("worker")).connect(provider));
-      if (await ensureStake(workerWallet, book.contracts.JobMarket, ethers.parseEther("1000"))) {
-        out.info("Staked 1000 OCEAN for the dev account 'worker'.");
-      }
+      const staked = await ensureStake(workerWallet, book.contracts.JobMarket, ethers.parseEther("1000"));
+      if (staked) out.info(`Staked ${ethers.formatEther(staked)} OCEAN for the dev account 'worker' (1000 in all).`);
       worker = await startWorkerFromFlags(
         {
           rpcUrl: chain.url,

@@ -111,14 +111,18 @@ export async function calibrateFromFlags(
   return calibrateWorker(config, modelDir, onRun);
 }
 
-/** Stakes `amount` base token for `wallet` on the job market when its stake is below it (local chains, `up`). */
-export async function ensureStake(wallet: ethers.Signer, jobMarket: string, amount: bigint): Promise<boolean> {
+/**
+ * Tops up `wallet`'s stake on the job market to `amount` base token when it is below (local chains, `up`): only the
+ * shortfall is staked (after a slash, say). Returns what it staked, 0 when nothing was needed.
+ */
+export async function ensureStake(wallet: ethers.Signer, jobMarket: string, amount: bigint): Promise<bigint> {
   const market = JobMarket__factory.connect(jobMarket, wallet);
   const who = await wallet.getAddress();
   const s = await market.stakeOf(who);
-  if (s.free + s.locked >= amount) return false;
+  const short = amount - (s.free + s.locked);
+  if (short <= 0n) return 0n;
   const base = OceanToken__factory.connect((await market.config()).baseToken, wallet);
-  await (await base.approve(jobMarket, amount)).wait();
-  await (await market.stake(amount)).wait();
-  return true;
+  await (await base.approve(jobMarket, short)).wait();
+  await (await market.stake(short)).wait();
+  return short;
 }

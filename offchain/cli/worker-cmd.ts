@@ -23,7 +23,10 @@ export const WORKER_FLAGS: [string, string][] = [
   ["--confirmations <n>", "blocks on top before an event is acted on"],
   ["--poll-interval <duration>", "time between polls, e.g. 2s"],
   ["--max-chunk-blocks <n>", "largest getLogs range"],
-  ["--worker-data-dir <dir>", "the worker's database and artifacts (default: <data-dir>/worker)"],
+  [
+    "--worker-data-dir <dir>",
+    "the worker's database and artifacts (default: <data-dir>/worker when --data-dir or POSTHUMAN_HOME is given, else the config's dataDir, else .posthuman/worker)",
+  ],
   [
     "--store-dir <dir>",
     "the artifact store (default: <worker-data-dir>/artifacts); an operator's workers may share one",
@@ -70,18 +73,25 @@ export function addWorkerFlags(cmd: Command): Command {
   return cmd;
 }
 
-/** Maps the command's options onto the worker configuration's flag names. */
-export function workerFlags(opts: Record<string, unknown>, dataDir: string): WorkerFlags {
+/**
+ * Maps the command's options onto the worker configuration's flag names, and the environment it reads. The global
+ * --data-dir (`home`) puts the worker in <home>/worker at its own level: a flag when given on the command line, a
+ * variable when it came from POSTHUMAN_HOME, nothing by default (so that a config file's dataDir applies).
+ */
+export function workerFlags(
+  opts: Record<string, unknown>,
+  home?: { dir: string; from: "cli" | "env" },
+  env: NodeJS.ProcessEnv = process.env,
+): { flags: WorkerFlags; env: NodeJS.ProcessEnv } {
   const flags: WorkerFlags = {};
   for (const [k, v] of Object.entries(opts)) if (typeof v === "string") flags[k] = v;
   if (flags.workerKeyFile) flags.keyFile = flags.workerKeyFile;
-  flags.dataDir =
-    (flags.workerDataDir as string | undefined) ??
-    process.env.POSTHUMAN_WORKER_DATA_DIR ??
-    path.join(dataDir, "worker");
+  if (flags.workerDataDir) flags.dataDir = flags.workerDataDir;
+  else if (home?.from === "cli") flags.dataDir = path.join(home.dir, "worker");
   delete flags.workerKeyFile;
   delete flags.workerDataDir;
-  return flags;
+  const inHome = home?.from === "env" && !env.POSTHUMAN_WORKER_DATA_DIR;
+  return { flags, env: inHome ? { ...env, POSTHUMAN_WORKER_DATA_DIR: path.join(home.dir, "worker") } : env };
 }
 
 export async function startWorkerFromFlags(

@@ -16,7 +16,7 @@ import { builtinRuntimeId } from "../../offchain/ml";
 import { webgpuStatus } from "../../offchain/ml/webgpu-device";
 import { makeExecutor } from "../../offchain/worker/worker";
 import { SETTINGS } from "../../offchain/worker/config-settings";
-import { WORKER_FLAGS } from "../../offchain/cli/worker-cmd";
+import { WORKER_FLAGS, workerFlags } from "../../offchain/cli/worker-cmd";
 
 const KEY = HARDHAT_KEYS[1];
 const ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -278,6 +278,22 @@ describe("loadWorkerConfig", () => {
     const cpu = load({ flags: { device: "cpu", threads: "1" } });
     expect(cpu.warnings).to.deep.equal([]);
     expect(makeExecutor(cpu).runtimeId).to.equal(builtinRuntimeId({ device: "cpu", threads: 1 }));
+  });
+
+  it("puts the worker's data in <--data-dir>/worker only when --data-dir or POSTHUMAN_HOME was given, so a file's dataDir applies", () => {
+    const file = writeFile({ dataDir: "state" });
+    const env = { POSTHUMAN_WORKER_KEY_FILE: keyFile };
+    const dataDirOf = (w: ReturnType<typeof workerFlags>) => load({ file, env: w.env, flags: w.flags }).dataDir;
+    // `posthuman worker --config f` (global --data-dir left at its default): the file's.
+    expect(dataDirOf(workerFlags({}, undefined, env))).to.equal(path.join(dir, "state"));
+    // --data-dir /x on the command line is a flag: it beats the file.
+    expect(dataDirOf(workerFlags({}, { dir: "/x", from: "cli" }, env))).to.equal("/x/worker");
+    // POSTHUMAN_HOME=/x is an environment variable: it beats the file, not POSTHUMAN_WORKER_DATA_DIR.
+    expect(dataDirOf(workerFlags({}, { dir: "/x", from: "env" }, env))).to.equal("/x/worker");
+    const own = { ...env, POSTHUMAN_WORKER_DATA_DIR: "/own" };
+    expect(dataDirOf(workerFlags({}, { dir: "/x", from: "env" }, own))).to.equal("/own");
+    // --worker-data-dir beats everything.
+    expect(dataDirOf(workerFlags({ workerDataDir: "/w" }, { dir: "/x", from: "cli" }, own))).to.equal("/w");
   });
 
   it("every setting with a flag is an option of `posthuman worker`, and every option a setting", () => {

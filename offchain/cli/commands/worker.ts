@@ -19,9 +19,12 @@ export function addWorkerCommand(program: Command, w: Wiring, flags: readonly [s
     w.run(async (out) => {
       const g = w.context(cmd);
       const { calibrateFromFlags, startWorkerFromFlags, workerFlags } = await import("../worker-cmd");
-      const f = workerFlags(opts, g.dataDir);
+      const from = cmd.parent?.getOptionValueSource("dataDir");
+      const home = from === "cli" || from === "env" ? { dir: g.dataDir, from: from as "cli" | "env" } : undefined;
+      const { flags: f, env } = workerFlags(opts, home);
       if (typeof calibrate === "string") {
-        const rows = await calibrateFromFlags(f, calibrate, (kind) => out.info(`calibrating: a short ${kind} run…`));
+        const onRun = (kind: string) => out.info(`calibrating: a short ${kind} run…`);
+        const rows = await calibrateFromFlags(f, calibrate, onRun, env);
         return out.result({ calibration: rows }, () =>
           rows
             .map(
@@ -36,7 +39,7 @@ export function addWorkerCommand(program: Command, w: Wiring, flags: readonly [s
       // The global --rpc applies when given explicitly; its default must not hide the worker's own configuration.
       if (!f.rpcUrl && cmd.parent?.getOptionValueSource("rpc") === "cli") f.rpcUrl = g.rpc;
       if (!f.keyFile && g.keyFile) f.keyFile = g.keyFile;
-      const worker = await startWorkerFromFlags(f);
+      const worker = await startWorkerFromFlags(f, env);
       out.result({ worker: worker.address, api: worker.apiUrl }, () => `Worker ${worker.address} on ${worker.apiUrl}`);
       const signal = await untilSignal();
       out.info(`${signal}: stopping the worker…`);

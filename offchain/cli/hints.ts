@@ -35,6 +35,11 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return str(d.modelId)
         ? `buy from a holder: posthuman market list --model ${str(d.modelId)}, then posthuman market buy <listing> --amount <n>`
         : undefined;
+    case "PARAMS_INVALID":
+      if (d.nPositions === undefined) return undefined;
+      return d.param === "maxTokens"
+        ? `pass --max-tokens below ${str(d.nPositions)} (the prompt takes room too)`
+        : `pass --context ${str(d.nPositions)} or less`;
     case "JOB_NOT_TAKEN":
       return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
     case "WRONG_CHAIN":

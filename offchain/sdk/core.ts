@@ -395,7 +395,17 @@ export class PostHumanCore {
     const fee = o.fee ?? DEFAULT_JOB_FEE;
     const upload = o.upload !== false;
     const inputName = o.inputName ?? "the input";
-    checkInputBeforePaying(params, input, inputName, o.nPositions); // the worker's own rules, before any transaction
+    // The worker's own rules, before any transaction; with the model's context when the worker tells it (a worker
+    // that does not serve the model yet, or an older one, tells nothing: its rules then apply at the upload).
+    const nPositions =
+      o.nPositions ??
+      (upload
+        ? await this.worker.modelShape(modelId).then(
+            (s) => s.nPositions,
+            () => undefined,
+          )
+        : undefined);
+    checkInputBeforePaying(params, input, inputName, nPositions);
     const m = await this.registry.get(modelId);
     if (m.frozen)
       throw new SdkError(

@@ -25,6 +25,7 @@ export type SdkErrorCode =
   | "INPUT_MISSING"
   | "INPUT_INVALID"
   | "JOB_NOT_TAKEN"
+  | "PARAMS_INVALID"
   | "MODEL_FOLDER_MISSING"
   | "NOT_DISPUTABLE"
   | "BAD_INPUT_ACK"

@@ -29,6 +29,18 @@ const KIND = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const;
  */
 export function checkInputBeforePaying(params: JobParams, input: Uint8Array, file: string, nPositions?: number): void {
   const ctx = params.kind === "Infer" ? undefined : params.params.contextLength || undefined;
+  // The params the worker would refuse for this model (it does not claim such a job): a context past the model's,
+  // more new tokens than the model's context holds.
+  const wanted = params.kind === "Infer" ? params.params.maxTokens : ctx;
+  if (nPositions !== undefined && wanted !== undefined && wanted > nPositions) {
+    const what = params.kind === "Infer" ? `${wanted} new tokens` : `a context of ${wanted} tokens`;
+    throw new SdkError(
+      "PARAMS_INVALID",
+      `The model's context is ${nPositions} tokens: ${what} cannot fit in it (no worker would take the job).`,
+      "ask for less, then try again: nothing was sent and nothing was paid",
+      { data: { nPositions, param: params.kind === "Infer" ? "maxTokens" : "contextLength" } },
+    );
+  }
   const verdict = checkJobInput(KIND[params.kind], input, {
     file,
     nPositions: nPositions ?? ctx,

@@ -143,6 +143,12 @@ export class WorkerApi {
     return (await (await this.call("/healthz", { cache: "no-store" }, "health check")).json()) as WorkerHealth;
   }
 
+  /** The public shape of a model this worker serves (its context length…); UNKNOWN_MODEL when it does not serve it. */
+  async modelShape(modelId: bigint): Promise<{ modelId: string; nPositions: number; vocabSize: number }> {
+    const res = await this.call(`/models/${modelId}`, { cache: "no-store" }, `shape of model ${modelId}`);
+    return (await res.json()) as { modelId: string; nPositions: number; vocabSize: number };
+  }
+
   async jobStatus(jobId: bigint): Promise<JobStatusView> {
     const res = await this.call(`/jobs/${jobId}`, { cache: "no-store" }, `status of job ${jobId}`);
     return (await res.json()) as JobStatusView;

@@ -23,10 +23,20 @@ export interface JobView {
   status: Record<string, unknown>;
 }
 
+/** The public shape of a model a worker serves: what a requester needs to check a job before paying for it. */
+export interface ModelShapeView {
+  modelId: string;
+  /** The model's context (config n_positions): prompts plus new tokens, and training/evaluation windows, fit in it. */
+  nPositions: number;
+  vocabSize: number;
+}
+
 export interface ApiDeps {
   domain: TypedDataDomain;
   store: ArtifactStore;
   getJob(jobId: bigint): Promise<JobView | undefined>;
+  /** A model this worker serves (uploaded by its owner, or trained here), else undefined. Absent: none is told. */
+  modelShape?(modelId: bigint): Promise<ModelShapeView | undefined>;
   /**
    * Checks an input that hashes to the job's commitment against ml/input-check.ts's rules, with the model's
    * context and tokenizer. Absent: every committed input is taken.

@@ -9,6 +9,7 @@
  *   GET  /jobs/:id                     public status and progress of a job
  *   PUT  /jobs/:id/input               body: the input bytes; InputUpload signed (signature, expiry, nonce headers)
  *   GET  /jobs/:id/result              headers x-posthuman-signature + x-posthuman-expiry (ResultRequest)
+ *   GET  /models/:id                   a served model's public shape (context length, vocabulary), for checks before paying
  *   PUT  /models/:id                   body: the files of the manifest, concatenated in its order;
  *                                      headers x-posthuman-manifest (base64 JSON) + a signed ModelUpload
  *   POST /models/inspect               same body and manifest, with a signed ModelInspect (anyone, under quota):
@@ -27,7 +28,7 @@ import path from "node:path";
 import { ApiError, parseId, type ApiDeps, type WebApp } from "./api-core";
 import { getResult, inspectModel, putInput, putModel } from "./uploads";
 
-export { ApiError, type ApiDeps, type JobView, type WebApp } from "./api-core";
+export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -130,6 +131,12 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "POST" && parts[1] === "inspect") {
         return sendJson(res, 200, await inspectModel(deps, req));
+      }
+      if (parts[0] === "models" && parts.length === 2 && req.method === "GET") {
+        const modelId = parseId(parts[1]);
+        const shape = await deps.modelShape?.(modelId);
+        if (!shape) throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}`);
+        return sendJson(res, 200, shape);
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "PUT") {
         return sendJson(res, 200, await putModel(deps, req, parseId(parts[1])));

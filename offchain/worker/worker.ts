@@ -359,6 +359,16 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
     getJob: async (jobId) => jobView(jobs, pipeline, jobId),
     contractSignatureValid: erc1271Checker(w.provider),
     checkInput: (jobId, bytes) => checkInput(jobs, store, cfg.dataDir, jobId, bytes),
+    async modelShape(modelId) {
+      const dir = await heldModelDir(jobs, store, cfg.dataDir, modelId);
+      if (!dir) return undefined;
+      try {
+        const c = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
+        return { modelId: modelId.toString(), nPositions: c.n_positions, vocabSize: c.vocab_size };
+      } catch {
+        return undefined; // not readable here: nothing is told
+      }
+    },
     async inputRefused(jobId, problem) {
       pipeline.refuseInput(jobId, problem);
     },
@@ -536,6 +546,20 @@ export function publicMessage(message: string | null): string | null {
   });
 }
 
+/** The folder of a model this worker serves (uploaded by its owner, or trained here), materialized; else undefined. */
+async function heldModelDir(
+  jobs: JobsRepo,
+  store: ArtifactStore,
+  dataDir: string,
+  modelId: bigint | string,
+): Promise<string | undefined> {
+  const up = jobs.uploadOf(modelId);
+  if (!up) return undefined;
+  const dir = path.join(dataDir, "models", up.tree_root);
+  if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
+  return dir;
+}
+
 /**
  * The input rules of ml/input-check.ts for a job, with its model's context and own tokenizer when this worker
  * holds the model (else the byte-level rules and bounds only).
@@ -552,10 +576,8 @@ async function checkInput(
   const p = decodeJobParams(EXECUTOR_KINDS.indexOf(row.kind), row.params);
   let nPositions: number | undefined;
   let countTokens: ((t: string) => number) | undefined;
-  const up = jobs.uploadOf(row.model_id);
-  if (up) {
-    const dir = path.join(dataDir, "models", up.tree_root);
-    if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
+  const dir = await heldModelDir(jobs, store, dataDir, row.model_id);
+  if (dir) {
     try {
       nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
       // The runtime's tokenizer memo: building GPT-2's takes ~0.1 s, and every input upload needs it.

@@ -13,6 +13,7 @@ import { publicMessage } from "../../offchain/worker/worker";
 import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
 import { PostHuman } from "../../offchain/sdk/client";
 import { explainInputRefusal } from "../../offchain/sdk/input-check";
+import { MAX_TOKEN_BYTES } from "../../offchain/ml/input-check";
 import type { SdkError } from "../../offchain/sdk/errors";
 import { commandHint } from "../../offchain/cli/hints";
 import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
@@ -133,6 +134,47 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(sdkErr.message).to.match(/this worker will not run it .*The job stays open/);
     expect(commandHint(sdkErr.code, sdkErr.data, sdkErr.hint)).to.equal(`cancel it: posthuman job cancel ${jobId}`);
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
+  });
+
+  it("tells a requester the shape of a model it serves, so the SDK refuses before paying what no worker would run", async () => {
+    const shape = await rw.client.modelShape(m1.modelId);
+    const config = JSON.parse(fs.readFileSync(path.join(m1.dir, "config.json"), "utf8")) as Record<string, number>;
+    expect(shape).to.deep.equal({
+      modelId: String(m1.modelId),
+      nPositions: config.n_positions,
+      vocabSize: config.vocab_size,
+    });
+    await expect(rw.client.modelShape(999n)).to.be.rejectedWith(/UNKNOWN_MODEL|does not serve model 999/);
+    const bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: rw.worker.apiUrl });
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const refused = async (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as SdkError,
+      );
+    const ctx = config.n_positions * 2;
+    const train = {
+      steps: 2,
+      batchSize: 2,
+      contextLength: ctx,
+      learningRate: 1_000_000n,
+      warmupSteps: 0,
+      weightDecay: 0n,
+    };
+    const tooLong = await refused(bob.requestJob(m1.modelId, { kind: "Train", params: train }, TEXT));
+    expect(tooLong?.code, String(tooLong)).to.equal("PARAMS_INVALID");
+    expect(tooLong?.message).to.match(
+      new RegExp(`context is ${config.n_positions} tokens: a context of ${ctx} tokens`),
+    );
+    expect(commandHint("PARAMS_INVALID", tooLong?.data)).to.equal(`pass --context ${config.n_positions} or less`);
+    // A prompt the model's context cannot hold is refused before paying too (the rule needs the context).
+    // (Without the tokenizer the SDK counts at least one token per MAX_TOKEN_BYTES bytes.)
+    const prompt = Buffer.from("harbour ".repeat((config.n_positions * MAX_TOKEN_BYTES) / 8 + 1));
+    const infer = { maxTokens: 4, temperature: 0, topK: 0 };
+    const longPrompt = await refused(bob.requestJob(m1.modelId, { kind: "Infer", params: infer }, prompt));
+    expect(longPrompt?.code, String(longPrompt)).to.equal("INPUT_INVALID");
+    expect(longPrompt?.message).to.match(/PROMPT_TOO_LONG/);
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore); // nothing was requested, nothing paid
   });
 
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {

@@ -5,7 +5,7 @@ import { addressBookPath, readAddressBook, writeAddressBook } from "../deploy/ad
 import { type AddressBook } from "../protocol/address-book";
 import { deployAll } from "../deploy/deploy";
 import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
-import { OceanToken__factory } from "../../typechain-types";
+import { JobMarket__factory, OceanToken__factory } from "../../typechain-types";
 import { builtinDevice, type Worker } from "../worker/worker";
 import type { Device } from "../ml/device";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
@@ -27,6 +27,8 @@ export interface UpOptions {
   apiPort: number;
   /** Skip the worker (chain and contracts only). */
   noWorker?: boolean;
+  /** Seconds a receipt can be challenged, on a fresh chain (default LOCAL_PARAMS.challengeWindow). */
+  challengeWindow?: number;
   /** The worker's device (its --device: cpu, gpu/webgpu, cuda); default: POSTHUMAN_WORKER_DEVICE, else cpu. */
   device?: string;
   /** Where the address book is written for the other commands (deployments/localhost.json). */
@@ -68,9 +70,21 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     const { book, deployed } = await deployAll(deployer, {
       existing: readAddressBook(ownBook),
       treasury: devWallet(DEV_ACCOUNTS.indexOf("treasury")).address,
-      params: LOCAL_PARAMS,
+      params: {
+        ...LOCAL_PARAMS,
+        ...(opts.challengeWindow !== undefined ? { challengeWindow: opts.challengeWindow } : {}),
+      },
       log: out.info,
     });
+    if (opts.challengeWindow !== undefined && !deployed.includes("JobMarket")) {
+      const { challengeWindow } = await JobMarket__factory.connect(book.contracts.JobMarket, provider).config();
+      if (Number(challengeWindow) !== opts.challengeWindow) {
+        out.info(
+          `Note: --challenge-window ${opts.challengeWindow} applies to a fresh chain only: this one was deployed with ` +
+            `${challengeWindow} s (start with another --data-dir for a fresh one)`,
+        );
+      }
+    }
     writeAddressBook(ownBook, book);
     const deploymentFile = opts.deploymentFile ?? addressBookPath("localhost");
     writeAddressBook(deploymentFile, book);

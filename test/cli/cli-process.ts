@@ -81,11 +81,19 @@ export interface UpProcess {
 }
 
 /** Starts `posthuman up --json` on free ports; resolves once it printed its JSON document. */
-export function startUp(dataDir: string, deployment: string, timeoutMs = 180_000): Promise<UpProcess> {
+export function startUp(
+  dataDir: string,
+  deployment: string,
+  timeoutMs = 180_000,
+  extra: string[] = [],
+): Promise<UpProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [BIN, "--json", "--data-dir", dataDir, "--deployment", deployment, "up", "--chain-port", "0", "--api-port", "0"],
+      [
+        ...[BIN, "--json", "--data-dir", dataDir, "--deployment", deployment, "up"],
+        ...["--chain-port", "0", "--api-port", "0", ...extra],
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";

@@ -1,6 +1,7 @@
 /** `posthuman up` (a local marketplace: chain, contracts, worker, web app) and `posthuman demo` (the story). */
 import type { Command } from "commander";
 import { DEFAULT_API_PORT, untilSignal, type Wiring } from "./shared";
+import { int } from "../context";
 
 export function addUpCommand(program: Command, w: Wiring): void {
   program
@@ -11,9 +12,21 @@ export function addUpCommand(program: Command, w: Wiring): void {
     .option("--api-port <port>", "port of the worker's API", String(DEFAULT_API_PORT))
     .option("--no-worker", "start the chain and the contracts only")
     .option("--device <device>", "the worker's device: cpu, or gpu (onnxruntime's bundled WebGPU provider)")
+    .option(
+      "--challenge-window <sec>",
+      "seconds anyone may challenge a receipt, on a fresh chain (default 30, so that jobs settle within a minute; " +
+        "give yourself time to verify before challenging, e.g. 600)",
+    )
     .action(
       async (
-        opts: { host: string; chainPort: string; apiPort: string; worker: boolean; device?: string },
+        opts: {
+          host: string;
+          chainPort: string;
+          apiPort: string;
+          worker: boolean;
+          device?: string;
+          challengeWindow?: string;
+        },
         cmd: Command,
       ) =>
         w.run(async (out) => {
@@ -27,6 +40,8 @@ export function addUpCommand(program: Command, w: Wiring): void {
               apiPort: Number(opts.apiPort),
               noWorker: !opts.worker,
               device: opts.device,
+              challengeWindow:
+                opts.challengeWindow === undefined ? undefined : int(opts.challengeWindow, "--challenge-window", 1),
               deploymentFile: g.deployment,
             },
             out,

@@ -1,0 +1,46 @@
+/**
+ * `posthuman up --challenge-window`: the local chain's challenge window, 30 s by default so that jobs settle within a
+ * minute, is set on a fresh chain for whoever wants time to verify a receipt before challenging it; on a chain
+ * already deployed the flag is said not to apply.
+ */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ethers } from "ethers";
+import { JobMarket__factory } from "../../typechain-types";
+import { startUp } from "./cli-process";
+
+describe("posthuman up --challenge-window", function () {
+  this.timeout(300_000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-up-window-"));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it("deploys a fresh chain with the window asked for, and says so when a deployed chain keeps its own", async () => {
+    const dataDir = path.join(tmp, "up");
+    const deployment = path.join(tmp, "deployment.json");
+    const windowOf = async (rpc: string, market: string) => {
+      const provider = new ethers.JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+      try {
+        return Number((await JobMarket__factory.connect(market, provider).config()).challengeWindow);
+      } finally {
+        provider.destroy();
+      }
+    };
+    const first = await startUp(dataDir, deployment, 180_000, ["--no-worker", "--challenge-window", "600"]);
+    try {
+      expect(await windowOf(first.up.rpc, first.up.contracts.JobMarket)).to.equal(600);
+    } finally {
+      await first.stop();
+    }
+    const again = await startUp(dataDir, deployment, 180_000, ["--no-worker", "--challenge-window", "45"]);
+    try {
+      expect(await windowOf(again.up.rpc, again.up.contracts.JobMarket)).to.equal(600);
+      expect(again.stderr()).to.match(
+        /--challenge-window 45 applies to a fresh chain only: this one was deployed with 600 s/,
+      );
+    } finally {
+      await again.stop();
+    }
+  });
+});

@@ -4,6 +4,8 @@
  * for the codes the command has an answer to, the hint names the `posthuman` command that helps. Anything else
  * keeps the SDK's own hint.
  */
+import { amountText } from "../sdk/core";
+
 type Facts = Record<string, unknown>;
 
 const str = (v: unknown) => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? String(v) : "");
@@ -35,6 +37,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return str(d.modelId)
         ? `buy from a holder: posthuman market list --model ${str(d.modelId)}, then posthuman market buy <listing> --amount <n>`
         : undefined;
+    case "COST_ABOVE_MAX":
+      return typeof d.cost === "bigint" ? `pass --max-cost ${amountText(d.cost)} or more, or ask for fewer` : undefined;
     case "PARAMS_INVALID":
       if (d.nPositions === undefined) return undefined;
       return d.param === "maxTokens"

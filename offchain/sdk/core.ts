@@ -39,6 +39,16 @@ import { claimantApi } from "./claimant";
 import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
+
+/** A purchase whose price is above the buyer's maximum: refused before anything is sent. */
+function costAboveMax(cost: bigint, max: bigint, facts: Record<string, unknown>): SdkError {
+  return new SdkError(
+    "COST_ABOVE_MAX",
+    `That costs ${amountText(cost)} OCEAN, above your maximum of ${amountText(max)}. Nothing was sent.`,
+    "raise the maximum, or buy fewer",
+    { data: { ...facts, cost, max } },
+  );
+}
 /** Fee escrowed for the worker when none is given: 1 base token. */
 export const DEFAULT_JOB_FEE = ethers.parseEther("1");
 /** Time a worker has to deliver a receipt when none is given: the job's deadline is this far after the request. */
@@ -265,6 +275,7 @@ export class PostHumanCore {
       );
     const { cost } = await this.exchange.quote(m.exchangeId, amount);
     const max = o.maxBase ?? cost;
+    if (cost > max) throw costAboveMax(cost, max, { modelId });
     const approvals = await this.ensureBase(max, this.exchange.address, `buy ${amountText(amount)} datatokens`);
     this.onStep(`Buying ${amountText(amount)} datatokens for ${amountText(cost)} OCEAN…`);
     const sent = await this.exchange.buy(m.exchangeId, amount, max);
@@ -309,6 +320,7 @@ export class PostHumanCore {
       );
     const quote = await this.listings.quote(listingId, amount);
     const max = o.maxCost ?? quote;
+    if (quote > max) throw costAboveMax(quote, max, { listingId, modelId: l.modelId });
     const approvals = await this.ensureBase(max, this.listings.address, `buy ${amountText(amount)} datatokens`);
     this.onStep(`Buying ${amountText(amount)} datatokens from listing ${listingId}…`);
     const r = await this.listings.buy(listingId, amount, max);

@@ -4,6 +4,7 @@
  * branch on. The CLI adds its own commands to the hint; the web app maps the code to a button or a link.
  */
 import { ethers } from "ethers";
+import { JobStatus } from "../protocol/params";
 
 export type SdkErrorCode =
   | "READ_ONLY"
@@ -26,6 +27,7 @@ export type SdkErrorCode =
   | "INPUT_INVALID"
   | "JOB_NOT_TAKEN"
   | "PARAMS_INVALID"
+  | "COST_ABOVE_MAX"
   | "MODEL_FOLDER_MISSING"
   | "NOT_DISPUTABLE"
   | "BAD_INPUT_ACK"
@@ -71,6 +73,13 @@ function revertData(e: unknown): string | undefined {
 export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: string): unknown {
   if (e instanceof SdkError) return e;
   const data = revertData(e);
+  if (data?.startsWith(ERROR_STRING)) {
+    // require(…, "reason") in a contract that is not ours (Ocean's exchange): its reason, not ethers' whole error.
+    const [reason] = ethers.AbiCoder.defaultAbiCoder().decode(["string"], ethers.dataSlice(data, 4)) as unknown as [
+      string,
+    ];
+    return new SdkError("REVERTED", `${what} reverted: ${reason}`, undefined, { cause: e, data: { reason } });
+  }
   if (!data) {
     const reason = (e as { reason?: string }).reason;
     return reason && (e as { code?: string }).code === "CALL_EXCEPTION"
@@ -87,21 +96,37 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
     })();
     if (parsed) {
       const args = parsed.args.map((a: unknown) => String(a)).join(", ");
-      return new SdkError("REVERTED", `${what} reverted: ${parsed.name}(${args})`, hintForRevert(parsed.name), {
-        cause: e,
-        data: { error: parsed.name },
-      });
+      return new SdkError(
+        "REVERTED",
+        `${what} reverted: ${parsed.name}(${args})`,
+        hintForRevert(parsed.name, parsed.args),
+        {
+          cause: e,
+          data: { error: parsed.name },
+        },
+      );
     }
   }
   return new SdkError("REVERTED", `${what} reverted (data ${data.slice(0, 10)})`, undefined, { cause: e });
 }
 
-function hintForRevert(name: string): string | undefined {
+/** The selector of Error(string), what `require(cond, "reason")` reverts with. */
+const ERROR_STRING = "0x08c379a0";
+
+function hintForRevert(name: string, args: ethers.Result): string | undefined {
   if (name.endsWith("ModelFrozen")) return "the model was frozen after a successful challenge: use another model";
   if (name === "DatatokenMarketInsufficientListing") return "take less, or pick another listing of the model";
-  if (name === "DatatokenMarketCostAboveMax") return "the price moved: quote again";
+  if (name === "DatatokenMarketCostAboveMax")
+    return `it costs ${ethers.formatEther(args[0] as bigint)}, above your maximum of ${ethers.formatEther(args[1] as bigint)}: raise the maximum, or buy fewer`;
+  if (name === "DatatokenMarketNotSeller") return "only the listing's seller may do this";
   if (name === "RoyaltyVaultNothingToClaim") return "nothing is claimable yet: revenue must be distributed first";
-  if (name === "JobMarketUnexpectedStatus") return "the job is not in a state that allows this: read its status again";
+  if (name === "JobMarketUnexpectedStatus") {
+    const status = Object.entries(JobStatus).find(([, n]) => BigInt(n) === BigInt(args[1] as bigint))?.[0];
+    return `job ${String(args[0])} is ${status ?? `in status ${String(args[1])}`}, which does not allow this`;
+  }
   if (name === "JobMarketNotRequester") return "only the job's requester may do this";
+  if (name === "JobMarketNotArbiter") return "only the market's arbiter decides challenges";
+  if (name === "ModelRegistryWeightsRootTaken")
+    return `these weights are model ${String(args[1])} already: a weights root belongs to one model`;
   return undefined;
 }

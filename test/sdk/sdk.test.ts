@@ -27,6 +27,9 @@ import { jobFolder, jobSeed } from "../../offchain/protocol/job-spec";
 import { writeJobDir } from "../../offchain/ml";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { LocalStore, PostHuman, SdkError, isSdkError } from "../../offchain/sdk";
+import { explainRevert } from "../../offchain/sdk/errors";
+import { commandHint } from "../../offchain/cli/hints";
+import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
 import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
 import { trainChild } from "../contracts/helpers";
 
@@ -200,6 +203,56 @@ describe("SDK (offchain/sdk)", function () {
       expect(e.data).to.include({ modelId: f.m1.modelId, remaining: ethers.parseEther("2.5") });
       const { returned } = await alice.listings.cancelListing(listingId);
       expect(returned).to.equal(ethers.parseEther("2.5"));
+    });
+
+    it("refuses a purchase above the buyer's maximum before sending anything, saying the cost", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const alice = await clientFor(f, f.alice);
+      const charlie = await clientFor(f, f.charlie);
+      const m1 = await charlie.registry.get(f.m1.modelId);
+      const quote = await charlie.exchange.quote(m1.exchangeId, ethers.parseEther("2"));
+      const { listingId } = await alice.sellDatatokens(f.m1.modelId, ethers.parseEther("4"), ethers.parseEther("3"));
+      const before = await ethers.provider.getTransactionCount(f.charlie.address);
+      const onExchange = await expectSdkError(
+        charlie.buyDatatokens(m1.id, ethers.parseEther("2"), { maxBase: quote.cost - 1n }),
+        "COST_ABOVE_MAX",
+      );
+      expect(onExchange.data).to.include({ modelId: m1.id, cost: quote.cost, max: quote.cost - 1n });
+      expect(commandHint(onExchange.code, onExchange.data)).to.equal(
+        `pass --max-cost ${ethers.formatEther(quote.cost)} or more, or ask for fewer`,
+      );
+      const fromListing = await expectSdkError(
+        charlie.buyFromListing(listingId, ethers.parseEther("1"), { maxCost: ethers.parseEther("1") }),
+        "COST_ABOVE_MAX",
+      );
+      expect(fromListing.message).to.match(/costs 3 OCEAN, above your maximum of 1\. Nothing was sent/);
+      expect(await ethers.provider.getTransactionCount(f.charlie.address)).to.equal(before);
+    });
+
+    it("words the reverts people meet: a require reason, a job's status by name, a root already taken", () => {
+      const coder = ethers.AbiCoder.defaultAbiCoder();
+      const withData = (data: string) =>
+        Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION", data });
+      const reason = explainRevert(
+        withData("0x08c379a0" + coder.encode(["string"], ["FixedRateExchange: Too many base tokens"]).slice(2)),
+        [],
+        "buyDT",
+      ) as SdkError;
+      expect(reason.message).to.equal("buyDT reverted: FixedRateExchange: Too many base tokens");
+      const market = JobMarket__factory.createInterface();
+      const status = explainRevert(
+        withData(market.encodeErrorResult("JobMarketUnexpectedStatus", [3n, 5n])),
+        [market],
+        "challengeReceipt",
+      ) as SdkError;
+      expect(status.hint).to.equal("job 3 is Settled, which does not allow this");
+      const registry = ModelRegistry__factory.createInterface();
+      const root = explainRevert(
+        withData(registry.encodeErrorResult("ModelRegistryWeightsRootTaken", [ethers.id("w"), 1n])),
+        [registry],
+        "publishModel",
+      ) as SdkError;
+      expect(root.hint).to.equal("these weights are model 1 already: a weights root belongs to one model");
     });
 
     it("names the listings when a model is not on the exchange", async () => {

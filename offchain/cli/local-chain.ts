@@ -202,6 +202,69 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
   const log = opts.log ?? (() => undefined);
   const dir = path.join(opts.dataDir, "chain");
   fs.mkdirSync(dir, { recursive: true });
+  // One chain per data directory: a second one would replay and rewrite the journal the first is appending to.
+  const unlock = lockDir(dir, opts.dataDir);
+  try {
+    return await start(opts, host, port, log, dir, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+/**
+ * Takes the chain folder's lock file (the holder's pid), or refuses while a live process holds it; returns the
+ * release. A lock left by a process that died is taken over.
+ */
+function lockDir(dir: string, dataDir: string): () => void {
+  const file = path.join(dir, "lock");
+  for (let tries = 0; ; tries++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || tries > 0) throw e;
+      const pid = Number(fs.readFileSync(file, "utf8").trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new Error(
+          `The data directory ${path.resolve(dataDir)} is in use by process ${pid} (a running posthuman up): ` +
+            `stop it first, or pass another --data-dir.`,
+        );
+      }
+      fs.rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  const release = () => {
+    try {
+      if (fs.readFileSync(file, "utf8").trim() === String(process.pid)) fs.rmSync(file, { force: true });
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once("exit", release);
+  return () => {
+    process.removeListener("exit", release);
+    release();
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function start(
+  opts: LocalChainOptions,
+  host: string,
+  port: number,
+  log: (line: string) => void,
+  dir: string,
+  unlock: () => void,
+): Promise<LocalChain> {
   const genesisFile = path.join(dir, "genesis.json");
   const journalFile = path.join(dir, "journal.jsonl");
 
@@ -329,6 +392,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
         child.kill("SIGTERM");
         await exited;
       }
+      unlock();
     },
   };
 }

@@ -132,7 +132,7 @@ export async function bobFinetunesM1(s: Scene, m1: M1) {
   await s.balances();
   s.say(
     "Bob",
-    `finetunes M1 on his recipes (${s.steps} steps): 1 M1 datatoken ordered on Ocean, a 5 OCEAN fee escrowed`,
+    `finetunes M1 on his recipes (${s.steps} steps): 1 M1 datatoken and a 5 OCEAN fee escrowed (the datatoken is ordered on Ocean when the job settles)`,
   );
   const { model: m2, receipt: r2 } = await finetune(
     s,

@@ -395,7 +395,7 @@ export class PostHumanCore {
 
   /**
    * Requests a job and delivers its input: checks the datatoken and the fee are there and that the worker answers
-   * (before paying), approves, requests on chain (one datatoken is ordered on Ocean, the fee escrowed), and uploads
+   * (before paying), approves, requests on chain (one datatoken and the fee escrowed; the datatoken is ordered on Ocean when the job settles), and uploads
    * the input once the worker has seen the request. `inputURI` is stored with the request (JobRequested).
    */
   async requestJob(

@@ -95,7 +95,7 @@ async function disputeIfAcknowledged(client: PostHuman, out: Output, job: Reques
 }
 
 export function describeRequest(job: RequestedJob): string {
-  return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} ordered on Ocean, ${tokens(job.fee)} OCEAN escrowed; input uploaded`;
+  return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} and ${tokens(job.fee)} OCEAN escrowed (the datatoken is ordered on Ocean when the job settles); input uploaded`;
 }
 
 export function notWaiting(job: RequestedJob): string {

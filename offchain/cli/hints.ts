@@ -19,7 +19,10 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
     case "WORKER_UNREACHABLE":
       return "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one against any network; or pass --worker <url>";
     case "NOT_ENOUGH_BASE":
-      return "get base token first (on the local chain `posthuman up` gives every dev account 10000 OCEAN)";
+      return "get base token first (on the local chain `posthuman up` gives alice, bob, charlie, derek and elena 10000 OCEAN each)";
+    case "UNKNOWN_JOB":
+      if (!str(d.count)) return undefined;
+      return d.count === 0n ? "no job was requested on this chain yet" : `job ids run from 1 to ${str(d.count)}`;
     case "UNKNOWN_MODEL":
       return "list them with: posthuman model list";
     case "UNKNOWN_LISTING":

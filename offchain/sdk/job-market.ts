@@ -78,7 +78,8 @@ export class JobMarketClient extends ContractClient<JobMarket> {
       throw new SdkError(
         "UNKNOWN_JOB",
         `There is no job ${jobId} on this chain (${count} job${count === 1n ? "" : "s"} so far).`,
-        "a job's id is in its JobRequested event (requestJob returns it)",
+        "a job's id is the one its request returned (and in its JobRequested event)",
+        { data: { jobId, count } },
       );
     const j = await this.contract.getJob(jobId);
     return {

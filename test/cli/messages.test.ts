@@ -37,6 +37,10 @@ describe("posthuman: a failed job's reason, said once", () => {
     );
     expect(commandHint("JOB_TIMEOUT", { jobId: 7n, reclaimable: true })).to.match(/posthuman job reclaim 7$/);
     expect(commandHint("WORKER_UNREACHABLE", undefined)).to.match(/npm start/);
+    expect(commandHint("UNKNOWN_JOB", { jobId: 99n, count: 6n })).to.equal("job ids run from 1 to 6");
+    expect(commandHint("UNKNOWN_JOB", { jobId: 1n, count: 0n })).to.equal("no job was requested on this chain yet");
+    expect(commandHint("NOT_ENOUGH_BASE", {})).to.match(/alice, bob, charlie, derek and elena 10000 OCEAN each/);
+    expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n })).to.equal("cancel it: posthuman job cancel 7");
     // Without the facts (or for a code the command has nothing to add to), the SDK's own hint stays.
     expect(commandHint("NOT_ENOUGH_DATATOKENS", undefined)).to.equal(undefined);
     expect(commandHint("REVERTED", { error: "X" })).to.equal(undefined);

@@ -70,10 +70,16 @@ async function showRewards(client: PostHuman, out: Output, claiming: boolean): P
           )
         : "no vault shares: publish a model, or finetune one",
       ...(claimed
-        ? [`claimed now: ${tokens(totals.claimedBase)} OCEAN and ${tokens(totals.claimedDatatokens)} datatokens`]
+        ? [claimedLine(claimed.claimed, totals.claimedBase)]
         : waiting
           ? ["claim it with: posthuman rewards --claim (it distributes what is waiting first, children before parents)"]
           : []),
     ].join("\n"),
   );
+}
+
+/** What a claim paid: OCEAN in all, and each model's datatokens apart (they are different tokens). */
+function claimedLine(claims: { modelId: bigint; datatokens: bigint }[], base: bigint): string {
+  const dts = claims.filter((c) => c.datatokens > 0n).map((c) => `${tokens(c.datatokens)} of model ${c.modelId}`);
+  return `claimed now: ${tokens(base)} OCEAN${dts.length ? `, and datatokens: ${dts.join(", ")}` : ""}`;
 }

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { processAlive } from "../ml/serving-cache";
 
 const PROJECT_ROOT = path.join(__dirname, "..", "..");
 
@@ -225,7 +226,7 @@ function lockDir(dir: string, dataDir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || tries > 0) throw e;
       const pid = Number(fs.readFileSync(file, "utf8").trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new Error(
           `The data directory ${path.resolve(dataDir)} is in use by process ${pid} (a running posthuman up): ` +
             `stop it first, or pass another --data-dir.`,
@@ -246,15 +247,6 @@ function lockDir(dir: string, dataDir: string): () => void {
     process.removeListener("exit", release);
     release();
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function start(

@@ -68,7 +68,8 @@ function bytesOf(p: string): number {
   return n;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -108,7 +109,7 @@ export function pruneServingCache(cache: string, o: PruneOptions): PruneResult {
     const dir = path.join(cache, name);
     const partial = PARTIAL.exec(name);
     if (partial) {
-      if (!alive(Number(partial[1]))) {
+      if (!processAlive(Number(partial[1]))) {
         fs.rmSync(dir, { recursive: true, force: true });
         removed.push(dir);
       }

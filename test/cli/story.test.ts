@@ -377,7 +377,13 @@ describe("posthuman, driven as people would: the five-person story through spawn
   });
 
   it("verifies every receipt by re-execution, and says so with the exit code", () => {
-    expect(s.verdicts.map((v) => v.json?.jobId)).to.deep.equal(["1", "2", "3", "4", "5", "6"]);
+    const said = s.verdicts
+      .map((v) => (v.json?.jobId ? "" : `${v.code}: ${v.stdout.slice(-1500)} ${v.stderr.slice(-1500)}`))
+      .join("\n");
+    expect(
+      s.verdicts.map((v) => v.json?.jobId),
+      said,
+    ).to.deep.equal(["1", "2", "3", "4", "5", "6"]);
     for (const v of s.verdicts) {
       expect(v.code, v.stderr.slice(-2000)).to.equal(0);
       expect(v.json.verified, `job ${v.json.jobId}`).to.equal(true);

@@ -229,7 +229,7 @@ function lockDir(dir: string, dataDir: string): () => void {
       if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new Error(
           `The data directory ${path.resolve(dataDir)} is in use by process ${pid} (a running posthuman up): ` +
-            `stop it first, or pass another --data-dir.`,
+            `stop it first, or pass another --data-dir (if process ${pid} is something else, delete ${file}).`,
         );
       }
       fs.rmSync(file, { force: true }); // stale: its process is gone

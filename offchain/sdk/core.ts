@@ -23,7 +23,9 @@ import { type PublishedModel } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
 import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
 import { DatatokenMarketClient } from "./datatoken-market";
-import { SdkError } from "./errors";
+import { SdkError, amountText, costAboveMax } from "./errors";
+
+export { amountText };
 import { FixedRateExchangeClient } from "./exchange";
 import { type ModelCard } from "./model-card";
 import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
@@ -40,15 +42,6 @@ import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } f
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
 
-/** A purchase whose price is above the buyer's maximum: refused before anything is sent. */
-function costAboveMax(cost: bigint, max: bigint, facts: Record<string, unknown>): SdkError {
-  return new SdkError(
-    "COST_ABOVE_MAX",
-    `That costs ${amountText(cost)} OCEAN, above your maximum of ${amountText(max)}. Nothing was sent.`,
-    "raise the maximum, or buy fewer",
-    { data: { ...facts, cost, max } },
-  );
-}
 /** Fee escrowed for the worker when none is given: 1 base token. */
 export const DEFAULT_JOB_FEE = ethers.parseEther("1");
 /** Time a worker has to deliver a receipt when none is given: the job's deadline is this far after the request. */
@@ -105,11 +98,6 @@ export interface ModelMetrics {
 }
 
 export type { PublishFilesOptions } from "./publish";
-
-/** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
-export function amountText(wei: bigint): string {
-  return ethers.formatEther(wei).replace(/\.0$/, "");
-}
 
 /** Checks that `o.runner` reaches the address book's chain and that the contracts are there. */
 export async function connectContext(o: CoreOptions): Promise<SdkContext> {

@@ -50,6 +50,21 @@ export class SdkError extends Error {
   readonly data: Record<string, unknown>;
 }
 
+/** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
+export function amountText(wei: bigint): string {
+  return ethers.formatEther(wei).replace(/\.0$/, "");
+}
+
+/** A purchase whose price is above the buyer's maximum: refused before anything is sent. */
+export function costAboveMax(cost: bigint, max: bigint, facts: Record<string, unknown>): SdkError {
+  return new SdkError(
+    "COST_ABOVE_MAX",
+    `That costs ${amountText(cost)} OCEAN, above your maximum of ${amountText(max)}. Nothing was sent.`,
+    "raise the maximum, or buy fewer",
+    { data: { ...facts, cost, max } },
+  );
+}
+
 export function isSdkError(e: unknown, code?: SdkErrorCode): e is SdkError {
   return e instanceof SdkError && (code === undefined || e.code === code);
 }

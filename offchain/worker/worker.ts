@@ -31,6 +31,7 @@ import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
 import { inputAckDomain, signInputAck } from "../protocol/input-ack";
 import { modelRef } from "./pipeline-run";
+import { modelShape } from "./pipeline-steps";
 import { ApiError, createApiServer, listen, type ApiDeps, type JobView, type WebApp } from "./api";
 import { authDomain, erc1271Checker } from "../protocol/auth";
 import type { ExecutorName, JobKind, RunnerConfig, WorkerConfig } from "./config";
@@ -363,8 +364,8 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       const dir = await heldModelDir(jobs, store, cfg.dataDir, modelId);
       if (!dir) return undefined;
       try {
-        const c = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
-        return { modelId: modelId.toString(), nPositions: c.n_positions, vocabSize: c.vocab_size };
+        const { config } = modelShape(dir); // the pipeline's admission reads the same, cached per folder
+        return { modelId: modelId.toString(), nPositions: config.n_positions, vocabSize: config.vocab_size };
       } catch {
         return undefined; // not readable here: nothing is told
       }

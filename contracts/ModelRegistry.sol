@@ -64,6 +64,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     uint256 private _modelCount;
     mapping(uint256 modelId => StoredModel) private _models;
     mapping(bytes32 weightsRoot => uint256 modelId) private _modelOfWeightsRoot;
+    mapping(bytes32 commitment => uint256 blockNumber) private _commitmentBlock;
 
     /// @dev `cfg.jobMarket` is the job market's address, deployed right after the registry (its constructor checks
     /// that the registry names it). Fails on a zero address, a split above 100% or a zero depth.
@@ -102,6 +103,23 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     }
 
     /// @inheritdoc IModelRegistry
+    function commitWeightsRoot(bytes32 commitment) external {
+        if (_commitmentBlock[commitment] != 0) return;
+        _commitmentBlock[commitment] = block.number;
+        emit WeightsRootCommitted(msg.sender, commitment);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function weightsRootCommitment(address publisher, bytes32 weightsRoot) public pure returns (bytes32) {
+        return keccak256(abi.encode(publisher, weightsRoot));
+    }
+
+    /// @inheritdoc IModelRegistry
+    function commitmentBlock(bytes32 commitment) external view returns (uint256) {
+        return _commitmentBlock[commitment];
+    }
+
+    /// @inheritdoc IModelRegistry
     function publishModel(PublishParams calldata p) external nonReentrant returns (uint256 modelId) {
         return _publish(p);
     }
@@ -119,6 +137,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @dev Creates a root model (see publishModel) and returns its id.
     function _publish(PublishParams calldata p) private returns (uint256 modelId) {
         if (p.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
+        _useCommitment(p.weightsRoot);
         _claimWeightsRoot(p.weightsRoot, _modelCount + 1);
         if (p.pricing.kind == PricingKind.FixedRate) {
             if (p.pricing.rate == 0) revert ModelRegistryInvalidPrice(p.pricing.rate);
@@ -353,6 +372,16 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     function _existing(uint256 modelId) private view returns (StoredModel storage m) {
         m = _models[modelId];
         if (m.datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
+    }
+
+    /// @dev Spends the caller's commitment to `weightsRoot`, which must be from an earlier block (commitWeightsRoot).
+    function _useCommitment(bytes32 weightsRoot) private {
+        bytes32 commitment = weightsRootCommitment(msg.sender, weightsRoot);
+        uint256 committedAt = _commitmentBlock[commitment];
+        if (committedAt == 0 || committedAt >= block.number) {
+            revert ModelRegistryWeightsRootNotCommitted(weightsRoot, committedAt);
+        }
+        delete _commitmentBlock[commitment];
     }
 
     /// @dev A weights root belongs to exactly one model: a copy of a published model's root cannot be registered again,

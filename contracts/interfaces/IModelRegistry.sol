@@ -156,6 +156,9 @@ interface IModelRegistry {
     /// @notice A model's training job was proved wrong: no new jobs, no children, no royalty claims on its vault.
     event ModelFrozen(uint256 indexed modelId, uint256 indexed jobId);
 
+    /// @notice A publisher committed to a weights root it will publish (`commitWeightsRoot`).
+    event WeightsRootCommitted(address indexed committer, bytes32 indexed commitment);
+
     /// @notice A root model's publisher recorded the hash of its tokenizer files (`publishModelWithTokenizer`).
     event TokenizerRecorded(uint256 indexed modelId, bytes32 tokenizerHash);
 
@@ -178,9 +181,26 @@ interface IModelRegistry {
     error ModelRegistryUnexpectedNft(address operator, address from);
     /// @notice A weights root belongs to one model only: `modelId` already has it.
     error ModelRegistryWeightsRootTaken(bytes32 weightsRoot, uint256 modelId);
+    /// @notice `publishModel` needs `commitWeightsRoot(weightsRootCommitment(publisher, weightsRoot))` in an earlier
+    /// block; `committedAt` is the block of the commitment found (0: none).
+    error ModelRegistryWeightsRootNotCommitted(bytes32 weightsRoot, uint256 committedAt);
+
+    /// @notice First step of publishing a root model: records the block of `commitment` =
+    /// `weightsRootCommitment(msg.sender, weightsRoot)`, which hides the root. `publishModel` of that root by that
+    /// publisher is accepted from the next block on. A root first seen in the mempool (in a training receipt, or in
+    /// another publisher's `publishModel`) therefore cannot be published ahead of it: a copier's commitment is mined at
+    /// the earliest beside that transaction, and its publish a block later. Committing again keeps the first block.
+    function commitWeightsRoot(bytes32 commitment) external;
+
+    /// @notice The commitment `publisher` makes for `weightsRoot`: keccak256(abi.encode(publisher, weightsRoot)).
+    function weightsRootCommitment(address publisher, bytes32 weightsRoot) external pure returns (bytes32);
+
+    /// @notice Block in which `commitment` was made, or 0 (none, or used by a publish).
+    function commitmentBlock(bytes32 commitment) external view returns (uint256);
 
     /// @notice Publishes a root model owned by the caller. Returns its id (ids start at 1). Reverts when another model
-    /// already has `params.weightsRoot` (ModelRegistryWeightsRootTaken).
+    /// already has `params.weightsRoot` (ModelRegistryWeightsRootTaken), and unless the caller committed to that root
+    /// in an earlier block (`commitWeightsRoot`; ModelRegistryWeightsRootNotCommitted). Uses up the commitment.
     function publishModel(PublishParams calldata params) external returns (uint256 modelId);
 
     /// @notice `publishModel` that also records the hash of the model's tokenizer files, so that the tokenizer cannot

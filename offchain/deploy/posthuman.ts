@@ -168,12 +168,23 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Publishes a root model from `signer` and returns its ids and addresses. */
+/**
+ * The first step of a publish: `signer`'s commitment to `weightsRoot` (the registry takes a root only from a publisher
+ * that committed to it in an earlier block). Does nothing when the commitment is already made.
+ */
+export async function commitWeightsRoot(registry: ModelRegistry, signer: Signer, weightsRoot: string): Promise<void> {
+  const commitment = await registry.weightsRootCommitment(await signer.getAddress(), weightsRoot);
+  if ((await registry.commitmentBlock(commitment)) === 0n)
+    await (await registry.connect(signer).commitWeightsRoot(commitment)).wait();
+}
+
+/** Publishes a root model from `signer` (commitment, then publish) and returns its ids and addresses. */
 export async function publishModel(
   registry: ModelRegistry,
   signer: Signer,
   o: PublishModelOptions,
 ): Promise<PublishedModel> {
+  await commitWeightsRoot(registry, signer, o.weightsRoot);
   const tx =
     o.tokenizerHash && o.tokenizerHash !== ethers.ZeroHash
       ? await registry.connect(signer).publishModelWithTokenizer(publishParams(o), o.tokenizerHash)

@@ -143,5 +143,9 @@ function hintForRevert(name: string, args: ethers.Result): string | undefined {
   if (name === "JobMarketNotArbiter") return "only the market's arbiter decides challenges";
   if (name === "ModelRegistryWeightsRootTaken")
     return `these weights are model ${String(args[1])} already: a weights root belongs to one model`;
+  if (name === "ModelRegistryWeightsRootNotCommitted")
+    return BigInt(args[1] as bigint) === 0n
+      ? "commit to the weights root first (commitWeightsRoot; the SDK's publish does it), then publish in a later block"
+      : `the commitment is from block ${String(args[1])}: publish again in a later block`;
   return undefined;
 }

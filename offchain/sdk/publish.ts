@@ -45,7 +45,7 @@ export async function publishFiles(
   await d.health();
   d.onStep("The worker computes the folder's weights root…");
   const { weightsRoot, configHash, tokenizerHash } = await d.call(() => d.worker.inspectModel(d.signer, bundle));
-  d.onStep("Registering the model on chain…");
+  d.onStep("Registering the model on chain (two transactions: a commitment to its weights root, then the publish)…");
   const card = card_ ? { ...card_, name: card_.name ?? o.name, sizeBytes: bundle.body.length } : undefined;
   const metadataURI = card ? cardURI(card) : o.metadataURI;
   const published = await d.registry.publish({

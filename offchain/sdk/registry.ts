@@ -124,10 +124,26 @@ export class ModelRegistryClient extends ContractClient<ModelRegistry> {
     return unsigned(tx);
   }
 
-  /** Publishes a root model owned by the signer: an Ocean data NFT + datatoken, priced, with its vault. */
+  /**
+   * The first of a publish's two transactions: the signer's commitment to `weightsRoot` (the root stays hidden until
+   * `publishModel`, which the registry accepts from the next block on). Nothing is sent when it is already made.
+   */
+  async buildCommitTx(publisher: string, weightsRoot: string): Promise<UnsignedTx | null> {
+    const commitment = await this.contract.weightsRootCommitment(publisher, weightsRoot);
+    if ((await this.contract.commitmentBlock(commitment)) !== 0n) return null;
+    return unsigned(await this.contract.commitWeightsRoot.populateTransaction(commitment));
+  }
+
+  /**
+   * Publishes a root model owned by the signer: an Ocean data NFT + datatoken, priced, with its vault. Two
+   * transactions: the commitment to the weights root (`buildCommitTx`), then the publish, which is mined in a later
+   * block, so nobody who sees the root in the mempool can publish it first.
+   */
   async publish(o: PublishModelOptions): Promise<PublishedModel> {
     if (!o.weightsRoot || o.weightsRoot === ethers.ZeroHash)
       throw new SdkError("MODEL_FOLDER_MISSING", "A model needs its weights root to be published.");
+    const commit = await this.buildCommitTx(await this.signer.getAddress(), o.weightsRoot);
+    if (commit) await this.send(commit, "commitWeightsRoot");
     const receipt = await this.send(await this.buildPublishTx(o), "publishModel");
     return publishedModelOf(this.event(receipt, "ModelPublished"), receipt.hash);
   }

@@ -387,6 +387,8 @@ class Sequence {
             pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
             initialSupply: ethers.parseEther("100"),
           });
+          const commitment = await w.ph.registry.weightsRootCommitment(w.derek.address, M1_WEIGHTS_ROOT);
+          await this.send(() => w.ph.registry.connect(w.derek).commitWeightsRoot(commitment, GAS));
           await this.send(() => w.ph.registry.connect(w.derek).publishModel(p, GAS));
           return;
         }

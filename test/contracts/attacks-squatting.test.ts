@@ -10,7 +10,7 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { M1_WEIGHTS_ROOT, posthumanFixture } from "../fixtures/posthuman";
 import { JobStatus } from "../../offchain/protocol/params";
 import { publishParams } from "../../offchain/protocol/structs";
-import { publishModel } from "../../offchain/deploy/posthuman";
+import { commitWeightsRoot, publishModel } from "../../offchain/deploy/posthuman";
 import { openJob, receiptFor, trainChild, trainReceiptFor, trainedFixture } from "./helpers";
 
 const cloneOf = (root: string, name = "Clone") => ({
@@ -28,6 +28,7 @@ const cloneOf = (root: string, name = "Clone") => ({
 describe("Attack: weights squatting", () => {
   it("refuses a second root model with a known weights root", async () => {
     const f = await loadFixture(posthumanFixture);
+    await commitWeightsRoot(f.ph.registry, f.derek, M1_WEIGHTS_ROOT);
     await expect(f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(M1_WEIGHTS_ROOT))))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
       .withArgs(M1_WEIGHTS_ROOT, f.m1.modelId);
@@ -36,6 +37,7 @@ describe("Attack: weights squatting", () => {
 
   it("refuses a root model with a derived model's weights root", async () => {
     const f = await loadFixture(trainedFixture);
+    await commitWeightsRoot(f.ph.registry, f.derek, f.m2Root);
     await expect(f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(f.m2Root))))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
       .withArgs(f.m2Root, f.m2Id);
@@ -65,10 +67,42 @@ describe("Attack: weights squatting", () => {
       .withArgs(ethers.id("derek's own weights"), other.modelId);
   });
 
+  it("a training receipt seen in the mempool cannot be front-run by publishing its child's root", async () => {
+    const f = await loadFixture(posthumanFixture);
+    const jobId = await openJob(f, { requester: f.charlie, kind: "Train" });
+    await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
+    const childRoot = ethers.id("charlie's child weights");
+    const tip = { maxPriorityFeePerGas: ethers.parseUnits("1", "gwei"), gasLimit: 8_000_000 };
+    const copierTip = { maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"), gasLimit: 8_000_000 };
+    // The copier sees the receipt pending and sends its commitment and publish of the same root with a higher tip:
+    // both are mined before the receipt, in the same block, so the publish finds its commitment too recent.
+    await ethers.provider.send("evm_setAutomine", [false]);
+    let publish;
+    try {
+      const receipt = receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot));
+      await f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receipt, tip);
+      const commitment = await f.ph.registry.weightsRootCommitment(f.derek.address, childRoot);
+      await f.ph.registry.connect(f.derek).commitWeightsRoot(commitment, copierTip);
+      publish = await f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(childRoot)), copierTip);
+      await ethers.provider.send("evm_mine", []);
+    } finally {
+      await ethers.provider.send("evm_setAutomine", [true]);
+    }
+    expect((await ethers.provider.getTransactionReceipt(publish.hash))?.status).to.equal(0);
+    expect((await f.ph.jobMarket.getJob(jobId)).status).to.equal(JobStatus.Submitted);
+    const childId = await f.ph.registry.modelOfWeightsRoot(childRoot);
+    expect((await f.ph.registry.getModel(childId)).parentId).to.equal(f.m1.modelId);
+    // A block later the copier's commitment is old enough, but the root is the child's.
+    await expect(f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(childRoot))))
+      .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
+      .withArgs(childRoot, childId);
+  });
+
   it("records a tokenizer hash at publication, and every descendant inherits it", async () => {
     const f = await loadFixture(posthumanFixture);
     const tokenizer = ethers.id("gpt2 tokenizer files");
     const opts = cloneOf(ethers.id("bob's weights"), "Bob");
+    await commitWeightsRoot(f.ph.registry, f.bob, opts.weightsRoot);
     const tx = f.ph.registry.connect(f.bob).publishModelWithTokenizer(publishParams(opts), tokenizer);
     await expect(tx).to.emit(f.ph.registry, "TokenizerRecorded").withArgs(2n, tokenizer);
     expect((await f.ph.registry.getModel(2n)).tokenizerHash).to.equal(tokenizer);

@@ -12,7 +12,7 @@ import {
   M1_WEIGHTS_ROOT,
   posthumanFixture,
 } from "../fixtures/posthuman";
-import { DEFAULT_PARAMS, publishModel } from "../../offchain/deploy/posthuman";
+import { DEFAULT_PARAMS, commitWeightsRoot, publishModel } from "../../offchain/deploy/posthuman";
 import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
 import { TOTAL_SHARES } from "../../offchain/protocol/params";
 import { plainOceanMetadata, publishParams, type PublishModelOptions } from "../../offchain/protocol/structs";
@@ -170,6 +170,7 @@ describe("ModelRegistry", () => {
       );
       const root = ethers.id("M1b weights");
       const params = publishParams({ ...m1Options, weightsRoot: root, oceanMetadata: md });
+      await commitWeightsRoot(ph.registry, bob, root);
       const tx = ph.registry.connect(bob).publishModel(params);
       await expect(tx)
         .to.emit(ph.registry, "ModelPublished")
@@ -219,6 +220,7 @@ describe("ModelRegistry", () => {
 
     it("reverts on a zero fixed rate", async () => {
       const { ph, bob } = await loadFixture(posthumanFixture);
+      await commitWeightsRoot(ph.registry, bob, ethers.id("x"));
       await expect(
         ph.registry
           .connect(bob)
@@ -234,9 +236,64 @@ describe("ModelRegistry", () => {
       const { ph, bob } = await loadFixture(posthumanFixture);
       const pricing = { kind: "Dispenser", maxTokens: 0n, maxBalance: 1n } as const;
       const params = publishParams({ ...m1Options, weightsRoot: ethers.id("x"), pricing });
+      await commitWeightsRoot(ph.registry, bob, ethers.id("x"));
       await expect(ph.registry.connect(bob).publishModel(params))
         .to.be.revertedWithCustomError(ph.registry, "ModelRegistryInvalidDispenser")
         .withArgs(0n, 1n);
+    });
+  });
+
+  describe("commitWeightsRoot", () => {
+    it("refuses a publish without the publisher's commitment from an earlier block, and uses it up", async () => {
+      const { ph, bob, derek } = await loadFixture(posthumanFixture);
+      const root = ethers.id("bob's weights");
+      const params = publishParams({ ...m1Options, weightsRoot: root });
+      await expect(ph.registry.connect(bob).publishModel(params))
+        .to.be.revertedWithCustomError(ph.registry, "ModelRegistryWeightsRootNotCommitted")
+        .withArgs(root, 0n);
+      const commitment = await ph.registry.weightsRootCommitment(bob.address, root);
+      expect(commitment).to.equal(
+        ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [bob.address, root])),
+      );
+      await expect(ph.registry.connect(bob).commitWeightsRoot(commitment))
+        .to.emit(ph.registry, "WeightsRootCommitted")
+        .withArgs(bob.address, commitment);
+      const at = await ph.registry.commitmentBlock(commitment);
+      expect(at).to.equal(BigInt(await ethers.provider.getBlockNumber()));
+      // Committing again keeps the first block (and emits nothing).
+      await expect(ph.registry.connect(derek).commitWeightsRoot(commitment)).not.to.emit(
+        ph.registry,
+        "WeightsRootCommitted",
+      );
+      expect(await ph.registry.commitmentBlock(commitment)).to.equal(at);
+      // The commitment names its publisher: another account cannot publish the root with it.
+      await expect(ph.registry.connect(derek).publishModel(params))
+        .to.be.revertedWithCustomError(ph.registry, "ModelRegistryWeightsRootNotCommitted")
+        .withArgs(root, 0n);
+      await (await ph.registry.connect(bob).publishModel(params)).wait();
+      expect(await ph.registry.commitmentBlock(commitment)).to.equal(0n);
+    });
+
+    it("refuses a publish mined in the block of its commitment", async () => {
+      const { ph, bob } = await loadFixture(posthumanFixture);
+      const root = ethers.id("bob's weights");
+      const commitment = await ph.registry.weightsRootCommitment(bob.address, root);
+      await ethers.provider.send("evm_setAutomine", [false]);
+      try {
+        const commit = await ph.registry.connect(bob).commitWeightsRoot(commitment);
+        const publish = await ph.registry
+          .connect(bob)
+          .publishModel(publishParams({ ...m1Options, weightsRoot: root }), { gasLimit: 5_000_000 });
+        await ethers.provider.send("evm_mine", []);
+        const [c, p] = await Promise.all([commit.wait(), publish.wait().catch(() => null)]);
+        expect(c?.blockNumber).to.be.a("number");
+        expect(p).to.equal(null);
+        const mined = await ethers.provider.getTransactionReceipt(publish.hash);
+        expect([mined?.status, mined?.blockNumber]).to.deep.equal([0, c?.blockNumber]);
+      } finally {
+        await ethers.provider.send("evm_setAutomine", [true]);
+      }
+      expect(await ph.registry.modelOfWeightsRoot(root)).to.equal(0n);
     });
   });
 

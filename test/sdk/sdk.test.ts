@@ -116,6 +116,11 @@ describe("SDK (offchain/sdk)", function () {
     it("builds a publication that any signer can send", async () => {
       const f = await loadFixture(posthumanFixture);
       const ph = await clientFor(f, f.charlie);
+      // Two transactions: the commitment to the weights root, then (from the next block on) the publish.
+      const commit = await ph.registry.buildCommitTx(f.charlie.address, ethers.id("C1 weights"));
+      expect(commit?.to).to.equal(f.ph.addresses.ModelRegistry);
+      await (await f.charlie.sendTransaction(commit!)).wait();
+      expect(await ph.registry.buildCommitTx(f.charlie.address, ethers.id("C1 weights"))).to.equal(null);
       const tx = await ph.registry.buildPublishTx({
         name: "C1",
         symbol: "C1",
@@ -253,6 +258,12 @@ describe("SDK (offchain/sdk)", function () {
         "publishModel",
       ) as SdkError;
       expect(root.hint).to.equal("these weights are model 1 already: a weights root belongs to one model");
+      const early = explainRevert(
+        withData(registry.encodeErrorResult("ModelRegistryWeightsRootNotCommitted", [ethers.id("w"), 12n])),
+        [registry],
+        "publishModel",
+      ) as SdkError;
+      expect(early.hint).to.equal("the commitment is from block 12: publish again in a later block");
     });
 
     it("names the listings when a model is not on the exchange", async () => {

@@ -5,8 +5,8 @@
  * command starts fast.
  */
 import path from "node:path";
-import { Command, Option } from "commander";
-import { createOutput, reportError } from "./output";
+import { Command, CommanderError, Option } from "commander";
+import { CliError, createOutput, reportError } from "./output";
 import type { CommandContext } from "./context";
 import { addEvalCommand } from "./commands/eval";
 import { addInferCommand } from "./commands/infer";
@@ -77,9 +77,49 @@ export function buildProgram(run: Run, workerFlags: readonly [string, string][] 
   return program;
 }
 
+/** `posthuman model create`: the command's path from the program down. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * With --json, commander's own errors (an unknown option, a missing argument or option, a missing command) must come
+ * out as the CLI's JSON error, not as commander's text: every command throws instead of exiting, remembering which
+ * one failed, and commander writes nothing to stderr (neither the error nor the help it shows after one). Asked-for
+ * help (--help) still prints as it does without --json. Returns the command that failed, once one did.
+ */
+function throwParseErrors(program: Command): () => Command {
+  let failed = program;
+  const visit = (cmd: Command): void => {
+    cmd.exitOverride((e) => {
+      failed = cmd;
+      throw e;
+    });
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(program);
+  // One output configuration is shared by the program and every command made from it.
+  program.configureOutput({ writeErr: () => undefined, outputError: () => undefined });
+  return () => failed;
+}
+
+/** A commander error as the CLI's error: commander's message without its "error: ", the usage and --help as the hint. */
+function parseError(e: CommanderError, cmd: Command): CliError {
+  const where = commandPath(cmd);
+  const subs = cmd.commands.map((c) => c.name()).filter((n) => n !== "help");
+  const message =
+    e.code === "commander.help" // a command of commands given none (commander shows its help)
+      ? `${where} needs a command: ${subs.join(", ")}`
+      : e.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+  return new CliError(message, `usage: ${where} ${cmd.usage()} (see ${where} --help)`, e.exitCode);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const flags = argv.slice(2).includes("worker") ? (await import("./worker-cmd")).WORKER_FLAGS : [];
+  const args = argv.slice(2);
+  const flags = args.includes("worker") ? (await import("./worker-cmd")).WORKER_FLAGS : [];
   const program = buildProgram(async (fn, cmd) => {
     const out = createOutput(globals(cmd).json);
     try {
@@ -89,10 +129,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }, flags);
   program.exitOverride();
+  const json = (args.includes("--") ? args.slice(0, args.indexOf("--")) : args).includes("--json");
+  const failed = json ? throwParseErrors(program) : undefined;
   try {
     await program.parseAsync(argv);
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
+    if (failed && !(e instanceof CommanderError && e.exitCode === 0))
+      return reportError(e instanceof CommanderError ? parseError(e, failed()) : e, true);
     return typeof code === "number" ? code : 1;
   }
   return exitCode;

@@ -19,7 +19,10 @@ export const WORKER_FLAGS: [string, string][] = [
   ["--rpc-url <url>", "RPC node (or POSTHUMAN_WORKER_RPC_URL)"],
   ["--ws-url <url>", "WebSocket endpoint for new heads (optional)"],
   ["--rpc-timeout <duration>", "longest wait for one RPC answer, e.g. 15s"],
-  ["--worker-key-file <file>", "file holding the worker's key (or POSTHUMAN_WORKER_PRIVATE_KEY)"],
+  [
+    "--worker-key-file <file>",
+    "file holding the worker's private key (or POSTHUMAN_WORKER_KEY_FILE; or the key itself in POSTHUMAN_WORKER_PRIVATE_KEY)",
+  ],
   ["--confirmations <n>", "blocks on top before an event is acted on"],
   ["--poll-interval <duration>", "time between polls, e.g. 2s"],
   ["--max-chunk-blocks <n>", "largest getLogs range"],

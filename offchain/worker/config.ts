@@ -97,6 +97,18 @@ const KEY_ENV = "POSTHUMAN_WORKER_PRIVATE_KEY";
 const CONFIG_ENV = "POSTHUMAN_WORKER_CONFIG";
 /** Keys that must never come from a file or the command line (a file can be committed, a flag is visible in ps). */
 const FORBIDDEN_KEYS = ["privateKey", "key", "signerKey"];
+/**
+ * Flags that `posthuman worker` spells otherwise than --kebab-case of their setting: the worker's key file and data
+ * folder are --worker-key-file and --worker-data-dir there, and the global --key-file and --data-dir (the
+ * requester's signer, the CLI's folder) reach them too when those are not given (`posthuman up` passes its
+ * --data-dir as well). A label names both, so that it is true whichever the operator typed.
+ */
+const FLAG_LABELS: Record<string, string> = {
+  keyFile: "--worker-key-file or --key-file",
+  dataDir: "--worker-data-dir or --data-dir",
+};
+/** The flag to advise for the worker's key file: the one `posthuman worker --help` shows. */
+const KEY_FILE_FLAG = "--worker-key-file";
 
 interface Found {
   value: unknown;
@@ -214,7 +226,9 @@ function checkFileKeys(file: ConfigFile, flags: WorkerFlags, problems: string[])
       );
     }
     if (flags[k] !== undefined) {
-      problems.push(`flag --${k} is refused (a key on the command line shows in ps): use --key-file or env ${KEY_ENV}`);
+      problems.push(
+        `flag --${kebab(k)} is refused (a key on the command line shows in ps): use ${KEY_FILE_FLAG} or env ${KEY_ENV}`,
+      );
     }
   }
   const known = new Set(SETTINGS.map((s) => s.path));
@@ -433,7 +447,7 @@ function pick(
   cwd: string,
 ): Found | undefined {
   if (s.flag && flags[s.flag] !== undefined) {
-    return { value: flags[s.flag], origin: `flag --${kebab(s.flag)}`, baseDir: cwd };
+    return { value: flags[s.flag], origin: `flag ${FLAG_LABELS[s.flag] ?? `--${kebab(s.flag)}`}`, baseDir: cwd };
   }
   if (s.env && env[s.env] !== undefined && env[s.env] !== "") {
     return { value: env[s.env], origin: `env ${s.env}`, baseDir: cwd };
@@ -477,7 +491,7 @@ function loadSigner(
     source = { kind: "file", file: keyFile };
   } else {
     problems.push(
-      `no signer key: set POSTHUMAN_WORKER_KEY_FILE (or --key-file, or "keyFile" in the config file) to a file ` +
+      `no signer key: set POSTHUMAN_WORKER_KEY_FILE (or ${KEY_FILE_FLAG}, or "keyFile" in the config file) to a file ` +
         `holding the worker's private key, or env ${KEY_ENV}`,
     );
     return undefined;

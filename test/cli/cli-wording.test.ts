@@ -1,7 +1,7 @@
 /**
  * How a few commands word what they print, without a chain: `eval` naming the jobs already requested when a later
  * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
- * apart from a benchmark baseline (`model show`, `model metrics`, `eval`).
+ * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), and commander's own errors under --json.
  */
 import { expect } from "chai";
 import { ethers } from "ethers";
@@ -12,6 +12,7 @@ import { CliError } from "../../offchain/cli/output";
 import { devAddress } from "../../offchain/deploy/accounts";
 import type { RequestedJob } from "../../offchain/sdk/client";
 import type { ModelRecord } from "../../offchain/sdk/registry";
+import { cli } from "./cli-process";
 
 const job = (jobId: bigint, modelId: bigint) => ({ jobId, modelId }) as RequestedJob;
 
@@ -68,5 +69,49 @@ describe("posthuman model show / metrics / eval: a declared baseline", () => {
     expect(baselineSource(model({ parentId: 1n, generation: 1 }))).to.equal("trainerValidation");
     expect(baselineIsTrainersValidation(model({ parentId: 2n, generation: 2 }))).to.equal(true);
     expect(baselineSource(model({ baselineMetric: 0n }))).to.equal("none");
+  });
+});
+
+describe("posthuman --json: a command line commander refuses", () => {
+  type Refusal = { error: { message: string; hint: string } };
+  // Refused while parsing, before any contract binding is loaded: no need to compile contracts that are changing.
+  const run = (args: string[]) => cli<Refusal>(args, { env: { POSTHUMAN_SKIP_COMPILE: "1" }, timeoutMs: 60_000 });
+
+  it("is the CLI's JSON error on stdout, with the usage as hint, the exit code commander's and stderr quiet", async () => {
+    const cases: [string[], string, string][] = [
+      [["--json", "train", "base"], "required option '--data <file>' not specified", "posthuman train"],
+      [["--json", "job", "show"], "missing required argument 'job'", "posthuman job show"],
+      [["--json", "balance", "--bogus"], "unknown option '--bogus'", "posthuman balance"],
+      [["--json", "train", "base", "--data"], "option '--data <file>' argument missing", "posthuman train"],
+      [["--json", "bogus"], "unknown command 'bogus'", "posthuman"],
+      // --json after the command counts too; the worker's options are declared only when it is named.
+      [["worker", "--json", "--key"], "unknown option '--key'", "posthuman worker"],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => run(args)));
+    runs.forEach((r, i) => {
+      const [args, message, command] = cases[i];
+      expect(r.code, args.join(" ")).to.equal(1);
+      expect(r.json?.error?.message, `${args.join(" ")}: ${r.stdout}`).to.equal(message);
+      expect(Object.keys(r.json.error)).to.deep.equal(["message", "hint"]);
+      expect(r.json.error.hint).to.match(new RegExp(`^usage: ${command} \\[options\\].* \\(see ${command} --help\\)$`));
+      expect(r.stderr, args.join(" ")).to.not.match(/error:|Usage:/);
+    });
+  });
+
+  it("names the commands of a command given none", async () => {
+    const r = await run(["--json", "model"]);
+    expect(r.code).to.equal(1);
+    expect(r.json.error.message).to.match(/^posthuman model needs a command: create, publish, .*metrics$/);
+    expect(r.json.error.hint).to.equal("usage: posthuman model [options] [command] (see posthuman model --help)");
+    expect(r.stderr).to.not.match(/error:|Usage:/);
+  });
+
+  it("is commander's text on stderr without --json, and help asked for is help with it", async () => {
+    const [plain, help] = await Promise.all([run(["train", "base"]), run(["--json", "train", "--help"])]);
+    expect(plain.code).to.equal(1);
+    expect(plain.stdout).to.equal("");
+    expect(plain.stderr).to.match(/^error: required option '--data <file>' not specified\n\nUsage: posthuman train /);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/^Usage: posthuman train \[options\] <model>/);
   });
 });

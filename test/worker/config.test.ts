@@ -212,7 +212,9 @@ describe("loadWorkerConfig", () => {
     const inFile = problems({ file: writeFile({ privateKey: KEY }) });
     expect(inFile.join("\n")).to.match(/holds "privateKey": never put the key in a file/);
     expect(inFile.join("\n")).to.not.include(KEY.slice(2));
-    expect(problems({ flags: { privateKey: KEY } }).join("\n")).to.match(/flag --privateKey is refused/);
+    expect(problems({ flags: { privateKey: KEY } }).join("\n")).to.match(
+      /flag --private-key is refused \(a key on the command line shows in ps\): use --worker-key-file or env/,
+    );
 
     // From the environment it works, and the loaded config never prints it.
     const c = load({ env: { POSTHUMAN_WORKER_PRIVATE_KEY: KEY } });
@@ -294,6 +296,29 @@ describe("loadWorkerConfig", () => {
     expect(dataDirOf(workerFlags({}, { dir: "/x", from: "env" }, own))).to.equal("/own");
     // --worker-data-dir beats everything.
     expect(dataDirOf(workerFlags({ workerDataDir: "/w" }, { dir: "/x", from: "cli" }, own))).to.equal("/w");
+  });
+
+  it("names the flags `posthuman worker` takes for the key file and the data folder, not the global ones alone", () => {
+    const nope = path.join(dir, "nope");
+    // --worker-key-file and --worker-data-dir, as `posthuman worker --help` shows them.
+    const w = workerFlags({ workerKeyFile: keyFile, workerDataDir: path.join(dir, "w") });
+    const c = load({ env: {}, flags: w.flags });
+    expect(c.sources.keyFile).to.equal("flag --worker-key-file or --key-file");
+    expect(c.sources.dataDir).to.equal("flag --worker-data-dir or --data-dir");
+    expect(problems({ env: {}, flags: workerFlags({ workerKeyFile: nope }).flags })).to.deep.equal([
+      `keyFile = ${nope} (flag --worker-key-file or --key-file) cannot be read (ENOENT)`,
+    ]);
+    const both = problems({ env: { POSTHUMAN_WORKER_PRIVATE_KEY: KEY }, flags: w.flags }).join("\n");
+    expect(both).to.include("a key file (flag --worker-key-file or --key-file) are set: keep only one");
+    // Without a key, the advice is the worker's own flag.
+    const none = problems({ env: {} }).join("\n");
+    expect(none).to.include(`set POSTHUMAN_WORKER_KEY_FILE (or --worker-key-file, or "keyFile" in the config file)`);
+    expect(none).to.not.match(/[^-]--key-file/);
+    // Every flag a message advises is an option of `posthuman worker`.
+    const declared = new Set(WORKER_FLAGS.map(([f]) => f.split(" ")[0]));
+    const advised = [none, ...problems({ env: {}, flags: { privateKey: KEY } })].join("\n").match(/--[a-z-]+/g);
+    expect(advised?.filter((f) => !declared.has(f) && f !== "--private-key")).to.deep.equal([]);
+    expect(WORKER_FLAGS.find(([f]) => f.startsWith("--worker-key-file"))?.[1]).to.include("POSTHUMAN_WORKER_KEY_FILE");
   });
 
   it("every setting with a flag is an option of `posthuman worker`, and every option a setting", () => {

@@ -137,6 +137,13 @@ contract JobMarket is JobMarketBase, EIP712 {
         (, bool frozen, ) = _registry.modelStatus(modelId);
         // A Train job on a model at maxDepth was refused at its request; a frozen model refuses receipts.
         if (frozen) revert JobMarketModelFrozen(modelId);
+        if (j.flags & _INDEPENDENT != 0) {
+            // The model's makers: its owner (publisher, or requester of its training) and its training's worker.
+            (address owner, uint256 trainingJob) = _registry.makersOf(modelId);
+            if (msg.sender == owner || msg.sender == _jobs[trainingJob].worker) {
+                revert JobMarketNotIndependent(jobId, msg.sender);
+            }
+        }
         uint256 collateral = collateralFor(j.fee);
         _lock(msg.sender, collateral);
         j.worker = msg.sender;
@@ -466,6 +473,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         j.modelId = uint64(r.modelId);
         j.fee = uint96(r.fee);
         j.inputHash = r.inputHash;
+        if (r.kind == JobKind.Evaluate && JobParams.independent(r.params)) j.flags = _INDEPENDENT;
         if (callback.gasLimit != 0) {
             j.callbackBits = _HAS_CALLBACK;
             j.callbackGasLimit = callback.gasLimit;

@@ -25,6 +25,8 @@ abstract contract JobMarketBase is WorkerStakes {
     uint8 internal constant _REQUESTER_JOINED = 1;
     /// @dev StoredJob.flags: a failure blamed on the requester holds the claimant's collateral for its dispute window.
     uint8 internal constant _COLLATERAL_HELD = 2;
+    /// @dev StoredJob.flags: an independent evaluation (EvaluateParams.independent).
+    uint8 internal constant _INDEPENDENT = 4;
 
     /// @dev Storage form of a job (getJob returns IJobMarket.Job), four slots for a plain job's life plus the input and
     /// receipt hashes: model and job ids are counters far below 2**64 and fees are capped at 2**96 - 1, so they share a

@@ -284,6 +284,12 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     }
 
     /// @inheritdoc IModelRegistry
+    function makersOf(uint256 modelId) external view returns (address owner, uint256 jobId) {
+        StoredModel storage m = _existing(modelId);
+        return (m.owner, m.jobId);
+    }
+
+    /// @inheritdoc IModelRegistry
     function lineageOf(uint256 modelId) external view returns (uint256 parentId, uint16 generation) {
         StoredModel storage m = _existing(modelId);
         return (m.parentId, m.generation);

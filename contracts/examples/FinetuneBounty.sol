@@ -33,18 +33,14 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
     /// needed (ERC-1271: a worker's API asks the requester to sign the input upload and the result request).
     address public immutable sponsor;
 
-    /// @dev Who paid an evaluation (and gets it back if it does not settle), and who trained the model it evaluates.
-    struct Funding {
-        address entrant;
-        address trainer;
-    }
 
     Terms private _terms;
     uint256 private _winningModelId;
     uint256 private _openEvaluations;
     mapping(uint256 jobId => Entry) private _entries;
     mapping(uint256 modelId => ModelState) private _models;
-    mapping(uint256 jobId => Funding) private _funding;
+    /// @dev Who paid an evaluation (and gets it back if it does not settle).
+    mapping(uint256 jobId => address entrant) private _entrantOf;
 
     constructor(IJobMarket market, Terms memory terms_) {
         _market = market;
@@ -101,14 +97,15 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
                     IJobMarket.EvaluateParams({
                         benchmarkId: t.benchmarkId,
                         contextLength: t.contextLength,
-                        maxTokens: t.maxTokens
+                        maxTokens: t.maxTokens,
+                        independent: true
                     })
                 )
             }),
             IJobMarket.Callback({gasLimit: t.callbackGasLimit, fee: t.callbackFee})
         );
         _entries[jobId] = Entry({modelId: modelId, loss: 0, state: EntryState.Evaluating, receiptHash: bytes32(0)});
-        _funding[jobId] = Funding({entrant: msg.sender, trainer: training.worker});
+        _entrantOf[jobId] = msg.sender;
         emit EntryRequested(jobId, modelId, msg.sender);
     }
 
@@ -213,9 +210,10 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         if (ended) _end(jobId, e, s);
     }
 
-    /// @dev Closes an entry. A Settled evaluation by another worker than the model's trainer (and owner) is judged (and
-    /// the model may not enter again); any other outcome lets the model enter again, and one that did not settle gives
-    /// the entrant back what the market refunded for it. Pays the reward when this one wins: state first, transfer last.
+    /// @dev Closes an entry. A Settled evaluation is judged, and the model may not enter again (it was requested as
+    /// independent: neither the model's trainer nor its owner could claim it); any other outcome lets the model enter
+    /// again, and one that did not settle gives the entrant back what the market refunded for it. Pays the reward when
+    /// this one wins: state first, transfer last.
     function _end(uint256 jobId, Entry storage e, IJobMarket.JobStatus outcome) private {
         e.state = EntryState.Ended;
         --_openEvaluations;
@@ -227,14 +225,6 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
             return;
         }
         (address owner, , , bool frozen) = _registry.modelRuntime(modelId);
-        address evaluator = _market.getJob(jobId).worker;
-        if (evaluator == _funding[jobId].trainer || evaluator == owner) {
-            // A worker grading its own training (or its owner's model) proves nothing.
-            _models[modelId] = ModelState.None;
-            emit SelfEvaluationRefused(jobId, modelId, evaluator);
-            emit EntryEnded(jobId, modelId, outcome, false);
-            return;
-        }
         _models[modelId] = ModelState.Judged;
         bool won = _winningModelId == 0 && !frozen && e.loss < _terms.targetLoss;
         emit EntryEnded(jobId, modelId, outcome, won);
@@ -249,7 +239,7 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
     /// callback fee, which the market has just refunded to the bounty (whatever else the market paid, e.g. a slashed
     /// worker's collateral, stays with the bounty). Never reverts: what the bounty no longer holds is skipped.
     function _refundEntrant(uint256 jobId, uint256 modelId) private {
-        address entrant = _funding[jobId].entrant;
+        address entrant = _entrantOf[jobId];
         uint256 amount = _terms.evalFee + (_terms.callbackFee - _terms.callbackFee / 2);
         if (_baseToken.balanceOf(address(this)) >= amount) _baseToken.safeTransfer(entrant, amount);
         (address datatoken, , ) = _registry.modelStatus(modelId);

@@ -11,8 +11,8 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 /// PostHuman Evaluate job of that model on the dataset the terms name (input hash = `datasetHash`, benchmark =
 /// `benchmarkId`), with a callback. The receipt hook records the loss; the outcome hook, once the job is Settled (the
 /// receipt survived its challenge window), pays `reward` to the model's owner if the loss is below `targetLoss`, the
-/// model is not frozen, the evaluation was done by a worker other than the one that trained the model (and other than
-/// its owner), and nobody won before. An evaluation that ends otherwise gives the entrant its datatoken, its fee and the
+/// model is not frozen and nobody won before. The evaluation is requested as independent (EvaluateParams.independent):
+/// the market refuses the claims of the worker that trained the model and of its owner, whose grade would prove nothing. An evaluation that ends otherwise gives the entrant its datatoken, its fee and the
 /// receipt share of the callback fee back. Everything it decides on is on chain: the registry's lineage and freezing,
 /// the market's receipts, workers and outcomes.
 /// @dev Trust: the bounty trusts settled receipts as the protocol does (a worker can lie about a loss and lose its
@@ -77,9 +77,6 @@ interface IFinetuneBounty is IJobMarketConsumer {
         uint256 reward
     );
     event Withdrawn(address indexed to, uint256 amount);
-    /// @notice The evaluation's worker also trained the model (or owns it): the entry ends without a verdict and the
-    /// model may enter again, to be evaluated by someone else.
-    event SelfEvaluationRefused(uint256 indexed jobId, uint256 indexed modelId, address indexed worker);
 
     error FinetuneBountyNotJobMarket(address caller);
     error FinetuneBountyNotSponsor(address caller);

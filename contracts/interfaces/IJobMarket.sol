@@ -88,10 +88,13 @@ interface IJobMarket {
 
     /// @notice `params` of an Evaluate job: abi.encode(EvaluateParams). `benchmarkId` names what the loss is compared
     /// with (the model's declared baseline when equal to its benchmarkId); `maxTokens` bounds the evaluated tokens.
+    /// `independent`: neither the model's owner nor the worker that trained it may claim the job
+    /// (JobMarketNotIndependent), so the evaluation of a model's declared figures is not done by those who declared them.
     struct EvaluateParams {
         bytes32 benchmarkId;
         uint32 contextLength;
         uint32 maxTokens;
+        bool independent;
     }
 
     struct JobRequest {
@@ -338,6 +341,8 @@ interface IJobMarket {
     error JobMarketUnknownJob(uint256 jobId);
     error JobMarketUnexpectedStatus(uint256 jobId, JobStatus status);
     error JobMarketModelFrozen(uint256 modelId);
+    /// @notice An independent evaluation (EvaluateParams.independent) claimed by the model's owner or trainer.
+    error JobMarketNotIndependent(uint256 jobId, address claimant);
     error JobMarketZeroFee();
     error JobMarketInvalidDeadline(uint64 deadline, uint256 timestamp);
     error JobMarketInvalidParams(JobKind kind);

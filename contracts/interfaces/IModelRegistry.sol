@@ -242,6 +242,10 @@ interface IModelRegistry {
     /// @notice The model that has this weights root, or 0.
     function modelOfWeightsRoot(bytes32 weightsRoot) external view returns (uint256);
 
+    /// @notice Who made a model: its owner (the publisher of a root, the requester of a derived model's training) and
+    /// the training job that produced it (0 for a root). Reverts for an unknown id.
+    function makersOf(uint256 modelId) external view returns (address owner, uint256 jobId);
+
     /// @notice Parent id and generation of a model (parent 0 for a root). Reverts for an unknown id.
     function lineageOf(uint256 modelId) external view returns (uint256 parentId, uint16 generation);
 

@@ -28,10 +28,15 @@ library JobParams {
             // InferParams(uint32 maxTokens, uint32 temperature, uint32 topK)
             ok = params.length == 3 * _WORD && _nonZero32(params, 0) && _fits(params, 1, 32) && _fits(params, 2, 32);
         } else {
-            // EvaluateParams(bytes32 benchmarkId, uint32 contextLength, uint32 maxTokens)
-            ok = params.length == 3 * _WORD && _nonZero32(params, 1) && _nonZero32(params, 2);
+            // EvaluateParams(bytes32 benchmarkId, uint32 contextLength, uint32 maxTokens, bool independent)
+            ok = params.length == 4 * _WORD && _nonZero32(params, 1) && _nonZero32(params, 2) && _fits(params, 3, 1);
         }
         if (!ok) revert IJobMarket.JobMarketInvalidParams(kind);
+    }
+
+    /// @notice Whether well-formed Evaluate `params` ask for an independent evaluation.
+    function independent(bytes calldata params) internal pure returns (bool) {
+        return _word(params, 3) != 0;
     }
 
     function _word(bytes calldata params, uint256 index) private pure returns (uint256) {

@@ -49,6 +49,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
         : `pass --context ${str(d.nPositions)} or less`;
     case "JOB_NOT_TAKEN":
       return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
+    case "NO_INDEPENDENT_WORKER":
+      return "evaluate without --independent, or once another operator's worker has registered its endpoint";
     case "WRONG_CHAIN":
       return "pass the matching --rpc and --deployment";
     case "NOT_REQUESTER":

@@ -67,6 +67,8 @@ export interface EvaluateParams {
   benchmarkId: string;
   contextLength: number;
   maxTokens: number;
+  /** Neither the model's owner nor the worker that trained it may claim the job (the chain refuses their claim). */
+  independent?: boolean;
 }
 export type JobParams =
   | { kind: "Train"; params: TrainParams }
@@ -104,7 +106,7 @@ export function trainParams(o: {
 const coder = ethers.AbiCoder.defaultAbiCoder();
 const TRAIN_TYPES = ["uint32", "uint32", "uint32", "uint64", "uint32", "uint64"];
 const INFER_TYPES = ["uint32", "uint32", "uint32"];
-const EVALUATE_TYPES = ["bytes32", "uint32", "uint32"];
+const EVALUATE_TYPES = ["bytes32", "uint32", "uint32", "bool"];
 
 export function encodeTrainParams(p: TrainParams): string {
   return coder.encode(TRAIN_TYPES, [
@@ -120,7 +122,7 @@ export function encodeInferParams(p: InferParams): string {
   return coder.encode(INFER_TYPES, [p.maxTokens, p.temperature, p.topK]);
 }
 export function encodeEvaluateParams(p: EvaluateParams): string {
-  return coder.encode(EVALUATE_TYPES, [p.benchmarkId, p.contextLength, p.maxTokens]);
+  return coder.encode(EVALUATE_TYPES, [p.benchmarkId, p.contextLength, p.maxTokens, p.independent === true]);
 }
 export function encodeJobParams(p: JobParams): string {
   if (p.kind === "Train") return encodeTrainParams(p.params);
@@ -153,10 +155,15 @@ export function decodeJobParams(kind: number | bigint, data: string): JobParams 
     };
   }
   if (k === JobKind.Evaluate) {
-    const [benchmarkId, contextLength, maxTokens] = coder.decode(EVALUATE_TYPES, data);
+    const [benchmarkId, contextLength, maxTokens, independent] = coder.decode(EVALUATE_TYPES, data);
     return {
       kind: "Evaluate",
-      params: { benchmarkId: String(benchmarkId), contextLength: Number(contextLength), maxTokens: Number(maxTokens) },
+      params: {
+        benchmarkId: String(benchmarkId),
+        contextLength: Number(contextLength),
+        maxTokens: Number(maxTokens),
+        independent: Boolean(independent),
+      },
     };
   }
   throw new Error(`Unknown job kind ${k}`);

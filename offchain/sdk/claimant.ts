@@ -1,10 +1,12 @@
 /**
- * Which worker API takes a job's input: the one the claimant registered on chain with its stake (JobMarket
- * `endpointOf`), so that a requester's client reaches another operator's worker; until the job is claimed (waiting
- * up to `waitMs`), or when the claimant registered none, the configured worker. Browser-safe.
+ * Who may claim a job, as a requester's client sees it. Which worker API takes a job's input: the one the claimant
+ * registered on chain with its stake (JobMarket `endpointOf`), so that a requester's client reaches another operator's
+ * worker; until the job is claimed (waiting up to `waitMs`), or when the claimant registered none, the configured
+ * worker. And whether any worker may take an independent evaluation at all. Browser-safe.
  */
 import { ethers } from "ethers";
-import type { JobMarket } from "../../typechain-types";
+import type { JobMarket, ModelRegistry } from "../../typechain-types";
+import { SdkError } from "./errors";
 import { WorkerApi } from "./worker-api";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,4 +28,32 @@ export async function claimantApi(
     if (Date.now() > end) return configured;
     await sleep(250);
   }
+}
+
+/**
+ * Before paying for an independent evaluation (EvaluateParams.independent) of `modelId`: refuses when no worker known
+ * here may take it, i.e. every worker that registered an endpoint, and the configured one, owns the model or trained
+ * it (the chain refuses their claims, so the job would stay open until cancelled).
+ */
+export async function requireIndependentWorker(
+  market: JobMarket,
+  registry: ModelRegistry,
+  modelId: bigint,
+  configuredWorker: string | undefined,
+): Promise<void> {
+  const [owner, trainingJob] = await registry.makersOf(modelId);
+  const makers = new Set([owner.toLowerCase()]);
+  if (trainingJob !== 0n) makers.add((await market.getJob(trainingJob)).worker.toLowerCase());
+  const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
+  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet())) {
+    if (e.args.endpoint) known.add(e.args.worker.toLowerCase());
+  }
+  if ([...known].some((w) => !makers.has(w))) return;
+  throw new SdkError(
+    "NO_INDEPENDENT_WORKER",
+    `Nothing was paid: no worker on this chain may take an independent evaluation of model ${modelId}, as every ` +
+      `one known (${[...known].join(", ") || "none"}) owns the model or trained it.`,
+    "request an evaluation that is not independent, or wait until another operator's worker registers its endpoint",
+    { data: { modelId, workers: [...known] } },
+  );
 }

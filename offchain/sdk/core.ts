@@ -37,7 +37,7 @@ import { disputeFailure } from "./dispute";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile } from "./worker-api";
-import { claimantApi } from "./claimant";
+import { claimantApi, requireIndependentWorker } from "./claimant";
 import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
@@ -406,6 +406,10 @@ export class PostHumanCore {
           )
         : undefined);
     checkInputBeforePaying(params, input, inputName, nPositions);
+    if (params.kind === "Evaluate" && params.params.independent) {
+      const configured = upload ? (await this.worker.health().catch(() => undefined))?.worker : undefined;
+      await requireIndependentWorker(this.jobs.contract, this.registry.contract, modelId, configured);
+    }
     const m = await this.registry.get(modelId);
     if (m.frozen)
       throw new SdkError(

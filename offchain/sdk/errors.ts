@@ -26,6 +26,7 @@ export type SdkErrorCode =
   | "INPUT_MISSING"
   | "INPUT_INVALID"
   | "JOB_NOT_TAKEN"
+  | "NO_INDEPENDENT_WORKER"
   | "PARAMS_INVALID"
   | "COST_ABOVE_MAX"
   | "MODEL_FOLDER_MISSING"
@@ -143,6 +144,8 @@ function hintForRevert(name: string, args: ethers.Result): string | undefined {
   if (name === "JobMarketNotArbiter") return "only the market's arbiter decides challenges";
   if (name === "ModelRegistryWeightsRootTaken")
     return `these weights are model ${String(args[1])} already: a weights root belongs to one model`;
+  if (name === "JobMarketNotIndependent")
+    return "the job asks for an independent evaluation: the model's owner and the worker that trained it may not claim it";
   if (name === "ModelRegistryWeightsRootNotCommitted")
     return BigInt(args[1] as bigint) === 0n
       ? "commit to the weights root first (commitWeightsRoot; the SDK's publish does it), then publish in a later block"

@@ -10,7 +10,7 @@ import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 import type { Executor, Progress } from "../ml";
 import { checkJobParams, MlError, normalizeConfig, parameterCount, type Gpt2Config } from "../ml";
-import { JobStatus } from "../protocol/params";
+import { JobKind, JobStatus, decodeJobParams } from "../protocol/params";
 import { EXECUTOR_KINDS, FAIL_REASONS, executorParams } from "../protocol/job-spec";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface } from "./events";
@@ -190,6 +190,24 @@ function paramsProblem(row: JobRow, dir: string): string | undefined {
 }
 
 /**
+ * Why this worker may not claim an independent evaluation (EvaluateParams.independent) of the model: it owns the
+ * model or ran the training that made it (the chain would refuse the claim), or undefined.
+ */
+async function independenceProblem(c: Ctx, row: JobRow): Promise<string | undefined> {
+  if (row.kind !== "evaluate") return undefined;
+  const p = decodeJobParams(JobKind.Evaluate, row.params);
+  if (p.kind !== "Evaluate" || !p.params.independent) return undefined;
+  const [owner, trainingJob] = await c.o.registry.makersOf(row.model_id);
+  if (owner.toLowerCase() === c.self.toLowerCase())
+    return `it asks for an independent evaluation, and this worker's account owns model ${row.model_id}`;
+  if (trainingJob === 0n) return undefined;
+  const trainer = (await c.o.market.getJob(trainingJob)).worker;
+  if (trainer.toLowerCase() === c.self.toLowerCase())
+    return `it asks for an independent evaluation, and this worker trained model ${row.model_id} (job ${trainingJob})`;
+  return undefined;
+}
+
+/**
  * Weighs a new job (status, model, submittability, admission) and claims it when taken. With `background`, the claim
  * is only sent: its mining is handed over, so that the caller weighs the next job meanwhile (the claim's estimate
  * counts in the queue from the moment it is sent); without, it resolves once the claim is mined.
@@ -206,15 +224,20 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     return c.set(row, { state: "skipped", error_code: "DEADLINE_TOO_CLOSE" });
   }
   // The chain reads a decision needs, at once (the callback is read only where admission weighs it).
-  const [rt, can, cb] = await Promise.all([
+  const [rt, can, cb, partial] = await Promise.all([
     o.registry.modelRuntime(row.model_id),
     submittable(c, row),
     row.input_refused ? undefined : o.market.callbackOf(row.job_id).catch(() => undefined),
+    independenceProblem(c, row),
   ]);
   if (rt.frozen) return c.set(row, { state: "skipped", error_code: "MODEL_FROZEN" });
   if (!can.ok) {
     say(c, row, "NOT_SUBMITTABLE", `skipped: ${can.reason}`);
     return c.set(row, { state: "skipped", error_code: "NOT_SUBMITTABLE", error_message: can.reason });
+  }
+  if (partial) {
+    say(c, row, "NOT_INDEPENDENT", `skipped: ${partial}`);
+    return c.set(row, { state: "skipped", error_code: "NOT_INDEPENDENT", error_message: partial });
   }
   const dir = await c.modelDir(row, rt.weightsRoot);
   if (!dir) {

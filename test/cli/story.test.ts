@@ -151,6 +151,7 @@ describe("posthuman, driven as people would: the five-person story through spawn
     mismatch: CliRun<VerifyJson>;
     noDatatoken: CliRun<ErrorJson>;
     noWorker: CliRun<ErrorJson>;
+    notIndependent: CliRun<ErrorJson>;
   };
 
   /** Base-token balances of everyone and every contract the story touches, all read at one block. */
@@ -297,6 +298,14 @@ describe("posthuman, driven as people would: the five-person story through spawn
     s.elenaBuy = ok(await as<CostJson>("elena", ["buy", "1", "--amount", "1"]));
     s.elenaFromBob = ok(await as<CostJson>("elena", ["market", "buy", listing2.listingId, "--amount", "1"]));
     s.elenaFromCharlie = ok(await as<CostJson>("elena", ["market", "buy", listing3.listingId, "--amount", "1"]));
+    // An independent evaluation of M3: the local marketplace's one worker trained it, so nothing is paid.
+    s.notIndependent = await as<ErrorJson>("elena", [
+      "eval",
+      "3",
+      "--data",
+      path.join(DATA, "elena-eval.txt"),
+      "--independent",
+    ]);
     s.evals = ok(await as<EvalJson>("elena", ["eval", "1", "2", "3", "--data", path.join(DATA, "elena-eval.txt")]));
     for (const e of s.evals.evaluations) verifyLater(e.jobId, "elena-eval.txt");
 
@@ -507,6 +516,11 @@ describe("posthuman, driven as people would: the five-person story through spawn
     expect(s.noWorker.code).to.equal(1);
     expect(s.noWorker.json.error.message).to.match(/No worker answers/);
     expect(s.noWorker.json.error.hint).to.match(/npm start/);
+    expect(s.notIndependent.code).to.equal(1);
+    expect(s.notIndependent.json.error.message).to.match(
+      /Nothing was paid: no worker on this chain may take an independent evaluation of model 3/,
+    );
+    expect(s.notIndependent.json.error.hint).to.match(/evaluate without --independent/);
   });
 
   it("lists every command in --help", async () => {

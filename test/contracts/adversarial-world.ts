@@ -151,7 +151,7 @@ export async function buildWorld(): Promise<World> {
     evalFee: ethers.parseEther("1"),
     callbackGasLimit: 300_000,
     callbackFee: ethers.parseEther("0.1"),
-    evalLease: 3_600,
+    evalLease: 3_000, // as every job here: finish() passes every deadline
     expiresAt: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400,
   });
   const bountyAddress = await bounty.getAddress();
@@ -431,7 +431,9 @@ class Sequence {
       case "bountyCheat": {
         const jobId = (await this.m.jobCount()) + 1n;
         if (!(await this.send(() => w.bounty.connect(w.cheat).enter(w.fake, GAS)))) return;
-        this.notes.set(jobId, { requester: await w.bounty.getAddress(), honest: false, delivered: true, bogus: true });
+        const note = { requester: await w.bounty.getAddress(), honest: false, delivered: true, bogus: false };
+        this.notes.set(jobId, note);
+        // The cheat's own claim is refused (the bounty's evaluations are independent): an honest worker may take it.
         const evaluator = a.selfEval ? w.cheat : w.griefer;
         if (!(await this.send(() => this.m.connect(evaluator).claimJob(jobId, GAS)))) return;
         const lie = receiptFor({
@@ -439,7 +441,7 @@ class Sequence {
           outputHash: BOGUS_OUTPUT,
           metrics: { evalLoss: 1n, evalTokens: 1n },
         });
-        await this.send(() => this.m.connect(evaluator).submitReceipt(jobId, lie, GAS));
+        if (await this.send(() => this.m.connect(evaluator).submitReceipt(jobId, lie, GAS))) note.bogus = true;
         return;
       }
       case "guard":
@@ -473,7 +475,12 @@ class Sequence {
               ...trainReceiptFor(root, ethers.id(`honest child ${++this.children}`)),
               outputHash: HONEST_OUTPUT,
             })
-          : receiptFor({ servedWeightsRoot: root, outputHash: HONEST_OUTPUT });
+          : receiptFor({
+              servedWeightsRoot: root,
+              outputHash: HONEST_OUTPUT,
+              // What an honest evaluation of the simulation's models finds: an untrained model's loss (the fake included).
+              metrics: j.kind === 2n ? { evalLoss: toFixedLoss(10.8), evalTokens: 4_096n } : undefined,
+            });
       await this.send(() => this.m.connect(worker).submitReceipt(id, receipt, GAS));
     }
   }

@@ -127,7 +127,7 @@ describe("FinetuneBounty (example consumer)", () => {
       const params = decodeJobParams(JobKind.Evaluate, requested[0].args.params);
       expect(params).to.deep.equal({
         kind: "Evaluate",
-        params: { benchmarkId: M1_BENCHMARK, contextLength: 64, maxTokens: 4_096 },
+        params: { benchmarkId: M1_BENCHMARK, contextLength: 64, maxTokens: 4_096, independent: true },
       });
       expect((await f.bounty.entryOf(jobId)).state).to.equal(1n);
     });
@@ -229,12 +229,12 @@ describe("FinetuneBounty (example consumer)", () => {
     it("records the loss on the receipt but pays nothing while the receipt can still be challenged", async () => {
       const f = await loadFixture(bountyFixture);
       const jobId = await enter(f, f.a);
-      await f.ph.jobMarket.connect(f.worker).claimJob(jobId);
+      await f.ph.jobMarket.connect(f.worker2).claimJob(jobId);
       const receipt = receiptFor({
         servedWeightsRoot: A_ROOT,
         metrics: { evalLoss: toFixedLoss(2.5), evalTokens: 4_096n },
       });
-      await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receipt))
+      await expect(f.ph.jobMarket.connect(f.worker2).submitReceipt(jobId, receipt))
         .to.emit(f.bounty, "EntryEvaluated")
         .withArgs(jobId, f.a, toFixedLoss(2.5))
         .and.not.to.emit(f.bounty, "BountyPaid");
@@ -310,18 +310,16 @@ describe("FinetuneBounty (example consumer)", () => {
       await enter(f, f.a);
     });
 
-    it("pays nothing when the evaluator trained the model: the model may enter again", async () => {
+    it("asks for an independent evaluation: neither the worker that trained the model nor its owner may claim it", async () => {
       const f = await loadFixture(bountyFixture);
       const jobA = await enter(f, f.a);
-      // `worker` trained A; grading it itself proves nothing.
-      await evaluate(f, jobA, A_ROOT, toFixedLoss(1), f.worker);
-      await time.increase(f.params.challengeWindow + 1);
-      await expect(f.ph.jobMarket.connect(f.worker).settleJob(jobA))
-        .to.emit(f.bounty, "SelfEvaluationRefused")
-        .withArgs(jobA, f.a, f.worker.address)
-        .and.not.to.emit(f.bounty, "BountyPaid");
-      expect(await f.bounty.status()).to.deep.equal([0n, 0n]);
-      await enter(f, f.a);
+      // `worker` trained A and bob owns it: grading it themselves would prove nothing.
+      for (const maker of [f.worker, f.bob])
+        await expect(f.ph.jobMarket.connect(maker).claimJob(jobA))
+          .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketNotIndependent")
+          .withArgs(jobA, maker.address);
+      await evaluate(f, jobA, A_ROOT, toFixedLoss(1));
+      expect((await f.ph.jobMarket.getJob(jobA)).worker).to.equal(f.worker2.address);
     });
 
     it("gives the entrant its datatoken, fee and receipt share back when the evaluation fails", async () => {

@@ -83,6 +83,8 @@ export interface JobOptions {
   modelId?: bigint;
   fee?: bigint;
   lease?: number;
+  /** The kind's params bytes; PARAMS[kind] by default. */
+  params?: string;
 }
 
 /** Requests a job (bob, Infer on M1, FEE, LEASE by default), giving the requester the datatoken it needs from alice. */
@@ -98,7 +100,7 @@ export async function openJob(f: PostHumanFixture, o: JobOptions = {}): Promise<
     inputURI: "ipfs://input",
     fee: o.fee ?? FEE,
     deadline: await deadlineIn(o.lease ?? LEASE),
-    params: PARAMS[kind],
+    params: o.params ?? PARAMS[kind],
   });
 }
 

@@ -7,6 +7,7 @@ import {
   JobKind,
   JobStatus,
   ONE_DATATOKEN,
+  encodeEvaluateParams,
   encodeInferParams,
   encodeTrainParams,
 } from "../../offchain/protocol/params";
@@ -15,6 +16,7 @@ import { deployPostHuman, publishModel } from "../../offchain/deploy/posthuman";
 import { jobRequest } from "../../offchain/protocol/structs";
 import { JobMarket__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import {
+  EVALUATE_PARAMS,
   FEE,
   INFER_PARAMS,
   INPUT_HASH,
@@ -30,6 +32,7 @@ import {
   openJobFixture,
   receiptFor,
   submittedJobFixture,
+  trainChild,
   trainReceiptFor,
 } from "./helpers";
 import { shouldBeTerminal } from "./job-terminal.behavior";
@@ -248,6 +251,8 @@ describe("JobMarket", () => {
       ["Infer", "truncated bytes", INFER_PARAMS.slice(0, -2)],
       ["Evaluate", "empty bytes", "0x"],
       ["Evaluate", "params of another kind", TRAIN_PARAMS],
+      ["Evaluate", "the three words of the params before `independent`", EVALUATE_PARAMS.slice(0, 2 + 64 * 3)],
+      ["Evaluate", "`independent` neither 0 nor 1", EVALUATE_PARAMS.slice(0, -1) + "2"],
     ];
     for (const [kind, what, params] of badParams) {
       it(`reverts on ${kind} params with ${what}`, async () => {
@@ -392,6 +397,33 @@ describe("JobMarket", () => {
       expect(job.status).to.equal(JobStatus.Claimed);
       expect(job.worker).to.equal(f.worker.address);
       expect(job.collateral).to.equal(collateral);
+    });
+
+    it("refuses an independent evaluation's claim by the model's owner or trainer, not another worker's", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const params = (independent: boolean) =>
+        encodeEvaluateParams({ benchmarkId: M1_BENCHMARK, contextLength: 64, maxTokens: 4096, independent });
+      // worker2 trains alice's M1 into charlie's M2; worker2 stakes as charlie's operator and M1's owner stakes too.
+      const { childId } = await trainChild(f, f.charlie, f.m1.modelId, M1_WEIGHTS_ROOT, ethers.id("M2"), f.worker2);
+      for (const who of [f.alice, f.charlie]) {
+        await (await f.ocean.oceanToken.connect(who).approve(await f.ph.jobMarket.getAddress(), WORKER_STAKE)).wait();
+        await (await f.ph.jobMarket.connect(who).stake(WORKER_STAKE)).wait();
+      }
+      const onM2 = await openJob(f, { kind: "Evaluate", modelId: childId, params: params(true) });
+      for (const maker of [f.worker2, f.charlie])
+        await expect(f.ph.jobMarket.connect(maker).claimJob(onM2))
+          .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketNotIndependent")
+          .withArgs(onM2, maker.address);
+      // M1's owner made M1, not M2: it may evaluate M2, as may any other worker; not M1 itself.
+      await expect(f.ph.jobMarket.connect(f.alice).claimJob(onM2)).to.emit(f.ph.jobMarket, "JobClaimed");
+      const onM1 = await openJob(f, { kind: "Evaluate", params: params(true) });
+      await expect(f.ph.jobMarket.connect(f.alice).claimJob(onM1))
+        .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketNotIndependent")
+        .withArgs(onM1, f.alice.address);
+      await expect(f.ph.jobMarket.connect(f.worker2).claimJob(onM1)).to.emit(f.ph.jobMarket, "JobClaimed");
+      // Without `independent`, the trainer may evaluate its own training.
+      const plain = await openJob(f, { kind: "Evaluate", modelId: childId, params: params(false) });
+      await expect(f.ph.jobMarket.connect(f.worker2).claimJob(plain)).to.emit(f.ph.jobMarket, "JobClaimed");
     });
 
     it("reverts on a second claim (one claimant per job)", async () => {

@@ -59,7 +59,12 @@ const EVAL_TEXT = Buffer.from("The old men by the lighthouse mend their nets at 
 
 const EVALUATE: JobParams = {
   kind: "Evaluate",
-  params: { benchmarkId: benchmarkId("posthuman-demo/elena-eval"), contextLength: 64, maxTokens: 100_000 },
+  params: {
+    benchmarkId: benchmarkId("posthuman-demo/elena-eval"),
+    contextLength: 64,
+    maxTokens: 100_000,
+    independent: false,
+  },
 };
 
 describe("SDK (offchain/sdk)", function () {

@@ -3,6 +3,8 @@ import { ethers } from "ethers";
 import { encodeJobParams, JobStatus, benchmarkId } from "../../offchain/protocol/params";
 import { requestJob } from "../../offchain/deploy/posthuman";
 import { sha256Hex } from "../../offchain/protocol/auth";
+import { PostHuman } from "../../offchain/sdk/client";
+import type { SdkError } from "../../offchain/sdk/errors";
 import {
   publishTinyModel,
   startWorker,
@@ -45,6 +47,9 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
     await rw?.worker.stop();
     await w?.stop();
   });
+
+  /** The child model the training test created (trained by this worker). */
+  let trained = 0n;
 
   async function request(who: Name, kind: "Train" | "Infer" | "Evaluate", input: Buffer, params: string) {
     const now = (await w.provider.getBlock("latest"))!.timestamp;
@@ -121,5 +126,42 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
     const child = await w.ph.registry.getModel(job.childModelId);
     expect(child.parentId).to.equal(m1.modelId);
     expect(rw.worker.jobs.treeOf(child.weightsRoot)).to.be.a("string");
+    trained = job.childModelId;
+  });
+
+  it("leaves unclaimed an independent evaluation of the model it trained; the SDK refuses to pay for one", async () => {
+    const independent = {
+      benchmarkId: benchmarkId("demo/loss"),
+      contextLength: 32,
+      maxTokens: 100_000,
+      independent: true,
+    };
+    // Through the SDK: this worker trained the model and no other worker is known, so nothing is paid.
+    const bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: rw.worker.apiUrl });
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const refused = (await bob.requestJob(trained, { kind: "Evaluate", params: independent }, TEXT).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as SdkError | undefined;
+    expect(refused?.code, String(refused)).to.equal("NO_INDEPENDENT_WORKER");
+    expect(refused?.message).to.match(
+      new RegExp(`independent evaluation of model ${trained}.*owns the model or trained it`),
+    );
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
+    // Straight on chain: the worker skips it rather than have its claim refused, and the job stays open.
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const jobId = await requestJob(w.ph, w.wallet("bob"), {
+      modelId: trained,
+      kind: "Evaluate",
+      inputHash: sha256Hex(TEXT),
+      fee: ethers.parseEther("2"),
+      deadline: now + 600,
+      params: encodeJobParams({ kind: "Evaluate", params: independent }),
+    });
+    const row = await rw.worker.pipeline.until(jobId, ["skipped"], 60_000);
+    expect(row.error_code).to.equal("NOT_INDEPENDENT");
+    expect(row.error_message).to.match(new RegExp(`this worker trained model ${trained} \\(job \\d+\\)`));
+    expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Open);
+    await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 });

@@ -22,6 +22,7 @@ interface EvalOptions extends JobOptions {
   benchmark?: string;
   context: string;
   maxTokens: string;
+  independent?: boolean;
 }
 
 interface EvalRow {
@@ -55,7 +56,11 @@ export function addEvalCommand(program: Command, w: Wiring): void {
       .requiredOption("--data <file>", "text or JSONL evaluation set")
       .option("--benchmark <name>", "benchmark the loss is reported on (default: the model's declared one)")
       .option("--context <n>", "context length", "64")
-      .option("--max-tokens <n>", "most tokens evaluated", "100000"),
+      .option("--max-tokens <n>", "most tokens evaluated", "100000")
+      .option(
+        "--independent",
+        "only a worker that neither owns nor trained the model may take the job (the chain refuses their claims)",
+      ),
   ).action((raws: string[], o: EvalOptions, cmd: Command) =>
     w.run(async (out) => {
       const input = readFile(o.data);
@@ -191,6 +196,7 @@ function evalParams(m: ModelRecord, o: EvalOptions): JobParams {
       benchmarkId: evalBenchmark(m, o),
       contextLength: int(o.context, "--context"),
       maxTokens: int(o.maxTokens, "--max-tokens"),
+      independent: o.independent === true,
     },
   };
 }

@@ -269,6 +269,13 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await page.waitForSelector('#buy .flash:has-text("Bought from listing 1")', { timeout: 30_000 });
     await page.setInputFiles('form.evaluate input[type="file"]', path.join(DEMO, "elena-eval.txt"));
     await page.locator("form.evaluate").getByLabel("Benchmark name").fill("posthuman-demo/elena-eval");
+    // Independent: the one local worker trained the child, so nothing is paid and the form says why.
+    await page.locator("form.evaluate").getByLabel("Independent evaluation").check();
+    await page.click('form.evaluate button[type="submit"]');
+    await page.waitForSelector("form.evaluate .error", { timeout: 30_000 });
+    const refusal = await page.textContent("form.evaluate .error");
+    expect(refusal).to.contain("Nothing was paid: no worker on this chain may take an independent evaluation");
+    await page.locator("form.evaluate").getByLabel("Independent evaluation").uncheck();
     await page.click('form.evaluate button[type="submit"]');
     await page.waitForSelector('h1:has-text("Job 3:")', { timeout: 60_000 });
     await page.waitForSelector(".eval-table", { timeout: 120_000 });

@@ -186,6 +186,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
 
   const declared = m.record.benchmarkId !== ethers.ZeroHash;
   const bench = h("input", { type: "text", value: declared ? "" : "custom" });
+  const independent = h("input", { type: "checkbox" });
   const evaluate = make(
     "evaluate",
     "Evaluate",
@@ -200,6 +201,11 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
           ? "Leave empty to compare with the benchmark of the declared baseline."
           : "The name the figure is recorded under.",
       ),
+      field(
+        "Independent evaluation",
+        independent,
+        "Only a worker that neither owns nor trained the model may take it.",
+      ),
     ],
     () => ({
       kind: "Evaluate",
@@ -207,6 +213,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         benchmarkId: bench.value.trim() ? benchmarkId(bench.value.trim()) : m.record.benchmarkId,
         contextLength: 64,
         maxTokens: 1_000_000,
+        independent: independent.checked,
       },
     }),
     false,

@@ -179,6 +179,7 @@ contract JobMarket is JobMarketBase, EIP712 {
                     parentId: modelId,
                     jobId: jobId,
                     trainer: j.requester,
+                    committer: msg.sender,
                     weightsRoot: receipt.childWeightsRoot,
                     configHash: receipt.childConfigHash,
                     dataHash: j.inputHash,

@@ -137,7 +137,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @dev Creates a root model (see publishModel) and returns its id.
     function _publish(PublishParams calldata p) private returns (uint256 modelId) {
         if (p.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
-        _useCommitment(p.weightsRoot);
+        _useCommitment(msg.sender, p.weightsRoot);
         _claimWeightsRoot(p.weightsRoot, _modelCount + 1);
         if (p.pricing.kind == PricingKind.FixedRate) {
             if (p.pricing.rate == 0) revert ModelRegistryInvalidPrice(p.pricing.rate);
@@ -176,6 +176,7 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 generation = uint256(parent.generation) + 1;
         if (generation > _maxDepth) revert ModelRegistryLineageTooDeep(d.parentId, generation, _maxDepth);
         if (d.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
+        _useCommitment(d.committer, d.weightsRoot);
 
         modelId = ++_modelCount;
         _claimWeightsRoot(d.weightsRoot, modelId);
@@ -380,9 +381,9 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         if (m.datatoken == address(0)) revert ModelRegistryUnknownModel(modelId);
     }
 
-    /// @dev Spends the caller's commitment to `weightsRoot`, which must be from an earlier block (commitWeightsRoot).
-    function _useCommitment(bytes32 weightsRoot) private {
-        bytes32 commitment = weightsRootCommitment(msg.sender, weightsRoot);
+    /// @dev Spends `account`'s commitment to `weightsRoot`, which must be from an earlier block (commitWeightsRoot).
+    function _useCommitment(address account, bytes32 weightsRoot) private {
+        bytes32 commitment = weightsRootCommitment(account, weightsRoot);
         uint256 committedAt = _commitmentBlock[commitment];
         if (committedAt == 0 || committedAt >= block.number) {
             revert ModelRegistryWeightsRootNotCommitted(weightsRoot, committedAt);

@@ -73,6 +73,9 @@ interface IModelRegistry {
         uint256 jobId;
         /// The requester who paid for the training job; becomes the child's owner.
         address trainer;
+        /// The worker that submitted the training receipt: it committed to `weightsRoot` in an earlier block
+        /// (`commitWeightsRoot`), as a publisher does.
+        address committer;
         bytes32 weightsRoot;
         bytes32 configHash;
         /// The training job's input commitment (the dataset the child was trained on).
@@ -185,11 +188,12 @@ interface IModelRegistry {
     /// block; `committedAt` is the block of the commitment found (0: none).
     error ModelRegistryWeightsRootNotCommitted(bytes32 weightsRoot, uint256 committedAt);
 
-    /// @notice First step of publishing a root model: records the block of `commitment` =
-    /// `weightsRootCommitment(msg.sender, weightsRoot)`, which hides the root. `publishModel` of that root by that
-    /// publisher is accepted from the next block on. A root first seen in the mempool (in a training receipt, or in
-    /// another publisher's `publishModel`) therefore cannot be published ahead of it: a copier's commitment is mined at
-    /// the earliest beside that transaction, and its publish a block later. Committing again keeps the first block.
+    /// @notice First step of registering a weights root: records the block of `commitment` =
+    /// `weightsRootCommitment(account, weightsRoot)`, which hides the root. The root is then accepted from the next
+    /// block on, from that account only: in its `publishModel`, or in the Train receipt it submits as a worker (the
+    /// child's root). A root first seen in the mempool (in a pending receipt or publish) therefore cannot be registered
+    /// ahead of it by a copier, whichever way: the copier's commitment is mined at the earliest beside that
+    /// transaction, and its registration a block later. Committing again keeps the first block.
     function commitWeightsRoot(bytes32 commitment) external;
 
     /// @notice The commitment `publisher` makes for `weightsRoot`: keccak256(abi.encode(publisher, weightsRoot)).
@@ -211,7 +215,8 @@ interface IModelRegistry {
     ) external returns (uint256 modelId);
 
     /// @notice Creates the child model of a completed training job. Only the job market may call it. Reverts when
-    /// another model already has the child's weights root (a "child" that is a copy of an existing model).
+    /// another model already has the child's weights root (a "child" that is a copy of an existing model), and unless
+    /// `committer` committed to it in an earlier block (ModelRegistryWeightsRootNotCommitted). Uses up the commitment.
     function createDerivedModel(Derivation calldata derivation) external returns (uint256 modelId);
 
     /// @notice Freezes a model whose training job was proved wrong, and its vault. Only the job market may call it.

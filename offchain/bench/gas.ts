@@ -14,7 +14,7 @@ import type { ContractTransactionResponse } from "ethers";
 import { deployOcean } from "../deploy/ocean";
 import { ONE_DATATOKEN, TOTAL_SHARES, encodeInferParams, encodeTrainParams } from "../protocol/params";
 import { datatokenAt, vaultAt, type PostHumanContracts } from "../protocol/contracts";
-import { deployPostHuman, publishModel } from "../deploy/posthuman";
+import { commitWeightsRoot, deployPostHuman, publishModel } from "../deploy/posthuman";
 import {
   findEvent,
   jobCallback,
@@ -126,6 +126,8 @@ async function trainChild(
 ) {
   const { jobId } = await request(c, parentId, "Train", 3_600, trainer);
   await (await c.ph.jobMarket.connect(c.worker).claimJob(jobId)).wait();
+  // The worker's commitment to the child root (a block before the receipt) is measured as "commit weights root".
+  await commitWeightsRoot(c.ph.registry, c.worker, childRoot);
   const gas = await gasOf(c.ph.jobMarket.connect(c.worker).submitReceipt(jobId, receipt(parentRoot, childRoot)));
   return { childId: await c.ph.registry.modelCount(), gas };
 }

@@ -214,13 +214,18 @@ export async function requestJob(
   return findEvent(contracts.jobMarket, receipt, "JobRequested").args.jobId as bigint;
 }
 
-/** Submits the claimant's receipt; returns the child model id a Train job created (0n otherwise). */
+/** Submits the claimant's receipt (a Train receipt after the commitment to its child root); returns the child model id a Train job created (0n otherwise). */
 export async function submitReceipt(
   jobMarket: JobMarket,
   worker: Signer,
   jobId: bigint,
   o: ReceiptOptions,
 ): Promise<bigint> {
+  // A Train receipt's child root is registered only after the worker's commitment to it from an earlier block.
+  if (o.childWeightsRoot && o.childWeightsRoot !== ethers.ZeroHash) {
+    const registry = ModelRegistry__factory.connect((await jobMarket.config()).registry, worker);
+    await commitWeightsRoot(registry, worker, o.childWeightsRoot);
+  }
   const receipt = await (await jobMarket.connect(worker).submitReceipt(jobId, jobReceipt(o))).wait();
   return findEvent(jobMarket, receipt, "ReceiptSubmitted").args.childModelId as bigint;
 }

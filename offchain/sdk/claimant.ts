@@ -31,28 +31,34 @@ export async function claimantApi(
 }
 
 /**
- * Before paying for an independent evaluation (EvaluateParams.independent) of `modelId`: refuses when no worker known
- * here may take it, i.e. every worker that registered an endpoint, and the configured one, owns the model or trained
- * it (the chain refuses their claims, so the job would stay open until cancelled).
+ * Before paying `fee` for an independent evaluation (EvaluateParams.independent) of `modelId`: refuses when no worker
+ * known here may take it, i.e. every worker with an endpoint registered now, and the configured one, owns the model or
+ * trained it (the chain refuses their claims), or has too little stake to claim the job. The job would otherwise stay
+ * open until cancelled.
  */
 export async function requireIndependentWorker(
   market: JobMarket,
   registry: ModelRegistry,
   modelId: bigint,
+  fee: bigint,
   configuredWorker: string | undefined,
 ): Promise<void> {
   const [owner, trainingJob] = await registry.makersOf(modelId);
   const makers = new Set([owner.toLowerCase()]);
   if (trainingJob !== 0n) makers.add((await market.getJob(trainingJob)).worker.toLowerCase());
   const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
-  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet())) {
-    if (e.args.endpoint) known.add(e.args.worker.toLowerCase());
-  }
-  if ([...known].some((w) => !makers.has(w))) return;
+  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet())) known.add(e.args.worker.toLowerCase());
+  const [minStake, collateral] = [(await market.config()).minWorkerStake, await market.collateralFor(fee)];
+  const able = async (w: string) => {
+    if (w !== configuredWorker?.toLowerCase() && !(await market.endpointOf(w))) return false; // endpoint cleared
+    const s = await market.stakeOf(w);
+    return s.free + s.locked >= minStake && s.free >= collateral;
+  };
+  for (const w of known) if (!makers.has(w) && (await able(w))) return;
   throw new SdkError(
     "NO_INDEPENDENT_WORKER",
-    `Nothing was paid: no worker on this chain may take an independent evaluation of model ${modelId}, as every ` +
-      `one known (${[...known].join(", ") || "none"}) owns the model or trained it.`,
+    `Nothing was paid: no worker on this chain may take an independent evaluation of model ${modelId}: every one ` +
+      `known (${[...known].join(", ") || "none"}) owns the model or trained it, or has too little stake to claim it.`,
     "request an evaluation that is not independent, or wait until another operator's worker registers its endpoint",
     { data: { modelId, workers: [...known] } },
   );

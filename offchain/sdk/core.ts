@@ -406,16 +406,17 @@ export class PostHumanCore {
           )
         : undefined);
     checkInputBeforePaying(params, input, inputName, nPositions);
-    if (params.kind === "Evaluate" && params.params.independent) {
-      const configured = upload ? (await this.worker.health().catch(() => undefined))?.worker : undefined;
-      await requireIndependentWorker(this.jobs.contract, this.registry.contract, modelId, configured);
-    }
     const m = await this.registry.get(modelId);
     if (m.frozen)
       throw new SdkError(
         "MODEL_FROZEN",
         `Model ${modelId} is frozen (its training was proved wrong): it takes no jobs.`,
       );
+    // (Without the upload, the caller delivers the input to workers it knows itself.)
+    if (upload && params.kind === "Evaluate" && params.params.independent) {
+      const configured = (await this.worker.health().catch(() => undefined))?.worker;
+      await requireIndependentWorker(this.jobs.contract, this.registry.contract, modelId, fee, configured);
+    }
     const me = await this.address();
     const dt = this.token(m.datatoken);
     if ((await dt.balanceOf(me)) < ONE_DATATOKEN) {

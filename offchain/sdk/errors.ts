@@ -118,7 +118,7 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
         hintForRevert(parsed.name, parsed.args),
         {
           cause: e,
-          data: { error: parsed.name },
+          data: { error: parsed.name, args: parsed.args.map((a: unknown) => String(a)) },
         },
       );
     }

@@ -144,8 +144,36 @@ export class ModelRegistryClient extends ContractClient<ModelRegistry> {
       throw new SdkError("MODEL_FOLDER_MISSING", "A model needs its weights root to be published.");
     const commit = await this.buildCommitTx(await this.signer.getAddress(), o.weightsRoot);
     if (commit) await this.send(commit, "commitWeightsRoot");
-    const receipt = await this.send(await this.buildPublishTx(o), "publishModel");
+    const receipt = await this.sendAfterCommitment(await this.buildPublishTx(o), "publishModel");
     return publishedModelOf(this.event(receipt, "ModelPublished"), receipt.hash);
+  }
+
+  /**
+   * Sends a registration whose commitment may be from the latest block. A node that simulates against the latest
+   * block (geth's `eth_estimateGas`) refuses it there, as too early; it goes through once a later block exists, which
+   * this waits for (at most `waitMs`). A node that simulates against the pending block takes it at once.
+   */
+  private async sendAfterCommitment(
+    tx: UnsignedTx,
+    what: string,
+    waitMs = 120_000,
+  ): Promise<ethers.TransactionReceipt> {
+    try {
+      return await this.send(tx, what);
+    } catch (e) {
+      const committedAt = BigInt(
+        e instanceof SdkError && e.data.error === "ModelRegistryWeightsRootNotCommitted"
+          ? ((e.data.args as string[])[1] ?? "0")
+          : "0",
+      );
+      const provider = this.contract.runner?.provider;
+      if (committedAt === 0n || !provider) throw e;
+      for (const end = Date.now() + waitMs; BigInt(await provider.getBlockNumber()) <= committedAt;) {
+        if (Date.now() > end) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return this.send(tx, what);
+    }
   }
 
   config(): Promise<IModelRegistry.ConfigStructOutput> {

@@ -121,7 +121,7 @@ export type JobPatch = Partial<Omit<JobRow, "job_id">>;
  * request, for which nothing recorded under the vanished request's keys may be reused (its receipt least of all).
  */
 export function actionKey(
-  action: "claim" | "submit" | "settle" | "fail" | "release",
+  action: "claim" | "commit" | "submit" | "settle" | "fail" | "release",
   row: Pick<JobRow, "job_id" | "request_tx">,
 ) {
   return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;

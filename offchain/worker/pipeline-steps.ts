@@ -13,7 +13,7 @@ import { checkJobParams, MlError, normalizeConfig, parameterCount, type Gpt2Conf
 import { JobKind, JobStatus, decodeJobParams } from "../protocol/params";
 import { EXECUTOR_KINDS, FAIL_REASONS, executorParams } from "../protocol/job-spec";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
-import { jobMarketInterface } from "./events";
+import { jobMarketInterface, registryInterface } from "./events";
 import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Log } from "./log";
 import { admit, RUN_OVERHEAD_SEC, type OperatorPolicy, type Throughput } from "./policy";
@@ -61,7 +61,8 @@ export interface Ctx {
   /** A block number at or after the chain state just read. */
   head(): Promise<number>;
   set(row: JobRow, patch: Parameters<JobsRepo["update"]>[1]): void;
-  send(action: Parameters<typeof actionKey>[0], row: JobRow, data: string): ReturnType<Sender["send"]>;
+  /** Sends an action to the job market (or to `to`), under the job's idempotency key for it. */
+  send(action: Parameters<typeof actionKey>[0], row: JobRow, data: string, to?: string): ReturnType<Sender["send"]>;
   /** Makes sure the model's weights are materialized locally; undefined when this operator may not serve them. */
   modelDir(row: JobRow, root?: string): Promise<string | undefined>;
   /** Estimated seconds of work already claimed and not yet run (the queue a new job waits behind). */
@@ -358,6 +359,25 @@ async function admission(
   return undefined;
 }
 
+/**
+ * This worker's commitment to a Train receipt's child root (`commitWeightsRoot`), sent before the receipt: the registry
+ * takes the root only from a block after it, so nobody who sees the receipt pending can register the root first.
+ */
+async function commitChildRoot(c: Ctx, row: JobRow, root: string): Promise<void> {
+  const { registry } = c.o;
+  const commitment = await registry.weightsRootCommitment(c.self, root);
+  // Made already (before a restart), or the root registered already (our receipt mined, or someone else's model).
+  if ((await registry.commitmentBlock(commitment)) !== 0n || (await registry.modelOfWeightsRoot(root)) !== 0n) return;
+  const data = registryInterface.encodeFunctionData("commitWeightsRoot", [commitment]);
+  await c.send("commit", row, data, registry.target as string);
+}
+
+/** A receipt the registry refused only because its commitment is from the current block: sent again next pass. */
+const tooRecent = (e: SimulationRevertedError) =>
+  e.reason.kind === "custom" &&
+  e.reason.name === "ModelRegistryWeightsRootNotCommitted" &&
+  BigInt(e.reason.args[1] as bigint) !== 0n;
+
 export async function submit(c: Ctx, row: JobRow): Promise<void> {
   const receipt = JSON.parse(row.receipt as string) as IJobMarket.ReceiptStruct; // bigints as decimal strings
   const submitted = () => {
@@ -365,9 +385,11 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
     c.o.onJobDone?.(row, row.run_ms ?? 0);
   };
   try {
+    if (row.kind === "train") await commitChildRoot(c, row, String(receipt.childWeightsRoot));
     await c.send("submit", row, jobMarketInterface.encodeFunctionData("submitReceipt", [row.job_id, receipt]));
     submitted();
   } catch (e) {
+    if (e instanceof SimulationRevertedError && tooRecent(e)) return;
     if (e instanceof SimulationRevertedError || e instanceof TxRevertedError) {
       const now = await reconcile(c, row);
       // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).

@@ -70,7 +70,7 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
         crashPoint(patch.state, row.job_id);
       }
     },
-    send: (action, row, data) => o.sender.send({ key: actionKey(action, row), to: c.marketAddress, data }),
+    send: (action, row, data, to) => o.sender.send({ key: actionKey(action, row), to: to ?? c.marketAddress, data }),
     async modelDir(row, root) {
       const tree = await servedTree(c, row.model_id, root ?? (await o.registry.modelRuntime(row.model_id)).weightsRoot);
       return tree ? materialize(c, tree) : undefined;

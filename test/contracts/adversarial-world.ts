@@ -278,6 +278,12 @@ class Sequence {
   }
 
   /** Sends a transaction; a revert is part of the game (an attack refused), anything else is a harness bug. */
+  /** `who`'s commitment to a weights root (what a publish or a Train receipt needs from an earlier block). */
+  private async commit(who: HardhatEthersSigner, root: string): Promise<void> {
+    const commitment = await this.w.ph.registry.weightsRootCommitment(who.address, root);
+    await this.send(() => this.w.ph.registry.connect(who).commitWeightsRoot(commitment, GAS));
+  }
+
   private async send(tx: () => Promise<unknown>): Promise<boolean> {
     try {
       // Automining: the transaction is mined (or has reverted) when sending returns.
@@ -365,12 +371,11 @@ class Sequence {
         if (!(await this.send(() => this.m.connect(w.cheat).claimJob(id, GAS)))) return;
         const j = await this.m.getJob(id);
         const root = (await w.ph.registry.getModel(j.modelId)).weightsRoot;
+        const bogusChild = ethers.id(`bogus child ${++this.children}`);
+        if (j.kind === 0n) await this.commit(w.cheat, bogusChild);
         const bogus =
           j.kind === 0n
-            ? receiptFor({
-                ...trainReceiptFor(root, ethers.id(`bogus child ${++this.children}`)),
-                outputHash: BOGUS_OUTPUT,
-              })
+            ? receiptFor({ ...trainReceiptFor(root, bogusChild), outputHash: BOGUS_OUTPUT })
             : receiptFor({ servedWeightsRoot: root, outputHash: BOGUS_OUTPUT });
         if (!(await this.send(() => this.m.connect(w.cheat).submitReceipt(id, bogus, GAS)))) return;
         this.notes.get(id)!.bogus = true;
@@ -387,8 +392,7 @@ class Sequence {
             pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
             initialSupply: ethers.parseEther("100"),
           });
-          const commitment = await w.ph.registry.weightsRootCommitment(w.derek.address, M1_WEIGHTS_ROOT);
-          await this.send(() => w.ph.registry.connect(w.derek).commitWeightsRoot(commitment, GAS));
+          await this.commit(w.derek, M1_WEIGHTS_ROOT);
           await this.send(() => w.ph.registry.connect(w.derek).publishModel(p, GAS));
           return;
         }
@@ -401,6 +405,7 @@ class Sequence {
         });
         const id = await this.m.jobCount();
         if (!(await this.send(() => this.m.connect(w.cheat).claimJob(id, GAS)))) return;
+        await this.commit(w.cheat, M1_WEIGHTS_ROOT);
         await this.send(() =>
           this.m.connect(w.cheat).submitReceipt(id, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, M1_WEIGHTS_ROOT))),
         );
@@ -423,7 +428,9 @@ class Sequence {
         });
         const id = await this.m.jobCount();
         if (!(await this.send(() => this.m.connect(w.cheat).claimJob(id, GAS)))) return;
-        const child = receiptFor(trainReceiptFor(ethers.id("M2"), ethers.id(`trap child ${++this.children}`)));
+        const trapChild = ethers.id(`trap child ${++this.children}`);
+        await this.commit(w.cheat, trapChild);
+        const child = receiptFor(trainReceiptFor(ethers.id("M2"), trapChild));
         await this.send(() => this.m.connect(w.cheat).submitReceipt(id, child, GAS));
         await this.send(() => this.m.connect(w.elena).challengeReceipt(id, GAS));
         return;
@@ -469,12 +476,11 @@ class Sequence {
       }
       note.ack = await signInputAck(worker, this.domain!, id, INPUT_HASH);
       const root = (await this.w.ph.registry.getModel(j.modelId)).weightsRoot;
+      const honestChild = ethers.id(`honest child ${++this.children}`);
+      if (j.kind === 0n) await this.commit(worker, honestChild);
       const receipt =
         j.kind === 0n
-          ? receiptFor({
-              ...trainReceiptFor(root, ethers.id(`honest child ${++this.children}`)),
-              outputHash: HONEST_OUTPUT,
-            })
+          ? receiptFor({ ...trainReceiptFor(root, honestChild), outputHash: HONEST_OUTPUT })
           : receiptFor({
               servedWeightsRoot: root,
               outputHash: HONEST_OUTPUT,

@@ -7,11 +7,11 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { M1_WEIGHTS_ROOT, posthumanFixture } from "../fixtures/posthuman";
+import { M1_WEIGHTS_ROOT, WORKER_STAKE, posthumanFixture } from "../fixtures/posthuman";
 import { JobStatus } from "../../offchain/protocol/params";
 import { publishParams } from "../../offchain/protocol/structs";
 import { commitWeightsRoot, publishModel } from "../../offchain/deploy/posthuman";
-import { openJob, receiptFor, trainChild, trainReceiptFor, trainedFixture } from "./helpers";
+import { commitChild, openJob, receiptFor, trainChild, trainReceiptFor, trainedFixture } from "./helpers";
 
 const cloneOf = (root: string, name = "Clone") => ({
   name,
@@ -48,6 +48,7 @@ describe("Attack: weights squatting", () => {
     // The worker requests a 1-wei Train job on M1 for itself and claims it.
     const jobId = await openJob(f, { requester: f.worker, kind: "Train", fee: 1n });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
+    await commitChild(f, f.worker, M1_WEIGHTS_ROOT);
     const copy = receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, M1_WEIGHTS_ROOT));
     await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, copy))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
@@ -61,39 +62,72 @@ describe("Attack: weights squatting", () => {
     const other = await publishModel(f.ph.registry, f.derek, cloneOf(ethers.id("derek's own weights"), "Derek"));
     const jobId = await openJob(f, { requester: f.charlie, kind: "Train", modelId: f.m2Id });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
+    await commitChild(f, f.worker, ethers.id("derek's own weights"));
     const copy = receiptFor(trainReceiptFor(f.m2Root, ethers.id("derek's own weights")));
     await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, copy))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
       .withArgs(ethers.id("derek's own weights"), other.modelId);
   });
 
-  it("a training receipt seen in the mempool cannot be front-run by publishing its child's root", async () => {
-    const f = await loadFixture(posthumanFixture);
+  /**
+   * The honest worker committed to its child's root a block before its receipt; the copier sees the receipt pending
+   * and sends, with a 50× tip, its commitment and then its registration of the same root (`register`): both are mined
+   * before the receipt, in the same block, so the registration finds its commitment too recent. A block later the
+   * root is the honest child's.
+   */
+  async function frontRun(
+    f: Awaited<ReturnType<typeof posthumanFixture>>,
+    register: (childRoot: string, tip: object) => Promise<{ hash: string }>,
+  ) {
     const jobId = await openJob(f, { requester: f.charlie, kind: "Train" });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
     const childRoot = ethers.id("charlie's child weights");
+    await commitChild(f, f.worker, childRoot);
     const tip = { maxPriorityFeePerGas: ethers.parseUnits("1", "gwei"), gasLimit: 8_000_000 };
     const copierTip = { maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"), gasLimit: 8_000_000 };
-    // The copier sees the receipt pending and sends its commitment and publish of the same root with a higher tip:
-    // both are mined before the receipt, in the same block, so the publish finds its commitment too recent.
     await ethers.provider.send("evm_setAutomine", [false]);
-    let publish;
+    let copy;
     try {
-      const receipt = receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot));
-      await f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receipt, tip);
+      await f.ph.jobMarket
+        .connect(f.worker)
+        .submitReceipt(jobId, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot)), tip);
       const commitment = await f.ph.registry.weightsRootCommitment(f.derek.address, childRoot);
       await f.ph.registry.connect(f.derek).commitWeightsRoot(commitment, copierTip);
-      publish = await f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(childRoot)), copierTip);
+      copy = await register(childRoot, copierTip);
       await ethers.provider.send("evm_mine", []);
     } finally {
       await ethers.provider.send("evm_setAutomine", [true]);
     }
-    expect((await ethers.provider.getTransactionReceipt(publish.hash))?.status).to.equal(0);
+    expect((await ethers.provider.getTransactionReceipt(copy.hash))?.status).to.equal(0);
     expect((await f.ph.jobMarket.getJob(jobId)).status).to.equal(JobStatus.Submitted);
     const childId = await f.ph.registry.modelOfWeightsRoot(childRoot);
     expect((await f.ph.registry.getModel(childId)).parentId).to.equal(f.m1.modelId);
-    // A block later the copier's commitment is old enough, but the root is the child's.
+    return { childRoot, childId };
+  }
+
+  it("a training receipt seen in the mempool cannot be front-run by publishing its child's root", async () => {
+    const f = await loadFixture(posthumanFixture);
+    const { childRoot, childId } = await frontRun(f, (root, tip) =>
+      f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(root)), tip),
+    );
     await expect(f.ph.registry.connect(f.derek).publishModel(publishParams(cloneOf(childRoot))))
+      .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
+      .withArgs(childRoot, childId);
+  });
+
+  it("nor by a staked copier's own Train receipt, from a 1-wei job it requested and claimed beforehand", async () => {
+    const f = await loadFixture(posthumanFixture);
+    // derek stakes and keeps a self-requested, self-claimed Train job ready for any root it sees.
+    await (await f.ocean.oceanToken.connect(f.derek).approve(await f.ph.jobMarket.getAddress(), WORKER_STAKE)).wait();
+    await (await f.ph.jobMarket.connect(f.derek).stake(WORKER_STAKE)).wait();
+    const trap = await openJob(f, { requester: f.derek, kind: "Train", fee: 1n });
+    await (await f.ph.jobMarket.connect(f.derek).claimJob(trap)).wait();
+    const { childRoot, childId } = await frontRun(f, (root, tip) =>
+      f.ph.jobMarket.connect(f.derek).submitReceipt(trap, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, root)), tip),
+    );
+    await expect(
+      f.ph.jobMarket.connect(f.derek).submitReceipt(trap, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot))),
+    )
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
       .withArgs(childRoot, childId);
   });

@@ -244,6 +244,7 @@ describe("Attacks", () => {
           parentId: f.m1.modelId,
           jobId: f.jobId,
           trainer: f.bob.address,
+          committer: f.bob.address,
           weightsRoot: ethers.id("self-declared child"),
           configHash: ethers.ZeroHash,
           dataHash: ethers.ZeroHash,

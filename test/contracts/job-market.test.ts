@@ -26,6 +26,7 @@ import {
   challengedJobFixture,
   challengedTrainFixture,
   claimedJobFixture,
+  commitChild,
   deadlineIn,
   giveM1,
   openJob,
@@ -496,6 +497,7 @@ describe("JobMarket", () => {
       const jobId = await openJob(f, { kind: "Train" });
       await f.ph.jobMarket.connect(f.worker).claimJob(jobId);
       const childRoot = ethers.id("M2 weights");
+      await commitChild(f, f.worker, childRoot);
       await expect(
         f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot))),
       )

@@ -56,6 +56,10 @@ async function harnessFixture() {
     weightsRoot: M1_WEIGHTS_ROOT,
     pricing: { kind: "FixedRate", rate: M1_RATE },
   });
+  // The worker of the harness's derivations (`committer`: bob) committed to their roots, as a worker does before
+  // its Train receipt.
+  for (const root of [M2_ROOT, ethers.id("generation 2"), ethers.id("generation 3")])
+    await commitWeightsRoot(registry, base.bob, root);
   return { ...base, market, registry, cfg, m1 };
 }
 
@@ -64,6 +68,7 @@ function derivation(parentId: bigint, trainer: string, o: Partial<IModelRegistry
     parentId,
     jobId: 11n,
     trainer,
+    committer: trainer,
     weightsRoot: M2_ROOT,
     configHash: ethers.id("cfg"),
     dataHash: INPUT_HASH,
@@ -365,6 +370,17 @@ describe("ModelRegistry", () => {
           .connect(market)
           .createDerivedModel(derivation(m1.modelId, bob.address, { weightsRoot: ethers.ZeroHash })),
       ).to.be.revertedWithCustomError(registry, "ModelRegistryZeroWeightsRoot");
+    });
+
+    it("reverts unless the worker committed to the child's root in an earlier block", async () => {
+      const { registry, market, m1, bob, charlie } = await loadFixture(harnessFixture);
+      await expect(
+        registry
+          .connect(market)
+          .createDerivedModel(derivation(m1.modelId, bob.address, { committer: charlie.address })),
+      )
+        .to.be.revertedWithCustomError(registry, "ModelRegistryWeightsRootNotCommitted")
+        .withArgs(M2_ROOT, 0n);
     });
 
     it("reverts beyond the lineage bound with the depth it would reach", async () => {

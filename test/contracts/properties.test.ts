@@ -21,6 +21,7 @@ import { buildPostHuman, type PostHumanFixture } from "../fixtures/posthuman";
 import { JobStatus, ONE_DATATOKEN, TERMINAL_STATUSES, type JobKindName } from "../../offchain/protocol/params";
 import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
 import { jobRequest } from "../../offchain/protocol/structs";
+import { commitWeightsRoot } from "../../offchain/deploy/posthuman";
 import { INPUT_HASH, PARAMS, openJob, receiptFor, trainReceiptFor } from "./helpers";
 
 const MAX_DEPTH = 3;
@@ -306,10 +307,10 @@ class Harness {
         if (!x) return { ok: false, expected };
         const worker = this.workers.find((w) => w.address === x.j.worker) ?? this.workers[0];
         const root = a.wrongRoot ? ethers.id("wrong") : (await f.ph.registry.getModel(x.j.modelId)).weightsRoot;
+        const child = ethers.id(`child ${++this.childCounter}`);
+        if (Number(x.j.kind) === 0) await commitWeightsRoot(f.ph.registry, worker, child);
         const receipt =
-          Number(x.j.kind) === 0
-            ? receiptFor(trainReceiptFor(root, ethers.id(`child ${++this.childCounter}`)))
-            : receiptFor({ servedWeightsRoot: root });
+          Number(x.j.kind) === 0 ? receiptFor(trainReceiptFor(root, child)) : receiptFor({ servedWeightsRoot: root });
         return { ok: await this.attempt(() => this.m.connect(worker).submitReceipt(x.id, receipt)), expected };
       }
       case "settle": {

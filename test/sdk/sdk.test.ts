@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ethers } from "hardhat";
+import type { TransactionRequest } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { AddressBook } from "../../offchain/protocol/address-book";
@@ -30,7 +31,7 @@ import { LocalStore, PostHuman, SdkError, isSdkError } from "../../offchain/sdk"
 import { explainRevert } from "../../offchain/sdk/errors";
 import { commandHint } from "../../offchain/cli/hints";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
-import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
+import { M1_WEIGHTS_ROOT, posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
 import { trainChild } from "../contracts/helpers";
 
 const DATA = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
@@ -117,6 +118,37 @@ describe("SDK (offchain/sdk)", function () {
     });
   });
 
+  describe("independent evaluations", () => {
+    it("are refused before paying while no worker able to claim one is known, and requested once one is", async () => {
+      const f = await loadFixture(posthumanFixture);
+      // `worker` trains M2 (bob's); elena asks for an independent evaluation of it.
+      const { childId } = await trainChild(f, f.bob, f.m1.modelId, M1_WEIGHTS_ROOT, ethers.id("M2"));
+      const elena = await clientFor(f, f.elena);
+      const params: JobParams = {
+        kind: "Evaluate",
+        params: { benchmarkId: ethers.ZeroHash, contextLength: 64, maxTokens: 1_000, independent: true },
+      };
+      const request = () =>
+        elena.requestJob(childId, params, Buffer.from("held-out text, line after line. ".repeat(40)));
+      const jobsBefore = await f.ph.jobMarket.jobCount();
+      // No worker has registered an endpoint (and the configured one does not answer): nothing is paid.
+      const none = await expectSdkError(request(), "NO_INDEPENDENT_WORKER");
+      expect(none.message).to.match(new RegExp(`independent evaluation of model ${childId}`));
+      expect(commandHint(none.code, none.data, none.hint)).to.match(/evaluate without --independent/);
+      // The trainer registering its endpoint changes nothing; worker2 registering one does (the request then goes
+      // on to its next check: elena holds no datatoken of M2).
+      await (await f.ph.jobMarket.connect(f.worker).setEndpoint("http://worker.example")).wait();
+      await expectSdkError(request(), "NO_INDEPENDENT_WORKER");
+      await (await f.ph.jobMarket.connect(f.worker2).setEndpoint("http://worker2.example")).wait();
+      await expectSdkError(request(), "NOT_ENOUGH_DATATOKENS");
+      // A worker whose stake left (or whose endpoint was cleared) cannot claim: refused again.
+      const stake = await f.ph.jobMarket.stakeOf(f.worker2.address);
+      await (await f.ph.jobMarket.connect(f.worker2).requestUnstake(stake.free)).wait();
+      await expectSdkError(request(), "NO_INDEPENDENT_WORKER");
+      expect(await f.ph.jobMarket.jobCount()).to.equal(jobsBefore);
+    });
+  });
+
   describe("unsigned transactions (buildXTx)", () => {
     it("builds a publication that any signer can send", async () => {
       const f = await loadFixture(posthumanFixture);
@@ -137,6 +169,39 @@ describe("SDK (offchain/sdk)", function () {
       expect(tx).to.not.have.property("from");
       await (await f.charlie.sendTransaction(tx)).wait();
       expect((await ph.registry.get(2n)).owner).to.equal(f.charlie.address);
+    });
+
+    it("publishes through a node that simulates against the latest block, as geth does: a block after the commitment", async () => {
+      const f = await loadFixture(posthumanFixture);
+      // charlie's transactions are estimated at "latest", where the commitment's own block makes the publish too early.
+      const latest = new Proxy(f.charlie, {
+        get(target, key, receiver) {
+          if (key === "estimateGas")
+            return async (tx: TransactionRequest) =>
+              BigInt(
+                await ethers.provider.send("eth_estimateGas", [
+                  { from: target.address, to: tx.to, data: tx.data },
+                  "latest",
+                ]),
+              );
+          const v = Reflect.get(target, key, receiver) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const ph = await PostHuman.init({ runner: latest, book: bookOf(f), workerUrl: NO_WORKER });
+      await ethers.provider.send("evm_setIntervalMining", [300]);
+      try {
+        const published = await ph.registry.publish({
+          name: "C2",
+          symbol: "C2",
+          weightsRoot: ethers.id("C2 weights"),
+          pricing: { kind: "FixedRate", rate: ethers.parseEther("2") },
+          initialSupply: ONE_DATATOKEN,
+        });
+        expect((await ph.registry.get(published.modelId)).owner).to.equal(f.charlie.address);
+      } finally {
+        await ethers.provider.send("evm_setIntervalMining", [0]);
+      }
     });
 
     it("builds a job request committing to the input's sha256", async () => {

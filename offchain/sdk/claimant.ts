@@ -42,12 +42,14 @@ export async function requireIndependentWorker(
   modelId: bigint,
   fee: bigint,
   configuredWorker: string | undefined,
+  fromBlock = 0,
 ): Promise<void> {
   const [owner, trainingJob] = await registry.makersOf(modelId);
   const makers = new Set([owner.toLowerCase()]);
   if (trainingJob !== 0n) makers.add((await market.getJob(trainingJob)).worker.toLowerCase());
   const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
-  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet())) known.add(e.args.worker.toLowerCase());
+  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet(), fromBlock))
+    known.add(e.args.worker.toLowerCase());
   const [minStake, collateral] = [(await market.config()).minWorkerStake, await market.collateralFor(fee)];
   const able = async (w: string) => {
     if (w !== configuredWorker?.toLowerCase() && !(await market.endpointOf(w))) return false; // endpoint cleared

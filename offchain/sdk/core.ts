@@ -415,7 +415,8 @@ export class PostHumanCore {
     // (Without the upload, the caller delivers the input to workers it knows itself.)
     if (upload && params.kind === "Evaluate" && params.params.independent) {
       const configured = (await this.worker.health().catch(() => undefined))?.worker;
-      await requireIndependentWorker(this.jobs.contract, this.registry.contract, modelId, fee, configured);
+      const { contract: market } = this.jobs;
+      await requireIndependentWorker(market, this.registry.contract, modelId, fee, configured, this.book.startBlock);
     }
     const me = await this.address();
     const dt = this.token(m.datatoken);

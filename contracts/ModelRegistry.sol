@@ -137,8 +137,8 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
     /// @dev Creates a root model (see publishModel) and returns its id.
     function _publish(PublishParams calldata p) private returns (uint256 modelId) {
         if (p.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
-        _useCommitment(msg.sender, p.weightsRoot);
         _claimWeightsRoot(p.weightsRoot, _modelCount + 1);
+        _useCommitment(msg.sender, p.weightsRoot);
         if (p.pricing.kind == PricingKind.FixedRate) {
             if (p.pricing.rate == 0) revert ModelRegistryInvalidPrice(p.pricing.rate);
         } else if (p.pricing.dispenserMaxTokens == 0 || p.pricing.dispenserMaxBalance == 0) {
@@ -176,10 +176,10 @@ contract ModelRegistry is IModelRegistry, IERC721Receiver, ReentrancyGuardTransi
         uint256 generation = uint256(parent.generation) + 1;
         if (generation > _maxDepth) revert ModelRegistryLineageTooDeep(d.parentId, generation, _maxDepth);
         if (d.weightsRoot == bytes32(0)) revert ModelRegistryZeroWeightsRoot();
-        _useCommitment(d.committer, d.weightsRoot);
 
         modelId = ++_modelCount;
         _claimWeightsRoot(d.weightsRoot, modelId);
+        _useCommitment(d.committer, d.weightsRoot);
         StoredModel storage m = _models[modelId];
         // Cannot truncate: ids are counters (one per model, one per job), far below 2**64.
         (m.owner, m.parentId) = (d.trainer, uint64(d.parentId));

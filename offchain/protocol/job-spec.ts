@@ -30,6 +30,8 @@ export const FAIL_REASONS: Record<string, number> = {
   EXECUTOR_FAILED: 25,
   ABORTED: 26,
   MEMORY_LIMIT: 27,
+  /** A Train run's child root was registered by another model first: the receipt can never be submitted. */
+  WEIGHTS_ROOT_TAKEN: 28,
 };
 
 /** The name of a JobFailed reason code, or undefined for a code this version does not know. */

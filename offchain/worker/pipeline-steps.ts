@@ -372,6 +372,13 @@ async function commitChildRoot(c: Ctx, row: JobRow, root: string): Promise<void>
   await c.send("commit", row, data, registry.target as string);
 }
 
+/**
+ * A Train receipt whose child root another model registered first can never be submitted (training is deterministic):
+ * failing the job now costs the worker `failPenaltyBps` of its collateral; waiting for its deadline would cost all of it.
+ */
+const rootTaken = (e: SimulationRevertedError) =>
+  e.reason.kind === "custom" && e.reason.name === "ModelRegistryWeightsRootTaken";
+
 /** A receipt the registry refused only because its commitment is from the current block: sent again next pass. */
 const tooRecent = (e: SimulationRevertedError) =>
   e.reason.kind === "custom" &&
@@ -395,7 +402,13 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
       // Our receipt is on chain already (sent again after a reorg that the old transaction survived after all).
       const ours = now.worker === c.self && (now.status === JobStatus.Submitted || now.status === JobStatus.Challenged);
       if (ours && row.state === "output_stored") return submitted();
-      if (now.status === JobStatus.Claimed && now.worker === c.self && (await failIfImpossible(c, row))) return;
+      const mine = now.status === JobStatus.Claimed && now.worker === c.self;
+      if (mine && (await failIfImpossible(c, row))) return;
+      if (mine && e instanceof SimulationRevertedError && rootTaken(e) && row.deadline > c.nowSec()) {
+        const [root, holder] = (e.reason as { args: unknown[] }).args.map(String);
+        const why = `the run's child weights root ${root} is model ${holder}'s already: the receipt can never be submitted`;
+        return fail(c, row, "WEIGHTS_ROOT_TAKEN", why);
+      }
       if (!FINAL_STATES.has(row.state)) c.set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
       return;
     }

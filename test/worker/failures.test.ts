@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { ethers } from "ethers";
 import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
-import { requestJob } from "../../offchain/deploy/posthuman";
+import { publishModel, requestJob } from "../../offchain/deploy/posthuman";
+import { BuiltinExecutor, type Executor } from "../../offchain/ml";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import {
@@ -231,5 +232,47 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     expect(failed[0].args.refund).to.equal((await w.ph.jobMarket.getJob(jobId)).fee + penalty);
     expect(await balance()).to.equal(before + penalty);
     expect(await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.ReceiptSubmitted(jobId))).to.have.length(0);
+  });
+
+  it("fails at once, with its penalty, a training job whose child root someone registered before its receipt", async () => {
+    // Someone who can compute the child root first (the requester, holding the parent's weights and the same runtime)
+    // registers it as a root model of its own while the worker's run ends. Played here by publishing the root the
+    // run returns before the worker sees the result. The receipt can never be submitted (training is deterministic):
+    // failing now costs the penalty, where waiting for the deadline would cost the whole collateral.
+    await rw.worker.stop();
+    const inner = new BuiltinExecutor();
+    const trap: Executor = {
+      id: inner.id,
+      runtimeId: inner.runtimeId,
+      run: async (job) => {
+        const result = await inner.run(job);
+        if (result.child) {
+          const alice = w.wallet("alice");
+          await publishModel(w.ph.registry.connect(alice), alice, {
+            name: "Copy",
+            symbol: "CP",
+            weightsRoot: result.child.weightsRoot,
+            pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
+            initialSupply: 0n,
+          });
+        }
+        return result;
+      },
+    };
+    rw = await startWorker(w, "worker2", {}, undefined, trap);
+    await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
+    const text = Buffer.from("The fishing boats came home at dusk, heavy with the day's catch. ".repeat(40));
+    const stakeBefore = await w.ph.jobMarket.stakeOf(w.address("worker2"));
+    const jobId = await request("bob", "Train", sha256Hex(text), TRAIN);
+    await upload("bob", jobId, text);
+    const row = await rw.worker.pipeline.until(jobId, ["failed", "submitted"], 240_000);
+    expect([row.state, row.error_code]).to.deep.equal(["failed", "WEIGHTS_ROOT_TAKEN"]);
+    expect(row.error_message).to.match(/child weights root 0x[0-9a-f]{64} is model \d+'s already/);
+    const [failed] = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
+    expect(Number(failed.args.reason)).to.equal(FAIL_REASONS.WEIGHTS_ROOT_TAKEN);
+    const collateral = await w.ph.jobMarket.collateralFor(ethers.parseEther("2"));
+    const penalty = (collateral * BigInt((await w.ph.jobMarket.config()).failPenaltyBps)) / 10_000n;
+    const stake = await w.ph.jobMarket.stakeOf(w.address("worker2"));
+    expect(stake.free + stake.locked).to.equal(stakeBefore.free + stakeBefore.locked - penalty);
   });
 });

@@ -12,7 +12,8 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 /// `benchmarkId`), with a callback. The receipt hook records the loss; the outcome hook, once the job is Settled (the
 /// receipt survived its challenge window), pays `reward` to the model's owner if the loss is below `targetLoss`, the
 /// model is not frozen and nobody won before. The evaluation is requested as independent (EvaluateParams.independent):
-/// the market refuses the claims of the worker that trained the model and of its owner, whose grade would prove nothing. An evaluation that ends otherwise gives the entrant its datatoken, its fee and the
+/// the market refuses the claims of the worker that trained the model and of its owner, whose grade would prove
+/// nothing. An evaluation that ends otherwise gives the entrant its datatoken, its fee and the
 /// receipt share of the callback fee back. Everything it decides on is on chain: the registry's lineage and freezing,
 /// the market's receipts, workers and outcomes.
 /// @dev Trust: the bounty trusts settled receipts as the protocol does (a worker can lie about a loss and lose its

@@ -159,7 +159,7 @@ interface IModelRegistry {
     /// @notice A model's training job was proved wrong: no new jobs, no children, no royalty claims on its vault.
     event ModelFrozen(uint256 indexed modelId, uint256 indexed jobId);
 
-    /// @notice A publisher committed to a weights root it will publish (`commitWeightsRoot`).
+    /// @notice An account committed to a weights root it will register: publish, or submit as a Train receipt's child.
     event WeightsRootCommitted(address indexed committer, bytes32 indexed commitment);
 
     /// @notice A root model's publisher recorded the hash of its tokenizer files (`publishModelWithTokenizer`).
@@ -184,8 +184,9 @@ interface IModelRegistry {
     error ModelRegistryUnexpectedNft(address operator, address from);
     /// @notice A weights root belongs to one model only: `modelId` already has it.
     error ModelRegistryWeightsRootTaken(bytes32 weightsRoot, uint256 modelId);
-    /// @notice `publishModel` needs `commitWeightsRoot(weightsRootCommitment(publisher, weightsRoot))` in an earlier
-    /// block; `committedAt` is the block of the commitment found (0: none).
+    /// @notice A root is registered (`publishModel`, a Train receipt) only after
+    /// `commitWeightsRoot(weightsRootCommitment(account, weightsRoot))` in an earlier block; `committedAt` is the block
+    /// of the commitment found (0: none).
     error ModelRegistryWeightsRootNotCommitted(bytes32 weightsRoot, uint256 committedAt);
 
     /// @notice First step of registering a weights root: records the block of `commitment` =
@@ -199,7 +200,7 @@ interface IModelRegistry {
     /// @notice The commitment `publisher` makes for `weightsRoot`: keccak256(abi.encode(publisher, weightsRoot)).
     function weightsRootCommitment(address publisher, bytes32 weightsRoot) external pure returns (bytes32);
 
-    /// @notice Block in which `commitment` was made, or 0 (none, or used by a publish).
+    /// @notice Block in which `commitment` was made, or 0 (none, or used up by a registration).
     function commitmentBlock(bytes32 commitment) external view returns (uint256);
 
     /// @notice Publishes a root model owned by the caller. Returns its id (ids start at 1). Reverts when another model

@@ -44,6 +44,21 @@ export function attachPostHuman(addresses: PostHumanAddresses, runner: ContractR
   };
 }
 
+/**
+ * Who made a model, as lowercase addresses: its owner (the publisher of a root, the requester of a derived model's
+ * training) and the worker that ran that training (none for a root). Neither may claim an independent evaluation of it
+ * (EvaluateParams.independent).
+ */
+export async function modelMakers(
+  registry: ModelRegistry,
+  market: JobMarket,
+  modelId: bigint,
+): Promise<{ owner: string; trainer?: string; trainingJob: bigint }> {
+  const [owner, trainingJob] = await registry.makersOf(modelId);
+  const trainer = trainingJob === 0n ? undefined : (await market.getJob(trainingJob)).worker.toLowerCase();
+  return { owner: owner.toLowerCase(), trainer, trainingJob };
+}
+
 export function datatokenAt(address: string, runner: ContractRunner): ERC20Template {
   return ERC20Template__factory.connect(address, runner);
 }

@@ -6,6 +6,7 @@
  */
 import { ethers } from "ethers";
 import type { JobMarket, ModelRegistry } from "../../typechain-types";
+import { modelMakers } from "../protocol/contracts";
 import { SdkError } from "./errors";
 import { WorkerApi } from "./worker-api";
 
@@ -44,9 +45,8 @@ export async function requireIndependentWorker(
   configuredWorker: string | undefined,
   fromBlock = 0,
 ): Promise<void> {
-  const [owner, trainingJob] = await registry.makersOf(modelId);
-  const makers = new Set([owner.toLowerCase()]);
-  if (trainingJob !== 0n) makers.add((await market.getJob(trainingJob)).worker.toLowerCase());
+  const { owner, trainer } = await modelMakers(registry, market, modelId);
+  const makers = new Set([owner, trainer]);
   const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
   for (const e of await market.queryFilter(market.filters.WorkerEndpointSet(), fromBlock))
     known.add(e.args.worker.toLowerCase());

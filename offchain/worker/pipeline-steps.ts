@@ -11,6 +11,7 @@ import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMa
 import type { Executor, Progress } from "../ml";
 import { checkJobParams, MlError, normalizeConfig, parameterCount, type Gpt2Config } from "../ml";
 import { JobKind, JobStatus, decodeJobParams } from "../protocol/params";
+import { modelMakers } from "../protocol/contracts";
 import { EXECUTOR_KINDS, FAIL_REASONS, executorParams } from "../protocol/job-spec";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface, registryInterface } from "./events";
@@ -198,12 +199,10 @@ async function independenceProblem(c: Ctx, row: JobRow): Promise<string | undefi
   if (row.kind !== "evaluate") return undefined;
   const p = decodeJobParams(JobKind.Evaluate, row.params);
   if (p.kind !== "Evaluate" || !p.params.independent) return undefined;
-  const [owner, trainingJob] = await c.o.registry.makersOf(row.model_id);
-  if (owner.toLowerCase() === c.self.toLowerCase())
+  const { owner, trainer, trainingJob } = await modelMakers(c.o.registry, c.o.market, BigInt(row.model_id));
+  if (owner === c.self)
     return `it asks for an independent evaluation, and this worker's account owns model ${row.model_id}`;
-  if (trainingJob === 0n) return undefined;
-  const trainer = (await c.o.market.getJob(trainingJob)).worker;
-  if (trainer.toLowerCase() === c.self.toLowerCase())
+  if (trainer === c.self)
     return `it asks for an independent evaluation, and this worker trained model ${row.model_id} (job ${trainingJob})`;
   return undefined;
 }

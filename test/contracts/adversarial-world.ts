@@ -20,7 +20,7 @@ import { buildPostHuman, M1_WEIGHTS_ROOT, M1_BENCHMARK, type PostHumanFixture } 
 import { JobStatus, ONE_DATATOKEN, toFixedLoss } from "../../offchain/protocol/params";
 import { datatokenAt } from "../../offchain/protocol/contracts";
 import { publishParams } from "../../offchain/protocol/structs";
-import { deployFinetuneBounty } from "../../offchain/deploy/posthuman";
+import { commitWeightsRoot, deployFinetuneBounty } from "../../offchain/deploy/posthuman";
 import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
 import { SimulationProbe__factory, type FinetuneBounty, type SimulationProbe } from "../../typechain-types";
 import { FEE, INPUT_HASH, PARAMS, buyM1, receiptFor, trainChild, trainReceiptFor } from "./helpers";
@@ -278,12 +278,6 @@ class Sequence {
   }
 
   /** Sends a transaction; a revert is part of the game (an attack refused), anything else is a harness bug. */
-  /** `who`'s commitment to a weights root (what a publish or a Train receipt needs from an earlier block). */
-  private async commit(who: HardhatEthersSigner, root: string): Promise<void> {
-    const commitment = await this.w.ph.registry.weightsRootCommitment(who.address, root);
-    await this.send(() => this.w.ph.registry.connect(who).commitWeightsRoot(commitment, GAS));
-  }
-
   private async send(tx: () => Promise<unknown>): Promise<boolean> {
     try {
       // Automining: the transaction is mined (or has reverted) when sending returns.
@@ -372,7 +366,7 @@ class Sequence {
         const j = await this.m.getJob(id);
         const root = (await w.ph.registry.getModel(j.modelId)).weightsRoot;
         const bogusChild = ethers.id(`bogus child ${++this.children}`);
-        if (j.kind === 0n) await this.commit(w.cheat, bogusChild);
+        if (j.kind === 0n) await commitWeightsRoot(w.ph.registry, w.cheat, bogusChild);
         const bogus =
           j.kind === 0n
             ? receiptFor({ ...trainReceiptFor(root, bogusChild), outputHash: BOGUS_OUTPUT })
@@ -392,7 +386,7 @@ class Sequence {
             pricing: { kind: "FixedRate", rate: ethers.parseEther("1") },
             initialSupply: ethers.parseEther("100"),
           });
-          await this.commit(w.derek, M1_WEIGHTS_ROOT);
+          await commitWeightsRoot(w.ph.registry, w.derek, M1_WEIGHTS_ROOT);
           await this.send(() => w.ph.registry.connect(w.derek).publishModel(p, GAS));
           return;
         }
@@ -405,7 +399,7 @@ class Sequence {
         });
         const id = await this.m.jobCount();
         if (!(await this.send(() => this.m.connect(w.cheat).claimJob(id, GAS)))) return;
-        await this.commit(w.cheat, M1_WEIGHTS_ROOT);
+        await commitWeightsRoot(w.ph.registry, w.cheat, M1_WEIGHTS_ROOT);
         await this.send(() =>
           this.m.connect(w.cheat).submitReceipt(id, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, M1_WEIGHTS_ROOT))),
         );
@@ -429,7 +423,7 @@ class Sequence {
         const id = await this.m.jobCount();
         if (!(await this.send(() => this.m.connect(w.cheat).claimJob(id, GAS)))) return;
         const trapChild = ethers.id(`trap child ${++this.children}`);
-        await this.commit(w.cheat, trapChild);
+        await commitWeightsRoot(w.ph.registry, w.cheat, trapChild);
         const child = receiptFor(trainReceiptFor(ethers.id("M2"), trapChild));
         await this.send(() => this.m.connect(w.cheat).submitReceipt(id, child, GAS));
         await this.send(() => this.m.connect(w.elena).challengeReceipt(id, GAS));
@@ -477,7 +471,7 @@ class Sequence {
       note.ack = await signInputAck(worker, this.domain!, id, INPUT_HASH);
       const root = (await this.w.ph.registry.getModel(j.modelId)).weightsRoot;
       const honestChild = ethers.id(`honest child ${++this.children}`);
-      if (j.kind === 0n) await this.commit(worker, honestChild);
+      if (j.kind === 0n) await commitWeightsRoot(this.w.ph.registry, worker, honestChild);
       const receipt =
         j.kind === 0n
           ? receiptFor({ ...trainReceiptFor(root, honestChild), outputHash: HONEST_OUTPUT })

@@ -11,7 +11,7 @@ import { M1_WEIGHTS_ROOT, WORKER_STAKE, posthumanFixture } from "../fixtures/pos
 import { JobStatus } from "../../offchain/protocol/params";
 import { publishParams } from "../../offchain/protocol/structs";
 import { commitWeightsRoot, publishModel } from "../../offchain/deploy/posthuman";
-import { commitChild, openJob, receiptFor, trainChild, trainReceiptFor, trainedFixture } from "./helpers";
+import { openJob, receiptFor, trainChild, trainReceiptFor, trainedFixture } from "./helpers";
 
 const cloneOf = (root: string, name = "Clone") => ({
   name,
@@ -48,7 +48,7 @@ describe("Attack: weights squatting", () => {
     // The worker requests a 1-wei Train job on M1 for itself and claims it.
     const jobId = await openJob(f, { requester: f.worker, kind: "Train", fee: 1n });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
-    await commitChild(f, f.worker, M1_WEIGHTS_ROOT);
+    await commitWeightsRoot(f.ph.registry, f.worker, M1_WEIGHTS_ROOT);
     const copy = receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, M1_WEIGHTS_ROOT));
     await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, copy))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
@@ -62,7 +62,7 @@ describe("Attack: weights squatting", () => {
     const other = await publishModel(f.ph.registry, f.derek, cloneOf(ethers.id("derek's own weights"), "Derek"));
     const jobId = await openJob(f, { requester: f.charlie, kind: "Train", modelId: f.m2Id });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
-    await commitChild(f, f.worker, ethers.id("derek's own weights"));
+    await commitWeightsRoot(f.ph.registry, f.worker, ethers.id("derek's own weights"));
     const copy = receiptFor(trainReceiptFor(f.m2Root, ethers.id("derek's own weights")));
     await expect(f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, copy))
       .to.be.revertedWithCustomError(f.ph.registry, "ModelRegistryWeightsRootTaken")
@@ -82,7 +82,7 @@ describe("Attack: weights squatting", () => {
     const jobId = await openJob(f, { requester: f.charlie, kind: "Train" });
     await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
     const childRoot = ethers.id("charlie's child weights");
-    await commitChild(f, f.worker, childRoot);
+    await commitWeightsRoot(f.ph.registry, f.worker, childRoot);
     const tip = { maxPriorityFeePerGas: ethers.parseUnits("1", "gwei"), gasLimit: 8_000_000 };
     const copierTip = { maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"), gasLimit: 8_000_000 };
     await ethers.provider.send("evm_setAutomine", [false]);

@@ -11,17 +11,8 @@ import {
   jobRequest,
 } from "../../offchain/protocol/structs";
 import { JobKind, JobStatus } from "../../offchain/protocol/params";
-import {
-  FEE,
-  INFER_PARAMS,
-  INPUT_HASH,
-  LEASE,
-  baseBalance,
-  commitChild,
-  deadlineIn,
-  openJob,
-  receiptFor,
-} from "./helpers";
+import { FEE, INFER_PARAMS, INPUT_HASH, LEASE, baseBalance, deadlineIn, openJob, receiptFor } from "./helpers";
+import { commitWeightsRoot } from "../../offchain/deploy/posthuman";
 import {
   CALLBACK_FEE,
   CALLBACK_GAS,
@@ -189,7 +180,7 @@ describe("JobMarket callbacks", () => {
       const m = f.ph.jobMarket;
       const jobId = await requestFromConsumer(f, { kind: "Train", gasLimit: 200_000 });
       await (await m.connect(f.worker).claimJob(jobId)).wait();
-      await commitChild(f, f.worker, ethers.id("child"));
+      await commitWeightsRoot(f.ph.registry, f.worker, ethers.id("child"));
       const receipt = receiptFor({ childWeightsRoot: ethers.id("child"), childConfigHash: ethers.id("config") });
       await expect(m.connect(f.worker).submitReceipt(jobId, receipt))
         .to.emit(f.consumer, "ReceiptSeen")

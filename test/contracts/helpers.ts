@@ -10,7 +10,7 @@ import {
   type JobKindName,
 } from "../../offchain/protocol/params";
 import { datatokenAt } from "../../offchain/protocol/contracts";
-import { commitWeightsRoot, requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
+import { requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
 import { jobReceipt, type ReceiptOptions } from "../../offchain/protocol/structs";
 import type { IJobMarket } from "../../typechain-types/artifacts/contracts/JobMarket";
 
@@ -113,11 +113,6 @@ export function receiptFor(o: Partial<ReceiptOptions> = {}): IJobMarket.ReceiptS
     seed: 42n,
     ...o,
   });
-}
-
-/** `worker`'s commitment to a child root, which its Train receipt needs from an earlier block. */
-export async function commitChild(f: Pick<PostHumanFixture, "ph">, worker: HardhatEthersSigner, root: string) {
-  await commitWeightsRoot(f.ph.registry, worker, root);
 }
 
 /** A Train receipt that creates a child with weights root `childRoot`. */

@@ -12,7 +12,7 @@ import {
   encodeTrainParams,
 } from "../../offchain/protocol/params";
 import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
-import { deployPostHuman, publishModel } from "../../offchain/deploy/posthuman";
+import { commitWeightsRoot, deployPostHuman, publishModel } from "../../offchain/deploy/posthuman";
 import { jobRequest } from "../../offchain/protocol/structs";
 import { JobMarket__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import {
@@ -26,7 +26,6 @@ import {
   challengedJobFixture,
   challengedTrainFixture,
   claimedJobFixture,
-  commitChild,
   deadlineIn,
   giveM1,
   openJob,
@@ -497,7 +496,7 @@ describe("JobMarket", () => {
       const jobId = await openJob(f, { kind: "Train" });
       await f.ph.jobMarket.connect(f.worker).claimJob(jobId);
       const childRoot = ethers.id("M2 weights");
-      await commitChild(f, f.worker, childRoot);
+      await commitWeightsRoot(f.ph.registry, f.worker, childRoot);
       await expect(
         f.ph.jobMarket.connect(f.worker).submitReceipt(jobId, receiptFor(trainReceiptFor(M1_WEIGHTS_ROOT, childRoot))),
       )

@@ -149,6 +149,15 @@ describe("SDK (offchain/sdk)", function () {
     });
   });
 
+  /** A root model's publication named `name`, with weights root id("<name> weights"). */
+  const rootModel = (name: string) => ({
+    name,
+    symbol: name,
+    weightsRoot: ethers.id(`${name} weights`),
+    pricing: { kind: "FixedRate" as const, rate: ethers.parseEther("2") },
+    initialSupply: ONE_DATATOKEN,
+  });
+
   describe("unsigned transactions (buildXTx)", () => {
     it("builds a publication that any signer can send", async () => {
       const f = await loadFixture(posthumanFixture);
@@ -158,13 +167,7 @@ describe("SDK (offchain/sdk)", function () {
       expect(commit?.to).to.equal(f.ph.addresses.ModelRegistry);
       await (await f.charlie.sendTransaction(commit!)).wait();
       expect(await ph.registry.buildCommitTx(f.charlie.address, ethers.id("C1 weights"))).to.equal(null);
-      const tx = await ph.registry.buildPublishTx({
-        name: "C1",
-        symbol: "C1",
-        weightsRoot: ethers.id("C1 weights"),
-        pricing: { kind: "FixedRate", rate: ethers.parseEther("2") },
-        initialSupply: ONE_DATATOKEN,
-      });
+      const tx = await ph.registry.buildPublishTx(rootModel("C1"));
       expect(tx.to).to.equal(f.ph.addresses.ModelRegistry);
       expect(tx).to.not.have.property("from");
       await (await f.charlie.sendTransaction(tx)).wait();
@@ -191,13 +194,7 @@ describe("SDK (offchain/sdk)", function () {
       const ph = await PostHuman.init({ runner: latest, book: bookOf(f), workerUrl: NO_WORKER });
       await ethers.provider.send("evm_setIntervalMining", [300]);
       try {
-        const published = await ph.registry.publish({
-          name: "C2",
-          symbol: "C2",
-          weightsRoot: ethers.id("C2 weights"),
-          pricing: { kind: "FixedRate", rate: ethers.parseEther("2") },
-          initialSupply: ONE_DATATOKEN,
-        });
+        const published = await ph.registry.publish(rootModel("C2"));
         expect((await ph.registry.get(published.modelId)).owner).to.equal(f.charlie.address);
       } finally {
         await ethers.provider.send("evm_setIntervalMining", [0]);

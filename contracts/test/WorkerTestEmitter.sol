@@ -13,6 +13,12 @@ contract WorkerTestEmitter {
     /// @notice The number of pings so far.
     uint256 public pings;
 
+    /// @notice How many storage slots `work` fills: raising it makes a `work` estimated before dearer when mined.
+    uint256 public load;
+
+    /// @notice What `work` wrote, slot by slot.
+    mapping(uint256 slot => uint256 id) public worked;
+
     /// @notice Emits one `Pinged`.
     function ping(uint256 id, bytes32 tag) external {
         ++pings;
@@ -26,6 +32,19 @@ contract WorkerTestEmitter {
             ++pings;
             emit Pinged(firstId + i, msg.sender, bytes32(0));
         }
+    }
+
+    /// @notice Sets how many slots `work` fills.
+    function setLoad(uint256 slots) external {
+        load = slots;
+    }
+
+    /// @notice Writes `id` into `load` fresh slots (22,100 gas each), then emits `Pinged(id)`.
+    function work(uint256 id) external {
+        uint256 base = pings * 1000;
+        for (uint256 i = 0; i < load; ++i) worked[base + i] = id;
+        ++pings;
+        emit Pinged(id, msg.sender, bytes32(0));
     }
 
     /// @notice Always reverts with `WorkerTestEmitterRefused(id, "refused on purpose")`.

@@ -79,3 +79,16 @@ export function finetuneBountyAt(address: string, runner: ContractRunner): Finet
  * Unused gas is not paid for.
  */
 export const GAS_LIMIT_PERCENT = 120;
+
+/**
+ * Gas added to every write's limit on top of GAS_LIMIT_PERCENT: a percentage of a cheap write's estimate is too little
+ * when what another transaction changed first makes it do more. A vault's `distribute` estimated while nothing new
+ * had arrived returns early (about 40,000 gas); mined after a job's settlement sent it datatokens, it books them
+ * (two storage slots filled from zero, 44,200 gas more): a `posthuman rewards --claim` ran out of gas so in CI.
+ */
+export const GAS_LIMIT_HEADROOM = 100_000n;
+
+/** The gas limit a write is sent with: `percent` of the node's estimate, plus GAS_LIMIT_HEADROOM. */
+export function gasLimitOver(estimate: bigint, percent: bigint | number = GAS_LIMIT_PERCENT): bigint {
+  return (estimate * BigInt(percent)) / 100n + GAS_LIMIT_HEADROOM;
+}

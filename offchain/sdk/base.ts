@@ -6,7 +6,7 @@
  */
 import { ethers, type TransactionRequest } from "ethers";
 import type { AddressBook } from "../protocol/address-book";
-import { GAS_LIMIT_PERCENT } from "../protocol/contracts";
+import { gasLimitOver } from "../protocol/contracts";
 import { findEvent } from "../protocol/structs";
 import { SdkError, explainRevert } from "./errors";
 
@@ -40,8 +40,9 @@ export function signerOf(ctx: SdkContext): ethers.Signer {
 }
 
 /**
- * Signs and sends an unsigned transaction (gas limit GAS_LIMIT_PERCENT of the estimate unless it names one), waits
- * for it, and turns a revert into an SdkError naming its cause.
+ * Signs and sends an unsigned transaction, waits for it, and turns a revert into an SdkError naming its cause. The gas
+ * limit is the estimate's `gasLimitOver` unless the transaction names one. A transaction that ran out of gas anyway
+ * (another one mined first made it dearer than both margins) changed nothing: it is estimated again and sent once more.
  */
 export async function sendTx(
   ctx: SdkContext,
@@ -50,15 +51,31 @@ export async function sendTx(
   interfaces: ethers.Interface[],
 ): Promise<ethers.TransactionReceipt> {
   const signer = signerOf(ctx);
-  try {
-    const gasLimit = tx.gasLimit ?? ((await signer.estimateGas(tx)) * BigInt(GAS_LIMIT_PERCENT)) / 100n;
+  const named = tx.gasLimit === undefined || tx.gasLimit === null ? undefined : BigInt(tx.gasLimit);
+  let gasLimit = 0n;
+  const attempt = async (): Promise<ethers.TransactionReceipt> => {
+    gasLimit = named ?? gasLimitOver(await signer.estimateGas(tx));
     const sent = await signer.sendTransaction({ ...tx, gasLimit });
     const receipt = await sent.wait();
     if (!receipt) throw new Error(`${what}: transaction ${sent.hash} was not mined`);
     return receipt;
+  };
+  try {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (named !== undefined || !ranOutOfGas(e, gasLimit)) throw e;
+      return await attempt();
+    }
   } catch (e) {
     throw explainRevert(e, interfaces, what);
   }
+}
+
+/** A mined transaction that reverted having used (nearly) all its gas: 63/64 of it at least, what a call passes on. */
+function ranOutOfGas(e: unknown, limit: bigint): boolean {
+  if (!ethers.isError(e, "CALL_EXCEPTION") || !e.receipt) return false;
+  return e.receipt.gasUsed * 64n >= limit * 63n;
 }
 
 export function unsigned(tx: TransactionRequest): UnsignedTx {

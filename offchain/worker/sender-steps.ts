@@ -3,6 +3,7 @@
  * its settings, its prepared statements and the other steps bound to it. createSender (sender.ts) builds the kit.
  */
 import { Interface, Transaction, isCallException, isError, type BaseWallet, type TransactionReceipt } from "ethers";
+import { gasLimitOver } from "../protocol/contracts";
 import type { WorkerDb } from "./db";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
@@ -10,6 +11,7 @@ import { describeError, isTransientRpcError, sleep } from "./rpc";
 import {
   decodeRevert,
   NonceTakenError,
+  OutOfGasError,
   SenderClosedError,
   SimulationRevertedError,
   TxRejectedError,
@@ -331,11 +333,15 @@ async function waitMined(k: SenderKit, key: string): Promise<TransactionReceipt>
       if (receipt) {
         const head = await retry(() => rpc.getBlockNumber());
         if (head - receipt.blockNumber + 1 >= confirmations) {
-          const status = receipt.status === 1 ? "mined" : "reverted";
+          const gasLimit = BigInt(a.gas_limit);
+          // Out of gas (at least 63/64 of the limit used, what a call passes on): nothing happened, sent anew.
+          const outOfGas = receipt.status !== 1 && receipt.gasUsed * 64n >= gasLimit * 63n;
+          const status = receipt.status === 1 ? "mined" : outOfGas ? "dropped" : "reverted";
           db.transaction(() => q.finish.run(status, receipt.hash, receipt.blockNumber, Date.now(), key));
           log.info({ action: key, hash: receipt.hash, block: receipt.blockNumber, status }, "sender: action mined");
           const [action, jobId = ""] = key.split(":");
           crashPoint(`sent.${action}`, jobId); // fault injection (tests): mined and recorded, caller not told yet
+          if (outOfGas) throw new OutOfGasError(key, receipt, gasLimit);
           if (status === "reverted") throw new TxRevertedError(key, receipt);
           return receipt;
         }
@@ -364,7 +370,8 @@ async function waitMined(k: SenderKit, key: string): Promise<TransactionReceipt>
         }
       }
     } catch (e) {
-      if (e instanceof TxRevertedError || e instanceof NonceTakenError || e instanceof SenderClosedError) throw e;
+      const known = [TxRevertedError, OutOfGasError, NonceTakenError, SenderClosedError];
+      if (known.some((k) => e instanceof k)) throw e;
       if (closer.signal.aborted) throw new SenderClosedError(key);
       log.warn({ action: key, err: describeError(e) }, "sender: error while waiting; will retry");
     }
@@ -421,7 +428,7 @@ async function simulate(k: SenderKit, req: SendRequest): Promise<bigint> {
   try {
     await retry(() => rpc.call(call));
     const estimate = await retry(() => rpc.estimateGas(call));
-    return (estimate * gasLimitPercent) / 100n;
+    return gasLimitOver(estimate, gasLimitPercent);
   } catch (e) {
     if (isCallException(e)) throw new SimulationRevertedError(req.key, decodeRevert(e.data, interfaces));
     throw e;

@@ -28,6 +28,7 @@ export interface SenderRpc {
 export * from "./sender-errors";
 import {
   NonceTakenError,
+  OutOfGasError,
   SenderClosedError,
   SimulationRevertedError,
   TxRejectedError,
@@ -77,7 +78,7 @@ export interface SenderOptions {
   feeBumpPercent?: number;
   /** Never sign a maxFeePerGas (or gasPrice) above this. */
   maxFeePerGas?: bigint;
-  /** Gas limit = estimate × this / 100 (default GAS_LIMIT_PERCENT, 120). */
+  /** Gas limit = estimate × this / 100 (default GAS_LIMIT_PERCENT, 120), plus GAS_LIMIT_HEADROOM. */
   gasLimitPercent?: number;
   /** Retries of RPC calls on transient errors (default 5 retries, 250 ms doubling to 5 s). */
   retry?: Pick<RetryOptions, "retries" | "minDelayMs" | "maxDelayMs">;
@@ -88,7 +89,9 @@ export interface Sender {
   /**
    * Performs an action once: simulates (a revert rejects with the decoded reason, nothing sent), signs with the next
    * nonce, records the signed transaction under `key` before broadcasting it, replaces it with higher fees while it is
-   * stuck, and resolves with the receipt. Called again with a key already done, it resolves with that receipt (or
+   * stuck, and resolves with the receipt. A transaction that ran out of gas (mined after others that gave it more to
+   * do) changed nothing: it is estimated and sent again once, and a second `OutOfGasError` leaves the action to be sent
+   * anew by the next call. Called again with a key already done, it resolves with that receipt (or
    * rejects with `TxRevertedError`) without sending anything, unless a reorg removed that receipt from the chain (the
    * action is then sent anew); with a key in flight, it joins it.
    */
@@ -206,6 +209,7 @@ export function createSender(opts: SenderOptions): Sender {
       const known =
         e instanceof SimulationRevertedError ||
         e instanceof TxRevertedError ||
+        e instanceof OutOfGasError ||
         e instanceof TxRejectedError ||
         e instanceof NonceTakenError ||
         e instanceof SenderClosedError;
@@ -261,7 +265,7 @@ export function createSender(opts: SenderOptions): Sender {
     }
     if (existing?.status === "pending") return watch(req.key);
     // New (or dropped, i.e. never performed on this chain): simulate, then sign and send under the lock.
-    const started = (async () => {
+    const attempt = async (): Promise<TransactionReceipt> => {
       const gasLimit = await simulate(req);
       await firstSend(req, gasLimit);
       const a = actionRow(req.key);
@@ -271,7 +275,14 @@ export function createSender(opts: SenderOptions): Sender {
         throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
       }
       return waitMined(req.key);
-    })()
+    };
+    // Out of gas once (mined after transactions that gave it more to do): estimated and sent again, once per call.
+    const started = attempt()
+      .catch((e: unknown) => {
+        if (!(e instanceof OutOfGasError) || closer.signal.aborted) throw e;
+        log.warn({ action: req.key, err: e.message }, "sender: ran out of gas; sending the action anew");
+        return attempt();
+      })
       .catch(closedWins(req.key))
       .finally(() => inFlight.delete(req.key));
     inFlight.set(req.key, started);

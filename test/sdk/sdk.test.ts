@@ -490,6 +490,54 @@ describe("SDK (offchain/sdk)", function () {
       const history = await alice.rewards();
       expect(history.flatMap((r) => r.claims.map((h) => h.txHash))).to.have.members(a.claimed.map((x) => x.txHash));
     });
+    /**
+     * Alice distributes M2's vault, estimated with nothing to book (the cheap path); Bob's tokens reach the vault in
+     * the same block ahead of her write (a higher tip), so it has more to do than estimated.
+     */
+    async function distributeWhileTokensArrive(base: bigint, datatokens: bigint) {
+      const f = await loadFixture(posthumanFixture);
+      const m2 = await trainChild(f, f.bob, 1n, M1_WEIGHTS_ROOT, ethers.id("M2"));
+      const m = await f.ph.registry.getModel(m2.childId);
+      const vault = (await clientFor(f, f.alice)).vault(m.vault);
+      expect(await vault.pending()).to.deep.equal({ base: 0n, datatokens: 0n });
+      const nonce = await f.alice.getNonce();
+      const tip = {
+        maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"),
+        maxFeePerGas: ethers.parseUnits("100", "gwei"),
+      };
+      await ethers.provider.send("evm_setAutomine", [false]);
+      try {
+        let done = false;
+        const distributing = vault.distribute().finally(() => (done = true));
+        while (Number((await ethers.provider.send("eth_getBlockByNumber", ["pending", false])).transactions.length) < 1)
+          await new Promise((r) => setTimeout(r, 10));
+        if (base > 0n) await f.ocean.oceanToken.connect(f.bob).transfer(m.vault, base, tip);
+        if (datatokens > 0n)
+          await (await ethers.getContractAt("IERC20", m.datatoken)).connect(f.bob).transfer(m.vault, datatokens, tip);
+        while (!done) {
+          await ethers.provider.send("evm_mine", []);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const d = await distributing;
+        expect(await vault.pending()).to.deep.equal({ base: 0n, datatokens: 0n });
+        expect(await vault.owed()).to.deep.equal({ base: d.toHolders, datatokens });
+        return { ...d, sent: (await f.alice.getNonce()) - nonce };
+      } finally {
+        await ethers.provider.send("evm_setAutomine", [true]);
+      }
+    }
+
+    it("books datatokens a settlement sent between the estimate and the block, within the gas margin", async () => {
+      const d = await distributeWhileTokensArrive(0n, ethers.parseEther("1"));
+      expect([d.sent, d.toHolders, d.toParent]).to.deep.equal([1, 0n, 0n]);
+    });
+
+    it("sends again, estimated anew, a write that ran out of gas because it had more to do than estimated", async () => {
+      const d = await distributeWhileTokensArrive(ethers.parseEther("3"), ethers.parseEther("1"));
+      expect(d.sent).to.equal(2); // the first ran out of gas and changed nothing
+      expect(d.toHolders + d.toParent).to.equal(ethers.parseEther("3"));
+      expect(d.toParent).to.be.greaterThan(0n);
+    });
   });
 
   describe("verification by re-execution", () => {

@@ -217,6 +217,29 @@ describe("createSender (against a hardhat node)", function () {
     expect(await chain.emitter.pings()).to.equal(1n);
   });
 
+  it("sends again, estimated anew, an action that ran out of gas because another transaction gave it more to do", async () => {
+    const s = sender();
+    await s.init();
+    const first = await nonceOnChain();
+    const slot = (await chain.emitter.pings()) * 1000n; // where work writes
+    await rpc(chain.provider, "evm_setAutomine", [false]);
+    const work = s.send({ key: "work:1", to: chain.address, data: emitterInterface.encodeFunctionData("work", [1]) });
+    let done = false;
+    void work.finally(() => (done = true)).catch(() => undefined);
+    await until(() => s.pending().length === 1, "the work action pending");
+    // Estimated with no slots to fill; mined after a transaction with a higher tip that asks for 10 (221,000 gas).
+    await chain.emitter.setLoad(10, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n });
+    while (!done) {
+      await rpc(chain.provider, "evm_mine");
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    const receipt = await work;
+    expect(receipt.status).to.equal(1);
+    expect(await chain.emitter.worked(slot + 9n)).to.equal(1n);
+    expect(s.action("work:1")?.status).to.equal("mined");
+    expect((await nonceOnChain()) - first).to.equal(2); // the first transaction ran out of gas and changed nothing
+  });
+
   it("moves past a nonce that another signer of the same key used behind its back", async () => {
     const s = sender();
     await s.init();

@@ -9,6 +9,7 @@ import type { AddressBook } from "../protocol/address-book";
 import { gasLimitOver } from "../protocol/contracts";
 import { findEvent } from "../protocol/structs";
 import { SdkError, explainRevert } from "./errors";
+import { logsInRanges } from "../protocol/logs";
 
 /** What every contract class shares: who signs (or only reads), the node, and the address book. */
 export interface SdkContext {
@@ -115,6 +116,11 @@ export abstract class ContractClient<C extends ethers.BaseContract> {
     } catch (e) {
       throw explainRevert(e, this.errorInterfaces(), what);
     }
+  }
+
+  /** Logs since the address book's start block, read in ranges the node accepts (protocol/logs.ts). */
+  protected logs<T>(read: (from: number, to: number) => Promise<T[]>): Promise<T[]> {
+    return logsInRanges(this.ctx.provider, this.ctx.book.startBlock, read);
   }
 
   protected event(receipt: ethers.TransactionReceipt, name: string): ethers.LogDescription {

@@ -9,6 +9,7 @@ import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import { modelMakers } from "../protocol/contracts";
 import { SdkError } from "./errors";
 import { WorkerApi } from "./worker-api";
+import { logsInRanges } from "../protocol/logs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,8 +49,10 @@ export async function requireIndependentWorker(
   const { owner, trainer } = await modelMakers(registry, market, modelId);
   const makers = new Set([owner, trainer]);
   const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
-  for (const e of await market.queryFilter(market.filters.WorkerEndpointSet(), fromBlock))
-    known.add(e.args.worker.toLowerCase());
+  const provider = market.runner?.provider;
+  if (!provider) throw new Error("the job market is not connected to a node");
+  const endpointLogs = (a: number, b: number) => market.queryFilter(market.filters.WorkerEndpointSet(), a, b);
+  for (const e of await logsInRanges(provider, fromBlock, endpointLogs)) known.add(e.args.worker.toLowerCase());
   const [minStake, collateral] = [(await market.config()).minWorkerStake, await market.collateralFor(fee)];
   const able = async (w: string) => {
     if (w !== configuredWorker?.toLowerCase() && !(await market.endpointOf(w))) return false; // endpoint cleared

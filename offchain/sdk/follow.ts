@@ -7,6 +7,7 @@ import { failReasonName } from "../protocol/job-spec";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
+import { logsInRanges } from "../protocol/logs";
 
 function failHint(name: string, modelId: bigint): string {
   if (name === "MODEL_UNAVAILABLE")
@@ -27,7 +28,9 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
     out.worker = undefined;
   }
   if (job.status === "Failed") {
-    const [log] = await ph.jobs.contract.queryFilter(ph.jobs.contract.filters.JobFailed(jobId), ph.book.startBlock);
+    const market = ph.jobs.contract;
+    const failed = (a: number, b: number) => market.queryFilter(market.filters.JobFailed(jobId), a, b);
+    const [log] = await logsInRanges(ph.provider, ph.book.startBlock, failed);
     const reason = log ? Number(log.args.reason) : 0;
     out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
   }

@@ -103,7 +103,7 @@ export class JobMarketClient extends ContractClient<JobMarket> {
 
   /** The job's request (JobRequested): kind, params bytes, input commitment. */
   async requested(jobId: bigint): Promise<JobRequestRecord> {
-    const [log] = await this.contract.queryFilter(this.contract.filters.JobRequested(jobId), this.ctx.book.startBlock);
+    const [log] = await this.logs((a, b) => this.contract.queryFilter(this.contract.filters.JobRequested(jobId), a, b));
     if (!log) throw new SdkError("UNKNOWN_JOB", `Job ${jobId} was never requested on this chain.`);
     const a = log.args;
     return {
@@ -124,19 +124,16 @@ export class JobMarketClient extends ContractClient<JobMarket> {
 
   /** The job's receipt (ReceiptSubmitted), or undefined before one. */
   async receipt(jobId: bigint): Promise<OnChainReceipt | undefined> {
-    const logs = await this.contract.queryFilter(
-      this.contract.filters.ReceiptSubmitted(jobId),
-      this.ctx.book.startBlock,
+    const logs = await this.logs((a, b) =>
+      this.contract.queryFilter(this.contract.filters.ReceiptSubmitted(jobId), a, b),
     );
     return logs[0] ? toReceipt(logs[0] as ReceiptLog) : undefined;
   }
 
   /** Every receipt of jobs run on a model (its metrics: evaluations, finetunes from it, inferences). */
   async receiptsOfModel(modelId: bigint): Promise<OnChainReceipt[]> {
-    const logs = await this.contract.queryFilter(
-      this.contract.filters.ReceiptSubmitted(undefined, modelId),
-      this.ctx.book.startBlock,
-    );
+    const filter = this.contract.filters.ReceiptSubmitted(undefined, modelId);
+    const logs = await this.logs((a, b) => this.contract.queryFilter(filter, a, b));
     return logs.map((l) => toReceipt(l as ReceiptLog));
   }
 

@@ -12,6 +12,7 @@ import { plainOceanMetadata } from "../protocol/structs";
 import type { PostHumanCore as PostHuman } from "./core";
 import { sendTx } from "./base";
 import type { ModelRecord } from "./registry";
+import { logsInRanges } from "../protocol/logs";
 
 export interface ModelCard {
   name?: string;
@@ -133,10 +134,10 @@ export async function readModelCard(
   model: Pick<ModelRecord, "nft">,
 ): Promise<ModelCard | undefined> {
   const nft = ERC721Template__factory.connect(model.nft, client.provider);
-  const from = client.book.startBlock;
+  const from = client.book.startBlock ?? 0;
   const logs = [
-    ...(await nft.queryFilter(nft.filters.MetadataCreated(), from)),
-    ...(await nft.queryFilter(nft.filters.MetadataUpdated(), from)),
+    ...(await logsInRanges(client.provider, from, (a, b) => nft.queryFilter(nft.filters.MetadataCreated(), a, b))),
+    ...(await logsInRanges(client.provider, from, (a, b) => nft.queryFilter(nft.filters.MetadataUpdated(), a, b))),
   ].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
   const last = logs[logs.length - 1];
   if (!last || ethers.hexlify(last.args.flags) !== "0x00") return undefined;

@@ -48,10 +48,8 @@ export class RoyaltyVaultClient extends ContractClient<RoyaltyVault> {
 
   /** Claims paid to `account` so far (RevenueClaimed events). */
   async claims(account?: string): Promise<ClaimRecord[]> {
-    const logs = await this.contract.queryFilter(
-      this.contract.filters.RevenueClaimed(undefined, account),
-      this.ctx.book.startBlock,
-    );
+    const filter = this.contract.filters.RevenueClaimed(undefined, account);
+    const logs = await this.logs((a, b) => this.contract.queryFilter(filter, a, b));
     return logs.map((l) => ({
       account: l.args.account,
       base: l.args.baseAmount,

@@ -8,6 +8,7 @@ import type { WorkerDb } from "./db";
 import type { BlockHeader, IngestHandler, IngestRpc, IngestStatus } from "./ingest";
 import type { Log } from "./log";
 import { backoffDelay, describeError, sleep, type BackoffOptions } from "./rpc";
+import { isUnreachable } from "../protocol/logs";
 
 /** Thrown by `syncOnce` when the handler failed: its transaction was rolled back, nothing was applied. */
 export class IngestHandlerError extends Error {
@@ -18,13 +19,6 @@ export class IngestHandlerError extends Error {
   ) {
     super(`The ingest handler's ${phase} failed: ${describeError(cause)}`);
   }
-}
-
-const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
-/** The node could not be reached at all (as opposed to refusing or timing out on a large range). */
-function isUnreachable(e: unknown): boolean {
-  const code = e !== null && typeof e === "object" && "code" in e ? (e as { code: unknown }).code : undefined;
-  return typeof code === "string" && UNREACHABLE.has(code);
 }
 
 /**

@@ -114,6 +114,7 @@ interface SenderSteps {
   replace(a: ActionRow, last: TxRow): Promise<void>;
   simulate(req: SendRequest): Promise<bigint>;
   outcome(a: ActionRow): Promise<TransactionReceipt | undefined>;
+  sendNew(req: SendRequest): Promise<TransactionReceipt>;
 }
 
 /** One sender's settings, state and steps. */
@@ -152,6 +153,7 @@ export function bindSteps(k: SenderKit): SenderSteps {
     replace: (a, last) => replace(k, a, last),
     simulate: (req) => simulate(k, req),
     outcome: (a) => outcome(k, a),
+    sendNew: (req) => sendNew(k, req),
   };
 }
 
@@ -418,6 +420,31 @@ async function replace(k: SenderKit, a: ActionRow, last: TxRow): Promise<void> {
     },
     "sender: stuck transaction replaced with higher fees",
   );
+}
+
+/**
+ * Sends a new (or dropped, i.e. never performed on this chain) action: simulates it, then signs and sends it under
+ * the lock, and waits for it. A transaction that ran out of gas (mined after others that gave it more to do) is
+ * estimated and sent again, once per call.
+ */
+async function sendNew(k: SenderKit, req: SendRequest): Promise<TransactionReceipt> {
+  const attempt = async (): Promise<TransactionReceipt> => {
+    await k.firstSend(req, await k.simulate(req));
+    const a = k.actionRow(req.key);
+    if (a?.status === "mined" || a?.status === "reverted") {
+      const done = await k.outcome(a); // another call with this key got there first
+      if (done) return done;
+      throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
+    }
+    return k.waitMined(req.key);
+  };
+  try {
+    return await attempt();
+  } catch (e) {
+    if (!(e instanceof OutOfGasError) || k.closer.signal.aborted) throw e;
+    k.log.warn({ action: req.key, err: e.message }, "sender: ran out of gas; sending the action anew");
+    return attempt();
+  }
 }
 
 async function simulate(k: SenderKit, req: SendRequest): Promise<bigint> {

@@ -251,7 +251,7 @@ export function createSender(opts: SenderOptions): Sender {
     nextNonce,
   } as SenderKit;
   Object.assign(kit, bindSteps(kit));
-  const { waitMined, firstSend, simulate, outcome } = kit;
+  const { waitMined, sendNew, outcome } = kit;
 
   const send = async (req: SendRequest): Promise<TransactionReceipt> => {
     if (closer.signal.aborted) throw new SenderClosedError(req.key);
@@ -265,24 +265,7 @@ export function createSender(opts: SenderOptions): Sender {
     }
     if (existing?.status === "pending") return watch(req.key);
     // New (or dropped, i.e. never performed on this chain): simulate, then sign and send under the lock.
-    const attempt = async (): Promise<TransactionReceipt> => {
-      const gasLimit = await simulate(req);
-      await firstSend(req, gasLimit);
-      const a = actionRow(req.key);
-      if (a?.status === "mined" || a?.status === "reverted") {
-        const done = await outcome(a); // another call with this key got there first
-        if (done) return done;
-        throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
-      }
-      return waitMined(req.key);
-    };
-    // Out of gas once (mined after transactions that gave it more to do): estimated and sent again, once per call.
-    const started = attempt()
-      .catch((e: unknown) => {
-        if (!(e instanceof OutOfGasError) || closer.signal.aborted) throw e;
-        log.warn({ action: req.key, err: e.message }, "sender: ran out of gas; sending the action anew");
-        return attempt();
-      })
+    const started = sendNew(req)
       .catch(closedWins(req.key))
       .finally(() => inFlight.delete(req.key));
     inFlight.set(req.key, started);

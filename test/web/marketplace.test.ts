@@ -206,6 +206,8 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // The lineage is drawn: the parent and this child are links in the graph.
     expect(await page.locator('svg.lineage a[href="#/model/1"]').count()).to.equal(1);
     expect(await page.getAttribute('svg.lineage a[href="#/model/2"]', "aria-current")).to.equal("page");
+    // The contributors are read from the vault's Transfer logs after the page shows.
+    await page.waitForFunction(() => !document.querySelector("#contributors")?.textContent?.includes("Reading"));
     expect(await page.textContent("#contributors")).to.match(/bob[\s\S]*70%[\s\S]*alice[\s\S]*30%/);
   });
 

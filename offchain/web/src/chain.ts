@@ -24,6 +24,7 @@ import type { ListingRecord } from "../../sdk/datatoken-market";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
 import { modelCard, type ModelCard } from "../../sdk/model-card";
+import { logsInRanges } from "../../protocol/logs";
 
 export type ModelRecord = Awaited<ReturnType<ModelRegistry["getModel"]>>;
 
@@ -142,8 +143,8 @@ export class Market {
       registry.modelCount(),
       datatokenMarket.listingCount(),
       this.provider.getBlockNumber(),
-      jobMarket.queryFilter(jobMarket.filters.JobRequested(), from),
-      jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), from),
+      logsInRanges(this.provider, from, (a, b) => jobMarket.queryFilter(jobMarket.filters.JobRequested(), a, b)),
+      logsInRanges(this.provider, from, (a, b) => jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), a, b)),
     ]);
     const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
     const records = await Promise.all(ids.map((i) => registry.getModel(i)));
@@ -253,7 +254,9 @@ export class Market {
   /** Holders of a model's vault shares, from the vault's Transfer events (its contributors and later buyers). */
   async shareHolders(vault: string): Promise<{ holder: string; shares: bigint }[]> {
     const v = this.vault(vault);
-    const logs = await v.queryFilter(v.filters.Transfer(), this.cfg.book.startBlock);
+    const logs = await logsInRanges(this.provider, this.cfg.book.startBlock, (a, b) =>
+      v.queryFilter(v.filters.Transfer(), a, b),
+    );
     const bal = new Map<string, bigint>();
     for (const l of logs) {
       const { from, to, value } = l.args;

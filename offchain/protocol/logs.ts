@@ -1,0 +1,47 @@
+/**
+ * Event logs over a long block range, as public nodes serve them: most refuse an `eth_getLogs` that spans more than
+ * some thousands of blocks or would return more than some thousands of logs (each provider its own limit and its own
+ * wording). The range is asked for whole first, which is all a local chain needs; a refusal halves it, and the rest
+ * is read in pieces of that size, growing again after pieces that pass. The worker's ingestion does the same
+ * (offchain/worker/ingest-steps.ts) and shares `isUnreachable`: a node that cannot be reached at all is not asked
+ * again with a smaller range.
+ */
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** The node could not be reached at all (as opposed to refusing, or timing out on, a large range). */
+export function isUnreachable(e: unknown): boolean {
+  const code = e !== null && typeof e === "object" && "code" in e ? (e as { code: unknown }).code : undefined;
+  return typeof code === "string" && UNREACHABLE.has(code);
+}
+
+/**
+ * Every log `read(from, to)` returns from `fromBlock` to `toBlock` (default: the head), in block order, reading in
+ * pieces the node accepts. A piece of one block that is still refused, or a node that cannot be reached, rejects with
+ * the node's error.
+ */
+export async function logsInRanges<T>(
+  provider: { getBlockNumber(): Promise<number> },
+  fromBlock: number,
+  read: (from: number, to: number) => Promise<T[]>,
+  toBlock?: number,
+): Promise<T[]> {
+  const last = toBlock ?? (await provider.getBlockNumber());
+  const out: T[] = [];
+  let span = Math.max(1, last - fromBlock + 1);
+  let passed = 0;
+  for (let from = fromBlock; from <= last;) {
+    const to = Math.min(last, from + span - 1);
+    try {
+      out.push(...(await read(from, to)));
+    } catch (e) {
+      if (to === from || isUnreachable(e)) throw e;
+      span = Math.ceil((to - from + 1) / 2);
+      passed = 0;
+      continue;
+    }
+    from = to + 1;
+    if (++passed >= 4) [span, passed] = [span * 2, 0];
+  }
+  return out;
+}

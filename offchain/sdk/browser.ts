@@ -46,3 +46,4 @@ export {
   type WorkerHealth,
 } from "./worker-api";
 export { CARD_LIMITS, cardURI, cleanCard, readCard, type ModelCard } from "./model-card";
+export { logsInRanges } from "../protocol/logs";

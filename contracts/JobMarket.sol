@@ -5,7 +5,12 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {IJobMarket, JOB_MARKET_MAX_CALLBACK_GAS, JOB_MARKET_REQUESTER_FAULTS} from "./interfaces/IJobMarket.sol";
+import {
+    IJobMarket,
+    JOB_MARKET_MAX_CALLBACK_GAS,
+    JOB_MARKET_REQUESTER_FAULTS,
+    JOB_MARKET_WEIGHTS_ROOT_TAKEN
+} from "./interfaces/IJobMarket.sol";
 import {IJobMarketConsumer} from "./interfaces/IJobMarketConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IOceanDatatoken} from "./ocean/IOceanDatatoken.sol";
@@ -221,11 +226,14 @@ contract JobMarket is JobMarketBase, EIP712 {
             penalty = (collateral * _failPenaltyBps) / _BPS;
             _unlock(msg.sender, collateral, penalty);
         }
-        emit JobFailed(jobId, j.modelId, msg.sender, reason, j.fee + penalty);
+        // A taken child root's penalty is the treasury's: paid to the requester, it would reward registering it first.
+        uint256 toRequester = reason == JOB_MARKET_WEIGHTS_ROOT_TAKEN ? 0 : penalty;
+        emit JobFailed(jobId, j.modelId, msg.sender, reason, j.fee + toRequester);
         if (penalty != 0) emit WorkerPenalized(jobId, msg.sender, reason, penalty);
+        if (penalty != toRequester) _baseToken.safeTransfer(_treasury, penalty);
         // No receipt was delivered: its share goes back to the requester; the claimant delivers the outcome.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);
-        _refund(j, j.fee + receiptShare + penalty);
+        _refund(j, j.fee + receiptShare + toRequester);
         _finish(jobId, j, JobStatus.Failed, outcomeShare);
     }
 

@@ -14,6 +14,7 @@ import {
 import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
 import { commitWeightsRoot, deployPostHuman, publishModel } from "../../offchain/deploy/posthuman";
 import { jobRequest } from "../../offchain/protocol/structs";
+import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { JobMarket__factory, ModelRegistry__factory, RoyaltyVault__factory } from "../../typechain-types";
 import {
   EVALUATE_PARAMS,
@@ -608,6 +609,23 @@ describe("JobMarket", () => {
       expect(stake.free).to.equal(WORKER_STAKE - penalty);
       expect(stake.locked).to.equal(0n);
       expect(await f.ph.jobMarket.failureOf(f.jobId)).to.deep.equal([3n, false]);
+    });
+
+    it("pays the penalty of a taken child root (WEIGHTS_ROOT_TAKEN) to the treasury: registering it first earns nothing", async () => {
+      const f = await loadFixture(claimedJobFixture);
+      const penalty = (FEE * BigInt(f.params.failPenaltyBps)) / 10_000n;
+      const reason = FAIL_REASONS.WEIGHTS_ROOT_TAKEN;
+      const tx = f.ph.jobMarket.connect(f.worker).failJob(f.jobId, reason);
+      await expect(tx)
+        .to.emit(f.ph.jobMarket, "JobFailed")
+        .withArgs(f.jobId, f.m1.modelId, f.worker.address, reason, FEE);
+      await expect(tx).to.emit(f.ph.jobMarket, "WorkerPenalized").withArgs(f.jobId, f.worker.address, reason, penalty);
+      await expect(tx).to.changeTokenBalances(
+        f.ocean.oceanToken,
+        [f.bob, f.treasury, f.ph.jobMarket],
+        [FEE, penalty, -(FEE + penalty)],
+      );
+      expect((await f.ph.jobMarket.stakeOf(f.worker.address)).free).to.equal(WORKER_STAKE - penalty);
     });
 
     it("holds the collateral for a dispute window when the reason blames the requester's input", async () => {

@@ -263,6 +263,8 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
     const text = Buffer.from("The fishing boats came home at dusk, heavy with the day's catch. ".repeat(40));
     const stakeBefore = await w.ph.jobMarket.stakeOf(w.address("worker2"));
+    const treasury = (await w.ph.jobMarket.config()).treasury;
+    const treasuryBefore = await w.ocean.oceanToken.balanceOf(treasury);
     const jobId = await request("bob", "Train", sha256Hex(text), TRAIN);
     await upload("bob", jobId, text);
     const row = await rw.worker.pipeline.until(jobId, ["failed", "submitted"], 240_000);
@@ -274,5 +276,8 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     const penalty = (collateral * BigInt((await w.ph.jobMarket.config()).failPenaltyBps)) / 10_000n;
     const stake = await w.ph.jobMarket.stakeOf(w.address("worker2"));
     expect(stake.free + stake.locked).to.equal(stakeBefore.free + stakeBefore.locked - penalty);
+    // The penalty went to the treasury: whoever registered the root first (here the requester could have) earns nothing.
+    expect(failed.args.refund).to.equal(ethers.parseEther("2"));
+    expect((await w.ocean.oceanToken.balanceOf(treasury)) - treasuryBefore).to.equal(penalty);
   });
 });

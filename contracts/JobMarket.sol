@@ -51,8 +51,8 @@ contract JobMarket is JobMarketBase, EIP712 {
     uint256 private immutable _challengeBond;
     uint256 private immutable _callbackGasPrice;
 
-    /// @dev Fails on a zero address, a fee above the cap, a reward or penalty above 100%, or a registry bound to another
-    /// market.
+    /// @dev Fails on a zero address, a fee above the cap, a reward or penalty above 100%, an arbitration window not
+    /// longer than the challenge window, or a registry bound to another market.
     constructor(
         Config memory cfg
     ) WorkerStakes(IERC20(cfg.baseToken), cfg.unstakeDelay, cfg.minWorkerStake) EIP712("PostHuman JobMarket", "1") {
@@ -67,6 +67,10 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (cfg.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert JobMarketInvalidBps(cfg.protocolFeeBps);
         if (cfg.challengerRewardBps > _BPS) revert JobMarketInvalidBps(cfg.challengerRewardBps);
         if (cfg.failPenaltyBps > _BPS) revert JobMarketInvalidBps(cfg.failPenaltyBps);
+        // The arbiter decides a third party's challenge after a challenge window (the requester's join period).
+        if (cfg.arbitrationWindow <= cfg.challengeWindow) {
+            revert JobMarketInvalidWindows(cfg.challengeWindow, cfg.arbitrationWindow);
+        }
         IModelRegistry.Config memory registryConfig = IModelRegistry(cfg.registry).config();
         if (registryConfig.jobMarket != address(this)) revert JobMarketRegistryMismatch(registryConfig.jobMarket);
         _registry = IModelRegistry(cfg.registry);
@@ -304,14 +308,15 @@ contract JobMarket is JobMarketBase, EIP712 {
             j.challenger = msg.sender;
             j.challengedAt = uint64(block.timestamp);
         } else {
-            // Someone holds the challenge: the requester, and only it, may still join it until it lapses, so an
-            // accomplice of the worker cannot lock the requester out or collect the reward in its place.
+            // Someone holds the challenge: the requester, and only it, may still join it for a challenge window from
+            // the challenge, so an accomplice of the worker cannot lock the requester out or collect the reward in its
+            // place. The arbiter decides only after that join period: nobody joins having seen the decision.
             address challenger = j.challenger;
             if (msg.sender != j.requester || challenger == msg.sender || j.flags & _REQUESTER_JOINED != 0) {
                 revert JobMarketAlreadyChallenged(jobId, challenger);
             }
-            uint64 lapsesAt = j.challengedAt + _arbitrationWindow;
-            if (block.timestamp > lapsesAt) revert JobMarketChallengeWindowClosed(jobId, lapsesAt);
+            uint64 joinClosesAt = j.challengedAt + _challengeWindow;
+            if (block.timestamp > joinClosesAt) revert JobMarketChallengeWindowClosed(jobId, joinClosesAt);
             j.flags |= _REQUESTER_JOINED;
         }
         emit JobChallenged(jobId, j.modelId, msg.sender, _challengeBond);
@@ -324,6 +329,11 @@ contract JobMarket is JobMarketBase, EIP712 {
         StoredJob storage j = _jobInStatus(jobId, JobStatus.Challenged);
         address challenger = j.challenger;
         bool joined = j.flags & _REQUESTER_JOINED != 0;
+        // A third party's challenge the requester may still join (see challengeReceipt) is decided after that.
+        uint64 joinClosesAt = j.challengedAt + _challengeWindow;
+        if (!joined && challenger != j.requester && block.timestamp <= joinClosesAt) {
+            revert JobMarketChallengeWindowOpen(jobId, joinClosesAt);
+        }
         if (!upheld) {
             emit ChallengeResolved(jobId, j.modelId, challenger, false, 0);
             // A frivolous challenge costs its bond: every bond goes to the worker.

@@ -369,6 +369,9 @@ interface IJobMarket {
     error JobMarketZeroAmount();
     error JobMarketUnstakeNotReady(address worker, uint64 availableAt);
     error JobMarketInvalidBps(uint256 bps);
+    /// @notice The arbitration window must outlast the challenge window: a third party's challenge is decided only after
+    /// the requester's join period, a challenge window long.
+    error JobMarketInvalidWindows(uint64 challengeWindow, uint64 arbitrationWindow);
     error JobMarketZeroAddress();
     error JobMarketRegistryMismatch(address registryJobMarket);
     error JobMarketInvalidCallbackGas(uint256 gasLimit, uint256 max);
@@ -454,11 +457,13 @@ interface IJobMarket {
 
     /// @notice Challenges a submitted receipt within the window, pulling the challenge bond from the caller. The
     /// claimant cannot challenge its own receipt. One challenger takes the job; the requester may still join a
-    /// challenge taken by someone else until it is decided (its own bond): when upheld, the challenger's reward then
-    /// goes to the requester.
+    /// challenge taken by someone else for a challenge window after it (its own bond): when upheld, the challenger's
+    /// reward then goes to the requester.
     function challengeReceipt(uint256 jobId) external;
 
-    /// @notice The arbiter's decision on a challenged job: `upheld` = the receipt is wrong.
+    /// @notice The arbiter's decision on a challenged job: `upheld` = the receipt is wrong. A third party's challenge
+    /// that the requester has not joined is decided only after the requester's join period (`challengedAt` +
+    /// `challengeWindow`; before, `JobMarketChallengeWindowOpen`), so that nobody joins having seen the decision.
     function resolveChallenge(uint256 jobId, bool upheld) external;
 
     /// @notice Pays a job whose challenge window is over (or whose challenge lapsed without a decision: the bonds then

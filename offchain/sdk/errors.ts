@@ -142,6 +142,8 @@ function hintForRevert(name: string, args: ethers.Result): string | undefined {
   }
   if (name === "JobMarketNotRequester") return "only the job's requester may do this";
   if (name === "JobMarketNotArbiter") return "only the market's arbiter decides challenges";
+  if (name === "JobMarketChallengeWindowOpen")
+    return `the window is open until ${new Date(Number(args[1]) * 1000).toISOString()} (chain time): try again after it`;
   if (name === "ModelRegistryWeightsRootTaken")
     return `these weights are model ${String(args[1])} already: a weights root belongs to one model`;
   if (name === "JobMarketNotIndependent")

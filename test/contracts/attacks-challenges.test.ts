@@ -1,14 +1,15 @@
 /**
  * Issue 11, attack 6: challenge capture. One challenge slot per job, and nothing stopped the worker or its accomplice
  * from taking it: honest challengers were locked out, and when upheld the cheater recovered half its collateral as the
- * "challenger". A lapsed frivolous challenge cost nothing. Now the claimant cannot challenge; the requester can always
- * join a challenge someone else holds, and then takes the reward; rejected and lapsed challenges cost their bonds.
+ * "challenger". A lapsed frivolous challenge cost nothing. Now the claimant cannot challenge; the requester can join a
+ * challenge someone else holds for a challenge window after it, and then takes the reward; the arbiter decides such a
+ * challenge only after that join period; rejected and lapsed challenges cost their bonds.
  */
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { WORKER_STAKE } from "../fixtures/posthuman";
 import { JobStatus } from "../../offchain/protocol/params";
-import { FEE, challengedJobFixture, submittedJobFixture } from "./helpers";
+import { FEE, challengedJobFixture, freshChallengeFixture, submittedJobFixture } from "./helpers";
 
 async function approveBond(f: Awaited<ReturnType<typeof submittedJobFixture>>, who: { address: string }) {
   const signer = [f.bob, f.charlie, f.derek, f.elena, f.worker, f.worker2].find((s) => s.address === who.address);
@@ -29,7 +30,7 @@ describe("Attack: challenge capture", () => {
 
   it("lets the requester join a challenge an accomplice holds; upheld, the requester gets the whole collateral", async () => {
     // elena (the worker's accomplice, say) took the slot; bob the requester joins.
-    const f = await loadFixture(challengedJobFixture);
+    const f = await loadFixture(freshChallengeFixture);
     await approveBond(f, f.bob);
     await expect(f.ph.jobMarket.connect(f.bob).challengeReceipt(f.jobId))
       .to.emit(f.ph.jobMarket, "JobChallenged")
@@ -58,7 +59,7 @@ describe("Attack: challenge capture", () => {
   });
 
   it("refuses a second challenger other than the requester, and the requester twice", async () => {
-    const f = await loadFixture(challengedJobFixture);
+    const f = await loadFixture(freshChallengeFixture);
     await approveBond(f, f.charlie);
     await expect(f.ph.jobMarket.connect(f.charlie).challengeReceipt(f.jobId))
       .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketAlreadyChallenged")
@@ -73,7 +74,7 @@ describe("Attack: challenge capture", () => {
   });
 
   it("makes a rejected challenge cost every bond, paid to the worker", async () => {
-    const f = await loadFixture(challengedJobFixture);
+    const f = await loadFixture(freshChallengeFixture);
     await approveBond(f, f.bob);
     await (await f.ph.jobMarket.connect(f.bob).challengeReceipt(f.jobId)).wait();
     const bond = f.params.challengeBond;
@@ -96,13 +97,24 @@ describe("Attack: challenge capture", () => {
     );
   });
 
-  it("refuses the requester's join once the challenge has lapsed", async () => {
-    const f = await loadFixture(challengedJobFixture);
-    await time.increase(f.params.arbitrationWindow + 1);
+  it("decides a third party's challenge only after the requester's join period, which the requester cannot outlast", async () => {
+    // Before, the requester could join until the challenge lapsed: seeing the arbiter's upheld decision pending, it
+    // joined ahead of it and took the reward from the honest third party that had challenged.
+    const f = await loadFixture(freshChallengeFixture);
+    const joinClosesAt = (await f.ph.jobMarket.getJob(f.jobId)).challengedAt + BigInt(f.params.challengeWindow);
+    await expect(f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true))
+      .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketChallengeWindowOpen")
+      .withArgs(f.jobId, joinClosesAt);
+    await time.increaseTo(joinClosesAt + 1n);
     await approveBond(f, f.bob);
-    await expect(f.ph.jobMarket.connect(f.bob).challengeReceipt(f.jobId)).to.be.revertedWithCustomError(
-      f.ph.jobMarket,
-      "JobMarketChallengeWindowClosed",
+    await expect(f.ph.jobMarket.connect(f.bob).challengeReceipt(f.jobId))
+      .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketChallengeWindowClosed")
+      .withArgs(f.jobId, joinClosesAt);
+    const reward = (FEE * BigInt(f.params.challengerRewardBps)) / 10_000n;
+    await expect(f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true)).to.changeTokenBalances(
+      f.ocean.oceanToken,
+      [f.bob, f.elena],
+      [FEE + FEE - reward, f.params.challengeBond + reward],
     );
   });
 });

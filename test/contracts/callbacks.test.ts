@@ -43,6 +43,7 @@ async function challengedCallbackJobFixture() {
   const m = f.ph.jobMarket;
   await (await f.ocean.oceanToken.connect(f.elena).approve(await m.getAddress(), f.params.challengeBond)).wait();
   await (await m.connect(f.elena).challengeReceipt(f.jobId)).wait();
+  await time.increase(f.params.challengeWindow + 1); // past the requester's join period: the arbiter may decide
   return f;
 }
 

@@ -303,6 +303,7 @@ describe("FinetuneBounty (example consumer)", () => {
       await evaluate(f, jobA, A_ROOT, toFixedLoss(1));
       await (await f.ocean.oceanToken.connect(f.derek).approve(await m.getAddress(), f.params.challengeBond)).wait();
       await (await m.connect(f.derek).challengeReceipt(jobA)).wait();
+      await time.increase(f.params.challengeWindow + 1); // derek is a third party: the requester's join period first
       await expect(m.connect(f.arbiter).resolveChallenge(jobA, true))
         .to.emit(f.bounty, "EntryEnded")
         .withArgs(jobA, f.a, JobStatus.Slashed, false);

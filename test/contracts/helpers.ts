@@ -169,12 +169,20 @@ export async function submittedJobFixture() {
   return f;
 }
 
-export async function challengedJobFixture() {
+/** The submitted job's receipt challenged by elena, a third party: the requester (bob) may join it for a while. */
+export async function freshChallengeFixture() {
   const f = await loadFixture(submittedJobFixture);
   await (
     await f.ocean.oceanToken.connect(f.elena).approve(await f.ph.jobMarket.getAddress(), f.params.challengeBond)
   ).wait();
   await (await f.ph.jobMarket.connect(f.elena).challengeReceipt(f.jobId)).wait();
+  return f;
+}
+
+/** elena's challenge once the requester's join period is over: the arbiter may decide it. */
+export async function challengedJobFixture() {
+  const f = await loadFixture(freshChallengeFixture);
+  await time.increase(f.params.challengeWindow + 1);
   return f;
 }
 
@@ -186,13 +194,14 @@ export async function trainedFixture() {
   return { ...f, jobId, m2Id: childId, m2Root };
 }
 
-/** The trained fixture with the Train job's receipt challenged by elena. */
+/** The trained fixture with the Train job's receipt challenged by elena, the requester's join period over. */
 export async function challengedTrainFixture() {
   const f = await loadFixture(trainedFixture);
   await (
     await f.ocean.oceanToken.connect(f.elena).approve(await f.ph.jobMarket.getAddress(), f.params.challengeBond)
   ).wait();
   await (await f.ph.jobMarket.connect(f.elena).challengeReceipt(f.jobId)).wait();
+  await time.increase(f.params.challengeWindow + 1); // past the requester's join period: the arbiter may decide
   return f;
 }
 

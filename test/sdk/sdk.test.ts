@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "hardhat";
 import type { TransactionRequest } from "ethers";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { AddressBook } from "../../offchain/protocol/address-book";
 import {
@@ -443,6 +443,10 @@ describe("SDK (offchain/sdk)", function () {
       // Only the arbiter decides.
       const notArbiter = await expectSdkError(elena.jobs.resolve(wrong, true), "REVERTED");
       expect(notArbiter.message).to.match(/NotArbiter|arbiter/i);
+      // elena is a third party: alice (the requester) may join her challenge for a challenge window, decided after it.
+      const early = await expectSdkError(arbiter.jobs.resolve(wrong, true), "REVERTED");
+      expect(early.hint).to.match(/window is open until \d{4}-.*try again after it/);
+      await time.increase(f.params.challengeWindow + 1);
       const upheld = await arbiter.jobs.resolve(wrong, true);
       expect(upheld.upheld).to.equal(true);
       expect(upheld.slashed).to.be.greaterThan(0n);
@@ -451,6 +455,7 @@ describe("SDK (offchain/sdk)", function () {
 
       const right = await submitted();
       await elena.challengeReceipt(right);
+      await time.increase(f.params.challengeWindow + 1);
       const dismissed = await arbiter.jobs.resolve(right, false);
       expect([dismissed.upheld, dismissed.slashed]).to.deep.equal([false, 0n]);
       expect((await alice.jobs.get(right)).status).to.equal("Settled");

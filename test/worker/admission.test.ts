@@ -51,8 +51,9 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
   let m1: Awaited<ReturnType<typeof publishTinyModel>>;
 
   before(async () => {
-    // A challenge window long enough to challenge in, and a short arbitration window that the arbiter lets lapse.
-    w = await startWorld({ challengeWindow: 60, arbitrationWindow: 30 });
+    // A challenge window long enough to challenge in, and a short arbitration window that the arbiter lets lapse
+    // (the chain wants it longer than the challenge window: the requester's join period comes first).
+    w = await startWorld({ challengeWindow: 60, arbitrationWindow: 90 });
     rw = await startWorker(w, "worker", {
       POSTHUMAN_WORKER_MIN_FEE_TRAIN: "0.5ether",
       POSTHUMAN_WORKER_MIN_FEE_INFER: "0.1ether",
@@ -261,7 +262,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(await status(jobId)).to.equal(JobStatus.Challenged);
     const locked = (await w.ph.jobMarket.stakeOf(w.address("worker"))).locked;
     expect(locked).to.be.greaterThan(0n);
-    await w.provider.send("evm_increaseTime", [31]);
+    await w.provider.send("evm_increaseTime", [91]);
     await w.provider.send("evm_mine", []);
     const row = await rw.worker.pipeline.until(jobId, ["settled"], 150_000);
     expect(row.state).to.equal("settled");
@@ -352,6 +353,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const bond = (await w.ph.jobMarket.config()).challengeBond;
     await (await w.ocean.oceanToken.connect(w.wallet("elena")).approve(w.book.contracts.JobMarket, bond)).wait();
     await (await w.ph.jobMarket.connect(w.wallet("elena")).challengeReceipt(trainJob)).wait();
+    await w.provider.send("evm_increaseTime", [61]); // the requester's join period of elena's challenge
     await (await w.ph.jobMarket.connect(w.wallet("deployer")).resolveChallenge(trainJob, true)).wait();
     expect((await w.ph.registry.getModel(m2)).frozen).to.equal(true);
     const lockedAfterUpheld = (await w.ph.jobMarket.stakeOf(w.address("worker"))).locked;

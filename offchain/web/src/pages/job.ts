@@ -272,6 +272,9 @@ function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>)
           { class: "challenged" },
           h("strong", null, "Challenged"),
           ` by ${mine ? "you" : who(app, job.challenger)} at ${clock(job.challengedAt)} with a bond of ${bond}. `,
+          job.challenger.toLowerCase() === job.requester.toLowerCase()
+            ? ""
+            : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
       );

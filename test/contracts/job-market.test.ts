@@ -110,6 +110,14 @@ describe("JobMarket", () => {
       await expect(factory.deploy(cfg)).to.be.revertedWithCustomError(factory, "JobMarketInvalidBps").withArgs(10_001);
     });
 
+    it("reverts on an arbitration window not longer than the challenge window (the requester's join period)", async () => {
+      const { f, cfg } = await configFor({ challengeWindow: 3_600, arbitrationWindow: 3_600 });
+      const factory = new JobMarket__factory(f.deployer);
+      await expect(factory.deploy(cfg))
+        .to.be.revertedWithCustomError(factory, "JobMarketInvalidWindows")
+        .withArgs(3_600, 3_600);
+    });
+
     it("reverts when the registry is bound to another job market", async () => {
       const { f, cfg } = await configFor({});
       const factory = new JobMarket__factory(f.deployer);

@@ -65,7 +65,9 @@ export async function sendTx(
     try {
       return await attempt();
     } catch (e) {
-      if (named !== undefined || !ranOutOfGas(e, gasLimit)) throw e;
+      const reverted = named === undefined ? await revertedReceipt(ctx.provider, e) : null;
+      // Out of gas: at least 63/64 of the limit used, what a call passes on.
+      if (!reverted || reverted.gasUsed * 64n < gasLimit * 63n) throw e;
       return await attempt();
     }
   } catch (e) {
@@ -73,10 +75,28 @@ export async function sendTx(
   }
 }
 
-/** A mined transaction that reverted having used (nearly) all its gas: 63/64 of it at least, what a call passes on. */
-function ranOutOfGas(e: unknown, limit: bigint): boolean {
-  if (!ethers.isError(e, "CALL_EXCEPTION") || !e.receipt) return false;
-  return e.receipt.gasUsed * 64n >= limit * 63n;
+/**
+ * The receipt of a transaction that was mined and reverted, from the error its send or its wait threw: ethers' own,
+ * or that of the hash in the error of a node that answers the send of a failing transaction with the revert
+ * (Hardhat's, automining). Null for any other error.
+ */
+async function revertedReceipt(provider: ethers.Provider, e: unknown): Promise<ethers.TransactionReceipt | null> {
+  if (ethers.isError(e, "CALL_EXCEPTION") && e.receipt) return e.receipt;
+  const hash = transactionHashIn(e, 0);
+  const receipt = hash ? await provider.getTransactionReceipt(hash).catch(() => null) : null;
+  return receipt?.status === 0 ? receipt : null;
+}
+
+function transactionHashIn(e: unknown, depth: number): string | undefined {
+  if (e === null || typeof e !== "object" || depth > 4) return undefined;
+  const hash = (e as { transactionHash?: unknown }).transactionHash;
+  if (typeof hash === "string" && ethers.isHexString(hash, 32)) return hash;
+  for (const k of ["info", "error", "data", "cause"])
+    if (k in e) {
+      const found = transactionHashIn((e as Record<string, unknown>)[k], depth + 1);
+      if (found) return found;
+    }
+  return undefined;
 }
 
 export function unsigned(tx: TransactionRequest): UnsignedTx {

@@ -543,6 +543,34 @@ describe("SDK (offchain/sdk)", function () {
       expect(d.toHolders + d.toParent).to.equal(ethers.parseEther("3"));
       expect(d.toParent).to.be.greaterThan(0n);
     });
+
+    it("sends again a write that ran out of gas on a node that answers the send with the revert (Hardhat, automining)", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const m2 = await trainChild(f, f.bob, 1n, M1_WEIGHTS_ROOT, ethers.id("M2"));
+      const m = await f.ph.registry.getModel(m2.childId);
+      // Alice's signer: her first send is preceded by Bob's tokens reaching the vault, after her estimate.
+      let arrived = false;
+      const alice = new Proxy(f.alice, {
+        get(target, key, receiver) {
+          if (key === "sendTransaction")
+            return async (tx: TransactionRequest) => {
+              if (!arrived) {
+                arrived = true;
+                await (await f.ocean.oceanToken.connect(f.bob).transfer(m.vault, ethers.parseEther("3"))).wait();
+                const dt = await ethers.getContractAt("IERC20", m.datatoken);
+                await (await dt.connect(f.bob).transfer(m.vault, ethers.parseEther("1"))).wait();
+              }
+              return target.sendTransaction(tx);
+            };
+          const v = Reflect.get(target, key, receiver) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const nonce = await f.alice.getNonce();
+      const d = await (await clientFor(f, alice)).vault(m.vault).distribute();
+      expect(d.toHolders + d.toParent).to.equal(ethers.parseEther("3"));
+      expect((await f.alice.getNonce()) - nonce).to.equal(2); // the first ran out of gas, answered as a revert
+    });
   });
 
   describe("verification by re-execution", () => {

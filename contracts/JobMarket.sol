@@ -230,8 +230,9 @@ contract JobMarket is JobMarketBase, EIP712 {
             penalty = (collateral * _failPenaltyBps) / _BPS;
             _unlock(msg.sender, collateral, penalty);
         }
-        // A taken child root's penalty is the treasury's: paid to the requester, it would reward registering it first.
-        uint256 toRequester = reason == JOB_MARKET_WEIGHTS_ROOT_TAKEN ? 0 : penalty;
+        // A Train job's taken child root: its penalty is the treasury's, since paid to the requester it would reward
+        // registering the root first. Only a Train job has a child root: any other job's penalty is the requester's.
+        uint256 toRequester = reason == JOB_MARKET_WEIGHTS_ROOT_TAKEN && j.kind == JobKind.Train ? 0 : penalty;
         emit JobFailed(jobId, j.modelId, msg.sender, reason, j.fee + toRequester);
         if (penalty != 0) emit WorkerPenalized(jobId, msg.sender, reason, penalty);
         if (penalty != toRequester) _baseToken.safeTransfer(_treasury, penalty);

@@ -17,9 +17,10 @@ uint256 constant JOB_MARKET_MAX_ENDPOINT_LENGTH = 256;
 uint256 constant JOB_MARKET_REQUESTER_FAULTS = (1 << 1) | (0x7f << 10) | (1 << 20) | (1 << 21);
 
 /// @dev `failJob` reason 28 WEIGHTS_ROOT_TAKEN: the Train run's child weights root is another model's already, so its
-/// receipt can never be submitted. The claimant's penalty then goes to the treasury, not to the requester: whoever can
-/// compute the child's root before the claimant submits it (the job is deterministic: a requester holding the parent's
-/// weights) could otherwise register it first and collect the penalty as a profit.
+/// receipt can never be submitted. For a Train job the claimant's penalty then goes to the treasury, not to the
+/// requester (any other kind's penalty goes to the requester whatever the reason): whoever can compute the child's root
+/// before the claimant submits it (the job is deterministic: a requester holding the parent's weights) could otherwise
+/// register it first and collect the penalty as a profit.
 uint32 constant JOB_MARKET_WEIGHTS_ROOT_TAKEN = 28;
 
 /// @title PostHuman job market: training, inference and evaluation of models, paid in the base token.
@@ -324,9 +325,9 @@ interface IJobMarket {
     /// all the same.
     event CallbackDelivered(uint256 indexed jobId, address indexed consumer, JobStatus stage, bool success);
 
-    /// @notice A failed job cost its claimant `amount` of its collateral, paid to the requester (to the treasury for
-    /// JOB_MARKET_WEIGHTS_ROOT_TAKEN): a failure for a reason of its own (`reason` = its code), or a dispute proving a
-    /// failure blamed on the requester false.
+    /// @notice A failed job cost its claimant `amount` of its collateral, paid to the requester (to the treasury for a
+    /// Train job's JOB_MARKET_WEIGHTS_ROOT_TAKEN): a failure for a reason of its own (`reason` = its code), or a dispute
+    /// proving a failure blamed on the requester false.
     event WorkerPenalized(uint256 indexed jobId, address indexed worker, uint32 reason, uint256 amount);
 
     /// @notice `disputer` presented the claimant's signed acknowledgement that it had received the job's input, which it
@@ -438,7 +439,7 @@ interface IJobMarket {
     /// its datatoken back. The claimant's collateral: freed at once when the job can no longer be submitted (its model
     /// was frozen after the claim: `submitBlocker` ≠ None); for a reason in JOB_MARKET_REQUESTER_FAULTS, held for a
     /// dispute window (`challengeWindow`) and then freed by `releaseFailureCollateral`; otherwise `failPenaltyBps` of
-    /// it goes to the requester (to the treasury for JOB_MARKET_WEIGHTS_ROOT_TAKEN) and the rest is freed.
+    /// it goes to the requester (to the treasury for a Train job's JOB_MARKET_WEIGHTS_ROOT_TAKEN) and the rest is freed.
     function failJob(uint256 jobId, uint32 reason) external;
 
     /// @notice Within the dispute window of a failure blamed on the requester, anyone presents the claimant's EIP-712

@@ -619,21 +619,30 @@ describe("JobMarket", () => {
       expect(await f.ph.jobMarket.failureOf(f.jobId)).to.deep.equal([3n, false]);
     });
 
-    it("pays the penalty of a taken child root (WEIGHTS_ROOT_TAKEN) to the treasury: registering it first earns nothing", async () => {
-      const f = await loadFixture(claimedJobFixture);
+    it("pays the penalty of a Train job's taken child root (WEIGHTS_ROOT_TAKEN) to the treasury: registering it first earns nothing", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const jobId = await openJob(f, { kind: "Train" });
+      await (await f.ph.jobMarket.connect(f.worker).claimJob(jobId)).wait();
       const penalty = (FEE * BigInt(f.params.failPenaltyBps)) / 10_000n;
       const reason = FAIL_REASONS.WEIGHTS_ROOT_TAKEN;
-      const tx = f.ph.jobMarket.connect(f.worker).failJob(f.jobId, reason);
+      const tx = f.ph.jobMarket.connect(f.worker).failJob(jobId, reason);
       await expect(tx)
         .to.emit(f.ph.jobMarket, "JobFailed")
-        .withArgs(f.jobId, f.m1.modelId, f.worker.address, reason, FEE);
-      await expect(tx).to.emit(f.ph.jobMarket, "WorkerPenalized").withArgs(f.jobId, f.worker.address, reason, penalty);
+        .withArgs(jobId, f.m1.modelId, f.worker.address, reason, FEE);
+      await expect(tx).to.emit(f.ph.jobMarket, "WorkerPenalized").withArgs(jobId, f.worker.address, reason, penalty);
       await expect(tx).to.changeTokenBalances(
         f.ocean.oceanToken,
         [f.bob, f.treasury, f.ph.jobMarket],
         [FEE, penalty, -(FEE + penalty)],
       );
       expect((await f.ph.jobMarket.stakeOf(f.worker.address)).free).to.equal(WORKER_STAKE - penalty);
+    });
+
+    it("pays the requester the penalty of any other kind's failure, even one labelled WEIGHTS_ROOT_TAKEN", async () => {
+      const f = await loadFixture(claimedJobFixture); // an Infer job: it has no child root to be taken
+      const penalty = (FEE * BigInt(f.params.failPenaltyBps)) / 10_000n;
+      const tx = f.ph.jobMarket.connect(f.worker).failJob(f.jobId, FAIL_REASONS.WEIGHTS_ROOT_TAKEN);
+      await expect(tx).to.changeTokenBalances(f.ocean.oceanToken, [f.bob, f.treasury], [FEE + penalty, 0n]);
     });
 
     it("holds the collateral for a dispute window when the reason blames the requester's input", async () => {

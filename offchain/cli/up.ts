@@ -72,7 +72,13 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       treasury: devWallet(DEV_ACCOUNTS.indexOf("treasury")).address,
       params: {
         ...LOCAL_PARAMS,
-        ...(opts.challengeWindow !== undefined ? { challengeWindow: opts.challengeWindow } : {}),
+        // The arbitration window must outlast the challenge window (the requester's join period comes first).
+        ...(opts.challengeWindow !== undefined
+          ? {
+              challengeWindow: opts.challengeWindow,
+              arbitrationWindow: Math.max(LOCAL_PARAMS.arbitrationWindow, 2 * opts.challengeWindow),
+            }
+          : {}),
       },
       log: out.info,
     });

@@ -104,6 +104,13 @@ export async function deployPostHuman(
   opts: DeployPostHumanOptions,
 ): Promise<PostHumanContracts> {
   const p: PostHumanParams = { ...DEFAULT_PARAMS, ...stripUndefined(opts) };
+  // Checked before anything is deployed (the job market's constructor would refuse it after the first three).
+  if (p.arbitrationWindow <= p.challengeWindow)
+    throw new Error(
+      `The arbitration window (${p.arbitrationWindow} s) must be longer than the challenge window ` +
+        `(${p.challengeWindow} s): a third party's challenge is decided after the requester's join period, a ` +
+        `challenge window long.`,
+    );
   const from = await deployer.getAddress();
   const baseToken = opts.baseToken ?? ocean.OceanToken;
   const nonce = await deployer.getNonce("pending");

@@ -22,20 +22,22 @@ describe("posthuman up --challenge-window", function () {
     const windowOf = async (rpc: string, market: string) => {
       const provider = new ethers.JsonRpcProvider(rpc, undefined, { staticNetwork: true });
       try {
-        return Number((await JobMarket__factory.connect(market, provider).config()).challengeWindow);
+        const cfg = await JobMarket__factory.connect(market, provider).config();
+        return [Number(cfg.challengeWindow), Number(cfg.arbitrationWindow)];
       } finally {
         provider.destroy();
       }
     };
     const first = await startUp(dataDir, deployment, 180_000, ["--no-worker", "--challenge-window", "600"]);
     try {
-      expect(await windowOf(first.up.rpc, first.up.contracts.JobMarket)).to.equal(600);
+      // The arbiter's window outlasts it (the requester's join period of a challenge comes first): twice as long.
+      expect(await windowOf(first.up.rpc, first.up.contracts.JobMarket)).to.deep.equal([600, 1200]);
     } finally {
       await first.stop();
     }
     const again = await startUp(dataDir, deployment, 180_000, ["--no-worker", "--challenge-window", "45"]);
     try {
-      expect(await windowOf(again.up.rpc, again.up.contracts.JobMarket)).to.equal(600);
+      expect(await windowOf(again.up.rpc, again.up.contracts.JobMarket)).to.deep.equal([600, 1200]);
       expect(again.stderr()).to.match(
         /--challenge-window 45 applies to a fresh chain only: this one was deployed with 600 s/,
       );

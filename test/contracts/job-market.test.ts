@@ -116,6 +116,17 @@ describe("JobMarket", () => {
       await expect(factory.deploy(cfg))
         .to.be.revertedWithCustomError(factory, "JobMarketInvalidWindows")
         .withArgs(3_600, 3_600);
+      // The deploy helper says so before it deploys anything (no contract of the four is left behind).
+      const nonce = await f.deployer.getNonce();
+      await expect(
+        deployPostHuman(f.deployer, f.ocean.addresses, {
+          treasury: f.treasury.address,
+          arbiter: f.arbiter.address,
+          challengeWindow: 3_600,
+          arbitrationWindow: 3_600,
+        }),
+      ).to.be.rejectedWith(/arbitration window \(3600 s\) must be longer than the challenge window/);
+      expect(await f.deployer.getNonce()).to.equal(nonce);
     });
 
     it("reverts when the registry is bound to another job market", async () => {

@@ -15,7 +15,8 @@ export function addUpCommand(program: Command, w: Wiring): void {
     .option(
       "--challenge-window <sec>",
       "seconds anyone may challenge a receipt, on a fresh chain (default 30, so that jobs settle within a minute; " +
-        "give yourself time to verify before challenging, e.g. 600)",
+        "give yourself time to verify before challenging, e.g. 600; the arbiter's window is then the longer of " +
+        "600 s and twice this)",
     )
     .action(
       async (

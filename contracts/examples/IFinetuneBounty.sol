@@ -17,8 +17,9 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 /// receipt share of the callback fee back. Everything it decides on is on chain: the registry's lineage and freezing,
 /// the market's receipts, workers and outcomes.
 /// @dev Trust: the bounty trusts settled receipts as the protocol does (a worker can lie about a loss and lose its
-/// collateral if challenged). The sponsor can always challenge an evaluation (`challenge`: the bounty is the requester,
-/// and a requester can join a challenge someone else took). Entrants pay their own evaluations, so entries cannot drain
+/// collateral if challenged). The sponsor can challenge an evaluation within its challenge window (`challenge`: the
+/// bounty is the requester), and join a challenge someone else took within a challenge window of it, so that an
+/// accomplice holding the slot does not keep the reward. Entrants pay their own evaluations, so entries cannot drain
 /// the reward; a model has at most one open evaluation and one verdict. A hook that missed its call (it ran out of
 /// gas, say) is replaced by the pull functions `recordReceipt` and `syncOutcome`, which anyone may call.
 interface IFinetuneBounty is IJobMarketConsumer {
@@ -103,7 +104,8 @@ interface IFinetuneBounty is IJobMarketConsumer {
     function enter(uint256 modelId) external returns (uint256 jobId);
 
     /// @notice The sponsor challenges an evaluation's receipt through the bounty (its requester), paying the bond; the
-    /// market lets a requester join a challenge someone else holds, so the sponsor is never locked out.
+    /// market lets a requester join a challenge someone else holds for a challenge window after it (the arbiter decides
+    /// after that), so an accomplice holding the slot does not keep the reward when the sponsor watches.
     function challenge(uint256 jobId) external;
 
     /// @notice Pull path for a receipt hook that did not run: anyone passes the job's receipt (from ReceiptSubmitted);

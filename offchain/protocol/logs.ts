@@ -9,10 +9,19 @@
 
 const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
 
-/** The node could not be reached at all (as opposed to refusing, or timing out on, a large range). */
-export function isUnreachable(e: unknown): boolean {
-  const code = e !== null && typeof e === "object" && "code" in e ? (e as { code: unknown }).code : undefined;
-  return typeof code === "string" && UNREACHABLE.has(code);
+/** A browser's words for a fetch that reached no server (Chrome, Node's fetch, Firefox, Safari). */
+const FETCH_FAILED = /failed to fetch|fetch failed|NetworkError when attempting to fetch|^Load failed/i;
+
+/**
+ * The node could not be reached at all (as opposed to refusing, or timing out on, a large range): a socket error code
+ * (Node), or a failed fetch (a browser's TypeError), on the error or on what it wraps.
+ */
+export function isUnreachable(e: unknown, depth = 0): boolean {
+  if (e === null || typeof e !== "object" || depth > 3) return false;
+  const { code, message, cause, error } = e as { code?: unknown; message?: unknown; cause?: unknown; error?: unknown };
+  if (typeof code === "string" && UNREACHABLE.has(code)) return true;
+  if (e instanceof TypeError && typeof message === "string" && FETCH_FAILED.test(message)) return true;
+  return isUnreachable(cause, depth + 1) || isUnreachable(error, depth + 1);
 }
 
 /**

@@ -85,5 +85,10 @@ describe("Logs over long ranges (protocol/logs.ts)", () => {
     const refused = logsInRanges(node, 0, () => (calls++, Promise.reject(down)), 1000);
     await expect(refused).to.be.rejectedWith(/ECONNREFUSED/);
     expect(calls).to.equal(1);
+    // A browser's failed fetch, wrapped by ethers: no smaller range would help either.
+    calls = 0;
+    const wrapped = Object.assign(new Error("failed"), { error: new TypeError("Failed to fetch") });
+    await expect(logsInRanges(node, 0, () => (calls++, Promise.reject(wrapped)), 1000)).to.be.rejectedWith(/failed/);
+    expect(calls).to.equal(1);
   });
 });

@@ -326,7 +326,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(await page.textContent("#evaluations")).to.contain("Evaluation runs");
   });
 
-  it("challenges the fresh receipt within its window: time left, the bond, no OCEAN told so, then challenged", async function () {
+  it("challenges the fresh receipt within its window: time left, the bond, no OCEAN told so, challenged, joined by its requester", async function () {
     // Someone without OCEAN (an injected wallet on a fresh address) sees the window and the bond, and is told
     // before anything is sent that the bond is missing.
     const p = await browser.context.newPage();
@@ -376,6 +376,18 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(job.status).to.equal(4n); // JobStatus.Challenged
     expect(job.challenger).to.equal(devWallet(4).address);
     await shot(page, "challenge-desktop");
+
+    // Elena requested job 3: she may join Derek's challenge for a challenge window after it (the arbiter decides
+    // after that), and then the reward is hers if it is upheld.
+    await as(page, "elena"); // the page shows job 3 again, to her
+    await page.waitForSelector("#challenge .join");
+    expect(await page.textContent("#challenge .join")).to.match(/You requested this job: join the challenge/);
+    await page.click('#challenge button:has-text("Join the challenge")');
+    await page.waitForSelector('#challenge .ok:has-text("You joined the challenge")', { timeout: 30_000 });
+    const jm = contracts().jobMarket;
+    const challenges = await jm.queryFilter(jm.filters.JobChallenged(3n));
+    expect(challenges.map((l) => l.args.challenger)).to.deep.equal([devWallet(4).address, devWallet(5).address]);
+    expect(await page.locator('#challenge button:has-text("Join the challenge")').count()).to.equal(0);
   });
 
   it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {

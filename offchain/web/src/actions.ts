@@ -8,6 +8,7 @@ import { PostHumanCore } from "../../sdk/browser";
 import { JobStatus, type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
+import { logsInRanges } from "../../protocol/logs";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { browserStorage, isAck, keepAck } from "./acks";
@@ -15,14 +16,8 @@ import { duration, STATUS_LABEL } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
 
-/** Why a job in `status` (not Submitted) cannot be challenged, as a sentence. */
+/** Why a job in `status` (not Submitted, nor Challenged: see `checkJoin`) cannot be challenged, as a sentence. */
 function challengeRefusal(jobId: bigint, status: number): UserError {
-  if (status === JobStatus.Challenged) {
-    return new UserError(
-      `The receipt of job ${jobId} is already challenged.`,
-      "The arbiter decides; nothing more to do.",
-    );
-  }
   if (status === JobStatus.Settled) {
     return new UserError(
       `The challenge window of job ${jobId} is closed: the job settled and the worker was paid.`,
@@ -124,6 +119,10 @@ export class Actions {
     const jm = this.market.ph.jobMarket;
     const [job, cfg, now] = await Promise.all([jm.getJob(jobId), jm.config(), this.market.chainTime()]);
     const status = Number(job.status);
+    if (status === JobStatus.Challenged) {
+      await this.checkJoin(jobId, job, cfg.challengeWindow, now);
+      return this.ph.challengeReceipt(jobId);
+    }
     if (status !== JobStatus.Submitted) throw challengeRefusal(jobId, status);
     const closesAt = Number(job.submittedAt + cfg.challengeWindow);
     if (now > closesAt) {
@@ -133,6 +132,41 @@ export class Actions {
       );
     }
     return this.ph.challengeReceipt(jobId);
+  }
+
+  /**
+   * Whether this account may join the challenge someone else took (the chain's rule): only the job's requester, once,
+   * within a challenge window of the challenge (the arbiter decides after it).
+   */
+  private async checkJoin(
+    jobId: bigint,
+    job: { requester: string; challenger: string; challengedAt: bigint },
+    window: bigint,
+    now: number,
+  ): Promise<void> {
+    const me = this.account.address.toLowerCase();
+    if (me === job.challenger.toLowerCase())
+      throw new UserError(`You challenged job ${jobId} already.`, "The arbiter decides; nothing more to do.");
+    if (me !== job.requester.toLowerCase())
+      throw new UserError(
+        `The receipt of job ${jobId} is already challenged.`,
+        "Only the job's requester may join the challenge; the arbiter decides.",
+      );
+    const closesAt = Number(job.challengedAt + window);
+    if (now > closesAt)
+      throw new UserError(
+        `The time to join the challenge of job ${jobId} ended ${duration(now - closesAt)} ago: a requester may join a challenge for ${duration(Number(window))} after it is made.`,
+        "Nothing was sent and no bond was taken. The arbiter decides the challenge as it stands.",
+      );
+    const jm = this.market.ph.jobMarket;
+    const challenges = await logsInRanges(this.market.provider, this.market.cfg.book.startBlock, (a, b) =>
+      jm.queryFilter(jm.filters.JobChallenged(jobId), a, b),
+    );
+    if (challenges.some((l) => l.args.challenger.toLowerCase() === me))
+      throw new UserError(
+        `You joined the challenge of job ${jobId} already.`,
+        "The arbiter decides; nothing more to do.",
+      );
   }
 
   // ─── Models ───────────────────────────────────────────────────────────────────────────────────────────────

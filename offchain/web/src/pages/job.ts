@@ -211,29 +211,47 @@ function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>)
   const left = h("span", { class: "window-left" });
   let key = "";
   let busy = false;
-  const button = h("button", { type: "button" }, "Challenge this receipt");
-  button.addEventListener("click", () => {
-    busy = true;
-    void runAction(
-      button,
-      status,
-      (say) => app.actions(say).challenge(jobId),
-      (r) => `You challenged the receipt; the job market holds your bond of ${tokens(r.bond)} OCEAN.`,
-    ).finally(() => {
-      busy = false;
-      void refreshed();
+  let joinedHere = false;
+  const act = (b: HTMLButtonElement, done: (bond: bigint) => string, after = () => {}) =>
+    b.addEventListener("click", () => {
+      busy = true;
+      void runAction(
+        b,
+        status,
+        (say) => app.actions(say).challenge(jobId),
+        (r) => {
+          after();
+          return done(r.bond);
+        },
+      ).finally(() => {
+        busy = false;
+        void refreshed();
+      });
     });
-  });
+  const button = h("button", { type: "button" }, "Challenge this receipt");
+  act(button, (bond) => `You challenged the receipt; the job market holds your bond of ${tokens(bond)} OCEAN.`);
+  // The requester joins a challenge someone else took (see Actions.checkJoin).
+  const joinButton = h("button", { type: "button" }, "Join the challenge");
+  act(
+    joinButton,
+    (bond) => `You joined the challenge; the job market holds your bond of ${tokens(bond)} OCEAN.`,
+    () => (joinedHere = true),
+  );
 
   const update = (job: OnChainJob, cfg: JobMarketConfig, now: number): void => {
     const st = Number(job.status);
     const closesAt = Number(job.submittedAt + cfg.challengeWindow);
     const open = st === JobStatus.Submitted && now <= closesAt;
-    const k = `${st}:${open}`;
+    const me = app.account?.address.toLowerCase();
+    const mine = me === job.challenger.toLowerCase();
+    const joinClosesAt = Number(job.challengedAt + cfg.challengeWindow);
+    const joinable =
+      st === JobStatus.Challenged && me === job.requester.toLowerCase() && !mine && !joinedHere && now <= joinClosesAt;
+    const k = `${st}:${open}:${joinable}`;
     if (open) fill(left, `${duration(closesAt - now)} left`);
+    if (joinable) fill(left, `${duration(joinClosesAt - now)} left`);
     if (k === key || busy) return;
     key = k;
-    const mine = app.account?.address.toLowerCase() === job.challenger.toLowerCase();
     const bond = `${tokens(cfg.challengeBond)} OCEAN`;
     const challenged = job.challengedAt > 0n;
     if (open) {
@@ -277,6 +295,18 @@ function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>)
             : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
+        ...(joinable
+          ? [
+              h(
+                "p",
+                { class: "join" },
+                `You requested this job: join the challenge with a bond of ${bond} until ${clock(joinClosesAt)} (`,
+                left,
+                "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
+              ),
+              joinButton,
+            ]
+          : []),
       );
     } else if (st === JobStatus.Slashed) {
       fill(

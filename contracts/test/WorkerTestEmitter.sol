@@ -47,6 +47,14 @@ contract WorkerTestEmitter {
         emit Pinged(id, msg.sender, bytes32(0));
     }
 
+    /// @notice Emits `Pinged(id)` while `load` is 0, and reverts with `WorkerTestEmitterRefused(id, "loaded")` otherwise:
+    /// a transaction another one makes fail in its block after its simulation passed.
+    function touchy(uint256 id) external {
+        if (load != 0) revert WorkerTestEmitterRefused(id, "loaded");
+        ++pings;
+        emit Pinged(id, msg.sender, bytes32(0));
+    }
+
     /// @notice Always reverts with `WorkerTestEmitterRefused(id, "refused on purpose")`.
     function refuse(uint256 id) external pure {
         revert WorkerTestEmitterRefused(id, "refused on purpose");

@@ -127,6 +127,25 @@ export function actionKey(
   return row.request_tx ? `${action}:${row.job_id}:${row.request_tx.slice(2, 18)}` : `${action}:${row.job_id}`;
 }
 
+/**
+ * Attempts of one action whose transactions reverted in their blocks after their simulations passed (the chain changed
+ * in between). Each attempt has its own key, and is simulated anew before anything is signed: an action the chain now
+ * refuses is not sent again.
+ */
+export const ACTION_ATTEMPTS = 3;
+
+/** The key of an action's next attempt: its first key, or the one after the attempts whose transactions reverted. */
+export function attemptKey(
+  sender: { action(key: string): { status: string } | undefined },
+  action: Parameters<typeof actionKey>[0],
+  row: Pick<JobRow, "job_id" | "request_tx">,
+): string {
+  const first = actionKey(action, row);
+  let key = first;
+  for (let n = 2; n <= ACTION_ATTEMPTS && sender.action(key)?.status === "reverted"; n++) key = `${first}#${n}`;
+  return key;
+}
+
 /** The artifact-store ref that names the tree of a model's weights, for every worker sharing the store. */
 export function weightsRef(weightsRoot: string): string {
   return `weights/${weightsRoot.toLowerCase()}`;

@@ -11,7 +11,7 @@
 import { JobStatus } from "../protocol/params";
 import type { InputProblem } from "../ml/input-check";
 import { crashPoint } from "./faults";
-import { actionKey, FINAL_STATES, type JobRow, type JobState } from "./jobs";
+import { attemptKey, FINAL_STATES, type JobRow, type JobState } from "./jobs";
 import { DEFAULT_POLICY } from "./policy";
 import {
   awaitInput,
@@ -70,7 +70,8 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
         crashPoint(patch.state, row.job_id);
       }
     },
-    send: (action, row, data, to) => o.sender.send({ key: actionKey(action, row), to: to ?? c.marketAddress, data }),
+    send: (action, row, data, to) =>
+      o.sender.send({ key: attemptKey(o.sender, action, row), to: to ?? c.marketAddress, data }),
     async modelDir(row, root) {
       const tree = await servedTree(c, row.model_id, root ?? (await o.registry.modelRuntime(row.model_id)).weightsRoot);
       return tree ? materialize(c, tree) : undefined;

@@ -12,9 +12,11 @@ import {
   SenderClosedError,
   SimulationRevertedError,
   TxRejectedError,
+  TxRevertedError,
   type SenderOptions,
   type SenderRpc,
 } from "../../offchain/worker/sender";
+import { ACTION_ATTEMPTS, attemptKey } from "../../offchain/worker/jobs";
 import { HARDHAT_KEYS, startHardhatNode, type HardhatNode } from "../../offchain/devnet/hardhat-node";
 import { deployEmitter, rpc, until, type TestChain } from "./support/chain";
 import { emitterInterface } from "./support/pings";
@@ -238,6 +240,36 @@ describe("createSender (against a hardhat node)", function () {
     expect(await chain.emitter.worked(slot + 9n)).to.equal(1n);
     expect(s.action("work:1")?.status).to.equal("mined");
     expect((await nonceOnChain()) - first).to.equal(2); // the first transaction ran out of gas and changed nothing
+  });
+
+  it("gives an action whose transaction reverted in its block, its simulation passed, another attempt under its own key", async () => {
+    // What the worker's pipeline sends with (attemptKey): a receipt refused in its block, though simulated against
+    // the pending block, is simulated and sent again on its next pass, up to ACTION_ATTEMPTS times.
+    const s = sender();
+    await s.init();
+    const row = { job_id: "7", request_tx: null };
+    const data = emitterInterface.encodeFunctionData("touchy", [7]);
+    const first = attemptKey(s, "submit", row);
+    expect(first).to.equal("submit:7");
+    await rpc(chain.provider, "evm_setAutomine", [false]);
+    const sent = s.send({ key: first, to: chain.address, data });
+    let done = false;
+    void sent.finally(() => (done = true)).catch(() => undefined);
+    await until(() => s.pending().length === 1, "the first attempt pending");
+    await chain.emitter.setLoad(1, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n });
+    while (!done) {
+      await rpc(chain.provider, "evm_mine");
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await expect(sent).to.be.rejectedWith(TxRevertedError);
+    await rpc(chain.provider, "evm_setAutomine", [true]);
+    // The same key stays done (reverted, nothing sent again under it); the next attempt is its own action.
+    const second = attemptKey(s, "submit", row);
+    expect(second).to.equal("submit:7#2");
+    await (await chain.emitter.setLoad(0)).wait();
+    expect((await s.send({ key: second, to: chain.address, data })).status).to.equal(1);
+    expect(attemptKey(s, "submit", row)).to.equal("submit:7#2"); // mined: the action is done
+    expect(ACTION_ATTEMPTS).to.equal(3);
   });
 
   it("moves past a nonce that another signer of the same key used behind its back", async () => {

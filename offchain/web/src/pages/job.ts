@@ -6,15 +6,16 @@ import { ethers } from "ethers";
 import { benchmarkId, JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
 import { readCard } from "../../../sdk/model-card";
 import { baselineLabel } from "./catalogue";
-import { errorBox, runAction, who, type App } from "../app";
+import { errorBox, who, type App } from "../app";
 import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snapshot } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
-import { clock, duration, KIND_LABEL, loss, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import type { JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
 import { disputePanel } from "./dispute";
+import { challengePanel, type JobMarketConfig, type OnChainJob } from "./challenge";
 
 const FAILED = new Set<number>([JobStatus.Cancelled, JobStatus.Failed, JobStatus.Reclaimed, JobStatus.Slashed]);
 
@@ -188,149 +189,6 @@ function liveStatus(cur: JobInfo, workerView: JobStatusView | undefined, workerE
         )
       : null,
   ];
-}
-
-type JobMarketConfig = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["config"]>>;
-type OnChainJob = Awaited<ReturnType<App["market"]["ph"]["jobMarket"]["getJob"]>>;
-
-/**
- * The "Challenge the receipt" panel: while the receipt is within its window, the time left, the bond and a button;
- * afterwards what became of it (challenged, settled, slashed). Its body is rebuilt only when the state changes, so
- * the button and the action's progress survive the page's polling; the countdown is updated in place.
- */
-function challengePanel(app: App, jobId: bigint, refreshed: () => Promise<void>) {
-  const body = h("div");
-  const status = h("div", { class: "status", "aria-live": "polite" });
-  const el = h(
-    "section",
-    { class: "panel", "aria-labelledby": "challenge-title", id: "challenge" },
-    h("h2", { id: "challenge-title" }, "Challenge the receipt"),
-    body,
-    status,
-  );
-  const left = h("span", { class: "window-left" });
-  let key = "";
-  let busy = false;
-  let joinedHere = false;
-  const act = (b: HTMLButtonElement, done: (bond: bigint) => string, after = () => {}) =>
-    b.addEventListener("click", () => {
-      busy = true;
-      void runAction(
-        b,
-        status,
-        (say) => app.actions(say).challenge(jobId),
-        (r) => {
-          after();
-          return done(r.bond);
-        },
-      ).finally(() => {
-        busy = false;
-        void refreshed();
-      });
-    });
-  const button = h("button", { type: "button" }, "Challenge this receipt");
-  act(button, (bond) => `You challenged the receipt; the job market holds your bond of ${tokens(bond)} OCEAN.`);
-  // The requester joins a challenge someone else took (see Actions.checkJoin).
-  const joinButton = h("button", { type: "button" }, "Join the challenge");
-  act(
-    joinButton,
-    (bond) => `You joined the challenge; the job market holds your bond of ${tokens(bond)} OCEAN.`,
-    () => (joinedHere = true),
-  );
-
-  const update = (job: OnChainJob, cfg: JobMarketConfig, now: number): void => {
-    const st = Number(job.status);
-    const closesAt = Number(job.submittedAt + cfg.challengeWindow);
-    const open = st === JobStatus.Submitted && now <= closesAt;
-    const me = app.account?.address.toLowerCase();
-    const mine = me === job.challenger.toLowerCase();
-    const joinClosesAt = Number(job.challengedAt + cfg.challengeWindow);
-    const joinable =
-      st === JobStatus.Challenged && me === job.requester.toLowerCase() && !mine && !joinedHere && now <= joinClosesAt;
-    const k = `${st}:${open}:${joinable}`;
-    if (open) fill(left, `${duration(closesAt - now)} left`);
-    if (joinable) fill(left, `${duration(joinClosesAt - now)} left`);
-    if (k === key || busy) return;
-    key = k;
-    const bond = `${tokens(cfg.challengeBond)} OCEAN`;
-    const challenged = job.challengedAt > 0n;
-    if (open) {
-      fill(
-        body,
-        h(
-          "p",
-          null,
-          "Anyone who finds this receipt wrong (a re-run that gives another output, weights that are not the model's) may challenge it while its window is open. ",
-          `The arbiter then decides: if the receipt is wrong, the worker's collateral is slashed and the challenger gets the bond back plus ${percent(BigInt(cfg.challengerRewardBps), 10_000n)} of that collateral; if it is right, the bond goes to the worker.`,
-        ),
-        h(
-          "dl",
-          { class: "facts challenge-facts" },
-          h("dt", null, "Window closes"),
-          h("dd", null, `${clock(closesAt)} (`, left, ")"),
-          h("dt", null, "Bond"),
-          h("dd", { class: "bond" }, `${bond}, taken from your account when you challenge`),
-        ),
-        button,
-      );
-    } else if (st === JobStatus.Submitted) {
-      fill(
-        body,
-        h(
-          "p",
-          null,
-          `The challenge window closed at ${clock(closesAt)}: the receipt can no longer be challenged. The job settles and the worker is paid.`,
-        ),
-      );
-    } else if (st === JobStatus.Challenged) {
-      fill(
-        body,
-        h(
-          "p",
-          { class: "challenged" },
-          h("strong", null, "Challenged"),
-          ` by ${mine ? "you" : who(app, job.challenger)} at ${clock(job.challengedAt)} with a bond of ${bond}. `,
-          job.challenger.toLowerCase() === job.requester.toLowerCase()
-            ? ""
-            : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
-          `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
-        ),
-        ...(joinable
-          ? [
-              h(
-                "p",
-                { class: "join" },
-                `You requested this job: join the challenge with a bond of ${bond} until ${clock(joinClosesAt)} (`,
-                left,
-                "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
-              ),
-              joinButton,
-            ]
-          : []),
-      );
-    } else if (st === JobStatus.Slashed) {
-      fill(
-        body,
-        h(
-          "p",
-          null,
-          "The challenge was upheld: the receipt was wrong. The worker's collateral was slashed, the requester's fee refunded, and the challenger's bond returned with a reward.",
-        ),
-      );
-    } else if (st === JobStatus.Settled) {
-      fill(
-        body,
-        h(
-          "p",
-          null,
-          challenged
-            ? "The receipt was challenged; the challenge was rejected or lapsed, and the job settled."
-            : "Nobody challenged the receipt within its window: the job settled and the worker was paid.",
-        ),
-      );
-    } else fill(body);
-  };
-  return { el, update };
 }
 
 /** The job page's frame: where it belongs, who asked, and the panels the polling fills. */

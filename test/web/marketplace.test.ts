@@ -388,6 +388,11 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     const challenges = await jm.queryFilter(jm.filters.JobChallenged(3n));
     expect(challenges.map((l) => l.args.challenger)).to.deep.equal([devWallet(4).address, devWallet(5).address]);
     expect(await page.locator('#challenge button:has-text("Join the challenge")').count()).to.equal(0);
+    // Back on the page later, it reads her join from the chain's logs: no button, and says so.
+    await go(page, "#/receipts");
+    await go(page, "#/job/3/challenge");
+    await page.waitForSelector('#challenge .join:has-text("You joined this challenge")');
+    expect(await page.locator('#challenge button:has-text("Join the challenge")').count()).to.equal(0);
   });
 
   it("as Alice claims the revenue of her model's sales and consumed datatokens", async () => {

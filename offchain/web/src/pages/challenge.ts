@@ -4,6 +4,7 @@
  * what became of the receipt.
  */
 import { JobStatus } from "../../../protocol/params";
+import { challengedBy } from "../actions";
 import { runAction, who, type App } from "../app";
 import { fill, h } from "../dom";
 import { clock, duration, percent, tokens } from "../format";
@@ -29,7 +30,10 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
   const left = h("span", { class: "window-left" });
   let key = "";
   let busy = false;
+  // Whether this account, the requester, joined someone else's challenge: from its click, or from the chain's logs,
+  // read once (no button until they are read).
   let joinedHere = false;
+  let joinChecked: "no" | "reading" | "read" = "no";
   const act = (b: HTMLButtonElement, done: (bond: bigint) => string, after = () => {}) =>
     b.addEventListener("click", () => {
       busy = true;
@@ -63,9 +67,20 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
     const me = app.account?.address.toLowerCase();
     const mine = me === job.challenger.toLowerCase();
     const joinClosesAt = Number(job.challengedAt + cfg.challengeWindow);
-    const joinable =
-      st === JobStatus.Challenged && me === job.requester.toLowerCase() && !mine && !joinedHere && now <= joinClosesAt;
-    const k = `${st}:${open}:${joinable}`;
+    const requesterOfOthers = st === JobStatus.Challenged && me === job.requester.toLowerCase() && !mine;
+    if (requesterOfOthers && me && joinChecked === "no") {
+      joinChecked = "reading";
+      void challengedBy(app.market, jobId, me)
+        .then((joined) => (joinedHere ||= joined))
+        .catch(() => undefined) // the action checks again before it sends
+        .finally(() => {
+          joinChecked = "read";
+          update(job, cfg, now);
+        });
+    }
+    const joinable = requesterOfOthers && now <= joinClosesAt && joinChecked === "read" && !joinedHere;
+    const joined = st === JobStatus.Challenged && joinedHere;
+    const k = `${st}:${open}:${joinable}:${joined}`;
     if (open) fill(left, `${duration(closesAt - now)} left`);
     if (joinable) fill(left, `${duration(joinClosesAt - now)} left`);
     if (k === key || busy) return;
@@ -113,6 +128,9 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
             : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
+        ...(joined
+          ? [h("p", { class: "join" }, "You joined this challenge: if it is upheld, the challenger's reward is yours.")]
+          : []),
         ...(joinable
           ? [
               h(

@@ -128,21 +128,7 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
             : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
-        ...(joined
-          ? [h("p", { class: "join" }, "You joined this challenge: if it is upheld, the challenger's reward is yours.")]
-          : []),
-        ...(joinable
-          ? [
-              h(
-                "p",
-                { class: "join" },
-                `You requested this job: join the challenge with a bond of ${bond} until ${clock(joinClosesAt)} (`,
-                left,
-                "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
-              ),
-              joinButton,
-            ]
-          : []),
+        ...joinLines(joined, joinable, `until ${clock(joinClosesAt)} (`, left, bond, joinButton),
       );
     } else if (st === JobStatus.Slashed) {
       fill(
@@ -167,4 +153,28 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
     } else fill(body);
   };
   return { el, update };
+}
+
+/** What the requester of a job someone else challenged reads: that it joined, or how to join (the button). */
+function joinLines(
+  joined: boolean,
+  joinable: boolean,
+  until: string,
+  left: HTMLElement,
+  bond: string,
+  joinButton: HTMLButtonElement,
+): HTMLElement[] {
+  if (joined)
+    return [h("p", { class: "join" }, "You joined this challenge: if it is upheld, the challenger's reward is yours.")];
+  if (!joinable) return [];
+  return [
+    h(
+      "p",
+      { class: "join" },
+      `You requested this job: join the challenge with a bond of ${bond} ${until}`,
+      left,
+      "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
+    ),
+    joinButton,
+  ];
 }

@@ -7,6 +7,8 @@
  * again with a smaller range.
  */
 
+import { errorChain } from "./error-chain";
+
 const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
 
 /** A browser's words for a fetch that reached no server (Chrome, Node's fetch, Firefox, Safari). */
@@ -16,12 +18,12 @@ const FETCH_FAILED = /failed to fetch|fetch failed|NetworkError when attempting 
  * The node could not be reached at all (as opposed to refusing, or timing out on, a large range): a socket error code
  * (Node), or a failed fetch (a browser's TypeError), on the error or on what it wraps.
  */
-export function isUnreachable(e: unknown, depth = 0): boolean {
-  if (e === null || typeof e !== "object" || depth > 3) return false;
-  const { code, message, cause, error } = e as { code?: unknown; message?: unknown; cause?: unknown; error?: unknown };
-  if (typeof code === "string" && UNREACHABLE.has(code)) return true;
-  if (e instanceof TypeError && typeof message === "string" && FETCH_FAILED.test(message)) return true;
-  return isUnreachable(cause, depth + 1) || isUnreachable(error, depth + 1);
+export function isUnreachable(e: unknown): boolean {
+  return errorChain(e).some(
+    (x) =>
+      (typeof x.code === "string" && UNREACHABLE.has(x.code)) ||
+      (x instanceof TypeError && FETCH_FAILED.test(x.message)),
+  );
 }
 
 /**

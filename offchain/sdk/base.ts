@@ -10,6 +10,7 @@ import { gasLimitOver } from "../protocol/contracts";
 import { findEvent } from "../protocol/structs";
 import { SdkError, explainRevert } from "./errors";
 import { logsInRanges } from "../protocol/logs";
+import { errorChain } from "../protocol/error-chain";
 
 /** What every contract class shares: who signs (or only reads), the node, and the address book. */
 export interface SdkContext {
@@ -42,8 +43,10 @@ export function signerOf(ctx: SdkContext): ethers.Signer {
 
 /**
  * Signs and sends an unsigned transaction, waits for it, and turns a revert into an SdkError naming its cause. The gas
- * limit is the estimate's `gasLimitOver` unless the transaction names one. A transaction that ran out of gas anyway
- * (another one mined first made it dearer than both margins) changed nothing: it is estimated again and sent once more.
+ * limit is the estimate's `gasLimitOver` unless the transaction names one. A transaction that reverted in its block
+ * though its estimate passed (another one mined first changed what it meets: more to do than both gas margins, say)
+ * changed nothing: it is estimated again, and sent once more if the estimate passes (else the estimate's revert is
+ * the error), as the worker's pipeline does (worker/jobs.ts `attemptKey`).
  */
 export async function sendTx(
   ctx: SdkContext,
@@ -53,9 +56,8 @@ export async function sendTx(
 ): Promise<ethers.TransactionReceipt> {
   const signer = signerOf(ctx);
   const named = tx.gasLimit === undefined || tx.gasLimit === null ? undefined : BigInt(tx.gasLimit);
-  let gasLimit = 0n;
   const attempt = async (): Promise<ethers.TransactionReceipt> => {
-    gasLimit = named ?? gasLimitOver(await signer.estimateGas(tx));
+    const gasLimit = named ?? gasLimitOver(await signer.estimateGas(tx));
     const sent = await signer.sendTransaction({ ...tx, gasLimit });
     const receipt = await sent.wait();
     if (!receipt) throw new Error(`${what}: transaction ${sent.hash} was not mined`);
@@ -65,9 +67,7 @@ export async function sendTx(
     try {
       return await attempt();
     } catch (e) {
-      const reverted = named === undefined ? await revertedReceipt(ctx.provider, e) : null;
-      // Out of gas: at least 63/64 of the limit used, what a call passes on.
-      if (!reverted || reverted.gasUsed * 64n < gasLimit * 63n) throw e;
+      if (named !== undefined || !(await revertedReceipt(ctx.provider, e))) throw e;
       return await attempt();
     }
   } catch (e) {
@@ -82,21 +82,11 @@ export async function sendTx(
  */
 async function revertedReceipt(provider: ethers.Provider, e: unknown): Promise<ethers.TransactionReceipt | null> {
   if (ethers.isError(e, "CALL_EXCEPTION") && e.receipt) return e.receipt;
-  const hash = transactionHashIn(e, 0);
+  const hash = errorChain(e)
+    .map((x) => x.transactionHash)
+    .find((h): h is string => typeof h === "string" && ethers.isHexString(h, 32));
   const receipt = hash ? await provider.getTransactionReceipt(hash).catch(() => null) : null;
   return receipt?.status === 0 ? receipt : null;
-}
-
-function transactionHashIn(e: unknown, depth: number): string | undefined {
-  if (e === null || typeof e !== "object" || depth > 4) return undefined;
-  const hash = (e as { transactionHash?: unknown }).transactionHash;
-  if (typeof hash === "string" && ethers.isHexString(hash, 32)) return hash;
-  for (const k of ["info", "error", "data", "cause"])
-    if (k in e) {
-      const found = transactionHashIn((e as Record<string, unknown>)[k], depth + 1);
-      if (found) return found;
-    }
-  return undefined;
 }
 
 export function unsigned(tx: TransactionRequest): UnsignedTx {
@@ -139,7 +129,7 @@ export abstract class ContractClient<C extends ethers.BaseContract> {
   }
 
   /** Logs since the address book's start block, read in ranges the node accepts (protocol/logs.ts). */
-  protected logs<T>(read: (from: number, to: number) => Promise<T[]>): Promise<T[]> {
+  logs<T>(read: (from: number, to: number) => Promise<T[]>): Promise<T[]> {
     return logsInRanges(this.ctx.provider, this.ctx.book.startBlock, read);
   }
 

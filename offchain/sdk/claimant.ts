@@ -9,7 +9,7 @@ import type { JobMarket, ModelRegistry } from "../../typechain-types";
 import { modelMakers } from "../protocol/contracts";
 import { SdkError } from "./errors";
 import { WorkerApi } from "./worker-api";
-import { logsInRanges } from "../protocol/logs";
+import type { JobMarketClient } from "./job-market";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,20 +39,18 @@ export async function claimantApi(
  * open until cancelled.
  */
 export async function requireIndependentWorker(
-  market: JobMarket,
+  jobs: JobMarketClient,
   registry: ModelRegistry,
   modelId: bigint,
   fee: bigint,
   configuredWorker: string | undefined,
-  fromBlock = 0,
 ): Promise<void> {
+  const market = jobs.contract;
   const { owner, trainer } = await modelMakers(registry, market, modelId);
   const makers = new Set([owner, trainer]);
   const known = new Set<string>(configuredWorker ? [configuredWorker.toLowerCase()] : []);
-  const provider = market.runner?.provider;
-  if (!provider) throw new Error("the job market is not connected to a node");
-  const endpointLogs = (a: number, b: number) => market.queryFilter(market.filters.WorkerEndpointSet(), a, b);
-  for (const e of await logsInRanges(provider, fromBlock, endpointLogs)) known.add(e.args.worker.toLowerCase());
+  const endpoints = await jobs.logs((a, b) => market.queryFilter(market.filters.WorkerEndpointSet(), a, b));
+  for (const e of endpoints) known.add(e.args.worker.toLowerCase());
   const [minStake, collateral] = [(await market.config()).minWorkerStake, await market.collateralFor(fee)];
   const able = async (w: string) => {
     if (w !== configuredWorker?.toLowerCase() && !(await market.endpointOf(w))) return false; // endpoint cleared

@@ -415,8 +415,7 @@ export class PostHumanCore {
     // (Without the upload, the caller delivers the input to workers it knows itself.)
     if (upload && params.kind === "Evaluate" && params.params.independent) {
       const configured = (await this.worker.health().catch(() => undefined))?.worker;
-      const { contract: market } = this.jobs;
-      await requireIndependentWorker(market, this.registry.contract, modelId, fee, configured, this.book.startBlock);
+      await requireIndependentWorker(this.jobs, this.registry.contract, modelId, fee, configured);
     }
     const me = await this.address();
     const dt = this.token(m.datatoken);

@@ -5,6 +5,7 @@
  */
 import { ethers } from "ethers";
 import { JobStatus } from "../protocol/params";
+import { errorChain } from "../protocol/error-chain";
 
 export type SdkErrorCode =
   | "READ_ONLY"
@@ -72,13 +73,9 @@ export function isSdkError(e: unknown, code?: SdkErrorCode): e is SdkError {
 
 /** Revert data carried by an ethers error, wherever ethers put it. */
 function revertData(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur && typeof cur === "object"; i++) {
-    const o = cur as { data?: unknown; error?: unknown; info?: { error?: unknown } };
-    if (typeof o.data === "string" && o.data.startsWith("0x") && o.data.length >= 10) return o.data;
-    cur = o.error ?? o.info?.error;
-  }
-  return undefined;
+  return errorChain(e)
+    .map((x) => x.data)
+    .find((d): d is string => typeof d === "string" && d.startsWith("0x") && d.length >= 10);
 }
 
 /**

@@ -7,7 +7,6 @@ import { failReasonName } from "../protocol/job-spec";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
-import { logsInRanges } from "../protocol/logs";
 
 function failHint(name: string, modelId: bigint): string {
   if (name === "MODEL_UNAVAILABLE")
@@ -29,8 +28,7 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
   }
   if (job.status === "Failed") {
     const market = ph.jobs.contract;
-    const failed = (a: number, b: number) => market.queryFilter(market.filters.JobFailed(jobId), a, b);
-    const [log] = await logsInRanges(ph.provider, ph.book.startBlock, failed);
+    const [log] = await ph.jobs.logs((a, b) => market.queryFilter(market.filters.JobFailed(jobId), a, b));
     const reason = log ? Number(log.args.reason) : 0;
     out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
   }

@@ -110,24 +110,6 @@ export class TxRevertedError extends Error {
     );
   }
 }
-/**
- * The action's transaction ran out of gas: mined after others that gave it more to do than when it was estimated. It
- * changed nothing; its record is dropped, and sending it again under the same key estimates it anew.
- */
-export class OutOfGasError extends Error {
-  override readonly name = "OutOfGasError";
-  readonly kind = "out-of-gas";
-  constructor(
-    readonly key: string,
-    readonly receipt: TransactionReceipt,
-    gasLimit: bigint,
-  ) {
-    super(
-      `Action ${key}: transaction ${receipt.hash} ran out of gas in block ${receipt.blockNumber} (${receipt.gasUsed} ` +
-        `of ${gasLimit}); it changed nothing, and sending it again under the same key estimates it anew.`,
-    );
-  }
-}
 /** The node refused the transaction for good (insufficient funds, …): nothing is out there, the nonce is free. */
 export class TxRejectedError extends Error {
   override readonly name = "TxRejectedError";

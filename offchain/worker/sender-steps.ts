@@ -11,7 +11,6 @@ import { describeError, isTransientRpcError, sleep } from "./rpc";
 import {
   decodeRevert,
   NonceTakenError,
-  OutOfGasError,
   SenderClosedError,
   SimulationRevertedError,
   TxRejectedError,
@@ -114,7 +113,6 @@ interface SenderSteps {
   replace(a: ActionRow, last: TxRow): Promise<void>;
   simulate(req: SendRequest): Promise<bigint>;
   outcome(a: ActionRow): Promise<TransactionReceipt | undefined>;
-  sendNew(req: SendRequest): Promise<TransactionReceipt>;
 }
 
 /** One sender's settings, state and steps. */
@@ -153,7 +151,6 @@ export function bindSteps(k: SenderKit): SenderSteps {
     replace: (a, last) => replace(k, a, last),
     simulate: (req) => simulate(k, req),
     outcome: (a) => outcome(k, a),
-    sendNew: (req) => sendNew(k, req),
   };
 }
 
@@ -335,15 +332,11 @@ async function waitMined(k: SenderKit, key: string): Promise<TransactionReceipt>
       if (receipt) {
         const head = await retry(() => rpc.getBlockNumber());
         if (head - receipt.blockNumber + 1 >= confirmations) {
-          const gasLimit = BigInt(a.gas_limit);
-          // Out of gas (at least 63/64 of the limit used, what a call passes on): nothing happened, sent anew.
-          const outOfGas = receipt.status !== 1 && receipt.gasUsed * 64n >= gasLimit * 63n;
-          const status = receipt.status === 1 ? "mined" : outOfGas ? "dropped" : "reverted";
+          const status = receipt.status === 1 ? "mined" : "reverted";
           db.transaction(() => q.finish.run(status, receipt.hash, receipt.blockNumber, Date.now(), key));
           log.info({ action: key, hash: receipt.hash, block: receipt.blockNumber, status }, "sender: action mined");
           const [action, jobId = ""] = key.split(":");
           crashPoint(`sent.${action}`, jobId); // fault injection (tests): mined and recorded, caller not told yet
-          if (outOfGas) throw new OutOfGasError(key, receipt, gasLimit);
           if (status === "reverted") throw new TxRevertedError(key, receipt);
           return receipt;
         }
@@ -372,8 +365,7 @@ async function waitMined(k: SenderKit, key: string): Promise<TransactionReceipt>
         }
       }
     } catch (e) {
-      const known = [TxRevertedError, OutOfGasError, NonceTakenError, SenderClosedError];
-      if (known.some((k) => e instanceof k)) throw e;
+      if (e instanceof TxRevertedError || e instanceof NonceTakenError || e instanceof SenderClosedError) throw e;
       if (closer.signal.aborted) throw new SenderClosedError(key);
       log.warn({ action: key, err: describeError(e) }, "sender: error while waiting; will retry");
     }
@@ -420,31 +412,6 @@ async function replace(k: SenderKit, a: ActionRow, last: TxRow): Promise<void> {
     },
     "sender: stuck transaction replaced with higher fees",
   );
-}
-
-/**
- * Sends a new (or dropped, i.e. never performed on this chain) action: simulates it, then signs and sends it under
- * the lock, and waits for it. A transaction that ran out of gas (mined after others that gave it more to do) is
- * estimated and sent again, once per call.
- */
-async function sendNew(k: SenderKit, req: SendRequest): Promise<TransactionReceipt> {
-  const attempt = async (): Promise<TransactionReceipt> => {
-    await k.firstSend(req, await k.simulate(req));
-    const a = k.actionRow(req.key);
-    if (a?.status === "mined" || a?.status === "reverted") {
-      const done = await k.outcome(a); // another call with this key got there first
-      if (done) return done;
-      throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
-    }
-    return k.waitMined(req.key);
-  };
-  try {
-    return await attempt();
-  } catch (e) {
-    if (!(e instanceof OutOfGasError) || k.closer.signal.aborted) throw e;
-    k.log.warn({ action: req.key, err: e.message }, "sender: ran out of gas; sending the action anew");
-    return attempt();
-  }
 }
 
 async function simulate(k: SenderKit, req: SendRequest): Promise<bigint> {

@@ -28,7 +28,6 @@ export interface SenderRpc {
 export * from "./sender-errors";
 import {
   NonceTakenError,
-  OutOfGasError,
   SenderClosedError,
   SimulationRevertedError,
   TxRejectedError,
@@ -89,11 +88,10 @@ export interface Sender {
   /**
    * Performs an action once: simulates (a revert rejects with the decoded reason, nothing sent), signs with the next
    * nonce, records the signed transaction under `key` before broadcasting it, replaces it with higher fees while it is
-   * stuck, and resolves with the receipt. A transaction that ran out of gas (mined after others that gave it more to
-   * do) changed nothing: it is estimated and sent again once, and a second `OutOfGasError` leaves the action to be sent
-   * anew by the next call. Called again with a key already done, it resolves with that receipt (or
-   * rejects with `TxRevertedError`) without sending anything, unless a reorg removed that receipt from the chain (the
-   * action is then sent anew); with a key in flight, it joins it.
+   * stuck, and resolves with the receipt (a reverted one rejects with `TxRevertedError`: the worker's pipeline sends
+   * the action's next attempt under a key of its own, jobs.ts `attemptKey`). Called again with a key already done, it
+   * resolves with that receipt (or rejects with `TxRevertedError`) without sending anything, unless a reorg removed
+   * that receipt from the chain (the action is then sent anew); with a key in flight, it joins it.
    */
   send(req: SendRequest): Promise<TransactionReceipt>;
   /** Actions signed and not yet mined. */
@@ -209,7 +207,6 @@ export function createSender(opts: SenderOptions): Sender {
       const known =
         e instanceof SimulationRevertedError ||
         e instanceof TxRevertedError ||
-        e instanceof OutOfGasError ||
         e instanceof TxRejectedError ||
         e instanceof NonceTakenError ||
         e instanceof SenderClosedError;
@@ -251,7 +248,7 @@ export function createSender(opts: SenderOptions): Sender {
     nextNonce,
   } as SenderKit;
   Object.assign(kit, bindSteps(kit));
-  const { waitMined, sendNew, outcome } = kit;
+  const { waitMined, firstSend, simulate, outcome } = kit;
 
   const send = async (req: SendRequest): Promise<TransactionReceipt> => {
     if (closer.signal.aborted) throw new SenderClosedError(req.key);
@@ -265,7 +262,17 @@ export function createSender(opts: SenderOptions): Sender {
     }
     if (existing?.status === "pending") return watch(req.key);
     // New (or dropped, i.e. never performed on this chain): simulate, then sign and send under the lock.
-    const started = sendNew(req)
+    const started = (async () => {
+      const gasLimit = await simulate(req);
+      await firstSend(req, gasLimit);
+      const a = actionRow(req.key);
+      if (a?.status === "mined" || a?.status === "reverted") {
+        const done = await outcome(a); // another call with this key got there first
+        if (done) return done;
+        throw new NonceTakenError(req.key, a.nonce); // …and a reorg took it away at once: not performed, try again
+      }
+      return waitMined(req.key);
+    })()
       .catch(closedWins(req.key))
       .finally(() => inFlight.delete(req.key));
     inFlight.set(req.key, started);

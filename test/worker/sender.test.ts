@@ -219,26 +219,39 @@ describe("createSender (against a hardhat node)", function () {
     expect(await chain.emitter.pings()).to.equal(1n);
   });
 
-  it("sends again, estimated anew, an action that ran out of gas because another transaction gave it more to do", async () => {
-    const s = sender();
-    await s.init();
-    const first = await nonceOnChain();
-    const slot = (await chain.emitter.pings()) * 1000n; // where work writes
+  /**
+   * Sends `data` under `key` with automining off and, before its block, a transaction with a higher tip that sets the
+   * emitter's `load` to `load`: the action was simulated before, and meets the new load in its block.
+   */
+  async function sendBeforeLoad(s: ReturnType<typeof sender>, key: string, data: string, load: number) {
     await rpc(chain.provider, "evm_setAutomine", [false]);
-    const work = s.send({ key: "work:1", to: chain.address, data: emitterInterface.encodeFunctionData("work", [1]) });
+    const sent = s.send({ key, to: chain.address, data });
     let done = false;
-    void work.finally(() => (done = true)).catch(() => undefined);
-    await until(() => s.pending().length === 1, "the work action pending");
-    // Estimated with no slots to fill; mined after a transaction with a higher tip that asks for 10 (221,000 gas).
-    await chain.emitter.setLoad(10, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n });
+    void sent.finally(() => (done = true)).catch(() => undefined);
+    await until(() => s.pending().length === 1, `${key} pending`);
+    await chain.emitter.setLoad(load, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n });
     while (!done) {
       await rpc(chain.provider, "evm_mine");
       await new Promise((r) => setTimeout(r, 60));
     }
-    const receipt = await work;
+    await rpc(chain.provider, "evm_setAutomine", [true]);
+    return sent;
+  }
+
+  it("sends again, estimated anew, an action that ran out of gas because another transaction gave it more to do", async () => {
+    // The pipeline's next pass sends the action's next attempt under its own key (attemptKey): estimated anew.
+    const s = sender();
+    await s.init();
+    const first = await nonceOnChain();
+    const slot = (await chain.emitter.pings()) * 1000n; // where work writes
+    const row = { job_id: "1", request_tx: null };
+    const data = emitterInterface.encodeFunctionData("work", [1]);
+    // Estimated with no slots to fill; mined after a transaction that asks for 10 (221,000 gas).
+    await expect(sendBeforeLoad(s, attemptKey(s, "submit", row), data, 10)).to.be.rejectedWith(TxRevertedError);
+    const receipt = await s.send({ key: attemptKey(s, "submit", row), to: chain.address, data });
     expect(receipt.status).to.equal(1);
     expect(await chain.emitter.worked(slot + 9n)).to.equal(1n);
-    expect(s.action("work:1")?.status).to.equal("mined");
+    expect(s.action("submit:1#2")?.status).to.equal("mined");
     expect((await nonceOnChain()) - first).to.equal(2); // the first transaction ran out of gas and changed nothing
   });
 
@@ -251,18 +264,7 @@ describe("createSender (against a hardhat node)", function () {
     const data = emitterInterface.encodeFunctionData("touchy", [7]);
     const first = attemptKey(s, "submit", row);
     expect(first).to.equal("submit:7");
-    await rpc(chain.provider, "evm_setAutomine", [false]);
-    const sent = s.send({ key: first, to: chain.address, data });
-    let done = false;
-    void sent.finally(() => (done = true)).catch(() => undefined);
-    await until(() => s.pending().length === 1, "the first attempt pending");
-    await chain.emitter.setLoad(1, { maxPriorityFeePerGas: 50n * 10n ** 9n, maxFeePerGas: 100n * 10n ** 9n });
-    while (!done) {
-      await rpc(chain.provider, "evm_mine");
-      await new Promise((r) => setTimeout(r, 60));
-    }
-    await expect(sent).to.be.rejectedWith(TxRevertedError);
-    await rpc(chain.provider, "evm_setAutomine", [true]);
+    await expect(sendBeforeLoad(s, first, data, 1)).to.be.rejectedWith(TxRevertedError);
     // The same key stays done (reverted, nothing sent again under it); the next attempt is its own action.
     const second = attemptKey(s, "submit", row);
     expect(second).to.equal("submit:7#2");

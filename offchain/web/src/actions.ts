@@ -8,22 +8,12 @@ import { PostHumanCore } from "../../sdk/browser";
 import { JobStatus, type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
-import { logsInRanges } from "../../protocol/logs";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { browserStorage, isAck, keepAck } from "./acks";
 import { duration, STATUS_LABEL } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
-
-/** Whether `account` challenged job `jobId`, first or by joining (its `JobChallenged` logs). */
-export async function challengedBy(market: Market, jobId: bigint, account: string): Promise<boolean> {
-  const jm = market.ph.jobMarket;
-  const logs = await logsInRanges(market.provider, market.cfg.book.startBlock, (a, b) =>
-    jm.queryFilter(jm.filters.JobChallenged(jobId), a, b),
-  );
-  return logs.some((l) => l.args.challenger.toLowerCase() === account.toLowerCase());
-}
 
 /** Why a job in `status` (not Submitted, nor Challenged: see `checkJoin`) cannot be challenged, as a sentence. */
 function challengeRefusal(jobId: bigint, status: number): UserError {
@@ -167,7 +157,7 @@ export class Actions {
         `The time to join the challenge of job ${jobId} ended ${duration(now - closesAt)} ago: a requester may join a challenge for ${duration(Number(window))} after it is made.`,
         "Nothing was sent and no bond was taken. The arbiter decides the challenge as it stands.",
       );
-    if (await challengedBy(this.market, jobId, me))
+    if (await this.market.challengedBy(jobId, me))
       throw new UserError(
         `You joined the challenge of job ${jobId} already.`,
         "The arbiter decides; nothing more to do.",

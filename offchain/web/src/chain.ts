@@ -137,14 +137,13 @@ export class Market {
 
   /** Everything the catalogue, model and receipt pages show, read from the chain in a few batched rounds. */
   async snapshot(): Promise<Snapshot> {
-    const from = this.cfg.book.startBlock;
     const { registry, jobMarket, datatokenMarket } = this.ph;
     const [count, listingCount, block, requested, receipts] = await Promise.all([
       registry.modelCount(),
       datatokenMarket.listingCount(),
       this.provider.getBlockNumber(),
-      logsInRanges(this.provider, from, (a, b) => jobMarket.queryFilter(jobMarket.filters.JobRequested(), a, b)),
-      logsInRanges(this.provider, from, (a, b) => jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), a, b)),
+      this.logs((a, b) => jobMarket.queryFilter(jobMarket.filters.JobRequested(), a, b)),
+      this.logs((a, b) => jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), a, b)),
     ]);
     const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
     const records = await Promise.all(ids.map((i) => registry.getModel(i)));
@@ -251,12 +250,22 @@ export class Market {
     return { models, byId: new Map(models.map((m) => [m.id.toString(), m])), jobs, listings, block };
   }
 
+  /** Logs since the deployment's start block, read in ranges the node accepts (protocol/logs.ts). */
+  logs<T>(read: (from: number, to: number) => Promise<T[]>): Promise<T[]> {
+    return logsInRanges(this.provider, this.cfg.book.startBlock, read);
+  }
+
+  /** Whether `account` challenged job `jobId`, first or by joining (its `JobChallenged` logs). */
+  async challengedBy(jobId: bigint, account: string): Promise<boolean> {
+    const jm = this.ph.jobMarket;
+    const logs = await this.logs((a, b) => jm.queryFilter(jm.filters.JobChallenged(jobId), a, b));
+    return logs.some((l) => l.args.challenger.toLowerCase() === account.toLowerCase());
+  }
+
   /** Holders of a model's vault shares, from the vault's Transfer events (its contributors and later buyers). */
   async shareHolders(vault: string): Promise<{ holder: string; shares: bigint }[]> {
     const v = this.vault(vault);
-    const logs = await logsInRanges(this.provider, this.cfg.book.startBlock, (a, b) =>
-      v.queryFilter(v.filters.Transfer(), a, b),
-    );
+    const logs = await this.logs((a, b) => v.queryFilter(v.filters.Transfer(), a, b));
     const bal = new Map<string, bigint>();
     for (const l of logs) {
       const { from, to, value } = l.args;

@@ -4,7 +4,6 @@
  * what became of the receipt.
  */
 import { JobStatus } from "../../../protocol/params";
-import { challengedBy } from "../actions";
 import { runAction, who, type App } from "../app";
 import { fill, h } from "../dom";
 import { clock, duration, percent, tokens } from "../format";
@@ -34,17 +33,14 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
   // read once (no button until they are read).
   let joinedHere = false;
   let joinChecked: "no" | "reading" | "read" = "no";
-  const act = (b: HTMLButtonElement, done: (bond: bigint) => string, after = () => {}) =>
+  const act = (b: HTMLButtonElement, done: (bond: bigint) => string) =>
     b.addEventListener("click", () => {
       busy = true;
       void runAction(
         b,
         status,
         (say) => app.actions(say).challenge(jobId),
-        (r) => {
-          after();
-          return done(r.bond);
-        },
+        (r) => done(r.bond),
       ).finally(() => {
         busy = false;
         void refreshed();
@@ -54,11 +50,10 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
   act(button, (bond) => `You challenged the receipt; the job market holds your bond of ${tokens(bond)} OCEAN.`);
   // The requester joins a challenge someone else took (see Actions.checkJoin).
   const joinButton = h("button", { type: "button" }, "Join the challenge");
-  act(
-    joinButton,
-    (bond) => `You joined the challenge; the job market holds your bond of ${tokens(bond)} OCEAN.`,
-    () => (joinedHere = true),
-  );
+  act(joinButton, (bond) => {
+    joinedHere = true;
+    return `You joined the challenge; the job market holds your bond of ${tokens(bond)} OCEAN.`;
+  });
 
   const update = (job: OnChainJob, cfg: JobMarketConfig, now: number): void => {
     const st = Number(job.status);
@@ -70,7 +65,8 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
     const requesterOfOthers = st === JobStatus.Challenged && me === job.requester.toLowerCase() && !mine;
     if (requesterOfOthers && me && joinChecked === "no") {
       joinChecked = "reading";
-      void challengedBy(app.market, jobId, me)
+      void app.market
+        .challengedBy(jobId, me)
         .then((joined) => (joinedHere ||= joined))
         .catch(() => undefined) // the action checks again before it sends
         .finally(() => {
@@ -125,10 +121,10 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
           ` by ${mine ? "you" : who(app, job.challenger)} at ${clock(job.challengedAt)} with a bond of ${bond}. `,
           job.challenger.toLowerCase() === job.requester.toLowerCase()
             ? ""
-            : `The requester may join the challenge until ${clock(job.challengedAt + cfg.challengeWindow)}, and the arbiter decides after that. `,
+            : `The requester may join the challenge until ${clock(joinClosesAt)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
-        ...joinLines(joined, joinable, `until ${clock(joinClosesAt)} (`, left, bond, joinButton),
+        ...joinLines(joined, joinable, joinClosesAt, left, bond, joinButton),
       );
     } else if (st === JobStatus.Slashed) {
       fill(
@@ -159,7 +155,7 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
 function joinLines(
   joined: boolean,
   joinable: boolean,
-  until: string,
+  closesAt: number,
   left: HTMLElement,
   bond: string,
   joinButton: HTMLButtonElement,
@@ -171,7 +167,7 @@ function joinLines(
     h(
       "p",
       { class: "join" },
-      `You requested this job: join the challenge with a bond of ${bond} ${until}`,
+      `You requested this job: join the challenge with a bond of ${bond} until ${clock(closesAt)} (`,
       left,
       "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
     ),

@@ -1,4 +1,5 @@
 import { FetchRequest, JsonRpcProvider, Network, isError } from "ethers";
+import { errorChain } from "../protocol/error-chain";
 import { redactUrl } from "./log";
 
 export interface ProviderOptions {
@@ -97,20 +98,18 @@ function field(e: unknown, name: string): unknown {
 /**
  * True for failures worth retrying with backoff: the node unreachable or slow, rate limits, 5xx answers.
  * False for answers that would be the same the next time: reverts (CALL_EXCEPTION), insufficient funds, nonce and
- * replacement errors, bad arguments. Looks through `cause` and ethers' wrapped `error` up to a few levels.
+ * replacement errors, bad arguments. Looks through what the error wraps (`errorChain`), outermost first.
  */
 export function isTransientRpcError(e: unknown): boolean {
-  for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+  for (const cur of errorChain(e, 5)) {
     if (isError(cur, "CALL_EXCEPTION")) return false;
-    const code = field(cur, "code");
+    const code = cur.code;
     if (typeof code === "string") {
       if (TRANSIENT_ERRNO.has(code) || TRANSIENT_ETHERS.has(code)) return true;
       if (FINAL_ETHERS.has(code)) return false;
     }
     if (typeof code === "number" && TRANSIENT_RPC_CODES.has(code)) return true;
-    const message = field(cur, "message");
-    if (typeof message === "string" && TRANSIENT_MESSAGE.test(message)) return true;
-    cur = field(cur, "error") ?? field(cur, "cause");
+    if (typeof cur.message === "string" && TRANSIENT_MESSAGE.test(cur.message)) return true;
   }
   return false;
 }

@@ -4,7 +4,7 @@
  * wording). The range is asked for whole first, which is all a local chain needs; a refusal halves it, and the rest
  * is read in pieces of that size, growing again after pieces that pass. The worker's ingestion does the same
  * (offchain/worker/ingest-steps.ts) and shares `isUnreachable`: a node that cannot be reached at all is not asked
- * again with a smaller range.
+ * again with a smaller range, nor is one that answers "too many requests" (`isRateLimited`).
  */
 
 import { errorChain } from "./error-chain";
@@ -26,10 +26,26 @@ export function isUnreachable(e: unknown): boolean {
   );
 }
 
+/** Words of a node, or of ethers relaying its HTTP answer, that say "slow down" rather than "too large". */
+const RATE_LIMITED = /too many requests|rate.?limit/i;
+
+/**
+ * The node asks for fewer requests (HTTP 429, which ethers retries with backoff before it throws): more, smaller
+ * ranges would make it worse, so the read stops with the node's error.
+ */
+export function isRateLimited(e: unknown): boolean {
+  return errorChain(e).some((x) => {
+    const response = x.response as { statusCode?: unknown } | undefined;
+    return (
+      x.code === 429 || response?.statusCode === 429 || (typeof x.message === "string" && RATE_LIMITED.test(x.message))
+    );
+  });
+}
+
 /**
  * Every log `read(from, to)` returns from `fromBlock` to `toBlock` (default: the head), in block order, reading in
- * pieces the node accepts. A piece of one block that is still refused, or a node that cannot be reached, rejects with
- * the node's error.
+ * pieces the node accepts. A piece of one block that is still refused, a node that cannot be reached, or one that
+ * limits the rate of requests, rejects with the node's error.
  */
 export async function logsInRanges<T>(
   provider: { getBlockNumber(): Promise<number> },
@@ -46,7 +62,7 @@ export async function logsInRanges<T>(
     try {
       out.push(...(await read(from, to)));
     } catch (e) {
-      if (to === from || isUnreachable(e)) throw e;
+      if (to === from || isUnreachable(e) || isRateLimited(e)) throw e;
       span = Math.ceil((to - from + 1) / 2);
       passed = 0;
       continue;

@@ -8,7 +8,7 @@ import type { WorkerDb } from "./db";
 import type { BlockHeader, IngestHandler, IngestRpc, IngestStatus } from "./ingest";
 import type { Log } from "./log";
 import { backoffDelay, describeError, sleep, type BackoffOptions } from "./rpc";
-import { isUnreachable } from "../protocol/logs";
+import { isRateLimited, isUnreachable } from "../protocol/logs";
 
 /** Thrown by `syncOnce` when the handler failed: its transaction was rolled back, nothing was applied. */
 export class IngestHandlerError extends Error {
@@ -147,9 +147,9 @@ async function fetchRange(k: IngestKit, from: number, to: number, head: number):
     logs = await k.rpc.getLogs({ address: k.addresses, topics: k.topics, fromBlock: from, toBlock: to });
   } catch (e) {
     k.streak = 0;
-    // Nothing left to shrink, or the node is not reachable at all (a smaller range would not help): the round
-    // fails and backs off.
-    if (k.chunk === 1 || to === from || isUnreachable(e)) throw e;
+    // Nothing left to shrink, or the node is not reachable at all or limits the rate (a smaller range would not
+    // help): the round fails and backs off.
+    if (k.chunk === 1 || to === from || isUnreachable(e) || isRateLimited(e)) throw e;
     k.st.rpcErrors++;
     noteError(k, e);
     const before = k.chunk;

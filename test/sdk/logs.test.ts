@@ -4,7 +4,14 @@
  */
 import { expect } from "chai";
 import { ethers, network } from "hardhat";
-import { JsonRpcApiProvider, type JsonRpcError, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import {
+  FetchRequest,
+  FetchResponse,
+  JsonRpcApiProvider,
+  type JsonRpcError,
+  type JsonRpcPayload,
+  type JsonRpcResult,
+} from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { logsInRanges } from "../../offchain/protocol/logs";
 import { PostHuman } from "../../offchain/sdk";
@@ -89,6 +96,18 @@ describe("Logs over long ranges (protocol/logs.ts)", () => {
     calls = 0;
     const wrapped = Object.assign(new Error("failed"), { error: new TypeError("Failed to fetch") });
     await expect(logsInRanges(node, 0, () => (calls++, Promise.reject(wrapped)), 1000)).to.be.rejectedWith(/failed/);
+    expect(calls).to.equal(1);
+    // HTTP 429 still there after ethers' own retries (its error, made by its response object): more requests would
+    // not help.
+    calls = 0;
+    const busy = () => {
+      calls++;
+      const response = new FetchResponse(429, "Too Many Requests", {}, null, new FetchRequest("http://node.invalid"));
+      return Promise.resolve()
+        .then(() => response.assertOk())
+        .then(() => []);
+    };
+    await expect(logsInRanges(node, 0, busy, 1000)).to.be.rejectedWith(/429 Too Many Requests/);
     expect(calls).to.equal(1);
   });
 });

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import type { JsonRpcProvider } from "ethers";
+import { FetchRequest, FetchResponse, type JsonRpcProvider } from "ethers";
 import { openWorkerDb, type WorkerDb } from "../../offchain/worker/db";
 import {
   createIngestor,
@@ -23,12 +23,16 @@ import { startTcpProxy } from "./support/tcp-proxy";
 /** The real provider, with every getLogs range recorded and, while `maxRange` is set, ranges above it refused. */
 function recordingRpc(inner: JsonRpcProvider) {
   const ranges: number[] = [];
-  const state = { maxRange: Infinity, refused: 0 };
+  const state = { maxRange: Infinity, refused: 0, busy: false };
   const wrapped: IngestRpc = {
     getBlockNumber: () => inner.getBlockNumber(),
     getBlock: (n) => inner.getBlock(n),
     async getLogs(f: LogFilter) {
       const size = f.toBlock - f.fromBlock + 1;
+      if (state.busy) {
+        state.refused++;
+        new FetchResponse(429, "Too Many Requests", {}, null, new FetchRequest("http://node.invalid")).assertOk();
+      }
       if (size > state.maxRange) {
         state.refused++;
         throw Object.assign(new Error(`query exceeds max block range ${state.maxRange}`), { code: -32005 });
@@ -140,6 +144,20 @@ describe("createIngestor (against a hardhat node)", function () {
     expect(ids(h)).to.deep.equal([1, 2, 3, 4, 5]);
     expect(rec.ranges).to.include(16);
     expect(ing.status().chunkSize).to.equal(16);
+  });
+
+  it("keeps its range when the node answers 429 Too Many Requests: the round fails and backs off", async () => {
+    const rec = recordingRpc(chain.provider);
+    rec.state.busy = true;
+    await ping(chain.emitter, 1);
+    const h = pingHandler();
+    const ing = ingestor(h, { provider: rec.rpc, maxChunk: 16 });
+    await expect(ing.syncOnce()).to.be.rejectedWith(/429 Too Many Requests/);
+    expect(rec.state.refused).to.equal(1);
+    expect(ing.status().chunkSize).to.equal(16);
+    rec.state.busy = false;
+    await ing.syncOnce();
+    expect(ids(h)).to.deep.equal([1]);
   });
 
   it("rolls back everything of a range when the handler throws, then applies it exactly once", async () => {

@@ -90,8 +90,9 @@ const config: HardhatUserConfig = {
     timeout: 600_000,
     reporter: "./scripts/mocha-count-reporter.js",
     // Two files at a time (each in its own process): most suites wait on chains and child processes, so two share
-    // the two cores well (the suite took about 16 min one file at a time, 11 in parallel).
-    parallel: true,
+    // the two cores well (the suite took about 16 min one file at a time, 11 in parallel). POSTHUMAN_TEST_SERIAL=1 runs
+    // in one process: a failed assertion on bigints then shows its values (a parallel worker cannot send them).
+    parallel: process.env.POSTHUMAN_TEST_SERIAL !== "1",
     jobs: 2,
   },
   gasReporter: { enabled: false },

@@ -33,7 +33,6 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
     /// needed (ERC-1271: a worker's API asks the requester to sign the input upload and the result request).
     address public immutable sponsor;
 
-
     Terms private _terms;
     uint256 private _winningModelId;
     uint256 private _openEvaluations;
@@ -167,7 +166,11 @@ contract FinetuneBounty is IFinetuneBounty, IERC1271 {
         if (_winningModelId == 0 && (block.timestamp <= _terms.expiresAt || _openEvaluations != 0)) {
             revert FinetuneBountyStillOpen(_terms.expiresAt, _openEvaluations);
         }
-        uint256 amount = _baseToken.balanceOf(address(this));
+        // What an open evaluation may get back from the market is its entrant's, paid when the entry ends: kept here,
+        // as a hook that missed its call leaves a refund in the bounty until `syncOutcome`.
+        uint256 owed = _openEvaluations * (_terms.evalFee + (_terms.callbackFee - _terms.callbackFee / 2));
+        uint256 balance = _baseToken.balanceOf(address(this));
+        uint256 amount = balance > owed ? balance - owed : 0;
         emit Withdrawn(to, amount);
         _baseToken.safeTransfer(to, amount);
     }

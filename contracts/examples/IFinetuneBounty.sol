@@ -116,7 +116,10 @@ interface IFinetuneBounty is IJobMarketConsumer {
     /// ends the entry (judging a Settled one whose receipt is recorded). Anyone may call it; it does nothing twice.
     function syncOutcome(uint256 jobId) external;
 
-    /// @notice Sends the whole balance to `to`, once the bounty is won, or expired with no evaluation open.
+    /// @notice Sends the balance to `to`, once the bounty is won, or expired with no evaluation open; while evaluations
+    /// are open (after a win), what each could be refunded (`evalFee` and the receipt share of `callbackFee`) stays
+    /// for its entrant. The unused part of an outcome share the market returns for an entry that did not settle
+    /// arrives after the outcome hook ran, and stays with the bounty.
     function withdraw(address to) external;
 
     function terms() external view returns (Terms memory);

@@ -424,6 +424,29 @@ describe("FinetuneBounty (example consumer)", () => {
         .withArgs(f.derek.address, left);
       expect(await baseBalance(f, f.bountyAddress)).to.equal(0n);
     });
+
+    it("keeps what an open evaluation is owed: a refund its missed hook left in the bounty reaches the entrant", async () => {
+      const f = await loadFixture(bountyFixture);
+      // Hooks of 5,000 gas miss their calls: A wins through the pull path, B's refund waits in the bounty.
+      const { bounty, bountyAddress } = await deployBounty(f, { callbackGasLimit: 5_000 });
+      const g = { ...f, bounty, bountyAddress };
+      const [jobA, jobB] = [await enter(g, f.a), await enter(g, f.b)];
+      const receipt = await evaluate(g, jobA, A_ROOT, toFixedLoss(2));
+      await (await f.ph.jobMarket.connect(f.worker2).claimJob(jobB)).wait();
+      await (await f.ph.jobMarket.connect(f.worker2).failJob(jobB, 25)).wait(); // the worker's own failure
+      await time.increase(f.params.challengeWindow + 1);
+      await (await settle(g, jobA)).wait();
+      await expect(bounty.recordReceipt(jobA, receipt)).to.emit(bounty, "BountyPaid");
+      const owed = EVAL_FEE + (CALLBACK_FEE - CALLBACK_FEE / 2n);
+      const left = await baseBalance(f, bountyAddress);
+      await expect(bounty.connect(f.sponsor).withdraw(f.sponsor.address))
+        .to.emit(bounty, "Withdrawn")
+        .withArgs(f.sponsor.address, left - owed);
+      const before = await baseBalance(f, f.charlie.address);
+      await expect(bounty.syncOutcome(jobB)).to.emit(bounty, "EntryEnded").withArgs(jobB, f.b, JobStatus.Failed, false);
+      expect((await baseBalance(f, f.charlie.address)) - before).to.equal(owed);
+      expect(await bounty.status()).to.deep.equal([f.a, 0n]);
+    });
   });
 
   describe("isValidSignature (ERC-1271)", () => {

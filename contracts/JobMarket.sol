@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {
     IJobMarket,
     JOB_MARKET_MAX_CALLBACK_GAS,
@@ -249,9 +249,10 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (block.timestamp > closesAt) revert JobMarketDisputeWindowClosed(jobId, closesAt);
         address worker = j.worker;
         bytes32 digest = _inputAckDigest(jobId, j.inputHash);
-        if (!SignatureChecker.isValidSignatureNow(worker, digest, inputAck)) {
-            revert JobMarketInvalidInputAck(jobId, worker);
-        }
+        // ECDSA only: an acknowledgement must stay a proof once given. An ERC-1271 answer is read at the dispute, and a
+        // contract worker could withdraw it in the transaction that fails the job.
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, inputAck);
+        if (err != ECDSA.RecoverError.NoError || signer != worker) revert JobMarketInvalidInputAck(jobId, worker);
         j.status = JobStatus.Slashed;
         j.flags &= ~_COLLATERAL_HELD;
         uint256 collateral = collateralFor(j.fee);
@@ -524,12 +525,19 @@ contract JobMarket is JobMarketBase, EIP712 {
         // A zero provider fee with a zero signature passes Ocean's check (ecrecover yields address 0); the template
         // sends 0.97 of the datatoken to its payment collector (the model's vault) and 0.03 to Ocean's collector, and
         // emits OrderStarted with the requester as consumer.
-        IOceanDatatoken(_datatokenOf(j.modelId)).startOrder(
-            j.requester,
-            0,
-            IOceanDatatoken.ProviderFee(address(0), address(0), 0, 0, bytes32(0), bytes32(0), 0, ""),
-            IOceanDatatoken.ConsumeMarketFee(address(0), address(0), 0)
-        );
+        (address datatoken, bool frozen, ) = _registry.modelStatus(j.modelId);
+        if (frozen) {
+            // The model was proved fabricated after the receipt: the worker ran it as asked and is paid, but the
+            // requester does not pay the model (its frozen vault would burn the datatoken): the datatoken goes back.
+            IERC20(datatoken).safeTransfer(j.requester, _ONE_DATATOKEN);
+        } else {
+            IOceanDatatoken(datatoken).startOrder(
+                j.requester,
+                0,
+                IOceanDatatoken.ProviderFee(address(0), address(0), 0, 0, bytes32(0), bytes32(0), 0, ""),
+                IOceanDatatoken.ConsumeMarketFee(address(0), address(0), 0)
+            );
+        }
         _baseToken.safeTransfer(worker, payout + bonus + receiptShare);
         if (protocolFee != 0) _baseToken.safeTransfer(_treasury, protocolFee);
         _finish(jobId, j, JobStatus.Settled, outcomeShare);
@@ -541,6 +549,10 @@ contract JobMarket is JobMarketBase, EIP712 {
         address requester = j.requester;
         IERC20(_datatokenOf(j.modelId)).safeTransfer(requester, _ONE_DATATOKEN);
         _baseToken.safeTransfer(requester, amount);
+    }
+
+    function _callbackGasPriceOf() internal view override returns (uint256) {
+        return _callbackGasPrice;
     }
 
     function _datatokenOf(uint256 modelId) private view returns (address datatoken) {

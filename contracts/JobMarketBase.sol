@@ -84,13 +84,25 @@ abstract contract JobMarketBase is WorkerStakes {
         receiptShare = fee - outcomeShare;
     }
 
-    /// @dev Last step of every transition into a terminal state that calls back: pays the caller the outcome hook's
-    /// share, then delivers the outcome to the requester.
+    /// @dev Last step of every transition into a terminal state that calls back: delivers the outcome to the requester,
+    /// then pays the caller the outcome hook's share. A job that did not settle pays only the gas its delivery used, at
+    /// `callbackGasPrice`, and the rest of the share goes back to the requester: nobody earns by ending a job that way.
     function _finish(uint256 jobId, StoredJob storage j, JobStatus outcome, uint256 outcomeShare) internal {
         if (j.callbackBits & _HAS_CALLBACK == 0) return;
-        if (outcomeShare != 0) _baseToken.safeTransfer(msg.sender, outcomeShare);
+        uint256 gasBefore = gasleft();
         _deliver(jobId, j, outcome, abi.encodeCall(IJobMarketConsumer.onJobOutcome, (jobId, outcome, j.receiptHash)));
+        if (outcome != JobStatus.Settled) {
+            uint256 used = (gasBefore - gasleft()) * _callbackGasPriceOf();
+            if (used < outcomeShare) {
+                _baseToken.safeTransfer(j.requester, outcomeShare - used);
+                outcomeShare = used;
+            }
+        }
+        if (outcomeShare != 0) _baseToken.safeTransfer(msg.sender, outcomeShare);
     }
+
+    /// @dev Base token per unit of a hook's gas (the market's `callbackGasPrice`).
+    function _callbackGasPriceOf() internal view virtual returns (uint256);
 
     /// @dev Calls the requester's hook with `data` (built in memory beforehand) and exactly `gasLimit` gas, records a
     /// failure, and never reverts because of the hook. The job's state and the transition's payments are final before

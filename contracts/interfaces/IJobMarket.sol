@@ -198,8 +198,9 @@ interface IJobMarket {
         uint32 gasLimit;
         /// Base-token wei escrowed with the job fee to pay for the two deliveries, split in two shares: the receipt
         /// hook's share (`fee - fee / 2`) goes to the worker with its payout when the job settles; the outcome hook's
-        /// share (`fee / 2`) goes to whoever makes the transition that ends the job (settle, resolve, fail, reclaim).
-        /// A share whose delivery did not happen, or whose worker was slashed, goes back to the requester.
+        /// share (`fee / 2`) goes to whoever makes the transition that ends the job (settle, resolve, fail, reclaim), but
+        /// for a job that did not settle only the gas that delivery used, at `callbackGasPrice`, the rest going back to
+        /// the requester. A share whose delivery did not happen, or whose worker was slashed, goes back to the requester.
         uint256 fee;
     }
 
@@ -443,7 +444,8 @@ interface IJobMarket {
     function failJob(uint256 jobId, uint32 reason) external;
 
     /// @notice Within the dispute window of a failure blamed on the requester, anyone presents the claimant's EIP-712
-    /// signature of InputReceived(jobId, inputHash) (see `inputAckDigest`; ERC-1271 for contract workers): the failure
+    /// signature of InputReceived(jobId, inputHash) (see `inputAckDigest`; ECDSA only, so a contract worker's
+    /// acknowledgements prove nothing: an ERC-1271 answer could be withdrawn before the dispute): the failure
     /// was false, and the claimant's whole collateral goes to the requester (the job becomes Slashed).
     function disputeFailure(uint256 jobId, bytes calldata inputAck) external;
 
@@ -469,7 +471,8 @@ interface IJobMarket {
 
     /// @notice Pays a job whose challenge window is over (or whose challenge lapsed without a decision: the bonds then
     /// go to the worker, like those of a rejected challenge) and orders the escrowed datatoken on Ocean for the
-    /// requester. Anyone may call it.
+    /// requester, or gives it back when the model was frozen since the receipt (the worker ran the model it was asked
+    /// to and is paid; the requester does not pay a model proved fabricated). Anyone may call it.
     function settleJob(uint256 jobId) external;
 
     /// @notice Adds `amount` base token to the caller's free stake (registering it as a worker).

@@ -12,7 +12,9 @@ import { WORKER_STAKE } from "../fixtures/posthuman";
 import { JobStatus, ONE_DATATOKEN } from "../../offchain/protocol/params";
 import { datatokenAt } from "../../offchain/protocol/contracts";
 import { inputAckDomain, signInputAck } from "../../offchain/protocol/input-ack";
+import { ContractWorker__factory } from "../../typechain-types";
 import { FEE, INPUT_HASH, claimedJobFixture, openJobFixture } from "./helpers";
+import { consumerFixture, paidTo, requestFromConsumer } from "./callback-helpers";
 
 async function ackOf(f: Awaited<ReturnType<typeof claimedJobFixture>>, signer = f.worker, hash = INPUT_HASH) {
   const { chainId } = await ethers.provider.getNetwork();
@@ -67,6 +69,57 @@ describe("Attack: free griefing", () => {
         .to.be.revertedWithCustomError(f.ph.jobMarket, "JobMarketInvalidInputAck")
         .withArgs(f.jobId, f.worker.address);
     }
+  });
+
+  it("refuses a contract worker's ERC-1271 acknowledgement: its answer is decided when asked, so it proves nothing", async () => {
+    const f = await loadFixture(openJobFixture);
+    const m = f.ph.jobMarket;
+    const market = await m.getAddress();
+    const w = await new ContractWorker__factory(f.derek).deploy(f.derek.address);
+    const worker = await w.getAddress();
+    await (await f.ocean.oceanToken.connect(f.derek).transfer(worker, WORKER_STAKE)).wait();
+    const token = f.ocean.oceanToken.interface;
+    await (
+      await w.execute(
+        await f.ocean.oceanToken.getAddress(),
+        token.encodeFunctionData("approve", [market, WORKER_STAKE]),
+      )
+    ).wait();
+    await (await w.execute(market, m.interface.encodeFunctionData("stake", [WORKER_STAKE]))).wait();
+    await (await w.execute(market, m.interface.encodeFunctionData("claimJob", [f.jobId]))).wait();
+    // The operator acknowledges the input, and the contract answers ERC-1271 for it today.
+    const ack = await ackOf(f, f.derek);
+    expect(await w.isValidSignature(await m.inputAckDigest(f.jobId, INPUT_HASH), ack)).to.equal("0x1626ba7e");
+    await (await w.execute(market, m.interface.encodeFunctionData("failJob", [f.jobId, 1]))).wait();
+    await expect(m.disputeFailure(f.jobId, ack))
+      .to.be.revertedWithCustomError(m, "JobMarketInvalidInputAck")
+      .withArgs(f.jobId, worker);
+  });
+
+  it("pays a claimant that fails callback jobs on the requester only its deliveries' gas: less than its own transactions", async () => {
+    const f = await loadFixture(consumerFixture);
+    const m = f.ph.jobMarket;
+    const { callbackGasPrice } = await m.config();
+    const [consumer0, worker0] = [
+      await f.ocean.oceanToken.balanceOf(f.consumerAddress),
+      await f.ocean.oceanToken.balanceOf(f.worker2.address),
+    ];
+    let [paid, spent] = [0n, 0n];
+    for (let i = 0; i < 3; i++) {
+      const jobId = await requestFromConsumer(f);
+      const claim = (await (await m.connect(f.worker2).claimJob(jobId)).wait())!;
+      const fail = (await (await m.connect(f.worker2).failJob(jobId, 1)).wait())!; // INPUT_MISSING, no ack given
+      paid += await paidTo(f, fail, f.worker2.address);
+      spent += claim.gasUsed + fail.gasUsed;
+      await time.increase(f.params.challengeWindow + 1);
+      await (await m.releaseFailureCollateral(jobId)).wait();
+    }
+    // Priced at callbackGasPrice, the claims and failures cost the griefer more than it was paid for the deliveries;
+    // the requester lost exactly what was paid for those deliveries.
+    expect(paid).to.be.greaterThan(0n);
+    expect(paid).to.be.lessThan(spent * callbackGasPrice);
+    expect((await f.ocean.oceanToken.balanceOf(f.worker2.address)) - worker0).to.equal(paid);
+    expect(consumer0 - (await f.ocean.oceanToken.balanceOf(f.consumerAddress))).to.equal(paid);
   });
 
   it("refuses a dispute after the window, and of a failure that held nothing", async () => {

@@ -111,6 +111,27 @@ describe("Attack: lineage-depth and frozen-parent traps", () => {
     expect((await f.ph.jobMarket.stakeOf(f.worker2.address)).free).to.equal(WORKER_STAKE);
   });
 
+  it("settles a receipt whose model was frozen after it was submitted without charging the model: the datatoken goes back", async () => {
+    const f = await loadFixture(challengedTrainFixture);
+    const m = f.ph.jobMarket;
+    const jobId = await openJob(f, { requester: f.charlie, kind: "Infer", modelId: f.m2Id });
+    await (await m.connect(f.worker2).claimJob(jobId)).wait();
+    await (await m.connect(f.worker2).submitReceipt(jobId, receiptFor({ servedWeightsRoot: f.m2Root }))).wait();
+    await (await m.connect(f.arbiter).resolveChallenge(f.jobId, true)).wait(); // M2 proved fabricated
+    await time.increase(f.params.challengeWindow + 1);
+    const m2 = await f.ph.registry.getModel(f.m2Id);
+    const datatoken = datatokenAt(m2.datatoken, f.charlie);
+    const [held, inVault] = [await datatoken.balanceOf(f.charlie.address), await datatoken.balanceOf(m2.vault)];
+    // The worker ran the model it was asked to run: it is paid. The frozen vault, which would burn the datatoken,
+    // gets nothing: it goes back to the requester, and no Ocean order is started.
+    const tx = m.settleJob(jobId);
+    await expect(tx).to.emit(m, "JobSettled");
+    await expect(tx).not.to.emit(datatokenAt(m2.datatoken, f.charlie), "OrderStarted");
+    expect(await datatoken.balanceOf(f.charlie.address)).to.equal(held + ONE_DATATOKEN);
+    expect(await datatoken.balanceOf(m2.vault)).to.equal(inVault);
+    expect(await datatoken.balanceOf(await m.getAddress())).to.equal(0n);
+  });
+
   it("does not slash at reclaim a claimant whose model was frozen after the claim", async () => {
     const f = await loadFixture(challengedTrainFixture);
     const jobId = await openJob(f, { requester: f.charlie, kind: "Infer", modelId: f.m2Id, lease: 600 });

@@ -1,4 +1,6 @@
+import { expect } from "chai";
 import { ethers } from "hardhat";
+import type { ContractTransactionReceipt } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
 import { datatokenAt } from "../../offchain/protocol/contracts";
@@ -67,4 +69,39 @@ export async function claimedCallbackJobFixture() {
   const f = await loadFixture(callbackJobFixture);
   await (await f.ph.jobMarket.connect(f.worker).claimJob(f.jobId)).wait();
   return f;
+}
+
+/** Base token the market sent `to` in a transaction (e.g. the metered outcome share of a job that did not settle). */
+export async function paidTo(
+  f: Pick<PostHumanFixture, "ocean" | "ph">,
+  receipt: ContractTransactionReceipt,
+  to: string,
+): Promise<bigint> {
+  const token = f.ocean.oceanToken;
+  const [tokenAddress, market] = [await token.getAddress(), await f.ph.jobMarket.getAddress()];
+  let sum = 0n;
+  for (const log of receipt.logs) {
+    if (log.address.toLowerCase() !== tokenAddress.toLowerCase()) continue;
+    const ev = token.interface.parseLog(log);
+    if (ev?.name === "Transfer" && ev.args[0] === market && ev.args[1] === to) sum += ev.args[2] as bigint;
+  }
+  return sum;
+}
+
+/**
+ * The outcome share a transition that did not settle paid its caller: the gas its delivery used at
+ * `callbackGasPrice`, so more than nothing and at most the whole transaction's gas at that price, and at most the share.
+ */
+export async function meteredShare(
+  f: Pick<PostHumanFixture, "ocean" | "ph">,
+  receipt: ContractTransactionReceipt,
+  caller: string,
+  share: bigint,
+): Promise<bigint> {
+  const paid = await paidTo(f, receipt, caller);
+  const { callbackGasPrice } = await f.ph.jobMarket.config();
+  expect(paid).to.be.greaterThan(0n);
+  expect(paid).to.be.at.most(receipt.gasUsed * callbackGasPrice);
+  expect(paid).to.be.at.most(share);
+  return paid;
 }

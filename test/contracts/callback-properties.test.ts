@@ -27,7 +27,13 @@ import {
 import { datatokenAt } from "../../offchain/protocol/contracts";
 import { CallbackConsumerMock__factory, type CallbackConsumerMock } from "../../typechain-types";
 import { INPUT_HASH, PARAMS, buyM1, receiptFor } from "./helpers";
-import { Mode } from "./callback-helpers";
+import { Mode, meteredShare } from "./callback-helpers";
+
+interface Metered {
+  caller: string;
+  requester: string;
+  share: bigint;
+}
 
 const LIVE = [JobStatus.Open, JobStatus.Claimed, JobStatus.Submitted, JobStatus.Challenged] as number[];
 const KINDS: JobKindName[] = ["Infer", "Evaluate"];
@@ -140,6 +146,11 @@ class Harness {
 
   /** The last mined transaction's receipt, to check what it delivered. */
   last: ContractTransactionReceipt | null = null;
+  /**
+   * The outcome share of a transition that does not settle: its caller is paid the gas its delivery used (known once
+   * mined), the requester the rest.
+   */
+  metered: Metered | null = null;
 
   async attempt(send: () => Promise<ContractTransactionResponse>): Promise<boolean> {
     this.last = null;
@@ -250,7 +261,7 @@ class Harness {
         // Reason 3 is the worker's own: a share of its collateral goes to the requester.
         const penalty = (x.j.collateral * cfg.failPenaltyBps) / 10_000n;
         credit(expected, x.j.requester, x.j.fee + receiptShare + penalty);
-        credit(expected, x.j.worker, outcomeShare);
+        this.metered = { caller: x.j.worker, requester: x.j.requester, share: outcomeShare };
         credit(expected, market, -(x.j.fee + x.cb.fee + penalty));
         return { ok: await this.attempt(() => m.connect(worker(x.j.worker)).failJob(x.id, 3)), expected };
       }
@@ -261,7 +272,7 @@ class Harness {
         const slashed = Number(x.j.status) === JobStatus.Claimed ? x.j.collateral : 0n;
         const { receiptShare, outcomeShare } = shares(x.cb);
         credit(expected, x.j.requester, x.j.fee + slashed + receiptShare);
-        credit(expected, by.address, outcomeShare);
+        this.metered = { caller: by.address, requester: x.j.requester, share: outcomeShare };
         credit(expected, market, -(x.j.fee + slashed + x.cb.fee));
         return { ok: await this.attempt(() => m.connect(by).reclaimJob(x.id)), expected };
       }
@@ -292,15 +303,16 @@ class Harness {
         const x = await this.pick(a.job, [JobStatus.Challenged]);
         if (!x) return { ok: false, expected };
         const { receiptShare, outcomeShare } = shares(x.cb);
-        credit(expected, f.arbiter.address, outcomeShare);
         credit(expected, market, -(x.j.fee + x.cb.fee + cfg.challengeBond));
         if (a.upheld) {
+          this.metered = { caller: f.arbiter.address, requester: x.j.requester, share: outcomeShare };
           const reward = (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
           credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward + receiptShare);
           credit(expected, x.j.challenger, cfg.challengeBond + reward);
           credit(expected, market, -x.j.collateral);
         } else {
           const pf = (x.j.fee * cfg.protocolFeeBps) / 10_000n;
+          credit(expected, f.arbiter.address, outcomeShare);
           credit(expected, x.j.worker, x.j.fee - pf + cfg.challengeBond + receiptShare);
           credit(expected, cfg.treasury, pf);
         }
@@ -338,7 +350,15 @@ class Harness {
   /** Runs one action and checks its exact base-token movements, its deliveries and the invariants. */
   async step(a: Action): Promise<void> {
     const before = await this.balances(await this.tracked());
+    this.metered = null;
     const { ok, expected } = await this.run(a);
+    const metered = this.metered as Metered | null; // set by run()
+    if (ok && metered && metered.share !== 0n) {
+      const { caller, requester, share } = metered;
+      const paid = await meteredShare(this.f, this.last!, caller, share);
+      credit(expected, caller, paid);
+      credit(expected, requester, share - paid);
+    }
     const after = await this.balances(await this.tracked());
     for (const [address, b] of after) {
       const delta = b - (before.get(address) ?? b);

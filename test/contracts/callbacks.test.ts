@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { ethers, network } from "hardhat";
+import type { ContractTransactionResponse } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { M1_WEIGHTS_ROOT } from "../fixtures/posthuman";
 import {
@@ -20,6 +21,8 @@ import {
   callbackJobFixture,
   claimedCallbackJobFixture,
   consumerFixture,
+  meteredShare,
+  paidTo,
   requestFromConsumer,
   type ConsumerFixture,
 } from "./callback-helpers";
@@ -229,14 +232,41 @@ describe("JobMarket callbacks", () => {
     it("delivers Failed: the requester gets the fee and the receipt share back, the claimant the outcome share", async () => {
       const f = await loadFixture(claimedCallbackJobFixture);
       const m = f.ph.jobMarket;
-      let tx: Promise<unknown> = Promise.resolve();
+      let tx!: ContractTransactionResponse;
       const d = await deltas(f, async () => {
-        tx = m.connect(f.worker).failJob(f.jobId, 1);
-        await tx;
+        tx = await m.connect(f.worker).failJob(f.jobId, 1);
+        await tx.wait();
       });
       await expect(tx).to.emit(f.consumer, "OutcomeSeen").withArgs(f.jobId, JobStatus.Failed, ethers.ZeroHash);
-      expect(d.get(f.consumerAddress)).to.equal(FEE + RECEIPT_SHARE);
-      expect(d.get(f.worker.address)).to.equal(OUTCOME_SHARE);
+      // The claimant is paid the gas of its delivery (a hook that records one event), not the whole share.
+      const paid = await meteredShare(f, (await tx.wait())!, f.worker.address, OUTCOME_SHARE);
+      expect(paid).to.be.lessThan(OUTCOME_SHARE / 10n);
+      expect(d.get(f.worker.address)).to.equal(paid);
+      expect(d.get(f.consumerAddress)).to.equal(FEE + RECEIPT_SHARE + OUTCOME_SHARE - paid);
+    });
+
+    it("pays whoever ends a job without settling it the gas its delivery used, at callbackGasPrice, up to the share", async () => {
+      const f = await loadFixture(consumerFixture);
+      const m = f.ph.jobMarket;
+      const { callbackGasPrice } = await m.config();
+      await (await f.consumer.setModes(Mode.Record, Mode.UseGas)).wait();
+      const failPaying = async (hookGas: number, callbackFee = CALLBACK_FEE) => {
+        await (await f.consumer.setGasToUse(hookGas)).wait();
+        const jobId = await requestFromConsumer(f, { callbackFee });
+        await (await m.connect(f.worker).claimJob(jobId)).wait();
+        const receipt = (await (await m.connect(f.worker).failJob(jobId, 1)).wait())!;
+        return paidTo(f, receipt, f.worker.address);
+      };
+      // 100,000 more gas in the hook: 100,000 more gas paid for (plus the loop's last iteration). The first delivery
+      // also writes the consumer's storage slots from zero: left out of the comparison.
+      await failPaying(0);
+      const [light, heavy] = [await failPaying(20_000), await failPaying(120_000)];
+      expect(heavy - light).to.be.within(100_000n * callbackGasPrice, 100_100n * callbackGasPrice);
+      // A hook that burns its whole limit, with the least callback fee: the delivery costs more than the share, which
+      // is all the caller gets.
+      const least = 2n * BigInt(CALLBACK_GAS) * callbackGasPrice;
+      await (await f.consumer.setModes(Mode.Record, Mode.BurnAllGas)).wait();
+      expect(await failPaying(0, least)).to.equal(least / 2n);
     });
 
     it("delivers Reclaimed for an open job and for a claimed one (collateral slashed to the requester)", async () => {
@@ -248,14 +278,15 @@ describe("JobMarket callbacks", () => {
         [open, 0n],
         [f.jobId, (await m.getJob(f.jobId)).collateral],
       ] as const) {
-        let tx: Promise<unknown> = Promise.resolve();
+        let tx!: ContractTransactionResponse;
         const d = await deltas(f, async () => {
-          tx = m.connect(f.charlie).reclaimJob(jobId);
-          await tx;
+          tx = await m.connect(f.charlie).reclaimJob(jobId);
+          await tx.wait();
         });
         await expect(tx).to.emit(f.consumer, "OutcomeSeen").withArgs(jobId, JobStatus.Reclaimed, ethers.ZeroHash);
-        expect(d.get(f.consumerAddress)).to.equal(FEE + slashed + RECEIPT_SHARE);
-        expect(d.get(f.charlie.address)).to.equal(OUTCOME_SHARE);
+        const paid = await meteredShare(f, (await tx.wait())!, f.charlie.address, OUTCOME_SHARE);
+        expect(d.get(f.charlie.address)).to.equal(paid);
+        expect(d.get(f.consumerAddress)).to.equal(FEE + slashed + RECEIPT_SHARE + OUTCOME_SHARE - paid);
       }
     });
 
@@ -264,14 +295,15 @@ describe("JobMarket callbacks", () => {
       const m = f.ph.jobMarket;
       const { collateral, receiptHash } = await m.getJob(f.jobId);
       const reward = (collateral * BigInt(f.params.challengerRewardBps)) / 10_000n;
-      let tx: Promise<unknown> = Promise.resolve();
+      let tx!: ContractTransactionResponse;
       const d = await deltas(f, async () => {
-        tx = m.connect(f.arbiter).resolveChallenge(f.jobId, true);
-        await tx;
+        tx = await m.connect(f.arbiter).resolveChallenge(f.jobId, true);
+        await tx.wait();
       });
       await expect(tx).to.emit(f.consumer, "OutcomeSeen").withArgs(f.jobId, JobStatus.Slashed, receiptHash);
-      expect(d.get(f.consumerAddress)).to.equal(FEE + collateral - reward + RECEIPT_SHARE);
-      expect(d.get(f.arbiter.address)).to.equal(OUTCOME_SHARE);
+      const paid = await meteredShare(f, (await tx.wait())!, f.arbiter.address, OUTCOME_SHARE);
+      expect(d.get(f.consumerAddress)).to.equal(FEE + collateral - reward + RECEIPT_SHARE + OUTCOME_SHARE - paid);
+      expect(d.get(f.arbiter.address)).to.equal(paid);
       expect(d.get(f.elena.address)).to.equal(f.params.challengeBond + reward);
       expect(d.get(f.worker.address)).to.equal(0n);
     });

@@ -47,6 +47,10 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return d.param === "maxTokens"
         ? `pass --max-tokens below ${str(d.nPositions)} (the prompt takes room too)`
         : `pass --context ${str(d.nPositions)} or less`;
+    case "INPUT_NOT_DELIVERED":
+      return str(d.jobId)
+        ? `cancel it while no worker has claimed it: posthuman job cancel ${str(d.jobId)}; see where it stands: posthuman job show ${str(d.jobId)}`
+        : undefined;
     case "JOB_NOT_TAKEN":
       return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
     case "NO_INDEPENDENT_WORKER":

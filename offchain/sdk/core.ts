@@ -36,7 +36,7 @@ import { publishFiles, type PublishFilesOptions } from "./publish";
 import { disputeFailure } from "./dispute";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
-import { WorkerApi, WorkerApiError, type ModelFile } from "./worker-api";
+import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, requireIndependentWorker } from "./claimant";
 import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
 
@@ -433,7 +433,15 @@ export class PostHumanCore {
     await this.needBase(fee, "escrow the job's fee");
     if (upload) {
       this.onStep("Checking that the worker answers…");
-      await this.workerHealth();
+      const limit = (await this.workerHealth()).limits?.maxInputBytes;
+      if (typeof limit === "number" && input.length > limit)
+        throw new SdkError(
+          "INPUT_TOO_LARGE",
+          `${inputName} is ${input.length} bytes; the worker at ${this.worker.baseUrl} takes job inputs of at most ` +
+            `${limit} bytes.`,
+          "use a smaller input, or another worker: nothing was sent and nothing was paid",
+          { data: { size: input.length, limit } },
+        );
     }
     const approvals: string[] = [];
     if ((await dt.allowance(me, this.jobs.address)) < ONE_DATATOKEN) {
@@ -456,19 +464,29 @@ export class PostHumanCore {
     let inputAck: string | undefined;
     if (upload) {
       this.onStep(`Job ${jobId} requested. Uploading its input to the worker…`);
-      ({ inputAck } = await this.uploadInput(jobId, input, blockNumber).catch((e: unknown) => {
-        throw explainInputRefusal(e, jobId, inputName);
-      }));
+      ({ inputAck } = await this.uploadInput(jobId, input, blockNumber, inputName));
     }
     const job = { jobId, txHash, modelId, kind: params.kind, inputHash, fee, deadline, approvals, uploaded: upload };
     return { ...job, inputAck };
   }
 
-  /** Uploads a job's input (signed) to its claimant's registered API (else the worker's), once it saw the request. */
-  async uploadInput(jobId: bigint, input: Uint8Array, requestBlock?: number): Promise<{ inputAck?: string }> {
+  /**
+   * Uploads a job's input (signed) to its claimant's registered API (else the worker's), once it saw the request. The
+   * job is paid for: an upload that fails says which job, and how its fee comes back (`inputName`: the user's file).
+   */
+  async uploadInput(
+    jobId: bigint,
+    input: Uint8Array,
+    requestBlock?: number,
+    inputName = "the input",
+  ): Promise<{ inputAck?: string }> {
     const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
     const target = await claimantApi(this.jobs.contract, this.worker, jobId);
-    return this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block }));
+    return this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block })).catch(
+      (e: unknown) => {
+        throw explainInputRefusal(e, jobId, inputName);
+      },
+    );
   }
 
   /**
@@ -518,8 +536,8 @@ export class PostHumanCore {
     return { bytes, verified: sha256Hex(bytes) === receipt.outputHash.toLowerCase(), receipt };
   }
 
-  protected async workerHealth(): Promise<void> {
-    await this.workerCall(() => this.worker.health());
+  protected async workerHealth(): Promise<WorkerHealth> {
+    return this.workerCall(() => this.worker.health());
   }
 
   /** Runs a worker call, turning its failure into an SdkError (WORKER_UNREACHABLE or WORKER_REFUSED). */

@@ -84,7 +84,18 @@ export function explainInputRefusal(e: unknown, jobId: bigint, file: string): un
       { data: { jobId } },
     );
   }
-  if (!api || !INPUT_CODES.has(api.code)) return e;
+  if (!api || !INPUT_CODES.has(api.code)) {
+    // Anything else (the worker gone, or refusing the upload for a reason of its own) happened after the request:
+    // the job is on chain and paid for, so the error says which job, and how to get the money back.
+    const why = e instanceof Error ? e.message.replace(/\s*Nothing was paid\.$/, "") : String(e);
+    return new SdkError(
+      "INPUT_NOT_DELIVERED",
+      `Job ${jobId} is requested on chain, its fee and datatoken escrowed, but ${file} did not reach the worker: ${why}`,
+      "cancel the job to get them back while no worker has claimed it; a worker that claimed it fails it " +
+        "(INPUT_MISSING) once its input wait is over, which gives them back too",
+      { cause: e, data: { jobId } },
+    );
+  }
   const reason = api.message
     .replace(/^[^:]*: /, "")
     .replace(/the uploaded input/g, file)

@@ -22,7 +22,7 @@ export interface PublishDeps {
   signer: ethers.Signer;
   onStep: (line: string) => void;
   /** Throws a clear error when the worker does not answer (before anything is paid). */
-  health(): Promise<void>;
+  health(): Promise<unknown>;
   /** Runs a worker call, turning its failures into the SDK's errors. */
   call<T>(f: () => Promise<T>): Promise<T>;
 }

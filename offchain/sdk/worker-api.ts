@@ -93,10 +93,15 @@ export interface WorkerHealth {
   worker?: string;
   chainId?: number;
   ingestion?: { checkpoint?: { number?: number } };
+  /** The largest job input the worker accepts, in bytes (workers since the limit was published). */
+  limits?: { maxInputBytes?: number };
   [k: string]: unknown;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Socket errors of a connection the server closed while a request body was still being sent (Node's fetch). */
+const CLOSED_WHILE_SENDING = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
 
 export class WorkerApi {
   readonly baseUrl: string;
@@ -113,6 +118,17 @@ export class WorkerApi {
     try {
       res = await fetch(`${this.baseUrl}${path}`, init);
     } catch (e) {
+      // A worker refusing an upload answers at once and closes the connection; a large body still being sent then
+      // meets the closed socket before the answer is read. That is not a worker that is down.
+      const code = ((e as Error).cause as { code?: unknown } | undefined)?.code;
+      if (init.body && typeof code === "string" && CLOSED_WHILE_SENDING.has(code)) {
+        throw new WorkerApiError(
+          0,
+          "CONNECTION_CLOSED",
+          `${what}: the worker at ${this.baseUrl} closed the connection while the request was sent (${code}): it ` +
+            `does so when it refuses an upload (too large, over its quota, or not signed by whom it expects)`,
+        );
+      }
       throw new WorkerApiError(
         0,
         "UNREACHABLE",

@@ -33,6 +33,9 @@ import { commandHint } from "../../offchain/cli/hints";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
 import { M1_WEIGHTS_ROOT, posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
 import { trainChild } from "../contracts/helpers";
+import { createApiServer, listen } from "../../offchain/worker/api";
+import { authDomain } from "../../offchain/protocol/auth";
+import { createLocalArtifactStore } from "../../offchain/worker/store";
 
 const DATA = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
 const NO_WORKER = "http://127.0.0.1:9";
@@ -53,6 +56,30 @@ async function expectSdkError(p: Promise<unknown>, code: SdkError["code"]): Prom
     throw e;
   }
   throw new Error(`expected an SdkError ${code}`);
+}
+
+/**
+ * The worker's real HTTP API over this chain's jobs (as a worker sees them once ingested: claimed, taking input), with
+ * its input limit `maxInputBytes`, published in its health answer only with `publish`. The URL and a close function.
+ */
+async function workerApi(f: PostHumanFixture, maxInputBytes: number, publish: boolean) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-sdk-api-"));
+  const server = createApiServer({
+    domain: authDomain(31337, await f.ph.jobMarket.getAddress()),
+    store: createLocalArtifactStore({ dir: path.join(tmp, "store") }),
+    getJob: async (id) => {
+      const j = await f.ph.jobMarket.getJob(id);
+      return { requester: j.requester, inputHash: j.inputHash, acceptsInput: true, status: { state: "claimed" } };
+    },
+    inputReceived: async () => undefined,
+    acceptModel: async () => ({ weightsRoot: ethers.ZeroHash }),
+    health: () => (publish ? { ok: true, limits: { maxInputBytes } } : { ok: true }),
+    metrics: () => "",
+    limits: { maxInputBytes, maxModelBytes: 1 << 20 },
+    tmpDir: tmp,
+  });
+  const url = await listen(server, "127.0.0.1", 0);
+  return { url, close: () => (server.close(), server.closeAllConnections()) };
 }
 
 /** An evaluation set long enough for context 64 (the input rules refuse shorter ones before anything is paid). */
@@ -367,6 +394,55 @@ describe("SDK (offchain/sdk)", function () {
       expect(e.hint).to.match(/start a worker/);
       expect(await ph.jobs.count()).to.equal(0n);
       expect(await ph.baseToken.balanceOf(f.alice.address)).to.equal(before);
+    });
+
+    it("refuses an input larger than the worker takes before paying anything", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const api = await workerApi(f, 100, true);
+      try {
+        const ph = await PostHuman.init({ runner: f.alice, book: bookOf(f), workerUrl: api.url });
+        const before = await ph.baseToken.balanceOf(f.alice.address);
+        const e = await expectSdkError(
+          ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { inputName: "eval.txt" }),
+          "INPUT_TOO_LARGE",
+        );
+        expect(e.message).to.equal(
+          `eval.txt is ${EVAL_TEXT.length} bytes; the worker at ${api.url} takes job inputs of at most 100 bytes.`,
+        );
+        expect(e.hint).to.match(/nothing was paid/);
+        expect(await ph.jobs.count()).to.equal(0n);
+        expect(await ph.baseToken.balanceOf(f.alice.address)).to.equal(before);
+      } finally {
+        api.close();
+      }
+    });
+
+    it("names the job, and what is escrowed, when its input does not reach the worker after the request", async () => {
+      const f = await loadFixture(posthumanFixture);
+      // A worker that does not publish its limit refuses the upload only once it sees it (413, connection closed).
+      const api = await workerApi(f, 100, false);
+      try {
+        const ph = await PostHuman.init({ runner: f.alice, book: bookOf(f), workerUrl: api.url });
+        const requesting = expectSdkError(
+          ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { inputName: "eval.txt" }),
+          "INPUT_NOT_DELIVERED",
+        );
+        // A worker claims the job (the SDK uploads to the claimant's endpoint, here the configured one).
+        while ((await f.ph.jobMarket.jobCount()) === 0n) await new Promise((r) => setTimeout(r, 20));
+        await (await f.ph.jobMarket.connect(f.worker).claimJob(1n)).wait();
+        const e = await requesting;
+        expect(e.message).to.match(
+          /^Job 1 is requested on chain, its fee and datatoken escrowed, but eval\.txt did not reach the worker: .*INPUT_TOO_LARGE/,
+        );
+        expect(e.message).to.not.contain("Nothing was paid");
+        expect(e.data).to.deep.equal({ jobId: 1n });
+        expect(commandHint(e.code, e.data, e.hint)).to.equal(
+          "cancel it while no worker has claimed it: posthuman job cancel 1; see where it stands: posthuman job show 1",
+        );
+        expect(await ph.jobs.get(1n)).to.include({ status: "Claimed", requester: f.alice.address });
+      } finally {
+        api.close();
+      }
     });
 
     it("requests, follows to the receipt, and reports a failure with its reason", async () => {

@@ -114,14 +114,17 @@ export function progressReporter(
       const bar = total > 0 ? `${"█".repeat(Math.round(frac * 20)).padEnd(20, "░")} ${step}/${total}` : "";
       const lossText = pr?.loss !== undefined && pr.loss !== null ? ` loss ${pr.loss.toFixed(3)}` : "";
       const eta = pr?.etaSec ? ` eta ${Math.ceil(pr.etaSec)}s` : "";
-      const line = `job ${jobId}: ${state}${pr?.phase ? ` · ${pr.phase}` : ""} ${bar}${lossText}${eta}`.trimEnd();
+      // What a job waits for (its input, the model's weights, the queue) is the worker's note.
+      const note = pr?.note && total === 0 ? ` (${pr.note})` : "";
+      const line =
+        `job ${jobId}: ${state}${pr?.phase ? ` · ${pr.phase}` : ""}${note} ${bar}${lossText}${eta}`.trimEnd();
       if (tty) {
         process.stderr.write(`\r\x1b[2K${line}`);
         drawn = true;
         return;
       }
       const quarter = Math.floor(frac * 4);
-      const key = `${state}|${pr?.phase ?? ""}`;
+      const key = `${state}|${pr?.phase ?? ""}|${note.replace(/\d+/g, "#")}`; // a note's figures change every poll
       if (key !== last || quarter !== lastQuarter) info(line);
       last = key;
       lastQuarter = quarter;

@@ -78,7 +78,15 @@ export interface FollowProgress {
   status: JobStatusName;
   /** The worker's own state (seen, claimed, input_ready, running, output_stored, …), when it answers. */
   state?: string;
-  progress?: { phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number } | null;
+  /** The worker's progress; `note` says what a waiting job waits for (its input, the model's weights, the queue). */
+  progress?: {
+    phase?: string;
+    step?: number;
+    totalSteps?: number;
+    loss?: number;
+    etaSec?: number;
+    note?: string;
+  } | null;
 }
 
 export interface JobOverview {

@@ -153,7 +153,8 @@ export type Admission =
 /**
  * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
  * with `runSlots` slots it starts after about queuedSec / runSlots. A price refusal is final; a deadline refusal is
- * not (the queue may drain before the deadline comes near).
+ * not (the queue may drain before the deadline comes near), unless the job cannot finish in time even with nothing
+ * queued: then waiting would only keep the requester from cancelling it.
  */
 export function admit(o: {
   policy: OperatorPolicy;
@@ -187,16 +188,28 @@ export function admit(o: {
       };
     }
   }
+  const runs = o.estimateSec * policy.safetyFactor + o.marginSec;
+  const left = Math.floor(o.deadline - o.nowSec);
+  if (o.nowSec + runs > o.deadline) {
+    return {
+      take: false,
+      final: true,
+      code: "WOULD_MISS_DEADLINE",
+      reason:
+        `it needs about ${Math.ceil(runs)} s here (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}, and ` +
+        `${o.marginSec} s to submit) even with nothing queued, and its deadline is ${left} s away`,
+    };
+  }
   const startsIn = o.queuedSec / Math.max(1, policy.runSlots);
-  const finishesBy = o.nowSec + startsIn + o.estimateSec * policy.safetyFactor + o.marginSec;
+  const finishesBy = o.nowSec + startsIn + runs;
   if (finishesBy > o.deadline) {
     return {
       take: false,
       final: false,
       code: "WOULD_MISS_DEADLINE",
       reason:
-        `estimated to finish at ${Math.ceil(finishesBy)} (queue ${Math.ceil(startsIn)} s, run ${Math.ceil(o.estimateSec)} s ` +
-        `× ${policy.safetyFactor}), after the deadline ${o.deadline}`,
+        `behind the ${Math.ceil(startsIn)} s of work queued it would finish ${Math.ceil(finishesBy - o.deadline)} s ` +
+        `after its deadline (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}): waiting for the queue to drain`,
     };
   }
   return { take: true, estimateSec: o.estimateSec, finishesBy };

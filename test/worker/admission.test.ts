@@ -137,6 +137,28 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 
+  it("skips at once, saying why, a job it could not finish by its deadline even with nothing queued", async () => {
+    // A million training steps in 15 minutes: no queue could drain in time for it. Kept "in view" before, the job
+    // held the requester's fee until its deadline with nothing said.
+    const jobId = await request("bob", "Train", TEXT, train(1_000_000), ethers.parseEther("3"), 900);
+    const skipped = await rw.worker.pipeline.until(jobId, ["skipped"], 60_000);
+    expect(skipped.error_code).to.equal("WOULD_MISS_DEADLINE");
+    expect(skipped.error_message).to.match(
+      /^it needs about \d+ s here .* even with nothing queued, and its deadline is \d+ s away$/,
+    );
+    expect(await status(jobId)).to.equal(JobStatus.Open);
+    const err = await uploadWhenSeen(rw, w.wallet("bob"), jobId, TEXT).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const sdkErr = explainInputRefusal(new Error("wrapped", { cause: err }), jobId, "data.txt") as SdkError;
+    expect(sdkErr.code).to.equal("JOB_NOT_TAKEN");
+    expect(sdkErr.message).to.match(
+      /this worker will not run it \(it needs about \d+ s here .* even with nothing queued/,
+    );
+    await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
+  });
+
   it("tells a requester the shape of a model it serves, so the SDK refuses before paying what no worker would run", async () => {
     const shape = await rw.client.modelShape(m1.modelId);
     const config = JSON.parse(fs.readFileSync(path.join(m1.dir, "config.json"), "utf8")) as Record<string, number>;

@@ -1,0 +1,34 @@
+/** The CLI's progress lines while it follows a job (offchain/cli/render.ts), as a log or a pipe shows them. */
+import { expect } from "chai";
+import { progressReporter } from "../../offchain/cli/render";
+
+describe("CLI progress lines (not a terminal)", () => {
+  it("say what a waiting job waits for, once per change, and not again for a note's changing figures", () => {
+    const lines: string[] = [];
+    const r = progressReporter((l) => lines.push(l), 4n);
+    const waiting = (note: string) => ({ phase: "waiting", note, step: 0, totalSteps: 0 });
+    r.update({ status: "Open", state: "seen", progress: waiting("the input upload") });
+    r.update({ status: "Open", state: "seen", progress: waiting("the input upload") });
+    r.update({
+      status: "Open",
+      state: "seen",
+      progress: waiting("behind the 120 s of work queued it would finish 30 s after"),
+    });
+    r.update({
+      status: "Open",
+      state: "seen",
+      progress: waiting("behind the 118 s of work queued it would finish 28 s after"),
+    });
+    r.update({
+      status: "Claimed",
+      state: "running",
+      progress: { phase: "train", note: "steps", step: 1, totalSteps: 4 },
+    });
+    r.done();
+    expect(lines).to.deep.equal([
+      "job 4: seen · waiting (the input upload)",
+      "job 4: seen · waiting (behind the 120 s of work queued it would finish 30 s after)",
+      "job 4: running · train █████░░░░░░░░░░░░░░░ 1/4",
+    ]);
+  });
+});

@@ -89,6 +89,19 @@ export function describeReceipt(r: OnChainReceipt): string[] {
   return lines;
 }
 
+/** The worker's view of a job in words: its state, phase and steps, what it waits for, or why it stopped. */
+export function workerSays(view: Record<string, unknown>): string {
+  const p = (view.progress ?? {}) as NonNullable<FollowProgress["progress"]>;
+  const error = view.error as { code?: string; message?: string } | null | undefined;
+  const parts = [
+    p.totalSteps ? `step ${p.step ?? 0}/${p.totalSteps}` : "",
+    typeof p.loss === "number" ? `loss ${p.loss.toFixed(3)}` : "",
+    p.etaSec ? `about ${Math.ceil(p.etaSec)} s left` : "",
+  ].filter(Boolean);
+  const why = error ? ` (${error.code}${error.message ? `: ${error.message}` : ""})` : p.note ? ` (${p.note})` : "";
+  return `${String(view.state ?? "unknown")}${p.phase ? ` · ${p.phase}` : ""}${why}${parts.length ? `, ${parts.join(", ")}` : ""}`;
+}
+
 /**
  * Reports a job's progress on stderr: a bar rewritten in place on a terminal; otherwise one line whenever the state
  * or the phase changes, or a quarter more of the steps is done.

@@ -1,6 +1,6 @@
 /** The CLI's progress lines while it follows a job (offchain/cli/render.ts), as a log or a pipe shows them. */
 import { expect } from "chai";
-import { progressReporter } from "../../offchain/cli/render";
+import { progressReporter, workerSays } from "../../offchain/cli/render";
 
 describe("CLI progress lines (not a terminal)", () => {
   it("say what a waiting job waits for, once per change, and not again for a note's changing figures", () => {
@@ -30,5 +30,24 @@ describe("CLI progress lines (not a terminal)", () => {
       "job 4: seen · waiting (behind the 120 s of work queued it would finish 30 s after)",
       "job 4: running · train █████░░░░░░░░░░░░░░░ 1/4",
     ]);
+  });
+});
+
+describe("job show: the worker's view in words", () => {
+  it("says the state and phase, the steps, loss and time left, and what a job waits for or why it stopped", () => {
+    const running = {
+      state: "running",
+      progress: { phase: "train", step: 31, totalSteps: 60, loss: 3.21449, etaSec: 59.08 },
+    };
+    expect(workerSays(running)).to.equal("running · train, step 31/60, loss 3.214, about 60 s left");
+    expect(
+      workerSays({ state: "seen", progress: { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 } }),
+    ).to.equal("seen · waiting (the input upload)");
+    const skipped = {
+      state: "skipped",
+      error: { code: "WOULD_MISS_DEADLINE", message: "it needs about 9 s" },
+      progress: null,
+    };
+    expect(workerSays(skipped)).to.equal("skipped (WOULD_MISS_DEADLINE: it needs about 9 s)");
   });
 });

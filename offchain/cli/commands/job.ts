@@ -3,7 +3,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { connect, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
-import { describeReceipt, tokens } from "../render";
+import { describeReceipt, tokens, workerSays } from "../render";
 import { txCommand, type Wiring } from "./shared";
 
 export function addJobCommands(program: Command, w: Wiring): void {
@@ -65,11 +65,7 @@ function addShow(job: Command, w: Wiring): void {
             `job ${raw}: ${o.job.kind} on model ${o.job.modelId}, ${o.job.status}${o.failure ? ` (${o.failure.name})` : ""}; requester ${o.job.requester}`,
             `  fee ${tokens(o.job.fee)} OCEAN, deadline ${new Date(Number(o.job.deadline) * 1000).toISOString()}`,
             ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
-            ...(o.worker
-              ? [
-                  `  worker says: ${String(o.worker.state)}${o.worker.progress ? ` ${JSON.stringify(o.worker.progress)}` : ""}`,
-                ]
-              : ["  the worker does not answer"]),
+            ...(o.worker ? [`  worker says: ${workerSays(o.worker)}`] : ["  the worker does not answer"]),
           ].join("\n"),
         );
       }, cmd),

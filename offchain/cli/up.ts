@@ -68,7 +68,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     const deployer = new ethers.NonceManager(devWallet(0).connect(provider));
     const ownBook = path.join(opts.dataDir, "deployments.json");
     const { book, deployed } = await deployAll(deployer, {
-      existing: readAddressBook(ownBook),
+      existing: readAddressBook(ownBook, "Delete it to redeploy."),
       treasury: devWallet(DEV_ACCOUNTS.indexOf("treasury")).address,
       params: {
         ...LOCAL_PARAMS,

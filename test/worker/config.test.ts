@@ -237,7 +237,9 @@ describe("loadWorkerConfig", () => {
       path.join(deployments, "broken.json"),
       JSON.stringify({ chainId: 1, startBlock: -4, contracts: {} }),
     );
-    expect(problems({ flags: { network: "broken" } }).join("\n")).to.match(/broken\.json is malformed: startBlock/);
+    expect(problems({ flags: { network: "broken" } }).join("\n")).to.match(
+      /broken\.json is malformed: startBlock.*Use the address book the deployment wrote/,
+    );
 
     const other = path.join(dir, "book.json");
     fs.writeFileSync(other, JSON.stringify({ chainId: 11155111, startBlock: 5_000_000, contracts: {} }));

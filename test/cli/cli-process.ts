@@ -80,12 +80,16 @@ export interface UpProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `posthuman up --json` on free ports; resolves once it printed its JSON document. */
+/**
+ * Starts `posthuman up --json` on free ports; resolves once it printed its JSON document. With `terminal`, it runs in
+ * a process group of its own and `stop()` sends SIGINT to that group, as Ctrl-C in a terminal does.
+ */
 export function startUp(
   dataDir: string,
   deployment: string,
   timeoutMs = 180_000,
   extra: string[] = [],
+  terminal = false,
 ): Promise<UpProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -94,7 +98,7 @@ export function startUp(
         ...[BIN, "--json", "--data-dir", dataDir, "--deployment", deployment, "up"],
         ...["--chain-port", "0", "--api-port", "0", ...extra],
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], detached: terminal },
     );
     let stdout = "";
     let stderr = "";
@@ -102,7 +106,8 @@ export function startUp(
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
+        if (terminal) process.kill(-child.pid!, "SIGINT");
+        else child.kill("SIGTERM");
         const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
         await exited;
         clearTimeout(t);

@@ -45,4 +45,21 @@ describe("posthuman up --challenge-window", function () {
       await again.stop();
     }
   });
+
+  it("stops on Ctrl-C as a terminal sends it (to the whole group): the worker first, then the chain, with no errors", async () => {
+    const run = await startUp(path.join(tmp, "ctrl-c"), path.join(tmp, "ctrl-c.json"), 180_000, [], true);
+    const rpc = run.up.rpc;
+    const answers = () =>
+      fetch(rpc, { method: "POST", body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' }).then(
+        (r) => r.ok,
+        () => false,
+      );
+    expect(await answers()).to.equal(true);
+    await new Promise((r) => setTimeout(r, 3_000)); // a few ingestion rounds
+    await run.stop();
+    expect(run.child.exitCode).to.equal(0);
+    // The chain had its own process group: it got no SIGINT, so the worker stopped with a chain still answering.
+    expect(run.stderr()).to.not.match(/ingestion round failed|"level":"(warn|error)"/);
+    expect(await answers()).to.equal(false);
+  });
 });

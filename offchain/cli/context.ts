@@ -25,6 +25,13 @@ export interface CommandContext {
 
 /** Connects the SDK with the global options: the address book, the RPC node, the signer and the local store. */
 export async function connect(c: CommandContext, needSigner = true): Promise<PostHuman> {
+  // Two explicit signers: refused rather than one silently ignored (an --account wins over POSTHUMAN_PRIVATE_KEY,
+  // as --key-file does: a flag over the environment).
+  if (c.account !== undefined && c.keyFile !== undefined)
+    throw new CliError(
+      `--account ${c.account} and --key-file ${c.keyFile} both say who signs: the command would use one and ignore the other`,
+      "pass one of them: --account <name> for a dev account of a local chain, --key-file <file> for your own key",
+    );
   const file = c.deployment ?? addressBookPath("localhost");
   const book = readAddressBook(file);
   if (!book)
@@ -105,9 +112,24 @@ export function id(s: string, what: "model" | "job" | "listing" = "model"): bigi
   return BigInt(s);
 }
 
-export function int(s: string, what: string, min = 1): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${what} "${s}" is not a whole number ≥ ${min}`);
+/**
+ * A whole number written in digits (not 1e3, 1.5, 0x10), from `min` to `max` (`max.why`: what harms the user past it;
+ * without a max, up to the largest number counted exactly).
+ */
+export function int(s: string, what: string, min = 1, max?: { value: number; words?: string; why: string }): number {
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (Number.isNaN(n) || n < min)
+    throw new CliError(
+      `${what} "${s}" is not a whole number ≥ ${min}`,
+      `write it in digits${max ? `, from ${min} to ${max.value}` : ", e.g. 10"}`,
+    );
+  if (max && n > max.value)
+    throw new CliError(
+      `${what} ${s} is more than ${max.words ?? max.value}`,
+      `pass ${what} ${max.value} or less: ${max.why}`,
+    );
+  if (!Number.isSafeInteger(n))
+    throw new CliError(`${what} ${s} is more than ${Number.MAX_SAFE_INTEGER}`, "write a smaller number");
   return n;
 }
 

@@ -63,6 +63,11 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return hint?.replace("(VerifyOptions.input)", "with --input <file>");
     case "MODEL_FOLDER_MISSING":
       return hint?.replace("(VerifyOptions.modelDir)", "with --model <dir>");
+    case "CHAIN_UNREACHABLE":
+      return str(d.jobId)
+        ? `check that the chain runs (npm start starts the local one; or pass --rpc <url>), then see where job ${str(d.jobId)} stands: ` +
+            `posthuman job show ${str(d.jobId)} (and its result, once it has a receipt: posthuman job result ${str(d.jobId)})`
+        : undefined;
     case "NO_RECEIPT":
       return str(d.jobId) ? `follow it: posthuman job show ${str(d.jobId)}` : undefined;
     case "JOB_TIMEOUT":

@@ -33,9 +33,13 @@ function globalOptions(program: Command): Command {
     .option("--deployment <file>", "address book (default: deployments/<network>.json)")
     .option(
       "--account <name|index>",
-      "dev account on a local chain: deployer, alice, bob, charlie, derek, elena, worker, treasury or 0–19",
+      "dev account on a local chain: deployer, alice, bob, charlie, derek, elena, worker, treasury or 0–19 " +
+        "(not with --key-file; used over POSTHUMAN_PRIVATE_KEY)",
     )
-    .option("--key-file <file>", "file holding the signer's private key (or set POSTHUMAN_PRIVATE_KEY)")
+    .option(
+      "--key-file <file>",
+      "file holding the signer's private key (or set POSTHUMAN_PRIVATE_KEY; not with --account)",
+    )
     .option("--json", "print one JSON document on stdout (logs go to stderr)", false)
     .option(
       "--worker <url>",

@@ -127,8 +127,10 @@ export function progressReporter(
       const bar = total > 0 ? `${"█".repeat(Math.round(frac * 20)).padEnd(20, "░")} ${step}/${total}` : "";
       const lossText = pr?.loss !== undefined && pr.loss !== null ? ` loss ${pr.loss.toFixed(3)}` : "";
       const eta = pr?.etaSec ? ` eta ${Math.ceil(pr.etaSec)}s` : "";
-      // What a job waits for (its input, the model's weights, the queue) is the worker's note.
-      const note = pr?.note && total === 0 ? ` (${pr.note})` : "";
+      // What a job waits for (its input, the model's weights, the queue) is the worker's note; why it will not run
+      // it (skipped), its error.
+      const why = p.error ? `${p.error.code}${p.error.message ? `: ${p.error.message}` : ""}` : pr?.note;
+      const note = why && total === 0 ? ` (${why})` : "";
       const line =
         `job ${jobId}: ${state}${pr?.phase ? ` · ${pr.phase}` : ""}${note} ${bar}${lossText}${eta}`.trimEnd();
       if (tty) {

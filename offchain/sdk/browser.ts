@@ -7,6 +7,7 @@ export {
   PostHumanCore,
   DEFAULT_JOB_FEE,
   DEFAULT_JOB_TTL_SEC,
+  MAX_JOB_TTL_SEC,
   DEFAULT_WORKER_URL,
   amountText,
   connectContext,

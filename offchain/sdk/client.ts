@@ -28,6 +28,7 @@ import { WorkerClient } from "./worker-client";
 export {
   DEFAULT_JOB_FEE,
   DEFAULT_JOB_TTL_SEC,
+  MAX_JOB_TTL_SEC,
   DEFAULT_WORKER_URL,
   type ClaimAllResult,
   type FollowProgress,

@@ -12,13 +12,7 @@
  */
 import { ethers } from "ethers";
 import type { AddressBook } from "../protocol/address-book";
-import {
-  ONE_DATATOKEN,
-  encodeJobParams,
-  type JobKindName,
-  type JobParams,
-  type JobStatusName,
-} from "../protocol/params";
+import { ONE_DATATOKEN, encodeJobParams, type JobParams } from "../protocol/params";
 import { type PublishedModel } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
 import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
@@ -28,8 +22,8 @@ import { SdkError, amountText, costAboveMax } from "./errors";
 export { amountText };
 import { FixedRateExchangeClient } from "./exchange";
 import { type ModelCard } from "./model-card";
-import { JobMarketClient, type JobRecord, type OnChainReceipt } from "./job-market";
-import { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
+import { JobMarketClient, type OnChainReceipt } from "./job-market";
+import { ModelRegistryClient, type LineageNode } from "./registry";
 import { followJob, jobOverview } from "./follow";
 import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
 import { publishFiles, type PublishFilesOptions } from "./publish";
@@ -39,13 +33,27 @@ import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, requireIndependentWorker } from "./claimant";
 import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
+import {
+  DEFAULT_JOB_FEE,
+  DEFAULT_JOB_TTL_SEC,
+  checkJobTtl,
+  type FollowProgress,
+  type JobOverview,
+  type ModelMetrics,
+  type RequestedJob,
+} from "./job-types";
+
+export {
+  DEFAULT_JOB_FEE,
+  DEFAULT_JOB_TTL_SEC,
+  MAX_JOB_TTL_SEC,
+  type FollowProgress,
+  type JobOverview,
+  type ModelMetrics,
+  type RequestedJob,
+} from "./job-types";
 
 export const DEFAULT_WORKER_URL = "http://127.0.0.1:8550";
-
-/** Fee escrowed for the worker when none is given: 1 base token. */
-export const DEFAULT_JOB_FEE = ethers.parseEther("1");
-/** Time a worker has to deliver a receipt when none is given: the job's deadline is this far after the request. */
-export const DEFAULT_JOB_TTL_SEC = 15 * 60;
 
 export interface CoreOptions {
   /** A signer for writes, or a provider for reads only. */
@@ -56,53 +64,6 @@ export interface CoreOptions {
   workerUrl?: string;
   /** Told each step of a multi-step flow before it happens ("Approving …", "Requesting the job…"). */
   onStep?: (line: string) => void;
-}
-
-export interface RequestedJob extends Sent {
-  jobId: bigint;
-  modelId: bigint;
-  kind: JobKindName;
-  /** 0x sha256 of the input bytes: the on-chain commitment. */
-  inputHash: string;
-  fee: bigint;
-  deadline: bigint;
-  /** Approvals sent before the request (datatoken, base token). */
-  approvals: string[];
-  uploaded: boolean;
-  /** The claimant's signed acknowledgement of the input, when it gave one: keep it for `disputeFailure`. */
-  inputAck?: string;
-}
-
-/** What `followJob` reports while a job runs. */
-export interface FollowProgress {
-  status: JobStatusName;
-  /** The worker's own state (seen, claimed, input_ready, running, output_stored, …), when it answers. */
-  state?: string;
-  /** The worker's progress; `note` says what a waiting job waits for (its input, the model's weights, the queue). */
-  progress?: {
-    phase?: string;
-    step?: number;
-    totalSteps?: number;
-    loss?: number;
-    etaSec?: number;
-    note?: string;
-  } | null;
-}
-
-export interface JobOverview {
-  job: JobRecord;
-  receipt?: OnChainReceipt;
-  /** The worker's view (state, progress, failure), when it answers. */
-  worker?: Record<string, unknown>;
-  /** JobFailed's reason code and name, for a failed job. */
-  failure?: { reason: number; name: string };
-}
-
-export interface ModelMetrics {
-  model: ModelRecord;
-  evaluations: { jobId: bigint; benchmarkId: string; loss: bigint; tokens: bigint; worker: string }[];
-  finetunes: { jobId: bigint; childModelId: bigint; valLossBefore: bigint; valLossAfter: bigint }[];
-  inferences: { jobId: bigint; outputHash: string }[];
 }
 
 export type { PublishFilesOptions } from "./publish";
@@ -365,8 +326,12 @@ export class PostHumanCore {
 
   // ─── Jobs ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** The deadline of a job requested now: the later of the chain's time and the clock, plus `ttlSec`. */
+  /**
+   * The deadline of a job requested now: the later of the chain's time and the clock, plus `ttlSec` (whole seconds,
+   * 1 to MAX_JOB_TTL_SEC; else SdkError PARAMS_INVALID, before any request).
+   */
   async jobDeadline(ttlSec = DEFAULT_JOB_TTL_SEC): Promise<bigint> {
+    checkJobTtl(ttlSec);
     const latest = await this.provider.getBlock("latest");
     return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)) + ttlSec);
   }
@@ -403,6 +368,7 @@ export class PostHumanCore {
     const fee = o.fee ?? DEFAULT_JOB_FEE;
     const upload = o.upload !== false;
     const inputName = o.inputName ?? "the input";
+    if (o.ttlSec !== undefined) checkJobTtl(o.ttlSec);
     // The worker's own rules, before any transaction; with the model's context when the worker tells it (a worker
     // that does not serve the model yet, or an older one, tells nothing: its rules then apply at the upload).
     const nPositions =
@@ -517,7 +483,7 @@ export class PostHumanCore {
    */
   followJob(
     jobId: bigint,
-    o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number } = {},
+    o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number; reconnectMs?: number } = {},
   ): Promise<OnChainReceipt> {
     return followJob(this, jobId, o);
   }

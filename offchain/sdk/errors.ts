@@ -35,6 +35,7 @@ export type SdkErrorCode =
   | "MODEL_FOLDER_MISSING"
   | "NOT_DISPUTABLE"
   | "BAD_INPUT_ACK"
+  | "CHAIN_UNREACHABLE"
   | "REVERTED";
 
 export class SdkError extends Error {
@@ -110,7 +111,11 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
       }
     })();
     if (parsed) {
-      const args = parsed.args.map((a: unknown) => String(a)).join(", ");
+      // Times (unix seconds) are said as the date in UTC; `data.args` keeps them as the contract gave them.
+      const times = TIME_ARGS[parsed.name] ?? [];
+      const args = parsed.args
+        .map((a: unknown, i: number) => (times.includes(i) ? utcText(a as bigint) : String(a)))
+        .join(", ");
       return new SdkError(
         "REVERTED",
         `${what} reverted: ${parsed.name}(${args})`,
@@ -128,6 +133,61 @@ export function explainRevert(e: unknown, interfaces: ethers.Interface[], what: 
 /** The selector of Error(string), what `require(cond, "reason")` reverts with. */
 const ERROR_STRING = "0x08c379a0";
 
+/** The arguments of the contracts' custom errors that are times (unix seconds, the chain's clock), by position. */
+const TIME_ARGS: Record<string, number[]> = {
+  JobMarketDeadlineNotReached: [1],
+  JobMarketLeaseExpired: [1],
+  JobMarketChallengeWindowOpen: [1],
+  JobMarketChallengeWindowClosed: [1],
+  JobMarketArbitrationPending: [1],
+  JobMarketDisputeWindowOpen: [1],
+  JobMarketDisputeWindowClosed: [1],
+  JobMarketUnstakeNotReady: [1],
+  JobMarketInvalidDeadline: [0, 1],
+};
+
+/** A time of the chain (unix seconds) as the date and time in UTC, ISO 8601: "2026-12-06T01:33:16Z". */
+export function utcText(sec: bigint | number): string {
+  return new Date(Number(sec) * 1000).toISOString().replace(/\.000Z$/, "Z");
+}
+
+/** A length of time in rough words, its two largest units: "45 s", "1 min 30 s", "3 h 20 min", "2 days 1 h". */
+function durationText(sec: number): string {
+  const units: [number, string][] = [
+    [86_400, " days"],
+    [3_600, " h"],
+    [60, " min"],
+    [1, " s"],
+  ];
+  const i = Math.max(
+    0,
+    units.findIndex(([u]) => sec >= u),
+  );
+  const [big, bigName] = units[i];
+  const [small, smallName] = units[Math.min(i + 1, units.length - 1)];
+  const total = Math.round(sec / small) * small; // rounded to the smaller unit
+  const a = Math.floor(total / big);
+  const b = Math.round((total - a * big) / small);
+  const first = `${a}${a === 1 && big === 86_400 ? " day" : bigName}`;
+  return b && small !== big ? `${first} ${b}${smallName}` : first;
+}
+
+/**
+ * When a time of the chain comes, from now by this machine's clock: "in about 3 h 20 min". A time the chain has not
+ * reached (`ahead`) that this clock has passed is said as such: the chain's clock is behind (its next block).
+ */
+function fromNowText(sec: bigint, ahead: boolean): string {
+  const diff = Number(sec) - Math.floor(Date.now() / 1000);
+  if (diff > 0) return `in about ${durationText(diff)}`;
+  if (ahead) return "past by this machine's clock, not yet by the chain's (its next block will be after it)";
+  return diff === 0 ? "just now" : `about ${durationText(-diff)} ago`;
+}
+
+/** A time in an error's hint: the date in UTC, and how far it is. */
+function when(sec: unknown, ahead: boolean): string {
+  return `${utcText(sec as bigint)} (UTC, chain time), ${fromNowText(BigInt(sec as bigint), ahead)}`;
+}
+
 function hintForRevert(name: string, args: ethers.Result): string | undefined {
   if (name.endsWith("ModelFrozen")) return "the model was frozen after a successful challenge: use another model";
   if (name === "DatatokenMarketInsufficientListing") return "take less, or pick another listing of the model";
@@ -142,7 +202,25 @@ function hintForRevert(name: string, args: ethers.Result): string | undefined {
   if (name === "JobMarketNotRequester") return "only the job's requester may do this";
   if (name === "JobMarketNotArbiter") return "only the market's arbiter decides challenges";
   if (name === "JobMarketChallengeWindowOpen")
-    return `the window is open until ${new Date(Number(args[1]) * 1000).toISOString()} (chain time): try again after it`;
+    return `the window is open until ${when(args[1], true)}: try again after it`;
+  if (name === "JobMarketChallengeWindowClosed")
+    return `job ${String(args[0])}'s challenge window closed at ${when(args[1], false)}: the receipt can no longer be challenged`;
+  if (name === "JobMarketDeadlineNotReached")
+    return (
+      `job ${String(args[0])}'s deadline is ${when(args[1], true)}: until then its worker may still deliver; ` +
+      "after it anyone may reclaim the job (the fee and the datatoken go back to the requester)"
+    );
+  if (name === "JobMarketLeaseExpired")
+    return `job ${String(args[0])}'s deadline passed at ${when(args[1], false)}: it can no longer be claimed or delivered, anyone may reclaim it`;
+  if (name === "JobMarketArbitrationPending")
+    return `the arbiter may decide job ${String(args[0])}'s challenge until ${when(args[1], true)}: after it anyone may settle the job`;
+  if (name === "JobMarketDisputeWindowOpen")
+    return `job ${String(args[0])}'s failure may be disputed until ${when(args[1], true)}: its claimant's collateral is released after it`;
+  if (name === "JobMarketDisputeWindowClosed")
+    return `job ${String(args[0])}'s failure could be disputed until ${when(args[1], false)}: it no longer can`;
+  if (name === "JobMarketUnstakeNotReady") return `the stake can be withdrawn from ${when(args[1], true)}`;
+  if (name === "JobMarketInvalidDeadline")
+    return `the deadline ${utcText(args[0] as bigint)} is not after the chain's time ${utcText(args[1] as bigint)} (UTC): give the job a later deadline`;
   if (name === "ModelRegistryWeightsRootTaken")
     return `these weights are model ${String(args[1])} already: a weights root belongs to one model`;
   if (name === "JobMarketNotIndependent")

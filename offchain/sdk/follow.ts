@@ -4,9 +4,63 @@
  */
 import { JobStatus } from "../protocol/params";
 import { failReasonName } from "../protocol/job-spec";
+import { errorChain } from "../protocol/error-chain";
+import { isUnreachable } from "../protocol/logs";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
+
+/**
+ * How long `followJob` keeps asking a chain node that stopped answering (one restarting) before it gives up, asking
+ * again after 0.25 s, then twice as long each time up to 4 s.
+ */
+export const CHAIN_RECONNECT_MS = 30_000;
+
+/** Socket errors of a connection to the node that broke or never opened (Node's codes; ethers passes them on). */
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "UND_ERR_SOCKET"]);
+
+/** What a node's proxy answers when the node behind it is gone (`posthuman up`'s chain: "fetch failed", -32700). */
+const PROXY_LOST = /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up/i;
+
+/**
+ * Why a read of the chain failed for want of a node, in a few words ("ECONNREFUSED", "fetch failed"), or undefined
+ * when it failed otherwise (a revert, a bad answer): the node refused the connection or could not be found
+ * (`isUnreachable`), the connection broke, ethers gave up on the network (NETWORK_ERROR, TIMEOUT), or a proxy in front
+ * of the node answered with the node's fetch failure instead of a response (ethers' BAD_DATA "missing response").
+ */
+export function chainLostReason(e: unknown): string | undefined {
+  const chain = errorChain(e);
+  for (const x of chain) {
+    const code = typeof x.code === "string" ? x.code : undefined;
+    if (code && CONNECTION_LOST.has(code)) return code;
+    if (code === "NETWORK_ERROR" || code === "TIMEOUT") return `ethers ${code}`;
+    if (code === "BAD_DATA") {
+      const answers = (Array.isArray(x.value) ? x.value : [x.value]) as { error?: { message?: unknown } }[];
+      const lost = answers.find((a) => typeof a?.error?.message === "string" && PROXY_LOST.test(a.error.message));
+      if (lost) return String(lost.error?.message);
+    }
+  }
+  if (isUnreachable(e)) {
+    const coded = chain.find((x) => typeof x.code === "string" && /^E[A-Z_]+$/.test(x.code));
+    return coded ? String(coded.code) : "fetch failed";
+  }
+  return undefined;
+}
+
+/**
+ * The follow of job `jobId` ends: the chain has not answered for `ms`, for `reason`; `seen`: the job's status at the
+ * last answer. The job itself is untouched.
+ */
+function chainLost(jobId: bigint, ms: number, reason: string, seen: string | undefined, cause: unknown): SdkError {
+  return new SdkError(
+    "CHAIN_UNREACHABLE",
+    `Lost the connection to the chain while following job ${jobId} (no answer for ${Math.max(1, Math.round(ms / 1000))} s: ` +
+      `${reason}). The job is safe: it stays on chain as it was (${seen ? `last seen ${seen}; ` : ""}its fee escrowed), ` +
+      "nothing is lost.",
+    "once the chain's node answers again, follow the job again: its status and its receipt are on chain",
+    { data: { jobId }, cause },
+  );
+}
 
 function failHint(name: string, modelId: bigint): string {
   if (name === "MODEL_UNAVAILABLE")
@@ -38,40 +92,64 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
 /**
  * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
  * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
- * when its deadline passes unclaimed.
+ * when its deadline passes unclaimed. A chain node that stops answering is asked again for `reconnectMs` (default
+ * CHAIN_RECONNECT_MS) before the follow ends with CHAIN_UNREACHABLE (the job untouched, `data.jobId`).
  */
 export async function followJob(
   ph: PostHumanCore,
   jobId: bigint,
-  o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number } = {},
+  o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number; reconnectMs?: number } = {},
 ): Promise<OnChainReceipt> {
   const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+  const reconnectMs = o.reconnectMs ?? CHAIN_RECONNECT_MS;
+  let lost: { since: number; tries: number } | undefined;
+  let seen: string | undefined;
   for (;;) {
-    const job = await ph.jobs.get(jobId);
-    const status = JobStatus[job.status];
-    if (status === JobStatus.Submitted || status === JobStatus.Challenged || status === JobStatus.Settled) {
-      const r = await ph.jobs.receipt(jobId);
-      if (r) return r;
+    let job: JobRecord;
+    try {
+      job = await ph.jobs.get(jobId);
+      seen = job.status;
+      const status = JobStatus[job.status];
+      if (status === JobStatus.Submitted || status === JobStatus.Challenged || status === JobStatus.Settled) {
+        const r = await ph.jobs.receipt(jobId);
+        if (r) return r;
+      }
+      await refuseEnded(ph, jobId, job);
+      lost = undefined;
+    } catch (e) {
+      const reason = chainLostReason(e);
+      if (reason === undefined) throw e;
+      const now = Date.now();
+      lost ??= { since: now, tries: 0 };
+      const left = lost.since + reconnectMs - now;
+      if (left <= 0) throw chainLost(jobId, now - lost.since, reason, seen, e);
+      await sleep(Math.min(250 * 2 ** lost.tries++, 4_000, left));
+      continue;
     }
-    await refuseEnded(ph, jobId, job);
     if (o.onProgress) {
       let state: string | undefined;
       let progress: FollowProgress["progress"];
+      let error: FollowProgress["error"];
       try {
         const s = await ph.worker.jobStatus(jobId);
         state = s.state;
         progress = s.progress ?? null;
+        error = s.error ?? null;
       } catch {
         state = undefined;
       }
-      o.onProgress({ status: job.status, state, progress });
+      o.onProgress({ status: job.status, state, progress, error });
     }
     if (Date.now() > end)
       throw new SdkError("JOB_TIMEOUT", `Job ${jobId} has no receipt yet; it is ${job.status}.`, "look again later", {
         data: { jobId },
       });
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
+    await sleep(o.pollMs ?? 500);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Throws the SdkError of a job that ended, or passed its deadline, without a receipt. */

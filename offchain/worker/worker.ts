@@ -396,8 +396,7 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       chainId: cfg.chain.chainId,
       ingestion: w.ingestor.status(),
       jobs: jobs.countByState(),
-      // Published so that a client refuses a larger input before it pays for a job.
-      limits: { maxInputBytes: cfg.limits.maxUploadBytes },
+      limits: { maxInputBytes: cfg.limits.maxUploadBytes }, // a client refuses a larger input before it pays
     }),
     metrics: () => w.metrics.render(),
     limits: {

@@ -1,15 +1,22 @@
 /**
  * How a few commands word what they print, without a chain: `eval` naming the jobs already requested when a later
  * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
- * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), and commander's own errors under --json.
+ * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), commander's own errors under --json, the
+ * bounds of --ttl, and --account with --key-file refused.
  */
 import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { ethers } from "ethers";
 import { withJobsGoingOn } from "../../offchain/cli/commands/eval";
 import { baselineIsTrainersValidation, baselineSource } from "../../offchain/cli/commands/model";
 import { accountArgument } from "../../offchain/cli/commands/tokens";
+import { connect, int } from "../../offchain/cli/context";
+import { ttlSeconds } from "../../offchain/cli/commands/requests";
 import { CliError } from "../../offchain/cli/output";
-import { devAddress } from "../../offchain/deploy/accounts";
+import { devAddress, devKey } from "../../offchain/deploy/accounts";
+import { MAX_JOB_TTL_SEC } from "../../offchain/sdk/core";
 import type { RequestedJob } from "../../offchain/sdk/client";
 import type { ModelRecord } from "../../offchain/sdk/registry";
 import { cli } from "./cli-process";
@@ -113,5 +120,76 @@ describe("posthuman --json: a command line commander refuses", () => {
     expect(plain.stderr).to.match(/^error: required option '--data <file>' not specified\n\nUsage: posthuman train /);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/^Usage: posthuman train \[options\] <model>/);
+  });
+});
+
+describe("posthuman train/infer/eval --ttl: whole seconds, at most a week", () => {
+  it("accepts digits from the minimum to MAX_JOB_TTL_SEC (7 days)", () => {
+    expect(MAX_JOB_TTL_SEC).to.equal(7 * 24 * 3600);
+    expect(ttlSeconds("900")).to.equal(900);
+    expect(ttlSeconds(String(MAX_JOB_TTL_SEC))).to.equal(MAX_JOB_TTL_SEC);
+  });
+
+  it("refuses a TTL past the maximum, naming it, before anything is requested", () => {
+    // 99999999999 s would put the deadline in the year 5195, and lock the fee that long if the worker dies.
+    for (const raw of ["99999999999", String(MAX_JOB_TTL_SEC + 1)])
+      expect(() => ttlSeconds(raw)).to.throw(
+        CliError,
+        `--ttl ${raw} is more than ${MAX_JOB_TTL_SEC} seconds (7 days), the longest a job may wait for its receipt`,
+      );
+    try {
+      ttlSeconds("99999999999");
+    } catch (e) {
+      expect((e as CliError).hint).to.match(/^pass --ttl 604800 or less: .*reclaim/);
+    }
+  });
+
+  it("refuses what is not written in digits (1e20, 1.5, 0x10, -5) and what JavaScript cannot count exactly", () => {
+    for (const raw of ["1e20", "1.5", "0x10", "-5", " 900", "", "900s"]) {
+      expect(() => ttlSeconds(raw), raw).to.throw(CliError, `--ttl "${raw}" is not a whole number ≥ 60`);
+      try {
+        ttlSeconds(raw);
+      } catch (e) {
+        expect((e as CliError).hint).to.equal("write it in digits, from 60 to 604800");
+      }
+    }
+    expect(() => int("1e3", "--steps")).to.throw(CliError, `--steps "1e3" is not a whole number ≥ 1`);
+    expect(() => int("99999999999999999999", "--steps")).to.throw(
+      CliError,
+      /--steps 99999999999999999999 is more than/,
+    );
+    expect(int("0", "--top-k", 0)).to.equal(0);
+  });
+});
+
+describe("posthuman --account and --key-file", () => {
+  const base = { rpc: "http://127.0.0.1:9", worker: "http://127.0.0.1:9", json: false, dataDir: "/nonexistent" };
+
+  it("refuses both together, naming both, before anything is read", async () => {
+    const keyFile = path.join(os.tmpdir(), `ph-key-${process.pid}`);
+    fs.writeFileSync(keyFile, devKey(3));
+    try {
+      const e = await connect({ ...base, account: "bob", keyFile, deployment: "/nonexistent.json" }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).to.be.instanceOf(CliError);
+      expect((e as CliError).message).to.equal(
+        `--account bob and --key-file ${keyFile} both say who signs: the command would use one and ignore the other`,
+      );
+      expect((e as CliError).hint).to.equal(
+        "pass one of them: --account <name> for a dev account of a local chain, --key-file <file> for your own key",
+      );
+    } finally {
+      fs.rmSync(keyFile, { force: true });
+    }
+  });
+
+  it("still takes either alone (here: no address book, the next thing it reads)", async () => {
+    const e = await connect({ ...base, account: "bob", deployment: "/nonexistent.json" }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect((e as CliError).message).to.equal("No address book at /nonexistent.json");
   });
 });

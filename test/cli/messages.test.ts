@@ -45,4 +45,12 @@ describe("posthuman: a failed job's reason, said once", () => {
     expect(commandHint("NOT_ENOUGH_DATATOKENS", undefined)).to.equal(undefined);
     expect(commandHint("REVERTED", { error: "X" })).to.equal(undefined);
   });
+
+  it("says how to see a followed job again when the connection to the chain was lost", () => {
+    expect(commandHint("CHAIN_UNREACHABLE", { jobId: 7n })).to.equal(
+      "check that the chain runs (npm start starts the local one; or pass --rpc <url>), then see where job 7 stands: " +
+        "posthuman job show 7 (and its result, once it has a receipt: posthuman job result 7)",
+    );
+    expect(commandHint("CHAIN_UNREACHABLE", {})).to.equal(undefined);
+  });
 });

@@ -24,11 +24,19 @@ describe("CLI progress lines (not a terminal)", () => {
       state: "running",
       progress: { phase: "train", note: "steps", step: 1, totalSteps: 4 },
     });
+    // A worker that will not run a job says why (the requester can cancel it).
+    r.update({
+      status: "Open",
+      state: "skipped",
+      progress: null,
+      error: { code: "UNDERPRICED", message: "fee 1 wei" },
+    });
     r.done();
     expect(lines).to.deep.equal([
       "job 4: seen · waiting (the input upload)",
       "job 4: seen · waiting (behind the 120 s of work queued it would finish 30 s after)",
       "job 4: running · train █████░░░░░░░░░░░░░░░ 1/4",
+      "job 4: skipped (UNDERPRICED: fee 1 wei)",
     ]);
   });
 });

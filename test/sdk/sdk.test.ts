@@ -6,9 +6,11 @@
  */
 import { expect } from "chai";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ethers } from "hardhat";
+import { ethers, network } from "hardhat";
 import type { TransactionRequest } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
@@ -29,6 +31,8 @@ import { writeJobDir } from "../../offchain/ml";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { LocalStore, PostHuman, SdkError, isSdkError } from "../../offchain/sdk";
 import { explainRevert } from "../../offchain/sdk/errors";
+import { MAX_JOB_TTL_SEC } from "../../offchain/sdk/core";
+import { followJob } from "../../offchain/sdk/follow";
 import { commandHint } from "../../offchain/cli/hints";
 import { JobMarket__factory, ModelRegistry__factory } from "../../typechain-types";
 import { M1_WEIGHTS_ROOT, posthumanFixture, type PostHumanFixture } from "../fixtures/posthuman";
@@ -80,6 +84,48 @@ async function workerApi(f: PostHumanFixture, maxInputBytes: number, publish: bo
   });
   const url = await listen(server, "127.0.0.1", 0);
   return { url, close: () => (server.close(), server.closeAllConnections()) };
+}
+
+/**
+ * A JSON-RPC node in front of Hardhat's in-process network that can stop answering as a chain does when it dies:
+ * "fetch failed" (what `posthuman up`'s chain answers while the node behind it is down: ethers then throws BAD_DATA,
+ * "missing response for request"), or not at all once closed (connections refused). A provider on it, as the CLI's.
+ */
+async function dyingChain() {
+  let down = false;
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const reply = (x: unknown) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(x));
+      };
+      if (down) return reply({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "fetch failed" } });
+      const parsed = JSON.parse(body) as { id: number; method: string; params?: unknown[] }[] | { id: number };
+      const one = async (r: { id: number; method: string; params?: unknown[] }) => {
+        try {
+          return { jsonrpc: "2.0", id: r.id, result: await network.provider.request(r) };
+        } catch (e) {
+          const x = e as { code?: number; message: string; data?: unknown };
+          return { jsonrpc: "2.0", id: r.id, error: { code: x.code ?? -32603, message: x.message, data: x.data } };
+        }
+      };
+      void (Array.isArray(parsed) ? Promise.all(parsed.map(one)) : one(parsed as never)).then(reply);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new ethers.JsonRpcProvider(url, 31337, { staticNetwork: true, cacheTimeout: -1 });
+  return {
+    provider,
+    setDown: (d: boolean) => (down = d),
+    /** Stops answering for good: connections are refused. */
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 /** An evaluation set long enough for context 64 (the input rules refuse shorter ones before anything is paid). */
@@ -360,6 +406,58 @@ describe("SDK (offchain/sdk)", function () {
       expect(early.hint).to.equal("the commitment is from block 12: publish again in a later block");
     });
 
+    it("words the reverts that carry a time: the date in UTC, how long until then, and what may be done after", () => {
+      const market = JobMarket__factory.createInterface();
+      const withData = (data: string) =>
+        Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION", data });
+      const now = Math.floor(Date.now() / 1000);
+      const deadline = now + 3 * 3600 + 20 * 60 + 10;
+      const iso = new Date(deadline * 1000).toISOString().replace(/\.000Z$/, "Z");
+      const early = explainRevert(
+        withData(market.encodeErrorResult("JobMarketDeadlineNotReached", [9n, deadline])),
+        [market],
+        "reclaimJob",
+      ) as SdkError;
+      expect(early.message).to.equal(`reclaimJob reverted: JobMarketDeadlineNotReached(9, ${iso})`);
+      expect(early.hint).to.equal(
+        `job 9's deadline is ${iso} (UTC, chain time), in about 3 h 20 min: until then its worker may still deliver; ` +
+          "after it anyone may reclaim the job (the fee and the datatoken go back to the requester)",
+      );
+      expect(early.data.args).to.deep.equal(["9", String(deadline)]);
+      const open = explainRevert(
+        withData(market.encodeErrorResult("JobMarketChallengeWindowOpen", [4n, now + 90])),
+        [market],
+        "settleJob",
+      ) as SdkError;
+      expect(open.hint).to.match(
+        /^the window is open until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(UTC, chain time\), in about 1 min (30|29) s: try again after it$/,
+      );
+      const closed = explainRevert(
+        withData(market.encodeErrorResult("JobMarketChallengeWindowClosed", [4n, now - 2 * 86400])),
+        [market],
+        "challengeReceipt",
+      ) as SdkError;
+      expect(closed.hint).to.match(
+        /^job 4's challenge window closed at \d{4}-.*Z \(UTC, chain time\), about 2 days ago: the receipt can no longer be challenged$/,
+      );
+      const pending = explainRevert(
+        withData(market.encodeErrorResult("JobMarketArbitrationPending", [4n, now + 600])),
+        [market],
+        "settleJob",
+      ) as SdkError;
+      expect(pending.hint).to.match(
+        /^the arbiter may decide job 4's challenge until \d{4}-.*Z \(UTC, chain time\), in about (10 min|9 min 59 s): after it anyone may settle the job$/,
+      );
+      const unstake = explainRevert(
+        withData(market.encodeErrorResult("JobMarketUnstakeNotReady", [ethers.ZeroAddress, now + 2 * 86400 + 3600])),
+        [market],
+        "withdrawStake",
+      ) as SdkError;
+      expect(unstake.hint).to.match(
+        /^the stake can be withdrawn from \d{4}-.*Z \(UTC, chain time\), in about 2 days 1 h$/,
+      );
+    });
+
     it("names the listings when a model is not on the exchange", async () => {
       const f = await loadFixture(posthumanFixture);
       const { childId } = await trainChild(
@@ -484,6 +582,92 @@ describe("SDK (offchain/sdk)", function () {
       const e = await expectSdkError(ph.followJob(failing.jobId, { pollMs: 50 }), "JOB_ENDED");
       expect(e.message).to.contain("DATASET_TOO_SHORT");
       expect(e.hint).to.match(/fee was refunded/);
+    });
+    it("refuses a TTL past MAX_JOB_TTL_SEC (7 days), or not a whole number, before paying anything", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.alice);
+      const before = await ph.baseToken.balanceOf(f.alice.address);
+      for (const ttlSec of [99_999_999_999, 1e20, MAX_JOB_TTL_SEC + 1, 1.5, 0, -60]) {
+        const e = await expectSdkError(
+          ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { ttlSec, upload: false }),
+          "PARAMS_INVALID",
+        );
+        expect(e.message, String(ttlSec)).to.equal(
+          `A job's time to deliver (ttlSec) is ${ttlSec} s: it must be a whole number of seconds from 1 to ` +
+            `${MAX_JOB_TTL_SEC} (7 days). No job was requested and nothing was paid.`,
+        );
+        expect(e.hint).to.match(
+          /^ask for 7 days or less: if the worker that claims the job stops, its fee stays escrowed until the deadline/,
+        );
+        expect(e.data).to.deep.equal({ param: "ttlSec", ttlSec, max: MAX_JOB_TTL_SEC });
+      }
+      await expectSdkError(ph.jobDeadline(MAX_JOB_TTL_SEC + 1), "PARAMS_INVALID");
+      expect(await ph.jobs.count()).to.equal(0n);
+      expect(await ph.baseToken.balanceOf(f.alice.address)).to.equal(before);
+      // The deadline is MAX_JOB_TTL_SEC after the later of the chain's time and the clock.
+      const now = async () =>
+        BigInt(Math.max((await ethers.provider.getBlock("latest"))!.timestamp, Math.floor(Date.now() / 1000)));
+      const requestedAfter = await now();
+      const job = await ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { ttlSec: MAX_JOB_TTL_SEC, upload: false });
+      expect(job.deadline - BigInt(MAX_JOB_TTL_SEC)).to.be.within(requestedAfter, await now());
+    });
+
+    it("keeps following a job while the chain's node restarts, and says the job is safe when it does not come back", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const chain = await dyingChain();
+      try {
+        const alice = await clientFor(f, f.alice);
+        const job = await alice.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { upload: false });
+        await (await f.ph.jobMarket.connect(f.worker).claimJob(job.jobId)).wait();
+        // A reader on the node that dies, as the CLI's `train` follows a job.
+        const ph = await PostHuman.init({ runner: chain.provider, book: bookOf(f), workerUrl: NO_WORKER });
+
+        // Down for about a second and a half (a node restarting): the follow waits for it and gets the receipt.
+        chain.setDown(true);
+        const following = followJob(ph, job.jobId, { pollMs: 50, reconnectMs: 20_000 });
+        await new Promise((r) => setTimeout(r, 1500));
+        await submitReceipt(f.ph.jobMarket, f.worker, job.jobId, {
+          outputHash: ethers.id("out"),
+          servedWeightsRoot: (await alice.registry.get(f.m1.modelId)).weightsRoot,
+          runtimeId: ethers.id("runtime"),
+          metrics: { evalLoss: toFixedLoss(3.1), evalTokens: 100n },
+        });
+        chain.setDown(false);
+        expect(await following).to.include({ jobId: job.jobId, outputHash: ethers.id("out") });
+
+        // Down for good ("fetch failed") while the job is followed, then gone (connections refused) before a follow:
+        // the follow gives up, saying the job is where it was (as last seen) and how to see it again.
+        const other = await alice.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { upload: false });
+        const losing = expectSdkError(
+          followJob(ph, other.jobId, { pollMs: 50, reconnectMs: 1000 }),
+          "CHAIN_UNREACHABLE",
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        const started = Date.now();
+        chain.setDown(true);
+        const lost = await losing;
+        expect(Date.now() - started).to.be.within(1000, 10_000);
+        expect(lost.message).to.match(
+          new RegExp(
+            `^Lost the connection to the chain while following job ${other.jobId} \\(no answer for \\d+ s: fetch failed\\)\\. ` +
+              `The job is safe: it stays on chain as it was \\(last seen Open; its fee escrowed\\), nothing is lost\\.$`,
+          ),
+        );
+        expect(lost.hint).to.equal(
+          "once the chain's node answers again, follow the job again: its status and its receipt are on chain",
+        );
+        expect(lost.data).to.deep.equal({ jobId: other.jobId });
+        expect(commandHint(lost.code, lost.data, lost.hint)).to.match(new RegExp(`posthuman job show ${other.jobId} `));
+        await chain.close();
+        const refused = await expectSdkError(
+          followJob(ph, other.jobId, { pollMs: 50, reconnectMs: 300 }),
+          "CHAIN_UNREACHABLE",
+        );
+        expect(refused.message).to.match(/\(no answer for 1 s: ECONNREFUSED\)\. .*as it was \(its fee escrowed\)/);
+      } finally {
+        await chain.close();
+        chain.provider.destroy();
+      }
     });
   });
 

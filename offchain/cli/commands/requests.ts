@@ -4,12 +4,21 @@
  */
 import type { Command } from "commander";
 import type { JobParams } from "../../protocol/params";
-import type { PostHuman, RequestedJob } from "../../sdk/client";
+import { MAX_JOB_TTL_SEC, type PostHuman, type RequestedJob } from "../../sdk/client";
 import type { OnChainReceipt } from "../../sdk/job-market";
 import { amount, connect, int, sdk } from "../context";
 import { CliError, type Output } from "../output";
 import { progressReporter, tokens } from "../render";
 import type { Wiring } from "./shared";
+
+/** --ttl: whole seconds from 60 to MAX_JOB_TTL_SEC (7 days). */
+export function ttlSeconds(raw: string): number {
+  return int(raw, "--ttl", 60, {
+    value: MAX_JOB_TTL_SEC,
+    words: `${MAX_JOB_TTL_SEC} seconds (7 days), the longest a job may wait for its receipt`,
+    why: "if the worker that claims the job stops, its fee stays escrowed until the deadline (posthuman job reclaim works only after it)",
+  });
+}
 
 export interface JobOptions {
   fee: string;
@@ -30,7 +39,7 @@ export interface JobRun {
 export function withJobOptions(c: Command): Command {
   return c
     .option("--fee <ocean>", "fee escrowed for the worker, paid when the job settles", "1")
-    .option("--ttl <seconds>", "time the worker has to deliver a receipt", "900")
+    .option("--ttl <seconds>", `time the worker has to deliver a receipt (60 to ${MAX_JOB_TTL_SEC})`, "900")
     .option("--no-wait", "print the job id once requested and return (follow it with `job show`)");
 }
 
@@ -130,7 +139,7 @@ export async function requestJob(
   const job = await sdk(
     client.requestJob(modelId, params, input, {
       fee: amount(o.fee, "--fee"),
-      ttlSec: int(o.ttl, "--ttl", 60),
+      ttlSec: ttlSeconds(o.ttl),
       inputName,
       inputURI: o.inputURI,
     }),

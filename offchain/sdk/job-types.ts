@@ -1,0 +1,82 @@
+/**
+ * The vocabulary of a job request as the SDK's core speaks it: default fee and time to deliver, the longest time a
+ * job may be given, and what requesting, following and reading jobs return. Browser-safe.
+ */
+import { ethers } from "ethers";
+import type { JobKindName, JobStatusName } from "../protocol/params";
+import { SdkError } from "./errors";
+import type { Sent } from "./base";
+import type { JobRecord, OnChainReceipt } from "./job-market";
+import type { ModelRecord } from "./registry";
+
+/** Fee escrowed for the worker when none is given: 1 base token. */
+export const DEFAULT_JOB_FEE = ethers.parseEther("1");
+/** Time a worker has to deliver a receipt when none is given: the job's deadline is this far after the request. */
+export const DEFAULT_JOB_TTL_SEC = 15 * 60;
+/**
+ * The longest time a job may be given to deliver: 7 days. The chain takes any deadline, but if the worker that claimed
+ * the job stops, the fee stays escrowed until the deadline (a job is reclaimed only after it): a longer TTL is refused.
+ */
+export const MAX_JOB_TTL_SEC = 7 * 24 * 60 * 60;
+
+export interface RequestedJob extends Sent {
+  jobId: bigint;
+  modelId: bigint;
+  kind: JobKindName;
+  /** 0x sha256 of the input bytes: the on-chain commitment. */
+  inputHash: string;
+  fee: bigint;
+  deadline: bigint;
+  /** Approvals sent before the request (datatoken, base token). */
+  approvals: string[];
+  uploaded: boolean;
+  /** The claimant's signed acknowledgement of the input, when it gave one: keep it for `disputeFailure`. */
+  inputAck?: string;
+}
+
+/** What `followJob` reports while a job runs. */
+export interface FollowProgress {
+  status: JobStatusName;
+  /** The worker's own state (seen, claimed, input_ready, running, output_stored, …), when it answers. */
+  state?: string;
+  /** The worker's progress; `note` says what a waiting job waits for (its input, the model's weights, the queue). */
+  progress?: {
+    phase?: string;
+    step?: number;
+    totalSteps?: number;
+    loss?: number;
+    etaSec?: number;
+    note?: string;
+  } | null;
+  /** Why the worker will not run the job (state `skipped`), or why it failed it. */
+  error?: { code: string; message?: string } | null;
+}
+
+export interface JobOverview {
+  job: JobRecord;
+  receipt?: OnChainReceipt;
+  /** The worker's view (state, progress, failure), when it answers. */
+  worker?: Record<string, unknown>;
+  /** JobFailed's reason code and name, for a failed job. */
+  failure?: { reason: number; name: string };
+}
+
+export interface ModelMetrics {
+  model: ModelRecord;
+  evaluations: { jobId: bigint; benchmarkId: string; loss: bigint; tokens: bigint; worker: string }[];
+  finetunes: { jobId: bigint; childModelId: bigint; valLossBefore: bigint; valLossAfter: bigint }[];
+  inferences: { jobId: bigint; outputHash: string }[];
+}
+
+/** Refuses (SdkError PARAMS_INVALID) a time to deliver that is not whole seconds from 1 to MAX_JOB_TTL_SEC. */
+export function checkJobTtl(ttlSec: number): void {
+  if (Number.isInteger(ttlSec) && ttlSec >= 1 && ttlSec <= MAX_JOB_TTL_SEC) return;
+  throw new SdkError(
+    "PARAMS_INVALID",
+    `A job's time to deliver (ttlSec) is ${ttlSec} s: it must be a whole number of seconds from 1 to ` +
+      `${MAX_JOB_TTL_SEC} (7 days). No job was requested and nothing was paid.`,
+    "ask for 7 days or less: if the worker that claims the job stops, its fee stays escrowed until the deadline " +
+      "(a job is reclaimed only after it)",
+    { data: { param: "ttlSec", ttlSec, max: MAX_JOB_TTL_SEC } },
+  );
+}

@@ -24,7 +24,9 @@ import { up, type UpHandle } from "../../offchain/cli/up";
 import { devWallet } from "../../offchain/deploy/accounts";
 import { buildWeb } from "../../offchain/web/build";
 import { MODEL_FILE_NAMES } from "../../offchain/protocol/model-upload";
-import { JobStatus } from "../../offchain/protocol/params";
+import { JobStatus, encodeJobParams } from "../../offchain/protocol/params";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import { requestJob } from "../../offchain/deploy/posthuman";
 import { axe, DESKTOP, violationLines, fakeWalletScript, launchBrowser, PHONE, shot, type Browser } from "./browser";
 
 const DEMO = path.join(__dirname, "..", "..", "offchain", "cli", "demo-data");
@@ -474,6 +476,58 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     }, before);
     expect((await contracts().datatokenMarket.getListing(1n)).remaining).to.equal(0n);
     await shot(page, "cancel-listing-desktop");
+  });
+
+  it("as Bob cancels a job the worker will not run: the page says why, and the fee and the datatoken come back", async () => {
+    await as(page, "bob");
+    // Requested straight on the chain with a context the model cannot hold: the worker skips it (PARAMS_INVALID).
+    const c = contracts();
+    // (Its own nonces: the provider's answers are cached for a moment, and the approvals and the request follow fast.)
+    const bob = new ethers.NonceManager(devWallet(2).connect(rpc!));
+    const bobAddress = await bob.getAddress();
+    const fee = ethers.parseEther("1");
+    const deadline = (await rpc!.getBlock("latest"))!.timestamp + 900;
+    const params = encodeJobParams({
+      kind: "Train",
+      params: {
+        steps: 2,
+        batchSize: 2,
+        contextLength: 4096,
+        learningRate: 1_000_000n,
+        warmupSteps: 0,
+        weightDecay: 0n,
+      },
+    });
+    const jobId = await requestJob(c, bob, {
+      modelId: 2n,
+      kind: "Train",
+      inputHash: ethers.id("x"),
+      fee,
+      deadline,
+      params,
+    });
+    const dt = datatokenAt((await c.registry.getModel(2n)).datatoken, rpc!);
+    const base = new ethers.Contract(
+      (await c.jobMarket.config()).baseToken,
+      ["function balanceOf(address) view returns (uint256)"],
+      rpc!,
+    );
+    const before: bigint[] = [await base.balanceOf(bobAddress), await dt.balanceOf(bobAddress)];
+    await go(page, `#/job/${jobId}`);
+    await page.waitForSelector('#cancel:has-text("The worker will not run this job")', { timeout: 60_000 });
+    expect(await page.textContent("#cancel")).to.match(/train parameter contextLength is invalid: 4096/);
+    await page.click('#cancel button:has-text("Cancel this job")');
+    await page.waitForSelector(
+      `.ok:has-text("Job ${jobId} is cancelled: its fee of 1 OCEAN and your datatoken came back")`,
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(Number((await c.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Cancelled);
+    const after = [await base.balanceOf(bobAddress), await dt.balanceOf(bobAddress)];
+    // The two approvals and the request cost gas (ETH), not OCEAN: the fee and the datatoken are back.
+    expect(after).to.deep.equal([before[0] + fee, before[1] + 10n ** 18n]);
+    await page.waitForSelector('.live:has-text("Cancelled")');
   });
 
   it("says so when the wallet rejects a transaction", async () => {

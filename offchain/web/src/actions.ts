@@ -88,6 +88,11 @@ export class Actions {
     return r.jobId;
   }
 
+  /** Cancels a job no worker has claimed: its fee and datatoken come back to the requester. */
+  cancel(jobId: bigint): Promise<{ refund: bigint }> {
+    return this.ph.jobs.cancel(jobId);
+  }
+
   /**
    * Disputes a failure that blames the input the claimant acknowledged (`ack`, the one kept at the request when not
    * given): the SDK checks the failure holds collateral and the claimant signed it, then slashes.

@@ -14,6 +14,7 @@ import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../fo
 import type { JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
+import { cancelPanel } from "./cancel";
 import { disputePanel } from "./dispute";
 import { challengePanel, type JobMarketConfig, type OnChainJob } from "./challenge";
 
@@ -197,9 +198,12 @@ function jobLayout(
   job: JobInfo,
   model: ModelInfo | undefined,
   isRequester: boolean,
-  el: Record<"live" | "disputeEl" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
+  el: Record<
+    "live" | "cancelEl" | "disputeEl" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl",
+    HTMLElement
+  >,
 ): Child {
-  const { live, disputeEl, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
+  const { live, cancelEl, disputeEl, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
   return [
     h(
       "p",
@@ -221,6 +225,7 @@ function jobLayout(
       h("h2", { id: "status-title" }, "Progress"),
       live,
     ),
+    cancelEl,
     disputeEl,
     receiptEl,
     challengeEl,
@@ -259,11 +264,13 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
   const dispute = disputePanel(app, jobId, () => tick());
+  const cancel = cancelPanel(app, jobId, () => tick());
 
   fill(
     main,
     jobLayout(app, job, model(), isRequester(), {
       live,
+      cancelEl: cancel.el,
       disputeEl: dispute.el,
       receiptEl,
       challengeEl,
@@ -349,6 +356,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     }
     const cur = job as JobInfo;
     fill(live, liveStatus(cur, workerView, workerError, progressView(workerView, elapsed(), trace)));
+    cancel.update(cur.status === JobStatus.Open, isRequester(), workerView);
     if (cur.status === JobStatus.Failed) await dispute.update(isRequester());
     if (cur.receipt && !shown) {
       shown = true;

@@ -129,9 +129,6 @@ function startNode(port: number, initialDate: string): ChildProcess {
     cwd: PROJECT_ROOT,
     env: { ...process.env, POSTHUMAN_CHAIN_INITIAL_DATE: initialDate, HARDHAT_NETWORK: "hardhat" },
     stdio: ["ignore", "pipe", "pipe"],
-    // A process group of its own: Ctrl-C in the terminal reaches `up`, which stops the worker and then the chain,
-    // not the chain first (the worker then logged failed ingestion rounds while it stopped).
-    detached: true,
   });
 }
 

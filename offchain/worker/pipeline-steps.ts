@@ -346,6 +346,8 @@ async function admission(
     nowSec: c.nowSec(),
     deadline: row.deadline,
     marginSec: c.margin,
+    // A Train job's work is its steps; the others' is their input's (assumed large until it comes).
+    estimateFirm: row.kind === "train" || input !== undefined,
   });
   // Reserved in the same synchronous step as the decision: jobs weighed concurrently each see the ones taken before.
   if (verdict.take) {

@@ -154,7 +154,9 @@ export type Admission =
  * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
  * with `runSlots` slots it starts after about queuedSec / runSlots. A price refusal is final; a deadline refusal is
  * not (the queue may drain before the deadline comes near), unless the job cannot finish in time even with nothing
- * queued: then waiting would only keep the requester from cancelling it.
+ * queued and `estimateFirm` (its work does not depend on an input still to come: a Train job, or one whose input is
+ * here): then waiting would only keep the requester from cancelling it. An estimate made without the input assumes a
+ * large one, and is weighed again when the input comes.
  */
 export function admit(o: {
   policy: OperatorPolicy;
@@ -166,6 +168,7 @@ export function admit(o: {
   nowSec: number;
   deadline: number;
   marginSec: number;
+  estimateFirm?: boolean;
 }): Admission {
   const { policy } = o;
   const floor = priceFloor(policy, o.kind, o.estimateSec);
@@ -193,7 +196,7 @@ export function admit(o: {
   if (o.nowSec + runs > o.deadline) {
     return {
       take: false,
-      final: true,
+      final: o.estimateFirm === true,
       code: "WOULD_MISS_DEADLINE",
       reason:
         `it needs about ${Math.ceil(runs)} s here (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}, and ` +

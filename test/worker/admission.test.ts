@@ -10,7 +10,7 @@ import { sha256Hex } from "../../offchain/protocol/auth";
 import { benchmarkId, toFixedLoss } from "../../offchain/protocol/params";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import { publicMessage } from "../../offchain/worker/worker";
-import { createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
+import { admit, createThroughput, DEFAULT_POLICY } from "../../offchain/worker/policy";
 import { PostHuman } from "../../offchain/sdk/client";
 import { explainInputRefusal } from "../../offchain/sdk/input-check";
 import { MAX_TOKEN_BYTES } from "../../offchain/ml/input-check";
@@ -141,6 +141,16 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     // A million training steps in 15 minutes: no queue could drain in time for it. Kept "in view" before, the job
     // held the requester's fee until its deadline with nothing said.
     const jobId = await request("bob", "Train", TEXT, train(1_000_000), ethers.parseEther("3"), 900);
+    // Only a firm estimate refuses for good: without its input, an evaluation's assumes a large one (weighed again
+    // when the input comes).
+    const weigh = { policy: DEFAULT_POLICY, kind: "evaluate" as const, fee: 10n ** 24n, queuedSec: 0, marginSec: 20 };
+    const late = { ...weigh, estimateSec: 1000, nowSec: 0, deadline: 900 };
+    expect(admit(late)).to.include({ take: false, final: false, code: "WOULD_MISS_DEADLINE" });
+    expect(admit({ ...late, estimateFirm: true })).to.include({
+      take: false,
+      final: true,
+      code: "WOULD_MISS_DEADLINE",
+    });
     const skipped = await rw.worker.pipeline.until(jobId, ["skipped"], 60_000);
     expect(skipped.error_code).to.equal("WOULD_MISS_DEADLINE");
     expect(skipped.error_message).to.match(

@@ -17,7 +17,9 @@ abstract contract JobMarketBase is WorkerStakes {
     using SafeERC20 for IERC20;
 
     /// @dev Gas a delivery keeps besides the hook's limit and EIP-150's 1/64: the CALL itself (cold account: 2,600)
-    /// and the market's work after it (failure record, CallbackDelivered, return), with a wide margin.
+    /// and the market's work after it (failure record, CallbackDelivered, return), with a wide margin. The metered
+    /// outcome share's transfers after it are paid from the rest of the caller's gas: short of it, the whole
+    /// transition reverts (nothing is half done), and gas estimation finds the total.
     uint256 private constant _CALLBACK_GAS_RESERVE = 12_000;
     /// @dev Bit 0 of StoredJob.callbackBits: the job has a callback. (Bit 0 stands for JobStatus.None, never a stage.)
     uint16 internal constant _HAS_CALLBACK = 1;

@@ -194,8 +194,9 @@ export function jobCallback(o: CallbackOptions): IJobMarket.CallbackStruct {
 
 /**
  * How a callback fee is split: the receipt hook's share (rounded up) goes to the worker with its payout when the job
- * settles; the outcome hook's share to whoever ends the job. A share whose delivery did not happen (no receipt) or
- * whose worker was slashed goes back to the requester.
+ * settles; the outcome hook's share to whoever ends the job (when the job did not settle, only the gas that delivery
+ * used at `callbackGasPrice`, the rest to the requester). A share whose delivery did not happen (no receipt) or whose
+ * worker was slashed goes back to the requester.
  */
 export function callbackShares(fee: bigint): { receiptShare: bigint; outcomeShare: bigint } {
   const outcomeShare = fee / 2n;

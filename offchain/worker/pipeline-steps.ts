@@ -354,7 +354,7 @@ async function admission(
     c.claiming.set(row.job_id, verdict.estimateSec);
     return verdict.estimateSec;
   }
-  say(c, row, verdict.code, `${verdict.final ? "skipped" : "not claimed for now"}: ${verdict.reason}`);
+  say(c, row, verdict.code, `${verdict.final ? "skipped: " : "not claimed for now, waiting for "}${verdict.reason}`);
   if (verdict.final) c.set(row, { state: "skipped", error_code: verdict.code, error_message: verdict.reason });
   else c.progress.set(row.job_id, { phase: "waiting", note: verdict.reason, step: 0, totalSteps: 0 });
   return undefined;

@@ -193,14 +193,17 @@ export function admit(o: {
   }
   const runs = o.estimateSec * policy.safetyFactor + o.marginSec;
   const left = Math.floor(o.deadline - o.nowSec);
+  // Said as what the job waits for when it is not final (the worker's note: "waiting for …").
   if (o.nowSec + runs > o.deadline) {
+    const why =
+      `it needs about ${Math.ceil(runs)} s here (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}, and ` +
+      `${o.marginSec} s to submit) even with nothing queued, and its deadline is ${left} s away`;
+    const firm = o.estimateFirm === true;
     return {
       take: false,
-      final: o.estimateFirm === true,
+      final: firm,
       code: "WOULD_MISS_DEADLINE",
-      reason:
-        `it needs about ${Math.ceil(runs)} s here (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}, and ` +
-        `${o.marginSec} s to submit) even with nothing queued, and its deadline is ${left} s away`,
+      reason: firm ? why : `its input, to weigh it again (with a large input assumed, ${why})`,
     };
   }
   const startsIn = o.queuedSec / Math.max(1, policy.runSlots);
@@ -211,8 +214,8 @@ export function admit(o: {
       final: false,
       code: "WOULD_MISS_DEADLINE",
       reason:
-        `behind the ${Math.ceil(startsIn)} s of work queued it would finish ${Math.ceil(finishesBy - o.deadline)} s ` +
-        `after its deadline (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}): waiting for the queue to drain`,
+        `the queue to drain: behind its ${Math.ceil(startsIn)} s of work the job would finish ` +
+        `${Math.ceil(finishesBy - o.deadline)} s after its deadline (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor})`,
     };
   }
   return { take: true, estimateSec: o.estimateSec, finishesBy };

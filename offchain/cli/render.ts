@@ -89,6 +89,11 @@ export function describeReceipt(r: OnChainReceipt): string[] {
   return lines;
 }
 
+/** Why a worker stopped a job (its error), else what the job waits for (its note). */
+function reasonOf(error: { code?: string; message?: string } | null | undefined, note?: string): string | undefined {
+  return error ? `${error.code}${error.message ? `: ${error.message}` : ""}` : note;
+}
+
 /** The worker's view of a job in words: its state, phase and steps, what it waits for, or why it stopped. */
 export function workerSays(view: Record<string, unknown>): string {
   const p = (view.progress ?? {}) as NonNullable<FollowProgress["progress"]>;
@@ -98,7 +103,8 @@ export function workerSays(view: Record<string, unknown>): string {
     typeof p.loss === "number" ? `loss ${p.loss.toFixed(3)}` : "",
     p.etaSec ? `about ${Math.ceil(p.etaSec)} s left` : "",
   ].filter(Boolean);
-  const why = error ? ` (${error.code}${error.message ? `: ${error.message}` : ""})` : p.note ? ` (${p.note})` : "";
+  const reason = reasonOf(error, p.note);
+  const why = reason ? ` (${reason})` : "";
   return `${String(view.state ?? "unknown")}${p.phase ? ` · ${p.phase}` : ""}${why}${parts.length ? `, ${parts.join(", ")}` : ""}`;
 }
 
@@ -129,7 +135,7 @@ export function progressReporter(
       const eta = pr?.etaSec ? ` eta ${Math.ceil(pr.etaSec)}s` : "";
       // What a job waits for (its input, the model's weights, the queue) is the worker's note; why it will not run
       // it (skipped), its error.
-      const why = p.error ? `${p.error.code}${p.error.message ? `: ${p.error.message}` : ""}` : pr?.note;
+      const why = reasonOf(p.error, pr?.note ?? undefined);
       const note = why && total === 0 ? ` (${why})` : "";
       const line =
         `job ${jobId}: ${state}${pr?.phase ? ` · ${pr.phase}` : ""}${note} ${bar}${lossText}${eta}`.trimEnd();

@@ -87,7 +87,8 @@ export function explainInputRefusal(e: unknown, jobId: bigint, file: string): un
   if (!api || !INPUT_CODES.has(api.code)) {
     // Anything else (the worker gone, or refusing the upload for a reason of its own) happened after the request:
     // the job is on chain and paid for, so the error says which job, and how to get the money back.
-    const why = e instanceof Error ? e.message.replace(/\s*Nothing was paid\.$/, "") : String(e);
+    // In the worker API's own words (the SDK's wrapping of a worker call speaks of a call made before paying).
+    const why = api ? `${api.message} (${api.code})` : e instanceof Error ? e.message : String(e);
     return new SdkError(
       "INPUT_NOT_DELIVERED",
       `Job ${jobId} is requested on chain, its fee and datatoken escrowed, but ${file} did not reach the worker: ${why}`,

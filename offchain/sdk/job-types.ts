@@ -8,6 +8,7 @@ import { SdkError } from "./errors";
 import type { Sent } from "./base";
 import type { JobRecord, OnChainReceipt } from "./job-market";
 import type { ModelRecord } from "./registry";
+import type { JobStatusView } from "./worker-api";
 
 /** Fee escrowed for the worker when none is given: 1 base token. */
 export const DEFAULT_JOB_FEE = ethers.parseEther("1");
@@ -40,16 +41,9 @@ export interface FollowProgress {
   /** The worker's own state (seen, claimed, input_ready, running, output_stored, …), when it answers. */
   state?: string;
   /** The worker's progress; `note` says what a waiting job waits for (its input, the model's weights, the queue). */
-  progress?: {
-    phase?: string;
-    step?: number;
-    totalSteps?: number;
-    loss?: number;
-    etaSec?: number;
-    note?: string;
-  } | null;
+  progress?: JobStatusView["progress"];
   /** Why the worker will not run the job (state `skipped`), or why it failed it. */
-  error?: { code: string; message?: string } | null;
+  error?: JobStatusView["error"];
 }
 
 export interface JobOverview {

@@ -231,3 +231,13 @@ function checkPrompts(prompts: string[], c: InputCheckContext): void {
     }
   });
 }
+
+/**
+ * Whether the byte bounds alone decide `checkJobInput`'s verdict for an input that passed them: true when the input
+ * also passes with the strictest count the bytes allow (one token a byte for prompts, one a MAX_TOKEN_BYTES bytes
+ * for datasets). False: only the model's tokenizer can tell (a prompt near the context, a dataset near the window).
+ */
+export function decidedByBytes(kind: "train" | "infer" | "evaluate", bytes: Uint8Array, c: InputCheckContext): boolean {
+  const strictest = kind === "infer" ? utf8Length : (t: string) => Math.ceil(utf8Length(t) / MAX_TOKEN_BYTES);
+  return checkJobInput(kind, bytes, { ...c, countTokens: strictest }).ok;
+}

@@ -6,6 +6,8 @@
  *   ResultRequest  the requester of job `jobId` asks for its result, until `expiry` (unix seconds)
  *   ModelUpload    the owner of model `modelId` uploads a model folder described by `manifestHash`
  *   ModelInspect   anyone asks for the weights root and config hash of a folder described by `manifestHash`
+ *   InputCheck     anyone asks whether input bytes whose sha256 is `inputHash` meet model `modelId`'s rules (its
+ *                  tokenizer's counts), before paying for a job
  *
  * Every message that makes the worker store or compute something carries an `expiry` (unix seconds, at most
  * MAX_AUTH_TTL_SEC ahead) and a random 32-byte `nonce`; the worker accepts each (signer, nonce) once, so a captured
@@ -50,6 +52,14 @@ export const AUTH_TYPES = {
       { name: "nonce", type: "bytes32" },
     ],
   },
+  InputCheck: {
+    InputCheck: [
+      { name: "modelId", type: "uint256" },
+      { name: "inputHash", type: "bytes32" },
+      { name: "expiry", type: "uint64" },
+      { name: "nonce", type: "bytes32" },
+    ],
+  },
 } satisfies Record<string, Record<string, TypedDataField[]>>;
 
 /** Expiry and nonce of a message that makes the worker store or compute something. */
@@ -62,7 +72,8 @@ export type AuthMessage =
   | { type: "InputUpload"; value: { jobId: bigint; inputHash: string } & Freshness }
   | { type: "ResultRequest"; value: { jobId: bigint; expiry: bigint } }
   | { type: "ModelUpload"; value: { modelId: bigint; manifestHash: string } & Freshness }
-  | { type: "ModelInspect"; value: { manifestHash: string } & Freshness };
+  | { type: "ModelInspect"; value: { manifestHash: string } & Freshness }
+  | { type: "InputCheck"; value: { modelId: bigint; inputHash: string } & Freshness };
 
 /** The longest a signature may stay valid: the worker refuses an expiry further ahead. */
 export const MAX_AUTH_TTL_SEC = 3600;

@@ -32,7 +32,13 @@ import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, requireIndependentWorker } from "./claimant";
-import { checkInputBeforePaying, explainInputRefusal, type JobRequestOptions } from "./input-check";
+import {
+  checkInputBeforePaying,
+  checkWithWorker,
+  decidedWithoutWorker,
+  explainInputRefusal,
+  type JobRequestOptions,
+} from "./input-check";
 import {
   DEFAULT_JOB_FEE,
   DEFAULT_JOB_TTL_SEC,
@@ -380,6 +386,10 @@ export class PostHumanCore {
           )
         : undefined);
     checkInputBeforePaying(params, input, inputName, nPositions);
+    if (upload && !decidedWithoutWorker(params, input, nPositions)) {
+      this.onStep("Asking the worker to count the input's tokens with the model's tokenizer (nothing is paid)…");
+      await checkWithWorker(this.worker, this.signer, modelId, params, input, inputName);
+    }
     const m = await this.registry.get(modelId);
     if (m.frozen)
       throw new SdkError(

@@ -1,12 +1,14 @@
 /**
  * The SDK's side of the input rules (ml/input-check.ts): a job's input is checked with the worker's own
- * validators before any transaction, so nothing is paid for an input a worker would refuse; and a refusal that comes
- * anyway (a rule that needs the model's tokenizer) is told once, naming the user's file and what was paid back.
+ * validators before any transaction, so nothing is paid for an input a worker would refuse; where only the model's
+ * tokenizer can tell (a prompt near the context, a dataset near one window), the worker is asked before paying; and a
+ * refusal that comes anyway (a worker that could not tell) is told once, naming the user's file and what was paid back.
  */
+import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
-import { checkJobInput, type InputCheckCode } from "../ml/input-check";
+import { checkJobInput, decidedByBytes, type InputCheckCode, type InputCheckContext } from "../ml/input-check";
 import { SdkError } from "./errors";
-import { WorkerApiError } from "./worker-api";
+import { WorkerApiError, type WorkerApi } from "./worker-api";
 
 /** Options of a job request (PostHumanCore.requestJob). */
 export interface JobRequestOptions {
@@ -41,17 +43,54 @@ export function checkInputBeforePaying(params: JobParams, input: Uint8Array, fil
       { data: { nPositions, param: params.kind === "Infer" ? "maxTokens" : "contextLength" } },
     );
   }
-  const verdict = checkJobInput(KIND[params.kind], input, {
-    file,
-    nPositions: nPositions ?? ctx,
-    contextLength: ctx,
-    maxTokens: params.kind === "Infer" ? params.params.maxTokens : undefined,
-  });
+  const verdict = checkJobInput(KIND[params.kind], input, rulesOf(params, file, nPositions ?? ctx));
   if (!verdict.ok) {
     throw new SdkError(
       "INPUT_INVALID",
       `${verdict.message} (${verdict.code}).`,
       "fix the file and try again: nothing was sent and nothing was paid",
+    );
+  }
+}
+
+function rulesOf(params: JobParams, file: string, nPositions: number | undefined): InputCheckContext {
+  return {
+    file,
+    nPositions,
+    contextLength: params.kind === "Infer" ? undefined : params.params.contextLength || undefined,
+    maxTokens: params.kind === "Infer" ? params.params.maxTokens : undefined,
+  };
+}
+
+/** Whether the byte bounds decide every input rule (true without the model's context): else ask the worker. */
+export function decidedWithoutWorker(params: JobParams, input: Uint8Array, nPositions: number | undefined): boolean {
+  return nPositions === undefined || decidedByBytes(KIND[params.kind], input, rulesOf(params, "", nPositions));
+}
+
+/**
+ * Where `decidedWithoutWorker` is false: asks the worker (signed InputCheck, no transaction) to check the input with
+ * the model's tokenizer, and refuses (SdkError INPUT_INVALID) what it would refuse. A worker that cannot tell (it does
+ * not hold the model, is older, or does not answer) leaves the rules to the upload's check.
+ */
+export async function checkWithWorker(
+  worker: WorkerApi,
+  signer: ethers.Signer,
+  modelId: bigint,
+  params: JobParams,
+  input: Uint8Array,
+  file: string,
+): Promise<void> {
+  try {
+    await worker.checkInput(signer, modelId, params, input);
+  } catch (e) {
+    if (!(e instanceof WorkerApiError) || !INPUT_CODES.has(e.code)) return;
+    // In the worker's words, which call the input "the input": the user's file name instead.
+    const reason = e.message.replace(/^[^:]*: /, "").replace(/\bthe input\b/g, file);
+    throw new SdkError(
+      "INPUT_INVALID",
+      `${reason} (${e.code}), counted by the worker with the model's tokenizer.`,
+      "fix the file and try again: nothing was paid",
+      { data: { modelId, code: e.code } },
     );
   }
 }

@@ -1,12 +1,13 @@
 /**
  * Client of a worker's HTTP API (offchain/worker/api.ts), browser-safe (fetch, bytes, ethers): health, job status,
- * signed input upload and result download, model folder inspection and upload. The EIP-712 messages are the
+ * signed input check (before paying), input upload and result download, model folder inspection and upload. The EIP-712 messages are the
  * protocol's (offchain/protocol/auth.ts). The SDK's Node entry adds reading a model folder from disk
  * (worker-client.ts); the web app uses this class as it is.
  */
 import { ethers, type TypedDataDomain } from "ethers";
 import { sha256Hex, signAuth, signFresh } from "../protocol/auth";
 import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
+import { encodeJobParams, type JobParams } from "../protocol/params";
 
 /** How long a requester waits for the worker to see a job and take its input, in all. */
 export const INPUT_UPLOAD_TIMEOUT_MS = 60_000;
@@ -168,6 +169,26 @@ export class WorkerApi {
   async jobStatus(jobId: bigint): Promise<JobStatusView> {
     const res = await this.call(`/jobs/${jobId}`, { cache: "no-store" }, `status of job ${jobId}`);
     return (await res.json()) as JobStatusView;
+  }
+
+  /**
+   * Asks the worker whether `bytes` meet the input rules of the job `params` on model `modelId`, counted with the
+   * model's own tokenizer (signed InputCheck), before the job is requested. Resolves when they do; a WorkerApiError
+   * carries the rule broken (PROMPT_TOO_LONG, DATASET_TOO_SHORT, …) or UNKNOWN_MODEL (a worker without the model).
+   */
+  async checkInput(signer: ethers.Signer, modelId: bigint, params: JobParams, bytes: Uint8Array): Promise<void> {
+    const inputHash = sha256Hex(bytes);
+    const headers = await signFresh(signer, this.domain, { type: "InputCheck", value: { modelId, inputHash } });
+    const query = new URLSearchParams({ kind: params.kind, params: encodeJobParams(params) });
+    await this.call(
+      `/models/${modelId}/check-input?${query}`,
+      {
+        method: "POST",
+        body: new Blob([new Uint8Array(bytes)]),
+        headers: { ...headers, "x-posthuman-input-hash": inputHash },
+      },
+      "check of the input",
+    );
   }
 
   /**

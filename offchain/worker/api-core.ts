@@ -7,6 +7,7 @@ import type http from "node:http";
 import type { TypedDataDomain } from "ethers";
 import { MAX_AUTH_TTL_SEC, authDigest, recoverAuth, type AuthMessage, type Freshness } from "../protocol/auth";
 import type { InputCheck, InputProblem } from "../ml/input-check";
+import type { JobParams } from "../protocol/params";
 import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quotas } from "./guard";
 import type { ArtifactStore } from "./store";
 
@@ -42,6 +43,11 @@ export interface ApiDeps {
    * context and tokenizer. Absent: every committed input is taken.
    */
   checkInput?(jobId: bigint, bytes: Buffer): Promise<InputCheck>;
+  /**
+   * The same rules for the input of a job not yet requested (POST /models/:id/check-input), with the model's own
+   * tokenizer; undefined when this worker does not hold the model. Absent: the route answers 404.
+   */
+  checkModelInput?(modelId: bigint, params: JobParams, bytes: Buffer): Promise<InputCheck | undefined>;
   /** The committed input breaks the rules: the worker fails the job on chain at once (the requester is refunded). */
   inputRefused?(jobId: bigint, problem: InputProblem): Promise<void>;
   /**

@@ -12,6 +12,9 @@
  *   GET  /models/:id                   a served model's public shape (context length, vocabulary), for checks before paying
  *   PUT  /models/:id                   body: the files of the manifest, concatenated in its order;
  *                                      headers x-posthuman-manifest (base64 JSON) + a signed ModelUpload
+ *   POST /models/:id/check-input       body: a job's input, before it is requested; query kind + params (the job's
+ *                                      ABI hex), header x-posthuman-input-hash and a signed InputCheck (anyone, under
+ *                                      quota): the input rules with the model's own tokenizer, { ok } or 422
  *   POST /models/inspect               same body and manifest, with a signed ModelInspect (anyone, under quota):
  *                                      the folder's weights root and config hash, computed and forgotten
  *
@@ -26,7 +29,7 @@ import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { ApiError, parseId, type ApiDeps, type WebApp } from "./api-core";
-import { getResult, inspectModel, putInput, putModel } from "./uploads";
+import { checkInputBeforeJob, getResult, inspectModel, putInput, putModel } from "./uploads";
 
 export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
 
@@ -106,7 +109,8 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
           "access-control-allow-origin": "*",
           "access-control-allow-methods": "GET, PUT, POST",
           "access-control-allow-headers":
-            "content-type, x-posthuman-signature, x-posthuman-expiry, x-posthuman-nonce, x-posthuman-manifest",
+            "content-type, x-posthuman-signature, x-posthuman-expiry, x-posthuman-nonce, x-posthuman-manifest, " +
+            "x-posthuman-input-hash",
         });
         return void res.end();
       }
@@ -131,6 +135,9 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "POST" && parts[1] === "inspect") {
         return sendJson(res, 200, await inspectModel(deps, req));
+      }
+      if (parts[0] === "models" && parts.length === 3 && req.method === "POST" && parts[2] === "check-input") {
+        return sendJson(res, 200, await checkInputBeforeJob(deps, req, url, parseId(parts[1])));
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "GET") {
         const modelId = parseId(parts[1]);

@@ -1,5 +1,6 @@
 /**
- * The API's routes that take or give bytes: job inputs, job results, model folders and their inspection. Each one
+ * The API's routes that take or give bytes: job inputs (and their check before paying), job results, model folders
+ * and their inspection. Each one
  * decides from the headers (signature, expiry, nonce, quota, declared size) before reading the body, writes the body
  * to a private temporary file that is closed and removed on every path, and moves it to the store only once it is
  * known good.
@@ -11,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { type AuthMessage } from "../protocol/auth";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
+import { decodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
 import {
   ApiError,
   admit,
@@ -238,6 +240,58 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
     const { weightsRoot } = await deps.acceptModel(modelId, uploader, dir);
     return { modelId: modelId.toString(), weightsRoot };
   });
+}
+
+/** The job a requester means to pay for, from the query: `kind` (Train, Infer, Evaluate) and `params` (its ABI hex). */
+function plannedJob(url: URL): JobParams {
+  const kind = url.searchParams.get("kind") ?? "";
+  const params = url.searchParams.get("params") ?? "";
+  if (!Object.hasOwn(JobKind, kind) || !/^0x(?:[0-9a-fA-F]{64}){1,16}$/.test(params)) {
+    throw new ApiError(400, "BAD_PARAMS", "give the job as ?kind=Train|Infer|Evaluate&params=<its ABI-encoded params>");
+  }
+  try {
+    return decodeJobParams(JobKind[kind as JobKindName], params);
+  } catch {
+    throw new ApiError(400, "BAD_PARAMS", `params do not decode as a ${kind} job's`);
+  }
+}
+
+/**
+ * POST /models/:id/check-input: the input rules of the job in the query, with the model's own tokenizer, for an input
+ * that is not yet paid for (signed InputCheck over its sha256, under the signer's quota). Answers { ok: true }, or 422
+ * with the rule it breaks; nothing is stored.
+ */
+export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessage, url: URL, modelId: bigint) {
+  const checker = deps.checkModelInput;
+  if (!checker) throw new ApiError(404, "NOT_FOUND", "this worker does not check inputs before a job");
+  const job = plannedJob(url);
+  const sig = header(req, "x-posthuman-signature");
+  const fresh = readFreshness(req);
+  const inputHash = header(req, "x-posthuman-input-hash");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(inputHash)) {
+    throw new ApiError(400, "BAD_INPUT_HASH", "x-posthuman-input-hash is the input's sha256, 32 bytes hex");
+  }
+  const signer = recover(deps.domain, { type: "InputCheck", value: { modelId, inputHash, ...fresh } }, sig);
+  const max = deps.limits.maxInputBytes;
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > max) {
+    throw new ApiError(413, "INPUT_TOO_LARGE", `input of ${declared} bytes exceeds ${max}`);
+  }
+  admit(deps, signer, fresh, declared ?? max);
+  const bytes = await withTempDir(deps, async (dir) => {
+    const file = path.join(dir, "input");
+    const got = await receiveFile(req, file, max);
+    if (`0x${got.hash}` !== inputHash.toLowerCase()) {
+      throw new ApiError(422, "INPUT_HASH_MISMATCH", `input hashes to 0x${got.hash}, the signature names ${inputHash}`);
+    }
+    return fs.readFileSync(file);
+  });
+  const verdict = await checker(modelId, job, bytes);
+  if (!verdict) {
+    throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}: it cannot count its tokens`);
+  }
+  if (!verdict.ok) throw new ApiError(422, verdict.code, verdict.message);
+  return { ok: true };
 }
 
 /** One inspection at a time per worker: loading a checkpoint takes memory and CPU. */

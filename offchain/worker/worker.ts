@@ -9,14 +9,12 @@ import { ethers, type JsonRpcProvider } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory, type JobMarket, type ModelRegistry } from "../../typechain-types";
 import {
   builtinProcessExecutor,
-  cachedTokenizer,
   configHash,
   onChainTokenizerHash,
   ExternalExecutor,
   loadCheckpoint,
   deviceStatus,
   MlError,
-  normalizeConfig,
   normalizeDevice,
   weightsRoot,
   type Device,
@@ -24,9 +22,7 @@ import {
 } from "../ml";
 import { KindRouter } from "../ml/kind-router";
 import { TorchExecutor } from "../ml/torch-executor";
-import { checkJobInput, type InputCheck } from "../ml/input-check";
-import { decodeJobParams } from "../protocol/params";
-import { EXECUTOR_KINDS } from "../protocol/job-spec";
+import { checkJobUpload, checkModelInput, heldModelDir } from "./held-models";
 import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
 import { inputAckDomain, signInputAck } from "../protocol/input-ack";
@@ -40,7 +36,7 @@ import { createEventHandler, ingestedTopics, jobMarketInterface, registryInterfa
 import { warnIfArmed } from "./faults";
 import { createHeadsSubscriber, type HeadsSubscriber } from "./heads";
 import { createIngestor, type Ingestor } from "./ingest";
-import { createJobsRepo, inputRef, weightsRef, type JobRow, type JobsRepo } from "./jobs";
+import { createJobsRepo, inputRef, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
 import { createPipeline, type Pipeline } from "./pipeline";
@@ -354,14 +350,16 @@ function workerMetrics(
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
 function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): ApiDeps {
   const { cfg, jobs, store, wallet, registry } = w;
+  const held = { jobs, store, dataDir: cfg.dataDir };
   return {
     domain: authDomain(cfg.chain.chainId, w.marketAddress),
     store,
     getJob: async (jobId) => jobView(jobs, pipeline, jobId),
     contractSignatureValid: erc1271Checker(w.provider),
-    checkInput: (jobId, bytes) => checkInput(jobs, store, cfg.dataDir, jobId, bytes),
+    checkInput: (jobId, bytes) => checkJobUpload(held, jobId, bytes),
+    checkModelInput: (modelId, params, bytes) => checkModelInput(held, modelId, params, bytes),
     async modelShape(modelId) {
-      const dir = await heldModelDir(jobs, store, cfg.dataDir, modelId);
+      const dir = await heldModelDir(held, modelId);
       if (!dir) return undefined;
       try {
         const { config } = modelShape(dir); // the pipeline's admission reads the same, cached per folder
@@ -545,55 +543,5 @@ export function publicMessage(message: string | null): string | null {
   return message.replace(/(?:[A-Za-z]:)?(?:[\\/][^\s"'`:,;()\\/]+){2,}[\\/]?/g, (p) => {
     const parts = p.split(/[\\/]/).filter(Boolean);
     return parts.length ? `…/${parts[parts.length - 1]}` : p;
-  });
-}
-
-/** The folder of a model this worker serves (uploaded by its owner, or trained here), materialized; else undefined. */
-async function heldModelDir(
-  jobs: JobsRepo,
-  store: ArtifactStore,
-  dataDir: string,
-  modelId: bigint | string,
-): Promise<string | undefined> {
-  const up = jobs.uploadOf(modelId);
-  if (!up) return undefined;
-  const dir = path.join(dataDir, "models", up.tree_root);
-  if (!fs.existsSync(dir)) await store.materialize(up.tree_root, dir).catch(() => undefined);
-  return dir;
-}
-
-/**
- * The input rules of ml/input-check.ts for a job, with its model's context and own tokenizer when this worker
- * holds the model (else the byte-level rules and bounds only).
- */
-async function checkInput(
-  jobs: JobsRepo,
-  store: ArtifactStore,
-  dataDir: string,
-  jobId: bigint,
-  bytes: Buffer,
-): Promise<InputCheck> {
-  const row: JobRow | undefined = jobs.get(jobId);
-  if (!row) return { ok: true };
-  const p = decodeJobParams(EXECUTOR_KINDS.indexOf(row.kind), row.params);
-  let nPositions: number | undefined;
-  let countTokens: ((t: string) => number) | undefined;
-  const dir = await heldModelDir(jobs, store, dataDir, row.model_id);
-  if (dir) {
-    try {
-      nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
-      // The runtime's tokenizer memo: building GPT-2's takes ~0.1 s, and every input upload needs it.
-      const tok = await cachedTokenizer(dir);
-      countTokens = (t) => tok.encode(t).length;
-    } catch {
-      // Not readable here: the runtime checks the rest when it runs.
-    }
-  }
-  return checkJobInput(row.kind, bytes, {
-    file: "the uploaded input",
-    nPositions,
-    contextLength: p.kind === "Infer" ? undefined : p.params.contextLength,
-    maxTokens: p.kind === "Infer" ? p.params.maxTokens : undefined,
-    countTokens,
   });
 }

@@ -5,6 +5,7 @@ import { createModel, Gpt2Tokenizer, buildGpt2TokenizerJson, readDataset, tokeni
 import { evaluate } from "../../offchain/ml/evaluate";
 import { disposeServed } from "../../offchain/ml/serve";
 import { trainModel } from "../../offchain/ml/train";
+import { checkJobInput, decidedByBytes, MAX_TOKEN_BYTES } from "../../offchain/ml/input-check";
 import { CORPUS, expectMlError, tmpDir } from "./helpers";
 
 describe("ml/data: datasets and their errors", function () {
@@ -148,5 +149,24 @@ describe("ml/data: datasets and their errors", function () {
       "DATASET_TOO_LARGE",
       CORPUS,
     );
+  });
+
+  it("says when the byte bounds decide the input rules, and when only the model's tokenizer can (decidedByBytes)", function () {
+    const bytes = (n: number, c = "a") => Buffer.from(c.repeat(n));
+    const infer = { file: "p.txt", nPositions: 64, maxTokens: 4 };
+    // A prompt of at most 60 bytes has at most 60 tokens: it fits the 60 left, whatever the tokenizer does.
+    expect(decidedByBytes("infer", bytes(60), infer)).to.equal(true);
+    expect(decidedByBytes("infer", bytes(61), infer)).to.equal(false);
+    expect(decidedByBytes("infer", bytes(6000), { file: "p.txt" })).to.equal(true); // no context known: no rule open
+    // Evaluation with context 64 needs 65 tokens: certain from 65 × MAX_TOKEN_BYTES bytes on.
+    const evaluate = { file: "e.txt", nPositions: 64, contextLength: 64 };
+    expect(decidedByBytes("evaluate", bytes(65 * MAX_TOKEN_BYTES), evaluate)).to.equal(true);
+    expect(decidedByBytes("evaluate", bytes(64 * MAX_TOKEN_BYTES), evaluate)).to.equal(false);
+    // Training needs a validation window and a training window: 130 tokens at least.
+    expect(decidedByBytes("train", bytes(130 * MAX_TOKEN_BYTES), evaluate)).to.equal(true);
+    expect(decidedByBytes("train", bytes(129 * MAX_TOKEN_BYTES), evaluate)).to.equal(false);
+    // Every undecided case is one the byte check lets through (the worker is asked only about those).
+    expect(checkJobInput("train", bytes(129 * MAX_TOKEN_BYTES), evaluate).ok).to.equal(true);
+    expect(checkJobInput("infer", bytes(61), infer).ok).to.equal(true);
   });
 });

@@ -210,6 +210,57 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore); // nothing was requested, nothing paid
   });
 
+  it("asks the worker to count tokens where the bytes cannot tell, and refuses before paying what the model's tokenizer refuses", async () => {
+    const steps: string[] = [];
+    const bob = await PostHuman.init({
+      runner: w.wallet("bob"),
+      book: w.book,
+      workerUrl: rw.worker.apiUrl,
+      onStep: (s: string) => steps.push(s),
+    });
+    const { nPositions } = modelShape(m1.dir);
+    const refused = async (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as SdkError,
+      );
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const balance = async () => w.ocean.oceanToken.balanceOf(await w.wallet("bob").getAddress());
+    const before = await balance();
+    // Two bytes a token: too many tokens for the context, though far too few bytes for the byte bound to tell.
+    const infer = { maxTokens: 4, temperature: 0, topK: 0 };
+    const room = nPositions - infer.maxTokens;
+    const dense = Buffer.from(`${"a b ".repeat(room)}\n`);
+    const long = await refused(
+      bob.requestJob(m1.modelId, { kind: "Infer", params: infer }, dense, { inputName: "prompts.txt" }),
+    );
+    expect(long?.code, String(long)).to.equal("INPUT_INVALID");
+    expect(long?.message).to.match(
+      new RegExp(
+        `^prompt 1 of prompts.txt has \\d+ tokens; .* leaves room for ${room} \\(PROMPT_TOO_LONG\\), counted by the worker`,
+      ),
+    );
+    expect(long?.hint).to.equal("fix the file and try again: nothing was paid");
+    // Ten bytes a token: an evaluation set with more bytes than one window needs tokens, and fewer tokens.
+    const evaluate = { benchmarkId: benchmarkId("demo/loss"), contextLength: nPositions, maxTokens: 0 };
+    const short = Buffer.from("harbour ".repeat(nPositions / 2));
+    const tooShort = await refused(
+      bob.requestJob(m1.modelId, { kind: "Evaluate", params: evaluate }, short, { inputName: "eval.txt" }),
+    );
+    expect(tooShort?.code, String(tooShort)).to.equal("INPUT_INVALID");
+    expect(tooShort?.message).to.match(/^eval.txt has \d+ tokens; evaluation with context .*\(DATASET_TOO_SHORT\)/);
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore); // nothing was requested, nothing paid
+    expect(await balance()).to.equal(before);
+    expect(steps.filter((s) => /count the input's tokens/.test(s))).to.have.length(2);
+    // Four bytes a token: more bytes than the context, few enough tokens. The worker says so, the job is paid for
+    // and runs.
+    const sparse = Buffer.from(`${" the".repeat(room - 2)}\n`);
+    const job = await bob.requestJob(m1.modelId, { kind: "Infer", params: infer }, sparse);
+    const row = await rw.worker.pipeline.until(job.jobId, ["submitted", "settled", "failed"], 120_000);
+    expect(row.state, String(row.error_message)).to.be.oneOf(["submitted", "settled"]);
+    expect(steps.filter((s) => /count the input's tokens/.test(s))).to.have.length(3);
+  });
+
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {
     // A well-paid training job of a few minutes' estimate, whose requester never uploads the input.
     const hog = await request("bob", "Train", TEXT, train(400), ethers.parseEther("3"), 1800);

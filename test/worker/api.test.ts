@@ -8,6 +8,7 @@ import { createApiServer, listen, ApiError, type ApiDeps, type JobView } from ".
 import { manifestHash, type ManifestEntry } from "../../offchain/protocol/model-upload";
 import { authDomain, freshness, sha256Hex, signAuth, signFresh } from "../../offchain/protocol/auth";
 import { checkJobInput, type InputProblem } from "../../offchain/ml/input-check";
+import { encodeJobParams } from "../../offchain/protocol/params";
 import { createQuotas, memoryNonceBook } from "../../offchain/worker/guard";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
 
@@ -393,6 +394,95 @@ describe("worker HTTP API", () => {
       );
       expect(status).to.equal(413);
       expect(written).to.be.lessThan(64 * 1024 ** 2);
+    });
+  });
+
+  describe("POST /models/:id/check-input", () => {
+    // Model 7 is held, with a context of 16 tokens and a tokenizer that counts words (the real one is checked in
+    // admission.test.ts, through the SDK and a real worker).
+    const words = (t: string) => t.split(/\s+/).filter(Boolean).length;
+    const infer = { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } } as const;
+    beforeEach(() => {
+      h.deps.checkModelInput = async (modelId, p, bytes) =>
+        modelId === 7n && p.kind === "Infer"
+          ? checkJobInput("infer", bytes, {
+              file: "the input",
+              nPositions: 16,
+              maxTokens: p.params.maxTokens,
+              countTokens: words,
+            })
+          : undefined;
+    });
+    const check = async (
+      modelId: bigint,
+      body: Buffer,
+      o: { signer?: ethers.Wallet; query?: string; headers?: Record<string, string>; hash?: string } = {},
+    ) => {
+      const inputHash = o.hash ?? sha256Hex(body);
+      const signed = await signFresh(o.signer ?? stranger, domain, {
+        type: "InputCheck",
+        value: { modelId, inputHash },
+      });
+      const query = o.query ?? `kind=Infer&params=${encodeJobParams(infer)}`;
+      const res = await fetch(`${h.url}/models/${modelId}/check-input?${query}`, {
+        method: "POST",
+        body: new Uint8Array(body),
+        headers: { ...signed, "x-posthuman-input-hash": inputHash, ...o.headers },
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { ok?: boolean; error?: { code: string; message: string } },
+      };
+    };
+
+    it("answers anyone's signed request with the model's tokenizer: ok, or the rule the input breaks", async () => {
+      expect(
+        await check(7n, Buffer.from("one two three four five six seven eight nine ten eleven twelve\n")),
+      ).to.deep.equal({
+        status: 200,
+        body: { ok: true },
+      });
+      const long = await check(
+        7n,
+        Buffer.from("short\none two three four five six seven eight nine ten eleven twelve thirteen\n"),
+      );
+      expect(long.status).to.equal(422);
+      expect(long.body.error).to.deep.equal({
+        code: "PROMPT_TOO_LONG",
+        message: "prompt 2 of the input has 13 tokens; with maxTokens 4 the model's context of 16 leaves room for 12",
+      });
+      const unknown = await check(8n, Buffer.from("a prompt\n"));
+      expect([unknown.status, unknown.body.error?.code]).to.deep.equal([404, "UNKNOWN_MODEL"]);
+      expect(fs.readdirSync(h.deps.tmpDir!)).to.deep.equal([]); // nothing kept
+    });
+
+    it("refuses an unsigned or replayed request, a body that is not the one signed, a bad query and an oversized input", async () => {
+      const body = Buffer.from("a prompt\n");
+      const unsigned = await fetch(`${h.url}/models/7/check-input?kind=Infer&params=${encodeJobParams(infer)}`, {
+        method: "POST",
+        body: new Uint8Array(body),
+      });
+      expect(unsigned.status).to.equal(401);
+      const other = await check(7n, body, { hash: sha256Hex(Buffer.from("another prompt\n")) });
+      expect([other.status, other.body.error?.code]).to.deep.equal([422, "INPUT_HASH_MISMATCH"]);
+      for (const query of ["kind=Sell&params=0x00", "kind=Infer&params=0x1234", "kind=Infer"]) {
+        const bad = await check(7n, body, { query });
+        expect([bad.status, bad.body.error?.code], query).to.deep.equal([400, "BAD_PARAMS"]);
+      }
+      const big = await check(7n, Buffer.alloc(2048, 0x61));
+      expect([big.status, big.body.error?.code]).to.deep.equal([413, "INPUT_TOO_LARGE"]);
+      const signed = await signFresh(stranger, domain, {
+        type: "InputCheck",
+        value: { modelId: 7n, inputHash: sha256Hex(body) },
+      });
+      const send = () =>
+        fetch(`${h.url}/models/7/check-input?kind=Infer&params=${encodeJobParams(infer)}`, {
+          method: "POST",
+          body: new Uint8Array(body),
+          headers: { ...signed, "x-posthuman-input-hash": sha256Hex(body) },
+        });
+      expect((await send()).status).to.equal(200);
+      expect((await send()).status).to.equal(409); // the same nonce twice
     });
   });
 

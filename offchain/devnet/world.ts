@@ -19,6 +19,7 @@ import { devWallet } from "../deploy/accounts";
 import { loadWorkerConfig } from "../worker/config";
 import { silentLogger, createLogger } from "../worker/log";
 import { createWorker, type Worker } from "../worker/worker";
+import { rpcFetchRequest } from "../worker/rpc";
 import { authDomain } from "../protocol/auth";
 import { WorkerClient } from "../sdk/worker-client";
 import { startHardhatNode, type HardhatNode } from "./hardhat-node";
@@ -66,7 +67,11 @@ export const WORLD_PARAMS: Partial<PostHumanParams> = { challengeWindow: 3 };
 
 export async function startWorld(params: Partial<PostHumanParams> = WORLD_PARAMS): Promise<World> {
   const node = await startHardhatNode();
-  const provider = new ethers.JsonRpcProvider(node.url, 31337, { cacheTimeout: -1, staticNetwork: true });
+  // rpcFetchRequest: a read whose kept-alive connection the node closed while this process was busy is asked again.
+  const provider = new ethers.JsonRpcProvider(rpcFetchRequest(node.url), 31337, {
+    cacheTimeout: -1,
+    staticNetwork: true,
+  });
   const wallets = new Map<Name, ethers.NonceManager>();
   const wallet = (name: Name) => {
     let w = wallets.get(name);

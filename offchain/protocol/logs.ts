@@ -8,20 +8,17 @@
  */
 
 import { errorChain } from "./error-chain";
-
-const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
-
-/** A browser's words for a fetch that reached no server (Chrome, Node's fetch, Firefox, Safari). */
-const FETCH_FAILED = /failed to fetch|fetch failed|NetworkError when attempting to fetch|^Load failed/i;
+import { FETCH_FAILED, UNREACHABLE_CODES } from "./node-lost";
 
 /**
  * The node could not be reached at all (as opposed to refusing, or timing out on, a large range): a socket error code
- * (Node), or a failed fetch (a browser's TypeError), on the error or on what it wraps.
+ * (Node), or a failed fetch (a browser's TypeError), on the error or on what it wraps. The part of node-lost.ts's
+ * list where no connection opened: a connection that broke or timed out may have met a range too large.
  */
 export function isUnreachable(e: unknown): boolean {
   return errorChain(e).some(
     (x) =>
-      (typeof x.code === "string" && UNREACHABLE.has(x.code)) ||
+      (typeof x.code === "string" && UNREACHABLE_CODES.has(x.code)) ||
       (x instanceof TypeError && FETCH_FAILED.test(x.message)),
   );
 }

@@ -4,8 +4,7 @@
  */
 import { JobStatus } from "../protocol/params";
 import { failReasonName } from "../protocol/job-spec";
-import { errorChain } from "../protocol/error-chain";
-import { isUnreachable } from "../protocol/logs";
+import { nodeLostReason } from "../protocol/node-lost";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
@@ -15,37 +14,6 @@ import type { JobRecord, OnChainReceipt } from "./job-market";
  * again after 0.25 s, then twice as long each time up to 4 s.
  */
 export const CHAIN_RECONNECT_MS = 30_000;
-
-/** Socket errors of a connection to the node that broke or never opened (Node's codes; ethers passes them on). */
-const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "UND_ERR_SOCKET"]);
-
-/** What a node's proxy answers when the node behind it is gone (`posthuman up`'s chain: "fetch failed", -32700). */
-const PROXY_LOST = /fetch failed|ECONNREFUSED|ECONNRESET|socket hang up/i;
-
-/**
- * Why a read of the chain failed for want of a node, in a few words ("ECONNREFUSED", "fetch failed"), or undefined
- * when it failed otherwise (a revert, a bad answer): the node refused the connection or could not be found
- * (`isUnreachable`), the connection broke, ethers gave up on the network (NETWORK_ERROR, TIMEOUT), or a proxy in front
- * of the node answered with the node's fetch failure instead of a response (ethers' BAD_DATA "missing response").
- */
-export function chainLostReason(e: unknown): string | undefined {
-  const chain = errorChain(e);
-  for (const x of chain) {
-    const code = typeof x.code === "string" ? x.code : undefined;
-    if (code && CONNECTION_LOST.has(code)) return code;
-    if (code === "NETWORK_ERROR" || code === "TIMEOUT") return `ethers ${code}`;
-    if (code === "BAD_DATA") {
-      const answers = (Array.isArray(x.value) ? x.value : [x.value]) as { error?: { message?: unknown } }[];
-      const lost = answers.find((a) => typeof a?.error?.message === "string" && PROXY_LOST.test(a.error.message));
-      if (lost) return String(lost.error?.message);
-    }
-  }
-  if (isUnreachable(e)) {
-    const coded = chain.find((x) => typeof x.code === "string" && /^E[A-Z_]+$/.test(x.code));
-    return coded ? String(coded.code) : "fetch failed";
-  }
-  return undefined;
-}
 
 /**
  * The follow of job `jobId` ends: the chain has not answered for `ms`, for `reason`; `seen`: the job's status at the
@@ -117,7 +85,8 @@ export async function followJob(
       await refuseEnded(ph, jobId, job);
       lost = undefined;
     } catch (e) {
-      const reason = chainLostReason(e);
+      // The node lost (the protocol's list, the one the worker retries on): ask again, for a while.
+      const reason = nodeLostReason(e);
       if (reason === undefined) throw e;
       const now = Date.now();
       lost ??= { since: now, tries: 0 };

@@ -1,5 +1,8 @@
-import { FetchRequest, JsonRpcProvider, Network, isError } from "ethers";
+import http from "node:http";
+import https from "node:https";
+import { FetchRequest, JsonRpcProvider, Network, isError, toUtf8String, type FetchGetUrlFunc } from "ethers";
 import { errorChain } from "../protocol/error-chain";
+import { nodeLostReason } from "../protocol/node-lost";
 import { redactUrl } from "./log";
 
 export interface ProviderOptions {
@@ -28,14 +31,64 @@ export function createProvider(opts: ProviderOptions | string): JsonRpcProvider 
       `RPC URL ${redactUrl(o.url)} is not http(s): the worker polls over HTTP (a ws URL can only wake it).`,
     );
   }
-  const req = new FetchRequest(o.url);
-  req.timeout = o.timeoutMs ?? 15_000;
+  const req = rpcFetchRequest(o.url, o.timeoutMs ?? 15_000);
   const network = o.chainId === undefined ? undefined : Network.from(o.chainId);
   return new JsonRpcProvider(req, network, {
     staticNetwork: network ?? null,
     cacheTimeout: -1,
     batchMaxCount: o.batchMaxCount ?? 50,
   });
+}
+
+/** JSON-RPC methods that only read: asking twice is harmless. Anything else (a transaction, evm_mine) is sent once. */
+const READ_METHOD =
+  /^(eth_(blockNumber|chainId|call|estimateGas|gasPrice|maxPriorityFeePerGas|feeHistory|blobBaseFee|getBalance|getCode|getStorageAt|getProof|getTransactionCount|getTransactionByHash|getTransactionReceipt|getBlockByNumber|getBlockByHash|getBlockReceipts|getLogs|createAccessList|syncing|accounts)|net_version|web3_clientVersion)$/;
+
+function onlyReads(body: Uint8Array | null): boolean {
+  if (!body) return false;
+  try {
+    const payload: unknown = JSON.parse(toUtf8String(body));
+    const calls = Array.isArray(payload) ? payload : [payload];
+    return calls.length > 0 && calls.every((c) => READ_METHOD.test(String(field(c, "method"))));
+  } catch {
+    return false;
+  }
+}
+
+const pooledGetUrl = FetchRequest.createGetUrlFunc();
+const freshGetUrl = {
+  http: FetchRequest.createGetUrlFunc({ agent: new http.Agent({ keepAlive: false }) }),
+  https: FetchRequest.createGetUrlFunc({ agent: new https.Agent({ keepAlive: false }) }),
+};
+
+/**
+ * ethers' HTTP transport, plus one retry of a JSON-RPC read whose connection was reset before the answer came.
+ *
+ * Node's global agent keeps idle connections for the next request (keep-alive) and drops each a second before the
+ * idle timeout the server announces (`hardhat node` and other Node servers: 5 s). That margin does not hold when an
+ * event loop stalls for longer: ethers sends a request from a timer a few milliseconds after it is asked for, and when
+ * this process stalls meanwhile (a synchronous spawn such as the PyTorch probe, a loaded machine) the request goes
+ * out, before the agent's own timer has dropped the connection, on one the server closed during the stall; or the
+ * server, stalled itself, runs its idle timer before it reads a request that came just in time. Either way the request
+ * fails with ECONNRESET "socket hang up" although the server never read it, and ethers does not retry that. A read is
+ * sent once more, on a new connection; a transaction is not (it may have arrived: the sender's retry finds out).
+ */
+export const rpcGetUrl: FetchGetUrlFunc = async (req, signal) => {
+  try {
+    return await pooledGetUrl(req, signal);
+  } catch (e) {
+    const code = field(e, "code");
+    if ((code !== "ECONNRESET" && code !== "EPIPE") || signal?.cancelled || !onlyReads(req.body)) throw e;
+    return freshGetUrl[req.url.startsWith("https:") ? "https" : "http"](req, signal);
+  }
+};
+
+/** A FetchRequest for a JSON-RPC node over `rpcGetUrl`, for `new JsonRpcProvider(...)` (ethers' default timeout: 5 min). */
+export function rpcFetchRequest(url: string, timeoutMs?: number): FetchRequest {
+  const req = new FetchRequest(url);
+  req.getUrlFunc = rpcGetUrl;
+  if (timeoutMs !== undefined) req.timeout = timeoutMs;
+  return req;
 }
 
 /** Asks the node for its chain id and throws, saying what to do, when it is not the expected one. */
@@ -51,23 +104,6 @@ export async function assertChainId(provider: JsonRpcProvider, expected: number,
   }
 }
 
-const TRANSIENT_ERRNO = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-]);
-/** ethers codes that say the node could not be reached or did not answer in time. */
-const TRANSIENT_ETHERS = new Set(["NETWORK_ERROR", "TIMEOUT", "SERVER_ERROR"]);
 /** ethers codes for answers that would be the same next time. */
 const FINAL_ETHERS = new Set([
   "INSUFFICIENT_FUNDS",
@@ -88,24 +124,27 @@ const FINAL_ETHERS = new Set([
 ]);
 /** JSON-RPC error codes for "try again later": limit exceeded, resource unavailable, HTTP 429 relayed. */
 const TRANSIENT_RPC_CODES = new Set([-32005, -32002, 429]);
+/** A node's words for "try again later" (the words for a node lost are node-lost.ts's). */
 const TRANSIENT_MESSAGE =
-  /rate.?limit|too many requests|timeout|timed out|temporarily|try again|unavailable|header not found|socket hang up|connection (reset|refused|closed)|bad gateway|gateway timeout|request limit/i;
+  /rate.?limit|too many requests|timeout|timed out|temporarily|try again|unavailable|header not found|request limit/i;
 
 function field(e: unknown, name: string): unknown {
   return e !== null && typeof e === "object" && name in e ? (e as Record<string, unknown>)[name] : undefined;
 }
 
 /**
- * True for failures worth retrying with backoff: the node unreachable or slow, rate limits, 5xx answers.
+ * True for failures worth retrying with backoff: the node lost (`nodeLostReason`, the list the SDK's follow of a job
+ * waits on too), slow answers, rate limits, HTTP error answers (SERVER_ERROR).
  * False for answers that would be the same the next time: reverts (CALL_EXCEPTION), insufficient funds, nonce and
  * replacement errors, bad arguments. Looks through what the error wraps (`errorChain`), outermost first.
  */
 export function isTransientRpcError(e: unknown): boolean {
+  if (nodeLostReason(e) !== undefined) return true;
   for (const cur of errorChain(e, 5)) {
     if (isError(cur, "CALL_EXCEPTION")) return false;
     const code = cur.code;
     if (typeof code === "string") {
-      if (TRANSIENT_ERRNO.has(code) || TRANSIENT_ETHERS.has(code)) return true;
+      if (code === "SERVER_ERROR") return true;
       if (FINAL_ETHERS.has(code)) return false;
     }
     if (typeof code === "number" && TRANSIENT_RPC_CODES.has(code)) return true;

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import http from "node:http";
 import net from "node:net";
 import { makeError } from "ethers";
 import { createProvider, isTransientRpcError, withRetry, backoffDelay } from "../../offchain/worker/rpc";
@@ -33,6 +34,59 @@ describe("worker RPC helpers", () => {
       provider.destroy();
       silent.close();
     });
+
+    it("asks a read again when the node closed its kept-alive connection while this process was busy", async () => {
+      // A JSON-RPC node that answers every call with 7 and keeps its connections open between requests (keep-alive).
+      const calls: string[] = [];
+      const node = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (d: Buffer) => (body += String(d)));
+        req.on("end", () => {
+          const call = JSON.parse(body) as { id: number; method: string };
+          calls.push(call.method);
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result: "0x7" }));
+        });
+      });
+      const open = new Set<net.Socket>();
+      node.on("connection", (s: net.Socket) => void (open.add(s), s.once("close", () => open.delete(s))));
+      await new Promise<void>((r) => node.listen(0, "127.0.0.1", r));
+      const url = `http://127.0.0.1:${(node.address() as net.AddressInfo).port}`;
+      const provider = createProvider({ url, chainId: 31337 });
+      // The node closes the idle connection (its keepAliveTimeout) just as this process, whose event loop is late
+      // (a synchronous spawn, a loaded machine), has a request queued: ethers sends it from a timer, and timers run
+      // before the loop reads the node's close, so the request goes out on the connection the node closed.
+      const race = async (send: () => Promise<unknown>): Promise<unknown> => {
+        expect(await provider.send("eth_chainId", [])).to.equal("0x7"); // opens the connection the next call reuses
+        expect(open.size).to.equal(1);
+        const queued = send();
+        await new Promise((r) => setImmediate(r)); // ethers has queued it (a 10 ms timer)
+        for (const s of open) s.destroy();
+        const busyUntil = Date.now() + 30;
+        while (Date.now() < busyUntil); // the event loop is late: the queued request's timer is due
+        return queued.then(
+          (v) => v,
+          (e: unknown) => e,
+        );
+      };
+      try {
+        expect(await race(() => provider.getBlockNumber())).to.equal(7);
+        expect(calls.slice(-2)).to.deep.equal(["eth_chainId", "eth_blockNumber"]); // sent once, on a new connection
+
+        // A transaction is not sent twice by the transport (it may have arrived): the error is the sender's to retry.
+        const sent = await race(() => provider.send("eth_sendRawTransaction", ["0x01"]));
+        expect(sent)
+          .to.be.an("error")
+          .with.property("code")
+          .that.matches(/^(ECONNRESET|EPIPE)$/);
+        expect(isTransientRpcError(sent)).to.equal(true);
+        expect(calls.at(-1)).to.equal("eth_chainId");
+      } finally {
+        provider.destroy();
+        node.closeAllConnections();
+        await new Promise((r) => node.close(r));
+      }
+    });
   });
 
   describe("isTransientRpcError", () => {
@@ -51,6 +105,10 @@ describe("worker RPC helpers", () => {
         { code: -32005, message: "limit exceeded" },
         makeError("could not coalesce error", "UNKNOWN_ERROR", { error: { code: 429, message: "Too Many Requests" } }),
         { error: { message: "header not found" } },
+        // `posthuman up`'s chain while its node restarts: the proxy answers in the node's place, as the SDK sees it.
+        makeError("missing response for request", "BAD_DATA", {
+          value: [{ jsonrpc: "2.0", id: null, error: { code: -32700, message: "fetch failed" } }],
+        }),
       ];
       const final = [
         makeError("execution reverted", "CALL_EXCEPTION", {

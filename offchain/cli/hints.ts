@@ -51,6 +51,14 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return str(d.jobId)
         ? `cancel it while no worker has claimed it: posthuman job cancel ${str(d.jobId)}; see where it stands: posthuman job show ${str(d.jobId)}`
         : undefined;
+    case "WORKER_DECLINES":
+      if (d.workerCode === "UNDERPRICED" && typeof d.minFee === "bigint") {
+        return `pass --fee ${amountText(d.minFee)} or more (nothing was paid)`;
+      }
+      if ((d.workerCode === "WOULD_MISS_DEADLINE" || d.workerCode === "DEADLINE_TOO_CLOSE") && str(d.minTtlSec)) {
+        return `pass --ttl ${str(d.minTtlSec)} or more (nothing was paid)`;
+      }
+      return d.workerCode === "KIND_NOT_SERVED" ? "pass --worker <url> of a worker that runs such jobs" : undefined;
     case "JOB_NOT_TAKEN":
       return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
     case "NO_INDEPENDENT_WORKER":

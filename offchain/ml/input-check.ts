@@ -137,6 +137,13 @@ export function parseJsonlField(text: string, file: string, field: string): stri
   return out;
 }
 
+/** Non-blank lines: an inference input's prompts (JSONL or plain), as the worker's estimates count them. */
+export const promptCount = (input: Uint8Array) =>
+  new TextDecoder()
+    .decode(input)
+    .split(/\r?\n/)
+    .filter((l) => l.trim()).length;
+
 /** The prompts of an inference input: JSONL {"prompt": …} lines, or one prompt per non-blank line. */
 export function parsePrompts(text: string, file: string, jsonl: boolean): string[] {
   if (jsonl) return parseJsonlField(text, file, "prompt");

@@ -4,7 +4,7 @@
  * input's file name from its bytes, and the reason codes a failed job carries. Browser-safe (ethers only).
  */
 import { ethers } from "ethers";
-import { RATE_SCALE, TEMPERATURE_SCALE, decodeJobParams } from "./params";
+import { RATE_SCALE, TEMPERATURE_SCALE, decodeJobParams, type JobKindName } from "./params";
 
 /** Reason codes of JobFailed, stable across versions (documented in docs/operator.md). */
 export const FAIL_REASONS: Record<string, number> = {
@@ -42,6 +42,11 @@ export function failReasonName(code: number | bigint): string | undefined {
 /** The runtime's name of each on-chain job kind (JobKind order). */
 export const EXECUTOR_KINDS = ["train", "infer", "evaluate"] as const;
 export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+/** The runtime's name of a job kind as the params name it ("Train" → "train"). */
+export const EXECUTOR_KIND_OF = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const satisfies Record<
+  JobKindName,
+  ExecutorKind
+>;
 
 /** The file name an input is run under: JSONL when it starts with "{", plain text otherwise. */
 export function inputFileName(bytes: Uint8Array): string {

@@ -32,6 +32,18 @@ export async function claimantApi(
   }
 }
 
+/** The APIs other than `configured` that workers have registered on chain and not cleared (at most `max`). */
+export async function otherWorkerApis(jobs: JobMarketClient, configured: WorkerApi, max = 8): Promise<WorkerApi[]> {
+  const market = jobs.contract;
+  const events = await jobs.logs((a, b) => market.queryFilter(market.filters.WorkerEndpointSet(), a, b));
+  const urls = new Set<string>();
+  for (const worker of new Set(events.map((e) => e.args.worker.toLowerCase()))) {
+    const url = (await market.endpointOf(worker).catch(() => "")).replace(/\/+$/, "");
+    if (url && url !== configured.baseUrl && urls.size < max) urls.add(url);
+  }
+  return [...urls].map((url) => new WorkerApi(url, configured.domain));
+}
+
 /**
  * Before paying `fee` for an independent evaluation (EvaluateParams.independent) of `modelId`: refuses when no worker
  * known here may take it, i.e. every worker with an endpoint registered now, and the configured one, owns the model or

@@ -31,7 +31,8 @@ import { disputeFailure } from "./dispute";
 import { TokenClient } from "./token";
 import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
-import { claimantApi, requireIndependentWorker } from "./claimant";
+import { claimantApi, otherWorkerApis, requireIndependentWorker } from "./claimant";
+import { checkWorkerTerms } from "./worker-terms";
 import {
   checkInputBeforePaying,
   checkWithWorker,
@@ -416,16 +417,10 @@ export class PostHumanCore {
     }
     await this.needBase(fee, "escrow the job's fee");
     if (upload) {
-      this.onStep("Checking that the worker answers…");
-      const limit = (await this.workerHealth()).limits?.maxInputBytes;
-      if (typeof limit === "number" && input.length > limit)
-        throw new SdkError(
-          "INPUT_TOO_LARGE",
-          `${inputName} is ${input.length} bytes; the worker at ${this.worker.baseUrl} takes job inputs of at most ` +
-            `${limit} bytes.`,
-          "use a smaller input, or another worker: nothing was sent and nothing was paid",
-          { data: { size: input.length, limit } },
-        );
+      this.onStep("Checking that the worker answers, and would take the job…");
+      const terms = { modelId, params, input, inputName, fee, ttlSec: o.ttlSec ?? DEFAULT_JOB_TTL_SEC };
+      const others = () => otherWorkerApis(this.jobs, this.worker);
+      await checkWorkerTerms(this.worker, await this.workerHealth(), terms, { onStep: this.onStep, others });
     }
     const approvals: string[] = [];
     if ((await dt.allowance(me, this.jobs.address)) < ONE_DATATOKEN) {

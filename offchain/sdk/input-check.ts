@@ -6,6 +6,7 @@
  */
 import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
+import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
 import { checkJobInput, decidedByBytes, type InputCheckCode, type InputCheckContext } from "../ml/input-check";
 import { SdkError } from "./errors";
 import { WorkerApiError, type WorkerApi } from "./worker-api";
@@ -22,8 +23,6 @@ export interface JobRequestOptions {
   /** The model's context length, when known: enables the input rules that depend on it. */
   nPositions?: number;
 }
-
-const KIND = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const;
 
 /**
  * Refuses (SdkError INPUT_INVALID) an input that breaks the rules for its job, before anything is sent or paid.
@@ -43,7 +42,7 @@ export function checkInputBeforePaying(params: JobParams, input: Uint8Array, fil
       { data: { nPositions, param: params.kind === "Infer" ? "maxTokens" : "contextLength" } },
     );
   }
-  const verdict = checkJobInput(KIND[params.kind], input, rulesOf(params, file, nPositions ?? ctx));
+  const verdict = checkJobInput(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, file, nPositions ?? ctx));
   if (!verdict.ok) {
     throw new SdkError(
       "INPUT_INVALID",
@@ -64,7 +63,9 @@ function rulesOf(params: JobParams, file: string, nPositions: number | undefined
 
 /** Whether the byte bounds decide every input rule (true without the model's context): else ask the worker. */
 export function decidedWithoutWorker(params: JobParams, input: Uint8Array, nPositions: number | undefined): boolean {
-  return nPositions === undefined || decidedByBytes(KIND[params.kind], input, rulesOf(params, "", nPositions));
+  return (
+    nPositions === undefined || decidedByBytes(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, "", nPositions))
+  );
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   type Executor,
 } from "../ml";
 import { TorchExecutor } from "../ml/torch-executor";
-import { jobFolder, jobSeed } from "../protocol/job-spec";
+import { EXECUTOR_KIND_OF, jobFolder, jobSeed } from "../protocol/job-spec";
 import { sha256Hex } from "../protocol/auth";
 import type { PostHuman } from "./client";
 import { SdkError } from "./errors";
@@ -136,7 +136,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   const seed = jobSeed(jobId, req.inputHash);
   check("seed", receipt.seed.toString(), String(seed));
 
-  const kind = ({ Train: "train", Infer: "infer", Evaluate: "evaluate" } as const)[req.kind];
+  const kind = EXECUTOR_KIND_OF[req.kind];
   const jobDir = fs.mkdtempSync(path.join(o.workDir ?? os.tmpdir(), `ph-verify-${jobId}-`));
   try {
     writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));

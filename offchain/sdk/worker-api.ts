@@ -1,6 +1,6 @@
 /**
  * Client of a worker's HTTP API (offchain/worker/api.ts), browser-safe (fetch, bytes, ethers): health, job status,
- * signed input check (before paying), input upload and result download, model folder inspection and upload. The EIP-712 messages are the
+ * a job's quote and signed input check (before paying), input upload and result download, model folder inspection and upload. The EIP-712 messages are the
  * protocol's (offchain/protocol/auth.ts). The SDK's Node entry adds reading a model folder from disk
  * (worker-client.ts); the web app uses this class as it is.
  */
@@ -8,7 +8,10 @@ import { ethers, type TypedDataDomain } from "ethers";
 import { sha256Hex, signAuth, signFresh } from "../protocol/auth";
 import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 import { encodeJobParams, type JobParams } from "../protocol/params";
+import { promptCount } from "../ml/input-check";
 
+/** How long a requester waits for a worker's quote before it requests a job without one. */
+export const QUOTE_TIMEOUT_MS = 10_000;
 /** How long a requester waits for the worker to see a job and take its input, in all. */
 export const INPUT_UPLOAD_TIMEOUT_MS = 60_000;
 /** How long a signed result request stays valid. */
@@ -99,6 +102,20 @@ export interface WorkerHealth {
   [k: string]: unknown;
 }
 
+/** What `GET /models/:id/quote` answers (worker/quote.ts's JobQuote). */
+export interface WorkerQuote {
+  take: boolean;
+  /** With take false: true when the worker would never take the job (the price, the params), false when it would wait. */
+  final?: boolean;
+  code?: string;
+  reason?: string;
+  estimateSec?: number;
+  /** The least fee the worker takes for the job, in base-token wei (decimal). */
+  minFee?: string;
+  /** The shortest lifetime, in seconds, that fits the job behind the worker's queue. */
+  minTtlSec?: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Socket errors of a connection the server closed while a request body was still being sent (Node's fetch). */
@@ -169,6 +186,30 @@ export class WorkerApi {
   async jobStatus(jobId: bigint): Promise<JobStatusView> {
     const res = await this.call(`/jobs/${jobId}`, { cache: "no-store" }, `status of job ${jobId}`);
     return (await res.json()) as JobStatusView;
+  }
+
+  /**
+   * What the worker would decide now for the job `params` on model `modelId` with this fee, lifetime and input, before
+   * it is requested: take it, or why not (its code, whether for good), with the least fee and lifetime it would take.
+   * A WorkerApiError UNKNOWN_MODEL: the worker does not serve the model (or, NOT_FOUND, gives no quotes).
+   */
+  async quote(
+    modelId: bigint,
+    params: JobParams,
+    job: { fee: bigint; ttlSec: number; input: Uint8Array },
+  ): Promise<WorkerQuote> {
+    const query = new URLSearchParams({
+      kind: params.kind,
+      params: encodeJobParams(params),
+      fee: job.fee.toString(),
+      ttl: String(job.ttlSec),
+      inputBytes: String(job.input.length),
+      ...(params.kind === "Infer" ? { prompts: String(promptCount(job.input)) } : {}),
+    });
+    // (A registered endpoint is anyone's: one that never answers must not hold the request up.)
+    const init = { cache: "no-store", signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS) } as const;
+    const res = await this.call(`/models/${modelId}/quote?${query}`, init, "the worker's quote");
+    return (await res.json()) as WorkerQuote;
   }
 
   /**

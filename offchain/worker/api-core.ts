@@ -7,8 +7,9 @@ import type http from "node:http";
 import type { TypedDataDomain } from "ethers";
 import { MAX_AUTH_TTL_SEC, authDigest, recoverAuth, type AuthMessage, type Freshness } from "../protocol/auth";
 import type { InputCheck, InputProblem } from "../ml/input-check";
-import type { JobParams } from "../protocol/params";
+import { decodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
 import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quotas } from "./guard";
+import type { JobQuote } from "./quote";
 import type { ArtifactStore } from "./store";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
@@ -48,6 +49,11 @@ export interface ApiDeps {
    * tokenizer; undefined when this worker does not hold the model. Absent: the route answers 404.
    */
   checkModelInput?(modelId: bigint, params: JobParams, bytes: Buffer): Promise<InputCheck | undefined>;
+  /**
+   * What this worker would decide now for a job not yet requested (GET /models/:id/quote): take it, or why not, with
+   * its least fee and lifetime; undefined when it does not hold the model. Absent: the route answers 404.
+   */
+  quoteJob?(modelId: bigint, job: QuotedJob): Promise<JobQuote | undefined>;
   /** The committed input breaks the rules: the worker fails the job on chain at once (the requester is refunded). */
   inputRefused?(jobId: bigint, problem: InputProblem): Promise<void>;
   /**
@@ -185,4 +191,52 @@ export async function signedByRequester(
   }
   if (!recovered) throw new ApiError(401, "BAD_SIGNATURE", "the signature is malformed");
   return { ok: false, recovered };
+}
+
+/** A job as its requester means to request it (GET /models/:id/quote's query). */
+export interface QuotedJob {
+  params: JobParams;
+  fee: bigint;
+  ttlSec: number;
+  inputBytes?: number;
+  prompts?: number;
+}
+
+/** The job, fee, lifetime and input size of GET /models/:id/quote's query. */
+export function queryQuote(url: URL): QuotedJob {
+  const q = url.searchParams;
+  const count = (name: string, digits: number, required = false): string | undefined => {
+    const v = q.get(name) ?? undefined;
+    if ((v === undefined && !required) || (v !== undefined && new RegExp(`^\\d{1,${digits}}$`).test(v))) return v;
+    throw new ApiError(
+      400,
+      "BAD_QUOTE",
+      `${name} is ${required ? "required, " : ""}a whole number of at most ${digits} digits`,
+    );
+  };
+  const fee = count("fee", 78, true)!;
+  const ttl = count("ttl", 9, true)!;
+  const inputBytes = count("inputBytes", 15);
+  const prompts = count("prompts", 9);
+  return {
+    params: queryJob(url),
+    fee: BigInt(fee),
+    ttlSec: Number(ttl),
+    inputBytes: inputBytes === undefined ? undefined : Number(inputBytes),
+    prompts: prompts === undefined ? undefined : Number(prompts),
+  };
+}
+
+/** The job a requester means to pay for, from the query: `kind` (Train, Infer, Evaluate) and `params` (its ABI hex). */
+export function queryJob(url: URL): JobParams {
+  const kind = url.searchParams.get("kind") ?? "";
+  const params = url.searchParams.get("params") ?? "";
+  if (!Object.hasOwn(JobKind, kind) || !/^0x(?:[0-9a-fA-F]{64}){1,16}$/.test(params)) {
+    throw new ApiError(400, "BAD_PARAMS", "give the job as ?kind=Train|Infer|Evaluate&params=<its ABI-encoded params>");
+  }
+  try {
+    return decodeJobParams(JobKind[kind as JobKindName], params);
+  } catch {
+    throw new ApiError(400, "BAD_PARAMS", `params do not decode as a ${kind} job's`);
+  }
 }

@@ -15,6 +15,9 @@
  *   POST /models/:id/check-input       body: a job's input, before it is requested; query kind + params (the job's
  *                                      ABI hex), header x-posthuman-input-hash and a signed InputCheck (anyone, under
  *                                      quota): the input rules with the model's own tokenizer, { ok } or 422
+ *   GET  /models/:id/quote             query kind, params (ABI hex), fee (wei), ttl (s), inputBytes, prompts: what
+ *                                      this worker would decide now for that job (take it, or why not, its least fee
+ *                                      and lifetime), before it is requested
  *   POST /models/inspect               same body and manifest, with a signed ModelInspect (anyone, under quota):
  *                                      the folder's weights root and config hash, computed and forgotten
  *
@@ -28,7 +31,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
-import { ApiError, parseId, type ApiDeps, type WebApp } from "./api-core";
+import { ApiError, parseId, queryQuote, type ApiDeps, type WebApp } from "./api-core";
 import { checkInputBeforeJob, getResult, inspectModel, putInput, putModel } from "./uploads";
 
 export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
@@ -138,6 +141,12 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       }
       if (parts[0] === "models" && parts.length === 3 && req.method === "POST" && parts[2] === "check-input") {
         return sendJson(res, 200, await checkInputBeforeJob(deps, req, url, parseId(parts[1])));
+      }
+      if (parts[0] === "models" && parts.length === 3 && req.method === "GET" && parts[2] === "quote") {
+        const modelId = parseId(parts[1]);
+        const quote = await deps.quoteJob?.(modelId, queryQuote(url));
+        if (!quote) throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}`);
+        return sendJson(res, 200, quote);
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "GET") {
         const modelId = parseId(parts[1]);

@@ -13,7 +13,8 @@ import { encodeJobParams } from "../protocol/params";
 import { jobFolder, type ExecutorKind } from "../protocol/job-spec";
 import type { RunnerConfig } from "./config";
 import { DB_FILE_NAME, openWorkerDb } from "./db";
-import { modelShape, promptCount } from "./pipeline-steps";
+import { promptCount } from "../ml/input-check";
+import { modelShape } from "./pipeline-steps";
 import { createThroughput, jobWork, type OperatorPolicy, type Throughput } from "./policy";
 import { makeExecutor } from "./worker";
 

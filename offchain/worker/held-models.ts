@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cachedTokenizer, normalizeConfig } from "../ml";
 import { checkJobInput, type InputCheck } from "../ml/input-check";
-import { EXECUTOR_KINDS } from "../protocol/job-spec";
+import { EXECUTOR_KIND_OF, EXECUTOR_KINDS } from "../protocol/job-spec";
 import { decodeJobParams, type JobParams } from "../protocol/params";
 import type { JobsRepo } from "./jobs";
 import type { ArtifactStore } from "./store";
@@ -38,10 +38,8 @@ async function modelRules(dir: string) {
   }
 }
 
-const KIND = { Train: "train", Infer: "infer", Evaluate: "evaluate" } as const;
-
 function check(p: JobParams, bytes: Uint8Array, file: string, rules?: Awaited<ReturnType<typeof modelRules>>) {
-  return checkJobInput(KIND[p.kind], bytes, {
+  return checkJobInput(EXECUTOR_KIND_OF[p.kind], bytes, {
     file,
     nPositions: rules?.nPositions,
     contextLength: p.kind === "Infer" ? undefined : p.params.contextLength,

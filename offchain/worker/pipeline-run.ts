@@ -13,7 +13,8 @@ import type { ExecResult } from "../ml";
 import { isMlError, writeJobDir } from "../ml";
 import { toFixedLoss } from "../protocol/params";
 import { jobFolder, jobSeed } from "../protocol/job-spec";
-import { fail, failIfImpossible, modelShape, promptCount, type Ctx } from "./pipeline-steps";
+import { promptCount } from "../ml/input-check";
+import { fail, failIfImpossible, modelShape, type Ctx } from "./pipeline-steps";
 import { jobWork } from "./policy";
 import type { JobRow } from "./jobs";
 

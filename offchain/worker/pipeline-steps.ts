@@ -12,7 +12,8 @@ import type { Executor, Progress } from "../ml";
 import { checkJobParams, MlError, normalizeConfig, parameterCount, type Gpt2Config } from "../ml";
 import { JobKind, JobStatus, decodeJobParams } from "../protocol/params";
 import { modelMakers } from "../protocol/contracts";
-import { EXECUTOR_KINDS, FAIL_REASONS, executorParams } from "../protocol/job-spec";
+import { EXECUTOR_KINDS, FAIL_REASONS, executorParams, type ExecutorKind } from "../protocol/job-spec";
+import { promptCount } from "../ml/input-check";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface, registryInterface } from "./events";
 import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
@@ -180,10 +181,10 @@ export function modelShape(dir: string): { config: Gpt2Config; params: number; n
   return s;
 }
 
-/** Why the runtime would refuse the job's on-chain params for this model (PARAMS_INVALID), or undefined. */
-function paramsProblem(row: JobRow, dir: string): string | undefined {
+/** Why the runtime would refuse a job's on-chain params (hex) for this model (PARAMS_INVALID), or undefined. */
+export function paramsProblem(kind: ExecutorKind, params: string, dir: string): string | undefined {
   try {
-    checkJobParams(row.kind, executorParams(EXECUTOR_KINDS.indexOf(row.kind), row.params), modelShape(dir).config);
+    checkJobParams(kind, executorParams(EXECUTOR_KINDS.indexOf(kind), params), modelShape(dir).config);
   } catch (e) {
     if (e instanceof MlError && e.code === "PARAMS_INVALID") return e.message;
     throw e;
@@ -247,7 +248,7 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
   }
   // Params the runtime would refuse are on chain already: failing such a job after claiming it would cost this
   // worker its penalty, so it is left unclaimed (the requester cancels it and gets everything back).
-  const bad = paramsProblem(row, dir);
+  const bad = paramsProblem(row.kind, row.params, dir);
   if (bad) {
     say(c, row, "PARAMS_INVALID", `skipped: ${bad}`);
     return c.set(row, { state: "skipped", error_code: "PARAMS_INVALID", error_message: bad });
@@ -309,13 +310,6 @@ export async function awaitInput(c: Ctx, row: JobRow): Promise<void> {
   if (status === JobStatus.Claimed)
     c.progress.set(row.job_id, { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 });
 }
-
-/** Non-blank lines: an inference input's prompts (JSONL or plain). */
-export const promptCount = (input: Buffer) =>
-  input
-    .toString("utf8")
-    .split(/\r?\n/)
-    .filter((l) => l.trim()).length;
 
 /** Price and schedule: the job's estimate in seconds when the policy takes it, else undefined (reason logged). */
 async function admission(

@@ -12,12 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { type AuthMessage } from "../protocol/auth";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
-import { decodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
 import {
   ApiError,
   admit,
   declaredLength,
   header,
+  queryJob,
   readFreshness,
   recover,
   signedByRequester,
@@ -242,20 +242,6 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
   });
 }
 
-/** The job a requester means to pay for, from the query: `kind` (Train, Infer, Evaluate) and `params` (its ABI hex). */
-function plannedJob(url: URL): JobParams {
-  const kind = url.searchParams.get("kind") ?? "";
-  const params = url.searchParams.get("params") ?? "";
-  if (!Object.hasOwn(JobKind, kind) || !/^0x(?:[0-9a-fA-F]{64}){1,16}$/.test(params)) {
-    throw new ApiError(400, "BAD_PARAMS", "give the job as ?kind=Train|Infer|Evaluate&params=<its ABI-encoded params>");
-  }
-  try {
-    return decodeJobParams(JobKind[kind as JobKindName], params);
-  } catch {
-    throw new ApiError(400, "BAD_PARAMS", `params do not decode as a ${kind} job's`);
-  }
-}
-
 /**
  * POST /models/:id/check-input: the input rules of the job in the query, with the model's own tokenizer, for an input
  * that is not yet paid for (signed InputCheck over its sha256, under the signer's quota). Answers { ok: true }, or 422
@@ -264,7 +250,7 @@ function plannedJob(url: URL): JobParams {
 export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessage, url: URL, modelId: bigint) {
   const checker = deps.checkModelInput;
   if (!checker) throw new ApiError(404, "NOT_FOUND", "this worker does not check inputs before a job");
-  const job = plannedJob(url);
+  const job = queryJob(url);
   const sig = header(req, "x-posthuman-signature");
   const fresh = readFreshness(req);
   const inputHash = header(req, "x-posthuman-input-hash");

@@ -23,6 +23,8 @@ import {
 import { KindRouter } from "../ml/kind-router";
 import { TorchExecutor } from "../ml/torch-executor";
 import { checkJobUpload, checkModelInput, heldModelDir } from "./held-models";
+import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
+import { encodeJobParams } from "../protocol/params";
 import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
 import { inputAckDomain, signInputAck } from "../protocol/input-ack";
@@ -358,6 +360,11 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
     contractSignatureValid: erc1271Checker(w.provider),
     checkInput: (jobId, bytes) => checkJobUpload(held, jobId, bytes),
     checkModelInput: (modelId, params, bytes) => checkModelInput(held, modelId, params, bytes),
+    async quoteJob(modelId, { params, ...job }) {
+      const dir = await heldModelDir(held, modelId);
+      const kind = EXECUTOR_KIND_OF[params.kind];
+      return dir ? pipeline.quote(dir, { ...job, kind, params: encodeJobParams(params) }) : undefined;
+    },
     async modelShape(modelId) {
       const dir = await heldModelDir(held, modelId);
       if (!dir) return undefined;

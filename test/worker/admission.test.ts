@@ -261,6 +261,46 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(steps.filter((s) => /count the input's tokens/.test(s))).to.have.length(3);
   });
 
+  it("quotes a job before it is paid for: a training job its lifetime cannot hold is refused, with the lifetime that would do", async () => {
+    const bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: rw.worker.apiUrl });
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const params = {
+      kind: "Train" as const,
+      params: {
+        steps: 400,
+        batchSize: 2,
+        contextLength: 32,
+        learningRate: 1_000_000n,
+        warmupSteps: 0,
+        weightDecay: 0n,
+      },
+    };
+    const err = await bob.requestJob(m1.modelId, params, TEXT, { ttlSec: 60 }).then(
+      () => undefined,
+      (e: unknown) => e as SdkError,
+    );
+    expect(err?.code, String(err)).to.equal("WORKER_DECLINES");
+    expect(err?.message).to.match(
+      /would not take this job: it needs about \d+ s here .* and its deadline is \d+ s away \(WOULD_MISS_DEADLINE\); nor would any other worker/,
+    );
+    const minTtlSec = err?.data.minTtlSec as number;
+    expect(minTtlSec).to.be.greaterThan(60);
+    expect(err?.hint).to.equal(`give the job a lifetime of at least ${minTtlSec} s (it has 60 s): nothing was paid`);
+    expect(commandHint("WORKER_DECLINES", err?.data)).to.equal(`pass --ttl ${minTtlSec} or more (nothing was paid)`);
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore); // nothing requested, nothing paid
+    // The lifetime it names is one the worker takes now (asked again, without paying).
+    const fee = ethers.parseEther("1"); // the SDK's default, above this worker's price
+    const quote = await rw.client.quote(m1.modelId, params, { fee, ttlSec: minTtlSec + 5, input: TEXT });
+    expect(quote, JSON.stringify(quote)).to.include({ take: true, minTtlSec });
+    // A quote is no claim: nothing is reserved in the worker's queue.
+    expect(rw.worker.pipeline.quote(m1.dir, { kind: "train", params: train(400), fee, ttlSec: 60 })).to.include({
+      take: false,
+      final: true,
+      code: "WOULD_MISS_DEADLINE",
+      minTtlSec,
+    });
+  });
+
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {
     // A well-paid training job of a few minutes' estimate, whose requester never uploads the input.
     const hog = await request("bob", "Train", TEXT, train(400), ethers.parseEther("3"), 1800);

@@ -486,6 +486,54 @@ describe("worker HTTP API", () => {
     });
   });
 
+  describe("GET /models/:id/quote", () => {
+    const infer = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
+    const asked: unknown[] = [];
+    beforeEach(() => {
+      asked.length = 0;
+      h.deps.quoteJob = async (modelId, job) => {
+        asked.push({ modelId, ...job });
+        return modelId === 7n ? { take: true, estimateSec: 6, minFee: "0", minTtlSec: 52 } : undefined;
+      };
+    });
+    const quote = async (path: string) => {
+      const res = await fetch(`${h.url}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string } } };
+    };
+
+    it("passes the planned job to the worker and answers its decision; 404 for a model it does not serve", async () => {
+      const ok = await quote(`/models/7/quote?kind=Infer&params=${infer}&fee=1000&ttl=900&inputBytes=22&prompts=1`);
+      expect(ok).to.deep.equal({ status: 200, body: { take: true, estimateSec: 6, minFee: "0", minTtlSec: 52 } });
+      expect(asked).to.deep.equal([
+        {
+          modelId: 7n,
+          params: { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } },
+          fee: 1000n,
+          ttlSec: 900,
+          inputBytes: 22,
+          prompts: 1,
+        },
+      ]);
+      const unknown = await quote(`/models/8/quote?kind=Infer&params=${infer}&fee=1&ttl=900`);
+      expect([unknown.status, unknown.body.error?.code]).to.deep.equal([404, "UNKNOWN_MODEL"]);
+    });
+
+    it("refuses a query it cannot read, before asking the worker", async () => {
+      for (const [query, code] of [
+        [`kind=Infer&params=${infer}&ttl=900`, "BAD_QUOTE"], // no fee
+        [`kind=Infer&params=${infer}&fee=1`, "BAD_QUOTE"], // no ttl
+        [`kind=Infer&params=${infer}&fee=-1&ttl=900`, "BAD_QUOTE"],
+        [`kind=Infer&params=${infer}&fee=1&ttl=1e9`, "BAD_QUOTE"],
+        [`kind=Infer&params=${infer}&fee=1&ttl=900&inputBytes=${"9".repeat(16)}`, "BAD_QUOTE"],
+        [`kind=Infer&params=0x12&fee=1&ttl=900`, "BAD_PARAMS"],
+      ]) {
+        const bad = await quote(`/models/7/quote?${query}`);
+        expect([bad.status, bad.body.error?.code], query).to.deep.equal([400, code]);
+      }
+      expect(asked).to.deep.equal([]);
+    });
+  });
+
   it("serves health and metrics", async () => {
     expect(await (await fetch(`${h.url}/healthz`)).json()).to.deep.equal({ ok: true });
     expect(await (await fetch(`${h.url}/metrics`)).text()).to.equal("posthuman_up 1\n");

@@ -28,6 +28,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
   let op2: RunningWorker;
   let m1: Awaited<ReturnType<typeof publishTinyModel>>;
   let derek: PostHuman;
+  const steps: string[] = [];
 
   before(async () => {
     w = await startWorld();
@@ -41,7 +42,12 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
     await (await dt.connect(w.wallet("alice")).transfer(w.address("derek"), ethers.parseEther("5"))).wait();
     // Derek's client knows only operator 1's URL.
-    derek = await PostHuman.init({ runner: w.wallet("derek"), book: w.book, workerUrl: op1.worker.apiUrl });
+    derek = await PostHuman.init({
+      runner: w.wallet("derek"),
+      book: w.book,
+      workerUrl: op1.worker.apiUrl,
+      onStep: (line) => steps.push(line),
+    });
   });
   after(async () => {
     await op1?.worker.stop();
@@ -62,6 +68,44 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     // Operator 1 skipped it by price and never received the input.
     expect(op1.worker.jobs.get(job.jobId)?.error_code).to.equal("UNDERPRICED");
     expect(op1.worker.jobs.get(job.jobId)?.input_artifact).to.equal(null);
+    // Before paying, operator 1's quote said no, for good; operator 2's, found on chain, said yes.
+    expect(steps.join("\n")).to.include(
+      `The worker at ${op1.worker.apiUrl} would not take this job (UNDERPRICED); the one at ${op2.worker.apiUrl} would`,
+    );
+  });
+
+  it("refuses before paying a job that no worker registered on chain would take, saying what the configured one needs", async () => {
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const balanceBefore = await w.provider.getBalance(w.address("derek"));
+    const long = { kind: "Train" as const, params: { ...trainParams().params, steps: 400 } } as JobParams;
+    const err = await derek.requestJob(m1.modelId, long, Buffer.from("Some text. ".repeat(200)), { ttlSec: 60 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSdkError(err, "WORKER_DECLINES"), String(err)).to.equal(true);
+    const e = err as Error & { hint?: string; data: Record<string, unknown> };
+    expect(e.message).to.match(
+      new RegExp(
+        `^The worker at ${op1.worker.apiUrl} would not take this job: it needs about \\d+ s here .*\\(WOULD_MISS_DEADLINE\\); nor would any other worker registered on chain\\.$`,
+      ),
+    );
+    expect(e.hint).to.equal(
+      `give the job a lifetime of at least ${e.data.minTtlSec as number} s (it has 60 s): nothing was paid`,
+    );
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
+    expect(await w.provider.getBalance(w.address("derek"))).to.equal(balanceBefore); // not even gas
+    // And a fee under operator 1's price, quoted alone (operator 2 is not asked): the least fee it takes.
+    const alone = await op1.client.quote(m1.modelId, INFER, {
+      fee: ethers.parseEther("2"),
+      ttlSec: 900,
+      input: PROMPTS,
+    });
+    expect(alone).to.include({
+      take: false,
+      final: true,
+      code: "UNDERPRICED",
+      minFee: ethers.parseEther("1000").toString(),
+    });
   });
 
   it("refuses a bad input before any transaction, naming the user's file", async () => {
@@ -88,8 +132,9 @@ describe("two operators and a requester's client (real hardhat node, two real wo
   });
 
   it("fails at once, and refunds fee and datatoken, a job whose committed input the worker refuses anyway", async () => {
-    // A prompt too long for the tiny model's context of 64 tokens: the client cannot count tokens exactly, the worker
-    // does with the model's tokenizer. The request goes through the bare contracts, as a client without checks would.
+    // A prompt too long for the tiny model's context of 64 tokens, as only the model's tokenizer counts (the SDK asks
+    // the worker before paying: admission.test.ts). The request goes through the bare contracts, as a client without
+    // checks would.
     const long = Buffer.from(`${"word ".repeat(120)}\n`);
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
     const tokensBefore = await dt.balanceOf(w.address("derek"));

@@ -1,0 +1,86 @@
+/**
+ * The worker's terms, read before a job is paid for: the largest input it takes (GET /healthz) and what it would
+ * decide for this very job (GET /models/:id/quote: the params it runs, its price, the lifetime the job needs behind its
+ * queue). What it would never take, nor any other worker registered on chain, is refused here, before any
+ * transaction. A worker too busy for the job's lifetime now is said (onStep) and the job goes ahead: its queue may
+ * drain in time. A worker that gives no quote (an older one, one without the model, one that does not answer) tells
+ * nothing: it decides once the job is on chain, as before.
+ */
+import type { JobParams } from "../protocol/params";
+import { SdkError, amountText } from "./errors";
+import type { WorkerApi, WorkerHealth, WorkerQuote } from "./worker-api";
+
+export interface PlannedRequest {
+  modelId: bigint;
+  params: JobParams;
+  input: Uint8Array;
+  /** How the user names the input (their file). */
+  inputName: string;
+  fee: bigint;
+  ttlSec: number;
+}
+
+/** The user's answer to a quote's refusal: what to change (nothing was paid). */
+function change(q: WorkerQuote, ttlSec: number): string {
+  if (q.code === "UNDERPRICED" && q.minFee !== undefined) {
+    return `offer a fee of at least ${amountText(BigInt(q.minFee))} OCEAN`;
+  }
+  if ((q.code === "WOULD_MISS_DEADLINE" || q.code === "DEADLINE_TOO_CLOSE") && q.minTtlSec !== undefined) {
+    return `give the job a lifetime of at least ${q.minTtlSec} s (it has ${ttlSec} s)`;
+  }
+  if (q.code === "PARAMS_INVALID") return "change the job's parameters";
+  return "ask another worker";
+}
+
+/**
+ * Refuses (SdkError WORKER_DECLINES) a job the worker would never take, unless another worker registered on chain
+ * (`others`) would or may (it answers so, or gives no quote); says (onStep) when the job goes ahead all the same.
+ */
+export async function checkWorkerTerms(
+  worker: WorkerApi,
+  health: WorkerHealth,
+  job: PlannedRequest,
+  o: { onStep: (line: string) => void; others: () => Promise<WorkerApi[]> },
+): Promise<void> {
+  const limit = health.limits?.maxInputBytes;
+  if (typeof limit === "number" && job.input.length > limit)
+    throw new SdkError(
+      "INPUT_TOO_LARGE",
+      `${job.inputName} is ${job.input.length} bytes; the worker at ${worker.baseUrl} takes job inputs of at most ` +
+        `${limit} bytes.`,
+      "use a smaller input, or another worker: nothing was sent and nothing was paid",
+      { data: { size: job.input.length, limit } },
+    );
+  const quote = await worker.quote(job.modelId, job.params, job).catch(() => undefined);
+  if (!quote || quote.take) return;
+  if (!quote.final) {
+    o.onStep(
+      `The worker would not claim the job yet: it would wait for ${quote.reason}. Requesting it anyway (a longer ` +
+        `lifetime gives it more room${quote.minTtlSec ? `: ${quote.minTtlSec} s would fit now` : ""})…`,
+    );
+    return;
+  }
+  for (const other of await o.others().catch(() => [])) {
+    const q = await other.quote(job.modelId, job.params, job).catch(() => undefined);
+    if (q?.final) continue;
+    o.onStep(
+      `The worker at ${worker.baseUrl} would not take this job (${quote.code}); the one at ${other.baseUrl} ` +
+        `${q ? "would" : "may"}: requesting it…`,
+    );
+    return;
+  }
+  throw new SdkError(
+    "WORKER_DECLINES",
+    `The worker at ${worker.baseUrl} would not take this job: ${quote.reason} (${quote.code}); nor would any other ` +
+      `worker registered on chain.`,
+    `${change(quote, job.ttlSec)}: nothing was paid`,
+    {
+      data: {
+        modelId: job.modelId,
+        workerCode: quote.code,
+        minFee: quote.minFee === undefined ? undefined : BigInt(quote.minFee),
+        minTtlSec: quote.minTtlSec,
+      },
+    },
+  );
+}

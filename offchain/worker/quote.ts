@@ -1,0 +1,75 @@
+/**
+ * A quote before paying (GET /models/:id/quote): what this worker would decide for a job not yet requested, by the
+ * steps its claim takes (the kind served, params the runtime takes for the model, the price, the deadline behind its
+ * queue), with nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a
+ * busier queue when the request comes.
+ */
+import type { ExecutorKind } from "../protocol/job-spec";
+import { paramsProblem, modelShape, type Ctx } from "./pipeline-steps";
+import { admit, priceFloor, RUN_OVERHEAD_SEC } from "./policy";
+
+/** A job as its requester means to request it: its kind, on-chain params (hex), fee, lifetime and input's size. */
+export interface PlannedJob {
+  kind: ExecutorKind;
+  params: string;
+  fee: bigint;
+  /** Seconds from now to the deadline. */
+  ttlSec: number;
+  inputBytes?: number;
+  /** An inference input's prompts (non-blank lines). */
+  prompts?: number;
+}
+
+export interface JobQuote {
+  /** True: this worker would claim the job now. */
+  take: boolean;
+  /** With take false: true when it would never claim it (the price, the params), false when it would wait. */
+  final?: boolean;
+  code?: string;
+  reason?: string;
+  /** The estimated run, in seconds (absent when the job is refused before it is estimated). */
+  estimateSec?: number;
+  /** The least fee this worker takes for the job, in base-token wei (decimal). */
+  minFee?: string;
+  /** The shortest lifetime, in seconds, that fits the job behind this worker's queue now. */
+  minTtlSec?: number;
+}
+
+export function quoteJob(c: Ctx, dir: string, j: PlannedJob): JobQuote {
+  if (!c.o.kinds.includes(j.kind)) {
+    return { take: false, final: true, code: "KIND_NOT_SERVED", reason: `this worker does not run ${j.kind} jobs` };
+  }
+  const bad = paramsProblem(j.kind, j.params, dir);
+  if (bad) return { take: false, final: true, code: "PARAMS_INVALID", reason: bad };
+  const shape = modelShape(dir);
+  const job = { kind: j.kind, params: j.params, modelParams: shape.params, nPositions: shape.nPositions };
+  const estimateSec = c.throughput
+    ? c.throughput.estimateSec({ ...job, inputBytes: j.inputBytes, prompts: j.prompts }, c.policy)
+    : RUN_OVERHEAD_SEC;
+  const queuedSec = c.queuedSec();
+  const runs = estimateSec * c.policy.safetyFactor + c.margin;
+  const facts = {
+    estimateSec: Math.ceil(estimateSec),
+    minFee: priceFloor(c.policy, j.kind, estimateSec).toString(),
+    // A claim needs two margins left (pipeline-steps' claim), and the run behind the queue one.
+    minTtlSec: Math.ceil(Math.max(2 * c.margin, queuedSec / Math.max(1, c.policy.runSlots) + runs)),
+  };
+  const nowSec = c.nowSec();
+  if (j.ttlSec < 2 * c.margin) {
+    const reason = `its deadline would be ${j.ttlSec} s away; this worker claims only jobs ${2 * c.margin} s or more from theirs`;
+    return { take: false, final: true, code: "DEADLINE_TOO_CLOSE", reason, ...facts };
+  }
+  const verdict = admit({
+    policy: c.policy,
+    kind: j.kind,
+    fee: j.fee,
+    estimateSec,
+    queuedSec,
+    nowSec,
+    deadline: nowSec + j.ttlSec,
+    marginSec: c.margin,
+    estimateFirm: j.kind === "train" || j.inputBytes !== undefined, // (as a claim's, once the input is here)
+  });
+  if (verdict.take) return { take: true, ...facts };
+  return { take: false, final: verdict.final, code: verdict.code, reason: verdict.reason, ...facts };
+}

@@ -85,8 +85,9 @@ export async function followJob(
       await refuseEnded(ph, jobId, job);
       lost = undefined;
     } catch (e) {
-      // The node lost (the protocol's list, the one the worker retries on): ask again, for a while.
-      const reason = nodeLostReason(e);
+      // The node lost (the protocol's list, the one the worker retries on): ask again, for a while. An SdkError is
+      // this follow's own verdict on the job (refuseEnded), whose words may quote the worker's ("fetch failed").
+      const reason = e instanceof SdkError ? undefined : nodeLostReason(e);
       if (reason === undefined) throw e;
       const now = Date.now();
       lost ??= { since: now, tries: 0 };

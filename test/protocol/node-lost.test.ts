@@ -6,6 +6,10 @@ import { expect } from "chai";
 import { makeError } from "ethers";
 import { nodeLostReason } from "../../offchain/protocol/node-lost";
 import { isTransientRpcError } from "../../offchain/worker/rpc";
+import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
+import { followJob } from "../../offchain/sdk/follow";
+import type { PostHumanCore } from "../../offchain/sdk/core";
+import type { SdkError } from "../../offchain/sdk/errors";
 
 const coded = (message: string, code: string, cause?: unknown) => Object.assign(new Error(message), { code, cause });
 const fetchFailed = (cause: unknown) => Object.assign(new TypeError("fetch failed"), { cause });
@@ -98,5 +102,29 @@ describe("protocol: the chain's node lost", () => {
       expect(nodeLostReason(e), what).to.equal(undefined);
       expect(isTransientRpcError(e), what).to.equal(false);
     }
+  });
+
+  it("is not read into a job's own failure: a follow of a job failed with the words 'fetch failed' says it failed", async () => {
+    // The chain and the worker as the follow reads them (what it reads, not how): job 7 failed, its worker says why.
+    const job = { status: "Failed", modelId: 1n, deadline: 10n ** 12n };
+    const ph = {
+      jobs: {
+        get: async () => job,
+        receipt: async () => undefined,
+        contract: { filters: { JobFailed: () => ({}) }, queryFilter: async () => [] },
+        logs: async () => [{ args: { reason: BigInt(FAIL_REASONS.INTERNAL) } }],
+      },
+      worker: {
+        jobStatus: async () => ({ state: "failed", error: { code: "INTERNAL", message: "runtime: fetch failed" } }),
+      },
+      provider: { getBlock: async () => ({ timestamp: 0 }) },
+    };
+    const started = Date.now();
+    const e = await followJob(ph as unknown as PostHumanCore, 7n, { reconnectMs: 5_000 }).then(
+      () => undefined,
+      (x: unknown) => x as SdkError,
+    );
+    expect(e?.code, String(e)).to.equal("JOB_ENDED");
+    expect(Date.now() - started).to.be.lessThan(2_000); // told at once, not after waiting for the node
   });
 });

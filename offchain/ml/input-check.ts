@@ -41,6 +41,11 @@ export const MAX_PROMPTS = 1024;
 export const VALIDATION_FRACTION = 0.1;
 /** The longest token of GPT-2's vocabulary, in UTF-8 bytes (a bound: no token covers more). */
 export const MAX_TOKEN_BYTES = 128;
+/**
+ * The largest input a worker checks before a job is paid for (POST /models/:id/check-input): anyone may ask, so its
+ * tokenizer's work is bounded (a larger input is checked at its upload, as before).
+ */
+export const MAX_CHECKED_INPUT_BYTES = 4 * 1024 * 1024;
 
 export class InputCheckError extends Error {
   override readonly name = "InputCheckError";
@@ -196,17 +201,23 @@ function checkOrThrow(kind: "train" | "infer" | "evaluate", bytes: Uint8Array, c
   const ctx = Math.min(c.contextLength || c.nPositions, c.nPositions);
   // Plain text is one stream; JSONL documents are each followed by an end-of-text token.
   const eos = jsonl ? texts.length : 0;
-  const tokens = c.countTokens
-    ? texts.reduce((n, t) => n + c.countTokens!(t), 0) + eos
-    : texts.reduce((n, t) => n + utf8Length(t), 0) + eos; // at most this many
   const window = ctx + 1;
-  const needed = kind === "train" ? Math.max(window, Math.ceil(tokens * VALIDATION_FRACTION)) + window : window;
+  const neededFor = (t: number) =>
+    (kind === "train" ? Math.max(window, Math.ceil(t * VALIDATION_FRACTION)) : 0) + window;
+  // The tokenizer runs only where the bytes leave the answer open (more tokens is never worse: the bounds decide
+  // the rest), so a large dataset costs no tokenizing.
+  const atMost = texts.reduce((n, t) => n + utf8Length(t), 0) + eos;
+  const atLeast = texts.reduce((n, t) => n + Math.ceil(utf8Length(t) / MAX_TOKEN_BYTES), 0) + eos;
+  if (c.countTokens && atLeast >= neededFor(atLeast)) return;
+  const exact = c.countTokens !== undefined && atMost >= neededFor(atMost);
+  const tokens = exact ? texts.reduce((n, t) => n + c.countTokens!(t), 0) + eos : atMost;
+  const needed = neededFor(tokens);
   if (tokens < needed) {
     const what =
       kind === "train"
         ? `training with context ${ctx} needs at least ${needed} tokens (a validation window and a training window)`
         : `evaluation with context ${ctx} needs at least ${needed} tokens`;
-    const count = c.countTokens ? `${tokens} tokens` : `at most ${tokens} tokens`;
+    const count = exact ? `${tokens} tokens` : `at most ${tokens} tokens`;
     fail("DATASET_TOO_SHORT", `${file} has ${count}; ${what}`, { file, tokens, limit: needed });
   }
 }
@@ -225,10 +236,15 @@ function checkPrompts(prompts: string[], c: InputCheckContext): void {
     });
   }
   prompts.forEach((p, i) => {
-    // Exact, or at least this many (no token is longer than MAX_TOKEN_BYTES bytes).
-    const tokens = c.countTokens ? Math.max(1, c.countTokens(p)) : Math.ceil(utf8Length(p) / MAX_TOKEN_BYTES);
+    // At most a token a byte, at least one a MAX_TOKEN_BYTES bytes: the tokenizer counts only where those differ on
+    // the answer.
+    const bytes = utf8Length(p);
+    if (bytes <= room) return;
+    const atLeast = Math.ceil(bytes / MAX_TOKEN_BYTES);
+    const exact = c.countTokens !== undefined && atLeast <= room;
+    const tokens = exact ? Math.max(1, c.countTokens!(p)) : atLeast;
     if (tokens > room) {
-      const count = c.countTokens ? `${tokens} tokens` : `at least ${tokens} tokens`;
+      const count = exact ? `${tokens} tokens` : `at least ${tokens} tokens`;
       fail(
         "PROMPT_TOO_LONG",
         `prompt ${i + 1} of ${file} has ${count}; with maxTokens ${c.maxTokens ?? 0} the model's context of ` +

@@ -7,7 +7,13 @@
 import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
 import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
-import { checkJobInput, decidedByBytes, type InputCheckCode, type InputCheckContext } from "../ml/input-check";
+import {
+  checkJobInput,
+  decidedByBytes,
+  MAX_CHECKED_INPUT_BYTES,
+  type InputCheckCode,
+  type InputCheckContext,
+} from "../ml/input-check";
 import { SdkError } from "./errors";
 import { WorkerApiError, type WorkerApi } from "./worker-api";
 
@@ -61,11 +67,13 @@ function rulesOf(params: JobParams, file: string, nPositions: number | undefined
   };
 }
 
-/** Whether the byte bounds decide every input rule (true without the model's context): else ask the worker. */
+/**
+ * Whether to do without asking the worker: the byte bounds decide every input rule (or the model's context is not
+ * known), or the input is larger than a worker checks before paying (its upload is checked).
+ */
 export function decidedWithoutWorker(params: JobParams, input: Uint8Array, nPositions: number | undefined): boolean {
-  return (
-    nPositions === undefined || decidedByBytes(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, "", nPositions))
-  );
+  if (nPositions === undefined || input.length > MAX_CHECKED_INPUT_BYTES) return true;
+  return decidedByBytes(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, "", nPositions));
 }
 
 /**

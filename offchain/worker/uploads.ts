@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { type AuthMessage } from "../protocol/auth";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
+import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
 import {
   ApiError,
   admit,
@@ -242,10 +243,13 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
   });
 }
 
+/** One input check at a time per worker: the tokenizer runs on the event loop. */
+let checking = 0;
+
 /**
  * POST /models/:id/check-input: the input rules of the job in the query, with the model's own tokenizer, for an input
- * that is not yet paid for (signed InputCheck over its sha256, under the signer's quota). Answers { ok: true }, or 422
- * with the rule it breaks; nothing is stored.
+ * that is not yet paid for (signed InputCheck over its sha256, under the signer's quota; at most MAX_CHECKED_INPUT_BYTES,
+ * one at a time). Answers { ok: true }, or 422 with the rule it breaks; nothing is stored.
  */
 export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessage, url: URL, modelId: bigint) {
   const checker = deps.checkModelInput;
@@ -258,21 +262,28 @@ export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessa
     throw new ApiError(400, "BAD_INPUT_HASH", "x-posthuman-input-hash is the input's sha256, 32 bytes hex");
   }
   const signer = recover(deps.domain, { type: "InputCheck", value: { modelId, inputHash, ...fresh } }, sig);
-  const max = deps.limits.maxInputBytes;
+  const max = Math.min(deps.limits.maxInputBytes, MAX_CHECKED_INPUT_BYTES);
   const declared = declaredLength(req);
   if (declared !== undefined && declared > max) {
-    throw new ApiError(413, "INPUT_TOO_LARGE", `input of ${declared} bytes exceeds ${max}`);
+    throw new ApiError(
+      413,
+      "INPUT_TOO_LARGE",
+      `input of ${declared} bytes exceeds ${max}: it is checked at its upload`,
+    );
+  }
+  if (checking > 0) {
+    throw new ApiError(503, "BUSY", "the worker is checking another input: try again shortly", { "retry-after": "1" });
   }
   admit(deps, signer, fresh, declared ?? max);
-  const bytes = await withTempDir(deps, async (dir) => {
+  checking++;
+  const verdict = await withTempDir(deps, async (dir) => {
     const file = path.join(dir, "input");
     const got = await receiveFile(req, file, max);
     if (`0x${got.hash}` !== inputHash.toLowerCase()) {
       throw new ApiError(422, "INPUT_HASH_MISMATCH", `input hashes to 0x${got.hash}, the signature names ${inputHash}`);
     }
-    return fs.readFileSync(file);
-  });
-  const verdict = await checker(modelId, job, bytes);
+    return checker(modelId, job, fs.readFileSync(file));
+  }).finally(() => checking--);
   if (!verdict) {
     throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}: it cannot count its tokens`);
   }

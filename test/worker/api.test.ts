@@ -484,6 +484,23 @@ describe("worker HTTP API", () => {
       expect((await send()).status).to.equal(200);
       expect((await send()).status).to.equal(409); // the same nonce twice
     });
+
+    it("checks one input at a time: another request meanwhile is asked to come back", async () => {
+      let release = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      const inner = h.deps.checkModelInput!;
+      h.deps.checkModelInput = async (...args) => {
+        await held;
+        return inner(...args);
+      };
+      const first = check(7n, Buffer.from("a prompt\n"));
+      await new Promise((r) => setTimeout(r, 200));
+      const second = await check(7n, Buffer.from("another prompt\n"));
+      expect([second.status, second.body.error?.code]).to.deep.equal([503, "BUSY"]);
+      release();
+      expect((await first).status).to.equal(200);
+      expect((await check(7n, Buffer.from("a third prompt\n"))).status).to.equal(200);
+    });
   });
 
   describe("GET /models/:id/quote", () => {

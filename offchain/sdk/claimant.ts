@@ -1,8 +1,8 @@
 /**
  * Who may claim a job, as a requester's client sees it. Which worker API takes a job's input: the one the claimant
  * registered on chain with its stake (JobMarket `endpointOf`), so that a requester's client reaches another operator's
- * worker; until the job is claimed (waiting up to `waitMs`), or when the claimant registered none, the configured
- * worker. And whether any worker may take an independent evaluation at all. Browser-safe.
+ * worker; until the job is claimed (waiting up to `waitMs`, or until the configured worker says it waits for the
+ * input to weigh the job), or when the claimant registered none, the configured worker. And whether any worker may take an independent evaluation at all. Browser-safe.
  */
 import { ethers } from "ethers";
 import type { JobMarket, ModelRegistry } from "../../typechain-types";
@@ -27,7 +27,10 @@ export async function claimantApi(
       if (!url || url.replace(/\/+$/, "") === configured.baseUrl) return configured;
       return new WorkerApi(url, configured.domain);
     }
-    if (Date.now() > end) return configured;
+    // The configured worker waits for the input to weigh the job (its price or its time depends on it): it is the
+    // claimant to be, if any.
+    const seen = await configured.jobStatus(jobId).catch(() => undefined);
+    if (Date.now() > end || seen?.progress?.waitsFor === "input") return configured;
     await sleep(250);
   }
 }
@@ -38,8 +41,9 @@ export async function otherWorkerApis(jobs: JobMarketClient, configured: WorkerA
   const events = await jobs.logs((a, b) => market.queryFilter(market.filters.WorkerEndpointSet(), a, b));
   const urls = new Set<string>();
   for (const worker of new Set(events.map((e) => e.args.worker.toLowerCase()))) {
+    if (urls.size >= max) break;
     const url = (await market.endpointOf(worker).catch(() => "")).replace(/\/+$/, "");
-    if (url && url !== configured.baseUrl && urls.size < max) urls.add(url);
+    if (url && url !== configured.baseUrl) urls.add(url);
   }
   return [...urls].map((url) => new WorkerApi(url, configured.domain));
 }

@@ -88,6 +88,8 @@ export interface JobStatusView {
     loss?: number;
     etaSec?: number;
     note?: string;
+    /** Waiting before a claim: for the job's input (upload it to this worker now), or for its queue. */
+    waitsFor?: "input" | "queue";
   } | null;
 }
 

@@ -3,12 +3,12 @@
  * decide for this very job (GET /models/:id/quote: the params it runs, its price, the lifetime the job needs behind its
  * queue). What it would never take, nor any other worker registered on chain, is refused here, before any
  * transaction. A worker too busy for the job's lifetime now is said (onStep) and the job goes ahead: its queue may
- * drain in time. A worker that gives no quote (an older one, one without the model, one that does not answer) tells
- * nothing: it decides once the job is on chain, as before.
+ * drain in time. A configured worker that gives no quote (an older one, one without the model, one that does not
+ * answer) tells nothing: it decides once the job is on chain, as before.
  */
 import type { JobParams } from "../protocol/params";
 import { SdkError, amountText } from "./errors";
-import type { WorkerApi, WorkerHealth, WorkerQuote } from "./worker-api";
+import { WorkerApiError, type WorkerApi, type WorkerHealth, type WorkerQuote } from "./worker-api";
 
 export interface PlannedRequest {
   modelId: bigint;
@@ -33,8 +33,22 @@ function change(q: WorkerQuote, ttlSec: number): string {
 }
 
 /**
+ * Whether another registered worker would take the job: "would" (its quote), "may" (it gives no quotes: an older
+ * worker), or "no" (its quote says never, it does not serve the model, or it does not answer: it could not take the
+ * job's input either).
+ */
+async function otherAnswer(other: WorkerApi, job: PlannedRequest): Promise<"would" | "may" | "no"> {
+  try {
+    const q = await other.quote(job.modelId, job.params, job);
+    return q.final ? "no" : "would";
+  } catch (e) {
+    return e instanceof WorkerApiError && e.code === "NOT_FOUND" ? "may" : "no";
+  }
+}
+
+/**
  * Refuses (SdkError WORKER_DECLINES) a job the worker would never take, unless another worker registered on chain
- * (`others`) would or may (it answers so, or gives no quote); says (onStep) when the job goes ahead all the same.
+ * (`others`, asked at once) would or may; says (onStep) when the job goes ahead all the same.
  */
 export async function checkWorkerTerms(
   worker: WorkerApi,
@@ -60,12 +74,13 @@ export async function checkWorkerTerms(
     );
     return;
   }
-  for (const other of await o.others().catch(() => [])) {
-    const q = await other.quote(job.modelId, job.params, job).catch(() => undefined);
-    if (q?.final) continue;
+  const others = await o.others().catch(() => []);
+  const answers = await Promise.all(others.map((other) => otherAnswer(other, job)));
+  const taker = answers.findIndex((a) => a !== "no");
+  if (taker >= 0) {
     o.onStep(
-      `The worker at ${worker.baseUrl} would not take this job (${quote.code}); the one at ${other.baseUrl} ` +
-        `${q ? "would" : "may"}: requesting it…`,
+      `The worker at ${worker.baseUrl} would not take this job (${quote.code}); the one at ${others[taker].baseUrl} ` +
+        `${answers[taker]}: requesting it…`,
     );
     return;
   }

@@ -24,7 +24,12 @@ import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
 
 /** What `progress()` reports: the runtime's progress, or what the job waits for. */
-export type JobProgress = Omit<Progress, "phase"> & { phase: Progress["phase"] | "waiting"; note?: string };
+export type JobProgress = Omit<Progress, "phase"> & {
+  phase: Progress["phase"] | "waiting";
+  note?: string;
+  /** Waiting, before a claim: for the job's input (a requester uploads it to this worker now), or for the queue. */
+  waitsFor?: "input" | "queue";
+};
 
 export interface PipelineOptions {
   jobs: JobsRepo;
@@ -159,14 +164,16 @@ export async function submittable(
   } catch {
     // No such view on this deployment: the registry's rules below.
   }
-  if (row.kind !== "train") return { ok: true };
-  const [, generation] = await c.o.registry.lineageOf(row.model_id);
+  const reason = row.kind === "train" ? await depthProblem(c, row.model_id) : undefined;
+  return reason ? { ok: false, reason, modelBlocks: true } : { ok: true };
+}
+
+/** Why the registry would refuse the child of a training job on the model (past maxDepth), or undefined. */
+export async function depthProblem(c: Ctx, modelId: bigint | string): Promise<string | undefined> {
+  const [, generation] = await c.o.registry.lineageOf(modelId);
   const { maxDepth } = await c.o.registry.config();
-  if (Number(generation) + 1 > Number(maxDepth)) {
-    const reason = `the child would be generation ${Number(generation) + 1}, past maxDepth ${maxDepth}`;
-    return { ok: false, reason, modelBlocks: true };
-  }
-  return { ok: true };
+  if (Number(generation) + 1 <= Number(maxDepth)) return undefined;
+  return `the child would be generation ${Number(generation) + 1}, past maxDepth ${maxDepth}`;
 }
 
 /** The model's config, size and context, from its config.json (cached per folder). */
@@ -350,7 +357,10 @@ async function admission(
   }
   say(c, row, verdict.code, `${verdict.final ? "skipped: " : "not claimed for now, waiting for "}${verdict.reason}`);
   if (verdict.final) c.set(row, { state: "skipped", error_code: verdict.code, error_message: verdict.reason });
-  else c.progress.set(row.job_id, { phase: "waiting", note: verdict.reason, step: 0, totalSteps: 0 });
+  else {
+    const waiting = { phase: "waiting" as const, note: verdict.reason, waitsFor: verdict.waitsFor };
+    c.progress.set(row.job_id, { ...waiting, step: 0, totalSteps: 0 });
+  }
   return undefined;
 }
 

@@ -42,8 +42,8 @@ export interface Pipeline {
   refuseInput(jobId: bigint | string, problem: InputProblem): void;
   /** Resolves when the job reaches one of `states` (or a final state). */
   until(jobId: bigint | string, states: JobState[], timeoutMs?: number): Promise<JobRow>;
-  /** What a claim would decide now for a job not yet requested on the model in `dir` (nothing is reserved). */
-  quote(dir: string, job: PlannedJob): JobQuote;
+  /** What a claim would decide now for a job not yet requested on model `modelId`, held in `dir` (nothing reserved). */
+  quote(modelId: bigint, dir: string, job: PlannedJob): Promise<JobQuote>;
 }
 
 /** The pipeline's context: options, clock, and the helpers every step shares. */
@@ -243,7 +243,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       wakeUp?.();
     },
     until: (jobId, states, timeoutMs) => waitUntil(o.jobs, jobId, states, timeoutMs),
-    quote: (dir, job) => quoteJob(c, dir, job),
+    quote: (modelId, dir, job) => quoteJob(c, modelId, dir, job),
   };
 }
 

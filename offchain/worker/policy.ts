@@ -148,15 +148,17 @@ export type Admission =
       final: boolean;
       code: "UNDERPRICED" | "CALLBACK_UNDERPRICED" | "WOULD_MISS_DEADLINE";
       reason: string;
+      /** Not final: what the job waits for (its input, to be weighed again; the queue, to drain). */
+      waitsFor?: "input" | "queue";
     };
 
 /**
  * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
- * with `runSlots` slots it starts after about queuedSec / runSlots. A price refusal is final; a deadline refusal is
- * not (the queue may drain before the deadline comes near), unless the job cannot finish in time even with nothing
- * queued and `estimateFirm` (its work does not depend on an input still to come: a Train job, or one whose input is
- * here): then waiting would only keep the requester from cancelling it. An estimate made without the input assumes a
- * large one, and is weighed again when the input comes.
+ * with `runSlots` slots it starts after about queuedSec / runSlots. A deadline refusal is not final (the queue may
+ * drain before the deadline comes near), unless the job cannot finish in time even with nothing queued; a price
+ * refusal is final; both only when `estimateFirm` (a fee under the kind's minimum is final at once) (its work does not depend on an input still to come: a Train job,
+ * or one whose input is here): then waiting would only keep the requester from cancelling it. An estimate made
+ * without the input assumes a large one, and is weighed again when the input comes (as a quote weighed it).
  */
 export function admit(o: {
   policy: OperatorPolicy;
@@ -173,11 +175,16 @@ export function admit(o: {
   const { policy } = o;
   const floor = priceFloor(policy, o.kind, o.estimateSec);
   if (o.fee < floor) {
+    const why = `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`;
+    // Priced for a large input assumed, the fee over the kind's minimum: the input itself may be small enough for the
+    // fee (a quote priced it so).
+    const firm = o.estimateFirm === true || o.fee < policy.minFee[o.kind];
     return {
       take: false,
-      final: true,
+      final: firm,
       code: "UNDERPRICED",
-      reason: `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`,
+      reason: firm ? why : `its input, to weigh it again (with a large input assumed, ${why})`,
+      ...(firm ? {} : { waitsFor: "input" as const }),
     };
   }
   if (o.callback && o.callback.gasLimit > 0n) {
@@ -204,6 +211,7 @@ export function admit(o: {
       final: firm,
       code: "WOULD_MISS_DEADLINE",
       reason: firm ? why : `its input, to weigh it again (with a large input assumed, ${why})`,
+      ...(firm ? {} : { waitsFor: "input" as const }),
     };
   }
   const startsIn = o.queuedSec / Math.max(1, policy.runSlots);
@@ -213,6 +221,7 @@ export function admit(o: {
       take: false,
       final: false,
       code: "WOULD_MISS_DEADLINE",
+      waitsFor: "queue",
       reason:
         `the queue to drain: behind its ${Math.ceil(startsIn)} s of work the job would finish ` +
         `${Math.ceil(finishesBy - o.deadline)} s after its deadline (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor})`,

@@ -1,11 +1,11 @@
 /**
  * A quote before paying (GET /models/:id/quote): what this worker would decide for a job not yet requested, by the
- * steps its claim takes (the kind served, params the runtime takes for the model, the price, the deadline behind its
- * queue), with nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a
+ * steps its claim takes (the kind served, params the runtime takes for the model, a child the registry takes, the
+ * price, the deadline behind its queue), with nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a
  * busier queue when the request comes.
  */
 import type { ExecutorKind } from "../protocol/job-spec";
-import { paramsProblem, modelShape, type Ctx } from "./pipeline-steps";
+import { depthProblem, modelShape, paramsProblem, type Ctx } from "./pipeline-steps";
 import { admit, priceFloor, RUN_OVERHEAD_SEC } from "./policy";
 
 /** A job as its requester means to request it: its kind, on-chain params (hex), fee, lifetime and input's size. */
@@ -35,12 +35,20 @@ export interface JobQuote {
   minTtlSec?: number;
 }
 
-export function quoteJob(c: Ctx, dir: string, j: PlannedJob): JobQuote {
+/**
+ * Seconds a quote allows between itself and the claim (the requester's approvals and request, the worker's ingestion):
+ * the lifetime it weighs is this much shorter than the one asked, and the one it names this much longer.
+ */
+export const QUOTE_SLACK_SEC = 30;
+
+export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJob): Promise<JobQuote> {
   if (!c.o.kinds.includes(j.kind)) {
     return { take: false, final: true, code: "KIND_NOT_SERVED", reason: `this worker does not run ${j.kind} jobs` };
   }
   const bad = paramsProblem(j.kind, j.params, dir);
   if (bad) return { take: false, final: true, code: "PARAMS_INVALID", reason: bad };
+  const deep = j.kind === "train" ? await depthProblem(c, modelId) : undefined;
+  if (deep) return { take: false, final: true, code: "NOT_SUBMITTABLE", reason: deep };
   const shape = modelShape(dir);
   const job = { kind: j.kind, params: j.params, modelParams: shape.params, nPositions: shape.nPositions };
   const estimateSec = c.throughput
@@ -52,11 +60,12 @@ export function quoteJob(c: Ctx, dir: string, j: PlannedJob): JobQuote {
     estimateSec: Math.ceil(estimateSec),
     minFee: priceFloor(c.policy, j.kind, estimateSec).toString(),
     // A claim needs two margins left (pipeline-steps' claim), and the run behind the queue one.
-    minTtlSec: Math.ceil(Math.max(2 * c.margin, queuedSec / Math.max(1, c.policy.runSlots) + runs)),
+    minTtlSec: QUOTE_SLACK_SEC + Math.ceil(Math.max(2 * c.margin, queuedSec / Math.max(1, c.policy.runSlots) + runs)),
   };
   const nowSec = c.nowSec();
-  if (j.ttlSec < 2 * c.margin) {
-    const reason = `its deadline would be ${j.ttlSec} s away; this worker claims only jobs ${2 * c.margin} s or more from theirs`;
+  const ttlSec = j.ttlSec - QUOTE_SLACK_SEC; // as the claim will find it
+  if (ttlSec < 2 * c.margin) {
+    const reason = `its deadline would be about ${Math.max(0, ttlSec)} s away when a claim comes; this worker claims only jobs ${2 * c.margin} s or more from theirs`;
     return { take: false, final: true, code: "DEADLINE_TOO_CLOSE", reason, ...facts };
   }
   const verdict = admit({
@@ -66,7 +75,7 @@ export function quoteJob(c: Ctx, dir: string, j: PlannedJob): JobQuote {
     estimateSec,
     queuedSec,
     nowSec,
-    deadline: nowSec + j.ttlSec,
+    deadline: nowSec + ttlSec,
     marginSec: c.margin,
     estimateFirm: j.kind === "train" || j.inputBytes !== undefined, // (as a claim's, once the input is here)
   });

@@ -363,7 +363,7 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
     async quoteJob(modelId, { params, ...job }) {
       const dir = await heldModelDir(held, modelId);
       const kind = EXECUTOR_KIND_OF[params.kind];
-      return dir ? pipeline.quote(dir, { ...job, kind, params: encodeJobParams(params) }) : undefined;
+      return dir ? pipeline.quote(modelId, dir, { ...job, kind, params: encodeJobParams(params) }) : undefined;
     },
     async modelShape(modelId) {
       const dir = await heldModelDir(held, modelId);

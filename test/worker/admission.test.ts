@@ -275,7 +275,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
         weightDecay: 0n,
       },
     };
-    const err = await bob.requestJob(m1.modelId, params, TEXT, { ttlSec: 60 }).then(
+    const err = await bob.requestJob(m1.modelId, params, TEXT, { ttlSec: 120 }).then(
       () => undefined,
       (e: unknown) => e as SdkError,
     );
@@ -284,16 +284,18 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
       /would not take this job: it needs about \d+ s here .* and its deadline is \d+ s away \(WOULD_MISS_DEADLINE\); nor would any other worker/,
     );
     const minTtlSec = err?.data.minTtlSec as number;
-    expect(minTtlSec).to.be.greaterThan(60);
-    expect(err?.hint).to.equal(`give the job a lifetime of at least ${minTtlSec} s (it has 60 s): nothing was paid`);
+    expect(minTtlSec).to.be.greaterThan(120);
+    expect(err?.hint).to.equal(`give the job a lifetime of at least ${minTtlSec} s (it has 120 s): nothing was paid`);
     expect(commandHint("WORKER_DECLINES", err?.data)).to.equal(`pass --ttl ${minTtlSec} or more (nothing was paid)`);
     expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore); // nothing requested, nothing paid
     // The lifetime it names is one the worker takes now (asked again, without paying).
     const fee = ethers.parseEther("1"); // the SDK's default, above this worker's price
-    const quote = await rw.client.quote(m1.modelId, params, { fee, ttlSec: minTtlSec + 5, input: TEXT });
+    const quote = await rw.client.quote(m1.modelId, params, { fee, ttlSec: minTtlSec, input: TEXT });
     expect(quote, JSON.stringify(quote)).to.include({ take: true, minTtlSec });
     // A quote is no claim: nothing is reserved in the worker's queue.
-    expect(rw.worker.pipeline.quote(m1.dir, { kind: "train", params: train(400), fee, ttlSec: 60 })).to.include({
+    expect(
+      await rw.worker.pipeline.quote(m1.modelId, m1.dir, { kind: "train", params: train(400), fee, ttlSec: 120 }),
+    ).to.include({
       take: false,
       final: true,
       code: "WOULD_MISS_DEADLINE",

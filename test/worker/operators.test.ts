@@ -78,7 +78,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     const jobsBefore = await w.ph.jobMarket.jobCount();
     const balanceBefore = await w.provider.getBalance(w.address("derek"));
     const long = { kind: "Train" as const, params: { ...trainParams().params, steps: 400 } } as JobParams;
-    const err = await derek.requestJob(m1.modelId, long, Buffer.from("Some text. ".repeat(200)), { ttlSec: 60 }).then(
+    const err = await derek.requestJob(m1.modelId, long, Buffer.from("Some text. ".repeat(200)), { ttlSec: 120 }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -90,7 +90,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
       ),
     );
     expect(e.hint).to.equal(
-      `give the job a lifetime of at least ${e.data.minTtlSec as number} s (it has 60 s): nothing was paid`,
+      `give the job a lifetime of at least ${e.data.minTtlSec as number} s (it has 120 s): nothing was paid`,
     );
     expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
     expect(await w.provider.getBalance(w.address("derek"))).to.equal(balanceBefore); // not even gas

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { DatatokenMarket__factory, JobMarket__factory, RoyaltyVault__factory } from "../../typechain-types";
 import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
+import { SdkError } from "../../offchain/sdk/errors";
 import { clock, duration, loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
 
 describe("web app: explain()", () => {
@@ -91,6 +92,18 @@ describe("web app: explain()", () => {
     expect(explain(new WorkerApiError(422, "INPUT_HASH_MISMATCH", "upload: bad")).title).to.equal(
       "The worker refused: upload: bad",
     );
+  });
+
+  it("names the form's field that a worker's refusal before paying asks to change: the fee, the time to deliver", () => {
+    const declines = (data: Record<string, unknown>) =>
+      explain(new SdkError("WORKER_DECLINES", "The worker would not take this job.", "generic", { data })).fix;
+    expect(declines({ workerCode: "UNDERPRICED", minFee: 2_500_000_000_000_000_000n, minTtlSec: 50 })).to.equal(
+      "Set the fee to at least 2.5 OCEAN, then request the job again. Nothing was paid.",
+    );
+    expect(declines({ workerCode: "WOULD_MISS_DEADLINE", minFee: 0n, minTtlSec: 1201 })).to.equal(
+      "Set “Time to deliver” to at least 21 minutes, then request the job again. Nothing was paid.",
+    );
+    expect(declines({ workerCode: "PARAMS_INVALID" })).to.equal("Generic.");
   });
 });
 

@@ -240,8 +240,15 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(await page.locator('#buy table tbody tr:has([data-listing="1"]) td').nth(2).textContent()).to.equal("4");
     expect(await page.locator("form.infer .error").count()).to.equal(0);
     await page.waitForSelector('.balance-line:has-text("You hold 1 datatoken of this model.")');
+    // A deadline of the user's choosing: 20 minutes, not the default 15.
+    expect(await page.locator("form.infer").getByLabel("Time to deliver (minutes)").inputValue()).to.equal("15");
+    await page.locator("form.infer").getByLabel("Time to deliver (minutes)").fill("20");
     await page.click('form.infer button[type="submit"]');
     await page.waitForSelector('h1:has-text("Job 2:")', { timeout: 60_000 });
+    const requested = await contracts().jobMarket.queryFilter(contracts().jobMarket.filters.JobRequested(2n));
+    const requestedAt = (await requested[0].getBlock()).timestamp;
+    const ttl = Number((await contracts().jobMarket.getJob(2n)).deadline) - requestedAt;
+    expect(ttl).to.be.within(1140, 1230); // (the approvals take seconds; the chain's clock may lag the wall's)
     await page.waitForSelector(".generation .completion", { timeout: 120_000 });
     const gens = await page.locator(".generation").allTextContents();
     expect(gens).to.have.length(3);

@@ -80,9 +80,10 @@ export class Actions {
     params: JobParams,
     input: Uint8Array,
     fee: bigint,
+    ttlSec?: number,
     inputURI?: string,
   ): Promise<bigint> {
-    const r = await this.ph.requestJob(modelId, params, input, { fee, inputURI });
+    const r = await this.ph.requestJob(modelId, params, input, { fee, ttlSec, inputURI });
     const storage = browserStorage();
     if (r.inputAck && storage) keepAck(storage, this.ph.jobs.address, r.jobId, r.inputAck);
     return r.jobId;

@@ -12,7 +12,7 @@ import {
   RoyaltyVault__factory,
 } from "../../../typechain-types";
 import { SdkError, WorkerApiError } from "../../sdk/browser";
-import { clock, STATUS_LABEL } from "./format";
+import { clock, STATUS_LABEL, tokens } from "./format";
 
 export { WorkerApiError };
 
@@ -128,6 +128,20 @@ function explainSdk(e: SdkError): Explained {
     };
   }
   if (e.code === "NO_EXCHANGE") return { title: e.message, fix: "Buy from a holder's listing instead (below)." };
+  const { workerCode, minFee, minTtlSec } = e.data;
+  if (e.code === "WORKER_DECLINES" && workerCode === "UNDERPRICED" && typeof minFee === "bigint") {
+    return {
+      title: e.message,
+      fix: `Set the fee to at least ${tokens(minFee)} OCEAN, then request the job again. Nothing was paid.`,
+    };
+  }
+  if (e.code === "WORKER_DECLINES" && typeof minTtlSec === "number" && /DEADLINE/.test(String(workerCode))) {
+    const minutes = Math.ceil(minTtlSec / 60);
+    return {
+      title: e.message,
+      fix: `Set “Time to deliver” to at least ${minutes} minute${minutes === 1 ? "" : "s"}, then request the job again. Nothing was paid.`,
+    };
+  }
   return { title: e.message, fix: sentence(e.hint) };
 }
 

@@ -9,6 +9,7 @@ import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
 import { UserError } from "../errors";
 import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
+import { DEFAULT_JOB_TTL_SEC, MAX_JOB_TTL_SEC } from "../../../sdk/browser";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import { evalCaption, evalChart, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
@@ -95,6 +96,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     const text = h("textarea", { rows: 5, placeholder, name: `${kind}-text` });
     const file = h("input", { type: "file", accept: ".txt,.jsonl,.json,text/plain", name: `${kind}-file` });
     const fee = feeInput();
+    const minutes = intField(DEFAULT_JOB_TTL_SEC / 60, 1, MAX_JOB_TTL_SEC / 60);
     const cost = h("p", { class: "total-cost", "aria-live": "polite" });
     const status = h("div", { class: "status", "aria-live": "polite" });
     const button = h("button", { type: "submit" }, title);
@@ -107,6 +109,11 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
       field("…or upload a file", file, "A chosen file is used instead of the typed text."),
       extra,
       field("Fee for the worker (OCEAN)", fee, "Escrowed on chain; paid when the job settles, refunded if it fails."),
+      field(
+        "Time to deliver (minutes)",
+        minutes,
+        "The job's deadline. A worker claims it only if it can deliver by then; unclaimed, you cancel it and get everything back.",
+      ),
       cost,
       button,
       status,
@@ -125,7 +132,8 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
           const input = await inputOf(file, text, lineEnd);
           const p = params();
           const a = app.actions(say);
-          return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"), inputURI());
+          const ttlSec = numberOf(minutes, "Time to deliver", 1, MAX_JOB_TTL_SEC / 60) * 60;
+          return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"), ttlSec, inputURI());
         },
         (jobId) => [`Job ${jobId} is requested. `, h("a", { href: `#/job/${jobId}` }, `Follow job ${jobId}`)],
       ).then((jobId) => {

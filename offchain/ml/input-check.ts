@@ -204,13 +204,13 @@ function checkOrThrow(kind: "train" | "infer" | "evaluate", bytes: Uint8Array, c
   const window = ctx + 1;
   const neededFor = (t: number) =>
     (kind === "train" ? Math.max(window, Math.ceil(t * VALIDATION_FRACTION)) : 0) + window;
-  // The tokenizer runs only where the bytes leave the answer open (more tokens is never worse: the bounds decide
-  // the rest), so a large dataset costs no tokenizing.
-  const atMost = texts.reduce((n, t) => n + utf8Length(t), 0) + eos;
+  // The tokenizer runs only where the bytes do not say the dataset is long enough (more tokens is never worse), so a
+  // large dataset costs no tokenizing; what is left is under the windows' bytes × MAX_TOKEN_BYTES.
   const atLeast = texts.reduce((n, t) => n + Math.ceil(utf8Length(t) / MAX_TOKEN_BYTES), 0) + eos;
   if (c.countTokens && atLeast >= neededFor(atLeast)) return;
-  const exact = c.countTokens !== undefined && atMost >= neededFor(atMost);
-  const tokens = exact ? texts.reduce((n, t) => n + c.countTokens!(t), 0) + eos : atMost;
+  const exact = c.countTokens !== undefined;
+  const tokens =
+    (exact ? texts.reduce((n, t) => n + c.countTokens!(t), 0) : texts.reduce((n, t) => n + utf8Length(t), 0)) + eos;
   const needed = neededFor(tokens);
   if (tokens < needed) {
     const what =

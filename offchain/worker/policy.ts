@@ -154,11 +154,12 @@ export type Admission =
 
 /**
  * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
- * with `runSlots` slots it starts after about queuedSec / runSlots. A deadline refusal is not final (the queue may
- * drain before the deadline comes near), unless the job cannot finish in time even with nothing queued; a price
- * refusal is final; both only when `estimateFirm` (a fee under the kind's minimum is final at once) (its work does not depend on an input still to come: a Train job,
- * or one whose input is here): then waiting would only keep the requester from cancelling it. An estimate made
- * without the input assumes a large one, and is weighed again when the input comes (as a quote weighed it).
+ * with `runSlots` slots it starts after about queuedSec / runSlots. A fee under the price, or a job that cannot
+ * finish by its deadline even with nothing queued, is refused for good when `estimateFirm` (its work does not depend
+ * on an input still to come: a Train job, or one whose input is here): waiting would only keep the requester from
+ * cancelling it. An estimate made without the input assumes a large one: then the job waits for its input to be
+ * weighed again (as a quote weighed it), unless its fee would not pay for even the smallest input. A job that would
+ * finish too late only behind the queue waits for the queue to drain.
  */
 export function admit(o: {
   policy: OperatorPolicy;
@@ -176,9 +177,9 @@ export function admit(o: {
   const floor = priceFloor(policy, o.kind, o.estimateSec);
   if (o.fee < floor) {
     const why = `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`;
-    // Priced for a large input assumed, the fee over the kind's minimum: the input itself may be small enough for the
-    // fee (a quote priced it so).
-    const firm = o.estimateFirm === true || o.fee < policy.minFee[o.kind];
+    // Priced for a large input assumed, with a fee that the smallest input would meet: the input itself may be small
+    // enough for the fee (a quote priced it so).
+    const firm = o.estimateFirm === true || o.fee < priceFloor(policy, o.kind, RUN_OVERHEAD_SEC);
     return {
       take: false,
       final: firm,

@@ -36,10 +36,11 @@ export interface JobQuote {
 }
 
 /**
- * Seconds a quote allows between itself and the claim (the requester's approvals and request, the worker's ingestion):
- * the lifetime it weighs is this much shorter than the one asked, and the one it names this much longer.
+ * Seconds a quote allows between the request and the claim (the request's block, the worker's ingestion; the SDK
+ * sets the deadline after its approvals): the lifetime it weighs is this much shorter than the one asked, and the one
+ * it names this much longer. With the claim's two margins (40 s), a job may have no less than 60 s: the CLI's least.
  */
-export const QUOTE_SLACK_SEC = 30;
+export const QUOTE_SLACK_SEC = 20;
 
 export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJob): Promise<JobQuote> {
   if (!c.o.kinds.includes(j.kind)) {

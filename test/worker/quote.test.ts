@@ -88,6 +88,27 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 
+  it("skips at once a job whose fee no input could meet, rather than wait for its input", async () => {
+    const job: JobParams = {
+      kind: "Evaluate",
+      params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 32, maxTokens: 100_000, independent: false },
+    };
+    const input = Buffer.from("harbour town ".repeat(100));
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const jobId = await requestJob(w.ph, w.wallet("bob"), {
+      modelId: m1.modelId,
+      kind: "Evaluate",
+      inputHash: sha256Hex(input),
+      fee: 1n,
+      deadline: now + 3600,
+      params: encodeJobParams(job),
+    });
+    const row = await rw.worker.pipeline.until(jobId, ["skipped", "claimed"], 60_000);
+    expect([row.state, row.error_code]).to.deep.equal(["skipped", "UNDERPRICED"]);
+    expect(row.error_message).to.match(/^fee 1 wei is under this worker's price of \d+ wei for a evaluate job/);
+    await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
+  });
+
   it("claims a job requested with the shortest lifetime a quote names", async () => {
     const job: JobParams = {
       kind: "Train",

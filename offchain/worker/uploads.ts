@@ -243,13 +243,21 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
   });
 }
 
-/** One input check at a time per worker: the tokenizer runs on the event loop. */
-let checking = 0;
+/**
+ * Input checks run one after another, each once its body has arrived (a slow sender holds nobody up): one input and
+ * its tokens in memory at a time.
+ */
+let checks: Promise<unknown> = Promise.resolve();
+function inTurn<T>(check: () => Promise<T>): Promise<T> {
+  const turn = checks.then(check);
+  checks = turn.catch(() => undefined);
+  return turn;
+}
 
 /**
  * POST /models/:id/check-input: the input rules of the job in the query, with the model's own tokenizer, for an input
  * that is not yet paid for (signed InputCheck over its sha256, under the signer's quota; at most MAX_CHECKED_INPUT_BYTES,
- * one at a time). Answers { ok: true }, or 422 with the rule it breaks; nothing is stored.
+ * checked one at a time). Answers { ok: true }, or 422 with the rule it breaks; nothing is stored.
  */
 export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessage, url: URL, modelId: bigint) {
   const checker = deps.checkModelInput;
@@ -271,19 +279,15 @@ export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessa
       `input of ${declared} bytes exceeds ${max}: it is checked at its upload`,
     );
   }
-  if (checking > 0) {
-    throw new ApiError(503, "BUSY", "the worker is checking another input: try again shortly", { "retry-after": "1" });
-  }
   admit(deps, signer, fresh, declared ?? max);
-  checking++;
   const verdict = await withTempDir(deps, async (dir) => {
     const file = path.join(dir, "input");
     const got = await receiveFile(req, file, max);
     if (`0x${got.hash}` !== inputHash.toLowerCase()) {
       throw new ApiError(422, "INPUT_HASH_MISMATCH", `input hashes to 0x${got.hash}, the signature names ${inputHash}`);
     }
-    return checker(modelId, job, fs.readFileSync(file));
-  }).finally(() => checking--);
+    return inTurn(() => checker(modelId, job, fs.readFileSync(file)));
+  });
   if (!verdict) {
     throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}: it cannot count its tokens`);
   }

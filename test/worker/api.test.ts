@@ -485,21 +485,37 @@ describe("worker HTTP API", () => {
       expect((await send()).status).to.equal(409); // the same nonce twice
     });
 
-    it("checks one input at a time: another request meanwhile is asked to come back", async () => {
+    it("checks one input at a time, each once its body is in: a slow sender holds nobody up", async () => {
+      const order: string[] = [];
       let release = () => {};
       const held = new Promise<void>((r) => (release = r));
       const inner = h.deps.checkModelInput!;
-      h.deps.checkModelInput = async (...args) => {
-        await held;
-        return inner(...args);
+      h.deps.checkModelInput = async (modelId, p, bytes) => {
+        const prompt = bytes.toString().trim();
+        order.push(`start ${prompt}`);
+        if (prompt === "first") await held;
+        order.push(`end ${prompt}`);
+        return inner(modelId, p, bytes);
       };
-      const first = check(7n, Buffer.from("a prompt\n"));
+      // A sender that declares 1000 bytes and sends 10 does not hold the checks up.
+      const inputHash = sha256Hex(Buffer.alloc(1000, 0x61));
+      const signed = await signFresh(stranger, domain, { type: "InputCheck", value: { modelId: 7n, inputHash } });
+      const slow = http.request(`${h.url}/models/7/check-input?kind=Infer&params=${encodeJobParams(infer)}`, {
+        method: "POST",
+        headers: { ...signed, "x-posthuman-input-hash": inputHash, "content-length": "1000" },
+      });
+      slow.on("error", () => undefined);
+      slow.write(Buffer.alloc(10, 0x61));
+      const first = check(7n, Buffer.from("first\n"));
       await new Promise((r) => setTimeout(r, 200));
-      const second = await check(7n, Buffer.from("another prompt\n"));
-      expect([second.status, second.body.error?.code]).to.deep.equal([503, "BUSY"]);
+      const second = check(7n, Buffer.from("second\n"));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(order).to.deep.equal(["start first"]); // the second waits its turn
       release();
       expect((await first).status).to.equal(200);
-      expect((await check(7n, Buffer.from("a third prompt\n"))).status).to.equal(200);
+      expect((await second).status).to.equal(200);
+      expect(order).to.deep.equal(["start first", "end first", "start second", "end second"]);
+      slow.destroy();
     });
   });
 

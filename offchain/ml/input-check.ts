@@ -11,8 +11,9 @@
  *                MAX_PROMPTS; each prompt's tokens + maxTokens within the context
  *
  * Token counts are exact when the caller passes `countTokens` (the worker does, with the model's own tokenizer).
- * Without it they are bounded from the bytes (GPT-2's byte-level BPE never makes more tokens than bytes, nor a token
- * longer than MAX_TOKEN_BYTES): only an input that fails for certain is refused, the worker checks the rest.
+ * Without it they are bounded from the bytes (a byte-level BPE never makes more tokens than bytes, nor a token longer
+ * than its longest: MAX_TOKEN_BYTES for GPT-2's, `maxTokenBytes` for another): only an input that fails for certain is
+ * refused, the worker checks the rest. With it, the tokenizer runs only where those bounds leave the answer open.
  */
 
 /** Codes a refused input carries; they are FAIL_REASONS names (the job fails on chain with that reason). */
@@ -168,6 +169,8 @@ export interface InputCheckContext {
   maxBytes?: number;
   /** Exact token count with the model's tokenizer; absent: bounds from the byte count. */
   countTokens?: (text: string) => number;
+  /** The most bytes one of the model's tokens covers (its tokenizer's; default MAX_TOKEN_BYTES, GPT-2's). */
+  maxTokenBytes?: number;
 }
 
 const utf8Length = (s: string) => new TextEncoder().encode(s).length;
@@ -206,7 +209,8 @@ function checkOrThrow(kind: "train" | "infer" | "evaluate", bytes: Uint8Array, c
     (kind === "train" ? Math.max(window, Math.ceil(t * VALIDATION_FRACTION)) : 0) + window;
   // The tokenizer runs only where the bytes do not say the dataset is long enough (more tokens is never worse), so a
   // large dataset costs no tokenizing; what is left is under the windows' bytes × MAX_TOKEN_BYTES.
-  const atLeast = texts.reduce((n, t) => n + Math.ceil(utf8Length(t) / MAX_TOKEN_BYTES), 0) + eos;
+  const longest = c.maxTokenBytes ?? MAX_TOKEN_BYTES;
+  const atLeast = texts.reduce((n, t) => n + Math.ceil(utf8Length(t) / longest), 0) + eos;
   if (c.countTokens && atLeast >= neededFor(atLeast)) return;
   const exact = c.countTokens !== undefined;
   const tokens =
@@ -240,7 +244,7 @@ function checkPrompts(prompts: string[], c: InputCheckContext): void {
     // the answer.
     const bytes = utf8Length(p);
     if (bytes <= room) return;
-    const atLeast = Math.ceil(bytes / MAX_TOKEN_BYTES);
+    const atLeast = Math.ceil(bytes / (c.maxTokenBytes ?? MAX_TOKEN_BYTES));
     const exact = c.countTokens !== undefined && atLeast <= room;
     const tokens = exact ? Math.max(1, c.countTokens!(p)) : atLeast;
     if (tokens > room) {
@@ -261,6 +265,7 @@ function checkPrompts(prompts: string[], c: InputCheckContext): void {
  * for datasets). False: only the model's tokenizer can tell (a prompt near the context, a dataset near the window).
  */
 export function decidedByBytes(kind: "train" | "infer" | "evaluate", bytes: Uint8Array, c: InputCheckContext): boolean {
-  const strictest = kind === "infer" ? utf8Length : (t: string) => Math.ceil(utf8Length(t) / MAX_TOKEN_BYTES);
+  const longest = c.maxTokenBytes ?? MAX_TOKEN_BYTES;
+  const strictest = kind === "infer" ? utf8Length : (t: string) => Math.ceil(utf8Length(t) / longest);
   return checkJobInput(kind, bytes, { ...c, countTokens: strictest }).ok;
 }

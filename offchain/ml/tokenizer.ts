@@ -100,6 +100,21 @@ export class Gpt2Tokenizer {
         : null;
   }
 
+  /** The most input bytes one token covers: a vocabulary token's bytes, or an added token's UTF-8 length. */
+  get maxTokenBytes(): number {
+    if (this.longest === undefined) {
+      // A vocabulary token is byte-level (a character a byte); an added token matches the text as written.
+      const added = new Set(this.added.map((t) => t.content));
+      let most = 1;
+      for (const tok of this.encoder.keys()) {
+        most = Math.max(most, added.has(tok) ? new TextEncoder().encode(tok).length : [...tok].length);
+      }
+      this.longest = most;
+    }
+    return this.longest;
+  }
+  private longest?: number;
+
   static fromFile(file: string): Gpt2Tokenizer {
     return new Gpt2Tokenizer(JSON.parse(fs.readFileSync(file, "utf8")) as TokenizerJson);
   }

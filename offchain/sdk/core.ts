@@ -378,16 +378,14 @@ export class PostHumanCore {
     if (o.ttlSec !== undefined) checkJobTtl(o.ttlSec);
     // The worker's own rules, before any transaction; with the model's context when the worker tells it (a worker
     // that does not serve the model yet, or an older one, tells nothing: its rules then apply at the upload).
-    const nPositions =
-      o.nPositions ??
-      (upload
-        ? await this.worker.modelShape(modelId).then(
-            (s) => s.nPositions,
-            () => undefined,
-          )
-        : undefined);
-    checkInputBeforePaying(params, input, inputName, nPositions);
-    if (upload && !decidedWithoutWorker(params, input, nPositions)) {
+    const shape =
+      o.nPositions !== undefined
+        ? { nPositions: o.nPositions }
+        : upload
+          ? await this.worker.modelShape(modelId).catch(() => undefined)
+          : undefined;
+    checkInputBeforePaying(params, input, inputName, shape);
+    if (upload && !decidedWithoutWorker(params, input, shape)) {
       this.onStep("Asking the worker to count the input's tokens with the model's tokenizer (nothing is paid)…");
       await checkWithWorker(this.worker, this.signer, modelId, params, input, inputName);
     }

@@ -30,11 +30,19 @@ export interface JobRequestOptions {
   nPositions?: number;
 }
 
+/** What the input rules need to know of the model: its context, and the most bytes one of its tokens covers. */
+export interface TokenShape {
+  nPositions: number;
+  /** Absent: GPT-2's (MAX_TOKEN_BYTES). */
+  maxTokenBytes?: number;
+}
+
 /**
  * Refuses (SdkError INPUT_INVALID) an input that breaks the rules for its job, before anything is sent or paid.
- * `file` is how the user named the input (their file); `nPositions`, when known, enables the context rules.
+ * `file` is how the user named the input (their file); the model's `shape`, when known, enables the context rules.
  */
-export function checkInputBeforePaying(params: JobParams, input: Uint8Array, file: string, nPositions?: number): void {
+export function checkInputBeforePaying(params: JobParams, input: Uint8Array, file: string, shape?: TokenShape): void {
+  const nPositions = shape?.nPositions;
   const ctx = params.kind === "Infer" ? undefined : params.params.contextLength || undefined;
   // The params the worker would refuse for this model (it does not claim such a job): a context past the model's,
   // more new tokens than the model's context holds.
@@ -48,7 +56,8 @@ export function checkInputBeforePaying(params: JobParams, input: Uint8Array, fil
       { data: { nPositions, param: params.kind === "Infer" ? "maxTokens" : "contextLength" } },
     );
   }
-  const verdict = checkJobInput(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, file, nPositions ?? ctx));
+  const rules = rulesOf(params, file, { nPositions: nPositions ?? ctx, maxTokenBytes: shape?.maxTokenBytes });
+  const verdict = checkJobInput(EXECUTOR_KIND_OF[params.kind], input, rules);
   if (!verdict.ok) {
     throw new SdkError(
       "INPUT_INVALID",
@@ -58,10 +67,11 @@ export function checkInputBeforePaying(params: JobParams, input: Uint8Array, fil
   }
 }
 
-function rulesOf(params: JobParams, file: string, nPositions: number | undefined): InputCheckContext {
+function rulesOf(params: JobParams, file: string, shape: Partial<TokenShape>): InputCheckContext {
   return {
     file,
-    nPositions,
+    nPositions: shape.nPositions,
+    maxTokenBytes: shape.maxTokenBytes,
     contextLength: params.kind === "Infer" ? undefined : params.params.contextLength || undefined,
     maxTokens: params.kind === "Infer" ? params.params.maxTokens : undefined,
   };
@@ -71,9 +81,9 @@ function rulesOf(params: JobParams, file: string, nPositions: number | undefined
  * Whether to do without asking the worker: the byte bounds decide every input rule (or the model's context is not
  * known), or the input is larger than a worker checks before paying (its upload is checked).
  */
-export function decidedWithoutWorker(params: JobParams, input: Uint8Array, nPositions: number | undefined): boolean {
-  if (nPositions === undefined || input.length > MAX_CHECKED_INPUT_BYTES) return true;
-  return decidedByBytes(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, "", nPositions));
+export function decidedWithoutWorker(params: JobParams, input: Uint8Array, shape: TokenShape | undefined): boolean {
+  if (shape === undefined || input.length > MAX_CHECKED_INPUT_BYTES) return true;
+  return decidedByBytes(EXECUTOR_KIND_OF[params.kind], input, rulesOf(params, "", shape));
 }
 
 /**

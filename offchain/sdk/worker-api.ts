@@ -104,6 +104,14 @@ export interface WorkerHealth {
   [k: string]: unknown;
 }
 
+/** What `GET /models/:id` answers: a served model's context, vocabulary and (newer workers) longest token in bytes. */
+export interface ModelShape {
+  modelId: string;
+  nPositions: number;
+  vocabSize: number;
+  maxTokenBytes?: number;
+}
+
 /** What `GET /models/:id/quote` answers (worker/quote.ts's JobQuote). */
 export interface WorkerQuote {
   take: boolean;
@@ -180,9 +188,9 @@ export class WorkerApi {
   }
 
   /** The public shape of a model this worker serves (its context length…); UNKNOWN_MODEL when it does not serve it. */
-  async modelShape(modelId: bigint): Promise<{ modelId: string; nPositions: number; vocabSize: number }> {
+  async modelShape(modelId: bigint): Promise<ModelShape> {
     const res = await this.call(`/models/${modelId}`, { cache: "no-store" }, `shape of model ${modelId}`);
-    return (await res.json()) as { modelId: string; nPositions: number; vocabSize: number };
+    return (await res.json()) as ModelShape;
   }
 
   async jobStatus(jobId: bigint): Promise<JobStatusView> {

@@ -31,6 +31,8 @@ export interface ModelShapeView {
   /** The model's context (config n_positions): prompts plus new tokens, and training/evaluation windows, fit in it. */
   nPositions: number;
   vocabSize: number;
+  /** The most input bytes one of its tokens covers (a bound the SDK counts tokens with before paying). */
+  maxTokenBytes?: number;
 }
 
 export interface ApiDeps {

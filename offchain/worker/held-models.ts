@@ -32,7 +32,7 @@ async function modelRules(dir: string) {
     const nPositions = normalizeConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).n_positions;
     // The runtime's tokenizer memo: building GPT-2's takes ~0.1 s, and every input check needs it.
     const tok = await cachedTokenizer(dir);
-    return { nPositions, countTokens: (t: string) => tok.encode(t).length };
+    return { nPositions, countTokens: (t: string) => tok.encode(t).length, maxTokenBytes: tok.maxTokenBytes };
   } catch {
     return undefined;
   }
@@ -45,6 +45,7 @@ function check(p: JobParams, bytes: Uint8Array, file: string, rules?: Awaited<Re
     contextLength: p.kind === "Infer" ? undefined : p.params.contextLength,
     maxTokens: p.kind === "Infer" ? p.params.maxTokens : undefined,
     countTokens: rules?.countTokens,
+    maxTokenBytes: rules?.maxTokenBytes,
   });
 }
 

@@ -9,6 +9,7 @@ import { ethers, type JsonRpcProvider } from "ethers";
 import { JobMarket__factory, ModelRegistry__factory, type JobMarket, type ModelRegistry } from "../../typechain-types";
 import {
   builtinProcessExecutor,
+  cachedTokenizer,
   configHash,
   onChainTokenizerHash,
   ExternalExecutor,
@@ -370,7 +371,13 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       if (!dir) return undefined;
       try {
         const { config } = modelShape(dir); // the pipeline's admission reads the same, cached per folder
-        return { modelId: modelId.toString(), nPositions: config.n_positions, vocabSize: config.vocab_size };
+        const { maxTokenBytes } = await cachedTokenizer(dir);
+        return {
+          modelId: modelId.toString(),
+          nPositions: config.n_positions,
+          vocabSize: config.vocab_size,
+          maxTokenBytes,
+        };
       } catch {
         return undefined; // not readable here: nothing is told
       }

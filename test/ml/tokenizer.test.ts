@@ -4,6 +4,7 @@ import * as path from "path";
 import { AutoTokenizer, env } from "@huggingface/transformers";
 import { encode as r50kEncode } from "gpt-tokenizer/cjs/encoding/r50k_base";
 import { buildGpt2TokenizerJson, Gpt2Tokenizer, gpt2TokenizerConfig } from "../../offchain/ml";
+import { checkJobInput, MAX_TOKEN_BYTES } from "../../offchain/ml/input-check";
 import { CORPUS, tmpDir } from "./helpers";
 
 const SAMPLES = [
@@ -40,6 +41,20 @@ describe("ml/tokenizer: GPT-2 byte-level BPE", function () {
     env.allowRemoteModels = false;
     env.localModelPath = path.dirname(dir) + path.sep;
     hf = await AutoTokenizer.from_pretrained(path.basename(dir));
+  });
+
+  it("knows the most bytes one of its tokens covers, which the input rules bound token counts with", function () {
+    expect(ours.maxTokenBytes).to.equal(MAX_TOKEN_BYTES); // GPT-2's longest: 128 bytes
+    // A tokenizer with a longer added token: its bound, not GPT-2's, or a one-token prompt would be refused.
+    const json = buildGpt2TokenizerJson();
+    const long = "§".repeat(150); // 300 bytes of UTF-8
+    json.added_tokens = [...(json.added_tokens ?? []), { id: 50257, content: long, special: false }];
+    const custom = new Gpt2Tokenizer(json);
+    expect(custom.maxTokenBytes).to.equal(300);
+    expect(custom.encode(long)).to.deep.equal([50257]);
+    const rules = { file: "p.txt", nPositions: 4, maxTokens: 2, countTokens: (t: string) => custom.encode(t).length };
+    expect(checkJobInput("infer", Buffer.from(`${long}\n`), { ...rules, maxTokenBytes: 300 }).ok).to.equal(true);
+    expect(checkJobInput("infer", Buffer.from(`${long}\n`), rules)).to.include({ ok: false, code: "PROMPT_TOO_LONG" });
   });
 
   it("rebuilds GPT-2's vocabulary and merges (50,257 tokens, 50,000 merges, the known first merges)", function () {

@@ -176,6 +176,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
       modelId: String(m1.modelId),
       nPositions: config.n_positions,
       vocabSize: config.vocab_size,
+      maxTokenBytes: MAX_TOKEN_BYTES, // GPT-2's tokenizer
     });
     await expect(rw.client.modelShape(999n)).to.be.rejectedWith(/UNKNOWN_MODEL|does not serve model 999/);
     const bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: rw.worker.apiUrl });

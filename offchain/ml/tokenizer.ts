@@ -263,7 +263,8 @@ export function buildGpt2TokenizerJson(): TokenizerJson {
   }
   const eosId = byRank.length; // 50256
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
-  gpt2JsonCache = {
+  // Shared by every caller in the process: frozen, so a caller that changes it fails there, not every later model.
+  gpt2JsonCache = deepFreeze({
     version: "1.0",
     truncation: null,
     padding: null,
@@ -293,8 +294,17 @@ export function buildGpt2TokenizerJson(): TokenizerJson {
       vocab: { ...vocab, "<|endoftext|>": eosId },
       merges,
     },
-  } as TokenizerJson;
+  } as TokenizerJson);
   return gpt2JsonCache;
+}
+
+/** Freezes `o` and everything it holds. */
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
 }
 
 function bytePairSplit(token: Buffer, rankOf: Map<string, number>, maxRank: number): Buffer[] {

@@ -46,10 +46,12 @@ describe("ml/tokenizer: GPT-2 byte-level BPE", function () {
   it("knows the most bytes one of its tokens covers, which the input rules bound token counts with", function () {
     expect(ours.maxTokenBytes).to.equal(MAX_TOKEN_BYTES); // GPT-2's longest: 128 bytes
     // A tokenizer with a longer added token: its bound, not GPT-2's, or a one-token prompt would be refused.
-    const json = buildGpt2TokenizerJson();
+    // (A copy: buildGpt2TokenizerJson's answer is shared by every model this process creates, and frozen.)
+    const gpt2 = buildGpt2TokenizerJson();
+    expect(() => gpt2.added_tokens!.push({ id: 50257, content: "x" })).to.throw(TypeError);
     const long = "§".repeat(150); // 300 bytes of UTF-8
-    json.added_tokens = [...(json.added_tokens ?? []), { id: 50257, content: long, special: false }];
-    const custom = new Gpt2Tokenizer(json);
+    const added = [...(gpt2.added_tokens ?? []), { id: 50257, content: long, special: false }];
+    const custom = new Gpt2Tokenizer({ ...gpt2, added_tokens: added });
     expect(custom.maxTokenBytes).to.equal(300);
     expect(custom.encode(long)).to.deep.equal([50257]);
     const rules = { file: "p.txt", nPositions: 4, maxTokens: 2, countTokens: (t: string) => custom.encode(t).length };

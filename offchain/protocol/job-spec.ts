@@ -4,7 +4,8 @@
  * input's file name from its bytes, and the reason codes a failed job carries. Browser-safe (ethers only).
  */
 import { ethers } from "ethers";
-import { RATE_SCALE, TEMPERATURE_SCALE, decodeJobParams, type JobKindName } from "./params";
+import type { InputCheckContext } from "../ml/input-check";
+import { RATE_SCALE, TEMPERATURE_SCALE, decodeJobParams, type JobKindName, type JobParams } from "./params";
 
 /** Reason codes of JobFailed, stable across versions (documented in docs/operator.md). */
 export const FAIL_REASONS: Record<string, number> = {
@@ -47,6 +48,13 @@ export const EXECUTOR_KIND_OF = { Train: "train", Infer: "infer", Evaluate: "eva
   JobKindName,
   ExecutorKind
 >;
+
+/** What the input rules (ml/input-check.ts) read of a job's params: its context length, or its new tokens. */
+export function inputRulesOf(p: JobParams): Pick<InputCheckContext, "contextLength" | "maxTokens"> {
+  return p.kind === "Infer"
+    ? { maxTokens: p.params.maxTokens }
+    : { contextLength: p.params.contextLength || undefined };
+}
 
 /** The file name an input is run under: JSONL when it starts with "{", plain text otherwise. */
 export function inputFileName(bytes: Uint8Array): string {

@@ -6,7 +6,7 @@
  */
 import type { ethers } from "ethers";
 import type { JobParams } from "../protocol/params";
-import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
+import { EXECUTOR_KIND_OF, inputRulesOf } from "../protocol/job-spec";
 import {
   checkJobInput,
   decidedByBytes,
@@ -43,7 +43,7 @@ export interface TokenShape {
  */
 export function checkInputBeforePaying(params: JobParams, input: Uint8Array, file: string, shape?: TokenShape): void {
   const nPositions = shape?.nPositions;
-  const ctx = params.kind === "Infer" ? undefined : params.params.contextLength || undefined;
+  const ctx = inputRulesOf(params).contextLength;
   // The params the worker would refuse for this model (it does not claim such a job): a context past the model's,
   // more new tokens than the model's context holds.
   const wanted = params.kind === "Infer" ? params.params.maxTokens : ctx;
@@ -72,8 +72,7 @@ function rulesOf(params: JobParams, file: string, shape: Partial<TokenShape>): I
     file,
     nPositions: shape.nPositions,
     maxTokenBytes: shape.maxTokenBytes,
-    contextLength: params.kind === "Infer" ? undefined : params.params.contextLength || undefined,
-    maxTokens: params.kind === "Infer" ? params.params.maxTokens : undefined,
+    ...inputRulesOf(params),
   };
 }
 

@@ -9,6 +9,7 @@ import { sha256Hex, signAuth, signFresh } from "../protocol/auth";
 import { MODEL_FILE_NAMES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 import { encodeJobParams, type JobParams } from "../protocol/params";
 import { promptCount } from "../ml/input-check";
+import type { JobQuote } from "../protocol/quote";
 
 /** How long a requester waits for a worker's quote before it requests a job without one. */
 export const QUOTE_TIMEOUT_MS = 10_000;
@@ -112,20 +113,6 @@ export interface ModelShape {
   maxTokenBytes?: number;
 }
 
-/** What `GET /models/:id/quote` answers (worker/quote.ts's JobQuote). */
-export interface WorkerQuote {
-  take: boolean;
-  /** With take false: true when the worker would never take the job (the price, the params), false when it would wait. */
-  final?: boolean;
-  code?: string;
-  reason?: string;
-  estimateSec?: number;
-  /** The least fee the worker takes for the job, in base-token wei (decimal). */
-  minFee?: string;
-  /** The shortest lifetime, in seconds, that fits the job behind the worker's queue. */
-  minTtlSec?: number;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Socket errors of a connection the server closed while a request body was still being sent (Node's fetch). */
@@ -207,7 +194,7 @@ export class WorkerApi {
     modelId: bigint,
     params: JobParams,
     job: { fee: bigint; ttlSec: number; input: Uint8Array },
-  ): Promise<WorkerQuote> {
+  ): Promise<JobQuote> {
     const query = new URLSearchParams({
       kind: params.kind,
       params: encodeJobParams(params),
@@ -219,7 +206,7 @@ export class WorkerApi {
     // (A registered endpoint is anyone's: one that never answers must not hold the request up.)
     const init = { cache: "no-store", signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS) } as const;
     const res = await this.call(`/models/${modelId}/quote?${query}`, init, "the worker's quote");
-    return (await res.json()) as WorkerQuote;
+    return (await res.json()) as JobQuote;
   }
 
   /**

@@ -8,7 +8,8 @@
  */
 import type { JobParams } from "../protocol/params";
 import { SdkError, amountText } from "./errors";
-import { WorkerApiError, type WorkerApi, type WorkerHealth, type WorkerQuote } from "./worker-api";
+import type { JobQuote } from "../protocol/quote";
+import { WorkerApiError, type WorkerApi, type WorkerHealth } from "./worker-api";
 
 export interface PlannedRequest {
   modelId: bigint;
@@ -21,7 +22,7 @@ export interface PlannedRequest {
 }
 
 /** The user's answer to a quote's refusal: what to change (nothing was paid). */
-function change(q: WorkerQuote, ttlSec: number): string {
+function change(q: JobQuote, ttlSec: number): string {
   if (q.code === "UNDERPRICED" && q.minFee !== undefined) {
     return `offer a fee of at least ${amountText(BigInt(q.minFee))} OCEAN`;
   }

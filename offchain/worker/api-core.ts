@@ -9,7 +9,7 @@ import { MAX_AUTH_TTL_SEC, authDigest, recoverAuth, type AuthMessage, type Fresh
 import type { InputCheck, InputProblem } from "../ml/input-check";
 import { decodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
 import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quotas } from "./guard";
-import type { JobQuote } from "./quote";
+import type { JobQuote } from "../protocol/quote";
 import type { ArtifactStore } from "./store";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cachedTokenizer, normalizeConfig } from "../ml";
 import { checkJobInput, type InputCheck } from "../ml/input-check";
-import { EXECUTOR_KIND_OF, EXECUTOR_KINDS } from "../protocol/job-spec";
+import { EXECUTOR_KIND_OF, EXECUTOR_KINDS, inputRulesOf } from "../protocol/job-spec";
 import { decodeJobParams, type JobParams } from "../protocol/params";
 import type { JobsRepo } from "./jobs";
 import type { ArtifactStore } from "./store";
@@ -42,8 +42,7 @@ function check(p: JobParams, bytes: Uint8Array, file: string, rules?: Awaited<Re
   return checkJobInput(EXECUTOR_KIND_OF[p.kind], bytes, {
     file,
     nPositions: rules?.nPositions,
-    contextLength: p.kind === "Infer" ? undefined : p.params.contextLength,
-    maxTokens: p.kind === "Infer" ? p.params.maxTokens : undefined,
+    ...inputRulesOf(p),
     countTokens: rules?.countTokens,
     maxTokenBytes: rules?.maxTokenBytes,
   });

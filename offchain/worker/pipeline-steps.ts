@@ -18,7 +18,7 @@ import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface, registryInterface } from "./events";
 import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Log } from "./log";
-import { admit, RUN_OVERHEAD_SEC, type OperatorPolicy, type Throughput } from "./policy";
+import { admit, RUN_OVERHEAD_SEC, type JobShape, type OperatorPolicy, type Throughput } from "./policy";
 import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
@@ -318,6 +318,13 @@ export async function awaitInput(c: Ctx, row: JobRow): Promise<void> {
     c.progress.set(row.job_id, { phase: "waiting", note: "the input upload", step: 0, totalSteps: 0 });
 }
 
+/** Seconds a job on the model in `dir` is estimated to run (a claim's and a quote's estimate). */
+export function estimateOf(c: Ctx, dir: string, j: Omit<JobShape, "modelParams" | "nPositions">): number {
+  const shape = modelShape(dir);
+  const job = { ...j, modelParams: shape.params, nPositions: shape.nPositions };
+  return c.throughput ? c.throughput.estimateSec(job, c.policy) : RUN_OVERHEAD_SEC;
+}
+
 /** Price and schedule: the job's estimate in seconds when the policy takes it, else undefined (reason logged). */
 async function admission(
   c: Ctx,
@@ -325,18 +332,14 @@ async function admission(
   dir: string,
   cb: { gasLimit: bigint | number; fee: bigint } | undefined,
 ): Promise<number | undefined> {
-  const shape = modelShape(dir);
   // The input, when it came before the claim, makes the estimate exact in prompts and size.
   const input = row.input_artifact ? await c.o.store.getBuffer(row.input_artifact).catch(() => undefined) : undefined;
-  const job = {
+  const estimateSec = estimateOf(c, dir, {
     kind: row.kind,
     params: row.params,
-    modelParams: shape.params,
-    nPositions: shape.nPositions,
     inputBytes: input?.length,
     prompts: input && row.kind === "infer" ? promptCount(input) : undefined,
-  };
-  const estimateSec = c.throughput ? c.throughput.estimateSec(job, c.policy) : RUN_OVERHEAD_SEC;
+  });
   const verdict = admit({
     policy: c.policy,
     kind: row.kind,

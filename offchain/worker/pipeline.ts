@@ -25,7 +25,8 @@ import {
   type PipelineOptions,
 } from "./pipeline-steps";
 import { materialize, registerChild, run, servedTree } from "./pipeline-run";
-import { quoteJob, type JobQuote, type PlannedJob } from "./quote";
+import type { JobQuote } from "../protocol/quote";
+import { quoteJob, type PlannedJob } from "./quote";
 
 export type { JobProgress, PipelineOptions } from "./pipeline-steps";
 

@@ -152,6 +152,13 @@ export type Admission =
       waitsFor?: "input" | "queue";
     };
 
+/** A refusal for good (`firm`: the estimate holds), or a wait for the input to weigh the job again. */
+function refusal(code: "UNDERPRICED" | "WOULD_MISS_DEADLINE", why: string, firm: boolean): Admission {
+  if (firm) return { take: false, final: true, code, reason: why };
+  const reason = `its input, to weigh it again (with a large input assumed, ${why})`;
+  return { take: false, final: false, code, reason, waitsFor: "input" };
+}
+
 /**
  * Whether to claim a job now. `queuedSec` is the estimated work already claimed (its remaining seconds, summed);
  * with `runSlots` slots it starts after about queuedSec / runSlots. A fee under the price, or a job that cannot
@@ -179,14 +186,7 @@ export function admit(o: {
     const why = `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`;
     // Priced for a large input assumed, with a fee that the smallest input would meet: the input itself may be small
     // enough for the fee (a quote priced it so).
-    const firm = o.estimateFirm === true || o.fee < priceFloor(policy, o.kind, RUN_OVERHEAD_SEC);
-    return {
-      take: false,
-      final: firm,
-      code: "UNDERPRICED",
-      reason: firm ? why : `its input, to weigh it again (with a large input assumed, ${why})`,
-      ...(firm ? {} : { waitsFor: "input" as const }),
-    };
+    return refusal("UNDERPRICED", why, o.estimateFirm === true || o.fee < priceFloor(policy, o.kind, RUN_OVERHEAD_SEC));
   }
   if (o.callback && o.callback.gasLimit > 0n) {
     const needed = o.callback.gasLimit * policy.callbackGasPrice;
@@ -206,14 +206,7 @@ export function admit(o: {
     const why =
       `it needs about ${Math.ceil(runs)} s here (run ${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}, and ` +
       `${o.marginSec} s to submit) even with nothing queued, and its deadline is ${left} s away`;
-    const firm = o.estimateFirm === true;
-    return {
-      take: false,
-      final: firm,
-      code: "WOULD_MISS_DEADLINE",
-      reason: firm ? why : `its input, to weigh it again (with a large input assumed, ${why})`,
-      ...(firm ? {} : { waitsFor: "input" as const }),
-    };
+    return refusal("WOULD_MISS_DEADLINE", why, o.estimateFirm === true);
   }
   const startsIn = o.queuedSec / Math.max(1, policy.runSlots);
   const finishesBy = o.nowSec + startsIn + runs;

@@ -5,8 +5,9 @@
  * busier queue when the request comes.
  */
 import type { ExecutorKind } from "../protocol/job-spec";
-import { depthProblem, modelShape, paramsProblem, type Ctx } from "./pipeline-steps";
-import { admit, priceFloor, RUN_OVERHEAD_SEC } from "./policy";
+import type { JobQuote } from "../protocol/quote";
+import { depthProblem, estimateOf, paramsProblem, type Ctx } from "./pipeline-steps";
+import { admit, priceFloor } from "./policy";
 
 /** A job as its requester means to request it: its kind, on-chain params (hex), fee, lifetime and input's size. */
 export interface PlannedJob {
@@ -18,21 +19,6 @@ export interface PlannedJob {
   inputBytes?: number;
   /** An inference input's prompts (non-blank lines). */
   prompts?: number;
-}
-
-export interface JobQuote {
-  /** True: this worker would claim the job now. */
-  take: boolean;
-  /** With take false: true when it would never claim it (the price, the params), false when it would wait. */
-  final?: boolean;
-  code?: string;
-  reason?: string;
-  /** The estimated run, in seconds (absent when the job is refused before it is estimated). */
-  estimateSec?: number;
-  /** The least fee this worker takes for the job, in base-token wei (decimal). */
-  minFee?: string;
-  /** The shortest lifetime, in seconds, that fits the job behind this worker's queue now. */
-  minTtlSec?: number;
 }
 
 /**
@@ -50,11 +36,7 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
   if (bad) return { take: false, final: true, code: "PARAMS_INVALID", reason: bad };
   const deep = j.kind === "train" ? await depthProblem(c, modelId) : undefined;
   if (deep) return { take: false, final: true, code: "NOT_SUBMITTABLE", reason: deep };
-  const shape = modelShape(dir);
-  const job = { kind: j.kind, params: j.params, modelParams: shape.params, nPositions: shape.nPositions };
-  const estimateSec = c.throughput
-    ? c.throughput.estimateSec({ ...job, inputBytes: j.inputBytes, prompts: j.prompts }, c.policy)
-    : RUN_OVERHEAD_SEC;
+  const estimateSec = estimateOf(c, dir, j);
   const queuedSec = c.queuedSec();
   const runs = estimateSec * c.policy.safetyFactor + c.margin;
   const facts = {

@@ -15,6 +15,12 @@ import { sizeBucket } from "../../offchain/worker/policy";
 import { QUOTE_SLACK_SEC } from "../../offchain/worker/quote";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 
+/** An evaluation of a small input: its price depends on the input, which a claim sees only once it comes. */
+const EVALUATE: JobParams = {
+  kind: "Evaluate",
+  params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 32, maxTokens: 100_000, independent: false },
+};
+const EVAL_INPUT = Buffer.from("harbour town ".repeat(100));
 const TEXT = Buffer.from("The fishing boats came home at dusk, heavy with the day's catch. ".repeat(40));
 
 describe("a worker's quote and its claim agree (real hardhat node, real worker pricing by the second)", function () {
@@ -33,6 +39,18 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     await (await dt.connect(w.wallet("alice")).transfer(w.address("bob"), ethers.parseEther("5"))).wait();
     bob = await PostHuman.init({ runner: w.wallet("bob"), book: w.book, workerUrl: rw.worker.apiUrl });
   });
+  /** Bob's evaluation of EVAL_INPUT, requested on the bare contracts (no quote, no upload), an hour to run. */
+  const requestBare = async (fee: bigint) => {
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    return requestJob(w.ph, w.wallet("bob"), {
+      modelId: m1.modelId,
+      kind: "Evaluate",
+      inputHash: sha256Hex(EVAL_INPUT),
+      fee,
+      deadline: now + 3600,
+      params: encodeJobParams(EVALUATE),
+    });
+  };
   after(async () => {
     await rw?.worker.stop();
     await w?.stop();
@@ -45,16 +63,11 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     rw.worker.db
       .prepare("INSERT OR REPLACE INTO throughput (kind, size_bucket, work_per_sec, runs) VALUES ('evaluate', ?, ?, 3)")
       .run(sizeBucket(params), params * 200);
-    const input = Buffer.from("harbour town ".repeat(100));
-    const job: JobParams = {
-      kind: "Evaluate",
-      params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 32, maxTokens: 100_000, independent: false },
-    };
-    const quote = await rw.client.quote(m1.modelId, job, { fee: 1n, ttlSec: 3600, input });
+    const quote = await rw.client.quote(m1.modelId, EVALUATE, { fee: 1n, ttlSec: 3600, input: EVAL_INPUT });
     expect(quote).to.include({ take: false, final: true, code: "UNDERPRICED" });
     const fee = BigInt(quote.minFee!);
     expect(fee).to.be.greaterThan(0n);
-    const requested = await bob.requestJob(m1.modelId, job, input, { fee, ttlSec: 3600 });
+    const requested = await bob.requestJob(m1.modelId, EVALUATE, EVAL_INPUT, { fee, ttlSec: 3600 });
     const row = await rw.worker.pipeline.until(requested.jobId, ["submitted", "settled", "skipped", "failed"], 120_000);
     expect(row.state, `${row.error_code}: ${row.error_message}`).to.be.oneOf(["submitted", "settled"]);
   });
@@ -63,21 +76,10 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     // Without the input the worker prices an evaluation for a large one assumed, over this fee, and waits for it: the
     // client must not wait for a claim that cannot come before the upload (it would for its whole 10 minutes here).
     this.timeout(60_000);
-    const input = Buffer.from("harbour town ".repeat(100));
-    const job: JobParams = {
-      kind: "Evaluate",
-      params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 32, maxTokens: 100_000, independent: false },
-    };
-    const fee = BigInt((await rw.client.quote(m1.modelId, job, { fee: 1n, ttlSec: 3600, input })).minFee!);
-    const now = (await w.provider.getBlock("latest"))!.timestamp;
-    const jobId = await requestJob(w.ph, w.wallet("bob"), {
-      modelId: m1.modelId,
-      kind: "Evaluate",
-      inputHash: sha256Hex(input),
-      fee,
-      deadline: now + 3600,
-      params: encodeJobParams(job),
-    });
+    const fee = BigInt(
+      (await rw.client.quote(m1.modelId, EVALUATE, { fee: 1n, ttlSec: 3600, input: EVAL_INPUT })).minFee!,
+    );
+    const jobId = await requestBare(fee);
     for (;;) {
       const seen = await rw.client.jobStatus(jobId).catch(() => undefined);
       if (seen?.progress?.waitsFor === "input") break;
@@ -89,20 +91,7 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
   });
 
   it("skips at once a job whose fee no input could meet, rather than wait for its input", async () => {
-    const job: JobParams = {
-      kind: "Evaluate",
-      params: { benchmarkId: benchmarkId("demo/loss"), contextLength: 32, maxTokens: 100_000, independent: false },
-    };
-    const input = Buffer.from("harbour town ".repeat(100));
-    const now = (await w.provider.getBlock("latest"))!.timestamp;
-    const jobId = await requestJob(w.ph, w.wallet("bob"), {
-      modelId: m1.modelId,
-      kind: "Evaluate",
-      inputHash: sha256Hex(input),
-      fee: 1n,
-      deadline: now + 3600,
-      params: encodeJobParams(job),
-    });
+    const jobId = await requestBare(1n);
     const row = await rw.worker.pipeline.until(jobId, ["skipped", "claimed"], 60_000);
     expect([row.state, row.error_code]).to.deep.equal(["skipped", "UNDERPRICED"]);
     expect(row.error_message).to.match(/^fee 1 wei is under this worker's price of \d+ wei for a evaluate job/);

@@ -59,8 +59,16 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
         return `pass --ttl ${str(d.minTtlSec)} or more (nothing was paid)`;
       }
       return d.workerCode === "KIND_NOT_SERVED" ? "pass --worker <url> of a worker that runs such jobs" : undefined;
-    case "JOB_NOT_TAKEN":
-      return str(d.jobId) ? `cancel it: posthuman job cancel ${str(d.jobId)}` : undefined;
+    case "JOB_NOT_TAKEN": {
+      if (!str(d.jobId)) return undefined;
+      const again =
+        d.workerCode === "UNDERPRICED"
+          ? ", then request again with a higher --fee"
+          : d.workerCode === "WOULD_MISS_DEADLINE" || d.workerCode === "DEADLINE_TOO_CLOSE"
+            ? ", then request again with a longer --ttl"
+            : "";
+      return `cancel it: posthuman job cancel ${str(d.jobId)}${again}`;
+    }
     case "NO_INDEPENDENT_WORKER":
       return "evaluate without --independent, or once another operator's worker has registered its endpoint";
     case "WRONG_CHAIN":

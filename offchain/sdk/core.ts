@@ -38,6 +38,7 @@ import {
   checkWithWorker,
   decidedWithoutWorker,
   explainInputRefusal,
+  refuseUploadIfEnded,
   type JobRequestOptions,
 } from "./input-check";
 import {
@@ -458,10 +459,11 @@ export class PostHumanCore {
     inputName = "the input",
   ): Promise<{ inputAck?: string }> {
     const block = requestBlock ?? (await this.jobs.requested(jobId)).blockNumber;
+    refuseUploadIfEnded(jobId, (await this.jobs.get(jobId)).status, inputName);
     const target = await claimantApi(this.jobs.contract, this.worker, jobId);
     return this.workerCall(() => target.uploadInput(this.signer, jobId, input, { requestBlock: block })).catch(
-      (e: unknown) => {
-        throw explainInputRefusal(e, jobId, inputName);
+      async (e: unknown) => {
+        throw explainInputRefusal(e, jobId, inputName, (await this.jobs.get(jobId).catch(() => undefined))?.status);
       },
     );
   }
@@ -481,8 +483,8 @@ export class PostHumanCore {
 
   /**
    * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
-   * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
-   * when its deadline passes unclaimed (see follow.ts).
+   * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed),
+   * when its deadline passes unclaimed, or when no worker will take it (JOB_NOT_TAKEN; see follow.ts).
    */
   followJob(
     jobId: bigint,

@@ -6,8 +6,10 @@ import { JobStatus } from "../protocol/params";
 import { failReasonName } from "../protocol/job-spec";
 import { nodeLostReason } from "../protocol/node-lost";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
+import { otherWorkerApis } from "./claimant";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
+import type { JobStatusView, WorkerApi } from "./worker-api";
 
 /**
  * How long `followJob` keeps asking a chain node that stopped answering (one restarting) before it gives up, asking
@@ -59,9 +61,11 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
 
 /**
  * Follows a job until it has a receipt, reporting the worker's progress; resolves with the receipt. Rejects with
- * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed) or
- * when its deadline passes unclaimed. A chain node that stops answering is asked again for `reconnectMs` (default
- * CHAIN_RECONNECT_MS) before the follow ends with CHAIN_UNREACHABLE (the job untouched, `data.jobId`).
+ * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed), when
+ * its deadline passes unclaimed, or when it is open and no worker will take it (JOB_NOT_TAKEN: the configured worker
+ * skipped it for good, and so did every other worker registered on chain). A chain node that stops answering is asked
+ * again for `reconnectMs` (default CHAIN_RECONNECT_MS) before the follow ends with CHAIN_UNREACHABLE (the job
+ * untouched, `data.jobId`).
  */
 export async function followJob(
   ph: PostHumanCore,
@@ -70,6 +74,7 @@ export async function followJob(
 ): Promise<OnChainReceipt> {
   const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
   const reconnectMs = o.reconnectMs ?? CHAIN_RECONNECT_MS;
+  const takers = new Takers(ph, jobId);
   let lost: { since: number; tries: number } | undefined;
   let seen: string | undefined;
   for (;;) {
@@ -96,26 +101,72 @@ export async function followJob(
       await sleep(Math.min(250 * 2 ** lost.tries++, 4_000, left));
       continue;
     }
-    if (o.onProgress) {
-      let state: string | undefined;
-      let progress: FollowProgress["progress"];
-      let error: FollowProgress["error"];
-      try {
-        const s = await ph.worker.jobStatus(jobId);
-        state = s.state;
-        progress = s.progress ?? null;
-        error = s.error ?? null;
-      } catch {
-        state = undefined;
-      }
-      o.onProgress({ status: job.status, state, progress, error });
-    }
+    // The worker's view: its progress, and for a job still open whether it will run it at all.
+    const open = JobStatus[job.status] === JobStatus.Open;
+    const view = o.onProgress || open ? await ph.worker.jobStatus(jobId).catch(() => undefined) : undefined;
+    o.onProgress?.({
+      status: job.status,
+      state: view?.state,
+      progress: view && (view.progress ?? null),
+      error: view && (view.error ?? null),
+    });
+    if (open && view?.state === "skipped") await takers.refuseIfNone(view);
     if (Date.now() > end)
       throw new SdkError("JOB_TIMEOUT", `Job ${jobId} has no receipt yet; it is ${job.status}.`, "look again later", {
         data: { jobId },
       });
     await sleep(o.pollMs ?? 500);
   }
+}
+
+/**
+ * Whether a job still open may yet be taken, once the configured worker skipped it (a worker's skip is final for that
+ * worker): by another worker registered on chain that has not skipped it too. One that does not answer, or has not
+ * seen the job yet, may still take it.
+ */
+class Takers {
+  private others?: WorkerApi[];
+  /** Workers that skipped the job, and why (in their words). */
+  private readonly skipped = new Map<string, string>();
+  constructor(
+    private readonly ph: PostHumanCore,
+    private readonly jobId: bigint,
+  ) {}
+
+  async refuseIfNone(configured: JobStatusView): Promise<void> {
+    const { ph, jobId } = this;
+    this.others ??= await otherWorkerApis(ph.jobs, ph.worker).catch(() => undefined);
+    if (!this.others) return; // the chain's list of workers unread: ask again next time
+    for (const api of this.others) {
+      if (this.skipped.has(api.baseUrl)) continue;
+      const view = await api.jobStatus(jobId).catch(() => undefined);
+      if (view?.state !== "skipped") return;
+      this.skipped.set(api.baseUrl, why(view));
+    }
+    const code = configured.error?.code;
+    const nor = this.others.length ? `, nor will the ${this.others.length} other worker(s) registered on chain` : "";
+    throw new SdkError(
+      "JOB_NOT_TAKEN",
+      `No worker will take job ${jobId}: the worker at ${ph.worker.baseUrl} will not run it (${why(configured)})${nor}. ` +
+        "The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes.",
+      `cancel the job to get the fee and the datatoken back, then request again${retryWith(code)}`,
+      { data: { jobId, workerCode: code, others: Object.fromEntries(this.skipped) } },
+    );
+  }
+}
+
+function why(view: JobStatusView): string {
+  const e = view.error;
+  if (!e) return "skipped";
+  return e.message && e.message !== e.code ? `${e.code}: ${e.message}` : e.code;
+}
+
+/** What a new request needs for the worker's reason to skip a job. */
+function retryWith(code: string | undefined): string {
+  if (code === "UNDERPRICED") return " with a higher fee (the worker's quote names the least it takes)";
+  if (code === "WOULD_MISS_DEADLINE" || code === "DEADLINE_TOO_CLOSE") return " with a longer time to deliver";
+  if (code === "PARAMS_INVALID") return " with params the model takes";
+  return "";
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@
  * refusal that comes anyway (a worker that could not tell) is told once, naming the user's file and what was paid back.
  */
 import type { ethers } from "ethers";
-import type { JobParams } from "../protocol/params";
+import type { JobParams, JobStatusName } from "../protocol/params";
 import { EXECUTOR_KIND_OF, inputRulesOf } from "../protocol/job-spec";
 import {
   checkJobInput,
@@ -113,6 +113,27 @@ export async function checkWithWorker(
   }
 }
 
+/** The states of a job that still takes its input. */
+const TAKES_INPUT: ReadonlySet<JobStatusName> = new Set<JobStatusName>(["Open", "Claimed"]);
+
+/** Refuses (JOB_ENDED) to upload `file` for a job that no longer takes input, saying where its fee went. */
+export function refuseUploadIfEnded(jobId: bigint, status: JobStatusName, file: string): void {
+  if (!TAKES_INPUT.has(status)) throw jobEnded(jobId, status, file);
+}
+
+function jobEnded(jobId: bigint, status: JobStatusName, file: string): SdkError {
+  const where =
+    status === "Cancelled" || status === "Reclaimed" || status === "Failed" || status === "Slashed"
+      ? "its fee and datatoken went back to the requester"
+      : "it has its worker's receipt";
+  return new SdkError(
+    "JOB_ENDED",
+    `Job ${jobId} is ${status.toLowerCase()} (${where}): it takes no input any more, so ${file} was not sent.`,
+    "request a new job to run this input",
+    { data: { jobId, status } },
+  );
+}
+
 const INPUT_CODES: ReadonlySet<string> = new Set<InputCheckCode>([
   "DATASET_EMPTY",
   "DATASET_BINARY",
@@ -128,10 +149,12 @@ const INPUT_CODES: ReadonlySet<string> = new Set<InputCheckCode>([
  * The worker refused a job's committed input after the request was on chain: said once, with the user's file name
  * in place of the worker's wording, and what was and was not paid. Other errors are returned unchanged.
  */
-export function explainInputRefusal(e: unknown, jobId: bigint, file: string): unknown {
+export function explainInputRefusal(e: unknown, jobId: bigint, file: string, status?: JobStatusName): unknown {
   // The worker call wraps the API's error (WORKER_REFUSED): the API's own code decides.
   const api =
     e instanceof WorkerApiError ? e : e instanceof Error && e.cause instanceof WorkerApiError ? e.cause : null;
+  // A job that ended meanwhile (cancelled, reclaimed…) takes no input: nothing is escrowed any more.
+  if (status && !TAKES_INPUT.has(status) && !(api && INPUT_CODES.has(api.code))) return jobEnded(jobId, status, file);
   if (api?.code === "INPUT_CLOSED") {
     return new SdkError(
       "JOB_NOT_TAKEN",

@@ -41,6 +41,12 @@ describe("posthuman: a failed job's reason, said once", () => {
     expect(commandHint("UNKNOWN_JOB", { jobId: 1n, count: 0n })).to.equal("no job was requested on this chain yet");
     expect(commandHint("NOT_ENOUGH_BASE", {})).to.match(/alice, bob, charlie, derek and elena 10000 OCEAN each/);
     expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n })).to.equal("cancel it: posthuman job cancel 7");
+    expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n, workerCode: "UNDERPRICED" })).to.equal(
+      "cancel it: posthuman job cancel 7, then request again with a higher --fee",
+    );
+    expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n, workerCode: "WOULD_MISS_DEADLINE" })).to.equal(
+      "cancel it: posthuman job cancel 7, then request again with a longer --ttl",
+    );
     // Without the facts (or for a code the command has nothing to add to), the SDK's own hint stays.
     expect(commandHint("NOT_ENOUGH_DATATOKENS", undefined)).to.equal(undefined);
     expect(commandHint("REVERTED", { error: "X" })).to.equal(undefined);

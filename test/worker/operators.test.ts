@@ -26,6 +26,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
   let w: World;
   let op1: RunningWorker;
   let op2: RunningWorker;
+  let op2Stopped = false;
   let m1: Awaited<ReturnType<typeof publishTinyModel>>;
   let derek: PostHuman;
   const steps: string[] = [];
@@ -51,7 +52,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
   });
   after(async () => {
     await op1?.worker.stop();
-    await op2?.worker.stop();
+    if (!op2Stopped) await op2?.worker.stop();
     await w?.stop();
   });
 
@@ -158,6 +159,29 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     expect(now + 900 - now2).to.be.greaterThan(600); // long before the deadline
     expect(await dt.balanceOf(w.address("derek"))).to.equal(tokensBefore);
     expect(await w.ocean.oceanToken.balanceOf(w.address("derek"))).to.equal(baseBefore);
+  });
+
+  // Last: it stops operator 2.
+  it("keeps following a job the configured worker skipped while another registered worker may still take it", async () => {
+    // Operator 2 is down (its endpoint still registered): it may take the job once back, so the follow goes on.
+    await op2.worker.stop();
+    op2Stopped = true;
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const jobId = await requestJob(w.ph, w.wallet("derek"), {
+      modelId: m1.modelId,
+      kind: "Infer",
+      inputHash: sha256Hex(PROMPTS),
+      fee: ethers.parseEther("2"),
+      deadline: now + 900,
+      params: encodeJobParams(INFER),
+    });
+    expect((await op1.worker.pipeline.until(jobId, ["skipped"], 60_000)).error_code).to.equal("UNDERPRICED");
+    const err = await derek.followJob(jobId, { timeoutMs: 3_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSdkError(err, "JOB_TIMEOUT"), String(err)).to.equal(true);
+    await (await w.ph.jobMarket.connect(w.wallet("derek")).cancelJob(jobId)).wait();
   });
 });
 

@@ -10,6 +10,7 @@ import { sha256Hex } from "../../offchain/protocol/auth";
 import { requestJob } from "../../offchain/deploy/posthuman";
 import { claimantApi } from "../../offchain/sdk/claimant";
 import { PostHuman } from "../../offchain/sdk/client";
+import { isSdkError } from "../../offchain/sdk/errors";
 import { modelShape } from "../../offchain/worker/pipeline-steps";
 import { sizeBucket } from "../../offchain/worker/policy";
 import { QUOTE_SLACK_SEC } from "../../offchain/worker/quote";
@@ -88,6 +89,10 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     expect(await claimantApi(w.ph.jobMarket, rw.client, jobId, 600_000)).to.equal(rw.client);
     expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Open);
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
+    // Once cancelled, an upload is refused for what it is, without waiting for a claim or asking the worker.
+    await expect(bob.uploadInput(jobId, EVAL_INPUT, undefined, "eval.txt")).to.be.rejectedWith(
+      `Job ${jobId} is cancelled (its fee and datatoken went back to the requester): it takes no input any more, so eval.txt was not sent.`,
+    );
   });
 
   it("skips at once a job whose fee no input could meet, rather than wait for its input", async () => {
@@ -95,7 +100,28 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     const row = await rw.worker.pipeline.until(jobId, ["skipped", "claimed"], 60_000);
     expect([row.state, row.error_code]).to.deep.equal(["skipped", "UNDERPRICED"]);
     expect(row.error_message).to.match(/^fee 1 wei is under this worker's price of \d+ wei for a evaluate job/);
+    // Its requester's follow ends there, saying so, rather than waiting for the deadline an hour away.
+    const err = await bob.followJob(jobId, { timeoutMs: 30_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSdkError(err, "JOB_NOT_TAKEN"), String(err)).to.equal(true);
+    const e = err as Error & { hint?: string; data: Record<string, unknown> };
+    expect(e.message).to.match(
+      new RegExp(
+        `^No worker will take job ${jobId}: the worker at ${rw.worker.apiUrl} will not run it \\(UNDERPRICED: fee 1 wei is under .*\\)\\. The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes\\.$`,
+      ),
+    );
+    expect(e.hint).to.equal(
+      "cancel the job to get the fee and the datatoken back, then request again with a higher fee (the worker's quote names the least it takes)",
+    );
+    expect(e.data).to.deep.include({ jobId, workerCode: "UNDERPRICED" });
+    expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Open);
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
+    // Once cancelled, an upload is refused for what it is, without waiting for a claim or asking the worker.
+    await expect(bob.uploadInput(jobId, EVAL_INPUT, undefined, "eval.txt")).to.be.rejectedWith(
+      `Job ${jobId} is cancelled (its fee and datatoken went back to the requester): it takes no input any more, so eval.txt was not sent.`,
+    );
   });
 
   it("claims a job requested with the shortest lifetime a quote names", async () => {

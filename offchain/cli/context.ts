@@ -39,13 +39,20 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
       `No address book at ${file}`,
       "start a local marketplace with `npm start` (posthuman up) in another terminal, or pass --deployment <file>",
     );
-  const provider = new ethers.JsonRpcProvider(c.rpc, book.chainId, { cacheTimeout: -1, staticNetwork: true });
+  // The worker's transport: a read whose kept-alive connection the node closed meanwhile is asked again.
+  const { describeError, rpcFetchRequest } = await import("../worker/rpc");
+  const { redactUrl } = await import("../worker/log");
+  const provider = new ethers.JsonRpcProvider(rpcFetchRequest(c.rpc), book.chainId, {
+    cacheTimeout: -1,
+    staticNetwork: true,
+  });
   try {
     await provider.getBlockNumber();
-  } catch {
+  } catch (e) {
     provider.destroy();
+    // The URL may carry an API key: said redacted, as the worker's logs do.
     throw new CliError(
-      `No chain answers at ${c.rpc}`,
+      `No chain answers at ${redactUrl(c.rpc)} (${describeError(e)})`,
       "start one with `npm start` (posthuman up) in another terminal, or pass --rpc <url>",
     );
   }

@@ -42,6 +42,7 @@ import {
 } from "./demo-summary";
 import type { Output } from "./output";
 import { up } from "./up";
+import { rpcFetchRequest } from "../worker/rpc";
 
 export { DEMO_BENCHMARK } from "./demo-scene";
 
@@ -191,7 +192,7 @@ export async function runDemo(
     },
     { ...out, info: (l) => out.info(`  [up] ${l}`) },
   );
-  const provider = new ethers.JsonRpcProvider(world.chain.url, world.book.chainId, {
+  const provider = new ethers.JsonRpcProvider(rpcFetchRequest(world.chain.url), world.book.chainId, {
     cacheTimeout: -1,
     staticNetwork: true,
   });

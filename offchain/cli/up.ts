@@ -7,6 +7,7 @@ import { deployAll } from "../deploy/deploy";
 import { devWallet, DEV_ACCOUNTS } from "../deploy/accounts";
 import { JobMarket__factory, OceanToken__factory } from "../../typechain-types";
 import { builtinDevice, type Worker } from "../worker/worker";
+import { rpcFetchRequest } from "../worker/rpc";
 import type { Device } from "../ml/device";
 import { ensureStake, startWorkerFromFlags } from "./worker-cmd";
 import { startLocalChain, type LocalChain } from "./local-chain";
@@ -64,7 +65,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       : `Fresh local chain on ${chain.url}`,
   );
   try {
-    const provider = new ethers.JsonRpcProvider(chain.url, undefined, { cacheTimeout: -1 });
+    const provider = new ethers.JsonRpcProvider(rpcFetchRequest(chain.url), undefined, { cacheTimeout: -1 });
     const deployer = new ethers.NonceManager(devWallet(0).connect(provider));
     const ownBook = path.join(opts.dataDir, "deployments.json");
     const { book, deployed } = await deployAll(deployer, {

@@ -91,12 +91,21 @@ export function rpcFetchRequest(url: string, timeoutMs?: number): FetchRequest {
   return req;
 }
 
-/** Asks the node for its chain id and throws, saying what to do, when it is not the expected one. */
+/**
+ * Asks the node for its chain id and throws, saying what to do, when it is not the expected one, or when the node
+ * refuses the request (HTTP 401, 404: ethers' own message would print the URL, API key included).
+ */
 export async function assertChainId(provider: JsonRpcProvider, expected: number, url?: string): Promise<void> {
-  const raw: unknown = await provider.send("eth_chainId", []);
+  const where = url ? ` at ${redactUrl(url)}` : "";
+  const raw: unknown = await provider.send("eth_chainId", []).catch((e: unknown) => {
+    const status = refusedStatus(e);
+    if (status === undefined) throw e;
+    throw new Error(`The RPC node${where} answers HTTP ${status}: check the RPC URL (its path, its API key).`, {
+      cause: e,
+    });
+  });
   const actual = typeof raw === "string" ? Number(BigInt(raw)) : Number(raw);
   if (actual !== expected) {
-    const where = url ? ` at ${redactUrl(url)}` : "";
     throw new Error(
       `The RPC node${where} serves chain ${actual} but the address book is for chain ${expected}: ` +
         `point the worker at a node of chain ${expected}, or at the address book of chain ${actual}.`,
@@ -133,12 +142,33 @@ function field(e: unknown, name: string): unknown {
 }
 
 /**
+ * The HTTP status of an ethers SERVER_ERROR that asking again will not change: a 4xx (bad API key 401/403, wrong path
+ * 404, 400) but 408 (request timeout) and 429 (too many requests), as "401 Unauthorized"; else undefined (5xx, none).
+ */
+function refusedStatus(e: unknown): string | undefined {
+  for (const cur of errorChain(e, 5)) {
+    if (cur.code !== "SERVER_ERROR") continue;
+    // ethers puts the answer in `response` (a FetchResponse) and its status, as words, in `info.responseStatus`.
+    const code = field(cur.response, "statusCode");
+    const words = field(cur.info, "responseStatus");
+    const status = typeof code === "number" ? code : typeof words === "string" ? parseInt(words, 10) : NaN;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      return typeof words === "string" ? words : String(status);
+    }
+  }
+  return undefined;
+}
+
+/**
  * True for failures worth retrying with backoff: the node lost (`nodeLostReason`, the list the SDK's follow of a job
- * waits on too), slow answers, rate limits, HTTP error answers (SERVER_ERROR).
+ * waits on too), slow answers, rate limits, HTTP error answers (SERVER_ERROR) of a 5xx, 408, 429 or unknown status.
  * False for answers that would be the same the next time: reverts (CALL_EXCEPTION), insufficient funds, nonce and
- * replacement errors, bad arguments. Looks through what the error wraps (`errorChain`), outermost first.
+ * replacement errors, bad arguments, an HTTP 4xx other than 408 and 429 (a bad API key, a wrong URL path). Looks
+ * through what the error wraps (`errorChain`), outermost first.
  */
 export function isTransientRpcError(e: unknown): boolean {
+  // First: the words of an HTTP answer (its body, in ethers' message) may say anything.
+  if (refusedStatus(e) !== undefined) return false;
   if (nodeLostReason(e) !== undefined) return true;
   for (const cur of errorChain(e, 5)) {
     if (isError(cur, "CALL_EXCEPTION")) return false;

@@ -2,7 +2,14 @@ import { expect } from "chai";
 import http from "node:http";
 import net from "node:net";
 import { makeError } from "ethers";
-import { createProvider, isTransientRpcError, withRetry, backoffDelay } from "../../offchain/worker/rpc";
+import {
+  assertChainId,
+  createProvider,
+  describeError,
+  isTransientRpcError,
+  withRetry,
+  backoffDelay,
+} from "../../offchain/worker/rpc";
 import { freePort } from "../../offchain/devnet/hardhat-node";
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
@@ -97,10 +104,56 @@ describe("worker RPC helpers", () => {
       provider.destroy();
     });
 
+    it("is false for an HTTP answer that would be the same next time (401, 404), true for a 5xx", async () => {
+      // A node behind a gateway that answers every request with the status its path names, and words that say "later".
+      const node = http.createServer((req, res) => {
+        req.resume();
+        req.on("end", () => {
+          res.statusCode = Number(req.url?.split("/")[1]);
+          res.end("temporarily unavailable: try again");
+        });
+      });
+      await new Promise<void>((r) => node.listen(0, "127.0.0.1", r));
+      const base = `http://127.0.0.1:${(node.address() as net.AddressInfo).port}`;
+      const answer = async (status: number): Promise<unknown> => {
+        const provider = createProvider({ url: `${base}/${status}/secret-key`, chainId: 31337 });
+        try {
+          return await failure(provider.getBlockNumber());
+        } finally {
+          provider.destroy();
+        }
+      };
+      try {
+        const unauthorized = await answer(401);
+        expect(unauthorized).to.have.property("code", "SERVER_ERROR");
+        expect(isTransientRpcError(unauthorized)).to.equal(false);
+        expect(describeError(unauthorized)).to.equal("server response 401 Unauthorized (SERVER_ERROR)");
+        expect(isTransientRpcError(await answer(404))).to.equal(false);
+        expect(isTransientRpcError(await answer(503))).to.equal(true);
+        expect(isTransientRpcError(await answer(408))).to.equal(true);
+
+        // The worker's start says so without printing the URL's path (its API key), as ethers' own message does.
+        const provider = createProvider({ url: `${base}/403/secret-key`, chainId: 31337 });
+        const e = await failure(assertChainId(provider, 31337, `${base}/403/secret-key`));
+        provider.destroy();
+        expect((e as Error).message).to.equal(
+          `The RPC node at ${base}/[redacted] answers HTTP 403 Forbidden: check the RPC URL (its path, its API key).`,
+        );
+      } finally {
+        node.closeAllConnections();
+        await new Promise((r) => node.close(r));
+      }
+    });
+
     it("tells retryable failures from answers that would not change", () => {
       const transient = [
         Object.assign(new Error("request timeout"), { code: "TIMEOUT" }),
         makeError("bad response", "SERVER_ERROR", { request: undefined as never, response: undefined as never }),
+        makeError("server response 429 Too Many Requests", "SERVER_ERROR", {
+          request: undefined as never,
+          response: undefined as never,
+          info: { responseStatus: "429 Too Many Requests" },
+        }),
         Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
         { code: -32005, message: "limit exceeded" },
         makeError("could not coalesce error", "UNKNOWN_ERROR", { error: { code: 429, message: "Too Many Requests" } }),
@@ -122,6 +175,11 @@ describe("worker RPC helpers", () => {
         makeError("insufficient funds", "INSUFFICIENT_FUNDS", { transaction: {} }),
         makeError("nonce too low", "NONCE_EXPIRED", { transaction: {} }),
         makeError("bad arg", "INVALID_ARGUMENT", { argument: "x", value: 1 }),
+        makeError("server response 400 Bad Request", "SERVER_ERROR", {
+          request: undefined as never,
+          response: undefined as never,
+          info: { responseStatus: "400 Bad Request" },
+        }),
         new Error("something else"),
         undefined,
       ];

@@ -52,6 +52,8 @@ export interface PipelineOptions {
   pollMs?: number;
   log: Log;
   onJobDone?: (row: JobRow, runMs: number) => void;
+  /** A new job weighed for a claim (a few chain reads each). */
+  onWeighed?: (row: JobRow) => void;
 }
 
 /** The pipeline's shared state and helpers, handed to each step. */
@@ -222,6 +224,7 @@ async function independenceProblem(c: Ctx, row: JobRow): Promise<string | undefi
  */
 export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<void>) => void): Promise<void> {
   const { o } = c;
+  o.onWeighed?.(row);
   if (!o.kinds.includes(row.kind)) return c.set(row, { state: "skipped", error_code: "KIND_NOT_SERVED" });
   // Our own claim may be on chain already: sent before a crash that came before "claimed" was recorded. Then the
   // job is ours whatever its deadline (the "claimed" step fails it in time rather than letting it be reclaimed).

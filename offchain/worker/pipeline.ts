@@ -109,6 +109,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 
   /** A run ended: its slot goes at once to the runnable job with the earliest deadline, and its receipt is sent. */
   const runEnded = (row: JobRow) => {
+    for (const id of resting.keys()) if (c.progress.get(id)?.waitsFor === "queue") resting.delete(id);
     startNext();
     if (!stopped) void stepOnce(row);
   };
@@ -128,10 +129,22 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     if (now?.state === "input_ready" && !waiting().some((r) => byDeadline(r, now) < 0)) await stepOnce(now);
   }
 
+  /**
+   * Jobs their last weighing left waiting (for their input, or for the queue to drain), until when they rest: weighed
+   * again after REWEIGH_WAITING_MS, or at once when their input comes or a run ends, not on every pass (each weighing
+   * costs chain reads).
+   */
+  const resting = new Map<string, number>();
+  const rests = (r: JobRow) => (resting.get(r.job_id) ?? 0) > Date.now();
+
   async function step(row: JobRow): Promise<void> {
     switch (row.state) {
       case "seen":
-        return claim(c, row, (mined) => claiming.push(mined.then(() => advance(row)).catch(failed(row))));
+        await claim(c, row, (mined) => claiming.push(mined.then(() => advance(row)).catch(failed(row))));
+        if (row.state === "seen" && c.progress.get(row.job_id)?.waitsFor && !c.claiming.has(row.job_id))
+          resting.set(row.job_id, Date.now() + REWEIGH_WAITING_MS);
+        else resting.delete(row.job_id);
+        return;
       case "claimed":
         return awaitInput(c, row);
       case "input_ready":
@@ -168,7 +181,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       (async () => {
         for (const listed of rows.filter(isRunnable)) if (!halted()) await stepOnce(listed);
         await claims.weigh(
-          rows.filter((r) => r.state === "seen"),
+          rows.filter((r) => r.state === "seen" && !rests(r)),
           stepOnce,
           halted,
         );
@@ -227,6 +240,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     wake: () => wakeUp?.(),
     inputArrived(jobId) {
+      resting.delete(String(jobId));
       const row = o.jobs.get(jobId);
       if (row?.state === "claimed" && !stopped) void advance(row);
       else wakeUp?.();
@@ -234,6 +248,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     tick,
     progress: (jobId) => c.progress.get(jobId),
     refuseInput(jobId, problem) {
+      resting.delete(String(jobId));
       const row = o.jobs.get(jobId);
       if (!row || FINAL_STATES.has(row.state)) return;
       o.jobs.update(jobId, { input_refused: 1, error_code: problem.code, error_message: problem.message });
@@ -283,6 +298,8 @@ async function startRun(
     });
 }
 
+/** How long a job left waiting for its input or the queue rests before it is weighed again (see `resting`). */
+const REWEIGH_WAITING_MS = 15_000;
 /** How long a pass weighs new jobs for claims (the rest wait for the next pass, which follows at once). */
 const CLAIM_BUDGET_MS = 1000;
 /**

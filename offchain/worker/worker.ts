@@ -165,7 +165,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     wallet.address,
     () => late.pipeline?.wake(),
   );
-  const { metrics, jobDuration } = workerMetrics(jobs, ingestor, heads);
+  const { metrics, jobDuration, weighed } = workerMetrics(jobs, ingestor, heads);
   const executor = o.executor ?? makeExecutor(cfg);
   const ofKind = (k: JobKind) => (executor instanceof KindRouter ? executor.byKind[k] : undefined) ?? executor;
   const runtimes = Object.fromEntries(
@@ -188,6 +188,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     pollMs: o.pipelinePollMs ?? cfg.ingest.pollIntervalMs,
     log,
     onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
+    onWeighed: (row) => weighed.inc({ kind: row.kind }),
   });
   late.pipeline = pipeline;
 
@@ -300,12 +301,15 @@ function createIngestion(
   return { ingestor, heads };
 }
 
-/** The worker's metrics: job run time, the WebSocket's state, jobs by state, ingestion lag and RPC errors. */
+/**
+ * The worker's metrics: job run time, new jobs weighed for a claim, the WebSocket's state, jobs by state, ingestion
+ * lag and RPC errors.
+ */
 function workerMetrics(
   jobs: JobsRepo,
   ingestor: Ingestor,
   heads: HeadsSubscriber | undefined,
-): { metrics: Registry; jobDuration: Histogram } {
+): { metrics: Registry; jobDuration: Histogram; weighed: Counter } {
   const metrics = new Registry();
   const jobDuration = metrics.add(
     new Histogram(
@@ -313,6 +317,9 @@ function workerMetrics(
       "Executor time of completed jobs",
       [0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
     ),
+  );
+  const weighed = metrics.add(
+    new Counter("posthuman_claim_weighings_total", "New jobs weighed for a claim (a few chain reads each), by kind"),
   );
   // Added to the registry after the lag gauge below, which brings it up to date when /metrics renders.
   const rpcErrors = new Counter("posthuman_rpc_errors_total", "Failed RPC calls and rounds of ingestion");
@@ -347,7 +354,7 @@ function workerMetrics(
     }),
   );
   metrics.add(rpcErrors);
-  return { metrics, jobDuration };
+  return { metrics, jobDuration, weighed };
 }
 
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */

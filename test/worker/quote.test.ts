@@ -52,6 +52,11 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
       params: encodeJobParams(EVALUATE),
     });
   };
+  /** How many times the worker weighed an evaluation job for a claim (its /metrics). */
+  const weighings = async () => {
+    const text = await (await fetch(`${rw.worker.apiUrl}/metrics`)).text();
+    return Number(/^posthuman_claim_weighings_total\{kind="evaluate"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
   after(async () => {
     await rw?.worker.stop();
     await w?.stop();
@@ -88,6 +93,10 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     }
     expect(await claimantApi(w.ph.jobMarket, rw.client, jobId, 600_000)).to.equal(rw.client);
     expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Open);
+    // Meanwhile the worker does not weigh the job again on every pass (200 ms here; a few chain reads each): it rests.
+    const before = await weighings();
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await weighings()) - before).to.be.at.most(1);
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
     // Once cancelled, an upload is refused for what it is, without waiting for a claim or asking the worker.
     await expect(bob.uploadInput(jobId, EVAL_INPUT, undefined, "eval.txt")).to.be.rejectedWith(

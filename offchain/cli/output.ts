@@ -44,10 +44,15 @@ export function reportError(e: unknown, json: boolean): number {
   const err = e instanceof Error ? e : new Error(String(e));
   const hint = err instanceof CliError ? err.hint : undefined;
   const code = err instanceof CliError ? err.exitCode : 1;
+  // An ethers error's message lists the request, URL included (an API key may be in it): its short message is said
+  // (the whole one with POSTHUMAN_DEBUG, in the stack).
+  const short = (err as { shortMessage?: unknown }).shortMessage;
+  const ethersCode = (err as { code?: unknown }).code;
+  const message = typeof short === "string" && short ? `${short} (${String(ethersCode)})` : err.message;
   if (json) {
-    process.stdout.write(toJson({ error: { message: err.message, hint } }) + "\n");
+    process.stdout.write(toJson({ error: { message, hint } }) + "\n");
   } else {
-    process.stderr.write(`Error: ${err.message}\n${hint ? `→ ${hint}\n` : ""}`);
+    process.stderr.write(`Error: ${message}\n${hint ? `→ ${hint}\n` : ""}`);
   }
   if (process.env.POSTHUMAN_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
   return code;

@@ -6,6 +6,8 @@
 import { expect } from "chai";
 import { failureOnce } from "../../offchain/cli/commands/requests";
 import { commandHint } from "../../offchain/cli/hints";
+import { reportError } from "../../offchain/cli/output";
+import { ethers } from "ethers";
 
 describe("posthuman: a failed job's reason, said once", () => {
   it("drops the repetitions of the code from the worker's detail", () => {
@@ -58,5 +60,23 @@ describe("posthuman: a failed job's reason, said once", () => {
         "posthuman job show 7 (and its result, once it has a receipt: posthuman job result 7)",
     );
     expect(commandHint("CHAIN_UNREACHABLE", {})).to.equal(undefined);
+  });
+
+  it("says an ethers error by its short message, without the request's URL (an API key may be in it)", () => {
+    const e = ethers.makeError("server response 401 Unauthorized", "SERVER_ERROR", {
+      info: { requestUrl: "https://rpc.example/v3/SECRETKEY", responseStatus: "401 Unauthorized" },
+    });
+    expect(e.message).to.include("SECRETKEY"); // ethers' own message lists the request
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (written.push(chunk), true)) as typeof process.stdout.write;
+    try {
+      expect(reportError(e, true)).to.equal(1);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(JSON.parse(written.join(""))).to.deep.equal({
+      error: { message: "server response 401 Unauthorized (SERVER_ERROR)" },
+    });
   });
 });

@@ -7,10 +7,12 @@ import type http from "node:http";
 import type { TypedDataDomain } from "ethers";
 import { MAX_AUTH_TTL_SEC, authDigest, recoverAuth, type AuthMessage, type Freshness } from "../protocol/auth";
 import type { InputCheck, InputProblem } from "../ml/input-check";
-import { decodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
+import { decodeJobParams, encodeJobParams, JobKind, type JobKindName, type JobParams } from "../protocol/params";
+import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
 import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quotas } from "./guard";
 import type { JobQuote } from "../protocol/quote";
 import type { ArtifactStore } from "./store";
+import type { PlannedJob } from "./quote";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
 export interface JobView {
@@ -55,7 +57,7 @@ export interface ApiDeps {
    * What this worker would decide now for a job not yet requested (GET /models/:id/quote): take it, or why not, with
    * its least fee and lifetime; undefined when it does not hold the model. Absent: the route answers 404.
    */
-  quoteJob?(modelId: bigint, job: QuotedJob): Promise<JobQuote | undefined>;
+  quoteJob?(modelId: bigint, job: PlannedJob): Promise<JobQuote | undefined>;
   /** The committed input breaks the rules: the worker fails the job on chain at once (the requester is refunded). */
   inputRefused?(jobId: bigint, problem: InputProblem): Promise<void>;
   /**
@@ -195,17 +197,8 @@ export async function signedByRequester(
   return { ok: false, recovered };
 }
 
-/** A job as its requester means to request it (GET /models/:id/quote's query). */
-export interface QuotedJob {
-  params: JobParams;
-  fee: bigint;
-  ttlSec: number;
-  inputBytes?: number;
-  prompts?: number;
-}
-
 /** The job, fee, lifetime and input size of GET /models/:id/quote's query. */
-export function queryQuote(url: URL): QuotedJob {
+export function queryQuote(url: URL): PlannedJob {
   const q = url.searchParams;
   const count = (name: string, digits: number, required = false): string | undefined => {
     const v = q.get(name) ?? undefined;
@@ -220,8 +213,10 @@ export function queryQuote(url: URL): QuotedJob {
   const ttl = count("ttl", 9, true)!;
   const inputBytes = count("inputBytes", 15);
   const prompts = count("prompts", 9);
+  const job = queryJob(url);
   return {
-    params: queryJob(url),
+    kind: EXECUTOR_KIND_OF[job.kind],
+    params: encodeJobParams(job),
     fee: BigInt(fee),
     ttlSec: Number(ttl),
     inputBytes: inputBytes === undefined ? undefined : Number(inputBytes),

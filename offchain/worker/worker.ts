@@ -24,8 +24,6 @@ import {
 import { KindRouter } from "../ml/kind-router";
 import { TorchExecutor } from "../ml/torch-executor";
 import { checkJobUpload, checkModelInput, heldModelDir } from "./held-models";
-import { EXECUTOR_KIND_OF } from "../protocol/job-spec";
-import { encodeJobParams } from "../protocol/params";
 import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
 import { inputAckDomain, signInputAck } from "../protocol/input-ack";
@@ -368,10 +366,9 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
     contractSignatureValid: erc1271Checker(w.provider),
     checkInput: (jobId, bytes) => checkJobUpload(held, jobId, bytes),
     checkModelInput: (modelId, params, bytes) => checkModelInput(held, modelId, params, bytes),
-    async quoteJob(modelId, { params, ...job }) {
+    async quoteJob(modelId, job) {
       const dir = await heldModelDir(held, modelId);
-      const kind = EXECUTOR_KIND_OF[params.kind];
-      return dir ? pipeline.quote(modelId, dir, { ...job, kind, params: encodeJobParams(params) }) : undefined;
+      return dir ? pipeline.quote(modelId, dir, job) : undefined;
     },
     async modelShape(modelId) {
       const dir = await heldModelDir(held, modelId);

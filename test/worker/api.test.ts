@@ -540,7 +540,8 @@ describe("worker HTTP API", () => {
       expect(asked).to.deep.equal([
         {
           modelId: 7n,
-          params: { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } },
+          kind: "infer",
+          params: infer,
           fee: 1000n,
           ttlSec: 900,
           inputBytes: 22,

@@ -30,7 +30,7 @@ import {
   type RequestJobOptions,
 } from "../protocol/structs";
 import { ONE_DATATOKEN } from "../protocol/params";
-import { attachPostHuman, datatokenAt, type PostHumanContracts } from "../protocol/contracts";
+import { attachPostHuman, datatokenAt, gasLimitOver, type PostHumanContracts } from "../protocol/contracts";
 import type { OceanAddresses } from "./ocean";
 
 /** Protocol parameters, fixed at deployment (see docs/contracts.md). */
@@ -217,7 +217,11 @@ export async function requestJob(
     await (await datatokenAt(model.datatoken, signer).approve(market, ONE_DATATOKEN)).wait();
     await (await ERC20Template__factory.connect(base, signer).approve(market, o.fee)).wait();
   }
-  const receipt = await (await contracts.jobMarket.connect(signer).requestJob(jobRequest(o))).wait();
+  // With the SDK's headroom over the estimate: a worker's transaction mined between the estimate and the request
+  // (a settlement moving the market's tokens) can make it cost more (a test's request ran out of gas so).
+  const asRequester = contracts.jobMarket.connect(signer);
+  const gasLimit = gasLimitOver(await asRequester.requestJob.estimateGas(jobRequest(o)));
+  const receipt = await (await asRequester.requestJob(jobRequest(o), { gasLimit })).wait();
   return findEvent(contracts.jobMarket, receipt, "JobRequested").args.jobId as bigint;
 }
 

@@ -64,6 +64,7 @@ describe("posthuman: a failed job's reason, said once", () => {
 
   it("says an ethers error by its short message, without the request's URL (an API key may be in it)", () => {
     const e = ethers.makeError("server response 401 Unauthorized", "SERVER_ERROR", {
+      request: "https://rpc.example/v3/SECRETKEY",
       info: { requestUrl: "https://rpc.example/v3/SECRETKEY", responseStatus: "401 Unauthorized" },
     });
     expect(e.message).to.include("SECRETKEY"); // ethers' own message lists the request

@@ -56,6 +56,20 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     await w?.stop();
   });
 
+  /** Derek's inference of `input` at a fee of 2, requested on the bare contracts (no checks, no upload), 15 min to run. */
+  const requestBare = async (input: Buffer) => {
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    const jobId = await requestJob(w.ph, w.wallet("derek"), {
+      modelId: m1.modelId,
+      kind: "Infer",
+      inputHash: sha256Hex(input),
+      fee: ethers.parseEther("2"),
+      deadline: now + 900,
+      params: encodeJobParams(INFER),
+    });
+    return { jobId, now };
+  };
+
   it("each worker registers its API on chain with its stake", async () => {
     expect(await w.ph.jobMarket.endpointOf(w.address("worker"))).to.equal(op1.worker.apiUrl);
     expect(await w.ph.jobMarket.endpointOf(w.address("worker2"))).to.equal(op2.worker.apiUrl);
@@ -140,15 +154,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     const dt = w.ocean.erc20Template.attach(m1.datatoken) as typeof w.ocean.erc20Template;
     const tokensBefore = await dt.balanceOf(w.address("derek"));
     const baseBefore = await w.ocean.oceanToken.balanceOf(w.address("derek"));
-    const now = (await w.provider.getBlock("latest"))!.timestamp;
-    const jobId = await requestJob(w.ph, w.wallet("derek"), {
-      modelId: m1.modelId,
-      kind: "Infer",
-      inputHash: sha256Hex(long),
-      fee: ethers.parseEther("2"),
-      deadline: now + 900,
-      params: encodeJobParams(INFER),
-    });
+    const { jobId, now } = await requestBare(long);
     await op2.worker.pipeline.until(jobId, ["claimed"], 60_000);
     await expect(uploadWhenSeen(op2, w.wallet("derek"), jobId, long)).to.be.rejectedWith(
       /prompt 1 of the uploaded input has \d+ tokens.*fails it on chain now/,
@@ -166,15 +172,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     // Operator 2 is down (its endpoint still registered): it may take the job once back, so the follow goes on.
     await op2.worker.stop();
     op2Stopped = true;
-    const now = (await w.provider.getBlock("latest"))!.timestamp;
-    const jobId = await requestJob(w.ph, w.wallet("derek"), {
-      modelId: m1.modelId,
-      kind: "Infer",
-      inputHash: sha256Hex(PROMPTS),
-      fee: ethers.parseEther("2"),
-      deadline: now + 900,
-      params: encodeJobParams(INFER),
-    });
+    const { jobId } = await requestBare(PROMPTS);
     expect((await op1.worker.pipeline.until(jobId, ["skipped"], 60_000)).error_code).to.equal("UNDERPRICED");
     const err = await derek.followJob(jobId, { timeoutMs: 3_000 }).then(
       () => undefined,

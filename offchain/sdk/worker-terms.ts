@@ -35,21 +35,23 @@ function change(q: JobQuote, ttlSec: number): string {
 
 /**
  * Whether another registered worker would take the job: "would" (its quote), "may" (it gives no quotes: an older
- * worker), or "no" (its quote says never, it does not serve the model, or it does not answer: it could not take the
+ * worker), or "no" (its quote says no, it does not serve the model, or it does not answer: it could not take the
  * job's input either).
  */
 async function otherAnswer(other: WorkerApi, job: PlannedRequest): Promise<"would" | "may" | "no"> {
   try {
     const q = await other.quote(job.modelId, job.params, job);
-    return q.final ? "no" : "would";
+    return q.take ? "would" : "no";
   } catch (e) {
     return e instanceof WorkerApiError && e.code === "NOT_FOUND" ? "may" : "no";
   }
 }
 
 /**
- * Refuses (SdkError WORKER_DECLINES) a job the worker would never take, unless another worker registered on chain
- * (`others`, asked at once) would or may; says (onStep) when the job goes ahead all the same.
+ * Refuses (SdkError WORKER_DECLINES) a job the worker would not take, unless another worker registered on chain
+ * (`others`, asked at once) would or may; says (onStep) when the job goes ahead all the same. A job the worker would
+ * only claim once its queue drained is refused too: by the worker's own estimate it would not finish by its deadline,
+ * and it would sit open, paid for, until the worker skips it; the hint names the lifetime that fits now.
  */
 export async function checkWorkerTerms(
   worker: WorkerApi,
@@ -68,13 +70,6 @@ export async function checkWorkerTerms(
     );
   const quote = await worker.quote(job.modelId, job.params, job).catch(() => undefined);
   if (!quote || quote.take) return;
-  if (!quote.final) {
-    o.onStep(
-      `The worker would not claim the job yet: it would wait for ${quote.reason}. Requesting it anyway (a longer ` +
-        `lifetime gives it more room${quote.minTtlSec ? `: ${quote.minTtlSec} s would fit now` : ""})…`,
-    );
-    return;
-  }
   const others = await o.others().catch(() => []);
   const answers = await Promise.all(others.map((other) => otherAnswer(other, job)));
   const taker = answers.findIndex((a) => a !== "no");
@@ -87,8 +82,8 @@ export async function checkWorkerTerms(
   }
   throw new SdkError(
     "WORKER_DECLINES",
-    `The worker at ${worker.baseUrl} would not take this job: ${quote.reason} (${quote.code}); nor would any other ` +
-      `worker registered on chain.`,
+    `The worker at ${worker.baseUrl} would not take this job${quote.final ? ":" : " in time: it would wait for"} ` +
+      `${quote.reason} (${quote.code}); nor would any other worker registered on chain.`,
     `${change(quote, job.ttlSec)}: nothing was paid`,
     {
       data: {

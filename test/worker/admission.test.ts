@@ -37,6 +37,7 @@ import {
 
 const PROMPTS = Buffer.from("The harbour town woke\n");
 const TEXT = Buffer.from("The fishing boats came home at dusk, heavy with the day's catch. ".repeat(40));
+const INFER_JOB = { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } } as const;
 const infer = (maxTokens = 4) => encodeJobParams({ kind: "Infer", params: { maxTokens, temperature: 0, topK: 0 } });
 const train = (steps: number) =>
   encodeJobParams({
@@ -96,7 +97,9 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     await uploadWhenSeen(rw, w.wallet("derek"), paid, PROMPTS);
     const skipped = await rw.worker.pipeline.until(starver, ["skipped"], 150_000);
     expect(skipped.error_code).to.equal("UNDERPRICED");
-    expect(skipped.error_message).to.match(/fee 1 wei is under this worker's price of \d+ wei for a train job/);
+    expect(skipped.error_message).to.match(
+      /fee 0\.000000000000000001 OCEAN is under this worker's price of [\d.]+ OCEAN for a train job/,
+    );
     expect(await status(starver)).to.equal(JobStatus.Open); // never claimed: nothing of the worker's is at stake
     const row = await rw.worker.pipeline.until(paid, ["submitted", "settled"], 120_000);
     expect(row.state).to.be.oneOf(["submitted", "settled"]);
@@ -305,6 +308,7 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
   });
 
   it("claims only what it can finish before the deadline behind its queue, and fails a job whose input never comes long before its deadline", async () => {
+    const derek = await PostHuman.init({ runner: w.wallet("derek"), book: w.book, workerUrl: rw.worker.apiUrl });
     // A well-paid training job of a few minutes' estimate, whose requester never uploads the input.
     const hog = await request("bob", "Train", TEXT, train(400), ethers.parseEther("3"), 1800);
     await rw.worker.pipeline.until(hog, ["claimed"], 150_000);
@@ -321,6 +325,18 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), ttl);
     await waitFor(() => /deadline/.test(rw.worker.pipeline.progress(String(urgent))?.note ?? ""));
     expect(await status(urgent)).to.equal(JobStatus.Open);
+    // A requester's client asks first, and is told before paying the lifetime that fits behind the queue now.
+    const jobsBefore = await w.ph.jobMarket.jobCount();
+    const declined = await derek
+      .requestJob(m1.modelId, INFER_JOB, PROMPTS, { fee: ethers.parseEther("2"), ttlSec: ttl })
+      .then(
+        () => undefined,
+        (e: unknown) => e as SdkError,
+      );
+    expect(declined?.code, String(declined)).to.equal("WORKER_DECLINES");
+    expect(declined!.message).to.match(/would not take this job in time: it would wait for the queue to drain/);
+    expect(declined!.data.minTtlSec).to.be.greaterThan(ttl);
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
     // The training job's input never arrives: failed as the requester's fault after the input wait (20 s, so that
     // the inference job above is weighed while the training job still holds the queue, on a loaded machine too), not at
     // its deadline 30 minutes away.

@@ -13,6 +13,11 @@ export const RATE_SCALE = 1_000_000_000n;
 export const TEMPERATURE_SCALE = 1_000_000n;
 /** An Ocean order (and so every job request) consumes exactly one datatoken. */
 export const ONE_DATATOKEN = 10n ** 18n;
+
+/** An amount of 18-decimal tokens in words: "10", "2.5", "0.000000000000000001" (no trailing ".0"). */
+export function amountText(wei: bigint): string {
+  return ethers.formatEther(wei).replace(/\.0$/, "");
+}
 /** Fixed supply of every royalty vault's shares. */
 export const TOTAL_SHARES = 1_000_000n * 10n ** 18n;
 

@@ -4,7 +4,7 @@
  * branch on. The CLI adds its own commands to the hint; the web app maps the code to a button or a link.
  */
 import { ethers } from "ethers";
-import { JobStatus } from "../protocol/params";
+import { amountText, JobStatus } from "../protocol/params";
 import { errorChain } from "../protocol/error-chain";
 
 export type SdkErrorCode =
@@ -56,10 +56,7 @@ export class SdkError extends Error {
   readonly data: Record<string, unknown>;
 }
 
-/** An amount of 18-decimal tokens in words: "10", "2.5" (no trailing ".0"). */
-export function amountText(wei: bigint): string {
-  return ethers.formatEther(wei).replace(/\.0$/, "");
-}
+export { amountText };
 
 /** A purchase whose price is above the buyer's maximum: refused before anything is sent. */
 export function costAboveMax(cost: bigint, max: bigint, facts: Record<string, unknown>): SdkError {

@@ -234,6 +234,6 @@ export function queryJob(url: URL): JobParams {
   try {
     return decodeJobParams(JobKind[kind as JobKindName], params);
   } catch {
-    throw new ApiError(400, "BAD_PARAMS", `params do not decode as a ${kind} job's`);
+    throw new ApiError(400, "BAD_PARAMS", `params do not decode as ${kind === "Train" ? "a" : "an"} ${kind} job's`);
   }
 }

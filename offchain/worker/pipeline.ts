@@ -69,6 +69,8 @@ function createContext(o: PipelineOptions, running: Map<string, Promise<void>>) 
       o.jobs.update(row.job_id, patch);
       Object.assign(row, patch);
       if (patch.state) {
+        // What the job waited for, or how far its run got, belongs to the state it leaves.
+        c.progress.delete(row.job_id);
         if (patch.state === "claimed" || patch.state === "input_ready") moved.now = true;
         o.log.info({ jobId: row.job_id, state: patch.state, kind: row.kind }, `job ${row.job_id} → ${patch.state}`);
         crashPoint(patch.state, row.job_id);

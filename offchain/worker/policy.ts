@@ -6,7 +6,7 @@
  * work already claimed on the configured run slots, finishes before its deadline.
  */
 import type { WorkerDb } from "./db";
-import { decodeJobParams } from "../protocol/params";
+import { amountText, decodeJobParams } from "../protocol/params";
 import { EXECUTOR_KINDS, type ExecutorKind } from "../protocol/job-spec";
 
 /** The operator's policy (config `policy.*` and `admission.*`; docs/operator.md, "Admission and pricing"). */
@@ -183,7 +183,9 @@ export function admit(o: {
   const { policy } = o;
   const floor = priceFloor(policy, o.kind, o.estimateSec);
   if (o.fee < floor) {
-    const why = `fee ${o.fee} wei is under this worker's price of ${floor} wei for a ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`;
+    const why =
+      `fee ${amountText(o.fee)} OCEAN is under this worker's price of ${amountText(floor)} OCEAN for ` +
+      `${o.kind === "train" ? "a" : "an"} ${o.kind} job of about ${Math.ceil(o.estimateSec)} s`;
     // Priced for a large input assumed, with a fee that the smallest input would meet: the input itself may be small
     // enough for the fee (a quote priced it so).
     return refusal("UNDERPRICED", why, o.estimateFirm === true || o.fee < priceFloor(policy, o.kind, RUN_OVERHEAD_SEC));

@@ -76,6 +76,8 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     const requested = await bob.requestJob(m1.modelId, EVALUATE, EVAL_INPUT, { fee, ttlSec: 3600 });
     const row = await rw.worker.pipeline.until(requested.jobId, ["submitted", "settled", "skipped", "failed"], 120_000);
     expect(row.state, `${row.error_code}: ${row.error_message}`).to.be.oneOf(["submitted", "settled"]);
+    // What it waited for, and how far its run got, went with the states it left.
+    expect((await rw.client.jobStatus(requested.jobId)).progress).to.equal(null);
   });
 
   it("has a requester's client upload at once to a worker that waits for the input to price the job", async function () {
@@ -108,7 +110,9 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     const jobId = await requestBare(1n);
     const row = await rw.worker.pipeline.until(jobId, ["skipped", "claimed"], 60_000);
     expect([row.state, row.error_code]).to.deep.equal(["skipped", "UNDERPRICED"]);
-    expect(row.error_message).to.match(/^fee 1 wei is under this worker's price of \d+ wei for a evaluate job/);
+    expect(row.error_message).to.match(
+      /^fee 0\.000000000000000001 OCEAN is under this worker's price of [\d.]+ OCEAN for an evaluate job/,
+    );
     // Its requester's follow ends there, saying so, rather than waiting for the deadline an hour away.
     const err = await bob.followJob(jobId, { timeoutMs: 30_000 }).then(
       () => undefined,
@@ -118,7 +122,7 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     const e = err as Error & { hint?: string; data: Record<string, unknown> };
     expect(e.message).to.match(
       new RegExp(
-        `^No worker will take job ${jobId}: the worker at ${rw.worker.apiUrl} will not run it \\(UNDERPRICED: fee 1 wei is under .*\\)\\. The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes\\.$`,
+        `^No worker will take job ${jobId}: the worker at ${rw.worker.apiUrl} will not run it \\(UNDERPRICED: fee 0\\.000000000000000001 OCEAN is under .*\\)\\. The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes\\.$`,
       ),
     );
     expect(e.hint).to.equal(

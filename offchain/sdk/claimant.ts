@@ -22,17 +22,22 @@ export async function claimantApi(
   const end = Date.now() + waitMs;
   for (;;) {
     const job = await market.getJob(jobId);
-    if (job.worker !== ethers.ZeroAddress) {
-      const url = await market.endpointOf(job.worker).catch(() => "");
-      if (!url || url.replace(/\/+$/, "") === configured.baseUrl) return configured;
-      return new WorkerApi(url, configured.domain);
-    }
+    if (job.worker !== ethers.ZeroAddress) return apiOf(market, configured, job.worker);
     // The configured worker waits for the input to weigh the job (its price or its time depends on it): it is the
     // claimant to be, if any.
     const seen = await configured.jobStatus(jobId).catch(() => undefined);
     if (Date.now() > end || seen?.progress?.waitsFor === "input") return configured;
     await sleep(250);
   }
+}
+
+/**
+ * The API that `worker` registered on chain (where a job it claimed is followed, and its result fetched), or
+ * `configured` when it is that one or registered none.
+ */
+export async function apiOf(market: JobMarket, configured: WorkerApi, worker: string): Promise<WorkerApi> {
+  const url = (await market.endpointOf(worker).catch(() => "")).replace(/\/+$/, "");
+  return !url || url === configured.baseUrl ? configured : new WorkerApi(url, configured.domain);
 }
 
 /** The APIs other than `configured` that workers have registered on chain and not cleared (at most `max`). */

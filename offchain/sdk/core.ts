@@ -502,7 +502,8 @@ export class PostHumanCore {
       });
     let bytes: Uint8Array;
     try {
-      bytes = await this.worker.result(this.signer, jobId);
+      // The claimant's API holds it (another operator's worker, maybe).
+      bytes = await (await claimantApi(this.jobs.contract, this.worker, jobId, 0)).result(this.signer, jobId);
     } catch (e) {
       if (e instanceof WorkerApiError && e.code === "NOT_REQUESTER")
         throw new SdkError(

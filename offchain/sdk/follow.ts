@@ -2,11 +2,12 @@
  * Following a job from the SDK's core: everything known about it, and waiting for its receipt with the worker's
  * progress, or the reason it ended without one. Browser-safe.
  */
+import { ethers } from "ethers";
 import { JobStatus } from "../protocol/params";
 import { failReasonName } from "../protocol/job-spec";
 import { nodeLostReason } from "../protocol/node-lost";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
-import { otherWorkerApis } from "./claimant";
+import { apiOf, otherWorkerApis } from "./claimant";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
 import type { JobStatusView, WorkerApi } from "./worker-api";
@@ -41,12 +42,17 @@ function failHint(name: string, modelId: bigint): string {
   return "the fee was refunded and your datatoken returned; the worker's operator has the details in its logs";
 }
 
+/** The worker API that knows most of a job: its claimant's (registered on chain), else the configured one. */
+async function workerOf(ph: PostHumanCore, job: JobRecord): Promise<WorkerApi> {
+  return job.worker === ethers.ZeroAddress ? ph.worker : apiOf(ph.jobs.contract, ph.worker, job.worker);
+}
+
 /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
 export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<JobOverview> {
   const job = await ph.jobs.get(jobId);
   const out: JobOverview = { job, receipt: await ph.jobs.receipt(jobId) };
   try {
-    out.worker = (await ph.worker.jobStatus(jobId)) as unknown as Record<string, unknown>;
+    out.worker = (await (await workerOf(ph, job)).jobStatus(jobId)) as unknown as Record<string, unknown>;
   } catch {
     out.worker = undefined;
   }
@@ -77,6 +83,7 @@ export async function followJob(
   const takers = new Takers(ph, jobId);
   let lost: { since: number; tries: number } | undefined;
   let seen: string | undefined;
+  let claimant: { worker: string; api: WorkerApi } | undefined;
   for (;;) {
     let job: JobRecord;
     try {
@@ -101,9 +108,11 @@ export async function followJob(
       await sleep(Math.min(250 * 2 ** lost.tries++, 4_000, left));
       continue;
     }
-    // The worker's view: its progress, and for a job still open whether it will run it at all.
+    // The worker's view (the claimant's, once claimed): its progress, and for a job still open whether it will run
+    // it at all.
     const open = JobStatus[job.status] === JobStatus.Open;
-    const view = o.onProgress || open ? await ph.worker.jobStatus(jobId).catch(() => undefined) : undefined;
+    if (claimant?.worker !== job.worker) claimant = { worker: job.worker, api: await workerOf(ph, job) };
+    const view = o.onProgress || open ? await claimant.api.jobStatus(jobId).catch(() => undefined) : undefined;
     o.onProgress?.({
       status: job.status,
       state: view?.state,

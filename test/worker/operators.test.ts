@@ -83,6 +83,10 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     // Operator 1 skipped it by price and never received the input.
     expect(op1.worker.jobs.get(job.jobId)?.error_code).to.equal("UNDERPRICED");
     expect(op1.worker.jobs.get(job.jobId)?.input_artifact).to.equal(null);
+    // The client reads the job's state, and fetches its result, at the claimant's API.
+    const result = await derek.fetchResult(job.jobId);
+    expect(result.verified).to.equal(true);
+    expect((await derek.jobOverview(job.jobId)).worker?.state).to.be.oneOf(["submitted", "settled"]);
     // Before paying, operator 1's quote said no, for good; operator 2's, found on chain, said yes.
     expect(steps.join("\n")).to.include(
       `The worker at ${op1.worker.apiUrl} would not take this job (UNDERPRICED); the one at ${op2.worker.apiUrl} would`,

@@ -76,7 +76,9 @@ function serveWeb(web: WebApp, res: http.ServerResponse, parts: string[]): boole
   }
   const csp = [
     "default-src 'self'",
-    `connect-src 'self' ${(web.connectSrc ?? []).join(" ")}`.trim(),
+    // Any http(s) origin too: a job's input goes to, and its result comes from, whichever worker claimed it, at the
+    // endpoint it registered on chain (other operators', registered at any time). Scripts still come only from here.
+    `connect-src 'self' ${[...(web.connectSrc ?? []), "http:", "https:"].join(" ")}`,
     "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'none'",

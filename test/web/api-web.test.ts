@@ -100,7 +100,8 @@ describe("worker API: web app routes", () => {
     expect(res.headers.get("x-content-type-options")).to.equal("nosniff");
     const csp = res.headers.get("content-security-policy") ?? "";
     expect(csp).to.contain("default-src 'self'");
-    expect(csp).to.contain("connect-src 'self' http://127.0.0.1:8545");
+    expect(csp).to.contain("connect-src 'self' http://127.0.0.1:8545 http: https:");
+    expect(csp).to.not.match(/script-src/); // scripts only from 'self' (default-src)
     expect(csp).to.contain("frame-ancestors 'none'");
     expect(await res.text()).to.contain("<title>PostHuman</title>");
     expect((await fetch(`${s.url}/index.html`)).status).to.equal(200);

@@ -110,7 +110,7 @@ export class Actions {
 
   /** The job's result (requester only) and whether it hashes to the receipt's output hash. */
   async result(jobId: bigint, outputHash: string): Promise<{ bytes: Uint8Array; hash: string; matches: boolean }> {
-    const bytes = await this.ph.worker.result(this.account.signer, jobId);
+    const { bytes } = await this.ph.fetchResult(jobId); // from the claimant's API, registered on chain
     const hash = sha256Hex(bytes);
     return { bytes, hash, matches: hash.toLowerCase() === outputHash.toLowerCase() };
   }

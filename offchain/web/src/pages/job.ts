@@ -11,7 +11,7 @@ import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snaps
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import type { JobStatusView } from "../../../sdk/browser";
+import { apiOf, type JobStatusView, type WorkerApi } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
 import { cancelPanel } from "./cancel";
@@ -263,6 +263,16 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
+  /** The API of the job's claimant, registered on chain (another operator's, maybe); before a claim, the app's. */
+  let claimant: { worker: string; api: WorkerApi } | undefined;
+  const workerApi = async (): Promise<WorkerApi> => {
+    const w = (job as JobInfo).worker;
+    if (claimant?.worker !== w) {
+      const api = w === ethers.ZeroAddress ? app.worker : await apiOf(app.market.ph.jobMarket, app.worker, w);
+      claimant = { worker: w, api };
+    }
+    return claimant.api;
+  };
   const dispute = disputePanel(app, jobId, () => tick());
   const cancel = cancelPanel(app, jobId, () => tick());
 
@@ -344,7 +354,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
       return;
     }
     try {
-      workerView = await app.worker.jobStatus(jobId);
+      workerView = await (await workerApi()).jobStatus(jobId);
       trace.add(workerView);
       workerError = undefined;
     } catch (e) {
@@ -406,19 +416,16 @@ function verifyPanel(
         note: `served ${short(r.servedWeightsRoot, 6)}, recorded ${short(rec, 6)}`,
       });
       if (isRequester()) {
-        let res = currentResult();
-        if (!res) {
-          const bytes = await app.worker.result(app.actions().account.signer, job.id);
-          const hash = sha256Hex(bytes);
-          res = { bytes, hash, matches: hash.toLowerCase() === r.outputHash.toLowerCase() };
-        }
+        const res = currentResult() ?? (await app.actions().result(job.id, r.outputHash));
         checks.push({
           name: "The result downloaded from the worker hashes to the receipt's output hash",
           ok: res.matches,
           note: `sha256 ${short(res.hash, 6)}, receipt ${short(r.outputHash, 6)}`,
         });
       } else {
-        const w = await app.worker.jobStatus(job.id).catch(() => undefined);
+        const w = await apiOf(app.market.ph.jobMarket, app.worker, job.worker)
+          .then((api) => api.jobStatus(job.id))
+          .catch(() => undefined);
         if (w?.outputHash) {
           checks.push({
             name: "The worker's stored result is the one in the receipt",

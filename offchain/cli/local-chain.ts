@@ -2,7 +2,8 @@
  * The embedded local chain of `posthuman up`: a `hardhat node` child process on an internal port, behind a
  * JSON-RPC proxy on the public port that journals every state-changing request. Hardhat cannot save its state,
  * so on the next start the journal is replayed onto a fresh node with the same genesis date and the same block
- * timestamps, which rebuilds the same chain (same blocks, same hashes, same addresses).
+ * timestamps, which rebuilds the same chain (same blocks, same hashes, same addresses); then its clock is set to the
+ * wall clock, so that the time it was down counts. The node exits with this process, however this one ends.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -123,13 +124,39 @@ async function latestBlock(url: string): Promise<{ block: number; timestamp: num
   return { block: Number(b.number), timestamp: Number(b.timestamp), hash: b.hash };
 }
 
+/**
+ * Spawns the `hardhat node`. Its stdin is a pipe this process never writes to, and exit-with-parent.cjs makes it exit
+ * when that pipe closes: it ends with this process however this one ends (a SIGKILL leaves no orphan holding its port).
+ */
 function startNode(port: number, initialDate: string): ChildProcess {
   const bin = path.join(PROJECT_ROOT, "node_modules", ".bin", "hardhat");
-  return spawn(bin, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, POSTHUMAN_CHAIN_INITIAL_DATE: initialDate, HARDHAT_NETWORK: "hardhat" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const exitWithParent = path.join(PROJECT_ROOT, "offchain", "devnet", "exit-with-parent.cjs");
+  const child = spawn(
+    process.execPath,
+    ["--require", exitWithParent, bin, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, POSTHUMAN_CHAIN_INITIAL_DATE: initialDate, HARDHAT_NETWORK: "hardhat" },
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+  child.stdin?.on("error", () => undefined); // the node gone first: nothing is ever written
+  return child;
+}
+
+/**
+ * Sets the node's clock to the wall clock when it is behind, as a real chain's clock counts the time it was down: a
+ * restored chain's clock otherwise runs on from its last replayed block (and a fresh one's from its genesis date,
+ * taken a few seconds before the node started). The next block's timestamp is then the wall clock's (or its parent's
+ * + 1). Nothing is mined and nothing journaled: every mined block's timestamp is journaled, and the replay pins it.
+ * Returns the seconds the clock moved.
+ */
+async function catchUpWithWallClock(url: string): Promise<number> {
+  // evm_increaseTime answers the node's offset from the wall clock (seconds), after the increase.
+  const offset = Number(await rpc(url, "evm_increaseTime", [0]));
+  if (!(offset < 0)) return 0; // on time, or ahead (a test's evm_increaseTime): kept
+  await rpc(url, "evm_increaseTime", [-offset]);
+  return -offset;
 }
 
 async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -299,6 +326,9 @@ async function start(
       );
     }
   }
+  const behind = await catchUpWithWallClock(internal);
+  if (entries.length && behind > 1)
+    log(`Chain clock moved ${behind} s forward to the wall clock: the time it was down counts, as on a real chain.`);
   // Rewrite the journal without a torn tail, then append to it.
   fs.writeFileSync(journalFile, entries.map((e) => JSON.stringify(e) + "\n").join(""));
   const journal = fs.openSync(journalFile, "a");

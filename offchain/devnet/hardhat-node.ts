@@ -4,6 +4,8 @@ import path from "node:path";
 
 const ROOT = path.join(__dirname, "..", "..");
 const HARDHAT_BIN = path.join(ROOT, "node_modules", ".bin", "hardhat");
+/** Preloaded into the node: it exits when its stdin pipe closes, i.e. when this process ends, even by SIGKILL. */
+const EXIT_WITH_PARENT = path.join(__dirname, "exit-with-parent.cjs");
 
 /** Private keys of the default accounts of `hardhat node` (public test mnemonic "test test … junk"; never fund them). */
 export const HARDHAT_KEYS = [
@@ -46,8 +48,9 @@ process.once("exit", () => {
 
 /**
  * Starts a real `hardhat node` (this repository's config, chain 31337) on a free port of 127.0.0.1 and resolves once
- * it serves JSON-RPC. The process is `node_modules/.bin/hardhat` itself (not an npx wrapper), so stopping its pid
- * stops the node. Nodes left running are killed when the test process exits.
+ * it serves JSON-RPC. The process is `node node_modules/.bin/hardhat` itself (not an npx wrapper), so stopping its pid
+ * stops the node. Nodes left running are killed when the test process exits, and exit by themselves when it is killed
+ * (their stdin, a pipe from this process, closes: see exit-with-parent.cjs).
  */
 export async function startHardhatNode(opts: { port?: number; timeoutMs?: number } = {}): Promise<HardhatNode> {
   for (let attempt = 0; ; attempt++) {
@@ -64,11 +67,12 @@ export async function startHardhatNode(opts: { port?: number; timeoutMs?: number
 function launch(port: number, timeoutMs: number): Promise<HardhatNode> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("HARDHAT_")) delete env[k]; // the parent's `hardhat test` settings
-  const child = spawn(HARDHAT_BIN, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--require", EXIT_WITH_PARENT, HARDHAT_BIN, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  child.stdin?.on("error", () => undefined); // nothing is ever written to it
   running.add(child);
   let tail = "";
   const keep = (chunk: Buffer): void => {

@@ -208,8 +208,10 @@ async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Pr
       "JOB_ENDED",
       `Job ${jobId} was ${job.status.toLowerCase()}: its fee and its datatoken went back to the requester.`,
     );
-  // The deadline is the chain's time, not this machine's.
-  const now = BigInt((await ph.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+  // The deadline is in the chain's time: the next block's is at least the latest's, and the clock's (a chain that
+  // mines only on demand may have had no block for a while).
+  const latest = (await ph.provider.getBlock("latest"))?.timestamp ?? 0;
+  const now = BigInt(Math.max(latest, Math.floor(Date.now() / 1000)));
   if (now > job.deadline)
     throw new SdkError(
       "JOB_TIMEOUT",

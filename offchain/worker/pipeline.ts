@@ -111,7 +111,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 
   /** A run ended: its slot goes at once to the runnable job with the earliest deadline, and its receipt is sent. */
   const runEnded = (row: JobRow) => {
-    for (const id of resting.keys()) if (c.progress.get(id)?.waitsFor === "queue") resting.delete(id);
+    resting.queueMoved();
     startNext();
     if (!stopped) void stepOnce(row);
   };
@@ -131,22 +131,13 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     if (now?.state === "input_ready" && !waiting().some((r) => byDeadline(r, now) < 0)) await stepOnce(now);
   }
 
-  /**
-   * Jobs their last weighing left waiting (for their input, or for the queue to drain), until when they rest: weighed
-   * again after REWEIGH_WAITING_MS, or at once when their input comes or a run ends, not on every pass (each weighing
-   * costs chain reads).
-   */
-  const resting = new Map<string, number>();
-  const rests = (r: JobRow) => (resting.get(r.job_id) ?? 0) > Date.now();
+  const resting = restingJobs(c);
 
   async function step(row: JobRow): Promise<void> {
     switch (row.state) {
       case "seen":
         await claim(c, row, (mined) => claiming.push(mined.then(() => advance(row)).catch(failed(row))));
-        if (row.state === "seen" && c.progress.get(row.job_id)?.waitsFor && !c.claiming.has(row.job_id))
-          resting.set(row.job_id, Date.now() + REWEIGH_WAITING_MS);
-        else resting.delete(row.job_id);
-        return;
+        return resting.weighed(row);
       case "claimed":
         return awaitInput(c, row);
       case "input_ready":
@@ -183,7 +174,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
       (async () => {
         for (const listed of rows.filter(isRunnable)) if (!halted()) await stepOnce(listed);
         await claims.weigh(
-          rows.filter((r) => r.state === "seen" && !rests(r)),
+          rows.filter((r) => r.state === "seen" && !resting.rests(r)),
           stepOnce,
           halted,
         );
@@ -242,7 +233,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     },
     wake: () => wakeUp?.(),
     inputArrived(jobId) {
-      resting.delete(String(jobId));
+      resting.wake(String(jobId));
       const row = o.jobs.get(jobId);
       if (row?.state === "claimed" && !stopped) void advance(row);
       else wakeUp?.();
@@ -250,19 +241,44 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     tick,
     progress: (jobId) => c.progress.get(jobId),
     refuseInput(jobId, problem) {
-      resting.delete(String(jobId));
-      const row = o.jobs.get(jobId);
-      if (!row || FINAL_STATES.has(row.state)) return;
-      o.jobs.update(jobId, { input_refused: 1, error_code: problem.code, error_message: problem.message });
-      o.log.info(
-        { jobId: String(jobId), code: problem.code },
-        "the job's committed input breaks the rules: failing it",
-      );
-      wakeUp?.();
+      resting.wake(String(jobId));
+      if (recordRefusedInput(o, jobId, problem)) wakeUp?.();
     },
     until: (jobId, states, timeoutMs) => waitUntil(o.jobs, jobId, states, timeoutMs),
     quote: (modelId, dir, job) => quoteJob(c, modelId, dir, job),
   };
+}
+
+/**
+ * Jobs their last weighing left waiting (for their input, or for the queue to drain), each until when it rests: weighed
+ * again after REWEIGH_WAITING_MS, or at once when its input comes or a run ends, not on every pass (each weighing
+ * costs chain reads).
+ */
+function restingJobs(c: Ctx) {
+  const until = new Map<string, number>();
+  return {
+    /** After a weighing: a job left waiting (and not being claimed) rests. */
+    weighed(row: JobRow): void {
+      if (row.state === "seen" && c.progress.get(row.job_id)?.waitsFor && !c.claiming.has(row.job_id))
+        until.set(row.job_id, Date.now() + REWEIGH_WAITING_MS);
+      else until.delete(row.job_id);
+    },
+    rests: (row: JobRow) => (until.get(row.job_id) ?? 0) > Date.now(),
+    wake: (jobId: string) => until.delete(jobId),
+    /** A run ended: the jobs waiting for the queue are weighed again. */
+    queueMoved(): void {
+      for (const id of until.keys()) if (c.progress.get(id)?.waitsFor === "queue") until.delete(id);
+    },
+  };
+}
+
+/** Marks a job's committed input as refused, to be failed; false when the job is unknown or over. */
+function recordRefusedInput(o: PipelineOptions, jobId: bigint | string, problem: InputProblem): boolean {
+  const row = o.jobs.get(jobId);
+  if (!row || FINAL_STATES.has(row.state)) return false;
+  o.jobs.update(jobId, { input_refused: 1, error_code: problem.code, error_message: problem.message });
+  o.log.info({ jobId: String(jobId), code: problem.code }, "the job's committed input breaks the rules: failing it");
+  return true;
 }
 
 /**

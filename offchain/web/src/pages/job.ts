@@ -263,16 +263,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
-  /** The API of the job's claimant, registered on chain (another operator's, maybe); before a claim, the app's. */
-  let claimant: { worker: string; api: WorkerApi } | undefined;
-  const workerApi = async (): Promise<WorkerApi> => {
-    const w = (job as JobInfo).worker;
-    if (claimant?.worker !== w) {
-      const api = w === ethers.ZeroAddress ? app.worker : await apiOf(app.market.ph.jobMarket, app.worker, w);
-      claimant = { worker: w, api };
-    }
-    return claimant.api;
-  };
+  const workerApi = claimantOf(app, () => (job as JobInfo).worker);
   const dispute = disputePanel(app, jobId, () => tick());
   const cancel = cancelPanel(app, jobId, () => tick());
 
@@ -391,6 +382,22 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   void loop();
   return () => {
     stopped = true;
+  };
+}
+
+/**
+ * The API of the job's claimant (`worker()`), registered on chain: another operator's, maybe; before a claim, the
+ * app's. Looked up again when the claimant changes.
+ */
+function claimantOf(app: App, worker: () => string): () => Promise<WorkerApi> {
+  let known: { worker: string; api: WorkerApi } | undefined;
+  return async () => {
+    const w = worker();
+    if (known?.worker !== w) {
+      const api = w === ethers.ZeroAddress ? app.worker : await apiOf(app.market.ph.jobMarket, app.worker, w);
+      known = { worker: w, api };
+    }
+    return known.api;
   };
 }
 

@@ -10,7 +10,7 @@ import type { PostHuman } from "../sdk/client";
 import { isSdkError } from "../sdk/errors";
 import { resolveWallet } from "../deploy/accounts";
 import { commandHint } from "./hints";
-import { CliError } from "./output";
+import { CliError, createOutput } from "./output";
 
 /** The global options, as every command sees them. */
 export interface CommandContext {
@@ -23,8 +23,15 @@ export interface CommandContext {
   dataDir: string;
 }
 
-/** Connects the SDK with the global options: the address book, the RPC node, the signer and the local store. */
-export async function connect(c: CommandContext, needSigner = true): Promise<PostHuman> {
+/**
+ * Connects the SDK with the global options: the address book, the RPC node, the signer and the local store. The SDK's
+ * steps ("Requesting the job…", a worker's note) are said on stderr, or to `onStep`.
+ */
+export async function connect(
+  c: CommandContext,
+  needSigner = true,
+  onStep: (line: string) => void = createOutput(c.json).info,
+): Promise<PostHuman> {
   // Two explicit signers: refused rather than one silently ignored (an --account wins over POSTHUMAN_PRIVATE_KEY,
   // as --key-file does: a flag over the environment).
   if (c.account !== undefined && c.keyFile !== undefined)
@@ -70,7 +77,7 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
   // The SDK (contract bindings, ocean.js) loads here, not at start-up: `--help` and local commands never need it.
   const { PostHuman } = await import("../sdk/client");
   try {
-    return await PostHuman.init({ runner, book, workerUrl: c.worker, dataDir: c.dataDir });
+    return await PostHuman.init({ runner, book, workerUrl: c.worker, dataDir: c.dataDir, onStep });
   } catch (e) {
     provider.destroy();
     throw explain(e);
@@ -80,8 +87,7 @@ export async function connect(c: CommandContext, needSigner = true): Promise<Pos
 /** Turns SDK errors into CLI errors with the command's hint (else the SDK's); everything else passes. */
 export function explain(e: unknown): unknown {
   if (isSdkError(e)) {
-    const data = (e as { data?: Record<string, unknown> }).data;
-    return new CliError(e.message, commandHint(e.code, data, e.hint) ?? e.hint);
+    return new CliError(e.message, commandHint(e.code, e.data, e.hint) ?? e.hint, 1, e);
   }
   return e;
 }
@@ -101,6 +107,11 @@ export function amount(s: string, what: string): bigint {
   try {
     v = ethers.parseEther(s);
   } catch {
+    if (/^\d*\.\d+$/.test(s) && s.split(".")[1].replace(/0+$/, "").length > 18)
+      throw new CliError(
+        `${what} ${s} is finer than 1 wei: a token has 18 decimals`,
+        "write at most 18 decimals (0.000000000000000001 is 1 wei)",
+      );
     throw new CliError(`${what} "${s}" is not a number`, "write it in whole tokens, e.g. 1.5");
   }
   if (v <= 0n) throw new CliError(`${what} must be more than 0`, "write it in whole tokens, e.g. 1.5");

@@ -3,15 +3,24 @@
  * otherwise human text on stdout. Logs and progress always go to stderr, so stdout stays parseable.
  */
 
-/** An error the user can act on: what went wrong, and the command or option that fixes it. */
+/**
+ * An error the user can act on: what went wrong, and the command or option that fixes it. One that came from the SDK
+ * keeps its `code` and `data` (the facts behind it), which --json prints for programs to branch on.
+ */
 export class CliError extends Error {
+  readonly code?: string;
+  readonly data?: Record<string, unknown>;
+
   constructor(
     message: string,
     readonly hint?: string,
     readonly exitCode: number = 1,
+    from: { code?: string; data?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = "CliError";
+    this.code = from.code;
+    this.data = from.data && Object.keys(from.data).length > 0 ? from.data : undefined;
   }
 }
 
@@ -50,7 +59,8 @@ export function reportError(e: unknown, json: boolean): number {
   const ethersCode = (err as { code?: unknown }).code;
   const message = typeof short === "string" && short ? `${short} (${String(ethersCode)})` : err.message;
   if (json) {
-    process.stdout.write(toJson({ error: { message, hint } }) + "\n");
+    const sdk = err instanceof CliError ? { code: err.code, data: err.data } : {};
+    process.stdout.write(toJson({ error: { message, hint, ...sdk } }) + "\n");
   } else {
     process.stderr.write(`Error: ${message}\n${hint ? `→ ${hint}\n` : ""}`);
   }

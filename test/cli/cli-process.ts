@@ -18,10 +18,13 @@ export interface CliRun<T = unknown> {
   ms: number;
 }
 
-/** Runs one command to its end. Never rejects on a non-zero exit: callers assert the code. */
+/**
+ * Runs one command to its end. Never rejects on a non-zero exit: callers assert the code. `ctrlCWhen`: sends it SIGINT,
+ * as Ctrl-C does, once its stderr matches.
+ */
 export function cli<T = unknown>(
   args: string[],
-  o: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  o: { timeoutMs?: number; env?: NodeJS.ProcessEnv; ctrlCWhen?: RegExp } = {},
 ): Promise<CliRun<T>> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -32,7 +35,11 @@ export function cli<T = unknown>(
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let interrupted = false;
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (o.ctrlCWhen && !interrupted && o.ctrlCWhen.test(stderr)) interrupted = child.kill("SIGINT");
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 900_000);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -82,7 +89,8 @@ export interface UpProcess {
 
 /**
  * Starts `posthuman up --json` on free ports; resolves once it printed its JSON document. With `terminal`, it runs in
- * a process group of its own and `stop()` sends SIGINT to that group, as Ctrl-C in a terminal does.
+ * a process group of its own and `stop()` sends SIGINT to that group, as Ctrl-C in a terminal does. `env` adds to the
+ * environment (its worker reads POSTHUMAN_WORKER_* settings there).
  */
 export function startUp(
   dataDir: string,
@@ -90,6 +98,7 @@ export function startUp(
   timeoutMs = 180_000,
   extra: string[] = [],
   terminal = false,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<UpProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -98,7 +107,7 @@ export function startUp(
         ...[BIN, "--json", "--data-dir", dataDir, "--deployment", deployment, "up"],
         ...["--chain-port", "0", "--api-port", "0", ...extra],
       ],
-      { stdio: ["ignore", "pipe", "pipe"], detached: terminal },
+      { stdio: ["ignore", "pipe", "pipe"], detached: terminal, env: { ...process.env, ...env } },
     );
     let stdout = "";
     let stderr = "";

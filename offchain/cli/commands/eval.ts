@@ -10,11 +10,20 @@ import type { PostHuman, RequestedJob } from "../../sdk/client";
 import { amountText } from "../../sdk/core";
 import type { OnChainReceipt } from "../../sdk/job-market";
 import type { ModelRecord } from "../../sdk/registry";
-import { amount, connect, id, int, readFile, sdk } from "../context";
+import { amount, id, int, readFile, sdk } from "../context";
 import { CliError, type Output } from "../output";
 import { loss, lossDelta, table } from "../render";
 import { baselineSource } from "./model";
-import { finishJob, jobJson, notWaiting, requestJob, withJobOptions, type JobOptions, type JobRun } from "./requests";
+import {
+  finishJob,
+  jobJson,
+  notWaiting,
+  requestJob,
+  withJobOptions,
+  withJobSession,
+  type JobOptions,
+  type JobRun,
+} from "./requests";
 import type { Wiring } from "./shared";
 
 interface EvalOptions extends JobOptions {
@@ -64,31 +73,34 @@ export function addEvalCommand(program: Command, w: Wiring): void {
   ).action((raws: string[], o: EvalOptions, cmd: Command) =>
     w.run(async (out) => {
       const input = readFile(o.data);
-      const client = await connect(w.context(cmd));
-      const models = await modelsOf(client, raws);
-      await checkBeforeRequesting(client, models, amount(o.fee, "--fee"));
-      const jobs: RequestedJob[] = [];
-      for (const m of models) {
-        try {
-          jobs.push(await requestJob(client, out, m.id, evalParams(m, o), input, o, o.data));
-        } catch (e) {
-          throw withJobsGoingOn(e, `the evaluation of model ${m.id} was not requested`, jobs);
+      await withJobSession(w, cmd, out, async (s) => {
+        const models = await modelsOf(s.client, raws);
+        await checkBeforeRequesting(s.client, models, amount(o.fee, "--fee"));
+        const jobs: RequestedJob[] = [];
+        for (const m of models) {
+          try {
+            jobs.push(await requestJob(s, m.id, evalParams(m, o), input, o, o.data));
+          } catch (e) {
+            throw withJobsGoingOn(e, `the evaluation of model ${m.id} was not requested`, jobs);
+          }
         }
-      }
-      if (!o.wait) {
-        out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map(notWaiting).join("\n"));
-        return;
-      }
-      const runs: JobRun[] = [];
-      for (const [i, job] of jobs.entries()) {
-        try {
-          runs.push(await finishJob(client, out, job));
-        } catch (e) {
-          throw withJobsGoingOn(e, "", jobs.slice(i + 1));
+        if (!o.wait) {
+          out.result({ jobs: jobs.map((job) => jobJson({ job })) }, () => jobs.map(notWaiting).join("\n"));
+          return;
         }
-      }
-      const rows = await Promise.all(runs.map((r, i) => evalRow(client, models[i], evalBenchmark(models[i], o), r)));
-      printEvaluations(out, o.benchmark, rows);
+        const runs: JobRun[] = [];
+        for (const [i, job] of jobs.entries()) {
+          try {
+            runs.push(await finishJob(s, job));
+          } catch (e) {
+            throw withJobsGoingOn(e, "", jobs.slice(i + 1));
+          }
+        }
+        const rows = await Promise.all(
+          runs.map((r, i) => evalRow(s.client, models[i], evalBenchmark(models[i], o), r)),
+        );
+        printEvaluations(out, o.benchmark, rows);
+      });
     }, cmd),
   );
 }
@@ -174,7 +186,7 @@ export function withJobsGoingOn(e: unknown, what: string, going: RequestedJob[])
   const hint =
     (e instanceof CliError && e.hint ? `${e.hint}; ` : "") +
     `to stop a job no worker has claimed yet (its fee and datatoken come back): posthuman job cancel ${ids[0]}`;
-  return new CliError(message, hint, e instanceof CliError ? e.exitCode : 1);
+  return e instanceof CliError ? new CliError(message, hint, e.exitCode, e) : new CliError(message, hint);
 }
 
 /** "3", "3 and 4", "3, 4 and 5". */

@@ -28,9 +28,34 @@ export function addInferCommand(program: Command, w: Wiring): void {
   ).action((raw: string, o: InferOptions, cmd: Command) => w.run((out) => infer(w, cmd, out, raw, o), cmd));
 }
 
-async function infer(w: Wiring, cmd: Command, out: Output, raw: string, o: InferOptions): Promise<void> {
+/** The input of an inference, from --prompt or --prompts (not both: one would be ignored). */
+export function inferInput(o: Pick<InferOptions, "prompt" | "prompts">): Buffer {
+  if (o.prompt !== undefined && o.prompts !== undefined)
+    throw new CliError(
+      "--prompt and --prompts both give the prompts: the job would run one and ignore the other",
+      "pass one of them: --prompt <text> for one prompt, --prompts <file> for one per line (nothing was paid)",
+    );
   if (!o.prompt && !o.prompts) throw new CliError("no prompt given", "pass --prompt <text> or --prompts <file>");
-  const input = o.prompts ? readFile(o.prompts) : Buffer.from(`${o.prompt}\n`);
+  return o.prompts ? readFile(o.prompts) : Buffer.from(`${o.prompt}\n`);
+}
+
+/** The name the SDK's input errors give a --prompt (they say "fix the file" of a --prompts file). */
+export const PROMPT_INPUT_NAME = "the --prompt text";
+
+/**
+ * An input error about a --prompt: what to change is the prompt, not a file ("shorten the prompt" when it is too long
+ * for the model's context). Other errors pass.
+ */
+export function aboutThePrompt(e: unknown): unknown {
+  if (!(e instanceof CliError) || e.code !== "INPUT_INVALID" || !e.hint?.startsWith("fix the file")) return e;
+  const fix = /\((PROMPT_TOO_LONG|DATASET_TOO_LARGE)\)/.test(e.message)
+    ? "shorten the prompt (or ask for fewer --max-tokens)"
+    : "fix the prompt";
+  return new CliError(e.message, e.hint.replace("fix the file", fix), e.exitCode, e);
+}
+
+async function infer(w: Wiring, cmd: Command, out: Output, raw: string, o: InferOptions): Promise<void> {
+  const input = inferInput(o);
   const params: JobParams = {
     kind: "Infer",
     params: {
@@ -39,9 +64,13 @@ async function infer(w: Wiring, cmd: Command, out: Output, raw: string, o: Infer
       topK: int(o.topK, "--top-k", 0),
     },
   };
-  const { run: r } = await requestAndFinish(w, cmd, out, id(raw), params, input, o, o.prompts ?? "the --prompt text");
+  const inputName = o.prompts ?? PROMPT_INPUT_NAME;
+  const r = await requestAndFinish(w, cmd, out, id(raw), params, input, o, inputName).catch((e: unknown) => {
+    throw o.prompts === undefined ? aboutThePrompt(e) : e;
+  });
   const gens = (r.result?.generations as { prompt: string; text: string }[] | undefined) ?? [];
-  out.result({ ...jobJson(r), generations: gens }, () =>
+  // Without a receipt (--no-wait) there are no generations yet: none said, rather than an empty list.
+  out.result({ ...jobJson(r), generations: r.receipt ? gens : undefined }, () =>
     r.receipt
       ? [
           `job ${r.job.jobId} done`,

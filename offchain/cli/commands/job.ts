@@ -1,9 +1,12 @@
 /** `posthuman job …`: show, result, verify, cancel, reclaim, challenge, resolve and settle a job. */
 import fs from "node:fs";
 import type { Command } from "commander";
-import { connect, id, readFile, sdk } from "../context";
+import type { PostHuman } from "../../sdk/client";
+import { isSdkError } from "../../sdk/errors";
+import { connect, explain, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
-import { describeReceipt, tokens, workerSays } from "../render";
+import { accountNamer, describeReceipt, tokens, workerSays } from "../render";
+import { noReceipt, pastDeadline, refusal } from "./job-state";
 import { txCommand, type Wiring } from "./shared";
 
 export function addJobCommands(program: Command, w: Wiring): void {
@@ -11,23 +14,12 @@ export function addJobCommands(program: Command, w: Wiring): void {
   addShow(job, w);
   addResult(job, w);
   addVerify(job, w);
-  txCommand(
-    w,
+  addRecover(job, w, "cancel", "cancel your job while no worker has claimed it: the fee and the datatoken come back");
+  addRecover(
     job,
-    "job",
-    "cancel",
-    "cancel your job while no worker has claimed it: the fee and the datatoken come back",
-    (client, j) => client.jobs.cancel(j),
-    (raw, r) => `job ${raw} cancelled: ${tokens(r.refund)} OCEAN and the datatoken refunded (tx ${r.txHash})`,
-  );
-  txCommand(
     w,
-    job,
-    "job",
     "reclaim",
     "after its deadline without a receipt: refund the fee and the datatoken, and slash the claimant's collateral to the requester",
-    (client, j) => client.jobs.reclaim(j),
-    (raw, r) => `job ${raw} reclaimed (tx ${r.txHash})`,
   );
   txCommand(
     w,
@@ -60,13 +52,88 @@ function addShow(job: Command, w: Wiring): void {
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
         const o = await sdk(client.jobOverview(id(raw, "job")));
-        out.result(o, () =>
+        const overdue = pastDeadline(o.job, await chainNow(client));
+        // Every field is there, null where there is none (a receipt, a failure, the worker's view).
+        const json = { ...o, receipt: o.receipt ?? null, failure: o.failure ?? null, worker: o.worker ?? null };
+        out.result({ ...json, deadlinePassed: overdue !== undefined, next: overdue ?? null }, () =>
           [
             `job ${raw}: ${o.job.kind} on model ${o.job.modelId}, ${o.job.status}${o.failure ? ` (${o.failure.name})` : ""}; requester ${o.job.requester}`,
             `  fee ${tokens(o.job.fee)} OCEAN, deadline ${new Date(Number(o.job.deadline) * 1000).toISOString()}`,
+            ...(overdue ? [`  ${overdue}`] : []),
             ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
             ...(o.worker ? [`  worker says: ${workerSays(o.worker)}`] : ["  the worker does not answer"]),
           ].join("\n"),
+        );
+      }, cmd),
+    );
+}
+
+/** The chain's time as the next block will see it: the later of the latest block's and this machine's clock. */
+async function chainNow(client: PostHuman): Promise<bigint> {
+  const latest = await client.provider.getBlock("latest");
+  return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
+}
+
+/** What a cancel or a reclaim gave back, and to whom. */
+interface Refund {
+  jobId: bigint;
+  txHash: string;
+  /** The fee refunded (base token, wei); the datatoken came back with it. */
+  refund: bigint;
+  /** The claimant's collateral slashed to the requester (reclaim of a claimed job). */
+  slashed?: bigint;
+  /** The requester, who got them. */
+  to: string;
+}
+
+/** Cancels a job (its requester only): the SDK returns the refund; the signer is the requester. */
+async function cancelJob(client: PostHuman, jobId: bigint): Promise<Refund> {
+  const r = await client.jobs.cancel(jobId);
+  return { jobId, txHash: r.txHash, refund: r.refund, to: await client.address() };
+}
+
+/** Reclaims a job (anyone may): what went back to its requester is read from the transaction's JobReclaimed event. */
+async function reclaimJob(client: PostHuman, jobId: bigint): Promise<Refund> {
+  const { txHash } = await client.jobs.reclaim(jobId);
+  const market = client.jobs.contract;
+  const receipt = await client.provider.getTransactionReceipt(txHash);
+  const event = (receipt?.logs ?? []).map((l) => market.interface.parseLog(l)).find((e) => e?.name === "JobReclaimed");
+  if (!event) throw new CliError(`job ${jobId} reclaimed (tx ${txHash}), but its JobReclaimed event was not found`);
+  const { refund, slashed, requester } = event.args as unknown as {
+    refund: bigint;
+    slashed: bigint;
+    requester: string;
+  };
+  return { jobId, txHash, refund, slashed, to: requester };
+}
+
+/**
+ * `job cancel` and `job reclaim`: the transaction, what came back and to whom; a refusal said in the job's state's
+ * words (there is no such job; a claimed job is reclaimed, not cancelled; an open one cancelled, not reclaimed).
+ */
+function addRecover(job: Command, w: Wiring, action: "cancel" | "reclaim", description: string): void {
+  job
+    .command(`${action} <job>`)
+    .description(description)
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const jobId = id(raw, "job");
+        const r = await (action === "cancel" ? cancelJob(client, jobId) : reclaimJob(client, jobId)).catch(
+          async (e: unknown) => {
+            if (!isSdkError(e, "REVERTED")) throw explain(e);
+            // No such job is said as `job show` says it (UNKNOWN_JOB, with the count).
+            const o = await sdk(client.jobOverview(jobId));
+            throw refusal(action, o, await chainNow(client)) ?? explain(e);
+          },
+        );
+        const name = accountNamer(client.book.chainId);
+        const slashed = r.slashed ? `, with the claimant's ${tokens(r.slashed)} OCEAN collateral` : "";
+        out.result(
+          r,
+          () =>
+            `job ${raw} ${action === "cancel" ? "cancelled" : "reclaimed"}: ${tokens(r.refund)} OCEAN and the ` +
+            `datatoken refunded to ${name(r.to)}${slashed} (tx ${r.txHash})`,
         );
       }, cmd),
     );
@@ -80,11 +147,16 @@ function addResult(job: Command, w: Wiring): void {
     .action((raw: string, o: { out?: string }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
-        const r = await sdk(client.fetchResult(id(raw, "job")));
+        const jobId = id(raw, "job");
+        const r = await client.fetchResult(jobId).catch(async (e: unknown) => {
+          // No receipt: there may be no such job, or it ended without one; say which.
+          if (!isSdkError(e, "NO_RECEIPT")) throw explain(e);
+          throw noReceipt(await sdk(client.jobOverview(jobId)), await chainNow(client));
+        });
         if (o.out) fs.writeFileSync(o.out, r.bytes);
         out.result(
           {
-            jobId: id(raw, "job"),
+            jobId,
             verified: r.verified,
             outputHash: r.receipt.outputHash,
             out: o.out,

@@ -9,6 +9,7 @@ import type { OnChainReceipt } from "../../sdk/job-market";
 import { amount, connect, int, sdk } from "../context";
 import { CliError, type Output } from "../output";
 import { progressReporter, tokens } from "../render";
+import { JobsInFlight, stopOnCtrlC } from "./in-flight";
 import type { Wiring } from "./shared";
 
 /** --ttl: whole seconds from 60 to MAX_JOB_TTL_SEC (7 days). */
@@ -59,8 +60,39 @@ export function failureOnce(message: string): string {
   return `job ${m[1]} failed (${m[2]})${detail ? `: ${detail}` : ""}`;
 }
 
+/** A job command's connection: the SDK, the command's output, and the jobs it requested (what Ctrl-C names). */
+export interface JobSession {
+  client: PostHuman;
+  out: Output;
+  jobs: JobsInFlight;
+}
+
+/**
+ * Runs a job command's body connected: the SDK's steps said on stderr ("Requesting the job…", a worker's note), and
+ * Ctrl-C saying which jobs go on, and how to see them, before it exits 130.
+ */
+export async function withJobSession<T>(
+  w: Wiring,
+  cmd: Command,
+  out: Output,
+  body: (s: JobSession) => Promise<T>,
+): Promise<T> {
+  const jobs = new JobsInFlight();
+  const unwatch = stopOnCtrlC(jobs, out);
+  try {
+    const client = await connect(w.context(cmd), true, (line) => {
+      out.info(line);
+      jobs.step(line);
+    });
+    return await body({ client, out, jobs });
+  } finally {
+    unwatch();
+  }
+}
+
 /** Follows a requested job to its receipt with a progress bar, then fetches and checks its result. */
-export async function finishJob(client: PostHuman, out: Output, job: RequestedJob): Promise<JobRun> {
+export async function finishJob(s: JobSession, job: RequestedJob): Promise<JobRun> {
+  const { client, out } = s;
   const progress = progressReporter(out.info, job.jobId);
   let receipt: OnChainReceipt;
   try {
@@ -68,12 +100,13 @@ export async function finishJob(client: PostHuman, out: Output, job: RequestedJo
   } catch (e) {
     if (e instanceof CliError) {
       const disputed = await disputeIfAcknowledged(client, out, job);
-      throw new CliError(failureOnce(e.message) + disputed, e.hint, e.exitCode);
+      throw new CliError(failureOnce(e.message) + disputed, e.hint, e.exitCode, e);
     }
     throw e;
   } finally {
     progress.done();
   }
+  s.jobs.finished(job.jobId);
   const res = await sdk(client.fetchResult(job.jobId));
   out.info(`job ${job.jobId}: receipt in tx ${receipt.txHash}; result matches its output hash: ${res.verified}`);
   return {
@@ -103,8 +136,9 @@ async function disputeIfAcknowledged(client: PostHuman, out: Output, job: Reques
   }
 }
 
+/** Said once the request is on chain and its input uploaded (after the SDK's "Job N requested. Uploading…"). */
 export function describeRequest(job: RequestedJob): string {
-  return `job ${job.jobId} requested in tx ${job.txHash}: 1 datatoken of model ${job.modelId} and ${tokens(job.fee)} OCEAN escrowed (the datatoken is ordered on Ocean when the job settles); input uploaded`;
+  return `job ${job.jobId}: input uploaded; its request (tx ${job.txHash}) escrowed 1 datatoken of model ${job.modelId} and ${tokens(job.fee)} OCEAN (the datatoken is ordered on Ocean when the job settles)`;
 }
 
 export function notWaiting(job: RequestedJob): string {
@@ -126,10 +160,9 @@ export function jobJson(r: JobRun) {
   };
 }
 
-/** Requests one job (ordering a datatoken, escrowing the fee, uploading the input), then follows it unless --no-wait. */
+/** Requests one job (ordering a datatoken, escrowing the fee, uploading the input). */
 export async function requestJob(
-  client: PostHuman,
-  out: Output,
+  s: JobSession,
   modelId: bigint,
   params: JobParams,
   input: Buffer,
@@ -137,18 +170,19 @@ export async function requestJob(
   inputName?: string,
 ): Promise<RequestedJob> {
   const job = await sdk(
-    client.requestJob(modelId, params, input, {
+    s.client.requestJob(modelId, params, input, {
       fee: amount(o.fee, "--fee"),
       ttlSec: ttlSeconds(o.ttl),
       inputName,
       inputURI: o.inputURI,
     }),
   );
-  out.info(describeRequest(job));
+  s.jobs.requested(job);
+  s.out.info(describeRequest(job));
   return job;
 }
 
-/** Connects, requests one job and follows it to its result (unless --no-wait). */
+/** Connects, requests one job and follows it to its result (unless --no-wait). `inputName`: how the user gave it. */
 export async function requestAndFinish(
   w: Wiring,
   cmd: Command,
@@ -158,8 +192,9 @@ export async function requestAndFinish(
   input: Buffer,
   o: JobOptions,
   inputName?: string,
-): Promise<{ client: PostHuman; run: JobRun }> {
-  const client = await connect(w.context(cmd));
-  const job = await requestJob(client, out, modelId, params, input, o, inputName);
-  return { client, run: o.wait ? await finishJob(client, out, job) : { job } };
+): Promise<JobRun> {
+  return withJobSession(w, cmd, out, async (s) => {
+    const job = await requestJob(s, modelId, params, input, o, inputName);
+    return o.wait ? await finishJob(s, job) : { job };
+  });
 }

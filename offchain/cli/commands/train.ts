@@ -50,7 +50,7 @@ async function train(w: Wiring, cmd: Command, out: Output, raw: string, o: Train
   // The child's card travels in the request, as the web app sends it: the child is born named.
   const inputURI = card ? (await import("../../sdk/model-card")).cardURI(card) : undefined;
   const job = { ...o, inputURI };
-  const { run: r } = await requestAndFinish(w, cmd, out, id(raw), params, readFile(o.data), job, o.data);
+  const r = await requestAndFinish(w, cmd, out, id(raw), params, readFile(o.data), job, o.data);
   const child = r.receipt?.childModelId;
   out.result({ ...jobJson(r), childModelId: child, name: card?.name, description: card?.description }, () =>
     r.receipt

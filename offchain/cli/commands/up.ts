@@ -6,7 +6,10 @@ import { int } from "../context";
 export function addUpCommand(program: Command, w: Wiring): void {
   program
     .command("up")
-    .description("start a local chain on 127.0.0.1:8545, deploy Ocean + PostHuman, and run a worker with its API")
+    .description(
+      "start a local chain (on --host and --chain-port, 127.0.0.1:8545 by default), deploy Ocean + PostHuman, and run " +
+        "a worker with its API (on --api-port)",
+    )
     .option("--host <host>", "interface to listen on", "127.0.0.1")
     .option("--chain-port <port>", "JSON-RPC port of the local chain", "8545")
     .option("--api-port <port>", "port of the worker's API", String(DEFAULT_API_PORT))

@@ -4,7 +4,7 @@
  * for the codes the command has an answer to, the hint names the `posthuman` command that helps. Anything else
  * keeps the SDK's own hint.
  */
-import { amountText } from "../sdk/core";
+import { MAX_JOB_TTL_SEC, amountText } from "../sdk/core";
 
 type Facts = Record<string, unknown>;
 
@@ -17,6 +17,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
     case "READ_ONLY":
       return "pass --account <name> (a local chain's dev account) or --key-file <file>";
     case "WORKER_UNREACHABLE":
+      // The worker of a job that ran (its result's holder): only it will do.
+      if (str(d.jobId)) return `fetch it again once that worker answers: posthuman job result ${str(d.jobId)}`;
       return "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one against any network; or pass --worker <url>";
     case "NOT_ENOUGH_BASE":
       return "get base token first (on the local chain `posthuman up` gives alice, bob, charlie, derek and elena 10000 OCEAN each)";
@@ -56,6 +58,7 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
         return `pass --fee ${amountText(d.minFee)} or more (nothing was paid)`;
       }
       if ((d.workerCode === "WOULD_MISS_DEADLINE" || d.workerCode === "DEADLINE_TOO_CLOSE") && str(d.minTtlSec)) {
+        if (Number(d.minTtlSec) > MAX_JOB_TTL_SEC) return undefined; // no --ttl allowed would do: the SDK's hint
         return `pass --ttl ${str(d.minTtlSec)} or more (nothing was paid)`;
       }
       return d.workerCode === "KIND_NOT_SERVED" ? "pass --worker <url> of a worker that runs such jobs" : undefined;

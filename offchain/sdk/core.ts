@@ -24,7 +24,7 @@ import { FixedRateExchangeClient } from "./exchange";
 import { type ModelCard } from "./model-card";
 import { JobMarketClient, type OnChainReceipt } from "./job-market";
 import { ModelRegistryClient, type LineageNode } from "./registry";
-import { followJob, jobOverview } from "./follow";
+import { fetchResult, followJob, jobOverview } from "./follow";
 import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
 import { publishFiles, type PublishFilesOptions } from "./publish";
 import { disputeFailure } from "./dispute";
@@ -493,27 +493,9 @@ export class PostHumanCore {
     return followJob(this, jobId, o);
   }
 
-  /** Downloads a job's result (requester only) and checks it against the receipt's output hash. */
-  async fetchResult(jobId: bigint): Promise<{ bytes: Uint8Array; verified: boolean; receipt: OnChainReceipt }> {
-    const receipt = await this.jobs.receipt(jobId);
-    if (!receipt)
-      throw new SdkError("NO_RECEIPT", `Job ${jobId} has no receipt yet.`, "follow the job until it has one", {
-        data: { jobId },
-      });
-    let bytes: Uint8Array;
-    try {
-      // The claimant's API holds it (another operator's worker, maybe).
-      bytes = await (await claimantApi(this.jobs.contract, this.worker, jobId, 0)).result(this.signer, jobId);
-    } catch (e) {
-      if (e instanceof WorkerApiError && e.code === "NOT_REQUESTER")
-        throw new SdkError(
-          "NOT_REQUESTER",
-          `Only job ${jobId}'s requester may read its result.`,
-          "sign as the requester",
-        );
-      throw this.workerError(e);
-    }
-    return { bytes, verified: sha256Hex(bytes) === receipt.outputHash.toLowerCase(), receipt };
+  /** Downloads a job's result (requester only) from its claimant's API, checked against the receipt's output hash. */
+  fetchResult(jobId: bigint): Promise<{ bytes: Uint8Array; verified: boolean; receipt: OnChainReceipt }> {
+    return fetchResult(this, jobId);
   }
 
   protected async workerHealth(): Promise<WorkerHealth> {

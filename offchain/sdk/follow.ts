@@ -4,19 +4,22 @@
  */
 import { ethers } from "ethers";
 import { JobStatus } from "../protocol/params";
+import { sha256Hex } from "../protocol/auth";
 import { failReasonName } from "../protocol/job-spec";
 import { nodeLostReason } from "../protocol/node-lost";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
-import { apiOf, otherWorkerApis } from "./claimant";
+import { apiOf, claimantApi, otherWorkerApis } from "./claimant";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
-import type { JobStatusView, WorkerApi } from "./worker-api";
+import { WorkerApiError, type JobStatusView, type WorkerApi } from "./worker-api";
 
 /**
  * How long `followJob` keeps asking a chain node that stopped answering (one restarting) before it gives up, asking
  * again after 0.25 s, then twice as long each time up to 4 s.
  */
 export const CHAIN_RECONNECT_MS = 30_000;
+/** How far this machine's clock may be ahead of the chain's: a follow never ends a job's lease early by it. */
+const CLOCK_ERROR_SEC = 30;
 
 /**
  * The follow of job `jobId` ends: the chain has not answered for `ms`, for `reason`; `seen`: the job's status at the
@@ -63,6 +66,44 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
     out.failure = { reason, name: failReasonName(reason) ?? `reason ${reason}` };
   }
   return out;
+}
+
+/** Downloads a job's result (requester only) from its claimant's API, checked against the receipt's output hash. */
+export async function fetchResult(
+  ph: PostHumanCore,
+  jobId: bigint,
+): Promise<{ bytes: Uint8Array; verified: boolean; receipt: OnChainReceipt }> {
+  const receipt = await ph.jobs.receipt(jobId);
+  if (!receipt)
+    throw new SdkError("NO_RECEIPT", `Job ${jobId} has no receipt yet.`, "follow the job until it has one", {
+      data: { jobId },
+    });
+  // The claimant's API holds it (another operator's worker, maybe).
+  const api = await claimantApi(ph.jobs.contract, ph.worker, jobId, 0);
+  let bytes: Uint8Array;
+  try {
+    bytes = await api.result(ph.signer, jobId);
+  } catch (e) {
+    if (!(e instanceof WorkerApiError)) throw e;
+    if (e.code === "NOT_REQUESTER")
+      throw new SdkError(
+        "NOT_REQUESTER",
+        `Only job ${jobId}'s requester may read its result.`,
+        "sign as the requester",
+      );
+    if (e.code === "UNREACHABLE")
+      throw new SdkError(
+        "WORKER_UNREACHABLE",
+        `The worker that ran job ${jobId} does not answer at ${api.baseUrl}, where its result is. The job has its receipt.`,
+        "fetch the result again once that worker answers",
+        { cause: e, data: { jobId, workerUrl: api.baseUrl } },
+      );
+    throw new SdkError("WORKER_REFUSED", `The worker refused: ${e.message} (${e.code}).`, undefined, {
+      cause: e,
+      data: { code: e.code, status: e.status },
+    });
+  }
+  return { bytes, verified: sha256Hex(bytes) === receipt.outputHash.toLowerCase(), receipt };
 }
 
 /**
@@ -152,12 +193,15 @@ class Takers {
       if (view?.state !== "skipped") return;
       this.skipped.set(api.baseUrl, why(view));
     }
+    // Claimed meanwhile, by a worker not asked (only the first few registered are)?
+    if ((await ph.jobs.get(jobId)).status !== "Open") return;
     const code = configured.error?.code;
-    const nor = this.others.length ? `, nor will the ${this.others.length} other worker(s) registered on chain` : "";
+    const n = this.others.length;
+    const nor = n ? `, nor will the ${n === 1 ? "other worker" : `${n} other workers`} registered on chain asked` : "";
     throw new SdkError(
       "JOB_NOT_TAKEN",
       `No worker will take job ${jobId}: the worker at ${ph.worker.baseUrl} will not run it (${why(configured)})${nor}. ` +
-        "The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes.",
+        "The job stays open, its fee and datatoken escrowed, until you cancel it (or, after its deadline, reclaim it).",
       `cancel the job to get the fee and the datatoken back, then request again${retryWith(code)}`,
       { data: { jobId, workerCode: code, others: Object.fromEntries(this.skipped) } },
     );
@@ -208,10 +252,10 @@ async function refuseEnded(ph: PostHumanCore, jobId: bigint, job: JobRecord): Pr
       "JOB_ENDED",
       `Job ${jobId} was ${job.status.toLowerCase()}: its fee and its datatoken went back to the requester.`,
     );
-  // The deadline is in the chain's time: the next block's is at least the latest's, and the clock's (a chain that
-  // mines only on demand may have had no block for a while).
+  // The deadline is in the chain's time: the latest block's, or this machine's clock less a margin for its error (a
+  // chain that mines only on demand may have had no block for a while).
   const latest = (await ph.provider.getBlock("latest"))?.timestamp ?? 0;
-  const now = BigInt(Math.max(latest, Math.floor(Date.now() / 1000)));
+  const now = BigInt(Math.max(latest, Math.floor(Date.now() / 1000) - CLOCK_ERROR_SEC));
   if (now > job.deadline)
     throw new SdkError(
       "JOB_TIMEOUT",

@@ -13,6 +13,12 @@ import type { JobQuote } from "../protocol/quote";
 
 /** How long a requester waits for a worker's quote before it requests a job without one. */
 export const QUOTE_TIMEOUT_MS = 10_000;
+/**
+ * How long a job's status, and its result, may take to come: the claimant's API is whatever its worker registered on
+ * chain, and one that accepts the connection and never answers must not hold a follow (or a page) up.
+ */
+export const STATUS_TIMEOUT_MS = 10_000;
+export const RESULT_TIMEOUT_MS = 120_000;
 /** How long a requester waits for the worker to see a job and take its input, in all. */
 export const INPUT_UPLOAD_TIMEOUT_MS = 60_000;
 /** How long a signed result request stays valid. */
@@ -181,7 +187,8 @@ export class WorkerApi {
   }
 
   async jobStatus(jobId: bigint): Promise<JobStatusView> {
-    const res = await this.call(`/jobs/${jobId}`, { cache: "no-store" }, `status of job ${jobId}`);
+    const init = { cache: "no-store", signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) } as const;
+    const res = await this.call(`/jobs/${jobId}`, init, `status of job ${jobId}`);
     return (await res.json()) as JobStatusView;
   }
 
@@ -280,7 +287,11 @@ export class WorkerApi {
     const sig = await signAuth(signer, this.domain, { type: "ResultRequest", value: { jobId, expiry } });
     const res = await this.call(
       `/jobs/${jobId}/result`,
-      { headers: { "x-posthuman-signature": sig, "x-posthuman-expiry": expiry.toString() }, cache: "no-store" },
+      {
+        headers: { "x-posthuman-signature": sig, "x-posthuman-expiry": expiry.toString() },
+        cache: "no-store",
+        signal: AbortSignal.timeout(RESULT_TIMEOUT_MS),
+      },
       `result of job ${jobId}`,
     );
     return new Uint8Array(await res.arrayBuffer());

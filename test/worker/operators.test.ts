@@ -27,6 +27,8 @@ describe("two operators and a requester's client (real hardhat node, two real wo
   let op1: RunningWorker;
   let op2: RunningWorker;
   let op2Stopped = false;
+  /** The job operator 2 ran (its result is there). */
+  let ranByOp2: bigint;
   let m1: Awaited<ReturnType<typeof publishTinyModel>>;
   let derek: PostHuman;
   const steps: string[] = [];
@@ -77,6 +79,7 @@ describe("two operators and a requester's client (real hardhat node, two real wo
 
   it("uploads to the claimant's API found on chain, not to the one worker URL the client was given", async () => {
     const job = await derek.requestJob(m1.modelId, INFER, PROMPTS, { fee: ethers.parseEther("2") });
+    ranByOp2 = job.jobId;
     const row = await op2.worker.pipeline.until(job.jobId, ["submitted", "settled"], 180_000);
     expect(row.state).to.be.oneOf(["submitted", "settled"]);
     expect((await w.ph.jobMarket.getJob(job.jobId)).worker).to.equal(w.address("worker2"));
@@ -184,6 +187,10 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     );
     expect(isSdkError(err, "JOB_TIMEOUT"), String(err)).to.equal(true);
     await (await w.ph.jobMarket.connect(w.wallet("derek")).cancelJob(jobId)).wait();
+    // The result of the job operator 2 ran is there only: said so, naming it, not the configured worker.
+    await expect(derek.fetchResult(ranByOp2)).to.be.rejectedWith(
+      `The worker that ran job ${ranByOp2} does not answer at ${op2.worker.apiUrl}, where its result is. The job has its receipt.`,
+    );
   });
 });
 

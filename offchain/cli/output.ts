@@ -57,7 +57,10 @@ export function reportError(e: unknown, json: boolean): number {
   // (the whole one with POSTHUMAN_DEBUG, in the stack).
   const short = (err as { shortMessage?: unknown }).shortMessage;
   const ethersCode = (err as { code?: unknown }).code;
-  const message = typeof short === "string" && short ? `${short} (${String(ethersCode)})` : err.message;
+  const message =
+    typeof short === "string" && short
+      ? `${short}${typeof ethersCode === "string" ? ` (${ethersCode})` : ""}`
+      : err.message;
   if (json) {
     const sdk = err instanceof CliError ? { code: err.code, data: err.data } : {};
     process.stdout.write(toJson({ error: { message, hint, ...sdk } }) + "\n");

@@ -159,7 +159,7 @@ export function explainInputRefusal(e: unknown, jobId: bigint, file: string, sta
     return new SdkError(
       "JOB_NOT_TAKEN",
       `The worker does not take job ${jobId}'s input${/any more(: .*)$/.exec(api.message)?.[1] ?? ""}. The job ` +
-        `stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes.`,
+        `stays open, its fee and datatoken escrowed, until you cancel it (or, after its deadline, reclaim it).`,
       "cancel the job to get the fee and the datatoken back",
       { data: { jobId } },
     );

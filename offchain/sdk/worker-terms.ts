@@ -1,12 +1,13 @@
 /**
  * The worker's terms, read before a job is paid for: the largest input it takes (GET /healthz) and what it would
  * decide for this very job (GET /models/:id/quote: the params it runs, its price, the lifetime the job needs behind its
- * queue). What it would never take, nor any other worker registered on chain, is refused here, before any
- * transaction. A worker too busy for the job's lifetime now is said (onStep) and the job goes ahead: its queue may
- * drain in time. A configured worker that gives no quote (an older one, one without the model, one that does not
+ * queue). What it would not take, nor any other worker registered on chain, is refused here, before any
+ * transaction: a job it would only claim once its queue drained too (by its estimate, the job would miss its
+ * deadline). A configured worker that gives no quote (an older one, one without the model, one that does not
  * answer) tells nothing: it decides once the job is on chain, as before.
  */
 import type { JobParams } from "../protocol/params";
+import { MAX_JOB_TTL_SEC } from "./job-types";
 import { SdkError, amountText } from "./errors";
 import type { JobQuote } from "../protocol/quote";
 import { WorkerApiError, type WorkerApi, type WorkerHealth } from "./worker-api";
@@ -27,6 +28,7 @@ function change(q: JobQuote, ttlSec: number): string {
     return `offer a fee of at least ${amountText(BigInt(q.minFee))} OCEAN`;
   }
   if ((q.code === "WOULD_MISS_DEADLINE" || q.code === "DEADLINE_TOO_CLOSE") && q.minTtlSec !== undefined) {
+    if (q.minTtlSec > MAX_JOB_TTL_SEC) return "ask another worker (this one needs a lifetime over the 7 days allowed)";
     return `give the job a lifetime of at least ${q.minTtlSec} s (it has ${ttlSec} s)`;
   }
   if (q.code === "PARAMS_INVALID") return "change the job's parameters";

@@ -257,10 +257,17 @@ export function createPipeline(o: PipelineOptions): Pipeline {
 function restingJobs(c: Ctx) {
   const until = new Map<string, number>();
   return {
-    /** After a weighing: a job left waiting (and not being claimed) rests. */
+    /**
+     * After a weighing: a job left waiting (and not being claimed) rests, unless its input came (or was refused)
+     * while it was weighed, the weighing's row read before.
+     */
     weighed(row: JobRow): void {
-      if (row.state === "seen" && c.progress.get(row.job_id)?.waitsFor && !c.claiming.has(row.job_id))
-        until.set(row.job_id, Date.now() + REWEIGH_WAITING_MS);
+      const now = Date.now();
+      for (const [id, t] of until) if (t <= now) until.delete(id); // (jobs that ended while resting)
+      const fresh = c.o.jobs.get(row.job_id);
+      const inputMoved = fresh?.input_artifact !== row.input_artifact || fresh?.input_refused !== row.input_refused;
+      if (row.state === "seen" && c.progress.get(row.job_id)?.waitsFor && !c.claiming.has(row.job_id) && !inputMoved)
+        until.set(row.job_id, now + REWEIGH_WAITING_MS);
       else until.delete(row.job_id);
     },
     rests: (row: JobRow) => (until.get(row.job_id) ?? 0) > Date.now(),

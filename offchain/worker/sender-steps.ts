@@ -4,6 +4,7 @@
  */
 import { Interface, Transaction, isCallException, isError, type BaseWallet, type TransactionReceipt } from "ethers";
 import { gasLimitOver } from "../protocol/contracts";
+import { errorChain } from "../protocol/error-chain";
 import type { WorkerDb } from "./db";
 import { crashPoint } from "./faults";
 import type { Log } from "./log";
@@ -210,7 +211,10 @@ async function broadcast(
     if (closer.signal.aborted) throw new SenderClosedError(key);
     const known = await rpc.getTransaction(signed.hash).catch(() => null);
     if (known) return { type: "ok" };
-    return isTransientRpcError(e) ? { type: "unsure", error: e } : { type: "refused", error: e };
+    // An HTTP error answer (SERVER_ERROR, a 4xx included) is no node's verdict on the transaction: a gateway may answer
+    // so to a transaction it passed on, or an earlier try may have got through. Only a JSON-RPC refusal is final.
+    const http = errorChain(e).some((c) => c.code === "SERVER_ERROR");
+    return http || isTransientRpcError(e) ? { type: "unsure", error: e } : { type: "refused", error: e };
   }
 }
 

@@ -322,10 +322,8 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     const inferShape = { kind: "infer" as const, params: infer(), modelParams, nPositions };
     const inferSec = createThroughput(rw.worker.db).estimateSec(inferShape, DEFAULT_POLICY);
     const ttl = Math.ceil(inferSec * DEFAULT_POLICY.safetyFactor + MARGIN_SEC + 45);
-    const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), ttl);
-    await waitFor(() => /deadline/.test(rw.worker.pipeline.progress(String(urgent))?.note ?? ""));
-    expect(await status(urgent)).to.equal(JobStatus.Open);
-    // A requester's client asks first, and is told before paying the lifetime that fits behind the queue now.
+    // A requester's client asks first (while the training job holds the queue, within its input wait), and is told
+    // before paying the lifetime that fits behind the queue now.
     const jobsBefore = await w.ph.jobMarket.jobCount();
     const declined = await derek
       .requestJob(m1.modelId, INFER_JOB, PROMPTS, { fee: ethers.parseEther("2"), ttlSec: ttl })
@@ -337,6 +335,9 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     expect(declined!.message).to.match(/would not take this job in time: it would wait for the queue to drain/);
     expect(declined!.data.minTtlSec).to.be.greaterThan(ttl);
     expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
+    const urgent = await request("derek", "Infer", PROMPTS, infer(), ethers.parseEther("2"), ttl);
+    await waitFor(() => /deadline/.test(rw.worker.pipeline.progress(String(urgent))?.note ?? ""));
+    expect(await status(urgent)).to.equal(JobStatus.Open);
     // The training job's input never arrives: failed as the requester's fault after the input wait (20 s, so that
     // the inference job above is weighed while the training job still holds the queue, on a loaded machine too), not at
     // its deadline 30 minutes away.

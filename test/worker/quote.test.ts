@@ -122,7 +122,7 @@ describe("a worker's quote and its claim agree (real hardhat node, real worker p
     const e = err as Error & { hint?: string; data: Record<string, unknown> };
     expect(e.message).to.match(
       new RegExp(
-        `^No worker will take job ${jobId}: the worker at ${rw.worker.apiUrl} will not run it \\(UNDERPRICED: fee 0\\.000000000000000001 OCEAN is under .*\\)\\. The job stays open, its fee and datatoken escrowed, until you cancel it or its deadline passes\\.$`,
+        `^No worker will take job ${jobId}: the worker at ${rw.worker.apiUrl} will not run it \\(UNDERPRICED: fee 0\\.000000000000000001 OCEAN is under .*\\)\\. The job stays open, its fee and datatoken escrowed, until you cancel it \\(or, after its deadline, reclaim it\\)\\.$`,
       ),
     );
     expect(e.hint).to.equal(

@@ -88,8 +88,9 @@ export function stoppedError(f: Pick<JobsInFlight, "jobs" | "done" | "sending">)
     return sending
       ? new CliError(
           "Stopped while a job's request was on its way: it may be on chain, paid for, without its input.",
-          "if it was mined, a worker that claims it fails it INPUT_MISSING once its input wait is over, which " +
-            "refunds the fee and the datatoken",
+          "if it was mined, its fee and datatoken stay escrowed until you cancel it: find it among the newest jobs " +
+            "(posthuman job show <id>; ids count up, yours names you as requester) and cancel it: posthuman job " +
+            "cancel <id>",
           STOPPED_EXIT_CODE,
           from,
         )

@@ -241,8 +241,8 @@ export class PostHumanCore {
     const { cost } = await this.exchange.quote(m.exchangeId, amount);
     const max = o.maxBase ?? cost;
     if (cost > max) throw costAboveMax(cost, max, { modelId });
-    const approvals = await this.ensureBase(max, this.exchange.address, `buy ${amountText(amount)} datatokens`);
-    this.onStep(`Buying ${amountText(amount)} datatokens for ${amountText(cost)} OCEAN…`);
+    const approvals = await this.ensureBase(max, this.exchange.address, `buy ${datatokens(amount)}`);
+    this.onStep(`Buying ${datatokens(amount)} for ${amountText(cost)} OCEAN…`);
     const sent = await this.exchange.buy(m.exchangeId, amount, max);
     return { cost, approvals, txHash: sent.txHash };
   }
@@ -264,7 +264,7 @@ export class PostHumanCore {
       );
     this.onStep("Allowing the market to hold your datatokens…");
     const approval = await dt.ensureAllowance(this.listings.address, amount);
-    this.onStep(`Listing ${amountText(amount)} datatokens…`);
+    this.onStep(`Listing ${datatokens(amount)}…`);
     const r = await this.listings.createListing(modelId, amount, pricePerToken);
     return { ...r, approvals: approval ? [approval.txHash] : [] };
   }
@@ -286,8 +286,8 @@ export class PostHumanCore {
     const quote = await this.listings.quote(listingId, amount);
     const max = o.maxCost ?? quote;
     if (quote > max) throw costAboveMax(quote, max, { listingId, modelId: l.modelId });
-    const approvals = await this.ensureBase(max, this.listings.address, `buy ${amountText(amount)} datatokens`);
-    this.onStep(`Buying ${amountText(amount)} datatokens from listing ${listingId}…`);
+    const approvals = await this.ensureBase(max, this.listings.address, `buy ${datatokens(amount)}`);
+    this.onStep(`Buying ${datatokens(amount)} from listing ${listingId}…`);
     const r = await this.listings.buy(listingId, amount, max);
     return { ...r, approvals };
   }
@@ -314,7 +314,7 @@ export class PostHumanCore {
   async ensureBase(amount: bigint, spender: string, what: string): Promise<string[]> {
     const me = await this.needBase(amount, what);
     if ((await this.baseToken.allowance(me, spender)) >= amount) return [];
-    this.onStep(`Allowing ${amountText(amount)} OCEAN to be taken…`);
+    this.onStep(`Allowing ${spender} to take ${amountText(amount)} OCEAN, to ${what}…`);
     return [(await this.baseToken.approve(spender, amount)).txHash];
   }
 
@@ -572,6 +572,11 @@ export class PostHumanCore {
   async claimAll(account?: string): Promise<ClaimAllResult> {
     return claimAll(this, account ?? (await this.address()));
   }
+}
+
+/** "1 datatoken", "2.5 datatokens". */
+function datatokens(amount: bigint): string {
+  return `${amountText(amount)} datatoken${amount === ONE_DATATOKEN ? "" : "s"}`;
 }
 
 export type { ClaimAllResult, RewardRow };

@@ -193,8 +193,16 @@ export class JobMarketClient extends ContractClient<JobMarket> {
   }
 
   /** Refunds a job past its deadline without a receipt, slashing its claimant's collateral (anyone may). */
-  async reclaim(jobId: bigint): Promise<Sent> {
-    return { txHash: (await this.send(await this.buildReclaimTx(jobId), "reclaimJob")).hash };
+  /** What went back to the requester: the fee (`refund`, with the datatoken) and a claimant's `slashed` collateral. */
+  async reclaim(jobId: bigint): Promise<{ refund: bigint; slashed: bigint; requester: string } & Sent> {
+    const receipt = await this.send(await this.buildReclaimTx(jobId), "reclaimJob");
+    const { refund, slashed, requester } = this.event(receipt, "JobReclaimed").args;
+    return {
+      refund: refund as bigint,
+      slashed: slashed as bigint,
+      requester: requester as string,
+      txHash: receipt.hash,
+    };
   }
 
   /** Needs an allowance of the challenge bond (config().challengeBond) in the base token. */

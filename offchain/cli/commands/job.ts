@@ -92,19 +92,10 @@ async function cancelJob(client: PostHuman, jobId: bigint): Promise<Refund> {
   return { jobId, txHash: r.txHash, refund: r.refund, to: await client.address() };
 }
 
-/** Reclaims a job (anyone may): what went back to its requester is read from the transaction's JobReclaimed event. */
+/** Reclaims a job (anyone may): what went back to its requester. */
 async function reclaimJob(client: PostHuman, jobId: bigint): Promise<Refund> {
-  const { txHash } = await client.jobs.reclaim(jobId);
-  const market = client.jobs.contract;
-  const receipt = await client.provider.getTransactionReceipt(txHash);
-  const event = (receipt?.logs ?? []).map((l) => market.interface.parseLog(l)).find((e) => e?.name === "JobReclaimed");
-  if (!event) throw new CliError(`job ${jobId} reclaimed (tx ${txHash}), but its JobReclaimed event was not found`);
-  const { refund, slashed, requester } = event.args as unknown as {
-    refund: bigint;
-    slashed: bigint;
-    requester: string;
-  };
-  return { jobId, txHash, refund, slashed, to: requester };
+  const r = await client.jobs.reclaim(jobId);
+  return { jobId, txHash: r.txHash, refund: r.refund, slashed: r.slashed, to: r.requester };
 }
 
 /**

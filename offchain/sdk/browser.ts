@@ -21,7 +21,7 @@ export {
 export type { ClaimAllResult, RewardRow } from "./revenue";
 export { ContractClient, type SdkContext, type Sent, type UnsignedTx } from "./base";
 export { SdkError, isSdkError, type SdkErrorCode } from "./errors";
-export { apiOf } from "./claimant";
+export { apiLookup, apiOf } from "./claimant";
 export { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";
 export {
   JobMarketClient,

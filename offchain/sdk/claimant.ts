@@ -33,11 +33,21 @@ export async function claimantApi(
 
 /**
  * The API that `worker` registered on chain (where a job it claimed is followed, and its result fetched), or
- * `configured` when it is that one or registered none.
+ * `configured` when it is that one, registered none, or is no one (a job not claimed yet).
  */
 export async function apiOf(market: JobMarket, configured: WorkerApi, worker: string): Promise<WorkerApi> {
+  if (worker === ethers.ZeroAddress) return configured;
   const url = (await market.endpointOf(worker).catch(() => "")).replace(/\/+$/, "");
   return !url || url === configured.baseUrl ? configured : new WorkerApi(url, configured.domain);
+}
+
+/** `apiOf`, looked up again only when the worker asked about changes (a follow, a page, asks at every poll). */
+export function apiLookup(market: JobMarket, configured: WorkerApi): (worker: string) => Promise<WorkerApi> {
+  let known: { worker: string; api: Promise<WorkerApi> } | undefined;
+  return (worker) => {
+    if (known?.worker !== worker) known = { worker, api: apiOf(market, configured, worker) };
+    return known.api;
+  };
 }
 
 /** The APIs other than `configured` that workers have registered on chain and not cleared (at most `max`). */

@@ -340,8 +340,13 @@ export class PostHumanCore {
    */
   async jobDeadline(ttlSec = DEFAULT_JOB_TTL_SEC): Promise<bigint> {
     checkJobTtl(ttlSec);
+    return (await this.chainNow()) + BigInt(ttlSec);
+  }
+
+  /** The chain's time as its next block will see it: the later of the latest block's and this machine's clock. */
+  async chainNow(): Promise<bigint> {
     const latest = await this.provider.getBlock("latest");
-    return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)) + ttlSec);
+    return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
   }
 
   /** The unsigned request (the caller approves one datatoken and the fee for the job market first). */
@@ -430,6 +435,7 @@ export class PostHumanCore {
     const deadline = await this.jobDeadline(o.ttlSec);
     const inputHash = sha256Hex(input);
     this.onStep("Requesting the job…");
+    o.onSending?.();
     const { jobId, txHash, blockNumber } = await this.jobs.request({
       modelId,
       kind: params.kind,
@@ -439,6 +445,7 @@ export class PostHumanCore {
       params: encodeJobParams(params),
       inputURI: o.inputURI,
     });
+    o.onRequested?.(jobId);
     let inputAck: string | undefined;
     if (upload) {
       this.onStep(`Job ${jobId} requested. Uploading its input to the worker…`);

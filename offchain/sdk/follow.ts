@@ -2,13 +2,12 @@
  * Following a job from the SDK's core: everything known about it, and waiting for its receipt with the worker's
  * progress, or the reason it ended without one. Browser-safe.
  */
-import { ethers } from "ethers";
 import { JobStatus } from "../protocol/params";
 import { sha256Hex } from "../protocol/auth";
 import { failReasonName } from "../protocol/job-spec";
 import { nodeLostReason } from "../protocol/node-lost";
 import type { FollowProgress, JobOverview, PostHumanCore } from "./core";
-import { apiOf, claimantApi, otherWorkerApis } from "./claimant";
+import { apiLookup, apiOf, otherWorkerApis } from "./claimant";
 import { SdkError } from "./errors";
 import type { JobRecord, OnChainReceipt } from "./job-market";
 import { WorkerApiError, type JobStatusView, type WorkerApi } from "./worker-api";
@@ -45,17 +44,14 @@ function failHint(name: string, modelId: bigint): string {
   return "the fee was refunded and your datatoken returned; the worker's operator has the details in its logs";
 }
 
-/** The worker API that knows most of a job: its claimant's (registered on chain), else the configured one. */
-async function workerOf(ph: PostHumanCore, job: JobRecord): Promise<WorkerApi> {
-  return job.worker === ethers.ZeroAddress ? ph.worker : apiOf(ph.jobs.contract, ph.worker, job.worker);
-}
-
 /** Everything known about a job: the chain's record, its receipt, the worker's view, a failure's reason. */
 export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<JobOverview> {
   const job = await ph.jobs.get(jobId);
   const out: JobOverview = { job, receipt: await ph.jobs.receipt(jobId) };
   try {
-    out.worker = (await (await workerOf(ph, job)).jobStatus(jobId)) as unknown as Record<string, unknown>;
+    // The claimant's view (registered on chain), else the configured worker's.
+    const api = await apiOf(ph.jobs.contract, ph.worker, job.worker);
+    out.worker = (await api.jobStatus(jobId)) as unknown as Record<string, unknown>;
   } catch {
     out.worker = undefined;
   }
@@ -79,7 +75,7 @@ export async function fetchResult(
       data: { jobId },
     });
   // The claimant's API holds it (another operator's worker, maybe).
-  const api = await claimantApi(ph.jobs.contract, ph.worker, jobId, 0);
+  const api = await apiOf(ph.jobs.contract, ph.worker, (await ph.jobs.get(jobId)).worker);
   let bytes: Uint8Array;
   try {
     bytes = await api.result(ph.signer, jobId);
@@ -124,7 +120,7 @@ export async function followJob(
   const takers = new Takers(ph, jobId);
   let lost: { since: number; tries: number } | undefined;
   let seen: string | undefined;
-  let claimant: { worker: string; api: WorkerApi } | undefined;
+  const apiFor = apiLookup(ph.jobs.contract, ph.worker);
   for (;;) {
     let job: JobRecord;
     try {
@@ -152,8 +148,8 @@ export async function followJob(
     // The worker's view (the claimant's, once claimed): its progress, and for a job still open whether it will run
     // it at all.
     const open = JobStatus[job.status] === JobStatus.Open;
-    if (claimant?.worker !== job.worker) claimant = { worker: job.worker, api: await workerOf(ph, job) };
-    const view = o.onProgress || open ? await claimant.api.jobStatus(jobId).catch(() => undefined) : undefined;
+    const api = await apiFor(job.worker);
+    const view = o.onProgress || open ? await api.jobStatus(jobId).catch(() => undefined) : undefined;
     o.onProgress?.({
       status: job.status,
       state: view?.state,

@@ -28,6 +28,9 @@ export interface JobRequestOptions {
   inputName?: string;
   /** The model's context length, when known: enables the input rules that depend on it. */
   nPositions?: number;
+  /** Told as the request's transaction is sent, then with its job's id once mined (before the upload). */
+  onSending?: () => void;
+  onRequested?: (jobId: bigint) => void;
 }
 
 /** What the input rules need to know of the model: its context, and the most bytes one of its tokens covers. */

@@ -1,7 +1,7 @@
 /**
  * Ctrl-C in train, infer and eval. Once a job is requested it is on chain and paid for: Ctrl-C then stops the command,
  * not the job, and says which job goes on, whether its input reached the worker, and what to do next. The command
- * keeps the jobs it heard of: from the SDK's step "Job N requested. Uploading its input…", then from the request's
+ * keeps the jobs it heard of: from the SDK's onRequested (mined, its input not uploaded yet), then from the request's
  * result (its input uploaded). A Ctrl-C while the request's transaction is on its way waits for it to be mined, so that
  * its job can be named (a second Ctrl-C stops at once).
  */
@@ -18,19 +18,21 @@ export class JobsInFlight {
   readonly jobs = new Map<bigint, InputState>();
   /** The jobs followed to their receipt. */
   readonly done: bigint[] = [];
-  /** A request's transaction is on its way (the SDK said "Requesting the job…" and no job id yet). */
+  /** A request's transaction is on its way (the SDK's onSending, and no job id yet). */
   sending = false;
   /** Ctrl-C came while `sending`: stop once the job's id is heard. */
   private stopWhenHeard?: () => void;
 
-  /** An SDK step, as the command prints it. */
-  step(line: string): void {
-    if (/^Requesting the job\b/.test(line)) this.sending = true;
-    const heard = /^Job (\d+) requested\b/.exec(line);
-    if (!heard) return;
+  /** The SDK sends a request's transaction (JobRequestOptions.onSending). */
+  requesting(): void {
+    this.sending = true;
+  }
+
+  /** The request is mined: its job's id, before its input is uploaded (JobRequestOptions.onRequested). */
+  heard(jobId: bigint): void {
     this.sending = false;
     const stop = this.stopWhenHeard;
-    this.jobs.set(BigInt(heard[1]), stop ? "not sent" : "sending");
+    this.jobs.set(jobId, stop ? "not sent" : "sending");
     stop?.();
   }
 

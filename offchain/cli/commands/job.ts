@@ -52,7 +52,7 @@ function addShow(job: Command, w: Wiring): void {
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
         const o = await sdk(client.jobOverview(id(raw, "job")));
-        const overdue = pastDeadline(o.job, await chainNow(client));
+        const overdue = pastDeadline(o.job, await client.chainNow());
         // Every field is there, null where there is none (a receipt, a failure, the worker's view).
         const json = { ...o, receipt: o.receipt ?? null, failure: o.failure ?? null, worker: o.worker ?? null };
         out.result({ ...json, deadlinePassed: overdue !== undefined, next: overdue ?? null }, () =>
@@ -66,12 +66,6 @@ function addShow(job: Command, w: Wiring): void {
         );
       }, cmd),
     );
-}
-
-/** The chain's time as the next block will see it: the later of the latest block's and this machine's clock. */
-async function chainNow(client: PostHuman): Promise<bigint> {
-  const latest = await client.provider.getBlock("latest");
-  return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
 }
 
 /** What a cancel or a reclaim gave back, and to whom. */
@@ -115,7 +109,7 @@ function addRecover(job: Command, w: Wiring, action: "cancel" | "reclaim", descr
             if (!isSdkError(e, "REVERTED")) throw explain(e);
             // No such job is said as `job show` says it (UNKNOWN_JOB, with the count).
             const o = await sdk(client.jobOverview(jobId));
-            throw refusal(action, o, await chainNow(client)) ?? explain(e);
+            throw refusal(action, o, await client.chainNow()) ?? explain(e);
           },
         );
         const name = accountNamer(client.book.chainId);
@@ -142,7 +136,7 @@ function addResult(job: Command, w: Wiring): void {
         const r = await client.fetchResult(jobId).catch(async (e: unknown) => {
           // No receipt: there may be no such job, or it ended without one; say which.
           if (!isSdkError(e, "NO_RECEIPT")) throw explain(e);
-          throw noReceipt(await sdk(client.jobOverview(jobId)), await chainNow(client));
+          throw noReceipt(await sdk(client.jobOverview(jobId)), await client.chainNow());
         });
         if (o.out) fs.writeFileSync(o.out, r.bytes);
         out.result(

@@ -80,10 +80,7 @@ export async function withJobSession<T>(
   const jobs = new JobsInFlight();
   const unwatch = stopOnCtrlC(jobs, out);
   try {
-    const client = await connect(w.context(cmd), true, (line) => {
-      out.info(line);
-      jobs.step(line);
-    });
+    const client = await connect(w.context(cmd), true, out.info);
     return await body({ client, out, jobs });
   } finally {
     unwatch();
@@ -175,6 +172,8 @@ export async function requestJob(
       ttlSec: ttlSeconds(o.ttl),
       inputName,
       inputURI: o.inputURI,
+      onSending: () => s.jobs.requesting(),
+      onRequested: (jobId) => s.jobs.heard(jobId),
     }),
   );
   s.jobs.requested(job);

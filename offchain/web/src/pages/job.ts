@@ -11,7 +11,7 @@ import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snaps
 import { field, fill, h, table, type Child } from "../dom";
 import { UserError, WorkerApiError } from "../errors";
 import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import { apiOf, type JobStatusView, type WorkerApi } from "../../../sdk/browser";
+import { apiLookup, apiOf, type JobStatusView } from "../../../sdk/browser";
 import { sha256Hex } from "../../../protocol/auth";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
 import { cancelPanel } from "./cancel";
@@ -263,7 +263,9 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
-  const workerApi = claimantOf(app, () => (job as JobInfo).worker);
+  // The claimant's API, registered on chain (another operator's, maybe); before a claim, the app's.
+  const claimantApi = apiLookup(app.market.ph.jobMarket, app.worker);
+  const workerApi = () => claimantApi((job as JobInfo).worker);
   const dispute = disputePanel(app, jobId, () => tick());
   const cancel = cancelPanel(app, jobId, () => tick());
 
@@ -382,22 +384,6 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   void loop();
   return () => {
     stopped = true;
-  };
-}
-
-/**
- * The API of the job's claimant (`worker()`), registered on chain: another operator's, maybe; before a claim, the
- * app's. Looked up again when the claimant changes.
- */
-function claimantOf(app: App, worker: () => string): () => Promise<WorkerApi> {
-  let known: { worker: string; api: WorkerApi } | undefined;
-  return async () => {
-    const w = worker();
-    if (known?.worker !== w) {
-      const api = w === ethers.ZeroAddress ? app.worker : await apiOf(app.market.ph.jobMarket, app.worker, w);
-      known = { worker: w, api };
-    }
-    return known.api;
   };
 }
 

@@ -33,6 +33,8 @@ export const FAIL_REASONS: Record<string, number> = {
   MEMORY_LIMIT: 27,
   /** A Train run's child root was registered by another model first: the receipt can never be submitted. */
   WEIGHTS_ROOT_TAKEN: 28,
+  /** The market refused the receipt until the claimant's last margin before the deadline, for a reason it did not know. */
+  SUBMIT_REFUSED: 29,
 };
 
 /** The name of a JobFailed reason code, or undefined for a code this version does not know. */

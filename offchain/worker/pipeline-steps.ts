@@ -420,6 +420,10 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
         const why = `the run's child weights root ${root} is model ${holder}'s already: the receipt can never be submitted`;
         return fail(c, row, "WEIGHTS_ROOT_TAKEN", why);
       }
+      if (mine && row.deadline - c.nowSec() <= c.margin) {
+        const why = `the market refused the receipt until ${c.margin} s before the job's deadline: ${e.message}`;
+        return fail(c, row, "SUBMIT_REFUSED", why); // the penalty, where the deadline would take the whole collateral
+      }
       if (!FINAL_STATES.has(row.state)) c.set(row, { error_code: "SUBMIT_REFUSED", error_message: e.message });
       return;
     }

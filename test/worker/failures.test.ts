@@ -280,4 +280,47 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     expect(failed.args.refund).to.equal(ethers.parseEther("2"));
     expect((await w.ocean.oceanToken.balanceOf(treasury)) - treasuryBefore).to.equal(penalty);
   });
+
+  it("fails with its penalty, at its last margin before the deadline, a job whose receipt the market keeps refusing for a reason the worker does not know", async () => {
+    // A runtime that returns a child without a weights root: the market refuses the receipt (JobMarketMissingChildWeights),
+    // a refusal the worker has no rule for. It sends it again each pass; near the deadline it fails the job for the
+    // penalty, where the requester's reclaim after the deadline would take its whole collateral.
+    await rw.worker.stop();
+    const inner = new BuiltinExecutor();
+    const broken: Executor = {
+      id: inner.id,
+      runtimeId: inner.runtimeId,
+      run: async (job) => {
+        const result = await inner.run(job);
+        return { ...result, child: result.child && { ...result.child, weightsRoot: ethers.ZeroHash } };
+      },
+    };
+    rw = await startWorker(w, "worker2", {}, undefined, broken);
+    await rw.client.uploadModel(w.wallet("alice"), m1.modelId, m1.dir);
+    const text = Buffer.from("Gulls wheeled over the quay while the nets were mended for the morning. ".repeat(40));
+    const stakeBefore = await w.ph.jobMarket.stakeOf(w.address("worker2"));
+    const jobId = await request("bob", "Train", sha256Hex(text), TRAIN);
+    await upload("bob", jobId, text);
+    const jobs = rw.worker.jobs;
+    for (let t = Date.now(); jobs.get(jobId)?.error_code !== "SUBMIT_REFUSED";) {
+      if (Date.now() - t > 240_000) throw new Error(`job ${jobId} never refused: ${JSON.stringify(jobs.get(jobId))}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(jobs.get(jobId)!.state).to.equal("output_stored"); // still trying, well before the deadline
+    expect(jobs.get(jobId)!.error_message).to.match(/JobMarketMissingChildWeights/);
+    const { deadline } = await w.ph.jobMarket.getJob(jobId);
+    const now = (await w.provider.getBlock("latest"))!.timestamp;
+    await w.provider.send("evm_increaseTime", [Number(deadline) - now - 15]);
+    await w.provider.send("evm_mine", []);
+    const row = await rw.worker.pipeline.until(jobId, ["failed"], 60_000);
+    expect([row.state, row.error_code]).to.deep.equal(["failed", "SUBMIT_REFUSED"]);
+    const [failed] = await w.ph.jobMarket.queryFilter(w.ph.jobMarket.filters.JobFailed(jobId));
+    expect(Number(failed.args.reason)).to.equal(FAIL_REASONS.SUBMIT_REFUSED);
+    const collateral = await w.ph.jobMarket.collateralFor(ethers.parseEther("2"));
+    const penalty = (collateral * BigInt((await w.ph.jobMarket.config()).failPenaltyBps)) / 10_000n;
+    expect(penalty).to.be.lessThan(collateral);
+    const stake = await w.ph.jobMarket.stakeOf(w.address("worker2"));
+    expect(stake.free + stake.locked).to.equal(stakeBefore.free + stakeBefore.locked - penalty);
+    expect(failed.args.refund).to.equal(ethers.parseEther("2") + penalty); // the fee back, and the penalty
+  });
 });

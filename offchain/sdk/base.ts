@@ -27,6 +27,15 @@ export interface Sent {
   txHash: string;
 }
 
+/**
+ * The chain's time as its next block will see it, in seconds: the later of the latest block's and this machine's clock
+ * (a local chain mines only on demand, and stamps the next block with the clock). Deadlines and windows are in it.
+ */
+export async function chainNow(provider: ethers.Provider): Promise<bigint> {
+  const latest = await provider.getBlock("latest");
+  return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
+}
+
 export function isSigner(runner: ethers.Signer | ethers.Provider): runner is ethers.Signer {
   return typeof (runner as ethers.Signer).sendTransaction === "function";
 }

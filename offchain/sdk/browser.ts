@@ -19,7 +19,7 @@ export {
   type RequestedJob,
 } from "./core";
 export type { ClaimAllResult, RewardRow } from "./revenue";
-export { ContractClient, type SdkContext, type Sent, type UnsignedTx } from "./base";
+export { ContractClient, chainNow, type SdkContext, type Sent, type UnsignedTx } from "./base";
 export { SdkError, isSdkError, type SdkErrorCode } from "./errors";
 export { apiLookup, apiOf } from "./claimant";
 export { ModelRegistryClient, type LineageNode, type ModelRecord } from "./registry";

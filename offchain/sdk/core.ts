@@ -15,7 +15,7 @@ import type { AddressBook } from "../protocol/address-book";
 import { ONE_DATATOKEN, encodeJobParams, type JobParams } from "../protocol/params";
 import { type PublishedModel } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
-import { isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
+import { chainNow, isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
 import { DatatokenMarketClient } from "./datatoken-market";
 import { SdkError, amountText, costAboveMax } from "./errors";
 
@@ -344,9 +344,8 @@ export class PostHumanCore {
   }
 
   /** The chain's time as its next block will see it: the later of the latest block's and this machine's clock. */
-  async chainNow(): Promise<bigint> {
-    const latest = await this.provider.getBlock("latest");
-    return BigInt(Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
+  chainNow(): Promise<bigint> {
+    return chainNow(this.provider);
   }
 
   /** The unsigned request (the caller approves one datatoken and the fee for the job market first). */

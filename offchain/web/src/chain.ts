@@ -21,6 +21,7 @@ import {
   type ModelRegistry,
 } from "../../../typechain-types";
 import type { ListingRecord } from "../../sdk/datatoken-market";
+import { chainNow } from "../../sdk/browser";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
 import { modelCard, type ModelCard } from "../../sdk/model-card";
@@ -118,13 +119,9 @@ export class Market {
     return this.cfg.book.chainId;
   }
 
-  /**
-   * The chain's time now, in seconds: the latest block's timestamp, or the clock when no block was mined lately (a
-   * local chain mines only on demand, and stamps the next block with the clock). Windows are measured in it.
-   */
+  /** The chain's time now, in seconds (the SDK's chainNow): windows are measured in it. */
   async chainTime(): Promise<number> {
-    const latest = await this.provider.getBlock("latest");
-    return Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000));
+    return Number(await chainNow(this.provider));
   }
 
   datatoken(address: string, runner: ethers.ContractRunner = this.provider) {

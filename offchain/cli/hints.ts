@@ -10,6 +10,17 @@ type Facts = Record<string, unknown>;
 
 const str = (v: unknown) => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? String(v) : "");
 
+/** The option that sets each job param (offchain/protocol/params.ts's names). */
+const FLAGS: Record<string, string> = {
+  steps: "--steps",
+  batchSize: "--batch",
+  contextLength: "--context",
+  learningRate: "--lr",
+  maxTokens: "--max-tokens",
+  temperature: "--temperature",
+  topK: "--top-k",
+};
+
 /** The command's hint for an SDK error, or undefined to keep the SDK's (`hint`). */
 export function commandHint(code: string, data: Facts | undefined, hint?: string): string | undefined {
   const d = data ?? {};
@@ -45,6 +56,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
     case "COST_ABOVE_MAX":
       return typeof d.cost === "bigint" ? `pass --max-cost ${amountText(d.cost)} or more, or ask for fewer` : undefined;
     case "PARAMS_INVALID":
+      if (typeof d.param === "string" && str(d.max) && FLAGS[d.param])
+        return `pass ${FLAGS[d.param]} ${str(d.max)} or less (nothing was paid)`;
       if (d.nPositions === undefined) return undefined;
       return d.param === "maxTokens"
         ? `pass --max-tokens below ${str(d.nPositions)} (the prompt takes room too)`

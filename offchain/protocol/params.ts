@@ -135,6 +135,39 @@ export function encodeJobParams(p: JobParams): string {
   return encodeEvaluateParams(p.params);
 }
 
+const U32 = 2n ** 32n - 1n;
+const U64 = 2n ** 64n - 1n;
+/** Each param's ABI range (0 to max) and the scale it is written in (temperature × 1e6, rates × 1e9). */
+const RANGES: Record<JobKindName, Record<string, { max: bigint; scale?: bigint }>> = {
+  Train: {
+    steps: { max: U32 },
+    batchSize: { max: U32 },
+    contextLength: { max: U32 },
+    learningRate: { max: U64, scale: RATE_SCALE },
+    warmupSteps: { max: U32 },
+    weightDecay: { max: U64, scale: RATE_SCALE },
+  },
+  Infer: { maxTokens: { max: U32 }, temperature: { max: U32, scale: TEMPERATURE_SCALE }, topK: { max: U32 } },
+  Evaluate: { contextLength: { max: U32 }, maxTokens: { max: U32 } },
+};
+
+/**
+ * The first param a job's encoding cannot carry (not a whole number from 0 to its ABI type's max, once scaled), with
+ * its value and largest value in the units people write (a temperature of 5000 is 5000, its most 4294.967295).
+ */
+export function paramOutOfRange(p: JobParams): { param: string; value: string; max: string } | undefined {
+  for (const [param, { max, scale = 1n }] of Object.entries(RANGES[p.kind])) {
+    const v = (p.params as unknown as Record<string, unknown>)[param];
+    const whole = typeof v === "bigint" || (typeof v === "number" && Number.isSafeInteger(v));
+    if (whole && BigInt(v) >= 0n && BigInt(v) <= max) continue;
+    const digits = scale.toString().length - 1;
+    const typed = Number(v) / Number(scale);
+    const value = typeof v === "number" || typeof v === "bigint" ? String(Number(typed.toPrecision(12))) : String(v);
+    return { param, value, max: digits ? ethers.formatUnits(max, digits) : max.toString() };
+  }
+  return undefined;
+}
+
 /** Decodes a job's `params` bytes (from JobRequested) according to its kind. */
 export function decodeJobParams(kind: number | bigint, data: string): JobParams {
   const k = Number(kind);

@@ -44,6 +44,7 @@ import {
 import {
   DEFAULT_JOB_FEE,
   DEFAULT_JOB_TTL_SEC,
+  checkJobParams,
   checkJobTtl,
   type FollowProgress,
   type JobOverview,
@@ -355,6 +356,7 @@ export class PostHumanCore {
     input: Uint8Array,
     o: { fee?: bigint; deadline?: bigint; inputURI?: string } = {},
   ): Promise<UnsignedTx> {
+    checkJobParams(params);
     return this.jobs.buildRequestTx({
       modelId,
       kind: params.kind,
@@ -380,6 +382,7 @@ export class PostHumanCore {
     const fee = o.fee ?? DEFAULT_JOB_FEE;
     const upload = o.upload !== false;
     const inputName = o.inputName ?? "the input";
+    checkJobParams(params);
     if (o.ttlSec !== undefined) checkJobTtl(o.ttlSec);
     // The worker's own rules, before any transaction; with the model's context when the worker tells it (a worker
     // that does not serve the model yet, or an older one, tells nothing: its rules then apply at the upload).

@@ -3,7 +3,7 @@
  * job may be given, and what requesting, following and reading jobs return. Browser-safe.
  */
 import { ethers } from "ethers";
-import type { JobKindName, JobStatusName } from "../protocol/params";
+import { paramOutOfRange, type JobKindName, type JobParams, type JobStatusName } from "../protocol/params";
 import { SdkError } from "./errors";
 import type { Sent } from "./base";
 import type { JobRecord, OnChainReceipt } from "./job-market";
@@ -60,6 +60,19 @@ export interface ModelMetrics {
   evaluations: { jobId: bigint; benchmarkId: string; loss: bigint; tokens: bigint; worker: string }[];
   finetunes: { jobId: bigint; childModelId: bigint; valLossBefore: bigint; valLossAfter: bigint }[];
   inferences: { jobId: bigint; outputHash: string }[];
+}
+
+/** Refuses (SdkError PARAMS_INVALID) params the job's encoding cannot carry, before anything is asked or paid. */
+export function checkJobParams(params: JobParams): void {
+  const bad = paramOutOfRange(params);
+  if (!bad) return;
+  throw new SdkError(
+    "PARAMS_INVALID",
+    `A ${params.kind} job's ${bad.param} of ${bad.value} cannot be requested: it must be from 0 to ${bad.max}. ` +
+      "No job was requested and nothing was paid.",
+    `pass a ${bad.param} of ${bad.max} or less`,
+    { data: { param: bad.param, value: bad.value, max: bad.max } },
+  );
 }
 
 /** Refuses (SdkError PARAMS_INVALID) a time to deliver that is not whole seconds from 1 to MAX_JOB_TTL_SEC. */

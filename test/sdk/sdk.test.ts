@@ -21,6 +21,7 @@ import {
   benchmarkId,
   decodeJobParams,
   toFixedLoss,
+  trainParams,
   type JobParams,
 } from "../../offchain/protocol/params";
 import { jobReceipt } from "../../offchain/protocol/structs";
@@ -610,6 +611,39 @@ describe("SDK (offchain/sdk)", function () {
       const requestedAfter = await now();
       const job = await ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT, { ttlSec: MAX_JOB_TTL_SEC, upload: false });
       expect(job.deadline - BigInt(MAX_JOB_TTL_SEC)).to.be.within(requestedAfter, await now());
+    });
+
+    it("refuses params the job's encoding cannot carry (a temperature of 5000, 5e9 steps) before asking or paying anything, naming the option", async () => {
+      const f = await loadFixture(posthumanFixture);
+      const ph = await clientFor(f, f.alice);
+      const before = await ph.baseToken.balanceOf(f.alice.address);
+      const infer = (temperature: number, topK = 0): JobParams => ({
+        kind: "Infer",
+        params: { maxTokens: 4, temperature, topK },
+      });
+      const cases: [JobParams, string, string, string][] = [
+        [infer(5_000_000_000), "temperature", "5000", "4294.967295"],
+        [infer(1e36), "temperature", "1e+30", "4294.967295"],
+        [infer(0, 5_000_000_000), "topK", "5000000000", "4294967295"],
+        [infer(-1_000_000), "temperature", "-1", "4294.967295"],
+        [trainParams({ steps: 5e9, lr: 0.003, batch: 2, context: 64 }), "steps", "5000000000", "4294967295"],
+        [trainParams({ steps: 2, lr: 1e30, batch: 2, context: 64 }), "learningRate", "1e+30", "18446744073.709551615"],
+      ];
+      for (const [params, param, value, max] of cases) {
+        // The worker at NO_WORKER is never asked: the params are refused first.
+        const e = await expectSdkError(ph.requestJob(f.m1.modelId, params, EVAL_TEXT), "PARAMS_INVALID");
+        expect(e.message, param).to.equal(
+          `A ${params.kind} job's ${param} of ${value} cannot be requested: it must be from 0 to ${max}. ` +
+            "No job was requested and nothing was paid.",
+        );
+        expect(e.data).to.deep.equal({ param, value, max });
+        await expectSdkError(ph.buildRequestJobTx(f.m1.modelId, params, EVAL_TEXT), "PARAMS_INVALID");
+      }
+      expect(commandHint("PARAMS_INVALID", { param: "temperature", value: "5000", max: "4294.967295" })).to.equal(
+        "pass --temperature 4294.967295 or less (nothing was paid)",
+      );
+      expect(await ph.jobs.count()).to.equal(0n);
+      expect(await ph.baseToken.balanceOf(f.alice.address)).to.equal(before);
     });
 
     it("keeps following a job while the chain's node restarts, and says the job is safe when it does not come back", async () => {

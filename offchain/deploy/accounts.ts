@@ -95,6 +95,7 @@ export function resolveWallet(src: AccountSource, chainId: number, provider: eth
     } catch (e) {
       throw new Error(`Cannot read the key file ${src.keyFile}: ${(e as Error).message}`);
     }
+    if (!key) throw new Error(`The key file ${src.keyFile} is empty: it holds the private key, 0x and 64 hex digits.`);
   } else {
     key = env.POSTHUMAN_PRIVATE_KEY;
   }

@@ -2,7 +2,7 @@ import { ethers, type Provider, type Signer } from "ethers";
 import { OceanToken__factory } from "../../typechain-types";
 import type { AddressBook } from "../protocol/address-book";
 import { deployOcean, publishedOceanAddresses, type OceanAddresses } from "./ocean";
-import { benchmarkId, toFixedLoss } from "../protocol/params";
+import { DEMO_EVAL_SET, benchmarkId, toFixedLoss } from "../protocol/params";
 import { deployFinetuneBounty, type PostHumanParams, deployPostHuman } from "./posthuman";
 import { type FinetuneBountyTerms } from "../protocol/structs";
 
@@ -34,10 +34,9 @@ export function localBountyTerms(now: number): FinetuneBountyTerms {
   return {
     baseModelId: 1n,
     maxGenerations: 8,
-    // sha256 of offchain/cli/demo-data/elena-eval.txt
-    datasetHash: "0x1a3a4af416e13318a4853c1abbd406f03db91ef6d96203658979cc87291d2f9b",
+    datasetHash: DEMO_EVAL_SET.dataHash,
     datasetURI: "",
-    benchmarkId: benchmarkId("posthuman-demo/elena-eval"),
+    benchmarkId: benchmarkId(DEMO_EVAL_SET.name),
     contextLength: 64,
     maxTokens: 100_000,
     targetLoss: toFixedLoss(6),

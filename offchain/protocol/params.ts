@@ -212,6 +212,25 @@ export function benchmarkId(name: string): string {
   return ethers.keccak256(ethers.toUtf8Bytes(name));
 }
 
+/** The local marketplace's benchmark: Elena's evaluation set (offchain/cli/demo-data/elena-eval.txt). */
+export const DEMO_EVAL_SET = {
+  name: "posthuman-demo/elena-eval",
+  dataHash: "0x1a3a4af416e13318a4853c1abbd406f03db91ef6d96203658979cc87291d2f9b", // its sha256
+};
+/** Benchmarks whose data is known (its sha256): an evaluation that names none is on one only when run on that data. */
+export const KNOWN_BENCHMARKS: readonly { name: string; dataHash: string }[] = [DEMO_EVAL_SET];
+
+/**
+ * The benchmark an evaluation reports on, so that its loss is compared with a baseline only on the baseline's data:
+ * the one named (the requester vouches that its input is that benchmark's data), else the model's declared one when
+ * the input is that benchmark's known data (KNOWN_BENCHMARKS), else "custom" (compared with nothing).
+ */
+export function evaluationBenchmark(declaredId: string, inputHash: string, named?: string): string {
+  if (named) return benchmarkId(named);
+  const known = KNOWN_BENCHMARKS.find((b) => benchmarkId(b.name) === declaredId);
+  return known && known.dataHash === inputHash.toLowerCase() ? declaredId : benchmarkId("custom");
+}
+
 /** A loss (nats) as the fixed-point integer the contracts store. */
 export function toFixedLoss(loss: number): bigint {
   return BigInt(Math.round(loss * Number(LOSS_SCALE)));

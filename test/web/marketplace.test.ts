@@ -333,6 +333,10 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await go(page, "#/model/2");
     expect(await page.locator("svg.chart .bar").count()).to.equal(1);
     expect(await page.textContent("#evaluations")).to.contain("Evaluation runs");
+    // The child's run is set against its lineage root's baseline (on its benchmark), not the trainer's own figure.
+    expect(await page.textContent("#evaluations .caption")).to.contain(
+      "against the baseline declared for model #1 on its benchmark, 10.8000; best on that benchmark",
+    );
   });
 
   it("challenges the fresh receipt within its window: time left, the bond, no OCEAN told so, challenged, joined by its requester", async function () {

@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { LOSS_SCALE, ONE_DATATOKEN, benchmarkId, type JobParams } from "../../protocol/params";
+import { LOSS_SCALE, ONE_DATATOKEN, evaluationBenchmark, type JobParams } from "../../protocol/params";
+import { sha256Hex } from "../../protocol/auth";
 import type { PostHuman, RequestedJob } from "../../sdk/client";
 import { amountText } from "../../sdk/core";
 import type { OnChainReceipt } from "../../sdk/job-market";
@@ -63,7 +64,11 @@ export function addEvalCommand(program: Command, w: Wiring): void {
           "baseline (every model is checked before any job is requested)",
       )
       .requiredOption("--data <file>", "text or JSONL evaluation set")
-      .option("--benchmark <name>", "benchmark the loss is reported on (default: the model's declared one)")
+      .option(
+        "--benchmark <name>",
+        "the benchmark --data is, to compare the loss with the baseline declared on it (default: the model's " +
+          "declared one when --data is its known data, e.g. the demo's; else none: compared with nothing)",
+      )
       .option("--context <n>", "context length", "64")
       .option("--max-tokens <n>", "most tokens evaluated", "100000")
       .option(
@@ -79,7 +84,7 @@ export function addEvalCommand(program: Command, w: Wiring): void {
         const jobs: RequestedJob[] = [];
         for (const m of models) {
           try {
-            jobs.push(await requestJob(s, m.id, evalParams(m, o), input, o, o.data));
+            jobs.push(await requestJob(s, m.id, evalParams(m, o, input), input, o, o.data));
           } catch (e) {
             throw withJobsGoingOn(e, `the evaluation of model ${m.id} was not requested`, jobs);
           }
@@ -97,9 +102,9 @@ export function addEvalCommand(program: Command, w: Wiring): void {
           }
         }
         const rows = await Promise.all(
-          runs.map((r, i) => evalRow(s.client, models[i], evalBenchmark(models[i], o), r)),
+          runs.map((r, i) => evalRow(s.client, models[i], evalBenchmark(models[i], o, input), r)),
         );
-        printEvaluations(out, o.benchmark, rows);
+        printEvaluations(out, o, rows);
       });
     }, cmd),
   );
@@ -195,17 +200,20 @@ function idList(ids: bigint[]): string {
   return s.length > 1 ? `${s.slice(0, -1).join(", ")} and ${s[s.length - 1]}` : s[0];
 }
 
-/** The benchmark id an evaluation of `m` reports on: --benchmark, else the model's declared one, else "custom". */
-function evalBenchmark(m: ModelRecord, o: EvalOptions): string {
-  if (o.benchmark) return benchmarkId(o.benchmark);
-  return m.benchmarkId === ethers.ZeroHash ? benchmarkId("custom") : m.benchmarkId;
+/**
+ * The benchmark id an evaluation of `m` on `input` reports on: --benchmark, else the model's declared one when the
+ * input is that benchmark's known data (the demo's), else "custom": a loss on other data is never set against the
+ * declared baseline.
+ */
+function evalBenchmark(m: ModelRecord, o: EvalOptions, input: Buffer): string {
+  return evaluationBenchmark(m.benchmarkId, sha256Hex(input), o.benchmark);
 }
 
-function evalParams(m: ModelRecord, o: EvalOptions): JobParams {
+function evalParams(m: ModelRecord, o: EvalOptions, input: Buffer): JobParams {
   return {
     kind: "Evaluate",
     params: {
-      benchmarkId: evalBenchmark(m, o),
+      benchmarkId: evalBenchmark(m, o, input),
       contextLength: int(o.context, "--context"),
       maxTokens: int(o.maxTokens, "--max-tokens"),
       independent: o.independent === true,
@@ -239,9 +247,11 @@ async function evalRow(client: PostHuman, m: ModelRecord, bench: string, r: JobR
   };
 }
 
-function printEvaluations(out: Output, benchmark: string | undefined, rows: EvalRow[]): void {
+function printEvaluations(out: Output, o: EvalOptions, rows: EvalRow[]): void {
   const trainers = rows.some((r) => r.declaredBaselineSource === "trainerValidation");
-  out.result({ benchmark, evaluations: rows }, () =>
+  // A lineage with a baseline, evaluated on data not known to be its benchmark's: said, with how to vouch for it.
+  const uncompared = rows.filter((r) => r.rootBaseline && r.vsRootBaseline === undefined).map((r) => r.modelId);
+  out.result({ benchmark: o.benchmark, evaluations: rows }, () =>
     [
       table(
         ["model", "gen", "job", "eval loss", "perplexity", "tokens", "declared", "root baseline", "vs root"],
@@ -263,6 +273,13 @@ function printEvaluations(out: Output, benchmark: string | undefined, rows: Eval
         ? [
             "† the trainer's validation loss on their own data (declared, not a benchmark run): not comparable with " +
               "these evaluation losses; compare a child with its parent evaluated on the same data",
+          ]
+        : []),
+      ...(uncompared.length
+        ? [
+            `not compared with the root baseline (model${uncompared.length > 1 ? "s" : ""} ${idList(uncompared)}): ` +
+              `${o.benchmark ? `--benchmark ${o.benchmark} is not` : `${o.data} is not known to be`} the data the ` +
+              "baseline was declared on; pass --benchmark <its name> when it is",
           ]
         : []),
     ].join("\n"),

@@ -112,12 +112,37 @@ export function lineageGraph(snap: Snapshot, current: ModelInfo): SVGSVGElement 
 }
 
 /**
- * Every evaluation run on the model as a bar (its loss), against the declared baseline as a dashed line. Lower is
- * better. The table below the chart carries the same figures for screen readers.
+ * What a model's evaluations are compared with: its lineage root's declared baseline (what the publisher measured, on
+ * its benchmark; a child inherits the benchmark), and only for runs on that benchmark. A child's own declared figure
+ * is its trainer's validation loss on their data, not a benchmark run: never compared. Undefined without a baseline.
  */
-export function evalChart(m: ModelInfo, captionId: string): SVGSVGElement {
+export interface Baseline {
+  metric: bigint;
+  benchmarkId: string;
+  rootId: bigint;
+}
+export function baselineOf(snap: Snapshot, m: ModelInfo): Baseline | undefined {
+  let root = m;
+  for (let up = snap.byId.get(m.record.parentId.toString()); up && root.record.parentId > 0n;) {
+    root = up;
+    up = snap.byId.get(root.record.parentId.toString());
+  }
+  if (root.record.parentId > 0n || root.record.baselineMetric === 0n) return undefined;
+  return { metric: root.record.baselineMetric, benchmarkId: root.record.benchmarkId, rootId: root.id };
+}
+
+/** The runs of a model that are comparable with the baseline (on its benchmark). */
+const onBaseline = (m: ModelInfo, b: Baseline | undefined) =>
+  b ? m.evals.filter((e) => e.benchmarkId === b.benchmarkId) : [];
+
+/**
+ * Every evaluation run on the model as a bar (its loss), against the lineage root's declared baseline as a dashed
+ * line: only runs on the baseline's benchmark are marked better or not. Lower is better. The table below the chart
+ * carries the same figures for screen readers.
+ */
+export function evalChart(m: ModelInfo, captionId: string, b: Baseline | undefined): SVGSVGElement {
   const runs = m.evals;
-  const base = m.record.baselineMetric;
+  const base = b?.metric ?? 0n;
   const max = Math.max(Number(base), ...runs.map((r) => Number(r.loss)), 1) * 1.15;
   const W = Math.max(320, 70 + runs.length * 64);
   const H = 220;
@@ -138,7 +163,7 @@ export function evalChart(m: ModelInfo, captionId: string): SVGSVGElement {
     const v = Number(r.loss);
     return s(
       "g",
-      { class: `bar${base > 0n && r.loss <= base ? " better" : ""}` },
+      { class: `bar${b && r.benchmarkId === b.benchmarkId && r.loss <= base ? " better" : ""}` },
       s("rect", { x, y: y(v), width: 36, height: Math.max(1, y(0) - y(v)) }),
       s("text", { x: x + 18, y: y(v) - 4, "text-anchor": "middle" }, loss(r.loss)),
       s("text", { x: x + 18, y: H - bottom + 16, "text-anchor": "middle" }, `job ${r.jobId}`),
@@ -173,14 +198,18 @@ export function evalChart(m: ModelInfo, captionId: string): SVGSVGElement {
 }
 
 /** The chart's caption: what it shows in one sentence. */
-export function evalCaption(m: ModelInfo, id: string): HTMLElement {
-  const base = m.record.baselineMetric;
-  const best = m.evals.reduce<bigint | undefined>((b, r) => (b === undefined || r.loss < b ? r.loss : b), undefined);
+export function evalCaption(m: ModelInfo, id: string, b: Baseline | undefined): HTMLElement {
+  const comparable = onBaseline(m, b);
+  const best = comparable.reduce<bigint | undefined>((x, r) => (x === undefined || r.loss < x ? r.loss : x), undefined);
+  const others = m.evals.length - comparable.length;
   return h(
     "p",
     { id, class: "caption" },
     `Evaluation loss (nats, lower is better) of ${m.evals.length} run${m.evals.length === 1 ? "" : "s"}`,
-    base > 0n ? ` against the declared baseline ${loss(base)}` : "; no baseline was declared",
-    best !== undefined ? `; best ${loss(best)}.` : ".",
+    b
+      ? ` against the baseline declared for model #${b.rootId} on its benchmark, ${loss(b.metric)}` +
+          (best !== undefined ? `; best on that benchmark ${loss(best)}` : "") +
+          (others ? `; ${others} run${others === 1 ? "" : "s"} on other data, not compared.` : ".")
+      : "; no baseline was declared on this lineage.",
   );
 }

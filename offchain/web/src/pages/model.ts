@@ -3,7 +3,8 @@
  * and sell forms, the three job forms, and its recent receipts.
  */
 import { ethers } from "ethers";
-import { benchmarkId, TEMPERATURE_SCALE, trainParams, type JobParams } from "../../../protocol/params";
+import { evaluationBenchmark, TEMPERATURE_SCALE, trainParams, type JobParams } from "../../../protocol/params";
+import { sha256Hex } from "../../../protocol/auth";
 import { CHAIN_CHANGED, errorBox, runAction, who, type App } from "../app";
 import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
@@ -11,7 +12,7 @@ import { UserError } from "../errors";
 import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
 import { DEFAULT_JOB_TTL_SEC, MAX_JOB_TTL_SEC } from "../../../sdk/browser";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import { evalCaption, evalChart, lineageGraph } from "./graphs";
+import { baselineOf, evalCaption, evalChart, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
 
 function section(idAttr: string, title: string, ...children: Child[]): HTMLElement {
@@ -89,7 +90,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
     textLabel: string,
     placeholder: string,
     extra: HTMLElement[],
-    params: () => JobParams,
+    params: (input: Uint8Array) => JobParams,
     lineEnd = false,
     inputURI: () => string = () => "",
   ) => {
@@ -130,7 +131,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         status,
         async (say) => {
           const input = await inputOf(file, text, lineEnd);
-          const p = params();
+          const p = params(input);
           const a = app.actions(say);
           const ttlSec = numberOf(minutes, "Time to deliver", 1, MAX_JOB_TTL_SEC / 60) * 60;
           return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"), ttlSec, inputURI());
@@ -206,7 +207,7 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         "Benchmark name",
         bench,
         declared
-          ? "Leave empty to compare with the benchmark of the declared baseline."
+          ? "The benchmark your text is, to compare its loss with the baseline declared on it. Left empty, it is compared only when your text is the baseline's known benchmark data (the demo's evaluation set)."
           : "The name the figure is recorded under.",
       ),
       field(
@@ -215,10 +216,10 @@ function jobForms(app: App, m: ModelInfo): HTMLElement {
         "Only a worker that neither owns nor trained the model may take it.",
       ),
     ],
-    () => ({
+    (input) => ({
       kind: "Evaluate",
       params: {
-        benchmarkId: bench.value.trim() ? benchmarkId(bench.value.trim()) : m.record.benchmarkId,
+        benchmarkId: evaluationBenchmark(m.record.benchmarkId, sha256Hex(input), bench.value.trim() || undefined),
         contextLength: 64,
         maxTokens: 1_000_000,
         independent: independent.checked,
@@ -502,16 +503,18 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
   const chartCaption = id("chart-caption");
   const contributorsEl = h("div", null, h("p", null, "Reading the vault…"));
   void contributors(app, m, contributorsEl);
+  // Compared with the lineage root's baseline, on its benchmark only (as `posthuman eval` does).
+  const base = baselineOf(snap, m);
   const evalRows = m.evals.map((e) => [
     h("a", { href: `#/job/${e.jobId}` }, `Job ${e.jobId}`),
-    e.benchmarkId === r.benchmarkId ? "the baseline's" : short(e.benchmarkId, 4),
+    base && e.benchmarkId === base.benchmarkId ? "the baseline's" : short(e.benchmarkId, 4),
     loss(e.loss),
     perplexity(e.loss),
     e.tokens.toString(),
-    r.baselineMetric > 0n
-      ? loss(e.loss) === loss(r.baselineMetric)
+    base && e.benchmarkId === base.benchmarkId
+      ? loss(e.loss) === loss(base.metric)
         ? "equal"
-        : `${e.loss < r.baselineMetric ? "−" : "+"}${loss(e.loss > r.baselineMetric ? e.loss - r.baselineMetric : r.baselineMetric - e.loss)}`
+        : `${e.loss < base.metric ? "−" : "+"}${loss(e.loss > base.metric ? e.loss - base.metric : base.metric - e.loss)}`
       : "—",
   ]);
   fill(
@@ -571,8 +574,8 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
         : h("p", null, "No baseline was declared."),
       m.evals.length
         ? [
-            h("div", { class: "figure" }, evalChart(m, chartCaption)),
-            evalCaption(m, chartCaption),
+            h("div", { class: "figure" }, evalChart(m, chartCaption, base)),
+            evalCaption(m, chartCaption, base),
             table("Evaluation runs", ["Job", "Benchmark", "Loss", "Perplexity", "Tokens", "vs baseline"], evalRows),
           ]
         : h("p", null, "Not evaluated yet: run an evaluation below."),

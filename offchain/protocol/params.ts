@@ -220,6 +220,11 @@ export const DEMO_EVAL_SET = {
 /** Benchmarks whose data is known (its sha256): an evaluation that names none is on one only when run on that data. */
 export const KNOWN_BENCHMARKS: readonly { name: string; dataHash: string }[] = [DEMO_EVAL_SET];
 
+/** The name of a known benchmark (KNOWN_BENCHMARKS) by its id, or undefined: an id alone does not say its name. */
+export function knownBenchmarkName(id: string): string | undefined {
+  return KNOWN_BENCHMARKS.find((b) => benchmarkId(b.name) === id)?.name;
+}
+
 /**
  * The benchmark an evaluation reports on, so that its loss is compared with a baseline only on the baseline's data:
  * the one named (the requester vouches that its input is that benchmark's data), else the model's declared one when

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import fs from "node:fs";
 import path from "node:path";
 import { ethers } from "ethers";
-import { DEMO_EVAL_SET, benchmarkId, evaluationBenchmark } from "../../offchain/protocol/params";
+import { DEMO_EVAL_SET, benchmarkId, evaluationBenchmark, knownBenchmarkName } from "../../offchain/protocol/params";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { baselineOf } from "../../offchain/web/src/pages/graphs";
 import type { ModelInfo, Snapshot } from "../../offchain/web/src/chain";
@@ -19,6 +19,8 @@ const custom = benchmarkId("custom");
 describe("evaluations: compared with a baseline only on its benchmark's data", () => {
   it("knows the demo's evaluation set by its sha256", () => {
     expect(sha256Hex(fs.readFileSync(path.join(DEMO, "elena-eval.txt")))).to.equal(DEMO_EVAL_SET.dataHash);
+    expect(knownBenchmarkName(demoId)).to.equal("posthuman-demo/elena-eval"); // (model show names it)
+    expect(knownBenchmarkName(benchmarkId("wikitext-2/loss"))).to.equal(undefined);
   });
 
   it("reports a run on the declared benchmark only for its known data, or when the requester names it", () => {

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { ethers } from "ethers";
-import { benchmarkId, toFixedLoss } from "../../protocol/params";
+import { benchmarkId, knownBenchmarkName, toFixedLoss } from "../../protocol/params";
 import type { PostHuman } from "../../sdk/client";
 import type { ModelCard } from "../../sdk/model-card";
 import type { LineageNode, ModelRecord } from "../../sdk/registry";
@@ -72,7 +72,7 @@ export function baselineSource(m: ModelRecord): "benchmark" | "trainerValidation
 function baselineLine(m: ModelRecord): string {
   if (baselineIsTrainersValidation(m) && m.baselineMetric)
     return `  val. loss     ${loss(m.baselineMetric)}: the trainer's validation loss on their own data (declared, not a benchmark run)`;
-  return `  baseline      ${m.baselineMetric ? `loss ${loss(m.baselineMetric)} on benchmark ${short(m.benchmarkId)}` : "none declared"}`;
+  return `  baseline      ${m.baselineMetric ? `loss ${loss(m.baselineMetric)} on benchmark ${knownBenchmarkName(m.benchmarkId) ?? short(m.benchmarkId)}` : "none declared"}`;
 }
 
 function modelLine(m: ModelRecord, name: string, who: (a: string) => string): string {

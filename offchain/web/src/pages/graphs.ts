@@ -1,8 +1,8 @@
 /** Drawn figures: the lineage tree of a model and the chart of its evaluations against the declared baseline. */
 import { LOSS_SCALE } from "../../../protocol/params";
 import type { ModelInfo, Snapshot } from "../chain";
-import { h, s } from "../dom";
-import { loss } from "../format";
+import { h, s, type Child } from "../dom";
+import { loss, perplexity, short } from "../format";
 
 const BOX_W = 144;
 const BOX_H = 46;
@@ -195,6 +195,22 @@ export function evalChart(m: ModelInfo, captionId: string, b: Baseline | undefin
   );
   svg.style.maxWidth = `${W}px`;
   return svg;
+}
+
+/** The table's rows of the chart's runs: a run on the baseline's benchmark with its difference from it (as `posthuman eval`). */
+export function evalRows(m: ModelInfo, b: Baseline | undefined): Child[][] {
+  return m.evals.map((e) => {
+    const on = b && e.benchmarkId === b.benchmarkId ? b.metric : undefined;
+    const delta = on === undefined ? "—" : e.loss < on ? `−${loss(on - e.loss)}` : `+${loss(e.loss - on)}`;
+    return [
+      h("a", { href: `#/job/${e.jobId}` }, `Job ${e.jobId}`),
+      on === undefined ? short(e.benchmarkId, 4) : "the baseline's",
+      loss(e.loss),
+      perplexity(e.loss),
+      e.tokens.toString(),
+      on !== undefined && loss(e.loss) === loss(on) ? "equal" : delta,
+    ];
+  });
 }
 
 /** The chart's caption: what it shows in one sentence. */

@@ -12,7 +12,7 @@ import { UserError } from "../errors";
 import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
 import { DEFAULT_JOB_TTL_SEC, MAX_JOB_TTL_SEC } from "../../../sdk/browser";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import { baselineOf, evalCaption, evalChart, lineageGraph } from "./graphs";
+import { baselineOf, evalCaption, evalChart, evalRows, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
 
 function section(idAttr: string, title: string, ...children: Child[]): HTMLElement {
@@ -503,20 +503,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
   const chartCaption = id("chart-caption");
   const contributorsEl = h("div", null, h("p", null, "Reading the vault…"));
   void contributors(app, m, contributorsEl);
-  // Compared with the lineage root's baseline, on its benchmark only (as `posthuman eval` does).
   const base = baselineOf(snap, m);
-  const evalRows = m.evals.map((e) => [
-    h("a", { href: `#/job/${e.jobId}` }, `Job ${e.jobId}`),
-    base && e.benchmarkId === base.benchmarkId ? "the baseline's" : short(e.benchmarkId, 4),
-    loss(e.loss),
-    perplexity(e.loss),
-    e.tokens.toString(),
-    base && e.benchmarkId === base.benchmarkId
-      ? loss(e.loss) === loss(base.metric)
-        ? "equal"
-        : `${e.loss < base.metric ? "−" : "+"}${loss(e.loss > base.metric ? e.loss - base.metric : base.metric - e.loss)}`
-      : "—",
-  ]);
   fill(
     main,
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Models"), " / ", `#${m.id}`),
@@ -576,7 +563,11 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
         ? [
             h("div", { class: "figure" }, evalChart(m, chartCaption, base)),
             evalCaption(m, chartCaption, base),
-            table("Evaluation runs", ["Job", "Benchmark", "Loss", "Perplexity", "Tokens", "vs baseline"], evalRows),
+            table(
+              "Evaluation runs",
+              ["Job", "Benchmark", "Loss", "Perplexity", "Tokens", "vs baseline"],
+              evalRows(m, base),
+            ),
           ]
         : h("p", null, "Not evaluated yet: run an evaluation below."),
     ),

@@ -14,11 +14,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
+  MlError,
   builtinProcessExecutor,
   builtinSettingsOf,
   deviceStatus,
   weightsRoot,
   writeJobDir,
+  isMlError,
   type Executor,
 } from "../ml";
 import { TorchExecutor } from "../ml/torch-executor";
@@ -26,6 +28,7 @@ import { EXECUTOR_KIND_OF, jobFolder, jobSeed } from "../protocol/job-spec";
 import { sha256Hex } from "../protocol/auth";
 import type { PostHuman } from "./client";
 import { SdkError } from "./errors";
+import type { OnChainReceipt } from "./job-market";
 import type { LocalStore } from "./store";
 
 export interface Check {
@@ -49,9 +52,18 @@ export interface Verdict {
 }
 
 export interface VerifyOptions {
-  /** The job's input; default: the copy in the store (by the on-chain input hash). */
+  /**
+   * The job's input; default: the copy in the store (by the on-chain input hash). One whose hash is not the job's
+   * input hash is refused before anything runs (INPUT_MISSING, with `data.givenHash`).
+   */
   input?: Uint8Array;
-  /** The served model's folder; default: the store's copy (by weights root), else rebuilt when `rebuild`. */
+  /** What to call `input` in messages (a file's name); default "the input given". */
+  inputName?: string;
+  /**
+   * The served model's folder; default: the store's copy (by weights root), else rebuilt when `rebuild`. A folder
+   * whose weights root is neither the receipt's served root nor the job's model's is refused before anything runs
+   * (MODEL_FOLDER_MISSING, with `data.folderRoot`): its re-run would say nothing about the receipt.
+   */
   modelDir?: string;
   store?: LocalStore;
   /** Rebuild a derived model missing here by verifying its training job first (default true). */
@@ -78,13 +90,16 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
       `Job ${jobId} has no receipt to verify yet.`,
       `follow it with: posthuman job show ${jobId}`,
     );
-  const input = o.input ?? store?.input(req.inputHash);
+  const kept = store?.input(req.inputHash);
+  if (o.input) checkInput(jobId, req.inputHash, o.input, o.inputName, kept);
+  const input = o.input ?? kept;
   if (!input)
     throw new SdkError(
       "INPUT_MISSING",
       `The input of job ${jobId} (sha256 ${req.inputHash}) is not on this machine.`,
       "give the job's input (VerifyOptions.input): its requester has it (the SDK keeps a copy of what it uploads)",
     );
+  if (o.modelDir) await checkModelFolder(client, jobId, req.modelId, receipt, o.modelDir, store);
 
   const rebuilt: Verdict[] = [];
   let modelDir = o.modelDir ?? store?.model(receipt.servedWeightsRoot);
@@ -95,6 +110,7 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
       const sub = await verifyJob(client, model.jobId, {
         ...o,
         input: undefined,
+        inputName: undefined,
         modelDir: undefined,
         childOut: undefined,
         store,
@@ -141,7 +157,10 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   try {
     writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));
     o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
-    const result = await (o.executor ?? verifierExecutor(receipt.runtimeId, o.onStep)).run({ kind, jobDir });
+    const executor = o.executor ?? verifierExecutor(receipt.runtimeId, o.onStep);
+    const result = await executor.run({ kind, jobDir }).catch((e: unknown) => {
+      throw reRunError(e, jobId, jobDir, o.input ? (o.inputName ?? "the input given") : "the job's input");
+    });
     check("runtime id", receipt.runtimeId, result.runtimeId);
     check("output hash", receipt.outputHash, result.outputHash);
     let childDir: string | undefined;
@@ -169,6 +188,93 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
   } finally {
     fs.rmSync(jobDir, { recursive: true, force: true });
   }
+}
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * Refuses an input that is not the job's (its hash is not the job's on-chain input hash): re-running it would only
+ * show the verifier's own mistake as the worker's. `kept`: the store's copy of the job's input, if any.
+ */
+function checkInput(jobId: bigint, inputHash: string, input: Uint8Array, name = "the input given", kept?: Uint8Array) {
+  const givenHash = sha256Hex(input);
+  if (same(givenHash, inputHash)) return;
+  const what = input.length === 0 ? `${name} is empty: it` : name;
+  throw new SdkError(
+    "INPUT_MISSING",
+    `${what} is not job ${jobId}'s input (its sha256 is ${givenHash}; the job's input, on chain, has ${inputHash}). ` +
+      "Nothing was re-run.",
+    kept
+      ? "leave the input out: the copy of the job's input kept on this machine is the right one"
+      : "give the job's input (VerifyOptions.input): the very file its requester uploaded (its requester has it; " +
+          "the SDK keeps a copy of what it uploads)",
+    { data: { jobId, inputHash, givenHash, bytes: input.length } },
+  );
+}
+
+/**
+ * Refuses a model folder that is not the job's model (its weights root is neither the receipt's served root nor the
+ * registry's root of the job's model): the re-run would show the verifier's folder, not the worker, as wrong. A folder
+ * that is the registry's model while the receipt names another root is re-run: that mismatch is the worker's.
+ */
+async function checkModelFolder(
+  client: PostHuman,
+  jobId: bigint,
+  modelId: bigint,
+  receipt: OnChainReceipt,
+  dir: string,
+  store?: LocalStore,
+): Promise<void> {
+  let folderRoot: string;
+  try {
+    folderRoot = await weightsRoot(dir);
+  } catch (e) {
+    throw new SdkError(
+      "MODEL_FOLDER_MISSING",
+      `${dir} is not a model folder (${(e as Error).message}). Nothing was re-run.`,
+      `give model ${modelId}'s folder (VerifyOptions.modelDir): a folder with config.json and model.safetensors`,
+      { data: { jobId, modelId, folder: dir }, cause: e },
+    );
+  }
+  if (same(folderRoot, receipt.servedWeightsRoot)) return;
+  const model = await client.registry.get(modelId);
+  if (same(folderRoot, model.weightsRoot)) return;
+  const other = await client.registry.contract.modelOfWeightsRoot(folderRoot).catch(() => 0n);
+  const whose = other > 0n ? `it holds model ${other}'s weights` : "no model on this chain has these weights";
+  const kept = store?.model(receipt.servedWeightsRoot);
+  const where = kept
+    ? `leave the folder out: a copy of model ${modelId} is kept on this machine, in ${kept}`
+    : model.jobId > 0n
+      ? `leave the folder out to rebuild model ${modelId} by verifying its training job ${model.jobId}, or give its ` +
+        "folder (VerifyOptions.modelDir)"
+      : `give model ${modelId}'s folder (VerifyOptions.modelDir): weights never leave workers, so its publisher has it`;
+  throw new SdkError(
+    "MODEL_FOLDER_MISSING",
+    `${dir} is not the folder of model ${modelId}, the model job ${jobId} ran on: ${whose} (weights root ` +
+      `${folderRoot}; model ${modelId}'s is ${model.weightsRoot}). Nothing was re-run: the receipt is not in question.`,
+    where,
+    { data: { jobId, modelId, folder: dir, folderRoot, weightsRoot: model.weightsRoot, folderModelId: other } },
+  );
+}
+
+/**
+ * An error of the re-run as its reader should see it: a runtime's error with its code said once (each process that
+ * passed it on may have prefixed it again) and the re-run's temporary folder named for what it holds.
+ */
+function reRunError(e: unknown, jobId: bigint, jobDir: string, inputName: string): unknown {
+  if (!isMlError(e)) return e;
+  const prefix = /^[A-Z][A-Z0-9_]*: /;
+  let detail = e.message;
+  while (prefix.test(detail)) detail = detail.replace(prefix, "");
+  const inputFile = new RegExp(`${escapeRegExp(path.join(jobDir, "inputs") + path.sep)}[^\\s:,;)]+`, "g");
+  const named = (t: string) => t.replace(inputFile, inputName).split(jobDir).join("the re-run's folder");
+  const details: Record<string, unknown> = { ...(e.details ?? {}), jobId, detail: named(detail) };
+  if (typeof details.file === "string") details.file = named(details.file);
+  return new MlError(e.code, `the re-run of job ${jobId} failed: ${named(detail)}`, details);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 let localTorch: TorchExecutor | string | undefined;

@@ -7,7 +7,16 @@
 import { expect } from "chai";
 import { inferInput, aboutThePrompt } from "../../offchain/cli/commands/infer";
 import { JobsInFlight, stoppedError } from "../../offchain/cli/commands/in-flight";
-import { noReceipt, pastDeadline, refusal } from "../../offchain/cli/commands/job-state";
+import {
+  decision,
+  noReceipt,
+  pastDeadline,
+  reRunFailed,
+  refusal,
+  verdictNext,
+  workerLag,
+} from "../../offchain/cli/commands/job-state";
+import { MlError } from "../../offchain/ml/errors";
 import { amount, explain } from "../../offchain/cli/context";
 import { CliError, reportError } from "../../offchain/cli/output";
 import { SdkError } from "../../offchain/sdk/errors";
@@ -196,6 +205,57 @@ describe("posthuman job result / cancel / reclaim / show: a job's state in words
     );
     expect(pastDeadline(job("Claimed", 5n), after)).to.match(/reclaim it \(posthuman job reclaim 5\)/);
     expect(pastDeadline(job("Settled", 5n), after)).to.equal(undefined);
+  });
+});
+
+describe("posthuman job show / verify / resolve: the chain's word first, and no challenge the re-run cannot back", () => {
+  it("job show: a worker's word that lags the chain says the chain moved on", () => {
+    expect(workerLag("submitted", "Challenged")).to.equal("the chain has moved on: Challenged");
+    expect(workerLag("running", "Settled")).to.equal("the chain has moved on: Settled");
+    expect(workerLag("submitted", "Submitted")).to.equal(undefined);
+    expect(workerLag("settled", "Settled")).to.equal(undefined);
+    expect(workerLag("skipped", "Claimed")).to.equal(undefined); // a worker that passed on the job mirrors nothing
+  });
+
+  it("job verify: a mismatch advises the challenge the re-run backs, and no other", () => {
+    const check = (name: string, ok: boolean) => ({ name, ok, expected: `${name}-r`, actual: `${name}-x` });
+    const mine = { jobId: 3n, rebuilt: [], checks: [check("runtime id", true), check("output hash", false)] };
+    expect(verdictNext(mine)).to.equal("challenge it within its window: posthuman job challenge 3");
+    const other = { ...mine, checks: [check("runtime id", false), check("output hash", false)] };
+    expect(verdictNext(other)).to.match(/^this machine re-ran it with runtime runtime id-x, not the receipt's/);
+    expect(verdictNext(other)).to.not.contain("posthuman job challenge");
+    const rebuilt = { ...mine, rebuilt: [{ jobId: 2n, verified: false }] } as unknown as Parameters<
+      typeof verdictNext
+    >[0];
+    expect(verdictNext(rebuilt)).to.match(/training job 2, which made the model, .* posthuman job challenge 2$/);
+  });
+
+  it("job verify: a re-run's runtime error says its code once, in --json too, and is no verdict", () => {
+    const e = reRunFailed(
+      new MlError("PROMPT_TOO_LONG", "the re-run of job 3 failed: prompt 0 has 52 tokens", {
+        jobId: 3n,
+        detail: "prompt 0 has 52 tokens",
+      }),
+      3n,
+    ) as CliError;
+    expect(e.message).to.equal("The re-run of job 3 failed (PROMPT_TOO_LONG): prompt 0 has 52 tokens");
+    expect(e.hint).to.match(/no verdict on the receipt: do not challenge on it/);
+    expect(jsonError(e)).to.deep.include({
+      error: {
+        message: e.message,
+        hint: e.hint,
+        code: "PROMPT_TOO_LONG",
+        data: { jobId: "3", detail: "prompt 0 has 52 tokens" },
+      },
+    });
+    expect(reRunFailed(new Error("other"), 3n)).to.equal(undefined);
+  });
+
+  it("job resolve: both decisions conflict, neither is none; each with a code", () => {
+    expect(decision({ upheld: true })).to.equal(true);
+    expect(decision({ dismissed: true })).to.equal(false);
+    expect(() => decision({ upheld: true, dismissed: true })).to.throw(CliError, /^--upheld and --dismissed conflict/);
+    expect(() => decision({})).to.throw(CliError, "no decision given");
   });
 });
 

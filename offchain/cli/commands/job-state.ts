@@ -1,11 +1,14 @@
 /**
- * A job's state in the words of `job show`, `job result`, `job cancel` and `job reclaim`: what a job past its deadline
- * needs, why a job has no receipt to fetch, and why a cancel or a reclaim was refused, each with the command to run
- * instead. Pure: the caller reads the job and the chain's time.
+ * A job's state in the words of `job show`, `job result`, `job cancel`, `job reclaim`, `job verify` and `job
+ * resolve`: what a job past its deadline needs, why a job has no receipt to fetch, why a cancel or a reclaim was
+ * refused, a worker's word that lags the chain, what a verdict calls for, and a re-run that failed, each with the
+ * command to run instead. Pure: the caller reads the job and the chain's time.
  */
+import { isMlError } from "../../ml/errors";
 import type { JobOverview } from "../../sdk/client";
 import { utcText } from "../../sdk/errors";
 import type { JobRecord } from "../../sdk/job-market";
+import type { Verdict } from "../../sdk/verify";
 import { CliError } from "../output";
 
 /** The statuses of a job that ended without a receipt that stands (its fee and datatoken went back). */
@@ -118,4 +121,104 @@ export function refusal(
       from,
     );
   return undefined;
+}
+
+/** How far along a job is, by its on-chain status: the worker's states map onto these (it does not follow challenges). */
+const CHAIN_STEP: Record<string, number> = {
+  Open: 1,
+  Claimed: 2,
+  Submitted: 3,
+  Challenged: 4,
+  Settled: 5,
+  Cancelled: 5,
+  Failed: 5,
+  Reclaimed: 5,
+  Slashed: 5,
+};
+const WORKER_STEP: Record<string, number> = {
+  seen: 1,
+  claimed: 2,
+  input_ready: 2,
+  running: 2,
+  output_stored: 2,
+  submitted: 3,
+  settled: 5,
+  cancelled: 5,
+  failed: 5,
+  reclaimed: 5,
+  slashed: 5,
+};
+
+/**
+ * When the worker's word lags the chain ("submitted" while the chain says Challenged or Settled), the words that say
+ * so: "the chain has moved on: Challenged"; else undefined.
+ */
+export function workerLag(workerState: unknown, chainStatus: string): string | undefined {
+  const worker = WORKER_STEP[String(workerState)];
+  const chain = CHAIN_STEP[chainStatus];
+  if (worker === undefined || chain === undefined || chain <= worker) return undefined;
+  return `the chain has moved on: ${chainStatus}`;
+}
+
+/** `job resolve`'s decision: upheld (true) or dismissed; both flags or neither are refused. */
+export function decision(o: { upheld?: boolean; dismissed?: boolean }): boolean {
+  if (o.upheld && o.dismissed)
+    throw new CliError(
+      "--upheld and --dismissed conflict: a challenge is either upheld (the receipt is wrong) or dismissed (it stands)",
+      "pass one of them: --upheld or --dismissed",
+      1,
+      { code: "CONFLICTING_OPTIONS", data: { options: ["--upheld", "--dismissed"] } },
+    );
+  if (!o.upheld && !o.dismissed)
+    throw new CliError("no decision given", "add --upheld (the receipt is wrong) or --dismissed (it stands)", 1, {
+      code: "NO_DECISION",
+    });
+  return Boolean(o.upheld);
+}
+
+/**
+ * What a verdict that does not verify calls for: challenging the job whose receipt did not verify (a training job
+ * that rebuilt the model, or this one); but a re-run with another runtime than the receipt's says nothing about it.
+ */
+export function verdictNext(v: Pick<Verdict, "jobId" | "checks" | "rebuilt">): string {
+  const wrong = v.rebuilt.find((r) => !r.verified);
+  if (wrong)
+    return (
+      `the receipt of training job ${wrong.jobId}, which made the model, does not verify: challenge that one ` +
+      `within its window: posthuman job challenge ${wrong.jobId}`
+    );
+  const runtime = v.checks.find((c) => c.name === "runtime id" && !c.ok);
+  if (runtime)
+    return (
+      `this machine re-ran it with runtime ${runtime.actual}, not the receipt's ${runtime.expected}: the output ` +
+      "cannot be compared, so this says nothing about the receipt; verify where that runtime runs before challenging"
+    );
+  return `challenge it within its window: posthuman job challenge ${v.jobId}`;
+}
+
+/**
+ * A re-run of `job verify` that failed in the model runtime (its code said once, the user's file named), as an error
+ * that says it is no verdict on the receipt; undefined for any other error.
+ */
+export function reRunFailed(e: unknown, jobId: bigint): CliError | undefined {
+  if (!isMlError(e)) return undefined;
+  const detail = typeof e.details?.detail === "string" ? e.details.detail : e.message.replace(/^[A-Z0-9_]+: /, "");
+  // A training job re-run to rebuild the model names itself.
+  const of = typeof e.details?.jobId === "bigint" ? e.details.jobId : jobId;
+  return new CliError(
+    `The re-run of job ${of} failed (${e.code}): ${detail}`,
+    "the input and the model folder are the job's (their hashes match the chain), so this is no verdict on the " +
+      "receipt: do not challenge on it; check this machine's runtime (POSTHUMAN_DEBUG=1 shows the whole error)",
+    1,
+    { code: e.code, data: { ...e.details, jobId: of } },
+  );
+}
+
+/** `job verify`'s words for the SDK's "leave the input out" / "leave the folder out": the options to leave out. */
+export function verifyHint(e: unknown): unknown {
+  if (!(e instanceof CliError) || (e.code !== "INPUT_MISSING" && e.code !== "MODEL_FOLDER_MISSING")) return e;
+  const hint = e.hint
+    ?.replace("leave the input out", "leave out --input")
+    .replace("leave the folder out", "leave out --model");
+  return new CliError(e.message, hint, e.exitCode, e);
 }

@@ -1,12 +1,22 @@
 /** `posthuman job …`: show, result, verify, cancel, reclaim, challenge, resolve and settle a job. */
 import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import type { PostHuman } from "../../sdk/client";
 import { isSdkError } from "../../sdk/errors";
 import { connect, explain, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
 import { accountNamer, describeReceipt, tokens, workerSays } from "../render";
-import { noReceipt, pastDeadline, refusal } from "./job-state";
+import {
+  decision,
+  noReceipt,
+  pastDeadline,
+  reRunFailed,
+  refusal,
+  verdictNext,
+  verifyHint,
+  workerLag,
+} from "./job-state";
 import { txCommand, type Wiring } from "./shared";
 
 export function addJobCommands(program: Command, w: Wiring): void {
@@ -21,16 +31,7 @@ export function addJobCommands(program: Command, w: Wiring): void {
     "reclaim",
     "after its deadline without a receipt: refund the fee and the datatoken, and slash the claimant's collateral to the requester",
   );
-  txCommand(
-    w,
-    job,
-    "job",
-    "challenge",
-    "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
-      "the arbiter decides, and an upheld challenge slashes the worker",
-    (client, j) => client.challengeReceipt(j),
-    (raw, r) => `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
-  );
+  addChallenge(job, w);
   addResolve(job, w);
   addDispute(job, w);
   txCommand(
@@ -55,13 +56,18 @@ function addShow(job: Command, w: Wiring): void {
         const overdue = pastDeadline(o.job, await client.chainNow());
         // Every field is there, null where there is none (a receipt, a failure, the worker's view).
         const json = { ...o, receipt: o.receipt ?? null, failure: o.failure ?? null, worker: o.worker ?? null };
-        out.result({ ...json, deadlinePassed: overdue !== undefined, next: overdue ?? null }, () =>
+        // The worker's word may lag the chain (it does not follow a challenge): said beside it, the chain's first.
+        const lag = o.worker ? workerLag(o.worker.state, o.job.status) : undefined;
+        const result = { ...json, deadlinePassed: overdue !== undefined, next: overdue ?? null };
+        out.result({ ...result, workerBehind: lag ? o.job.status : null }, () =>
           [
             `job ${raw}: ${o.job.kind} on model ${o.job.modelId}, ${o.job.status}${o.failure ? ` (${o.failure.name})` : ""}; requester ${o.job.requester}`,
             `  fee ${tokens(o.job.fee)} OCEAN, deadline ${new Date(Number(o.job.deadline) * 1000).toISOString()}`,
             ...(overdue ? [`  ${overdue}`] : []),
             ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
-            ...(o.worker ? [`  worker says: ${workerSays(o.worker)}`] : ["  the worker does not answer"]),
+            ...(o.worker
+              ? [`  worker says: ${workerSays(o.worker)}${lag ? ` (${lag})` : ""}`]
+              : ["  the worker does not answer"]),
           ].join("\n"),
         );
       }, cmd),
@@ -128,33 +134,74 @@ function addResult(job: Command, w: Wiring): void {
   job
     .command("result <job>")
     .description("download a job's result (requester only) and check it against the receipt's output hash")
-    .option("--out <file>", "write the result document here")
+    .option(
+      "--out <path>",
+      "write the result document to this file; given a folder, into it as job-<job>-result.json (its folder must exist)",
+    )
     .action((raw: string, o: { out?: string }, cmd: Command) =>
       w.run(async (out) => {
-        const client = await connect(w.context(cmd));
         const jobId = id(raw, "job");
+        // Where it goes is checked before anything is fetched: a folder is written into, a missing folder refused.
+        const file = o.out === undefined ? undefined : resultFile(o.out, jobId);
+        const client = await connect(w.context(cmd));
         const r = await client.fetchResult(jobId).catch(async (e: unknown) => {
           // No receipt: there may be no such job, or it ended without one; say which.
           if (!isSdkError(e, "NO_RECEIPT")) throw explain(e);
           throw noReceipt(await sdk(client.jobOverview(jobId)), await client.chainNow());
         });
-        if (o.out) fs.writeFileSync(o.out, r.bytes);
+        if (file) writeResult(file, r.bytes);
         out.result(
           {
             jobId,
             verified: r.verified,
             outputHash: r.receipt.outputHash,
-            out: o.out,
+            out: file,
             result: JSON.parse(r.bytes.toString("utf8")) as unknown,
           },
           () =>
-            o.out
-              ? `written to ${o.out}; it matches the receipt's output hash: ${r.verified}`
-              : r.bytes.toString("utf8"),
+            file ? `written to ${file}; it matches the receipt's output hash: ${r.verified}` : r.bytes.toString("utf8"),
         );
         return r.verified ? 0 : 3;
       }, cmd),
     );
+}
+
+/**
+ * Where `job result --out` writes: the file given, or job-<id>-result.json in a folder given. A file in a folder that
+ * does not exist is refused (before anything is fetched).
+ */
+function resultFile(out: string, jobId: bigint): string {
+  const isDir = (p: string) => {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (isDir(out)) return path.join(out, `job-${jobId}-result.json`);
+  if (!isDir(path.dirname(path.resolve(out))))
+    throw new CliError(
+      `Cannot write the result to ${out}: the folder ${path.dirname(out)} does not exist.`,
+      `create it first (mkdir -p ${path.dirname(out)}), or pass --out with a file in a folder that exists`,
+      1,
+      { code: "OUT_FOLDER_MISSING", data: { out } },
+    );
+  return out;
+}
+
+/** Writes a fetched result; a file that cannot be written is said with what to do (the result was fetched). */
+function writeResult(file: string, bytes: Buffer): void {
+  try {
+    fs.writeFileSync(file, bytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new CliError(
+      `Cannot write the result to ${file} (${code}): it was fetched, but not written.`,
+      `pass --out with a file in a folder you can write to (e.g. --out ${path.join(".", path.basename(file))})`,
+      1,
+      { code: "OUT_UNWRITABLE", data: { out: file, reason: code } },
+    );
+  }
 }
 
 function addVerify(job: Command, w: Wiring): void {
@@ -163,7 +210,8 @@ function addVerify(job: Command, w: Wiring): void {
     .description(
       "re-run a job locally with the runtime its receipt names (the builtin runtime on the device and thread count " +
         "of its runtime id, or the PyTorch executor; where this machine lacks it, a step says what is missing) and " +
-        "compare with the receipt: exit 0 verified, 3 mismatch, 1 error. " +
+        "compare with the receipt: exit 0 verified, 3 mismatch, 1 error. An --input or --model that is not the " +
+        "job's (its hash is not the chain's) is refused before anything runs, as an error: it is no mismatch. " +
         "Needs the job's input and the served model's folder: both are found in --data-dir when you uploaded or " +
         "published them; a derived model missing here is rebuilt by verifying its training job first",
     )
@@ -174,15 +222,19 @@ function addVerify(job: Command, w: Wiring): void {
     .action((raw: string, o: { input?: string; model?: string; childOut?: string; rebuild: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
+        const jobId = id(raw, "job");
         const v = await sdk(
-          client.verify(id(raw, "job"), {
+          client.verify(jobId, {
             input: o.input ? readFile(o.input) : undefined,
+            inputName: o.input,
             modelDir: o.model,
             childOut: o.childOut,
             rebuild: o.rebuild,
             onStep: (l) => out.info(l),
           }),
-        );
+        ).catch((e: unknown) => {
+          throw reRunFailed(e, jobId) ?? verifyHint(e);
+        });
         out.result(v, () =>
           [
             ...v.rebuilt.map((r) => `job ${r.jobId} (rebuilds model): ${r.verified ? "VERIFIED" : "MISMATCH"}`),
@@ -190,10 +242,41 @@ function addVerify(job: Command, w: Wiring): void {
             ...v.checks.map(
               (c) => `  ${c.ok ? "✓" : "✗"} ${c.name}${c.ok ? "" : `: receipt ${c.expected}, re-run ${c.actual}`}`,
             ),
-            ...(v.verified ? [] : [`→ challenge it within its window: posthuman job challenge ${raw}`]),
+            ...(v.verified ? [] : [`→ ${verdictNext(v)}`]),
           ].join("\n"),
         );
         return v.verified ? 0 : 3;
+      }, cmd),
+    );
+}
+
+/**
+ * `job challenge`: a new challenge, or the requester joining one that another account opened (the chain keeps the
+ * first challenger; a join adds the requester's bond to it): said as what it was.
+ */
+function addChallenge(job: Command, w: Wiring): void {
+  job
+    .command("challenge <job>")
+    .description(
+      "challenge a receipt within its window (after `job verify` says MISMATCH), putting up the challenge bond; " +
+        "the arbiter decides, and an upheld challenge slashes the worker. The job's requester may join a " +
+        "challenge another account opened, within a challenge window of it",
+    )
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const jobId = id(raw, "job");
+        const r = await sdk(client.challengeReceipt(jobId));
+        // Who holds the challenge now: another account than the signer means the signer joined it.
+        const [j, me] = await Promise.all([sdk(client.jobs.get(jobId)), client.address()]);
+        const joined = j.challenger.toLowerCase() !== me.toLowerCase();
+        const name = accountNamer(client.book.chainId);
+        out.result({ jobId, ...r, joined, challenger: j.challenger }, () =>
+          joined
+            ? `joined the existing challenge of job ${raw}'s receipt (opened by ${name(j.challenger)}) with a ` +
+              `${tokens(r.bond)} OCEAN bond: if it is upheld, the challenger's reward is yours (tx ${r.txHash})`
+            : `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
+        );
       }, cmd),
     );
 }
@@ -206,11 +289,9 @@ function addResolve(job: Command, w: Wiring): void {
     .option("--dismissed", "the receipt stands: the bond goes to the worker and the job settles")
     .action((raw: string, o: { upheld?: boolean; dismissed?: boolean }, cmd: Command) =>
       w.run(async (out) => {
-        if (Boolean(o.upheld) === Boolean(o.dismissed)) {
-          throw new CliError("no decision given", "add --upheld (the receipt is wrong) or --dismissed (it stands)");
-        }
+        const upheld = decision(o);
         const client = await connect(w.context(cmd));
-        const r = await sdk(client.jobs.resolve(id(raw, "job"), Boolean(o.upheld)));
+        const r = await sdk(client.jobs.resolve(id(raw, "job"), upheld));
         out.result({ jobId: id(raw, "job"), ...r }, () =>
           r.upheld
             ? `challenge of job ${raw} upheld: worker slashed ${tokens(r.slashed)} OCEAN, fee refunded (tx ${r.txHash})`

@@ -148,10 +148,13 @@ export async function bobFinetunesM1(s: Scene, m1: M1) {
 
 /** Bob lists 10 M2 datatokens at 2 OCEAN, Charlie buys 3 and finetunes M2 on his logbook into M3. */
 export async function charlieTrainsM3(s: Scene, m2: ModelRecord) {
-  s.say("Bob", "lists 10 M2 datatokens at 2 OCEAN each; Charlie buys 3");
+  s.say(
+    "Bob",
+    "lists 10 M2 datatokens at 2 OCEAN each; Charlie buys 3 (accepting that M2's receipt may be challenged yet)",
+  );
   const l2 = await s.clients.bob.sellDatatokens(m2.id, E("10"), E("2"));
   s.tx(`listing ${l2.listingId}`, l2.txHash);
-  const bought = await s.clients.charlie.buyFromListing(l2.listingId, E("3"));
+  const bought = await s.clients.charlie.buyFromListing(l2.listingId, E("3"), { acceptUnsettled: true });
   s.tx(`Charlie paid Bob ${tokens(bought.cost)} OCEAN`, bought.txHash);
   await s.balances();
   s.say("Charlie", `finetunes M2 on his sailing logbook (${s.steps} steps)`);
@@ -169,10 +172,13 @@ export async function charlieTrainsM3(s: Scene, m2: ModelRecord) {
 
 /** Charlie lists 10 M3 datatokens at 3 OCEAN, Derek buys 2 and runs inference on M3 with his prompts. */
 export async function derekInfersOnM3(s: Scene, m3: ModelRecord) {
-  s.say("Charlie", "lists 10 M3 datatokens at 3 OCEAN; Derek buys 2");
+  s.say(
+    "Charlie",
+    "lists 10 M3 datatokens at 3 OCEAN; Derek buys 2 (accepting that M3's receipt may be challenged yet)",
+  );
   const l3 = await s.clients.charlie.sellDatatokens(m3.id, E("10"), E("3"));
   s.tx(`listing ${l3.listingId}`, l3.txHash);
-  const bought = await s.clients.derek.buyFromListing(l3.listingId, E("2"));
+  const bought = await s.clients.derek.buyFromListing(l3.listingId, E("2"), { acceptUnsettled: true });
   s.tx(`Derek paid Charlie ${tokens(bought.cost)} OCEAN`, bought.txHash);
   await s.balances();
   s.say("Derek", "runs inference on M3 with his prompts (sampled at temperature 0.8, top-k 40, seeded by the job)");
@@ -210,8 +216,9 @@ export async function elenaEvaluates(
 ): Promise<Evaluation[]> {
   s.say("Elena", "buys one datatoken of each: M1 on the exchange, M2 from Bob's listing, M3 from Charlie's");
   s.tx("M1", (await s.clients.elena.buyDatatokens(models[0][1], E("1"))).txHash);
-  s.tx("M2", (await s.clients.elena.buyFromListing(listings.l2, E("1"))).txHash);
-  s.tx("M3", (await s.clients.elena.buyFromListing(listings.l3, E("1"))).txHash);
+  const unsettled = { acceptUnsettled: true }; // (a receipt's challenge window may not have closed yet)
+  s.tx("M2", (await s.clients.elena.buyFromListing(listings.l2, E("1"), unsettled)).txHash);
+  s.tx("M3", (await s.clients.elena.buyFromListing(listings.l3, E("1"), unsettled)).txHash);
   await s.balances();
   s.say("Elena", `evaluates M1, M2 and M3 on her held-out text ("${DEMO_BENCHMARK}")`);
   const evalInput = fs.readFileSync(EVAL_FILE);

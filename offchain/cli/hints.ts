@@ -38,6 +38,14 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return d.count === 0n ? "no job was requested on this chain yet" : `job ids run from 1 to ${str(d.count)}`;
     case "UNKNOWN_MODEL":
       return "list them with: posthuman model list";
+    case "MODEL_FROZEN":
+      return str(d.reaches) && str(d.modelId)
+        ? `pay model ${str(d.reaches)} instead (posthuman pay ${str(d.reaches)} --amount …), or pass --to-frozen to pay model ${str(d.modelId)} anyway`
+        : undefined;
+    case "MODEL_UNSETTLED":
+      return str(d.jobId) && str(d.listingId)
+        ? `wait until it settles (posthuman job show ${str(d.jobId)}), or buy anyway: posthuman market buy ${str(d.listingId)} --amount <n> --accept-unsettled`
+        : undefined;
     case "UNKNOWN_LISTING":
       return "see the open ones with: posthuman market list";
     case "NOT_ENOUGH_DATATOKENS": {

@@ -32,6 +32,16 @@ export {
   type OnChainReceipt,
 } from "./job-market";
 export { DatatokenMarketClient, type ListingRecord } from "./datatoken-market";
+export {
+  isUnsettled,
+  modelSettlement,
+  modelSettlements,
+  settlementLabel,
+  unsettledWarning,
+  type ModelSettlement,
+  type SettlementSource,
+  type UnsettledModel,
+} from "./settlement";
 export { FixedRateExchangeClient, type BuyQuote, type ExchangeState } from "./exchange";
 export { RoyaltyVaultClient, type ClaimRecord, type VaultPosition } from "./vault";
 export { TokenClient } from "./token";

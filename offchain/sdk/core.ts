@@ -25,7 +25,7 @@ import { type ModelCard } from "./model-card";
 import { JobMarketClient, type OnChainReceipt } from "./job-market";
 import { ModelRegistryClient, type LineageNode } from "./registry";
 import { fetchResult, followJob, jobOverview } from "./follow";
-import { claimAll, claimModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
+import { claimAll, claimModel, payModel, rewardsOf, type ClaimAllResult, type RewardRow } from "./revenue";
 import { publishFiles, type PublishFilesOptions } from "./publish";
 import { disputeFailure } from "./dispute";
 import { TokenClient } from "./token";
@@ -33,6 +33,7 @@ import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, otherWorkerApis, requireIndependentWorker } from "./claimant";
 import { checkWorkerTerms } from "./worker-terms";
+import { refuseUnsettled } from "./settlement";
 import {
   checkInputBeforePaying,
   checkWithWorker,
@@ -270,13 +271,18 @@ export class PostHumanCore {
     return { ...r, approvals: approval ? [approval.txHash] : [] };
   }
 
-  /** Buys from a holder's listing, approving its cost first. */
+  /**
+   * Buys from a holder's listing, approving its cost first. A model whose creating training receipt can still be
+   * challenged (frozen if a challenge is upheld, the seller keeping the payment) is refused (MODEL_UNSETTLED, its
+   * warning as the message) unless `acceptUnsettled`; `unsettled` is then the warning the buyer accepted.
+   */
   async buyFromListing(
     listingId: bigint,
     amount: bigint,
-    o: { maxCost?: bigint } = {},
-  ): Promise<{ cost: bigint; seller: string; modelId: bigint; approvals: string[] } & Sent> {
+    o: { maxCost?: bigint; acceptUnsettled?: boolean } = {},
+  ): Promise<{ cost: bigint; seller: string; modelId: bigint; approvals: string[]; unsettled?: string } & Sent> {
     const l = await this.listings.get(listingId);
+    const unsettled = await refuseUnsettled(this, l, o.acceptUnsettled === true);
     if (l.remaining < amount)
       throw new SdkError(
         "UNKNOWN_LISTING",
@@ -290,7 +296,7 @@ export class PostHumanCore {
     const approvals = await this.ensureBase(max, this.listings.address, `buy ${datatokens(amount)}`);
     this.onStep(`Buying ${datatokens(amount)} from listing ${listingId}…`);
     const r = await this.listings.buy(listingId, amount, max);
-    return { ...r, approvals };
+    return { ...r, approvals, ...(unsettled ? { unsettled } : {}) };
   }
 
   /** Cancels one of the signer's open listings: the market returns the datatokens still in escrow. */
@@ -561,10 +567,8 @@ export class PostHumanCore {
   }
 
   /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */
-  async pay(modelId: bigint, amount: bigint): Promise<{ approvals: string[] } & Sent> {
-    const m = await this.registry.get(modelId);
-    const approvals = await this.ensureBase(amount, m.vault, `pay ${amountText(amount)} OCEAN`);
-    return { ...(await this.vault(m.vault).pay(amount)), approvals };
+  pay(modelId: bigint, amount: bigint, o: { toFrozen?: boolean } = {}) {
+    return payModel(this, modelId, amount, o.toFrozen === true);
   }
 
   /** Shares, claimable revenue and past claims of `account` in every vault it has a stake in. */

@@ -95,7 +95,26 @@ export class DatatokenMarketClient extends ContractClient<DatatokenMarket> {
     return unsigned(await this.contract.cancelListing.populateTransaction(listingId));
   }
 
+  /** How a listing with nothing left closed: "cancelled" (by its seller) or "sold out". */
+  async closedHow(listingId: bigint): Promise<"cancelled" | "sold out"> {
+    const cancelled = await this.logs((a, b) =>
+      this.contract.queryFilter(this.contract.filters.ListingCancelled(listingId), a, b),
+    );
+    return cancelled.length ? "cancelled" : "sold out";
+  }
+
+  /** Refused before sending when the listing has nothing left (it was cancelled or sold out): nothing would come back. */
   async cancelListing(listingId: bigint): Promise<{ returned: bigint } & Sent> {
+    const l = await this.get(listingId);
+    if (l.remaining === 0n) {
+      const how = await this.closedHow(listingId);
+      throw new SdkError(
+        "UNKNOWN_LISTING",
+        `Listing ${listingId} is already ${how}: it holds no datatokens to take back. Nothing was sent.`,
+        "read the open listings again",
+        { data: { listingId, modelId: l.modelId, closed: how } },
+      );
+    }
     const receipt = await this.send(await this.buildCancelListingTx(listingId), "cancelListing");
     return { returned: this.event(receipt, "ListingCancelled").args.returned as bigint, txHash: receipt.hash };
   }

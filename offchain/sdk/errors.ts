@@ -14,6 +14,7 @@ export type SdkErrorCode =
   | "UNKNOWN_MODEL"
   | "UNKNOWN_JOB"
   | "UNKNOWN_LISTING"
+  | "MODEL_UNSETTLED"
   | "MODEL_FROZEN"
   | "NO_EXCHANGE"
   | "NOT_ENOUGH_DATATOKENS"

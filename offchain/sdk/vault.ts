@@ -46,6 +46,15 @@ export class RoyaltyVaultClient extends ContractClient<RoyaltyVault> {
     return { base, datatokens };
   }
 
+  /**
+   * Everything the vault holds, booked or not (its token balances): what a frozen vault's `distribute` sends to the
+   * parent's vault (base token) and burns (datatokens).
+   */
+  async holdings(): Promise<{ base: bigint; datatokens: bigint }> {
+    const [pending, owed] = await Promise.all([this.pending(), this.owed()]);
+    return { base: pending.base + owed.base, datatokens: pending.datatokens + owed.datatokens };
+  }
+
   /** Claims paid to `account` so far (RevenueClaimed events). */
   async claims(account?: string): Promise<ClaimRecord[]> {
     const filter = this.contract.filters.RevenueClaimed(undefined, account);
@@ -62,7 +71,10 @@ export class RoyaltyVaultClient extends ContractClient<RoyaltyVault> {
     return unsigned(await this.contract.distribute.populateTransaction());
   }
 
-  /** Books what arrived since the last call; a derived model's vault sends the parent's share up. Anyone may. */
+  /**
+   * Books what arrived since the last call; a derived model's vault sends the parent's share up. Anyone may. A frozen
+   * vault instead sends its whole base-token balance to the parent's vault (`toParent`) and burns its datatokens.
+   */
   async distribute(): Promise<{ toHolders: bigint; toParent: bigint } & Sent> {
     const receipt = await this.send(await this.buildDistributeTx(), "distribute");
     const base = (await this.contract.baseToken()).toLowerCase();

@@ -46,6 +46,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   let world: UpHandle;
   let browser: Browser;
   let page: Page;
+  const unsettledQuestions: string[] = [];
   let base: string;
   let modelDir: string;
   const timings: Record<string, number> = {};
@@ -78,6 +79,12 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     browser = await launchBrowser();
     page = await browser.context.newPage();
     page.on("pageerror", (e) => console.error(`    [page error] ${e.message}`));
+    // Buying a child whose training receipt can still be challenged asks first (actions.ts buyListing): accepted here,
+    // and the question must say what is at stake.
+    page.on("dialog", (d) => {
+      unsettledQuestions.push(d.message());
+      void d.accept();
+    });
     // An input upload tried before the worker saw its job would be refused (404, logged by the browser).
     page.on("response", (r) => {
       if (r.request().method() === "PUT" && /\/jobs\/\d+\/input$/.test(r.url()) && r.status() !== 200)
@@ -239,6 +246,8 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // No stale message: the listing says what is left, the refusal is gone, the balance is singular.
     expect(await page.locator('#buy table tbody tr:has([data-listing="1"]) td').nth(2).textContent()).to.equal("4");
     expect(await page.locator("form.infer .error").count()).to.equal(0);
+    for (const q of unsettledQuestions)
+      expect(q).to.match(/whose training receipt (can still be challenged|is challenged).*Buy anyway\?$/s);
     await page.waitForSelector('.balance-line:has-text("You hold 1 datatoken of this model.")');
     // A deadline of the user's choosing: 20 minutes, not the default 15.
     expect(await page.locator("form.infer").getByLabel("Time to deliver (minutes)").inputValue()).to.equal("15");

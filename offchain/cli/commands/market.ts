@@ -1,8 +1,23 @@
 /** `posthuman market …`: holder-to-holder datatoken listings (list, sell, buy, cancel). */
 import type { Command } from "commander";
+import { amountText } from "../../protocol/params";
+import type { ListingRecord } from "../../sdk/datatoken-market";
+import { isUnsettled, modelSettlements, settlementLabel, type ModelSettlement } from "../../sdk/settlement";
 import { amount, connect, id, sdk } from "../context";
-import { accountNamer, table, tokens } from "../render";
+import { accountNamer, table } from "../render";
 import { txCommand, type Wiring } from "./shared";
+
+const ONE = 10n ** 18n;
+
+/** Datatoken wei as "1 datatoken", "3 datatokens", "0.000000000000000001 datatokens": exact, never rounded to 0. */
+export function datatokenCount(wei: bigint): string {
+  return `${amountText(wei)} datatoken${wei === ONE ? "" : "s"}`;
+}
+
+/** A purchase's cost, exact; the market rounds it up to the next wei when amount × price is not a whole wei. */
+export function costText(cost: bigint, amount: bigint, pricePerToken: bigint): string {
+  return `${amountText(cost)} OCEAN${(amount * pricePerToken) % ONE !== 0n ? " (rounded up to the next wei)" : ""}`;
+}
 
 export function addMarketCommands(program: Command, w: Wiring): void {
   const market = program.command("market").description("holder-to-holder datatoken listings");
@@ -16,37 +31,60 @@ export function addMarketCommands(program: Command, w: Wiring): void {
     "cancel",
     "take your unsold datatokens back",
     (client, listing) => client.listings.cancelListing(listing),
-    (raw, r) => `listing ${raw} cancelled: ${tokens(r.returned)} datatokens back (tx ${r.txHash})`,
+    (raw, r) => `listing ${raw} cancelled: ${datatokenCount(r.returned)} back (tx ${r.txHash})`,
   );
 }
 
 function addList(market: Command, w: Wiring): void {
   market
     .command("list")
-    .description("open listings, cheapest first")
+    .description("open listings, cheapest first, and whether each model's training can still be challenged")
     .option("--model <id>", "only this model's")
     .option("--seller <address>", "only this seller's")
-    .action((o: { model?: string; seller?: string }, cmd: Command) =>
+    .option("--settled-only", "hide listings of models whose training receipt can still be challenged")
+    .action((o: { model?: string; seller?: string; settledOnly?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
-        const ls = await client.listings.list({ modelId: o.model ? id(o.model) : undefined, seller: o.seller });
-        const who = accountNamer(client.book.chainId);
-        out.result(ls, () =>
-          ls.length
-            ? table(
-                ["listing", "model", "left", "price", "seller"],
-                ls.map((l) => [
-                  String(l.id),
-                  String(l.modelId),
-                  tokens(l.remaining),
-                  tokens(l.pricePerToken),
-                  who(l.seller),
-                ]),
-              )
-            : "no open listings",
+        const modelId = o.model ? id(o.model) : undefined;
+        if (modelId !== undefined) await sdk(client.registry.get(modelId)); // "There is no model 99 …"
+        const all = await sdk(client.listings.list({ modelId, seller: o.seller }));
+        const settled = await sdk(
+          modelSettlements(
+            client,
+            all.map((l) => l.modelId),
+          ),
         );
+        const ls = all
+          .map((l) => ({ ...l, settlement: settled.get(l.modelId)! }))
+          .filter((l) => !o.settledOnly || !isUnsettled(l.settlement));
+        const who = accountNamer(client.book.chainId);
+        out.result(ls, () => (ls.length ? listingTable(ls, who) : noListings(all.length, modelId)));
       }, cmd),
     );
+}
+
+function listingTable(ls: (ListingRecord & { settlement: ModelSettlement })[], who: (a: string) => string): string {
+  const rows = ls.map((l) => [
+    String(l.id),
+    String(l.modelId),
+    amountText(l.remaining),
+    amountText(l.pricePerToken),
+    who(l.seller),
+    settlementLabel(l.settlement),
+  ]);
+  const risky = ls.filter((l) => isUnsettled(l.settlement)).length;
+  const note = risky
+    ? "\nA model whose training can still be challenged is frozen if a challenge is upheld: its datatokens then " +
+      "take no jobs and cannot be resold. `market buy` asks for --accept-unsettled before buying them."
+    : "";
+  return table(["listing", "model", "left", "price", "seller", "training"], rows) + note;
+}
+
+function noListings(hidden: number, modelId?: bigint): string {
+  const of = modelId !== undefined ? ` of model ${modelId}` : "";
+  return hidden
+    ? `no settled listings${of} (${hidden} open listing${hidden === 1 ? "" : "s"} of models whose training can still be challenged: drop --settled-only to see them)`
+    : `no open listings${of}`;
 }
 
 function addSell(market: Command, w: Wiring): void {
@@ -62,7 +100,7 @@ function addSell(market: Command, w: Wiring): void {
         out.result(
           { modelId: id(raw), amount: amount(o.amount, "--amount"), pricePerToken: amount(o.price, "--price"), ...r },
           () =>
-            `listing ${r.listingId}: ${o.amount} datatokens of model ${raw} at ${o.price} OCEAN each (tx ${r.txHash})`,
+            `listing ${r.listingId}: ${datatokenCount(amount(o.amount, "--amount"))} of model ${raw} at ${amountText(amount(o.price, "--price"))} OCEAN each (tx ${r.txHash})`,
         );
       }, cmd),
     );
@@ -74,19 +112,23 @@ function addBuy(market: Command, w: Wiring): void {
     .description("buy datatokens from a holder's listing")
     .requiredOption("--amount <n>", "datatokens to take")
     .option("--max-cost <ocean>", "pay at most this (default: the quote)")
-    .action((raw: string, o: { amount: string; maxCost?: string }, cmd: Command) =>
+    .option(
+      "--accept-unsettled",
+      "buy even though the model's training receipt can still be challenged (if upheld, the model is frozen)",
+    )
+    .action((raw: string, o: { amount: string; maxCost?: string; acceptUnsettled?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
+        const listingId = id(raw, "listing");
         const n = amount(o.amount, "--amount");
-        const r = await sdk(
-          client.buyFromListing(id(raw, "listing"), n, {
-            maxCost: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined,
-          }),
-        );
+        const maxCost = o.maxCost ? amount(o.maxCost, "--max-cost") : undefined;
+        const l = await sdk(client.listings.get(listingId));
+        const r = await sdk(client.buyFromListing(listingId, n, { maxCost, acceptUnsettled: o.acceptUnsettled }));
         out.result(
-          { listingId: id(raw, "listing"), amount: n, ...r },
+          { listingId, amount: n, ...r },
           () =>
-            `bought ${o.amount} datatokens of model ${r.modelId} from ${accountNamer(client.book.chainId)(r.seller)} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+            `bought ${datatokenCount(n)} of model ${r.modelId} from ${accountNamer(client.book.chainId)(r.seller)} for ${costText(r.cost, n, l.pricePerToken)} (tx ${r.txHash})` +
+            (r.unsettled ? `\nYou accepted the risk: ${r.unsettled}` : ""),
         );
       }, cmd),
     );

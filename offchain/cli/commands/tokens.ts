@@ -103,15 +103,24 @@ export function accountArgument(raw: string, chainId?: number): string {
 function addPay(program: Command, w: Wiring): void {
   program
     .command("pay <model>")
-    .description("pay a model directly (a licence, a tip): shared by its vault like any revenue, royalties included")
+    .description(
+      "pay a model directly (a licence, a tip): shared by its vault like any revenue, royalties included; a frozen " +
+        "model is refused unless --to-frozen (its vault pays its holders nothing and forwards it to its parent's)",
+    )
     .requiredOption("--amount <ocean>", "OCEAN to pay")
-    .action((raw: string, o: { amount: string }, cmd: Command) =>
+    .option("--to-frozen", "pay a frozen model anyway: it all goes to its parent's vault, none to its holders")
+    .action((raw: string, o: { amount: string; toFrozen?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
-        const r = await sdk(client.pay(id(raw), amount(o.amount, "--amount")));
+        const modelId = id(raw);
+        const value = amount(o.amount, "--amount");
+        const r = await sdk(client.pay(modelId, value, { toFrozen: o.toFrozen }));
+        if (r.frozen) out.info(`warning: ${r.frozen}`);
         out.result(
-          { modelId: id(raw), amount: amount(o.amount, "--amount"), ...r },
-          () => `paid ${o.amount} OCEAN to model ${raw}'s vault (tx ${r.txHash})`,
+          { modelId, amount: value, ...r },
+          () =>
+            `paid ${o.amount} OCEAN to model ${raw}'s vault (tx ${r.txHash})` +
+            (r.frozen ? `: model ${raw} is frozen, it goes to its parent's vault at its next distribution` : ""),
         );
       }, cmd),
     );

@@ -4,7 +4,7 @@
  * refusal reads as a sentence with its fix (errors.ts words the SDK's errors), and reports its steps as it goes.
  * What is only the page's: the challenge's checks in chain time, and the result's hash compared with the receipt.
  */
-import { PostHumanCore } from "../../sdk/browser";
+import { PostHumanCore, isSdkError } from "../../sdk/browser";
 import { JobStatus, type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
@@ -55,8 +55,20 @@ export class Actions {
     return this.ph.buyDatatokens(modelId, amount);
   }
 
-  buyListing(listingId: bigint, amount: bigint): Promise<{ cost: bigint }> {
-    return this.ph.buyFromListing(listingId, amount);
+  /**
+   * Buys from a holder's listing. A model whose creating training receipt can still be challenged (frozen if a
+   * challenge is upheld, the seller keeping the payment) is bought only once the person accepted that: the SDK
+   * refuses it (MODEL_UNSETTLED, nothing paid), the browser asks with its warning, and a yes buys accepting it.
+   */
+  async buyListing(listingId: bigint, amount: bigint): Promise<{ cost: bigint }> {
+    try {
+      return await this.ph.buyFromListing(listingId, amount);
+    } catch (e) {
+      const ask = (globalThis as { confirm?: (message: string) => boolean }).confirm;
+      if (!isSdkError(e, "MODEL_UNSETTLED") || typeof ask !== "function" || !ask(`${e.message}\n\nBuy anyway?`))
+        throw e;
+      return this.ph.buyFromListing(listingId, amount, { acceptUnsettled: true });
+    }
   }
 
   /** Lists datatokens for sale (escrowed by the market until bought or cancelled). */

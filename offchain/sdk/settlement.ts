@@ -1,0 +1,157 @@
+/**
+ * Whether a derived model's creating training job can still undo it. A Train receipt creates the child model at once,
+ * but for its challenge window anyone may challenge it, and if the arbiter upholds the challenge the child is frozen:
+ * it takes no jobs and its datatokens can no longer be sold on the DatatokenMarket. Whoever buys such datatokens
+ * before the receipt is settled bears that risk (the seller keeps what they paid). Browser-safe: the web app asks the
+ * same question before a purchase as the CLI does.
+ */
+import type { ethers } from "ethers";
+import { chainNow } from "./base";
+import type { JobMarketClient } from "./job-market";
+import type { ModelRecord, ModelRegistryClient } from "./registry";
+import { SdkError, utcText } from "./errors";
+import type { ListingRecord } from "./datatoken-market";
+
+/** Where a model stands with respect to the job that created it. */
+export type ModelSettlement =
+  /** A root model: no training receipt can freeze it. */
+  | { state: "root"; modelId: bigint }
+  /** Its receipt settled, or its challenge window closed without a challenge (it stands). */
+  | { state: "settled"; modelId: bigint; jobId: bigint }
+  /** Its receipt can be challenged until `closesAt` (chain time, unix seconds). */
+  | { state: "challengeable"; modelId: bigint; jobId: bigint; closesAt: bigint }
+  /**
+   * Its receipt is challenged and the arbiter has not decided: the arbiter may decide after `joinClosesAt` (the
+   * requester's join period) and until someone settles the job, which anyone may do after `lapsesAt`.
+   */
+  | { state: "challenged"; modelId: bigint; jobId: bigint; challenger: string; joinClosesAt: bigint; lapsesAt: bigint }
+  /** Frozen: a challenge of its receipt was upheld. */
+  | { state: "frozen"; modelId: bigint; jobId: bigint };
+
+export type UnsettledModel = Extract<ModelSettlement, { state: "challengeable" | "challenged" }>;
+
+/** What the check reads: the registry, the job market and the chain's clock (a PostHumanCore has all three). */
+export interface SettlementSource {
+  readonly registry: ModelRegistryClient;
+  readonly jobs: JobMarketClient;
+  readonly provider: ethers.Provider;
+}
+
+/** True while a challenge of the model's creating receipt may still freeze it. */
+export function isUnsettled(s: ModelSettlement): s is UnsettledModel {
+  return s.state === "challengeable" || s.state === "challenged";
+}
+
+/** Where each of `modelIds` stands (unknown ids throw UNKNOWN_MODEL), reading the market's windows and clock once. */
+export async function modelSettlements(
+  src: SettlementSource,
+  modelIds: bigint[],
+): Promise<Map<bigint, ModelSettlement>> {
+  const unique = [...new Set(modelIds)];
+  const models = await Promise.all(unique.map((id) => src.registry.get(id)));
+  const needsJob = models.some((m) => m.jobId !== 0n && !m.frozen);
+  const read = needsJob ? await Promise.all([src.jobs.config(), chainNow(src.provider)]) : undefined;
+  const all = await Promise.all(
+    models.map((m) =>
+      read
+        ? settlementOf(src, m, { challenge: read[0].challengeWindow, arbitration: read[0].arbitrationWindow }, read[1])
+        : settlementWithoutJob(m),
+    ),
+  );
+  return new Map(all.map((s) => [s.modelId, s]));
+}
+
+/** Where one model stands with respect to the job that created it. */
+export async function modelSettlement(src: SettlementSource, modelId: bigint): Promise<ModelSettlement> {
+  return (await modelSettlements(src, [modelId])).get(modelId)!;
+}
+
+function settlementWithoutJob(m: ModelRecord): ModelSettlement {
+  if (m.jobId === 0n) return { state: "root", modelId: m.id };
+  return { state: "frozen", modelId: m.id, jobId: m.jobId };
+}
+
+async function settlementOf(
+  src: SettlementSource,
+  m: ModelRecord,
+  windows: { challenge: bigint; arbitration: bigint },
+  now: bigint,
+): Promise<ModelSettlement> {
+  if (m.jobId === 0n || m.frozen) return settlementWithoutJob(m);
+  const j = await src.jobs.get(m.jobId);
+  const base = { modelId: m.id, jobId: m.jobId };
+  if (j.status === "Submitted") {
+    const closesAt = j.submittedAt + windows.challenge;
+    // The contract accepts a challenge while block.timestamp ≤ closesAt; the next block is at `now` or later.
+    return now <= closesAt ? { state: "challengeable", ...base, closesAt } : { state: "settled", ...base };
+  }
+  if (j.status === "Challenged")
+    return {
+      state: "challenged",
+      ...base,
+      challenger: j.challenger,
+      joinClosesAt: j.challengedAt + windows.challenge,
+      lapsesAt: j.challengedAt + windows.arbitration,
+    };
+  if (j.status === "Slashed") return { state: "frozen", ...base };
+  return { state: "settled", ...base };
+}
+
+/** A time of the chain in a sentence: its UTC date and how far it is from `now`. */
+function at(sec: bigint, now: bigint): string {
+  const d = Number(sec - now);
+  const rough =
+    d <= 0 ? "now" : d < 120 ? `${d} s` : d < 7200 ? `${Math.round(d / 60)} min` : `${Math.round(d / 360) / 10} h`;
+  return `${utcText(sec)} (UTC, chain time${d > 0 ? `, in about ${rough}` : ""})`;
+}
+
+/**
+ * The warning a buyer of an unsettled model's datatokens reads before paying: which job, until when it can be undone,
+ * and what happens if it is. `now`: the chain's time (chainNow) for the "in about" part, this machine's clock by default.
+ */
+export function unsettledWarning(s: UnsettledModel, now = BigInt(Math.floor(Date.now() / 1000))): string {
+  const m = `model ${s.modelId}`;
+  const risk =
+    `If a challenge is upheld, ${m} is frozen: it takes no jobs and its datatokens can no longer be sold on the ` +
+    "market, and what you paid stays with the seller.";
+  if (s.state === "challengeable")
+    return (
+      `Model ${s.modelId} was created by job ${s.jobId}, whose training receipt can still be challenged until ` +
+      `${at(s.closesAt, now)}. ${risk}`
+    );
+  return (
+    `Model ${s.modelId} was created by job ${s.jobId}, whose training receipt is challenged and not resolved yet: ` +
+    `the arbiter may uphold the challenge until the job settles (anyone may settle it once the arbitration window ` +
+    `closes, ${at(s.lapsesAt, now)}). ${risk}`
+  );
+}
+
+/** A short cell for a listing table: "root", "settled", "challengeable until …", "challenged", "frozen". */
+export function settlementLabel(s: ModelSettlement): string {
+  if (s.state === "challengeable") return `challengeable until ${utcText(s.closesAt)}`;
+  if (s.state === "challenged") return `challenged (job ${s.jobId})`;
+  return s.state;
+}
+
+/**
+ * Refuses (MODEL_UNSETTLED, before anything is paid) to buy from a listing of a model whose creating training receipt
+ * can still be challenged, unless the buyer `accepted` that; returns the warning they accepted, or undefined.
+ */
+export async function refuseUnsettled(
+  src: SettlementSource,
+  l: Pick<ListingRecord, "id" | "modelId">,
+  accepted: boolean,
+): Promise<string | undefined> {
+  const s = await modelSettlement(src, l.modelId);
+  if (!isUnsettled(s)) return undefined;
+  const warning = unsettledWarning(s, await chainNow(src.provider));
+  if (accepted) return warning;
+  throw new SdkError(
+    "MODEL_UNSETTLED",
+    `${warning} Nothing was paid.`,
+    `wait until job ${s.jobId} settles, or buy accepting that risk`,
+    {
+      data: { listingId: l.id, ...s },
+    },
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * offchain/sdk/settlement.ts against the real contracts on Hardhat's in-process network: whether a model's creating
+ * training receipt can still freeze it (a buyer of its datatokens bears that risk), through each state of the job;
+ * and a listing with nothing left refused before its cancellation is sent.
+ */
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { AddressBook } from "../../offchain/protocol/address-book";
+import {
+  PostHuman,
+  isSdkError,
+  isUnsettled,
+  modelSettlement,
+  modelSettlements,
+  unsettledWarning,
+} from "../../offchain/sdk";
+import { datatokenAt } from "../../offchain/protocol/contracts";
+import type { PostHumanFixture } from "../fixtures/posthuman";
+import { challengedTrainFixture, trainedFixture } from "../contracts/helpers";
+
+const NO_WORKER = "http://127.0.0.1:9";
+
+function clientFor(f: PostHumanFixture, signer: HardhatEthersSigner): Promise<PostHuman> {
+  const book: AddressBook = { chainId: 31337, startBlock: 0, contracts: { ...f.ocean.addresses, ...f.ph.addresses } };
+  return PostHuman.init({ runner: signer, book, workerUrl: NO_WORKER });
+}
+
+describe("SDK: a model's settlement (may its creating training receipt still freeze it?)", function () {
+  this.timeout(120_000);
+
+  it("a root model is never at risk; a fresh child is challengeable until its window closes, then stands", async () => {
+    const f = await loadFixture(trainedFixture);
+    const ph = await clientFor(f, f.charlie);
+    expect(await modelSettlement(ph, f.m1.modelId)).to.deep.equal({ state: "root", modelId: f.m1.modelId });
+    const job = await f.ph.jobMarket.getJob(f.jobId);
+    const s = await modelSettlement(ph, f.m2Id);
+    expect(s).to.deep.equal({
+      state: "challengeable",
+      modelId: f.m2Id,
+      jobId: f.jobId,
+      closesAt: job.submittedAt + BigInt(f.params.challengeWindow),
+    });
+    expect(isUnsettled(s)).to.equal(true);
+    if (!isUnsettled(s)) return;
+    const warning = unsettledWarning(s);
+    expect(warning).to.match(
+      new RegExp(
+        `^Model ${f.m2Id} was created by job ${f.jobId}, whose training receipt can still be challenged until \\d{4}-`,
+      ),
+    );
+    expect(warning).to.contain("it takes no jobs and its datatokens can no longer be sold on the market");
+    expect(warning).to.contain("what you paid stays with the seller");
+
+    // Past the window, nobody can challenge any more: the receipt stands though nobody settled the job yet.
+    await time.increase(f.params.challengeWindow + 1);
+    expect((await f.ph.jobMarket.getJob(f.jobId)).status).to.equal(3n); // still Submitted
+    expect(await modelSettlement(ph, f.m2Id)).to.deep.equal({ state: "settled", modelId: f.m2Id, jobId: f.jobId });
+    await (await f.ph.jobMarket.settleJob(f.jobId)).wait();
+    const both = await modelSettlements(ph, [f.m2Id, f.m1.modelId, f.m2Id]);
+    expect([...both.values()].map((x) => x.state)).to.deep.equal(["settled", "root"]);
+  });
+
+  it("a challenged child stays at risk until the arbiter decides, and is frozen when it upholds the challenge", async () => {
+    const f = await loadFixture(challengedTrainFixture);
+    const ph = await clientFor(f, f.charlie);
+    const s = await modelSettlement(ph, f.m2Id);
+    expect(s.state).to.equal("challenged");
+    expect(isUnsettled(s) && unsettledWarning(s)).to.match(/is challenged and not resolved yet/);
+    // Even past the arbitration window the arbiter may still decide until someone settles: still at risk.
+    await time.increase(f.params.arbitrationWindow + 1);
+    expect((await modelSettlement(ph, f.m2Id)).state).to.equal("challenged");
+
+    await (await f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true)).wait();
+    expect(await modelSettlement(ph, f.m2Id)).to.deep.equal({ state: "frozen", modelId: f.m2Id, jobId: f.jobId });
+  });
+
+  it("a rejected challenge settles the job: the child is no longer at risk", async () => {
+    const f = await loadFixture(challengedTrainFixture);
+    await (await f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, false)).wait();
+    const ph = await clientFor(f, f.charlie);
+    expect((await modelSettlement(ph, f.m2Id)).state).to.equal("settled");
+  });
+
+  it("throws UNKNOWN_MODEL for a model that does not exist", async () => {
+    const f = await loadFixture(trainedFixture);
+    const ph = await clientFor(f, f.charlie);
+    await modelSettlement(ph, 99n).then(
+      () => expect.fail("no model 99"),
+      (e: unknown) => expect(isSdkError(e, "UNKNOWN_MODEL")).to.equal(true),
+    );
+  });
+});
+
+describe("SDK: cancelling a listing with nothing left", function () {
+  this.timeout(120_000);
+
+  it("is refused before anything is sent, saying whether it was cancelled or sold out", async () => {
+    const f = await loadFixture(trainedFixture);
+    const alice = await clientFor(f, f.alice);
+    const bob = await clientFor(f, f.bob);
+    const price = ethers.parseEther("2");
+    const { listingId: soldOut } = await alice.sellDatatokens(f.m1.modelId, ethers.parseEther("1"), price);
+    await bob.buyFromListing(soldOut, ethers.parseEther("1"));
+    const { listingId: cancelled } = await alice.sellDatatokens(f.m1.modelId, ethers.parseEther("1"), price);
+    expect((await alice.listings.cancelListing(cancelled)).returned).to.equal(ethers.parseEther("1"));
+
+    const nonce = await ethers.provider.getTransactionCount(f.alice.address);
+    for (const [id, how] of [
+      [cancelled, "cancelled"],
+      [soldOut, "sold out"],
+    ] as const) {
+      await alice.listings.cancelListing(id).then(
+        () => expect.fail(`listing ${id} was cancelled again`),
+        (e: unknown) => {
+          expect(isSdkError(e, "UNKNOWN_LISTING")).to.equal(true);
+          expect((e as Error).message).to.equal(
+            `Listing ${id} is already ${how}: it holds no datatokens to take back. Nothing was sent.`,
+          );
+        },
+      );
+    }
+    expect(await ethers.provider.getTransactionCount(f.alice.address)).to.equal(nonce);
+    expect(await datatokenAt(f.m1.datatoken, f.alice).balanceOf(await alice.listings.address)).to.equal(0n);
+  });
+});

@@ -13,6 +13,7 @@ import { DEFAULT_QUOTA, createQuotas, memoryNonceBook, type NonceBook, type Quot
 import type { JobQuote } from "../protocol/quote";
 import type { ArtifactStore } from "./store";
 import type { PlannedJob } from "./quote";
+import type { AnonymousLimitsOverride } from "./api-limits";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
 export interface JobView {
@@ -81,6 +82,11 @@ export interface ApiDeps {
   nonces?: NonceBook;
   /** Requests and bytes per signer and window (default: DEFAULT_QUOTA). */
   quotas?: Quotas;
+  /**
+   * Budgets of the routes anyone may call before paying (check-input, quote), shared by all clients and per client
+   * address (default: api-limits.ts's DEFAULT_ANONYMOUS_LIMITS); read when the server is created.
+   */
+  anonymousLimits?: AnonymousLimitsOverride;
   health(): Record<string, unknown>;
   metrics(): string;
   limits: { maxInputBytes: number; maxModelBytes: number; maxInspectBytes?: number };

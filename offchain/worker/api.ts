@@ -14,16 +14,19 @@
  *                                      headers x-posthuman-manifest (base64 JSON) + a signed ModelUpload
  *   POST /models/:id/check-input       body: a job's input, before it is requested; query kind + params (the job's
  *                                      ABI hex), header x-posthuman-input-hash and a signed InputCheck (anyone, under
- *                                      quota): the input rules with the model's own tokenizer, { ok } or 422
+ *                                      quota and the shared budget of api-limits.ts): the input rules with the model's
+ *                                      own tokenizer, { ok } or 422
  *   GET  /models/:id/quote             query kind, params (ABI hex), fee (wei), ttl (s), inputBytes, prompts: what
  *                                      this worker would decide now for that job (take it, or why not, its least fee
- *                                      and lifetime), before it is requested
+ *                                      and lifetime), before it is requested (rate-limited, api-limits.ts)
  *   POST /models/inspect               same body and manifest, with a signed ModelInspect (anyone, under quota):
  *                                      the folder's weights root and config hash, computed and forgotten
  *
  * Who may send a body is decided from the headers alone, before a byte of it is read: a refused request is answered
  * at once and its connection closed. Signatures of writes carry an expiry (at most MAX_AUTH_TTL_SEC ahead) and a
- * nonce accepted once per signer; each signer has a quota of requests and bytes per window. Uploads go to a private
+ * nonce accepted once per signer; each signer has a quota of requests and bytes per window. The routes anyone may
+ * call before paying (check-input, quote) also have budgets shared by all clients and quotas per client address
+ * (api-limits.ts): beyond them, 429 BUSY with retry-after, never a queue. Uploads go to a private
  * temporary file first and reach the store only once they are known good: refused content is never stored.
  *   GET  /, /assets/*, /web-config.json  the marketplace web app (offchain/web), when the server is given one
  */
@@ -31,7 +34,9 @@ import fs from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
-import { ApiError, parseId, queryQuote, type ApiDeps, type WebApp } from "./api-core";
+import { ApiError, declaredLength, parseId, queryQuote, type ApiDeps, type WebApp } from "./api-core";
+import { createAnonymousGate, gatedCheck } from "./api-limits";
+import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
 import { checkInputBeforeJob, getResult, inspectModel, putInput, putModel } from "./uploads";
 
 export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
@@ -105,6 +110,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown) {
 }
 
 export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): http.Server {
+  // What clients that pay nothing yet (check-input, quote) may make the worker spend, all of them together.
+  const gate = createAnonymousGate(deps.anonymousLimits);
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const parts = url.pathname.split("/").filter(Boolean);
@@ -142,9 +149,18 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
         return sendJson(res, 200, await inspectModel(deps, req));
       }
       if (parts[0] === "models" && parts.length === 3 && req.method === "POST" && parts[2] === "check-input") {
-        return sendJson(res, 200, await checkInputBeforeJob(deps, req, url, parseId(parts[1])));
+        // Admitted (or 429 BUSY) from the client's address and declared size alone, before the signature is checked.
+        const most = Math.min(deps.limits.maxInputBytes, MAX_CHECKED_INPUT_BYTES);
+        const bytes = Math.min(declaredLength(req) ?? most, most);
+        const modelId = parseId(parts[1]);
+        return sendJson(
+          res,
+          200,
+          await gatedCheck(gate, req, bytes, () => checkInputBeforeJob(deps, req, url, modelId)),
+        );
       }
       if (parts[0] === "models" && parts.length === 3 && req.method === "GET" && parts[2] === "quote") {
+        gate.admitQuote(req);
         const modelId = parseId(parts[1]);
         const quote = await deps.quoteJob?.(modelId, queryQuote(url));
         if (!quote) throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}`);

@@ -497,12 +497,14 @@ describe("worker HTTP API", () => {
         order.push(`end ${prompt}`);
         return inner(modelId, p, bytes);
       };
-      // A sender that declares 1000 bytes and sends 10 does not hold the checks up.
+      // A sender that declares 1000 bytes and sends 10 does not hold the checks up. (It is another client, at
+      // another loopback address: one address has at most two checks under way, see api-limits.test.ts.)
       const inputHash = sha256Hex(Buffer.alloc(1000, 0x61));
       const signed = await signFresh(stranger, domain, { type: "InputCheck", value: { modelId: 7n, inputHash } });
       const slow = http.request(`${h.url}/models/7/check-input?kind=Infer&params=${encodeJobParams(infer)}`, {
         method: "POST",
         headers: { ...signed, "x-posthuman-input-hash": inputHash, "content-length": "1000" },
+        localAddress: "127.0.0.2",
       });
       slow.on("error", () => undefined);
       slow.write(Buffer.alloc(10, 0x61));

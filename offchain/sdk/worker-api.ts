@@ -96,7 +96,7 @@ export interface JobStatusView {
     etaSec?: number;
     note?: string;
     /** Waiting before a claim: for the job's input (upload it to this worker now), or for its queue. */
-    waitsFor?: "input" | "queue";
+    waitsFor?: "input" | "queue" | "worker";
   } | null;
 }
 

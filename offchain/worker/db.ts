@@ -105,6 +105,7 @@ export function openWorkerDb(opts: OpenDbOptions): WorkerDb {
       `Cannot open the worker database ${file} (${(e as Error).message}): check that the data directory is writable.`,
     );
   }
+  if (!memory) checkIntegrity(raw, file);
   if (!memory) {
     const mode = raw.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal") throw new Error(`The worker database ${file} refused WAL mode (got ${String(mode)}).`);
@@ -208,6 +209,59 @@ export function openWorkerDb(opts: OpenDbOptions): WorkerDb {
   };
   db.migrate("core", CORE_MIGRATIONS);
   return db;
+}
+
+/** SQLite's result codes for a file that is not a database, or a database whose pages are damaged. */
+const CORRUPT_CODES = /^SQLITE_(NOTADB|CORRUPT)/;
+
+/** The worker database is damaged (or not a database): the message names the file and what to do. */
+export class WorkerDbCorruptError extends Error {
+  override readonly name = "WorkerDbCorruptError";
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
+    super(corruptMessage(file, detail));
+  }
+}
+
+function corruptMessage(file: string, detail: string): string {
+  const dataDir = path.dirname(file);
+  return (
+    `The worker database ${file} is damaged (${detail}). Do not delete it: it is this worker's record of the jobs it ` +
+    `claimed (each must be submitted or failed before its deadline, or its collateral is lost) and of every ` +
+    `transaction it signed (without it, one sent just before a crash may be sent again and paid for twice). ` +
+    `Restore it from a backup: stop the worker, move ${file} and its ${path.basename(file)}-wal and ` +
+    `${path.basename(file)}-shm files aside, copy the backup's ${path.basename(file)} in their place and start the ` +
+    `worker (it catches up with the chain from the backup's checkpoint). Without a backup, and accepting those risks, ` +
+    `start a fresh database: first wait until this worker's account has no pending transaction, then move those ` +
+    `three files aside (keep them) and start the worker. It reads the chain again from its start block and takes up ` +
+    `the jobs it had claimed (their inputs and the models it serves come from its artifact store, ` +
+    `${path.join(dataDir, "artifacts")} by default: keep it), but settles none it had already submitted ` +
+    `(\`posthuman job settle <id>\`, once their challenge window is over). Or start from an empty data directory ` +
+    `(--worker-data-dir <new folder>): owners must upload their models to it again.`
+  );
+}
+
+/** Refuses a file that is not a SQLite database or whose pages are damaged (`PRAGMA quick_check`: one pass, cheap). */
+function checkIntegrity(raw: BetterSqlite3Database, file: string): void {
+  let rows: { quick_check: string }[];
+  try {
+    rows = raw.pragma("quick_check(10)") as { quick_check: string }[];
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && CORRUPT_CODES.test(code)) {
+      raw.close();
+      throw new WorkerDbCorruptError(file, `${(e as Error).message}, ${code}`);
+    }
+    raw.close();
+    throw new Error(`Cannot read the worker database ${file}: ${(e as Error).message}.`);
+  }
+  const problems = rows.map((r) => r.quick_check).filter((r) => r !== "ok");
+  if (problems.length) {
+    raw.close();
+    throw new WorkerDbCorruptError(file, `PRAGMA quick_check: ${problems.slice(0, 3).join("; ")}`);
+  }
 }
 
 /** Checksum of a SQL migration with whitespace normalized (reformatting is not a change); null for functions. */

@@ -17,6 +17,8 @@ import { promptCount } from "../ml/input-check";
 import { fail, failIfImpossible, modelShape, type Ctx } from "./pipeline-steps";
 import { jobWork } from "./policy";
 import type { JobRow } from "./jobs";
+import { isDiskFull } from "./disk";
+import { jobDir as jobDirOf, keepsJobDir, removeJobDir } from "./job-dirs";
 
 /** The store ref naming the tree served for a model id (shared by the workers of one store). */
 export function modelRef(modelId: bigint | string, weightsRoot: string): string {
@@ -57,7 +59,39 @@ export async function registerChild(c: Ctx, row: JobRow, childModelId: bigint): 
 
 const fixed = (x: number | undefined) => (x === undefined ? 0n : toFixedLoss(x));
 
+/**
+ * Runs a job in its working folder and stores its outputs. The folder goes once the job will not run again (its
+ * outputs stored, or the job failed or ended). A full disk is not the job's fault: the run gives its step back (the
+ * guard says so once, and new claims wait) and is tried again once a probe write succeeds, until its deadline nears.
+ */
 export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<void> {
+  const { o } = c;
+  if (o.disk && !o.disk.writable()) {
+    // The run keeps its slot while it waits: no other run could write either.
+    const leftMs = (row.deadline - c.margin - c.nowSec()) * 1000;
+    if (!(await o.disk.waitWritable(stopping, Math.max(0, leftMs)))) {
+      if (stopping.aborted) return;
+      // Failed now, at the penalty, rather than left to its deadline (which would cost the whole collateral).
+      return fail(c, row, "TIMEOUT", "the worker's disk stayed full until the job's deadline");
+    }
+  }
+  try {
+    await runInFolder(c, row, stopping);
+  } catch (e) {
+    if (!o.disk || !isDiskFull(e)) throw e;
+    o.disk.stepFailed(e);
+    removeJobDir(o.dataDir, row.job_id); // rewritten afresh by the next try: its space is better free meanwhile
+    try {
+      if (row.state === "running") c.set(row, { state: "input_ready" });
+    } catch {
+      // (the database's disk is full too: the row stays "running", which runs again just the same)
+    }
+    return;
+  }
+  if (!keepsJobDir(row.state)) removeJobDir(o.dataDir, row.job_id);
+}
+
+async function runInFolder(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<void> {
   const { o } = c;
   const started = Date.now();
   c.set(row, { state: "running", started_at_ms: started });
@@ -69,7 +103,7 @@ export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<v
   const dir = await c.modelDir(row, served);
   if (!dir) return fail(c, row, "MODEL_UNAVAILABLE", "the model's weights were never uploaded to this operator");
   const input = await o.store.getBuffer(row.input_artifact as string);
-  const jobDir = path.join(o.dataDir, "jobs", row.job_id);
+  const jobDir = jobDirOf(o.dataDir, row.job_id);
   const seed = jobSeed(BigInt(row.job_id), row.input_hash);
   writeJobDir(jobDir, jobFolder({ kind: row.kind, params: row.params, seed, modelDir: dir, input }));
   const budgetMs = Math.min(o.jobTimeoutMs, (row.deadline - c.margin - c.nowSec()) * 1000);
@@ -86,6 +120,7 @@ export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<v
     });
   } catch (e) {
     if (stopping.aborted) return; // shutting down: the job stays "running" and runs again after restart
+    if (o.disk && isDiskFull(e)) throw e; // not the job's fault (an executor's write found the disk full): retried
     if (ac.signal.aborted)
       return fail(c, row, "TIMEOUT", `the run exceeded its budget of ${Math.round(budgetMs / 1000)} s`);
     if (isMlError(e)) return fail(c, row, e.code, e.message);
@@ -104,7 +139,7 @@ export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<v
     receipt: JSON.stringify(receipt.body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
     run_ms: runMs,
   });
-  fs.rmSync(path.join(jobDir, "inputs"), { recursive: true, force: true });
+  // The result and a training run's child are in the store now: the folder (a whole copy of the child) is not needed.
 }
 
 /** Stores the result (and a training job's child tree) and builds the receipt; undefined when the job was failed. */

@@ -22,13 +22,17 @@ import { admit, RUN_OVERHEAD_SEC, type JobShape, type OperatorPolicy, type Throu
 import type { Sender } from "./sender";
 import { SimulationRevertedError, TxRevertedError } from "./sender";
 import type { ArtifactStore } from "./store";
+import type { DiskGuard } from "./disk";
 
 /** What `progress()` reports: the runtime's progress, or what the job waits for. */
 export type JobProgress = Omit<Progress, "phase"> & {
   phase: Progress["phase"] | "waiting";
   note?: string;
-  /** Waiting, before a claim: for the job's input (a requester uploads it to this worker now), or for the queue. */
-  waitsFor?: "input" | "queue";
+  /**
+   * Waiting, before a claim: for the job's input (a requester uploads it to this worker now), for the queue, or for
+   * the worker itself (its stake, its endpoint on chain: standing.ts).
+   */
+  waitsFor?: "input" | "queue" | "worker";
 };
 
 export interface PipelineOptions {
@@ -54,6 +58,10 @@ export interface PipelineOptions {
   onJobDone?: (row: JobRow, runMs: number) => void;
   /** A new job weighed for a claim (a few chain reads each). */
   onWeighed?: (row: JobRow) => void;
+  /** The data directory's disk: step failures counted by cause; no claims and no runs while it is full. */
+  disk?: DiskGuard;
+  /** Why this worker may not claim a job of `fee` now (its stake, its registered endpoint: standing.ts), if it may not. */
+  standing?: (fee: bigint) => Promise<{ code: string; reason: string } | undefined>;
 }
 
 /** The pipeline's shared state and helpers, handed to each step. */
@@ -226,6 +234,11 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
   const { o } = c;
   o.onWeighed?.(row);
   if (!o.kinds.includes(row.kind)) return c.set(row, { state: "skipped", error_code: "KIND_NOT_SERVED" });
+  if (o.disk && !o.disk.writable()) {
+    // Nothing could be stored for it (the guard has said so in the log): weighed again once the disk has room.
+    c.progress.set(row.job_id, { phase: "waiting", note: "free space on the worker's disk", step: 0, totalSteps: 0 });
+    return;
+  }
   // Our own claim may be on chain already: sent before a crash that came before "claimed" was recorded. Then the
   // job is ours whatever its deadline (the "claimed" step fails it in time rather than letting it be reclaimed).
   const { status, worker } = await reconcile(c, row);
@@ -262,6 +275,14 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
   if (bad) {
     say(c, row, "PARAMS_INVALID", `skipped: ${bad}`);
     return c.set(row, { state: "skipped", error_code: "PARAMS_INVALID", error_message: bad });
+  }
+  // Not while this worker's stake or endpoint would make the claim fail, or its requester unable to reach it.
+  const standing = await o.standing?.(BigInt(row.fee));
+  if (standing) {
+    say(c, row, standing.code, `not claimed for now: ${standing.reason}`);
+    const waiting = { phase: "waiting" as const, note: standing.reason, waitsFor: "worker" as const };
+    c.progress.set(row.job_id, { ...waiting, step: 0, totalSteps: 0 });
+    return;
   }
   // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
   if (row.input_refused) c.claiming.set(row.job_id, 0);

@@ -155,8 +155,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const claims = claimTurns();
   /** This pass's claims, sent and not yet mined. */
   let claiming: Promise<void>[] = [];
-  const failed = (row: JobRow) => (e: unknown) =>
-    o.log.warn({ jobId: row.job_id, state: row.state, err: (e as Error).message }, "job step failed; retrying later");
+  const failed = (row: JobRow) => (e: unknown) => stepFailed(o, row, e);
 
   async function tick(): Promise<void> {
     const active = o.jobs.active();
@@ -279,6 +278,12 @@ function restingJobs(c: Ctx) {
   };
 }
 
+/** A step failed: counted by cause and logged (a full disk is said once, by the disk guard); retried next pass. */
+function stepFailed(o: PipelineOptions, row: JobRow, e: unknown): void {
+  if (o.disk?.stepFailed(e) === "disk_full") return; // claims wait for space meanwhile
+  o.log.warn({ jobId: row.job_id, state: row.state, err: (e as Error).message }, "job step failed; retrying later");
+}
+
 /** Marks a job's committed input as refused, to be failed; false when the job is unknown or over. */
 function recordRefusedInput(o: PipelineOptions, jobId: bigint | string, problem: InputProblem): boolean {
   const row = o.jobs.get(jobId);
@@ -314,6 +319,7 @@ async function startRun(
   }
   void run(c, row, signal)
     .catch((e: unknown) => {
+      c.o.disk?.stepFailed(e);
       c.o.log.error({ jobId: row.job_id, err: (e as Error).message }, "run failed unexpectedly; will retry");
       c.set(row, { state: "input_ready" });
     })

@@ -45,6 +45,12 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
     // A claim needs two margins left (pipeline-steps' claim), and the run behind the queue one.
     minTtlSec: QUOTE_SLACK_SEC + Math.ceil(Math.max(2 * c.margin, queuedSec / Math.max(1, c.policy.runSlots) + runs)),
   };
+  if (c.o.disk && !c.o.disk.writable()) {
+    const reason = "this worker's disk is full: it takes no job until its operator frees space";
+    return { take: false, final: false, code: "DISK_FULL", reason, ...facts };
+  }
+  const standing = await c.o.standing?.(j.fee);
+  if (standing) return { take: false, final: false, code: standing.code, reason: standing.reason, ...facts };
   const nowSec = c.nowSec();
   const ttlSec = j.ttlSec - QUOTE_SLACK_SEC; // as the claim will find it
   if (ttlSec < 2 * c.margin) {

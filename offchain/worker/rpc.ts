@@ -99,6 +99,12 @@ export async function assertChainId(provider: JsonRpcProvider, expected: number,
   const where = url ? ` at ${redactUrl(url)}` : "";
   const raw: unknown = await provider.send("eth_chainId", []).catch((e: unknown) => {
     const status = refusedStatus(e);
+    const code = (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code;
+    if (status === undefined && code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH)$/.test(code))
+      throw new Error(
+        `No RPC node answers${where} (${code}): start the node, or point the worker at one that runs (--rpc).`,
+        { cause: e },
+      );
     if (status === undefined) throw e;
     throw new Error(`The RPC node${where} answers HTTP ${status}: check the RPC URL (its path, its API key).`, {
       cause: e,
@@ -111,6 +117,35 @@ export async function assertChainId(provider: JsonRpcProvider, expected: number,
         `point the worker at a node of chain ${expected}, or at the address book of chain ${actual}.`,
     );
   }
+}
+
+/**
+ * Refuses an address book whose JobMarket or ModelRegistry is not PostHuman's on this chain (no code there, or a market
+ * whose registry is another): a worker started on it would look healthy and never see a job.
+ */
+export async function assertDeployment(
+  provider: JsonRpcProvider,
+  market: { target: unknown; config(): Promise<{ registry: string }> },
+  registry: string,
+  bookFile: string,
+): Promise<void> {
+  for (const [name, address] of [
+    ["JobMarket", String(market.target)],
+    ["ModelRegistry", registry],
+  ]) {
+    if ((await provider.getCode(address)) === "0x")
+      throw new Error(
+        `No contract at ${name} ${address} (address book ${bookFile}) on this chain: the address book is stale or ` +
+          "for another deployment; use the one its deployment wrote (a restarted local chain needs its new one).",
+      );
+  }
+  const cfg = await market.config().catch(() => undefined);
+  if (!cfg || cfg.registry.toLowerCase() !== registry.toLowerCase())
+    throw new Error(
+      `The JobMarket at ${String(market.target)} (address book ${bookFile}) ` +
+        (cfg ? `uses the ModelRegistry ${cfg.registry}, not ${registry}` : "is not a PostHuman JobMarket") +
+        ": the address book's contracts are not one deployment; use the address book its deployment wrote.",
+    );
 }
 
 /** ethers codes for answers that would be the same next time. */

@@ -440,3 +440,35 @@ async function copyVerified(src: Readable, out: string, hash: ArtifactHash): Pro
     throw new ArtifactStoreError("corrupt", `Stored object ${hash} has changed on disk (its bytes hash to ${got}).`);
   }
 }
+
+/** Every method of the interface (an object that lists them all is an ArtifactStore). */
+const STORE_METHODS = [
+  "put",
+  "putFile",
+  "has",
+  "size",
+  "get",
+  "getBuffer",
+  "putTree",
+  "getTree",
+  "materialize",
+  "setRef",
+  "getRef",
+] as const satisfies readonly (keyof ArtifactStore)[];
+
+/**
+ * The same store, with every failed call shown to `onError` first (then rethrown as it was): the worker's disk guard
+ * learns of a full disk from an upload as well as from a job step.
+ */
+export function watchedStore(store: ArtifactStore, onError: (e: unknown) => void): ArtifactStore {
+  const watched = {} as Record<keyof ArtifactStore, unknown>;
+  for (const name of STORE_METHODS) {
+    const method = store[name] as (...args: unknown[]) => Promise<unknown>;
+    watched[name] = (...args: unknown[]) =>
+      method.apply(store, args).catch((e: unknown) => {
+        onError(e);
+        throw e;
+      });
+  }
+  return watched as unknown as ArtifactStore;
+}

@@ -40,10 +40,13 @@ import { createIngestor, type Ingestor } from "./ingest";
 import { createJobsRepo, inputRef, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
+import { createStanding } from "./standing";
 import { createPipeline, type Pipeline } from "./pipeline";
-import { createProvider, assertChainId } from "./rpc";
+import { createProvider, assertChainId, assertDeployment } from "./rpc";
 import { createSender, type Sender } from "./sender";
-import { createLocalArtifactStore, type ArtifactStore } from "./store";
+import { createLocalArtifactStore, watchedStore, type ArtifactStore } from "./store";
+import { createDiskGuard, type DiskGuard } from "./disk";
+import { sweepJobDirs } from "./job-dirs";
 
 export interface WorkerOptions {
   config: WorkerConfig;
@@ -138,7 +141,9 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   fs.mkdirSync(cfg.dataDir, { recursive: true });
   const db = openWorkerDb({ file: path.join(cfg.dataDir, DB_FILE_NAME) });
   const jobs = createJobsRepo(db);
-  const store = o.store ?? createLocalArtifactStore({ dir: cfg.storeDir });
+  const disk = createDiskGuard({ dir: cfg.dataDir, log, onFull: () => sweepJobDirs(cfg.dataDir, jobs, log) });
+  sweepJobDirs(cfg.dataDir, jobs, log); // the folders of jobs that ended while the worker was down
+  const store = watchedStore(o.store ?? createLocalArtifactStore({ dir: cfg.storeDir }), (e) => disk.noteFull(e));
   const wallet = new ethers.Wallet(cfg.signer.privateKey.reveal());
   const sender = createSender({
     provider,
@@ -150,6 +155,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   });
   const market = JobMarket__factory.connect(marketAddress, provider);
   const registry = ModelRegistry__factory.connect(registryAddress, provider);
+  await assertDeployment(provider, market, registryAddress, cfg.chain.addressBookFile);
 
   // The event handler wakes the pipeline, which is created after it.
   const late: { pipeline?: Pipeline } = {};
@@ -164,12 +170,21 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     () => late.pipeline?.wake(),
   );
   const { metrics, jobDuration, weighed } = workerMetrics(jobs, ingestor, heads);
+  for (const m of disk.metrics) metrics.add(m);
   const executor = o.executor ?? makeExecutor(cfg);
   const ofKind = (k: JobKind) => (executor instanceof KindRouter ? executor.byKind[k] : undefined) ?? executor;
   const runtimes = Object.fromEntries(
     cfg.capabilities.jobKinds.map((k) => [k, `${ofKind(k).id} ${ofKind(k).runtimeId}`]),
   );
   log.info({ runtimes }, "executors ready (each kind's receipts name this runtime id)");
+  let apiUrl: string | undefined;
+  const standing = createStanding({
+    market,
+    self: wallet.address,
+    sender,
+    log,
+    url: () => cfg.http.publicUrl ?? apiUrl,
+  });
   const pipeline = createPipeline({
     jobs,
     store,
@@ -187,6 +202,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     log,
     onJobDone: (row, runMs) => jobDuration.observe(runMs / 1000, { kind: row.kind }),
     onWeighed: (row) => weighed.inc({ kind: row.kind }),
+    disk,
+    standing: (fee) => standing.problem(fee),
   });
   late.pipeline = pipeline;
 
@@ -204,12 +221,12 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     registry,
     metrics,
     ingestor,
+    disk,
   };
   const server: http.Server = createApiServer(apiDeps(w, pipeline, o.web), (e) =>
     log.error({ err: (e as Error).message }, "API error"),
   );
 
-  let apiUrl: string | undefined;
   return {
     address: wallet.address,
     get apiUrl() {
@@ -226,7 +243,11 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
       await sender.init();
       apiUrl = await listen(server, cfg.http.host, cfg.http.port);
       log.info({ api: apiUrl, worker: wallet.address }, "worker API listening");
-      await registerEndpoint(w, cfg.http.publicUrl ?? apiUrl);
+      await standing
+        .register(true)
+        .catch((e: Error) =>
+          log.warn({ err: e.message }, "could not register the API endpoint on chain: it is tried again before claims"),
+        );
       ingestor.start();
       heads?.start();
       pipeline.start();
@@ -263,6 +284,7 @@ interface WorkerKit {
   registry: ModelRegistry;
   metrics: Registry;
   ingestor: Ingestor;
+  disk: DiskGuard;
 }
 
 /**
@@ -407,7 +429,8 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       return { weightsRoot, configHash: cfgHash, tokenizerHash };
     },
     health: () => ({
-      ok: true,
+      ok: w.disk.writable(), // false while the data dir is full: no job can be taken (disk says which folder)
+      disk: w.disk.status(),
       worker: wallet.address,
       chainId: cfg.chain.chainId,
       ingestion: w.ingestor.status(),
@@ -530,26 +553,6 @@ async function loadableRoot(dir: string): Promise<string> {
     );
   }
   return weightsRoot(dir);
-}
-
-/**
- * Registers the API's public URL with the worker's stake (JobMarket.setEndpoint), so that a requester's client finds
- * the claimant's API from the chain. Skipped when the chain already has it; a refusal (no stake yet) is logged.
- */
-async function registerEndpoint(w: WorkerKit, url: string): Promise<void> {
-  const { market, log } = w;
-  try {
-    if ((await market.endpointOf(w.wallet.address)) === url) return;
-    const key = `endpoint:${ethers.id(url).slice(2, 18)}`;
-    await w.sender.send({
-      key,
-      to: w.marketAddress,
-      data: market.interface.encodeFunctionData("setEndpoint", [url]),
-    });
-    log.info({ endpoint: url }, "API endpoint registered on chain");
-  } catch (e) {
-    log.warn({ endpoint: url, err: (e as Error).message }, "could not register the API endpoint on chain");
-  }
 }
 
 /**

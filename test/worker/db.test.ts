@@ -1,8 +1,9 @@
 import { expect } from "chai";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openWorkerDb, type Migration } from "../../offchain/worker/db";
+import { openWorkerDb, WorkerDbCorruptError, type Migration } from "../../offchain/worker/db";
 
 describe("openWorkerDb", () => {
   let dir: string;
@@ -122,6 +123,63 @@ describe("openWorkerDb", () => {
       const reopened = openWorkerDb({ file: file() });
       expect(reopened.kv.get("worker.lastSeen")).to.deep.equal({ block: 12, tags: ["a", "b"] });
       reopened.close();
+    });
+  });
+  describe("a damaged database", () => {
+    /** What opening `file()` throws. */
+    const openError = (): WorkerDbCorruptError => {
+      let err: unknown;
+      try {
+        openWorkerDb({ file: file() }).close();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, "expected the open to fail").to.be.instanceOf(WorkerDbCorruptError);
+      return err as WorkerDbCorruptError;
+    };
+    const expectAdvice = (e: WorkerDbCorruptError) => {
+      expect(e.message).to.include(file());
+      expect(e.message).to.match(/Do not delete it/);
+      expect(e.message).to.match(/Restore it from a backup/);
+      expect(e.message).to.match(/paid for twice/);
+      expect(e.message).to.match(/--worker-data-dir/);
+    };
+
+    it("refuses a file of random bytes, naming it and what to do", () => {
+      fs.mkdirSync(path.dirname(file()), { recursive: true });
+      fs.writeFileSync(file(), crypto.randomBytes(64 * 1024));
+      const e = openError();
+      expect(e.message).to.match(/file is not a database/);
+      expectAdvice(e);
+      expect(fs.existsSync(file()), "the file is left as it was").to.equal(true);
+    });
+
+    it("refuses a database with a page overwritten (found by quick_check before anything runs)", () => {
+      const db = openWorkerDb({ file: file() });
+      db.exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT");
+      const insert = db.prepare("INSERT INTO jobs (body) VALUES (?)");
+      db.transaction(() => {
+        for (let i = 0; i < 2000; i++) insert.run(`job ${i} `.repeat(20));
+      });
+      db.exec("CREATE INDEX jobs_body ON jobs(body)");
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      db.close();
+      const pageSize = 4096;
+      const pages = fs.statSync(file()).size / pageSize;
+      expect(pages).to.be.greaterThan(10);
+      const fd = fs.openSync(file(), "r+");
+      fs.writeSync(fd, crypto.randomBytes(pageSize), 0, pageSize, Math.floor(pages / 2) * pageSize);
+      fs.closeSync(fd);
+      const e = openError();
+      expect(e.message).to.match(/damaged \(/);
+      expectAdvice(e);
+    });
+
+    it("opens a sound database as before", () => {
+      openWorkerDb({ file: file() }).close();
+      const db = openWorkerDb({ file: file() });
+      expect(db.schemaVersion("core")).to.equal(1);
+      db.close();
     });
   });
 });

@@ -35,6 +35,8 @@ export const FAIL_REASONS: Record<string, number> = {
   WEIGHTS_ROOT_TAKEN: 28,
   /** The market refused the receipt until the claimant's last margin before the deadline, for a reason it did not know. */
   SUBMIT_REFUSED: 29,
+  /** The worker's disk filled up during every run of the job it tried (its outputs may not fit there). */
+  DISK_FULL: 30,
 };
 
 /** The name of a JobFailed reason code, or undefined for a code this version does not know. */

@@ -50,7 +50,9 @@ export async function modelSettlements(
   const unique = [...new Set(modelIds)];
   const models = await Promise.all(unique.map((id) => src.registry.get(id)));
   const needsJob = models.some((m) => m.jobId !== 0n && !m.frozen);
-  const read = needsJob ? await Promise.all([src.jobs.config(), chainNow(src.provider)]) : undefined;
+  // The latest block's time, not this machine's clock (chainNow): a clock ahead of the chain would call a receipt
+  // settled while a challenge can still be mined; behind, the check errs on the buyer's side.
+  const read = needsJob ? await Promise.all([src.jobs.config(), latestBlockTime(src.provider)]) : undefined;
   const all = await Promise.all(
     models.map((m) =>
       read
@@ -143,6 +145,14 @@ export async function refuseUnsettled(
   accepted: boolean,
 ): Promise<string | undefined> {
   const s = await modelSettlement(src, l.modelId);
+  if (s.state === "frozen")
+    throw new SdkError(
+      "MODEL_FROZEN",
+      `Model ${s.modelId} is frozen (the challenge of job ${s.jobId}, its training, was upheld): its datatokens can no ` +
+        "longer be sold on the market. Nothing was paid.",
+      undefined,
+      { data: { listingId: l.id, ...s } },
+    );
   if (!isUnsettled(s)) return undefined;
   const warning = unsettledWarning(s, await chainNow(src.provider));
   if (accepted) return warning;
@@ -154,4 +164,8 @@ export async function refuseUnsettled(
       data: { listingId: l.id, ...s },
     },
   );
+}
+
+async function latestBlockTime(provider: ethers.Provider): Promise<bigint> {
+  return BigInt((await provider.getBlock("latest"))?.timestamp ?? 0);
 }

@@ -22,6 +22,17 @@ export interface PlannedRequest {
   ttlSec: number;
 }
 
+/** The worker's own state keeps it from any job for now (worker/standing.ts, its disk): its reason is a sentence. */
+const WORKER_STATE = new Set([
+  "STAKE_BELOW_MINIMUM",
+  "STAKE_TOO_SMALL",
+  "STAKE_LOCKED",
+  "ENDPOINT_NOT_REGISTERED",
+  "DISK_FULL",
+]);
+/** A refusal whose reason is what the job would wait for ("the queue", "its input"). */
+const waitsFor = (q: JobQuote) => !q.final && !WORKER_STATE.has(q.code ?? "");
+
 /** The user's answer to a quote's refusal: what to change (nothing was paid). */
 function change(q: JobQuote, ttlSec: number): string {
   if (q.code === "UNDERPRICED" && q.minFee !== undefined) {
@@ -32,6 +43,7 @@ function change(q: JobQuote, ttlSec: number): string {
     return `give the job a lifetime of at least ${q.minTtlSec} s (it has ${ttlSec} s)`;
   }
   if (q.code === "PARAMS_INVALID") return "change the job's parameters";
+  if (WORKER_STATE.has(q.code ?? "")) return "ask another worker, or this one later (its operator has to act)";
   return "ask another worker";
 }
 
@@ -84,7 +96,7 @@ export async function checkWorkerTerms(
   }
   throw new SdkError(
     "WORKER_DECLINES",
-    `The worker at ${worker.baseUrl} would not take this job${quote.final ? ":" : " in time: it would wait for"} ` +
+    `The worker at ${worker.baseUrl} would not take this job${waitsFor(quote) ? " in time: it would wait for" : ":"} ` +
       `${quote.reason} (${quote.code}); nor would any other worker registered on chain.`,
     `${change(quote, job.ttlSec)}: nothing was paid`,
     {

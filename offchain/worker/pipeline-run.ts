@@ -59,6 +59,10 @@ export async function registerChild(c: Ctx, row: JobRow, childModelId: bigint): 
 
 const fixed = (x: number | undefined) => (x === undefined ? 0n : toFixedLoss(x));
 
+/** Runs of a job (by data dir and id) that a full disk cut short; at MAX_DISK_FULL_RUNS the job is failed. */
+const diskFullRuns = new Map<string, number>();
+const MAX_DISK_FULL_RUNS = 2;
+
 /**
  * Runs a job in its working folder and stores its outputs. The folder goes once the job will not run again (its
  * outputs stored, or the job failed or ended). A full disk is not the job's fault: the run gives its step back (the
@@ -81,6 +85,16 @@ export async function run(c: Ctx, row: JobRow, stopping: AbortSignal): Promise<v
     if (!o.disk || !isDiskFull(e)) throw e;
     o.disk.stepFailed(e);
     removeJobDir(o.dataDir, row.job_id); // rewritten afresh by the next try: its space is better free meanwhile
+    // A job that fills the disk itself (outputs larger than the free space) would run again and again until its
+    // deadline, blocking every claim meanwhile: the second time, it is failed (the penalty) instead.
+    const key = `${o.dataDir}:${row.job_id}`;
+    const times = (diskFullRuns.get(key) ?? 0) + 1;
+    diskFullRuns.set(key, times);
+    if (times >= MAX_DISK_FULL_RUNS) {
+      diskFullRuns.delete(key);
+      const why = `the worker's disk filled up during ${times} runs of this job (its outputs may not fit): not run again`;
+      return fail(c, row, "DISK_FULL", why).catch(() => undefined);
+    }
     try {
       if (row.state === "running") c.set(row, { state: "input_ready" });
     } catch {

@@ -61,7 +61,7 @@ export interface PipelineOptions {
   /** The data directory's disk: step failures counted by cause; no claims and no runs while it is full. */
   disk?: DiskGuard;
   /** Why this worker may not claim a job of `fee` now (its stake, its registered endpoint: standing.ts), if it may not. */
-  standing?: (fee: bigint) => Promise<{ code: string; reason: string } | undefined>;
+  standing?: (fee: bigint) => Promise<{ code: string; reason: string; final?: boolean } | undefined>;
 }
 
 /** The pipeline's shared state and helpers, handed to each step. */
@@ -278,6 +278,10 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
   }
   // Not while this worker's stake or endpoint would make the claim fail, or its requester unable to reach it.
   const standing = await o.standing?.(BigInt(row.fee));
+  if (standing?.final) {
+    say(c, row, standing.code, `skipped: ${standing.reason}`);
+    return c.set(row, { state: "skipped", error_code: standing.code, error_message: standing.reason });
+  }
   if (standing) {
     say(c, row, standing.code, `not claimed for now: ${standing.reason}`);
     const waiting = { phase: "waiting" as const, note: standing.reason, waitsFor: "worker" as const };
@@ -441,7 +445,9 @@ export async function submit(c: Ctx, row: JobRow): Promise<void> {
         const why = `the run's child weights root ${root} is model ${holder}'s already: the receipt can never be submitted`;
         return fail(c, row, "WEIGHTS_ROOT_TAKEN", why);
       }
-      if (mine && row.deadline - c.nowSec() <= c.margin) {
+      // Refused on an earlier pass too (not a first refusal a retry may get past), and the deadline's margin reached.
+      const again = row.error_code === "SUBMIT_REFUSED";
+      if (mine && again && row.deadline - c.nowSec() <= c.margin && row.deadline > c.nowSec()) {
         const why = `the market refused the receipt until ${c.margin} s before the job's deadline: ${e.message}`;
         return fail(c, row, "SUBMIT_REFUSED", why); // the penalty, where the deadline would take the whole collateral
       }

@@ -50,7 +50,8 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
     return { take: false, final: false, code: "DISK_FULL", reason, ...facts };
   }
   const standing = await c.o.standing?.(j.fee);
-  if (standing) return { take: false, final: false, code: standing.code, reason: standing.reason, ...facts };
+  if (standing)
+    return { take: false, final: standing.final === true, code: standing.code, reason: standing.reason, ...facts };
   const nowSec = c.nowSec();
   const ttlSec = j.ttlSec - QUOTE_SLACK_SEC; // as the claim will find it
   if (ttlSec < 2 * c.margin) {

@@ -139,7 +139,11 @@ export async function assertDeployment(
           "for another deployment; use the one its deployment wrote (a restarted local chain needs its new one).",
       );
   }
-  const cfg = await market.config().catch(() => undefined);
+  // A revert or undecodable answer says "not a JobMarket"; a node that failed to answer is thrown as it is.
+  const cfg = await market.config().catch((e: { code?: string }) => {
+    if (e.code === "CALL_EXCEPTION" || e.code === "BAD_DATA") return undefined;
+    throw e;
+  });
   if (!cfg || cfg.registry.toLowerCase() !== registry.toLowerCase())
     throw new Error(
       `The JobMarket at ${String(market.target)} (address book ${bookFile}) ` +

@@ -15,8 +15,10 @@ import type { Sender } from "./sender";
 export const CHECK_MS = 5_000;
 
 export interface StandingProblem {
-  code: "STAKE_BELOW_MINIMUM" | "STAKE_LOCKED" | "ENDPOINT_NOT_REGISTERED";
+  code: "STAKE_BELOW_MINIMUM" | "STAKE_TOO_SMALL" | "STAKE_LOCKED" | "ENDPOINT_NOT_REGISTERED";
   reason: string;
+  /** This job never can be claimed by this worker as staked now (its collateral is more than the whole stake). */
+  final?: boolean;
 }
 
 export interface Standing {
@@ -55,7 +57,7 @@ export function createStanding(o: {
     const onChain = await market.endpointOf(o.self);
     if (onChain === url) return void (owned = true);
     if (onChain && !replace && owned) {
-      const msg = `the chain names ${onChain} as this worker's API, not ${url} (another process with this key registered it?): this worker claims no job until it is restarted, which registers its own`;
+      const msg = `the chain names ${onChain} as this worker's API, not ${url} (another process with this key registered it?): this worker claims no job until it is restarted, which registers its own (behind a proxy, give the worker its public URL: --public-url or POSTHUMAN_WORKER_PUBLIC_URL)`;
       return once("warn", { endpoint: url, registered: onChain }, msg);
     }
     const [stake, cfg] = await Promise.all([market.stakeOf(o.self), market.config()]);
@@ -77,13 +79,19 @@ export function createStanding(o: {
     read = undefined;
   }
 
-  async function fresh() {
-    const r = read && (await read.catch(() => undefined));
-    if (r && Date.now() - r.at < CHECK_MS) return r;
-    read = (async () => {
-      await register().catch((e: Error) =>
+  /** The stake, the minimum and the endpoint, read at most every CHECK_MS (one read in flight); a registration that
+   * may be due goes on in the background (a claim or a quote does not wait for its transaction to be mined). */
+  let readAt = 0;
+  let registering: Promise<void> | undefined;
+  function fresh() {
+    if (read && Date.now() - readAt < CHECK_MS) return read;
+    readAt = Date.now();
+    registering ??= register()
+      .catch((e: Error) =>
         once("warn", { err: e.message }, `could not register the API endpoint on chain: ${e.message}`),
-      );
+      )
+      .finally(() => (registering = undefined));
+    const reading = (async () => {
       const [stake, cfg, endpoint] = await Promise.all([
         market.stakeOf(o.self),
         market.config(),
@@ -91,7 +99,10 @@ export function createStanding(o: {
       ]);
       return { free: stake.free, total: stake.free + stake.locked, min: cfg.minWorkerStake, endpoint, at: Date.now() };
     })();
-    return read;
+    reading.catch(() => {
+      if (read === reading) read = undefined; // read again next time
+    });
+    return (read = reading);
   }
 
   return {
@@ -110,6 +121,12 @@ export function createStanding(o: {
           reason: `this worker's API (${url}) is not the endpoint registered on chain (${s.endpoint ? s.endpoint : "none"}): requesters could not reach it`,
         };
       const collateral = await market.collateralFor(fee);
+      if (s.total < collateral)
+        return {
+          code: "STAKE_TOO_SMALL",
+          final: true,
+          reason: `the job's collateral of ${amountText(collateral)} is more than this worker's whole stake (${amountText(s.total)})`,
+        };
       if (s.free < collateral)
         return {
           code: "STAKE_LOCKED",

@@ -95,7 +95,7 @@ function frozenLine(r: RewardRow, rows: RewardRow[]): string {
     `holders nothing and forwards everything it receives to model ${r.forwardsTo}'s vault`;
   if (r.forwarding === 0n && r.burning === 0n) return `${head}.`;
   const burn = r.burning > 0n ? `; its ${tokens(r.burning)} datatokens are burned then` : "";
-  const yours = rows.some((x) => x.modelId === r.forwardsTo && !x.frozen)
+  const yours = rows.some((x) => x.modelId === r.forwardsTo && !x.frozen && x.shares > 0n)
     ? "your posthuman rewards --claim moves it there and pays your share"
     : `the next posthuman rewards --claim of a holder of model ${r.forwardsTo} or of one of its ancestors moves it there`;
   return r.forwarding > 0n

@@ -276,8 +276,18 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     say(c, row, "PARAMS_INVALID", `skipped: ${bad}`);
     return c.set(row, { state: "skipped", error_code: "PARAMS_INVALID", error_message: bad });
   }
-  // Not while this worker's stake or endpoint would make the claim fail, or its requester unable to reach it.
+  // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
+  if (row.input_refused) c.claiming.set(row.job_id, 0);
+  else {
+    // Admission reserves the job's estimate in the queue when it takes it.
+    const verdict = await admission(c, row, dir, cb);
+    if (!verdict) return;
+    c.set(row, { estimate_sec: verdict });
+  }
+  // Taken on its merits; not while this worker's stake or endpoint would make the claim fail, or its requester unable
+  // to reach it (the queue's reservation goes meanwhile).
   const standing = await o.standing?.(BigInt(row.fee));
+  if (standing) c.claiming.delete(row.job_id);
   if (standing?.final) {
     say(c, row, standing.code, `skipped: ${standing.reason}`);
     return c.set(row, { state: "skipped", error_code: standing.code, error_message: standing.reason });
@@ -287,14 +297,6 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     const waiting = { phase: "waiting" as const, note: standing.reason, waitsFor: "worker" as const };
     c.progress.set(row.job_id, { ...waiting, step: 0, totalSteps: 0 });
     return;
-  }
-  // A job whose committed input was refused is claimed only to be failed at once (the requester is refunded).
-  if (row.input_refused) c.claiming.set(row.job_id, 0);
-  else {
-    // Admission reserves the job's estimate in the queue when it takes it.
-    const verdict = await admission(c, row, dir, cb);
-    if (!verdict) return;
-    c.set(row, { estimate_sec: verdict });
   }
   const mined = sendClaim(c, row).finally(() => c.claiming.delete(row.job_id));
   if (background) background(mined);

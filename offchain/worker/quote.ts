@@ -45,13 +45,6 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
     // A claim needs two margins left (pipeline-steps' claim), and the run behind the queue one.
     minTtlSec: QUOTE_SLACK_SEC + Math.ceil(Math.max(2 * c.margin, queuedSec / Math.max(1, c.policy.runSlots) + runs)),
   };
-  if (c.o.disk && !c.o.disk.writable()) {
-    const reason = "this worker's disk is full: it takes no job until its operator frees space";
-    return { take: false, final: false, code: "DISK_FULL", reason, ...facts };
-  }
-  const standing = await c.o.standing?.(j.fee);
-  if (standing)
-    return { take: false, final: standing.final === true, code: standing.code, reason: standing.reason, ...facts };
   const nowSec = c.nowSec();
   const ttlSec = j.ttlSec - QUOTE_SLACK_SEC; // as the claim will find it
   if (ttlSec < 2 * c.margin) {
@@ -69,6 +62,14 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
     marginSec: c.margin,
     estimateFirm: j.kind === "train" || j.inputBytes !== undefined, // (as a claim's, once the input is here)
   });
-  if (verdict.take) return { take: true, ...facts };
-  return { take: false, final: verdict.final, code: verdict.code, reason: verdict.reason, ...facts };
+  if (!verdict.take) return { take: false, final: verdict.final, code: verdict.code, reason: verdict.reason, ...facts };
+  // Taken on its merits: not while the worker's own state keeps it from any job (its disk, its stake, its endpoint).
+  if (c.o.disk && !c.o.disk.writable()) {
+    const reason = "this worker's disk is full: it takes no job until its operator frees space";
+    return { take: false, final: false, code: "DISK_FULL", reason, ...facts };
+  }
+  const standing = await c.o.standing?.(j.fee);
+  if (standing)
+    return { take: false, final: standing.final === true, code: standing.code, reason: standing.reason, ...facts };
+  return { take: true, ...facts };
 }

@@ -6,85 +6,35 @@
  * plays the worker and the challenger itself (contract calls), so no model is trained.
  */
 import { expect } from "chai";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { ethers } from "ethers";
 import { devWallet } from "../../offchain/deploy/accounts";
-import { publishModel, requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
-import { attachPostHuman, datatokenAt, type PostHumanContracts } from "../../offchain/protocol/contracts";
-import { ERC20Template__factory } from "../../typechain-types";
-import { TRAIN_PARAMS, trainReceiptFor } from "../contracts/helpers";
-import { cli, ok, startUp, type CliRun, type UpProcess } from "./cli-process";
+import type { PostHumanContracts } from "../../offchain/protocol/contracts";
+import { ok } from "./cli-process";
+import { startWithChildModel, type ChildModelWorld } from "./child-model";
 
 const E = ethers.parseEther;
-const M1_ROOT = ethers.id("cli M1 weights");
 const WINDOW = 600;
 type Err = { error: { message: string; hint?: string; code?: string } };
 
 describe("posthuman market: buying a model whose training can still be challenged", function () {
   this.timeout(600_000);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-market-unsettled-"));
-  const deployment = path.join(tmp, "deployment.json");
-  let up: UpProcess;
+  let w: ChildModelWorld;
   let provider: ethers.JsonRpcProvider;
   let ph: PostHumanContracts;
-  const wallet = (i: number) => new ethers.NonceManager(devWallet(i).connect(provider));
-  const [ALICE, BOB, CHARLIE, ELENA, WORKER] = [1, 2, 3, 5, 6];
+  const [BOB, CHARLIE, ELENA] = [2, 3, 5];
   let jobId: bigint;
   let m2: bigint;
   let l2: string; // bob's listing of M2
   let l1: string; // alice's listing of M1 (a root model)
 
-  const as = <T>(who: string, args: string[], json = true): Promise<CliRun<T>> =>
-    cli<T>([
-      ...(json ? ["--json"] : []),
-      ...["--rpc", up.up.rpc, "--deployment", deployment, "--data-dir", path.join(tmp, who), "--account", who],
-      ...args,
-    ]);
-  const ocean = (address: string) =>
-    ERC20Template__factory.connect(up.up.contracts.OceanToken, provider).balanceOf(address);
+  const as = <T = unknown>(who: string, args: string[], json = true) => w.as<T>(who, args, json);
+  const ocean = (address: string) => w.ocean(address);
+  const wallet = (i: number) => w.wallet(i);
 
   before(async () => {
-    up = await startUp(path.join(tmp, "up"), deployment, 180_000, [
-      "--no-worker",
-      "--challenge-window",
-      String(WINDOW),
-    ]);
-    provider = new ethers.JsonRpcProvider(up.up.rpc, up.up.chainId, { cacheTimeout: -1, staticNetwork: true });
-    ph = attachPostHuman(up.up.contracts as never, provider);
-    // The worker stakes; Alice publishes M1 and gives Bob two datatokens; Bob finetunes it, the worker submits the
-    // receipt: M2 exists, its receipt Submitted and challengeable for WINDOW seconds.
-    const worker = wallet(WORKER);
-    await (
-      await ERC20Template__factory.connect(up.up.contracts.OceanToken, worker).approve(ph.jobMarket, E("1000"))
-    ).wait();
-    await (await ph.jobMarket.connect(worker).stake(E("1000"))).wait();
-    const alice = wallet(ALICE);
-    const m1 = await publishModel(ph.registry, alice, {
-      name: "M1",
-      symbol: "M1",
-      weightsRoot: M1_ROOT,
-      configHash: ethers.id("config"),
-      dataHash: ethers.id("data"),
-      metadataURI: "ipfs://m1",
-      pricing: { kind: "FixedRate", rate: E("1") },
-      initialSupply: E("10"),
-    });
-    await (await datatokenAt(m1.datatoken, alice).transfer(devWallet(BOB).address, E("2"))).wait();
-    const bob = wallet(BOB);
-    const block = await provider.getBlock("latest");
-    jobId = await requestJob(ph, bob, {
-      modelId: m1.modelId,
-      kind: "Train",
-      inputHash: ethers.id("input"),
-      inputURI: "ipfs://input",
-      fee: E("5"),
-      deadline: BigInt(Math.max(block!.timestamp, Math.floor(Date.now() / 1000)) + 3600),
-      params: TRAIN_PARAMS,
-    });
-    await (await ph.jobMarket.connect(worker).claimJob(jobId)).wait();
-    m2 = await submitReceipt(ph.jobMarket, worker, jobId, trainReceiptFor(M1_ROOT, ethers.id("cli M2 weights")));
+    // Alice's M1, and bob's finetune M2, its receipt Submitted and challengeable for WINDOW seconds.
+    w = await startWithChildModel("market-unsettled", WINDOW, E("2"));
+    ({ provider, ph, jobId, m2 } = w);
     l2 = ok(
       await as<{ listingId: string }>("bob", ["market", "sell", String(m2), "--amount", "4", "--price", "2"]),
     ).listingId;
@@ -94,9 +44,7 @@ describe("posthuman market: buying a model whose training can still be challenge
   });
 
   after(async () => {
-    provider?.destroy();
-    await up?.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await w?.stop();
   });
 
   it("market list says which listed models can still be frozen, and until when", async () => {
@@ -163,7 +111,7 @@ describe("posthuman market: buying a model whose training can still be challenge
   it("a challenged receipt keeps the model at risk until the arbiter decides; a rejected challenge settles it", async () => {
     const elena = wallet(ELENA);
     const bond = (await ph.jobMarket.config()).challengeBond;
-    await (await ERC20Template__factory.connect(up.up.contracts.OceanToken, elena).approve(ph.jobMarket, bond)).wait();
+    await (await w.token(elena).approve(ph.jobMarket, bond)).wait();
     await (await ph.jobMarket.connect(elena).challengeReceipt(jobId)).wait();
     const refused = await as<Err>("charlie", ["market", "buy", l2, "--amount", "1"]);
     expect(refused.code).to.equal(1);

@@ -7,19 +7,13 @@
  * the challenger and the arbiter itself (contract calls), so no model is trained.
  */
 import { expect } from "chai";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { ethers } from "ethers";
 import { devWallet } from "../../offchain/deploy/accounts";
-import { publishModel, requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
-import { attachPostHuman, datatokenAt, type PostHumanContracts } from "../../offchain/protocol/contracts";
-import { ERC20Template__factory } from "../../typechain-types";
-import { TRAIN_PARAMS, trainReceiptFor } from "../contracts/helpers";
-import { cli, ok, startUp, type CliRun, type UpProcess } from "./cli-process";
+import type { PostHumanContracts } from "../../offchain/protocol/contracts";
+import { ok } from "./cli-process";
+import { startWithChildModel, type ChildModelWorld } from "./child-model";
 
 const E = ethers.parseEther;
-const M1_ROOT = ethers.id("cli frozen M1 weights");
 const WINDOW = 60;
 type Err = { error: { message: string; hint?: string; code?: string } };
 interface Row {
@@ -39,61 +33,21 @@ interface RewardsJson {
 
 describe("posthuman pay and rewards on a frozen model", function () {
   this.timeout(600_000);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-rewards-frozen-"));
-  const deployment = path.join(tmp, "deployment.json");
-  let up: UpProcess;
+  let w: ChildModelWorld;
   let provider: ethers.JsonRpcProvider;
   let ph: PostHumanContracts;
-  const wallet = (i: number) => new ethers.NonceManager(devWallet(i).connect(provider));
-  const [ALICE, BOB, DEREK, ELENA, WORKER] = [1, 2, 4, 5, 6];
+  const [ALICE, DEREK, ELENA] = [1, 4, 5];
   let m2: bigint;
 
-  const as = <T>(who: string, args: string[], json = true): Promise<CliRun<T>> =>
-    cli<T>([
-      ...(json ? ["--json"] : []),
-      ...["--rpc", up.up.rpc, "--deployment", deployment, "--data-dir", path.join(tmp, who), "--account", who],
-      ...args,
-    ]);
-  const ocean = (address: string) =>
-    ERC20Template__factory.connect(up.up.contracts.OceanToken, provider).balanceOf(address);
+  const as = <T = unknown>(who: string, args: string[], json = true) => w.as<T>(who, args, json);
+  const ocean = (address: string) => w.ocean(address);
+  const wallet = (i: number) => w.wallet(i);
 
   before(async () => {
-    up = await startUp(path.join(tmp, "up"), deployment, 180_000, [
-      "--no-worker",
-      "--challenge-window",
-      String(WINDOW),
-    ]);
-    provider = new ethers.JsonRpcProvider(up.up.rpc, up.up.chainId, { cacheTimeout: -1, staticNetwork: true });
-    ph = attachPostHuman(up.up.contracts as never, provider);
-    const token = (w: ethers.Signer) => ERC20Template__factory.connect(up.up.contracts.OceanToken, w);
-    const worker = wallet(WORKER);
-    await (await token(worker).approve(ph.jobMarket, E("1000"))).wait();
-    await (await ph.jobMarket.connect(worker).stake(E("1000"))).wait();
-    const alice = wallet(ALICE);
-    const m1 = await publishModel(ph.registry, alice, {
-      name: "M1",
-      symbol: "M1",
-      weightsRoot: M1_ROOT,
-      configHash: ethers.id("config"),
-      dataHash: ethers.id("data"),
-      metadataURI: "ipfs://m1",
-      pricing: { kind: "FixedRate", rate: E("1") },
-      initialSupply: E("10"),
-    });
-    await (await datatokenAt(m1.datatoken, alice).transfer(devWallet(BOB).address, E("1"))).wait();
-    const bob = wallet(BOB);
-    const block = await provider.getBlock("latest");
-    const jobId = await requestJob(ph, bob, {
-      modelId: m1.modelId,
-      kind: "Train",
-      inputHash: ethers.id("input"),
-      inputURI: "ipfs://input",
-      fee: E("5"),
-      deadline: BigInt(Math.max(block!.timestamp, Math.floor(Date.now() / 1000)) + 3600),
-      params: TRAIN_PARAMS,
-    });
-    await (await ph.jobMarket.connect(worker).claimJob(jobId)).wait();
-    m2 = await submitReceipt(ph.jobMarket, worker, jobId, trainReceiptFor(M1_ROOT, ethers.id("cli frozen M2 weights")));
+    // Alice's M1, and bob's finetune M2, its receipt submitted.
+    w = await startWithChildModel("rewards-frozen", WINDOW, E("1"));
+    ({ provider, ph, m2 } = w);
+    const { jobId, token } = w;
     // elena challenges the receipt; past the requester's join period the arbiter (the deployer) upholds it.
     const elena = wallet(ELENA);
     await (await token(elena).approve(ph.jobMarket, (await ph.jobMarket.config()).challengeBond)).wait();
@@ -105,9 +59,7 @@ describe("posthuman pay and rewards on a frozen model", function () {
   });
 
   after(async () => {
-    provider?.destroy();
-    await up?.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await w?.stop();
   });
 
   it("pay refuses a frozen model before paying, saying where the money would go", async () => {

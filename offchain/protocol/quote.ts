@@ -16,3 +16,16 @@ export interface JobQuote {
   /** The shortest lifetime, in seconds, that fits the job behind the worker's queue now. */
   minTtlSec?: number;
 }
+
+/**
+ * Refusals for the worker's own state, whatever the job (worker/standing.ts, its disk): its stake, its endpoint on
+ * chain, its disk. The reason is then a sentence about the worker, not what the job would wait for.
+ */
+export const WORKER_STATE_CODES = [
+  "STAKE_BELOW_MINIMUM",
+  "STAKE_TOO_SMALL",
+  "STAKE_LOCKED",
+  "ENDPOINT_NOT_REGISTERED",
+  "DISK_FULL",
+] as const;
+export type WorkerStateCode = (typeof WORKER_STATE_CODES)[number];

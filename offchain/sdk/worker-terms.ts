@@ -9,7 +9,7 @@
 import type { JobParams } from "../protocol/params";
 import { MAX_JOB_TTL_SEC } from "./job-types";
 import { SdkError, amountText } from "./errors";
-import type { JobQuote } from "../protocol/quote";
+import { WORKER_STATE_CODES, type JobQuote } from "../protocol/quote";
 import { WorkerApiError, type WorkerApi, type WorkerHealth } from "./worker-api";
 
 export interface PlannedRequest {
@@ -23,13 +23,7 @@ export interface PlannedRequest {
 }
 
 /** The worker's own state keeps it from any job for now (worker/standing.ts, its disk): its reason is a sentence. */
-const WORKER_STATE = new Set([
-  "STAKE_BELOW_MINIMUM",
-  "STAKE_TOO_SMALL",
-  "STAKE_LOCKED",
-  "ENDPOINT_NOT_REGISTERED",
-  "DISK_FULL",
-]);
+const WORKER_STATE: ReadonlySet<string> = new Set(WORKER_STATE_CODES);
 /** A refusal whose reason is what the job would wait for ("the queue", "its input"). */
 const waitsFor = (q: JobQuote) => !q.final && !WORKER_STATE.has(q.code ?? "");
 

@@ -8,6 +8,7 @@
 import { ethers } from "ethers";
 import type { JobMarket } from "../../typechain-types";
 import { amountText } from "../protocol/params";
+import type { WorkerStateCode } from "../protocol/quote";
 import type { Log } from "./log";
 import type { Sender } from "./sender";
 
@@ -15,7 +16,7 @@ import type { Sender } from "./sender";
 export const CHECK_MS = 5_000;
 
 export interface StandingProblem {
-  code: "STAKE_BELOW_MINIMUM" | "STAKE_TOO_SMALL" | "STAKE_LOCKED" | "ENDPOINT_NOT_REGISTERED";
+  code: Exclude<WorkerStateCode, "DISK_FULL">;
   reason: string;
   /** This job never can be claimed by this worker as staked now (its collateral is more than the whole stake). */
   final?: boolean;

@@ -94,6 +94,7 @@ const config: HardhatUserConfig = {
     // in one process: a failed assertion on bigints then shows its values (a parallel worker cannot send them).
     parallel: process.env.POSTHUMAN_TEST_SERIAL !== "1",
     jobs: 2,
+    require: ["./scripts/mocha-file-timing.js"],
   },
   gasReporter: { enabled: false },
 };

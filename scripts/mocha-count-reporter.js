@@ -2,7 +2,9 @@
 // budget can be kept; in parallel mode their tests' own time), then a plain closing line `N passed, N failed` (with
 // `, N skipped` when some were pending) that CI reads.
 "use strict";
+const fs = require("fs");
 const Mocha = require("mocha");
+const { timesFile } = require("./mocha-file-timing");
 const { Spec } = Mocha.reporters;
 const { EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_END } = Mocha.Runner.constants;
 
@@ -42,9 +44,27 @@ class CountReporter extends Spec {
       process.stdout.write("\nslowest suites:\n");
       for (const [ms, title] of took.slice(0, 10))
         process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${title}\n`);
+      printFileTimes();
       const skipped = s.pending ? `, ${s.pending} skipped` : "";
       process.stdout.write(`\n${s.passes} passed, ${s.failures} failed${skipped}\n`);
     });
   }
+}
+// Each file's wall time as scripts/mocha-file-timing.js wrote it (parallel mode only: hooks included).
+function printFileTimes() {
+  let lines;
+  try {
+    lines = fs.readFileSync(timesFile(), "utf8").trim().split("\n").filter(Boolean);
+  } catch {
+    return;
+  }
+  const rows = lines.map((l) => l.split("\t")).map(([ms, file]) => [Number(ms), file]);
+  rows.sort((a, b) => b[0] - a[0]);
+  const total = rows.reduce((sum, [ms]) => sum + ms, 0);
+  process.stdout.write(
+    `\nslowest files (wall time, hooks included; ${(total / 60000).toFixed(1)} min over all files):\n`,
+  );
+  for (const [ms, file] of rows.slice(0, 15))
+    process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`);
 }
 module.exports = CountReporter;

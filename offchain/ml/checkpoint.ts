@@ -171,6 +171,24 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Checkpoint 
   return { dir, config, weights, tokenizer };
 }
 
+/**
+ * Why a loadable checkpoint is no model to serve: a weight that is not finite (every job on it would fail), or
+ * vocabulary rows beyond its tokenizer's tokens (it could generate a token its tokenizer cannot write). A worker
+ * refuses such a folder when it is inspected or uploaded, before anyone pays for a job on it.
+ */
+export function servableProblem(ck: Checkpoint): string | undefined {
+  if (ck.tokenizer.vocabSize !== ck.config.vocab_size)
+    return (
+      `its config has ${ck.config.vocab_size} vocabulary rows and its tokenizer ${ck.tokenizer.vocabSize} tokens: ` +
+      "they must be equal (export the model without vocabulary padding)"
+    );
+  for (const [name, t] of ck.weights) {
+    for (let i = 0; i < t.length; i++)
+      if (!Number.isFinite(t[i])) return `tensor ${name} holds a weight that is not finite (${t[i]} at ${i})`;
+  }
+  return undefined;
+}
+
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);

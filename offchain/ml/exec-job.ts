@@ -216,13 +216,25 @@ export function builtinSettingsOf(runtimeId: string): { device: Device; threads:
   return undefined;
 }
 
+/**
+ * A result's figures with every non-finite number as null, as JSON.stringify writes them: a model whose loss overflows
+ * (weights trained with a hot learning rate: perplexity e^6262) is a result to report, not an error.
+ */
+function finiteOrNull(v: unknown): unknown {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (Array.isArray(v)) return v.map(finiteOrNull);
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finiteOrNull(x)]));
+  return v;
+}
+
 export function writeResult(
   jobDir: string,
   result: Record<string, unknown>,
 ): { resultPath: string; outputHash: string } {
   const out = path.join(jobDir, "outputs");
   fs.mkdirSync(out, { recursive: true });
-  const text = canonicalJson(result) + "\n";
+  const text = canonicalJson(finiteOrNull(result)) + "\n";
   const resultPath = path.join(out, "result.json");
   fs.writeFileSync(resultPath, text);
   return { resultPath, outputHash: sha256Hex0x(text) };

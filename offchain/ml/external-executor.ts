@@ -88,9 +88,11 @@ export class ExternalExecutor implements Executor {
           // fall through to EXECUTOR_FAILED
         }
         if (typeof e.code === "string" && (ML_ERROR_CODES as readonly string[]).includes(e.code)) {
+          // The entry point writes the MlError's message, which starts with its code: MlError adds it back.
+          const message = typeof e.message === "string" ? e.message : "external executor reported an error";
           throw new MlError(
             e.code as MlErrorCode,
-            typeof e.message === "string" ? e.message : "external executor reported an error",
+            message.startsWith(`${e.code}: `) ? message.slice(e.code.length + 2) : message,
           );
         }
       }
@@ -266,6 +268,8 @@ function pickMetrics(m: unknown): ExecMetrics {
     "generatedTokens",
   ] as const) {
     if (typeof r[k] === "number" && Number.isFinite(r[k])) out[k] = r[k] as number;
+    // A loss that overflowed is written as null (writeResult): it is no loss of 0, and the receipt saturates it.
+    else if (r[k] === null && k !== "tokenCount" && k !== "generatedTokens") out[k] = Infinity;
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { Rng } from "./rng";
 import { OrtTrainer } from "./train-ort";
 import { normalizeDevice, requireDevice, type Device } from "./device";
 import { Gpt2Tokenizer } from "./tokenizer";
+import { trainBoundsProblem } from "./train-bounds";
 
 export interface TrainParams {
   /** Optimizer steps; or give `epochs` (passes over the training windows). */
@@ -115,13 +116,17 @@ export function resolveTrainParams(p: TrainParams, c: Gpt2Config, windowsPerEpoc
     steps = Math.ceil((epochs * (windowsPerEpoch ?? 1)) / batchSize);
   } else throw new MlError("PARAMS_INVALID", "train needs steps or epochs");
   const warmupSteps = num(p.warmupSteps ?? Math.floor(steps / 10), "warmupSteps", (x) => isInt(x) && x >= 0);
+  const lr = num(p.lr, "lr", (x) => x > 0 && x < 10);
+  const weightDecay = num(p.weightDecay ?? 0.01, "weightDecay", (x) => x >= 0 && x < 10);
+  const bounds = trainBoundsProblem(lr, weightDecay);
+  if (bounds) throw new MlError("PARAMS_INVALID", `train parameters: ${bounds}`);
   return {
     steps,
-    lr: num(p.lr, "lr", (x) => x > 0 && x < 10),
+    lr,
     batchSize,
     contextLength,
     warmupSteps,
-    weightDecay: num(p.weightDecay ?? 0.01, "weightDecay", (x) => x >= 0 && x < 10),
+    weightDecay,
     validationFraction: num(p.validationFraction ?? 0.1, "validationFraction", (x) => x > 0 && x < 1),
     beta1: num(p.beta1 ?? 0.9, "beta1", (x) => x >= 0 && x < 1),
     beta2: num(p.beta2 ?? 0.999, "beta2", (x) => x >= 0 && x < 1),

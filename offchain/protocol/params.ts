@@ -236,9 +236,14 @@ export function evaluationBenchmark(declaredId: string, inputHash: string, named
   return known && known.dataHash === inputHash.toLowerCase() ? declaredId : benchmarkId("custom");
 }
 
-/** A loss (nats) as the fixed-point integer the contracts store. */
+/** The largest fixed-point loss a receipt carries (uint64): a loss that overflowed (∞, NaN) or is larger reads as it. */
+export const MAX_FIXED_LOSS = 2n ** 64n - 1n;
+
+/** A loss (nats) as the fixed-point integer the contracts store, saturated at MAX_FIXED_LOSS (not finite too). */
 export function toFixedLoss(loss: number): bigint {
-  return BigInt(Math.round(loss * Number(LOSS_SCALE)));
+  const scaled = loss * Number(LOSS_SCALE);
+  if (!Number.isFinite(scaled) || scaled >= Number(MAX_FIXED_LOSS)) return MAX_FIXED_LOSS;
+  return BigInt(Math.round(Math.max(0, scaled)));
 }
 
 /** A fixed-point loss (× LOSS_SCALE) back in nats. */

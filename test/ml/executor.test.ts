@@ -182,11 +182,12 @@ describe("ml/executor: builtin (in process and as a child process) and external"
     );
 
     const job = makeJob(model, { ...trainSpec, inputs: { "data.txt": bad } });
-    await expectMlError(
+    const e = await expectMlError(
       () => builtinProcessExecutor({ cacheDir }).run({ kind: "train", jobDir: job }),
       "DATASET_INVALID_UTF8",
       "data.txt",
     );
+    expect(e.message.match(/DATASET_INVALID_UTF8/g), "the code once, not once per process").to.have.length(1);
     const err = JSON.parse(fs.readFileSync(path.join(job, "outputs", "error.json"), "utf8")) as { code: string };
     expect(err.code).to.equal("DATASET_INVALID_UTF8");
   });

@@ -37,7 +37,7 @@ export function addModelCreate(model: Command, w: Wiring): void {
     .option("--seed <n>", "seed of the initial weights (the same seed gives the same weights)", "1")
     .option("--train <file>", "then train it on this text or JSONL file")
     .option("--steps <n>", "training steps", "40")
-    .option("--lr <x>", "learning rate", "0.003")
+    .option("--lr <x>", "learning rate (at most 1)", "0.003")
     .option("--batch <n>", "batch size", "8")
     .option("--context <n>", "context length", "64")
     .option("--device <device>", "train on cpu, or gpu (onnxruntime's bundled WebGPU provider)", "cpu")

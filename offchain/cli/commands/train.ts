@@ -33,7 +33,7 @@ export function addTrainCommand(program: Command, w: Wiring): void {
       .option("--name <name>", 'the child model\'s name (else it is "PostHuman model <id>"), stored with the request')
       .option("--description <text>", "the child model's description (with --name)")
       .option("--steps <n>", "training steps", "24")
-      .option("--lr <x>", "learning rate", "0.003")
+      .option("--lr <x>", "learning rate (at most 1)", "0.003")
       .option("--batch <n>", "batch size", "8")
       .option("--context <n>", "context length (at most the model's)", "64"),
   ).action((raw: string, o: TrainOptions, cmd: Command) => w.run((out) => train(w, cmd, out, raw, o), cmd));

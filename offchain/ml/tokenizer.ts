@@ -189,37 +189,186 @@ export class Gpt2Tokenizer {
 
   /** The bpe() of GPT-2's encoder.py: merge the lowest-ranked pair everywhere until none is left. */
   private bpe(token: string): string[] {
-    let word = Array.from(token);
-    if (word.length < 2) return word;
-    for (;;) {
-      let best: string | null = null;
-      let bestRank = Infinity;
-      for (let i = 0; i < word.length - 1; i++) {
-        const r = this.bpeRanks.get(word[i] + " " + word[i + 1]);
-        if (r !== undefined && r < bestRank) {
-          bestRank = r;
-          best = word[i] + " " + word[i + 1];
-        }
-      }
-      if (best === null) break;
-      const sp = best.indexOf(" ");
-      const first = best.slice(0, sp);
-      const second = best.slice(sp + 1);
-      const next: string[] = [];
-      let i = 0;
-      while (i < word.length) {
-        if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
-          next.push(first + second);
-          i += 2;
-        } else {
-          next.push(word[i]);
-          i += 1;
-        }
-      }
-      word = next;
-      if (word.length === 1) break;
+    return bytePairMerge(token, this.bpeRanks);
+  }
+}
+
+/** How much work one bytePairMerge() call did (tests bound it by the word's length). */
+export interface BpeWork {
+  pushes: number;
+  pops: number;
+  merges: number;
+}
+
+/**
+ * The bpe() of GPT-2's encoder.py, symbol for symbol, in O(n log n) for a word of n characters.
+ *
+ * The reference works in rounds: find the lowest rank r of any adjacent pair (A, B), then merge every
+ * non-overlapping occurrence of A B in one left-to-right pass ("aaa" with a a gives aa a), and repeat.
+ * Rescanning the word each round makes a long word quadratic. Here the word is a linked list of symbols,
+ * and a min-heap keyed by (rank, left position) holds an entry for every adjacent pair that has a rank
+ * (the invariant between rounds), plus stale entries, for pairs a merge has since changed, dropped when
+ * popped. A round takes the heap's lowest rank r and pops every entry of rank r, merging the valid ones
+ * in position order. That is the reference's round:
+ *  - by the invariant, no current pair ranks below r, and one ranks r iff a valid entry does;
+ *  - a rank names one pair (A, B), and a merge makes AB, longer than A and B, so the pairs a merge
+ *    creates, (X, AB) and (AB, Y), never rank r: the round merges occurrences of the word it started on;
+ *  - in position order, an occurrence is still valid iff the one just before it was not merged (which
+ *    took its A): the reference's greedy left-to-right pass, overlapping runs where A = B included;
+ *  - the pairs a round changes are pushed only when it ends, so one ranking below r (possible in a
+ *    tokenizer.json whose merges are not in training order) waits for the next round, as in the reference.
+ * A word of n characters has n - 1 pairs and at most n - 1 merges, each changing two pairs: at most 3n
+ * pushes, and as many pops.
+ */
+export function bytePairMerge(token: string, ranks: ReadonlyMap<string, number>, work?: BpeWork): string[] {
+  const word = new SymbolList(Array.from(token));
+  const heap = new PairHeap(3 * word.length);
+  /** Pushes the pair whose left symbol starts at `left`, if it has a right neighbour and a rank. */
+  const push = (left: number): void => {
+    const right = word.next[left];
+    if (right < 0 || right >= word.length) return;
+    const rank = ranks.get(word.symbol[left] + " " + word.symbol[right]);
+    if (rank !== undefined) heap.push(rank, left, word.next[right]);
+  };
+  for (let i = 0; i + 1 < word.length; i++) push(i);
+  let merges = 0;
+  while (heap.size > 0) {
+    const rank = heap.topRank();
+    const changed: number[] = []; // left symbols of the pairs this round changes
+    for (let left = popValid(heap, word, rank); left >= 0; left = popValid(heap, word, rank)) {
+      word.merge(left);
+      merges++;
+      // The pairs ending and starting at the merged symbol changed; the one ending there may be the pair
+      // the round's previous merge started (abab: ab + ab), recorded already.
+      const before = word.prev[left];
+      if (before >= 0 && changed[changed.length - 1] !== before) changed.push(before);
+      changed.push(left);
     }
-    return word;
+    changed.forEach(push); // only now, as they stand at the round's end: none of them has rank `rank`
+  }
+  if (work) Object.assign(work, { pushes: heap.pushes, pops: heap.pops, merges });
+  return word.symbols();
+}
+
+/** Pops the entries of rank `rank` until one still describes a pair of the word: its left symbol, or -1. */
+function popValid(heap: PairHeap, word: SymbolList, rank: number): number {
+  while (heap.size > 0 && heap.topRank() === rank) {
+    const entry = heap.pop();
+    const left = heap.leftOf(entry);
+    const right = word.next[left]; // -1 if `left` was merged away, word.length if it is the last symbol
+    if (right >= 0 && right < word.length && word.next[right] === heap.endOf(entry)) return left;
+  }
+  return -1;
+}
+
+/**
+ * A word as a doubly linked list of symbols over its characters. A symbol is named by the index of its
+ * first character and spans up to the next symbol's start, so `next[i]` is where symbol i ends (`length`
+ * for the last one); a merged-away symbol has next = prev = -1. A symbol only grows, by taking its right
+ * neighbour, so the end of the pair starting at i, next[next[i]], grows each time that pair changes:
+ * (left, end) tells whether a heap entry still describes the current pair.
+ */
+class SymbolList {
+  readonly length: number;
+  readonly symbol: string[];
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+
+  constructor(chars: string[]) {
+    this.length = chars.length;
+    this.symbol = chars;
+    this.next = new Int32Array(chars.length);
+    this.prev = new Int32Array(chars.length);
+    for (let i = 0; i < chars.length; i++) {
+      this.next[i] = i + 1;
+      this.prev[i] = i - 1;
+    }
+  }
+
+  /** Merges symbol `left` with the symbol after it. */
+  merge(left: number): void {
+    const right = this.next[left];
+    const after = this.next[right];
+    this.symbol[left] += this.symbol[right];
+    this.next[left] = after;
+    if (after < this.length) this.prev[after] = left;
+    this.next[right] = this.prev[right] = -1;
+  }
+
+  symbols(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.length; i = this.next[i]) out.push(this.symbol[i]);
+    return out;
+  }
+}
+
+/**
+ * A binary min-heap of pair entries by (rank, left). An entry is a number into flat arrays (no object per
+ * entry): the pair's rank, its left symbol's start and the pair's end. `capacity` bounds the pushes.
+ */
+class PairHeap {
+  pushes = 0;
+  pops = 0;
+  size = 0;
+  private readonly rank: Float64Array;
+  private readonly left: Int32Array;
+  private readonly end: Int32Array;
+  private readonly heap: Int32Array; // entry numbers, heap-ordered
+
+  constructor(capacity: number) {
+    this.rank = new Float64Array(capacity);
+    this.left = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+    this.heap = new Int32Array(capacity);
+  }
+
+  topRank(): number {
+    return this.rank[this.heap[0]];
+  }
+
+  leftOf(entry: number): number {
+    return this.left[entry];
+  }
+
+  endOf(entry: number): number {
+    return this.end[entry];
+  }
+
+  push(rank: number, left: number, end: number): void {
+    const entry = this.pushes++;
+    this.rank[entry] = rank;
+    this.left[entry] = left;
+    this.end[entry] = end;
+    let i = this.size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.lower(entry, this.heap[parent])) break;
+      this.heap[i] = this.heap[parent];
+      i = parent;
+    }
+    this.heap[i] = entry;
+  }
+
+  /** Removes and returns the lowest entry (the heap must not be empty). */
+  pop(): number {
+    const top = this.heap[0];
+    const last = this.heap[--this.size];
+    this.pops++;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= this.size) break;
+      if (child + 1 < this.size && this.lower(this.heap[child + 1], this.heap[child])) child++;
+      if (!this.lower(this.heap[child], last)) break;
+      this.heap[i] = this.heap[child];
+      i = child;
+    }
+    this.heap[i] = last;
+    return top;
+  }
+
+  private lower(a: number, b: number): boolean {
+    return this.rank[a] < this.rank[b] || (this.rank[a] === this.rank[b] && this.left[a] < this.left[b]);
   }
 }
 

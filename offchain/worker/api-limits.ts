@@ -42,9 +42,20 @@ export interface QuoteLimits {
   perClientBurst: number;
 }
 
+export interface InspectLimits {
+  /** Inspections under way at once, all clients together: receiving their folder, waiting their turn or inspected. */
+  maxInFlight: number;
+  /** Of those, from one client address. */
+  maxInFlightPerClient: number;
+  /** The slowest a folder may arrive: its time limit is its declared size at this rate, minBodyTimeoutMs at least. */
+  minBytesPerSec: number;
+  minBodyTimeoutMs: number;
+}
+
 export interface AnonymousLimits {
   checkInput: CheckInputLimits;
   quote: QuoteLimits;
+  inspect: InspectLimits;
 }
 
 export const DEFAULT_ANONYMOUS_LIMITS: AnonymousLimits = {
@@ -58,12 +69,15 @@ export const DEFAULT_ANONYMOUS_LIMITS: AnonymousLimits = {
     bodyTimeoutMs: 60_000,
   },
   quote: { perSec: 20, burst: 50, perClientPerSec: 5, perClientBurst: 20 },
+  // A publisher inspects a folder once before paying: one at a time per address, and no one holds the place for ever.
+  inspect: { maxInFlight: 3, maxInFlightPerClient: 1, minBytesPerSec: MiB, minBodyTimeoutMs: 60_000 },
 };
 
 /** Overrides of some of the limits (ApiDeps.anonymousLimits). */
 export interface AnonymousLimitsOverride {
   checkInput?: Partial<CheckInputLimits>;
   quote?: Partial<QuoteLimits>;
+  inspect?: Partial<InspectLimits>;
 }
 
 /**
@@ -137,6 +151,34 @@ class Buckets {
   }
 }
 
+/** Requests under way, all clients together and per client. */
+class InFlight {
+  private total = 0;
+  private readonly per = new Map<string, number>();
+  /** Who is over their limit: the client, all clients together, or nobody. */
+  over(client: string, max: number, maxPerClient: number): "client" | "all" | undefined {
+    const mine = this.per.get(client) ?? 0;
+    return mine >= maxPerClient ? "client" : this.total >= max ? "all" : undefined;
+  }
+  mine(client: string): number {
+    return this.per.get(client) ?? 0;
+  }
+  /** Counts one more for `client`; the returned function gives it back, once. */
+  take(client: string): () => void {
+    this.total++;
+    this.per.set(client, this.mine(client) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = this.mine(client) - 1;
+      if (left > 0) this.per.set(client, left);
+      else this.per.delete(client);
+    };
+  }
+}
+
 function busy(message: string, retryAfterSec: number): ApiError {
   return new ApiError(429, "BUSY", message.replace("{s}", String(retryAfterSec)), {
     "retry-after": String(retryAfterSec),
@@ -152,6 +194,8 @@ export interface AnonymousGate {
   admitCheck(req: http.IncomingMessage, bytes: number): () => void;
   /** Admits a quote for `req`'s client, or throws 429 BUSY. */
   admitQuote(req: http.IncomingMessage): void;
+  /** Admits an inspection of a model folder from `req`'s client, or throws 429 BUSY; as admitCheck, its release. */
+  admitInspect(req: http.IncomingMessage): () => void;
 }
 
 export function createAnonymousGate(
@@ -161,12 +205,13 @@ export function createAnonymousGate(
   const limits: AnonymousLimits = {
     checkInput: { ...DEFAULT_ANONYMOUS_LIMITS.checkInput, ...override.checkInput },
     quote: { ...DEFAULT_ANONYMOUS_LIMITS.quote, ...override.quote },
+    inspect: { ...DEFAULT_ANONYMOUS_LIMITS.inspect, ...override.inspect },
   };
   const c = limits.checkInput;
   const checkBytes = new Bucket(c.bytesPerSec, c.burstBytes, now);
   const perClient: Quotas = createQuotas(c.perClient, now);
-  const inFlight = new Map<string, number>();
-  let checks = 0;
+  const checks = new InFlight();
+  const inspections = new InFlight();
   const q = limits.quote;
   const quotes = new Bucket(q.perSec, q.burst, now);
   const clientQuotes = new Buckets(q.perClientPerSec, q.perClientBurst, now);
@@ -176,14 +221,15 @@ export function createAnonymousGate(
     admitCheck(req, bytes) {
       const client = clientOf(req);
       const cost = Math.min(Math.max(bytes, c.minChargeBytes), c.burstBytes);
-      const mine = inFlight.get(client) ?? 0;
-      if (mine >= c.maxInFlightPerClient) {
+      const over = checks.over(client, c.maxInFlight, c.maxInFlightPerClient);
+      if (over === "client") {
         throw busy(
-          `${client} already has ${mine} input checks under way: try again in {s} s, once they end${nothingPaid}`,
+          `${client} already has ${checks.mine(client)} input checks under way: try again in {s} s, once they end` +
+            nothingPaid,
           2,
         );
       }
-      if (checks >= c.maxInFlight) {
+      if (over === "all") {
         throw busy(`the worker is checking too many inputs right now: try again in {s} s${nothingPaid}`, 2);
       }
       const wait = checkBytes.waitSec(cost);
@@ -200,17 +246,16 @@ export function createAnonymousGate(
         );
       }
       checkBytes.take(cost);
-      checks++;
-      inFlight.set(client, mine + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        checks--;
-        const left = (inFlight.get(client) ?? 1) - 1;
-        if (left > 0) inFlight.set(client, left);
-        else inFlight.delete(client);
-      };
+      return checks.take(client);
+    },
+    admitInspect(req) {
+      const client = clientOf(req);
+      const i = limits.inspect;
+      const over = inspections.over(client, i.maxInFlight, i.maxInFlightPerClient);
+      if (over === "client")
+        throw busy(`${client} already has a model folder under inspection: try again in {s} s, once it ends`, 5);
+      if (over === "all") throw busy("the worker is inspecting other model folders: try again in {s} s", 5);
+      return inspections.take(client);
     },
     admitQuote(req) {
       const client = clientOf(req);
@@ -234,29 +279,49 @@ export function createAnonymousGate(
  * Runs a check of an input (`run`, POST /models/:id/check-input) within the gate: admitted first (or 429 BUSY), its
  * place given back when it ends, and its connection cut if its body has not arrived within the limit (408).
  */
-export async function gatedCheck<T>(
+export function gatedCheck<T>(
   gate: AnonymousGate,
   req: http.IncomingMessage,
   bytes: number,
   run: () => Promise<T>,
 ): Promise<T> {
   const release = gate.admitCheck(req, bytes);
+  return gated(release, req, gate.limits.checkInput.bodyTimeoutMs, "the input", run);
+}
+
+/**
+ * Runs an inspection of a model folder of `bytes` (`run`, POST /models/inspect) within the gate, as gatedCheck: its
+ * body must arrive at InspectLimits.minBytesPerSec at least, so that nobody holds a place by sending it slowly.
+ */
+export function gatedInspect<T>(
+  gate: AnonymousGate,
+  req: http.IncomingMessage,
+  bytes: number,
+  run: () => Promise<T>,
+): Promise<T> {
+  const release = gate.admitInspect(req);
+  const i = gate.limits.inspect;
+  const timeoutMs = Math.max(i.minBodyTimeoutMs, Math.ceil((bytes / i.minBytesPerSec) * 1000));
+  return gated(release, req, timeoutMs, "the model folder", run);
+}
+
+async function gated<T>(
+  release: () => void,
+  req: http.IncomingMessage,
+  timeoutMs: number,
+  what: string,
+  run: () => Promise<T>,
+): Promise<T> {
   let cut = false;
   const timer = setTimeout(() => {
     if (req.complete) return;
     cut = true;
     req.destroy();
-  }, gate.limits.checkInput.bodyTimeoutMs);
+  }, timeoutMs);
   try {
     return await run();
   } catch (e) {
-    if (cut) {
-      throw new ApiError(
-        408,
-        "BODY_TOO_SLOW",
-        `the input did not arrive within ${gate.limits.checkInput.bodyTimeoutMs / 1000} s`,
-      );
-    }
+    if (cut) throw new ApiError(408, "BODY_TOO_SLOW", `${what} did not arrive within ${timeoutMs / 1000} s`);
     throw e;
   } finally {
     clearTimeout(timer);

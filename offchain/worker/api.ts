@@ -25,7 +25,7 @@
  * Who may send a body is decided from the headers alone, before a byte of it is read: a refused request is answered
  * at once and its connection closed. Signatures of writes carry an expiry (at most MAX_AUTH_TTL_SEC ahead) and a
  * nonce accepted once per signer; each signer has a quota of requests and bytes per window. The routes anyone may
- * call before paying (check-input, quote) also have budgets shared by all clients and quotas per client address
+ * call before paying (check-input, quote, inspect) also have budgets shared by all clients and quotas per client address
  * (api-limits.ts): beyond them, 429 BUSY with retry-after, never a queue. Uploads go to a private
  * temporary file first and reach the store only once they are known good: refused content is never stored.
  *   GET  /, /assets/*, /web-config.json  the marketplace web app (offchain/web), when the server is given one
@@ -35,7 +35,8 @@ import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { ApiError, declaredLength, parseId, queryQuote, type ApiDeps, type WebApp } from "./api-core";
-import { createAnonymousGate, gatedCheck } from "./api-limits";
+import { createAnonymousGate, gatedCheck, gatedInspect } from "./api-limits";
+import { isDiskFull } from "./disk";
 import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
 import { checkInputBeforeJob, getResult, inspectModel, putInput, putModel } from "./uploads";
 
@@ -146,7 +147,11 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
         }
       }
       if (parts[0] === "models" && parts.length === 2 && req.method === "POST" && parts[1] === "inspect") {
-        return sendJson(res, 200, await inspectModel(deps, req));
+        // Admitted (or 429 BUSY) from the client's address, before the signature is checked; the folder must come in
+        // at a minimum rate (gatedInspect).
+        const most = deps.limits.maxInspectBytes ?? deps.limits.maxModelBytes;
+        const bytes = Math.min(declaredLength(req) ?? most, most);
+        return sendJson(res, 200, await gatedInspect(gate, req, bytes, () => inspectModel(deps, req)));
       }
       if (parts[0] === "models" && parts.length === 3 && req.method === "POST" && parts[2] === "check-input") {
         // Admitted (or 429 BUSY) from the client's address and declared size alone, before the signature is checked.
@@ -187,7 +192,9 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
           ? e
           : (e as { kind?: string }).kind === "too-large"
             ? new ApiError(413, "TOO_LARGE", (e as Error).message)
-            : new ApiError(500, "INTERNAL", "internal error (see the worker's log)");
+            : isDiskFull(e)
+              ? new ApiError(507, "DISK_FULL", "the worker's disk is full: try again later, or use another worker")
+              : new ApiError(500, "INTERNAL", "internal error (see the worker's log)");
       if (!(e instanceof ApiError)) onError?.(e);
       if (res.headersSent) return void res.destroy();
       // A refused upload is not read on: the answer goes out at once and the connection is closed behind it.

@@ -152,6 +152,24 @@ export async function assertDeployment(
     );
 }
 
+/**
+ * A dev chain that mines a block only when a transaction comes (Hardhat's and Anvil's automine) puts no block on top
+ * of the last one: with `confirmations` > 0 a worker would not act on a request until someone sent another
+ * transaction. Returns what to tell the operator; undefined where it does not apply or the node does not say.
+ */
+export async function automineWarning(provider: JsonRpcProvider, confirmations: number): Promise<string | undefined> {
+  if (confirmations <= 0) return undefined;
+  for (const method of ["hardhat_getAutomine", "anvil_getAutomine"]) {
+    if ((await provider.send(method, []).catch(() => undefined)) === true)
+      return (
+        `this chain mines a block only when a transaction comes (automine), so with ${confirmations} ` +
+        `confirmations the worker acts on a request only after ${confirmations} more transactions: use ` +
+        "--confirmations 0 on a dev chain"
+      );
+  }
+  return undefined;
+}
+
 /** ethers codes for answers that would be the same next time. */
 const FINAL_ETHERS = new Set([
   "INSUFFICIENT_FUNDS",

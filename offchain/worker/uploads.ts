@@ -10,7 +10,7 @@ import fs from "node:fs";
 import type http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { type AuthMessage } from "../protocol/auth";
+import { MAX_AUTH_TTL_SEC, type AuthMessage } from "../protocol/auth";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
 import {
@@ -117,7 +117,11 @@ export async function getResult(deps: ApiDeps, req: http.IncomingMessage, res: h
   const expiryRaw = header(req, "x-posthuman-expiry");
   if (!/^\d{1,12}$/.test(expiryRaw)) throw new ApiError(400, "BAD_EXPIRY", "x-posthuman-expiry is unix seconds");
   const expiry = BigInt(expiryRaw);
-  if (expiry < BigInt(Math.floor(Date.now() / 1000))) throw new ApiError(401, "EXPIRED", "the signature has expired");
+  const nowSec = BigInt(Math.floor(Date.now() / 1000));
+  if (expiry < nowSec) throw new ApiError(401, "EXPIRED", "the signature has expired");
+  // A read carries no nonce: a signature that anyone who saw it could use for days is refused, as for writes.
+  if (expiry > nowSec + BigInt(MAX_AUTH_TTL_SEC))
+    throw new ApiError(401, "EXPIRY_TOO_FAR", `the signature's expiry is more than ${MAX_AUTH_TTL_SEC} s ahead`);
   const job = await deps.getJob(jobId);
   if (!job) throw new ApiError(404, "UNKNOWN_JOB", `job ${jobId} is not known to this worker`);
   const auth = await signedByRequester(deps, { type: "ResultRequest", value: { jobId, expiry } }, sig, job.requester);
@@ -295,8 +299,8 @@ export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessa
   return { ok: true };
 }
 
-/** One inspection at a time per worker: loading a checkpoint takes memory and CPU. */
-let inspecting = 0;
+/** One inspection at a time per worker, each once its folder is in: loading a checkpoint takes memory and CPU. */
+let inspections: Promise<unknown> = Promise.resolve();
 
 export async function inspectModel(deps: ApiDeps, req: http.IncomingMessage) {
   const inspect = deps.inspectModel;
@@ -309,19 +313,11 @@ export async function inspectModel(deps: ApiDeps, req: http.IncomingMessage) {
     { type: "ModelInspect", value: { manifestHash: manifestHash(entries), ...fresh } },
     sig,
   );
-  if (inspecting > 0) {
-    throw new ApiError(503, "BUSY", "the worker is inspecting another folder: try again shortly", {
-      "retry-after": "5",
-    });
-  }
   admit(deps, signer, fresh, manifestBytes(entries));
-  inspecting++;
-  try {
-    return await withTempDir(deps, async (dir) => {
-      await receiveBundle(req, entries, dir);
-      return inspect(dir);
-    });
-  } finally {
-    inspecting--;
-  }
+  return withTempDir(deps, async (dir) => {
+    await receiveBundle(req, entries, dir);
+    const turn = inspections.then(() => inspect(dir));
+    inspections = turn.catch(() => undefined);
+    return turn;
+  });
 }

@@ -14,6 +14,7 @@ import {
   onChainTokenizerHash,
   ExternalExecutor,
   loadCheckpoint,
+  servableProblem,
   deviceStatus,
   MlError,
   normalizeDevice,
@@ -42,7 +43,7 @@ import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
 import { createStanding } from "./standing";
 import { createPipeline, type Pipeline } from "./pipeline";
-import { createProvider, assertChainId, assertDeployment } from "./rpc";
+import { createProvider, assertChainId, assertDeployment, automineWarning } from "./rpc";
 import { createSender, type Sender } from "./sender";
 import { createLocalArtifactStore, watchedStore, type ArtifactStore } from "./store";
 import { createDiskGuard, type DiskGuard } from "./disk";
@@ -156,6 +157,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   const market = JobMarket__factory.connect(marketAddress, provider);
   const registry = ModelRegistry__factory.connect(registryAddress, provider);
   await assertDeployment(provider, market, registryAddress, cfg.chain.addressBookFile);
+  const automine = await automineWarning(provider, cfg.ingest.confirmations);
+  if (automine) log.warn({ confirmations: cfg.ingest.confirmations }, automine);
 
   // The event handler wakes the pipeline, which is created after it.
   const late: { pipeline?: Pipeline } = {};
@@ -377,6 +380,9 @@ function workerMetrics(
   return { metrics, jobDuration, weighed };
 }
 
+/** Failed ingestion rounds in a row after which /healthz says the chain cannot be reached (`ok: false`). */
+const CHAIN_DOWN_ROUNDS = 3;
+
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
 function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): ApiDeps {
   const { cfg, jobs, store, wallet, registry } = w;
@@ -429,7 +435,9 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       return { weightsRoot, configHash: cfgHash, tokenizerHash };
     },
     health: () => ({
-      ok: w.disk.writable(), // false while the data dir is full: no job can be taken (disk says which folder)
+      // false while the data dir is full (disk says which folder) or the RPC node has failed 3 rounds in a row
+      ok: w.disk.writable() && w.ingestor.status().consecutiveFailures < CHAIN_DOWN_ROUNDS,
+      chainReachable: w.ingestor.status().consecutiveFailures < CHAIN_DOWN_ROUNDS,
       disk: w.disk.status(),
       worker: wallet.address,
       chainId: cfg.chain.chainId,
@@ -541,17 +549,15 @@ async function acceptModel(
   return { weightsRoot: root };
 }
 
-/** The weights root of an uploaded folder, refusing one that is not a loadable GPT-2 checkpoint. */
+/** The weights root of an uploaded folder, refusing one that is not a GPT-2 checkpoint to serve (servableProblem). */
 async function loadableRoot(dir: string): Promise<string> {
+  let problem: string | undefined;
   try {
-    loadCheckpoint(dir);
+    problem = servableProblem(loadCheckpoint(dir));
   } catch (e) {
-    throw new ApiError(
-      422,
-      "MODEL_UNLOADABLE",
-      `the folder is not a loadable GPT-2 checkpoint: ${(e as Error).message}`,
-    );
+    problem = (e as Error).message;
   }
+  if (problem) throw new ApiError(422, "MODEL_UNLOADABLE", `the folder is not a GPT-2 checkpoint to serve: ${problem}`);
   return weightsRoot(dir);
 }
 

@@ -7,6 +7,7 @@ import { ethers } from "ethers";
 import { createApiServer, listen, type ApiDeps, type JobView } from "../../offchain/worker/api";
 import { clientOf, type AnonymousLimitsOverride } from "../../offchain/worker/api-limits";
 import { authDomain, sha256Hex, signFresh } from "../../offchain/protocol/auth";
+import { manifestHash } from "../../offchain/protocol/model-upload";
 import { encodeJobParams, type JobParams } from "../../offchain/protocol/params";
 import { createQuotas, memoryNonceBook } from "../../offchain/worker/guard";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
@@ -278,6 +279,60 @@ describe("worker API limits for clients that have not paid", () => {
     });
   });
 
+  describe("POST /models/inspect", () => {
+    /** A signed inspection of a folder of one config.json of `size` bytes, its body sent by the caller. */
+    async function inspection(h: Harness, size: number, from: string) {
+      const config = Buffer.alloc(size, 0x20);
+      const entries = [{ path: "config.json", size, sha256: sha256Hex(config) }];
+      const signed = await signFresh(freshKey(), domain, {
+        type: "ModelInspect",
+        value: { manifestHash: manifestHash(entries) },
+      });
+      const req = http.request(`${h.url}/models/inspect`, {
+        method: "POST",
+        headers: {
+          ...signed,
+          "x-posthuman-manifest": Buffer.from(JSON.stringify(entries)).toString("base64"),
+          "content-length": String(size),
+        },
+        localAddress: from,
+        agent: false,
+      });
+      const answer = new Promise<number>((resolve) => {
+        req.on("response", (res) => resolve(res.statusCode ?? 0));
+        req.on("error", () => resolve(0)); // cut off
+      });
+      return { config, req, answer };
+    }
+
+    it("takes one folder at a time per address, and cuts off a folder sent too slowly so that publishing goes on", async () => {
+      const h = await start({ inspect: { minBodyTimeoutMs: 400, minBytesPerSec: 1e9 } });
+      let inspected = 0;
+      h.deps.inspectModel = async () => {
+        inspected++;
+        return { weightsRoot: ethers.ZeroHash, configHash: ethers.ZeroHash };
+      };
+      // A slow-loris: 10 bytes of 1000, then nothing.
+      const slow = await inspection(h, 1000, "127.0.0.2");
+      slow.req.write(slow.config.subarray(0, 10));
+      await sleep(100);
+      // The same address cannot start another; another address can, and is answered.
+      const again = await inspection(h, 100, "127.0.0.2");
+      again.req.end(again.config);
+      expect(await again.answer).to.equal(429);
+      const other = await inspection(h, 100, "127.0.0.3");
+      other.req.end(other.config);
+      expect(await other.answer).to.equal(200);
+      // The slow one is cut off at its time limit, and its address may inspect again.
+      expect(await slow.answer).to.be.oneOf([0, 408]);
+      const later = await inspection(h, 100, "127.0.0.2");
+      later.req.end(later.config);
+      expect(await later.answer).to.equal(200);
+      expect(inspected).to.equal(2);
+      expect(fs.readdirSync(h.deps.tmpDir!)).to.deep.equal([]);
+    });
+  });
+
   describe("the SDK's client", () => {
     it("reports BUSY as the worker's 429, with its message; the check before paying is left to the upload", async () => {
       const h = await start({ checkInput: { maxInFlight: 0 }, quote: { burst: 0 } });
@@ -286,7 +341,8 @@ describe("worker API limits for clients that have not paid", () => {
       const err = await api.checkInput(signer, 7n, INFER, Buffer.from("a prompt\n")).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(WorkerApiError);
       const e = err as WorkerApiError;
-      expect([e.status, e.code]).to.deep.equal([429, "BUSY"]);
+      // Asked twice: once more after the worker's retry-after (2 s, short enough to wait for).
+      expect([e.status, e.code, e.retryAfterSec]).to.deep.equal([429, "BUSY", 2]);
       expect(e.message).to.equal(
         "check of the input: the worker is checking too many inputs right now: try again in 2 s; nothing was paid",
       );
@@ -294,8 +350,20 @@ describe("worker API limits for clients that have not paid", () => {
         .quote(7n, INFER, { fee: 1000n, ttlSec: 900, input: Buffer.from("a prompt\n") })
         .catch((x: unknown) => x)) as WorkerApiError;
       expect([q.status, q.code]).to.deep.equal([429, "BUSY"]);
+      expect(q.retryAfterSec).to.be.a("number"); // asked once more after it, busy still
       // A worker that cannot tell (here: busy) leaves the input rules to the upload's check, which refunds.
       await checkWithWorker(api, signer, 7n, INFER, Buffer.from("a prompt\n"), "prompts.txt");
+    });
+
+    it("asks a busy worker once more after a short retry-after, and gets its answer", async () => {
+      const h = await start({ quote: { perSec: 100, burst: 100, perClientPerSec: 1, perClientBurst: 1 } });
+      const api = new WorkerApi(h.url, domain);
+      const job = { fee: 1000n, ttlSec: 900, input: Buffer.from("a prompt\n") };
+      await api.quote(7n, INFER, job);
+      const t0 = Date.now();
+      expect((await api.quote(7n, INFER, job)).take).to.be.a("boolean");
+      expect(Date.now() - t0).to.be.at.least(900);
+      expect(h.quoted).to.equal(2);
     });
   });
 

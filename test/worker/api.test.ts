@@ -11,6 +11,9 @@ import { checkJobInput, type InputProblem } from "../../offchain/ml/input-check"
 import { encodeJobParams } from "../../offchain/protocol/params";
 import { createQuotas, memoryNonceBook } from "../../offchain/worker/guard";
 import { createLocalArtifactStore } from "../../offchain/worker/store";
+import { WorkerApi } from "../../offchain/sdk/worker-api";
+import { explainInputRefusal } from "../../offchain/sdk/input-check";
+import type { SdkError } from "../../offchain/sdk/errors";
 
 const requester = ethers.Wallet.createRandom();
 const stranger = ethers.Wallet.createRandom();
@@ -89,6 +92,23 @@ describe("worker HTTP API", () => {
       const res = await upload(h, 1n, INPUT, requester);
       expect(res.status).to.equal(200);
       expect(h.received).to.deep.equal([{ jobId: 1n, artifact: sha256Hex(INPUT).slice(2) }]);
+    });
+
+    it("answers 507 DISK_FULL when the worker's disk is full, and the SDK tells the requester how to get paid back", async () => {
+      const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      h.deps.store = { ...h.deps.store, putFile: () => Promise.reject(enospc) };
+      const res = await upload(h, 1n, INPUT, requester);
+      expect(res.status).to.equal(507);
+      expect(((await res.json()) as { error: { code: string; message: string } }).error).to.deep.equal({
+        code: "DISK_FULL",
+        message: "the worker's disk is full: try again later, or use another worker",
+      });
+      expect(h.received).to.deep.equal([]);
+      const e = await new WorkerApi(h.url, domain).uploadInput(requester, 1n, INPUT).catch((x: unknown) => x);
+      const sdk = explainInputRefusal(e, 1n, "corpus.txt", "Claimed") as SdkError;
+      expect(sdk.code).to.equal("INPUT_NOT_DELIVERED");
+      expect(sdk.message).to.contain("corpus.txt did not reach the worker");
+      expect(sdk.message).to.contain("the worker's disk is full: try again later, or use another worker (DISK_FULL)");
     });
 
     it("refuses input that does not hash to the commitment", async () => {
@@ -250,9 +270,15 @@ describe("worker HTTP API", () => {
       expect(Buffer.from(await res.arrayBuffer())).to.deep.equal(result);
     });
 
-    it("refuses anyone else, and expired signatures", async () => {
+    it("refuses anyone else, expired signatures, and one valid for longer than an hour", async () => {
       expect((await read(stranger)).status).to.equal(403);
       expect((await read(requester, 1000n)).status).to.equal(401);
+      // A read has no nonce: a signature good for a week could be used by whoever saw it, for a week.
+      const week = await read(requester, BigInt(Math.floor(Date.now() / 1000) + 7 * 86400));
+      expect([week.status, ((await week.json()) as { error: { code: string } }).error.code]).to.deep.equal([
+        401,
+        "EXPIRY_TOO_FAR",
+      ]);
     });
   });
 

@@ -2,7 +2,10 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { encodeJobParams, JobStatus } from "../../offchain/protocol/params";
 import { publishModel, requestJob } from "../../offchain/deploy/posthuman";
-import { BuiltinExecutor, type Executor } from "../../offchain/ml";
+import { BuiltinExecutor, initWeights, PRESETS, saveCheckpoint, type Executor } from "../../offchain/ml";
+import { modelBundle, WorkerApiError } from "../../offchain/sdk/worker-api";
+import { readModelFolder } from "../../offchain/sdk/worker-client";
+import path from "node:path";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import {
@@ -79,6 +82,33 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     expect((await rw.worker.pipeline.until(next, ["submitted", "settled"], 120_000)).state).to.be.oneOf([
       "submitted",
       "settled",
+    ]);
+  });
+
+  it("refuses to inspect a folder no job could run on (a weight not finite, a padded vocabulary), before it is registered", async () => {
+    // Such a model would fail every job on it on the worker's account: a trap its publisher could farm penalties with.
+    const c = { ...PRESETS.tiny, n_positions: 32 };
+    const inspect = async (w8: Map<string, Float32Array>, config = c) => {
+      const dir = path.join(w.tmp, `trap-${config.vocab_size}-${Math.random().toString(36).slice(2)}`);
+      saveCheckpoint(dir, config, w8);
+      const bundle = await modelBundle(readModelFolder(dir));
+      return rw.client.inspectModel(w.wallet("alice"), bundle).then(
+        () => expect.fail("inspected"),
+        (e: WorkerApiError) => [e.code, e.message],
+      );
+    };
+    const nan = initWeights(c, "trap");
+    nan.get("h.0.mlp.c_fc.weight")![5] = NaN;
+    expect(await inspect(nan)).to.deep.equal([
+      "MODEL_UNLOADABLE",
+      "inspection of the model folder: the folder is not a GPT-2 checkpoint to serve: tensor h.0.mlp.c_fc.weight " +
+        "holds a weight that is not finite (NaN at 5)",
+    ]);
+    const padded = { ...c, vocab_size: 50304 };
+    expect(await inspect(initWeights(padded, "trap"), padded)).to.deep.equal([
+      "MODEL_UNLOADABLE",
+      "inspection of the model folder: the folder is not a GPT-2 checkpoint to serve: its config has 50304 " +
+        "vocabulary rows and its tokenizer 50257 tokens: they must be equal (export the model without vocabulary padding)",
     ]);
   });
 

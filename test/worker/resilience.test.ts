@@ -114,12 +114,18 @@ describe("worker resilience (real hardhat node, real contracts, builtin runtime)
       await sleep(2000);
       expect(rw.worker.jobs.get(jobId)?.state).to.equal("output_stored");
       expect(rw.worker.ingestor.status().rpcErrors).to.be.greaterThan(0);
+      // A monitor polling /healthz learns of it after three failed rounds.
+      const health = async () =>
+        (await (await fetch(`${rw.worker.apiUrl}/healthz`)).json()) as { ok: boolean; chainReachable: boolean };
+      await until(async () => !(await health()).ok, "/healthz ok: false with the node away", 60_000);
+      expect((await health()).chainReachable).to.equal(false);
       await proxy.resume();
 
       await onChain(jobId, JobStatus.Settled);
       expect(await countEvents(jobId)).to.deep.equal({ claims: 1, receipts: 1, settlements: 1 });
       expect(rw.runs.get(String(jobId)), "executor runs of the job").to.equal(1);
       await until(() => rw.worker.jobs.get(jobId)?.state === "settled", "the row settled");
+      expect(await health()).to.include({ ok: true, chainReachable: true });
     } finally {
       await proxy.close();
     }

@@ -20,6 +20,7 @@ import {
   type RunningWorker,
   type World,
 } from "../../offchain/devnet/world";
+import { automineWarning } from "../../offchain/worker/rpc";
 
 const E = (x: string) => ethers.parseEther(x);
 const INFER = { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } } as const;
@@ -66,6 +67,14 @@ describe("worker standing: it claims only while staked enough and registered at 
     );
     expect(await refused({ POSTHUMAN_WORKER_ADDRESS_BOOK: stale })).to.match(
       /^No contract at JobMarket 0x1212121212121212121212121212121212121212 \(address book .*stale\.json\) on this chain/,
+    );
+  });
+
+  it("warns of confirmations on a chain that mines a block only when a transaction comes (the dev chain's automine)", async () => {
+    expect(await automineWarning(w.provider, 0)).to.equal(undefined);
+    expect(await automineWarning(w.provider, 2)).to.equal(
+      "this chain mines a block only when a transaction comes (automine), so with 2 confirmations the worker acts " +
+        "on a request only after 2 more transactions: use --confirmations 0 on a dev chain",
     );
   });
 

@@ -15,6 +15,7 @@ import { addMarketCommands } from "./commands/market";
 import { addModelCommands } from "./commands/model";
 import { addRewardsCommand } from "./commands/rewards";
 import { DEFAULT_API_PORT, type Run, type Wiring } from "./commands/shared";
+import { addStakeCommands } from "./commands/stake";
 import { addTokenCommands } from "./commands/tokens";
 import { addTrainCommand } from "./commands/train";
 import { addDemoCommand, addUpCommand } from "./commands/up";
@@ -76,6 +77,7 @@ export function buildProgram(run: Run, workerFlags: readonly [string, string][] 
   addEvalCommand(program, w);
   addJobCommands(program, w);
   addRewardsCommand(program, w);
+  addStakeCommands(program, w);
   addDemoCommand(program, w);
   addWorkerCommand(program, w, workerFlags);
   return program;

@@ -135,8 +135,8 @@ export function progressReporter(
       const eta = pr?.etaSec ? ` eta ${Math.ceil(pr.etaSec)}s` : "";
       // What a job waits for (its input, the model's weights, the queue) is the worker's note; why it will not run
       // it (skipped), its error.
-      const why = reasonOf(p.error, pr?.note ?? undefined);
-      const note = why && total === 0 ? ` (${why})` : "";
+      const why = p.workerDown ?? reasonOf(p.error, pr?.note ?? undefined);
+      const note = why && (total === 0 || p.workerDown) ? ` (${why})` : "";
       const line =
         `job ${jobId}: ${state}${pr?.phase ? ` · ${pr.phase}` : ""}${note} ${bar}${lossText}${eta}`.trimEnd();
       if (tty) {

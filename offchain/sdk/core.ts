@@ -47,7 +47,6 @@ import {
   DEFAULT_JOB_TTL_SEC,
   checkJobParams,
   checkJobTtl,
-  type FollowProgress,
   type JobOverview,
   type ModelMetrics,
   type RequestedJob,
@@ -321,7 +320,9 @@ export class PostHumanCore {
   async ensureBase(amount: bigint, spender: string, what: string): Promise<string[]> {
     const me = await this.needBase(amount, what);
     if ((await this.baseToken.allowance(me, spender)) >= amount) return [];
-    this.onStep(`Allowing ${spender} to take ${amountText(amount)} OCEAN, to ${what}…`);
+    const named = { [this.jobs.address]: "the job market", [this.exchange.address]: "Ocean's exchange" };
+    const name = { ...named, [this.listings.address]: "the datatoken market" }[spender] ?? spender;
+    this.onStep(`Allowing ${name} to take ${amountText(amount)} OCEAN, to ${what}…`);
     return [(await this.baseToken.approve(spender, amount)).txHash];
   }
 
@@ -416,11 +417,12 @@ export class PostHumanCore {
     }
     const me = await this.address();
     const dt = this.token(m.datatoken);
-    if ((await dt.balanceOf(me)) < ONE_DATATOKEN) {
+    const held = await dt.balanceOf(me);
+    if (held < ONE_DATATOKEN) {
       const onExchange = m.exchangeId !== ethers.ZeroHash;
       throw new SdkError(
         "NOT_ENOUGH_DATATOKENS",
-        `You hold no datatoken of model ${modelId}: every job consumes 1.`,
+        `You hold ${held ? `only ${amountText(held)} datatoken` : "no datatoken"} of model ${modelId}: every job consumes 1.`,
         onExchange
           ? "buy one on the exchange, then request the job again"
           : "buy one from a holder's listing, then request the job again",
@@ -501,10 +503,7 @@ export class PostHumanCore {
    * an SdkError saying why and what to do when the job ends without one (failed, cancelled, reclaimed, slashed),
    * when its deadline passes unclaimed, or when no worker will take it (JOB_NOT_TAKEN; see follow.ts).
    */
-  followJob(
-    jobId: bigint,
-    o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number; reconnectMs?: number } = {},
-  ): Promise<OnChainReceipt> {
+  followJob(jobId: bigint, o: Parameters<typeof followJob>[2] = {}): Promise<OnChainReceipt> {
     return followJob(this, jobId, o);
   }
 

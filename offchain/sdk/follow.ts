@@ -17,6 +17,8 @@ import { WorkerApiError, type JobStatusView, type WorkerApi } from "./worker-api
  * again after 0.25 s, then twice as long each time up to 4 s.
  */
 export const CHAIN_RECONNECT_MS = 30_000;
+/** How long a claimant's API may not answer before a follow's progress says so (its `workerDown`). */
+export const WORKER_DOWN_MS = 10_000;
 /** How far this machine's clock may be ahead of the chain's: a follow never ends a job's lease early by it. */
 const CLOCK_ERROR_SEC = 30;
 
@@ -113,13 +115,22 @@ export async function fetchResult(
 export async function followJob(
   ph: PostHumanCore,
   jobId: bigint,
-  o: { onProgress?: (p: FollowProgress) => void; timeoutMs?: number; pollMs?: number; reconnectMs?: number } = {},
+  o: {
+    onProgress?: (p: FollowProgress) => void;
+    timeoutMs?: number;
+    pollMs?: number;
+    reconnectMs?: number;
+    /** How long the claimant's API may not answer before the progress says so (default WORKER_DOWN_MS). */
+    workerDownMs?: number;
+  } = {},
 ): Promise<OnChainReceipt> {
   const end = Date.now() + (o.timeoutMs ?? 30 * 60_000);
   const reconnectMs = o.reconnectMs ?? CHAIN_RECONNECT_MS;
   const takers = new Takers(ph, jobId);
   let lost: { since: number; tries: number } | undefined;
   let seen: string | undefined;
+  /** Since when the claimant's API has not answered (a claimed job only). */
+  let downSince: number | undefined;
   const apiFor = apiLookup(ph.jobs.contract, ph.worker);
   for (;;) {
     let job: JobRecord;
@@ -149,12 +160,23 @@ export async function followJob(
     // it at all.
     const open = JobStatus[job.status] === JobStatus.Open;
     const api = await apiFor(job.worker);
-    const view = o.onProgress || open ? await api.jobStatus(jobId).catch(() => undefined) : undefined;
+    let view: JobStatusView | undefined;
+    let unanswered = false;
+    if (o.onProgress || open)
+      view = await api.jobStatus(jobId).catch((e: unknown) => {
+        unanswered = e instanceof WorkerApiError && e.code === "UNREACHABLE";
+        return undefined;
+      });
+    downSince = unanswered && job.status === "Claimed" ? (downSince ?? Date.now()) : undefined;
     o.onProgress?.({
       status: job.status,
       state: view?.state,
       progress: view && (view.progress ?? null),
       error: view && (view.error ?? null),
+      workerDown:
+        downSince !== undefined && Date.now() - downSince >= (o.workerDownMs ?? WORKER_DOWN_MS)
+          ? workerDown(api.baseUrl, Date.now() - downSince, job.deadline)
+          : undefined,
     });
     if (open && view?.state === "skipped") await takers.refuseIfNone(view);
     if (Date.now() > end)
@@ -163,6 +185,16 @@ export async function followJob(
       });
     await sleep(o.pollMs ?? 500);
   }
+}
+
+/** What a follow says of a claimant whose API has not answered for `ms`: the job waits for it until its deadline. */
+function workerDown(url: string, ms: number, deadline: bigint): string {
+  const at = new Date(Number(deadline) * 1000).toISOString().replace(/\.\d{3}Z$/, " UTC");
+  return (
+    `its worker at ${url} has not answered for ${Math.round(ms / 1000)} s; the job is claimed by it until its ` +
+    `deadline (${at}, chain time): if no receipt comes by then, reclaim it (fee and datatoken back, the worker's ` +
+    "collateral slashed)"
+  );
 }
 
 /**

@@ -100,17 +100,11 @@ export async function checkWithWorker(
   params: JobParams,
   input: Uint8Array,
   file: string,
-  retried = false,
 ): Promise<void> {
   try {
+    // (A worker busy with others' checks is asked once more after its retry-after: WorkerApi.checkInput.)
     await worker.checkInput(signer, modelId, params, input);
   } catch (e) {
-    // A worker busy with others' checks (429 BUSY, "try again in N s"): asked again once, after a short wait.
-    const wait = e instanceof WorkerApiError && e.code === "BUSY" ? /try again in (\d+) s/.exec(e.message) : null;
-    if (wait && Number(wait[1]) <= 10 && !retried) {
-      await new Promise((r) => setTimeout(r, Number(wait[1]) * 1000));
-      return checkWithWorker(worker, signer, modelId, params, input, file, true);
-    }
     if (!(e instanceof WorkerApiError) || !INPUT_CODES.has(e.code)) return;
     // In the worker's words, which call the input "the input": the user's file name instead.
     const reason = e.message.replace(/^[^:]*: /, "").replace(/\bthe input\b/g, file);

@@ -179,6 +179,23 @@ export class JobMarketClient extends ContractClient<JobMarket> {
     return { slashed: this.event(receipt, "FailureDisputed").args.slashed as bigint, txHash: receipt.hash };
   }
 
+  /** Stakes `amount` of base token for the signer (approved to the market first): sdk/stake.ts. */
+  async stake(amount: bigint): Promise<Sent> {
+    return { txHash: (await this.send(unsigned(await this.contract.stake.populateTransaction(amount)), "stake")).hash };
+  }
+
+  /** Moves `amount` of the signer's free stake out, withdrawable after the market's unstake delay. */
+  async requestUnstake(amount: bigint): Promise<Sent> {
+    const tx = unsigned(await this.contract.requestUnstake.populateTransaction(amount));
+    return { txHash: (await this.send(tx, "requestUnstake")).hash };
+  }
+
+  /** Pays the signer's unstaked amount out once its delay is over. */
+  async withdrawStake(): Promise<{ amount: bigint } & Sent> {
+    const receipt = await this.send(unsigned(await this.contract.withdrawStake.populateTransaction()), "withdrawStake");
+    return { amount: this.event(receipt, "StakeWithdrawn").args.amount as bigint, txHash: receipt.hash };
+  }
+
   async buildSettleTx(jobId: bigint): Promise<UnsignedTx> {
     return unsigned(await this.contract.settleJob.populateTransaction(jobId));
   }

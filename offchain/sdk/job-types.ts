@@ -3,7 +3,8 @@
  * job may be given, and what requesting, following and reading jobs return. Browser-safe.
  */
 import { ethers } from "ethers";
-import { paramOutOfRange, type JobKindName, type JobParams, type JobStatusName } from "../protocol/params";
+import { paramOutOfRange, RATE_SCALE, type JobKindName, type JobParams, type JobStatusName } from "../protocol/params";
+import { MAX_DECAY_PRODUCT, MAX_LR, trainBoundsProblem } from "../ml/train-bounds";
 import { SdkError } from "./errors";
 import type { Sent } from "./base";
 import type { JobRecord, OnChainReceipt } from "./job-market";
@@ -44,6 +45,8 @@ export interface FollowProgress {
   progress?: JobStatusView["progress"];
   /** Why the worker will not run the job (state `skipped`), or why it failed it. */
   error?: JobStatusView["error"];
+  /** Set while the claimant's API has not answered for WORKER_DOWN_MS: since when, and what the requester can do. */
+  workerDown?: string;
 }
 
 export interface JobOverview {
@@ -65,13 +68,28 @@ export interface ModelMetrics {
 /** Refuses (SdkError PARAMS_INVALID) params the job's encoding cannot carry, before anything is asked or paid. */
 export function checkJobParams(params: JobParams): void {
   const bad = paramOutOfRange(params);
-  if (!bad) return;
+  if (!bad) return checkTrainBounds(params);
   throw new SdkError(
     "PARAMS_INVALID",
     `A ${params.kind} job's ${bad.param} of ${bad.value} cannot be requested: it must be from 0 to ${bad.max}. ` +
       "No job was requested and nothing was paid.",
     `pass a ${bad.param} of ${bad.max} or less`,
     { data: { param: bad.param, value: bad.value, max: bad.max } },
+  );
+}
+
+/** Refuses (SdkError PARAMS_INVALID) a training's learning rate and weight decay that no worker runs (train-bounds). */
+function checkTrainBounds(params: JobParams): void {
+  if (params.kind !== "Train") return;
+  const rate = (x: bigint) => Number(x) / Number(RATE_SCALE);
+  const why = trainBoundsProblem(rate(params.params.learningRate), rate(params.params.weightDecay));
+  if (!why) return;
+  throw new SdkError(
+    "PARAMS_INVALID",
+    `A Train job cannot be requested with these params: ${why} (a run would diverge). No job was requested and ` +
+      "nothing was paid.",
+    `pass a learning rate of at most ${MAX_LR}, and a weight decay under ${MAX_DECAY_PRODUCT} ÷ the learning rate`,
+    { data: { param: "learningRate", why } },
   );
 }
 

@@ -30,9 +30,29 @@ export class WorkerApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** For BUSY: the seconds the worker asked to wait (its retry-after header). */
+    readonly retryAfterSec?: number,
   ) {
     super(message);
     this.name = "WorkerApiError";
+  }
+}
+
+/** The longest wait for a busy worker that a request makes before asking again, once. */
+const BUSY_RETRY_MAX_SEC = 10;
+
+/**
+ * Runs `attempt`; when the worker answers BUSY (its limits on checks, quotes and inspections, api-limits.ts) with a
+ * short retry-after, waits that long and runs it once more. Each attempt signs afresh, so nothing is replayed.
+ */
+async function onceMoreIfBusy<T>(attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (e) {
+    const wait = e instanceof WorkerApiError && e.code === "BUSY" ? e.retryAfterSec : undefined;
+    if (wait === undefined || wait > BUSY_RETRY_MAX_SEC) throw e;
+    await sleep(wait * 1000);
+    return attempt();
   }
 }
 
@@ -159,21 +179,25 @@ export class WorkerApi {
     if (res.ok) return res;
     let code = `HTTP_${res.status}`;
     let message = res.statusText;
+    let fromWorker = false;
     try {
       const body = (await res.json()) as { error?: { code: string; message: string } };
       if (body.error) ({ code, message } = body.error);
+      fromWorker = Boolean(body.error);
     } catch {
       /* not JSON */
     }
-    if (res.status === 502 || res.status === 503 || res.status === 504) {
-      // A proxy in front of a worker that is down.
+    if (!fromWorker && (res.status === 502 || res.status === 503 || res.status === 504)) {
+      // A proxy in front of a worker that is down (a worker's own 503, e.g. BUSY, says so in its JSON).
       throw new WorkerApiError(
         0,
         "UNREACHABLE",
         `${what}: the worker at ${this.baseUrl} does not answer (${message}).`,
       );
     }
-    throw new WorkerApiError(res.status, code, `${what}: ${message}`);
+    const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
+    const retryAfterSec = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
+    throw new WorkerApiError(res.status, code, `${what}: ${message}`, retryAfterSec);
   }
 
   async health(): Promise<WorkerHealth> {
@@ -211,9 +235,11 @@ export class WorkerApi {
       ...(params.kind === "Infer" ? { prompts: String(promptCount(job.input)) } : {}),
     });
     // (A registered endpoint is anyone's: one that never answers must not hold the request up.)
-    const init = { cache: "no-store", signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS) } as const;
-    const res = await this.call(`/models/${modelId}/quote?${query}`, init, "the worker's quote");
-    return (await res.json()) as JobQuote;
+    return onceMoreIfBusy(async () => {
+      const init = { cache: "no-store", signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS) } as const;
+      const res = await this.call(`/models/${modelId}/quote?${query}`, init, "the worker's quote");
+      return (await res.json()) as JobQuote;
+    });
   }
 
   /**
@@ -223,17 +249,19 @@ export class WorkerApi {
    */
   async checkInput(signer: ethers.Signer, modelId: bigint, params: JobParams, bytes: Uint8Array): Promise<void> {
     const inputHash = sha256Hex(bytes);
-    const headers = await signFresh(signer, this.domain, { type: "InputCheck", value: { modelId, inputHash } });
     const query = new URLSearchParams({ kind: params.kind, params: encodeJobParams(params) });
-    await this.call(
-      `/models/${modelId}/check-input?${query}`,
-      {
-        method: "POST",
-        body: new Blob([new Uint8Array(bytes)]),
-        headers: { ...headers, "x-posthuman-input-hash": inputHash },
-      },
-      "check of the input",
-    );
+    await onceMoreIfBusy(async () => {
+      const headers = await signFresh(signer, this.domain, { type: "InputCheck", value: { modelId, inputHash } });
+      await this.call(
+        `/models/${modelId}/check-input?${query}`,
+        {
+          method: "POST",
+          body: new Blob([new Uint8Array(bytes)]),
+          headers: { ...headers, "x-posthuman-input-hash": inputHash },
+        },
+        "check of the input",
+      );
+    });
   }
 
   /**
@@ -302,20 +330,22 @@ export class WorkerApi {
     signer: ethers.Signer,
     b: ModelBundle,
   ): Promise<{ weightsRoot: string; configHash: string; tokenizerHash?: string }> {
-    const signed = await signFresh(signer, this.domain, {
-      type: "ModelInspect",
-      value: { manifestHash: manifestHash(b.entries) },
+    return onceMoreIfBusy(async () => {
+      const signed = await signFresh(signer, this.domain, {
+        type: "ModelInspect",
+        value: { manifestHash: manifestHash(b.entries) },
+      });
+      const res = await this.call(
+        "/models/inspect",
+        {
+          method: "POST",
+          body: new Blob([new Uint8Array(b.body)]),
+          headers: { ...signed, "x-posthuman-manifest": b.header },
+        },
+        "inspection of the model folder",
+      );
+      return (await res.json()) as { weightsRoot: string; configHash: string; tokenizerHash?: string };
     });
-    const res = await this.call(
-      "/models/inspect",
-      {
-        method: "POST",
-        body: new Blob([new Uint8Array(b.body)]),
-        headers: { ...signed, "x-posthuman-manifest": b.header },
-      },
-      "inspection of the model folder",
-    );
-    return (await res.json()) as { weightsRoot: string; configHash: string; tokenizerHash?: string };
   }
 
   /** Uploads a model folder (signed ModelUpload) for a model the signer registered on chain. */

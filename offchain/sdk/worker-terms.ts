@@ -43,7 +43,7 @@ function change(q: JobQuote, ttlSec: number): string {
 
 /**
  * Whether another registered worker would take the job: "would" (its quote), "may" (it gives no quotes: an older
- * worker), or "no" (its quote says no, it does not serve the model, or it does not answer: it could not take the
+ * worker, or one too busy to quote), or "no" (its quote says no, it does not serve the model, or it does not answer: it could not take the
  * job's input either).
  */
 async function otherAnswer(other: WorkerApi, job: PlannedRequest): Promise<"would" | "may" | "no"> {
@@ -51,7 +51,8 @@ async function otherAnswer(other: WorkerApi, job: PlannedRequest): Promise<"woul
     const q = await other.quote(job.modelId, job.params, job);
     return q.take ? "would" : "no";
   } catch (e) {
-    return e instanceof WorkerApiError && e.code === "NOT_FOUND" ? "may" : "no";
+    // An older worker (no quotes) or one busy quoting for others (asked twice) may still take it.
+    return e instanceof WorkerApiError && (e.code === "NOT_FOUND" || e.code === "BUSY") ? "may" : "no";
   }
 }
 

@@ -128,4 +128,25 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(again.stdout).to.contain("claimed now: 0 OCEAN");
     expect(await ocean(me)).to.equal(before + E("1"));
   });
+
+  it("stake shows, adds and refuses to take out more than is free, for an operator (no script needed)", async () => {
+    const shown = ok(await as<{ free: string; minWorkerStake: string; endpoint: string }>("derek", ["stake", "show"]));
+    expect(shown).to.include({ free: "0", minWorkerStake: E("100").toString(), endpoint: "" });
+    const added = await as("derek", ["stake", "add", "120"], false);
+    expect(added.code, added.stderr).to.equal(0);
+    expect(added.stdout).to.match(
+      /^staked 120 OCEAN \(tx 0x[0-9a-f]+\)\n.*free +120 OCEAN \(backs new claims; the market's minimum is 100\)/s,
+    );
+    const tooMuch = await as<Err>("derek", ["stake", "unstake", "500"]);
+    expect(tooMuch.code).to.equal(1);
+    expect([tooMuch.json.error.code, tooMuch.json.error.message]).to.deep.equal([
+      "STAKE_INSUFFICIENT",
+      "Only 120 OCEAN of your stake is free to take out (0 OCEAN is locked as the collateral of 0 claimed jobs); " +
+        "you asked for 500 OCEAN.",
+    ]);
+    const out = await as("derek", ["stake", "unstake", "20"], false);
+    expect(out.stdout).to.match(/^20 OCEAN on its way out, withdrawable from \d{4}-/);
+    const early = await as<Err>("derek", ["stake", "withdraw"]);
+    expect(early.json.error.code).to.equal("UNSTAKE_NOT_READY");
+  });
 });

@@ -532,7 +532,20 @@ describe("posthuman, driven as people would: the five-person story through spawn
   it("lists every command in --help", async () => {
     const help = await cli(["--help"]);
     expect(help.code).to.equal(0);
-    for (const c of ["up", "model", "buy", "market", "train", "infer", "eval", "job", "rewards", "demo", "worker"])
+    for (const c of [
+      "up",
+      "model",
+      "buy",
+      "market",
+      "train",
+      "infer",
+      "eval",
+      "job",
+      "rewards",
+      "stake",
+      "demo",
+      "worker",
+    ])
       expect(help.stdout).to.match(new RegExp(`^  ${c}\\b`, "m"));
   });
 });

@@ -35,3 +35,31 @@ describe("SDK worker client: a worker that never answers", function () {
     expect(waited).to.be.within(STATUS_TIMEOUT_MS - 100, STATUS_TIMEOUT_MS + 5_000);
   });
 });
+
+describe("SDK worker client: a 503 from the worker itself, and one from a proxy", () => {
+  let server: http.Server;
+  let url: string;
+  const answers: [number, string, Record<string, string>][] = [];
+  before(async () => {
+    server = http.createServer((_req, res) => {
+      const [status, body, headers] = answers.shift() ?? [200, '{"ok":true}', {}];
+      res.writeHead(status, { "content-type": "application/json", ...headers }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  it("reads a worker's JSON 503 (BUSY) as what it says, with its retry-after, and a bare 503 as a worker down", async () => {
+    const api = new WorkerApi(url, { name: "PostHuman", version: "1", chainId: 31337 });
+    const busy = '{"error":{"code":"BUSY","message":"the worker is inspecting another folder: try again shortly"}}';
+    answers.push([503, busy, { "retry-after": "5" }]);
+    const e = (await api.health().catch((x: unknown) => x)) as WorkerApiError;
+    expect([e.status, e.code, e.retryAfterSec]).to.deep.equal([503, "BUSY", 5]);
+    expect(e.message).to.equal("health check: the worker is inspecting another folder: try again shortly");
+    answers.push([503, "<html>Service Unavailable</html>", { "content-type": "text/html" }]);
+    const down = (await api.health().catch((x: unknown) => x)) as WorkerApiError;
+    expect([down.status, down.code]).to.deep.equal([0, "UNREACHABLE"]);
+    expect(down.message).to.include(`the worker at ${url} does not answer`);
+  });
+});

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { PostHuman } from "../../offchain/sdk/client";
 import { isSdkError } from "../../offchain/sdk/errors";
+import type { FollowProgress } from "../../offchain/sdk/job-types";
 import { encodeJobParams, type JobParams } from "../../offchain/protocol/params";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { requestJob } from "../../offchain/deploy/posthuman";
@@ -187,6 +188,25 @@ describe("two operators and a requester's client (real hardhat node, two real wo
     );
     expect(isSdkError(err, "JOB_TIMEOUT"), String(err)).to.equal(true);
     await (await w.ph.jobMarket.connect(w.wallet("derek")).cancelJob(jobId)).wait();
+    // A job operator 2 claimed before it went away: the follow says its worker does not answer, and until when.
+    const claimed = (await requestBare(PROMPTS)).jobId;
+    w.wallet("worker2").reset();
+    await (await w.ph.jobMarket.connect(w.wallet("worker2")).claimJob(claimed)).wait();
+    const seen: FollowProgress[] = [];
+    const timeout = await derek
+      .followJob(claimed, { timeoutMs: 3_000, workerDownMs: 500, onProgress: (p) => seen.push(p) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isSdkError(timeout, "JOB_TIMEOUT"), String(timeout)).to.equal(true);
+    expect(seen[0].workerDown).to.equal(undefined);
+    expect(seen.at(-1)!.workerDown).to.match(
+      new RegExp(
+        `^its worker at ${op2.worker.apiUrl} has not answered for \\d+ s; the job is claimed by it until its ` +
+          "deadline \\(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d UTC, chain time\\): if no receipt comes by then, reclaim it",
+      ),
+    );
     // The result of the job operator 2 ran is there only: said so, naming it, not the configured worker.
     await expect(derek.fetchResult(ranByOp2)).to.be.rejectedWith(
       `The worker that ran job ${ranByOp2} does not answer at ${op2.worker.apiUrl}, where its result is. The job has its receipt.`,

@@ -77,6 +77,13 @@ describe("web app: explain()", () => {
     const c = explain(ethers.makeError("fetch failed", "NETWORK_ERROR", { event: "request" }));
     expect(c.title).to.equal("The chain does not answer.");
     expect(c.fix).to.contain("npm start");
+    // In a browser a refused connection to the node reaches the page as fetch's own TypeError, as ethers passes it on
+    // (the trial's chain-down pages said a bare "Failed to fetch").
+    for (const browserError of ["Failed to fetch", "NetworkError when attempting to fetch resource.", "Load failed"]) {
+      expect(explain(new TypeError(browserError)).title).to.equal("The chain does not answer.");
+      const wrapped = new Error("could not coalesce error", { cause: new TypeError(browserError) });
+      expect(explain(wrapped).title).to.equal("The chain does not answer.");
+    }
   });
 
   it("passes the marketplace's own errors through with their fix and action", () => {

@@ -181,6 +181,13 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   it("as Bob buys datatokens on the exchange and finetunes the model into a child", async function () {
     this.timeout(420_000); // the finetune itself: ~20 s on a quiet machine, minutes on a loaded one
     await as(page, "bob");
+    // A fraction of a datatoken pays for no job: refused before anything is paid, with what to buy instead.
+    await page.fill('input[name="exchange-amount"]', "1.5");
+    await page.click('form.buy-exchange button[type="submit"]');
+    await page.waitForSelector("form.buy-exchange .error", { timeout: 30_000 });
+    expect(await page.textContent("form.buy-exchange .error")).to.match(
+      /you would hold 1\.5 datatokens of model 1, and each job consumes a whole one: 0\.5 of it would pay for no job.*Buy 2 or 1 instead\. Nothing was paid\./s,
+    );
     await page.fill('input[name="exchange-amount"]', "2");
     await page.click('form.buy-exchange button[type="submit"]');
     await page.waitForSelector('form.buy-exchange .ok:has-text("Bought for 2")', { timeout: 30_000 });
@@ -240,6 +247,16 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(refusal).to.contain("How to fix");
     await shot(page, "error-no-datatoken-desktop");
 
+    // Before anyone presses Buy, the page says the child's training receipt can still be challenged (while it can:
+    // the window is 30 s on this chain).
+    const [j1, cfg1] = await Promise.all([contracts().jobMarket.getJob(1n), contracts().jobMarket.config()]);
+    if (
+      Number(j1.status) === JobStatus.Submitted &&
+      Date.now() / 1000 < Number(j1.submittedAt + cfg1.challengeWindow) - 5
+    )
+      await page.waitForSelector('#buy .unsettled:has-text("Not settled yet. Model 2 was created by job 1")', {
+        timeout: 5_000,
+      });
     await page.fill('[data-listing="1"] input', "1");
     await page.click('[data-listing="1"] button');
     await page.waitForSelector('#buy .flash:has-text("Bought from listing 1 for 2 OCEAN")', { timeout: 30_000 });
@@ -303,10 +320,13 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(rows.join("\n")).to.match(/Loss \(nats per token\)\d+\.\d{4}/);
     expect(rows.join("\n")).to.match(/Perplexity\d/);
     expect(rows.join("\n")).to.match(/Tokens evaluated\d+/);
-    // The benchmark is named; the child's declared figure is labelled for what it is; the parent is the fair
-    // comparison (the same data), and this one was not evaluated on it.
+    // The benchmark is named; the run is set against the lineage root's baseline on that benchmark (as the model
+    // page does), never against the trainer's validation loss (other data); the parent is the fair comparison (the
+    // same data), and this one was not evaluated on it.
     expect(rows.join("\n")).to.contain("Benchmarkposthuman-demo/elena-eval");
-    expect(rows.join("\n")).to.match(/Compared with the trainer's validation loss(better by \d|worse by \d|equal)/);
+    expect(rows.join("\n")).to.contain("Declared baseline of Harbour M1 (#1), the lineage's root10.8000");
+    expect(rows.join("\n")).to.match(/Compared with the baseline(better by \d|worse by \d|equal)/);
+    expect(rows.join("\n")).to.not.contain("trainer");
     expect(rows.join("\n")).to.not.contain("by 0.0000");
     expect(rows.join("\n")).to.contain("Parent Harbour M1 (#1) on the same datanot evaluated on this data yet");
     await shot(page, "job-evaluation-desktop");
@@ -323,6 +343,12 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(checks).to.have.length(3);
     for (const c of checks) expect(c.startsWith("✓")).to.equal(true, c);
     await shot(page, "verify-desktop");
+    // The wrong file is the user's slip, not the worker's: no advice to challenge (a lost bond).
+    await page.setInputFiles('input[name="verify-input"]', path.join(DEMO, "alice-corpus.txt"));
+    await page.click('#verify button:has-text("Verify this receipt")');
+    await page.waitForSelector('.verdict-line:has-text("Not your input.")', { timeout: 30_000 });
+    expect(await page.textContent(".verdict-line")).to.contain("Do not challenge on this");
+    expect(await page.textContent(".verdict-line")).to.not.contain("you can challenge");
 
     await go(page, "#/receipts");
     const receipts = await page.locator("table.receipts tbody tr").allTextContents();
@@ -370,6 +396,11 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await settled(p, before);
     await p.waitForSelector("#challenge .window-left");
     expect(await p.textContent("#challenge .bond")).to.contain("10 OCEAN");
+    // Who decides, and that on this local chain only the CLI decides for the deployer (else the bond is lost).
+    expect(await p.textContent("#challenge .arbiter")).to.match(/^deployer \(0x/);
+    expect(await p.textContent("#challenge .local-arbiter")).to.contain(
+      "./posthuman job resolve 3 --upheld --account deployer",
+    );
     await p.click('#challenge button:has-text("Challenge this receipt")');
     await p.waitForSelector("#challenge .error", { timeout: 30_000 });
     const refusal = await p.textContent("#challenge .error");

@@ -5,13 +5,13 @@
  * What is only the page's: the challenge's checks in chain time, and the result's hash compared with the receipt.
  */
 import { PostHumanCore, isSdkError } from "../../sdk/browser";
-import { JobStatus, type JobParams } from "../../protocol/params";
+import { JobStatus, ONE_DATATOKEN, type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { browserStorage, isAck, keepAck } from "./acks";
-import { duration, STATUS_LABEL } from "./format";
+import { duration, STATUS_LABEL, tokens } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
 
@@ -51,7 +51,23 @@ export class Actions {
   // ─── Datatokens ───────────────────────────────────────────────────────────────────────────────────────────
 
   /** Buys datatokens on Ocean's FixedRateExchange (fees included in the quoted cost). */
-  buyFromExchange(modelId: bigint, amount: bigint): Promise<{ cost: bigint }> {
+  /**
+   * Buys datatokens on the exchange, refusing (before anything is paid) an amount that would leave a fraction of a
+   * datatoken held: each job consumes exactly 1, so a fraction pays for no job (it can only be resold).
+   */
+  async buyFromExchange(modelId: bigint, amount: bigint): Promise<{ cost: bigint }> {
+    const m = await this.ph.registry.get(modelId);
+    const held = await this.ph.token(m.datatoken).balanceOf(await this.ph.address());
+    const part = (held + amount) % ONE_DATATOKEN;
+    if (part !== 0n) {
+      const up = amount - part + ONE_DATATOKEN; // to hold the next whole number
+      const down = up - ONE_DATATOKEN; // to hold the one below, when that is more than now
+      throw new UserError(
+        `After buying ${tokens(amount)} you would hold ${tokens(held + amount)} datatokens of model ${modelId}, and ` +
+          `each job consumes a whole one: ${tokens(part)} of it would pay for no job.`,
+        `Buy ${tokens(up)}${down > 0n ? ` or ${tokens(down)}` : ""} instead. Nothing was paid.`,
+      );
+    }
     return this.ph.buyDatatokens(modelId, amount);
   }
 

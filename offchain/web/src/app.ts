@@ -14,7 +14,7 @@ import {
   connectInjected,
   DEV_PEOPLE,
   devAccount,
-  devNameOf,
+  devLabelOf,
   LOCAL_CHAIN_IDS,
   switchNetwork,
   type Account,
@@ -243,6 +243,6 @@ export function renderAccount(app: App, el: HTMLElement): void {
 export function who(app: App, address: string): string {
   if (address === ethers.ZeroAddress) return "nobody";
   if (app.account && app.account.address.toLowerCase() === address.toLowerCase() && !app.local) return "you";
-  const n = app.local ? devNameOf(address) : undefined;
+  const n = app.local ? devLabelOf(address) : undefined;
   return n ? `${n} (${short(address, 4)})` : short(address, 4);
 }

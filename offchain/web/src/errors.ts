@@ -186,13 +186,29 @@ export function explain(e: unknown): Explained {
   if (ethers.isError(e, "CALL_EXCEPTION")) {
     return { title: "The contract refused the transaction.", detail: e.shortMessage };
   }
-  if (ethers.isError(e, "NETWORK_ERROR") || ethers.isError(e, "SERVER_ERROR") || ethers.isError(e, "TIMEOUT")) {
+  if (
+    ethers.isError(e, "NETWORK_ERROR") ||
+    ethers.isError(e, "SERVER_ERROR") ||
+    ethers.isError(e, "TIMEOUT") ||
+    fetchFailed(e)
+  ) {
     return {
       title: "The chain does not answer.",
-      detail: e.shortMessage,
+      detail: (e as { shortMessage?: string }).shortMessage ?? (e as Error).message,
       fix: "Start the local marketplace with `npm start`, or check your network connection.",
     };
   }
   const msg = (e as Error)?.message ?? String(e);
   return { title: msg.length > 300 ? `${msg.slice(0, 300)}…` : msg };
+}
+
+/**
+ * A browser's failed fetch (the node refused the connection, or the network is down) as ethers passes it on from a
+ * JSON-RPC call: a TypeError ("Failed to fetch" in Chromium, "NetworkError…" in Firefox, "Load failed" in Safari).
+ * The worker's calls never reach here so: the SDK words them (WorkerApiError UNREACHABLE).
+ */
+function fetchFailed(e: unknown): boolean {
+  for (let x = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++)
+    if (x instanceof TypeError && /failed to fetch|networkerror|load failed/i.test(x.message)) return true;
+  return false;
 }

@@ -6,7 +6,9 @@ import { LOSS_SCALE } from "../../protocol/params";
 export function tokens(wei: bigint, digits = 4): string {
   const s = ethers.formatEther(wei);
   const [i, f = ""] = s.split(".");
-  const frac = f.slice(0, digits).replace(/0+$/, "");
+  // An amount below the last digit shown keeps its first two significant ones: a fee of 0.000001 is not "0".
+  const shown = i === "0" && wei > 0n && !/[1-9]/.test(f.slice(0, digits)) ? f.search(/[1-9]/) + 2 : digits;
+  const frac = f.slice(0, shown).replace(/0+$/, "");
   return frac ? `${i}.${frac}` : i;
 }
 
@@ -39,9 +41,11 @@ export function percent(part: bigint, whole: bigint): string {
 /** Parses a whole-token amount typed by a person; a readable error otherwise. */
 export function parseTokens(text: string, what: string): bigint {
   const t = text.trim();
-  if (!/^\d+(\.\d{1,18})?$/.test(t)) throw new Error(`${what} "${text}" is not a number: write it like 1 or 2.5`);
+  if (/^-\s*\d*\.?\d+$/.test(t)) throw new Error(`${what} must be more than 0 (it is ${t}).`);
+  if (/^\d+\.\d{19,}$/.test(t)) throw new Error(`${what} ${t} has more than 18 decimals, the most a token has.`);
+  if (!/^\d+(\.\d{1,18})?$/.test(t)) throw new Error(`${what} "${text}" is not a number: write it like 1 or 2.5.`);
   const v = ethers.parseEther(t);
-  if (v <= 0n) throw new Error(`${what} must be more than 0`);
+  if (v <= 0n) throw new Error(`${what} must be more than 0.`);
   return v;
 }
 

@@ -61,6 +61,18 @@ export function devNameOf(address: string): DevName | undefined {
   return (Object.keys(DEV_PEOPLE) as DevName[]).find((n) => devAddress(n).toLowerCase() === address.toLowerCase());
 }
 
+/** The dev accounts that are roles, not people to act as (`posthuman up`: the deployer is the arbiter). */
+const DEV_ROLES = { deployer: 0, worker: 6, treasury: 7 } as const;
+
+/** A dev account's name by address, people and roles (deployer, worker, treasury), for display only. */
+export function devLabelOf(address: string): string | undefined {
+  devRoot ??= ethers.HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, "m/44'/60'/0'/0");
+  const role = Object.entries(DEV_ROLES).find(
+    ([, i]) => devRoot!.deriveChild(i).address.toLowerCase() === address.toLowerCase(),
+  );
+  return devNameOf(address) ?? role?.[0];
+}
+
 /** Connects the injected wallet; asks for its accounts (the wallet shows its own prompt). */
 export async function connectInjected(): Promise<Account> {
   const eth = window.ethereum;

@@ -99,7 +99,10 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
           h("dd", null, `${clock(closesAt)} (`, left, ")"),
           h("dt", null, "Bond"),
           h("dd", { class: "bond" }, `${bond}, taken from your account when you challenge`),
+          h("dt", null, "Arbiter"),
+          h("dd", { class: "arbiter" }, who(app, cfg.arbiter)),
         ),
+        localArbiter(app, jobId),
         button,
       );
     } else if (st === JobStatus.Submitted) {
@@ -124,6 +127,7 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
             : `The requester may join the challenge until ${clock(joinClosesAt)}, and the arbiter decides after that. `,
           `The arbiter decides by ${clock(job.challengedAt + cfg.arbitrationWindow)}; without a decision by then the challenge lapses, the receipt stands, the job settles and the bond goes to the worker.`,
         ),
+        localArbiter(app, jobId),
         ...joinLines(joined, joinable, joinClosesAt, left, bond, joinButton),
       );
     } else if (st === JobStatus.Slashed) {
@@ -173,4 +177,20 @@ function joinLines(
     ),
     joinButton,
   ];
+}
+
+/**
+ * On a local chain the arbiter is the deployer dev account, whom no page acts for: unless someone decides with the
+ * CLI within the arbitration window, a challenge lapses and its bond goes to the worker, right or wrong.
+ */
+function localArbiter(app: App, jobId: bigint) {
+  if (!app.local) return null;
+  return h(
+    "p",
+    { class: "hint local-arbiter" },
+    "On this local chain the arbiter is the deployer dev account, and no page decides for it: a challenge is decided " +
+      `only if someone runs \`./posthuman job resolve ${jobId} --upheld --account deployer\` (or --dismissed) in ` +
+      "time. Re-run the job first (`./posthuman job verify " +
+      `${jobId}\`): a challenge of a right receipt loses the bond.`,
+  );
 }

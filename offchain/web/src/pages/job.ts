@@ -3,9 +3,9 @@
  * receipt, the result (generated text, evaluation table, or the new child model) and a verify button.
  */
 import { ethers } from "ethers";
-import { benchmarkId, JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
+import { benchmarkId, JobKind, JobStatus, knownBenchmarkName, TERMINAL_STATUSES } from "../../../protocol/params";
 import { readCard } from "../../../sdk/model-card";
-import { baselineLabel } from "./catalogue";
+import { baselineOf } from "./graphs";
 import { errorBox, who, type App } from "../app";
 import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snapshot } from "../chain";
 import { field, fill, h, table, type Child } from "../dom";
@@ -77,7 +77,6 @@ function receiptPanel(app: App, job: JobInfo, r: ReceiptView, model: ModelInfo |
 /** What the receipt itself tells, for everyone: the evaluation table or the new child model. */
 function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefined, snap: Snapshot): Child {
   if (job.kind === JobKind.Evaluate) {
-    const base = model?.record.baselineMetric ?? 0n;
     const m = r.metrics;
     const bench = benchmarkOf(job.params);
     const rows: Child[][] = [
@@ -107,12 +106,14 @@ function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefine
           : "not evaluated on this data yet: evaluate the parent with the same file to compare",
       ]);
     }
-    if (base > 0n && model && (model.record.benchmarkId === bench || model.record.parentId > 0n)) {
-      rows.push([baselineLabel(model), loss(base)]);
-      rows.push([
-        model.record.parentId > 0n ? "Compared with the trainer's validation loss" : "Compared with the baseline",
-        compared(m.evalLoss, base),
-      ]);
+    // The lineage root's declared baseline, on its own benchmark only (as the model page compares): a child's own
+    // figure is its trainer's validation loss, on other data, and compares with nothing here.
+    const baseline = model ? baselineOf(snap, model) : undefined;
+    if (baseline && baseline.benchmarkId === bench) {
+      const root = snap.byId.get(baseline.rootId.toString());
+      const whose = root && root.id !== model?.id ? ` of ${root.name} (#${root.id}), the lineage's root` : "";
+      rows.push([`Declared baseline${whose}`, loss(baseline.metric)]);
+      rows.push(["Compared with the baseline", compared(m.evalLoss, baseline.metric)]);
     }
     const others = (model?.evals ?? []).filter((e) => e.jobId !== job.id);
     return [
@@ -157,7 +158,7 @@ function benchmarkName(snap: Snapshot, id: string): string {
     const name = readCard(j.inputURI).benchmark;
     if (name && benchmarkId(name) === id) return name;
   }
-  return `unnamed (${short(id, 4)})`;
+  return knownBenchmarkName(id) ?? `unnamed (${short(id, 4)})`;
 }
 
 /** The job's state as the page polls it: status, steps, the worker's progress, or why it ended. */
@@ -427,7 +428,10 @@ function verifyPanel(
           });
         }
       }
+      // The input's commitment is the one the request made, so a file that differs from it is the wrong file, never
+      // the worker's doing: it must not lead anyone to a challenge (and its lost bond).
       const f = inputFile.files?.[0];
+      const workerOk = checks.every((c) => c.ok);
       if (f) {
         const h2 = sha256Hex(new Uint8Array(await f.arrayBuffer()));
         checks.push({
@@ -437,14 +441,18 @@ function verifyPanel(
         });
       }
       const ok = checks.every((c) => c.ok);
+      const [verdict, advice] = ok
+        ? ["Verified. ", "Every check below holds."]
+        : !workerOk
+          ? ["Mismatch. ", "A check on the worker's receipt failed: you can challenge the receipt during its window."]
+          : [
+              "Not your input. ",
+              "The file you chose is not the one this job committed to when it was requested, which is no fault of " +
+                "the worker's: choose the file you uploaded. Do not challenge on this (the bond would be lost).",
+            ];
       fill(
         out,
-        h(
-          "p",
-          { class: `verdict-line ${ok ? "ok" : "bad"}` },
-          h("strong", null, ok ? "Verified. " : "Mismatch. "),
-          ok ? "Every check below holds." : "A check failed: you can challenge the receipt during its window.",
-        ),
+        h("p", { class: `verdict-line ${ok ? "ok" : "bad"}` }, h("strong", null, verdict), advice),
         h(
           "ul",
           { class: "checks" },

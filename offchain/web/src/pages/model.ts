@@ -12,6 +12,7 @@ import { UserError } from "../errors";
 import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
 import { DEFAULT_JOB_TTL_SEC, MAX_JOB_TTL_SEC } from "../../../sdk/browser";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import { settlementNote } from "./settlement-note";
 import { baselineOf, evalCaption, evalChart, evalRows, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
 
@@ -69,8 +70,8 @@ function costText(m: ModelInfo, feeText: string): Child {
   let fee: bigint;
   try {
     fee = parseTokens(feeText, "The fee");
-  } catch {
-    return "Total cost: 1 datatoken + the fee (type a fee above).";
+  } catch (e) {
+    return `Total cost: 1 datatoken + the fee (${(e as Error).message})`;
   }
   const dt = m.exchangePrice ?? m.cheapestListing;
   return [
@@ -322,6 +323,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
   const flashOf = (where: Flash["where"]) =>
     flash?.where === where ? h("p", { class: "ok flash", tabindex: -1 }, flash.message) : null;
   parts.push(h("p", null, h("strong", null, "Price: "), priceDetail(m), ". Each job consumes 1 datatoken."), balance);
+  if (m.record.parentId > 0n) parts.push(settlementNote(app, m.id));
 
   if (m.exchangePrice !== undefined) {
     const amount = h("input", { type: "text", inputmode: "decimal", value: "1", name: "exchange-amount" });

@@ -92,8 +92,9 @@ const config: HardhatUserConfig = {
     // Two files at a time (each in its own process): most suites wait on chains and child processes, so two share
     // the two cores well (the suite took about 16 min one file at a time, 11 in parallel). POSTHUMAN_TEST_SERIAL=1 runs
     // in one process: a failed assertion on bigints then shows its values (a parallel worker cannot send them).
+    // POSTHUMAN_TEST_JOBS=3 was measured no faster on 2 cores (15 min either way: the suite is CPU-bound by then).
     parallel: process.env.POSTHUMAN_TEST_SERIAL !== "1",
-    jobs: 2,
+    jobs: Number(process.env.POSTHUMAN_TEST_JOBS ?? 2),
     require: ["./scripts/mocha-file-timing.js"],
   },
   gasReporter: { enabled: false },

@@ -64,11 +64,16 @@ export function checkInputBeforePaying(params: JobParams, input: Uint8Array, fil
   if (!verdict.ok) {
     throw new SdkError(
       "INPUT_INVALID",
-      `${verdict.message} (${verdict.code}).`,
-      "fix the file and try again: nothing was sent and nothing was paid",
+      `${sentence(verdict.message)} (${verdict.code}).`,
+      `fix ${fixWhat(file)} and try again: nothing was sent and nothing was paid`,
     );
   }
 }
+
+/** What to fix: the user's file, or (text typed in a page: no file name given) the input. */
+const fixWhat = (file: string) => (file === "the input" ? "the input" : "the file");
+/** A message that starts a sentence: "the input line 6 …" → "The input line 6 …" (a file's name stays as it is). */
+const sentence = (m: string) => m.replace(/^the input\b/, "The input");
 
 function rulesOf(params: JobParams, file: string, shape: Partial<TokenShape>): InputCheckContext {
   return {
@@ -110,8 +115,8 @@ export async function checkWithWorker(
     const reason = e.message.replace(/^[^:]*: /, "").replace(/\bthe input\b/g, file);
     throw new SdkError(
       "INPUT_INVALID",
-      `${reason} (${e.code}), counted by the worker with the model's tokenizer.`,
-      "fix the file and try again: nothing was paid",
+      `${sentence(reason)} (${e.code}), counted by the worker with the model's tokenizer.`,
+      `fix ${fixWhat(file)} and try again: nothing was paid`,
       { data: { modelId, code: e.code } },
     );
   }
@@ -189,6 +194,6 @@ export function explainInputRefusal(e: unknown, jobId: bigint, file: string, sta
     "INPUT_INVALID",
     `The worker refused ${file} for job ${jobId}: ${reason} (${api.code}). The worker fails the job on chain now: ` +
       `the fee and the datatoken come back to you; only the gas of the request was spent.`,
-    "fix the file and request a new job",
+    `fix ${fixWhat(file)} and request a new job`,
   );
 }

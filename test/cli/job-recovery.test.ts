@@ -104,9 +104,9 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
     // (never claimed): one with time left, one whose deadline passes at once.
     const failing = (await alice.requestJob(1n, INFER, Buffer.from("Hello\n"), { upload: false, fee: E("1") })).jobId;
     const open = (await alice.requestJob(1n, INFER, Buffer.from("Hi\n"), { upload: false, fee: E("0.01") })).jobId;
-    const lapsed = (
-      await alice.requestJob(1n, INFER, Buffer.from("Hey\n"), { upload: false, fee: E("0.01"), ttlSec: 1 })
-    ).jobId;
+    // (5 s, not 1: the request must be mined before its deadline on a loaded machine.)
+    const short = await alice.requestJob(1n, INFER, Buffer.from("Hey\n"), { upload: false, fee: E("0.01"), ttlSec: 5 });
+    const lapsed = short.jobId;
     const count = await alice.jobs.count();
 
     // The worker's price, refused before paying: the SDK's code and facts in the JSON error.
@@ -140,6 +140,7 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
 
     // Past its deadline, `job show` says to cancel it; a cancel (the requester's) or a reclaim (anyone's, past the
     // deadline) says what came back, and to whom.
+    while (Date.now() / 1000 <= Number(short.deadline) + 1) await new Promise((r) => setTimeout(r, 250));
     const show = await as(["job", "show", String(lapsed)]);
     expect(show.stdout).to.contain(
       `its deadline passed and no worker claimed it: cancel it (posthuman job cancel ${lapsed}) to get the fee and the datatoken back`,

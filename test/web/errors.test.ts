@@ -7,6 +7,7 @@ import { ethers } from "ethers";
 import { DatatokenMarket__factory, JobMarket__factory, RoyaltyVault__factory } from "../../typechain-types";
 import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
 import { SdkError } from "../../offchain/sdk/errors";
+import { checkInputBeforePaying } from "../../offchain/sdk/input-check";
 import { clock, duration, loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
 
 describe("web app: explain()", () => {
@@ -119,7 +120,11 @@ describe("web app: formats", () => {
     expect(tokens(ethers.parseEther("2.0025"))).to.equal("2.0025");
     expect(tokens(ethers.parseEther("10"))).to.equal("10");
     expect(tokens(ethers.parseEther("0.97"))).to.equal("0.97");
-    expect(tokens(123n)).to.equal("0");
+    // An amount below the fourth decimal keeps its first two significant digits: a fee of 0.000001 is not "0".
+    expect(tokens(123n)).to.equal("0.00000000000000012");
+    expect(tokens(ethers.parseEther("0.000001"))).to.equal("0.000001");
+    expect(tokens(ethers.parseEther("0.00012"))).to.equal("0.0001");
+    expect(tokens(0n)).to.equal("0");
     expect(loss(3_258_100n)).to.equal("3.2581");
     expect(perplexity(0n)).to.equal("1.0");
     expect(perplexity(10_000_000n)).to.equal("2.20e+4");
@@ -139,6 +144,33 @@ describe("web app: formats", () => {
     expect(parseTokens(" 2.5 ", "The amount")).to.equal(ethers.parseEther("2.5"));
     expect(() => parseTokens("two", "The amount")).to.throw('The amount "two" is not a number');
     expect(() => parseTokens("0", "The price")).to.throw("The price must be more than 0");
-    expect(() => parseTokens("-1", "The fee")).to.throw("is not a number");
+    expect(() => parseTokens("-1", "The fee")).to.throw("The fee must be more than 0 (it is -1).");
+    expect(() => parseTokens("0.0000000000000000001", "The fee")).to.throw(
+      "The fee 0.0000000000000000001 has more than 18 decimals, the most a token has.",
+    );
+  });
+});
+
+describe("web app: a refusal of text typed in a page (no file)", () => {
+  it("says to fix the input, not a file, and starts its sentence with a capital", () => {
+    const infer = { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } } as const;
+    const err = (() => {
+      try {
+        checkInputBeforePaying(infer, new Uint8Array(0), "the input");
+      } catch (e) {
+        return e as SdkError;
+      }
+    })();
+    expect(err?.message).to.match(/^The input is empty/);
+    expect(err?.hint).to.equal("fix the input and try again: nothing was sent and nothing was paid");
+    const named = (() => {
+      try {
+        checkInputBeforePaying(infer, new Uint8Array(0), "notes.txt");
+      } catch (e) {
+        return e as SdkError;
+      }
+    })();
+    expect(named?.message).to.match(/^notes\.txt is empty/);
+    expect(named?.hint).to.equal("fix the file and try again: nothing was sent and nothing was paid");
   });
 });

@@ -7,7 +7,6 @@ import { MODEL_FILES } from "../../offchain/protocol/model-upload";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { DEV_ACCOUNTS, DEV_MNEMONIC, devWallet } from "../../offchain/deploy/accounts";
 import { modelBundle } from "../../offchain/sdk/browser";
-import { parseTokens, tokens } from "../../offchain/web/src/format";
 import { MODEL_FILE_NAMES } from "../../offchain/protocol/model-upload";
 import {
   DEV_MNEMONIC as WEB_MNEMONIC,
@@ -44,31 +43,5 @@ describe("web app: its copies of shared constants match the worker's and the CLI
       expect(devLabelOf(devWallet(DEV_ACCOUNTS.indexOf(name)).address)).to.equal(name);
     expect(devLabelOf(devWallet(2).address)).to.equal("bob");
     expect(devLabelOf(devWallet(40).address)).to.equal(undefined);
-  });
-});
-
-describe("web app: amounts as people read and type them", () => {
-  it("shows a small amount that is not 0 with its first significant digits, and refuses typed amounts in words", () => {
-    const E = (x: string) => BigInt(Math.round(Number(x) * 1e6)) * 10n ** 12n;
-    expect(tokens(E("1.5"))).to.equal("1.5");
-    expect(tokens(E("0.000001"))).to.equal("0.000001");
-    expect(tokens(1n)).to.equal("0.000000000000000001");
-    expect(tokens(E("0.00012"))).to.equal("0.0001");
-    expect(tokens(0n)).to.equal("0");
-    const said = (text: string) => {
-      try {
-        parseTokens(text, "The fee");
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return "accepted";
-    };
-    expect(said("-5")).to.equal("The fee must be more than 0 (it is -5).");
-    expect(said("0")).to.equal("The fee must be more than 0.");
-    expect(said("0.0000000000000000001")).to.equal(
-      "The fee 0.0000000000000000001 has more than 18 decimals, the most a token has.",
-    );
-    expect(said("ten")).to.equal('The fee "ten" is not a number: write it like 1 or 2.5.');
-    expect(said("2.5")).to.equal("accepted");
   });
 });

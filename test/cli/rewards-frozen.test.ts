@@ -129,6 +129,18 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(await ocean(me)).to.equal(before + E("1"));
   });
 
+  it("buy warns when it leaves a fraction of a datatoken held: it pays for no job", async () => {
+    const r = await as("elena", ["buy", "1", "--amount", "1.5"], false);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(
+      "warning: you now hold 1.5 datatokens of model 1, and each job consumes a whole one: 0.5 of it pays for no job " +
+        "(buy 0.5 more, or sell it: posthuman market sell 1)",
+    );
+    const whole = await as("elena", ["buy", "1", "--amount", "0.5"], false);
+    expect(whole.code, whole.stderr).to.equal(0);
+    expect(whole.stderr).to.not.contain("warning");
+  });
+
   it("stake shows, adds and refuses to take out more than is free, for an operator (no script needed)", async () => {
     const shown = ok(await as<{ free: string; minWorkerStake: string; endpoint: string }>("derek", ["stake", "show"]));
     expect(shown).to.include({ free: "0", minWorkerStake: E("100").toString(), endpoint: "" });

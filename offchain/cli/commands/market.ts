@@ -5,7 +5,7 @@ import type { ListingRecord } from "../../sdk/datatoken-market";
 import { isUnsettled, modelSettlements, settlementLabel, type ModelSettlement } from "../../sdk/settlement";
 import { amount, connect, id, sdk } from "../context";
 import { accountNamer, table } from "../render";
-import { txCommand, type Wiring } from "./shared";
+import { txCommand, warnFraction, type Wiring } from "./shared";
 
 const ONE = 10n ** 18n;
 
@@ -130,6 +130,7 @@ function addBuy(market: Command, w: Wiring): void {
             `bought ${datatokenCount(n)} of model ${r.modelId} from ${accountNamer(client.book.chainId)(r.seller)} for ${costText(r.cost, n, l.pricePerToken)} (tx ${r.txHash})` +
             (r.unsettled ? `\nYou accepted the risk: ${r.unsettled}` : ""),
         );
+        await warnFraction(client, r.modelId, out);
       }, cmd),
     );
 }

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import type { PostHuman } from "../../sdk/client";
 import { connect, id, sdk, type CommandContext } from "../context";
 import type { Output } from "../output";
+import { amountText, ONE_DATATOKEN } from "../../protocol/params";
 
 /** Runs a command body with its output; a returned number is the exit code. */
 export type Run = (fn: (out: Output) => Promise<number | void>, cmd: Command) => Promise<void>;
@@ -51,4 +52,21 @@ export function untilSignal(): Promise<string> {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
+}
+
+/**
+ * After a purchase, a warning (stderr) when the buyer now holds a fraction of a datatoken of the model: each job
+ * consumes a whole one, so the fraction pays for no job (the web app refuses such a purchase before paying).
+ */
+export async function warnFraction(client: PostHuman, modelId: bigint, out: Output): Promise<void> {
+  const one = ONE_DATATOKEN;
+  const m = await client.registry.get(modelId);
+  const held = await client.token(m.datatoken).balanceOf(await client.address());
+  const part = held % one;
+  if (part === 0n) return;
+  out.info(
+    `warning: you now hold ${amountText(held)} datatokens of model ${modelId}, and each job consumes a whole one: ` +
+      `${amountText(part)} of it pays for no job (buy ${amountText(one - part)} more, or sell it: posthuman market ` +
+      `sell ${modelId})`,
+  );
 }

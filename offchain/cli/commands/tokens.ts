@@ -5,7 +5,7 @@ import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress, devIndex } from "../../deplo
 import { amount, connect, id, sdk } from "../context";
 import { CliError } from "../output";
 import { table, tokens } from "../render";
-import type { Wiring } from "./shared";
+import { warnFraction, type Wiring } from "./shared";
 
 export function addTokenCommands(program: Command, w: Wiring): void {
   addBuy(program, w);
@@ -30,6 +30,7 @@ function addBuy(program: Command, w: Wiring): void {
           { modelId: id(raw), amount: n, ...r },
           () => `bought ${o.amount} datatokens of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
         );
+        await warnFraction(client, id(raw), out);
       }, cmd),
     );
 }

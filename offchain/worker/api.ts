@@ -38,7 +38,7 @@ import { ApiError, declaredLength, parseId, queryQuote, type ApiDeps, type WebAp
 import { createAnonymousGate, gatedCheck, gatedInspect } from "./api-limits";
 import { isDiskFull } from "./disk";
 import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
-import { checkInputBeforeJob, getResult, inspectModel, putInput, putModel } from "./uploads";
+import { checkInputBeforeJob, declaredModelBytes, getResult, inspectModel, putInput, putModel } from "./uploads";
 
 export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
 
@@ -149,8 +149,7 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       if (parts[0] === "models" && parts.length === 2 && req.method === "POST" && parts[1] === "inspect") {
         // Admitted (or 429 BUSY) from the client's address, before the signature is checked; the folder must come in
         // at a minimum rate (gatedInspect).
-        const most = deps.limits.maxInspectBytes ?? deps.limits.maxModelBytes;
-        const bytes = Math.min(declaredLength(req) ?? most, most);
+        const bytes = declaredModelBytes(req, deps.limits.maxInspectBytes ?? deps.limits.maxModelBytes);
         return sendJson(res, 200, await gatedInspect(gate, req, bytes, () => inspectModel(deps, req)));
       }
       if (parts[0] === "models" && parts.length === 3 && req.method === "POST" && parts[2] === "check-input") {

@@ -222,6 +222,18 @@ function readManifest(req: http.IncomingMessage, maxBytes: number): ManifestEntr
 
 const manifestBytes = (entries: ManifestEntry[]) => entries.reduce((n, e) => n + e.size, 0);
 
+/**
+ * The bytes a model upload's manifest declares (whatever its content-length, which a chunked body lacks), up to
+ * `maxBytes`; 0 for a manifest that will be refused. Its body's time limit is reckoned from it (gatedInspect).
+ */
+export function declaredModelBytes(req: http.IncomingMessage, maxBytes: number): number {
+  try {
+    return manifestBytes(readManifest(req, maxBytes));
+  } catch {
+    return 0;
+  }
+}
+
 export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId: bigint) {
   const sig = header(req, "x-posthuman-signature");
   const fresh = readFreshness(req);

@@ -86,7 +86,7 @@ function card(app: App, m: ModelInfo): HTMLElement {
         h("dt", null, "Licence"),
         h("dd", null, m.card.license ?? "not stated"),
         h("dt", null, "Size"),
-        h("dd", null, size(m.card.sizeBytes)),
+        h("dd", null, m.record.parentId > 0n && !m.card.sizeBytes ? "as its parent" : size(m.card.sizeBytes)),
         h("dt", null, "Model"),
         h("dd", null, `#${m.id}`, r.frozen ? h("span", { class: "badge danger" }, "frozen") : null),
         h("dt", null, "Generation"),

@@ -11,6 +11,8 @@ const { EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_END } = Mo
 class CountReporter extends Spec {
   constructor(runner, options) {
     super(runner, options);
+    // This run's file times only (the reporter starts before any parallel worker writes one).
+    fs.rmSync(timesFile(), { force: true });
     const started = new Map();
     const took = [];
     // Suites by mocha's id: in parallel mode the objects are copies, whose parents carry only their id.

@@ -1,7 +1,7 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
 import { ethers } from "ethers";
 import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress } from "../deploy/accounts";
-import { fromFixedLoss } from "../protocol/params";
+import { fromFixedLoss, MAX_FIXED_LOSS } from "../protocol/params";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
@@ -21,7 +21,8 @@ export function delta(wei: bigint): string {
 
 /** A fixed-point loss (×1e6) in nats. */
 export function loss(fixed: bigint | number): string {
-  return fromFixedLoss(fixed).toFixed(4);
+  // The saturated figure of a loss that overflowed (toFixedLoss) is no number to read.
+  return BigInt(fixed) === MAX_FIXED_LOSS ? "∞ (overflowed)" : fromFixedLoss(fixed).toFixed(4);
 }
 
 /** A signed loss difference (×1e6), e.g. −1.6063. */

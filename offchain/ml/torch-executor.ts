@@ -254,10 +254,10 @@ function prepareTrain({ jf, files, m, base, work, plan, datasetLimits }: PrepCon
   };
   return (raw, res) => {
     const metrics: ExecMetrics = {
-      trainLossBefore: raw.trainLossBefore as number,
-      trainLossAfter: raw.trainLossAfter as number,
-      valLossBefore: raw.valLossBefore as number,
-      valLossAfter: raw.valLossAfter as number,
+      trainLossBefore: figure(raw.trainLossBefore),
+      trainLossAfter: figure(raw.trainLossAfter),
+      valLossBefore: figure(raw.valLossBefore),
+      valLossAfter: figure(raw.valLossAfter),
     };
     const result = {
       ...base,
@@ -304,6 +304,9 @@ function prepareInfer({ jf, files, m, base, plan, datasetLimits, maxPrompts }: P
   };
 }
 
+/** A figure Python wrote: null for one that overflowed (run.py finite_or_none), which is ∞, never 0. */
+const figure = (x: unknown): number => (x === null ? Infinity : (x as number));
+
 /** Evaluation: the builtin's window plan; Python sums the scored tokens' losses in float64. */
 function prepareEvaluate({ jf, files, m, base, work, plan, datasetLimits }: PrepContext): Finish {
   const p = parseParams(evalParamsSchema, jf.params, "evaluate");
@@ -318,7 +321,7 @@ function prepareEvaluate({ jf, files, m, base, work, plan, datasetLimits }: Prep
   writeTokens(work, tokens);
   plan.evaluate = { windows: windows.map((w) => [w.begin, w.end, w.trg]) };
   return (raw) => {
-    const loss = (raw.sum as number) / (raw.count as number);
+    const loss = figure(raw.sum) / (raw.count as number);
     const metrics: ExecMetrics = { evalLoss: loss, perplexity: Math.exp(loss), tokenCount: raw.count as number };
     const result = {
       ...base,

@@ -59,22 +59,33 @@ export async function addStake(
 }
 
 /**
- * Requests `amount` of the signer's free stake out. Refused before a transaction beyond the free stake, or where it
- * would leave less than the market's minimum behind claims still open.
+ * Requests `amount` of the signer's free stake out. Refused before a transaction beyond the free stake, where it
+ * would leave less than the market's minimum behind claims still open, or while stake already out is ready to be
+ * withdrawn (the market restarts the wait of all that is on its way out with each request; said when it does).
  */
 export async function requestUnstake(
   ph: PostHumanCore,
   amount: bigint,
   onStep: Step = () => undefined,
-): Promise<{ availableAt: number } & Sent> {
+): Promise<{ availableAt: number; unstaking: bigint } & Sent> {
+  if (amount <= 0n) throw new SdkError("PARAMS_INVALID", "Request a positive amount out.", "pass an amount above 0");
   const s = await stakeOf(ph);
-  if (amount <= 0n || amount > s.free)
+  if (amount > s.free)
     throw new SdkError(
       "STAKE_INSUFFICIENT",
       `Only ${ocean(s.free)} of your stake is free to take out (${ocean(s.locked)} is locked as the collateral of ` +
         `${s.activeClaims} claimed job${s.activeClaims === 1 ? "" : "s"}); you asked for ${ocean(amount)}.`,
       "ask for at most the free stake, or wait for the claimed jobs to end",
       { data: { free: s.free, locked: s.locked, amount } },
+    );
+  // The market restarts the wait of what is already on its way out with each request: never for what is ready.
+  if (s.unstaking > 0n && Number(await chainNow(ph.provider)) >= s.unstakeAvailableAt)
+    throw new SdkError(
+      "UNSTAKE_WOULD_DELAY",
+      `${ocean(s.unstaking)} of your stake can be withdrawn now: requesting more out would make all of it wait the ` +
+        `market's delay (${s.unstakeDelaySec} s) again.`,
+      "withdraw it first, then request more out",
+      { data: { unstaking: s.unstaking, availableAt: s.unstakeAvailableAt } },
     );
   if (s.activeClaims > 0 && s.free - amount + s.locked < s.minWorkerStake)
     throw new SdkError(
@@ -85,9 +96,16 @@ export async function requestUnstake(
       `take out at most ${ocean(s.free + s.locked - s.minWorkerStake)}, or wait for the claimed jobs to end`,
       { data: { free: s.free, locked: s.locked, minWorkerStake: s.minWorkerStake, amount } },
     );
+  if (s.unstaking > 0n) onStep(`This restarts the wait of the ${ocean(s.unstaking)} already on its way out.`);
+  const left = s.free - amount + s.locked;
+  if (left < s.minWorkerStake)
+    onStep(
+      `Your stake will be ${ocean(left)}, under the market's minimum of ${ocean(s.minWorkerStake)}: a worker with this key claims no job until it is staked again.`,
+    );
   onStep(`Requesting ${ocean(amount)} of stake out (withdrawable after ${s.unstakeDelaySec} s)…`);
   const sent = await ph.jobs.requestUnstake(amount);
-  return { ...sent, availableAt: (await stakeOf(ph)).unstakeAvailableAt };
+  const after = await stakeOf(ph);
+  return { ...sent, availableAt: after.unstakeAvailableAt, unstaking: after.unstaking };
 }
 
 /** Withdraws the signer's unstaked amount. Refused before a transaction when none is, or before its time. */

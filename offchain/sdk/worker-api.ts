@@ -181,9 +181,11 @@ export class WorkerApi {
     let message = res.statusText;
     let fromWorker = false;
     try {
-      const body = (await res.json()) as { error?: { code: string; message: string } };
-      if (body.error) ({ code, message } = body.error);
-      fromWorker = Boolean(body.error);
+      const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+      // The worker's own error is {code, message}; a proxy's JSON ({"error": "Bad Gateway"}) is not.
+      const e = body.error;
+      fromWorker = typeof e?.code === "string" && typeof e.message === "string";
+      if (fromWorker) ({ code, message } = e as { code: string; message: string });
     } catch {
       /* not JSON */
     }
@@ -225,6 +227,7 @@ export class WorkerApi {
     modelId: bigint,
     params: JobParams,
     job: { fee: bigint; ttlSec: number; input: Uint8Array },
+    o: { askAgainIfBusy?: boolean } = {},
   ): Promise<JobQuote> {
     const query = new URLSearchParams({
       kind: params.kind,
@@ -235,11 +238,12 @@ export class WorkerApi {
       ...(params.kind === "Infer" ? { prompts: String(promptCount(job.input)) } : {}),
     });
     // (A registered endpoint is anyone's: one that never answers must not hold the request up.)
-    return onceMoreIfBusy(async () => {
+    const ask = async () => {
       const init = { cache: "no-store", signal: AbortSignal.timeout(QUOTE_TIMEOUT_MS) } as const;
       const res = await this.call(`/models/${modelId}/quote?${query}`, init, "the worker's quote");
       return (await res.json()) as JobQuote;
-    });
+    };
+    return o.askAgainIfBusy === false ? ask() : onceMoreIfBusy(ask);
   }
 
   /**

@@ -43,16 +43,18 @@ function change(q: JobQuote, ttlSec: number): string {
 
 /**
  * Whether another registered worker would take the job: "would" (its quote), "may" (it gives no quotes: an older
- * worker, or one too busy to quote), or "no" (its quote says no, it does not serve the model, or it does not answer: it could not take the
- * job's input either).
+ * worker), or "no" (its quote says no, it does not serve the model, it is too busy to quote, or it does not answer: it
+ * could not take the job's input either).
  */
 async function otherAnswer(other: WorkerApi, job: PlannedRequest): Promise<"would" | "may" | "no"> {
   try {
-    const q = await other.quote(job.modelId, job.params, job);
+    // Anyone's endpoint: asked once, within QUOTE_TIMEOUT_MS.
+    const q = await other.quote(job.modelId, job.params, job, { askAgainIfBusy: false });
     return q.take ? "would" : "no";
   } catch (e) {
-    // An older worker (no quotes) or one busy quoting for others (asked twice) may still take it.
-    return e instanceof WorkerApiError && (e.code === "NOT_FOUND" || e.code === "BUSY") ? "may" : "no";
+    // An older worker (no quotes) may still take it; one too busy to quote counts as not taking it (nothing is paid
+    // on its word: the user asks again later).
+    return e instanceof WorkerApiError && e.code === "NOT_FOUND" ? "may" : "no";
   }
 }
 

@@ -290,8 +290,9 @@ export function gatedCheck<T>(
 }
 
 /**
- * Runs an inspection of a model folder of `bytes` (`run`, POST /models/inspect) within the gate, as gatedCheck: its
- * body must arrive at InspectLimits.minBytesPerSec at least, so that nobody holds a place by sending it slowly.
+ * Runs an inspection of a model folder of `bytes` (`run`, POST /models/inspect) within the gate, as gatedCheck: after
+ * InspectLimits.minBodyTimeoutMs its body must keep arriving at minBytesPerSec at least (cut off when it falls behind),
+ * so that nobody holds a place by sending it slowly.
  */
 export function gatedInspect<T>(
   gate: AnonymousGate,
@@ -301,30 +302,47 @@ export function gatedInspect<T>(
 ): Promise<T> {
   const release = gate.admitInspect(req);
   const i = gate.limits.inspect;
-  const timeoutMs = Math.max(i.minBodyTimeoutMs, Math.ceil((bytes / i.minBytesPerSec) * 1000));
-  return gated(release, req, timeoutMs, "the model folder", run);
+  const timeoutMs = i.minBodyTimeoutMs + Math.ceil((bytes / i.minBytesPerSec) * 1000);
+  return gated(release, req, timeoutMs, "the model folder", run, {
+    bytesPerSec: i.minBytesPerSec,
+    afterMs: i.minBodyTimeoutMs,
+  });
 }
 
+/**
+ * Runs `run` for `req`, giving its place back (`release`) when it ends, and cutting its connection (408) when its body
+ * has not arrived within `timeoutMs`, or (`minRate`) has fallen behind bytesPerSec since `afterMs`.
+ */
 async function gated<T>(
   release: () => void,
   req: http.IncomingMessage,
   timeoutMs: number,
   what: string,
   run: () => Promise<T>,
+  minRate?: { bytesPerSec: number; afterMs: number },
 ): Promise<T> {
-  let cut = false;
-  const timer = setTimeout(() => {
-    if (req.complete) return;
-    cut = true;
-    req.destroy();
-  }, timeoutMs);
+  let cut: string | undefined;
+  const started = Date.now();
+  const base = req.socket?.bytesRead ?? 0;
+  const timer = setInterval(
+    () => {
+      if (req.complete || cut) return;
+      const elapsed = Date.now() - started;
+      const got = (req.socket?.bytesRead ?? 0) - base;
+      if (elapsed >= timeoutMs) cut = `${what} did not arrive within ${timeoutMs / 1000} s`;
+      else if (minRate && elapsed > minRate.afterMs && got < (minRate.bytesPerSec * (elapsed - minRate.afterMs)) / 1000)
+        cut = `${what} arrived slower than ${minRate.bytesPerSec} bytes a second`;
+      if (cut) req.destroy();
+    },
+    Math.min(250, timeoutMs),
+  );
   try {
     return await run();
   } catch (e) {
-    if (cut) throw new ApiError(408, "BODY_TOO_SLOW", `${what} did not arrive within ${timeoutMs / 1000} s`);
+    if (cut) throw new ApiError(408, "BODY_TOO_SLOW", cut);
     throw e;
   } finally {
-    clearTimeout(timer);
+    clearInterval(timer);
     release();
   }
 }

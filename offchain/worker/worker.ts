@@ -380,8 +380,8 @@ function workerMetrics(
   return { metrics, jobDuration, weighed };
 }
 
-/** Failed ingestion rounds in a row after which /healthz says the chain cannot be reached (`ok: false`). */
-const CHAIN_DOWN_ROUNDS = 3;
+/** Failed ingestion rounds in a row after which /healthz says the worker is not ingesting (`ok: false`). */
+const INGEST_DOWN_ROUNDS = 3;
 
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
 function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): ApiDeps {
@@ -435,9 +435,10 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       return { weightsRoot, configHash: cfgHash, tokenizerHash };
     },
     health: () => ({
-      // false while the data dir is full (disk says which folder) or the RPC node has failed 3 rounds in a row
-      ok: w.disk.writable() && w.ingestor.status().consecutiveFailures < CHAIN_DOWN_ROUNDS,
-      chainReachable: w.ingestor.status().consecutiveFailures < CHAIN_DOWN_ROUNDS,
+      // false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the RPC node
+      // down, or a handler's error: ingestion.lastError says which)
+      ok: w.disk.writable() && w.ingestor.status().consecutiveFailures < INGEST_DOWN_ROUNDS,
+      ingesting: w.ingestor.status().consecutiveFailures < INGEST_DOWN_ROUNDS,
       disk: w.disk.status(),
       worker: wallet.address,
       chainId: cfg.chain.chainId,

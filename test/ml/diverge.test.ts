@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { initWeights, PRESETS, resolveTrainParams, saveCheckpoint } from "../../offchain/ml";
 import { builtinProcessExecutor } from "../../offchain/ml/executor";
+import { TorchExecutor } from "../../offchain/ml/torch-executor";
+import { TORCH_PYTHON, torchProbe } from "./pytorch-support";
 import { MAX_FIXED_LOSS, toFixedLoss } from "../../offchain/protocol/params";
 import { checkJobParams } from "../../offchain/sdk/job-types";
 import { isSdkError } from "../../offchain/sdk/errors";
@@ -70,13 +72,34 @@ describe("ml: training params that diverge, and a loss that overflows", function
     expect(() => checkJobParams({ kind: "Train", params: { ...params, weightDecay: rate(0.01) } })).to.not.throw();
   });
 
+  /** A model whose final layer norm's gain is `gain`: 1e30 makes every logit about 1e29, the loss too. */
+  const hotModel = (gain: number) => {
+    const w = initWeights(c, "hot");
+    w.get([...w.keys()].find((n) => /ln_f.*weight/.test(n)) as string)!.fill(gain);
+    const dir = path.join(tmpDir("diverge-hot"), "m");
+    saveCheckpoint(dir, c, w);
+    return dir;
+  };
+
+  it("evaluates a model whose loss overflows in the PyTorch executor too: null in its raw figures is ∞, never 0", async function () {
+    const probe = torchProbe();
+    if (typeof probe === "string") {
+      console.log(`    skipped: ${probe}`);
+      return this.skip();
+    }
+    // 1e38: the float32 sum of the losses overflows to inf in Python, which writes it as null.
+    const dir = job(hotModel(1e38), "evaluate", { contextLength: 16 });
+    const r = await new TorchExecutor({ python: TORCH_PYTHON, probe }).run({ kind: "evaluate", jobDir: dir });
+    expect(toFixedLoss(r.metrics.evalLoss!)).to.equal(MAX_FIXED_LOSS);
+    const result = JSON.parse(fs.readFileSync(path.join(dir, "outputs", "result.json"), "utf8")) as {
+      metrics: { perplexity: number | null };
+    };
+    expect(result.metrics.perplexity).to.equal(null);
+  });
+
   it("evaluates a model whose loss overflows: result.json says null, the receipt's loss saturates", async () => {
     // The final layer norm's gain at 1e30: every logit is about 1e29, the loss too, its perplexity e^1e29 = ∞.
-    const w = initWeights(c, "hot");
-    const gain = [...w.keys()].find((n) => /ln_f.*weight/.test(n)) as string;
-    w.get(gain)!.fill(1e30);
-    const hot = path.join(tmpDir("diverge-hot"), "m");
-    saveCheckpoint(hot, c, w);
+    const hot = hotModel(1e30);
     const dir = job(hot, "evaluate", { contextLength: 16 });
     const r = await builtinProcessExecutor({ cacheDir }).run({ kind: "evaluate", jobDir: dir });
     const result = JSON.parse(fs.readFileSync(path.join(dir, "outputs", "result.json"), "utf8")) as {

@@ -78,7 +78,7 @@ describe("SDK: a worker's stake (show, add, unstake, withdraw)", function () {
     );
   });
 
-  it("requests stake out, refuses to withdraw it early, and withdraws it after the delay, once", async () => {
+  it("requests stake out, refuses to withdraw it early or to delay what is ready, and withdraws it after the delay, once", async () => {
     const before = await w.ocean.oceanToken.balanceOf(w.address("elena"));
     const out = await requestUnstake(elena, E("40"));
     const s = await stakeOf(elena);
@@ -87,10 +87,19 @@ describe("SDK: a worker's stake (show, add, unstake, withdraw)", function () {
     expect(await refused(withdrawStake(elena), "UNSTAKE_NOT_READY")).to.match(
       /^40 OCEAN can be withdrawn from \d{4}-\d\d-\d\dT.* \(chain time\), in \d+ s\.$/,
     );
+    // A second request restarts the wait of the first (the market's rule), and says so.
+    const steps: string[] = [];
+    const more = await requestUnstake(elena, E("10"), (l) => steps.push(l));
+    expect(more.unstaking).to.equal(E("50"));
+    expect(steps[0]).to.equal("This restarts the wait of the 40 OCEAN already on its way out.");
     await w.provider.send("evm_increaseTime", [s.unstakeDelaySec + 1]);
     await w.provider.send("evm_mine", []);
-    expect((await withdrawStake(elena)).amount).to.equal(E("40"));
-    expect(await w.ocean.oceanToken.balanceOf(w.address("elena"))).to.equal(before + E("40"));
+    // Once it is ready, asking more out (which would make it all wait again) is refused: withdraw first.
+    expect(await refused(requestUnstake(elena, E("5")), "UNSTAKE_WOULD_DELAY")).to.match(
+      /^50 OCEAN of your stake can be withdrawn now: requesting more out would make all of it wait/,
+    );
+    expect((await withdrawStake(elena)).amount).to.equal(E("50"));
+    expect(await w.ocean.oceanToken.balanceOf(w.address("elena"))).to.equal(before + E("50"));
     await refused(withdrawStake(elena), "NOTHING_TO_WITHDRAW");
   });
 });

@@ -61,5 +61,9 @@ describe("SDK worker client: a 503 from the worker itself, and one from a proxy"
     const down = (await api.health().catch((x: unknown) => x)) as WorkerApiError;
     expect([down.status, down.code]).to.deep.equal([0, "UNREACHABLE"]);
     expect(down.message).to.include(`the worker at ${url} does not answer`);
+    // A proxy's own JSON is not the worker's {code, message}: still the worker down.
+    answers.push([502, '{"error":"Bad Gateway"}', {}]);
+    const proxied = (await api.health().catch((x: unknown) => x)) as WorkerApiError;
+    expect([proxied.status, proxied.code]).to.deep.equal([0, "UNREACHABLE"]);
   });
 });

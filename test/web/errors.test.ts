@@ -8,6 +8,7 @@ import { DatatokenMarket__factory, JobMarket__factory, RoyaltyVault__factory } f
 import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
 import { SdkError } from "../../offchain/sdk/errors";
 import { checkInputBeforePaying } from "../../offchain/sdk/input-check";
+import { MAX_FIXED_LOSS } from "../../offchain/protocol/params";
 import { clock, duration, loss, parseTokens, percent, perplexity, short, tokens } from "../../offchain/web/src/format";
 
 describe("web app: explain()", () => {
@@ -125,6 +126,10 @@ describe("web app: formats", () => {
     expect(tokens(ethers.parseEther("0.000001"))).to.equal("0.000001");
     expect(tokens(ethers.parseEther("0.00012"))).to.equal("0.0001");
     expect(tokens(0n)).to.equal("0");
+    // A receipt's loss that overflowed is saturated (toFixedLoss): no number to read.
+    expect(loss(MAX_FIXED_LOSS)).to.equal("∞ (overflowed)");
+    expect(perplexity(MAX_FIXED_LOSS)).to.equal("∞");
+    expect(loss(2_500_000n)).to.equal("2.5000");
     expect(loss(3_258_100n)).to.equal("3.2581");
     expect(perplexity(0n)).to.equal("1.0");
     expect(perplexity(10_000_000n)).to.equal("2.20e+4");

@@ -186,7 +186,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await page.click('form.buy-exchange button[type="submit"]');
     await page.waitForSelector("form.buy-exchange .error", { timeout: 30_000 });
     expect(await page.textContent("form.buy-exchange .error")).to.match(
-      /you would hold 1\.5 datatokens of model 1, and each job consumes a whole one: 0\.5 of it would pay for no job.*Buy 2 or 1 instead\. Nothing was paid\./s,
+      /Buy whole datatokens: each job consumes a whole one, so 0\.5 of the 1\.5 would pay for no job\..*Buy 2 or 1 instead\. Nothing was paid\./s,
     );
     await page.fill('input[name="exchange-amount"]', "2");
     await page.click('form.buy-exchange button[type="submit"]');

@@ -306,14 +306,18 @@ describe("worker API limits for clients that have not paid", () => {
     }
 
     it("takes one folder at a time per address, and cuts off a folder sent too slowly so that publishing goes on", async () => {
-      const h = await start({ inspect: { minBodyTimeoutMs: 400, minBytesPerSec: 1e9 } });
+      // After 1.5 s a folder must keep coming at 1000 bytes a second: the slow one's deadline for its declared 100 kB
+      // is 101.5 s, but it falls behind the rate at once and is cut off about 2 s in.
+      const h = await start({ inspect: { minBodyTimeoutMs: 1500, minBytesPerSec: 1000 } });
+      h.deps.limits = { ...h.deps.limits, maxInspectBytes: 1_000_000 };
       let inspected = 0;
       h.deps.inspectModel = async () => {
         inspected++;
         return { weightsRoot: ethers.ZeroHash, configHash: ethers.ZeroHash };
       };
-      // A slow-loris: 10 bytes of 1000, then nothing.
-      const slow = await inspection(h, 1000, "127.0.0.2");
+      // A slow-loris: 10 bytes of 100,000, then nothing.
+      const slow = await inspection(h, 100_000, "127.0.0.2");
+      const t0 = Date.now();
       slow.req.write(slow.config.subarray(0, 10));
       await sleep(100);
       // The same address cannot start another; another address can, and is answered.
@@ -323,8 +327,9 @@ describe("worker API limits for clients that have not paid", () => {
       const other = await inspection(h, 100, "127.0.0.3");
       other.req.end(other.config);
       expect(await other.answer).to.equal(200);
-      // The slow one is cut off at its time limit, and its address may inspect again.
+      // The slow one is cut off once behind the rate (long before its deadline), and its address may inspect again.
       expect(await slow.answer).to.be.oneOf([0, 408]);
+      expect(Date.now() - t0).to.be.lessThan(20_000);
       const later = await inspection(h, 100, "127.0.0.2");
       later.req.end(later.config);
       expect(await later.answer).to.equal(200);

@@ -116,16 +116,22 @@ describe("worker resilience (real hardhat node, real contracts, builtin runtime)
       expect(rw.worker.ingestor.status().rpcErrors).to.be.greaterThan(0);
       // A monitor polling /healthz learns of it after three failed rounds.
       const health = async () =>
-        (await (await fetch(`${rw.worker.apiUrl}/healthz`)).json()) as { ok: boolean; chainReachable: boolean };
+        (await (await fetch(`${rw.worker.apiUrl}/healthz`)).json()) as {
+          ok: boolean;
+          ingesting: boolean;
+          ingestion: { lastError: { message: string } | null };
+        };
       await until(async () => !(await health()).ok, "/healthz ok: false with the node away", 60_000);
-      expect((await health()).chainReachable).to.equal(false);
+      const down = await health();
+      expect(down.ingesting).to.equal(false);
+      expect(down.ingestion.lastError?.message, "what failed").to.be.a("string");
       await proxy.resume();
 
       await onChain(jobId, JobStatus.Settled);
       expect(await countEvents(jobId)).to.deep.equal({ claims: 1, receipts: 1, settlements: 1 });
       expect(rw.runs.get(String(jobId)), "executor runs of the job").to.equal(1);
       await until(() => rw.worker.jobs.get(jobId)?.state === "settled", "the row settled");
-      expect(await health()).to.include({ ok: true, chainReachable: true });
+      expect(await health()).to.include({ ok: true, ingesting: true });
     } finally {
       await proxy.close();
     }

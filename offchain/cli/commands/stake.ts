@@ -49,9 +49,11 @@ export function addStakeCommands(program: Command, w: Wiring): void {
         const n = amount(raw, "<amount>");
         const sent = await sdk(requestUnstake(client, n, out.info));
         const at = new Date(sent.availableAt * 1000).toISOString();
+        const all =
+          sent.unstaking > n ? ` (${tokens(sent.unstaking)} OCEAN in all, with what was requested before)` : "";
         out.result(
           { unstaked: n, ...sent },
-          () => `${tokens(n)} OCEAN on its way out, withdrawable from ${at} (tx ${sent.txHash})`,
+          () => `${tokens(n)} OCEAN on its way out${all}, withdrawable from ${at} (tx ${sent.txHash})`,
         );
       }, cmd),
     );

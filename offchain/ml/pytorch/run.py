@@ -13,6 +13,7 @@ gradients are averaged, rank 0 writes the outputs and reports progress.
 """
 
 import json
+import math
 import os
 import sys
 import time
@@ -101,9 +102,20 @@ class Runtime:
         return t
 
 
+def finite_or_none(value):
+    """A figure that overflowed (inf, nan) as null, as the TypeScript side writes it: a result, not an error."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
 def write_json(path, value):
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(value, allow_nan=False) + "\n")
+        fh.write(json.dumps(finite_or_none(value), allow_nan=False) + "\n")
 
 
 def run(job_dir):

@@ -52,20 +52,18 @@ export class Actions {
 
   /** Buys datatokens on Ocean's FixedRateExchange (fees included in the quoted cost). */
   /**
-   * Buys datatokens on the exchange, refusing (before anything is paid) an amount that would leave a fraction of a
-   * datatoken held: each job consumes exactly 1, so a fraction pays for no job (it can only be resold).
+   * Buys datatokens on the exchange, refusing (before anything is paid) an amount that is not whole: each job consumes
+   * exactly 1, so a fraction pays for no job (it can only be resold). A fraction held already is not refused.
    */
   async buyFromExchange(modelId: bigint, amount: bigint): Promise<{ cost: bigint }> {
-    const m = await this.ph.registry.get(modelId);
-    const held = await this.ph.token(m.datatoken).balanceOf(await this.ph.address());
-    const part = (held + amount) % ONE_DATATOKEN;
+    const exact = (x: bigint) => tokens(x, 18); // every digit: advice rounded to 4 decimals would be refused again
+    const part = amount % ONE_DATATOKEN;
     if (part !== 0n) {
-      const up = amount - part + ONE_DATATOKEN; // to hold the next whole number
-      const down = up - ONE_DATATOKEN; // to hold the one below, when that is more than now
+      const down = amount - part;
       throw new UserError(
-        `After buying ${tokens(amount)} you would hold ${tokens(held + amount)} datatokens of model ${modelId}, and ` +
-          `each job consumes a whole one: ${tokens(part)} of it would pay for no job.`,
-        `Buy ${tokens(up)}${down > 0n ? ` or ${tokens(down)}` : ""} instead. Nothing was paid.`,
+        `Buy whole datatokens: each job consumes a whole one, so ${exact(part)} of the ` +
+          `${exact(amount)} would pay for no job.`,
+        `Buy ${exact(down + ONE_DATATOKEN)}${down > 0n ? ` or ${exact(down)}` : ""} instead. Nothing was paid.`,
       );
     }
     return this.ph.buyDatatokens(modelId, amount);

@@ -1,6 +1,6 @@
 /** Formatting of amounts, hashes, losses and addresses, the same way on every page. */
 import { ethers } from "ethers";
-import { LOSS_SCALE } from "../../protocol/params";
+import { LOSS_SCALE, MAX_FIXED_LOSS } from "../../protocol/params";
 
 /** Whole tokens with at most `digits` decimals, trailing zeros dropped: 1.5, 10, 0.0312. */
 export function tokens(wei: bigint, digits = 4): string {
@@ -19,10 +19,13 @@ export function datatokens(wei: bigint): string {
 
 /** A fixed-point loss (×1e6) as nats with 4 decimals. */
 export function loss(fixed: bigint | number): string {
+  // The saturated figure of a loss that overflowed (toFixedLoss) is no number to read.
+  if (BigInt(fixed) === MAX_FIXED_LOSS) return "∞ (overflowed)";
   return (Number(fixed) / Number(LOSS_SCALE)).toFixed(4);
 }
 
 export function perplexity(fixed: bigint | number): string {
+  if (BigInt(fixed) === MAX_FIXED_LOSS) return "∞";
   const p = Math.exp(Number(fixed) / Number(LOSS_SCALE));
   return p >= 1000 ? p.toExponential(2) : p.toFixed(1);
 }

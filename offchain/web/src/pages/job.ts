@@ -444,7 +444,11 @@ function verifyPanel(
       const [verdict, advice] = ok
         ? ["Verified. ", "Every check below holds."]
         : !workerOk
-          ? ["Mismatch. ", "A check on the worker's receipt failed: you can challenge the receipt during its window."]
+          ? [
+              "Mismatch. ",
+              "What the worker serves is not what its receipt commits to. Before challenging (a right receipt " +
+                `loses the bond), re-run the job: ./posthuman job verify ${job.id}; a challenge is decided on that.`,
+            ]
           : [
               "Not your input. ",
               "The file you chose is not the one this job committed to when it was requested, which is no fault of " +

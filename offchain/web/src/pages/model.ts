@@ -71,7 +71,7 @@ function costText(m: ModelInfo, feeText: string): Child {
   try {
     fee = parseTokens(feeText, "The fee");
   } catch (e) {
-    return `Total cost: 1 datatoken + the fee (${(e as Error).message})`;
+    return `Total cost: 1 datatoken + the fee (${feeText.trim() ? (e as Error).message : "type a fee above."})`;
   }
   const dt = m.exchangePrice ?? m.cheapestListing;
   return [

@@ -79,7 +79,7 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
         let base = { benchmarkId: ethers.ZeroHash, metric: 0n };
         if (bench.value.trim() || baseline.value.trim()) {
           const v = Number(baseline.value);
-          if (!bench.value.trim() || !(v > 0)) {
+          if (!bench.value.trim() || !(v > 0) || !Number.isFinite(v)) {
             throw new UserError(
               "A baseline needs both a benchmark name and a loss above 0.",
               "e.g. wikitext-2/loss and 3.25",

@@ -53,9 +53,13 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       if (!m) return undefined;
       if (d.listingId !== undefined) return `take less, or see the others: posthuman market list --model ${m}`;
       if (d.onExchange === undefined) return undefined;
+      // What makes a whole datatoken: 1, or the rest of a fraction held (buying 1 would leave a fraction again).
+      const missing = str(d.missing);
+      const n = missing ? amountText(BigInt(missing)) : "1";
+      const what = n === "1" ? "one" : `${n} more`;
       return d.onExchange
-        ? `buy one first: posthuman buy ${m} --amount 1`
-        : `buy one first: posthuman market list --model ${m}, then posthuman market buy <listing> --amount 1`;
+        ? `buy ${what} first: posthuman buy ${m} --amount ${n}`
+        : `buy ${what} first: posthuman market list --model ${m}, then posthuman market buy <listing> --amount ${n}`;
     }
     case "NO_EXCHANGE":
       return str(d.modelId)

@@ -1,17 +1,13 @@
 /** Human renderings of the CLI: amounts, losses, tables, the lineage tree and job progress. */
-import { ethers } from "ethers";
 import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress } from "../deploy/accounts";
-import { fromFixedLoss, MAX_FIXED_LOSS } from "../protocol/params";
+import { amountShort, fromFixedLoss, MAX_FIXED_LOSS } from "../protocol/params";
 import type { FollowProgress } from "../sdk/client";
 import type { OnChainReceipt } from "../sdk/job-market";
 import type { LineageNode } from "../sdk/registry";
 
-/** Whole tokens with at most 4 decimals, e.g. 2.002. */
+/** Whole tokens with at most 4 decimals, e.g. 2.002 (a small amount keeps its first digits: never "0"). */
 export function tokens(wei: bigint): string {
-  const s = ethers.formatEther(wei);
-  const [i, f = ""] = s.split(".");
-  const frac = f.slice(0, 4).replace(/0+$/, "");
-  return frac ? `${i}.${frac}` : i;
+  return amountShort(wei);
 }
 
 /** A signed change in whole tokens, e.g. +3 or −2.002. */
@@ -124,9 +120,14 @@ export function progressReporter(
   let last = "";
   let lastQuarter = -1;
   let drawn = false;
+  let said: string | undefined;
   return {
     update(p) {
+      // A worker that did not answer this once leaves its last line as it was (the chain's "claimed" would read as a
+      // step back from "running"), until the follow says it has not answered for a while.
+      if (!p.state && !p.workerDown && said) return;
       const state = p.state ?? p.status.toLowerCase();
+      said = p.state ?? said;
       const pr = p.progress;
       const total = pr?.totalSteps ?? 0;
       const step = pr?.step ?? 0;

@@ -18,6 +18,17 @@ export const ONE_DATATOKEN = 10n ** 18n;
 export function amountText(wei: bigint): string {
   return ethers.formatEther(wei).replace(/\.0$/, "");
 }
+
+/**
+ * Whole tokens with at most `digits` decimals, trailing zeros dropped (1.5, 10, 0.0312), for tables and lines: an
+ * amount below the last digit shown keeps its first two significant ones (a fee of 0.000001 is not "0").
+ */
+export function amountShort(wei: bigint, digits = 4): string {
+  const [i, f = ""] = ethers.formatEther(wei).split(".");
+  const shown = i === "0" && wei > 0n && !/[1-9]/.test(f.slice(0, digits)) ? f.search(/[1-9]/) + 2 : digits;
+  const frac = f.slice(0, shown).replace(/0+$/, "");
+  return frac ? `${i}.${frac}` : i;
+}
 /** Fixed supply of every royalty vault's shares. */
 export const TOTAL_SHARES = 1_000_000n * 10n ** 18n;
 

@@ -21,6 +21,7 @@ import type { JobRequestOptions } from "./input-check";
 import type { FixedRateExchangeClient } from "./exchange";
 import type { OnChainReceipt } from "./job-market";
 import { OceanJsExchangeClient } from "./ocean-exchange";
+import { SdkError } from "./errors";
 import { LocalStore } from "./store";
 import type { Verdict, VerifyOptions } from "./verify";
 import { WorkerClient } from "./worker-client";
@@ -77,7 +78,22 @@ export class PostHuman extends PostHumanCore {
    * the folder to the worker (which checks its weights root against the chain) and keeps a copy for verification.
    */
   async publishModel(o: PublishFolderOptions): Promise<PublishedModel & { weightsRoot: string; uploaded: boolean }> {
-    const { weightsRoot, configHash, onChainTokenizerHash } = await import("../ml/checkpoint");
+    const { weightsRoot, configHash, onChainTokenizerHash, loadCheckpoint, servableProblem } =
+      await import("../ml/checkpoint");
+    // What every worker would refuse (it could run no job on it) is refused before the model is registered.
+    let problem: string | undefined;
+    try {
+      problem = servableProblem(loadCheckpoint(o.dir));
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem)
+      throw new SdkError(
+        "MODEL_UNSERVABLE",
+        `${o.dir} is not a GPT-2 checkpoint a worker can serve: ${problem}. Nothing was registered or paid.`,
+        "fix the model's folder (or export it again), then publish it",
+        { data: { dir: o.dir } },
+      );
     const root = await weightsRoot(o.dir);
     if (o.upload !== false) await this.workerHealth();
     const published = await this.registry.publish({

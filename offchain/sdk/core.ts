@@ -426,7 +426,7 @@ export class PostHumanCore {
         onExchange
           ? "buy one on the exchange, then request the job again"
           : "buy one from a holder's listing, then request the job again",
-        { data: { modelId, onExchange } },
+        { data: { modelId, onExchange, missing: ONE_DATATOKEN - held } },
       );
     }
     await this.needBase(fee, "escrow the job's fee");

@@ -54,8 +54,9 @@ export async function jobOverview(ph: PostHumanCore, jobId: bigint): Promise<Job
     // The claimant's view (registered on chain), else the configured worker's.
     const api = await apiOf(ph.jobs.contract, ph.worker, job.worker);
     out.worker = (await api.jobStatus(jobId)) as unknown as Record<string, unknown>;
-  } catch {
+  } catch (e) {
     out.worker = undefined;
+    out.workerSilence = e instanceof WorkerApiError && e.code === "UNKNOWN_JOB" ? "unknown-job" : "no-answer";
   }
   if (job.status === "Failed") {
     const market = ph.jobs.contract;

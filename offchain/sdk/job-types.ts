@@ -54,6 +54,8 @@ export interface JobOverview {
   receipt?: OnChainReceipt;
   /** The worker's view (state, progress, failure), when it answers. */
   worker?: Record<string, unknown>;
+  /** Without a view: whether the worker answered that it has not seen the job (yet), or did not answer at all. */
+  workerSilence?: "unknown-job" | "no-answer";
   /** JobFailed's reason code and name, for a failed job. */
   failure?: { reason: number; name: string };
 }
@@ -84,12 +86,16 @@ function checkTrainBounds(params: JobParams): void {
   const rate = (x: bigint) => Number(x) / Number(RATE_SCALE);
   const why = trainBoundsProblem(rate(params.params.learningRate), rate(params.params.weightDecay));
   if (!why) return;
+  const lr = rate(params.params.learningRate);
+  const lrWrong = !(lr > 0 && lr <= MAX_LR);
   throw new SdkError(
     "PARAMS_INVALID",
-    `A Train job cannot be requested with these params: ${why} (a run would diverge). No job was requested and ` +
-      "nothing was paid.",
-    `pass a learning rate of at most ${MAX_LR}, and a weight decay under ${MAX_DECAY_PRODUCT} ÷ the learning rate`,
-    { data: { param: "learningRate", why } },
+    `A Train job cannot be requested with these params: ${why}${lr > 0 ? " (a run would diverge)" : ""}. No job was ` +
+      "requested and nothing was paid.",
+    lrWrong
+      ? `pass a learning rate above 0 and at most ${MAX_LR}`
+      : `lower the learning rate or the weight decay: their product must stay under ${MAX_DECAY_PRODUCT}`,
+    { data: { param: lrWrong ? "learningRate" : "weightDecay", why } },
   );
 }
 

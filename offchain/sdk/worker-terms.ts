@@ -3,8 +3,8 @@
  * decide for this very job (GET /models/:id/quote: the params it runs, its price, the lifetime the job needs behind its
  * queue). What it would not take, nor any other worker registered on chain, is refused here, before any
  * transaction: a job it would only claim once its queue drained too (by its estimate, the job would miss its
- * deadline). A configured worker that gives no quote (an older one, one without the model, one that does not
- * answer) tells nothing: it decides once the job is on chain, as before.
+ * deadline). A configured worker that does not serve the model declines it (MODEL_NOT_SERVED); one that gives no
+ * quote (an older one) or does not answer tells nothing: it decides once the job is on chain, as before.
  */
 import type { JobParams } from "../protocol/params";
 import { MAX_JOB_TTL_SEC } from "./job-types";
@@ -27,6 +27,15 @@ const WORKER_STATE: ReadonlySet<string> = new Set(WORKER_STATE_CODES);
 /** A refusal whose reason is what the job would wait for ("the queue", "its input"). */
 const waitsFor = (q: JobQuote) => !q.final && !WORKER_STATE.has(q.code ?? "");
 
+/** The code of a worker's refusal of a model it does not serve (its UNKNOWN_MODEL answer, as a quote). */
+const NOT_SERVED = "MODEL_NOT_SERVED";
+const notServed = (job: PlannedRequest): JobQuote => ({
+  take: false,
+  final: true,
+  code: NOT_SERVED,
+  reason: `it does not serve model ${job.modelId} (it holds no folder of it with the weights the chain records)`,
+});
+
 /** The user's answer to a quote's refusal: what to change (nothing was paid). */
 function change(q: JobQuote, ttlSec: number): string {
   if (q.code === "UNDERPRICED" && q.minFee !== undefined) {
@@ -37,6 +46,8 @@ function change(q: JobQuote, ttlSec: number): string {
     return `give the job a lifetime of at least ${q.minTtlSec} s (it has ${ttlSec} s)`;
   }
   if (q.code === "PARAMS_INVALID") return "change the job's parameters";
+  if (q.code === NOT_SERVED)
+    return "ask the model's publisher to upload its folder to a worker, or choose another model";
   if (WORKER_STATE.has(q.code ?? "")) return "ask another worker, or this one later (its operator has to act)";
   return "ask another worker";
 }
@@ -79,7 +90,11 @@ export async function checkWorkerTerms(
       "use a smaller input, or another worker: nothing was sent and nothing was paid",
       { data: { size: job.input.length, limit } },
     );
-  const quote = await worker.quote(job.modelId, job.params, job).catch(() => undefined);
+  // A worker that does not serve the model declines it (no worker may hold its weights: a folder never uploaded, or
+  // one every worker refused); one that gives no quote, or does not answer, tells nothing.
+  const quote = await worker
+    .quote(job.modelId, job.params, job)
+    .catch((e: unknown) => (e instanceof WorkerApiError && e.code === "UNKNOWN_MODEL" ? notServed(job) : undefined));
   if (!quote || quote.take) return;
   const others = await o.others().catch(() => []);
   const answers = await Promise.all(others.map((other) => otherAnswer(other, job)));

@@ -162,9 +162,9 @@ export async function automineWarning(provider: JsonRpcProvider, confirmations: 
   for (const method of ["hardhat_getAutomine", "anvil_getAutomine"]) {
     if ((await provider.send(method, []).catch(() => undefined)) === true)
       return (
-        `this chain mines a block only when a transaction comes (automine), so with ${confirmations} ` +
-        `confirmations the worker acts on a request only after ${confirmations} more transactions: use ` +
-        "--confirmations 0 on a dev chain"
+        `this chain mines a block only when a transaction comes (automine): with ${confirmations} confirmations ` +
+        `the worker would act on a request only after ${confirmations} more transactions, so it ingests to the ` +
+        "chain's head (confirmations 0) here"
       );
   }
   return undefined;

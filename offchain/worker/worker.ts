@@ -157,13 +157,16 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
   const market = JobMarket__factory.connect(marketAddress, provider);
   const registry = ModelRegistry__factory.connect(registryAddress, provider);
   await assertDeployment(provider, market, registryAddress, cfg.chain.addressBookFile);
+  // A dev chain that mines only on demand puts no block on a request: confirmations would wait for someone else's
+  // transaction. It is ingested to its head (nothing there can reorg).
   const automine = await automineWarning(provider, cfg.ingest.confirmations);
   if (automine) log.warn({ confirmations: cfg.ingest.confirmations }, automine);
+  const ingestCfg = automine ? { ...cfg, ingest: { ...cfg.ingest, confirmations: 0 } } : cfg;
 
   // The event handler wakes the pipeline, which is created after it.
   const late: { pipeline?: Pipeline } = {};
   const { ingestor, heads } = createIngestion(
-    cfg,
+    ingestCfg,
     log,
     provider,
     db,

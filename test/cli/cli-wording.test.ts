@@ -14,6 +14,7 @@ import { baselineIsTrainersValidation, baselineSource } from "../../offchain/cli
 import { accountArgument } from "../../offchain/cli/commands/tokens";
 import { connect, int } from "../../offchain/cli/context";
 import { ttlSeconds } from "../../offchain/cli/commands/requests";
+import { learningRate } from "../../offchain/cli/commands/train";
 import { CliError } from "../../offchain/cli/output";
 import { devAddress, devKey } from "../../offchain/deploy/accounts";
 import { MAX_JOB_TTL_SEC } from "../../offchain/sdk/core";
@@ -159,6 +160,20 @@ describe("posthuman train/infer/eval --ttl: whole seconds, at most a week", () =
       /--steps 99999999999999999999 is more than/,
     );
     expect(int("0", "--top-k", 0)).to.equal(0);
+  });
+});
+
+describe("posthuman train --lr: what the runtime and the chain take", () => {
+  it("takes a rate above 0, at most 1 and no finer than 1e-9; refuses the rest in words, not a BigInt error", () => {
+    expect(learningRate("0.003")).to.equal(0.003);
+    expect(learningRate("1")).to.equal(1);
+    expect(() => learningRate("-0.1")).to.throw(CliError, `--lr "-0.1" is not a number ≥ 0`);
+    for (const raw of ["2", "1e308", "0"])
+      expect(() => learningRate(raw), raw).to.throw(
+        CliError,
+        `--lr ${raw}: the learning rate must be above 0 and at most 1`,
+      );
+    expect(() => learningRate("1e-12")).to.throw(CliError, "--lr 1e-12 is finer than the 1e-9 the chain carries");
   });
 });
 

@@ -34,6 +34,10 @@ describe("posthuman: a failed job's reason, said once", () => {
     expect(commandHint("NOT_ENOUGH_DATATOKENS", { modelId: 3n, onExchange: true })).to.equal(
       "buy one first: posthuman buy 3 --amount 1",
     );
+    // Holding half of one: buying the other half makes it whole (buying 1 would leave a fraction again).
+    expect(commandHint("NOT_ENOUGH_DATATOKENS", { modelId: 3n, onExchange: true, missing: 5n * 10n ** 17n })).to.equal(
+      "buy 0.5 more first: posthuman buy 3 --amount 0.5",
+    );
     expect(commandHint("NOT_ENOUGH_DATATOKENS", { modelId: 3n, onExchange: false })).to.match(
       /posthuman market list --model 3, then posthuman market buy <listing>/,
     );

@@ -59,3 +59,16 @@ describe("job show: the worker's view in words", () => {
     expect(workerSays(skipped)).to.equal("skipped (WOULD_MISS_DEADLINE: it needs about 9 s)");
   });
 });
+
+describe("CLI progress lines when the claimant stops answering", () => {
+  it("keep the worker's last state (not the chain's 'claimed', a step back), then say it is down and until when", () => {
+    const lines: string[] = [];
+    const r = progressReporter((l) => lines.push(l), 5n);
+    r.update({ status: "Claimed", state: "running", progress: { phase: "train", step: 1, totalSteps: 80 } });
+    r.update({ status: "Claimed" }); // the worker did not answer this poll
+    const down = "its worker at http://w has not answered for 10 s; the job is claimed by it until its deadline";
+    r.update({ status: "Claimed", workerDown: down });
+    r.done();
+    expect(lines).to.deep.equal(["job 5: running · train ░░░░░░░░░░░░░░░░░░░░ 1/80", `job 5: claimed (${down})`]);
+  });
+});

@@ -5,6 +5,7 @@ import { publishModel, requestJob } from "../../offchain/deploy/posthuman";
 import { BuiltinExecutor, initWeights, PRESETS, saveCheckpoint, type Executor } from "../../offchain/ml";
 import { modelBundle, WorkerApiError } from "../../offchain/sdk/worker-api";
 import { readModelFolder } from "../../offchain/sdk/worker-client";
+import { PostHuman } from "../../offchain/sdk/client";
 import path from "node:path";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
@@ -110,6 +111,52 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
       "inspection of the model folder: the folder is not a GPT-2 checkpoint to serve: its config has 50304 " +
         "vocabulary rows and its tokenizer 50257 tokens: they must be equal (export the model without vocabulary padding)",
     ]);
+  });
+
+  it("refuses, before paying, to publish such a folder from the SDK, and to request a job on a model no worker serves", async () => {
+    const alice = await PostHuman.init({ runner: w.wallet("alice"), book: w.book, workerUrl: rw.worker.apiUrl });
+    const c = { ...PRESETS.tiny, n_positions: 32 };
+    const nan = initWeights(c, "trap-sdk");
+    nan.get("wte.weight")![7] = Infinity;
+    const dir = path.join(w.tmp, "trap-sdk");
+    saveCheckpoint(dir, c, nan);
+    const models = await w.ph.registry.modelCount();
+    const nonce = await w.provider.getTransactionCount(w.address("alice"));
+    const pricing = { kind: "FixedRate" as const, rate: ethers.parseEther("1") };
+    const e = await alice.publishModel({ dir, name: "trap", symbol: "TRAP", pricing }).then(
+      () => expect.fail("published"),
+      (x: Error & { code?: string }) => x,
+    );
+    expect(e.code).to.equal("MODEL_UNSERVABLE");
+    expect(e.message).to.contain("tensor wte.weight holds a weight that is not finite (Infinity at 7)");
+    expect(e.message).to.contain("Nothing was registered or paid.");
+    expect(await w.ph.registry.modelCount()).to.equal(models);
+    expect(await w.provider.getTransactionCount(w.address("alice"))).to.equal(nonce);
+    // A model registered whose folder no worker holds: a job on it is refused before paying (it used to wait on
+    // "the model's weights" until its requester cancelled it).
+    const dark = await publishTinyModel(w, "alice", 12);
+    const dt = w.ocean.erc20Template.attach(dark.datatoken) as typeof w.ocean.erc20Template;
+    await (await dt.connect(w.wallet("alice")).transfer(w.address("derek"), ethers.parseEther("1"))).wait();
+    const derek = await PostHuman.init({ runner: w.wallet("derek"), book: w.book, workerUrl: rw.worker.apiUrl });
+    const jobs = await w.ph.jobMarket.jobCount();
+    const refusal = await derek
+      .requestJob(
+        dark.modelId,
+        { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } },
+        Buffer.from("Hi\n"),
+      )
+      .then(
+        () => expect.fail("requested"),
+        (x: Error & { code?: string; hint?: string }) => x,
+      );
+    expect(refusal.code).to.equal("WORKER_DECLINES");
+    expect(refusal.message).to.match(
+      new RegExp(`it does not serve model ${dark.modelId} .*\\(MODEL_NOT_SERVED\\); nor would any other worker`),
+    );
+    expect(refusal.hint).to.equal(
+      "ask the model's publisher to upload its folder to a worker, or choose another model: nothing was paid",
+    );
+    expect(await w.ph.jobMarket.jobCount()).to.equal(jobs);
   });
 
   it("refuses a mismatched input, then accepts the right one for the same job", async () => {

@@ -73,8 +73,8 @@ describe("worker standing: it claims only while staked enough and registered at 
   it("warns of confirmations on a chain that mines a block only when a transaction comes (the dev chain's automine)", async () => {
     expect(await automineWarning(w.provider, 0)).to.equal(undefined);
     expect(await automineWarning(w.provider, 2)).to.equal(
-      "this chain mines a block only when a transaction comes (automine), so with 2 confirmations the worker acts " +
-        "on a request only after 2 more transactions: use --confirmations 0 on a dev chain",
+      "this chain mines a block only when a transaction comes (automine): with 2 confirmations the worker would act " +
+        "on a request only after 2 more transactions, so it ingests to the chain's head (confirmations 0) here",
     );
   });
 

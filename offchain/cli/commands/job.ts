@@ -55,7 +55,13 @@ function addShow(job: Command, w: Wiring): void {
         const o = await sdk(client.jobOverview(id(raw, "job")));
         const overdue = pastDeadline(o.job, await client.chainNow());
         // Every field is there, null where there is none (a receipt, a failure, the worker's view).
-        const json = { ...o, receipt: o.receipt ?? null, failure: o.failure ?? null, worker: o.worker ?? null };
+        const json = {
+          ...o,
+          receipt: o.receipt ?? null,
+          failure: o.failure ?? null,
+          worker: o.worker ?? null,
+          workerSilence: o.workerSilence ?? null,
+        };
         // The worker's word may lag the chain (it does not follow a challenge): said beside it, the chain's first.
         const lag = o.worker ? workerLag(o.worker.state, o.job.status) : undefined;
         const result = { ...json, deadlinePassed: overdue !== undefined, next: overdue ?? null };
@@ -67,7 +73,11 @@ function addShow(job: Command, w: Wiring): void {
             ...(o.receipt ? describeReceipt(o.receipt).map((l) => `  ${l}`) : ["  no receipt yet"]),
             ...(o.worker
               ? [`  worker says: ${workerSays(o.worker)}${lag ? ` (${lag})` : ""}`]
-              : ["  the worker does not answer"]),
+              : [
+                  o.workerSilence === "unknown-job"
+                    ? "  the worker answers but has not seen this job (yet): it acts on a request once it has ingested its block"
+                    : "  the worker does not answer",
+                ]),
           ].join("\n"),
         );
       }, cmd),

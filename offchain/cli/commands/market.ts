@@ -5,7 +5,7 @@ import type { ListingRecord } from "../../sdk/datatoken-market";
 import { isUnsettled, modelSettlements, settlementLabel, type ModelSettlement } from "../../sdk/settlement";
 import { amount, connect, id, sdk } from "../context";
 import { accountNamer, table } from "../render";
-import { txCommand, warnFraction, type Wiring } from "./shared";
+import { fractionWarning, txCommand, type Wiring } from "./shared";
 
 const ONE = 10n ** 18n;
 
@@ -124,13 +124,14 @@ function addBuy(market: Command, w: Wiring): void {
         const maxCost = o.maxCost ? amount(o.maxCost, "--max-cost") : undefined;
         const l = await sdk(client.listings.get(listingId));
         const r = await sdk(client.buyFromListing(listingId, n, { maxCost, acceptUnsettled: o.acceptUnsettled }));
+        const warning = await fractionWarning(client, r.modelId);
         out.result(
-          { listingId, amount: n, ...r },
+          { listingId, amount: n, ...r, warning: warning ?? null },
           () =>
             `bought ${datatokenCount(n)} of model ${r.modelId} from ${accountNamer(client.book.chainId)(r.seller)} for ${costText(r.cost, n, l.pricePerToken)} (tx ${r.txHash})` +
             (r.unsettled ? `\nYou accepted the risk: ${r.unsettled}` : ""),
         );
-        await warnFraction(client, r.modelId, out);
+        if (warning) out.info(`warning: ${warning}`);
       }, cmd),
     );
 }

@@ -55,18 +55,18 @@ export function untilSignal(): Promise<string> {
 }
 
 /**
- * After a purchase, a warning (stderr) when the buyer now holds a fraction of a datatoken of the model: each job
- * consumes a whole one, so the fraction pays for no job (the web app refuses such a purchase before paying).
+ * After a purchase, the warning when the buyer now holds a fraction of a datatoken of the model (said on stderr and
+ * put in --json as `warning`): each job consumes a whole one, so the fraction pays for no job (the web app refuses a
+ * fractional purchase before paying).
  */
-export async function warnFraction(client: PostHuman, modelId: bigint, out: Output): Promise<void> {
-  const one = ONE_DATATOKEN;
+export async function fractionWarning(client: PostHuman, modelId: bigint): Promise<string | undefined> {
   const m = await client.registry.get(modelId);
   const held = await client.token(m.datatoken).balanceOf(await client.address());
-  const part = held % one;
-  if (part === 0n) return;
-  out.info(
-    `warning: you now hold ${amountText(held)} datatokens of model ${modelId}, and each job consumes a whole one: ` +
-      `${amountText(part)} of it pays for no job (buy ${amountText(one - part)} more, or sell it: posthuman market ` +
-      `sell ${modelId})`,
+  const part = held % ONE_DATATOKEN;
+  if (part === 0n) return undefined;
+  return (
+    `you now hold ${amountText(held)} datatokens of model ${modelId}, and each job consumes a whole one: ` +
+    `${amountText(part)} of it pays for no job (buy ${amountText(ONE_DATATOKEN - part)} more, or sell it: posthuman ` +
+    `market sell ${modelId} --amount ${amountText(part)} --price <OCEAN each>)`
   );
 }

@@ -52,7 +52,7 @@ export function addStakeCommands(program: Command, w: Wiring): void {
         const all =
           sent.unstaking > n ? ` (${tokens(sent.unstaking)} OCEAN in all, with what was requested before)` : "";
         out.result(
-          { unstaked: n, ...sent },
+          { unstaked: n, ...sent, stake: await stakeOf(client) },
           () => `${tokens(n)} OCEAN on its way out${all}, withdrawable from ${at} (tx ${sent.txHash})`,
         );
       }, cmd),
@@ -80,5 +80,10 @@ function describe(v: StakeView): string {
     `locked       ${tokens(v.locked)} OCEAN (collateral of ${v.activeClaims} claimed job${v.activeClaims === 1 ? "" : "s"})`,
     `unstaking    ${unstaking}`,
     `api          ${v.endpoint || "none registered"}`,
+    ...(v.free + v.locked < v.minWorkerStake
+      ? [
+          `note         under the market's minimum of ${tokens(v.minWorkerStake)} OCEAN: a worker with this key claims no job`,
+        ]
+      : []),
   ].join("\n");
 }

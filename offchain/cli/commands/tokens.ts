@@ -5,7 +5,7 @@ import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress, devIndex } from "../../deplo
 import { amount, connect, id, sdk } from "../context";
 import { CliError } from "../output";
 import { table, tokens } from "../render";
-import { warnFraction, type Wiring } from "./shared";
+import { fractionWarning, type Wiring } from "./shared";
 
 export function addTokenCommands(program: Command, w: Wiring): void {
   addBuy(program, w);
@@ -26,11 +26,12 @@ function addBuy(program: Command, w: Wiring): void {
         const r = await sdk(
           client.buyDatatokens(id(raw), n, { maxBase: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined }),
         );
+        const warning = await fractionWarning(client, id(raw));
         out.result(
-          { modelId: id(raw), amount: n, ...r },
+          { modelId: id(raw), amount: n, ...r, warning: warning ?? null },
           () => `bought ${o.amount} datatokens of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
         );
-        await warnFraction(client, id(raw), out);
+        if (warning) out.info(`warning: ${warning}`);
       }, cmd),
     );
 }

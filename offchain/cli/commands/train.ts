@@ -4,7 +4,8 @@
  */
 import type { Command } from "commander";
 import { id, int, num, readFile } from "../context";
-import type { Output } from "../output";
+import { CliError, type Output } from "../output";
+import { MAX_LR } from "../../ml/train-bounds";
 import { describeReceipt } from "../render";
 import { cardFromOptions } from "./model";
 import { trainParams } from "../../protocol/params";
@@ -43,7 +44,7 @@ async function train(w: Wiring, cmd: Command, out: Output, raw: string, o: Train
   const card = await cardFromOptions(o);
   const params = trainParams({
     steps: int(o.steps, "--steps"),
-    lr: num(o.lr, "--lr"),
+    lr: learningRate(o.lr),
     batch: int(o.batch, "--batch"),
     context: int(o.context, "--context"),
   });
@@ -63,4 +64,16 @@ async function train(w: Wiring, cmd: Command, out: Output, raw: string, o: Train
           ...(card ? [`the child will be born named "${card.name}" (the name is stored with the request)`] : []),
         ].join("\n"),
   );
+}
+
+/** --lr as the chain carries it (×1e9): above 0, at most MAX_LR, no finer than 1e-9. */
+export function learningRate(raw: string): number {
+  const lr = num(raw, "--lr");
+  if (!(lr > 0 && lr <= MAX_LR))
+    throw new CliError(
+      `--lr ${raw}: the learning rate must be above 0 and at most ${MAX_LR}`,
+      "fine-tuning uses 1e-5 … 1e-3 (the default is 0.003); nothing was paid",
+    );
+  if (lr < 1e-9) throw new CliError(`--lr ${raw} is finer than the 1e-9 the chain carries`, "pass 1e-9 or more");
+  return lr;
 }

@@ -1,16 +1,9 @@
 /** Formatting of amounts, hashes, losses and addresses, the same way on every page. */
 import { ethers } from "ethers";
-import { LOSS_SCALE, MAX_FIXED_LOSS } from "../../protocol/params";
+import { amountShort, LOSS_SCALE, MAX_FIXED_LOSS } from "../../protocol/params";
 
-/** Whole tokens with at most `digits` decimals, trailing zeros dropped: 1.5, 10, 0.0312. */
-export function tokens(wei: bigint, digits = 4): string {
-  const s = ethers.formatEther(wei);
-  const [i, f = ""] = s.split(".");
-  // An amount below the last digit shown keeps its first two significant ones: a fee of 0.000001 is not "0".
-  const shown = i === "0" && wei > 0n && !/[1-9]/.test(f.slice(0, digits)) ? f.search(/[1-9]/) + 2 : digits;
-  const frac = f.slice(0, shown).replace(/0+$/, "");
-  return frac ? `${i}.${frac}` : i;
-}
+/** Whole tokens with at most `digits` decimals (protocol's amountShort: a small amount is never "0"). */
+export const tokens = amountShort;
 
 /** A datatoken amount in words: "1 datatoken", "2.5 datatokens". */
 export function datatokens(wei: bigint): string {

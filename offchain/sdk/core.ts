@@ -434,7 +434,12 @@ export class PostHumanCore {
       this.onStep("Checking that the worker answers, and would take the job…");
       const terms = { modelId, params, input, inputName, fee, ttlSec: o.ttlSec ?? DEFAULT_JOB_TTL_SEC };
       const others = () => otherWorkerApis(this.jobs, this.worker);
-      await checkWorkerTerms(this.worker, await this.workerHealth(), terms, { onStep: this.onStep, others });
+      const latestBlock = () => this.provider.getBlockNumber();
+      await checkWorkerTerms(this.worker, await this.workerHealth(), terms, {
+        onStep: this.onStep,
+        others,
+        latestBlock,
+      });
     }
     const approvals: string[] = [];
     if ((await dt.allowance(me, this.jobs.address)) < ONE_DATATOKEN) {

@@ -305,7 +305,7 @@ export class WorkerApi {
   }
 
   /** Waits until the worker's ingestion checkpoint reaches `block` (or `end`, or a worker that reports none). */
-  private async waitForBlock(block: number, end: number): Promise<void> {
+  async waitForBlock(block: number, end: number): Promise<void> {
     for (;;) {
       const seen = (await this.health()).ingestion?.checkpoint?.number;
       if (typeof seen !== "number" || seen >= block || Date.now() > end) return;

@@ -79,7 +79,7 @@ export async function checkWorkerTerms(
   worker: WorkerApi,
   health: WorkerHealth,
   job: PlannedRequest,
-  o: { onStep: (line: string) => void; others: () => Promise<WorkerApi[]> },
+  o: { onStep: (line: string) => void; others: () => Promise<WorkerApi[]>; latestBlock?: () => Promise<number> },
 ): Promise<void> {
   const limit = health.limits?.maxInputBytes;
   if (typeof limit === "number" && job.input.length > limit)
@@ -92,9 +92,16 @@ export async function checkWorkerTerms(
     );
   // A worker that does not serve the model declines it (no worker may hold its weights: a folder never uploaded, or
   // one every worker refused); one that gives no quote, or does not answer, tells nothing.
-  const quote = await worker
-    .quote(job.modelId, job.params, job)
-    .catch((e: unknown) => (e instanceof WorkerApiError && e.code === "UNKNOWN_MODEL" ? notServed(job) : undefined));
+  // A model registered moments ago (a child its training receipt just created) is unknown to a worker that has not
+  // ingested its block yet: asked again once it has (20 s at most).
+  const ask = () => worker.quote(job.modelId, job.params, job).catch((e: unknown) => e);
+  let answer = await ask();
+  const unknown = (a: unknown) => a instanceof WorkerApiError && a.code === "UNKNOWN_MODEL";
+  if (unknown(answer) && o.latestBlock) {
+    await worker.waitForBlock(await o.latestBlock(), Date.now() + 20_000).catch(() => undefined);
+    answer = await ask();
+  }
+  const quote = unknown(answer) ? notServed(job) : answer instanceof Error ? undefined : (answer as JobQuote);
   if (!quote || quote.take) return;
   const others = await o.others().catch(() => []);
   const answers = await Promise.all(others.map((other) => otherAnswer(other, job)));

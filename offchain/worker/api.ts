@@ -166,7 +166,9 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       if (parts[0] === "models" && parts.length === 3 && req.method === "GET" && parts[2] === "quote") {
         gate.admitQuote(req);
         const modelId = parseId(parts[1]);
-        const quote = await deps.quoteJob?.(modelId, queryQuote(url));
+        // A worker built without quotes says so (NOT_FOUND), not that it lacks the model: a client then decides nothing.
+        if (!deps.quoteJob) throw new ApiError(404, "NOT_FOUND", "this worker gives no quotes");
+        const quote = await deps.quoteJob(modelId, queryQuote(url));
         if (!quote) throw new ApiError(404, "UNKNOWN_MODEL", `this worker does not serve model ${modelId}`);
         return sendJson(res, 200, quote);
       }

@@ -481,7 +481,8 @@ describe("SDK (offchain/sdk)", function () {
       const ph = await clientFor(f, f.derek);
       const e = await expectSdkError(ph.requestJob(f.m1.modelId, EVALUATE, EVAL_TEXT), "NOT_ENOUGH_DATATOKENS");
       expect(e.hint).to.contain("buy one on the exchange");
-      expect(e.data).to.deep.equal({ modelId: f.m1.modelId, onExchange: true });
+      // (`missing`: what makes a whole datatoken, here all of one.)
+      expect(e.data).to.deep.equal({ modelId: f.m1.modelId, onExchange: true, missing: ethers.parseEther("1") });
     });
 
     it("says no worker answers, before paying anything", async () => {

@@ -578,6 +578,10 @@ describe("worker HTTP API", () => {
       ]);
       const unknown = await quote(`/models/8/quote?kind=Infer&params=${infer}&fee=1&ttl=900`);
       expect([unknown.status, unknown.body.error?.code]).to.deep.equal([404, "UNKNOWN_MODEL"]);
+      // Built without quotes: it says so, not that it lacks the model (which a client reads as "declines").
+      h.deps.quoteJob = undefined;
+      const none = await quote(`/models/7/quote?kind=Infer&params=${infer}&fee=1&ttl=900`);
+      expect([none.status, none.body.error?.code]).to.deep.equal([404, "NOT_FOUND"]);
     });
 
     it("refuses a query it cannot read, before asking the worker", async () => {

@@ -259,16 +259,21 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
   });
 }
 
+/** Runs each task given after the previous one has settled, whatever its outcome. */
+function serialQueue(): <T>(task: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (task) => {
+    const turn = last.then(task);
+    last = turn.catch(() => undefined);
+    return turn;
+  };
+}
+
 /**
  * Input checks run one after another, each once its body has arrived (a slow sender holds nobody up): one input and
  * its tokens in memory at a time.
  */
-let checks: Promise<unknown> = Promise.resolve();
-function inTurn<T>(check: () => Promise<T>): Promise<T> {
-  const turn = checks.then(check);
-  checks = turn.catch(() => undefined);
-  return turn;
-}
+const inTurn = serialQueue();
 
 /**
  * POST /models/:id/check-input: the input rules of the job in the query, with the model's own tokenizer, for an input
@@ -312,7 +317,7 @@ export async function checkInputBeforeJob(deps: ApiDeps, req: http.IncomingMessa
 }
 
 /** One inspection at a time per worker, each once its folder is in: loading a checkpoint takes memory and CPU. */
-let inspections: Promise<unknown> = Promise.resolve();
+const inspectionTurn = serialQueue();
 
 export async function inspectModel(deps: ApiDeps, req: http.IncomingMessage) {
   const inspect = deps.inspectModel;
@@ -328,8 +333,6 @@ export async function inspectModel(deps: ApiDeps, req: http.IncomingMessage) {
   admit(deps, signer, fresh, manifestBytes(entries));
   return withTempDir(deps, async (dir) => {
     await receiveBundle(req, entries, dir);
-    const turn = inspections.then(() => inspect(dir));
-    inspections = turn.catch(() => undefined);
-    return turn;
+    return inspectionTurn(() => inspect(dir));
   });
 }

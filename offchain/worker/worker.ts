@@ -437,18 +437,22 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       ];
       return { weightsRoot, configHash: cfgHash, tokenizerHash };
     },
-    health: () => ({
-      // false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the RPC node
-      // down, or a handler's error: ingestion.lastError says which)
-      ok: w.disk.writable() && w.ingestor.status().consecutiveFailures < INGEST_DOWN_ROUNDS,
-      ingesting: w.ingestor.status().consecutiveFailures < INGEST_DOWN_ROUNDS,
-      disk: w.disk.status(),
-      worker: wallet.address,
-      chainId: cfg.chain.chainId,
-      ingestion: w.ingestor.status(),
-      jobs: jobs.countByState(),
-      limits: { maxInputBytes: cfg.limits.maxUploadBytes }, // a client refuses a larger input before it pays
-    }),
+    health: () => {
+      const ingestion = w.ingestor.status();
+      // ok is false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the
+      // RPC node down, or a handler's error: ingestion.lastError says which)
+      const ingesting = ingestion.consecutiveFailures < INGEST_DOWN_ROUNDS;
+      return {
+        ok: w.disk.writable() && ingesting,
+        ingesting,
+        disk: w.disk.status(),
+        worker: wallet.address,
+        chainId: cfg.chain.chainId,
+        ingestion,
+        jobs: jobs.countByState(),
+        limits: { maxInputBytes: cfg.limits.maxUploadBytes }, // a client refuses a larger input before it pays
+      };
+    },
     metrics: () => w.metrics.render(),
     limits: {
       maxInputBytes: cfg.limits.maxUploadBytes,

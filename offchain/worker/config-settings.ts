@@ -242,9 +242,10 @@ export const SETTINGS: Setting[] = [
     path: "limits.maxUpload",
     env: "POSTHUMAN_WORKER_MAX_UPLOAD",
     flag: "maxUpload",
-    expect: "a size ≥ 1 byte such as 100MiB (largest upload the API accepts)",
+    expect:
+      "a size ≥ 1 byte such as 16MiB (largest job input the API accepts; above 64MiB, the most the runtime reads, it counts as 64MiB)",
     schema: bytes(1),
-    default: "256MiB",
+    default: "64MiB",
   },
   {
     path: "limits.modelCache",

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { addressBookPath, readAddressBook, DEPLOYMENTS_DIR } from "../deploy/address-book";
+import { DEFAULT_DATASET_LIMITS } from "../ml/data";
 import { normalizeDevice } from "../ml/device";
 import { Secret, redactUrl } from "./log";
 import { JOB_KINDS, SETTINGS, type ExecutorName, type JobKind, type Setting } from "./config-settings";
@@ -397,7 +398,9 @@ function runnerParts(c: ConfigKit, kinds: ExecutorKinds): RunnerConfig {
     limits: {
       jobTimeoutMs: get<number>("limits.jobTimeout"),
       maxMemoryBytes: get<number>("limits.maxMemory"),
-      maxUploadBytes: get<number>("limits.maxUpload"),
+      // No larger than what the runtime reads: an input accepted (and acknowledged) here that the runtime then refuses as
+      // DATASET_TOO_LARGE would let its requester dispute the failure and take the worker's collateral.
+      maxUploadBytes: Math.min(get<number>("limits.maxUpload"), DEFAULT_DATASET_LIMITS.maxBytes),
       modelCacheBytes: get<number>("limits.modelCache"),
     },
     policy: printable({

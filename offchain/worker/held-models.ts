@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { cachedTokenizer, normalizeConfig } from "../ml";
+import { cachedTokenizer, DEFAULT_DATASET_LIMITS, normalizeConfig } from "../ml";
 import { checkJobInput, type InputCheck } from "../ml/input-check";
 import { EXECUTOR_KIND_OF, EXECUTOR_KINDS, inputRulesOf } from "../protocol/job-spec";
 import { decodeJobParams, type JobParams } from "../protocol/params";
@@ -41,6 +41,7 @@ async function modelRules(dir: string) {
 function check(p: JobParams, bytes: Uint8Array, file: string, rules?: Awaited<ReturnType<typeof modelRules>>) {
   return checkJobInput(EXECUTOR_KIND_OF[p.kind], bytes, {
     file,
+    maxBytes: DEFAULT_DATASET_LIMITS.maxBytes, // the runtime's own limit (readDataset)
     nPositions: rules?.nPositions,
     ...inputRulesOf(p),
     countTokens: rules?.countTokens,

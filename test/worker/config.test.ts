@@ -73,7 +73,7 @@ describe("loadWorkerConfig", () => {
     expect(c.limits).to.deep.equal({
       jobTimeoutMs: 7_200_000,
       maxMemoryBytes: 8 * 2 ** 30,
-      maxUploadBytes: 256 * 2 ** 20,
+      maxUploadBytes: 64 * 2 ** 20, // the runtime's dataset limit
       modelCacheBytes: 20 * 2 ** 30,
     });
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8080 });
@@ -102,6 +102,8 @@ describe("loadWorkerConfig", () => {
     expect(c.sources["http.host"]).to.equal(`file ${file}`);
     expect(c.ingest.pollIntervalMs).to.equal(10_000);
     expect(c.limits.maxUploadBytes).to.equal(2 ** 20);
+    // Above what the runtime reads, an accepted (acknowledged) input would fail as the requester's fault: capped.
+    expect(load({ file, env, flags: { maxUpload: "1GiB" } }).limits.maxUploadBytes).to.equal(64 * 2 ** 20);
     expect(c.executor).to.deep.equal({ kind: "external", command: "python3", args: ["train.py", "--fp16"] });
     expect(c.capabilities).to.deep.equal({ jobKinds: ["train"], maxModelBytes: 500e6 });
     expect(c.dataDir).to.equal(path.join(dir, "state")); // relative to the file's folder

@@ -72,18 +72,41 @@ export class Gpt2Tokenizer {
       throw new MlError("MODEL_INVALID", `tokenizer.json model type ${String(json.model.type)} is not BPE`);
     }
     this.encoder = new Map(Object.entries(json.model.vocab));
-    this.added = (json.added_tokens ?? []).map((t) => ({ id: t.id, content: t.content, special: t.special ?? false }));
-    for (const t of this.added) this.encoder.set(t.content, t.id);
-    let maxId = -1;
-    for (const id of this.encoder.values()) maxId = Math.max(maxId, id);
-    this.vocabSize = maxId + 1;
-    this.decoder = new Array<string>(this.vocabSize).fill("");
-    for (const [tok, id] of this.encoder) this.decoder[id] = tok;
+    if (!Array.isArray(json.added_tokens ?? []))
+      throw new MlError("MODEL_INVALID", "tokenizer.json added_tokens is not a list");
+    this.added = (json.added_tokens ?? []).map((t) => ({
+      id: t?.id,
+      content: t?.content,
+      special: t?.special ?? false,
+    }));
+    for (const t of this.added) {
+      if (typeof t.content !== "string" || t.content === "")
+        throw new MlError("MODEL_INVALID", `tokenizer.json has an added token (id ${String(t.id)}) without content`);
+      this.encoder.set(t.content, t.id);
+    }
+    this.decoder = denseDecoder(this.encoder);
+    this.vocabSize = this.decoder.length;
     this.bpeRanks = new Map();
     json.model.merges.forEach((m, i) => {
-      const key = Array.isArray(m) ? `${m[0]} ${m[1]}` : m;
-      this.bpeRanks.set(key, i);
+      const [a, b, more] = Array.isArray(m) ? m : typeof m === "string" ? m.split(" ") : [];
+      if (typeof a !== "string" || typeof b !== "string" || more !== undefined || !a || !b)
+        throw new MlError("MODEL_INVALID", `tokenizer.json merge ${i} is not a pair of symbols: ${JSON.stringify(m)}`);
+      for (const sym of [a, b, a + b]) {
+        if (!this.encoder.has(sym))
+          throw new MlError(
+            "MODEL_INVALID",
+            `tokenizer.json merge ${i} (${a} ${b}) names ${sym}, not in its vocabulary`,
+          );
+      }
+      this.bpeRanks.set(`${a} ${b}`, i);
     });
+    // Every byte has its symbol: then any text encodes (a symbol a byte, merged only into vocabulary tokens).
+    const missing = BYTE_ENCODER.findIndex((ch) => !this.encoder.has(ch));
+    if (missing >= 0)
+      throw new MlError(
+        "MODEL_INVALID",
+        `tokenizer.json's vocabulary lacks the symbol of byte ${missing}: it cannot encode every text`,
+      );
     const eos = this.added.find((t) => t.content === "<|endoftext|>");
     this.eosTokenId = eos ? eos.id : this.vocabSize - 1;
     this.addedSplit =
@@ -370,6 +393,28 @@ class PairHeap {
   private lower(a: number, b: number): boolean {
     return this.rank[a] < this.rank[b] || (this.rank[a] === this.rank[b] && this.left[a] < this.left[b]);
   }
+}
+
+/** Most tokens a tokenizer may have: its decoder is an array as long as its largest id. */
+export const MAX_TOKENIZER_TOKENS = 1 << 20;
+
+/**
+ * The id → token table of a vocabulary, refused unless its n ids are the integers 0 … n−1, one a token (a sparse
+ * vocabulary would decode some generated ids to nothing; a huge id would allocate before anything else is checked).
+ */
+function denseDecoder(encoder: Map<string, number>): string[] {
+  const decoder: string[] = [];
+  for (const [tok, id] of encoder) {
+    if (!Number.isSafeInteger(id) || id < 0 || id >= Math.min(encoder.size, MAX_TOKENIZER_TOKENS))
+      throw new MlError(
+        "MODEL_INVALID",
+        `tokenizer.json gives ${JSON.stringify(tok)} the id ${String(id)}: ids must be 0 … ${encoder.size - 1}, one a token`,
+      );
+    if (decoder[id] !== undefined && decoder[id] !== tok)
+      throw new MlError("MODEL_INVALID", `tokenizer.json gives the id ${id} to two tokens`);
+    decoder[id] = tok;
+  }
+  return decoder;
 }
 
 function escapeRegExp(s: string): string {

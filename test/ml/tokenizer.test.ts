@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AutoTokenizer, env } from "@huggingface/transformers";
 import { encode as r50kEncode } from "gpt-tokenizer/cjs/encoding/r50k_base";
-import { buildGpt2TokenizerJson, Gpt2Tokenizer, gpt2TokenizerConfig } from "../../offchain/ml";
+import { buildGpt2TokenizerJson, Gpt2Tokenizer, gpt2TokenizerConfig, type TokenizerJson } from "../../offchain/ml";
 import { checkJobInput, MAX_TOKEN_BYTES } from "../../offchain/ml/input-check";
 import { CORPUS, tmpDir } from "./helpers";
 
@@ -92,5 +92,40 @@ describe("ml/tokenizer: GPT-2 byte-level BPE", function () {
     expect(ours.encodeOrdinary(s)).to.not.include(50256);
     expect(ours.decode(ours.encode(s))).to.equal(s);
     expect(ours.decode(ours.encode(s), true)).to.equal("firstsecond");
+  });
+
+  it("refuses, before allocating anything by an id, a tokenizer some text could not be encoded with", function () {
+    const gpt2 = buildGpt2TokenizerJson();
+    const vocab = (edit: (v: Record<string, number>) => void) => {
+      const v = { ...gpt2.model.vocab };
+      edit(v);
+      return { ...gpt2, model: { ...gpt2.model, vocab: v } };
+    };
+    const refusals: [string, TokenizerJson, RegExp][] = [
+      [
+        "a byte without its symbol",
+        vocab((v) => (v.renamed = v.z) && delete v.z),
+        /merge .* names z,|lacks the symbol of byte/,
+      ],
+      ["a negative id", vocab((v) => (v.z = -5)), /gives "z" the id -5/],
+      [
+        "an id past the vocabulary (a 3 KB file asking for 300 million slots)",
+        vocab((v) => (v.z = 3e8)),
+        /the id 300000000/,
+      ],
+      ["a fractional id", vocab((v) => (v.z = 1.5)), /the id 1.5/],
+      ["two tokens sharing an id", vocab((v) => (v.zzz = v.z)), /the id \d+ to two tokens|ids must be 0/],
+      ["an empty added token", { ...gpt2, added_tokens: [{ id: 50256, content: "" }] }, /without content/],
+      ["a merge of three symbols", { ...gpt2, model: { ...gpt2.model, merges: ["a b c"] } }, /not a pair of symbols/],
+      ["a merge into a token it lacks", { ...gpt2, model: { ...gpt2.model, merges: ["q x"] } }, /names qx, not in/],
+    ];
+    for (const [what, json, message] of refusals) {
+      const started = Date.now();
+      expect(() => new Gpt2Tokenizer(json), what).to.throw(message);
+      expect(Date.now() - started, what).to.be.lessThan(2000);
+    }
+    // Once built, any text encodes, so a job's input can fail only for its own reasons.
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, b) => b)).toString("latin1");
+    expect(new Gpt2Tokenizer(gpt2).decode(new Gpt2Tokenizer(gpt2).encode(bytes))).to.equal(bytes);
   });
 });

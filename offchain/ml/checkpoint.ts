@@ -75,7 +75,7 @@ function canonicalName(name: string): string {
  * Maps a safetensors file to the canonical tensors: strips `transformer.`, drops attention-mask
  * buffers, checks that a stored `lm_head.weight` is the tied embedding, and checks names and shapes.
  */
-function canonicalTensors(file: SafetensorsFile, c: Gpt2Config, label: string): Map<string, RawTensor> {
+export function canonicalTensors(file: SafetensorsFile, c: Gpt2Config, label: string): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   let lmHead: RawTensor | undefined;
   for (const [name, t] of file.tensors) {

@@ -42,26 +42,29 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
   if (headerLen > MAX_HEADER_BYTES || 8 + headerLen > buf.byteLength) {
     throw new MlError("MODEL_INVALID", `${label} has a header length ${headerLen} beyond the file`);
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString("utf8")) as Record<
-      string,
-      unknown
-    >;
+    // Strict UTF-8, as every other reader of the file (the PyTorch runtime's included) decodes it.
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
   } catch {
     throw new MlError("MODEL_INVALID", `${label} has an unreadable JSON header`);
   }
+  if (!isObject(header)) throw new MlError("MODEL_INVALID", `${label}'s header is not a JSON object`);
   const dataStart = 8 + headerLen;
   const tensors = new Map<string, RawTensor>();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = (entry ?? {}) as Record<string, string>;
+      // The format's metadata: strings by name (a reader that recursed into anything deeper could be made to fail)
+      if (!isObject(entry) || !Object.values(entry).every((v) => typeof v === "string"))
+        throw new MlError("MODEL_INVALID", `${label}'s __metadata__ is not an object of strings`);
+      metadata = entry as Record<string, string>;
       continue;
     }
+    if (!isObject(entry)) throw new MlError("MODEL_INVALID", `${label}: tensor ${name} is not described by an object`);
     const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const dtype = e.dtype as DType;
-    if (!(dtype in DTYPE_SIZE))
+    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_SIZE, dtype))
       throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has unknown dtype ${e.dtype}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has an invalid shape`);
@@ -83,6 +86,10 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
     tensors.set(name, { dtype, shape, data: buf.subarray(dataStart + begin, dataStart + end) });
   }
   return { tensors, metadata };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function readSafetensors(file: string): SafetensorsFile {

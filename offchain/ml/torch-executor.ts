@@ -2,13 +2,14 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
+  canonicalTensors,
   checkpointSideFiles,
   configHash as configHashOfDir,
   readConfig,
   readTokenizerJson,
   weightsRootOfFile,
 } from "./checkpoint";
-import { Gpt2Config, ModelLimits } from "./config";
+import { Gpt2Config, innerSize, ModelLimits } from "./config";
 import { DatasetLimits } from "./data";
 import { loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
 import { MlError } from "./errors";
@@ -32,7 +33,7 @@ import {
   writeResult,
 } from "./executor";
 import { canonicalJson, sha256Hex0x } from "./hash";
-import { readSafetensors } from "./safetensors";
+import { parseSafetensors } from "./safetensors";
 import { checkGenerateParams, encodePrompts } from "./serve";
 import { Gpt2Tokenizer } from "./tokenizer";
 import { prepareTrainData, resolveTrainParams, windowStarts } from "./train";
@@ -44,7 +45,7 @@ import { prepareTrainData, resolveTrainParams, windowStarts } from "./train";
  * in the builtin's layout. The child's weights root is this side's `weightsRoot` of the folder Python wrote.
  */
 
-/** Changes whenever the plan handed to run.py or its arithmetic changes. */
+/** Changes whenever what run.py computes changes (a verifier must match it; how the plan hands it the model does not count). */
 export const TORCH_EXECUTOR_VERSION = "posthuman-torch-1";
 
 /** run.py beside this file (offchain/ml/pytorch/run.py), unless POSTHUMAN_TORCH_SCRIPT says where it is. */
@@ -193,25 +194,40 @@ export function torchRuntimeId(p: TorchProbe, r: Resolved): string {
   );
 }
 
-/** Reads a model folder once: config, tokenizer, weights root; the same refusals as the builtin's loadCheckpoint. */
+/** Where run.py finds each weight in model.safetensors: dtype, shape and absolute byte range, by canonical name. */
+type TensorTable = Record<string, { dtype: string; shape: number[]; begin: number; end: number }>;
+
+/**
+ * Reads a model folder once: config, tokenizer, weights root; the same refusals as the builtin's loadCheckpoint.
+ * run.py gets the validated config and the tensor table in its plan and parses neither config.json nor the
+ * safetensors header itself: a reader of its own could read what this one accepted otherwise (an `n_layer` of 1.0,
+ * a null `eos_token_id`, offsets written 4096e0), or fail on it after the job was claimed.
+ */
 function inspectModel(
   dir: string,
   limits: ModelLimits,
-): { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string } {
+): { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string; tensors: TensorTable } {
   loadCheckpointConfigOnly(dir, limits);
   const config = readConfig(dir, limits);
-  const file = readSafetensors(path.join(dir, "model.safetensors"));
-  const root = weightsRootOfFile(file, config, path.join(dir, "model.safetensors"));
-  for (const [name, t] of file.tensors)
+  const st = path.join(dir, "model.safetensors");
+  if (!fs.existsSync(st)) throw new MlError("MODEL_INVALID", `${dir} has no model.safetensors`);
+  const bytes = fs.readFileSync(st);
+  const file = parseSafetensors(bytes, st);
+  const root = weightsRootOfFile(file, config, st);
+  const tensors: TensorTable = {};
+  for (const [name, t] of canonicalTensors(file, config, st)) {
     if (!["F32", "F16", "BF16", "F64"].includes(t.dtype))
       throw new MlError("MODEL_INVALID", `${name} has dtype ${t.dtype}, expected a float type`);
+    const begin = t.data.byteOffset - bytes.byteOffset;
+    tensors[name] = { dtype: t.dtype, shape: t.shape, begin, end: begin + t.data.byteLength };
+  }
   const tokenizer = new Gpt2Tokenizer(readTokenizerJson(dir));
   if (tokenizer.vocabSize > config.vocab_size)
     throw new MlError(
       "MODEL_INVALID",
       `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
     );
-  return { config, tokenizer, root };
+  return { config, tokenizer, root, tensors };
 }
 
 function writeTokens(work: string, ids: number[]): void {
@@ -223,7 +239,7 @@ type Finish = (raw: Record<string, unknown>, r: ExecResult) => { result: Record<
 interface PrepContext {
   jf: JobFile;
   files: Array<{ name: string; file: string }>;
-  m: { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string };
+  m: { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string; tensors: TensorTable };
   base: Record<string, unknown>;
   work: string;
   plan: Record<string, unknown>;
@@ -376,6 +392,8 @@ export class TorchExecutor implements Executor {
     const plan: Record<string, unknown> = {
       kind: jf.kind,
       modelDir,
+      config: { ...m.config, n_inner: innerSize(m.config) },
+      tensors: m.tensors,
       settings: { ...this.resolved, progressEvery: s.progressEvery, greedySync: s.greedySync },
     };
     try {

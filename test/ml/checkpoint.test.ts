@@ -51,6 +51,28 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
     const bad = Buffer.from(buf);
     bad.writeBigUInt64LE(BigInt(1e12), 0);
     await expectMlError(() => parseSafetensors(bad), "MODEL_INVALID", "header");
+    // Headers that parse as JSON but are no safetensors header: MODEL_INVALID, never a TypeError (nor a model)
+    const withHeader = (h: string | Buffer) => {
+      const head = Buffer.from(h);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(head.length));
+      return Buffer.concat([len, head, Buffer.alloc(16)]);
+    };
+    const x = '"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}';
+    for (const [header, says] of [
+      ["null", "not a JSON object"],
+      ["5", "not a JSON object"],
+      ["[1,2]", "not a JSON object"],
+      ['{"a":null}', "not described by an object"],
+      ['{"a":{"dtype":"constructor","shape":[4],"data_offsets":[0,16]}}', "unknown dtype"],
+      [`{${x},"__metadata__":{"deep":{"deeper":"x"}}}`, "__metadata__ is not an object of strings"],
+      [
+        Buffer.concat([Buffer.from(`{${x},"__metadata__":{"n":"`), Buffer.from([0xff]), Buffer.from('"}}')]),
+        "unreadable",
+      ],
+    ] as const)
+      await expectMlError(() => parseSafetensors(withHeader(header)), "MODEL_INVALID", says);
+    expect(parseSafetensors(withHeader(`{${x},"__metadata__":{"format":"pt"}}`)).tensors.size).to.equal(1);
   });
 
   it("create: the same seed gives the same weights root, another seed another one", async function () {

@@ -230,4 +230,33 @@ describe("ml/pytorch: the PyTorch executor agrees with the builtin runtime (CPU)
     fs.rmSync(path.join(noModel, "model", "model.safetensors"));
     expect(await errorOf(() => torch.run({ kind: "infer", jobDir: noModel }))).to.match(/MODEL_INVALID/);
   });
+
+  it("reads a folder in other spellings of the same JSON (2.0 layers, null fields, offsets as 4096e0) as the builtin does", async function () {
+    const odd = path.join(tmpDir("torch-odd"), "model");
+    fs.cpSync(model, odd, { recursive: true });
+    const cfgFile = path.join(odd, "config.json");
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8")) as Record<string, unknown>;
+    const text = JSON.stringify({ ...cfg, layer_norm_epsilon: null, eos_token_id: null });
+    fs.writeFileSync(cfgFile, text.replace(`"n_layer":${String(cfg.n_layer)}`, `"n_layer":${String(cfg.n_layer)}.0`));
+    const st = path.join(odd, "model.safetensors");
+    const buf = fs.readFileSync(st);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = buf
+      .subarray(8, 8 + n)
+      .toString("utf8")
+      .replace(/"data_offsets":\[(\d+),(\d+)\]/g, '"data_offsets":[$1e0,$2e0]');
+    const head = Buffer.from(header);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(head.length));
+    fs.writeFileSync(st, Buffer.concat([len, head, buf.subarray(8 + n)]));
+    expect(header).to.match(/e0\]/);
+    expect(await weightsRoot(odd)).to.equal(await weightsRoot(model)); // the same model, as the chain records it
+
+    const t = await torch.run({ kind: "evaluate", jobDir: makeJob(odd, evalSpec) });
+    const b = await builtin.run({ kind: "evaluate", jobDir: makeJob(odd, evalSpec) });
+    expect(Math.abs((t.metrics.evalLoss as number) - (b.metrics.evalLoss as number))).to.be.below(1e-5);
+    const gt = resultOf(await torch.run({ kind: "infer", jobDir: makeJob(odd, greedySpec) }));
+    const gb = resultOf(await builtin.run({ kind: "infer", jobDir: makeJob(odd, greedySpec) }));
+    expect(gt.generations).to.have.length(3).and.deep.equal(gb.generations); // stops where the builtin does (eos 50256)
+  });
 });

@@ -2,7 +2,8 @@
 
 The folder is the one offchain/ml/checkpoint.ts reads and writes: config.json, model.safetensors with
 Conv1D weights [in, out] under GPT-2's names (with or without `transformer.`), the head tied to `wte`.
-safetensors is a u64 little-endian header length, a JSON header and the raw little-endian bytes.
+safetensors is a u64 little-endian header length, a JSON header and the raw little-endian bytes. Reading,
+the TypeScript side parses config.json and that header and hands over what they say (plan.json).
 """
 
 import json
@@ -46,22 +47,11 @@ def tensor_specs(c):
     return specs
 
 
-def read_config(model_dir):
-    """The fields of config.json this runtime uses (the TypeScript side has validated the file)."""
-    with open(f"{model_dir}/config.json", encoding="utf-8") as fh:
-        raw = json.load(fh)
-    d = raw["n_embd"]
-    return {
-        "vocab_size": raw["vocab_size"],
-        "n_positions": raw.get("n_positions", raw.get("n_ctx")),
-        "n_embd": d,
-        "n_layer": raw["n_layer"],
-        "n_head": raw["n_head"],
-        "n_inner": raw.get("n_inner") or 4 * d,
-        "activation_function": raw.get("activation_function", "gelu_new"),
-        "layer_norm_epsilon": raw.get("layer_norm_epsilon", 1e-5),
-        "eos_token_id": raw.get("eos_token_id", 50256),
-    }
+def config_of(plan_config):
+    """The fields this runtime uses of the config the TypeScript side validated and normalized (plan.json)."""
+    c = plan_config
+    return {k: c[k] for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
+                              "activation_function", "layer_norm_epsilon", "eos_token_id")}
 
 
 def _decode(dtype, raw, shape, name):
@@ -78,28 +68,14 @@ def _decode(dtype, raw, shape, name):
     return torch.from_numpy(arr.astype(np.float32, copy=True).reshape(shape))
 
 
-def read_weights(model_dir, c):
-    """The canonical float32 tensors of model.safetensors, by canonical name."""
-    path = f"{model_dir}/model.safetensors"
-    with open(path, "rb") as fh:
+def read_weights(model_dir, table):
+    """The canonical float32 tensors of model.safetensors, read at the byte ranges the TypeScript side validated
+    (plan.json's tensor table): this runtime parses no safetensors header of its own."""
+    with open(f"{model_dir}/model.safetensors", "rb") as fh:
         buf = fh.read()
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8 : 8 + n].decode("utf-8"))
-    base = 8 + n
-    wanted = dict(tensor_specs(c))
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        canon = name[len("transformer.") :] if name.startswith("transformer.") else name
-        if canon not in wanted:
-            continue  # attention-mask buffers, a tied lm_head (checked by the TypeScript side)
-        b, end = e["data_offsets"]
-        out[canon] = _decode(e["dtype"], memoryview(buf)[base + b : base + end], e["shape"], canon)
-    missing = [k for k in wanted if k not in out]
-    if missing:
-        raise InputError("MODEL_INVALID", f"{path}: missing tensor {missing[0]}")
-    return out
+    return {
+        name: _decode(e["dtype"], memoryview(buf)[e["begin"] : e["end"]], e["shape"], name) for name, e in table.items()
+    }
 
 
 def write_safetensors(path, named):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt2 import GPT2, InputError, read_config, read_weights, write_folder
+from gpt2 import GPT2, InputError, config_of, read_weights, write_folder
 from sampling import Rng, Sampler
 
 
@@ -19,9 +19,9 @@ def progress(rt, **p):
         rt.emit(p)
 
 
-def load_model(rt, model_dir):
-    c = read_config(model_dir)
-    w = read_weights(model_dir, c)
+def load_model(rt, plan):
+    c = config_of(plan["config"])
+    w = read_weights(plan["modelDir"], plan["tensors"])
     return GPT2(c, {k: v.to(rt.device) for k, v in w.items()}), c
 
 
@@ -107,7 +107,7 @@ def make_optimizer(rt, model, p):
 def train(rt, plan, work, out_dir):
     p = plan["train"]
     progress(rt, step=0, totalSteps=0, phase="load")
-    model, c = load_model(rt, plan["modelDir"])
+    model, c = load_model(rt, plan)
     tokens = load_tokens(rt, work)
     n_train, ctx, batch, steps = p["trainTokens"], p["contextLength"], p["batchSize"], p["steps"]
     train_tok, val_tok = tokens[:n_train], tokens[n_train:]
@@ -225,7 +225,7 @@ def report(rt, losses, done, steps, tokens_per_step, t_train, started, p):
 def evaluate(rt, plan, work):
     """evaluate.ts: sliding windows; each scores its last `trg` labels; Σ −log softmax (float32 rows, float64 sum)."""
     e = plan["evaluate"]
-    model, _ = load_model(rt, plan["modelDir"])
+    model, _ = load_model(rt, plan)
     tokens = load_tokens(rt, work)
     windows = e["windows"]
     total = torch.zeros((), dtype=torch.float64, device=rt.device)
@@ -273,7 +273,7 @@ def evaluate(rt, plan, work):
 def generate(rt, plan):
     """serve.ts generate: per prompt, KV cache; greedy, or sampled with the seed + i stream; stop at EOS."""
     g = plan["infer"]
-    model, c = load_model(rt, plan["modelDir"])
+    model, c = load_model(rt, plan)
     eos, max_new = c["eos_token_id"], g["maxNewTokens"]
     sample = g["temperature"] > 0
     out, generated = [], 0

@@ -70,6 +70,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
     case "PARAMS_INVALID":
       if (typeof d.param === "string" && str(d.max) && FLAGS[d.param])
         return `pass ${FLAGS[d.param]} ${str(d.max)} or less (nothing was paid)`;
+      if (typeof d.param === "string" && str(d.must) && FLAGS[d.param])
+        return `pass ${FLAGS[d.param]} ${str(d.must)} (nothing was paid)`;
       if (d.nPositions === undefined) return undefined;
       return d.param === "maxTokens"
         ? `pass --max-tokens below ${str(d.nPositions)} (the prompt takes room too)`

@@ -1,5 +1,6 @@
 import { loadCheckpoint, readConfig } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
+import { RUNTIME_BOUNDS } from "./train-bounds";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
 import { forward, paramsFromWeights, tokenNll } from "./gpt2-tf";
@@ -73,8 +74,9 @@ export interface EvalOptions extends EvalParams {
 
 export function resolveEvalParams(c: Gpt2Config, p: EvalParams): { ctx: number; stride: number } {
   const ctx = p.contextLength ?? c.n_positions;
-  if (!Number.isSafeInteger(ctx) || ctx < 2 || ctx > c.n_positions) {
-    throw new MlError("PARAMS_INVALID", `contextLength must be an integer in [2, ${c.n_positions}], got ${ctx}`);
+  const least = RUNTIME_BOUNDS.minContext;
+  if (!Number.isSafeInteger(ctx) || ctx < least || ctx > c.n_positions) {
+    throw new MlError("PARAMS_INVALID", `contextLength must be an integer in [${least}, ${c.n_positions}], got ${ctx}`);
   }
   const stride = p.stride ?? Math.max(1, Math.floor(ctx / 2));
   if (!Number.isSafeInteger(stride) || stride < 1 || stride > ctx) {

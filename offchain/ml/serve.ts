@@ -15,6 +15,7 @@ import { defaultCacheMaxBytes, markUsed, pruneServingCache } from "./serving-cac
 import { disposeOrtSessions, ortSession } from "./ort-session";
 import { ProgressFn } from "./progress";
 import { Gpt2Tokenizer } from "./tokenizer";
+import { RUNTIME_BOUNDS } from "./train-bounds";
 import { webgpuUnavailable } from "./webgpu-device";
 
 /**
@@ -338,8 +339,9 @@ export interface CheckedGenerateParams {
 export function checkGenerateParams(c: Gpt2Config, params: GenerateParams): CheckedGenerateParams {
   const maxNew = int(params.maxNewTokens, "maxNewTokens", 1, c.n_positions);
   const temperature = params.temperature ?? 0;
-  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 100)
-    throw new MlError("PARAMS_INVALID", `temperature must be in [0, 100], got ${temperature}`);
+  const most = RUNTIME_BOUNDS.maxTemperature;
+  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > most)
+    throw new MlError("PARAMS_INVALID", `temperature must be in [0, ${most}], got ${temperature}`);
   const topK = params.topK === undefined ? 0 : int(params.topK, "topK", 0, c.vocab_size);
   const topP = params.topP ?? 1;
   if (typeof topP !== "number" || !(topP > 0 && topP <= 1))

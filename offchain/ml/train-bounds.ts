@@ -21,3 +21,18 @@ export function trainBoundsProblem(lr: number, weightDecay: number): string | un
     );
   return undefined;
 }
+
+/**
+ * What the runtime refuses whatever the model (train.ts, serve.ts, evaluate.ts take these): a job requested with
+ * params beyond them is one no worker claims, so the SDK refuses it before anything is paid.
+ */
+export const RUNTIME_BOUNDS = {
+  /** A training batch: 1 … 1024 windows. */
+  maxBatch: 1024,
+  /** Training steps: at most ten million. */
+  maxSteps: 10_000_000,
+  /** A context of fewer than 2 tokens has nothing to predict. */
+  minContext: 2,
+  /** Sampling temperature: 0 (greedy) … 100. */
+  maxTemperature: 100,
+} as const;

@@ -8,7 +8,7 @@ import { Rng } from "./rng";
 import { OrtTrainer } from "./train-ort";
 import { normalizeDevice, requireDevice, type Device } from "./device";
 import { Gpt2Tokenizer } from "./tokenizer";
-import { trainBoundsProblem } from "./train-bounds";
+import { RUNTIME_BOUNDS, trainBoundsProblem } from "./train-bounds";
 
 export interface TrainParams {
   /** Optimizer steps; or give `epochs` (passes over the training windows). */
@@ -103,14 +103,15 @@ const isInt = (x: number): boolean => Number.isSafeInteger(x);
 
 /** Validates the parameters and fills in the defaults (steps come later when `epochs` is given). */
 export function resolveTrainParams(p: TrainParams, c: Gpt2Config, windowsPerEpoch?: number): ResolvedTrainParams {
-  const batchSize = num(p.batchSize, "batchSize", (x) => isInt(x) && x >= 1 && x <= 1024);
+  const { maxBatch, minContext, maxSteps } = RUNTIME_BOUNDS;
+  const batchSize = num(p.batchSize, "batchSize", (x) => isInt(x) && x >= 1 && x <= maxBatch);
   const contextLength = num(
     p.contextLength ?? c.n_positions,
     "contextLength",
-    (x) => isInt(x) && x >= 2 && x <= c.n_positions,
+    (x) => isInt(x) && x >= minContext && x <= c.n_positions,
   );
   let steps: number;
-  if (p.steps !== undefined) steps = num(p.steps, "steps", (x) => isInt(x) && x >= 0 && x <= 10_000_000);
+  if (p.steps !== undefined) steps = num(p.steps, "steps", (x) => isInt(x) && x >= 0 && x <= maxSteps);
   else if (p.epochs !== undefined) {
     const epochs = num(p.epochs, "epochs", (x) => x > 0 && x <= 10_000);
     steps = Math.ceil((epochs * (windowsPerEpoch ?? 1)) / batchSize);

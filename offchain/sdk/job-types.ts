@@ -3,8 +3,15 @@
  * job may be given, and what requesting, following and reading jobs return. Browser-safe.
  */
 import { ethers } from "ethers";
-import { paramOutOfRange, RATE_SCALE, type JobKindName, type JobParams, type JobStatusName } from "../protocol/params";
-import { MAX_DECAY_PRODUCT, MAX_LR, trainBoundsProblem } from "../ml/train-bounds";
+import {
+  paramOutOfRange,
+  RATE_SCALE,
+  TEMPERATURE_SCALE,
+  type JobKindName,
+  type JobParams,
+  type JobStatusName,
+} from "../protocol/params";
+import { MAX_DECAY_PRODUCT, MAX_LR, RUNTIME_BOUNDS, trainBoundsProblem } from "../ml/train-bounds";
 import { SdkError } from "./errors";
 import type { Sent } from "./base";
 import type { JobRecord, OnChainReceipt } from "./job-market";
@@ -67,17 +74,49 @@ export interface ModelMetrics {
   inferences: { jobId: bigint; outputHash: string }[];
 }
 
+/** "A Train job", "An Infer job". */
+const aJob = (kind: JobKindName) => `${kind === "Train" ? "A" : "An"} ${kind} job`;
+
 /** Refuses (SdkError PARAMS_INVALID) params the job's encoding cannot carry, before anything is asked or paid. */
 export function checkJobParams(params: JobParams): void {
   const bad = paramOutOfRange(params);
-  if (!bad) return checkTrainBounds(params);
+  if (!bad) {
+    checkRuntimeBounds(params);
+    return checkTrainBounds(params);
+  }
   throw new SdkError(
     "PARAMS_INVALID",
-    `A ${params.kind} job's ${bad.param} of ${bad.value} cannot be requested: it must be from 0 to ${bad.max}. ` +
+    `${aJob(params.kind)}'s ${bad.param} of ${bad.value} cannot be requested: it must be from 0 to ${bad.max}. ` +
       "No job was requested and nothing was paid.",
     `pass a ${bad.param} of ${bad.max} or less`,
     { data: { param: bad.param, value: bad.value, max: bad.max } },
   );
+}
+
+/** Refuses (SdkError PARAMS_INVALID) params every worker's runtime refuses whatever the model (RUNTIME_BOUNDS). */
+function checkRuntimeBounds(params: JobParams): void {
+  const b = RUNTIME_BOUNDS;
+  const p = params.params as unknown as Record<string, number>;
+  const rules: Record<string, (n: number) => string | undefined> = {
+    batchSize: (n) => (n >= 1 && n <= b.maxBatch ? undefined : `from 1 to ${b.maxBatch}`),
+    steps: (n) => (n <= b.maxSteps ? undefined : `at most ${b.maxSteps}`),
+    contextLength: (n) => (n === 0 || n >= b.minContext ? undefined : `at least ${b.minContext} (or 0: the model's)`),
+    maxTokens: (n) => (params.kind !== "Infer" || n >= 1 ? undefined : "at least 1"),
+    temperature: (n) => (n <= b.maxTemperature ? undefined : `at most ${b.maxTemperature}`),
+  };
+  for (const [param, why] of Object.entries(rules)) {
+    if (p[param] === undefined) continue;
+    const value = param === "temperature" ? Number(p[param]) / Number(TEMPERATURE_SCALE) : Number(p[param]);
+    const must = why(value);
+    if (!must) continue;
+    throw new SdkError(
+      "PARAMS_INVALID",
+      `${aJob(params.kind)}'s ${param} of ${value} is one no worker runs: it must be ${must}. No job was requested ` +
+        "and nothing was paid.",
+      `pass a ${param} ${must}`,
+      { data: { param, value, must } },
+    );
+  }
 }
 
 /** Refuses (SdkError PARAMS_INVALID) a training's learning rate and weight decay that no worker runs (train-bounds). */

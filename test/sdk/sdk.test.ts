@@ -634,7 +634,7 @@ describe("SDK (offchain/sdk)", function () {
         // The worker at NO_WORKER is never asked: the params are refused first.
         const e = await expectSdkError(ph.requestJob(f.m1.modelId, params, EVAL_TEXT), "PARAMS_INVALID");
         expect(e.message, param).to.equal(
-          `A ${params.kind} job's ${param} of ${value} cannot be requested: it must be from 0 to ${max}. ` +
+          `${params.kind === "Train" ? "A" : "An"} ${params.kind} job's ${param} of ${value} cannot be requested: it must be from 0 to ${max}. ` +
             "No job was requested and nothing was paid.",
         );
         expect(e.data).to.deep.equal({ param, value, max });

@@ -213,15 +213,20 @@ export function paramsProblem(kind: ExecutorKind, params: string, dir: string): 
  * Why this worker may not claim an independent evaluation (EvaluateParams.independent) of the model: it owns the
  * model or ran the training that made it (the chain would refuse the claim), or undefined.
  */
-async function independenceProblem(c: Ctx, row: JobRow): Promise<string | undefined> {
-  if (row.kind !== "evaluate") return undefined;
-  const p = decodeJobParams(JobKind.Evaluate, row.params);
+/** Why this worker may not claim an independent evaluation of the model (it owns or trained it; the chain refuses). */
+export async function independenceProblem(
+  c: Ctx,
+  kind: ExecutorKind,
+  params: string,
+  modelId: bigint | number | string,
+): Promise<string | undefined> {
+  if (kind !== "evaluate") return undefined;
+  const p = decodeJobParams(JobKind.Evaluate, params);
   if (p.kind !== "Evaluate" || !p.params.independent) return undefined;
-  const { owner, trainer, trainingJob } = await modelMakers(c.o.registry, c.o.market, BigInt(row.model_id));
-  if (owner === c.self)
-    return `it asks for an independent evaluation, and this worker's account owns model ${row.model_id}`;
+  const { owner, trainer, trainingJob } = await modelMakers(c.o.registry, c.o.market, BigInt(modelId));
+  if (owner === c.self) return `it asks for an independent evaluation, and this worker's account owns model ${modelId}`;
   if (trainer === c.self)
-    return `it asks for an independent evaluation, and this worker trained model ${row.model_id} (job ${trainingJob})`;
+    return `it asks for an independent evaluation, and this worker trained model ${modelId} (job ${trainingJob})`;
   return undefined;
 }
 
@@ -252,7 +257,7 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     o.registry.modelRuntime(row.model_id),
     submittable(c, row),
     row.input_refused ? undefined : o.market.callbackOf(row.job_id).catch(() => undefined),
-    independenceProblem(c, row),
+    independenceProblem(c, row.kind, row.params, row.model_id),
   ]);
   if (rt.frozen) return c.set(row, { state: "skipped", error_code: "MODEL_FROZEN" });
   if (!can.ok) {

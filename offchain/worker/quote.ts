@@ -1,12 +1,13 @@
 /**
  * A quote before paying (GET /models/:id/quote): what this worker would decide for a job not yet requested, by the
- * steps its claim takes (the kind served, params the runtime takes for the model, a child the registry takes, the
+ * steps its claim takes (the kind served, params the runtime takes for the model, a child the registry takes, a
+ * claimant an independent evaluation allows, the
  * price, the deadline behind its queue), with nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a
  * busier queue when the request comes.
  */
 import type { ExecutorKind } from "../protocol/job-spec";
 import type { JobQuote } from "../protocol/quote";
-import { depthProblem, estimateOf, paramsProblem, type Ctx } from "./pipeline-steps";
+import { depthProblem, estimateOf, independenceProblem, paramsProblem, type Ctx } from "./pipeline-steps";
 import { admit, priceFloor } from "./policy";
 
 /** A job as its requester means to request it: its kind, on-chain params (hex), fee, lifetime and input's size. */
@@ -36,6 +37,8 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
   if (bad) return { take: false, final: true, code: "PARAMS_INVALID", reason: bad };
   const deep = j.kind === "train" ? await depthProblem(c, modelId) : undefined;
   if (deep) return { take: false, final: true, code: "NOT_SUBMITTABLE", reason: deep };
+  const partial = await independenceProblem(c, j.kind, j.params, modelId);
+  if (partial) return { take: false, final: true, code: "NOT_INDEPENDENT", reason: partial };
   const estimateSec = estimateOf(c, dir, j);
   const queuedSec = c.queuedSec();
   const runs = estimateSec * c.policy.safetyFactor + c.margin;

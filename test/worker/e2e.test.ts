@@ -148,6 +148,11 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
       new RegExp(`independent evaluation of model ${trained}.*owns the model or trained it`),
     );
     expect(await w.ph.jobMarket.jobCount()).to.equal(jobsBefore);
+    // The worker's own quote says no (a requester who knows of another worker is refused by this one before paying).
+    const planned = { fee: ethers.parseEther("2"), ttlSec: 600, input: TEXT };
+    const quote = await rw.client.quote(trained, { kind: "Evaluate", params: independent }, planned);
+    expect(quote, JSON.stringify(quote)).to.include({ take: false, final: true, code: "NOT_INDEPENDENT" });
+    expect(quote.reason).to.match(new RegExp(`this worker trained model ${trained} \\(job \\d+\\)`));
     // Straight on chain: the worker skips it rather than have its claim refused, and the job stays open.
     const now = (await w.provider.getBlock("latest"))!.timestamp;
     const jobId = await requestJob(w.ph, w.wallet("bob"), {

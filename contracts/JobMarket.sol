@@ -348,12 +348,15 @@ contract JobMarket is JobMarketBase, EIP712 {
         emit ChallengeResolved(jobId, j.modelId, challenger, true, slashed);
         if (j.childModelId != 0) _registry.freezeModel(j.childModelId);
         address requester = j.requester;
-        // The slashed collateral goes to the requester, but for the reward; the reward goes to the requester too when
-        // it challenged, so a worker's accomplice holding the challenge gets its bond back and nothing more.
+        // The slashed collateral goes to the requester, but for the reward: the challenger's, none of it when the
+        // requester challenged first, half when it joined. Half, not all, either way round: a worker's accomplice
+        // holding the challenge gains half while the worker loses the whole collateral, and a worker's accomplice that
+        // requested the job (to get a slash back by joining) still loses half to the one who proved the receipt wrong.
         uint256 reward = (slashed * _challengerRewardBps) / _BPS;
-        bool rewardToRequester = joined || challenger == requester;
-        uint256 toChallenger = _challengeBond + (rewardToRequester ? 0 : reward);
-        uint256 toRequester = j.fee + slashed - (rewardToRequester ? 0 : reward) + (joined ? _challengeBond : 0);
+        if (challenger == requester) reward = 0;
+        else if (joined) reward /= 2;
+        uint256 toChallenger = _challengeBond + reward;
+        uint256 toRequester = j.fee + slashed - reward + (joined ? _challengeBond : 0);
         if (challenger == requester) (toRequester, toChallenger) = (toRequester + toChallenger, 0);
         // The receipt was wrong: the worker forfeits the receipt hook's share to the requester.
         (uint256 receiptShare, uint256 outcomeShare) = _callbackShares(j);

@@ -307,8 +307,8 @@ interface IJobMarket {
     event JobChallenged(uint256 indexed jobId, uint256 indexed modelId, address indexed challenger, uint256 bond);
 
     /// @notice The arbiter decided a challenge. Upheld: the worker's collateral (`slashed`) went to the requester but
-    /// for the reward (`challengerRewardBps` of it) paid to the challenger, or to the requester when it joined the
-    /// challenge; the fee and datatoken were refunded, the bonds returned and any child model frozen. Rejected: the
+    /// for the reward (`challengerRewardBps` of it) paid to the challenger: none when the requester challenged, half
+    /// when it joined the challenge; the fee and datatoken were refunded, the bonds returned and any child model frozen. Rejected: the
     /// bonds went to the worker and the job settled (JobSettled follows).
     event ChallengeResolved(
         uint256 indexed jobId,
@@ -460,8 +460,8 @@ interface IJobMarket {
 
     /// @notice Challenges a submitted receipt within the window, pulling the challenge bond from the caller. The
     /// claimant cannot challenge its own receipt. One challenger takes the job; the requester may still join a
-    /// challenge taken by someone else for a challenge window after it (its own bond): when upheld, the challenger's
-    /// reward then goes to the requester.
+    /// challenge taken by someone else for a challenge window after it (its own bond): when upheld, half the
+    /// challenger's reward then goes to the requester.
     function challengeReceipt(uint256 jobId) external;
 
     /// @notice The arbiter's decision on a challenged job: `upheld` = the receipt is wrong. A third party's challenge

@@ -211,7 +211,7 @@ describe("posthuman job verify / challenge / resolve / result / show: the verifi
     expect(joined.stdout).to.match(
       new RegExp(
         `^joined the existing challenge of job ${jobId}'s receipt \\(opened by bob 0x.*\\) with a 10 OCEAN bond: ` +
-          "if it is upheld, the challenger's reward is yours",
+          "if it is upheld, half the challenger's reward is yours",
       ),
     );
     const show = await as("alice", ["job", "show", jobId]);

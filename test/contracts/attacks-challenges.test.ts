@@ -28,7 +28,7 @@ describe("Attack: challenge capture", () => {
       .withArgs(f.jobId);
   });
 
-  it("lets the requester join a challenge an accomplice holds; upheld, the requester gets the whole collateral", async () => {
+  it("lets the requester join a challenge an accomplice holds; upheld, the accomplice gets half the reward, the worker loses it all", async () => {
     // elena (the worker's accomplice, say) took the slot; bob the requester joins.
     const f = await loadFixture(freshChallengeFixture);
     await approveBond(f, f.bob);
@@ -36,15 +36,40 @@ describe("Attack: challenge capture", () => {
       .to.emit(f.ph.jobMarket, "JobChallenged")
       .withArgs(f.jobId, f.m1.modelId, f.bob.address, f.params.challengeBond);
     const bond = f.params.challengeBond;
+    const half = (FEE * BigInt(f.params.challengerRewardBps)) / 10_000n / 2n;
     const tx = f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true);
-    // Bob: fee + the whole collateral + his bond; elena: her bond only; the worker loses its collateral.
+    // Bob: fee + the collateral but half the reward + his bond; elena: her bond + half the reward; the worker loses its
+    // collateral (the pair worker + elena: collateral − half the reward).
     await expect(tx).to.changeTokenBalances(
       f.ocean.oceanToken,
       [f.bob, f.elena, f.worker, f.ph.jobMarket],
-      [FEE + FEE + bond, bond, 0n, -(FEE + FEE + 2n * bond)],
+      [FEE + FEE - half + bond, bond + half, 0n, -(FEE + FEE + 2n * bond)],
     );
     expect((await f.ph.jobMarket.stakeOf(f.worker.address)).free).to.equal(WORKER_STAKE - FEE);
     expect((await f.ph.jobMarket.getJob(f.jobId)).status).to.equal(JobStatus.Slashed);
+  });
+
+  it("makes a slash cost a worker whose accomplice requested the job: an honest challenger keeps half the reward", async () => {
+    // The audit's self-deal: bob (the requester) is the worker's accomplice, elena challenges the bogus receipt, bob
+    // joins to win the collateral back. Before, the whole reward went to bob: the pair lost nothing, elena gained nothing.
+    const f = await loadFixture(freshChallengeFixture);
+    const half = (FEE * BigInt(f.params.challengerRewardBps)) / 10_000n / 2n;
+    const bond = f.params.challengeBond;
+    const pair = async () => {
+      const s = await f.ph.jobMarket.stakeOf(f.worker.address);
+      return (await f.ocean.oceanToken.balanceOf(f.bob.address)) + s.free + s.locked;
+    };
+    const before = await pair(); // bob paid the fee; the worker's collateral (FEE) is locked
+    await approveBond(f, f.bob);
+    await (await f.ph.jobMarket.connect(f.bob).challengeReceipt(f.jobId)).wait();
+    await expect(f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true)).to.changeTokenBalances(
+      f.ocean.oceanToken,
+      [f.bob, f.elena],
+      [FEE + FEE - half + bond, bond + half],
+    );
+    expect(half).to.be.greaterThan(0n);
+    // The pair gets back the fee it paid and is down half the reward, which the honest challenger has.
+    expect((await pair()) - before).to.equal(FEE - half);
   });
 
   it("pays a third-party challenger bond + reward and the requester the rest of the collateral when it did not join", async () => {

@@ -372,10 +372,10 @@ class Harness {
         const joined = this.joined.has(x.id);
         const bonds = joined ? 2n * bond : bond;
         if (a.upheld) {
-          // The reward goes to the requester when it challenged (first, or by joining); a joined requester's bond
-          // comes back to it.
-          const toRequesterReward = joined || x.j.challenger === x.j.requester;
-          const reward = toRequesterReward ? 0n : (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
+          // The reward goes to the challenger: none when the requester challenged first, half when it joined (a joined
+          // requester's bond comes back to it).
+          const full = (x.j.collateral * cfg.challengerRewardBps) / 10_000n;
+          const reward = x.j.challenger === x.j.requester ? 0n : joined ? full / 2n : full;
           credit(expected, x.j.requester, x.j.fee + x.j.collateral - reward + (joined ? bond : 0n));
           credit(expected, x.j.challenger, bond + reward);
           credit(expected, market, -(x.j.fee + x.j.collateral + bonds));

@@ -284,7 +284,7 @@ function addChallenge(job: Command, w: Wiring): void {
         out.result({ jobId, ...r, joined, challenger: j.challenger }, () =>
           joined
             ? `joined the existing challenge of job ${raw}'s receipt (opened by ${name(j.challenger)}) with a ` +
-              `${tokens(r.bond)} OCEAN bond: if it is upheld, the challenger's reward is yours (tx ${r.txHash})`
+              `${tokens(r.bond)} OCEAN bond: if it is upheld, half the challenger's reward is yours (tx ${r.txHash})`
             : `receipt of job ${raw} challenged with a ${tokens(r.bond)} OCEAN bond (tx ${r.txHash})`,
         );
       }, cmd),

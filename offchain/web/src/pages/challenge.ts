@@ -165,7 +165,9 @@ function joinLines(
   joinButton: HTMLButtonElement,
 ): HTMLElement[] {
   if (joined)
-    return [h("p", { class: "join" }, "You joined this challenge: if it is upheld, the challenger's reward is yours.")];
+    return [
+      h("p", { class: "join" }, "You joined this challenge: if it is upheld, half the challenger's reward is yours."),
+    ];
   if (!joinable) return [];
   return [
     h(
@@ -173,7 +175,7 @@ function joinLines(
       { class: "join" },
       `You requested this job: join the challenge with a bond of ${bond} until ${clock(closesAt)} (`,
       left,
-      "). If it is upheld, the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
+      "). If it is upheld, half the challenger's reward is then yours; if it is rejected, your bond goes to the worker too.",
     ),
     joinButton,
   ];

@@ -102,7 +102,7 @@ export async function assertChainId(provider: JsonRpcProvider, expected: number,
     const code = (e as { code?: string; cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code;
     if (status === undefined && code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH)$/.test(code))
       throw new Error(
-        `No RPC node answers${where} (${code}): start the node, or point the worker at one that runs (--rpc).`,
+        `No RPC node answers${where} (${code}): start the node, or point the worker at one that runs (--rpc-url or POSTHUMAN_WORKER_RPC_URL).`,
         { cause: e },
       );
     if (status === undefined) throw e;

@@ -45,7 +45,7 @@ describe("worker standing: it claims only while staked enough and registered at 
         (e: Error) => e.message,
       );
     expect(await refused({ POSTHUMAN_WORKER_RPC_URL: "http://127.0.0.1:1" })).to.equal(
-      "No RPC node answers at http://127.0.0.1:1 (ECONNREFUSED): start the node, or point the worker at one that runs (--rpc).",
+      "No RPC node answers at http://127.0.0.1:1 (ECONNREFUSED): start the node, or point the worker at one that runs (--rpc-url or POSTHUMAN_WORKER_RPC_URL).",
     );
     const book = JSON.parse(fs.readFileSync(w.bookFile, "utf8")) as { contracts: Record<string, string> };
     const swapped = path.join(w.tmp, "swapped.json");

@@ -33,6 +33,7 @@ import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, otherWorkerApis, requireIndependentWorker } from "./claimant";
 import { checkWorkerTerms } from "./worker-terms";
+import { challengeReceipt } from "./challenge";
 import { refuseUnsettled } from "./settlement";
 import {
   checkInputBeforePaying,
@@ -317,11 +318,11 @@ export class PostHumanCore {
    * Checks the signer holds `amount` base token (the error names what is missing) and approves `spender` for it when
    * the allowance is short. `what` completes "Not enough OCEAN to …".
    */
-  async ensureBase(amount: bigint, spender: string, what: string): Promise<string[]> {
+  async ensureBase(amount: bigint, spender: string, what: string, spenderName = spender): Promise<string[]> {
     const me = await this.needBase(amount, what);
     if ((await this.baseToken.allowance(me, spender)) >= amount) return [];
     const named = { [this.jobs.address]: "the job market", [this.exchange.address]: "Ocean's exchange" };
-    const name = { ...named, [this.listings.address]: "the datatoken market" }[spender] ?? spender;
+    const name = { ...named, [this.listings.address]: "the datatoken market" }[spender] ?? spenderName;
     this.onStep(`Allowing ${name} to take ${amountText(amount)} OCEAN, to ${what}…`);
     return [(await this.baseToken.approve(spender, amount)).txHash];
   }
@@ -558,16 +559,9 @@ export class PostHumanCore {
     return { amount: btBalance, txHash: (await this.exchange.collect(m.exchangeId, btBalance)).txHash };
   }
 
-  /** Challenges a receipt within its window, putting up the challenge bond (the job market's config). */
-  async challengeReceipt(jobId: bigint): Promise<{ bond: bigint; approvals: string[] } & Sent> {
-    const { challengeBond } = await this.jobs.config();
-    const approvals = await this.ensureBase(
-      challengeBond,
-      this.jobs.address,
-      `post the challenge bond of job ${jobId}`,
-    );
-    this.onStep(`Challenging the receipt of job ${jobId}…`);
-    return { ...(await this.jobs.challenge(jobId)), bond: challengeBond, approvals };
+  /** Challenges a receipt within its window, putting up the challenge bond; refused first where the chain would. */
+  challengeReceipt(jobId: bigint): Promise<{ bond: bigint; approvals: string[] } & Sent> {
+    return challengeReceipt(this, jobId, this.onStep);
   }
 
   /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */

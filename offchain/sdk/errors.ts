@@ -42,6 +42,7 @@ export type SdkErrorCode =
   | "COST_ABOVE_MAX"
   | "MODEL_FOLDER_MISSING"
   | "NOT_DISPUTABLE"
+  | "CHALLENGE_REFUSED"
   | "BAD_INPUT_ACK"
   | "CHAIN_UNREACHABLE"
   | "REVERTED";
@@ -157,7 +158,7 @@ export function utcText(sec: bigint | number): string {
 }
 
 /** A length of time in rough words, its two largest units: "45 s", "1 min 30 s", "3 h 20 min", "2 days 1 h". */
-function durationText(sec: number): string {
+export function durationText(sec: number): string {
   const units: [number, string][] = [
     [86_400, " days"],
     [3_600, " h"],

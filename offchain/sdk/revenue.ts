@@ -291,6 +291,7 @@ export async function payModel(
 ): Promise<{ approvals: string[]; frozen?: string } & Sent> {
   const m = await ph.registry.get(modelId);
   const frozen = await refuseFrozenPayment(ph, m, toFrozen);
-  const approvals = await ph.ensureBase(amount, m.vault, `pay ${amountText(amount)} OCEAN`);
+  const vault = `model ${modelId}'s vault (${m.vault})`;
+  const approvals = await ph.ensureBase(amount, m.vault, `pay ${amountText(amount)} OCEAN`, vault);
   return { ...(await ph.vault(m.vault).pay(amount)), approvals, ...(frozen ? { frozen } : {}) };
 }

@@ -124,4 +124,39 @@ describe("SDK: cancelling a listing with nothing left", function () {
     expect(await ethers.provider.getTransactionCount(f.alice.address)).to.equal(nonce);
     expect(await datatokenAt(f.m1.datatoken, f.alice).balanceOf(await alice.listings.address)).to.equal(0n);
   });
+
+  it("refuses, before the bond's approval, a challenge the chain would refuse; one it takes goes through", async () => {
+    const f = await loadFixture(trainedFixture);
+    const market = await f.ph.jobMarket.getAddress();
+    const refusal = async (signer: HardhatEthersSigner, says: RegExp) => {
+      const nonce = await ethers.provider.getTransactionCount(signer.address);
+      const e = await (await clientFor(f, signer)).challengeReceipt(f.jobId).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(isSdkError(e, "CHALLENGE_REFUSED"), String(e)).to.equal(true);
+      expect((e as Error).message)
+        .to.match(says)
+        .and.match(/Nothing was sent and no bond was taken\.$/);
+      expect(await ethers.provider.getTransactionCount(signer.address)).to.equal(nonce); // no approval, no revert
+    };
+    await refusal(f.worker, /receipt is your worker's own: its claimant cannot challenge it/);
+    // Elena challenges within the window: the bond is approved and posted.
+    const c = await (await clientFor(f, f.elena)).challengeReceipt(f.jobId);
+    expect(c.bond).to.equal(f.params.challengeBond);
+    expect((await f.ph.jobMarket.getJob(f.jobId)).status).to.equal(4n); // Challenged
+    await refusal(f.elena, /You challenged job \d+ already/);
+    await refusal(f.charlie, /challenged already: only the job's requester may join that challenge/);
+    await time.increase(f.params.challengeWindow + 1);
+    await refusal(f.bob, /The time to join the challenge of job \d+ ended .* ago/);
+    expect(await f.ocean.oceanToken.allowance(f.bob.address, market)).to.equal(0n);
+
+    const g = await loadFixture(trainedFixture);
+    await time.increase(g.params.challengeWindow + 1);
+    const closed = await (await clientFor(g, g.elena)).challengeReceipt(g.jobId).catch((x: unknown) => x);
+    expect((closed as Error).message).to.match(/The challenge window of job \d+ closed .* ago \(at \d{4}-/);
+    await (await g.ph.jobMarket.settleJob(g.jobId)).wait();
+    const settled = await (await clientFor(g, g.elena)).challengeReceipt(g.jobId).catch((x: unknown) => x);
+    expect((settled as Error).message).to.match(/settled: its challenge window is closed and the worker was paid/);
+  });
 });

@@ -1,0 +1,79 @@
+/**
+ * A receipt's challenge checked before anything is sent: the chain's rules (JobMarket.challengeReceipt) in words, so
+ * that a challenge the chain would refuse costs neither the bond's approval nor a reverted transaction.
+ */
+import type { ethers } from "ethers";
+import type { Sent } from "./base";
+import type { PostHumanCore } from "./core";
+import { durationText, SdkError, utcText } from "./errors";
+import type { JobMarketClient } from "./job-market";
+
+/** Challenges a receipt within its window, putting up the challenge bond (the job market's config). */
+export async function challengeReceipt(
+  ph: PostHumanCore,
+  jobId: bigint,
+  onStep: (line: string) => void,
+): Promise<{ bond: bigint; approvals: string[] } & Sent> {
+  await checkChallenge(ph.jobs, ph.provider, jobId, await ph.address());
+  const { challengeBond } = await ph.jobs.config();
+  const approvals = await ph.ensureBase(challengeBond, ph.jobs.address, `post the challenge bond of job ${jobId}`);
+  onStep(`Challenging the receipt of job ${jobId}…`);
+  return { ...(await ph.jobs.challenge(jobId)), bond: challengeBond, approvals };
+}
+
+/** Throws SdkError CHALLENGE_REFUSED when `me` may not challenge job `jobId`'s receipt now (chain time). */
+export async function checkChallenge(
+  jobs: JobMarketClient,
+  provider: ethers.Provider,
+  jobId: bigint,
+  me: string,
+): Promise<void> {
+  const [job, { challengeWindow }, block] = await Promise.all([
+    jobs.get(jobId),
+    jobs.config(),
+    provider.getBlock("latest"),
+  ]);
+  const now = BigInt(block?.timestamp ?? 0);
+  const window = BigInt(challengeWindow);
+  const refuse = (message: string, hint: string) =>
+    new SdkError("CHALLENGE_REFUSED", `${message} Nothing was sent and no bond was taken.`, hint, {
+      data: { jobId, status: job.status },
+    });
+  const same = (a: string) => a.toLowerCase() === me.toLowerCase();
+  if (job.status === "Submitted") {
+    if (same(job.worker))
+      throw refuse(`Job ${jobId}'s receipt is your worker's own: its claimant cannot challenge it.`, "none needed");
+    const closesAt = job.submittedAt + window;
+    if (now > closesAt)
+      throw refuse(
+        `The challenge window of job ${jobId} closed ${durationText(Number(now - closesAt))} ago (at ` +
+          `${utcText(closesAt)}): a receipt can be challenged for ${durationText(Number(window))} after it is submitted.`,
+        "the receipt stands and the job settles; verify receipts sooner to challenge them",
+      );
+    return;
+  }
+  if (job.status === "Challenged") {
+    if (same(job.challenger)) throw refuse(`You challenged job ${jobId} already.`, "the arbiter decides");
+    if (!same(job.requester))
+      throw refuse(
+        `The receipt of job ${jobId} is challenged already: only the job's requester may join that challenge.`,
+        "the arbiter decides",
+      );
+    const closesAt = job.challengedAt + window;
+    if (now > closesAt)
+      throw refuse(
+        `The time to join the challenge of job ${jobId} ended ${durationText(Number(now - closesAt))} ago: a ` +
+          `requester may join for ${durationText(Number(window))} after a challenge is made.`,
+        "the arbiter decides the challenge as it stands",
+      );
+    return;
+  }
+  if (job.status === "Settled")
+    throw refuse(
+      `Job ${jobId} settled: its challenge window is closed and the worker was paid.`,
+      "the receipt stands; nothing can be challenged",
+    );
+  if (job.status === "Open" || job.status === "Claimed")
+    throw refuse(`Job ${jobId} has no receipt yet: there is nothing to challenge.`, "wait for its receipt");
+  throw refuse(`Job ${jobId} has ended (${job.status}): it can no longer be challenged.`, "nothing to challenge");
+}

@@ -123,9 +123,19 @@ export class PostHuman extends PostHumanCore {
     o: JobRequestOptions = {},
   ): Promise<RequestedJob> {
     if (input.length > 0) this.store?.saveInput(input);
-    const job = await super.requestJob(modelId, params, input, o);
-    if (job.inputAck) this.store?.saveAck(this.jobs.address, job.jobId, job.inputAck);
-    return job;
+    return super.requestJob(modelId, params, input, o); // its upload goes through uploadInput below
+  }
+
+  /** As the core's, keeping the worker's acknowledgement of the input in the store (a dispute needs it). */
+  override async uploadInput(
+    jobId: bigint,
+    input: Uint8Array,
+    requestBlock?: number,
+    inputName?: string,
+  ): Promise<{ inputAck?: string }> {
+    const r = await super.uploadInput(jobId, input, requestBlock, inputName);
+    if (r.inputAck) this.store?.saveAck(this.jobs.address, jobId, r.inputAck);
+    return r;
   }
 
   /** As the core's, with the result as a Buffer. */

@@ -23,6 +23,7 @@ import {
   isMlError,
   type Executor,
 } from "../ml";
+import type { Progress } from "../ml/progress";
 import { TorchExecutor } from "../ml/torch-executor";
 import { EXECUTOR_KIND_OF, jobFolder, jobSeed } from "../protocol/job-spec";
 import { sha256Hex } from "../protocol/auth";
@@ -158,9 +159,11 @@ export async function verifyJob(client: PostHuman, jobId: bigint, o: VerifyOptio
     writeJobDir(jobDir, jobFolder({ kind, params: req.params, seed, modelDir: path.resolve(modelDir), input }));
     o.onStep?.(`re-running job ${jobId} (${kind} on model ${req.modelId})`);
     const executor = o.executor ?? verifierExecutor(receipt.runtimeId, o.onStep);
-    const result = await executor.run({ kind, jobDir }).catch((e: unknown) => {
-      throw reRunError(e, jobId, jobDir, o.input ? (o.inputName ?? "the input given") : "the job's input");
-    });
+    const result = await executor
+      .run({ kind, jobDir, onProgress: progressLines(jobId, o.onStep) })
+      .catch((e: unknown) => {
+        throw reRunError(e, jobId, jobDir, o.input ? (o.inputName ?? "the input given") : "the job's input");
+      });
     check("runtime id", receipt.runtimeId, result.runtimeId);
     check("output hash", receipt.outputHash, result.outputHash);
     let childDir: string | undefined;
@@ -278,6 +281,19 @@ function escapeRegExp(s: string): string {
 }
 
 let localTorch: TorchExecutor | string | undefined;
+
+/** A re-run's progress as a step line now and then (a phase's start, then every 5 s), so a long one is not silent. */
+function progressLines(jobId: bigint, onStep?: (line: string) => void): ((p: Progress) => void) | undefined {
+  if (!onStep) return undefined;
+  let phase = "";
+  let at = 0;
+  return (p) => {
+    if (p.phase === phase && Date.now() - at < 5_000) return;
+    [phase, at] = [p.phase, Date.now()];
+    const loss = p.loss === undefined ? "" : `, loss ${p.loss.toFixed(3)}`;
+    onStep(`  job ${jobId}: ${p.phase} ${p.step}/${p.totalSteps}${loss}`);
+  };
+}
 
 /**
  * The executor whose runtime id `runtimeId` is, among those this machine has: the builtin runtime with the device and

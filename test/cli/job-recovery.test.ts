@@ -88,6 +88,7 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
       );
     expect(said, early.stderr).to.not.equal(null);
     expect(early.stderr).to.contain(`posthuman job cancel ${said![1]} (the fee and the datatoken come back)`);
+    expect(early.stderr).to.contain(`deliver it: posthuman job upload ${said![1]}`);
     // Ctrl-C while following: the job goes on; with --json, the JSON error on stdout.
     const late = await as<ErrorJson>(["--json", "infer", "1", "--prompt", "Hello"], { ctrlCWhen: /input uploaded/ });
     expect(late.code, late.stderr).to.equal(130);
@@ -120,7 +121,7 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
 
     // No such job: every job command says it as `job show` does.
     const unknown = await Promise.all(
-      ["show", "result", "cancel", "reclaim"].map((c) => as<ErrorJson>(["--json", "job", c, "999"])),
+      ["show", "result", "verify", "cancel", "reclaim"].map((c) => as<ErrorJson>(["--json", "job", c, "999"])),
     );
     for (const r of unknown) {
       expect(r.code, r.args.join(" ")).to.equal(1);

@@ -218,4 +218,37 @@ describe("posthuman job verify / challenge / resolve / result / show: the verifi
     expect(show.stdout).to.match(/^job \d+: Infer on model 1, Challenged/);
     expect(show.stdout).to.contain("worker says: submitted (the chain has moved on: Challenged)");
   });
+
+  it("job upload: an input whose upload a Ctrl-C stopped goes from the copy kept, and the job runs; another file is refused", async () => {
+    const up = upProc!.up;
+    const global = ["--rpc", up.rpc, "--deployment", deployment, "--worker", up.worker];
+    const args = [...global, "--data-dir", path.join(tmp, "alice"), "--account", "alice"];
+    const stopped = await cli([...args, "infer", "1", "--prompt", "Once more"], { ctrlCWhen: /Requesting the job…/ });
+    expect(stopped.code, stopped.stderr).to.equal(130);
+    const said = /Stopped following job (\d+): .*its input( was not uploaded|'s upload was cut short)/.exec(
+      stopped.stderr,
+    );
+    expect(said, stopped.stderr).to.not.equal(null);
+    const id = said![1];
+    expect(stopped.stderr).to.contain(`deliver it: posthuman job upload ${id}`);
+    const wrong = await as<ErrorJson>("alice", [
+      "--json",
+      "job",
+      "upload",
+      id,
+      "--input",
+      file("not-it.txt", "Not it\n"),
+    ]);
+    expect(wrong.code).to.equal(1);
+    expect(wrong.json.error.message).to.match(new RegExp(`is not job ${id}'s input: its sha256 is 0x[0-9a-f]{64}`));
+    const sent = await as<{ uploaded: boolean }>("alice", ["--json", "job", "upload", id]);
+    // (A Ctrl-C that cut the upload short may have let the input through: the worker then takes no second copy.)
+    if (said![2] === " was not uploaded") expect(ok(sent).uploaded).to.equal(true);
+    const book = readAddressBook(deployment)!;
+    const reader = await PostHuman.init({ runner: devWallet(1).connect(provider), book, workerUrl: up.worker });
+    const done = ["Submitted", "Settled"];
+    for (let t = Date.now(); Date.now() - t < 180_000; await new Promise((r) => setTimeout(r, 500)))
+      if (done.includes((await reader.jobs.get(BigInt(id))).status)) break;
+    expect(done).to.include((await reader.jobs.get(BigInt(id))).status);
+  });
 });

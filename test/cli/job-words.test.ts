@@ -79,7 +79,8 @@ describe("posthuman train/infer/eval: Ctrl-C after a job was requested", () => {
       "Stopped following job 17: it stays on chain, fee and datatoken escrowed, but its input was not uploaded.",
     );
     expect(e.hint).to.equal(
-      "see it with: posthuman job show 17; cancel it while no worker has claimed it: posthuman job cancel 17 (the fee " +
+      "see it with: posthuman job show 17; deliver it: posthuman job upload 17; or cancel it while no worker has " +
+        "claimed it: posthuman job cancel 17 (the fee " +
         "and the datatoken come back); a worker that claimed one fails it INPUT_MISSING once its input wait is over, " +
         "which refunds them too",
     );
@@ -274,9 +275,9 @@ describe("posthuman --json: an SDK error keeps its code and facts", () => {
         data: { jobId: "999", count: "12" },
       },
     });
-    // An error of the CLI's own has neither.
+    // An error of the CLI's own has neither: null, so that every error has the same four keys.
     expect(jsonError(new CliError("no prompt given", "pass --prompt"))).to.deep.equal({
-      error: { message: "no prompt given", hint: "pass --prompt" },
+      error: { message: "no prompt given", hint: "pass --prompt", code: null, data: null },
     });
   });
 });

@@ -121,7 +121,8 @@ export function stoppedError(f: Pick<JobsInFlight, "jobs" | "done" | "sending">)
   if (missing.length) {
     const it = missing.length === 1 ? "it" : "them";
     hints.push(
-      `cancel ${it} while no worker has claimed ${it}: ${missing.map((id) => `posthuman job cancel ${id}`).join(", ")} ` +
+      `deliver ${it}: ${missing.map((id) => `posthuman job upload ${id}`).join(", ")}; or ` +
+        `cancel ${it} while no worker has claimed ${it}: ${missing.map((id) => `posthuman job cancel ${id}`).join(", ")} ` +
         `(the fee and the datatoken come back); a worker that claimed one fails it INPUT_MISSING once its input ` +
         "wait is over, which refunds them too",
     );

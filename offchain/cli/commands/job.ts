@@ -1,4 +1,4 @@
-/** `posthuman job …`: show, result, verify, cancel, reclaim, challenge, resolve and settle a job. */
+/** `posthuman job …`: show, result, verify, upload, cancel, reclaim, challenge, resolve and settle a job. */
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -17,6 +17,7 @@ import {
   verifyHint,
   workerLag,
 } from "./job-state";
+import { addUpload } from "./job-upload";
 import { txCommand, type Wiring } from "./shared";
 
 export function addJobCommands(program: Command, w: Wiring): void {
@@ -24,6 +25,7 @@ export function addJobCommands(program: Command, w: Wiring): void {
   addShow(job, w);
   addResult(job, w);
   addVerify(job, w);
+  addUpload(job, w);
   addRecover(job, w, "cancel", "cancel your job while no worker has claimed it: the fee and the datatoken come back");
   addRecover(
     job,
@@ -242,7 +244,10 @@ function addVerify(job: Command, w: Wiring): void {
             rebuild: o.rebuild,
             onStep: (l) => out.info(l),
           }),
-        ).catch((e: unknown) => {
+        ).catch(async (e: unknown) => {
+          // No receipt (or no such job): said in the job's state's words, as `job result` says it.
+          if (e instanceof CliError && (e.code === "NO_RECEIPT" || e.code === "UNKNOWN_JOB"))
+            throw noReceipt(await sdk(client.jobOverview(jobId)), await client.chainNow());
           throw reRunFailed(e, jobId) ?? verifyHint(e);
         });
         out.result(v, () =>

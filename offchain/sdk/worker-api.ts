@@ -128,6 +128,8 @@ export interface WorkerHealth {
   ingestion?: { checkpoint?: { number?: number } };
   /** The largest job input the worker accepts, in bytes (workers since the limit was published). */
   limits?: { maxInputBytes?: number };
+  /** Whether it claims jobs at all (its stake, its endpoint): ok null when the chain could not be read. */
+  standing?: { ok: boolean | null; code?: string | null; reason?: string };
   [k: string]: unknown;
 }
 

@@ -87,7 +87,7 @@ export interface ApiDeps {
    * address (default: api-limits.ts's DEFAULT_ANONYMOUS_LIMITS); read when the server is created.
    */
   anonymousLimits?: AnonymousLimitsOverride;
-  health(): Record<string, unknown>;
+  health(): Record<string, unknown> | Promise<Record<string, unknown>>;
   metrics(): string;
   limits: { maxInputBytes: number; maxModelBytes: number; maxInspectBytes?: number };
   /** Where uploads wait while they are checked (default: the OS's temp directory). */

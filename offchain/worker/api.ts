@@ -127,7 +127,7 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
         });
         return void res.end();
       }
-      if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, deps.health());
+      if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, await deps.health());
       if (req.method === "GET" && url.pathname === "/metrics") {
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
         return void res.end(deps.metrics());

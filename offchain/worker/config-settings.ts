@@ -357,7 +357,7 @@ export const SETTINGS: Setting[] = [
     flag: "httpPort",
     expect: "a TCP port from 0 to 65535 (0: any free port)",
     schema: wholeNumber(0, 65535),
-    default: 8080,
+    default: 8550, // what the commands ask by default (--worker), and `posthuman up` listens on
   },
   {
     path: "logLevel",

@@ -41,7 +41,7 @@ import { createIngestor, type Ingestor } from "./ingest";
 import { createJobsRepo, inputRef, weightsRef, type JobsRepo } from "./jobs";
 import type { Log } from "./log";
 import { Counter, Gauge, Histogram, Registry } from "./metrics";
-import { createStanding } from "./standing";
+import { createStanding, type Standing } from "./standing";
 import { createPipeline, type Pipeline } from "./pipeline";
 import { createProvider, assertChainId, assertDeployment, automineWarning } from "./rpc";
 import { createSender, type Sender } from "./sender";
@@ -229,7 +229,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
     ingestor,
     disk,
   };
-  const server: http.Server = createApiServer(apiDeps(w, pipeline, o.web), (e) =>
+  const server: http.Server = createApiServer(apiDeps(w, pipeline, o.web, standing), (e) =>
     log.error({ err: (e as Error).message }, "API error"),
   );
 
@@ -254,6 +254,8 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         .catch((e: Error) =>
           log.warn({ err: e.message }, "could not register the API endpoint on chain: it is tried again before claims"),
         );
+      const problem = await standing.problem(0n).catch(() => undefined);
+      if (problem) log.warn({ code: problem.code }, `this worker claims no job for now: ${problem.reason}`);
       ingestor.start();
       heads?.start();
       pipeline.start();
@@ -387,7 +389,7 @@ function workerMetrics(
 const INGEST_DOWN_ROUNDS = 3;
 
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
-function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): ApiDeps {
+function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, standing: Standing): ApiDeps {
   const { cfg, jobs, store, wallet, registry } = w;
   const held = { jobs, store, dataDir: cfg.dataDir };
   return {
@@ -437,8 +439,11 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
       ];
       return { weightsRoot, configHash: cfgHash, tokenizerHash };
     },
-    health: () => {
+    health: async () => {
       const ingestion = w.ingestor.status();
+      // Whether it claims jobs at all (its stake against the market's minimum, its endpoint registered): a worker
+      // that claims none is alive all the same, so this is no part of `ok`; a monitor reads `standing.ok`.
+      const problem = await standing.problem(0n).catch((e: Error) => ({ code: null, reason: e.message }));
       // ok is false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the
       // RPC node down, or a handler's error: ingestion.lastError says which)
       const ingesting = ingestion.consecutiveFailures < INGEST_DOWN_ROUNDS;
@@ -451,6 +456,7 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined): Api
         ingestion,
         jobs: jobs.countByState(),
         limits: { maxInputBytes: cfg.limits.maxUploadBytes }, // a client refuses a larger input before it pays
+        standing: problem ? { ok: problem.code === null ? null : false, ...problem } : { ok: true },
       };
     },
     metrics: () => w.metrics.render(),

@@ -69,8 +69,11 @@ describe("a fresh clone: npm ci, then npm start (README's Quickstart)", function
       expect(fs.existsSync(path.join(dir, "typechain-types", "index.ts"))).to.equal(true);
       const health = await fetch(`${api}/healthz`);
       expect(health.status).to.equal(200);
-      // The worker publishes its input limit, so a client refuses a larger input before paying (256 MiB by default).
-      expect(((await health.json()) as { limits?: unknown }).limits).to.deep.equal({ maxInputBytes: 256 * 1024 ** 2 });
+      // The worker publishes its input limit, so a client refuses a larger input before paying (64 MiB by default, what
+      // the runtime reads), and whether it claims jobs at all (the dev worker is staked by `up`).
+      const h = (await health.json()) as { limits?: unknown; standing?: unknown };
+      expect(h.limits).to.deep.equal({ maxInputBytes: 64 * 1024 ** 2 });
+      expect(h.standing).to.deep.equal({ ok: true });
 
       // The user commands, run the README's way from the clone, reach it.
       const rpc = /chain +(http:\/\/\S+)/.exec(stdout)![1];

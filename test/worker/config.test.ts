@@ -76,7 +76,7 @@ describe("loadWorkerConfig", () => {
       maxUploadBytes: 64 * 2 ** 20, // the runtime's dataset limit
       modelCacheBytes: 20 * 2 ** 30,
     });
-    expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8080 });
+    expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 8550 });
     expect(c.sources).to.deep.include({ "ingest.confirmations": "default", keyFile: "env POSTHUMAN_WORKER_KEY_FILE" });
     expect(c.warnings).to.deep.equal([]);
   });

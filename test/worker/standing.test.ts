@@ -113,6 +113,10 @@ describe("worker standing: it claims only while staked enough and registered at 
     expect(quote.reason).to.equal(
       "this worker's stake (50) is below the market's minimum of 100: it claims no job until its operator stakes more",
     );
+    // Alive, but claiming nothing: /healthz says so apart from `ok`, for an operator's monitor.
+    const health = await rw.client.health();
+    expect(health.ok).to.equal(true);
+    expect(health.standing).to.deep.include({ ok: false, code: "STAKE_BELOW_MINIMUM" });
 
     const now = (await w.provider.getBlock("latest"))!.timestamp;
     const jobId = await requestJob(w.ph, w.wallet("derek"), {
@@ -139,5 +143,6 @@ describe("worker standing: it claims only while staked enough and registered at 
     const row = await rw.worker.pipeline.until(jobId, ["submitted", "settled", "failed"], 120_000);
     expect(row.state).to.equal("submitted");
     expect((await w.ph.jobMarket.getJob(jobId)).worker).to.equal(me);
+    expect((await rw.client.health()).standing).to.deep.equal({ ok: true });
   });
 });

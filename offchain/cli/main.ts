@@ -30,8 +30,16 @@ function globals(cmd: Command): GlobalOptions {
 
 function globalOptions(program: Command): Command {
   return program
-    .option("--rpc <url>", "JSON-RPC endpoint of the chain", process.env.POSTHUMAN_RPC_URL ?? "http://127.0.0.1:8545")
-    .option("--deployment <file>", "address book (default: deployments/<network>.json)")
+    .option(
+      "--rpc <url>",
+      "JSON-RPC endpoint of the chain (or POSTHUMAN_RPC_URL)",
+      process.env.POSTHUMAN_RPC_URL ?? "http://127.0.0.1:8545",
+    )
+    .option(
+      "--deployment <file>",
+      "address book (or POSTHUMAN_DEPLOYMENT; default: deployments/<network>.json)",
+      process.env.POSTHUMAN_DEPLOYMENT,
+    )
     .option(
       "--account <name|index>",
       "dev account on a local chain: deployer, alice, bob, charlie, derek, elena, worker, treasury or 0–19 " +

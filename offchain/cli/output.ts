@@ -62,8 +62,11 @@ export function reportError(e: unknown, json: boolean): number {
       ? `${short}${typeof ethersCode === "string" ? ` (${ethersCode})` : ""}`
       : err.message;
   if (json) {
-    const sdk = err instanceof CliError ? { code: err.code, data: err.data } : {};
-    process.stdout.write(toJson({ error: { message, hint, ...sdk } }) + "\n");
+    // Always the four keys, null where there is nothing to say (a script reads one shape).
+    const [errCode, data] = err instanceof CliError ? [err.code, err.data] : [];
+    process.stdout.write(
+      toJson({ error: { message, hint: hint ?? null, code: errCode ?? null, data: data ?? null } }) + "\n",
+    );
   } else {
     process.stderr.write(`Error: ${message}\n${hint ? `→ ${hint}\n` : ""}`);
   }

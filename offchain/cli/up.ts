@@ -159,6 +159,15 @@ export function describeUp(h: UpHandle): string {
       : "",
   ].filter(Boolean);
   const ph = ["./posthuman", ...flags].join(" ");
+  const envs = [
+    h.chain.url !== "http://127.0.0.1:8545" ? `POSTHUMAN_RPC_URL=${h.chain.url}` : "",
+    h.worker?.apiUrl && h.worker.apiUrl !== `http://127.0.0.1:${DEFAULT_API_PORT}`
+      ? `POSTHUMAN_WORKER_URL=${h.worker.apiUrl}`
+      : "",
+    path.resolve(h.deploymentFile) !== path.resolve(addressBookPath("localhost"))
+      ? `POSTHUMAN_DEPLOYMENT=${path.resolve(h.deploymentFile)}`
+      : "",
+  ].filter(Boolean);
   const lines = [
     `PostHuman is up.`,
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
@@ -173,6 +182,9 @@ export function describeUp(h: UpHandle): string {
     `  ${ph} --account alice model publish m1 --name "Harbour M1" --price 1 --supply 20`,
     `  ${ph} model list`,
     `  npm run demo      # the five-person story, on a chain of its own`,
+    ...(envs.length
+      ? [`Or once for this terminal, so that commands (and their hints) need no flags: export ${envs.join(" ")}`]
+      : []),
     `Stop with Ctrl-C; the chain's state is kept in the data directory and restored by the next 'up'.`,
   ];
   return lines.join("\n");

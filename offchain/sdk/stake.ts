@@ -75,7 +75,9 @@ export async function requestUnstake(
       "STAKE_INSUFFICIENT",
       `Only ${ocean(s.free)} of your stake is free to take out (${ocean(s.locked)} is locked as the collateral of ` +
         `${s.activeClaims} claimed job${s.activeClaims === 1 ? "" : "s"}); you asked for ${ocean(amount)}.`,
-      "ask for at most the free stake, or wait for the claimed jobs to end",
+      s.activeClaims > 0
+        ? "ask for at most the free stake, or wait for the claimed jobs to end"
+        : "ask for at most the free stake",
       { data: { free: s.free, locked: s.locked, amount } },
     );
   // The market restarts the wait of what is already on its way out with each request: never for what is ready.

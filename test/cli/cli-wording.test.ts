@@ -100,7 +100,7 @@ describe("posthuman --json: a command line commander refuses", () => {
       const [args, message, command] = cases[i];
       expect(r.code, args.join(" ")).to.equal(1);
       expect(r.json?.error?.message, `${args.join(" ")}: ${r.stdout}`).to.equal(message);
-      expect(Object.keys(r.json.error)).to.deep.equal(["message", "hint"]);
+      expect(Object.keys(r.json.error)).to.deep.equal(["message", "hint", "code", "data"]);
       expect(r.json.error.hint).to.match(new RegExp(`^usage: ${command} \\[options\\].* \\(see ${command} --help\\)$`));
       expect(r.stderr, args.join(" ")).to.not.match(/error:|Usage:/);
     });

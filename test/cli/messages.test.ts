@@ -81,7 +81,7 @@ describe("posthuman: a failed job's reason, said once", () => {
       process.stdout.write = write;
     }
     expect(JSON.parse(written.join(""))).to.deep.equal({
-      error: { message: "server response 401 Unauthorized (SERVER_ERROR)" },
+      error: { message: "server response 401 Unauthorized (SERVER_ERROR)", hint: null, code: null, data: null },
     });
   });
 });

@@ -148,6 +148,7 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(none.stdout).to.contain(
       "note         under the market's minimum of 100 OCEAN: a worker with this key claims no job",
     );
+    expect(none.stdout).to.match(/unstaking +none \(the market's delay: \d+ s\)/);
     const shown = ok(await as<{ free: string; minWorkerStake: string; endpoint: string }>("derek", ["stake", "show"]));
     expect(shown).to.include({ free: "0", minWorkerStake: E("100").toString(), endpoint: "" });
     const added = await as("derek", ["stake", "add", "120"], false);
@@ -162,6 +163,7 @@ describe("posthuman pay and rewards on a frozen model", function () {
       "Only 120 OCEAN of your stake is free to take out (0 OCEAN is locked as the collateral of 0 claimed jobs); " +
         "you asked for 500 OCEAN.",
     ]);
+    expect(tooMuch.json.error.hint).to.not.contain("claimed jobs"); // it has none to wait for
     const out = await as("derek", ["stake", "unstake", "20"], false);
     expect(out.stdout).to.match(/^20 OCEAN on its way out, withdrawable from \d{4}-/);
     const early = await as<Err>("derek", ["stake", "withdraw"]);

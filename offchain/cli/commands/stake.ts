@@ -16,7 +16,10 @@ export function addStakeCommands(program: Command, w: Wiring): void {
     );
   stake
     .command("show [account]")
-    .description("free, locked and unstaking stake, the market's minimum, and the API registered (default: yours)")
+    .description(
+      "free, locked and unstaking stake, the market's minimum, the unstaking delay and the API registered of an " +
+        "account or address (default: the signer's: --account, --key-file or POSTHUMAN_PRIVATE_KEY)",
+    )
     .action((raw: string | undefined, _o: unknown, cmd: Command) =>
       w.run(async (out) => {
         if (raw !== undefined) accountArgument(raw); // a typo is refused before connecting
@@ -78,7 +81,7 @@ function describe(v: StakeView): string {
     `account      ${v.account}`,
     `free         ${tokens(v.free)} OCEAN (backs new claims; the market's minimum is ${tokens(v.minWorkerStake)})`,
     `locked       ${tokens(v.locked)} OCEAN (collateral of ${v.activeClaims} claimed job${v.activeClaims === 1 ? "" : "s"})`,
-    `unstaking    ${unstaking}`,
+    `unstaking    ${unstaking} (the market's delay: ${v.unstakeDelaySec} s)`,
     `api          ${v.endpoint || "none registered"}`,
     ...(v.free + v.locked < v.minWorkerStake
       ? [

@@ -5,6 +5,7 @@ import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress, devIndex } from "../../deplo
 import { amount, connect, id, sdk } from "../context";
 import { CliError } from "../output";
 import { table, tokens } from "../render";
+import { datatokenCount } from "./market";
 import { fractionWarning, type Wiring } from "./shared";
 
 export function addTokenCommands(program: Command, w: Wiring): void {
@@ -29,7 +30,7 @@ function addBuy(program: Command, w: Wiring): void {
         const warning = await fractionWarning(client, id(raw));
         out.result(
           { modelId: id(raw), amount: n, ...r, warning: warning ?? null },
-          () => `bought ${o.amount} datatokens of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
+          () => `bought ${datatokenCount(n)} of model ${raw} for ${tokens(r.cost)} OCEAN (tx ${r.txHash})`,
         );
         if (warning) out.info(`warning: ${warning}`);
       }, cmd),

@@ -25,6 +25,8 @@ export interface StandingProblem {
 export interface Standing {
   /** Why a job of `fee` cannot be claimed now, or undefined when it can. */
   problem(fee: bigint): Promise<StandingProblem | undefined>;
+  /** Why no job can be claimed now (stake, endpoint), read without registering anything: /healthz, start-up. */
+  status(): Promise<StandingProblem | undefined>;
   /** Registers the endpoint at start, replacing another URL (later, problem() registers it where the chain names none). */
   register(replace?: boolean): Promise<void>;
 }
@@ -80,6 +82,31 @@ export function createStanding(o: {
     read = undefined;
   }
 
+  async function readChain() {
+    const [stake, cfg, endpoint] = await Promise.all([
+      market.stakeOf(o.self),
+      market.config(),
+      market.endpointOf(o.self),
+    ]);
+    return { free: stake.free, total: stake.free + stake.locked, min: cfg.minWorkerStake, endpoint, at: Date.now() };
+  }
+
+  /** Why no job at all can be claimed: the stake under the minimum, or another endpoint (or none) on chain. */
+  function general(s: Awaited<ReturnType<typeof readChain>>): StandingProblem | undefined {
+    const url = o.url();
+    if (s.total < s.min)
+      return {
+        code: "STAKE_BELOW_MINIMUM",
+        reason: `this worker's stake (${amountText(s.total)}) is below the market's minimum of ${amountText(s.min)}: it claims no job until its operator stakes more`,
+      };
+    if (url && s.endpoint !== url)
+      return {
+        code: "ENDPOINT_NOT_REGISTERED",
+        reason: `this worker's API (${url}) is not the endpoint registered on chain (${s.endpoint ? s.endpoint : "none"}): requesters could not reach it`,
+      };
+    return undefined;
+  }
+
   /** The stake, the minimum and the endpoint, read at most every CHECK_MS (one read in flight); a registration that
    * may be due goes on in the background (a claim or a quote does not wait for its transaction to be mined). */
   let readAt = 0;
@@ -92,14 +119,7 @@ export function createStanding(o: {
         once("warn", { err: e.message }, `could not register the API endpoint on chain: ${e.message}`),
       )
       .finally(() => (registering = undefined));
-    const reading = (async () => {
-      const [stake, cfg, endpoint] = await Promise.all([
-        market.stakeOf(o.self),
-        market.config(),
-        market.endpointOf(o.self),
-      ]);
-      return { free: stake.free, total: stake.free + stake.locked, min: cfg.minWorkerStake, endpoint, at: Date.now() };
-    })();
+    const reading = readChain();
     reading.catch(() => {
       if (read === reading) read = undefined; // read again next time
     });
@@ -108,19 +128,13 @@ export function createStanding(o: {
 
   return {
     register,
+    async status() {
+      return general(read && Date.now() - readAt < CHECK_MS ? await read : await readChain());
+    },
     async problem(fee) {
       const s = await fresh();
-      const url = o.url();
-      if (s.total < s.min)
-        return {
-          code: "STAKE_BELOW_MINIMUM",
-          reason: `this worker's stake (${amountText(s.total)}) is below the market's minimum of ${amountText(s.min)}: it claims no job until its operator stakes more`,
-        };
-      if (url && s.endpoint !== url)
-        return {
-          code: "ENDPOINT_NOT_REGISTERED",
-          reason: `this worker's API (${url}) is not the endpoint registered on chain (${s.endpoint ? s.endpoint : "none"}): requesters could not reach it`,
-        };
+      const none = general(s);
+      if (none) return none;
       const collateral = await market.collateralFor(fee);
       if (s.total < collateral)
         return {

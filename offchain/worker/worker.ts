@@ -254,7 +254,7 @@ export async function createWorker(o: WorkerOptions): Promise<Worker> {
         .catch((e: Error) =>
           log.warn({ err: e.message }, "could not register the API endpoint on chain: it is tried again before claims"),
         );
-      const problem = await standing.problem(0n).catch(() => undefined);
+      const problem = await standing.status().catch(() => undefined);
       if (problem) log.warn({ code: problem.code }, `this worker claims no job for now: ${problem.reason}`);
       ingestor.start();
       heads?.start();
@@ -443,7 +443,7 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, stan
       const ingestion = w.ingestor.status();
       // Whether it claims jobs at all (its stake against the market's minimum, its endpoint registered): a worker
       // that claims none is alive all the same, so this is no part of `ok`; a monitor reads `standing.ok`.
-      const problem = await standing.problem(0n).catch((e: Error) => ({ code: null, reason: e.message }));
+      const problem = await standing.status().catch((e: Error) => ({ code: null, reason: e.message }));
       // ok is false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the
       // RPC node down, or a handler's error: ingestion.lastError says which)
       const ingesting = ingestion.consecutiveFailures < INGEST_DOWN_ROUNDS;

@@ -67,6 +67,8 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (cfg.protocolFeeBps > MAX_PROTOCOL_FEE_BPS) revert JobMarketInvalidBps(cfg.protocolFeeBps);
         if (cfg.challengerRewardBps > _BPS) revert JobMarketInvalidBps(cfg.challengerRewardBps);
         if (cfg.failPenaltyBps > _BPS) revert JobMarketInvalidBps(cfg.failPenaltyBps);
+        // No collateral, nothing to slash: a receipt proved wrong, a failure or a missed deadline would cost nothing.
+        if (cfg.collateralBps == 0) revert JobMarketInvalidBps(0);
         // The arbiter decides a third party's challenge after a challenge window (the requester's join period).
         if (cfg.arbitrationWindow <= cfg.challengeWindow) {
             revert JobMarketInvalidWindows(cfg.challengeWindow, cfg.arbitrationWindow);

@@ -110,6 +110,12 @@ describe("JobMarket", () => {
       await expect(factory.deploy(cfg)).to.be.revertedWithCustomError(factory, "JobMarketInvalidBps").withArgs(10_001);
     });
 
+    it("reverts on no collateral (nothing could be slashed)", async () => {
+      const { f, cfg } = await configFor({ collateralBps: 0 });
+      const factory = new JobMarket__factory(f.deployer);
+      await expect(factory.deploy(cfg)).to.be.revertedWithCustomError(factory, "JobMarketInvalidBps").withArgs(0);
+    });
+
     it("reverts on an arbitration window not longer than the challenge window (the requester's join period)", async () => {
       const { f, cfg } = await configFor({ challengeWindow: 3_600, arbitrationWindow: 3_600 });
       const factory = new JobMarket__factory(f.deployer);

@@ -165,7 +165,7 @@ export function describeUp(h: UpHandle): string {
       ? `POSTHUMAN_WORKER_URL=${h.worker.apiUrl}`
       : "",
     path.resolve(h.deploymentFile) !== path.resolve(addressBookPath("localhost"))
-      ? `POSTHUMAN_DEPLOYMENT=${path.resolve(h.deploymentFile)}`
+      ? `POSTHUMAN_DEPLOYMENT=${JSON.stringify(path.resolve(h.deploymentFile))}`
       : "",
   ].filter(Boolean);
   const lines = [

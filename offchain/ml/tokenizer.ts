@@ -65,7 +65,8 @@ export class Gpt2Tokenizer {
   private readonly pattern = new RegExp(GPT2_SPLIT_PATTERN, "gu");
 
   constructor(json: TokenizerJson) {
-    if (!json.model || typeof json.model.vocab !== "object" || !Array.isArray(json.model.merges)) {
+    const vocab: unknown = json.model?.vocab;
+    if (!vocab || typeof vocab !== "object" || Array.isArray(vocab) || !Array.isArray(json.model.merges)) {
       throw new MlError("MODEL_INVALID", "tokenizer.json has no BPE model (model.vocab and model.merges)");
     }
     if (json.model.type !== undefined && json.model.type !== "BPE") {
@@ -403,14 +404,16 @@ export const MAX_TOKENIZER_TOKENS = 1 << 20;
  * vocabulary would decode some generated ids to nothing; a huge id would allocate before anything else is checked).
  */
 function denseDecoder(encoder: Map<string, number>): string[] {
+  if (encoder.size > MAX_TOKENIZER_TOKENS)
+    throw new MlError("MODEL_INVALID", `tokenizer.json has ${encoder.size} tokens, more than ${MAX_TOKENIZER_TOKENS}`);
   const decoder: string[] = [];
   for (const [tok, id] of encoder) {
-    if (!Number.isSafeInteger(id) || id < 0 || id >= Math.min(encoder.size, MAX_TOKENIZER_TOKENS))
+    if (!Number.isSafeInteger(id) || id < 0 || id >= encoder.size)
       throw new MlError(
         "MODEL_INVALID",
         `tokenizer.json gives ${JSON.stringify(tok)} the id ${String(id)}: ids must be 0 … ${encoder.size - 1}, one a token`,
       );
-    if (decoder[id] !== undefined && decoder[id] !== tok)
+    if (decoder[id] !== undefined)
       throw new MlError("MODEL_INVALID", `tokenizer.json gives the id ${id} to two tokens`);
     decoder[id] = tok;
   }

@@ -22,10 +22,11 @@ export type TrainProvider = "cpu" | "webgpu";
 /**
  * Models up to this size train with onnxruntime's memory arena: each step reuses the memory the last one took
  * instead of handing it back to the system and faulting it in again (the tiny preset, batch 16: 13.7 CPU s a
- * run instead of 33.9, page faults a third of them; peak memory 1.3 GB instead of 0.7). Above it the arena
- * stays off, so that GPT-2 small at 4 × 128 fits in 4 GiB with the weights and AdamW moments.
+ * run instead of 33.9, page faults a third of them; peak memory 1.3 GB instead of 0.7). Measured deterministic at the
+ * tiny preset's size (3.3 M parameters: the arena-off weights root in every run and process, docs/ml.md); above this
+ * bound the arena stays off, as GPT-2 small's weights root once differed between processes with it.
  */
-export const ARENA_MAX_PARAMS = 32_000_000;
+export const ARENA_MAX_PARAMS = 8_000_000;
 
 const sessionOptions = (
   c: Gpt2Config,

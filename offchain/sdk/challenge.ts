@@ -40,11 +40,12 @@ export async function checkChallenge(
       data: { jobId, status: job.status },
     });
   const same = (a: string) => a.toLowerCase() === me.toLowerCase();
+  // (`now` is the latest block's time: a transaction lands in a later block, so the window's last second is too late)
+  if ((job.status === "Submitted" || job.status === "Challenged") && same(job.worker))
+    throw refuse(`Job ${jobId}'s receipt is your own worker's: its claimant cannot challenge it.`, "nothing to do");
   if (job.status === "Submitted") {
-    if (same(job.worker))
-      throw refuse(`Job ${jobId}'s receipt is your worker's own: its claimant cannot challenge it.`, "none needed");
     const closesAt = job.submittedAt + window;
-    if (now > closesAt)
+    if (now >= closesAt)
       throw refuse(
         `The challenge window of job ${jobId} closed ${durationText(Number(now - closesAt))} ago (at ` +
           `${utcText(closesAt)}): a receipt can be challenged for ${durationText(Number(window))} after it is submitted.`,
@@ -60,7 +61,7 @@ export async function checkChallenge(
         "the arbiter decides",
       );
     const closesAt = job.challengedAt + window;
-    if (now > closesAt)
+    if (now >= closesAt)
       throw refuse(
         `The time to join the challenge of job ${jobId} ended ${durationText(Number(now - closesAt))} ago: a ` +
           `requester may join for ${durationText(Number(window))} after a challenge is made.`,

@@ -22,6 +22,8 @@ export interface JobView {
   inputHash: string;
   /** True while the worker wants the input (claimed or claimable, input not yet received). */
   acceptsInput: boolean;
+  /** The input arrived already (an upload whose answer the requester may have lost). */
+  hasInput?: boolean;
   /** Artifact hash (sha256 hex, no 0x) of result.json once stored. */
   resultArtifact?: string;
   /** Public status: state name, progress, failure reason. No secrets, no weights, no worker paths. */
@@ -66,6 +68,8 @@ export interface ApiDeps {
    * InputReceived acknowledgement (protocol/input-ack.ts), which the requester keeps: it proves the input arrived.
    */
   inputReceived(jobId: bigint, artifact: string, size: number): Promise<void | { inputAck: string }>;
+  /** The acknowledgement of an input that arrived already, signed again. */
+  inputAckAgain?(jobId: bigint): Promise<{ inputAck: string }>;
   /** The model's owner on chain (undefined: no such model); asked before a byte of an upload is read. */
   modelOwner?(modelId: bigint): Promise<string | undefined>;
   /** Verifies owner and weights root on chain, stores the folder; returns the weights root. Throws ApiError. */

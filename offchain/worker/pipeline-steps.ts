@@ -213,7 +213,6 @@ export function paramsProblem(kind: ExecutorKind, params: string, dir: string): 
  * Why this worker may not claim an independent evaluation (EvaluateParams.independent) of the model: it owns the
  * model or ran the training that made it (the chain would refuse the claim), or undefined.
  */
-/** Why this worker may not claim an independent evaluation of the model (it owns or trained it; the chain refuses). */
 export async function independenceProblem(
   c: Ctx,
   kind: ExecutorKind,

@@ -1,9 +1,8 @@
 /**
  * A quote before paying (GET /models/:id/quote): what this worker would decide for a job not yet requested, by the
  * steps its claim takes (the kind served, params the runtime takes for the model, a child the registry takes, a
- * claimant an independent evaluation allows, the
- * price, the deadline behind its queue), with nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a
- * busier queue when the request comes.
+ * claimant an independent evaluation allows, the price, the deadline behind its queue), with nothing reserved. A
+ * requester that hears "no" pays nothing; one that hears "yes" may still meet a busier queue when the request comes.
  */
 import type { ExecutorKind } from "../protocol/job-spec";
 import type { JobQuote } from "../protocol/quote";

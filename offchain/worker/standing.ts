@@ -129,7 +129,16 @@ export function createStanding(o: {
   return {
     register,
     async status() {
-      return general(read && Date.now() - readAt < CHECK_MS ? await read : await readChain());
+      if (!read || Date.now() - readAt >= CHECK_MS) {
+        // The same reading as claims share (one in flight, CHECK_MS), without registering anything.
+        readAt = Date.now();
+        const reading = readChain();
+        reading.catch(() => {
+          if (read === reading) read = undefined;
+        });
+        read = reading;
+      }
+      return general(await read);
     },
     async problem(fee) {
       const s = await fresh();

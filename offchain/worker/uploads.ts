@@ -71,6 +71,17 @@ export async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: 
       `the signature does not come from the job's requester ${job.requester} over the job's input commitment ${job.inputHash} (recovered ${auth.recovered ?? "no ECDSA signer"}): sign InputUpload{jobId, inputHash, expiry, nonce} for the bytes the job committed to, with the requester's key or, for a contract requester, a key its ERC-1271 isValidSignature accepts`,
     );
   }
+  if (job.hasInput && deps.inputAckAgain) {
+    // It arrived already (an upload whose answer was lost to a Ctrl-C or a dropped connection): said so, with the
+    // acknowledgement signed again, which a requester needs to dispute a failure blamed on the input.
+    await new Promise<void>((done) =>
+      req
+        .on("end", done)
+        .on("error", () => done())
+        .resume(),
+    );
+    return { jobId: jobId.toString(), inputHash: job.inputHash, already: true, ...(await deps.inputAckAgain(jobId)) };
+  }
   if (!job.acceptsInput) {
     // A job this worker skipped says why (its params, its price, its deadline…): the requester can cancel it.
     const error =

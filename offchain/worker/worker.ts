@@ -423,6 +423,10 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, stan
       pipeline.refuseInput(jobId, problem);
     },
     inputReceived: (jobId, artifact) => inputReceived(w, pipeline, jobId, artifact),
+    inputAckAgain: async (jobId) => {
+      const domain = inputAckDomain(cfg.chain.chainId, w.marketAddress);
+      return { inputAck: await signInputAck(w.wallet, domain, jobId, w.jobs.get(jobId)?.input_hash as string) };
+    },
     modelOwner: async (modelId) => {
       try {
         return (await registry.getModel(modelId)).owner;
@@ -443,7 +447,14 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, stan
       const ingestion = w.ingestor.status();
       // Whether it claims jobs at all (its stake against the market's minimum, its endpoint registered): a worker
       // that claims none is alive all the same, so this is no part of `ok`; a monitor reads `standing.ok`.
-      const problem = await standing.status().catch((e: Error) => ({ code: null, reason: e.message }));
+      // (not waiting on a slow RPC node longer than 2 s: /healthz answers all the same)
+      const slow = new Promise<never>((_, no) =>
+        setTimeout(() => no(new Error("the chain did not answer in 2 s")), 2000).unref(),
+      );
+      const problem = await Promise.race([standing.status(), slow]).catch((e: Error) => ({
+        code: null,
+        reason: e.message,
+      }));
       // ok is false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the
       // RPC node down, or a handler's error: ingestion.lastError says which)
       const ingesting = ingestion.consecutiveFailures < INGEST_DOWN_ROUNDS;
@@ -482,6 +493,7 @@ async function jobView(jobs: JobsRepo, pipeline: Pipeline, jobId: bigint): Promi
     inputHash: row.input_hash,
     // "lost": another worker claimed it, perhaps one of this operator's sharing the store (it reads the input ref).
     acceptsInput: (row.state === "seen" || row.state === "claimed" || row.state === "lost") && !row.input_artifact,
+    hasInput: !!row.input_artifact,
     resultArtifact: row.result_artifact ?? undefined,
     status: {
       state: row.state,

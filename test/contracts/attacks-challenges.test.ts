@@ -2,7 +2,7 @@
  * Issue 11, attack 6: challenge capture. One challenge slot per job, and nothing stopped the worker or its accomplice
  * from taking it: honest challengers were locked out, and when upheld the cheater recovered half its collateral as the
  * "challenger". A lapsed frivolous challenge cost nothing. Now the claimant cannot challenge; the requester can join a
- * challenge someone else holds for a challenge window after it, and then takes the reward; the arbiter decides such a
+ * challenge someone else holds for a challenge window after it, and then takes half the reward; the arbiter decides such a
  * challenge only after that join period; rejected and lapsed challenges cost their bonds.
  */
 import { expect } from "chai";

@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import { ethers } from "ethers";
 import { PRESETS } from "../../offchain/ml/config";
+import { isMlError } from "../../offchain/ml/errors";
 import { commandHint } from "../../offchain/cli/hints";
 import { checkJobParams as runtimeCheck } from "../../offchain/ml/job-params";
 import { EXECUTOR_KIND_OF, executorParams } from "../../offchain/protocol/job-spec";
@@ -48,7 +49,8 @@ const refusedByRuntime = (p: JobParams): boolean => {
   try {
     runtimeCheck(EXECUTOR_KIND_OF[p.kind], executorParams(JobKind[p.kind], encodeJobParams(p)), config);
     return false;
-  } catch {
+  } catch (e) {
+    if (!isMlError(e) || e.code !== "PARAMS_INVALID") throw e; // only the runtime's refusal counts
     return true;
   }
 };

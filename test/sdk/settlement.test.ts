@@ -140,7 +140,7 @@ describe("SDK: cancelling a listing with nothing left", function () {
         .and.match(/Nothing was sent and no bond was taken\.$/);
       expect(await ethers.provider.getTransactionCount(signer.address)).to.equal(nonce); // no approval, no revert
     };
-    await refusal(f.worker, /receipt is your worker's own: its claimant cannot challenge it/);
+    await refusal(f.worker, /receipt is your own worker's: its claimant cannot challenge it/);
     // Elena challenges within the window: the bond is approved and posted.
     const c = await (await clientFor(f, f.elena)).challengeReceipt(f.jobId);
     expect(c.bond).to.equal(f.params.challengeBond);

@@ -83,6 +83,9 @@ describe("worker end to end (real hardhat node, real contracts, builtin runtime)
     const doc = JSON.parse(Buffer.from(result).toString()) as { generations: { text: string }[] };
     expect(doc.generations).to.have.length(2);
     await expect(rw.client.result(w.wallet("elena"), jobId)).to.be.rejectedWith(/requester/);
+    // An upload of an input that arrived already (its first answer lost to a Ctrl-C, say) is acknowledged again.
+    const again = await rw.client.uploadInput(w.wallet("derek"), jobId, PROMPTS);
+    expect(again.inputAck).to.match(/^0x[0-9a-f]{130}$/);
   });
 
   it("runs an evaluation job and records loss and token count in the receipt", async () => {

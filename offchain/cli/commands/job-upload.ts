@@ -22,7 +22,12 @@ export function addUpload(job: Command, w: Wiring): void {
         const jobId = id(raw, "job");
         const ctx = w.context(cmd);
         const client = await connect(ctx);
-        const job = await sdk(client.jobs.get(jobId));
+        const [job, me] = await Promise.all([sdk(client.jobs.get(jobId)), client.address()]);
+        if (job.requester.toLowerCase() !== me.toLowerCase())
+          throw new CliError(
+            `Job ${raw} was requested by ${job.requester}, not by ${me}: only its requester may upload its input.`,
+            "sign as the job's requester (--account, --key-file or POSTHUMAN_PRIVATE_KEY)",
+          );
         const bytes = o.input ? readFile(o.input) : client.store?.input(job.inputHash);
         if (!bytes)
           throw new CliError(

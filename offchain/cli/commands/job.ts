@@ -246,8 +246,12 @@ function addVerify(job: Command, w: Wiring): void {
           }),
         ).catch(async (e: unknown) => {
           // No receipt (or no such job): said in the job's state's words, as `job result` says it.
-          if (e instanceof CliError && (e.code === "NO_RECEIPT" || e.code === "UNKNOWN_JOB"))
-            throw noReceipt(await sdk(client.jobOverview(jobId)), await client.chainNow());
+          if (e instanceof CliError && (e.code === "NO_RECEIPT" || e.code === "UNKNOWN_JOB")) {
+            const o = await sdk(client.jobOverview(jobId));
+            // (only when this job has none: the error may be about the parent job a rebuild verifies first)
+            if (!["Submitted", "Challenged", "Settled", "Slashed"].includes(o.job.status))
+              throw noReceipt(o, await client.chainNow());
+          }
           throw reRunFailed(e, jobId) ?? verifyHint(e);
         });
         out.result(v, () =>

@@ -90,7 +90,7 @@ export function challengePanel(app: App, jobId: bigint, refreshed: () => Promise
           "p",
           null,
           "Anyone who finds this receipt wrong (a re-run that gives another output, weights that are not the model's) may challenge it while its window is open. ",
-          `The arbiter then decides: if the receipt is wrong, the worker's collateral is slashed and the challenger gets the bond back plus ${percent(BigInt(cfg.challengerRewardBps), 10_000n)} of that collateral; if it is right, the bond goes to the worker.`,
+          `The arbiter then decides: if the receipt is wrong, the worker's collateral is slashed and the challenger gets the bond back plus ${percent(BigInt(cfg.challengerRewardBps), 10_000n)} of that collateral (half of that if the job's requester joins the challenge); if it is right, the bond goes to the worker.`,
         ),
         h(
           "dl",

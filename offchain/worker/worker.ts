@@ -389,6 +389,8 @@ function workerMetrics(
 const INGEST_DOWN_ROUNDS = 3;
 
 /** What the operator API serves and calls: the job views, the upload hooks, health, metrics and limits. */
+const unknownStanding = (e: Error) => ({ code: null, reason: e.message });
+
 function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, standing: Standing): ApiDeps {
   const { cfg, jobs, store, wallet, registry } = w;
   const held = { jobs, store, dataDir: cfg.dataDir };
@@ -448,13 +450,8 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, stan
       // Whether it claims jobs at all (its stake against the market's minimum, its endpoint registered): a worker
       // that claims none is alive all the same, so this is no part of `ok`; a monitor reads `standing.ok`.
       // (not waiting on a slow RPC node longer than 2 s: /healthz answers all the same)
-      const slow = new Promise<never>((_, no) =>
-        setTimeout(() => no(new Error("the chain did not answer in 2 s")), 2000).unref(),
-      );
-      const problem = await Promise.race([standing.status(), slow]).catch((e: Error) => ({
-        code: null,
-        reason: e.message,
-      }));
+      const slow = new Promise<never>((_, no) => setTimeout(no, 2000, new Error("the chain took over 2 s")).unref());
+      const problem = await Promise.race([standing.status(), slow]).catch(unknownStanding);
       // ok is false while the data dir is full (disk says which folder) or ingestion failed 3 rounds in a row (the
       // RPC node down, or a handler's error: ingestion.lastError says which)
       const ingesting = ingestion.consecutiveFailures < INGEST_DOWN_ROUNDS;

@@ -111,14 +111,15 @@ export function createStanding(o: {
    * may be due goes on in the background (a claim or a quote does not wait for its transaction to be mined). */
   let readAt = 0;
   let registering: Promise<void> | undefined;
-  function fresh() {
+  function fresh(registerToo = true) {
     if (read && Date.now() - readAt < CHECK_MS) return read;
     readAt = Date.now();
-    registering ??= register()
-      .catch((e: Error) =>
-        once("warn", { err: e.message }, `could not register the API endpoint on chain: ${e.message}`),
-      )
-      .finally(() => (registering = undefined));
+    if (registerToo)
+      registering ??= register()
+        .catch((e: Error) =>
+          once("warn", { err: e.message }, `could not register the API endpoint on chain: ${e.message}`),
+        )
+        .finally(() => (registering = undefined));
     const reading = readChain();
     reading.catch(() => {
       if (read === reading) read = undefined; // read again next time
@@ -129,16 +130,7 @@ export function createStanding(o: {
   return {
     register,
     async status() {
-      if (!read || Date.now() - readAt >= CHECK_MS) {
-        // The same reading as claims share (one in flight, CHECK_MS), without registering anything.
-        readAt = Date.now();
-        const reading = readChain();
-        reading.catch(() => {
-          if (read === reading) read = undefined;
-        });
-        read = reading;
-      }
-      return general(await read);
+      return general(await fresh(false)); // the same reading as claims share, registering nothing
     },
     async problem(fee) {
       const s = await fresh();

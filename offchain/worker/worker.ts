@@ -425,10 +425,7 @@ function apiDeps(w: WorkerKit, pipeline: Pipeline, web: WebApp | undefined, stan
       pipeline.refuseInput(jobId, problem);
     },
     inputReceived: (jobId, artifact) => inputReceived(w, pipeline, jobId, artifact),
-    inputAckAgain: async (jobId) => {
-      const domain = inputAckDomain(cfg.chain.chainId, w.marketAddress);
-      return { inputAck: await signInputAck(w.wallet, domain, jobId, w.jobs.get(jobId)?.input_hash as string) };
-    },
+    inputAckAgain: async (jobId) => ({ inputAck: await ackOf(w, jobId, w.jobs.get(jobId)?.input_hash as string) }),
     modelOwner: async (modelId) => {
       try {
         return (await registry.getModel(modelId)).owner;
@@ -512,7 +509,7 @@ async function inputReceived(
   jobId: bigint,
   artifact: string,
 ): Promise<{ inputAck: string }> {
-  const { jobs, store, cfg } = w;
+  const { jobs, store } = w;
   const row = jobs.get(jobId);
   jobs.update(jobId, { input_artifact: artifact });
   // The operator's other workers sharing the store find it there if one of them wins the claim.
@@ -520,9 +517,12 @@ async function inputReceived(
   pipeline.inputArrived(jobId);
   // Proof for the requester that the input arrived: failing the job for its input after this is disputable.
   const inputHash = row?.input_hash ?? `0x${artifact}`;
-  return {
-    inputAck: await signInputAck(w.wallet, inputAckDomain(cfg.chain.chainId, w.marketAddress), jobId, inputHash),
-  };
+  return { inputAck: await ackOf(w, jobId, inputHash) };
+}
+
+/** The worker's signed InputReceived acknowledgement of a job's input. */
+function ackOf(w: WorkerKit, jobId: bigint, inputHash: string): Promise<string> {
+  return signInputAck(w.wallet, inputAckDomain(w.cfg.chain.chainId, w.marketAddress), jobId, inputHash);
 }
 
 /**

@@ -103,6 +103,10 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return "evaluate without --independent, or once another operator's worker has registered its endpoint";
     case "WRONG_CHAIN":
       return "pass the matching --rpc and --deployment";
+    case "RESOLVE_REFUSED":
+      return d.arbiter
+        ? "pass the arbiter's --account or --key-file (on the chain `posthuman up` starts: --account deployer)"
+        : undefined;
     case "NOT_REQUESTER":
       return "pass the requester's --account or --key-file";
     case "INPUT_MISSING":

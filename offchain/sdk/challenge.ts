@@ -67,6 +67,8 @@ export async function checkChallenge(
           `requester may join for ${durationText(Number(window))} after a challenge is made.`,
         "the arbiter decides the challenge as it stands",
       );
+    if (await jobs.challengedBy(jobId, me))
+      throw refuse(`You joined the challenge of job ${jobId} already.`, "the arbiter decides");
     return;
   }
   if (job.status === "Settled")
@@ -77,4 +79,56 @@ export async function checkChallenge(
   if (job.status === "Open" || job.status === "Claimed")
     throw refuse(`Job ${jobId} has no receipt yet: there is nothing to challenge.`, "wait for its receipt");
   throw refuse(`Job ${jobId} has ended (${job.status}): it can no longer be challenged.`, "nothing to challenge");
+}
+
+/** The arbiter's decision on a challenged receipt, checked first (JobMarket.resolveChallenge's rules in words). */
+export async function resolveChallenge(
+  ph: PostHumanCore,
+  jobId: bigint,
+  upheld: boolean,
+): Promise<{ upheld: boolean; slashed: bigint } & Sent> {
+  await checkResolve(ph.jobs, ph.provider, jobId, await ph.address());
+  return ph.jobs.resolve(jobId, upheld);
+}
+
+/** Throws SdkError RESOLVE_REFUSED when `me` may not decide job `jobId`'s challenge now (chain time). */
+export async function checkResolve(
+  jobs: JobMarketClient,
+  provider: ethers.Provider,
+  jobId: bigint,
+  me: string,
+): Promise<void> {
+  const [job, { arbiter, challengeWindow }, block] = await Promise.all([
+    jobs.get(jobId),
+    jobs.config(),
+    provider.getBlock("latest"),
+  ]);
+  const refuse = (message: string, hint: string, data: Record<string, unknown> = {}) =>
+    new SdkError("RESOLVE_REFUSED", `${message} Nothing was sent.`, hint, {
+      data: { jobId, status: job.status, ...data },
+    });
+  if (arbiter.toLowerCase() !== me.toLowerCase())
+    throw refuse(
+      `Only the job market's arbiter (${arbiter}) decides challenges; you are ${me}.`,
+      "sign with the arbiter's key",
+      { arbiter },
+    );
+  if (job.status === "Submitted")
+    throw refuse(`Job ${jobId}'s receipt is not challenged: there is nothing to decide.`, "nothing to do");
+  if (job.status === "Open" || job.status === "Claimed")
+    throw refuse(`Job ${jobId} has no receipt yet: there is nothing to decide.`, "nothing to do");
+  if (job.status !== "Challenged")
+    throw refuse(`Job ${jobId} has ended (${job.status}): there is no challenge to decide.`, "nothing to do");
+  // A third party's challenge is decided only once the requester's time to join it is over (the latest block's time:
+  // the transaction lands in a later block, so the window's last second is already past then).
+  const joinClosesAt = job.challengedAt + BigInt(challengeWindow);
+  const now = BigInt(block?.timestamp ?? 0);
+  if (job.challenger.toLowerCase() === job.requester.toLowerCase() || now >= joinClosesAt) return;
+  if (await jobs.challengedBy(jobId, job.requester)) return;
+  throw refuse(
+    `Job ${jobId}'s requester may join its challenge until ${utcText(joinClosesAt)} (UTC, chain time), in about ` +
+      `${durationText(Number(joinClosesAt - now))}: the arbiter decides after that.`,
+    "decide after that time",
+    { joinClosesAt },
+  );
 }

@@ -33,7 +33,7 @@ import { RoyaltyVaultClient } from "./vault";
 import { WorkerApi, WorkerApiError, type ModelFile, type WorkerHealth } from "./worker-api";
 import { claimantApi, otherWorkerApis, requireIndependentWorker } from "./claimant";
 import { checkWorkerTerms } from "./worker-terms";
-import { challengeReceipt } from "./challenge";
+import { challengeReceipt, resolveChallenge } from "./challenge";
 import { refuseUnsettled } from "./settlement";
 import {
   checkInputBeforePaying,
@@ -562,6 +562,11 @@ export class PostHumanCore {
   /** Challenges a receipt within its window, putting up the challenge bond; refused first where the chain would. */
   challengeReceipt(jobId: bigint): Promise<{ bond: bigint; approvals: string[] } & Sent> {
     return challengeReceipt(this, jobId, this.onStep);
+  }
+
+  /** The arbiter's decision on a challenged receipt; refused first where the chain would. */
+  resolveChallenge(jobId: bigint, upheld: boolean): Promise<{ upheld: boolean; slashed: bigint } & Sent> {
+    return resolveChallenge(this, jobId, upheld);
   }
 
   /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */

@@ -130,6 +130,12 @@ export class JobMarketClient extends ContractClient<JobMarket> {
     return logs[0] ? toReceipt(logs[0] as ReceiptLog) : undefined;
   }
 
+  /** Whether `account` challenged job `jobId`, first or by joining a challenge (its JobChallenged logs). */
+  async challengedBy(jobId: bigint, account: string): Promise<boolean> {
+    const filter = this.contract.filters.JobChallenged(jobId, undefined, account);
+    return (await this.logs((a, b) => this.contract.queryFilter(filter, a, b))).length > 0;
+  }
+
   /** Every receipt of jobs run on a model (its metrics: evaluations, finetunes from it, inferences). */
   async receiptsOfModel(modelId: bigint): Promise<OnChainReceipt[]> {
     const filter = this.contract.filters.ReceiptSubmitted(undefined, modelId);

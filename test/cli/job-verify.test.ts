@@ -169,12 +169,27 @@ describe("posthuman job verify / challenge / resolve / result / show: the verifi
     expect(err?.message).to.equal(`DATASET_EMPTY: the re-run of job ${jobId} failed: prompts.txt is empty`);
   });
 
-  it("job resolve: --upheld with --dismissed conflict (with a code); neither is no decision", async () => {
-    const [both, neither, human] = await Promise.all([
+  it("job resolve: --upheld with --dismissed conflict (with a code); neither is no decision; what the chain would refuse is refused first", async () => {
+    const [both, neither, human, notArbiter, unchallenged, unknown] = await Promise.all([
       as<ErrorJson>("deployer", ["--json", "job", "resolve", jobId, "--upheld", "--dismissed"]),
       as<ErrorJson>("deployer", ["--json", "job", "resolve", jobId]),
       as("deployer", ["job", "resolve", jobId, "--upheld", "--dismissed"]),
+      as<ErrorJson>("alice", ["--json", "job", "resolve", jobId, "--upheld"]),
+      as<ErrorJson>("deployer", ["--json", "job", "resolve", jobId, "--dismissed"]),
+      as<ErrorJson>("deployer", ["--json", "job", "resolve", "999", "--dismissed"]),
     ]);
+    expect(notArbiter.json.error).to.deep.include({
+      code: "RESOLVE_REFUSED",
+      hint: "pass the arbiter's --account or --key-file (on the chain `posthuman up` starts: --account deployer)",
+    });
+    expect(notArbiter.json.error.message).to.match(
+      /^Only the job market's arbiter \(0x\w{40}\) decides challenges; you are 0x\w{40}\. Nothing was sent\.$/,
+    );
+    expect(unchallenged.json.error.code).to.equal("RESOLVE_REFUSED");
+    expect(unchallenged.json.error.message).to.match(
+      new RegExp(`^Job ${jobId}('s receipt is not challenged| has ended \\(Settled\\))`),
+    );
+    expect(unknown.json.error.code).to.equal("UNKNOWN_JOB");
     expect(both.code).to.equal(1);
     expect(both.json.error).to.deep.include({
       code: "CONFLICTING_OPTIONS",

@@ -125,7 +125,22 @@ describe("SDK: cancelling a listing with nothing left", function () {
     expect(await datatokenAt(f.m1.datatoken, f.alice).balanceOf(await alice.listings.address)).to.equal(0n);
   });
 
-  it("refuses, before the bond's approval, a challenge the chain would refuse; one it takes goes through", async () => {
+  /** A decision the chain would refuse, refused before anything is sent. */
+  async function resolveRefusal(
+    f: Awaited<ReturnType<typeof trainedFixture>>,
+    signer: HardhatEthersSigner,
+    says: RegExp,
+  ): Promise<void> {
+    const nonce = await ethers.provider.getTransactionCount(signer.address);
+    const e = await (await clientFor(f, signer)).resolveChallenge(f.jobId, true).catch((x: unknown) => x);
+    expect(isSdkError(e, "RESOLVE_REFUSED"), String(e)).to.equal(true);
+    expect((e as Error).message)
+      .to.match(says)
+      .and.match(/Nothing was sent\.$/);
+    expect(await ethers.provider.getTransactionCount(signer.address)).to.equal(nonce);
+  }
+
+  it("refuses, before the bond's approval, a challenge (and a decision) the chain would refuse; one it takes goes through", async () => {
     const f = await loadFixture(trainedFixture);
     const market = await f.ph.jobMarket.getAddress();
     const refusal = async (signer: HardhatEthersSigner, says: RegExp) => {
@@ -147,9 +162,23 @@ describe("SDK: cancelling a listing with nothing left", function () {
     expect((await f.ph.jobMarket.getJob(f.jobId)).status).to.equal(4n); // Challenged
     await refusal(f.elena, /You challenged job \d+ already/);
     await refusal(f.charlie, /challenged already: only the job's requester may join that challenge/);
-    await time.increase(f.params.challengeWindow + 1);
-    await refusal(f.bob, /The time to join the challenge of job \d+ ended .* ago/);
-    expect(await f.ocean.oceanToken.allowance(f.bob.address, market)).to.equal(0n);
+    // The arbiter decides only once the requester may no longer join; nobody else decides; a join is taken once.
+    await resolveRefusal(
+      f,
+      f.arbiter,
+      /requester may join its challenge until \d{4}-.* the arbiter decides after that/,
+    );
+    await (await clientFor(f, f.bob)).challengeReceipt(f.jobId);
+    await refusal(f.bob, /You joined the challenge of job \d+ already/);
+    await resolveRefusal(f, f.alice, /Only the job market's arbiter \(0x[0-9a-fA-F]{40}\) decides challenges/);
+    expect((await (await clientFor(f, f.arbiter)).resolveChallenge(f.jobId, true)).upheld).to.equal(true);
+    await resolveRefusal(f, f.arbiter, /Job \d+ has ended \(Slashed\): there is no challenge to decide/);
+
+    const h = await loadFixture(trainedFixture);
+    await (await clientFor(h, h.elena)).challengeReceipt(h.jobId);
+    await time.increase(h.params.challengeWindow + 1);
+    await refusal(h.bob, /The time to join the challenge of job \d+ ended .* ago/);
+    expect(await h.ocean.oceanToken.allowance(h.bob.address, market)).to.equal(0n);
 
     const g = await loadFixture(trainedFixture);
     await time.increase(g.params.challengeWindow + 1);

@@ -310,7 +310,7 @@ function addResolve(job: Command, w: Wiring): void {
       w.run(async (out) => {
         const upheld = decision(o);
         const client = await connect(w.context(cmd));
-        const r = await sdk(client.jobs.resolve(id(raw, "job"), upheld));
+        const r = await sdk(client.resolveChallenge(id(raw, "job"), upheld));
         out.result({ jobId: id(raw, "job"), ...r }, () =>
           r.upheld
             ? `challenge of job ${raw} upheld: worker slashed ${tokens(r.slashed)} OCEAN, fee refunded (tx ${r.txHash})`

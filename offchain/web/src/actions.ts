@@ -2,32 +2,18 @@
  * The page's write side: what a person does with an account (buy, sell, request a job, publish, claim, challenge).
  * The flows are the SDK core's (offchain/sdk/core.ts `PostHumanCore`, browser-safe): each checks first, so that a
  * refusal reads as a sentence with its fix (errors.ts words the SDK's errors), and reports its steps as it goes.
- * What is only the page's: the challenge's checks in chain time, and the result's hash compared with the receipt.
+ * What is only the page's: the result's hash compared with the receipt.
  */
 import { PostHumanCore, isSdkError } from "../../sdk/browser";
-import { JobStatus, ONE_DATATOKEN, type JobParams } from "../../protocol/params";
+import { ONE_DATATOKEN, type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { browserStorage, isAck, keepAck } from "./acks";
-import { duration, STATUS_LABEL, tokens } from "./format";
+import { tokens } from "./format";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
-
-/** Why a job in `status` (not Submitted, nor Challenged: see `checkJoin`) cannot be challenged, as a sentence. */
-function challengeRefusal(jobId: bigint, status: number): UserError {
-  if (status === JobStatus.Settled) {
-    return new UserError(
-      `The challenge window of job ${jobId} is closed: the job settled and the worker was paid.`,
-      "Nothing was sent and no bond was taken.",
-    );
-  }
-  if (status === JobStatus.Open || status === JobStatus.Claimed) {
-    return new UserError(`Job ${jobId} has no receipt yet: there is nothing to challenge.`);
-  }
-  return new UserError(`Job ${jobId} has ended (${STATUS_LABEL[status] ?? status}): it can no longer be challenged.`);
-}
 
 /** Progress lines of a multi-step action ("Approving 2 OCEAN…"), shown live to the person. */
 export type Say = (line: string) => void;
@@ -143,57 +129,11 @@ export class Actions {
 
   /**
    * Challenges a job's receipt within its challenge window: the job market takes the challenge bond (base token) and
-   * the arbiter decides. Checks first that there is a receipt to challenge and that the window is open (in chain
-   * time); the SDK checks the bond.
+   * the arbiter decides. The SDK refuses first, in chain time, what the chain would refuse (no receipt, a closed
+   * window, a challenge taken, a join by anyone but the requester or a second one), before the bond's approval.
    */
-  async challenge(jobId: bigint): Promise<{ bond: bigint }> {
-    const jm = this.market.ph.jobMarket;
-    const [job, cfg, now] = await Promise.all([jm.getJob(jobId), jm.config(), this.market.chainTime()]);
-    const status = Number(job.status);
-    if (status === JobStatus.Challenged) {
-      await this.checkJoin(jobId, job, cfg.challengeWindow, now);
-      return this.ph.challengeReceipt(jobId);
-    }
-    if (status !== JobStatus.Submitted) throw challengeRefusal(jobId, status);
-    const closesAt = Number(job.submittedAt + cfg.challengeWindow);
-    if (now > closesAt) {
-      throw new UserError(
-        `The challenge window of job ${jobId} is closed: a receipt can be challenged for ${duration(Number(cfg.challengeWindow))} after it is submitted, and this one was submitted ${duration(now - Number(job.submittedAt))} ago.`,
-        "Nothing was sent and no bond was taken. The receipt stands and the job settles.",
-      );
-    }
+  challenge(jobId: bigint): Promise<{ bond: bigint }> {
     return this.ph.challengeReceipt(jobId);
-  }
-
-  /**
-   * Whether this account may join the challenge someone else took (the chain's rule): only the job's requester, once,
-   * within a challenge window of the challenge (the arbiter decides after it).
-   */
-  private async checkJoin(
-    jobId: bigint,
-    job: { requester: string; challenger: string; challengedAt: bigint },
-    window: bigint,
-    now: number,
-  ): Promise<void> {
-    const me = this.account.address.toLowerCase();
-    if (me === job.challenger.toLowerCase())
-      throw new UserError(`You challenged job ${jobId} already.`, "The arbiter decides; nothing more to do.");
-    if (me !== job.requester.toLowerCase())
-      throw new UserError(
-        `The receipt of job ${jobId} is already challenged.`,
-        "Only the job's requester may join the challenge; the arbiter decides.",
-      );
-    const closesAt = Number(job.challengedAt + window);
-    if (now > closesAt)
-      throw new UserError(
-        `The time to join the challenge of job ${jobId} ended ${duration(now - closesAt)} ago: a requester may join a challenge for ${duration(Number(window))} after it is made.`,
-        "Nothing was sent and no bond was taken. The arbiter decides the challenge as it stands.",
-      );
-    if (await this.market.challengedBy(jobId, me))
-      throw new UserError(
-        `You joined the challenge of job ${jobId} already.`,
-        "The arbiter decides; nothing more to do.",
-      );
   }
 
   // ─── Models ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -21,7 +21,7 @@ import {
   type ModelRegistry,
 } from "../../../typechain-types";
 import type { ListingRecord } from "../../sdk/datatoken-market";
-import { chainNow } from "../../sdk/browser";
+import { chainNow, JobMarketClient } from "../../sdk/browser";
 import { toReceipt, type OnChainReceipt, type ReceiptLog } from "../../protocol/receipt";
 import type { WebConfig } from "./config";
 import { modelCard, type ModelCard } from "../../sdk/model-card";
@@ -253,10 +253,9 @@ export class Market {
   }
 
   /** Whether `account` challenged job `jobId`, first or by joining (its `JobChallenged` logs). */
-  async challengedBy(jobId: bigint, account: string): Promise<boolean> {
-    const jm = this.ph.jobMarket;
-    const logs = await this.logs((a, b) => jm.queryFilter(jm.filters.JobChallenged(jobId), a, b));
-    return logs.some((l) => l.args.challenger.toLowerCase() === account.toLowerCase());
+  challengedBy(jobId: bigint, account: string): Promise<boolean> {
+    const ctx = { runner: this.provider, provider: this.provider, book: this.cfg.book };
+    return new JobMarketClient(ctx).challengedBy(jobId, account);
   }
 
   /** Holders of a model's vault shares, from the vault's Transfer events (its contributors and later buyers). */

@@ -199,6 +199,22 @@ describe("posthuman job result / cancel / reclaim / show: a job's state in words
     );
   });
 
+  it("job settle of a job without a receipt, settled or ended: nothing to settle; the chain's words for a window still open", () => {
+    expect(refusal("settle", { job: job("Claimed") }, before)?.message).to.equal(
+      "Job 6 has no receipt yet (claimed): there is nothing to settle.",
+    );
+    expect(refusal("settle", { job: job("Claimed") }, before)?.hint).to.equal("follow it: posthuman job show 6");
+    expect(refusal("settle", { job: job("Claimed") }, after)?.hint).to.match(/reclaim it \(posthuman job reclaim 6\)/);
+    expect(refusal("settle", { job: job("Settled") }, after)?.message).to.equal(
+      "Job 6 is settled already: its worker was paid.",
+    );
+    expect(refusal("settle", { job: job("Cancelled") }, after)?.message).to.equal(
+      "Job 6 was cancelled: it has ended, so there is nothing to settle.",
+    );
+    expect(refusal("settle", { job: job("Submitted") }, before)).to.equal(undefined);
+    expect(refusal("settle", { job: job("Challenged") }, before)).to.equal(undefined);
+  });
+
   it("job show past the deadline: an open job is cancelled, a claimed one reclaimed", () => {
     expect(pastDeadline(job("Open", 5n), before)).to.equal(undefined);
     expect(pastDeadline(job("Open", 5n), after)).to.equal(

@@ -83,12 +83,13 @@ export function noReceipt(o: Pick<JobOverview, "job" | "failure" | "worker">, no
  * which its worker may still deliver).
  */
 export function refusal(
-  action: "cancel" | "reclaim",
+  action: "cancel" | "reclaim" | "settle",
   o: Pick<JobOverview, "job" | "failure" | "worker">,
   now: bigint,
 ): CliError | undefined {
   const { job } = o;
   const from = { code: "REVERTED", data: { jobId: job.id, status: job.status } };
+  if (action === "settle") return settleRefusal(o, now, from);
   if (ENDED[job.status])
     return new CliError(
       `Job ${job.id} ${endedText(o)}: it has ended (its fee and datatoken went back to the requester), so there is nothing to ${action}.`,
@@ -117,6 +118,32 @@ export function refusal(
     return new CliError(
       `Job ${job.id} is open (no worker has claimed it): it can be reclaimed only after its deadline, ${deadlineText(job)}.`,
       `cancel it instead (its requester may, at any time before a worker claims it): posthuman job cancel ${job.id}`,
+      1,
+      from,
+    );
+  return undefined;
+}
+
+/** Why the chain refused to settle a job: it has no receipt, or it ended; undefined where the chain's reason says it best. */
+function settleRefusal(
+  o: Pick<JobOverview, "job" | "failure" | "worker">,
+  now: bigint,
+  from: { code: string; data: Record<string, unknown> },
+): CliError | undefined {
+  const { job } = o;
+  if (job.status === "Settled")
+    return new CliError(`Job ${job.id} is settled already: its worker was paid.`, "nothing to do", 1, from);
+  if (ENDED[job.status])
+    return new CliError(
+      `Job ${job.id} ${endedText(o)}: it has ended, so there is nothing to settle.`,
+      `see it with: posthuman job show ${job.id}`,
+      1,
+      from,
+    );
+  if (job.status === "Open" || job.status === "Claimed")
+    return new CliError(
+      `Job ${job.id} has no receipt yet (${job.status.toLowerCase()}): there is nothing to settle.`,
+      pastDeadline(job, now) ?? `follow it: posthuman job show ${job.id}`,
       1,
       from,
     );

@@ -18,7 +18,7 @@ import {
   workerLag,
 } from "./job-state";
 import { addUpload } from "./job-upload";
-import { txCommand, type Wiring } from "./shared";
+import type { Wiring } from "./shared";
 
 export function addJobCommands(program: Command, w: Wiring): void {
   const job = program.command("job").description("inspect, fetch, verify, challenge, settle and recover jobs");
@@ -36,15 +36,31 @@ export function addJobCommands(program: Command, w: Wiring): void {
   addChallenge(job, w);
   addResolve(job, w);
   addDispute(job, w);
-  txCommand(
-    w,
-    job,
-    "job",
-    "settle",
-    "pay the worker of a job whose challenge window is over (anyone may; the worker usually does)",
-    (client, j) => client.jobs.settle(j),
-    (raw, r) => `job ${raw} settled (tx ${r.txHash})`,
-  );
+  job
+    .command("settle <job>")
+    .description("pay the worker of a job whose challenge window is over (anyone may; the worker usually does)")
+    .action((raw: string, _o: unknown, cmd: Command) =>
+      w.run(async (out) => {
+        const client = await connect(w.context(cmd));
+        const jobId = id(raw, "job");
+        const r = await client.jobs.settle(jobId).catch(async (e: unknown) => {
+          throw (await whyRefused(client, "settle", jobId, e)) ?? explain(e);
+        });
+        out.result(r, () => `job ${raw} settled (tx ${r.txHash})`);
+      }, cmd),
+    );
+}
+
+/** A reverted cancel, reclaim or settle in the job's state's words (an unknown job as `job show` says it). */
+async function whyRefused(
+  client: PostHuman,
+  action: "cancel" | "reclaim" | "settle",
+  jobId: bigint,
+  e: unknown,
+): Promise<CliError | undefined> {
+  if (!isSdkError(e, "REVERTED")) throw explain(e);
+  const o = await sdk(client.jobOverview(jobId));
+  return refusal(action, o, await client.chainNow());
 }
 
 function addShow(job: Command, w: Wiring): void {
@@ -124,10 +140,7 @@ function addRecover(job: Command, w: Wiring, action: "cancel" | "reclaim", descr
         const jobId = id(raw, "job");
         const r = await (action === "cancel" ? cancelJob(client, jobId) : reclaimJob(client, jobId)).catch(
           async (e: unknown) => {
-            if (!isSdkError(e, "REVERTED")) throw explain(e);
-            // No such job is said as `job show` says it (UNKNOWN_JOB, with the count).
-            const o = await sdk(client.jobOverview(jobId));
-            throw refusal(action, o, await client.chainNow()) ?? explain(e);
+            throw (await whyRefused(client, action, jobId, e)) ?? explain(e);
           },
         );
         const name = accountNamer(client.book.chainId);

@@ -139,6 +139,12 @@ export function loadWorkerConfig(opts: LoadWorkerConfigOptions): WorkerConfig {
   const config = assembleConfig(c, kinds, chain, signer, warnings);
   const { executor, capabilities } = config;
   const usesBuiltin = capabilities.jobKinds.some((k) => (executor.byKind?.[k] ?? executor.kind) === "builtin");
+  const maxInput = DEFAULT_DATASET_LIMITS.maxBytes;
+  if (c.get<number>("limits.maxUpload") > maxInput)
+    warnings.push(
+      `limits.maxUpload (${c.sources["limits.maxUpload"]}) is above the ${maxInput / 2 ** 20} MiB a job's input may be: ` +
+        `uploads over ${maxInput / 2 ** 20} MiB are refused`,
+    );
   if (!usesBuiltin)
     for (const k of Object.keys(executor.builtin ?? {}))
       warnings.push(

@@ -103,7 +103,12 @@ describe("loadWorkerConfig", () => {
     expect(c.ingest.pollIntervalMs).to.equal(10_000);
     expect(c.limits.maxUploadBytes).to.equal(2 ** 20);
     // Above what the runtime reads, an accepted (acknowledged) input would fail as the requester's fault: capped.
-    expect(load({ file, env, flags: { maxUpload: "1GiB" } }).limits.maxUploadBytes).to.equal(64 * 2 ** 20);
+    const big = load({ file, env, flags: { maxUpload: "1GiB" } });
+    expect(big.limits.maxUploadBytes).to.equal(64 * 2 ** 20);
+    expect(big.warnings).to.include(
+      "limits.maxUpload (flag --max-upload) is above the 64 MiB a job's input may be: uploads over 64 MiB are refused",
+    );
+    expect(c.warnings.filter((w) => w.startsWith("limits.maxUpload"))).to.deep.equal([]);
     expect(c.executor).to.deep.equal({ kind: "external", command: "python3", args: ["train.py", "--fp16"] });
     expect(c.capabilities).to.deep.equal({ jobKinds: ["train"], maxModelBytes: 500e6 });
     expect(c.dataDir).to.equal(path.join(dir, "state")); // relative to the file's folder

@@ -47,6 +47,8 @@ export interface UpHandle {
   deploymentFile: string;
   /** The marketplace's pages, when served. */
   webUrl?: string;
+  /** The worker's log file (info and above; the terminal gets warnings only, unless POSTHUMAN_WORKER_LOG_LEVEL). */
+  workerLog?: string;
   /** Stops the worker only (the chain keeps answering); safe to call more than once, and before stop(). */
   stopWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -104,11 +106,13 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       out.info(`Funded ${DEV_ACCOUNTS.slice(1).join(", ")} with ${ethers.formatEther(DEV_FUNDS)} OCEAN each.`);
     }
     let worker: Worker | undefined;
+    let logFile: string | undefined;
     const webDir = opts.noWorker || opts.webDir === false ? undefined : (opts.webDir ?? (await ensureWeb(out.info)));
     if (!opts.noWorker) {
       const workerWallet = new ethers.NonceManager(devWallet(DEV_ACCOUNTS.indexOf("worker")).connect(provider));
       const staked = await ensureStake(workerWallet, book.contracts.JobMarket, ethers.parseEther("1000"));
       if (staked) out.info(`Staked ${ethers.formatEther(staked)} OCEAN for the dev account 'worker' (1000 in all).`);
+      logFile = workerLogFile(opts.dataDir);
       worker = await startWorkerFromFlags(
         {
           rpcUrl: chain.url,
@@ -122,7 +126,10 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
           ...(opts.device ? { device: opts.device } : {}),
         },
         { ...process.env, POSTHUMAN_WORKER_PRIVATE_KEY: devWallet(DEV_ACCOUNTS.indexOf("worker")).privateKey },
-        webDir ? { web: { dir: webDir, config: { rpcUrl: chain.url, book }, connectSrc: [chain.url] } } : {},
+        {
+          logFile,
+          ...(webDir ? { web: { dir: webDir, config: { rpcUrl: chain.url, book }, connectSrc: [chain.url] } } : {}),
+        },
       );
       out.info(`Worker ${worker.address} serving its API on ${worker.apiUrl}`);
       if (webDir) out.info(`Marketplace web app on ${worker.apiUrl}/`);
@@ -137,6 +144,7 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       book,
       deploymentFile,
       webUrl: webDir && worker?.apiUrl ? `${worker.apiUrl}/` : undefined,
+      workerLog: logFile,
       stopWorker,
       async stop() {
         await stopWorker();
@@ -173,6 +181,7 @@ export function describeUp(h: UpHandle): string {
     `  chain      ${h.chain.url} (chain id ${h.book.chainId})`,
     `  worker API ${h.worker?.apiUrl ?? "(not started)"}${h.worker && h.device ? ` (builtin runtime on ${h.device})` : ""}`,
     `  web app    ${h.webUrl ?? "(not served)"}`,
+    ...(h.workerLog ? [`  worker log ${h.workerLog} (each job claimed, run and delivered)`] : []),
     `  addresses  ${h.deploymentFile}`,
     ...Object.entries(h.book.contracts).map(([k, v]) => `    ${k.padEnd(26)} ${v}`),
     ``,
@@ -188,4 +197,18 @@ export function describeUp(h: UpHandle): string {
     `Stop with Ctrl-C; the chain's state is kept in the data directory and restored by the next 'up'.`,
   ];
   return lines.join("\n");
+}
+
+/**
+ * The worker's log file in `up`'s data directory: a file over 16 MiB is moved aside (worker.log.1, replacing an older
+ * one) at start, so that a long-lived local marketplace keeps at most about twice that.
+ */
+function workerLogFile(dataDir: string): string {
+  const file = path.join(dataDir, "worker", "worker.log");
+  try {
+    if (fs.statSync(file).size > 16 * 2 ** 20) fs.renameSync(file, `${file}.1`);
+  } catch {
+    // no log yet
+  }
+  return file;
 }

@@ -100,13 +100,13 @@ export function workerFlags(
 export async function startWorkerFromFlags(
   flags: WorkerFlags,
   env: NodeJS.ProcessEnv = process.env,
-  extra: Pick<WorkerOptions, "web"> = {},
+  extra: Pick<WorkerOptions, "web"> & { logFile?: string } = {},
 ): Promise<Worker> {
   const config = loadWorkerConfig({ env, flags });
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, file: extra.logFile });
   for (const w of config.warnings) log.warn(w);
   log.info(describeWorkerConfig(config), "worker configuration");
-  const worker = await createWorker({ config, log, ...extra });
+  const worker = await createWorker({ config, log, web: extra.web });
   await worker.start();
   return worker;
 }

@@ -19,20 +19,37 @@ export interface LoggerOptions {
   name?: string;
   /** Where lines go; standard error by default (stdout stays free for a CLI's own output). */
   destination?: DestinationStream;
+  /**
+   * Lines are also appended to this file (its folder created): those at `fileLevel` (default info) and above, and any
+   * lower ones `level` lets through. `up` keeps its terminal to warnings while the file tells each job's story.
+   */
+  file?: string;
+  fileLevel?: LevelWithSilent;
 }
 
-/** A pino logger writing JSON lines to stderr, with secret fields (see `REDACT_PATHS`) censored. */
+/** A pino logger writing JSON lines to stderr (and a file), with secret fields (see `REDACT_PATHS`) censored. */
 export function createLogger(opts: LoggerOptions = {}): Log {
-  return pino(
-    {
-      level: opts.level ?? "info",
-      name: opts.name,
-      redact: { paths: REDACT_PATHS, censor: CENSOR },
-      // Error objects under `err` get pino's serializer (type, message, stack); keep that for any field named so.
-      serializers: { err: pino.stdSerializers.err },
-    },
-    opts.destination ?? pino.destination({ dest: 2, sync: true }),
-  );
+  const level = opts.level ?? "info";
+  const options = {
+    name: opts.name,
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    // Error objects under `err` get pino's serializer (type, message, stack); keep that for any field named so.
+    serializers: { err: pino.stdSerializers.err },
+  };
+  const terminal = opts.destination ?? pino.destination({ dest: 2, sync: true });
+  if (!opts.file) return pino({ ...options, level }, terminal);
+  const rank = (l: LevelWithSilent) => pino.levels.values[l] ?? Infinity; // "silent" ranks above every level
+  const wanted = opts.fileLevel ?? "info";
+  const fileLevel = rank(level) < rank(wanted) ? level : wanted;
+  // multistream's levels must be real ones: a "silent" stream is left out.
+  const streams: pino.StreamEntry[] = [];
+  if (fileLevel !== "silent")
+    streams.push({
+      level: fileLevel,
+      stream: pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true }),
+    });
+  if (level !== "silent") streams.push({ level, stream: terminal });
+  return pino({ ...options, level: rank(level) < rank(fileLevel) ? level : fileLevel }, pino.multistream(streams));
 }
 
 /** A logger that writes nothing (for tests and library callers that pass none). */

@@ -65,6 +65,7 @@ export function createStanding(o: {
     }
     const [stake, cfg] = await Promise.all([market.stakeOf(o.self), market.config()]);
     if (stake.free + stake.locked < cfg.minWorkerStake) {
+      if (replace) return; // at start: the worker's start-up warning says its standing (the stake), once
       const msg = `the API endpoint is not registered on chain: the worker's stake is ${amountText(stake.free + stake.locked)}, below the market's minimum of ${amountText(cfg.minWorkerStake)}; it registers once staked (no restart needed)`;
       return once("warn", { endpoint: url, registered: onChain }, msg);
     }

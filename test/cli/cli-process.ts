@@ -74,6 +74,8 @@ export interface UpJson {
   worker: string;
   /** The device the worker's builtin runtime runs jobs on. */
   device: string;
+  /** The worker's log file (JSON lines, info and above). */
+  workerLog: string;
   deployment: string;
   chainId: number;
   startBlock: number;

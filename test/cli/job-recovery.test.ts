@@ -121,7 +121,9 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
 
     // No such job: every job command says it as `job show` does.
     const unknown = await Promise.all(
-      ["show", "result", "verify", "cancel", "reclaim", "settle"].map((c) => as<ErrorJson>(["--json", "job", c, "999"])),
+      ["show", "result", "verify", "cancel", "reclaim", "settle"].map((c) =>
+        as<ErrorJson>(["--json", "job", c, "999"]),
+      ),
     );
     for (const r of unknown) {
       expect(r.code, r.args.join(" ")).to.equal(1);

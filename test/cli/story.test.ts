@@ -529,6 +529,20 @@ describe("posthuman, driven as people would: the five-person story through spawn
     expect(s.notIndependent.json.error.hint).to.match(/evaluate without --independent/);
   });
 
+  it("keeps the worker's log, each job's steps, in the file up names (its terminal shows warnings only)", () => {
+    const log = (upProc as UpProcess).up.workerLog;
+    expect(log).to.equal(path.join(tmp, "marketplace", "worker", "worker.log"));
+    const lines = fs
+      .readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs).to.include("executors ready (each kind's receipts name this runtime id)");
+    for (const step of ["claimed", "submitted"]) expect(msgs).to.include(`job 1 → ${step}`);
+    expect((upProc as UpProcess).stderr()).to.not.match(/"msg":"job 1 → claimed"/);
+  });
+
   it("lists every command in --help", async () => {
     const help = await cli(["--help"]);
     expect(help.code).to.equal(0);

@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { inspect } from "node:util";
 import { Writable } from "node:stream";
 import { createLogger, redactSecrets, redactUrl, Secret } from "../../offchain/worker/log";
@@ -17,6 +20,36 @@ function capture() {
 }
 
 describe("worker logging", () => {
+  it("with a file: the terminal gets its level, the file info and above (or lower when the level is), both censored", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "log-"));
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const file = path.join(dir, "worker", "worker.log"); // its folder is made
+    const log = createLogger({ level: "warn", destination, file });
+    log.debug("not anywhere");
+    log.info({ jobId: "1" }, "claimed");
+    log.warn({ privateKey: KEY }, "low stake");
+    const inFile = fs
+      .readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(inFile.map((l) => l.msg)).to.deep.equal(["claimed", "low stake"]);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).to.deep.equal(["low stake"]);
+    expect(fs.readFileSync(file, "utf8")).to.not.include(KEY.slice(2));
+    // A lower level reaches the file too; a silent terminal writes the file only; the file is appended to.
+    createLogger({ level: "debug", destination, file }).debug("traced");
+    createLogger({ level: "silent", destination, file }).info("quiet");
+    expect(fs.readFileSync(file, "utf8")).to.match(/"traced"[^\n]*\n.*"quiet"/);
+    expect(lines).to.have.length(2);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("writes JSON lines and censors secret fields at any depth pino reaches", () => {
     const { lines, log } = capture();
     log.info({ privateKey: KEY, signer: { privateKey: KEY }, config: { signer: { privateKey: KEY } } }, "started");

@@ -56,6 +56,7 @@ export function addUpCommand(program: Command, w: Wiring): void {
               worker: handle.worker?.apiUrl,
               device: handle.device,
               web: handle.webUrl,
+              workerLog: handle.workerLog,
               deployment: handle.deploymentFile,
               ...handle.book,
             },

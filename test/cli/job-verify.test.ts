@@ -4,6 +4,7 @@
  * a wrong input is the verifier's own mistake, said before anything is re-run and never turned into advice to
  * challenge; a re-run's failure names the user's file with its code said once; two decisions conflict; --out may be a
  * folder; the worker's word that lags the chain is said so; and a requester joining a challenge is told it joined.
+ * On the same marketplace, `send` funds a new key (an operator's second worker) that then stakes with its key file.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -198,6 +199,40 @@ describe("posthuman job verify / challenge / resolve / result / show: the verifi
     expect(both.json.error.message).to.match(/^--upheld and --dismissed conflict/);
     expect(neither.json.error).to.deep.include({ message: "no decision given", code: "NO_DECISION" });
     expect(human.stderr).to.match(/^Error: --upheld and --dismissed conflict/);
+  });
+
+  it("send: OCEAN and gas to a new key, which then stakes; refused whole before any transaction when it cannot be", async () => {
+    const key = ethers.Wallet.createRandom();
+    const keyFile = path.join(tmp, "new-worker.key");
+    fs.writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
+    const up = (upProc as UpProcess).up;
+    const base = new ethers.Contract(
+      up.contracts.OceanToken,
+      ["function balanceOf(address) view returns (uint256)"],
+      provider,
+    );
+    const nonce = await provider.getTransactionCount(devWallet(1).address);
+    const [nothing, tooMuch, contract, self] = await Promise.all([
+      as<ErrorJson>("alice", ["--json", "send", key.address]),
+      as<ErrorJson>("alice", ["--json", "send", key.address, "--amount", "1", "--gas", "1000000"]),
+      as<ErrorJson>("alice", ["--json", "send", up.contracts.JobMarket, "--amount", "1"]),
+      as<ErrorJson>("alice", ["--json", "send", "alice", "--amount", "1"]),
+    ]);
+    expect(nothing.json.error.message).to.equal("nothing to send");
+    expect(tooMuch.json.error.message).to.match(/less than --gas 1000000\. Nothing was sent\.$/);
+    expect(contract.json.error.message).to.match(/is a contract, not a person's account/);
+    expect(self.json.error.message).to.equal("alice is your own account: nothing to send");
+    expect(await provider.getTransactionCount(devWallet(1).address)).to.equal(nonce); // not even the OCEAN part
+
+    const sent = ok(
+      await as<{ txHashes: string[] }>("alice", ["--json", "send", key.address, "--amount", "150", "--gas", "0.5"]),
+    );
+    expect(sent.txHashes).to.have.length(2);
+    expect(await base.balanceOf(key.address)).to.equal(ethers.parseEther("150"));
+    expect(await provider.getBalance(key.address)).to.equal(ethers.parseEther("0.5"));
+    const global = ["--rpc", up.rpc, "--deployment", deployment, "--data-dir", path.join(tmp, "new-worker")];
+    ok(await cli([...global, "--json", "--key-file", keyFile, "stake", "add", "120"]));
+    expect(await base.balanceOf(key.address)).to.equal(ethers.parseEther("30"));
   });
 
   it("job result --out: a folder is written into; a missing folder is refused with what to do", async () => {

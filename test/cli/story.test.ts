@@ -550,6 +550,7 @@ describe("posthuman, driven as people would: the five-person story through spawn
       "up",
       "model",
       "buy",
+      "send",
       "market",
       "train",
       "infer",

@@ -1,4 +1,7 @@
-/** `posthuman buy`, `balance` and `pay`: datatokens from Ocean's exchange, what an account holds, paying a model. */
+/**
+ * `posthuman buy`, `balance`, `pay` and `send`: datatokens from Ocean's exchange, what an account holds, paying a
+ * model, and moving OCEAN, datatokens or gas money to another account (a new worker's key, a friend).
+ */
 import type { Command } from "commander";
 import { ethers } from "ethers";
 import { DEV_ACCOUNTS, LOCAL_CHAIN_IDS, devAddress, devIndex } from "../../deploy/accounts";
@@ -12,6 +15,7 @@ export function addTokenCommands(program: Command, w: Wiring): void {
   addBuy(program, w);
   addBalance(program, w);
   addPay(program, w);
+  addSend(program, w);
 }
 
 function addBuy(program: Command, w: Wiring): void {
@@ -124,6 +128,66 @@ function addPay(program: Command, w: Wiring): void {
           () =>
             `paid ${o.amount} OCEAN to model ${raw}'s vault (tx ${r.txHash})` +
             (r.frozen ? `: model ${raw} is frozen, it goes to its parent's vault at its next distribution` : ""),
+        );
+      }, cmd),
+    );
+}
+
+function addSend(program: Command, w: Wiring): void {
+  program
+    .command("send <to>")
+    .description(
+      "send OCEAN (with --model: that model's datatokens) to an address or a dev account, e.g. a new worker's key " +
+        "before its `stake add`; --gas also sends the chain's coin (ETH) for its transactions",
+    )
+    .option("--amount <n>", "OCEAN to send (with --model: datatokens)")
+    .option("--model <id>", "send datatokens of this model instead of OCEAN")
+    .option("--gas <eth>", "also send this much of the chain's coin, for the account's gas")
+    .option("--to-contract", "send even though <to> is a contract (tokens sent to most contracts are lost)")
+    .action((raw: string, o: { amount?: string; model?: string; gas?: string; toContract?: boolean }, cmd: Command) =>
+      w.run(async (out) => {
+        if (o.amount === undefined && o.gas === undefined)
+          throw new CliError(
+            "nothing to send",
+            "pass --amount <n> (OCEAN, or datatokens with --model), --gas <eth>, or both",
+          );
+        if (o.model !== undefined && o.amount === undefined)
+          throw new CliError("--model needs --amount: how many of its datatokens to send");
+        accountArgument(raw); // a typo is refused before connecting
+        const value = o.amount === undefined ? 0n : amount(o.amount, "--amount");
+        const gas = o.gas === undefined ? 0n : amount(o.gas, "--gas");
+        const client = await connect(w.context(cmd));
+        const [to, me] = [accountArgument(raw, client.book.chainId), await client.address()];
+        if (to === me) throw new CliError(`${raw} is your own account: nothing to send`);
+        if (!o.toContract && (await client.provider.getCode(to)) !== "0x")
+          throw new CliError(
+            `${to} is a contract, not a person's account: tokens sent to it are most likely lost. Nothing was sent.`,
+            "check the address; pass --to-contract if you mean it",
+          );
+        const modelId = o.model === undefined ? undefined : id(o.model, "model");
+        const token = modelId === undefined ? client.baseToken : await sdk(client.datatokenOf(modelId));
+        const what = modelId === undefined ? "OCEAN" : `datatokens of model ${modelId}`;
+        // Everything checked before the first transaction: nothing half sent.
+        const [held, coin] = await Promise.all([token.balanceOf(me), client.provider.getBalance(me)]);
+        if (held < value)
+          throw new CliError(
+            `You hold ${tokens(held)} ${what}, fewer than the ${tokens(value)} to send. Nothing was sent.`,
+          );
+        if (coin < gas)
+          throw new CliError(
+            `You hold ${ethers.formatEther(coin)} of the chain's coin, less than --gas ${o.gas}. Nothing was sent.`,
+          );
+        const txs: string[] = [];
+        if (value > 0n) txs.push((await sdk(token.transfer(to, value))).txHash);
+        if (gas > 0n) {
+          const tx = await client.signer.sendTransaction({ to, value: gas });
+          txs.push((await tx.wait())?.hash ?? tx.hash);
+        }
+        const sent = [value > 0n ? `${tokens(value)} ${what}` : "", gas > 0n ? `${o.gas} of the chain's coin` : ""];
+        out.result(
+          { to, amount: value, modelId: modelId ?? null, gas, txHashes: txs },
+          () =>
+            `sent ${sent.filter(Boolean).join(" and ")} to ${raw === to ? to : `${raw} (${to})`} (tx ${txs.join(", ")})`,
         );
       }, cmd),
     );

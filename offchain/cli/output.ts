@@ -2,6 +2,7 @@
  * How the CLI talks: with --json, exactly one JSON document on stdout (bigints as decimal strings);
  * otherwise human text on stdout. Logs and progress always go to stderr, so stdout stays parseable.
  */
+import path from "node:path";
 
 /**
  * An error the user can act on: what went wrong, and the command or option that fixes it. One that came from the SDK
@@ -40,12 +41,34 @@ export function createOutput(json: boolean): Output {
   return {
     json,
     result(value, human) {
-      process.stdout.write(json ? toJson(value) + "\n" : human() + "\n");
+      process.stdout.write(json ? toJson(value) + "\n" : asTyped(human()) + "\n");
     },
     info(line) {
-      process.stderr.write(line + "\n");
+      process.stderr.write(asTyped(line) + "\n");
     },
   };
+}
+
+/** The repository's `posthuman` script (the README's `./posthuman`). */
+const SCRIPT = path.join(__dirname, "..", "..", "posthuman");
+
+/**
+ * The command as the user typed it, for the commands a message names: the `posthuman` script by its path from here
+ * when that is what ran (`./posthuman` from the repository's root, as the README has it), else `posthuman` (npx, an
+ * installed bin, `node …/posthuman.js`).
+ */
+export function commandName(ran = process.argv[1], cwd = process.cwd()): string {
+  if (!ran || path.resolve(cwd, ran) !== SCRIPT) return "posthuman";
+  const rel = path.relative(cwd, SCRIPT);
+  return rel.includes(path.sep) ? rel : `./${rel}`;
+}
+
+const NAMED =
+  /(^|[\s(`'":])posthuman(?= (?:up|model|buy|balance|pay|send|market|train|infer|eval|job|rewards|stake|demo|worker|help|--[a-z]))/g;
+
+/** Human text with each command it names ("posthuman job show 3") written as the user typed this one. JSON keeps `posthuman`. */
+export function asTyped(text: string, name = commandName()): string {
+  return name === "posthuman" ? text : text.replace(NAMED, `$1${name}`);
 }
 
 /** Prints an error the way the user should read it and returns the exit code. */
@@ -68,7 +91,7 @@ export function reportError(e: unknown, json: boolean): number {
       toJson({ error: { message, hint: hint ?? null, code: errCode ?? null, data: data ?? null } }) + "\n",
     );
   } else {
-    process.stderr.write(`Error: ${message}\n${hint ? `→ ${hint}\n` : ""}`);
+    process.stderr.write(asTyped(`Error: ${message}\n${hint ? `→ ${hint}\n` : ""}`));
   }
   if (process.env.POSTHUMAN_DEBUG && err.stack) process.stderr.write(err.stack + "\n");
   return code;

@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import { failureOnce } from "../../offchain/cli/commands/requests";
 import { commandHint } from "../../offchain/cli/hints";
-import { reportError } from "../../offchain/cli/output";
+import { asTyped, commandName, reportError } from "../../offchain/cli/output";
+import path from "node:path";
 import { ethers } from "ethers";
 
 describe("posthuman: a failed job's reason, said once", () => {
@@ -83,5 +84,22 @@ describe("posthuman: a failed job's reason, said once", () => {
     expect(JSON.parse(written.join(""))).to.deep.equal({
       error: { message: "server response 401 Unauthorized (SERVER_ERROR)", hint: null, code: null, data: null },
     });
+  });
+
+  it("names commands in its text as the user typed this one: ./posthuman, or its path from elsewhere", () => {
+    const root = path.join(__dirname, "..", "..");
+    expect(commandName("./posthuman", root)).to.equal("./posthuman");
+    expect(commandName("../posthuman", path.join(root, "docs"))).to.equal("../posthuman");
+    expect(commandName(path.join(root, "posthuman"), root)).to.equal("./posthuman");
+    expect(commandName(path.join(root, "offchain", "cli", "posthuman.js"), root)).to.equal("posthuman");
+    expect(commandName("bin/posthuman", "/elsewhere")).to.equal("posthuman");
+    expect(
+      asTyped("fetch its result: posthuman job result 1 (or posthuman --account bob balance)", "./posthuman"),
+    ).to.equal("fetch its result: ./posthuman job result 1 (or ./posthuman --account bob balance)");
+    // Words that are not a command stay: "the posthuman command", "posthuman's", a path.
+    for (const text of ["the posthuman command", "posthuman's worker", "offchain/cli/posthuman up", "`posthuman`"])
+      expect(asTyped(text, "./posthuman")).to.equal(text);
+    expect(asTyped("see `posthuman job show 3`", "posthuman")).to.equal("see `posthuman job show 3`");
+    expect(asTyped("see `posthuman job show 3`", "./posthuman")).to.equal("see `./posthuman job show 3`");
   });
 });

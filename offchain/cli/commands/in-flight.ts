@@ -5,7 +5,7 @@
  * result (its input uploaded). A Ctrl-C while the request's transaction is on its way waits for it to be mined, so that
  * its job can be named (a second Ctrl-C stops at once).
  */
-import { CliError, reportError, type Output } from "../output";
+import { asTyped, CliError, reportError, type Output } from "../output";
 
 /** Where a requested job's input is: not sent (Ctrl-C came first), on its way, or with the worker. */
 export type InputState = "not sent" | "sending" | "uploaded";
@@ -144,7 +144,8 @@ export function stopOnCtrlC(jobs: JobsInFlight, out: Output): () => void {
     const e = stoppedError(jobs);
     if (out.json) reportError(e, true);
     // A progress bar drawn in place ends first.
-    else process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}${e.message}${e.hint ? ` → ${e.hint}` : ""}\n`);
+    else
+      process.stderr.write(asTyped(`${process.stderr.isTTY ? "\n" : ""}${e.message}${e.hint ? ` → ${e.hint}` : ""}\n`));
     process.exit(STOPPED_EXIT_CODE);
   };
   const onSignal = () => jobs.interrupt(stop, out.info);

@@ -82,7 +82,9 @@ describe("a fresh clone: npm ci, then npm start (README's Quickstart)", function
         ["--json", "--rpc", rpc, "--worker", api, "balance", devWallet(1).address],
         { cwd: dir, encoding: "utf8" },
       );
-      expect((JSON.parse(out) as { base: string }).base).to.equal((10_000n * 10n ** 18n).toString());
+      const balance = JSON.parse(out) as { base: string; coin: string };
+      expect(balance.base).to.equal((10_000n * 10n ** 18n).toString());
+      expect(BigInt(balance.coin)).to.be.greaterThan(0n); // the dev accounts' gas money
     } finally {
       if (child.exitCode === null && child.pid) process.kill(-child.pid, "SIGTERM");
       const t = setTimeout(() => child.pid && child.exitCode === null && process.kill(-child.pid, "SIGKILL"), 20_000);

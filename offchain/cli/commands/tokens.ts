@@ -45,8 +45,8 @@ function addBalance(program: Command, w: Wiring): void {
   program
     .command("balance [account]")
     .description(
-      "OCEAN, datatokens and vault shares of an account: a 0x address, or a dev account name on a local chain " +
-        "(default: yours)",
+      "OCEAN, the chain's coin (gas money), datatokens and vault shares of an account: a 0x address, or a dev " +
+        "account name on a local chain (default: yours)",
     )
     .action((address: string | undefined, _o: unknown, cmd: Command) =>
       w.run(async (out) => {
@@ -54,8 +54,9 @@ function addBalance(program: Command, w: Wiring): void {
         const client = await connect(w.context(cmd), address === undefined);
         const who = address === undefined ? await client.address() : accountArgument(address, client.book.chainId);
         const models = await client.registry.list();
-        const [base, held] = await Promise.all([
+        const [base, coin, held] = await Promise.all([
           client.baseToken.balanceOf(who),
+          client.provider.getBalance(who),
           Promise.all(
             models.map(async (m) => {
               const [dt, position] = await Promise.all([
@@ -67,9 +68,9 @@ function addBalance(program: Command, w: Wiring): void {
           ),
         ]);
         const rows = held.filter((r) => r.datatokens > 0n || r.shares > 0n);
-        out.result({ account: who, base, models: rows }, () =>
+        out.result({ account: who, base, coin, models: rows }, () =>
           [
-            `${who}: ${tokens(base)} OCEAN`,
+            `${who}: ${tokens(base)} OCEAN, ${tokens(coin)} ETH (the chain's coin, for gas)`,
             ...(rows.length
               ? [
                   table(
@@ -175,7 +176,7 @@ function addSend(program: Command, w: Wiring): void {
           );
         if (coin < gas)
           throw new CliError(
-            `You hold ${ethers.formatEther(coin)} of the chain's coin, less than --gas ${o.gas}. Nothing was sent.`,
+            `You hold ${ethers.formatEther(coin)} ETH (the chain's coin), less than --gas ${o.gas}. Nothing was sent.`,
           );
         const txs: string[] = [];
         if (value > 0n) txs.push((await sdk(token.transfer(to, value))).txHash);
@@ -183,7 +184,7 @@ function addSend(program: Command, w: Wiring): void {
           const tx = await client.signer.sendTransaction({ to, value: gas });
           txs.push((await tx.wait())?.hash ?? tx.hash);
         }
-        const sent = [value > 0n ? `${tokens(value)} ${what}` : "", gas > 0n ? `${o.gas} of the chain's coin` : ""];
+        const sent = [value > 0n ? `${tokens(value)} ${what}` : "", gas > 0n ? `${o.gas} ETH (gas money)` : ""];
         out.result(
           { to, amount: value, modelId: modelId ?? null, gas, txHashes: txs },
           () =>

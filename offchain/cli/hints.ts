@@ -88,6 +88,7 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
         if (Number(d.minTtlSec) > MAX_JOB_TTL_SEC) return undefined; // no --ttl allowed would do: the SDK's hint
         return `pass --ttl ${str(d.minTtlSec)} or more (nothing was paid)`;
       }
+      if (d.workerCode === "TOO_LONG") return "pass fewer --steps, or a smaller input (nothing was paid)";
       return d.workerCode === "KIND_NOT_SERVED" ? "pass --worker <url> of a worker that runs such jobs" : undefined;
     case "JOB_NOT_TAKEN": {
       if (!str(d.jobId)) return undefined;
@@ -96,7 +97,9 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
           ? ", then request again with a higher --fee"
           : d.workerCode === "WOULD_MISS_DEADLINE" || d.workerCode === "DEADLINE_TOO_CLOSE"
             ? ", then request again with a longer --ttl"
-            : "";
+            : d.workerCode === "TOO_LONG"
+              ? ", then request again with fewer --steps or a smaller input"
+              : "";
       return `cancel it: posthuman job cancel ${str(d.jobId)}${again}`;
     }
     case "NO_INDEPENDENT_WORKER":

@@ -248,6 +248,7 @@ function retryWith(code: string | undefined): string {
   if (code === "UNDERPRICED") return " with a higher fee (the worker's quote names the least it takes)";
   if (code === "WOULD_MISS_DEADLINE" || code === "DEADLINE_TOO_CLOSE") return " with a longer time to deliver";
   if (code === "PARAMS_INVALID") return " with params the model takes";
+  if (code === "TOO_LONG") return " with less work (fewer steps, a smaller input)";
   return "";
 }
 

@@ -46,6 +46,7 @@ function change(q: JobQuote, ttlSec: number): string {
     return `give the job a lifetime of at least ${q.minTtlSec} s (it has ${ttlSec} s)`;
   }
   if (q.code === "PARAMS_INVALID") return "change the job's parameters";
+  if (q.code === "TOO_LONG") return "ask for less work (fewer training steps, a smaller input), or another worker";
   if (q.code === "NOT_INDEPENDENT") return "ask a worker that neither owns nor trained the model, or drop independence";
   if (q.code === NOT_SERVED)
     return "ask the model's publisher to upload its folder to a worker, or choose another model";

@@ -384,6 +384,7 @@ async function admission(
     nowSec: c.nowSec(),
     deadline: row.deadline,
     marginSec: c.margin,
+    maxRunSec: Math.floor(c.o.jobTimeoutMs / 1000),
     // A Train job's work is its steps; the others' is their input's (assumed large until it comes).
     estimateFirm: row.kind === "train" || input !== undefined,
   });

@@ -146,14 +146,14 @@ export type Admission =
   | {
       take: false;
       final: boolean;
-      code: "UNDERPRICED" | "CALLBACK_UNDERPRICED" | "WOULD_MISS_DEADLINE";
+      code: "UNDERPRICED" | "CALLBACK_UNDERPRICED" | "WOULD_MISS_DEADLINE" | "TOO_LONG";
       reason: string;
       /** Not final: what the job waits for (its input, to be weighed again; the queue, to drain). */
       waitsFor?: "input" | "queue";
     };
 
 /** A refusal for good (`firm`: the estimate holds), or a wait for the input to weigh the job again. */
-function refusal(code: "UNDERPRICED" | "WOULD_MISS_DEADLINE", why: string, firm: boolean): Admission {
+function refusal(code: "UNDERPRICED" | "WOULD_MISS_DEADLINE" | "TOO_LONG", why: string, firm: boolean): Admission {
   if (firm) return { take: false, final: true, code, reason: why };
   const reason = `its input, to weigh it again (with a large input assumed, ${why})`;
   return { take: false, final: false, code, reason, waitsFor: "input" };
@@ -166,7 +166,9 @@ function refusal(code: "UNDERPRICED" | "WOULD_MISS_DEADLINE", why: string, firm:
  * on an input still to come: a Train job, or one whose input is here): waiting would only keep the requester from
  * cancelling it. An estimate made without the input assumes a large one: then the job waits for its input to be
  * weighed again (as a quote weighed it), unless its fee would not pay for even the smallest input. A job that would
- * finish too late only behind the queue waits for the queue to drain.
+ * finish too late only behind the queue waits for the queue to drain. A job whose run (× the safety factor) is longer
+ * than a run may take here (`maxRunSec`, the job timeout) is refused as TOO_LONG: it would be killed unfinished, and
+ * would hold a run slot that long meanwhile.
  */
 export function admit(o: {
   policy: OperatorPolicy;
@@ -179,6 +181,8 @@ export function admit(o: {
   deadline: number;
   marginSec: number;
   estimateFirm?: boolean;
+  /** The longest a run may take here (the job timeout), in seconds; default: no limit. */
+  maxRunSec?: number;
 }): Admission {
   const { policy } = o;
   const floor = priceFloor(policy, o.kind, o.estimateSec);
@@ -201,7 +205,14 @@ export function admit(o: {
       };
     }
   }
-  const runs = o.estimateSec * policy.safetyFactor + o.marginSec;
+  const longest = o.estimateSec * policy.safetyFactor;
+  if (o.maxRunSec !== undefined && longest > o.maxRunSec) {
+    const why =
+      `it would run about ${Math.ceil(longest)} s here (${Math.ceil(o.estimateSec)} s × ${policy.safetyFactor}), ` +
+      `longer than the ${o.maxRunSec} s this worker gives a run: ask for less work (fewer steps, a smaller input)`;
+    return refusal("TOO_LONG", why, o.estimateFirm === true);
+  }
+  const runs = longest + o.marginSec;
   const left = Math.floor(o.deadline - o.nowSec);
   // Said as what the job waits for when it is not final (the worker's note: "waiting for …").
   if (o.nowSec + runs > o.deadline) {

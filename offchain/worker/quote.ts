@@ -62,6 +62,7 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
     nowSec,
     deadline: nowSec + ttlSec,
     marginSec: c.margin,
+    maxRunSec: Math.floor(c.o.jobTimeoutMs / 1000),
     estimateFirm: j.kind === "train" || j.inputBytes !== undefined, // (as a claim's, once the input is here)
   });
   if (!verdict.take) return { take: false, final: verdict.final, code: verdict.code, reason: verdict.reason, ...facts };

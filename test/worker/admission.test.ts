@@ -39,11 +39,15 @@ const PROMPTS = Buffer.from("The harbour town woke\n");
 const TEXT = Buffer.from("The fishing boats came home at dusk, heavy with the day's catch. ".repeat(40));
 const INFER_JOB = { kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } } as const;
 const infer = (maxTokens = 4) => encodeJobParams({ kind: "Infer", params: { maxTokens, temperature: 0, topK: 0 } });
-const train = (steps: number) =>
-  encodeJobParams({
-    kind: "Train",
-    params: { steps, batchSize: 2, contextLength: 32, learningRate: 1_000_000n, warmupSteps: 0, weightDecay: 0n },
-  });
+const trainParams = (steps: number) => ({
+  steps,
+  batchSize: 2,
+  contextLength: 32,
+  learningRate: 1_000_000n,
+  warmupSteps: 0,
+  weightDecay: 0n,
+});
+const train = (steps: number) => encodeJobParams({ kind: "Train", params: trainParams(steps) });
 
 describe("worker admission control and bookkeeping under attack (real hardhat node, real worker)", function () {
   this.timeout(300_000);
@@ -140,10 +144,11 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 
-  it("skips at once, saying why, a job it could not finish by its deadline even with nothing queued", async () => {
-    // A million training steps in 15 minutes: no queue could drain in time for it. Kept "in view" before, the job
-    // held the requester's fee until its deadline with nothing said.
-    const jobId = await request("bob", "Train", TEXT, train(1_000_000), ethers.parseEther("3"), 900);
+  it("skips at once, saying why, a job it could not finish by its deadline, or within its run limit, even with nothing queued", async () => {
+    // A million training steps: more than the 2 h a run may take here (the job timeout), whatever the deadline (six
+    // days here). Claimed before, it held the worker's one run slot for 2 h, refusing everyone else's jobs, and then
+    // failed as TIMEOUT, sure from the start.
+    const jobId = await request("bob", "Train", TEXT, train(1_000_000), ethers.parseEther("3"), 6 * 86_400);
     // Only a firm estimate refuses for good: without its input, an evaluation's assumes a large one (weighed again
     // when the input comes).
     const weigh = { policy: DEFAULT_POLICY, kind: "evaluate" as const, fee: 10n ** 24n, queuedSec: 0, marginSec: 20 };
@@ -154,10 +159,14 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
       final: true,
       code: "WOULD_MISS_DEADLINE",
     });
+    const long = { ...weigh, estimateSec: 1000, nowSec: 0, deadline: 86_400, maxRunSec: 1000 };
+    expect(admit(long)).to.include({ take: false, final: false, code: "TOO_LONG" });
+    expect(admit({ ...long, estimateFirm: true })).to.include({ take: false, final: true, code: "TOO_LONG" });
+    expect(admit({ ...long, maxRunSec: 1000 * DEFAULT_POLICY.safetyFactor })).to.include({ take: true });
     const skipped = await rw.worker.pipeline.until(jobId, ["skipped"], 60_000);
-    expect(skipped.error_code).to.equal("WOULD_MISS_DEADLINE");
+    expect(skipped.error_code).to.equal("TOO_LONG");
     expect(skipped.error_message).to.match(
-      /^it needs about \d+ s here .* even with nothing queued, and its deadline is \d+ s away$/,
+      /^it would run about \d+ s here \(\d+ s × [\d.]+\), longer than the 7200 s this worker gives a run: ask for less work/,
     );
     expect(await status(jobId)).to.equal(JobStatus.Open);
     const err = await uploadWhenSeen(rw, w.wallet("bob"), jobId, TEXT).then(
@@ -166,9 +175,21 @@ describe("worker admission control and bookkeeping under attack (real hardhat no
     );
     const sdkErr = explainInputRefusal(new Error("wrapped", { cause: err }), jobId, "data.txt") as SdkError;
     expect(sdkErr.code).to.equal("JOB_NOT_TAKEN");
-    expect(sdkErr.message).to.match(
-      /this worker will not run it \(it needs about \d+ s here .* even with nothing queued/,
+    expect(sdkErr.message).to.match(/this worker will not run it \(it would run about \d+ s here/);
+    expect(commandHint(sdkErr.code, { ...sdkErr.data, workerCode: "TOO_LONG" }, sdkErr.hint)).to.equal(
+      `cancel it: posthuman job cancel ${jobId}, then request again with fewer --steps or a smaller input`,
     );
+    // Asked before paying, the worker says so: nothing is requested.
+    const quote = await rw.client.quote(
+      m1.modelId,
+      { kind: "Train", params: trainParams(1_000_000) },
+      {
+        fee: ethers.parseEther("3"),
+        ttlSec: 6 * 86_400,
+        input: TEXT,
+      },
+    );
+    expect(quote).to.include({ take: false, final: true, code: "TOO_LONG" });
     await (await w.ph.jobMarket.connect(w.wallet("bob")).cancelJob(jobId)).wait();
   });
 

@@ -35,6 +35,13 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** Where a tensor's bytes lie in the data after the header. */
+interface ByteRange {
+  name: string;
+  begin: number;
+  end: number;
+}
+
 export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): SafetensorsFile {
   if (buf.byteLength < 8) throw new MlError("MODEL_INVALID", `${label} is too short to be safetensors`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -52,6 +59,7 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
   if (!isObject(header)) throw new MlError("MODEL_INVALID", `${label}'s header is not a JSON object`);
   const dataStart = 8 + headerLen;
   const tensors = new Map<string, RawTensor>();
+  const ranges: ByteRange[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
@@ -75,17 +83,50 @@ export function parseSafetensors(buf: Uint8Array, label = "model.safetensors"): 
     const [begin, end] = e.data_offsets as number[];
     const shape = e.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[dtype];
-    if (
-      !(Number.isSafeInteger(begin) && Number.isSafeInteger(end)) ||
-      end - begin !== expected ||
-      begin < 0 ||
-      dataStart + end > buf.byteLength
-    ) {
+    if (!(Number.isSafeInteger(begin) && Number.isSafeInteger(end)) || end - begin !== expected || begin < 0) {
       throw new MlError("MODEL_INVALID", `${label}: tensor ${name} has data_offsets that do not match its shape`);
     }
+    if (dataStart + end > buf.byteLength)
+      throw new MlError(
+        "MODEL_INVALID",
+        `${label}: tensor ${name} has data_offsets [${begin}, ${end}] beyond the data, which is ${buf.byteLength - dataStart} bytes (a truncated file?)`,
+      );
     tensors.set(name, { dtype, shape, data: buf.subarray(dataStart + begin, dataStart + end) });
+    ranges.push({ name, begin, end });
   }
+  checkLayout(ranges, buf.byteLength - dataStart, label);
   return { tensors, metadata };
+}
+
+/**
+ * The layout the format requires (the reference reader, huggingface/safetensors' `Metadata::validate` and
+ * `MetadataIncompleteBuffer`): sorted by offset, the tensors' byte ranges tile the data exactly, from 0 to its end,
+ * with no overlap (two tensors reading the same bytes), no gap and nothing after the last one. Every writer does so
+ * (ours, the PyTorch runtime's, Hugging Face's); a file that does not is refused as the reference refuses it.
+ */
+function checkLayout(ranges: ByteRange[], dataBytes: number, label: string): void {
+  const span = (x: ByteRange) => `tensor ${x.name} [${x.begin}, ${x.end})`;
+  ranges.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let last: ByteRange | undefined;
+  for (const r of ranges) {
+    const at = last?.end ?? 0;
+    if (last && r.begin < at)
+      throw new MlError("MODEL_INVALID", `${label}: ${span(r)} overlaps ${span(last)}: a byte belongs to one tensor`);
+    if (r.begin > at)
+      throw new MlError(
+        "MODEL_INVALID",
+        `${label}: bytes [${at}, ${r.begin}) belong to no tensor (${last ? `between ${span(last)} and` : "before"} ` +
+          `${span(r)}): safetensors stores the tensors back to back`,
+      );
+    last = r;
+  }
+  const end = last?.end ?? 0;
+  if (end !== dataBytes)
+    throw new MlError(
+      "MODEL_INVALID",
+      `${label}: ${dataBytes - end} bytes after the last tensor${last ? ` (${span(last)})` : ""} belong to no tensor: ` +
+        "safetensors stores the tensors back to back up to the end of the file",
+    );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -75,6 +75,39 @@ describe("ml/checkpoint: safetensors, HF folders, weights root", function () {
     expect(parseSafetensors(withHeader(`{${x},"__metadata__":{"format":"pt"}}`)).tensors.size).to.equal(1);
   });
 
+  it("safetensors: byte ranges must tile the data (no overlap, no gap, nothing after, nothing beyond), naming the tensors", async function () {
+    const file = (entries: Record<string, [number, number]>, dataBytes: number) => {
+      const header: Record<string, unknown> = {};
+      for (const [name, [a, b]] of Object.entries(entries))
+        header[name] = { dtype: "F32", shape: [(b - a) / 4], data_offsets: [a, b] };
+      const head = Buffer.from(JSON.stringify(header));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(head.length));
+      return Buffer.concat([len, head, Buffer.alloc(dataBytes)]);
+    };
+    // Out of order in the header, back to back in the data: what the reference reader accepts.
+    expect(parseSafetensors(file({ b: [16, 32], a: [0, 16], z: [32, 32] }, 32)).tensors.size).to.equal(3);
+    expect(parseSafetensors(file({}, 0)).tensors.size).to.equal(0);
+    for (const [entries, bytes, ...says] of [
+      [{ a: [0, 16], b: [8, 24] }, 24, "tensor b [8, 24) overlaps tensor a [0, 16)"],
+      [{ a: [0, 16], b: [0, 16] }, 16, "overlaps", "a [0, 16)", "b [0, 16)"],
+      [{ a: [0, 16], b: [20, 24] }, 24, "bytes [16, 20) belong to no tensor (between tensor a [0, 16) and tensor b"],
+      [{ a: [8, 24] }, 24, "bytes [0, 8) belong to no tensor (before tensor a [8, 24))"],
+      [{ a: [0, 16] }, 20, "4 bytes after the last tensor (tensor a [0, 16))"],
+      [{}, 4, "4 bytes after the last tensor belong to no tensor"],
+      [{ a: [0, 16], b: [16, 32] }, 24, "tensor b has data_offsets [16, 32] beyond the data, which is 24 bytes"],
+    ] as Array<[Record<string, [number, number]>, number, ...string[]]>)
+      await expectMlError(() => parseSafetensors(file(entries, bytes)), "MODEL_INVALID", ...says);
+    // Every writer of this project tiles the data: ours (any tensor order) and the PyTorch runtime's (pytorch.test.ts).
+    const t = (n: number): RawTensor => ({ dtype: "F32", shape: [n], data: new Uint8Array(4 * n) });
+    const ours = serializeSafetensors([
+      ["z", t(3)],
+      ["a", t(0)],
+      ["m", t(5)],
+    ]);
+    expect([...parseSafetensors(ours).tensors.keys()]).to.have.members(["z", "a", "m"]);
+  });
+
   it("create: the same seed gives the same weights root, another seed another one", async function () {
     const a = await createModel(path.join(tmpDir("c"), "m"), { preset: "tiny", seed: 42 });
     const b = await createModel(path.join(tmpDir("c"), "m"), { preset: "tiny", seed: 42 });

@@ -168,7 +168,29 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Checkpoint 
       `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
     );
   }
+  checkEndOfText(config, tokenizer, dir);
   return { dir, config, weights, tokenizer };
+}
+
+/**
+ * Refuses a folder whose config.json and tokenizer disagree on the end of text. Both runtimes stop generating at
+ * config.json's `eos_token_id`, while documents are separated by the tokenizer's end of text (JSONL documents each
+ * followed by it; `<|endoftext|>` written in a text): with two ids, a model is trained to end on one and stopped on
+ * the other, so it never stops. Checked wherever a model is loaded (upload, inspection, publishing, every job).
+ */
+export function checkEndOfText(config: Gpt2Config, tokenizer: Gpt2Tokenizer, dir: string): void {
+  const eos = tokenizer.eosTokenId;
+  if (eos === config.eos_token_id) return;
+  const what = tokenizer.hasEndOfText
+    ? `its <|endoftext|> token is id ${eos}`
+    : `it has no <|endoftext|> token, so its end of text is its last token, id ${eos}`;
+  throw new MlError(
+    "MODEL_INVALID",
+    `${dir}: config.json's eos_token_id is ${config.eos_token_id} (the id generation stops at), but the tokenizer's ` +
+      `end of text (the id training data separates documents with) is not: ${what}. They must be the same id: set ` +
+      `eos_token_id in config.json (and generation_config.json) to ${eos}, or fix the tokenizer`,
+    { eosTokenId: config.eos_token_id, tokenizerEos: eos },
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { loadCheckpoint, readConfig } from "./checkpoint";
+import { checkEndOfText, loadCheckpoint, readConfig } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, Gpt2Config, ModelLimits } from "./config";
 import { RUNTIME_BOUNDS } from "./train-bounds";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
@@ -177,9 +177,11 @@ export async function evaluate(modelDir: string, opts: EvalOptions & GenerateOpt
   const c = readConfig(modelDir, limits);
   const { ctx, stride } = resolveEvalParams(c, opts);
   const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
+  const tokenizer = await cachedTokenizer(dir);
+  checkEndOfText(c, tokenizer, modelDir);
   const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
-    await cachedTokenizer(dir),
+    tokenizer,
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { AutoModelForCausalLM, env, LogitsProcessor, PreTrainedModel, random, Tensor } from "@huggingface/transformers";
-import { readConfig, readTokenizerJson, weightsRoot } from "./checkpoint";
+import { checkEndOfText, readConfig, readTokenizerJson, weightsRoot } from "./checkpoint";
 import { DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, Gpt2Config, ModelLimits } from "./config";
 import { Device, requireDevice } from "./device";
 import { MlError, throwIfAborted } from "./errors";
@@ -437,6 +437,7 @@ export async function generate(
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
   const { session, config: c, tokenizer, onDevice } = await decodingSession(modelDir, opts);
+  checkEndOfText(c, tokenizer, modelDir);
   const { maxNew, temperature, topK, topP, seed, sample } = checkGenerateParams(c, params);
   const encoded = encodePrompts(tokenizer, c, prompts, maxNew);
   return exclusive(async () => {

@@ -55,7 +55,10 @@ const BYTE_DECODER = new Map<string, number>(BYTE_ENCODER.map((ch, b) => [ch, b]
 
 export class Gpt2Tokenizer {
   readonly vocabSize: number;
+  /** The end of text: the id of its `<|endoftext|>` token, or of its last token when it has none. */
   readonly eosTokenId: number;
+  /** Whether eosTokenId is an `<|endoftext|>` token (else the last token, for want of one). */
+  readonly hasEndOfText: boolean;
   private readonly encoder: Map<string, number>;
   private readonly decoder: string[];
   private readonly bpeRanks: Map<string, number>;
@@ -110,6 +113,7 @@ export class Gpt2Tokenizer {
       );
     const eos = this.added.find((t) => t.content === "<|endoftext|>");
     this.eosTokenId = eos ? eos.id : this.vocabSize - 1;
+    this.hasEndOfText = eos !== undefined;
     this.addedSplit =
       this.added.length > 0
         ? new RegExp(

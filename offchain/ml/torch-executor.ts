@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import {
   canonicalTensors,
+  checkEndOfText,
   checkpointSideFiles,
   configHash as configHashOfDir,
   readConfig,
@@ -35,7 +36,7 @@ import {
 import { canonicalJson, sha256Hex0x } from "./hash";
 import { parseSafetensors } from "./safetensors";
 import { checkGenerateParams, encodePrompts } from "./serve";
-import { Gpt2Tokenizer } from "./tokenizer";
+import { Gpt2Tokenizer, TokenizerJson } from "./tokenizer";
 import { prepareTrainData, resolveTrainParams, windowStarts } from "./train";
 
 /**
@@ -203,10 +204,7 @@ type TensorTable = Record<string, { dtype: string; shape: number[]; begin: numbe
  * safetensors header itself: a reader of its own could read what this one accepted otherwise (an `n_layer` of 1.0,
  * a null `eos_token_id`, offsets written 4096e0), or fail on it after the job was claimed.
  */
-function inspectModel(
-  dir: string,
-  limits: ModelLimits,
-): { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string; tensors: TensorTable } {
+function inspectModel(dir: string, limits: ModelLimits): ModelInfo {
   loadCheckpointConfigOnly(dir, limits);
   const config = readConfig(dir, limits);
   const st = path.join(dir, "model.safetensors");
@@ -221,13 +219,23 @@ function inspectModel(
     const begin = t.data.byteOffset - bytes.byteOffset;
     tensors[name] = { dtype: t.dtype, shape: t.shape, begin, end: begin + t.data.byteLength };
   }
-  const tokenizer = new Gpt2Tokenizer(readTokenizerJson(dir));
+  const tokenizerJson = readTokenizerJson(dir);
+  const tokenizer = new Gpt2Tokenizer(tokenizerJson);
   if (tokenizer.vocabSize > config.vocab_size)
     throw new MlError(
       "MODEL_INVALID",
       `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
     );
-  return { config, tokenizer, root, tensors };
+  checkEndOfText(config, tokenizer, dir);
+  return { config, tokenizer, tokenizerJson, root, tensors };
+}
+
+interface ModelInfo {
+  config: Gpt2Config;
+  tokenizer: Gpt2Tokenizer;
+  tokenizerJson: TokenizerJson;
+  root: string;
+  tensors: TensorTable;
 }
 
 function writeTokens(work: string, ids: number[]): void {
@@ -239,7 +247,7 @@ type Finish = (raw: Record<string, unknown>, r: ExecResult) => { result: Record<
 interface PrepContext {
   jf: JobFile;
   files: Array<{ name: string; file: string }>;
-  m: { config: Gpt2Config; tokenizer: Gpt2Tokenizer; root: string; tensors: TensorTable };
+  m: ModelInfo;
   base: Record<string, unknown>;
   work: string;
   plan: Record<string, unknown>;
@@ -261,7 +269,7 @@ function prepareTrain({ jf, files, m, base, work, plan, datasetLimits }: PrepCon
   const r = resolveTrainParams(p, m.config, windowStarts(data.trainTokens.length, pre.contextLength).length);
   writeTokens(work, data.tokens);
   plan.train = { ...r, seed: String(jf.seed), trainTokens: data.trainTokens.length };
-  plan.files = checkpointSideFiles(m.config);
+  plan.files = checkpointSideFiles(m.config, { tokenizerJson: m.tokenizerJson });
   plan.provenance = {
     createdBy: "posthuman-ml",
     parentWeightsRoot: m.root,

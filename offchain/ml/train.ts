@@ -1,6 +1,6 @@
 import * as path from "path";
 import { configHashOf, DEFAULT_MODEL_LIMITS, DEFAULT_THREADS, forwardFlops, Gpt2Config, ModelLimits } from "./config";
-import { loadCheckpoint, saveCheckpoint, tensorSpecs, Weights, weightsRoot } from "./checkpoint";
+import { loadCheckpoint, readTokenizerJson, saveCheckpoint, tensorSpecs, Weights, weightsRoot } from "./checkpoint";
 import { Dataset, DEFAULT_DATASET_LIMITS, DatasetLimits, readDataset, requireTokens, tokenizeDataset } from "./data";
 import { MlError, throwIfAborted } from "./errors";
 import { ProgressFn } from "./progress";
@@ -344,7 +344,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     onProgress({ step: lossCurve.length, totalSteps: r.steps, phase: "save" });
     const outDir = path.resolve(opts.outDir);
     saveCheckpoint(outDir, c, weights, {
-      tokenizerJson: undefined,
+      // The parent's tokenizer: the chain gives a child its parent's tokenizer hash, and config.json's end of text
+      // must stay the tokenizer's.
+      tokenizerJson: readTokenizerJson(opts.modelDir),
       provenance: {
         createdBy: "posthuman-ml",
         parentWeightsRoot: parentRoot,

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ort from "onnxruntime-node";
-import { readConfig } from "./checkpoint";
+import { checkEndOfText, readConfig } from "./checkpoint";
 import { Gpt2Config } from "./config";
 import { DEFAULT_DATASET_LIMITS } from "./data";
 import { requireDevice } from "./device";
@@ -101,9 +101,11 @@ export async function evaluateInGraph(modelDir: string, opts: DeviceEvalOptions)
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 256)
     throw new MlError("PARAMS_INVALID", `batchSize must be an integer in [1, 256], got ${batch}`);
   const { dir } = await prepareServingDir(modelDir, { ...opts, limits });
+  const tokenizer = await cachedTokenizer(dir);
+  checkEndOfText(c, tokenizer, modelDir);
   const { datasets, tokens } = loadEvalTokens(
     opts.datasets,
-    await cachedTokenizer(dir),
+    tokenizer,
     ctx,
     opts.datasetLimits ?? DEFAULT_DATASET_LIMITS,
   );

@@ -16,6 +16,7 @@ import {
   PRESETS,
   saveCheckpoint,
   tensorSpecs,
+  TokenizerJson,
   Weights,
 } from "../../offchain/ml";
 import { SOFTWARE_ENV, webgpuStatus } from "../../offchain/ml/webgpu-device";
@@ -224,6 +225,24 @@ export const FIXTURES = path.join(__dirname, "fixtures");
 export const CORPUS = path.join(FIXTURES, "corpus.txt");
 
 export { bytesToUnicode };
+
+/**
+ * A copy of `model` whose end of text is token `eos`: config.json's eos_token_id, and in tokenizer.json the ids of
+ * <|endoftext|> and of the token that had `eos`, swapped (the two must agree: checkEndOfText).
+ */
+export function withEndOfText(model: string, eos: number): string {
+  const dir = path.join(tmpDir("eos"), "model");
+  fs.cpSync(model, dir, { recursive: true });
+  const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, eos_token_id: eos }));
+  const tj = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as TokenizerJson;
+  const vocab = tj.model.vocab;
+  const other = Object.keys(vocab).find((k) => vocab[k] === eos) as string;
+  [vocab[other], vocab["<|endoftext|>"]] = [vocab["<|endoftext|>"], eos];
+  for (const t of tj.added_tokens ?? []) if (t.content === "<|endoftext|>") t.id = eos;
+  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tj));
+  return dir;
+}
 
 /** A tiny model whose weights are scaled and shifted away from the initialisation (varied greedy tokens). */
 export function perturbedModel(dir: string, seed: string, config: Gpt2Config = PRESETS.tiny): string {

@@ -6,7 +6,7 @@ import { BuiltinExecutor, ExecResult, JobKind } from "../../offchain/ml/executor
 import { disposeServed } from "../../offchain/ml/serve";
 import { TorchExecutor, torchRuntimeId } from "../../offchain/ml/torch-executor";
 import { TORCH_PYTHON, torchProbe } from "./pytorch-support";
-import { CORPUS, tmpDir } from "./helpers";
+import { CORPUS, tmpDir, withEndOfText } from "./helpers";
 
 interface JobSpec {
   kind: JobKind;
@@ -187,10 +187,7 @@ describe("ml/pytorch: the PyTorch executor agrees with the builtin runtime (CPU)
     const tokens = (plain.generations as Array<{ tokens: number[] }>)[0].tokens;
     const eos = tokens[3];
     expect(tokens.indexOf(eos), "a token not generated before the fourth").to.equal(3);
-    const ends = path.join(tmpDir("torch-eos"), "model");
-    fs.cpSync(model, ends, { recursive: true });
-    const config = JSON.parse(fs.readFileSync(path.join(ends, "config.json"), "utf8")) as Record<string, unknown>;
-    fs.writeFileSync(path.join(ends, "config.json"), JSON.stringify({ ...config, eos_token_id: eos }));
+    const ends = withEndOfText(model, eos);
     for (const [dir, spec] of [
       [ends, greedySpec],
       [child, { ...greedySpec, params: { maxNewTokens: 13 } }],
@@ -229,6 +226,17 @@ describe("ml/pytorch: the PyTorch executor agrees with the builtin runtime (CPU)
     const noModel = makeJob(model, greedySpec);
     fs.rmSync(path.join(noModel, "model", "model.safetensors"));
     expect(await errorOf(() => torch.run({ kind: "infer", jobDir: noModel }))).to.match(/MODEL_INVALID/);
+    // config.json's eos_token_id and the tokenizer's <|endoftext|> differ: both refuse, naming both ids.
+    const eos7 = path.join(tmpDir("torch-eos7"), "model");
+    fs.cpSync(model, eos7, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(eos7, "config.json"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(eos7, "config.json"), JSON.stringify({ ...cfg, eos_token_id: 7 }));
+    for (const spec of [trainSpec, evalSpec, greedySpec]) {
+      const et = await errorOf(() => torch.run({ kind: spec.kind, jobDir: makeJob(eos7, spec) }));
+      const eb = await errorOf(() => builtin.run({ kind: spec.kind, jobDir: makeJob(eos7, spec) }));
+      expect(et, spec.kind).to.match(/^MODEL_INVALID: .*eos_token_id is 7 .*<\|endoftext\|> token is id 50256/);
+      expect(et.replace(/\/tmp\/[^\s:,]+/g, "<path>"), spec.kind).to.equal(eb.replace(/\/tmp\/[^\s:,]+/g, "<path>"));
+    }
   });
 
   it("reads a folder in other spellings of the same JSON (2.0 layers, null fields, offsets as 4096e0) as the builtin does", async function () {

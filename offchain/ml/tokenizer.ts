@@ -1,5 +1,8 @@
 import * as fs from "fs";
+import { mergeSymbols, PairTable } from "./bpe";
 import { MlError } from "./errors";
+
+export { bytePairMerge, type BpeWork } from "./bpe";
 
 /**
  * GPT-2's byte-level BPE, implemented from a Hugging Face tokenizer.json (model type BPE,
@@ -61,8 +64,11 @@ export class Gpt2Tokenizer {
   readonly hasEndOfText: boolean;
   private readonly encoder: Map<string, number>;
   private readonly decoder: string[];
-  private readonly bpeRanks: Map<string, number>;
-  private readonly cache = new Map<string, number[]>();
+  /** Merges by token ids: (left id, right id) → (rank, merged id). */
+  private readonly merges: PairTable;
+  /** The id of each byte's symbol. */
+  private readonly byteIds = new Int32Array(256);
+  private readonly cache = new WordCache();
   private readonly added: AddedToken[];
   private readonly addedSplit: RegExp | null;
   private readonly pattern = new RegExp(GPT2_SPLIT_PATTERN, "gu");
@@ -90,7 +96,7 @@ export class Gpt2Tokenizer {
     }
     this.decoder = denseDecoder(this.encoder);
     this.vocabSize = this.decoder.length;
-    this.bpeRanks = new Map();
+    this.merges = new PairTable(json.model.merges.length);
     json.model.merges.forEach((m, i) => {
       const [a, b, more] = Array.isArray(m) ? m : typeof m === "string" ? m.split(" ") : [];
       if (typeof a !== "string" || typeof b !== "string" || more !== undefined || !a || !b)
@@ -102,7 +108,8 @@ export class Gpt2Tokenizer {
             `tokenizer.json merge ${i} (${a} ${b}) names ${sym}, not in its vocabulary`,
           );
       }
-      this.bpeRanks.set(`${a} ${b}`, i);
+      const id = (sym: string) => this.encoder.get(sym) as number;
+      this.merges.set(id(a), id(b), i, id(a + b));
     });
     // Every byte has its symbol: then any text encodes (a symbol a byte, merged only into vocabulary tokens).
     const missing = BYTE_ENCODER.findIndex((ch) => !this.encoder.has(ch));
@@ -111,6 +118,7 @@ export class Gpt2Tokenizer {
         "MODEL_INVALID",
         `tokenizer.json's vocabulary lacks the symbol of byte ${missing}: it cannot encode every text`,
       );
+    BYTE_ENCODER.forEach((ch, b) => (this.byteIds[b] = this.encoder.get(ch) as number));
     const eos = this.added.find((t) => t.content === "<|endoftext|>");
     this.eosTokenId = eos ? eos.id : this.vocabSize - 1;
     this.hasEndOfText = eos !== undefined;
@@ -171,13 +179,12 @@ export class Gpt2Tokenizer {
     this.pattern.lastIndex = 0;
     for (const m of text.matchAll(this.pattern)) {
       const word = m[0];
-      let cached = this.cache.get(word);
-      if (!cached) {
-        cached = this.bpeWord(word);
-        if (this.cache.size > 100_000) this.cache.clear();
-        this.cache.set(word, cached);
+      let ids: ArrayLike<number> | undefined = this.cache.get(word);
+      if (!ids) {
+        ids = this.bpeWord(word);
+        this.cache.add(word, ids);
       }
-      for (const id of cached) out.push(id);
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
     }
     return out;
   }
@@ -203,200 +210,56 @@ export class Gpt2Tokenizer {
     return Buffer.from(bytes).toString("utf8");
   }
 
-  private bpeWord(word: string): number[] {
-    let mapped = "";
-    for (const b of Buffer.from(word, "utf8")) mapped += BYTE_ENCODER[b];
-    const symbols = this.bpe(mapped);
-    return symbols.map((s) => {
-      const id = this.encoder.get(s);
-      if (id === undefined)
-        throw new MlError("MODEL_INVALID", `tokenizer vocabulary lacks the symbol ${JSON.stringify(s)}`);
-      return id;
-    });
-  }
-
-  /** The bpe() of GPT-2's encoder.py: merge the lowest-ranked pair everywhere until none is left. */
-  private bpe(token: string): string[] {
-    return bytePairMerge(token, this.bpeRanks);
-  }
-}
-
-/** How much work one bytePairMerge() call did (tests bound it by the word's length). */
-export interface BpeWork {
-  pushes: number;
-  pops: number;
-  merges: number;
-}
-
-/**
- * The bpe() of GPT-2's encoder.py, symbol for symbol, in O(n log n) for a word of n characters.
- *
- * The reference works in rounds: find the lowest rank r of any adjacent pair (A, B), then merge every
- * non-overlapping occurrence of A B in one left-to-right pass ("aaa" with a a gives aa a), and repeat.
- * Rescanning the word each round makes a long word quadratic. Here the word is a linked list of symbols,
- * and a min-heap keyed by (rank, left position) holds an entry for every adjacent pair that has a rank
- * (the invariant between rounds), plus stale entries, for pairs a merge has since changed, dropped when
- * popped. A round takes the heap's lowest rank r and pops every entry of rank r, merging the valid ones
- * in position order. That is the reference's round:
- *  - by the invariant, no current pair ranks below r, and one ranks r iff a valid entry does;
- *  - a rank names one pair (A, B), and a merge makes AB, longer than A and B, so the pairs a merge
- *    creates, (X, AB) and (AB, Y), never rank r: the round merges occurrences of the word it started on;
- *  - in position order, an occurrence is still valid iff the one just before it was not merged (which
- *    took its A): the reference's greedy left-to-right pass, overlapping runs where A = B included;
- *  - the pairs a round changes are pushed only when it ends, so one ranking below r (possible in a
- *    tokenizer.json whose merges are not in training order) waits for the next round, as in the reference.
- * A word of n characters has n - 1 pairs and at most n - 1 merges, each changing two pairs: at most 3n
- * pushes, and as many pops.
- */
-export function bytePairMerge(token: string, ranks: ReadonlyMap<string, number>, work?: BpeWork): string[] {
-  const word = new SymbolList(Array.from(token));
-  const heap = new PairHeap(3 * word.length);
-  /** Pushes the pair whose left symbol starts at `left`, if it has a right neighbour and a rank. */
-  const push = (left: number): void => {
-    const right = word.next[left];
-    if (right < 0 || right >= word.length) return;
-    const rank = ranks.get(word.symbol[left] + " " + word.symbol[right]);
-    if (rank !== undefined) heap.push(rank, left, word.next[right]);
-  };
-  for (let i = 0; i + 1 < word.length; i++) push(i);
-  let merges = 0;
-  while (heap.size > 0) {
-    const rank = heap.topRank();
-    const changed: number[] = []; // left symbols of the pairs this round changes
-    for (let left = popValid(heap, word, rank); left >= 0; left = popValid(heap, word, rank)) {
-      word.merge(left);
-      merges++;
-      // The pairs ending and starting at the merged symbol changed; the one ending there may be the pair
-      // the round's previous merge started (abab: ab + ab), recorded already.
-      const before = word.prev[left];
-      if (before >= 0 && changed[changed.length - 1] !== before) changed.push(before);
-      changed.push(left);
-    }
-    changed.forEach(push); // only now, as they stand at the round's end: none of them has rank `rank`
-  }
-  if (work) Object.assign(work, { pushes: heap.pushes, pops: heap.pops, merges });
-  return word.symbols();
-}
-
-/** Pops the entries of rank `rank` until one still describes a pair of the word: its left symbol, or -1. */
-function popValid(heap: PairHeap, word: SymbolList, rank: number): number {
-  while (heap.size > 0 && heap.topRank() === rank) {
-    const entry = heap.pop();
-    const left = heap.leftOf(entry);
-    const right = word.next[left]; // -1 if `left` was merged away, word.length if it is the last symbol
-    if (right >= 0 && right < word.length && word.next[right] === heap.endOf(entry)) return left;
-  }
-  return -1;
-}
-
-/**
- * A word as a doubly linked list of symbols over its characters. A symbol is named by the index of its
- * first character and spans up to the next symbol's start, so `next[i]` is where symbol i ends (`length`
- * for the last one); a merged-away symbol has next = prev = -1. A symbol only grows, by taking its right
- * neighbour, so the end of the pair starting at i, next[next[i]], grows each time that pair changes:
- * (left, end) tells whether a heap entry still describes the current pair.
- */
-class SymbolList {
-  readonly length: number;
-  readonly symbol: string[];
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
-
-  constructor(chars: string[]) {
-    this.length = chars.length;
-    this.symbol = chars;
-    this.next = new Int32Array(chars.length);
-    this.prev = new Int32Array(chars.length);
-    for (let i = 0; i < chars.length; i++) {
-      this.next[i] = i + 1;
-      this.prev[i] = i - 1;
-    }
-  }
-
-  /** Merges symbol `left` with the symbol after it. */
-  merge(left: number): void {
-    const right = this.next[left];
-    const after = this.next[right];
-    this.symbol[left] += this.symbol[right];
-    this.next[left] = after;
-    if (after < this.length) this.prev[after] = left;
-    this.next[right] = this.prev[right] = -1;
-  }
-
-  symbols(): string[] {
-    const out: string[] = [];
-    for (let i = 0; i < this.length; i = this.next[i]) out.push(this.symbol[i]);
-    return out;
+  /** A word's token ids: its UTF-8 bytes' symbols, merged. */
+  private bpeWord(word: string): Int32Array {
+    const bytes = Buffer.from(word, "utf8");
+    const symbols = new Int32Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) symbols[i] = this.byteIds[bytes[i]];
+    return mergeSymbols(symbols, this.merges);
   }
 }
 
 /**
- * A binary min-heap of pair entries by (rank, left). An entry is a number into flat arrays (no object per
- * entry): the pair's rank, its left symbol's start and the pair's end. `capacity` bounds the pushes.
+ * Words already merged, bounded by their bytes rather than by their count (a dataset of huge distinct words could
+ * otherwise hold a great deal of memory for as long as the tokenizer lives: a worker keeps its models' tokenizers).
+ * Only words of up to MAX_WORD UTF-16 units are kept (as Hugging Face's tokenizers keep words under 256 bytes): prose
+ * repeats short words, and a long word's merge costs far more than its lookup saves. Each kept key is a copy, not a
+ * slice of the text it came from, which would keep the whole text alive. Oldest first out.
  */
-class PairHeap {
-  pushes = 0;
-  pops = 0;
-  size = 0;
-  private readonly rank: Float64Array;
-  private readonly left: Int32Array;
-  private readonly end: Int32Array;
-  private readonly heap: Int32Array; // entry numbers, heap-ordered
+export class WordCache {
+  static readonly MAX_WORD = 256;
+  private readonly map = new Map<string, number[]>();
+  /** Bytes the entries hold, estimated (cost). */
+  bytes = 0;
 
-  constructor(capacity: number) {
-    this.rank = new Float64Array(capacity);
-    this.left = new Int32Array(capacity);
-    this.end = new Int32Array(capacity);
-    this.heap = new Int32Array(capacity);
+  constructor(readonly maxBytes = 16 * 1024 * 1024) {}
+
+  get size(): number {
+    return this.map.size;
   }
 
-  topRank(): number {
-    return this.rank[this.heap[0]];
+  get(word: string): number[] | undefined {
+    return this.map.get(word);
   }
 
-  leftOf(entry: number): number {
-    return this.left[entry];
-  }
-
-  endOf(entry: number): number {
-    return this.end[entry];
-  }
-
-  push(rank: number, left: number, end: number): void {
-    const entry = this.pushes++;
-    this.rank[entry] = rank;
-    this.left[entry] = left;
-    this.end[entry] = end;
-    let i = this.size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.lower(entry, this.heap[parent])) break;
-      this.heap[i] = this.heap[parent];
-      i = parent;
+  add(word: string, ids: ArrayLike<number>): void {
+    if (word.length > WordCache.MAX_WORD || this.map.has(word)) return;
+    const key = (" " + word).slice(1); // flattened into a string of its own: the text it was cut from can go
+    this.map.set(key, Array.from(ids));
+    this.bytes += WordCache.cost(key, ids.length);
+    if (this.bytes <= this.maxBytes) return;
+    // A quarter of the budget at a time: a Map walks past its deleted entries, so one at a time would be quadratic.
+    for (const [k, v] of this.map) {
+      if (this.bytes <= 0.75 * this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= WordCache.cost(k, v.length);
     }
-    this.heap[i] = entry;
   }
 
-  /** Removes and returns the lowest entry (the heap must not be empty). */
-  pop(): number {
-    const top = this.heap[0];
-    const last = this.heap[--this.size];
-    this.pops++;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= this.size) break;
-      if (child + 1 < this.size && this.lower(this.heap[child + 1], this.heap[child])) child++;
-      if (!this.lower(this.heap[child], last)) break;
-      this.heap[i] = this.heap[child];
-      i = child;
-    }
-    this.heap[i] = last;
-    return top;
-  }
-
-  private lower(a: number, b: number): boolean {
-    return this.rank[a] < this.rank[b] || (this.rank[a] === this.rank[b] && this.left[a] < this.left[b]);
+  /** An entry's bytes, estimated from above (measured, Node 20: 143 bytes for a 5-letter word of one token, 197 for
+   * 20 letters and 12 tokens, 1,279 for 200 letters and 120 tokens). */
+  private static cost(key: string, ids: number): number {
+    return 2 * key.length + 8 * ids + 128;
   }
 }
 

@@ -1,6 +1,9 @@
 import { expect } from "chai";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as v8 from "v8";
+import * as vm from "vm";
 import { encode as r50kEncode } from "gpt-tokenizer/cjs/encoding/r50k_base";
 import {
   buildGpt2TokenizerJson,
@@ -9,6 +12,7 @@ import {
   Gpt2Tokenizer,
   GPT2_SPLIT_PATTERN,
   type BpeWork,
+  WordCache,
 } from "../../offchain/ml/tokenizer";
 import { CORPUS } from "./helpers";
 
@@ -246,5 +250,70 @@ describe("ml/tokenizer: BPE merges in O(n log n), symbol for symbol as encoder.p
     // A word long enough for the reference's rounds to matter, still quick for it.
     const mid = randomString(rand, letters, 4000);
     expect(check(mid)).to.deep.equal(referenceBpe(mid, ranks));
+  });
+});
+
+describe("ml/tokenizer: the word cache holds a bounded number of bytes, and only short words", function () {
+  this.timeout(120_000);
+
+  /** Distinct words of `length` letters from a seed. */
+  const words = (seed: number, count: number, length: number): string[] => {
+    const rand = rng(seed);
+    return Array.from({ length: count }, () => randomString(rand, Array.from("abcdefghijklmnopqrstuvwxyz"), length));
+  };
+
+  it("evicts the oldest words past its byte budget, and keeps no word over 256 UTF-16 units", function () {
+    const cache = new WordCache(1 << 20);
+    const ws = words(5, 20_000, 40);
+    for (const w of ws) cache.add(w, new Int32Array(20).fill(7));
+    expect(cache.bytes).to.be.at.most(1 << 20);
+    expect(cache.size).to.be.within(2000, 20_000 - 1);
+    expect(cache.get(ws[ws.length - 1])).to.deep.equal(new Array(20).fill(7));
+    expect(cache.get(ws[0])).to.equal(undefined);
+    const [long, longest] = words(6, 2, 257);
+    cache.add(long, [1]);
+    cache.add(longest.slice(1), [2]);
+    expect(cache.get(long)).to.equal(undefined);
+    expect(cache.get(longest.slice(1))).to.deep.equal([2]);
+  });
+
+  it("a tokenizer's cache stays within its budget whatever the text: long distinct words are merged, not kept", function () {
+    const tok = new Gpt2Tokenizer(buildGpt2TokenizerJson());
+    const cache = (tok as unknown as { cache: WordCache }).cache;
+    const long = words(7, 2000, 300).join(" ");
+    expect(tok.decode(tok.encode(long))).to.equal(long);
+    expect(cache.size).to.equal(0);
+    const many = words(8, 150_000, 20).join(" ");
+    expect(tok.encode(many).length).to.be.above(many.length / 4);
+    expect(cache.bytes).to.be.at.most(cache.maxBytes);
+    expect(cache.size).to.be.above(10_000);
+  });
+
+  it("keeps a copy of each word, not a slice that holds the whole text it was cut from", async function () {
+    v8.setFlagsFromString("--expose_gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    };
+    /** Bytes of external strings held after `keep` stored ten 100-letter slices of a 16 MB text. */
+    const held = async (keep: (word: string) => void): Promise<number> => {
+      await settle();
+      const before = process.memoryUsage().external;
+      const b = crypto.randomFillSync(Buffer.alloc(16e6));
+      for (let i = 0; i < b.length; i++) b[i] = 97 + (b[i] % 26);
+      let text: string | null = b.toString("latin1"); // an external string, as a dataset read from a file
+      for (let i = 0; i < 10; i++) keep(text.slice(1000 * i, 1000 * i + 100));
+      text = null;
+      await settle();
+      return process.memoryUsage().external - before;
+    };
+    const map = new Map<string, number[]>();
+    expect(await held((w) => map.set(w, [1])), "a Map keeps the text (the measure works)").to.be.above(15e6);
+    const cache = new WordCache();
+    expect(await held((w) => cache.add(w, [1]))).to.be.below(1e6);
+    expect(cache.size).to.equal(10);
   });
 });

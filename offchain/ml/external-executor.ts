@@ -43,6 +43,14 @@ export interface ExternalExecutorOptions {
   memoryPollMs?: number;
   /** Use this runtime id instead of the one derived from the command (the builtin child process does). */
   runtimeId?: string;
+  /**
+   * The program is this runtime's own entry point (run-job.ts), which validated the child checkpoint of a training job
+   * and wrote its weights root and config hash into result.json: take them from there rather than read the child's
+   * weights again in this process (for GPT-2 small, 500 MB read, converted and hashed on the caller's event loop).
+   */
+  childFromResult?: boolean;
+  /** Start the program in a process group of its own (default), which a kill reaches as a whole; or in this one. */
+  ownProcessGroup?: boolean;
   datasetLimits?: DatasetLimits;
 }
 
@@ -111,7 +119,12 @@ export class ExternalExecutor implements Executor {
       throw new MlError("EXECUTOR_FAILED", `${this.id} wrote no valid outputs/result.json (${(e as Error).message})`);
     }
     let child: ExecResult["child"];
-    if (jf.kind === "train") {
+    if (jf.kind === "train" && this.opts.childFromResult) {
+      const c = result.child as { weightsRoot?: unknown; configHash?: unknown } | undefined;
+      if (typeof c?.weightsRoot !== "string" || typeof c.configHash !== "string")
+        throw new MlError("EXECUTOR_FAILED", `${this.id} wrote no child weights root and config hash in result.json`);
+      child = { dir: path.join(outputs, "model"), weightsRoot: c.weightsRoot, configHash: c.configHash };
+    } else if (jf.kind === "train") {
       const dir = path.join(outputs, "model");
       try {
         loadCheckpoint(dir, { limits: { maxParams: Infinity, maxContext: Infinity, maxVocab: Infinity } });
@@ -134,9 +147,10 @@ export class ExternalExecutor implements Executor {
         env: { ...process.env, ...(this.opts.env ?? {}), POSTHUMAN_JOB_DIR: path.resolve(job.jobDir) },
         stdio: ["ignore", "pipe", "pipe"],
         // Its own process group, so that a kill reaches whatever the program started (a trainer's data loaders).
-        detached: true,
+        detached: this.opts.ownProcessGroup ?? true,
       });
       const signalGroup = (sig: NodeJS.Signals): void => {
+        if (this.opts.ownProcessGroup === false) return void proc.kill(sig); // the caller's group: its kill reaches all
         try {
           process.kill(-(proc.pid as number), sig);
         } catch {
@@ -278,7 +292,7 @@ function pickMetrics(m: unknown): ExecMetrics {
 export const RUN_JOB_SCRIPT = path.join(__dirname, `run-job${path.extname(__filename) || ".ts"}`);
 
 /** From a clone, run-job.ts through ts-loader.js (each source transpiled once, then cached by content). */
-function runJobArgs(): string[] {
+export function runJobArgs(): string[] {
   if (RUN_JOB_SCRIPT.endsWith(".ts")) return ["-r", path.join(__dirname, "ts-loader.js"), RUN_JOB_SCRIPT];
   return [RUN_JOB_SCRIPT];
 }
@@ -311,5 +325,6 @@ export function builtinProcessExecutor(
     timeoutSec: settings.timeoutSec,
     maxMemoryBytes: settings.maxMemoryBytes,
     runtimeId: builtinRuntimeId(settings),
+    childFromResult: true,
   });
 }

@@ -1,15 +1,17 @@
 /**
  * Runs one job with the builtin executor in this process and exits:
- *   node -r ts-node/register/transpile-only offchain/ml/run-job.ts <jobDir>
+ *   node -r ./offchain/ml/ts-loader.js offchain/ml/run-job.ts <jobDir>
  * Settings from the environment: POSTHUMAN_ML_DEVICE (cpu|cuda), POSTHUMAN_ML_THREADS, POSTHUMAN_ML_CACHE,
- * POSTHUMAN_ML_MAX_PROMPTS. Progress goes to stdout as `PROGRESS {json}` lines; an input error is written
+ * POSTHUMAN_ML_MAX_PROMPTS; or, with POSTHUMAN_ML_EXECUTOR=pytorch, the PyTorch executor with the settings (and the
+ * probe) of POSTHUMAN_TORCH_SETTINGS (torchProcessExecutor). Progress goes to stdout as `PROGRESS {json}` lines; an input error is written
  * to outputs/error.json {code, message} (exit 2); any other failure exits 1.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { Device } from "./device";
 import { isMlError } from "./errors";
-import { BuiltinExecutor, readJobFile } from "./executor";
+import { BuiltinExecutor, Executor, readJobFile } from "./executor";
+import { decodeTorchSettings, TorchExecutor } from "./torch-executor";
 
 async function main(): Promise<number> {
   const jobDir = process.argv[2];
@@ -22,12 +24,15 @@ async function main(): Promise<number> {
   process.on("SIGINT", () => ac.abort());
   try {
     const job = readJobFile(jobDir);
-    const exec = new BuiltinExecutor({
-      device: (process.env.POSTHUMAN_ML_DEVICE ?? "cpu") as Device,
-      threads: process.env.POSTHUMAN_ML_THREADS ? Number(process.env.POSTHUMAN_ML_THREADS) : undefined,
-      cacheDir: process.env.POSTHUMAN_ML_CACHE || undefined,
-      maxPrompts: process.env.POSTHUMAN_ML_MAX_PROMPTS ? Number(process.env.POSTHUMAN_ML_MAX_PROMPTS) : undefined,
-    });
+    const exec: Executor =
+      process.env.POSTHUMAN_ML_EXECUTOR === "pytorch"
+        ? new TorchExecutor(decodeTorchSettings(process.env.POSTHUMAN_TORCH_SETTINGS ?? "{}"))
+        : new BuiltinExecutor({
+            device: (process.env.POSTHUMAN_ML_DEVICE ?? "cpu") as Device,
+            threads: process.env.POSTHUMAN_ML_THREADS ? Number(process.env.POSTHUMAN_ML_THREADS) : undefined,
+            cacheDir: process.env.POSTHUMAN_ML_CACHE || undefined,
+            maxPrompts: process.env.POSTHUMAN_ML_MAX_PROMPTS ? Number(process.env.POSTHUMAN_ML_MAX_PROMPTS) : undefined,
+          });
     const r = await exec.run({
       kind: job.kind,
       jobDir,

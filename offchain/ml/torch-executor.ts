@@ -10,6 +10,7 @@ import {
   readTokenizerJson,
   weightsRootOfFile,
 } from "./checkpoint";
+import { runJobArgs } from "./external-executor";
 import { Gpt2Config, innerSize, ModelLimits } from "./config";
 import { DatasetLimits } from "./data";
 import { loadEvalTokens, planWindows, resolveEvalParams } from "./evaluate";
@@ -88,6 +89,11 @@ export interface TorchSettings {
   modelLimits?: ModelLimits;
   datasetLimits?: DatasetLimits;
   maxPrompts?: number;
+  /**
+   * Run run.py in this process's group rather than a group of its own: for this executor run in a child process
+   * (torchProcessExecutor), whose group the caller kills as a whole (time, memory, abort).
+   */
+  sameProcessGroup?: boolean;
 }
 
 export interface TorchProbe {
@@ -445,6 +451,42 @@ export class TorchExecutor implements Executor {
       timeoutSec: s.timeoutSec,
       maxMemoryBytes: s.maxMemoryBytes,
       runtimeId: this.runtimeId,
+      ownProcessGroup: !s.sameProcessGroup,
     });
   }
+}
+
+/**
+ * The PyTorch executor in a child process (`node run-job.ts <jobDir>` with POSTHUMAN_ML_EXECUTOR=pytorch): reading,
+ * validating and tokenizing the inputs, run.py and result.json all happen there, under the job's time and memory
+ * limits and its abort, so that none of it holds the caller's event loop (a worker's API, chain watching and
+ * deadlines: a 64 MiB dataset takes tens of seconds to tokenize). Probes the Python here, now (a host without torch
+ * fails at start-up, naming what is missing), and hands the probe and settings to the child. Same runtime id and
+ * result.json as TorchExecutor.
+ */
+export function torchProcessExecutor(settings: TorchSettings = {}): ExternalExecutor {
+  const probe = settings.probe ?? probeTorch(settings.python);
+  const runtimeId = torchRuntimeId(probe, resolveSettings(settings, probe));
+  const { timeoutSec, maxMemoryBytes, ...rest } = settings;
+  return new ExternalExecutor({
+    id: "pytorch",
+    command: process.execPath,
+    args: runJobArgs(),
+    env: { POSTHUMAN_ML_EXECUTOR: "pytorch", POSTHUMAN_TORCH_SETTINGS: encodeTorchSettings({ ...rest, probe }) },
+    timeoutSec,
+    maxMemoryBytes,
+    runtimeId,
+    childFromResult: true,
+  });
+}
+
+/** Settings as JSON for a child process (limits may be Infinity, which JSON has not). */
+export function encodeTorchSettings(s: TorchSettings): string {
+  return JSON.stringify(s, (_k, v: unknown) => (v === Infinity ? "Infinity" : v));
+}
+
+/** The settings encodeTorchSettings wrote, for this executor in the child process (its kill is its group's). */
+export function decodeTorchSettings(json: string): TorchSettings {
+  const s = JSON.parse(json, (_k, v: unknown) => (v === "Infinity" ? Infinity : v)) as TorchSettings;
+  return { ...s, sameProcessGroup: true };
 }

@@ -23,7 +23,7 @@ import {
   type Executor,
 } from "../ml";
 import { KindRouter } from "../ml/kind-router";
-import { TorchExecutor } from "../ml/torch-executor";
+import { torchProcessExecutor } from "../ml/torch-executor";
 import { checkJobUpload, checkModelInput, heldModelDir } from "./held-models";
 import { createNonceBook, createQuotas } from "./guard";
 import { createThroughput } from "./policy";
@@ -105,8 +105,8 @@ export function makeExecutor(cfg: RunnerConfig): Executor {
       const x = cfg.executor as { command: string; args: string[] };
       e = new ExternalExecutor({ command: x.command, args: x.args, timeoutSec, maxMemoryBytes });
     } else if (name === "pytorch") {
-      // Probes the Python now: a host without torch fails at start-up, naming the Python it tried.
-      e = new TorchExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
+      // Probes the Python now: a host without torch fails at start-up, naming the Python it tried. Jobs run in a child.
+      e = torchProcessExecutor({ ...cfg.executor.torch, timeoutSec, maxMemoryBytes });
     } else {
       const device = builtinDevice(cfg.executor.builtin?.device);
       e = builtinProcessExecutor({

@@ -5,7 +5,7 @@
  */
 import { App, errorBox, renderAccount } from "./app";
 import { loadConfig } from "./config";
-import { captureForms, fill, h, restoreForms } from "./dom";
+import { captureForms, fill, h, restoreForms, type FormState } from "./dom";
 import { cataloguePage } from "./pages/catalogue";
 import { jobPage } from "./pages/job";
 import { modelPage } from "./pages/model";
@@ -38,8 +38,15 @@ async function boot(): Promise<void> {
   }
   let cleanup: (() => void) | void = undefined;
   let generation = 0;
-  const render = async () => {
+  /**
+   * Draws the route in the hash. Each page is drawn into a detached container, moved into `<main>` only if it is
+   * still the current render when it is done: a page awaits the chain, and meanwhile a click or an account switch may
+   * have started another render, whose page must never be mixed with (or replaced by) this one's. True when this
+   * render is the one shown.
+   */
+  const render = async (): Promise<boolean> => {
     const mine = ++generation;
+    const current = () => mine === generation;
     if (cleanup) cleanup();
     cleanup = undefined;
     const [name = "", ...params] = window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
@@ -51,39 +58,48 @@ async function boot(): Promise<void> {
     });
     main.setAttribute("aria-busy", "true");
     fill(main, h("p", { class: "loading" }, "Reading the chain…"));
+    const view = document.createElement("div");
     try {
       if (!route) {
         fill(
-          main,
+          view,
           h("h1", { tabindex: -1 }, "Page not found"),
           h("p", null, h("a", { href: "#/" }, "Go to the models")),
         );
       } else {
         document.title = `${route.title(params)} · PostHuman`;
-        const c = await route.page(app, main, params);
-        if (mine !== generation) {
+        const c = await route.page(app, view, params);
+        if (!current()) {
           if (c) c();
-          return;
+          return false;
         }
         cleanup = c;
       }
+      main.replaceChildren(...Array.from(view.childNodes));
+      // (`#/model/2/buy`, `#/job/3/challenge`: the part of the page the link names.)
+      if (params[1]) document.getElementById(params[1])?.scrollIntoView();
     } catch (e) {
-      if (mine === generation) fill(main, h("h1", { tabindex: -1 }, "Something went wrong"), errorBox(e));
+      if (current()) fill(main, h("h1", { tabindex: -1 }, "Something went wrong"), errorBox(e));
     } finally {
-      if (mine === generation) {
+      if (current()) {
         main.removeAttribute("aria-busy");
         main.dataset.ready = String(mine);
         const h1 = main.querySelector("h1");
         if (h1 && document.activeElement?.closest("header") === null) h1.focus({ preventScroll: true });
       }
     }
+    return current();
   };
   renderAccount(app, accountEl);
+  // What was typed and chosen in the page's forms, kept across the redraw for another account. Read only from a page
+  // that is shown: a second switch while the first redraw runs keeps what the first one read.
+  let typed: FormState = new Map();
   app.onAccountChange(() => {
-    // The page is drawn again for the new account; what was typed and chosen in its forms stays.
-    const typed = captureForms(main);
+    if (!main.hasAttribute("aria-busy")) typed = captureForms(main);
     renderAccount(app, accountEl);
-    void render().then(() => restoreForms(main, typed));
+    void render().then((shown) => {
+      if (shown) restoreForms(main, typed);
+    });
   });
   window.ethereum?.on?.("chainChanged", () => {
     if (app.account?.kind === "injected") void app.useInjected().catch(() => app.disconnect());

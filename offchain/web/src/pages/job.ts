@@ -374,7 +374,6 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     }
   };
   await tick();
-  if (params[1]) document.getElementById(params[1])?.scrollIntoView();
   let stopped = false;
   const loop = async () => {
     while (!stopped && !TERMINAL_STATUSES.includes((job as JobInfo).status)) {

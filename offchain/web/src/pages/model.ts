@@ -591,5 +591,4 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
     ),
     section("receipts", "Recent receipts", receiptsTable(app, m)),
   );
-  if (params[1]) document.getElementById(params[1])?.scrollIntoView();
 }

@@ -49,6 +49,10 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   const unsettledQuestions: string[] = [];
   let base: string;
   let modelDir: string;
+  /** Alice's second model: its publish is cut short after the registration, then resumed (web trial D8). */
+  let modelDir2: string;
+  /** Set while a step answers the page's yes/no questions with no. */
+  let dismissDialogs = false;
   const timings: Record<string, number> = {};
   const inputRefusals: string[] = [];
 
@@ -62,6 +66,8 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // What `posthuman model create` leaves besides the model's files: the page must skip them, not refuse.
     fs.writeFileSync(path.join(modelDir, "posthuman.json"), JSON.stringify({ preset: "tiny", seed: 7 }));
     fs.writeFileSync(path.join(modelDir, "README.md"), "# Harbour M1\n");
+    modelDir2 = path.join(tmp, "m1b");
+    await createModel(modelDir2, { preset: "tiny", seed: 8 });
     const started = Date.now();
     world = await up(
       {
@@ -83,7 +89,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // and the question must say what is at stake.
     page.on("dialog", (d) => {
       unsettledQuestions.push(d.message());
-      void d.accept();
+      void (dismissDialogs ? d.dismiss() : d.accept());
     });
     // An input upload tried before the worker saw its job would be refused (404, logged by the browser).
     page.on("response", (r) => {
@@ -175,7 +181,10 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await shot(page, "publish-desktop");
     await page.click('a:has-text("Open model #1")');
     await page.waitForSelector('h1:has-text("Harbour M1")');
-    expect(await page.textContent("#evaluations")).to.contain("Declared baseline: loss 10.8000");
+    // The benchmark's name, kept in the model's card (the chain has its hash only), beside the baseline.
+    expect(await page.textContent("#evaluations")).to.contain(
+      "Declared baseline on posthuman-demo/elena-eval: loss 10.8000",
+    );
   });
 
   it("as Bob buys datatokens on the exchange and finetunes the model into a child", async function () {
@@ -186,11 +195,13 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await page.click('form.buy-exchange button[type="submit"]');
     await page.waitForSelector("form.buy-exchange .error", { timeout: 30_000 });
     expect(await page.textContent("form.buy-exchange .error")).to.match(
-      /Buy whole datatokens: each job consumes a whole one, so 0\.5 of the 1\.5 would pay for no job\..*Buy 2 or 1 instead\. Nothing was paid\./s,
+      /Buy whole datatokens: each job consumes a whole one, so 0\.5 of the 1\.5 would pay for no job\. Nothing was paid\..*Buy 2 or 1 instead\./s,
     );
     await page.fill('input[name="exchange-amount"]', "2");
     await page.click('form.buy-exchange button[type="submit"]');
     await page.waitForSelector('form.buy-exchange .ok:has-text("Bought for 2")', { timeout: 30_000 });
+    // A buyer has no vault share: the purchase leads to the job forms, not to the rewards.
+    expect(await page.getAttribute("form.buy-exchange .ok a", "href")).to.equal("#/model/1/jobs");
     await page.waitForSelector('.balance-line:has-text("You hold 2 datatokens")');
     // The exchange's fee is named, and every job form shows the total before anything is sent.
     expect(await page.textContent("#buy")).to.match(/the model's price 1 OCEAN \+ [\d.]+ OCEAN of exchange fees/);
@@ -228,6 +239,14 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   });
 
   it("as Derek is told he holds no datatoken, buys one from Bob's listing, runs inference and reads the text", async () => {
+    // A fraction listed would pay for no job of the buyer's: refused before anything is sent (web trial D7).
+    await page.fill('input[name="sell-amount"]', "0.5");
+    await page.fill('input[name="sell-price"]', "2");
+    await page.click('form.sell button[type="submit"]');
+    await page.waitForSelector("form.sell .error", { timeout: 30_000 });
+    expect(await page.textContent("form.sell .error")).to.contain(
+      "List whole datatokens: each job consumes a whole one, so 0.5 of the 0.5 would pay for no job of the buyer's. Nothing was listed.",
+    );
     await page.fill('input[name="sell-amount"]', "5");
     await page.fill('input[name="sell-price"]', "2");
     await page.click('form.sell button[type="submit"]');
@@ -257,6 +276,13 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
       await page.waitForSelector('#buy .unsettled:has-text("Not settled yet. Model 2 was created by job 1")', {
         timeout: 5_000,
       });
+    // Half a datatoken from a listing pays for no job either: refused before paying, as on the exchange (D7).
+    await page.fill('[data-listing="1"] input', "0.5");
+    await page.click('[data-listing="1"] button');
+    await page.waitForSelector('[data-listing="1"] .error', { timeout: 30_000 });
+    expect(await page.textContent('[data-listing="1"] .error')).to.match(
+      /Buy whole datatokens: each job consumes a whole one, so 0\.5 of the 0\.5 would pay for no job\. Nothing was paid\..*Buy 1 instead\./s,
+    );
     await page.fill('[data-listing="1"] input', "1");
     await page.click('[data-listing="1"] button');
     await page.waitForSelector('#buy .flash:has-text("Bought from listing 1 for 2 OCEAN")', { timeout: 30_000 });
@@ -305,7 +331,10 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await page.click('[data-listing="1"] button');
     await page.waitForSelector('#buy .flash:has-text("Bought from listing 1")', { timeout: 30_000 });
     await page.setInputFiles('form.evaluate input[type="file"]', path.join(DEMO, "elena-eval.txt"));
-    await page.locator("form.evaluate").getByLabel("Benchmark name").fill("posthuman-demo/elena-eval");
+    // Pre-filled with the benchmark the lineage root's baseline was declared on, by its name (D9).
+    expect(await page.locator("form.evaluate").getByLabel("Benchmark name").inputValue()).to.equal(
+      "posthuman-demo/elena-eval",
+    );
     // Independent: the one local worker trained the child, so nothing is paid and the form says why.
     await page.locator("form.evaluate").getByLabel("Independent evaluation").check();
     await page.click('form.evaluate button[type="submit"]');
@@ -370,8 +399,9 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     expect(await page.textContent("#evaluations")).to.contain("Evaluation runs");
     // The child's run is set against its lineage root's baseline (on its benchmark), not the trainer's own figure.
     expect(await page.textContent("#evaluations .caption")).to.contain(
-      "against the baseline declared for model #1 on its benchmark, 10.8000; best on that benchmark",
+      "against the baseline declared for model #1 on its benchmark (posthuman-demo/elena-eval), 10.8000; best on that benchmark",
     );
+    expect(await page.textContent("#evaluations table")).to.contain("posthuman-demo/elena-eval");
   });
 
   it("challenges the fresh receipt within its window: time left, the bond, no OCEAN told so, challenged, joined by its requester", async function () {
@@ -579,6 +609,109 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // The two approvals and the request cost gas (ETH), not OCEAN: the fee and the datatoken are back.
     expect(after).to.deep.equal([before[0] + fee, before[1] + 10n ** 18n]);
     await page.waitForSelector('.live:has-text("Cancelled")');
+  });
+
+  it("as Alice, a publish cut short after its registration: the model says no worker serves it, a purchase asks first, and publishing again resumes it", async function () {
+    this.timeout(300_000);
+    // The folder's upload never reaches the worker (web trial D8).
+    const upload = (u: URL) => /\/models\/\d+$/.test(u.pathname);
+    await page.route(upload, (r) => (r.request().method() === "PUT" ? r.abort("connectionrefused") : r.continue()));
+    await as(page, "alice");
+    await go(page, "#/publish");
+    const files = fs.readdirSync(modelDir2).map((f) => path.join(modelDir2, f));
+    await page.setInputFiles('input[name="model-files"]', files);
+    await page.fill('input[name="name"]', "Harbour M1 second");
+    await page.click('form.publish button[type="submit"]');
+    await page.waitForSelector("form.publish .error", { timeout: 120_000 });
+    await page.unroute(upload);
+    const modelId = await contracts().registry.modelCount();
+    const said = (await page.textContent("form.publish .error")) ?? "";
+    expect(said).to.contain(`Model ${modelId} is registered on chain, but its files did not reach the worker`);
+    expect(said).to.contain("Publish the same folder again with the same account");
+    expect(said).to.not.contain("Nothing was paid");
+
+    // Before anyone buys: the model page says no worker serves it, and a purchase asks first (answered no here).
+    await as(page, "derek");
+    await go(page, `#/model/${modelId}`);
+    await page.waitForSelector(`.unserved:has-text("No worker serves model ${modelId} yet")`, { timeout: 30_000 });
+    dismissDialogs = true;
+    await page.click('form.buy-exchange button[type="submit"]');
+    await page.waitForSelector("form.buy-exchange .error", { timeout: 30_000 });
+    dismissDialogs = false;
+    expect(await page.textContent("form.buy-exchange .error")).to.contain(
+      `Not bought: no worker serves model ${modelId} yet.`,
+    );
+    expect(unsettledQuestions[unsettledQuestions.length - 1]).to.match(
+      /buying its datatokens buys no job now.*Buy anyway\?$/s,
+    );
+
+    // The same folder from another account is refused before anything is sent: the weights are Alice's model.
+    await as(page, "bob");
+    await go(page, "#/publish");
+    await page.setInputFiles('input[name="model-files"]', files);
+    await page.fill('input[name="name"]', "Not Bob's");
+    await page.click('form.publish button[type="submit"]');
+    await page.waitForSelector("form.publish .error", { timeout: 120_000 });
+    expect(await page.textContent("form.publish .error")).to.contain(
+      `These weights are model ${modelId} already (published by ${devWallet(1).address}): a weights root belongs to one model, so they cannot be published again. Nothing was registered or paid.`,
+    );
+    expect(await contracts().registry.modelCount()).to.equal(modelId);
+
+    // The same folder again, by its publisher: no second registration, the upload resumes.
+    await as(page, "alice");
+    await go(page, "#/publish");
+    await page.setInputFiles('input[name="model-files"]', files);
+    await page.fill('input[name="name"]', "Harbour M1 second");
+    await page.click('form.publish button[type="submit"]');
+    await page.waitForSelector("form.publish .ok", { timeout: 120_000 });
+    expect(await page.textContent("form.publish .ok")).to.contain(
+      `These weights were registered already as your model ${modelId}`,
+    );
+    expect(await contracts().registry.modelCount()).to.equal(modelId);
+    await go(page, `#/model/${modelId}`);
+    await page.waitForSelector("#buy");
+    await page.waitForTimeout(1_500); // (the note is read after the page shows)
+    expect(await page.textContent("#buy .unserved")).to.equal("");
+  });
+
+  it("never shows another route's or another account's page after a quick click or switch", async () => {
+    // A click on Rewards right after opening a model: the model page must not land under #/rewards (web trial D6).
+    await as(page, "alice");
+    const before = await page.getAttribute("main", "data-ready");
+    await page.evaluate(() => {
+      window.location.hash = "#/model/1";
+      setTimeout(() => (window.location.hash = "#/rewards"), 50);
+    });
+    await page.waitForFunction(
+      (b) => {
+        const m = document.querySelector("main");
+        return !!m && !m.hasAttribute("aria-busy") && m.dataset.ready !== b && location.hash === "#/rewards";
+      },
+      before,
+      { timeout: 30_000 },
+    );
+    await page.waitForTimeout(2_000); // the model page's render has long ended: it must not show now
+    expect(await page.locator("main h1").allTextContents()).to.deep.equal(["Rewards"]);
+    expect(await page.locator("main #lineage").count()).to.equal(0);
+    // Bob, then Derek at once: Derek's rewards only, drawn once (Bob holds shares, Derek none).
+    await page.evaluate(() => {
+      const pick = (name: string) => {
+        const s = document.querySelector<HTMLSelectElement>("#account-select")!;
+        s.value = name;
+        s.dispatchEvent(new Event("change"));
+      };
+      pick("bob");
+      pick("derek");
+    });
+    await page.waitForSelector('.account-status .addr:has-text("derek")');
+    await page.waitForFunction(() => !document.querySelector("main")?.hasAttribute("aria-busy"), null, {
+      timeout: 30_000,
+    });
+    await page.waitForTimeout(2_000);
+    expect(await page.locator("main h1").allTextContents()).to.deep.equal(["Rewards"]);
+    expect(await page.locator("main .lead").count()).to.equal(1);
+    expect(await page.textContent("main")).to.contain("You hold no vault shares yet");
+    expect(await page.locator("table.rewards").count()).to.equal(0);
   });
 
   it("never shows another route's or another account's page after a quick click or switch", async () => {

@@ -5,15 +5,22 @@
  * What is only the page's: the result's hash compared with the receipt.
  */
 import { PostHumanCore, isSdkError } from "../../sdk/browser";
-import { ONE_DATATOKEN, type JobParams } from "../../protocol/params";
+import { type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
 import { UserError } from "./errors";
 import { browserStorage, isAck, keepAck } from "./acks";
-import { tokens } from "./format";
+import { modelServed, unservedWarning } from "./serving";
+import { refuseBuyFraction, refuseListFraction } from "../../sdk/whole-datatokens";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
+
+/** The browser's yes/no question (false where there is none to ask: nothing is bought unasked). */
+function ask(question: string): boolean {
+  const confirm = (globalThis as { confirm?: (message: string) => boolean }).confirm;
+  return typeof confirm === "function" && confirm(question);
+}
 
 /** Progress lines of a multi-step action ("Approving 2 OCEAN…"), shown live to the person. */
 export type Say = (line: string) => void;
@@ -36,43 +43,52 @@ export class Actions {
 
   // ─── Datatokens ───────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Buys datatokens on Ocean's FixedRateExchange (fees included in the quoted cost). */
   /**
-   * Buys datatokens on the exchange, refusing (before anything is paid) an amount that is not whole: each job consumes
-   * exactly 1, so a fraction pays for no job (it can only be resold). A fraction held already is not refused.
+   * Buys datatokens on the exchange, refusing (before anything is paid) an amount that leaves a fraction of a datatoken
+   * that pays for no job (each job consumes exactly 1; the SDK's rule, whole-datatokens.ts): a fraction is bought only
+   * to complete one held already. A model no worker serves is bought only once the person accepted that.
    */
   async buyFromExchange(modelId: bigint, amount: bigint): Promise<{ cost: bigint }> {
-    const exact = (x: bigint) => tokens(x, 18); // every digit: advice rounded to 4 decimals would be refused again
-    const part = amount % ONE_DATATOKEN;
-    if (part !== 0n) {
-      const down = amount - part;
-      throw new UserError(
-        `Buy whole datatokens: each job consumes a whole one, so ${exact(part)} of the ` +
-          `${exact(amount)} would pay for no job.`,
-        `Buy ${exact(down + ONE_DATATOKEN)}${down > 0n ? ` or ${exact(down)}` : ""} instead. Nothing was paid.`,
-      );
-    }
+    const held = await (await this.ph.datatokenOf(modelId)).balanceOf(this.account.address);
+    refuseBuyFraction(amount, held, modelId);
+    await this.askIfUnserved(modelId);
     return this.ph.buyDatatokens(modelId, amount);
   }
 
   /**
-   * Buys from a holder's listing. A model whose creating training receipt can still be challenged (frozen if a
-   * challenge is upheld, the seller keeping the payment) is bought only once the person accepted that: the SDK
-   * refuses it (MODEL_UNSETTLED, nothing paid), the browser asks with its warning, and a yes buys accepting it.
+   * Buys from a holder's listing, with the exchange's rule on fractions. A model whose creating training receipt can
+   * still be challenged (frozen if a challenge is upheld, the seller keeping the payment) is bought only once the
+   * person accepted that: the SDK refuses it (MODEL_UNSETTLED, nothing paid), the browser asks with its warning, and
+   * a yes buys accepting it.
    */
-  async buyListing(listingId: bigint, amount: bigint): Promise<{ cost: bigint }> {
+  async buyListing(listingId: bigint, amount: bigint): Promise<{ cost: bigint; modelId: bigint }> {
+    const l = await this.ph.listings.get(listingId);
+    refuseBuyFraction(amount, await this.ph.token(l.datatoken).balanceOf(this.account.address), l.modelId);
+    await this.askIfUnserved(l.modelId);
     try {
       return await this.ph.buyFromListing(listingId, amount);
     } catch (e) {
-      const ask = (globalThis as { confirm?: (message: string) => boolean }).confirm;
-      if (!isSdkError(e, "MODEL_UNSETTLED") || typeof ask !== "function" || !ask(`${e.message}\n\nBuy anyway?`))
-        throw e;
+      // (The question is a fact, not a refusal: nothing was paid yet, so "Nothing was paid" is left out of it.)
+      const question = isSdkError(e) ? e.message.replace(/\s*Nothing was paid\.?/, "") : "";
+      if (!isSdkError(e, "MODEL_UNSETTLED") || !ask(`${question}\n\nBuy anyway?`)) throw e;
       return this.ph.buyFromListing(listingId, amount, { acceptUnsettled: true });
     }
   }
 
-  /** Lists datatokens for sale (escrowed by the market until bought or cancelled). */
-  list(modelId: bigint, amount: bigint, price: bigint): Promise<{ listingId: bigint }> {
+  /**
+   * A model that no worker known here serves (its publisher has not uploaded its files, say) takes no job: its
+   * datatokens are bought only once the person accepted that. Said nothing when the workers cannot tell.
+   */
+  private async askIfUnserved(modelId: bigint): Promise<void> {
+    if ((await modelServed(this.market, this.ph.worker, modelId)) !== false) return;
+    if (!ask(`${unservedWarning(modelId)}\n\nBuy anyway?`))
+      throw new UserError(`Not bought: no worker serves model ${modelId} yet.`, "Nothing was paid.");
+  }
+
+  /** Lists datatokens for sale (escrowed by the market until bought or cancelled); a useless fraction is refused. */
+  async list(modelId: bigint, amount: bigint, price: bigint): Promise<{ listingId: bigint }> {
+    const held = await (await this.ph.datatokenOf(modelId)).balanceOf(this.account.address);
+    refuseListFraction(amount, held, modelId);
     return this.ph.sellDatatokens(modelId, amount, price);
   }
 
@@ -143,7 +159,8 @@ export class Actions {
     files: ModelFile[],
     o: Omit<PublishModelOptions, "weightsRoot" | "configHash">,
     card?: ModelCard,
-  ): Promise<{ modelId: bigint; weightsRoot: string; skipped: string[] }> {
+  ): Promise<{ modelId: bigint; weightsRoot: string; skipped: string[]; resumed?: boolean }> {
+    // (`resumed`: these weights were the account's model already, its upload cut short: uploaded to it now.)
     return this.ph.publishFiles(files, o, card);
   }
 

@@ -88,6 +88,11 @@ const REVERT_TEXT: Record<string, (args: ethers.Result) => Explained> = {
   }),
   JobMarketModelFrozen: (a) => ({ title: `Model ${a[0]} is frozen and takes no new jobs.` }),
   ModelRegistryZeroWeightsRoot: () => ({ title: "The model's weights root is missing." }),
+  ModelRegistryWeightsRootTaken: (a) => ({
+    title: `These weights are model ${a[1]} already: a weights root belongs to one model.`,
+    fix: `If model ${a[1]} is yours, publish the same folder again with the account that published it: the page then uploads its files to model ${a[1]}. Otherwise these weights are someone else's model: publish your own.`,
+    action: { label: `Open model ${a[1]}`, href: `#/model/${a[1]}` },
+  }),
   ModelRegistryInvalidPrice: () => ({ title: "The price must be more than 0." }),
   ERC20InsufficientBalance: () => ({
     title: "Not enough tokens for this transaction.",
@@ -128,6 +133,13 @@ function explainSdk(e: SdkError): Explained {
     };
   }
   if (e.code === "NO_EXCHANGE") return { title: e.message, fix: "Buy from a holder's listing instead (below)." };
+  // A publish whose upload failed after the registration: the model is on chain, and publishing again resumes it.
+  if (e.data.registered === true && modelId !== undefined)
+    return {
+      title: withoutPaths(e.message),
+      fix: sentence(e.hint),
+      action: { label: `Open model ${modelId}`, href: `#/model/${modelId}` },
+    };
   const { workerCode, minFee, minTtlSec } = e.data;
   if (e.code === "WORKER_DECLINES" && workerCode === "UNDERPRICED" && typeof minFee === "bigint") {
     return {
@@ -156,7 +168,13 @@ export function explain(e: unknown): Explained {
         fix: "Nothing was paid. Start a worker (`npm start` runs one with the marketplace), then try again.",
       };
     }
-    return { title: `The worker refused: ${e.message}`, detail: e.code };
+    return {
+      title: `The worker refused: ${withoutPaths(e.message)}`,
+      detail: e.code,
+      fix: MODEL_FOLDER_CODES.has(e.code)
+        ? "Choose every file `posthuman model create` (or your export) wrote in the model's folder, unchanged."
+        : undefined,
+    };
   }
   const rejected =
     ethers.isError(e, "ACTION_REJECTED") ||
@@ -211,4 +229,15 @@ function fetchFailed(e: unknown): boolean {
   for (let x = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++)
     if (x instanceof TypeError && /failed to fetch|networkerror|load failed/i.test(x.message)) return true;
   return false;
+}
+
+/** The worker's codes for a model folder it cannot load: the person chose the wrong files, or damaged ones. */
+const MODEL_FOLDER_CODES = new Set(["MODEL_INVALID", "MODEL_UNLOADABLE", "CONFIG_INVALID", "MODEL_TOO_LARGE"]);
+
+/**
+ * A worker's message without the paths of its own disk (`/srv/…/uploads/ph-upload-x/config.json` → `config.json`):
+ * they name nothing the person chose, and tell the operator's file system layout.
+ */
+export function withoutPaths(message: string): string {
+  return message.replace(/(?<=^|[\s("'`=])(?:[A-Za-z]:)?(?:[\\/][^\s\\/:"'`]+)+[\\/]([^\s\\/:"'`]+)/g, "$1");
 }

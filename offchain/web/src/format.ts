@@ -34,12 +34,12 @@ export function percent(part: bigint, whole: bigint): string {
   return `${bps.toFixed(bps >= 10 ? 1 : 2).replace(/\.?0+$/, "")}%`;
 }
 
-/** Parses a whole-token amount typed by a person; a readable error otherwise. */
-export function parseTokens(text: string, what: string): bigint {
+/** Parses a token amount typed by a person; a readable error otherwise (`example`: how to write one). */
+export function parseTokens(text: string, what: string, example = "1 or 2.5"): bigint {
   const t = text.trim();
   if (/^-\s*\d*\.?\d+$/.test(t)) throw new Error(`${what} must be more than 0 (it is ${t}).`);
   if (/^\d+\.\d{19,}$/.test(t)) throw new Error(`${what} ${t} has more than 18 decimals, the most a token has.`);
-  if (!/^\d+(\.\d{1,18})?$/.test(t)) throw new Error(`${what} "${text}" is not a number: write it like 1 or 2.5.`);
+  if (!/^\d+(\.\d{1,18})?$/.test(t)) throw new Error(`${what} "${text}" is not a number: write it like ${example}.`);
   const v = ethers.parseEther(t);
   if (v <= 0n) throw new Error(`${what} must be more than 0.`);
   return v;

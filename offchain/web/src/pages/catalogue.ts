@@ -2,6 +2,7 @@
  * The catalogue: every model as a card (name, description, owner, licence, size, generation, price, latest evaluation,
  * jobs served); search by name, description, #id or owner (the names shown, or the address); sort.
  */
+import { benchmarkId } from "../../../protocol/params";
 import { who, type App } from "../app";
 import type { ModelInfo } from "../chain";
 import { field, fill, h } from "../dom";
@@ -67,6 +68,12 @@ export function baselineLabel(m: ModelInfo): string {
   return m.record.parentId > 0n ? "Trainer's validation loss (declared, not a benchmark run)" : "Declared baseline";
 }
 
+/** " on <benchmark>" for a root whose card names the benchmark of its declared baseline (the chain keeps its hash). */
+function declaredOn(m: ModelInfo): string {
+  const name = m.card.benchmark;
+  return m.record.parentId === 0n && name && benchmarkId(name) === m.record.benchmarkId ? ` on ${name}` : "";
+}
+
 function card(app: App, m: ModelInfo): HTMLElement {
   const e = m.evals[m.evals.length - 1];
   const r = m.record;
@@ -100,7 +107,7 @@ function card(app: App, m: ModelInfo): HTMLElement {
           e ? `loss ${loss(e.loss)} · perplexity ${perplexity(e.loss)} · ${e.tokens} tokens` : "not evaluated yet",
         ),
         h("dt", null, baselineLabel(m)),
-        h("dd", null, r.baselineMetric > 0n ? `loss ${loss(r.baselineMetric)}` : "none"),
+        h("dd", null, r.baselineMetric > 0n ? `loss ${loss(r.baselineMetric)}${declaredOn(m)}` : "none"),
         h("dt", null, "Jobs served"),
         h("dd", { class: "served" }, m.served.toString()),
       ),

@@ -1,5 +1,6 @@
 /** Drawn figures: the lineage tree of a model and the chart of its evaluations against the declared baseline. */
-import { LOSS_SCALE } from "../../../protocol/params";
+import { benchmarkId, knownBenchmarkName, LOSS_SCALE } from "../../../protocol/params";
+import { readCard } from "../../../sdk/model-card";
 import type { ModelInfo, Snapshot } from "../chain";
 import { h, s, type Child } from "../dom";
 import { loss, perplexity, short } from "../format";
@@ -120,6 +121,8 @@ export interface Baseline {
   metric: bigint;
   benchmarkId: string;
   rootId: bigint;
+  /** The benchmark's name, as its publisher wrote it in the root's card (only its hash is on chain). */
+  benchmarkName?: string;
 }
 export function baselineOf(snap: Snapshot, m: ModelInfo): Baseline | undefined {
   let root = m;
@@ -128,8 +131,29 @@ export function baselineOf(snap: Snapshot, m: ModelInfo): Baseline | undefined {
     up = snap.byId.get(root.record.parentId.toString());
   }
   if (root.record.parentId > 0n || root.record.baselineMetric === 0n) return undefined;
-  return { metric: root.record.baselineMetric, benchmarkId: root.record.benchmarkId, rootId: root.id };
+  const named = root.card.benchmark;
+  const benchmarkName = named && benchmarkId(named) === root.record.benchmarkId ? named : undefined;
+  return { metric: root.record.baselineMetric, benchmarkId: root.record.benchmarkId, rootId: root.id, benchmarkName };
 }
+
+/**
+ * A benchmark's name for a person: the one the lineage roots' cards declare (their publishers named it), else one an
+ * evaluation request named, else a known benchmark's; "custom" runs (an evaluation that named none, on data that is
+ * no known benchmark's) say they are compared with nothing; else the id, shortened.
+ */
+export function benchmarkLabel(snap: Snapshot, id: string): string {
+  if (id === CUSTOM) return "custom (not compared)";
+  for (const m of snap.models) {
+    const name = m.record.parentId === 0n ? m.card.benchmark : undefined;
+    if (name && m.record.benchmarkId === id && benchmarkId(name) === id) return name;
+  }
+  for (const j of snap.jobs.values()) {
+    const name = readCard(j.inputURI).benchmark;
+    if (name && benchmarkId(name) === id) return name;
+  }
+  return knownBenchmarkName(id) ?? `unnamed (${short(id, 4)})`;
+}
+const CUSTOM = benchmarkId("custom");
 
 /** The runs of a model that are comparable with the baseline (on its benchmark). */
 const onBaseline = (m: ModelInfo, b: Baseline | undefined) =>
@@ -198,13 +222,13 @@ export function evalChart(m: ModelInfo, captionId: string, b: Baseline | undefin
 }
 
 /** The table's rows of the chart's runs: a run on the baseline's benchmark with its difference from it (as `posthuman eval`). */
-export function evalRows(m: ModelInfo, b: Baseline | undefined): Child[][] {
+export function evalRows(m: ModelInfo, b: Baseline | undefined, label: (id: string) => string): Child[][] {
   return m.evals.map((e) => {
     const on = b && e.benchmarkId === b.benchmarkId ? b.metric : undefined;
     const delta = on === undefined ? "—" : e.loss < on ? `−${loss(on - e.loss)}` : `+${loss(e.loss - on)}`;
     return [
       h("a", { href: `#/job/${e.jobId}` }, `Job ${e.jobId}`),
-      on === undefined ? short(e.benchmarkId, 4) : "the baseline's",
+      on === undefined ? label(e.benchmarkId) : (b?.benchmarkName ?? "the baseline's"),
       loss(e.loss),
       perplexity(e.loss),
       e.tokens.toString(),
@@ -223,7 +247,7 @@ export function evalCaption(m: ModelInfo, id: string, b: Baseline | undefined): 
     { id, class: "caption" },
     `Evaluation loss (nats, lower is better) of ${m.evals.length} run${m.evals.length === 1 ? "" : "s"}`,
     b
-      ? ` against the baseline declared for model #${b.rootId} on its benchmark, ${loss(b.metric)}` +
+      ? ` against the baseline declared for model #${b.rootId} on its benchmark${b.benchmarkName ? ` (${b.benchmarkName})` : ""}, ${loss(b.metric)}` +
           (best !== undefined ? `; best on that benchmark ${loss(best)}` : "") +
           (others ? `; ${others} run${others === 1 ? "" : "s"} on other data, not compared.` : ".")
       : "; no baseline was declared on this lineage.",

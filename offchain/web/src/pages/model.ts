@@ -2,19 +2,19 @@
  * A model's page: lineage graph, evaluations against the baseline, contributors and their shares, price and the buy
  * and sell forms, the three job forms, and its recent receipts.
  */
-import { ethers } from "ethers";
-import { evaluationBenchmark, TEMPERATURE_SCALE, trainParams, type JobParams } from "../../../protocol/params";
-import { sha256Hex } from "../../../protocol/auth";
-import { CHAIN_CHANGED, errorBox, runAction, who, type App } from "../app";
+import { errorBox, runAction, who, type App } from "../app";
 import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
 import { UserError } from "../errors";
-import { CARD_LIMITS, cardURI } from "../../../sdk/model-card";
-import { DEFAULT_JOB_TTL_SEC, MAX_JOB_TTL_SEC } from "../../../sdk/browser";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import { settlementNote } from "./settlement-note";
-import { baselineOf, evalCaption, evalChart, evalRows, lineageGraph } from "./graphs";
+import { jobForms } from "./job-forms";
+import { modelServed, unservedWarning } from "../serving";
+import { baselineOf, benchmarkLabel, evalCaption, evalChart, evalRows, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
+
+/** How a datatoken amount is written: whole ones (each job consumes exactly one). */
+const WHOLE = "1 or 2";
 
 function section(idAttr: string, title: string, ...children: Child[]): HTMLElement {
   const hid = `${idAttr}-title`;
@@ -23,20 +23,6 @@ function section(idAttr: string, title: string, ...children: Child[]): HTMLEleme
 
 function hash(label: string, value: string): HTMLElement {
   return h("code", { class: "hash", title: `${label} ${value}` }, short(value, 8));
-}
-
-/** Reads the chosen file, or else the typed text, as the job's input bytes. */
-async function inputOf(file: HTMLInputElement, text: HTMLTextAreaElement, lineEnd = false): Promise<Uint8Array> {
-  const f = file.files?.[0];
-  if (f) return new Uint8Array(await f.arrayBuffer());
-  let t = text.value;
-  if (!t.trim()) throw new UserError("The input is empty.", "Type some text or choose a file.");
-  if (lineEnd && !t.endsWith("\n")) t += "\n";
-  return ethers.toUtf8Bytes(t);
-}
-
-function intField(value: number, min: number, max: number): HTMLInputElement {
-  return h("input", { type: "number", inputmode: "numeric", min, max, step: 1, value });
 }
 
 /** The model card: description, licence, size and README (a root's from its publisher, a child's from its trainer). */
@@ -57,179 +43,6 @@ function modelCard(m: ModelInfo): HTMLElement {
     ),
     c.readme ? h("details", null, h("summary", null, "README"), h("pre", { class: "readme" }, c.readme)) : null,
   );
-}
-
-function numberOf(input: HTMLInputElement, what: string, min: number, max: number): number {
-  const v = Number(input.value);
-  if (!Number.isFinite(v) || v < min || v > max) throw new UserError(`${what} must be between ${min} and ${max}.`);
-  return v;
-}
-
-/** What a job costs in all, before anything is sent: one datatoken (and what buying it costs) and the fee. */
-function costText(m: ModelInfo, feeText: string): Child {
-  let fee: bigint;
-  try {
-    fee = parseTokens(feeText, "The fee");
-  } catch (e) {
-    return `Total cost: 1 datatoken + the fee (${feeText.trim() ? (e as Error).message : "type a fee above."})`;
-  }
-  const dt = m.exchangePrice ?? m.cheapestListing;
-  return [
-    h("strong", null, "Total cost: "),
-    `1 datatoken + ${tokens(fee)} OCEAN fee`,
-    dt !== undefined ? ` (about ${tokens(dt + fee)} OCEAN if you buy the datatoken at ${tokens(dt)} OCEAN)` : "",
-    ". Both are escrowed: the datatoken is spent when the job settles; if the job fails or is cancelled, the fee and the datatoken come back.",
-  ];
-}
-
-function jobForms(app: App, m: ModelInfo): HTMLElement {
-  const feeInput = () => h("input", { type: "text", inputmode: "decimal", value: "1" });
-  const make = (
-    kind: "train" | "infer" | "evaluate",
-    title: string,
-    blurb: string,
-    textLabel: string,
-    placeholder: string,
-    extra: HTMLElement[],
-    params: (input: Uint8Array) => JobParams,
-    lineEnd = false,
-    inputURI: () => string = () => "",
-  ) => {
-    const text = h("textarea", { rows: 5, placeholder, name: `${kind}-text` });
-    const file = h("input", { type: "file", accept: ".txt,.jsonl,.json,text/plain", name: `${kind}-file` });
-    const fee = feeInput();
-    const minutes = intField(DEFAULT_JOB_TTL_SEC / 60, 1, MAX_JOB_TTL_SEC / 60);
-    const cost = h("p", { class: "total-cost", "aria-live": "polite" });
-    const status = h("div", { class: "status", "aria-live": "polite" });
-    const button = h("button", { type: "submit" }, title);
-    const form = h(
-      "form",
-      { class: `job-form ${kind}`, "data-kind": kind },
-      h("h3", null, title),
-      h("p", { class: "hint" }, blurb),
-      field(textLabel, text),
-      field("…or upload a file", file, "A chosen file is used instead of the typed text."),
-      extra,
-      field("Fee for the worker (OCEAN)", fee, "Escrowed on chain; paid when the job settles, refunded if it fails."),
-      field(
-        "Time to deliver (minutes)",
-        minutes,
-        "The job's deadline. A worker claims it only if it can deliver by then; unclaimed, you cancel it and get everything back.",
-      ),
-      cost,
-      button,
-      status,
-    );
-    const showCost = () => fill(cost, costText(m, fee.value));
-    fee.addEventListener("input", showCost);
-    showCost();
-    // A refusal ("you hold no datatoken") is stale once another action succeeded (a purchase): it goes.
-    document.addEventListener(CHAIN_CHANGED, () => status.querySelector(".error")?.remove());
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      void runAction(
-        button,
-        status,
-        async (say) => {
-          const input = await inputOf(file, text, lineEnd);
-          const p = params(input);
-          const a = app.actions(say);
-          const ttlSec = numberOf(minutes, "Time to deliver", 1, MAX_JOB_TTL_SEC / 60) * 60;
-          return a.requestJob(m.id, p, input, parseTokens(fee.value, "The fee"), ttlSec, inputURI());
-        },
-        (jobId) => [`Job ${jobId} is requested. `, h("a", { href: `#/job/${jobId}` }, `Follow job ${jobId}`)],
-      ).then((jobId) => {
-        if (jobId !== undefined) window.location.hash = `#/job/${jobId}`;
-      });
-    });
-    return form;
-  };
-
-  const childName = h("input", { type: "text", name: "child-name", maxlength: CARD_LIMITS.name, autocomplete: "off" });
-  const childAbout = h("textarea", { rows: 2, name: "child-description", maxlength: CARD_LIMITS.description });
-  const steps = intField(16, 1, 10_000);
-  const lr = h("input", { type: "text", inputmode: "decimal", value: "0.003" });
-  const train = make(
-    "train",
-    "Finetune",
-    "Train this model further on your text. The result is a new child model, yours for 70% of its datatokens and shares.",
-    "Training text",
-    'Your corpus: plain text, or JSONL records {"text": …}',
-    [
-      field("Name of the new model", childName, "Shown on its card and in the lineage; stored with your request."),
-      field("Description of the new model (optional)", childAbout),
-      field("Training steps", steps),
-      field("Learning rate", lr),
-    ],
-    () => {
-      const rate = Number(lr.value);
-      if (!(rate > 0 && rate < 1)) throw new UserError("The learning rate must be between 0 and 1, e.g. 0.003.");
-      return trainParams({ steps: numberOf(steps, "Training steps", 1, 10_000), lr: rate, batch: 8, context: 64 });
-    },
-    false,
-    () => cardURI({ name: childName.value, description: childAbout.value }),
-  );
-
-  const maxTokens = intField(24, 1, 1024);
-  const temperature = h("input", { type: "text", inputmode: "decimal", value: "0" });
-  const infer = make(
-    "infer",
-    "Run inference",
-    "Generate text: one prompt per line. Temperature 0 is greedy and reproducible.",
-    "Prompts (one per line)",
-    "Day seven. Left the harbour",
-    [field("New tokens per prompt", maxTokens), field("Temperature", temperature)],
-    () => {
-      const t = Number(temperature.value);
-      if (!(t >= 0 && t <= 4)) throw new UserError("The temperature must be between 0 and 4.");
-      return {
-        kind: "Infer",
-        params: {
-          maxTokens: numberOf(maxTokens, "New tokens per prompt", 1, 1024),
-          temperature: Math.round(t * Number(TEMPERATURE_SCALE)),
-          topK: 0,
-        },
-      };
-    },
-    true,
-  );
-
-  const declared = m.record.benchmarkId !== ethers.ZeroHash;
-  const bench = h("input", { type: "text", value: declared ? "" : "custom" });
-  const independent = h("input", { type: "checkbox" });
-  const evaluate = make(
-    "evaluate",
-    "Evaluate",
-    "Measure the model's loss and perplexity on your text.",
-    "Evaluation text",
-    "Held-out text the model has not seen",
-    [
-      field(
-        "Benchmark name",
-        bench,
-        declared
-          ? "The benchmark your text is, to compare its loss with the baseline declared on it. Left empty, it is compared only when your text is the baseline's known benchmark data (the demo's evaluation set)."
-          : "The name the figure is recorded under.",
-      ),
-      field(
-        "Independent evaluation",
-        independent,
-        "Only a worker that neither owns nor trained the model may take it.",
-      ),
-    ],
-    (input) => ({
-      kind: "Evaluate",
-      params: {
-        benchmarkId: evaluationBenchmark(m.record.benchmarkId, sha256Hex(input), bench.value.trim() || undefined),
-        contextLength: 64,
-        maxTokens: 1_000_000,
-        independent: independent.checked,
-      },
-    }),
-    false,
-    () => cardURI({ benchmark: bench.value.trim() || undefined }),
-  );
-  return h("div", { class: "job-forms" }, train, infer, evaluate);
 }
 
 /** A message shown in a freshly rendered buy panel after an action that re-rendered it. */
@@ -294,6 +107,15 @@ function ownListings(
   );
 }
 
+/** Said before anyone buys: no worker serves the model (registered, its files never uploaded), so it takes no job. */
+function servingNote(app: App, modelId: bigint): HTMLElement {
+  const el = h("p", { class: "unserved", "aria-live": "polite" });
+  void modelServed(app.market, app.worker, modelId).then((served) => {
+    if (served === false) fill(el, h("strong", null, "Not served. "), unservedWarning(modelId));
+  });
+  return el;
+}
+
 function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLElement {
   const parts: Child[] = [];
   const me = app.account?.address.toLowerCase();
@@ -324,6 +146,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
     flash?.where === where ? h("p", { class: "ok flash", tabindex: -1 }, flash.message) : null;
   parts.push(h("p", null, h("strong", null, "Price: "), priceDetail(m), ". Each job consumes 1 datatoken."), balance);
   if (m.record.parentId > 0n) parts.push(settlementNote(app, m.id));
+  parts.push(servingNote(app, m.id));
 
   if (m.exchangePrice !== undefined) {
     const amount = h("input", { type: "text", inputmode: "decimal", value: "1", name: "exchange-amount" });
@@ -333,7 +156,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
       "form",
       { class: "buy-exchange" },
       h("h3", null, "From Ocean's exchange"),
-      field("Datatokens to buy", amount),
+      field("Datatokens to buy", amount, "Whole datatokens: each job consumes one."),
       button,
       status,
     );
@@ -342,8 +165,8 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
       void runAction(
         button,
         status,
-        (say) => app.actions(say).buyFromExchange(m.id, parseTokens(amount.value, "The amount")),
-        (r) => [`Bought for ${tokens(r.cost)} OCEAN. `, h("a", { href: "#/rewards" }, "See your rewards")],
+        (say) => app.actions(say).buyFromExchange(m.id, parseTokens(amount.value, "The amount", WHOLE)),
+        (r) => [`Bought for ${tokens(r.cost)} OCEAN. `, h("a", { href: `#/model/${m.id}/jobs` }, "Run a job with it")],
       ).then((r) => r && reload());
     });
     parts.push(form);
@@ -377,7 +200,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
         void runAction(
           button,
           status,
-          (say) => app.actions(say).buyListing(l.id, parseTokens(amount.value, "The amount")),
+          (say) => app.actions(say).buyListing(l.id, parseTokens(amount.value, "The amount", WHOLE)),
           (r) => `Bought for ${tokens(r.cost)} OCEAN.`,
         ).then(
           (r) =>
@@ -404,7 +227,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
     { class: "sell" },
     h("h3", null, "Sell yours"),
     h("p", { class: "hint" }, "Your datatokens are held by the market until someone buys them or you cancel."),
-    field("Datatokens to list", sellAmount),
+    field("Datatokens to list", sellAmount, "Whole datatokens: each job consumes one, so a fraction pays for no job."),
     field("Price per datatoken (OCEAN)", sellPrice),
     sellButton,
     sellStatus,
@@ -417,7 +240,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
       (say) =>
         app
           .actions(say)
-          .list(m.id, parseTokens(sellAmount.value, "The amount"), parseTokens(sellPrice.value, "The price")),
+          .list(m.id, parseTokens(sellAmount.value, "The amount", WHOLE), parseTokens(sellPrice.value, "The price")),
       (r) => `Listed as listing ${r.listingId}.`,
     ).then((r) => r && refresh({ where: "sell", message: `Listed as listing ${r.listingId}.` }));
   });
@@ -555,7 +378,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
         ? h(
             "p",
             null,
-            `${baselineLabel(m)}: loss ${loss(r.baselineMetric)} (perplexity ${perplexity(r.baselineMetric)}).`,
+            `${baselineLabel(m)}${r.parentId === 0n && base?.benchmarkName ? ` on ${base.benchmarkName}` : ""}: loss ${loss(r.baselineMetric)} (perplexity ${perplexity(r.baselineMetric)}).`,
             r.parentId > 0n
               ? " The trainer's own figure on its validation split, not a run on a benchmark; compare evaluations with the parent's on the same data."
               : "",
@@ -568,7 +391,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
             table(
               "Evaluation runs",
               ["Job", "Benchmark", "Loss", "Perplexity", "Tokens", "vs baseline"],
-              evalRows(m, base),
+              evalRows(m, base, (id) => benchmarkLabel(snap, id)),
             ),
           ]
         : h("p", null, "Not evaluated yet: run an evaluation below."),
@@ -586,7 +409,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
               { class: "hint" },
               "Each job consumes 1 datatoken and escrows the fee. Your input is uploaded to the worker, signed by you, and must hash to the commitment in your request.",
             ),
-            jobForms(app, m),
+            jobForms(app, m, base),
           ],
     ),
     section("receipts", "Recent receipts", receiptsTable(app, m)),

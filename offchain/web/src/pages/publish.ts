@@ -57,7 +57,11 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
       "fieldset",
       null,
       h("legend", null, "Declared baseline (optional)"),
-      field("Benchmark name", bench),
+      field(
+        "Benchmark name",
+        bench,
+        "The chain records its hash; the name is kept in the model's card, so evaluators can name the same benchmark.",
+      ),
       field("Baseline loss (nats)", baseline, "Evaluations of your model are compared with it."),
       field("Training data (optional)", dataset, "Its sha256 is recorded on chain as the model's data hash."),
     ),
@@ -93,6 +97,8 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
         const card = {
           description: description.value,
           license: license.value,
+          // Only its hash goes on chain: the card keeps the name, for evaluators to name the same benchmark.
+          benchmark: base.metric > 0n ? bench.value.trim() : undefined,
           readme: readme ? new TextDecoder().decode(readme.bytes.slice(0, 8 * CARD_LIMITS.readme)) : undefined,
         };
         return app.actions(say).publish(
@@ -116,7 +122,9 @@ export async function publishPage(app: App, main: HTMLElement): Promise<void> {
         );
       },
       (r) => [
-        `Model ${r.modelId} is published. `,
+        r.resumed
+          ? `These weights were registered already as your model ${r.modelId}, whose upload had been cut short: its files are uploaded now and the worker serves it (its name, price and card are those of its registration). `
+          : `Model ${r.modelId} is published. `,
         r.skipped.length ? `(Skipped, not part of a model upload: ${r.skipped.join(", ")}.) ` : "",
         h("a", { href: `#/model/${r.modelId}` }, `Open model #${r.modelId}`),
       ],

@@ -4,8 +4,20 @@
  */
 import { expect } from "chai";
 import { ethers } from "ethers";
-import { DatatokenMarket__factory, JobMarket__factory, RoyaltyVault__factory } from "../../typechain-types";
-import { explain, UserError, WorkerApiError } from "../../offchain/web/src/errors";
+import {
+  DatatokenMarket__factory,
+  JobMarket__factory,
+  ModelRegistry__factory,
+  RoyaltyVault__factory,
+} from "../../typechain-types";
+import {
+  afterSending,
+  explain,
+  UserError,
+  WorkerApiError,
+  withoutPaths,
+  workerDownError,
+} from "../../offchain/web/src/errors";
 import { SdkError } from "../../offchain/sdk/errors";
 import { checkInputBeforePaying } from "../../offchain/sdk/input-check";
 import { MAX_FIXED_LOSS } from "../../offchain/protocol/params";
@@ -177,5 +189,103 @@ describe("web app: a refusal of text typed in a page (no file)", () => {
     })();
     expect(named?.message).to.match(/^notes\.txt is empty/);
     expect(named?.hint).to.equal("fix the file and try again: nothing was sent and nothing was paid");
+  });
+});
+
+describe("web app: errors after a job request was sent, and the worker's words (web trial D4, D8, D10, D11)", () => {
+  const down = () => new TypeError("Failed to fetch");
+
+  it("never says a plain “the chain does not answer” once the request's transaction was sent: it names it", () => {
+    const tx = "0x" + "ab".repeat(32);
+    const x = explain(afterSending(down(), { txHash: tx }));
+    expect(x.title).to.equal(
+      `Your job request was sent (transaction ${tx}), but the chain stopped answering before it was confirmed.`,
+    );
+    expect(x.fix).to.contain("check “Your jobs” on the receipts page before trying again, so as not to pay twice");
+    expect(x.fix).to.not.contain("Nothing was paid");
+    expect(x.detail).to.contain("The chain does not answer.");
+    expect(x.action).to.deep.equal({ label: "Check your jobs", href: "#/receipts" });
+    // Without the hash (a wallet that did not say it): still no invitation to pay twice.
+    expect(explain(afterSending(down(), {})).title).to.match(/^Your job request was on its way to the chain/);
+  });
+
+  it("says which job was requested and paid, with a link to it, when the request was mined", () => {
+    const x = explain(afterSending(down(), { jobId: 7n }));
+    expect(x.title).to.equal(
+      "Job 7 was requested and paid for (its fee and datatoken are escrowed), but its input was not sent.",
+    );
+    expect(x.fix).to.match(/^Check job 7 before trying again: .*upload the input again/);
+    expect(x.action).to.deep.equal({ label: "Open job 7", href: "#/job/7" });
+    // The SDK's "did not reach the worker": the job's page, where the input is uploaded again; never a new request.
+    const lost = new SdkError(
+      "INPUT_NOT_DELIVERED",
+      "Job 7 is requested on chain, its fee and datatoken escrowed, but the input did not reach the worker: gone",
+      "cancel the job",
+      { data: { jobId: 7n } },
+    );
+    const y = explain(afterSending(lost, { jobId: 7n }));
+    expect(y.title).to.equal(lost.message);
+    expect(y.fix).to.match(/^Open job 7 and upload the input again there .*do not request the job again/);
+    expect(y.action).to.deep.equal({ label: "Open job 7", href: "#/job/7" });
+  });
+
+  it("leaves a rejection in the wallet and a revert as they are: nothing that pays was sent", () => {
+    const rejected = Object.assign(new Error("User rejected the request."), { code: 4001 });
+    expect(afterSending(rejected, {})).to.equal(rejected);
+    const reverted = new SdkError("REVERTED", "requestJob reverted: X()");
+    expect(afterSending(reverted, { txHash: "0x" + "00".repeat(32) })).to.equal(reverted);
+  });
+
+  it("the worker-down banner never says “nothing was paid”: requested jobs keep their escrow", () => {
+    const x = explain(workerDownError(new WorkerApiError(0, "UNREACHABLE", "health check: no answer")));
+    expect(x.title).to.equal("The worker does not answer.");
+    expect(x.fix).to.not.contain("Nothing was paid");
+    expect(x.fix).to.contain("keep their fee and datatoken in escrow");
+    expect(x.fix).to.contain("reclaimed after their deadline");
+  });
+
+  it("shows no path of the worker's disk, and says which files to choose for a model folder it cannot load", () => {
+    const e = new WorkerApiError(
+      422,
+      "MODEL_INVALID",
+      "inspection of the model folder: MODEL_INVALID: /work/h/.posthuman/worker/uploads/ph-upload-hBnIw9/config.json is not valid JSON",
+    );
+    const x = explain(new SdkError("WORKER_REFUSED", "The worker refused.", undefined, { cause: e }));
+    expect(x.title).to.equal(
+      "The worker refused: inspection of the model folder: MODEL_INVALID: config.json is not valid JSON",
+    );
+    expect(x.fix).to.contain("posthuman model create");
+    expect(withoutPaths("see http://127.0.0.1:8550/models/4 and input/output")).to.equal(
+      "see http://127.0.0.1:8550/models/4 and input/output",
+    );
+  });
+
+  it("words a publish of weights that are a model already, and a reclaim before the deadline", () => {
+    const reg = ModelRegistry__factory.createInterface();
+    const taken = explain(
+      Object.assign(new Error("reverted"), {
+        data: reg.encodeErrorResult("ModelRegistryWeightsRootTaken", ["0x" + "d6".repeat(32), 4n]),
+      }),
+    );
+    expect(taken.title).to.equal("These weights are model 4 already: a weights root belongs to one model.");
+    expect(taken.fix).to.contain("publish the same folder again with the account that published it");
+    expect(taken.action).to.deep.equal({ label: "Open model 4", href: "#/model/4" });
+    const early = explain(
+      Object.assign(new Error("reverted"), {
+        data: JobMarket__factory.createInterface().encodeErrorResult("JobMarketDeadlineNotReached", [
+          9n,
+          1_700_000_000n,
+        ]),
+      }),
+    );
+    expect(early.title).to.equal(
+      `Job 9's deadline is ${clock(1_700_000_000n)}: until then its worker may still deliver.`,
+    );
+  });
+
+  it("asks for whole datatokens in its example when the amount is one", () => {
+    expect(() => parseTokens("abc", "The amount", "1 or 2")).to.throw(
+      'The amount "abc" is not a number: write it like 1 or 2.',
+    );
   });
 });

@@ -609,6 +609,147 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // The two approvals and the request cost gas (ETH), not OCEAN: the fee and the datatoken are back.
     expect(after).to.deep.equal([before[0] + fee, before[1] + 10n ** 18n]);
     await page.waitForSelector('.live:has-text("Cancelled")');
+    // Only what happened is marked done: no worker claimed it (D5); what came back, and to whom.
+    await page.waitForSelector(".live .error-fix");
+    expect(await page.locator(".progress-steps li.done").allTextContents()).to.deep.equal([
+      "Done: Requested on chain, fee escrowed",
+      "Done: Cancelled before any worker claimed it",
+    ]);
+    expect(await page.textContent(".progress-steps li.skipped")).to.equal("Did not happen: Claimed by a worker");
+    expect(await page.textContent(".live .error-fix")).to.contain(
+      "the fee (1 OCEAN) and the datatoken went back to you",
+    );
+  });
+
+  it("as Derek reclaims Bob's job past its deadline: the page says so, and the fee and the datatoken go back to Bob", async () => {
+    // Requested straight on the chain, with a deadline a few seconds away and params the worker refuses: no worker
+    // claims it, and once the deadline passes anyone may reclaim it (web trial D1).
+    const c = contracts();
+    const bob = new ethers.NonceManager(devWallet(2).connect(rpc!));
+    const bobAddress = await bob.getAddress();
+    const fee = ethers.parseEther("1");
+    const deadline = Math.max((await rpc!.getBlock("latest"))!.timestamp, Math.floor(Date.now() / 1000)) + 8;
+    const jobId = await requestJob(c, bob, {
+      modelId: 2n,
+      kind: "Train",
+      inputHash: ethers.id("never uploaded"),
+      fee,
+      deadline,
+      params: encodeJobParams({
+        kind: "Train",
+        params: {
+          steps: 2,
+          batchSize: 2,
+          contextLength: 4096,
+          learningRate: 1_000_000n,
+          warmupSteps: 0,
+          weightDecay: 0n,
+        },
+      }),
+    });
+    const dt = datatokenAt((await c.registry.getModel(2n)).datatoken, rpc!);
+    const ocean = new ethers.Contract(
+      (await c.jobMarket.config()).baseToken,
+      ["function balanceOf(address) view returns (uint256)"],
+      rpc!,
+    );
+    const before: bigint[] = [await ocean.balanceOf(bobAddress), await dt.balanceOf(bobAddress)];
+    await as(page, "derek");
+    await go(page, `#/job/${jobId}`);
+    await page.waitForSelector("#reclaim", { timeout: 60_000 });
+    expect(await page.textContent(".live .deadline-passed")).to.contain("The deadline passed without a receipt.");
+    expect(await page.textContent("#reclaim")).to.contain(
+      "Anyone may reclaim it: its fee (1 OCEAN) and the datatoken go back to its requester (no worker claimed it, so there is no collateral).",
+    );
+    expect(await page.locator("#cancel").count()).to.equal(0);
+    const problems = violationLines(await axe(page));
+    expect(problems, problems.join("\n")).to.deep.equal([]);
+    await shot(page, "reclaim-desktop");
+    await page.click('#reclaim button:has-text("Reclaim this job")');
+    await page.waitForSelector(`.ok:has-text("Job ${jobId} is reclaimed")`, { timeout: 30_000 });
+    expect(await page.textContent(`.ok:has-text("Job ${jobId} is reclaimed")`)).to.match(
+      new RegExp(`^Job ${jobId} is reclaimed: its fee of 1 OCEAN and the datatoken went back to bob \\(0x`),
+    );
+    expect(Number((await c.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Reclaimed);
+    expect([await ocean.balanceOf(bobAddress), await dt.balanceOf(bobAddress)]).to.deep.equal([
+      before[0] + fee,
+      before[1] + 10n ** 18n,
+    ]);
+    await page.waitForSelector('.live .error-fix:has-text("reclaimed")');
+    expect(await page.textContent(".live .error-fix")).to.contain(
+      "Its deadline passed without a receipt, so it was reclaimed: the fee (1 OCEAN) and the datatoken went back to its requester.",
+    );
+    expect(await page.textContent(".progress-steps li.skipped")).to.equal("Did not happen: Claimed by a worker");
+  });
+
+  it("as Bob, when the chain stops answering once his request is sent, is told which transaction, then uploads the input again on the job's page", async function () {
+    this.timeout(300_000);
+    // The request's transaction reaches the chain, then every call of the page's to the chain fails (web trial D4):
+    // the job is requested and paid, and its input was never sent (D3).
+    const jm = contracts().jobMarket;
+    const chain = new URL(world.chain.url).origin;
+    const requestTo = (await jm.getAddress()).toLowerCase();
+    let cut = false;
+    const sentRequest = (body: string | null): boolean => {
+      const calls = ([] as { method?: string; params?: unknown[] }[]).concat(JSON.parse(body ?? "null") ?? []);
+      return calls.some((c) => {
+        if (c.method !== "eth_sendRawTransaction") return false;
+        return ethers.Transaction.from(String(c.params?.[0])).to?.toLowerCase() === requestTo;
+      });
+    };
+    const toChain = (u: URL) => u.origin === chain;
+    await page.route(toChain, async (r) => {
+      if (cut) return r.abort("connectionrefused");
+      const last = sentRequest(r.request().postData());
+      await r.continue();
+      if (last) cut = true;
+    });
+    await as(page, "bob");
+    await go(page, "#/model/1");
+    const prompts = path.join(DEMO, "derek-prompts.txt");
+    await page.setInputFiles('form.infer input[type="file"]', prompts);
+    await page.locator("form.infer").getByLabel("New tokens per prompt").fill("8");
+    await page.click('form.infer button[type="submit"]');
+    await page.waitForSelector("form.infer .error", { timeout: 60_000 });
+    await page.unroute(toChain);
+    const said = (await page.textContent("form.infer .error")) ?? "";
+    const count = await jm.jobCount();
+    const [requested] = await jm.queryFilter(jm.filters.JobRequested(count));
+    expect(said).to.contain(
+      `Your job request was sent (transaction ${requested.transactionHash}), but the chain stopped answering before it was confirmed.`,
+    );
+    expect(said).to.contain("before trying again, so as not to pay twice");
+    expect(said).to.not.contain("Nothing was paid");
+    await shot(page, "error-request-sent-desktop");
+    // "Check your jobs": the job is there, on chain and paid for.
+    await page.click('form.infer .error a:has-text("Check your jobs")');
+    await page.waitForSelector(`#my-jobs a:has-text("Job ${count}")`);
+    await go(page, `#/job/${count}`);
+    // The worker waits for the input: the requester sends it again from the job's page, checked against the
+    // commitment first (a wrong file is refused before anything is sent).
+    await page.waitForSelector("#upload", { timeout: 60_000 });
+    const problems = violationLines(await axe(page));
+    expect(problems, problems.join("\n")).to.deep.equal([]);
+    await shot(page, "upload-again-desktop");
+    await page.setInputFiles('input[name="reupload-file"]', path.join(DEMO, "alice-corpus.txt"));
+    await page.click('#upload button:has-text("Upload the input again")');
+    await page.waitForSelector("#upload .error", { timeout: 30_000 });
+    expect(await page.textContent("#upload .error")).to.match(
+      new RegExp(`alice-corpus\\.txt is not job ${count}'s input: .*Nothing was sent\\.`),
+    );
+    await page.setInputFiles('input[name="reupload-file"]', prompts);
+    await page.click('#upload button:has-text("Upload the input again")');
+    await page.waitForSelector(`.ok:has-text("The worker received job ${count}'s input and acknowledged it")`, {
+      timeout: 60_000,
+    });
+    await page.waitForSelector(".generation .completion", { timeout: 120_000 });
+    expect(await page.locator("#upload").count()).to.equal(0);
+    // The acknowledgement is kept, as for a first upload (for a dispute).
+    const kept = await page.evaluate(
+      ([market, id]) => localStorage.getItem(`posthuman.ack.${market}.${id}`),
+      [requestTo, count.toString()],
+    );
+    expect(kept).to.match(/^0x[0-9a-f]{130}$/i);
   });
 
   it("as Alice, a publish cut short after its registration: the model says no worker serves it, a purchase asks first, and publishing again resumes it", async function () {
@@ -797,11 +938,15 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   it("says the worker is down, and that nothing was paid, when its API does not answer", async () => {
     const p = await browser.context.newPage();
     await p.route(/\/(healthz|jobs\/.*)$/, (r) => r.abort("connectionrefused"));
-    await p.goto(`${base}#/model/1`);
+    // (Model 2, whose datatokens Bob holds: his one of model 1 went to the job whose input he sent again.)
+    await p.goto(`${base}#/model/2`);
     await settled(p);
     await as(p, "bob");
     await p.waitForSelector("#banner .error");
     expect(await p.textContent("#banner")).to.contain("The worker is down");
+    // The banner is no form's refusal before paying: jobs requested already keep their escrow (web trial D10).
+    expect(await p.textContent("#banner")).to.not.contain("Nothing was paid");
+    expect(await p.textContent("#banner")).to.contain("keep their fee and datatoken in escrow");
     await p.fill("form.infer textarea", "The old men by the lighthouse\n");
     await p.click('form.infer button[type="submit"]');
     await p.waitForSelector("form.infer .error", { timeout: 30_000 });

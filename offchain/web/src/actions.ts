@@ -9,7 +9,9 @@ import { type JobParams } from "../../protocol/params";
 import { type PublishModelOptions } from "../../protocol/structs";
 import { sha256Hex } from "../../protocol/auth";
 import type { Market } from "./chain";
-import { UserError } from "./errors";
+import { afterSending, UserError } from "./errors";
+import { clock } from "./format";
+import { watchRequest } from "./sent-request";
 import { browserStorage, isAck, keepAck } from "./acks";
 import { modelServed, unservedWarning } from "./serving";
 import { refuseBuyFraction, refuseListFraction } from "../../sdk/whole-datatokens";
@@ -101,7 +103,9 @@ export class Actions {
 
   /**
    * Requests a job and uploads its input (the SDK's flow); returns the job id. The claimant's acknowledgement of the
-   * input is kept in this browser, for a dispute should it fail the job blaming the input.
+   * input is kept in this browser, for a dispute should it fail the job blaming the input. Once the request's
+   * transaction is sent, a failure no longer means "nothing was paid": it is said with the transaction, or the job,
+   * and a link to check it before trying again (errors.ts `afterSending`).
    */
   async requestJob(
     modelId: bigint,
@@ -111,10 +115,63 @@ export class Actions {
     ttlSec?: number,
     inputURI?: string,
   ): Promise<bigint> {
-    const r = await this.ph.requestJob(modelId, params, input, { fee, ttlSec, inputURI });
+    const sent = watchRequest(this.account.signer.provider, this.ph.jobs.address);
+    let sending = false;
+    let jobId: bigint | undefined;
+    try {
+      const onSending = () => void (sending = true);
+      const onRequested = (id: bigint) => void (jobId = id);
+      const r = await this.ph.requestJob(modelId, params, input, { fee, ttlSec, inputURI, onSending, onRequested });
+      this.keepAck(r.jobId, r.inputAck);
+      return r.jobId;
+    } catch (e) {
+      throw sending ? afterSending(e, { jobId, txHash: sent.hash() }) : e;
+    } finally {
+      sent.stop();
+    }
+  }
+
+  /**
+   * Uploads a requested job's input again (the first upload was cut short: a reload, a lost connection), once it is
+   * checked against the job's commitment: a file that is not the input is refused before anything is sent. The
+   * claimant's acknowledgement is kept as at the request.
+   */
+  async uploadInput(jobId: bigint, input: Uint8Array, inputName: string, inputHash: string): Promise<void> {
+    const hash = sha256Hex(input);
+    if (hash.toLowerCase() !== inputHash.toLowerCase()) {
+      throw new UserError(
+        `${inputName} is not job ${jobId}'s input: its sha256 is ${hash.slice(0, 10)}…, the job committed to ${inputHash.slice(0, 10)}….`,
+        "Choose the very file (or text) you requested the job with: the worker accepts only the input the request committed to. Nothing was sent.",
+      );
+    }
+    const r = await this.ph.uploadInput(jobId, input, undefined, inputName);
+    this.keepAck(jobId, r.inputAck);
+  }
+
+  private keepAck(jobId: bigint, ack: string | undefined): void {
     const storage = browserStorage();
-    if (r.inputAck && storage) keepAck(storage, this.ph.jobs.address, r.jobId, r.inputAck);
-    return r.jobId;
+    if (ack && storage) keepAck(storage, this.ph.jobs.address, jobId, ack);
+  }
+
+  /**
+   * Reclaims a job whose deadline passed without a receipt (anyone may): its fee and datatoken go back to its
+   * requester, with its claimant's collateral when a worker had claimed it. Refused first, in chain time, where the
+   * chain would refuse it.
+   */
+  async reclaim(jobId: bigint): Promise<{ refund: bigint; slashed: bigint; requester: string }> {
+    const [j, now] = await Promise.all([this.ph.jobs.get(jobId), this.ph.chainNow()]);
+    if (j.status !== "Open" && j.status !== "Claimed")
+      throw new UserError(
+        `Job ${jobId} is ${j.status.toLowerCase()} now: it can no longer be reclaimed.`,
+        "Reload the page to see where it stands. Nothing was sent.",
+      );
+    if (now <= j.deadline)
+      throw new UserError(
+        `Job ${jobId}'s deadline is ${clock(j.deadline)}: until then its worker may still deliver.`,
+        "Reclaim it after the deadline. Nothing was sent.",
+      );
+    this.say(`Reclaiming job ${jobId}…`);
+    return this.ph.jobs.reclaim(jobId);
   }
 
   /** Cancels a job no worker has claimed: its fee and datatoken come back to the requester. */

@@ -8,7 +8,7 @@ import { Actions, type Say } from "./actions";
 import { Market, type Snapshot } from "./chain";
 import type { WebConfig } from "./config";
 import { h, fill, type Child } from "./dom";
-import { explain, UserError } from "./errors";
+import { explain, UserError, workerDownError } from "./errors";
 import { short, tokens } from "./format";
 import {
   connectInjected,
@@ -119,7 +119,13 @@ export class App {
       fill(banner);
     } catch (e) {
       this.workerDown = explain(e).title;
-      fill(banner, errorBox(e, "The worker is down: you can browse, but jobs and publishing wait until it is back."));
+      fill(
+        banner,
+        errorBox(
+          workerDownError(e),
+          "The worker is down: you can browse, but jobs and publishing wait until it is back.",
+        ),
+      );
     }
   }
 }

@@ -24,6 +24,8 @@ export class UserError extends Error {
     readonly title: string,
     readonly fix?: string,
     readonly action?: Fix,
+    /** What lies behind it (the error that came first), shown smaller. */
+    readonly detail?: string,
   ) {
     super(title);
     this.name = "UserError";
@@ -87,6 +89,10 @@ const REVERT_TEXT: Record<string, (args: ethers.Result) => Explained> = {
     fix: "Reload the page to see where the job stands. Nothing was paid.",
   }),
   JobMarketModelFrozen: (a) => ({ title: `Model ${a[0]} is frozen and takes no new jobs.` }),
+  JobMarketDeadlineNotReached: (a) => ({
+    title: `Job ${a[0]}'s deadline is ${clock(a[1] as bigint)}: until then its worker may still deliver.`,
+    fix: "Reclaim it after the deadline.",
+  }),
   ModelRegistryZeroWeightsRoot: () => ({ title: "The model's weights root is missing." }),
   ModelRegistryWeightsRootTaken: (a) => ({
     title: `These weights are model ${a[1]} already: a weights root belongs to one model.`,
@@ -158,7 +164,8 @@ function explainSdk(e: SdkError): Explained {
 }
 
 export function explain(e: unknown): Explained {
-  if (e instanceof UserError) return { title: e.title, fix: e.fix, action: e.action };
+  if (e instanceof UserError)
+    return { title: e.title, ...(e.detail ? { detail: e.detail } : {}), fix: e.fix, action: e.action };
   if (e instanceof SdkError) return explainSdk(e);
   if (e instanceof WorkerApiError) {
     if (e.code === "UNREACHABLE") {
@@ -240,4 +247,61 @@ const MODEL_FOLDER_CODES = new Set(["MODEL_INVALID", "MODEL_UNLOADABLE", "CONFIG
  */
 export function withoutPaths(message: string): string {
   return message.replace(/(?<=^|[\s("'`=])(?:[A-Za-z]:)?(?:[\\/][^\s\\/:"'`]+)+[\\/]([^\s\\/:"'`]+)/g, "$1");
+}
+
+/**
+ * An error once a job request's transaction was sent: something may have been paid, so it is never said as "nothing
+ * was paid" nor as a plain "the chain does not answer", which invites paying twice. With the job's id (the request was
+ * mined): the job, what became of its input, and a link to its page, where the input can be uploaded again. Without
+ * it: the transaction, and a link to the account's jobs. A rejection in the wallet or a revert sent nothing that paid:
+ * unchanged.
+ */
+export function afterSending(e: unknown, o: { jobId?: bigint; txHash?: string }): unknown {
+  const x = explain(e);
+  const code = e instanceof SdkError ? e.code : undefined;
+  if (o.jobId !== undefined) {
+    const link = { label: `Open job ${o.jobId}`, href: `#/job/${o.jobId}` };
+    if (code === "INPUT_NOT_DELIVERED")
+      return new UserError(
+        x.title,
+        `Open job ${o.jobId} and upload the input again there while the worker waits for it (do not request the job again: it is paid for). If it never arrives, the worker fails the job (INPUT_MISSING) and the fee and the datatoken come back to you.`,
+        link,
+      );
+    if (code && code !== "WORKER_UNREACHABLE") return new UserError(x.title, x.fix, link, x.detail);
+    return new UserError(
+      `Job ${o.jobId} was requested and paid for (its fee and datatoken are escrowed), but its input was not sent.`,
+      `Check job ${o.jobId} before trying again: its page says where it stands and lets you upload the input again while the worker waits for it.`,
+      link,
+      [x.title, x.detail].filter(Boolean).join(" "),
+    );
+  }
+  const rejected =
+    ethers.isError(e, "ACTION_REJECTED") ||
+    (e as { code?: unknown }).code === 4001 ||
+    (e as { error?: { code?: unknown } }).error?.code === 4001;
+  if (rejected || code === "REVERTED" || ethers.isError(e, "CALL_EXCEPTION") || e instanceof UserError) return e;
+  return new UserError(
+    o.txHash
+      ? `Your job request was sent (transaction ${o.txHash}), but the chain stopped answering before it was confirmed.`
+      : "Your job request was on its way to the chain when the chain stopped answering: it may have been sent.",
+    "It may be on chain and paid for: check “Your jobs” on the receipts page before trying again, so as not to pay twice.",
+    { label: "Check your jobs", href: "#/receipts" },
+    [x.title, x.detail].filter(Boolean).join(" "),
+  );
+}
+
+/**
+ * The banner while the worker is down. Unlike a form's error (where it is true before paying) it never says "nothing
+ * was paid": a job requested already keeps its fee and datatoken in escrow.
+ */
+export function workerDownError(e: unknown): UserError {
+  const x = explain(e);
+  return new UserError(
+    x.title,
+    "Jobs requested already keep their fee and datatoken in escrow: they go on when the worker is back, or can be " +
+      "reclaimed after their deadline (their pages say so). Start a worker (`npm start` runs one with the " +
+      "marketplace); requests and publishing wait until then.",
+    undefined,
+    x.detail,
+  );
 }

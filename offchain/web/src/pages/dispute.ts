@@ -48,6 +48,20 @@ export function disputePanel(app: App, jobId: bigint, refreshed: () => Promise<v
     const market = app.market.ph.jobMarket.target as string;
     const storage = browserStorage();
     const kept = storage ? ackOf(storage, market, jobId) : undefined;
+    // The worker says the input never came, and it signed no acknowledgement of one here: nothing proves otherwise
+    // from this browser (an acknowledgement kept elsewhere, by the CLI, is disputed from there).
+    if (name === "INPUT_MISSING" && !kept) {
+      return fill(
+        el,
+        h(
+          "p",
+          { class: "hint" },
+          "The worker failed this job as INPUT_MISSING, and no acknowledgement of your input is kept in this browser: " +
+            "the worker never signed that it received it, so there is nothing to dispute here. (If you uploaded it " +
+            `with the command line, it kept the acknowledgement: posthuman job dispute ${jobId}.)`,
+        ),
+      );
+    }
     ackInput.value = kept ?? "";
     fill(
       el,

@@ -2,25 +2,47 @@
  * A job's page: its progress live (the chain's status and the worker's progress) until its receipt, then the
  * receipt, the result (generated text, evaluation table, or the new child model) and a verify button.
  */
-import { ethers } from "ethers";
-import { benchmarkId, JobKind, JobStatus, knownBenchmarkName, TERMINAL_STATUSES } from "../../../protocol/params";
-import { readCard } from "../../../sdk/model-card";
-import { baselineOf } from "./graphs";
+import { JobKind, JobStatus, TERMINAL_STATUSES } from "../../../protocol/params";
+import { baselineOf, benchmarkLabel } from "./graphs";
 import { errorBox, who, type App } from "../app";
 import { benchmarkOf, type JobInfo, type ModelInfo, type ReceiptView, type Snapshot } from "../chain";
-import { field, fill, h, table, type Child } from "../dom";
-import { UserError, WorkerApiError } from "../errors";
+import { fill, h, table, type Child } from "../dom";
+import { UserError, WorkerApiError, withoutPaths } from "../errors";
 import { KIND_LABEL, loss, perplexity, short, STATUS_LABEL, tokens } from "../format";
-import { apiLookup, apiOf, type JobStatusView } from "../../../sdk/browser";
-import { sha256Hex } from "../../../protocol/auth";
+import { apiLookup, type JobStatusView } from "../../../sdk/browser";
 import { LossTrace, progressView, resultView, type ResultDoc } from "./job-result";
 import { cancelPanel } from "./cancel";
+import { reclaimPanel } from "./reclaim";
+import { uploadPanel } from "./upload";
+import { endedAdvice, endedSteps, readEnding, type Ending } from "./job-end";
+import { ackOf, browserStorage } from "../acks";
 import { disputePanel } from "./dispute";
 import { challengePanel, type JobMarketConfig, type OnChainJob } from "./challenge";
+import { verifyPanel } from "./verify";
 
 const FAILED = new Set<number>([JobStatus.Cancelled, JobStatus.Failed, JobStatus.Reclaimed, JobStatus.Slashed]);
 
-function stepList(status: number, worker: JobStatusView | undefined, receipt: ReceiptView | undefined): HTMLElement {
+function stepList(
+  status: number,
+  worker: JobStatusView | undefined,
+  receipt: ReceiptView | undefined,
+  ending: Ending | undefined,
+): HTMLElement {
+  // An ended job's steps are those that happened (its statuses are numerically above Submitted: never compared).
+  if (ending) {
+    return h(
+      "ol",
+      { class: "progress-steps ended" },
+      endedSteps(ending).map(([label, state]) =>
+        h(
+          "li",
+          { class: state },
+          h("span", { class: "visually-hidden" }, state === "done" ? "Done: " : "Did not happen: "),
+          label,
+        ),
+      ),
+    );
+  }
   const state = worker?.state ?? "";
   const steps: [string, boolean][] = [
     ["Requested on chain, fee escrowed", true],
@@ -80,7 +102,7 @@ function publicOutcome(job: JobInfo, r: ReceiptView, model: ModelInfo | undefine
     const m = r.metrics;
     const bench = benchmarkOf(job.params);
     const rows: Child[][] = [
-      ["Benchmark", benchmarkName(snap, bench)],
+      ["Benchmark", benchmarkLabel(snap, bench)],
       ["Loss (nats per token)", loss(m.evalLoss)],
       ["Perplexity", perplexity(m.evalLoss)],
       ["Tokens evaluated", m.evalTokens.toString()],
@@ -152,35 +174,55 @@ function compared(value: bigint, reference: bigint): string {
   return value < reference ? `better by ${loss(reference - value)}` : `worse by ${loss(value - reference)}`;
 }
 
-/** A benchmark's name where a request named it (its card), else its id, shortened. */
-function benchmarkName(snap: Snapshot, id: string): string {
-  for (const j of snap.jobs.values()) {
-    const name = readCard(j.inputURI).benchmark;
-    if (name && benchmarkId(name) === id) return name;
-  }
-  return knownBenchmarkName(id) ?? `unnamed (${short(id, 4)})`;
+/** A worker's error as a line: its code and its message (if any), without the paths of the worker's disk. */
+function workerWords(e: { code: string; message?: string | null }): string {
+  return e.message ? `${e.code} — ${withoutPaths(e.message)}` : e.code;
+}
+
+/** What the job page knows of a job besides its status: how it ended, whether its deadline passed, who looks. */
+interface LiveFacts {
+  ending?: Ending;
+  /** Open or claimed, and the deadline passed in chain time. */
+  due: boolean;
+  isRequester: boolean;
 }
 
 /** The job's state as the page polls it: status, steps, the worker's progress, or why it ended. */
-function liveStatus(cur: JobInfo, workerView: JobStatusView | undefined, workerError: unknown, progress: Child): Child {
+function liveStatus(
+  cur: JobInfo,
+  workerView: JobStatusView | undefined,
+  workerError: unknown,
+  progress: Child,
+  f: LiveFacts,
+): Child {
   const failure = workerView?.error;
+  const ended = FAILED.has(cur.status);
   return [
     h("p", { class: "state" }, h("strong", null, "Status: "), STATUS_LABEL[cur.status]),
-    stepList(cur.status, workerView, cur.receipt),
-    cur.receipt || FAILED.has(cur.status) ? null : progress,
+    stepList(cur.status, workerView, cur.receipt, ended ? f.ending : undefined),
+    cur.receipt || ended ? null : progress,
+    // While a worker holds the job, its own note of what went wrong (it may be unable to fail it any more).
+    !ended && cur.status === JobStatus.Claimed && failure
+      ? h("p", { class: "worker-note" }, `The worker reports: ${workerWords(failure)}`)
+      : null,
+    f.due
+      ? h(
+          "p",
+          { class: "deadline-passed" },
+          h("strong", null, "The deadline passed without a receipt. "),
+          "No worker can deliver this job any more: anyone may reclaim it (below).",
+        )
+      : null,
     workerError ? errorBox(workerError, "Progress unavailable:") : null,
-    FAILED.has(cur.status)
+    ended
       ? h(
           "div",
           { class: "error", role: "alert" },
           h("p", { class: "error-title" }, `The job ended without a result (${STATUS_LABEL[cur.status]}).`),
-          failure ? h("p", null, `The worker says: ${failure.code} — ${failure.message}`) : null,
-          h(
-            "p",
-            { class: "error-fix" },
-            h("strong", null, "What now: "),
-            "the fee went back to you. Fix the input and request a new job.",
-          ),
+          failure ? h("p", null, `The worker says: ${workerWords(failure)}`) : null,
+          f.ending
+            ? h("p", { class: "error-fix" }, h("strong", null, "What now: "), endedAdvice(f.ending, f.isRequester))
+            : null,
         )
       : null,
     cur.status === JobStatus.Submitted
@@ -200,11 +242,20 @@ function jobLayout(
   model: ModelInfo | undefined,
   isRequester: boolean,
   el: Record<
-    "live" | "cancelEl" | "disputeEl" | "receiptEl" | "challengeEl" | "outcomeEl" | "resultEl" | "verifyEl",
+    | "live"
+    | "cancelEl"
+    | "reclaimEl"
+    | "uploadEl"
+    | "disputeEl"
+    | "receiptEl"
+    | "challengeEl"
+    | "outcomeEl"
+    | "resultEl"
+    | "verifyEl",
     HTMLElement
   >,
 ): Child {
-  const { live, cancelEl, disputeEl, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
+  const { live, cancelEl, reclaimEl, uploadEl, disputeEl, receiptEl, challengeEl, outcomeEl, resultEl, verifyEl } = el;
   return [
     h(
       "p",
@@ -226,7 +277,9 @@ function jobLayout(
       h("h2", { id: "status-title" }, "Progress"),
       live,
     ),
+    uploadEl,
     cancelEl,
+    reclaimEl,
     disputeEl,
     receiptEl,
     challengeEl,
@@ -239,6 +292,84 @@ function jobLayout(
     ),
     verifyEl,
   ];
+}
+
+/** Whether the deadline passed (chain time) on a job still open or claimed, and how an ended job ended. */
+async function liveFacts(app: App, cur: JobInfo, isRequester: boolean, known: Ending | undefined): Promise<LiveFacts> {
+  const pending = cur.status === JobStatus.Open || cur.status === JobStatus.Claimed;
+  // By the clock first (no read while the deadline is ahead), then in chain time, which the contract goes by.
+  const due =
+    pending &&
+    Date.now() / 1000 > Number(cur.deadline) &&
+    (await app.market.chainTime().catch(() => 0)) > Number(cur.deadline);
+  let ending = known?.status === cur.status ? known : undefined;
+  if (FAILED.has(cur.status) && !ending) ending = await readEnding(app.market, cur).catch(() => undefined);
+  return { ending, due, isRequester };
+}
+
+/**
+ * Whether the requester should be offered to send the input again: the job open or claimed before its deadline, no
+ * receipt, no acknowledgement of the input kept in this browser (a first upload that came through keeps one), and the
+ * worker not past the input (received, running, done).
+ */
+function waitsForInput(app: App, cur: JobInfo, w: JobStatusView | undefined, f: LiveFacts): boolean {
+  if (!f.isRequester || f.due || cur.receipt) return false;
+  if (cur.status !== JobStatus.Open && cur.status !== JobStatus.Claimed) return false;
+  if (/input_ready|running|output_stored|submitted/.test(w?.state ?? "")) return false;
+  const storage = browserStorage();
+  return !(storage && ackOf(storage, app.market.ph.jobMarket.target as string, cur.id));
+}
+
+/** A job with its receipt: the receipt, what it tells everyone, the requester's result (checked), and Verify. */
+function renderDone(
+  app: App,
+  j: JobInfo,
+  r: ReceiptView,
+  model: ModelInfo | undefined,
+  snap: Snapshot,
+  isRequester: () => boolean,
+  el: Record<"receiptEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
+): void {
+  const { receiptEl, outcomeEl, resultEl, verifyEl } = el;
+  let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
+  const fetchResult = async () => {
+    try {
+      result = await app.actions().result(j.id, r.outputHash);
+      const doc = JSON.parse(new TextDecoder().decode(result.bytes)) as ResultDoc;
+      fill(
+        resultEl,
+        h(
+          "p",
+          { class: result.matches ? "ok" : "bad" },
+          result.matches
+            ? "The result you downloaded hashes to the receipt's output hash."
+            : "Warning: the result you downloaded does not hash to the receipt's output hash.",
+        ),
+        resultView(j, doc, result.bytes),
+      );
+    } catch (e) {
+      fill(resultEl, errorBox(e));
+    }
+  };
+  fill(receiptEl, receiptPanel(app, j, r, model));
+  fill(outcomeEl, publicOutcome(j, r, model, snap));
+  if (isRequester()) {
+    if (app.account?.kind === "dev") void fetchResult();
+    else {
+      const b = h("button", { type: "button" }, "Show the result (your wallet signs the request)");
+      b.addEventListener("click", () => void fetchResult());
+      fill(resultEl, b);
+    }
+  } else if (j.kind === JobKind.Infer) {
+    fill(
+      resultEl,
+      h("p", null, "Only the requester can read the generated text; the receipt above proves what was served."),
+    );
+  }
+  fill(
+    verifyEl,
+    verifyPanel(app, j, r, model, () => result, isRequester),
+  );
 }
 
 export async function jobPage(app: App, main: HTMLElement, params: string[]): Promise<() => void> {
@@ -261,7 +392,6 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   const outcomeEl = h("div");
   const resultEl = h("div");
   const verifyEl = h("div");
-  let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   let workerView: JobStatusView | undefined;
   let workerError: unknown;
   // The claimant's API, registered on chain (another operator's, maybe); before a claim, the app's.
@@ -269,12 +399,16 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   const workerApi = () => claimantApi((job as JobInfo).worker);
   const dispute = disputePanel(app, jobId, () => tick());
   const cancel = cancelPanel(app, jobId, () => tick());
+  const reclaim = reclaimPanel(app, jobId, () => tick());
+  const upload = uploadPanel(app, jobId, job.inputHash, () => tick());
 
   fill(
     main,
     jobLayout(app, job, model(), isRequester(), {
       live,
       cancelEl: cancel.el,
+      reclaimEl: reclaim.el,
+      uploadEl: upload.el,
       disputeEl: dispute.el,
       receiptEl,
       challengeEl,
@@ -284,50 +418,6 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
     }),
   );
 
-  const fetchResult = async () => {
-    const j = job as JobInfo;
-    if (!j.receipt) return;
-    try {
-      result = await app.actions().result(jobId, j.receipt.outputHash);
-      const doc = JSON.parse(new TextDecoder().decode(result.bytes)) as ResultDoc;
-      fill(
-        resultEl,
-        h(
-          "p",
-          { class: result.matches ? "ok" : "bad" },
-          result.matches
-            ? "The result you downloaded hashes to the receipt's output hash."
-            : "Warning: the result you downloaded does not hash to the receipt's output hash.",
-        ),
-        resultView(j, doc, result.bytes),
-      );
-    } catch (e) {
-      fill(resultEl, errorBox(e));
-    }
-  };
-
-  const renderDone = (j: JobInfo, r: ReceiptView) => {
-    fill(receiptEl, receiptPanel(app, j, r, model()));
-    fill(outcomeEl, publicOutcome(j, r, model(), snap));
-    if (isRequester()) {
-      if (app.account?.kind === "dev") void fetchResult();
-      else {
-        const b = h("button", { type: "button" }, "Show the result (your wallet signs the request)");
-        b.addEventListener("click", () => void fetchResult());
-        fill(resultEl, b);
-      }
-    } else if (j.kind === JobKind.Infer) {
-      fill(
-        resultEl,
-        h("p", null, "Only the requester can read the generated text; the receipt above proves what was served."),
-      );
-    }
-    fill(
-      verifyEl,
-      verifyPanel(app, j, r, model(), () => result, isRequester),
-    );
-  };
-
   // The losses the worker reports, step by step, for the chart; the request's time, for the elapsed time.
   const trace = new LossTrace();
   const requestedAt = (await app.market.provider.getBlock(job.block).catch(() => null))?.timestamp;
@@ -336,6 +426,7 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   let config: JobMarketConfig | undefined;
   let onChain: OnChainJob | undefined;
   const challenge = challengePanel(app, jobId, () => tick());
+  let ending: Ending | undefined;
   const tick = async () => {
     const j = job as JobInfo;
     try {
@@ -359,12 +450,22 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
       job = snap.jobs.get(jobId.toString()) ?? j;
     }
     const cur = job as JobInfo;
-    fill(live, liveStatus(cur, workerView, workerError, progressView(workerView, elapsed(), trace)));
-    cancel.update(cur.status === JobStatus.Open, isRequester(), workerView);
+    const facts = await liveFacts(app, cur, isRequester(), ending);
+    ending = facts.ending;
+    fill(live, liveStatus(cur, workerView, workerError, progressView(workerView, elapsed(), trace), facts));
+    cancel.update(cur.status === JobStatus.Open && !facts.due, isRequester(), workerView);
+    reclaim.update({
+      ...facts,
+      deadline: cur.deadline,
+      claimed: cur.status === JobStatus.Claimed,
+      fee: cur.fee,
+      collateral: onChain?.collateral ?? 0n,
+    });
+    upload.update(waitsForInput(app, cur, workerView, facts));
     if (cur.status === JobStatus.Failed) await dispute.update(isRequester());
     if (cur.receipt && !shown) {
       shown = true;
-      renderDone(cur, cur.receipt);
+      renderDone(app, cur, cur.receipt, model(), snap, isRequester, { receiptEl, outcomeEl, resultEl, verifyEl });
       fill(challengeEl, challenge.el);
     }
     if (cur.receipt && config && onChain) {
@@ -385,111 +486,4 @@ export async function jobPage(app: App, main: HTMLElement, params: string[]): Pr
   return () => {
     stopped = true;
   };
-}
-
-function verifyPanel(
-  app: App,
-  job: JobInfo,
-  r: ReceiptView,
-  model: ModelInfo | undefined,
-  currentResult: () => { bytes: Uint8Array; hash: string; matches: boolean } | undefined,
-  isRequester: () => boolean,
-): HTMLElement {
-  const inputFile = h("input", { type: "file", name: "verify-input" });
-  const out = h("div", { class: "verdict", "aria-live": "polite" });
-  const button = h("button", { type: "button" }, "Verify this receipt");
-  button.addEventListener("click", () => {
-    button.disabled = true;
-    void (async () => {
-      const checks: { name: string; ok: boolean; note: string }[] = [];
-      const rec = model?.record.weightsRoot ?? ethers.ZeroHash;
-      checks.push({
-        name: "The worker served the model's recorded weights",
-        ok: rec.toLowerCase() === r.servedWeightsRoot.toLowerCase(),
-        note: `served ${short(r.servedWeightsRoot, 6)}, recorded ${short(rec, 6)}`,
-      });
-      if (isRequester()) {
-        const res = currentResult() ?? (await app.actions().result(job.id, r.outputHash));
-        checks.push({
-          name: "The result downloaded from the worker hashes to the receipt's output hash",
-          ok: res.matches,
-          note: `sha256 ${short(res.hash, 6)}, receipt ${short(r.outputHash, 6)}`,
-        });
-      } else {
-        const w = await apiOf(app.market.ph.jobMarket, app.worker, job.worker)
-          .then((api) => api.jobStatus(job.id))
-          .catch(() => undefined);
-        if (w?.outputHash) {
-          checks.push({
-            name: "The worker's stored result is the one in the receipt",
-            ok: String(w.outputHash).toLowerCase() === r.outputHash.toLowerCase(),
-            note: "only the requester can download the result itself and hash it",
-          });
-        }
-      }
-      // The input's commitment is the one the request made, so a file that differs from it is the wrong file, never
-      // the worker's doing: it must not lead anyone to a challenge (and its lost bond).
-      const f = inputFile.files?.[0];
-      const workerOk = checks.every((c) => c.ok);
-      if (f) {
-        const h2 = sha256Hex(new Uint8Array(await f.arrayBuffer()));
-        checks.push({
-          name: "Your input file is the one the job committed to",
-          ok: h2.toLowerCase() === job.inputHash.toLowerCase(),
-          note: `sha256 ${short(h2, 6)}, commitment ${short(job.inputHash, 6)}`,
-        });
-      }
-      const ok = checks.every((c) => c.ok);
-      const [verdict, advice] = ok
-        ? ["Verified. ", "Every check below holds."]
-        : !workerOk
-          ? [
-              "Mismatch. ",
-              "What the worker serves is not what its receipt commits to. Before challenging (a right receipt " +
-                `loses the bond), re-run the job: ./posthuman job verify ${job.id}; a challenge is decided on that.`,
-            ]
-          : [
-              "Not your input. ",
-              "The file you chose is not the one this job committed to when it was requested, which is no fault of " +
-                "the worker's: choose the file you uploaded. Do not challenge on this (the bond would be lost).",
-            ];
-      fill(
-        out,
-        h("p", { class: `verdict-line ${ok ? "ok" : "bad"}` }, h("strong", null, verdict), advice),
-        h(
-          "ul",
-          { class: "checks" },
-          checks.map((c) =>
-            h(
-              "li",
-              { class: c.ok ? "ok" : "bad" },
-              h("strong", null, c.ok ? "✓ " : "✗ "),
-              c.name,
-              h("span", { class: "hint" }, ` (${c.note})`),
-            ),
-          ),
-        ),
-      );
-    })()
-      .catch((e: unknown) => fill(out, errorBox(e)))
-      .finally(() => {
-        button.disabled = false;
-      });
-  });
-  return h(
-    "section",
-    { class: "panel", "aria-labelledby": "verify-title", id: "verify" },
-    h("h2", { id: "verify-title" }, "Verify"),
-    h(
-      "p",
-      null,
-      "The page checks the receipt against what it can see: the weights the chain records for the model, the result's hash, and, if you give it, your input. ",
-      "Re-running the job to check that the worker computed it honestly is the command line's job: ",
-      h("code", null, `./posthuman job verify ${job.id} --input <your input> --model <the model's folder>`),
-      ".",
-    ),
-    field("Your input file (optional)", inputFile, "Its sha256 is compared with the job's input commitment."),
-    button,
-    out,
-  );
 }

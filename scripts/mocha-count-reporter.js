@@ -52,7 +52,8 @@ class CountReporter extends Spec {
     });
   }
 }
-// Each file's wall time as scripts/mocha-file-timing.js wrote it (parallel mode only: hooks included).
+// Each file's wall time as scripts/mocha-file-timing.js wrote it (parallel mode only: hooks included), and the CPU
+// time it used with its child processes (on Linux).
 function printFileTimes() {
   let lines;
   try {
@@ -60,13 +61,18 @@ function printFileTimes() {
   } catch {
     return;
   }
-  const rows = lines.map((l) => l.split("\t")).map(([ms, file]) => [Number(ms), file]);
+  const rows = lines.map((l) => l.split("\t")).map(([ms, file, cpu]) => [Number(ms), file, Number(cpu) || 0]);
   rows.sort((a, b) => b[0] - a[0]);
   const total = rows.reduce((sum, [ms]) => sum + ms, 0);
+  const cpu = rows.reduce((sum, r) => sum + r[2], 0);
+  const cpuSaid = cpu ? `, ${(cpu / 60000).toFixed(1)} min of CPU` : "";
   process.stdout.write(
-    `\nslowest files (wall time, hooks included; ${(total / 60000).toFixed(1)} min over all files):\n`,
+    `\nslowest files (wall time, hooks included; ${(total / 60000).toFixed(1)} min over all files${cpuSaid}):\n`,
   );
-  for (const [ms, file] of rows.slice(0, 15))
-    process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`);
+  const n = process.env.POSTHUMAN_TEST_FILE_TIMES === "all" ? rows.length : 15;
+  for (const [ms, file, c] of rows.slice(0, n)) {
+    const cpuCol = cpu ? `  ${(c / 1000).toFixed(1).padStart(6)} s CPU` : "";
+    process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s${cpuCol}  ${file}\n`);
+  }
 }
 module.exports = CountReporter;

@@ -1,11 +1,18 @@
 import { subtask } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, TASK_TEST_GET_TEST_FILES } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig, NetworkUserConfig } from "hardhat/types";
-import "@nomicfoundation/hardhat-toolbox";
+import type {} from "@nomicfoundation/hardhat-toolbox"; // its config fields (typechain, gasReporter), typed
 import { oceanArtifactPaths } from "./offchain/deploy/ocean-artifacts";
 import { remoteNetworkFromEnv } from "./offchain/deploy/network-env";
 
 const SOLC_VERSION = "0.8.28";
+
+// A bare `hardhat node` (the chain of `posthuman up` and the tests' chains, offchain/devnet) uses none of the toolbox's
+// plugins (ethers, chai matchers, typechain, coverage, verify, ignition): the processes that start one set
+// POSTHUMAN_CHAIN_ONLY=1, which spares each start loading them, a second of CPU, a third of the start's. Every other
+// task (compile, test, run, console) has them.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+if (process.env.POSTHUMAN_CHAIN_ONLY !== "1") require("@nomicfoundation/hardhat-toolbox");
 
 // Hardhat would download the compiler from binaries.soliditylang.org, which is unreachable here.
 // The npm package `solc`, pinned exactly in package.json, carries the same compiler as wasm.

@@ -67,6 +67,7 @@ export async function startHardhatNode(opts: { port?: number; timeoutMs?: number
 function launch(port: number, timeoutMs: number): Promise<HardhatNode> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("HARDHAT_")) delete env[k]; // the parent's `hardhat test` settings
+  env.POSTHUMAN_CHAIN_ONLY = "1"; // a bare chain: hardhat.config.ts loads no toolbox plugin
   const child = spawn(
     process.execPath,
     ["--require", EXIT_WITH_PARENT, HARDHAT_BIN, "node", "--hostname", "127.0.0.1", "--port", String(port)],

@@ -37,19 +37,27 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
-// The slowest test files (the reporter's "slowest suites"), started first so that the two parallel workers end
-// together instead of one running the longest files alone at the end.
+// The slowest test files (the reporter's "slowest files", measured on 2 cores beside other work), longest first, started
+// first so that the two parallel workers end together instead of one running a long file alone at the end.
 const SLOW_FIRST = [
   "web/marketplace",
   "worker/admission",
+  "cli/demo",
+  "cli/fresh-clone",
+  "ml/webgpu-software",
   "worker/crash",
   "worker/resilience",
-  "cli/fresh-clone",
+  "cli/story",
+  "cli/job-recovery",
+  "integrate/package",
+  "ml/serve",
+  "cli/job-verify",
+  "worker/failures",
+  "ml/pytorch-worker",
   "contracts/properties",
   "ml/pytorch",
   "integrate/callbacks-e2e",
-  "worker/failures",
-  "ml/serve",
+  "cli/rewards-frozen",
   "ml/train",
 ];
 const slowRank = (f: string): number => {

@@ -39,12 +39,19 @@ describe("evaluations: compared with a baseline only on its benchmark's data", (
   });
 
   it("sets a child's runs against its lineage root's declared baseline, not its trainer's validation loss", () => {
-    const model = (id: bigint, parentId: bigint, baselineMetric: bigint, bench = demoId) =>
-      ({ id, record: { parentId, baselineMetric, benchmarkId: bench } }) as unknown as ModelInfo;
+    const model = (id: bigint, parentId: bigint, baselineMetric: bigint, bench = demoId, card = {}) =>
+      ({ id, card, record: { parentId, baselineMetric, benchmarkId: bench } }) as unknown as ModelInfo;
     const models = [model(1n, 0n, 8_008_100n), model(2n, 1n, 6_583_300n), model(3n, 2n, 6_100_000n)];
     const snap = { byId: new Map(models.map((m) => [m.id.toString(), m])) } as unknown as Snapshot;
-    const root = { metric: 8_008_100n, benchmarkId: demoId, rootId: 1n };
+    const root = { metric: 8_008_100n, benchmarkId: demoId, rootId: 1n, benchmarkName: undefined };
     expect(models.map((m) => baselineOf(snap, m))).to.deep.equal([root, root, root]);
+    // The name the root's card declares, when it hashes to the benchmark on chain (else none: a card cannot lie).
+    const named = [model(6n, 0n, 8_000_000n, demoId, { benchmark: DEMO_EVAL_SET.name })];
+    const snap3 = { byId: new Map(named.map((m) => [m.id.toString(), m])) } as unknown as Snapshot;
+    expect(baselineOf(snap3, named[0])?.benchmarkName).to.equal(DEMO_EVAL_SET.name);
+    const lying = [model(7n, 0n, 8_000_000n, demoId, { benchmark: "other/bench" })];
+    const snap4 = { byId: new Map(lying.map((m) => [m.id.toString(), m])) } as unknown as Snapshot;
+    expect(baselineOf(snap4, lying[0])?.benchmarkName).to.equal(undefined);
     const bare = [model(4n, 0n, 0n, ethers.ZeroHash), model(5n, 4n, 7_000_000n)];
     const snap2 = { byId: new Map(bare.map((m) => [m.id.toString(), m])) } as unknown as Snapshot;
     expect(bare.map((m) => baselineOf(snap2, m))).to.deep.equal([undefined, undefined]);

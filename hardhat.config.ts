@@ -37,28 +37,43 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
-// The slowest test files (the reporter's "slowest files", measured on 2 cores beside other work), longest first, started
-// first so that the two parallel workers end together instead of one running a long file alone at the end.
+// The test files of 10 s or more (the reporter's "slowest files" with POSTHUMAN_TEST_FILE_TIMES=all, on 2 cores), longest
+// first, started first: the two parallel workers then end together, on short files, instead of one running a long file
+// alone at the end (the others follow in path order).
 const SLOW_FIRST = [
   "web/marketplace",
   "worker/admission",
+  "integrate/package",
+  "cli/story",
+  "ml/serve",
   "cli/demo",
   "cli/fresh-clone",
-  "ml/webgpu-software",
-  "worker/crash",
   "worker/resilience",
-  "cli/story",
-  "cli/job-recovery",
-  "integrate/package",
-  "ml/serve",
-  "cli/job-verify",
   "worker/failures",
-  "ml/pytorch-worker",
-  "contracts/properties",
+  "cli/job-verify",
+  "cli/job-recovery",
   "ml/pytorch",
+  "worker/standing",
+  "worker/crash",
   "integrate/callbacks-e2e",
+  "ml/webgpu-software",
   "cli/rewards-frozen",
+  "contracts/properties",
+  "ml/pytorch-worker",
+  "worker/e2e",
+  "contracts/callback-properties",
   "ml/train",
+  "ml/executor",
+  "cli/up",
+  "cli/market-unsettled",
+  "cli/up-crash",
+  "worker/operators",
+  "worker/disk",
+  "sdk/sdk",
+  "worker/heads",
+  "worker/quote",
+  "worker/ingest",
+  "sdk/worker-api",
 ];
 const slowRank = (f: string): number => {
   const i = SLOW_FIRST.findIndex((s) => f.endsWith(`test/${s}.test.ts`));

@@ -68,6 +68,12 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
     case "COST_ABOVE_MAX":
       return typeof d.cost === "bigint" ? `pass --max-cost ${amountText(d.cost)} or more, or ask for fewer` : undefined;
     case "PARAMS_INVALID":
+      if (d.param === "amount" && Array.isArray(d.instead))
+        return (
+          (d.instead.length
+            ? `pass --amount ${d.instead.map((x) => amountText(BigInt(String(x)))).join(" or ")}, or `
+            : "") + "--allow-fraction to take the fraction anyway (nothing was sent)"
+        );
       if (typeof d.param === "string" && str(d.max) && FLAGS[d.param])
         return `pass ${FLAGS[d.param]} ${str(d.max)} or less (nothing was paid)`;
       if (typeof d.param === "string" && str(d.must) && FLAGS[d.param])

@@ -16,7 +16,7 @@ import { ONE_DATATOKEN, encodeJobParams, type JobParams } from "../protocol/para
 import { type PublishedModel } from "../protocol/structs";
 import { authDomain, sha256Hex } from "../protocol/auth";
 import { chainNow, isSigner, signerOf, type SdkContext, type Sent, type UnsignedTx } from "./base";
-import { DatatokenMarketClient } from "./datatoken-market";
+import { DatatokenMarketClient, refuseBuyMore, refuseListMore } from "./datatoken-market";
 import { SdkError, amountText, costAboveMax } from "./errors";
 
 export { amountText };
@@ -35,6 +35,7 @@ import { claimantApi, otherWorkerApis, requireIndependentWorker } from "./claima
 import { checkWorkerTerms } from "./worker-terms";
 import { challengeReceipt, resolveChallenge } from "./challenge";
 import { refuseUnsettled } from "./settlement";
+import { refuseBuyFraction, refuseListFraction, type FractionOption } from "./whole-datatokens";
 import {
   checkInputBeforePaying,
   checkWithWorker,
@@ -225,12 +226,14 @@ export class PostHumanCore {
   }
 
   // ─── Datatokens ───────────────────────────────────────────────────────────────────────────────────────────
+  // Purchases and listings refuse, before anything is sent, a fraction that would pay for no job (each job consumes a
+  // whole datatoken: whole-datatokens.ts) unless `allowFraction`.
 
   /** Buys datatokens of a root model on Ocean's FixedRateExchange, approving the cost first. */
   async buyDatatokens(
     modelId: bigint,
     amount: bigint,
-    o: { maxBase?: bigint } = {},
+    o: { maxBase?: bigint } & FractionOption = {},
   ): Promise<{ cost: bigint; approvals: string[] } & Sent> {
     const m = await this.registry.get(modelId);
     if (m.exchangeId === ethers.ZeroHash)
@@ -240,6 +243,8 @@ export class PostHumanCore {
         "buy from a holder's listing of the model",
         { data: { modelId } },
       );
+    if (!o.allowFraction)
+      refuseBuyFraction(amount, await this.token(m.datatoken).balanceOf(await this.address()), modelId);
     const { cost } = await this.exchange.quote(m.exchangeId, amount);
     const max = o.maxBase ?? cost;
     if (cost > max) throw costAboveMax(cost, max, { modelId });
@@ -254,16 +259,12 @@ export class PostHumanCore {
     modelId: bigint,
     amount: bigint,
     pricePerToken: bigint,
+    o: FractionOption = {},
   ): Promise<{ listingId: bigint; approvals: string[] } & Sent> {
     const dt = await this.datatokenOf(modelId);
     const have = await dt.balanceOf(await this.address());
-    if (have < amount)
-      throw new SdkError(
-        "NOT_ENOUGH_DATATOKENS",
-        `You hold ${amountText(have)} datatokens of model ${modelId}; you cannot list ${amountText(amount)}.`,
-        `list at most ${amountText(have)}`,
-        { data: { modelId, have, need: amount } },
-      );
+    refuseListMore(amount, have, modelId);
+    if (!o.allowFraction) refuseListFraction(amount, have, modelId);
     this.onStep("Allowing the market to hold your datatokens…");
     const approval = await dt.ensureAllowance(this.listings.address, amount);
     this.onStep(`Listing ${datatokens(amount)}…`);
@@ -279,17 +280,13 @@ export class PostHumanCore {
   async buyFromListing(
     listingId: bigint,
     amount: bigint,
-    o: { maxCost?: bigint; acceptUnsettled?: boolean } = {},
+    o: { maxCost?: bigint; acceptUnsettled?: boolean } & FractionOption = {},
   ): Promise<{ cost: bigint; seller: string; modelId: bigint; approvals: string[]; unsettled?: string } & Sent> {
     const l = await this.listings.get(listingId);
     const unsettled = await refuseUnsettled(this, l, o.acceptUnsettled === true);
-    if (l.remaining < amount)
-      throw new SdkError(
-        "UNKNOWN_LISTING",
-        `Listing ${listingId} has ${amountText(l.remaining)} datatokens left, you asked for ${amountText(amount)}.`,
-        "ask for that much or less, or pick another listing",
-        { data: { listingId, modelId: l.modelId, remaining: l.remaining } },
-      );
+    refuseBuyMore(l, listingId, amount);
+    if (!o.allowFraction)
+      refuseBuyFraction(amount, await this.token(l.datatoken).balanceOf(await this.address()), l.modelId);
     const quote = await this.listings.quote(listingId, amount);
     const max = o.maxCost ?? quote;
     if (quote > max) throw costAboveMax(quote, max, { listingId, modelId: l.modelId });

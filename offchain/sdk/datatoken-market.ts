@@ -1,7 +1,7 @@
 /** DatatokenMarket: holder-to-holder sales of model datatokens for the base token. */
 import { DatatokenMarket__factory, type DatatokenMarket } from "../../typechain-types";
 import { ContractClient, type SdkContext, type Sent, type UnsignedTx, unsigned } from "./base";
-import { SdkError } from "./errors";
+import { SdkError, amountText } from "./errors";
 
 export interface ListingRecord {
   id: bigint;
@@ -118,4 +118,26 @@ export class DatatokenMarketClient extends ContractClient<DatatokenMarket> {
     const receipt = await this.send(await this.buildCancelListingTx(listingId), "cancelListing");
     return { returned: this.event(receipt, "ListingCancelled").args.returned as bigint, txHash: receipt.hash };
   }
+}
+
+/** Refuses (NOT_ENOUGH_DATATOKENS, before anything is sent) listing more datatokens than the seller holds. */
+export function refuseListMore(amount: bigint, have: bigint, modelId: bigint): void {
+  if (have >= amount) return;
+  throw new SdkError(
+    "NOT_ENOUGH_DATATOKENS",
+    `You hold ${amountText(have)} datatokens of model ${modelId}; you cannot list ${amountText(amount)}.`,
+    `list at most ${amountText(have)}`,
+    { data: { modelId, have, need: amount } },
+  );
+}
+
+/** Refuses (UNKNOWN_LISTING, before anything is paid) buying more than a listing has left. */
+export function refuseBuyMore(l: ListingRecord, listingId: bigint, amount: bigint): void {
+  if (l.remaining >= amount) return;
+  throw new SdkError(
+    "UNKNOWN_LISTING",
+    `Listing ${listingId} has ${amountText(l.remaining)} datatokens left, you asked for ${amountText(amount)}.`,
+    "ask for that much or less, or pick another listing",
+    { data: { listingId, modelId: l.modelId, remaining: l.remaining } },
+  );
 }

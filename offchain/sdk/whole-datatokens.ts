@@ -6,6 +6,14 @@
 import { ONE_DATATOKEN, amountText } from "../protocol/params";
 import { SdkError } from "./errors";
 
+/**
+ * The SDK's purchases and listings refuse a fraction that pays for no job; `allowFraction` buys or lists it anyway
+ * (a trader's choice: the fraction can be sold again, or completed by another).
+ */
+export interface FractionOption {
+  allowFraction?: boolean;
+}
+
 /** What a fractional amount would leave: the part that pays for no job, and the amounts to use instead. */
 export interface FractionProblem {
   /** The part of a datatoken that would pay for no job. */

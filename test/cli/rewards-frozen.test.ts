@@ -129,17 +129,30 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(await ocean(me)).to.equal(before + E("1"));
   });
 
-  it("buy warns when it leaves a fraction of a datatoken held: it pays for no job", async () => {
-    const r = await as("elena", ["buy", "1", "--amount", "1.5"], false);
+  it("buy refuses a fraction that would pay for no job before paying; --allow-fraction takes it, with a warning", async () => {
+    const elena = devWallet(ELENA).address;
+    const [oceanBefore, nonceBefore] = [await ocean(elena), await provider.getTransactionCount(elena)];
+    const refused = await as("elena", ["buy", "1", "--amount", "1.5"], false);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain(
+      "Buy whole datatokens: each job consumes a whole one, so 0.5 of the 1.5 would pay for no job. Nothing was paid.",
+    );
+    expect(refused.stderr).to.contain(
+      "pass --amount 2 or 1, or --allow-fraction to take the fraction anyway (nothing was sent)",
+    );
+    expect([await ocean(elena), await provider.getTransactionCount(elena)]).to.deep.equal([oceanBefore, nonceBefore]);
+    const r = await as("elena", ["buy", "1", "--amount", "1.5", "--allow-fraction"], false);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.contain(
       "warning: you now hold 1.5 datatokens of model 1, and each job consumes a whole one: 0.5 of it pays for no job " +
         "(buy 0.5 more, or sell it: posthuman market sell 1 --amount 0.5 --price <OCEAN each>)",
     );
-    // --json carries it for scripts; a purchase that makes the holding whole carries none.
+    // A fraction that completes the one held needs no flag; --json carries the warning for scripts (none when whole).
     const whole = ok(await as<{ warning: string | null }>("elena", ["buy", "1", "--amount", "0.5"]));
     expect(whole.warning).to.equal(null);
-    const again = ok(await as<{ warning: string | null }>("elena", ["buy", "1", "--amount", "0.25"]));
+    const again = ok(
+      await as<{ warning: string | null }>("elena", ["buy", "1", "--amount", "0.25", "--allow-fraction"]),
+    );
     expect(again.warning).to.match(/^you now hold 2\.25 datatokens of model 1/);
   });
 

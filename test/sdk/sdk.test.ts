@@ -341,7 +341,12 @@ describe("SDK (offchain/sdk)", function () {
       const { listingId } = await alice.sellDatatokens(f.m1.modelId, ethers.parseEther("4"), ethers.parseEther("3"));
       expect((await charlie.listings.list({ modelId: f.m1.modelId })).map((l) => l.id)).to.deep.equal([listingId]);
       const before = await alice.baseToken.balanceOf(f.alice.address);
-      const r = await charlie.buyFromListing(listingId, ethers.parseEther("1.5"));
+      // A fraction pays for no job: refused before anything is sent, unless the buyer allows it.
+      const nonce = await ethers.provider.getTransactionCount(f.charlie.address);
+      const frac = await expectSdkError(charlie.buyFromListing(listingId, ethers.parseEther("1.5")), "PARAMS_INVALID");
+      expect(frac.data).to.deep.include({ param: "amount", instead: [ethers.parseEther("2"), ethers.parseEther("1")] });
+      expect(await ethers.provider.getTransactionCount(f.charlie.address)).to.equal(nonce);
+      const r = await charlie.buyFromListing(listingId, ethers.parseEther("1.5"), { allowFraction: true });
       expect(r).to.include({ cost: ethers.parseEther("4.5"), seller: f.alice.address, modelId: f.m1.modelId });
       expect((await alice.baseToken.balanceOf(f.alice.address)) - before).to.equal(ethers.parseEther("4.5"));
       const e = await expectSdkError(charlie.buyFromListing(listingId, ethers.parseEther("3")), "UNKNOWN_LISTING");

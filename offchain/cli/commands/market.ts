@@ -5,7 +5,7 @@ import type { ListingRecord } from "../../sdk/datatoken-market";
 import { isUnsettled, modelSettlements, settlementLabel, type ModelSettlement } from "../../sdk/settlement";
 import { amount, connect, id, sdk } from "../context";
 import { accountNamer, table } from "../render";
-import { fractionWarning, txCommand, type Wiring } from "./shared";
+import { FRACTION_HELP, fractionWarning, txCommand, type BuyOptions, type Wiring } from "./shared";
 
 const ONE = 10n ** 18n;
 
@@ -93,10 +93,12 @@ function addSell(market: Command, w: Wiring): void {
     .description("list datatokens for sale (escrowed by the market until bought or cancelled)")
     .requiredOption("--amount <n>", "datatokens to list")
     .requiredOption("--price <ocean>", "price per datatoken")
-    .action((raw: string, o: { amount: string; price: string }, cmd: Command) =>
+    .option("--allow-fraction", FRACTION_HELP)
+    .action((raw: string, o: { amount: string; price: string; allowFraction?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
-        const r = await sdk(client.sellDatatokens(id(raw), amount(o.amount, "--amount"), amount(o.price, "--price")));
+        const [n, price] = [amount(o.amount, "--amount"), amount(o.price, "--price")];
+        const r = await sdk(client.sellDatatokens(id(raw), n, price, { allowFraction: o.allowFraction }));
         out.result(
           { modelId: id(raw), amount: amount(o.amount, "--amount"), pricePerToken: amount(o.price, "--price"), ...r },
           () =>
@@ -116,14 +118,21 @@ function addBuy(market: Command, w: Wiring): void {
       "--accept-unsettled",
       "buy even though the model's training receipt can still be challenged (if upheld, the model is frozen)",
     )
-    .action((raw: string, o: { amount: string; maxCost?: string; acceptUnsettled?: boolean }, cmd: Command) =>
+    .option("--allow-fraction", FRACTION_HELP)
+    .action((raw: string, o: BuyOptions & { acceptUnsettled?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
         const listingId = id(raw, "listing");
         const n = amount(o.amount, "--amount");
         const maxCost = o.maxCost ? amount(o.maxCost, "--max-cost") : undefined;
         const l = await sdk(client.listings.get(listingId));
-        const r = await sdk(client.buyFromListing(listingId, n, { maxCost, acceptUnsettled: o.acceptUnsettled }));
+        const r = await sdk(
+          client.buyFromListing(listingId, n, {
+            maxCost,
+            acceptUnsettled: o.acceptUnsettled,
+            allowFraction: o.allowFraction,
+          }),
+        );
         const warning = await fractionWarning(client, r.modelId);
         out.result(
           { listingId, amount: n, ...r, warning: warning ?? null },

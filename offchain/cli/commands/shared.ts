@@ -54,10 +54,21 @@ export function untilSignal(): Promise<string> {
   });
 }
 
+/** `--allow-fraction`'s help: the SDK refuses an amount that leaves a fraction paying for no job unless it is given. */
+export const FRACTION_HELP =
+  "take an amount that leaves a fraction of a datatoken paying for no job (each job consumes a whole one; refused otherwise)";
+
+/** The options of `buy` and `market buy`. */
+export interface BuyOptions {
+  amount: string;
+  maxCost?: string;
+  allowFraction?: boolean;
+}
+
 /**
  * After a purchase, the warning when the buyer now holds a fraction of a datatoken of the model (said on stderr and
  * put in --json as `warning`): each job consumes a whole one, so the fraction pays for no job (the web app refuses a
- * fractional purchase before paying).
+ * fractional purchase before paying; the CLI does too, unless --allow-fraction).
  */
 export async function fractionWarning(client: PostHuman, modelId: bigint): Promise<string | undefined> {
   const m = await client.registry.get(modelId);

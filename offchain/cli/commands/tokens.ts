@@ -9,7 +9,7 @@ import { amount, connect, id, sdk } from "../context";
 import { CliError } from "../output";
 import { table, tokens } from "../render";
 import { datatokenCount } from "./market";
-import { fractionWarning, type Wiring } from "./shared";
+import { FRACTION_HELP, fractionWarning, type BuyOptions, type Wiring } from "./shared";
 
 export function addTokenCommands(program: Command, w: Wiring): void {
   addBuy(program, w);
@@ -24,13 +24,13 @@ function addBuy(program: Command, w: Wiring): void {
     .description("buy datatokens of a root model on Ocean's fixed-rate exchange (through ocean.js)")
     .requiredOption("--amount <n>", "datatokens to buy")
     .option("--max-cost <ocean>", "pay at most this (default: the quote)")
-    .action((raw: string, o: { amount: string; maxCost?: string }, cmd: Command) =>
+    .option("--allow-fraction", FRACTION_HELP)
+    .action((raw: string, o: BuyOptions, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd));
         const n = amount(o.amount, "--amount");
-        const r = await sdk(
-          client.buyDatatokens(id(raw), n, { maxBase: o.maxCost ? amount(o.maxCost, "--max-cost") : undefined }),
-        );
+        const maxBase = o.maxCost ? amount(o.maxCost, "--max-cost") : undefined;
+        const r = await sdk(client.buyDatatokens(id(raw), n, { maxBase, allowFraction: o.allowFraction }));
         const warning = await fractionWarning(client, id(raw));
         out.result(
           { modelId: id(raw), amount: n, ...r, warning: warning ?? null },

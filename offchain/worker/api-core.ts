@@ -14,6 +14,7 @@ import type { JobQuote } from "../protocol/quote";
 import type { ArtifactStore } from "./store";
 import type { PlannedJob } from "./quote";
 import type { AnonymousLimitsOverride } from "./api-limits";
+import type { BodyPace } from "./body-pace";
 
 /** What the API needs to know about a job, read from the worker's state (which mirrors the chain). */
 export interface JobView {
@@ -91,6 +92,8 @@ export interface ApiDeps {
    * address (default: api-limits.ts's DEFAULT_ANONYMOUS_LIMITS); read when the server is created.
    */
   anonymousLimits?: AnonymousLimitsOverride;
+  /** How long request bodies may take, signed uploads' pace (default: body-pace.ts's DEFAULT_BODY_PACE). */
+  bodyPace?: Partial<BodyPace>;
   health(): Record<string, unknown> | Promise<Record<string, unknown>>;
   metrics(): string;
   limits: { maxInputBytes: number; maxModelBytes: number; maxInspectBytes?: number };

@@ -38,6 +38,7 @@ import { ApiError, declaredLength, parseId, queryQuote, type ApiDeps, type WebAp
 import { createAnonymousGate, gatedCheck, gatedInspect } from "./api-limits";
 import { isDiskFull } from "./disk";
 import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
+import { DEFAULT_BODY_PACE, startWall } from "./body-pace";
 import { checkInputBeforeJob, declaredModelBytes, getResult, inspectModel, putInput, putModel } from "./uploads";
 
 export { ApiError, type ApiDeps, type JobView, type ModelShapeView, type WebApp } from "./api-core";
@@ -113,7 +114,11 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown) {
 export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): http.Server {
   // What clients that pay nothing yet (check-input, quote) may make the worker spend, all of them together.
   const gate = createAnonymousGate(deps.anonymousLimits);
-  return http.createServer((req, res) => {
+  // Node's limit on a whole request (300 s) would cut off a slow publisher's large upload: body-pace.ts keeps it for
+  // every other request instead, and holds signed uploads to a pace.
+  const wholeRequestMs = deps.bodyPace?.wholeRequestMs ?? DEFAULT_BODY_PACE.wholeRequestMs;
+  const server = http.createServer((req, res) => {
+    startWall(req, wholeRequestMs);
     const url = new URL(req.url ?? "/", "http://localhost");
     const parts = url.pathname.split("/").filter(Boolean);
     const route = async (): Promise<void> => {
@@ -209,6 +214,8 @@ export function createApiServer(deps: ApiDeps, onError?: (e: unknown) => void): 
       sendJson(res, err.status, { error: { code: err.code, message: err.message } });
     });
   });
+  server.requestTimeout = 0;
+  return server;
 }
 
 export async function listen(server: http.Server, host: string, port: number): Promise<string> {

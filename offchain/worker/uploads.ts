@@ -13,6 +13,7 @@ import path from "node:path";
 import { MAX_AUTH_TTL_SEC, type AuthMessage } from "../protocol/auth";
 import { MODEL_FILES, manifestHash, type ManifestEntry } from "../protocol/model-upload";
 import { MAX_CHECKED_INPUT_BYTES } from "../ml/input-check";
+import { DEFAULT_BODY_PACE, atUploadPace, type BodyPace } from "./body-pace";
 import {
   ApiError,
   admit,
@@ -36,6 +37,9 @@ async function withTempDir<T>(deps: ApiDeps, use: (dir: string) => Promise<T>): 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The pace a signed upload is held to, its signer known (body-pace.ts). */
+const paceOf = (deps: ApiDeps): BodyPace => ({ ...DEFAULT_BODY_PACE, ...deps.bodyPace });
 
 /** Streams the body into `file` (closed on every path), refusing it past `maxBytes`; returns its size and sha256. */
 async function receiveFile(req: http.IncomingMessage, file: string, maxBytes: number) {
@@ -97,7 +101,7 @@ export async function putInput(deps: ApiDeps, req: http.IncomingMessage, jobId: 
   admit(deps, job.requester, fresh, declared ?? max);
   return withTempDir(deps, async (dir) => {
     const file = path.join(dir, "input");
-    const got = await receiveFile(req, file, max);
+    const got = await atUploadPace(req, paceOf(deps), "the input", () => receiveFile(req, file, max));
     if (`0x${got.hash}` !== job.inputHash.toLowerCase()) {
       throw new ApiError(
         422,
@@ -264,7 +268,7 @@ export async function putModel(deps: ApiDeps, req: http.IncomingMessage, modelId
   }
   admit(deps, uploader, fresh, manifestBytes(entries));
   return withTempDir(deps, async (dir) => {
-    await receiveBundle(req, entries, dir);
+    await atUploadPace(req, paceOf(deps), "the model folder", () => receiveBundle(req, entries, dir));
     const { weightsRoot } = await deps.acceptModel(modelId, uploader, dir);
     return { modelId: modelId.toString(), weightsRoot };
   });

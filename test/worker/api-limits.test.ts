@@ -6,6 +6,7 @@ import http from "node:http";
 import { ethers } from "ethers";
 import { createApiServer, listen, type ApiDeps, type JobView } from "../../offchain/worker/api";
 import { clientOf, type AnonymousLimitsOverride } from "../../offchain/worker/api-limits";
+import type { BodyPace } from "../../offchain/worker/body-pace";
 import { authDomain, sha256Hex, signFresh } from "../../offchain/protocol/auth";
 import { manifestHash } from "../../offchain/protocol/model-upload";
 import { encodeJobParams, type JobParams } from "../../offchain/protocol/params";
@@ -39,7 +40,7 @@ interface Harness {
   release(): void;
 }
 
-async function harness(limits?: AnonymousLimitsOverride): Promise<Harness> {
+async function harness(limits?: AnonymousLimitsOverride, bodyPace?: Partial<BodyPace>): Promise<Harness> {
   const jobs = new Map<bigint, JobView>([
     [
       1n,
@@ -83,6 +84,7 @@ async function harness(limits?: AnonymousLimitsOverride): Promise<Harness> {
     limits: { maxInputBytes: 4096, maxModelBytes: 1024 },
     tmpDir: fs.mkdtempSync(path.join(os.tmpdir(), "ph-limits-tmp-")),
     anonymousLimits: limits,
+    bodyPace,
   };
   h.server = createApiServer(h.deps);
   h.url = await listen(h.server, "127.0.0.1", 0);
@@ -159,7 +161,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("worker API limits for clients that have not paid", () => {
   let running: Harness | undefined;
-  const start = async (limits?: AnonymousLimitsOverride) => (running = await harness(limits));
+  const start = async (limits?: AnonymousLimitsOverride, pace?: Partial<BodyPace>) =>
+    (running = await harness(limits, pace));
   afterEach(() => {
     running?.release();
     running?.server.close();
@@ -243,6 +246,76 @@ describe("worker API limits for clients that have not paid", () => {
       await closed;
       expect((await check(h, Buffer.from("y\n"), "127.0.0.3")).status).to.equal(200);
       expect(fs.readdirSync(h.deps.tmpDir!)).to.deep.equal([]);
+    });
+  });
+
+  describe("request bodies' pace (body-pace.ts: Node's 300 s limit on a whole request, turned off)", () => {
+    /** The requester's signed input upload, its body written `chunk` bytes every `everyMs` until `stopAt` bytes. */
+    async function slowUpload(h: Harness, chunk: number, everyMs: number, stopAt = INPUT.length) {
+      const headers = await signFresh(requester, domain, {
+        type: "InputUpload",
+        value: { jobId: 1n, inputHash: sha256Hex(INPUT) },
+      });
+      const req = http.request(`${h.url}/jobs/1/input`, {
+        method: "PUT",
+        headers: { ...headers, "content-length": String(INPUT.length) },
+        agent: false,
+      });
+      const answer = new Promise<{ status: number; code?: string }>((resolve) => {
+        req.on("response", (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as Answer["body"]).error?.code }),
+          );
+        });
+        req.on("error", () => resolve({ status: 0 })); // cut off
+      });
+      const t0 = Date.now();
+      for (let at = 0; at < stopAt; at += chunk) {
+        req.write(INPUT.subarray(at, Math.min(at + chunk, stopAt)));
+        if (at + chunk < INPUT.length) await sleep(everyMs);
+      }
+      if (stopAt >= INPUT.length) req.end();
+      return { answer: await answer, ms: Date.now() - t0 };
+    }
+
+    it("takes a signed upload slower than the whole-request limit while it keeps the pace", async () => {
+      // 48 bytes, 8 every 250 ms: about 1.5 s, twice the 0.8 s any other request's body gets, at about 32 bytes/s.
+      const h = await start(undefined, { wholeRequestMs: 800, minBytesPerSec: 16, graceMs: 300 });
+      const up = await slowUpload(h, 8, 250);
+      expect(up.answer.status).to.equal(200);
+      expect(up.ms).to.be.greaterThan(1000);
+      expect(h.received).to.deep.equal([1n]);
+    });
+
+    it("cuts off a signed upload that falls behind the pace, storing nothing", async () => {
+      const h = await start(undefined, { wholeRequestMs: 60_000, minBytesPerSec: 16, graceMs: 300 });
+      const up = await slowUpload(h, 8, 250, 8); // 8 bytes, then nothing
+      expect(up.answer.status).to.be.oneOf([0, 408]);
+      expect(up.ms).to.be.lessThan(5000);
+      expect(h.received).to.deep.equal([]);
+      await sleep(100);
+      expect(fs.readdirSync(h.deps.tmpDir!)).to.deep.equal([]);
+    });
+
+    it("cuts off any other request whose body has not arrived within the whole-request limit", async () => {
+      const h = await start({ checkInput: { bodyTimeoutMs: 60_000 } }, { wholeRequestMs: 500 });
+      const body = Buffer.alloc(1000, 0x61);
+      const inputHash = sha256Hex(body);
+      const signed = await signFresh(freshKey(), domain, { type: "InputCheck", value: { modelId: 7n, inputHash } });
+      const slow = http.request(`${h.url}/models/7/check-input?${QUERY}`, {
+        method: "POST",
+        headers: { ...signed, "x-posthuman-input-hash": inputHash, "content-length": "1000" },
+        agent: false,
+      });
+      const t0 = Date.now();
+      const closed = new Promise<void>((r) => slow.on("close", () => r()));
+      slow.on("error", () => undefined);
+      slow.write(body.subarray(0, 10));
+      await closed;
+      expect(Date.now() - t0).to.be.within(400, 5000);
+      expect(h.checked).to.deep.equal([]);
     });
   });
 

@@ -10,6 +10,9 @@ type Facts = Record<string, unknown>;
 
 const str = (v: unknown) => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? String(v) : "");
 
+/** A path as a shell takes it: quoted when it holds anything but letters, digits and `_./-`. */
+const shellWord = (p: string) => (/^[\w./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+
 /** The option that sets each job param (offchain/protocol/params.ts's names). */
 const FLAGS: Record<string, string> = {
   steps: "--steps",
@@ -24,6 +27,12 @@ const FLAGS: Record<string, string> = {
 /** The command's hint for an SDK error, or undefined to keep the SDK's (`hint`). */
 export function commandHint(code: string, data: Facts | undefined, hint?: string): string | undefined {
   const d = data ?? {};
+  // A publish whose upload failed after the registration (any code): finish it, never register it again.
+  if (d.registered === true && str(d.modelId) && typeof d.dir === "string")
+    return (
+      `once the worker answers, finish it: posthuman model upload ${shellWord(d.dir)} ${str(d.modelId)} ` +
+      `(or run the same model publish again: it resumes model ${str(d.modelId)}, registering and paying nothing twice)`
+    );
   switch (code) {
     case "READ_ONLY":
       return "pass --account <name> (a local chain's dev account) or --key-file <file>";

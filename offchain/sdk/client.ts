@@ -22,6 +22,7 @@ import type { FixedRateExchangeClient } from "./exchange";
 import type { OnChainReceipt } from "./job-market";
 import { OceanJsExchangeClient } from "./ocean-exchange";
 import { SdkError } from "./errors";
+import { registeredAs, uploadCutShort } from "./publish";
 import { LocalStore } from "./store";
 import type { Verdict, VerifyOptions } from "./verify";
 import { WorkerClient } from "./worker-client";
@@ -76,8 +77,14 @@ export class PostHuman extends PostHumanCore {
   /**
    * Publishes a model folder: registers it on chain (an Ocean data NFT + datatoken, priced, with its vault), uploads
    * the folder to the worker (which checks its weights root against the chain) and keeps a copy for verification.
+   * A publish cut short after the registration resumes, as publish.ts's: the same folder published again by the same
+   * account is uploaded to the model it is already (`resumed`; nothing is registered or paid again); another account's
+   * is refused before anything is sent. An upload that fails after the registration says so (`data.registered`,
+   * `data.modelId`, `data.dir`).
    */
-  async publishModel(o: PublishFolderOptions): Promise<PublishedModel & { weightsRoot: string; uploaded: boolean }> {
+  async publishModel(
+    o: PublishFolderOptions,
+  ): Promise<PublishedModel & { weightsRoot: string; uploaded: boolean; resumed?: boolean }> {
     const { weightsRoot, configHash, onChainTokenizerHash, loadCheckpoint, servableProblem } =
       await import("../ml/checkpoint");
     // What every worker would refuse (it could run no job on it) is refused before the model is registered.
@@ -95,7 +102,19 @@ export class PostHuman extends PostHumanCore {
         { data: { dir: o.dir } },
       );
     const root = await weightsRoot(o.dir);
-    if (o.upload !== false) await this.workerHealth();
+    const upload = o.upload !== false;
+    if (upload) await this.workerHealth();
+    const earlier = await registeredAs(this, root);
+    if (earlier) {
+      this.onStep(
+        `These weights are your model ${earlier.modelId} already (a publish cut short): ` +
+          (upload ? "uploading its files to the worker, without registering again…" : "nothing is registered again."),
+      );
+      await this.store?.saveModel(o.dir);
+      if (upload) await this.uploadAfterRegistration(earlier.modelId, o.dir);
+      return { ...earlier, weightsRoot: root, uploaded: upload, resumed: true };
+    }
+    this.onStep("Registering the model on chain (a commitment to its weights root, then the publish)…");
     const published = await this.registry.publish({
       ...o,
       weightsRoot: root,
@@ -103,8 +122,18 @@ export class PostHuman extends PostHumanCore {
       tokenizerHash: await onChainTokenizerHash(o.dir),
     });
     await this.store?.saveModel(o.dir);
-    if (o.upload !== false) await this.uploadModel(published.modelId, o.dir);
-    return { ...published, weightsRoot: root, uploaded: o.upload !== false };
+    if (upload) {
+      this.onStep(`Model ${published.modelId} registered. Uploading its files to the worker…`);
+      await this.uploadAfterRegistration(published.modelId, o.dir);
+    }
+    return { ...published, weightsRoot: root, uploaded: upload };
+  }
+
+  /** The upload of a model just registered: its failure says that the model is on chain (publish.ts uploadCutShort). */
+  private async uploadAfterRegistration(modelId: bigint, dir: string): Promise<void> {
+    await this.uploadModel(modelId, dir).catch((e: unknown) => {
+      throw uploadCutShort(e, modelId, { dir });
+    });
   }
 
   /** Uploads a model folder on disk to the worker (the signer must own the model on chain). */

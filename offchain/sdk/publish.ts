@@ -114,9 +114,10 @@ export async function registeredAs(
 /**
  * The upload after a registration failed: the model is on chain (gas was spent; no worker serves it yet), so the error
  * says so, and that publishing the same folder again resumes the upload, rather than a worker error's "nothing was
- * paid". Its code stays the worker call's (WORKER_UNREACHABLE, WORKER_REFUSED); `data.registered` marks it.
+ * paid". Its code stays the worker call's (WORKER_UNREACHABLE, WORKER_REFUSED); `data.registered` marks it (with
+ * `facts`: the Node SDK adds the folder's `dir`).
  */
-function uploadCutShort(e: unknown, modelId: bigint): unknown {
+export function uploadCutShort(e: unknown, modelId: bigint, facts: Record<string, unknown> = {}): unknown {
   if (!(e instanceof SdkError)) return e;
   const why = e.cause instanceof Error ? e.cause.message : e.message;
   return new SdkError(
@@ -124,6 +125,6 @@ function uploadCutShort(e: unknown, modelId: bigint): unknown {
     `Model ${modelId} is registered on chain, but its files did not reach the worker (${why}): no worker serves it ` +
       "yet, so it takes no job.",
     `publish the same folder again with the same account: the upload to model ${modelId} resumes (it is not registered twice)`,
-    { cause: e, data: { ...e.data, modelId, registered: true } },
+    { cause: e, data: { ...e.data, ...facts, modelId, registered: true } },
   );
 }

@@ -111,6 +111,11 @@ function addPublish(model: Command, w: Wiring): void {
     .option("--dataset <file>", "the data the model was trained on (its sha256 is recorded)")
     .option("--metadata-uri <uri>", "where the model card lives")
     .option("--no-upload", "register only (upload later with `model upload`)")
+    .addHelpText(
+      "after",
+      "\nA publish cut short after the registration (the worker unreachable, Ctrl-C) is finished by running it again:" +
+        "\nthe folder's weights are your model already, so only its files are uploaded (nothing is registered twice).",
+    )
     .action((folder: string, o: PublishOptions, cmd: Command) =>
       w.run(async (out) => {
         if (!fs.existsSync(path.join(folder, "config.json")))
@@ -140,6 +145,15 @@ function addPublish(model: Command, w: Wiring): void {
             upload: o.upload,
           }),
         );
+        // Resumed: the model was registered by an earlier publish of this folder (its name and price are that one's).
+        if (r.resumed)
+          return out.result(r, () =>
+            [
+              `model ${r.modelId} was registered already (in tx ${r.txHash}, by a publish of this folder cut short): ` +
+                "nothing was registered or paid again",
+              `  weights   ${r.weightsRoot} ${r.uploaded ? "(uploaded to the worker now)" : "(not uploaded)"}`,
+            ].join("\n"),
+          );
         out.result(
           { ...r, name: o.name, symbol, price: amount(o.price, "--price"), supply: amount(o.supply, "--supply") },
           () =>

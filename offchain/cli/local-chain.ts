@@ -82,6 +82,11 @@ export interface LocalChainOptions {
   host?: string;
   port?: number;
   log?: (line: string) => void;
+  /**
+   * Asked once the chain's folder is locked (so never while another process runs this chain): a reason to discard the
+   * recorded chain and start a fresh one (the reason is logged), or undefined to keep it.
+   */
+  discard?: () => string | undefined;
 }
 
 export interface LocalChain {
@@ -293,6 +298,12 @@ async function start(
   const genesisFile = path.join(dir, "genesis.json");
   const journalFile = path.join(dir, "journal.jsonl");
 
+  const discarded = opts.discard?.();
+  if (discarded) {
+    log(discarded);
+    fs.rmSync(genesisFile, { force: true });
+    fs.rmSync(journalFile, { force: true });
+  }
   let genesis: Genesis;
   if (fs.existsSync(genesisFile)) {
     genesis = JSON.parse(fs.readFileSync(genesisFile, "utf8")) as Genesis;

@@ -60,7 +60,15 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
   const device = opts.noWorker ? undefined : builtinDevice(opts.device ?? process.env.POSTHUMAN_WORKER_DEVICE);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   out.info(`Data directory: ${path.resolve(opts.dataDir)}`);
-  const chain = await startLocalChain({ dataDir: opts.dataDir, host: opts.host, port: opts.chainPort, log: out.info });
+  const ownBook = path.join(opts.dataDir, "deployments.json");
+  const incomplete = path.join(opts.dataDir, INCOMPLETE_DEPLOYMENT);
+  const chain = await startLocalChain({
+    dataDir: opts.dataDir,
+    host: opts.host,
+    port: opts.chainPort,
+    log: out.info,
+    discard: () => discardHalfDeployed(incomplete, ownBook),
+  });
   out.info(
     chain.replayed
       ? `Local chain restored from its journal (${chain.replayed} requests) on ${chain.url}`
@@ -69,7 +77,8 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
   try {
     const provider = new ethers.JsonRpcProvider(rpcFetchRequest(chain.url), undefined, { cacheTimeout: -1 });
     const deployer = new ethers.NonceManager(devWallet(0).connect(provider));
-    const ownBook = path.join(opts.dataDir, "deployments.json");
+    // A fresh chain's first deployment is marked until its record is written, complete (the dev accounts funded).
+    if (chain.replayed === 0) fs.writeFileSync(incomplete, `${new Date().toISOString()} pid ${process.pid}\n`);
     const { book, deployed } = await deployAll(deployer, {
       existing: readAddressBook(ownBook, "Delete it to redeploy."),
       treasury: devWallet(DEV_ACCOUNTS.indexOf("treasury")).address,
@@ -94,9 +103,6 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
         );
       }
     }
-    writeAddressBook(ownBook, book);
-    const deploymentFile = opts.deploymentFile ?? addressBookPath("localhost");
-    writeAddressBook(deploymentFile, book);
     out.info(deployed.length ? `Deployed: ${deployed.join(", ")}` : "Contracts already deployed: nothing to do.");
     if (deployed.includes("OceanToken")) {
       const token = OceanToken__factory.connect(book.contracts.OceanToken, deployer);
@@ -105,6 +111,11 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
       }
       out.info(`Funded ${DEV_ACCOUNTS.slice(1).join(", ")} with ${ethers.formatEther(DEV_FUNDS)} OCEAN each.`);
     }
+    // The record, written (each file atomically) once the deployment is complete: a deployment cut short has none.
+    writeAddressBook(ownBook, book);
+    const deploymentFile = opts.deploymentFile ?? addressBookPath("localhost");
+    writeAddressBook(deploymentFile, book);
+    fs.rmSync(incomplete, { force: true });
     let worker: Worker | undefined;
     let logFile: string | undefined;
     const webDir = opts.noWorker || opts.webDir === false ? undefined : (opts.webDir ?? (await ensureWeb(out.info)));
@@ -155,6 +166,23 @@ export async function up(opts: UpOptions, out: Output): Promise<UpHandle> {
     await chain.stop();
     throw e;
   }
+}
+
+/** The file that marks a fresh chain's first deployment in `up`'s data directory while it is under way. */
+export const INCOMPLETE_DEPLOYMENT = "deployment-incomplete";
+
+/**
+ * When the last `up` stopped during its fresh chain's first deployment (Ctrl-C, a crash: the mark is still there), the
+ * reason to discard that chain, which holds nothing but part of a deployment: the next one starts afresh, at the
+ * addresses an uninterrupted one has, rather than deploying a second set beside the first. Its record, if any, goes.
+ */
+function discardHalfDeployed(incomplete: string, ownBook: string): string | undefined {
+  if (!fs.existsSync(incomplete)) return undefined;
+  fs.rmSync(ownBook, { force: true });
+  return (
+    "The last `posthuman up` in this data directory stopped during its chain's first deployment (Ctrl-C or a crash): " +
+    "that half-deployed chain is discarded, and a fresh one is deployed from the start (at the same addresses)."
+  );
 }
 
 export function describeUp(h: UpHandle): string {

@@ -1,6 +1,7 @@
 /**
  * `posthuman up` across a crash and a restart: its `hardhat node` ends with it however it ends (`kill -9` leaves no
- * orphan holding a port), as the tests' own chain (offchain/devnet/hardhat-node.ts) does with its process; and the
+ * orphan holding a port), as the tests' own chain (offchain/devnet/hardhat-node.ts) does with its process; a Ctrl-C
+ * during the first deployment is redone afresh by the next `up`, not deployed a second time beside the first; and the
  * restored chain's clock counts the time it was down, as a real chain's does.
  */
 import { expect } from "chai";
@@ -10,8 +11,11 @@ import os from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
 import { startLocalChain } from "../../offchain/cli/local-chain";
+import { DEV_FUNDS, INCOMPLETE_DEPLOYMENT } from "../../offchain/cli/up";
+import { devWallet } from "../../offchain/deploy/accounts";
+import { readAddressBook } from "../../offchain/deploy/address-book";
 import { OceanToken__factory } from "../../typechain-types";
-import { startUp } from "./cli-process";
+import { cli, startUp } from "./cli-process";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -69,6 +73,57 @@ describe("posthuman up after a crash", function () {
     const gone = await waitGone(nodes[0], 5_000);
     if (!gone) process.kill(nodes[0], "SIGKILL"); // leave no orphan behind a failing test
     expect(gone, `hardhat node ${nodes[0]} still running 5 s after its up process was killed`).to.equal(true);
+  });
+
+  it("after a Ctrl-C during the first deployment, the next up discards the half-deployed chain and deploys it afresh", async () => {
+    const dataDir = path.join(tmp, "half");
+    const deployment = path.join(tmp, "half.json");
+    const args = [
+      "--json",
+      "--data-dir",
+      dataDir,
+      "--deployment",
+      deployment,
+      "up",
+      "--no-worker",
+      "--chain-port",
+      "0",
+    ];
+    // Ctrl-C once Ocean is deployed and PostHuman's deployment has begun.
+    const cut = await cli(args, { ctrlCWhen: /Deploying PostHuman/, timeoutMs: 180_000 });
+    expect(cut.stderr).to.contain("Deploying PostHuman");
+    expect(cut.code, cut.stderr).to.not.equal(0);
+    expect(fs.existsSync(path.join(dataDir, INCOMPLETE_DEPLOYMENT)), "the deployment's mark").to.equal(true);
+    expect(fs.existsSync(path.join(dataDir, "deployments.json")), "a record of half a deployment").to.equal(false);
+    expect(fs.existsSync(deployment)).to.equal(false);
+    expect(fs.readFileSync(path.join(dataDir, "chain", "journal.jsonl"), "utf8")).to.contain("eth_sendRawTransaction");
+
+    // The next up: a fresh chain, deployed in full at the addresses of an uninterrupted deployment, the accounts funded.
+    const fresh = await startUp(dataDir, deployment, 180_000, ["--no-worker"]);
+    const deployer = devWallet(0).address;
+    try {
+      expect(fresh.stderr()).to.contain("stopped during its chain's first deployment (Ctrl-C or a crash)");
+      expect(fresh.stderr()).to.contain("Fresh local chain");
+      expect(fresh.up.contracts.OceanToken).to.equal(ethers.getCreateAddress({ from: deployer, nonce: 0 }));
+      const provider = new ethers.JsonRpcProvider(fresh.up.rpc, undefined, { cacheTimeout: -1 });
+      const token = OceanToken__factory.connect(fresh.up.contracts.OceanToken, provider);
+      expect(await token.balanceOf(devWallet(1).address)).to.equal(DEV_FUNDS);
+      provider.destroy();
+    } finally {
+      await fresh.stop();
+    }
+    expect(fs.existsSync(path.join(dataDir, INCOMPLETE_DEPLOYMENT))).to.equal(false);
+    expect(readAddressBook(deployment)?.contracts).to.deep.equal(fresh.up.contracts);
+
+    // A complete deployment is kept: the up after it restores that chain, at the same addresses.
+    const again = await startUp(dataDir, deployment, 180_000, ["--no-worker"]);
+    try {
+      expect(again.stderr()).to.contain("Local chain restored from its journal");
+      expect(again.stderr()).to.not.contain("first deployment");
+      expect(again.up.contracts).to.deep.equal(fresh.up.contracts);
+    } finally {
+      await again.stop();
+    }
   });
 
   it("the tests' hardhat node (offchain/devnet) exits when its process is killed with SIGKILL", async () => {

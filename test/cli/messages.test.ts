@@ -57,6 +57,10 @@ describe("posthuman: a failed job's reason, said once", () => {
     // Without the facts (or for a code the command has nothing to add to), the SDK's own hint stays.
     expect(commandHint("NOT_ENOUGH_DATATOKENS", undefined)).to.equal(undefined);
     expect(commandHint("REVERTED", { error: "X" })).to.equal(undefined);
+    // A publish whose upload failed after the registration, whatever the worker's failure: finish that model.
+    expect(commandHint("WORKER_REFUSED", { registered: true, modelId: 4n, dir: "my models/m1" })).to.match(
+      /^once the worker answers, finish it: posthuman model upload 'my models\/m1' 4 \(or run the same model publish again/,
+    );
   });
 
   it("says how to see a followed job again when the connection to the chain was lost", () => {

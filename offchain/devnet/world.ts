@@ -17,7 +17,7 @@ import { type PublishedModel } from "../protocol/structs";
 import { builtinProcessExecutor, configHash, createModel, weightsRoot, type Executor } from "../ml";
 import { devWallet } from "../deploy/accounts";
 import { loadWorkerConfig } from "../worker/config";
-import { silentLogger, createLogger } from "../worker/log";
+import { silentLogger, createLogger, type Log } from "../worker/log";
 import { createWorker, type Worker } from "../worker/worker";
 import { rpcFetchRequest } from "../worker/rpc";
 import { authDomain } from "../protocol/auth";
@@ -123,10 +123,15 @@ export async function publishTinyModel(
   w: World,
   owner: Name,
   seed: number,
-  o: { supply?: bigint; rate?: bigint } = {},
+  /** `config`: fields written over config.json before it is hashed (a folder published as it is, however wrong). */
+  o: { supply?: bigint; rate?: bigint; config?: Record<string, unknown> } = {},
 ): Promise<PublishedModel & { dir: string; weightsRoot: string }> {
   const dir = path.join(w.tmp, `model-${owner}-${seed}`);
   await createModel(dir, { preset: "tiny", seed });
+  if (o.config) {
+    const file = path.join(dir, "config.json");
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), ...o.config }));
+  }
   const root = await weightsRoot(dir);
   const published = await publishModel(w.ph.registry.connect(w.wallet(owner)), w.wallet(owner), {
     name: `Tiny ${seed}`,
@@ -178,6 +183,8 @@ export async function startWorker(
   dataDir: string = fs.mkdtempSync(path.join(w.tmp, `${who}-`)),
   /** Runs jobs instead of the builtin runtime (the capacity benchmark's fixed-duration executor). */
   runtime?: Executor,
+  /** Where the worker logs (default: nowhere, or the console with POSTHUMAN_TEST_LOGS). */
+  logTo?: Log,
 ): Promise<RunningWorker> {
   const config = loadWorkerConfig({
     env: {
@@ -191,7 +198,7 @@ export async function startWorker(
       ...extraEnv,
     },
   });
-  const log = process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
+  const log = logTo ?? (process.env.POSTHUMAN_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger());
   const runs = new Map<string, number>();
   const inner =
     runtime ??

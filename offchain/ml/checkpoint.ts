@@ -162,6 +162,16 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Checkpoint 
   const weights: Weights = new Map();
   for (const [name] of tensorSpecs(config)) weights.set(name, toFloat32(raw.get(name) as RawTensor, name));
   const tokenizer = new Gpt2Tokenizer(readTokenizerJson(dir));
+  checkTokenizerFits(config, tokenizer, dir);
+  return { dir, config, weights, tokenizer };
+}
+
+/**
+ * Refuses a tokenizer that does not fit its folder's config.json: more tokens than the model has rows, or another end
+ * of text (checkEndOfText). Both loaders apply it (loadCheckpoint, the PyTorch executor's), and a worker applies it to
+ * the folders it holds before a job on one is paid for: it needs neither the weights nor the operator's limits.
+ */
+export function checkTokenizerFits(config: Gpt2Config, tokenizer: Gpt2Tokenizer, dir: string): void {
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new MlError(
       "MODEL_INVALID",
@@ -169,7 +179,6 @@ export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Checkpoint 
     );
   }
   checkEndOfText(config, tokenizer, dir);
-  return { dir, config, weights, tokenizer };
 }
 
 /**

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import {
   canonicalTensors,
-  checkEndOfText,
+  checkTokenizerFits,
   checkpointSideFiles,
   configHash as configHashOfDir,
   readConfig,
@@ -227,12 +227,7 @@ function inspectModel(dir: string, limits: ModelLimits): ModelInfo {
   }
   const tokenizerJson = readTokenizerJson(dir);
   const tokenizer = new Gpt2Tokenizer(tokenizerJson);
-  if (tokenizer.vocabSize > config.vocab_size)
-    throw new MlError(
-      "MODEL_INVALID",
-      `tokenizer has ${tokenizer.vocabSize} tokens, the model only ${config.vocab_size}`,
-    );
-  checkEndOfText(config, tokenizer, dir);
+  checkTokenizerFits(config, tokenizer, dir);
   return { config, tokenizer, tokenizerJson, root, tensors };
 }
 

@@ -48,6 +48,8 @@ function change(q: JobQuote, ttlSec: number): string {
   if (q.code === "PARAMS_INVALID") return "change the job's parameters";
   if (q.code === "TOO_LONG") return "ask for less work (fewer training steps, a smaller input), or another worker";
   if (q.code === "NOT_INDEPENDENT") return "ask a worker that neither owns nor trained the model, or drop independence";
+  if (q.code === "MODEL_INVALID")
+    return "choose another model: no worker can run this one as the chain records it (its publisher must publish a fixed one)";
   if (q.code === NOT_SERVED)
     return "ask the model's publisher to upload its folder to a worker, or choose another model";
   if (WORKER_STATE.has(q.code ?? "")) return "ask another worker, or this one later (its operator has to act)";

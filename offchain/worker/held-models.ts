@@ -4,11 +4,19 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { cachedTokenizer, DEFAULT_DATASET_LIMITS, normalizeConfig } from "../ml";
+import {
+  cachedTokenizer,
+  checkTokenizerFits,
+  DEFAULT_DATASET_LIMITS,
+  MlError,
+  normalizeConfig,
+  readConfig,
+} from "../ml";
 import { checkJobInput, type InputCheck } from "../ml/input-check";
 import { EXECUTOR_KIND_OF, EXECUTOR_KINDS, inputRulesOf } from "../protocol/job-spec";
 import { decodeJobParams, type JobParams } from "../protocol/params";
 import type { JobsRepo } from "./jobs";
+import type { Log } from "./log";
 import type { ArtifactStore } from "./store";
 
 export interface HeldModels {
@@ -24,6 +32,59 @@ export async function heldModelDir(h: HeldModels, modelId: bigint | string): Pro
   const dir = path.join(h.dataDir, "models", up.tree_root);
   if (!fs.existsSync(dir)) await h.store.materialize(up.tree_root, dir).catch(() => undefined);
   return dir;
+}
+
+/** Each folder's verdict (folderProblem), by folder: a folder under models/ is named by its content (its tree root). */
+const verdicts = new Map<string, Promise<string | undefined>>();
+const UNLIMITED = { maxParams: Infinity, maxContext: Infinity, maxVocab: Infinity };
+
+/**
+ * Why no runtime would load a folder this worker holds, or undefined: the refusals both loaders apply to config.json
+ * and the tokenizer (ml/checkpoint.ts: readConfig, checkTokenizerFits, checkEndOfText), which would fail every job on
+ * it as MODEL_INVALID after its requester paid. A quote says no for it and a claim skips its jobs, before anything is
+ * paid or claimed. Reached once per folder and process (a folder that cannot be read yet is asked again).
+ */
+export function folderProblem(dir: string): Promise<string | undefined> {
+  let verdict = verdicts.get(dir);
+  if (!verdict) {
+    verdict = (async () => {
+      try {
+        checkTokenizerFits(readConfig(dir, UNLIMITED), await cachedTokenizer(dir), dir);
+        return undefined;
+      } catch (e) {
+        if (e instanceof MlError && (e.code === "MODEL_INVALID" || e.code === "CONFIG_INVALID")) {
+          // Said without the operator's folder (a quote's reason is public): the rest names what to fix.
+          return e.message.split(`${dir}: `).join("");
+        }
+        verdicts.delete(dir);
+        return undefined;
+      }
+    })();
+    verdicts.set(dir, verdict);
+  }
+  return verdict;
+}
+
+/**
+ * Says once, at start-up, which held models this worker cannot serve and why (folderProblem), each materialized as a
+ * quote would; nothing is deleted: the operator decides (the model's owner publishes a fixed folder as a new model).
+ */
+export async function logUnservableModels(h: HeldModels, log: Log): Promise<void> {
+  try {
+    for (const up of h.jobs.uploads()) {
+      const dir = await heldModelDir(h, up.model_id);
+      const problem = dir && fs.existsSync(dir) ? await folderProblem(dir) : undefined;
+      if (!problem) continue;
+      log.warn(
+        { modelId: up.model_id, folder: dir, code: "MODEL_INVALID" },
+        `model ${up.model_id}: this worker holds its folder but cannot serve it (its quotes say no, its jobs are ` +
+          `not claimed): ${problem}`,
+      );
+    }
+  } catch (e) {
+    // The worker stopped meanwhile (its database closed): quotes and claims check each folder all the same.
+    log.debug({ err: (e as Error).message }, "the held models' check stopped");
+  }
 }
 
 /** A held model's context and token counter; undefined when the folder is not readable here. */

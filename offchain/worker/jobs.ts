@@ -179,6 +179,8 @@ export interface JobsRepo {
   /** The tree the model's owner uploaded for this model id (what the worker serves it from), if any. */
   uploadOf(modelId: bigint | string): { weights_root: string; tree_root: string; uploader: string } | undefined;
   setUpload(modelId: bigint | string, weightsRoot: string, treeRoot: string, uploader: string): void;
+  /** Every model this worker serves from a tree it holds, by model id. */
+  uploads(): { model_id: string; weights_root: string; tree_root: string }[];
 }
 
 export function createJobsRepo(db: WorkerDb): JobsRepo {
@@ -216,6 +218,10 @@ export function createJobsRepo(db: WorkerDb): JobsRepo {
       db
         .prepare("SELECT weights_root, tree_root, uploader FROM model_uploads WHERE model_id = ?")
         .get<{ weights_root: string; tree_root: string; uploader: string }>(String(modelId)),
+    uploads: () =>
+      db
+        .prepare("SELECT model_id, weights_root, tree_root FROM model_uploads ORDER BY CAST(model_id AS INTEGER)")
+        .all<{ model_id: string; weights_root: string; tree_root: string }>(),
     setUpload(modelId, root, tree, uploader) {
       db.prepare(
         `INSERT INTO model_uploads (model_id, weights_root, tree_root, uploader) VALUES (?, ?, ?, ?)

@@ -16,6 +16,7 @@ import { EXECUTOR_KINDS, FAIL_REASONS, executorParams, type ExecutorKind } from 
 import { promptCount } from "../ml/input-check";
 import { REQUESTER_FAULT_REASONS } from "../protocol/input-ack";
 import { jobMarketInterface, registryInterface } from "./events";
+import { folderProblem } from "./held-models";
 import { actionKey, FINAL_STATES, inputRef, type JobRow, type JobsRepo, type JobState } from "./jobs";
 import type { Log } from "./log";
 import { admit, RUN_OVERHEAD_SEC, type JobShape, type OperatorPolicy, type Throughput } from "./policy";
@@ -272,6 +273,12 @@ export async function claim(c: Ctx, row: JobRow, background?: (mined: Promise<vo
     // The publisher may still be uploading the weights: keep the job in view until its deadline nears.
     c.progress.set(row.job_id, { phase: "waiting", note: "the model's weights", step: 0, totalSteps: 0 });
     return;
+  }
+  // A held folder no runtime loads (one accepted before a check it fails) would fail the job after the claim.
+  const unfit = await folderProblem(dir);
+  if (unfit) {
+    say(c, row, "MODEL_INVALID", `skipped: ${unfit}`);
+    return c.set(row, { state: "skipped", error_code: "MODEL_INVALID", error_message: unfit });
   }
   // Params the runtime would refuse are on chain already: failing such a job after claiming it would cost this
   // worker its penalty, so it is left unclaimed (the requester cancels it and gets everything back).

@@ -27,6 +27,7 @@ import {
 import { materialize, registerChild, run, servedTree } from "./pipeline-run";
 import type { JobQuote } from "../protocol/quote";
 import { quoteJob, type PlannedJob } from "./quote";
+import { logUnservableModels } from "./held-models";
 
 export type { JobProgress, PipelineOptions } from "./pipeline-steps";
 
@@ -209,6 +210,8 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     start() {
       if (!stopped) return;
       stopped = false;
+      // Said once to the operator: the held models no runtime loads (quotes say no for them, claims skip their jobs).
+      void logUnservableModels({ jobs: o.jobs, store: o.store, dataDir: o.dataDir }, o.log);
       loop = (async () => {
         while (!stopped) {
           moved.now = false;

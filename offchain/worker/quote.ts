@@ -1,11 +1,13 @@
 /**
  * A quote before paying (GET /models/:id/quote): what this worker would decide for a job not yet requested, by the
- * steps its claim takes (the kind served, params the runtime takes for the model, a child the registry takes, a
- * claimant an independent evaluation allows, the price, the deadline behind its queue), with nothing reserved. A
- * requester that hears "no" pays nothing; one that hears "yes" may still meet a busier queue when the request comes.
+ * steps its claim takes (the kind served, a folder its runtimes load, params the runtime takes for the model, a child
+ * the registry takes, a claimant an independent evaluation allows, the price, the deadline behind its queue), with
+ * nothing reserved. A requester that hears "no" pays nothing; one that hears "yes" may still meet a busier queue when
+ * the request comes.
  */
 import type { ExecutorKind } from "../protocol/job-spec";
 import type { JobQuote } from "../protocol/quote";
+import { folderProblem } from "./held-models";
 import { depthProblem, estimateOf, independenceProblem, paramsProblem, type Ctx } from "./pipeline-steps";
 import { admit, priceFloor } from "./policy";
 
@@ -32,6 +34,9 @@ export async function quoteJob(c: Ctx, modelId: bigint, dir: string, j: PlannedJ
   if (!c.o.kinds.includes(j.kind)) {
     return { take: false, final: true, code: "KIND_NOT_SERVED", reason: `this worker does not run ${j.kind} jobs` };
   }
+  const unfit = await folderProblem(dir);
+  if (unfit)
+    return { take: false, final: true, code: "MODEL_INVALID", reason: `no runtime loads its folder: ${unfit}` };
   const bad = paramsProblem(j.kind, j.params, dir);
   if (bad) return { take: false, final: true, code: "PARAMS_INVALID", reason: bad };
   const deep = j.kind === "train" ? await depthProblem(c, modelId) : undefined;

@@ -181,25 +181,36 @@ export function checkTokenizerFits(config: Gpt2Config, tokenizer: Gpt2Tokenizer,
   checkEndOfText(config, tokenizer, dir);
 }
 
+/** What each of config.json's end-of-text ids is for, as a refusal names it. */
+const END_OF_TEXT_IDS = {
+  eos_token_id: { role: "the id generation stops at", detail: "eosTokenId" },
+  bos_token_id: { role: "the id an empty prompt starts from", detail: "bosTokenId" },
+} as const;
+
 /**
  * Refuses a folder whose config.json and tokenizer disagree on the end of text. Both runtimes stop generating at
- * config.json's `eos_token_id`, while documents are separated by the tokenizer's end of text (JSONL documents each
- * followed by it; `<|endoftext|>` written in a text): with two ids, a model is trained to end on one and stopped on
- * the other, so it never stops. Checked wherever a model is loaded (upload, inspection, publishing, every job).
+ * config.json's `eos_token_id` and start an empty prompt from its `bos_token_id` (GPT-2's are both its end of text,
+ * 50256), while documents are separated by the tokenizer's end of text (JSONL documents each followed by it;
+ * `<|endoftext|>` written in a text): with two ids, a model is trained to end on one and stopped on the other, so it
+ * never stops, or is started from a token it never saw begin a text. Checked wherever a model is loaded (upload,
+ * inspection, publishing, every job) and by a worker on the folders it holds.
  */
 export function checkEndOfText(config: Gpt2Config, tokenizer: Gpt2Tokenizer, dir: string): void {
   const eos = tokenizer.eosTokenId;
-  if (eos === config.eos_token_id) return;
-  const what = tokenizer.hasEndOfText
-    ? `its <|endoftext|> token is id ${eos}`
-    : `it has no <|endoftext|> token, so its end of text is its last token, id ${eos}`;
-  throw new MlError(
-    "MODEL_INVALID",
-    `${dir}: config.json's eos_token_id is ${config.eos_token_id} (the id generation stops at), but the tokenizer's ` +
-      `end of text (the id training data separates documents with) is not: ${what}. They must be the same id: set ` +
-      `eos_token_id in config.json (and generation_config.json) to ${eos}, or fix the tokenizer`,
-    { eosTokenId: config.eos_token_id, tokenizerEos: eos },
-  );
+  for (const [key, { role, detail }] of Object.entries(END_OF_TEXT_IDS)) {
+    const id = config[key as keyof typeof END_OF_TEXT_IDS];
+    if (id === eos) continue;
+    const what = tokenizer.hasEndOfText
+      ? `its <|endoftext|> token is id ${eos}`
+      : `it has no <|endoftext|> token, so its end of text is its last token, id ${eos}`;
+    throw new MlError(
+      "MODEL_INVALID",
+      `${dir}: config.json's ${key} is ${id} (${role}), but the tokenizer's end of text (the id training data ` +
+        `separates documents with) is not: ${what}. They must be the same id: set ${key} in config.json (and ` +
+        `generation_config.json) to ${eos}, or fix the tokenizer`,
+      { [detail]: id, tokenizerEos: eos },
+    );
+  }
 }
 
 /**

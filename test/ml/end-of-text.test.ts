@@ -16,7 +16,7 @@ function withConfig(model: string, change: Record<string, unknown>): string {
   return dir;
 }
 
-describe("ml/end of text: config.json's eos_token_id and the tokenizer's end of text are one id", function () {
+describe("ml/end of text: config.json's eos_token_id and bos_token_id and the tokenizer's end of text are one id", function () {
   this.timeout(300_000);
   let model: string;
   let cacheDir: string;
@@ -67,7 +67,34 @@ describe("ml/end of text: config.json's eos_token_id and the tokenizer's end of 
       "eos_token_id is 50256",
       "it has no <|endoftext|> token, so its end of text is its last token, id 50255",
     );
-    expect(loadCheckpoint(withConfig(none, { eos_token_id: 50255 })).tokenizer.eosTokenId).to.equal(50255);
+    const both = { eos_token_id: 50255, bos_token_id: 50255 };
+    expect(loadCheckpoint(withConfig(none, both)).tokenizer.eosTokenId).to.equal(50255);
+  });
+
+  it("a folder whose bos_token_id is not the tokenizer's end of text is refused the same way, naming both ids", async function () {
+    // GPT-2's bos is its end of text too: an empty prompt starts from it (encodePrompts).
+    const bad = withConfig(model, { bos_token_id: 7 });
+    const says = ["MODEL_INVALID", "bos_token_id is 7 (the id an empty prompt starts from)", "id 50256", "to 50256"];
+    await expectMlError(() => loadCheckpoint(bad), ...(says as [string, ...string[]]));
+    await expectMlError(
+      () => generate(bad, [""], { maxNewTokens: 2 }, { cacheDir }),
+      ...(says as [string, ...string[]]),
+    );
+    await expectMlError(
+      () => evaluate(bad, { datasets: [CORPUS], contextLength: 32, cacheDir }),
+      ...(says as [string, ...string[]]),
+    );
+    // Where only the tokenizer's end of text moved, both ids must follow it.
+    const none = withConfig(model, {});
+    const tj = readTokenizerJson(none);
+    delete tj.model.vocab["<|endoftext|>"];
+    fs.writeFileSync(path.join(none, "tokenizer.json"), JSON.stringify({ ...tj, added_tokens: [] }));
+    await expectMlError(
+      () => loadCheckpoint(withConfig(none, { eos_token_id: 50255 })),
+      "MODEL_INVALID",
+      "bos_token_id is 50256",
+      "its last token, id 50255",
+    );
   });
 
   it("where they agree on another id, documents are separated by it, generation stops at it, and a trained child keeps the tokenizer", async function () {

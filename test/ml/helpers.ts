@@ -227,14 +227,14 @@ export const CORPUS = path.join(FIXTURES, "corpus.txt");
 export { bytesToUnicode };
 
 /**
- * A copy of `model` whose end of text is token `eos`: config.json's eos_token_id, and in tokenizer.json the ids of
+ * A copy of `model` whose end of text is token `eos`: config.json's eos_token_id and bos_token_id, and in tokenizer.json the ids of
  * <|endoftext|> and of the token that had `eos`, swapped (the two must agree: checkEndOfText).
  */
 export function withEndOfText(model: string, eos: number): string {
   const dir = path.join(tmpDir("eos"), "model");
   fs.cpSync(model, dir, { recursive: true });
   const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, eos_token_id: eos }));
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, eos_token_id: eos, bos_token_id: eos }));
   const tj = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")) as TokenizerJson;
   const vocab = tj.model.vocab;
   const other = Object.keys(vocab).find((k) => vocab[k] === eos) as string;

@@ -127,4 +127,12 @@ describe("a held folder no runtime loads is refused before anyone pays (real har
     expect(ok.take, ok.reason).to.equal(true);
     expect(lines.filter((l) => l.code === "MODEL_INVALID")).to.have.length(1);
   });
+
+  it("quotes no for a held folder whose bos_token_id is not its tokenizer's end of text, the same way", async () => {
+    const m = await heldFromBefore(53, { bos_token_id: 7 });
+    const quote = await rw.client.quote(m.modelId, INFER, { fee: 1n, ttlSec: 3600, input: PROMPTS });
+    expect(quote).to.include({ take: false, final: true, code: "MODEL_INVALID" });
+    expect(quote.reason).to.include("bos_token_id is 7 (the id an empty prompt starts from)");
+    expect(quote.reason).to.include("its <|endoftext|> token is id 50256");
+  });
 });

@@ -2,10 +2,9 @@
  * The external executor: a program that follows the compute-to-data layout, run in its own process group under a
  * time and memory limit; and the builtin executor run that way, in a child process (builtinProcessExecutor).
  */
-import { spawn } from "child_process";
+import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { configHash as configHashOfDir, loadCheckpoint, weightsRoot } from "./checkpoint";
 import { DEFAULT_THREADS } from "./config";
 import { DatasetLimits } from "./data";
 import { Device, normalizeDevice } from "./device";
@@ -126,13 +125,15 @@ export class ExternalExecutor implements Executor {
       child = { dir: path.join(outputs, "model"), weightsRoot: c.weightsRoot, configHash: c.configHash };
     } else if (jf.kind === "train") {
       const dir = path.join(outputs, "model");
+      let hashes: { weightsRoot: string; configHash: string };
       try {
-        loadCheckpoint(dir, { limits: { maxParams: Infinity, maxContext: Infinity, maxVocab: Infinity } });
+        hashes = await checkChildInProcess(dir, job.signal);
       } catch (e) {
+        if (job.signal?.aborted) throw new MlError("ABORTED", "the job was aborted");
         throw new MlError("EXECUTOR_FAILED", `${this.id} wrote no valid outputs/model/: ${(e as Error).message}`);
       }
-      child = { dir, weightsRoot: await weightsRoot(dir), configHash: await configHashOfDir(dir) };
-      result.child = { weightsRoot: child.weightsRoot, configHash: child.configHash };
+      child = { dir, ...hashes };
+      result.child = hashes;
     }
     result.runtimeId = this.runtimeId;
     const written = writeResult(job.jobDir, result);
@@ -295,6 +296,32 @@ export const RUN_JOB_SCRIPT = path.join(__dirname, `run-job${path.extname(__file
 export function runJobArgs(): string[] {
   if (RUN_JOB_SCRIPT.endsWith(".ts")) return ["-r", path.join(__dirname, "ts-loader.js"), RUN_JOB_SCRIPT];
   return [RUN_JOB_SCRIPT];
+}
+
+/**
+ * Validates an external program's child checkpoint (loadCheckpoint) and hashes it (weights root, config hash) in a
+ * child process (`run-job.ts --child <dir>`), as run-job.ts itself does for the builtin and PyTorch executors: for
+ * GPT-2 small that is 500 MB read, converted and hashed, seconds that would hold the caller's event loop (a worker's
+ * API, its chain watching). The program's own result.json is not taken for them: it is not this runtime's code.
+ */
+export function checkChildInProcess(
+  dir: string,
+  signal?: AbortSignal,
+): Promise<{ weightsRoot: string; configHash: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [...runJobArgs(), "--child", dir],
+      { signal, maxBuffer: 1 << 20, encoding: "utf8" },
+      (err, stdout, stderr) => {
+        const line = /^CHILD (\{.*\})$/m.exec(stdout);
+        const c = line ? (JSON.parse(line[1]) as { weightsRoot?: unknown; configHash?: unknown }) : undefined;
+        if (typeof c?.weightsRoot === "string" && typeof c.configHash === "string")
+          return resolve({ weightsRoot: c.weightsRoot, configHash: c.configHash });
+        reject(new Error(stderr.trim().split("\n").pop() || err?.message || "no hashes were written"));
+      },
+    );
+  });
 }
 
 /**

@@ -5,18 +5,35 @@
  * POSTHUMAN_ML_MAX_PROMPTS; or, with POSTHUMAN_ML_EXECUTOR=pytorch, the PyTorch executor with the settings (and the
  * probe) of POSTHUMAN_TORCH_SETTINGS (torchProcessExecutor). Progress goes to stdout as `PROGRESS {json}` lines; an input error is written
  * to outputs/error.json {code, message} (exit 2); any other failure exits 1.
+ * `run-job.ts --child <modelDir>` validates an external program's child checkpoint and prints `CHILD {weightsRoot,
+ * configHash}` (exit 0), or its refusal on stderr (exit 2): the external executor's check, off the caller's event loop.
  */
 import * as fs from "fs";
 import * as path from "path";
+import { configHash, loadCheckpoint, weightsRoot } from "./checkpoint";
 import { Device } from "./device";
 import { isMlError } from "./errors";
 import { BuiltinExecutor, Executor, readJobFile } from "./executor";
 import { decodeTorchSettings, TorchExecutor } from "./torch-executor";
 
+/** `--child <dir>`: validates a training job's child checkpoint and prints its hashes (checkChildInProcess). */
+async function checkChild(dir: string): Promise<number> {
+  try {
+    loadCheckpoint(dir, { limits: { maxParams: Infinity, maxContext: Infinity, maxVocab: Infinity } });
+    const hashes = { weightsRoot: await weightsRoot(dir), configHash: await configHash(dir) };
+    process.stdout.write(`CHILD ${JSON.stringify(hashes)}\n`);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
 async function main(): Promise<number> {
+  if (process.argv[2] === "--child" && process.argv[3]) return checkChild(process.argv[3]);
   const jobDir = process.argv[2];
   if (!jobDir) {
-    process.stderr.write("usage: run-job.ts <jobDir>\n");
+    process.stderr.write("usage: run-job.ts <jobDir> | run-job.ts --child <modelDir>\n");
     return 64;
   }
   const ac = new AbortController();

@@ -255,6 +255,13 @@ describe("ml/executor: builtin (in process and as a child process) and external"
         "EXECUTOR_FAILED",
         "result.json",
       );
+      // Its child is validated (in a child process of its own, off this event loop) and refused with the loader's words.
+      await expectMlError(
+        () => ext.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "badchild" } }) }),
+        "EXECUTOR_FAILED",
+        "wrote no valid outputs/model/",
+        "config.json's eos_token_id is 7",
+      );
       const quick = new ExternalExecutor({ command: process.execPath, args: [program], timeoutSec: 1 });
       await expectMlError(
         () => quick.run({ kind: "train", jobDir: makeJob(model, { ...trainSpec, params: { fail: "hang" } }) }),

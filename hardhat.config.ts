@@ -72,6 +72,7 @@ const SLOW_FIRST = [
   "sdk/sdk",
   "worker/heads",
   "worker/quote",
+  "worker/held-folders",
   "worker/ingest",
   "sdk/worker-api",
 ];

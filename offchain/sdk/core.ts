@@ -568,7 +568,7 @@ export class PostHumanCore {
 
   /** Pays base token straight into a model's vault (a licence, a tip): it is shared like any revenue. */
   pay(modelId: bigint, amount: bigint, o: { toFrozen?: boolean } = {}) {
-    return payModel(this, modelId, amount, o.toFrozen === true);
+    return payModel(this, modelId, amount, o.toFrozen === true, this.onStep);
   }
 
   /** Shares, claimable revenue and past claims of `account` in every vault it has a stake in. */

@@ -288,10 +288,12 @@ export async function payModel(
   modelId: bigint,
   amount: bigint,
   toFrozen: boolean,
+  onStep: (line: string) => void = () => undefined,
 ): Promise<{ approvals: string[]; frozen?: string } & Sent> {
   const m = await ph.registry.get(modelId);
   const frozen = await refuseFrozenPayment(ph, m, toFrozen);
   const vault = `model ${modelId}'s vault (${m.vault})`;
   const approvals = await ph.ensureBase(amount, m.vault, `pay ${amountText(amount)} OCEAN`, vault);
+  onStep(`Paying ${amountText(amount)} OCEAN to model ${modelId}'s vault…`);
   return { ...(await ph.vault(m.vault).pay(amount)), approvals, ...(frozen ? { frozen } : {}) };
 }

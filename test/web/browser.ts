@@ -109,13 +109,16 @@ export function violationLines(v: AxeViolation[]): string[] {
 /**
  * An EIP-1193 wallet injected before the page loads, as an extension would: it forwards reads to the chain's RPC and
  * answers for `address` on `chainId`; `rejectSends` makes it refuse every transaction as a person pressing "Reject"
- * would (error 4001). wallet_switchEthereumChain moves it to the asked chain and emits chainChanged.
+ * would (error 4001). wallet_switchEthereumChain moves it to the asked chain and emits chainChanged. With `nodeSigns`,
+ * it sends transactions as a wallet would, answering with their hash: the local chain's node signs them for `address`
+ * (`hardhat node` unlocks the dev accounts), so the page goes through the injected path (eth_sendTransaction).
  */
 export function fakeWalletScript(o: {
   rpcUrl: string;
   address: string;
   chainId: number;
   rejectSends: boolean;
+  nodeSigns?: boolean;
 }): string {
   return `(() => {
     const o = ${JSON.stringify(o)};
@@ -141,6 +144,7 @@ export function fakeWalletScript(o: {
         if (method === "wallet_switchEthereumChain") { chainId = parseInt(params[0].chainId, 16); emit("chainChanged", params[0].chainId); return null; }
         if (method === "eth_sendTransaction" || method.startsWith("eth_signTypedData") || method === "personal_sign") {
           if (o.rejectSends) { const e = new Error("User rejected the request."); e.code = 4001; throw e; }
+          if (o.nodeSigns && method === "eth_sendTransaction") return rpc(method, [{ ...params[0], from: o.address }]);
           throw Object.assign(new Error("this test wallet signs nothing"), { code: 4200 });
         }
         return rpc(method, params);

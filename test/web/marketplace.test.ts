@@ -25,7 +25,7 @@ import { devWallet } from "../../offchain/deploy/accounts";
 import { buildWeb } from "../../offchain/web/build";
 import { MODEL_FILE_NAMES } from "../../offchain/protocol/model-upload";
 import { JobStatus, encodeJobParams } from "../../offchain/protocol/params";
-import { datatokenAt } from "../../offchain/protocol/contracts";
+import { datatokenAt, vaultAt } from "../../offchain/protocol/contracts";
 import { requestJob } from "../../offchain/deploy/posthuman";
 import { axe, DESKTOP, violationLines, fakeWalletScript, launchBrowser, PHONE, shot, type Browser } from "./browser";
 
@@ -521,6 +521,71 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
       { timeout: 10_000 },
     );
     await shot(page, "rewards-desktop");
+  });
+
+  it("as Charlie in an injected wallet pays model 1 a licence: too much is refused first, the hash shown is the payment's", async () => {
+    // The injected path (eth_sendTransaction answered with the hash; the local node signs for Charlie's address).
+    const charlie = devWallet(3).address;
+    const p = await browser.context.newPage();
+    await p.addInitScript(
+      fakeWalletScript({
+        rpcUrl: world.chain.url,
+        address: charlie,
+        chainId: 31337,
+        rejectSends: false,
+        nodeSigns: true,
+      }),
+    );
+    await p.goto(`${base}#/model/1`);
+    await settled(p);
+    const before = await p.getAttribute("main", "data-ready");
+    await p.click('button:has-text("Connect wallet")');
+    await p.waitForSelector('.account-status .addr:has-text("wallet")');
+    await settled(p, before);
+    const c = contracts();
+    const vault = (await c.registry.getModel(1n)).vault;
+    const ocean = new ethers.Contract(
+      (await c.jobMarket.config()).baseToken,
+      ["function balanceOf(address) view returns (uint256)"],
+      rpc,
+    );
+    const held = (await ocean.balanceOf(charlie)) as bigint;
+    const vaultBefore = (await ocean.balanceOf(vault)) as bigint;
+    const nonce = await rpc!.getTransactionCount(charlie);
+
+    // More than he holds: the SDK's check says so before any approval (no transaction from his address).
+    await p.fill('#pay input[name="pay-amount"]', "1000000");
+    await p.click('#pay button:has-text("Pay the model")');
+    await p.waitForSelector("#pay .error", { timeout: 30_000 });
+    expect(await p.textContent("#pay .error")).to.match(
+      /Not enough OCEAN to pay 1000000 OCEAN: you hold [\d.,]+, it needs 1000000\./,
+    );
+    expect(await rpc!.getTransactionCount(charlie)).to.equal(nonce);
+
+    await p.fill('#pay input[name="pay-amount"]', "3");
+    await p.click('#pay button:has-text("Pay the model")');
+    await p.waitForSelector("#pay .ok", { timeout: 30_000 });
+    expect(await p.textContent("#pay .ok")).to.match(
+      /^Paid 3 OCEAN to model 1's vault: its holders share it\. Transaction 0x/,
+    );
+    expect(await p.textContent("#pay .steps")).to.contain("Paying 3 OCEAN to model 1's vault…");
+    const shown = (await p.textContent("#pay .ok code.tx"))?.trim();
+    // On chain: the vault received the payment from Charlie, in the transaction the page showed.
+    const v = vaultAt(vault, rpc!);
+    const paid = await v.queryFilter(v.filters.PaymentReceived(1n));
+    const last = paid[paid.length - 1];
+    expect([last.transactionHash, last.args.payer, last.args.amount]).to.deep.equal([
+      shown,
+      charlie,
+      ethers.parseEther("3"),
+    ]);
+    expect((await ocean.balanceOf(vault)) - vaultBefore).to.equal(ethers.parseEther("3"));
+    expect(held - ((await ocean.balanceOf(charlie)) as bigint)).to.equal(ethers.parseEther("3"));
+    expect(await rpc!.getTransactionCount(charlie)).to.equal(nonce + 2); // the approval and the payment
+    const problems = violationLines(await axe(p));
+    await shot(p, "pay-desktop");
+    await p.close();
+    expect(problems, problems.join("\n")).to.deep.equal([]);
   });
 
   it("as Bob sees his open listing and cancels it: the escrowed datatokens come back and the page updates", async () => {

@@ -227,4 +227,13 @@ export class Actions {
   claim(modelId: bigint): Promise<{ base: bigint; datatokens: bigint }> {
     return this.ph.claimModel(modelId);
   }
+
+  /**
+   * Pays OCEAN straight into the model's vault (a licence, a tip; `posthuman pay`): shared like any revenue. The SDK
+   * refuses first, before any approval, a balance that falls short and a frozen model unless `toFrozen` (its vault
+   * forwards everything to its parent's).
+   */
+  pay(modelId: bigint, amount: bigint, toFrozen = false): Promise<{ txHash: string; frozen?: string }> {
+    return this.ph.pay(modelId, amount, { toFrozen });
+  }
 }

@@ -9,6 +9,7 @@ import { UserError } from "../errors";
 import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
 import { settlementNote } from "./settlement-note";
 import { jobForms } from "./job-forms";
+import { payPanel } from "./pay";
 import { modelServed, unservedWarning } from "../serving";
 import { baselineOf, benchmarkLabel, evalCaption, evalChart, evalRows, lineageGraph } from "./graphs";
 import { baselineLabel, priceDetail, size } from "./catalogue";
@@ -398,6 +399,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
     ),
     section("contributors", "Contributors", contributorsEl),
     buyPanel(app, snap, m),
+    payPanel(app, m),
     section(
       "jobs",
       "Run a job",

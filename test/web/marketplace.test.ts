@@ -55,6 +55,10 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
   let dismissDialogs = false;
   const timings: Record<string, number> = {};
   const inputRefusals: string[] = [];
+  /** Tabs left on job 1 and model 2 during job 1's challenge window, to see them follow its settlement. */
+  let watching:
+    | { jobTab: Page; modelTab: Page; jobReady: string | null; modelReady: string | null; windowOpen: boolean }
+    | undefined;
 
   before(async function () {
     this.timeout(180_000);
@@ -236,6 +240,27 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // The contributors are read from the vault's Transfer logs after the page shows.
     await page.waitForFunction(() => !document.querySelector("#contributors")?.textContent?.includes("Reading"));
     expect(await page.textContent("#contributors")).to.match(/bob[\s\S]*70%[\s\S]*alice[\s\S]*30%/);
+
+    // Two tabs stay open while job 1's receipt can be challenged, on the job and on its child: Alice's claim step,
+    // after the worker settled it, checks that both followed without a reload.
+    const jobTab = await browser.context.newPage();
+    await jobTab.goto(`${base}#/job/1`);
+    await settled(jobTab);
+    await jobTab.waitForSelector('.state:has-text("Receipt submitted")');
+    const modelTab = await browser.context.newPage();
+    await modelTab.goto(`${base}#/model/2`);
+    await settled(modelTab);
+    await as(modelTab, "bob"); // the note is read with an account's SDK (settlement-note.ts)
+    const [j1, cfg1] = await Promise.all([contracts().jobMarket.getJob(1n), contracts().jobMarket.config()]);
+    const windowOpen = Date.now() / 1000 < Number(j1.submittedAt + cfg1.challengeWindow) - 5;
+    if (windowOpen) await modelTab.waitForSelector('#buy .unsettled:has-text("Not settled yet.")', { timeout: 5_000 });
+    watching = {
+      jobTab,
+      modelTab,
+      jobReady: await jobTab.getAttribute("main", "data-ready"),
+      modelReady: await modelTab.getAttribute("main", "data-ready"),
+      windowOpen,
+    };
   });
 
   it("as Derek is told he holds no datatoken, buys one from Bob's listing, runs inference and reads the text", async () => {
@@ -487,6 +512,30 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     ) {
       if (Date.now() > end) throw new Error("job 1 did not settle within 90 s of its challenge window");
       await new Promise((r) => setTimeout(r, 500));
+    }
+    // The tabs opened on job 1 and on model 2 while its window was open follow without a reload (same render): the
+    // job's page marks it settled (its polling reads the chain), and the child's note that it can still be
+    // challenged is gone (read again when the window closes).
+    if (watching) {
+      const { jobTab, modelTab } = watching;
+      await jobTab.waitForSelector('.state:has-text("Settled")', { timeout: 10_000 });
+      expect(await jobTab.textContent(".progress-steps li.done:last-child")).to.equal(
+        "Done: Settled: the worker is paid",
+      );
+      expect(await jobTab.getAttribute("main", "data-ready")).to.equal(watching.jobReady);
+      if (watching.windowOpen) {
+        await modelTab.waitForFunction(
+          () => !document.querySelector("#buy .unsettled")?.textContent?.includes("Not settled yet"),
+          null,
+          { timeout: 10_000 },
+        );
+        expect(await modelTab.textContent("#buy .unsettled")).to.match(
+          /^$|^The challenge window of job 1, which created model 2, closed at .+ without a challenge: the model stands/,
+        );
+      } else console.log("      (the note's refresh not checked: job 1's window closed before its tab showed)");
+      expect(await modelTab.getAttribute("main", "data-ready")).to.equal(watching.modelReady);
+      await Promise.all([jobTab.close(), modelTab.close()]);
+      watching = undefined;
     }
     await as(page, "alice");
     await go(page, "#/rewards");

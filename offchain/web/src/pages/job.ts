@@ -297,11 +297,8 @@ function jobLayout(
 /** Whether the deadline passed (chain time) on a job still open or claimed, and how an ended job ended. */
 async function liveFacts(app: App, cur: JobInfo, isRequester: boolean, known: Ending | undefined): Promise<LiveFacts> {
   const pending = cur.status === JobStatus.Open || cur.status === JobStatus.Claimed;
-  // By the clock first (no read while the deadline is ahead), then in chain time, which the contract goes by.
-  const due =
-    pending &&
-    Date.now() / 1000 > Number(cur.deadline) &&
-    (await app.market.chainTime().catch(() => 0)) > Number(cur.deadline);
+  // In chain time, which the contract goes by (never this machine's clock alone: a chain's clock may run ahead of it).
+  const due = pending && (await app.market.chainTime().catch(() => 0)) > Number(cur.deadline);
   let ending = known?.status === cur.status ? known : undefined;
   if (FAILED.has(cur.status) && !ending) ending = await readEnding(app.market, cur).catch(() => undefined);
   return { ending, due, isRequester };

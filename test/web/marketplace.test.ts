@@ -1031,6 +1031,92 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     await p.close();
   });
 
+  it("a claimed job whose input never came: failed as INPUT_MISSING near its deadline (no dispute), or still claimed past it (reclaimed with the collateral)", async function () {
+    this.timeout(180_000);
+    // Two inference jobs of Bob's, requested straight on the chain, their inputs never sent: the worker claims both
+    // and waits. Then the chain's clock jumps to 30 s before the later deadline: the worker fails that job as
+    // INPUT_MISSING (it fails a job whose input has not come when its deadline is near), while the earlier one is past
+    // its deadline, still claimed (the chain refuses a failure past the deadline): anyone may reclaim it.
+    const c = contracts();
+    const bob = new ethers.NonceManager(devWallet(2).connect(rpc!));
+    const bobAddress = await bob.getAddress();
+    const fee = ethers.parseEther("1");
+    const now = Math.max((await rpc!.getBlock("latest"))!.timestamp, Math.floor(Date.now() / 1000));
+    const params = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
+    const request = (deadline: number, input: string) =>
+      requestJob(c, bob, { modelId: 2n, kind: "Infer", inputHash: ethers.id(input), fee, deadline, params });
+    const late = await request(now + 600, "never sent (reclaimed)");
+    const missing = await request(now + 900, "never sent (INPUT_MISSING)");
+    const statusOf = async (id: bigint) => Number((await c.jobMarket.getJob(id)).status);
+    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
+      for (const end = Date.now() + ms; !(await ok()); await new Promise((r) => setTimeout(r, 300)))
+        if (Date.now() > end) throw new Error(`${what} within ${ms / 1000} s`);
+    };
+    await until(
+      "the worker did not claim both jobs",
+      async () => (await statusOf(late)) === JobStatus.Claimed && (await statusOf(missing)) === JobStatus.Claimed,
+      60_000,
+    );
+    const collateral = (await c.jobMarket.getJob(late)).collateral;
+    const chainNow = (await rpc!.getBlock("latest"))!.timestamp;
+    await rpc!.send("evm_increaseTime", [now + 900 - 30 - chainNow]);
+    await rpc!.send("evm_mine", []);
+    await until(
+      "the worker did not fail the job as INPUT_MISSING",
+      async () => (await statusOf(missing)) === JobStatus.Failed,
+      60_000,
+    );
+    expect((await c.jobMarket.failureOf(missing))[0]).to.equal(1n); // INPUT_MISSING
+
+    // Bob's page of the failed job: why it ended, what now, and that there is nothing to dispute from this browser
+    // (no acknowledgement of an input was kept: the worker never signed one).
+    await as(page, "bob");
+    await go(page, `#/job/${missing}`);
+    await page.waitForSelector('.live .error-fix:has-text("INPUT_MISSING")', { timeout: 30_000 });
+    expect(await page.textContent(".live .error-fix")).to.contain(
+      "The worker says the input never reached it (INPUT_MISSING): the fee (1 OCEAN) and the datatoken went back to you.",
+    );
+    await page.waitForSelector('.hint:has-text("The worker failed this job as INPUT_MISSING")', { timeout: 30_000 });
+    expect(await page.textContent('.hint:has-text("The worker failed this job as INPUT_MISSING")')).to.contain(
+      `no acknowledgement of your input is kept in this browser: the worker never signed that it received it, so there is nothing to dispute here. (If you uploaded it with the command line, it kept the acknowledgement: posthuman job dispute ${missing}.)`,
+    );
+    expect(await page.locator("#dispute").count()).to.equal(0);
+    expect(await page.locator("#reclaim").count()).to.equal(0);
+    await shot(page, "job-input-missing-desktop");
+
+    // The other job is claimed past its deadline: its page offers the reclaim, collateral included, and Derek's
+    // reclaim sends Bob the fee, the datatoken and the worker's collateral.
+    expect(await statusOf(late)).to.equal(JobStatus.Claimed);
+    const dt = datatokenAt((await c.registry.getModel(2n)).datatoken, rpc!);
+    const ocean = new ethers.Contract(
+      (await c.jobMarket.config()).baseToken,
+      ["function balanceOf(address) view returns (uint256)"],
+      rpc!,
+    );
+    const before: bigint[] = [await ocean.balanceOf(bobAddress), await dt.balanceOf(bobAddress)];
+    await as(page, "derek");
+    await go(page, `#/job/${late}`);
+    await page.waitForSelector("#reclaim", { timeout: 30_000 });
+    expect(await page.textContent(".state")).to.contain("Claimed");
+    expect(await page.textContent("#reclaim")).to.contain(
+      `Anyone may reclaim it: its fee (1 OCEAN) and the datatoken go back to its requester, and so does the claimant's collateral (${ethers.formatEther(collateral).replace(/\.0$/, "")} OCEAN), its penalty for missing the deadline.`,
+    );
+    expect(await page.locator("#upload").count()).to.equal(0);
+    await page.click('#reclaim button:has-text("Reclaim this job")');
+    await page.waitForSelector(`.ok:has-text("Job ${late} is reclaimed")`, { timeout: 30_000 });
+    expect(await page.textContent(`.ok:has-text("Job ${late} is reclaimed")`)).to.match(
+      new RegExp(
+        `^Job ${late} is reclaimed: its fee of 1 OCEAN and the datatoken went back to bob \\(0x.*, with the claimant's collateral of [\\d.]+ OCEAN\\.$`,
+      ),
+    );
+    expect(await statusOf(late)).to.equal(JobStatus.Reclaimed);
+    expect([await ocean.balanceOf(bobAddress), await dt.balanceOf(bobAddress)]).to.deep.equal([
+      before[0] + fee + collateral,
+      before[1] + 10n ** 18n,
+    ]);
+    await shot(page, "job-reclaim-claimed-desktop");
+  });
+
   for (const [label, viewport] of [
     ["phone", PHONE],
     ["desktop", DESKTOP],

@@ -55,6 +55,7 @@ const SLOW_FIRST = [
   "ml/pytorch",
   "worker/standing",
   "worker/crash",
+  "cli/publish-resume",
   "integrate/callbacks-e2e",
   "ml/webgpu-software",
   "cli/rewards-frozen",

@@ -125,6 +125,18 @@ export async function reconcile(
 
 export async function fail(c: Ctx, row: JobRow, code: string, message: string): Promise<void> {
   c.set(row, { error_code: code, error_message: message.slice(0, 2000) });
+  if (c.nowSec() > row.deadline) {
+    // The market refuses to fail a job past its deadline (JobMarketLeaseExpired): sending it again on every pass
+    // would only log the refusal again. The job is its requester's to reclaim now; follow the chain until then.
+    say(
+      c,
+      row,
+      "DEADLINE_PASSED",
+      `its deadline passed before it could be failed (${message}): its requester may reclaim it`,
+    );
+    await reconcile(c, row);
+    return;
+  }
   const reason = FAIL_REASONS[code] ?? FAIL_REASONS.INTERNAL;
   try {
     const r = await c.send("fail", row, jobMarketInterface.encodeFunctionData("failJob", [row.job_id, reason]));
@@ -346,13 +358,14 @@ export async function awaitInput(c: Ctx, row: JobRow): Promise<void> {
     return c.set(row, { input_artifact: shared, state: "input_ready" });
   }
   const waited = Date.now() - (row.claimed_at_ms ?? Date.now());
-  if (waited > c.policy.inputWaitMs || row.deadline - c.nowSec() < c.margin * 2) {
-    return fail(
-      c,
-      row,
-      "INPUT_MISSING",
-      `the requester did not upload the input within ${Math.round(waited / 1000)} s`,
-    );
+  const left = row.deadline - c.nowSec();
+  if (waited > c.policy.inputWaitMs || left < c.margin * 2) {
+    const why =
+      waited > c.policy.inputWaitMs
+        ? `the requester did not upload the input within ${Math.round(waited / 1000)} s`
+        : `the requester had not uploaded the input with ${Math.max(0, left)} s left before the job's deadline, too ` +
+          `little to run it (${c.margin * 2} s are kept for storing and submitting)`;
+    return fail(c, row, "INPUT_MISSING", why);
   }
   const { status } = await reconcile(c, row);
   if (status === JobStatus.Claimed)

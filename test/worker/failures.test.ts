@@ -7,6 +7,8 @@ import { modelBundle, WorkerApiError } from "../../offchain/sdk/worker-api";
 import { readModelFolder } from "../../offchain/sdk/worker-client";
 import { PostHuman } from "../../offchain/sdk/client";
 import path from "node:path";
+import { Writable } from "node:stream";
+import { createLogger } from "../../offchain/worker/log";
 import { sha256Hex } from "../../offchain/protocol/auth";
 import { FAIL_REASONS } from "../../offchain/protocol/job-spec";
 import {
@@ -18,6 +20,7 @@ import {
   type World,
 } from "../../offchain/devnet/world";
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const INFER = encodeJobParams({ kind: "Infer", params: { maxTokens: 4, temperature: 0, topK: 0 } });
 const TRAIN = encodeJobParams({
   kind: "Train",
@@ -399,5 +402,36 @@ describe("worker failure paths (real hardhat node, real contracts)", function ()
     const stake = await w.ph.jobMarket.stakeOf(w.address("worker2"));
     expect(stake.free + stake.locked).to.equal(stakeBefore.free + stakeBefore.locked - penalty);
     expect(failed.args.refund).to.equal(ethers.parseEther("2") + penalty); // the fee back, and the penalty
+  });
+
+  // Last: it moves the chain's clock past this job's deadline.
+  it("stops failing a claimed job once its deadline has passed (the market refuses it): says so once, and follows it to its reclaim", async () => {
+    await rw.worker.stop();
+    const lines: { msg: string; jobId?: string; code?: string }[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as (typeof lines)[0]);
+        done();
+      },
+    });
+    const env = { POSTHUMAN_WORKER_MAX_UPLOAD: "2KiB", POSTHUMAN_WORKER_INPUT_WAIT: "1h" };
+    rw = await startWorker(w, "worker", env, rw.dataDir, undefined, createLogger({ destination, name: "test" }));
+    const input = Buffer.from("never sent\n");
+    const jobId = await request("derek", "Infer", sha256Hex(input), INFER, 600);
+    const status = async () => Number((await w.ph.jobMarket.getJob(jobId)).status);
+    for (let i = 0; i < 100 && (await status()) !== JobStatus.Claimed; i++) await sleep(100);
+    expect(await status()).to.equal(JobStatus.Claimed);
+    // Its input never comes; the chain's clock passes its deadline before the worker's input wait runs out.
+    await w.provider.send("evm_increaseTime", [700]);
+    await w.provider.send("evm_mine", []);
+    await sleep(3000); // about 15 passes of the worker's loop
+    const mine = lines.filter((l) => l.jobId === jobId.toString());
+    expect(mine.filter((l) => l.code === "DEADLINE_PASSED")).to.have.length(1);
+    expect(mine.filter((l) => l.msg === "could not fail the job on chain")).to.deep.equal([]);
+    expect(await status()).to.equal(JobStatus.Claimed);
+    // Derek reclaims it (his fee, his datatoken and the worker's collateral), and the worker's record follows.
+    await (await w.ph.jobMarket.connect(w.wallet("derek")).reclaimJob(jobId)).wait();
+    for (let i = 0; i < 100 && rw.worker.jobs.get(jobId)?.state !== "reclaimed"; i++) await sleep(100);
+    expect(rw.worker.jobs.get(jobId)?.state).to.equal("reclaimed");
   });
 });

@@ -1082,6 +1082,7 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     );
     expect(await page.locator("#dispute").count()).to.equal(0);
     expect(await page.locator("#reclaim").count()).to.equal(0);
+    expect(await page.isHidden("#outcome")).to.equal(true); // no receipt: no empty "Result" panel
     await shot(page, "job-input-missing-desktop");
 
     // The other job is claimed past its deadline: its page offers the reclaim, collateral included, and Derek's

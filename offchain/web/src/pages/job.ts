@@ -285,7 +285,8 @@ function jobLayout(
     challengeEl,
     h(
       "section",
-      { class: "panel", "aria-labelledby": "outcome-title", id: "outcome" },
+      // Hidden until the job has a receipt (renderDone): a job that ended without one has no result to show.
+      { class: "panel", "aria-labelledby": "outcome-title", id: "outcome", hidden: !job.receipt },
       h("h2", { id: "outcome-title" }, "Result"),
       outcomeEl,
       resultEl,
@@ -328,6 +329,7 @@ function renderDone(
   el: Record<"receiptEl" | "outcomeEl" | "resultEl" | "verifyEl", HTMLElement>,
 ): void {
   const { receiptEl, outcomeEl, resultEl, verifyEl } = el;
+  outcomeEl.closest("section")?.removeAttribute("hidden");
   let result: { bytes: Uint8Array; hash: string; matches: boolean } | undefined;
   const fetchResult = async () => {
     try {

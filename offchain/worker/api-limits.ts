@@ -311,9 +311,10 @@ export function gatedInspect<T>(
 
 /**
  * Runs `run` for `req`, giving its place back (`release`) when it ends, and cutting its connection (408) when its body
- * has not arrived within `timeoutMs`, or (`minRate`) has fallen behind bytesPerSec since `afterMs`.
+ * has not arrived within `timeoutMs`, or (`minRate`) has fallen behind bytesPerSec since `afterMs` (also the pace of a
+ * signed upload, body-pace.ts).
  */
-async function gated<T>(
+export async function gated<T>(
   release: () => void,
   req: http.IncomingMessage,
   timeoutMs: number,

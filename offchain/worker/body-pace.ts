@@ -10,7 +10,7 @@
  *   Below that pace it is cut off (408 BODY_TOO_SLOW), its temp file removed, nothing stored.
  */
 import type http from "node:http";
-import { ApiError } from "./api-core";
+import { gated } from "./api-limits";
 
 export interface BodyPace {
   /** The most any request's body may take, signed uploads excepted. */
@@ -40,33 +40,13 @@ export function startWall(req: http.IncomingMessage, ms: number): void {
  * Runs the upload `run` reading `req`'s body at the pace of a signed upload: `req`'s whole-request limit lifted, its
  * connection cut once its body falls behind `pace.minBytesPerSec` after `pace.graceMs` (then 408 BODY_TOO_SLOW).
  */
-export async function atUploadPace<T>(
+export function atUploadPace<T>(
   req: http.IncomingMessage,
   pace: BodyPace,
   what: string,
   run: () => Promise<T>,
 ): Promise<T> {
   walls.get(req)?.();
-  let cut: string | undefined;
-  const started = Date.now();
-  const base = req.socket?.bytesRead ?? 0;
-  const timer = setInterval(
-    () => {
-      if (req.complete || cut) return;
-      const late = Date.now() - started - pace.graceMs;
-      const got = (req.socket?.bytesRead ?? 0) - base;
-      if (late <= 0 || got >= (pace.minBytesPerSec * late) / 1000) return;
-      cut = `${what} arrived slower than ${pace.minBytesPerSec} bytes a second (after the first ${pace.graceMs / 1000} s)`;
-      req.destroy();
-    },
-    Math.min(1000, Math.max(50, pace.graceMs / 4)),
-  );
-  try {
-    return await run();
-  } catch (e) {
-    if (cut) throw new ApiError(408, "BODY_TOO_SLOW", cut);
-    throw e;
-  } finally {
-    clearInterval(timer);
-  }
+  const noPlace = () => undefined; // an upload holds no place of the anonymous gate's
+  return gated(noPlace, req, Infinity, what, run, { bytesPerSec: pace.minBytesPerSec, afterMs: pace.graceMs });
 }

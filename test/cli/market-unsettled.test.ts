@@ -100,8 +100,12 @@ describe("posthuman market: buying a model whose training can still be challenge
     expect(one.code, one.stderr).to.equal(0);
     expect(one.stdout).to.match(/^bought 1 datatoken of model 1 from alice .* for 1\.5 OCEAN \(tx 0x/);
     expect(one.stdout).not.to.contain("risk");
-    // 1 wei at 1.5 OCEAN each: 1.5 wei, which the market rounds up to 2.
-    const wei = await as("charlie", ["market", "buy", l1, "--amount", "0.000000000000000001"], false);
+    // 1 wei at 1.5 OCEAN each: 1.5 wei, which the market rounds up to 2 (a fraction of a datatoken: allowed).
+    const wei = await as(
+      "charlie",
+      ["market", "buy", l1, "--amount", "0.000000000000000001", "--allow-fraction"],
+      false,
+    );
     expect(wei.code, wei.stderr).to.equal(0);
     expect(wei.stdout).to.match(
       /^bought 0\.000000000000000001 datatokens of model 1 from alice .* for 0\.000000000000000002 OCEAN \(rounded up to the next wei\) \(tx 0x/,

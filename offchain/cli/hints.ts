@@ -51,10 +51,16 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       return str(d.reaches) && str(d.modelId)
         ? `pay model ${str(d.reaches)} instead (posthuman pay ${str(d.reaches)} --amount …), or pass --to-frozen to pay model ${str(d.modelId)} anyway`
         : undefined;
-    case "MODEL_UNSETTLED":
-      return str(d.jobId) && str(d.listingId)
-        ? `wait until it settles (posthuman job show ${str(d.jobId)}), or buy anyway: posthuman market buy ${str(d.listingId)} --amount <n> --accept-unsettled`
-        : undefined;
+    case "MODEL_UNSETTLED": {
+      if (!str(d.jobId) || !str(d.listingId)) return undefined;
+      const anyway = `buy anyway: posthuman market buy ${str(d.listingId)} --amount <n> --accept-unsettled`;
+      const open = d.state === "challengeable" || d.state === "challenged";
+      const wait = open ? `wait until it settles (posthuman job show ${str(d.jobId)}), ` : "";
+      // A model descending from a frozen one: the upheld job and the lineage say what was proved wrong.
+      return str(d.frozenAncestorId) && str(d.upheldJobId)
+        ? `${wait}see what was proved wrong (posthuman job show ${str(d.upheldJobId)}, posthuman model lineage ${str(d.modelId)}), or ${anyway}`
+        : `${wait}or ${anyway}`;
+    }
     case "UNKNOWN_LISTING":
       return "see the open ones with: posthuman market list";
     case "NOT_ENOUGH_DATATOKENS": {

@@ -33,11 +33,14 @@ export {
 } from "./job-market";
 export { DatatokenMarketClient, type ListingRecord } from "./datatoken-market";
 export {
+  frozenAncestorIn,
+  frozenLineageWarning,
   isUnsettled,
   modelSettlement,
   modelSettlements,
   settlementLabel,
   unsettledWarning,
+  type FrozenAncestor,
   type ModelSettlement,
   type SettlementSource,
   type UnsettledModel,

@@ -2,8 +2,10 @@
  * Whether a derived model's creating training job can still undo it. A Train receipt creates the child model at once,
  * but for its challenge window anyone may challenge it, and if the arbiter upholds the challenge the child is frozen:
  * it takes no jobs and its datatokens can no longer be sold on the DatatokenMarket. Whoever buys such datatokens
- * before the receipt is settled bears that risk (the seller keeps what they paid). Browser-safe: the web app asks the
- * same question before a purchase as the CLI does.
+ * before the receipt is settled bears that risk (the seller keeps what they paid). A model trained from such a child
+ * before the freeze stays valid (the contracts freeze only the child), but its lineage includes a training proved
+ * wrong: its settlement names its nearest frozen ancestor, and a purchase is refused unless the buyer accepts that
+ * too. Browser-safe: the web app asks the same question before a purchase as the CLI does.
  */
 import type { ethers } from "ethers";
 import { chainNow } from "./base";
@@ -12,21 +14,39 @@ import type { ModelRecord, ModelRegistryClient } from "./registry";
 import { SdkError, utcText } from "./errors";
 import type { ListingRecord } from "./datatoken-market";
 
-/** Where a model stands with respect to the job that created it. */
-export type ModelSettlement =
+/** A frozen model another descends from (its parent, or further up), and the job whose upheld challenge froze it. */
+export interface FrozenAncestor {
+  modelId: bigint;
+  jobId: bigint;
+}
+
+/**
+ * Where a model stands with respect to the job that created it; `frozenAncestor`, only when one of its ancestors is
+ * frozen: the nearest such.
+ */
+export type ModelSettlement = { frozenAncestor?: FrozenAncestor } &
   /** A root model: no training receipt can freeze it. */
-  | { state: "root"; modelId: bigint }
-  /** Its receipt settled, or its challenge window closed without a challenge (it stands). */
-  | { state: "settled"; modelId: bigint; jobId: bigint }
-  /** Its receipt can be challenged until `closesAt` (chain time, unix seconds). */
-  | { state: "challengeable"; modelId: bigint; jobId: bigint; closesAt: bigint }
-  /**
-   * Its receipt is challenged and the arbiter has not decided: the arbiter may decide after `joinClosesAt` (the
-   * requester's join period) and until someone settles the job, which anyone may do after `lapsesAt`.
-   */
-  | { state: "challenged"; modelId: bigint; jobId: bigint; challenger: string; joinClosesAt: bigint; lapsesAt: bigint }
-  /** Frozen: a challenge of its receipt was upheld. */
-  | { state: "frozen"; modelId: bigint; jobId: bigint };
+  (
+    | { state: "root"; modelId: bigint }
+    /** Its receipt settled, or its challenge window closed without a challenge (it stands). */
+    | { state: "settled"; modelId: bigint; jobId: bigint }
+    /** Its receipt can be challenged until `closesAt` (chain time, unix seconds). */
+    | { state: "challengeable"; modelId: bigint; jobId: bigint; closesAt: bigint }
+    /**
+     * Its receipt is challenged and the arbiter has not decided: the arbiter may decide after `joinClosesAt` (the
+     * requester's join period) and until someone settles the job, which anyone may do after `lapsesAt`.
+     */
+    | {
+        state: "challenged";
+        modelId: bigint;
+        jobId: bigint;
+        challenger: string;
+        joinClosesAt: bigint;
+        lapsesAt: bigint;
+      }
+    /** Frozen: a challenge of its receipt was upheld. */
+    | { state: "frozen"; modelId: bigint; jobId: bigint }
+  );
 
 export type UnsettledModel = Extract<ModelSettlement, { state: "challengeable" | "challenged" }>;
 
@@ -60,7 +80,46 @@ export async function modelSettlements(
         : settlementWithoutJob(m),
     ),
   );
-  return new Map(all.map((s) => [s.modelId, s]));
+  const ancestors = await frozenAncestors(src, models);
+  return new Map(
+    all.map((s) => {
+      const a = ancestors.get(s.modelId);
+      return [s.modelId, a ? { ...s, frozenAncestor: a } : s];
+    }),
+  );
+}
+
+/** The nearest frozen ancestor of `modelId` among `models` (the registry's whole list, say), or undefined. */
+export function frozenAncestorIn(
+  models: readonly Pick<ModelRecord, "id" | "parentId" | "frozen" | "jobId">[],
+  modelId: bigint,
+): FrozenAncestor | undefined {
+  const byId = new Map(models.map((m) => [m.id, m]));
+  for (let a = byId.get(byId.get(modelId)?.parentId ?? 0n); a; a = byId.get(a.parentId))
+    if (a.frozen) return { modelId: a.id, jobId: a.jobId };
+  return undefined;
+}
+
+/** Each model's nearest frozen ancestor (undefined when none), reading each ancestor from the registry once. */
+async function frozenAncestors(
+  src: SettlementSource,
+  models: ModelRecord[],
+): Promise<Map<bigint, FrozenAncestor | undefined>> {
+  const known = new Map<bigint, Promise<ModelRecord>>(models.map((m) => [m.id, Promise.resolve(m)]));
+  const get = (id: bigint): Promise<ModelRecord> => {
+    const p = known.get(id) ?? src.registry.get(id);
+    known.set(id, p);
+    return p;
+  };
+  const nearest = async (m: ModelRecord): Promise<FrozenAncestor | undefined> => {
+    for (let id = m.parentId; id !== 0n;) {
+      const a = await get(id);
+      if (a.frozen) return { modelId: a.id, jobId: a.jobId };
+      id = a.parentId;
+    }
+    return undefined;
+  };
+  return new Map(await Promise.all(models.map(async (m) => [m.id, await nearest(m)] as const)));
 }
 
 /** Where one model stands with respect to the job that created it. */
@@ -128,16 +187,38 @@ export function unsettledWarning(s: UnsettledModel, now = BigInt(Math.floor(Date
   );
 }
 
-/** A short cell for a listing table: "root", "settled", "challengeable until …", "challenged", "frozen". */
+/**
+ * What a buyer (or a requester of a job) of a model descending from a frozen one reads: which ancestor, which job's
+ * challenge was upheld, and that the model itself stands; undefined when no ancestor is frozen.
+ */
+export function frozenLineageWarning(s: ModelSettlement): string | undefined {
+  const a = s.frozenAncestor;
+  if (!a) return undefined;
+  return (
+    `Model ${s.modelId} descends from frozen model ${a.modelId}: the challenge of job ${a.jobId}, the training that ` +
+    `created model ${a.modelId}, was upheld (that training was proved wrong). Model ${s.modelId} itself is not ` +
+    "frozen: it takes jobs and its datatokens can be sold, but it was trained from a model proved wrong."
+  );
+}
+
+/**
+ * A short cell for a listing table: "root", "settled", "challengeable until …", "challenged", "frozen", followed by
+ * "; descends from frozen model N" when an ancestor is frozen.
+ */
 export function settlementLabel(s: ModelSettlement): string {
-  if (s.state === "challengeable") return `challengeable until ${utcText(s.closesAt)}`;
-  if (s.state === "challenged") return `challenged (job ${s.jobId})`;
-  return s.state;
+  const own =
+    s.state === "challengeable"
+      ? `challengeable until ${utcText(s.closesAt)}`
+      : s.state === "challenged"
+        ? `challenged (job ${s.jobId})`
+        : s.state;
+  return s.frozenAncestor ? `${own}; descends from frozen model ${s.frozenAncestor.modelId}` : own;
 }
 
 /**
  * Refuses (MODEL_UNSETTLED, before anything is paid) to buy from a listing of a model whose creating training receipt
- * can still be challenged, unless the buyer `accepted` that; returns the warning they accepted, or undefined.
+ * can still be challenged, or which descends from a frozen model, unless the buyer `accepted` that; returns the
+ * warning they accepted, or undefined. A frozen model's listing is refused outright (MODEL_FROZEN).
  */
 export async function refuseUnsettled(
   src: SettlementSource,
@@ -153,17 +234,19 @@ export async function refuseUnsettled(
       undefined,
       { data: { listingId: l.id, ...s } },
     );
-  if (!isUnsettled(s)) return undefined;
-  const warning = unsettledWarning(s, await chainNow(src.provider));
+  const a = s.frozenAncestor;
+  const lineage = frozenLineageWarning(s);
+  const unsettled = isUnsettled(s) ? unsettledWarning(s, await chainNow(src.provider)) : undefined;
+  if (!lineage && !unsettled) return undefined;
+  const warning = [lineage, unsettled].filter((x) => x !== undefined).join(" ");
   if (accepted) return warning;
-  throw new SdkError(
-    "MODEL_UNSETTLED",
-    `${warning} Nothing was paid.`,
-    `wait until job ${s.jobId} settles, or buy accepting that risk`,
-    {
-      data: { listingId: l.id, ...s },
-    },
-  );
+  const hint = [
+    ...(isUnsettled(s) ? [`wait until job ${s.jobId} settles`] : []),
+    ...(a ? [`look at job ${a.jobId}'s upheld challenge and model ${a.modelId}'s lineage`] : []),
+  ].join(" and ");
+  throw new SdkError("MODEL_UNSETTLED", `${warning} Nothing was paid.`, `${hint}, or buy accepting that`, {
+    data: { listingId: l.id, ...s, ...(a ? { frozenAncestorId: a.modelId, upheldJobId: a.jobId } : {}) },
+  });
 }
 
 async function latestBlockTime(provider: ethers.Provider): Promise<bigint> {

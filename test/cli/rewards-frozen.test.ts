@@ -3,13 +3,16 @@
  * contracts), as a user trial ran them: bob trains M2 from alice's M1, elena's challenge of the receipt is upheld by
  * the arbiter (M2 frozen). Paying M2 is refused unless --to-frozen (its vault pays its holders nothing and forwards
  * everything to M1's vault); `rewards` marks M2 frozen and forwarded to model 1; alice's `rewards --claim` forwards M2's
- * vault and pays her what reached M1 (it used to say "claimed now: 0 OCEAN" for ever). The test plays the worker,
+ * vault and pays her what reached M1 (it used to say "claimed now: 0 OCEAN" for ever). Bob's M3, trained from M2
+ * before the freeze, stands but is shown, listed and sold as descending from frozen M2. The test plays the worker,
  * the challenger and the arbiter itself (contract calls), so no model is trained.
  */
 import { expect } from "chai";
 import { ethers } from "ethers";
 import { devWallet } from "../../offchain/deploy/accounts";
+import { requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
 import type { PostHumanContracts } from "../../offchain/protocol/contracts";
+import { TRAIN_PARAMS, trainReceiptFor } from "../contracts/helpers";
 import { ok } from "./cli-process";
 import { startWithChildModel, type ChildModelWorld } from "./child-model";
 
@@ -36,8 +39,10 @@ describe("posthuman pay and rewards on a frozen model", function () {
   let w: ChildModelWorld;
   let provider: ethers.JsonRpcProvider;
   let ph: PostHumanContracts;
-  const [ALICE, DEREK, ELENA] = [1, 4, 5];
+  const [ALICE, BOB, DEREK, ELENA, WORKER] = [1, 2, 4, 5, 6];
   let m2: bigint;
+  let m3: bigint; // bob's finetune of M2, trained before M2 was frozen
+  let m3Job: bigint;
 
   const as = <T = unknown>(who: string, args: string[], json = true) => w.as<T>(who, args, json);
   const ocean = (address: string) => w.ocean(address);
@@ -48,6 +53,20 @@ describe("posthuman pay and rewards on a frozen model", function () {
     w = await startWithChildModel("rewards-frozen", WINDOW, E("1"));
     ({ provider, ph, m2 } = w);
     const { jobId, token } = w;
+    // Before the freeze bob finetunes M2 into M3 (the worker's receipt): M3 stands, its lineage includes M2.
+    const block = await provider.getBlock("latest");
+    m3Job = await requestJob(ph, wallet(BOB), {
+      modelId: m2,
+      kind: "Train",
+      inputHash: ethers.id("M3 input"),
+      inputURI: "ipfs://m3-input",
+      fee: E("5"),
+      deadline: BigInt(Math.max(block!.timestamp, Math.floor(Date.now() / 1000)) + 3600),
+      params: TRAIN_PARAMS,
+    });
+    await (await ph.jobMarket.connect(wallet(WORKER)).claimJob(m3Job)).wait();
+    const m2Root = ethers.id("rewards-frozen M2 weights");
+    m3 = await submitReceipt(ph.jobMarket, wallet(WORKER), m3Job, trainReceiptFor(m2Root, ethers.id("M3 weights")));
     // elena challenges the receipt; past the requester's join period the arbiter (the deployer) upholds it.
     const elena = wallet(ELENA);
     await (await token(elena).approve(ph.jobMarket, (await ph.jobMarket.config()).challengeBond)).wait();
@@ -181,5 +200,68 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(out.stdout).to.match(/^20 OCEAN on its way out, withdrawable from \d{4}-/);
     const early = await as<Err>("derek", ["stake", "withdraw"]);
     expect(early.json.error.code).to.equal("UNSTAKE_NOT_READY");
+  });
+
+  it("model show, model list and market list say that M3 descends from frozen M2", async () => {
+    const listing = ok(
+      await as<{ listingId: string }>("bob", ["market", "sell", String(m3), "--amount", "2", "--price", "1"]),
+    ).listingId;
+    const show = await as("derek", ["model", "show", String(m3)], false);
+    expect(show.code, show.stderr).to.equal(0);
+    expect(show.stdout).to.match(
+      new RegExp(`\\n  training +(challengeable until|settled).*; descends from frozen model ${m2}\\n`),
+    );
+    expect(show.stdout).to.contain(
+      `  WARNING       Model ${m3} descends from frozen model ${m2}: the challenge of job ${w.jobId}, the training ` +
+        `that created model ${m2}, was upheld`,
+    );
+    const json = ok(
+      await as<{ settlement: { frozenAncestor?: { modelId: string; jobId: string } } }>("derek", [
+        "model",
+        "show",
+        String(m3),
+      ]),
+    );
+    expect(json.settlement.frozenAncestor).to.deep.equal({ modelId: String(m2), jobId: String(w.jobId) });
+    const m2Shown = ok(
+      await as<{ settlement: { state: string; frozenAncestor?: unknown } }>("derek", ["model", "show", String(m2)]),
+    );
+    expect(m2Shown.settlement).to.deep.include({ state: "frozen" }).and.not.have.property("frozenAncestor");
+
+    const models = await as("derek", ["model", "list"], false);
+    const row = (out: string, id: bigint | string) =>
+      out.split("\n").find((l) => l.trimStart().startsWith(`${id} `)) ?? "";
+    expect(row(models.stdout, m3)).to.contain(`(descends from frozen model ${m2})`);
+    expect(row(models.stdout, m2)).to.contain("(frozen)").and.not.contain("descends");
+    const market = await as("derek", ["market", "list"], false);
+    expect(row(market.stdout, listing)).to.match(new RegExp(`; descends from frozen model ${m2}$`));
+    expect(market.stdout).to.contain(`Model ${m3} descends from a frozen model`);
+  });
+
+  it("market buy of M3 is refused before paying, naming frozen M2 and the upheld job; --accept-unsettled buys", async () => {
+    const listing = ok(await as<{ id: string }[]>("derek", ["market", "list", "--model", String(m3)]))[0].id;
+    const me = devWallet(DEREK).address;
+    const [before, nonce] = [await ocean(me), await provider.getTransactionCount(me)];
+    const r = await as<Err>("derek", ["market", "buy", listing, "--amount", "1"]);
+    expect(r.code).to.equal(1);
+    expect(r.json.error.code).to.equal("MODEL_UNSETTLED");
+    expect(r.json.error.message).to.match(
+      new RegExp(
+        `^Model ${m3} descends from frozen model ${m2}: the challenge of job ${w.jobId}, the training that created ` +
+          `model ${m2}, was upheld \\(that training was proved wrong\\)\\. .* Nothing was paid\\.$`,
+      ),
+    );
+    expect(r.json.error.hint).to.contain(`posthuman job show ${w.jobId}, posthuman model lineage ${m3}`);
+    expect(r.json.error.hint).to.contain(`posthuman market buy ${listing} --amount <n> --accept-unsettled`);
+    expect([await ocean(me), await provider.getTransactionCount(me)]).to.deep.equal([before, nonce]);
+    const bought = await as("derek", ["market", "buy", listing, "--amount", "1", "--accept-unsettled"], false);
+    expect(bought.code, bought.stderr).to.equal(0);
+    expect(bought.stdout).to.contain(`You accepted the risk: Model ${m3} descends from frozen model ${m2}`);
+  });
+
+  it("a job requested on M3 warns its requester that M3 descends from frozen M2", async () => {
+    // No worker answers on this chain: the request stops there, after the warning.
+    const r = await as("derek", ["infer", String(m3), "--prompt", "hello"], false);
+    expect(r.stderr).to.contain(`warning: Model ${m3} descends from frozen model ${m2}`);
   });
 });

@@ -10,15 +10,17 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { AddressBook } from "../../offchain/protocol/address-book";
 import {
   PostHuman,
+  frozenAncestorIn,
   isSdkError,
   isUnsettled,
   modelSettlement,
   modelSettlements,
+  settlementLabel,
   unsettledWarning,
 } from "../../offchain/sdk";
 import { datatokenAt } from "../../offchain/protocol/contracts";
 import type { PostHumanFixture } from "../fixtures/posthuman";
-import { challengedTrainFixture, trainedFixture } from "../contracts/helpers";
+import { challengedTrainFixture, trainChild, trainedFixture } from "../contracts/helpers";
 
 const NO_WORKER = "http://127.0.0.1:9";
 
@@ -89,6 +91,96 @@ describe("SDK: a model's settlement (may its creating training receipt still fre
     await modelSettlement(ph, 99n).then(
       () => expect.fail("no model 99"),
       (e: unknown) => expect(isSdkError(e, "UNKNOWN_MODEL")).to.equal(true),
+    );
+  });
+});
+
+/**
+ * Charlie trains M3 from bob's M2 while M2's receipt is challenged; the arbiter then upholds the challenge: M2 is
+ * frozen, M3 stands (the contracts freeze only M2) but descends from a model whose training was proved wrong. Charlie
+ * lists 2 of his M3 datatokens.
+ */
+async function frozenParentFixture() {
+  const f = await loadFixture(challengedTrainFixture);
+  const m3 = await trainChild(f, f.charlie, f.m2Id, f.m2Root, ethers.id("M3 weights"));
+  await (await f.ph.jobMarket.connect(f.arbiter).resolveChallenge(f.jobId, true)).wait();
+  const charlie = await clientFor(f, f.charlie);
+  const { listingId } = await charlie.sellDatatokens(m3.childId, ethers.parseEther("2"), ethers.parseEther("1"));
+  return { ...f, m3, listingId };
+}
+
+describe("SDK: a model descending from a frozen model", function () {
+  this.timeout(120_000);
+
+  it("names its nearest frozen ancestor in its settlement, its own receipt's state apart", async () => {
+    const f = await loadFixture(frozenParentFixture);
+    const ph = await clientFor(f, f.derek);
+    const all = await modelSettlements(ph, [f.m1.modelId, f.m2Id, f.m3.childId]);
+    const upheld = { modelId: f.m2Id, jobId: f.jobId };
+    expect(all.get(f.m1.modelId)).to.deep.equal({ state: "root", modelId: f.m1.modelId });
+    expect(all.get(f.m2Id)).to.deep.equal({ state: "frozen", modelId: f.m2Id, jobId: f.jobId });
+    const s3 = all.get(f.m3.childId)!;
+    expect(s3).to.include({ state: "challengeable", modelId: f.m3.childId, jobId: f.m3.jobId });
+    expect(s3.frozenAncestor).to.deep.equal(upheld);
+    expect(settlementLabel(s3)).to.match(new RegExp(`^challengeable until .*; descends from frozen model ${f.m2Id}$`));
+    // Its own receipt's window closes: it stands, its lineage still includes the training proved wrong.
+    await time.increase(f.params.challengeWindow + 1);
+    const settled = await modelSettlement(ph, f.m3.childId);
+    expect(settled).to.deep.equal({
+      state: "settled",
+      modelId: f.m3.childId,
+      jobId: f.m3.jobId,
+      frozenAncestor: upheld,
+    });
+    expect(settlementLabel(settled)).to.equal(`settled; descends from frozen model ${f.m2Id}`);
+    expect(frozenAncestorIn(await ph.registry.list(), f.m3.childId)).to.deep.equal(upheld);
+    expect(frozenAncestorIn(await ph.registry.list(), f.m2Id)).to.equal(undefined);
+  });
+
+  it("refuses a purchase from its listing before anything is paid, unless the buyer accepts it", async () => {
+    const f = await loadFixture(frozenParentFixture);
+    await time.increase(f.params.challengeWindow + 1); // M3's own receipt stands: only its lineage is at issue
+    const derek = await clientFor(f, f.derek);
+    const [before, nonce] = [
+      await f.ocean.oceanToken.balanceOf(f.derek.address),
+      await ethers.provider.getTransactionCount(f.derek.address),
+    ];
+    const e = await derek.buyFromListing(f.listingId, ethers.parseEther("1")).catch((x: unknown) => x);
+    expect(isSdkError(e, "MODEL_UNSETTLED"), String(e)).to.equal(true);
+    const says =
+      `Model ${f.m3.childId} descends from frozen model ${f.m2Id}: the challenge of job ${f.jobId}, the training ` +
+      `that created model ${f.m2Id}, was upheld (that training was proved wrong). Model ${f.m3.childId} itself is ` +
+      "not frozen: it takes jobs and its datatokens can be sold, but it was trained from a model proved wrong.";
+    expect((e as Error).message).to.equal(`${says} Nothing was paid.`);
+    expect((e as { data?: Record<string, unknown> }).data).to.include({
+      listingId: f.listingId,
+      modelId: f.m3.childId,
+      frozenAncestorId: f.m2Id,
+      upheldJobId: f.jobId,
+    });
+    expect(await ethers.provider.getTransactionCount(f.derek.address)).to.equal(nonce); // not even an approval
+    expect(await f.ocean.oceanToken.balanceOf(f.derek.address)).to.equal(before);
+
+    const r = await derek.buyFromListing(f.listingId, ethers.parseEther("1"), { acceptUnsettled: true });
+    expect(r.unsettled).to.equal(says);
+    expect(r.modelId).to.equal(f.m3.childId);
+  });
+
+  it("while its own receipt is still challengeable, says both", async () => {
+    const f = await loadFixture(frozenParentFixture);
+    const e = await (
+      await clientFor(f, f.derek)
+    )
+      .buyFromListing(f.listingId, ethers.parseEther("1"))
+      .catch((x: unknown) => x);
+    expect(isSdkError(e, "MODEL_UNSETTLED"), String(e)).to.equal(true);
+    expect((e as Error).message)
+      .to.match(new RegExp(`^Model ${f.m3.childId} descends from frozen model ${f.m2Id}: `))
+      .and.contain(`Model ${f.m3.childId} was created by job ${f.m3.jobId}, whose training receipt can still be`)
+      .and.match(/Nothing was paid\.$/);
+    expect((e as { hint?: string }).hint).to.equal(
+      `wait until job ${f.m3.jobId} settles and look at job ${f.jobId}'s upheld challenge and model ${f.m2Id}'s ` +
+        "lineage, or buy accepting that",
     );
   });
 });

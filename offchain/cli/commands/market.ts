@@ -77,7 +77,13 @@ function listingTable(ls: (ListingRecord & { settlement: ModelSettlement })[], w
     ? "\nA model whose training can still be challenged is frozen if a challenge is upheld: its datatokens then " +
       "take no jobs and cannot be resold. `market buy` asks for --accept-unsettled before buying them."
     : "";
-  return table(["listing", "model", "left", "price", "seller", "training"], rows) + note;
+  const descendants = [...new Set(ls.filter((l) => l.settlement.frozenAncestor).map((l) => l.modelId))];
+  const lineage = descendants.length
+    ? `\nModel${descendants.length > 1 ? "s" : ""} ${descendants.join(", ")} descend${descendants.length > 1 ? "" : "s"} ` +
+      "from a frozen model (a training in its lineage was proved wrong by an upheld challenge); such a model " +
+      "still takes jobs, and `market buy` asks for --accept-unsettled before buying it."
+    : "";
+  return table(["listing", "model", "left", "price", "seller", "training"], rows) + note + lineage;
 }
 
 function noListings(hidden: number, modelId?: bigint): string {
@@ -116,7 +122,8 @@ function addBuy(market: Command, w: Wiring): void {
     .option("--max-cost <ocean>", "pay at most this (default: the quote)")
     .option(
       "--accept-unsettled",
-      "buy even though the model's training receipt can still be challenged (if upheld, the model is frozen)",
+      "buy even though the model's training receipt can still be challenged (if upheld, the model is frozen), or " +
+        "the model descends from a frozen model",
     )
     .option("--allow-fraction", FRACTION_HELP)
     .action((raw: string, o: BuyOptions & { acceptUnsettled?: boolean }, cmd: Command) =>

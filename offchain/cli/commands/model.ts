@@ -9,6 +9,7 @@ import { benchmarkId, knownBenchmarkName, toFixedLoss } from "../../protocol/par
 import type { PostHuman } from "../../sdk/client";
 import type { ModelCard } from "../../sdk/model-card";
 import type { LineageNode, ModelRecord } from "../../sdk/registry";
+import { frozenAncestorIn, frozenLineageWarning, modelSettlement, settlementLabel } from "../../sdk/settlement";
 import { amount, connect, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
 import { accountNamer, loss, lossDelta, short, table, tokens, tree } from "../render";
@@ -227,7 +228,7 @@ function addList(model: Command, w: Wiring): void {
                   ["id", "name", "gen", "parent", "owner", "weights root"],
                   models.map((m, i) => [
                     String(m.id),
-                    names[i] + (m.frozen ? " (frozen)" : ""),
+                    names[i] + (m.frozen ? " (frozen)" : "") + frozenLineage(models, m.id),
                     String(m.generation),
                     m.parentId ? String(m.parentId) : "—",
                     who(m.owner),
@@ -238,6 +239,12 @@ function addList(model: Command, w: Wiring): void {
         );
       }, cmd),
     );
+}
+
+/** " (descends from frozen model N)" for a model with a frozen ancestor, else "". */
+function frozenLineage(models: ModelRecord[], modelId: bigint): string {
+  const a = frozenAncestorIn(models, modelId);
+  return a ? ` (descends from frozen model ${a.modelId})` : "";
 }
 
 function addShow(model: Command, w: Wiring): void {
@@ -253,11 +260,15 @@ function addShow(model: Command, w: Wiring): void {
         const exchange = m.exchangeId !== ethers.ZeroHash ? await client.exchange.get(m.exchangeId) : undefined;
         const listings = await client.listings.list({ modelId: m.id });
         const source = baselineSource(m);
-        out.result({ ...m, name, description: card.description, baselineSource: source, exchange, listings }, () =>
+        const settlement = await sdk(modelSettlement(client, m.id));
+        const json = { ...m, name, description: card.description, baselineSource: source, exchange, listings };
+        out.result({ ...json, settlement }, () =>
           [
             modelLine(m, name, accountNamer(client.book.chainId)),
             ...(card.description ? card.description.split("\n").map((l) => `  │ ${l}`) : []),
             `  parent        ${m.parentId ? `model ${m.parentId} (training job ${m.jobId}, parent side ${m.parentSide})` : "none (a root model)"}`,
+            ...(m.parentId ? [`  training      ${settlementLabel(settlement)}`] : []),
+            ...(settlement.frozenAncestor ? [`  WARNING       ${frozenLineageWarning(settlement)}`] : []),
             `  datatoken     ${m.datatoken}`,
             `  vault         ${m.vault}`,
             `  weights root  ${m.weightsRoot}`,

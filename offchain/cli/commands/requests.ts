@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import type { JobParams } from "../../protocol/params";
 import { MAX_JOB_TTL_SEC, type PostHuman, type RequestedJob } from "../../sdk/client";
 import type { OnChainReceipt } from "../../sdk/job-market";
+import { frozenLineageWarning, modelSettlement } from "../../sdk/settlement";
 import { amount, connect, int, sdk } from "../context";
 import { CliError, type Output } from "../output";
 import { progressReporter, tokens } from "../render";
@@ -166,6 +167,9 @@ export async function requestJob(
   o: JobOptions,
   inputName?: string,
 ): Promise<RequestedJob> {
+  // A model trained from one frozen since stands and takes jobs, but its requester is told (sdk/settlement.ts).
+  const lineage = frozenLineageWarning(await sdk(modelSettlement(s.client, modelId)));
+  if (lineage) s.out.info(`warning: ${lineage}`);
   const job = await sdk(
     s.client.requestJob(modelId, params, input, {
       fee: amount(o.fee, "--fee"),

@@ -7,6 +7,11 @@
  * `distribute` sends its whole base-token balance, booked or not, to its parent's vault and burns the frozen model's
  * datatokens it holds (RoyaltyVault `_forwardFrozen`). Only derived models can be frozen, so there is always a parent.
  * The views below show such a balance as forwarded, and the claims forward it before claiming in the parent.
+ *
+ * A live derived model's `distribute` sends its vault's parent share (`parentBps` of the base token that arrived since
+ * the last booking; datatokens stay) up to its parent's vault. Revenue waiting in a descendant's vault is thus partly
+ * an ancestor's: the views count it for the ancestor as `fromChildren` (what the descendants' distributions, children
+ * first, would send it), and `claimAll` distributes those vaults before claiming.
  */
 import { ethers } from "ethers";
 import type { Sent } from "./base";
@@ -40,6 +45,14 @@ export interface RewardRow {
   burning: bigint;
   /** Base token that frozen descendants' vaults forward into this (live) model's vault; part of `undistributed`. */
   fromFrozen: bigint;
+  /**
+   * Base token that live descendants' undistributed revenue sends into this (live) model's vault as royalties when
+   * their vaults are distributed, children first (directly or through frozen vaults); part of `undistributed`, apart
+   * from `fromFrozen`. `claimAll` (and anyone's `distribute` of those vaults) moves it here.
+   */
+  fromChildren: bigint;
+  /** The live descendants whose undistributed revenue makes up `fromChildren`. */
+  childrenWaiting: bigint[];
 }
 
 /** A frozen vault's distribution: its whole base-token balance sent to its parent's vault (its datatokens burned). */
@@ -83,6 +96,41 @@ export function frozenFlows(
   return { incoming, forwarding };
 }
 
+/** What the royalty arithmetic needs of a model: its lineage and the share its vault sends to its parent's. */
+export type RoyaltyLink = LineageLink & { parentBps: number };
+
+/**
+ * Royalties that reach each model's vault from live descendants' revenue not distributed yet, if the vaults are
+ * distributed children first (as `claimAll` does). `incoming` holds, per live model, the base token its next
+ * `distribute` books (vault `pending` and unsold exchange sales); per frozen model, its vault's whole balance. A live
+ * model's distribution sends `parentBps` of what it books, its own revenue and what reached it from below, to its
+ * parent's vault (RoyaltyVault `_book`, rounded down like it); a frozen one forwards all of it (`_forwardFrozen`).
+ * Returns per model the part of what arrives that is live descendants' royalties (`royalties`: what frozen vaults hold
+ * is `frozenFlows`' apart) and which live descendants it comes from (`from`). Pure: the web app can use it too.
+ */
+export function childRoyalties(
+  models: readonly RoyaltyLink[],
+  incoming: ReadonlyMap<bigint, bigint>,
+): { royalties: Map<bigint, bigint>; from: Map<bigint, bigint[]> } {
+  const arrives = new Map<bigint, bigint>();
+  const royalties = new Map<bigint, bigint>();
+  const from = new Map<bigint, bigint[]>();
+  const add = (to: Map<bigint, bigint>, id: bigint, x: bigint) => to.set(id, (to.get(id) ?? 0n) + x);
+  const byId = new Map(models.map((m) => [m.id, m]));
+  // Children have larger ids than their parents: from the youngest up, what reaches a model is complete.
+  for (const m of [...models].sort((a, b) => (a.id < b.id ? 1 : -1))) {
+    if (m.parentId === 0n) continue;
+    const own = incoming.get(m.id) ?? 0n;
+    const total = own + (arrives.get(m.id) ?? 0n);
+    const up = m.frozen ? total : (total * BigInt(m.parentBps)) / 10_000n;
+    add(arrives, m.parentId, up);
+    add(royalties, m.parentId, m.frozen ? (royalties.get(m.id) ?? 0n) : up);
+    if (m.frozen || own === 0n || m.parentBps === 0) continue;
+    for (let a = byId.get(m.parentId); a; a = byId.get(a.parentId)) from.set(a.id, [...(from.get(a.id) ?? []), m.id]);
+  }
+  return { royalties, from };
+}
+
 /** Where a frozen model's balance ends up: its first ancestor that is not frozen (0 if none: never on a real chain). */
 export function forwardTarget(models: readonly LineageLink[], modelId: bigint): bigint {
   const byId = new Map(models.map((m) => [m.id, m]));
@@ -101,15 +149,39 @@ async function frozenHoldings(
   return new Map(frozen.map((m, i) => [m.id, held[i]]));
 }
 
+/** `childRoyalties` from the chain: each derived model's parent share, and what its vault would book or forward. */
+async function liveChildRoyalties(
+  ph: PostHumanCore,
+  models: readonly ModelRecord[],
+  frozen: ReadonlyMap<bigint, { base: bigint }>,
+): Promise<ReturnType<typeof childRoyalties>> {
+  const derived = models.filter((m) => m.parentId !== 0n);
+  const read = await Promise.all(
+    derived.map(async (m) => {
+      const v = ph.vault(m.vault);
+      // Derived models have no exchange (only a publish creates one): their revenue is all in their vaults.
+      const [parentBps, own] = await Promise.all([
+        v.parentBps(),
+        m.frozen ? Promise.resolve(frozen.get(m.id)?.base ?? 0n) : v.pending().then((p) => p.base),
+      ]);
+      return { ...m, parentBps, own };
+    }),
+  );
+  const roots = models.filter((m) => m.parentId === 0n).map((m) => ({ ...m, parentBps: 0 }));
+  return childRoyalties([...roots, ...read], new Map(read.map((m) => [m.id, m.own])));
+}
+
 /**
  * Shares, claimable revenue, revenue waiting to be booked and past claims of `who` in every vault it has a stake in. A
  * frozen model's row claims nothing and shows what its vault forwards to its parent; the live ancestor that receives
- * it counts it as waiting (`fromFrozen`).
+ * it counts it as waiting (`fromFrozen`), and royalties of live descendants' undistributed revenue as well
+ * (`fromChildren`).
  */
 export async function rewardsOf(ph: PostHumanCore, who: string): Promise<RewardRow[]> {
   const models = await ph.registry.list();
   const holdings = await frozenHoldings(ph, models);
   const flows = frozenFlows(models, new Map([...holdings].map(([id, h]) => [id, h.base])));
+  const children = await liveChildRoyalties(ph, models, holdings);
   const rows: RewardRow[] = [];
   for (const m of models) {
     const v = ph.vault(m.vault);
@@ -127,20 +199,25 @@ export async function rewardsOf(ph: PostHumanCore, who: string): Promise<RewardR
         forwarding: flows.forwarding.get(m.id) ?? 0n,
         burning: holdings.get(m.id)?.datatokens ?? 0n,
         fromFrozen: 0n,
+        fromChildren: 0n,
+        childrenWaiting: [],
       });
       continue;
     }
     const pending = await v.pending();
     const sales = m.exchangeId === ethers.ZeroHash ? 0n : (await ph.exchange.get(m.exchangeId)).btBalance;
     const fromFrozen = flows.incoming.get(m.id) ?? 0n;
+    const fromChildren = children.royalties.get(m.id) ?? 0n;
     rows.push({
       ...base,
-      undistributed: pending.base + sales + fromFrozen,
+      undistributed: pending.base + sales + fromFrozen + fromChildren,
       undistributedDatatokens: pending.datatokens,
       forwardsTo: 0n,
       forwarding: 0n,
       burning: 0n,
       fromFrozen,
+      fromChildren,
+      childrenWaiting: fromChildren === 0n ? [] : (children.from.get(m.id) ?? []),
     });
   }
   return rows;

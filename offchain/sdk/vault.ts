@@ -55,6 +55,11 @@ export class RoyaltyVaultClient extends ContractClient<RoyaltyVault> {
     return { base: pending.base + owed.base, datatokens: pending.datatokens + owed.datatokens };
   }
 
+  /** The share (basis points) of each base-token distribution that goes up to the parent's vault: 0 for a root. */
+  async parentBps(): Promise<number> {
+    return Number(await this.contract.parentBps());
+  }
+
   /** Claims paid to `account` so far (RevenueClaimed events). */
   async claims(account?: string): Promise<ClaimRecord[]> {
     const filter = this.contract.filters.RevenueClaimed(undefined, account);

@@ -11,7 +11,9 @@ import { expect } from "chai";
 import { ethers } from "ethers";
 import { devWallet } from "../../offchain/deploy/accounts";
 import { requestJob, submitReceipt } from "../../offchain/deploy/posthuman";
+import { amountShort } from "../../offchain/protocol/params";
 import type { PostHumanContracts } from "../../offchain/protocol/contracts";
+import { RoyaltyVault__factory } from "../../typechain-types";
 import { TRAIN_PARAMS, trainReceiptFor } from "../contracts/helpers";
 import { ok } from "./cli-process";
 import { startWithChildModel, type ChildModelWorld } from "./child-model";
@@ -26,6 +28,8 @@ interface Row {
   forwarding: string;
   undistributed: string;
   fromFrozen: string;
+  fromChildren: string;
+  childrenWaiting: string[];
   claimableBase: string;
 }
 interface RewardsJson {
@@ -259,9 +263,31 @@ describe("posthuman pay and rewards on a frozen model", function () {
     expect(bought.stdout).to.contain(`You accepted the risk: Model ${m3} descends from frozen model ${m2}`);
   });
 
+  it("rewards counts M3's royalty, waiting in M3's vault, for M1 (through frozen M2), and --claim pays it", async () => {
+    const paid = await as("derek", ["pay", String(m3), "--amount", "10"], false);
+    expect(paid.code, paid.stderr).to.equal(0);
+    const m3Vault = RoyaltyVault__factory.connect((await ph.registry.getModel(m3)).vault, provider);
+    const royalty = (E("10") * (await m3Vault.parentBps())) / 10_000n;
+    expect(royalty).to.be.greaterThan(0n);
+    const json = ok(await as<RewardsJson>("alice", ["rewards"]));
+    const m1 = json.models.find((m) => m.modelId === "1")!;
+    expect(m1).to.deep.include({ fromChildren: royalty.toString(), fromFrozen: "0", childrenWaiting: [String(m3)] });
+    const human = await as("alice", ["rewards"], false);
+    expect(human.stdout).to.contain(
+      `model 1: ${amountShort(royalty)} OCEAN of what is not distributed yet are royalties waiting in model ` +
+        `${m3}'s vault (revenue of its descendants): distributing it sends them up to model 1's vault. Your ` +
+        "posthuman rewards --claim distributes it first",
+    );
+    const claimed = ok(await as<RewardsJson>("alice", ["rewards", "--claim"]));
+    expect(claimed.claimedBase).to.equal(m1.undistributed); // alice holds all of M1; M1's sales and M3's royalty
+    const after = ok(await as<RewardsJson>("alice", ["rewards"])).models.find((m) => m.modelId === "1")!;
+    expect(after).to.deep.include({ fromChildren: "0", undistributed: "0", childrenWaiting: [] });
+  });
+
   it("a job requested on M3 warns its requester that M3 descends from frozen M2", async () => {
-    // No worker answers on this chain: the request stops there, after the warning.
-    const r = await as("derek", ["infer", String(m3), "--prompt", "hello"], false);
+    // No worker answers (a closed port): the request stops there, after the warning, before anything is paid.
+    const r = await as("derek", ["--worker", "http://127.0.0.1:9", "infer", String(m3), "--prompt", "hello"], false);
+    expect(r.code).to.equal(1);
     expect(r.stderr).to.contain(`warning: Model ${m3} descends from frozen model ${m2}`);
   });
 });

@@ -122,6 +122,15 @@ describe("SDK revenue of a frozen model", () => {
     await derek.pay(m3.childId, E("10"));
     const { parentRoyaltyBps } = await alice.registry.config();
     const royalty = (E("10") * BigInt(parentRoyaltyBps)) / 10_000n;
+    // Before anyone distributes M3's vault, alice sees M3's royalty waiting for M1 (through frozen M2's vault).
+    const rows = await alice.rewards();
+    expect(rows.find((r) => r.modelId === f.m1.modelId)).to.deep.include({
+      fromChildren: royalty,
+      fromFrozen: 0n,
+      undistributed: royalty,
+      childrenWaiting: [m3.childId],
+    });
+    expect(rows.find((r) => r.modelId === f.m2Id)).to.include({ frozen: true, forwarding: 0n, fromChildren: 0n });
     const before = await ocean(f, f.alice.address);
     const a = await alice.claimAll();
     expect(a.distributed.map((d) => [d.modelId, d.toParent])).to.deep.equal([

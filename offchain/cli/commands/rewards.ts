@@ -79,6 +79,7 @@ async function showRewards(client: PostHuman, out: Output, claiming: boolean): P
           )
         : "no vault shares: publish a model, or finetune one",
       ...rows.filter((r) => r.frozen).map((r) => frozenLine(r, rows)),
+      ...rows.filter((r) => r.fromChildren > 0n).map(childrenLine),
       ...(claimed
         ? [claimedLine(claimed.claimed, totals.claimedBase)]
         : waiting
@@ -101,6 +102,19 @@ function frozenLine(r: RewardRow, rows: RewardRow[]): string {
   return r.forwarding > 0n
     ? `${head}: it holds ${tokens(r.forwarding)} OCEAN bound for model ${r.forwardsTo}'s vault (${yours})${burn}.`
     : `${head}${burn.replace("then", "at its next distribution")}.`;
+}
+
+/** Royalties of a model's descendants still in their vaults: how much, from which, and how they come up. */
+function childrenLine(r: RewardRow): string {
+  const ids = r.childrenWaiting.map(String);
+  const which = ids.length === 1 ? `model ${ids[0]}'s vault` : `the vaults of models ${ids.join(", ")}`;
+  return (
+    `model ${r.modelId}: ${tokens(r.fromChildren)} OCEAN of what is not distributed yet are royalties waiting in ` +
+    `${which} (revenue of its descendants): distributing ${ids.length === 1 ? "it" : "them"} sends them up to ` +
+    `model ${r.modelId}'s vault. Your posthuman rewards --claim distributes ${ids.length === 1 ? "it" : "them"} ` +
+    "first, children before parents, then pays your share (anyone's distribution of those vaults, a claim by one of " +
+    "their holders say, moves it up too)."
+  );
 }
 
 /** What a claim paid: OCEAN in all, and each model's datatokens apart (they are different tokens). */

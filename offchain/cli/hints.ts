@@ -121,6 +121,9 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
             : d.workerCode === "TOO_LONG"
               ? ", then request again with fewer --steps or a smaller input"
               : "";
+      // A folder the worker cannot load: the job was never claimed, so cancelling takes everything back.
+      if (d.workerCode === "MODEL_INVALID")
+        return `cancel it to get the fee and the datatoken back: posthuman job cancel ${str(d.jobId)}`;
       return `cancel it: posthuman job cancel ${str(d.jobId)}${again}`;
     }
     case "NO_INDEPENDENT_WORKER":

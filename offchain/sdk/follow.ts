@@ -223,10 +223,22 @@ class Takers {
       this.skipped.set(api.baseUrl, why(view));
     }
     // Claimed meanwhile, by a worker not asked (only the first few registered are)?
-    if ((await ph.jobs.get(jobId)).status !== "Open") return;
+    const job = await ph.jobs.get(jobId);
+    if (job.status !== "Open") return;
     const code = configured.error?.code;
     const n = this.others.length;
     const nor = n ? `, nor will the ${n === 1 ? "other worker" : `${n} other workers`} registered on chain asked` : "";
+    // The worker holds the model's folder but no runtime loads it: nothing the requester chose, nor can change.
+    if (code === "MODEL_INVALID")
+      throw new SdkError(
+        "JOB_NOT_TAKEN",
+        `No worker will take job ${jobId}: model ${job.modelId}'s folder is broken on the worker at ` +
+          `${ph.worker.baseUrl}, which holds it but cannot load it (${why(configured)})${nor}. Nothing was paid to ` +
+          "the worker: it never claimed the job, which stays open, its fee and datatoken escrowed, until you cancel " +
+          "it (both come back to you).",
+        `cancel the job to get the fee and the datatoken back; that worker will run no job on model ${job.modelId}`,
+        { data: { jobId, modelId: job.modelId, workerCode: code, others: Object.fromEntries(this.skipped) } },
+      );
     throw new SdkError(
       "JOB_NOT_TAKEN",
       `No worker will take job ${jobId}: the worker at ${ph.worker.baseUrl} will not run it (${why(configured)})${nor}. ` +

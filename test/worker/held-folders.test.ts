@@ -14,6 +14,7 @@ import { sha256Hex } from "../../offchain/protocol/auth";
 import { encodeJobParams, JobStatus, type JobParams } from "../../offchain/protocol/params";
 import { PostHuman } from "../../offchain/sdk/client";
 import { isSdkError } from "../../offchain/sdk/errors";
+import { commandHint } from "../../offchain/cli/hints";
 import { createLogger } from "../../offchain/worker/log";
 import { publishTinyModel, startWorker, startWorld, type RunningWorker, type World } from "../../offchain/devnet/world";
 
@@ -103,6 +104,24 @@ describe("a held folder no runtime loads is refused before anyone pays (real har
     expect(row.error_message).to.include(says[0]);
     expect(Number((await w.ph.jobMarket.getJob(jobId)).status)).to.equal(JobStatus.Open);
     expect(rw.runs.size).to.equal(0);
+    // Its requester following it is told the folder is broken there, that the worker was paid nothing, and to cancel.
+    const followed = await alice.followJob(jobId, { pollMs: 100, timeoutMs: 60_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSdkError(followed, "JOB_NOT_TAKEN"), String(followed)).to.equal(true);
+    if (!isSdkError(followed)) return;
+    expect(followed.message).to.match(
+      new RegExp(
+        `^No worker will take job ${jobId}: model ${m.modelId}'s folder is broken on the worker at \\S+, which ` +
+          "holds it but cannot load it \\(MODEL_INVALID: .*eos_token_id is 7.*\\)\\. Nothing was paid to the worker: it " +
+          "never claimed the job, which stays open, its fee and datatoken escrowed, until you cancel it \\(both come " +
+          "back to you\\)\\.$",
+      ),
+    );
+    expect(commandHint(followed.code, followed.data, followed.hint)).to.equal(
+      `cancel it to get the fee and the datatoken back: posthuman job cancel ${jobId}`,
+    );
 
     // Restarted on the same data: the operator reads once which held model it cannot serve, and why; the folder stays.
     await rw.worker.stop();

@@ -2,7 +2,8 @@
  * How a few commands word what they print, without a chain: `eval` naming the jobs already requested when a later
  * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
  * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), commander's own errors under --json, the
- * bounds of --ttl, and --account with --key-file refused.
+ * bounds of --ttl, --account with --key-file refused, and `model create` refusing a --train or --eval file in the job
+ * commands' words.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -206,5 +207,56 @@ describe("posthuman --account and --key-file", () => {
       (x: unknown) => x,
     );
     expect((e as CliError).message).to.equal("No address book at /nonexistent.json");
+  });
+});
+
+describe("posthuman model create: a --train or --eval file the runtime refuses", () => {
+  type Refusal = { error: { message: string; hint: string; code: string | null; data: { file?: string } | null } };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ph-create-"));
+  const file = (name: string, content: string | Buffer) => {
+    fs.writeFileSync(path.join(dir, name), content);
+    return path.join(dir, name);
+  };
+  const create = (args: string[]) =>
+    cli<Refusal>(["--json", "model", "create", ...args], { env: { POSTHUMAN_SKIP_COMPILE: "1" }, timeoutMs: 120_000 });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("is refused before any weights are made, with its code, the file named and a hint (not 'CODE: …', hint null)", async () => {
+    const binary = file("weights.bin", Buffer.from([1, 2, 0, 3, 4]));
+    const blank = file("blank.txt", "  \n\n");
+    const short = file("short.txt", "hi there\n");
+    const cases: [string[], RegExp, string][] = [
+      [
+        ["--train", binary],
+        /^.*weights\.bin is binary data \(NUL byte at offset 2\) \(DATASET_BINARY\)$/,
+        "DATASET_BINARY",
+      ],
+      [["--eval", blank], /^.*blank\.txt contains no text \(DATASET_EMPTY\)$/, "DATASET_EMPTY"],
+      [["--train", short], /^.*short\.txt has at most \d+ tokens; training with context 64 needs/, "DATASET_TOO_SHORT"],
+    ];
+    const runs = await Promise.all(cases.map(([args], i) => create([path.join(dir, `m${i}`), ...args])));
+    runs.forEach((r, i) => {
+      const [args, message, code] = cases[i];
+      expect(r.code, args.join(" ")).to.equal(1);
+      expect(r.json.error.message, r.stdout).to.match(message);
+      expect(r.json.error.code).to.equal(code);
+      expect(r.json.error.data?.file).to.equal(args[1]);
+      expect(r.json.error.hint).to.equal("fix the file and try again: no model folder was made");
+      expect(r.stderr).to.not.match(/created .* weights/);
+      expect(fs.existsSync(path.join(dir, `m${i}`))).to.equal(false);
+    });
+  });
+
+  it("refused by the tokenizer only after the weights were made: the same words, and the folder goes too", async () => {
+    // 176 bytes (enough by the byte count) but fewer tokens than an evaluation window of 65.
+    const eval58 = file("eval.txt", "the cat sat on a mat. ".repeat(8));
+    const r = await create([path.join(dir, "m-eval"), "--eval", eval58]);
+    expect(r.code).to.equal(1);
+    expect(r.json.error.message).to.match(
+      /eval\.txt has \d+ tokens; evaluation with context 64 needs at least 65 \(DATASET_TOO_SHORT\)$/,
+    );
+    expect(r.json.error.code).to.equal("DATASET_TOO_SHORT");
+    expect(r.json.error.hint).to.equal("fix the file and try again: no model folder was made");
+    expect(fs.existsSync(path.join(dir, "m-eval"))).to.equal(false);
   });
 });

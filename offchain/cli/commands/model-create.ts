@@ -3,11 +3,35 @@
  * optionally trained and measured, ready for `model publish`. No chain is needed.
  */
 import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { absolute, int, num, readFile } from "../context";
 import { CliError, type Output } from "../output";
 import type { Wiring } from "./shared";
 import type { Device } from "../../ml";
+import { isMlError } from "../../ml/errors";
+import { checkJobInput } from "../../ml/input-check";
+
+const NOTHING_MADE = "fix the file and try again: no model folder was made";
+
+/**
+ * Refuses (before any weights are made) a --train or --eval file the runtime would refuse: empty, binary, not UTF-8,
+ * JSONL that does not parse, fewer bytes than the context needs tokens. Said as the job commands say it: the file, the problem, its code.
+ */
+function checkDataFile(file: string, kind: "train" | "evaluate", context: number): void {
+  const verdict = checkJobInput(kind, readFile(file), { file, nPositions: context, contextLength: context });
+  if (!verdict.ok)
+    throw new CliError(`${verdict.message} (${verdict.code})`, NOTHING_MADE, 1, { code: verdict.code, data: { file } });
+}
+
+/** The runtime's refusal of a file (a dataset too short for the context…) in the same words; other errors unchanged. */
+function dataRefused(e: unknown): unknown {
+  if (!isMlError(e)) return e;
+  return new CliError(`${e.message.replace(/^[A-Z0-9_]+: /, "")} (${e.code})`, NOTHING_MADE, 1, {
+    code: e.code,
+    data: e.details,
+  });
+}
 
 interface CreateOptions {
   preset: "tiny" | "small";
@@ -84,8 +108,10 @@ async function createModelFolder(folder: string, o: CreateOptions, out: Output):
     throw new CliError(`unknown preset "${o.preset}"`, "use --preset tiny or --preset small");
   if (fs.existsSync(folder) && fs.readdirSync(folder).length)
     throw new CliError(`${folder} exists and is not empty`, "choose a new folder");
-  if (o.eval) readFile(o.eval);
-  if (o.train) readFile(o.train);
+  const context = int(o.context, "--context");
+  if (o.eval) checkDataFile(o.eval, "evaluate", context);
+  if (o.train) checkDataFile(o.train, "train", context);
+  const existed = fs.existsSync(folder);
   const ml = await import("../../ml");
   const device = ml.normalizeDevice(o.device);
   if (device !== "cpu" && device !== "webgpu")
@@ -94,12 +120,21 @@ async function createModelFolder(folder: string, o: CreateOptions, out: Output):
   if (!st.available) throw new CliError(st.reason as string, "train with --device cpu, or install what is missing");
   const seed = int(o.seed, "--seed", 0);
   let training: Training | undefined;
-  if (o.train) training = await trainFromSeed(folder, o, seed, out);
-  else await ml.createModel(folder, { preset: o.preset, seed });
+  try {
+    if (o.train) training = await trainFromSeed(folder, o, seed, out);
+  } catch (e) {
+    throw dataRefused(e);
+  }
+  if (!o.train) await ml.createModel(folder, { preset: o.preset, seed });
   // The same evaluation a worker runs (the CPU, one thread, this context length), so a declared baseline is
   // reproducible whatever device trained the model.
   const evaluation = o.eval
-    ? await ml.evaluate(folder, { datasets: [o.eval], contextLength: int(o.context, "--context"), threads: 1 })
+    ? await ml.evaluate(folder, { datasets: [o.eval], contextLength: context, threads: 1 }).catch((e: unknown) => {
+        // The folder this command made goes with it, as the hint says.
+        for (const f of fs.readdirSync(folder)) fs.rmSync(path.join(folder, f), { recursive: true, force: true });
+        if (!existed) fs.rmSync(folder, { recursive: true, force: true });
+        throw dataRefused(e);
+      })
     : undefined;
   const summary = {
     folder: absolute(folder),

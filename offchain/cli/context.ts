@@ -158,14 +158,21 @@ export function num(s: string, what: string): number {
 }
 
 /** Reads an input file; a clear error when it is missing. */
+/** What a file system error code means to the user ("ENOENT" alone says nothing to most). */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: "there is no such file",
+  EISDIR: "it is a folder, not a file",
+  EACCES: "permission denied",
+  ENOTDIR: "a part of the path is not a folder",
+};
+
 export function readFile(file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
-    throw new CliError(
-      `Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      "check the path",
-    );
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code ? `${FILE_ERRORS[code] ?? "error"} (${code})` : (e as Error).message;
+    throw new CliError(`Cannot read ${file}: ${why}`, code === "EISDIR" ? "pass a file in it" : "check the path");
   }
 }
 

@@ -2,8 +2,8 @@
  * How a few commands word what they print, without a chain: `eval` naming the jobs already requested when a later
  * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
  * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), commander's own errors under --json, the
- * bounds of --ttl, --account with --key-file refused, and `model create` refusing a --train or --eval file in the job
- * commands' words.
+ * bounds of --ttl, --account with --key-file refused, `model create` refusing a --train or --eval file in the job
+ * commands' words, and an input file that cannot be read.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -13,7 +13,7 @@ import { ethers } from "ethers";
 import { withJobsGoingOn } from "../../offchain/cli/commands/eval";
 import { baselineIsTrainersValidation, baselineSource } from "../../offchain/cli/commands/model";
 import { accountArgument } from "../../offchain/cli/commands/tokens";
-import { connect, int } from "../../offchain/cli/context";
+import { connect, int, readFile } from "../../offchain/cli/context";
 import { ttlSeconds } from "../../offchain/cli/commands/requests";
 import { learningRate } from "../../offchain/cli/commands/train";
 import { CliError } from "../../offchain/cli/output";
@@ -258,5 +258,29 @@ describe("posthuman model create: a --train or --eval file the runtime refuses",
     expect(r.json.error.code).to.equal("DATASET_TOO_SHORT");
     expect(r.json.error.hint).to.equal("fix the file and try again: no model folder was made");
     expect(fs.existsSync(path.join(dir, "m-eval"))).to.equal(false);
+  });
+});
+
+describe("posthuman: an input file that cannot be read (--data, --prompts, --train…)", () => {
+  const refusal = (file: string) => {
+    try {
+      readFile(file);
+    } catch (e) {
+      return e as CliError;
+    }
+    throw new Error(`${file} was read`);
+  };
+
+  it("says why in words, the code after them, rather than a bare ENOENT or EISDIR", () => {
+    const missing = path.join(os.tmpdir(), `ph-none-${process.pid}.txt`);
+    expect(refusal(missing).message).to.equal(`Cannot read ${missing}: there is no such file (ENOENT)`);
+    expect(refusal(missing).hint).to.equal("check the path");
+    const folder = os.tmpdir();
+    expect(refusal(folder).message).to.equal(`Cannot read ${folder}: it is a folder, not a file (EISDIR)`);
+    expect(refusal(folder).hint).to.equal("pass a file in it");
+    const underFile = path.join(__filename, "x");
+    expect(refusal(underFile).message).to.equal(
+      `Cannot read ${underFile}: a part of the path is not a folder (ENOTDIR)`,
+    );
   });
 });

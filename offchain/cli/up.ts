@@ -215,8 +215,8 @@ export function describeUp(h: UpHandle): string {
     ``,
     `Dev accounts: ${DEV_ACCOUNTS.join(", ")} (pass --account <name> to any command).`,
     `Try, from another terminal (README.md has a guide per person):`,
-    `  ${ph} model create m1 --seed 7 --train offchain/cli/demo-data/alice-corpus.txt --steps 40`,
-    `  ${ph} --account alice model publish m1 --name "Harbour M1" --price 1 --supply 20`,
+    `  ${ph} model create .posthuman/m1 --seed 7 --train offchain/cli/demo-data/alice-corpus.txt --steps 40`,
+    `  ${ph} --account alice model publish .posthuman/m1 --name "Harbour M1" --price 1 --supply 20`,
     `  ${ph} model list`,
     `  npm run demo      # the five-person story, on a chain of its own`,
     ...(envs.length

@@ -3,7 +3,7 @@
  * request fails, `balance` taking an address or a dev account's name, and a derived model's declared figure told
  * apart from a benchmark baseline (`model show`, `model metrics`, `eval`), commander's own errors under --json, the
  * bounds of --ttl, --account with --key-file refused, `model create` refusing a --train or --eval file in the job
- * commands' words, and an input file that cannot be read.
+ * commands' words, an input file that cannot be read, and the commands `up` suggests.
  */
 import { expect } from "chai";
 import fs from "node:fs";
@@ -21,6 +21,8 @@ import { devAddress, devKey } from "../../offchain/deploy/accounts";
 import { MAX_JOB_TTL_SEC } from "../../offchain/sdk/core";
 import type { RequestedJob } from "../../offchain/sdk/client";
 import type { ModelRecord } from "../../offchain/sdk/registry";
+import { describeUp, type UpHandle } from "../../offchain/cli/up";
+import { execFileSync } from "node:child_process";
 import { cli } from "./cli-process";
 
 const job = (jobId: bigint, modelId: bigint) => ({ jobId, modelId }) as RequestedJob;
@@ -282,5 +284,24 @@ describe("posthuman: an input file that cannot be read (--data, --prompts, --tra
     expect(refusal(underFile).message).to.equal(
       `Cannot read ${underFile}: a part of the path is not a folder (ENOTDIR)`,
     );
+  });
+});
+
+describe("posthuman up: the commands it suggests", () => {
+  it("make the model folder where git ignores it (README's .posthuman/m1), not an untracked m1/ in the checkout", () => {
+    const handle = {
+      chain: { url: "http://127.0.0.1:8545", replayed: 0, restored: false, stop: async () => undefined },
+      book: { chainId: 31337, startBlock: 0, contracts: {} },
+      deploymentFile: "deployments/localhost.json",
+      stopWorker: async () => undefined,
+      stop: async () => undefined,
+    } as unknown as UpHandle;
+    const text = describeUp(handle);
+    const created = /model create (\S+) /.exec(text)?.[1];
+    expect(created).to.equal(".posthuman/m1");
+    expect(text).to.include(`model publish ${created} `);
+    const root = path.join(__dirname, "..", "..");
+    // git check-ignore exits 0 (and names it) when the path is ignored.
+    expect(execFileSync("git", ["check-ignore", created!], { cwd: root }).toString().trim()).to.equal(created);
   });
 });

@@ -136,6 +136,8 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
         : undefined;
     case "NOT_REQUESTER":
       return "pass the requester's --account or --key-file";
+    case "REVERTED":
+      return d.error === "DatatokenMarketNotSeller" ? "pass the seller's --account or --key-file" : undefined;
     case "INPUT_MISSING":
       return hint?.replace("(VerifyOptions.input)", "with --input <file>");
     case "MODEL_FOLDER_MISSING":

@@ -296,19 +296,16 @@ export class PostHumanCore {
     return { ...r, approvals, ...(unsettled ? { unsettled } : {}) };
   }
 
-  /** Cancels one of the signer's open listings: the market returns the datatokens still in escrow. */
+  /** Cancels one of the signer's open listings (another's, or a closed one, refused before sending). */
   async cancelListing(listingId: bigint): Promise<{ returned: bigint } & Sent> {
-    const l = await this.listings.get(listingId);
-    if (l.seller.toLowerCase() !== (await this.address()).toLowerCase())
-      throw new SdkError("REVERTED", `Listing ${listingId} is not yours: only its seller can cancel it.`);
-    if (l.remaining === 0n)
-      throw new SdkError(
-        "UNKNOWN_LISTING",
-        `Listing ${listingId} is already closed: it was sold out or cancelled.`,
-        "read the open listings again",
-      );
+    const { seller, modelId } = await this.listings.get(listingId);
+    const data = { listingId, modelId, seller, error: "DatatokenMarketNotSeller" };
+    if (seller.toLowerCase() !== (await this.address()).toLowerCase()) {
+      const why = `Listing ${listingId} is not yours (its seller is ${seller}): only its seller can cancel it.`;
+      throw new SdkError("REVERTED", `${why} Nothing was sent.`, "sign as its seller", { data });
+    }
     this.onStep(`Cancelling listing ${listingId}…`);
-    return this.listings.cancelListing(listingId);
+    return this.listings.cancelListing(listingId); // a closed one: refused, saying how it closed
   }
 
   /**

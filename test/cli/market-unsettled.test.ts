@@ -137,7 +137,18 @@ describe("posthuman market: buying a model whose training can still be challenge
     expect(r.stdout).not.to.contain("risk");
   });
 
-  it("market cancel of a listing already cancelled is refused before anything is sent", async () => {
+  it("market cancel of another's listing, or of one already cancelled, is refused before anything is sent", async () => {
+    // Charlie is not the seller: said in words, naming the seller, not the chain's raw DatatokenMarketNotSeller revert.
+    const charlie = devWallet(CHARLIE).address;
+    const charlieNonce = await provider.getTransactionCount(charlie);
+    const notHis = await as<Err>("charlie", ["market", "cancel", l2]);
+    expect(notHis.code).to.equal(1);
+    expect(notHis.json.error.message).to.equal(
+      `Listing ${l2} is not yours (its seller is ${devWallet(BOB).address}): only its seller can cancel it. ` +
+        "Nothing was sent.",
+    );
+    expect(notHis.json.error.hint).to.equal("pass the seller's --account or --key-file");
+    expect(await provider.getTransactionCount(charlie)).to.equal(charlieNonce);
     const first = await as("bob", ["market", "cancel", l2], false);
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.match(new RegExp(`^listing ${l2} cancelled: 2 datatokens back \\(tx 0x`));

@@ -30,7 +30,7 @@ export function addMarketCommands(program: Command, w: Wiring): void {
     "listing",
     "cancel",
     "take your unsold datatokens back",
-    (client, listing) => client.listings.cancelListing(listing),
+    (client, listing) => client.cancelListing(listing), // refuses another's listing before sending
     (raw, r) => `listing ${raw} cancelled: ${datatokenCount(r.returned)} back (tx ${r.txHash})`,
   );
 }

@@ -125,8 +125,11 @@ export function refuseListMore(amount: bigint, have: bigint, modelId: bigint): v
   if (have >= amount) return;
   throw new SdkError(
     "NOT_ENOUGH_DATATOKENS",
-    `You hold ${amountText(have)} datatokens of model ${modelId}; you cannot list ${amountText(amount)}.`,
-    `list at most ${amountText(have)}`,
+    have === 0n
+      ? `You hold no datatokens of model ${modelId}: there are none to list. Nothing was sent.`
+      : `You hold ${amountText(have)} datatokens of model ${modelId}; you cannot list ${amountText(amount)}.`,
+    // (Not "list at most 0".)
+    have === 0n ? "only datatokens you hold can be listed" : `list at most ${amountText(have)}`,
     { data: { modelId, have, need: amount } },
   );
 }

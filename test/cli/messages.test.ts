@@ -9,6 +9,8 @@ import { commandHint } from "../../offchain/cli/hints";
 import { asTyped, commandName, reportError } from "../../offchain/cli/output";
 import path from "node:path";
 import { ethers } from "ethers";
+import { refuseListMore } from "../../offchain/sdk/datatoken-market";
+import type { SdkError } from "../../offchain/sdk/errors";
 
 describe("posthuman: a failed job's reason, said once", () => {
   it("drops the repetitions of the code from the worker's detail", () => {
@@ -105,5 +107,32 @@ describe("posthuman: a failed job's reason, said once", () => {
       expect(asTyped(text, "./posthuman")).to.equal(text);
     expect(asTyped("see `posthuman job show 3`", "posthuman")).to.equal("see `posthuman job show 3`");
     expect(asTyped("see `posthuman job show 3`", "./posthuman")).to.equal("see `./posthuman job show 3`");
+  });
+});
+
+describe("posthuman market sell: more datatokens than the seller holds", () => {
+  const refusal = (amount: bigint, have: bigint) => {
+    try {
+      refuseListMore(amount, have, 2n);
+    } catch (e) {
+      return e as SdkError;
+    }
+    throw new Error("not refused");
+  };
+  const ONE = 10n ** 18n;
+
+  it("holding none, says there are none to list (not 'list at most 0')", () => {
+    const e = refusal(10n * ONE, 0n);
+    expect(e.code).to.equal("NOT_ENOUGH_DATATOKENS");
+    expect(e.message).to.equal("You hold no datatokens of model 2: there are none to list. Nothing was sent.");
+    expect(e.hint).to.equal("only datatokens you hold can be listed");
+    expect(e.hint).to.not.match(/at most 0/);
+  });
+
+  it("holding some, names how many may be listed", () => {
+    const e = refusal(10n * ONE, 3n * ONE);
+    expect(e.message).to.equal("You hold 3 datatokens of model 2; you cannot list 10.");
+    expect(e.hint).to.equal("list at most 3");
+    expect(() => refuseListMore(3n * ONE, 3n * ONE, 2n)).to.not.throw();
   });
 });

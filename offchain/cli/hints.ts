@@ -40,8 +40,14 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
       // The worker of a job that ran (its result's holder): only it will do.
       if (str(d.jobId)) return `fetch it again once that worker answers: posthuman job result ${str(d.jobId)}`;
       return "start one: `npm start` (posthuman up) runs a local marketplace with its worker, `posthuman worker` runs one against any network; or pass --worker <url>";
-    case "NOT_ENOUGH_BASE":
-      return "get base token first (on the local chain `posthuman up` gives alice, bob, charlie, derek and elena 10000 OCEAN each)";
+    case "NOT_ENOUGH_BASE": {
+      const local = "on the local chain `posthuman up` gives alice, bob, charlie, derek and elena 10000 OCEAN each";
+      // The SDK's facts: how much is missing, and where it must go.
+      if (typeof d.have !== "bigint" || typeof d.need !== "bigint" || typeof d.address !== "string")
+        return `get OCEAN first (${local})`;
+      const n = amountText(d.need - d.have);
+      return `get ${n} more OCEAN into ${d.address} (${local}; one can send it: posthuman --account alice send ${d.address} --amount ${n})`;
+    }
     case "UNKNOWN_JOB":
       if (!str(d.count)) return undefined;
       return d.count === 0n ? "no job was requested on this chain yet" : `job ids run from 1 to ${str(d.count)}`;

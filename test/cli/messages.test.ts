@@ -48,7 +48,15 @@ describe("posthuman: a failed job's reason, said once", () => {
     expect(commandHint("WORKER_UNREACHABLE", undefined)).to.match(/npm start/);
     expect(commandHint("UNKNOWN_JOB", { jobId: 99n, count: 6n })).to.equal("job ids run from 1 to 6");
     expect(commandHint("UNKNOWN_JOB", { jobId: 1n, count: 0n })).to.equal("no job was requested on this chain yet");
-    expect(commandHint("NOT_ENOUGH_BASE", {})).to.match(/alice, bob, charlie, derek and elena 10000 OCEAN each/);
+    expect(commandHint("NOT_ENOUGH_BASE", {})).to.match(
+      /^get OCEAN first \(.*alice, bob, charlie, derek and elena 10000 OCEAN each/,
+    );
+    // With the SDK's facts: how much is missing, where it goes, and the command that sends it (not "base token").
+    const to = "0xBcd4042DE499D14e55001CcbB24a551F3b954096";
+    const need = commandHint("NOT_ENOUGH_BASE", { have: 0n, need: 1001n * 10n ** 15n, address: to });
+    expect(need).to.match(new RegExp(`^get 1\\.001 more OCEAN into ${to} \\(on the local chain`));
+    expect(need).to.match(new RegExp(`posthuman --account alice send ${to} --amount 1\\.001\\)$`));
+    expect(need).to.not.include("base token");
     expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n })).to.equal("cancel it: posthuman job cancel 7");
     expect(commandHint("JOB_NOT_TAKEN", { jobId: 7n, workerCode: "UNDERPRICED" })).to.equal(
       "cancel it: posthuman job cancel 7, then request again with a higher --fee",

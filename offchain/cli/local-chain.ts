@@ -131,7 +131,8 @@ async function latestBlock(url: string): Promise<{ block: number; timestamp: num
 
 /**
  * Spawns the `hardhat node`. Its stdin is a pipe this process never writes to, and exit-with-parent.cjs makes it exit
- * when that pipe closes: it ends with this process however this one ends (a SIGKILL leaves no orphan holding its port).
+ * when that pipe closes: it ends with this process however this one ends (a SIGKILL leaves no orphan holding its port),
+ * though a Ctrl-C does not reach it (its own process group): `up` stops it after its worker.
  */
 function startNode(port: number, initialDate: string): ChildProcess {
   const bin = path.join(PROJECT_ROOT, "node_modules", ".bin", "hardhat");
@@ -149,6 +150,9 @@ function startNode(port: number, initialDate: string): ChildProcess {
         POSTHUMAN_CHAIN_ONLY: "1",
       },
       stdio: ["pipe", "pipe", "pipe"],
+      // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group) reaches `up` alone, which
+      // stops its worker before the chain, instead of killing the chain under a worker still talking to it.
+      detached: true,
     },
   );
   child.stdin?.on("error", () => undefined); // the node gone first: nothing is ever written

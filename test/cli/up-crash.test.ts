@@ -48,6 +48,11 @@ function hardhatNodesOf(pid: number): number[] {
     .map((m) => Number(m[1]));
 }
 
+/** A process's group id (its pgid), from ps. */
+function processGroup(pid: number): number {
+  return Number(execFileSync("ps", ["-o", "pgid=", "-p", String(pid)], { encoding: "utf8" }).trim());
+}
+
 async function sigkill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
@@ -60,13 +65,17 @@ describe("posthuman up after a crash", function () {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ph-up-crash-"));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it("its hardhat node exits when `up` is killed with SIGKILL (no orphan holding the port)", async () => {
+  it("its hardhat node, in a process group of its own, exits when `up` is killed with SIGKILL (no orphan holding the port)", async () => {
     const run = await startUp(path.join(tmp, "up"), path.join(tmp, "up.json"), 180_000, ["--no-worker"]);
     let nodes: number[] = [];
     try {
       nodes = hardhatNodesOf(run.child.pid!);
       expect(nodes, "the up process's hardhat node").to.have.length(1);
       expect(running(nodes[0])).to.equal(true);
+      // In a process group of its own: a terminal's Ctrl-C (SIGINT to the whole foreground group) reaches `up` only,
+      // which stops its worker before its chain (the chain killed first left the worker's last rounds failing on it).
+      expect(processGroup(nodes[0]), "the hardhat node's process group").to.equal(nodes[0]);
+      expect(processGroup(run.child.pid!)).to.not.equal(nodes[0]);
     } finally {
       await sigkill(run.child);
     }

@@ -107,7 +107,7 @@ export class PostHuman extends PostHumanCore {
     const earlier = await registeredAs(this, root);
     if (earlier) {
       this.onStep(
-        `These weights are your model ${earlier.modelId} already (a publish cut short): ` +
+        `These weights are your model ${earlier.modelId} already (an earlier publish, perhaps cut short): ` +
           (upload ? "uploading its files to the worker, without registering again…" : "nothing is registered again."),
       );
       await this.store?.saveModel(o.dir);

@@ -126,5 +126,17 @@ describe("posthuman model publish: a publish cut short after the registration is
     expect(await provider!.getTransactionCount(alice)).to.equal(nonce);
     expect(await registry.modelCount()).to.equal(1n);
     expect(await served(1n)).to.equal(200);
+
+    // Once more, complete already, with another name and price: nothing sent, and said that they are not applied.
+    const other = ["model", "publish", folder, "--name", "Other name", "--price", "5", "--supply", "20"];
+    const third = await as("alice", up.worker, other);
+    expect(third.code, third.stderr).to.equal(0);
+    expect(third.stdout).to.match(/^model 1 was registered already \(in tx 0x[0-9a-f]{64}, by an earlier publish of/);
+    expect(third.stdout).to.contain(
+      "this run's --name, --price and --supply are not applied: the model keeps its first publish's " +
+        "(rename it with posthuman model describe 1 --name …)",
+    );
+    expect(third.stderr).to.contain("These weights are your model 1 already (an earlier publish, perhaps cut short)");
+    expect(await provider!.getTransactionCount(alice)).to.equal(nonce);
   });
 });

@@ -150,9 +150,12 @@ function addPublish(model: Command, w: Wiring): void {
         if (r.resumed)
           return out.result(r, () =>
             [
-              `model ${r.modelId} was registered already (in tx ${r.txHash}, by a publish of this folder cut short): ` +
+              `model ${r.modelId} was registered already (in tx ${r.txHash}, by an earlier publish of this folder): ` +
                 "nothing was registered or paid again",
               `  weights   ${r.weightsRoot} ${r.uploaded ? "(uploaded to the worker now)" : "(not uploaded)"}`,
+              // Said: a second publish with another --name or --price otherwise looks as if it applied them.
+              `  this run's --name, --price and --supply are not applied: the model keeps its first publish's ` +
+                `(rename it with posthuman model describe ${r.modelId} --name …)`,
             ].join("\n"),
           );
         out.result(

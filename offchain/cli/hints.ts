@@ -154,7 +154,7 @@ export function commandHint(code: string, data: Facts | undefined, hint?: string
             `posthuman job show ${str(d.jobId)} (and its result, once it has a receipt: posthuman job result ${str(d.jobId)})`
         : undefined;
     case "NO_RECEIPT":
-      return str(d.jobId) ? `follow it: posthuman job show ${str(d.jobId)}` : undefined;
+      return str(d.jobId) ? `follow it: posthuman job show ${str(d.jobId)} --follow` : undefined;
     case "JOB_TIMEOUT":
       return d.reclaimable && str(d.jobId)
         ? `get the fee back (and the claimant's collateral): posthuman job reclaim ${str(d.jobId)}`

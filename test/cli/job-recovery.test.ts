@@ -98,6 +98,14 @@ describe("posthuman job commands on a live marketplace: steps, Ctrl-C, and a job
       hint: `see it with: posthuman job show ${jobId}`,
       code: "INTERRUPTED",
     });
+    // Followed again, to its receipt: `job show --follow` waits for it (the worker's progress on stderr).
+    const again = await as<{ job: { status: string }; receipt: { jobId: string } | null }>([
+      "--json",
+      ...["job", "show", jobId, "--follow"],
+    ]);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.json.receipt?.jobId).to.equal(jobId);
+    expect(again.json.job.status).to.be.oneOf(["Submitted", "Settled"]);
   });
 
   it("says, in the job's state's words, what a job needs: no such job, failed, open, past its deadline", async () => {

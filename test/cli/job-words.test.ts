@@ -156,7 +156,7 @@ describe("posthuman job result / cancel / reclaim / show: a job's state in words
     const open = noReceipt({ job: job("Open", 9n) }, before);
     expect(open.message).to.equal("Job 9 has no receipt yet: it is open: no worker has claimed it yet.");
     expect(open.hint).to.equal(
-      "follow it: posthuman job show 9 (its deadline is 2027-01-15T08:00:00Z (UTC, chain time))",
+      "follow it: posthuman job show 9 --follow (its deadline is 2027-01-15T08:00:00Z (UTC, chain time))",
     );
     expect(noReceipt({ job: job("Open", 9n) }, after).hint).to.match(/cancel it \(posthuman job cancel 9\)/);
   });
@@ -203,7 +203,9 @@ describe("posthuman job result / cancel / reclaim / show: a job's state in words
     expect(refusal("settle", { job: job("Claimed") }, before)?.message).to.equal(
       "Job 6 has no receipt yet (claimed): there is nothing to settle.",
     );
-    expect(refusal("settle", { job: job("Claimed") }, before)?.hint).to.equal("follow it: posthuman job show 6");
+    expect(refusal("settle", { job: job("Claimed") }, before)?.hint).to.equal(
+      "follow it: posthuman job show 6 --follow",
+    );
     expect(refusal("settle", { job: job("Claimed") }, after)?.hint).to.match(/reclaim it \(posthuman job reclaim 6\)/);
     expect(refusal("settle", { job: job("Settled") }, after)?.message).to.equal(
       "Job 6 is settled already: its worker was paid.",

@@ -71,7 +71,7 @@ export function noReceipt(o: Pick<JobOverview, "job" | "failure" | "worker">, no
         : job.status.toLowerCase();
   return new CliError(
     `Job ${job.id} has no receipt yet: it is ${state}.`,
-    pastDeadline(job, now) ?? `follow it: posthuman job show ${job.id} (its deadline is ${deadlineText(job)})`,
+    pastDeadline(job, now) ?? `follow it: posthuman job show ${job.id} --follow (its deadline is ${deadlineText(job)})`,
     1,
     from,
   );
@@ -143,7 +143,7 @@ function settleRefusal(
   if (job.status === "Open" || job.status === "Claimed")
     return new CliError(
       `Job ${job.id} has no receipt yet (${job.status.toLowerCase()}): there is nothing to settle.`,
-      pastDeadline(job, now) ?? `follow it: posthuman job show ${job.id}`,
+      pastDeadline(job, now) ?? `follow it: posthuman job show ${job.id} --follow`,
       1,
       from,
     );

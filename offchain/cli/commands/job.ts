@@ -6,7 +6,7 @@ import type { PostHuman } from "../../sdk/client";
 import { isSdkError } from "../../sdk/errors";
 import { connect, explain, id, readFile, sdk } from "../context";
 import { CliError } from "../output";
-import { accountNamer, describeReceipt, tokens, workerSays } from "../render";
+import { accountNamer, describeReceipt, progressReporter, tokens, workerSays } from "../render";
 import {
   decision,
   noReceipt,
@@ -67,10 +67,20 @@ function addShow(job: Command, w: Wiring): void {
   job
     .command("show <job>")
     .description("a job's on-chain record, receipt, and the worker's view (state, progress, failure)")
-    .action((raw: string, _o: unknown, cmd: Command) =>
+    .option(
+      "--follow",
+      "first wait for its receipt with the worker's progress, as train, infer and eval do (e.g. after a Ctrl-C in them)",
+    )
+    .action((raw: string, opts: { follow?: boolean }, cmd: Command) =>
       w.run(async (out) => {
         const client = await connect(w.context(cmd), false);
-        const o = await sdk(client.jobOverview(id(raw, "job")));
+        const jobId = id(raw, "job");
+        if (opts.follow) {
+          // A job that ended without a receipt (failed, cancelled…) is said as train says it, with what to do.
+          const progress = progressReporter(out.info, jobId);
+          await sdk(client.followJob(jobId, { onProgress: (p) => progress.update(p) })).finally(() => progress.done());
+        }
+        const o = await sdk(client.jobOverview(jobId));
         const overdue = pastDeadline(o.job, await client.chainNow());
         // Every field is there, null where there is none (a receipt, a failure, the worker's view).
         const json = {

@@ -42,7 +42,7 @@ export function withJobOptions(c: Command): Command {
   return c
     .option("--fee <ocean>", "fee escrowed for the worker, paid when the job settles", "1")
     .option("--ttl <seconds>", `time the worker has to deliver a receipt (60 to ${MAX_JOB_TTL_SEC})`, "900")
-    .option("--no-wait", "print the job id once requested and return (follow it with `job show`)");
+    .option("--no-wait", "print the job id once requested and return (follow it with `job show <job> --follow`)");
 }
 
 /**
@@ -140,7 +140,7 @@ export function describeRequest(job: RequestedJob): string {
 }
 
 export function notWaiting(job: RequestedJob): string {
-  return `job ${job.jobId} requested; follow it with: posthuman job show ${job.jobId} (its result: posthuman job result ${job.jobId})`;
+  return `job ${job.jobId} requested; follow it with: posthuman job show ${job.jobId} --follow (its result: posthuman job result ${job.jobId})`;
 }
 
 export function jobJson(r: JobRun) {

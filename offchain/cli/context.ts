@@ -157,7 +157,6 @@ export function num(s: string, what: string): number {
   return n;
 }
 
-/** Reads an input file; a clear error when it is missing. */
 /** What a file system error code means to the user ("ENOENT" alone says nothing to most). */
 const FILE_ERRORS: Record<string, string> = {
   ENOENT: "there is no such file",
@@ -166,6 +165,7 @@ const FILE_ERRORS: Record<string, string> = {
   ENOTDIR: "a part of the path is not a folder",
 };
 
+/** Reads an input file; a clear error when it cannot (missing, a folder, not readable). */
 export function readFile(file: string): Buffer {
   try {
     return fs.readFileSync(file);

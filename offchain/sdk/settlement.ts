@@ -100,26 +100,22 @@ export function frozenAncestorIn(
   return undefined;
 }
 
-/** Each model's nearest frozen ancestor (undefined when none), reading each ancestor from the registry once. */
+/** Each model's nearest frozen ancestor (frozenAncestorIn), reading each missing ancestor from the registry once. */
 async function frozenAncestors(
   src: SettlementSource,
   models: ModelRecord[],
 ): Promise<Map<bigint, FrozenAncestor | undefined>> {
-  const known = new Map<bigint, Promise<ModelRecord>>(models.map((m) => [m.id, Promise.resolve(m)]));
-  const get = (id: bigint): Promise<ModelRecord> => {
-    const p = known.get(id) ?? src.registry.get(id);
-    known.set(id, p);
-    return p;
-  };
-  const nearest = async (m: ModelRecord): Promise<FrozenAncestor | undefined> => {
-    for (let id = m.parentId; id !== 0n;) {
-      const a = await get(id);
-      if (a.frozen) return { modelId: a.id, jobId: a.jobId };
-      id = a.parentId;
-    }
-    return undefined;
-  };
-  return new Map(await Promise.all(models.map(async (m) => [m.id, await nearest(m)] as const)));
+  const known = new Map(models.map((m) => [m.id, m]));
+  const missing = (from: ModelRecord[]) =>
+    [...new Set(from.map((m) => m.parentId))].filter((id) => id !== 0n && !known.has(id));
+  // A generation at a time up the lineages (at most the registry's maxDepth rounds).
+  for (let ids = missing(models); ids.length > 0;) {
+    const read = await Promise.all(ids.map((id) => src.registry.get(id)));
+    for (const a of read) known.set(a.id, a);
+    ids = missing(read);
+  }
+  const all = [...known.values()];
+  return new Map(models.map((m) => [m.id, frozenAncestorIn(all, m.id)]));
 }
 
 /** Where one model stands with respect to the job that created it. */

@@ -240,6 +240,9 @@ describe("marketplace web app in headless Chromium against posthuman up", functi
     // The contributors are read from the vault's Transfer logs after the page shows.
     await page.waitForFunction(() => !document.querySelector("#contributors")?.textContent?.includes("Reading"));
     expect(await page.textContent("#contributors")).to.match(/bob[\s\S]*70%[\s\S]*alice[\s\S]*30%/);
+    // The parent's royalty share as the registry of this deployment sets it (2,000 basis points).
+    expect(await page.textContent("#contributors")).to.contain("after 20% of the base token goes up");
+    expect(await page.textContent("#pay")).to.contain("and 20% goes up to the parent's vault");
 
     // Two tabs stay open while job 1's receipt can be challenged, on the job and on its child: Alice's claim step,
     // after the worker settled it, checks that both followed without a reload.

@@ -106,9 +106,9 @@ function addSell(market: Command, w: Wiring): void {
         const [n, price] = [amount(o.amount, "--amount"), amount(o.price, "--price")];
         const r = await sdk(client.sellDatatokens(id(raw), n, price, { allowFraction: o.allowFraction }));
         out.result(
-          { modelId: id(raw), amount: amount(o.amount, "--amount"), pricePerToken: amount(o.price, "--price"), ...r },
+          { modelId: id(raw), amount: n, pricePerToken: price, ...r },
           () =>
-            `listing ${r.listingId}: ${datatokenCount(amount(o.amount, "--amount"))} of model ${raw} at ${amountText(amount(o.price, "--price"))} OCEAN each (tx ${r.txHash})`,
+            `listing ${r.listingId}: ${datatokenCount(n)} of model ${raw} at ${amountText(price)} OCEAN each (tx ${r.txHash})`,
         );
       }, cmd),
     );

@@ -14,7 +14,7 @@ import { clock } from "./format";
 import { watchRequest } from "./sent-request";
 import { browserStorage, isAck, keepAck } from "./acks";
 import { modelServed, unservedWarning } from "./serving";
-import { refuseBuyFraction, refuseListFraction } from "../../sdk/whole-datatokens";
+import { refuseBuyFraction } from "../../sdk/whole-datatokens";
 import type { Account } from "./wallet";
 import type { ModelCard, ModelFile } from "../../sdk/browser";
 
@@ -51,6 +51,7 @@ export class Actions {
    * to complete one held already. A model no worker serves is bought only once the person accepted that.
    */
   async buyFromExchange(modelId: bigint, amount: bigint): Promise<{ cost: bigint }> {
+    // The SDK refuses a useless fraction too; checked here first so that nobody answers the question below for nothing.
     const held = await (await this.ph.datatokenOf(modelId)).balanceOf(this.account.address);
     refuseBuyFraction(amount, held, modelId);
     await this.askIfUnserved(modelId);
@@ -87,10 +88,8 @@ export class Actions {
       throw new UserError(`Not bought: no worker serves model ${modelId} yet.`, "Nothing was paid.");
   }
 
-  /** Lists datatokens for sale (escrowed by the market until bought or cancelled); a useless fraction is refused. */
-  async list(modelId: bigint, amount: bigint, price: bigint): Promise<{ listingId: bigint }> {
-    const held = await (await this.ph.datatokenOf(modelId)).balanceOf(this.account.address);
-    refuseListFraction(amount, held, modelId);
+  /** Lists datatokens for sale (escrowed by the market until bought or cancelled); the SDK refuses a useless fraction. */
+  list(modelId: bigint, amount: bigint, price: bigint): Promise<{ listingId: bigint }> {
     return this.ph.sellDatatokens(modelId, amount, price);
   }
 

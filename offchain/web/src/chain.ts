@@ -90,6 +90,8 @@ export interface Snapshot {
   jobs: Map<string, JobInfo>;
   listings: ListingInfo[];
   block: number;
+  /** The share of a derived model's base-token revenue its vault sends up to its parent's (the registry's config). */
+  parentRoyaltyBps: number;
 }
 
 /** The benchmark id an evaluation job's params name. */
@@ -135,12 +137,13 @@ export class Market {
   /** Everything the catalogue, model and receipt pages show, read from the chain in a few batched rounds. */
   async snapshot(): Promise<Snapshot> {
     const { registry, jobMarket, datatokenMarket } = this.ph;
-    const [count, listingCount, block, requested, receipts] = await Promise.all([
+    const [count, listingCount, block, requested, receipts, config] = await Promise.all([
       registry.modelCount(),
       datatokenMarket.listingCount(),
       this.provider.getBlockNumber(),
       this.logs((a, b) => jobMarket.queryFilter(jobMarket.filters.JobRequested(), a, b)),
       this.logs((a, b) => jobMarket.queryFilter(jobMarket.filters.ReceiptSubmitted(), a, b)),
+      registry.config(),
     ]);
     const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1));
     const records = await Promise.all(ids.map((i) => registry.getModel(i)));
@@ -244,7 +247,8 @@ export class Market {
         evals,
       };
     });
-    return { models, byId: new Map(models.map((m) => [m.id.toString(), m])), jobs, listings, block };
+    const parentRoyaltyBps = Number(config.parentRoyaltyBps);
+    return { models, byId: new Map(models.map((m) => [m.id.toString(), m])), jobs, listings, block, parentRoyaltyBps };
   }
 
   /** Logs since the deployment's start block, read in ranges the node accepts (protocol/logs.ts). */

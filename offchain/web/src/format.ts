@@ -28,6 +28,11 @@ export function short(hex: string, keep = 6): string {
   return hex.length > 2 * keep + 4 ? `${hex.slice(0, keep + 2)}…${hex.slice(-keep)}` : hex;
 }
 
+/** "20%" for 2000 basis points. */
+export function bpsPercent(bps: number): string {
+  return percent(BigInt(bps), 10_000n);
+}
+
 export function percent(part: bigint, whole: bigint): string {
   if (whole === 0n) return "0%";
   const bps = Number((part * 1_000_000n) / whole) / 10_000;

@@ -6,7 +6,18 @@ import { errorBox, runAction, who, type App } from "../app";
 import type { ListingInfo, ModelInfo, Snapshot } from "../chain";
 import { field, fill, h, id, table, type Child } from "../dom";
 import { UserError } from "../errors";
-import { datatokens, KIND_LABEL, loss, parseTokens, percent, perplexity, short, STATUS_LABEL, tokens } from "../format";
+import {
+  bpsPercent,
+  datatokens,
+  KIND_LABEL,
+  loss,
+  parseTokens,
+  percent,
+  perplexity,
+  short,
+  STATUS_LABEL,
+  tokens,
+} from "../format";
 import { settlementNote } from "./settlement-note";
 import { jobForms } from "./job-forms";
 import { payPanel } from "./pay";
@@ -253,7 +264,7 @@ function buyPanel(app: App, snap: Snapshot, m: ModelInfo, flash?: Flash): HTMLEl
   return panel;
 }
 
-async function contributors(app: App, m: ModelInfo, el: HTMLElement): Promise<void> {
+async function contributors(app: App, m: ModelInfo, el: HTMLElement, parentBps: number): Promise<void> {
   try {
     const holders = await app.market.shareHolders(m.record.vault);
     const total = holders.reduce((a, b) => a + b.shares, 0n);
@@ -271,7 +282,9 @@ async function contributors(app: App, m: ModelInfo, el: HTMLElement): Promise<vo
         "p",
         { class: "hint" },
         "Shares of the model's royalty vault: they receive its revenue (sales and consumed datatokens)",
-        m.record.parentId > 0n ? ", after 20% of the base token goes up to the parent's vault." : ".",
+        m.record.parentId > 0n
+          ? `, after ${bpsPercent(parentBps)} of the base token goes up to the parent's vault.`
+          : ".",
       ),
       table(
         "Contributors and their shares",
@@ -328,7 +341,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
   const parent = r.parentId > 0n ? snap.byId.get(r.parentId.toString()) : undefined;
   const chartCaption = id("chart-caption");
   const contributorsEl = h("div", null, h("p", null, "Reading the vault…"));
-  void contributors(app, m, contributorsEl);
+  void contributors(app, m, contributorsEl, snap.parentRoyaltyBps);
   const base = baselineOf(snap, m);
   fill(
     main,
@@ -399,7 +412,7 @@ export async function modelPage(app: App, main: HTMLElement, params: string[]): 
     ),
     section("contributors", "Contributors", contributorsEl),
     buyPanel(app, snap, m),
-    payPanel(app, m),
+    payPanel(app, snap, m),
     section(
       "jobs",
       "Run a job",

@@ -6,11 +6,11 @@
  * payment's transaction.
  */
 import { runAction, type App } from "../app";
-import type { ModelInfo } from "../chain";
+import type { ModelInfo, Snapshot } from "../chain";
 import { field, h } from "../dom";
-import { parseTokens, tokens } from "../format";
+import { bpsPercent, parseTokens, tokens } from "../format";
 
-export function payPanel(app: App, m: ModelInfo): HTMLElement {
+export function payPanel(app: App, snap: Snapshot, m: ModelInfo): HTMLElement {
   const amount = h("input", { type: "text", inputmode: "decimal", value: "1", name: "pay-amount" });
   const toFrozen = h("input", { type: "checkbox", name: "pay-to-frozen" });
   const status = h("div", { class: "status", "aria-live": "polite" });
@@ -23,7 +23,7 @@ export function payPanel(app: App, m: ModelInfo): HTMLElement {
       { class: "hint" },
       "A licence fee or a tip, in OCEAN, paid straight into this model's royalty vault: its contributors share it ",
       "like any revenue",
-      m.record.parentId > 0n ? ", and 20% goes up to the parent's vault." : ".",
+      m.record.parentId > 0n ? `, and ${bpsPercent(snap.parentRoyaltyBps)} goes up to the parent's vault.` : ".",
       " You get no datatoken for it.",
     ),
     field("OCEAN to pay", amount),

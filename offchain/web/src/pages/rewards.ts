@@ -2,7 +2,7 @@
 import { ethers } from "ethers";
 import { errorBox, runAction, type App } from "../app";
 import { fill, h, table, type Child } from "../dom";
-import { percent, tokens } from "../format";
+import { bpsPercent, percent, tokens } from "../format";
 import type { ModelInfo } from "../chain";
 import { forwardTarget, frozenFlows } from "../../../sdk/revenue";
 
@@ -169,7 +169,7 @@ export async function rewardsPage(app: App, main: HTMLElement): Promise<void> {
     h(
       "p",
       { class: "lead" },
-      "A model's vault receives its sales and the datatokens its jobs consume; a derived model sends 20% of its base-token revenue up to its parent's vault. “Claimable now” is what the vault has booked for you. “Waiting to be booked” is your share of sales still in Ocean's exchange and of revenue the vault has not booked yet: the Claim button first collects and books it (anyone may), then pays everything to you. A frozen model (its training was proved wrong) pays its holders nothing: everything its vault holds goes to its parent's vault, and the parent's Claim moves it there.",
+      `A model's vault receives its sales and the datatokens its jobs consume; a derived model sends ${bpsPercent(snap.parentRoyaltyBps)} of its base-token revenue up to its parent's vault. “Claimable now” is what the vault has booked for you. “Waiting to be booked” is your share of sales still in Ocean's exchange and of revenue the vault has not booked yet: the Claim button first collects and books it (anyone may), then pays everything to you. A frozen model (its training was proved wrong) pays its holders nothing: everything its vault holds goes to its parent's vault, and the parent's Claim moves it there.`,
     ),
   );
   try {
